@@ -11,6 +11,14 @@ package keystore
 import (
 	"context"
 	"crypto"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"signet/errs"
 )
 
 // Algorithm names a key type.
@@ -57,4 +65,86 @@ type Store interface {
 	Delete(ctx context.Context, uri string) error
 	// Close releases sessions and handles.
 	Close() error
+}
+
+// Errors a store wraps (check them with errors.Is). Errors a caller can cause
+// are errs errors instead (Invalid, NotFound, Conflict, Unauthenticated).
+var (
+	// ErrClosed is returned by a store, or a key of a PKCS#11 store, after
+	// Close.
+	ErrClosed = errors.New("keystore: store is closed")
+	// ErrKeyCorrupt means a software key file failed authentication: it was
+	// damaged or tampered with.
+	ErrKeyCorrupt = errors.New("keystore: key file is corrupt or was tampered with")
+	// ErrTokenUnavailable means the PKCS#11 token went away (removed, reset,
+	// sessions lost) and could not be reached again.
+	ErrTokenUnavailable = errors.New("keystore: PKCS#11 token not present or its sessions were lost")
+)
+
+// Secret holds a PIN or another credential. It formats, logs and marshals as
+// "[REDACTED]" so a configuration struct holding one can be printed or logged
+// safely; use string(s) where the value itself is needed.
+type Secret string
+
+const redacted = "[REDACTED]"
+
+// String implements fmt.Stringer without revealing the secret.
+func (Secret) String() string { return redacted }
+
+// GoString implements fmt.GoStringer (%#v) without revealing the secret.
+func (Secret) GoString() string { return redacted }
+
+// LogValue implements slog.LogValuer without revealing the secret.
+func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalText implements encoding.TextMarshaler (JSON, YAML) without
+// revealing the secret.
+func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// maxLabelBytes bounds a key label (PKCS#11 has no limit; file names and
+// URIs stay short).
+const maxLabelBytes = 128
+
+// checkLabel returns an errs.Invalid error for an empty, too long or
+// non-printable label.
+func checkLabel(label string) error {
+	switch {
+	case label == "":
+		return errs.InvalidField("label", "密钥名称不能为空")
+	case len(label) > maxLabelBytes:
+		return errs.InvalidField("label", fmt.Sprintf("密钥名称过长，最多 %d 字节", maxLabelBytes))
+	case !utf8.ValidString(label):
+		return errs.InvalidField("label", "密钥名称不是有效的 UTF-8 文本")
+	case strings.TrimSpace(label) != label:
+		return errs.InvalidField("label", "密钥名称首尾不能有空白字符")
+	}
+	for _, r := range label {
+		if unicode.IsControl(r) {
+			return errs.InvalidField("label", "密钥名称不能包含控制字符")
+		}
+	}
+	return nil
+}
+
+// checkAlgorithm returns alg, ECP256 for "", or an errs.Invalid error.
+func checkAlgorithm(alg Algorithm) (Algorithm, error) {
+	switch alg {
+	case "":
+		return ECP256, nil
+	case ECP256, RSA2048, RSA3072:
+		return alg, nil
+	}
+	return "", errs.InvalidField("algorithm", "不支持的密钥算法，可选 EC-P256、RSA-2048、RSA-3072")
+}
+
+// signHash returns the hash of opts after checking digest against it.
+func signHash(digest []byte, opts crypto.SignerOpts) (crypto.Hash, error) {
+	if opts == nil {
+		return 0, errs.Wrap(errors.New("keystore: nil SignerOpts"), errs.Invalid, "签名时必须指明摘要算法")
+	}
+	h := opts.HashFunc()
+	if err := checkDigest(h, digest); err != nil {
+		return 0, err
+	}
+	return h, nil
 }
