@@ -35,8 +35,8 @@ type CA struct {
 
 // hierarchy is the loaded, immutable state of the three CA certificates.
 type hierarchy struct {
-	st                     State
-	root, issuing, tsa     *x509.Certificate
+	st                      State
+	root, issuing, tsa      *x509.Certificate
 	rootKey, issKey, tsaKey keystore.Key
 }
 

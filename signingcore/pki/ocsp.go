@@ -21,8 +21,12 @@ import (
 // certificate whose own status would need id-pkix-ocsp-nocheck, and an ECDSA
 // signature costs tens of microseconds even in an HSM. Responses carry no
 // nonce (golang.org/x/crypto/ocsp writes none; the RFC 5019 lightweight
-// profile that public CAs use), include the issuing CA certificate, and are
-// signed fresh for every request.
+// profile that public CAs use) and are signed fresh for every request.
+//
+// Responses carry no certificates: the client already has the issuer, which
+// is the signer. Embedding it would also break golang.org/x/crypto/ocsp's own
+// parser, which takes an embedded certificate for a delegated responder and
+// checks it was signed by the issuer.
 
 // OCSPResponse answers a DER OCSP request for a certificate of the issuing
 // CA. Protocol-level failures are answered, not returned: a request that does
@@ -73,7 +77,6 @@ func (ca *CA) ocspFor(ctx context.Context, h *hierarchy, serial *big.Int, hash c
 		SerialNumber: serial,
 		ThisUpdate:   now,
 		NextUpdate:   now.Add(ca.cfg.OCSPValidity),
-		Certificate:  h.issuing,
 		IssuerHash:   hash,
 	}
 	rec, err := ca.cfg.Repo.Issued(ctx, SerialHex(serial))

@@ -142,7 +142,7 @@ func isResidentID(s string) bool {
 
 func plausibleDate(yyyymmdd string) bool {
 	t, err := time.Parse("20060102", yyyymmdd)
-	return err == nil && t.Year() >= 1900 && t.Year() <= 2100
+	return err == nil && t.Year() >= 1850 && t.Year() <= 2100
 }
 
 // uscc is the character set of the unified social credit code (GB 32100-2015):
