@@ -120,6 +120,7 @@ type Server struct {
 	messages []Message
 	requests []Request
 	bizSeq   int
+	delaying int // requests waiting out a Fault.Delay
 }
 
 // New starts a fake on a free local port. Close it when done.
@@ -215,7 +216,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if status == 0 {
-		return // the client went away
+		// The client went away or the server is closing: drop the
+		// connection without an answer.
+		panic(http.ErrAbortHandler)
 	}
 	w.Header().Set("Content-Type", "application/json;charset=utf-8")
 	w.WriteHeader(status)
@@ -304,16 +307,8 @@ func (s *Server) handle(r *http.Request, now time.Time, rec *Request) (int, answ
 	}
 
 	if f, ok := s.takeFault(); ok {
-		if f.Delay > 0 {
-			t := time.NewTimer(f.Delay)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				return 0, answer{}, nil
-			case <-s.closed:
-				return 0, answer{}, nil
-			}
+		if f.Delay > 0 && !s.wait(r, f.Delay) {
+			return 0, answer{}, nil
 		}
 		status := f.HTTPStatus
 		code := f.Code
@@ -368,6 +363,36 @@ func (s *Server) useNonce(nonce string, now time.Time) bool {
 	}
 	s.nonces[nonce] = now
 	return true
+}
+
+// wait waits d and reports true, or false when the client goes away or the
+// server closes first.
+func (s *Server) wait(r *http.Request, d time.Duration) bool {
+	s.mu.Lock()
+	s.delaying++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.delaying--
+		s.mu.Unlock()
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-s.closed:
+		return false
+	}
+}
+
+// holding reports whether a request is waiting out a delay.
+func (s *Server) holding() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.delaying > 0
 }
 
 // takeFault returns the current fault, if any, counting one use.
