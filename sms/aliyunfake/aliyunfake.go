@@ -87,15 +87,15 @@ type Fault struct {
 
 // Message is one SMS the fake accepted.
 type Message struct {
-	Phone         string            // one number from PhoneNumbers, as sent
-	SignName      string            //
+	Phone         string // one number from PhoneNumbers, as sent
+	SignName      string
 	TemplateCode  string            //
 	TemplateParam string            // the raw JSON as received
 	Params        map[string]string // TemplateParam decoded
 	Text          string            // 【SignName】 + the template text with Params substituted
-	OutID         string            //
-	BizID         string            //
-	ReceivedAt    time.Time         //
+	OutID         string
+	BizID         string //
+	ReceivedAt    time.Time
 }
 
 // Request is one request the fake received, with its answer.
