@@ -89,12 +89,12 @@ type Fault struct {
 type Message struct {
 	Phone         string // one number from PhoneNumbers, as sent
 	SignName      string
-	TemplateCode  string            //
+	TemplateCode  string
 	TemplateParam string            // the raw JSON as received
 	Params        map[string]string // TemplateParam decoded
 	Text          string            // 【SignName】 + the template text with Params substituted
 	OutID         string
-	BizID         string //
+	BizID         string
 	ReceivedAt    time.Time
 }
 
