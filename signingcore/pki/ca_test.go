@@ -7,7 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
-	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,7 +124,9 @@ func TestInitIsIdempotentAndReloads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Status: %v", err)
 	}
-	generated := e.keys.(*memStore).generatedCount()
+	if got := keyCount(t, e.keys); got != 3 {
+		t.Errorf("keys after Init = %d, want 3", got)
+	}
 
 	again, err := e.ca.Init(ctx)
 	if err != nil {
@@ -134,14 +136,9 @@ func TestInitIsIdempotentAndReloads(t *testing.T) {
 		t.Errorf("second Init changed the hierarchy:\n got %+v\nwant %+v", again, first)
 	}
 
-	// A new CA over a reopened repository finds the same hierarchy.
-	repo, err := OpenFileRepository(e.repo.Dir())
-	if err != nil {
-		t.Fatalf("reopen repository: %v", err)
-	}
-	cfg := e.config()
-	cfg.Repo = repo
-	reopened := mustNew(t, cfg)
+	// A new CA over a reopened key store and repository finds the same
+	// hierarchy, with Load and with Init.
+	reopened := e.reopen(t)
 	if _, err := reopened.Status(); err == nil {
 		t.Errorf("Status before Load: got nil error")
 	}
@@ -155,11 +152,14 @@ func TestInitIsIdempotentAndReloads(t *testing.T) {
 	if got != first {
 		t.Errorf("reloaded status:\n got %+v\nwant %+v", got, first)
 	}
-	if n := e.keys.(*memStore).generatedCount(); n != generated {
-		t.Errorf("keys generated = %d after reopening, want %d", n, generated)
+	if got, err := e.reopen(t).Init(ctx); err != nil || got != first {
+		t.Errorf("Init after restart = %+v, %v; want %+v", got, err, first)
+	}
+	if got := keyCount(t, e.keys); got != 3 {
+		t.Errorf("keys after reopening = %d, want 3", got)
 	}
 	for _, ci := range []CertInfo{got.Root, got.Issuing, got.TSA} {
-		if ci.KeyURI == "" || len(ci.SHA256) != 95 || ci.KeyAlgorithm != "ECDSA P-256" {
+		if !strings.HasPrefix(ci.KeyURI, "soft:") || len(ci.SHA256) != 95 || ci.KeyAlgorithm != "ECDSA P-256" {
 			t.Errorf("status entry incomplete: %+v", ci)
 		}
 	}
@@ -170,7 +170,7 @@ func TestLoadWithoutInit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca := mustNew(t, Config{Keys: newMemStore(), Repo: repo, BaseURL: testBaseURL})
+	ca := mustNew(t, Config{Keys: mustSoftStore(t, t.TempDir()), Repo: repo, BaseURL: testBaseURL})
 	err = ca.Load(context.Background())
 	if got, want := errs.CodeOf(err), errs.NotFound; got != want {
 		t.Errorf("Load on empty repository: code %q, want %q (%v)", got, want, err)
@@ -197,11 +197,9 @@ func (r *failingRepo) SaveState(ctx context.Context, st State) error {
 
 func TestInitResumesAfterInterruption(t *testing.T) {
 	ctx := context.Background()
-	repo, err := OpenFileRepository(filepath.Join(t.TempDir(), "pki"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := newMemStore()
+	dir := t.TempDir()
+	repo := mustFileRepository(t, dir)
+	keys := mustSoftStore(t, dir)
 	clock := newTestClock()
 	// The root is saved; saving the issuing CA fails after its key was made.
 	broken := mustNew(t, Config{Keys: keys, Repo: &failingRepo{Repository: repo, saves: 1}, BaseURL: testBaseURL, Now: clock.Now})
@@ -215,7 +213,7 @@ func TestInitResumesAfterInterruption(t *testing.T) {
 	if len(st.RootDER) == 0 || len(st.IssuingDER) != 0 {
 		t.Fatalf("after the interruption: root %d bytes, issuing %d bytes; want root only", len(st.RootDER), len(st.IssuingDER))
 	}
-	if got := keys.generatedCount(); got != 2 {
+	if got := keyCount(t, keys); got != 2 {
 		t.Fatalf("keys generated = %d, want 2 (root, issuing)", got)
 	}
 
@@ -227,7 +225,7 @@ func TestInitResumesAfterInterruption(t *testing.T) {
 	if got, want := status.Root.SHA256, Fingerprint(st.RootDER); got != want {
 		t.Errorf("root changed on resume: %s, want %s", got, want)
 	}
-	if got := keys.generatedCount(); got != 3 {
+	if got := keyCount(t, keys); got != 3 {
 		t.Errorf("keys generated = %d, want 3 (the issuing key is reused, the TSA key added)", got)
 	}
 }
@@ -237,7 +235,7 @@ func TestConfigValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := newMemStore()
+	keys := mustSoftStore(t, t.TempDir())
 	tests := []struct {
 		name string
 		cfg  Config
@@ -268,7 +266,7 @@ func TestRSAHierarchy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca := mustNew(t, Config{Keys: newMemStore(), Repo: repo, BaseURL: testBaseURL, Algorithm: "RSA-2048"})
+	ca := mustNew(t, Config{Keys: mustSoftStore(t, t.TempDir()), Repo: repo, BaseURL: testBaseURL, Algorithm: "RSA-2048"})
 	st, err := ca.Init(context.Background())
 	if err != nil {
 		t.Fatalf("Init: %v", err)

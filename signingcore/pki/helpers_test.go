@@ -38,12 +38,14 @@ func (c *testClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// testEnv is a CA with its store, repository directory and clock.
+// testEnv is a CA with its key store, repository and clock, all in a
+// temporary directory.
 type testEnv struct {
 	ca    *CA
 	keys  keystore.Store
 	repo  *FileRepository
 	clock *testClock
+	dir   string
 }
 
 // config returns a Config for the env's store and repository.
@@ -54,16 +56,55 @@ func (e *testEnv) config() Config {
 // newTestEnv makes and initialises a CA in a temporary directory.
 func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
-	repo, err := OpenFileRepository(filepath.Join(t.TempDir(), "pki"))
-	if err != nil {
-		t.Fatalf("OpenFileRepository: %v", err)
-	}
-	e := &testEnv{keys: newMemStore(), repo: repo, clock: newTestClock()}
+	dir := t.TempDir()
+	e := &testEnv{keys: mustSoftStore(t, dir), repo: mustFileRepository(t, dir), clock: newTestClock(), dir: dir}
 	e.ca = mustNew(t, e.config())
 	if _, err := e.ca.Init(context.Background()); err != nil {
 		t.Fatalf("Init: %v", err)
 	}
 	return e
+}
+
+// reopen returns a CA over freshly opened key store and repository
+// instances on the env's directories, as after a restart; Load is not called.
+func (e *testEnv) reopen(t testing.TB) *CA {
+	t.Helper()
+	cfg := e.config()
+	cfg.Keys = mustSoftStore(t, e.dir)
+	cfg.Repo = mustFileRepository(t, e.dir)
+	return mustNew(t, cfg)
+}
+
+// mustSoftStore opens the real software key store in dir/keys.
+func mustSoftStore(t testing.TB, dir string) *keystore.SoftStore {
+	t.Helper()
+	s, err := keystore.OpenSoft(keystore.SoftConfig{
+		Dir: filepath.Join(dir, "keys"), MasterKeyFile: filepath.Join(dir, "master.key"), CreateMasterKey: true,
+	})
+	if err != nil {
+		t.Fatalf("OpenSoft: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func mustFileRepository(t testing.TB, dir string) *FileRepository {
+	t.Helper()
+	r, err := OpenFileRepository(filepath.Join(dir, "pki"))
+	if err != nil {
+		t.Fatalf("OpenFileRepository: %v", err)
+	}
+	return r
+}
+
+// keyCount returns the number of keys in a store.
+func keyCount(t testing.TB, s keystore.Store) int {
+	t.Helper()
+	infos, err := s.List(context.Background())
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	return len(infos)
 }
 
 func mustNew(t testing.TB, cfg Config) *CA {

@@ -167,7 +167,7 @@ func TestIssuePersonRejects(t *testing.T) {
 		{"empty subject ID", PersonRequest{Name: "王小明", Key: SubjectKey{PublicKey: pub}}, "subjectID"},
 		{"subject ID with spaces", PersonRequest{Name: "王小明", SubjectID: "u 1", Key: SubjectKey{PublicKey: pub}}, "subjectID"},
 		{"no key", PersonRequest{Name: "王小明", SubjectID: "u1"}, "key"},
-		{"two keys", PersonRequest{Name: "王小明", SubjectID: "u1", Key: SubjectKey{PublicKey: pub, KeyURI: "mem:1"}}, "key"},
+		{"two keys", PersonRequest{Name: "王小明", SubjectID: "u1", Key: SubjectKey{PublicKey: pub, KeyURI: "soft:object=x"}}, "key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -346,7 +346,7 @@ func TestIssueKeySources(t *testing.T) {
 		{"PEM of another type", SubjectKey{CSR: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: csrDER})}, errs.Invalid},
 		{"RSA-1024", SubjectKey{PublicKey: small.Public()}, errs.Invalid},
 		{"P-224", SubjectKey{PublicKey: mustP224(t)}, errs.Invalid},
-		{"unknown key URI", SubjectKey{KeyURI: "mem:404;label=nobody"}, errs.NotFound},
+		{"unknown key URI", SubjectKey{KeyURI: "soft:object=nobody"}, errs.NotFound},
 	}
 	for _, tc := range bad {
 		_, err := e.ca.IssuePerson(ctx, PersonRequest{Name: "李四", SubjectID: "u-2", Key: tc.key})

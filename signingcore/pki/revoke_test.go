@@ -367,13 +367,7 @@ func TestStatePersists(t *testing.T) {
 	}
 	before := mustParseCRL(t, e.ca, mustCRL(t, e.ca))
 
-	repo, err := OpenFileRepository(e.repo.Dir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := e.config()
-	cfg.Repo = repo
-	ca := mustNew(t, cfg)
+	ca := e.reopen(t)
 	if err := ca.Load(ctx); err != nil {
 		t.Fatalf("Load: %v", err)
 	}
