@@ -1,0 +1,280 @@
+package accounts
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"signet/ent"
+	"signet/ent/smscode"
+	"signet/errs"
+	"signet/sms"
+	"signet/viewer"
+)
+
+// Purpose says what an SMS code is for; a code only works for its purpose
+// (and scope).
+type Purpose string
+
+// The purposes of account codes. Other packages (signing intent) define their
+// own purposes and scopes and use IssueCode / ConsumeCode directly.
+const (
+	PurposeRegister       Purpose = "register"
+	PurposeLogin          Purpose = "login"
+	PurposeResetPassword  Purpose = "reset_password"
+	PurposeChangePhoneOld Purpose = "change_phone_old"
+	PurposeChangePhoneNew Purpose = "change_phone_new"
+
+	purposeChangePhoneTicket Purpose = "change_phone_ticket"
+)
+
+var purposeTemplates = map[Purpose]sms.Template{
+	PurposeRegister:       sms.TemplateRegister,
+	PurposeLogin:          sms.TemplateLogin,
+	PurposeResetPassword:  sms.TemplateResetPassword,
+	PurposeChangePhoneOld: sms.TemplateChangePhoneOld,
+	PurposeChangePhoneNew: sms.TemplateChangePhoneNew,
+}
+
+// CodeRequest asks for a code to be sent.
+type CodeRequest struct {
+	Phone   string
+	Purpose Purpose
+	// Scope binds the code to something more specific than the purpose, e.g.
+	// a flow participant and document revision for an intent code.
+	Scope    string
+	Template sms.Template
+	// Params are extra template parameters; "code" is added.
+	Params map[string]string
+}
+
+// SentCode reports a code that was sent.
+type SentCode struct {
+	Phone       string
+	ResendAfter time.Duration
+	ExpiresAt   time.Time
+}
+
+// SendCode sends an account code (registration, login, password reset,
+// phone change) after checking the rules of its purpose.
+func (s *Service) SendCode(ctx context.Context, purpose Purpose, phone string) (SentCode, error) {
+	sys := viewer.System(ctx)
+	tmpl, ok := purposeTemplates[purpose]
+	if !ok {
+		return SentCode{}, errs.InvalidField("purpose", "不支持的验证码用途")
+	}
+	switch purpose {
+	case PurposeChangePhoneOld:
+		u, err := s.currentUser(ctx)
+		if err != nil {
+			return SentCode{}, err
+		}
+		phone = u.Phone
+	case PurposeChangePhoneNew:
+		u, err := s.currentUser(ctx)
+		if err != nil {
+			return SentCode{}, err
+		}
+		p, err := NormalizePhone("phone", phone)
+		if err != nil {
+			return SentCode{}, err
+		}
+		if p == u.Phone {
+			return SentCode{}, errs.InvalidField("phone", "新手机号不能与当前手机号相同")
+		}
+		phone = p
+	default:
+		p, err := NormalizePhone("phone", phone)
+		if err != nil {
+			return SentCode{}, err
+		}
+		phone = p
+	}
+	exists, err := s.db.User.Query().Where(userPhone(phone)).Exist(sys)
+	if err != nil {
+		return SentCode{}, fmt.Errorf("send code: %w", err)
+	}
+	switch purpose {
+	case PurposeRegister:
+		if exists {
+			return SentCode{}, errs.New(errs.Conflict, "该手机号已注册，请直接登录")
+		}
+	case PurposeChangePhoneNew:
+		if exists {
+			return SentCode{}, errs.New(errs.Conflict, "该手机号已被其他账号使用")
+		}
+	case PurposeLogin, PurposeResetPassword:
+		if !exists {
+			return SentCode{}, errs.New(errs.NotFound, "该手机号未注册，请先注册")
+		}
+	}
+	return s.IssueCode(ctx, CodeRequest{Phone: phone, Purpose: purpose, Template: tmpl})
+}
+
+// IssueCode creates a 6-digit code for the request, stores its hash and
+// sends it by SMS. It enforces the resend interval per phone, purpose and
+// scope and the daily caps per phone and per client IP (RateLimited), and
+// returns Internal when the SMS provider fails (the code is then withdrawn).
+func (s *Service) IssueCode(ctx context.Context, req CodeRequest) (SentCode, error) {
+	sys := viewer.System(ctx)
+	now := s.now()
+	client := viewer.ClientFrom(ctx)
+
+	last, err := s.db.SMSCode.Query().
+		Where(smscode.Phone(req.Phone), smscode.Purpose(string(req.Purpose)), smscode.Scope(req.Scope)).
+		Order(ent.Desc(smscode.FieldCreatedAt)).First(sys)
+	if err != nil && !ent.IsNotFound(err) {
+		return SentCode{}, fmt.Errorf("issue code: last: %w", err)
+	}
+	if last != nil {
+		if wait := last.CreatedAt.Add(s.policy.CodeResendAfter).Sub(now); wait > 0 {
+			secs := int((wait + time.Second - 1) / time.Second)
+			return SentCode{}, errs.Newf(errs.RateLimited, "验证码发送过于频繁，请%d秒后再试", secs)
+		}
+	}
+	dayAgo := now.Add(-24 * time.Hour)
+	n, err := s.db.SMSCode.Query().Where(smscode.Phone(req.Phone), smscode.CreatedAtGT(dayAgo)).Count(sys)
+	if err != nil {
+		return SentCode{}, fmt.Errorf("issue code: count phone: %w", err)
+	}
+	if n >= s.policy.CodeDailyPerPhone {
+		return SentCode{}, errs.New(errs.RateLimited, "该手机号今日获取验证码次数已达上限，请明天再试")
+	}
+	if client.IP != "" {
+		n, err := s.db.SMSCode.Query().Where(smscode.IP(client.IP), smscode.CreatedAtGT(dayAgo)).Count(sys)
+		if err != nil {
+			return SentCode{}, fmt.Errorf("issue code: count ip: %w", err)
+		}
+		if n >= s.policy.CodeDailyPerIP {
+			return SentCode{}, errs.New(errs.RateLimited, "当前网络今日获取验证码次数已达上限，请明天再试")
+		}
+	}
+
+	code, err := randomDigits(s.rand, 6)
+	if err != nil {
+		return SentCode{}, fmt.Errorf("issue code: %w", err)
+	}
+	hash, err := s.hashSecret(code)
+	if err != nil {
+		return SentCode{}, err
+	}
+	row, err := s.db.SMSCode.Create().
+		SetPhone(req.Phone).SetPurpose(string(req.Purpose)).SetScope(req.Scope).
+		SetCodeHash(hash).SetIP(client.IP).
+		SetCreatedAt(now).SetExpiresAt(now.Add(s.policy.CodeTTL)).
+		Save(sys)
+	if err != nil {
+		return SentCode{}, fmt.Errorf("issue code: save: %w", err)
+	}
+	params := map[string]string{"code": code}
+	for k, v := range req.Params {
+		params[k] = v
+	}
+	if err := s.sms.Send(ctx, sms.Message{Phone: req.Phone, Template: req.Template, Params: params}); err != nil {
+		// Nothing was delivered: withdraw the code so it neither works nor counts.
+		if derr := s.db.SMSCode.DeleteOneID(row.ID).Exec(sys); derr != nil {
+			s.log.ErrorContext(ctx, "withdraw unsent code", "err", derr)
+		}
+		return SentCode{}, fmt.Errorf("issue code: send: %w", err)
+	}
+	return SentCode{Phone: req.Phone, ResendAfter: s.policy.CodeResendAfter, ExpiresAt: row.ExpiresAt}, nil
+}
+
+// ConsumeCode checks code against the newest code issued for phone, purpose
+// and scope, and uses it up when it matches. field names the input for
+// errors. Each wrong try counts; after Policy.CodeMaxAttempts the code is
+// dead. All refusals are Invalid with a message saying what to do.
+func (s *Service) ConsumeCode(ctx context.Context, field, phone string, purpose Purpose, scope, code string) error {
+	sys := viewer.System(ctx)
+	now := s.now()
+	if len(code) != 6 {
+		return errs.InvalidField(field, "请输入6位数字验证码")
+	}
+	row, err := s.db.SMSCode.Query().
+		Where(smscode.Phone(phone), smscode.Purpose(string(purpose)), smscode.Scope(scope)).
+		Order(ent.Desc(smscode.FieldCreatedAt)).First(sys)
+	if ent.IsNotFound(err) {
+		return errs.InvalidField(field, "验证码无效，请先获取验证码")
+	}
+	if err != nil {
+		return fmt.Errorf("consume code: %w", err)
+	}
+	switch {
+	case row.ConsumedAt != nil:
+		return errs.InvalidField(field, "验证码已使用，请重新获取")
+	case row.Attempts >= s.policy.CodeMaxAttempts:
+		return errs.InvalidField(field, "验证码错误次数过多，请重新获取")
+	case !now.Before(row.ExpiresAt):
+		return errs.InvalidField(field, "验证码已过期，请重新获取")
+	}
+	if !checkSecret(row.CodeHash, code) {
+		n, err := s.db.SMSCode.Update().
+			Where(smscode.ID(row.ID), smscode.AttemptsLT(s.policy.CodeMaxAttempts)).
+			AddAttempts(1).Save(sys)
+		if err != nil {
+			return fmt.Errorf("consume code: count attempt: %w", err)
+		}
+		left := s.policy.CodeMaxAttempts - row.Attempts - 1
+		if n == 0 || left <= 0 {
+			return errs.InvalidField(field, "验证码错误次数过多，请重新获取")
+		}
+		return errs.InvalidField(field, fmt.Sprintf("验证码错误，还可尝试%d次", left))
+	}
+	n, err := s.db.SMSCode.Update().
+		Where(smscode.ID(row.ID), smscode.ConsumedAtIsNil(), smscode.AttemptsLT(s.policy.CodeMaxAttempts)).
+		SetConsumedAt(now).Save(sys)
+	if err != nil {
+		return fmt.Errorf("consume code: %w", err)
+	}
+	if n == 0 {
+		return errs.InvalidField(field, "验证码已使用，请重新获取")
+	}
+	return nil
+}
+
+// hashSecret returns salt || SHA-256(salt || secret).
+func (s *Service) hashSecret(secret string) ([]byte, error) {
+	salt := make([]byte, 16)
+	if _, err := io.ReadFull(s.rand, salt); err != nil {
+		return nil, fmt.Errorf("salt: %w", err)
+	}
+	h := sha256.Sum256(append(append([]byte{}, salt...), secret...))
+	return append(salt, h[:]...), nil
+}
+
+func checkSecret(stored []byte, secret string) bool {
+	if len(stored) != 16+sha256.Size {
+		return false
+	}
+	h := sha256.Sum256(append(append([]byte{}, stored[:16]...), secret...))
+	return subtle.ConstantTimeCompare(h[:], stored[16:]) == 1
+}
+
+// randomDigits returns n uniformly random decimal digits.
+func randomDigits(r io.Reader, n int) (string, error) {
+	limit := uint64(1)
+	for range n {
+		limit *= 10
+	}
+	// Reject values past the largest multiple of limit to avoid modulo bias.
+	max := (^uint64(0) / limit) * limit
+	var b [8]byte
+	for {
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return "", fmt.Errorf("random digits: %w", err)
+		}
+		v := binary.BigEndian.Uint64(b[:])
+		if v < max {
+			s := strconv.FormatUint(v%limit, 10)
+			for len(s) < n {
+				s = "0" + s
+			}
+			return s, nil
+		}
+	}
+}

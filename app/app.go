@@ -1,0 +1,197 @@
+// Package app is Signet's composition root: it turns a config.Config into a
+// running server by opening the database, building the domain services and
+// providers, and handing them to the HTTP layer. Nothing here is global, so
+// tests start whole instances (even two on one database) on port 0.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"signet/accounts"
+	"signet/config"
+	"signet/database"
+	"signet/graph"
+	"signet/mobile"
+	"signet/server"
+	"signet/sms"
+)
+
+// App is a built Signet instance.
+type App struct {
+	Config   config.Config
+	Logger   *slog.Logger
+	DB       *database.DB
+	Accounts *accounts.Service
+	Outbox   sms.OutboxStore
+	Handler  http.Handler
+}
+
+// Options adjust New for tests.
+type Options struct {
+	// SMS replaces the configured provider.
+	SMS sms.Provider
+	// Now replaces the clock of the domain services.
+	Now func() time.Time
+}
+
+// NewLogger returns the slog logger the config asks for.
+func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// New opens the database, migrates it in development (and refuses to start
+// on an outdated schema in production), and builds the services and handler.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Options) (*App, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
+	}
+	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.SQLitePath())
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Logger: logger, DB: db}
+	if err := a.build(ctx, opts); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) build(ctx context.Context, opts Options) error {
+	cfg := a.Config
+	if cfg.Dev() {
+		if err := a.DB.Migrate(ctx); err != nil {
+			return err
+		}
+	} else {
+		pending, err := a.DB.PlanMigration(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if pending {
+			return errors.New("the database schema is older than this version of Signet: review the changes with `signet migrate --dry-run`, apply them with `signet migrate`, then start again")
+		}
+	}
+
+	a.Outbox = outboxStore{db: a.DB.Client}
+	provider := opts.SMS
+	if provider == nil {
+		var err error
+		provider, err = newSMSProvider(cfg, a.Outbox, a.Logger)
+		if err != nil {
+			return err
+		}
+	}
+	acc, err := accounts.New(accounts.Config{
+		DB: a.DB.Client, SMS: provider, Logger: a.Logger, Now: opts.Now,
+		Policy: accounts.DefaultPolicy(),
+		Hasher: accounts.NewPasswordHasher(cfg.Argon2.MemoryKiB, cfg.Argon2.Iterations, cfg.Argon2.Parallelism),
+	})
+	if err != nil {
+		return err
+	}
+	a.Accounts = acc
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(a.DB.SQL, a.DB.Dialect))
+	a.Handler = server.New(server.Config{
+		Dev: cfg.Dev(), BaseURL: cfg.BaseURL, AllowedOrigins: cfg.AllowedOrigins, TrustedProxies: cfg.TrustedProxies,
+		Logger:   a.Logger,
+		Schema:   graph.NewSchema(&graph.Resolver{DB: a.DB.Client, Accounts: acc}),
+		Accounts: acc,
+		Ready:    func(ctx context.Context) error { return a.DB.SQL.PingContext(ctx) },
+		Outbox:   a.Outbox,
+		Registry: reg,
+		App:      mobile.Dist(),
+	})
+	return nil
+}
+
+func newSMSProvider(cfg config.Config, outbox sms.OutboxStore, logger *slog.Logger) (sms.Provider, error) {
+	switch cfg.SMS.Provider {
+	case "aliyun":
+		templates := map[sms.Template]string{}
+		for k, v := range cfg.SMS.Templates {
+			templates[sms.Template(k)] = v
+		}
+		return sms.NewAliyun(sms.AliyunConfig{
+			Endpoint: cfg.SMS.AliyunEndpoint, AccessKeyID: cfg.SMS.AliyunAccessKeyID,
+			AccessKeySecret: cfg.SMS.AliyunAccessKeySecret, SignName: cfg.SMS.AliyunSignName,
+			Templates: templates,
+		}, &http.Client{Timeout: 15 * time.Second})
+	default:
+		return sms.NewOutbox(outbox, logger), nil
+	}
+}
+
+// Close releases the database.
+func (a *App) Close() error { return a.DB.Close() }
+
+// Serve listens on cfg.Addr (or uses ln when given) until ctx ends, then
+// shuts down gracefully within cfg.ShutdownTimeout.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", a.Config.Addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", a.Config.Addr, err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
+	}
+	addr := ln.Addr().String()
+	a.Logger.Info("signet listening", "addr", addr, "url", displayURL(addr), "mode", a.Config.Mode,
+		"database", a.DB.Dialect, "sms", a.Config.SMS.Provider)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.Logger.Info("shutting down", "timeout", a.Config.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func displayURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "::" || host == "0.0.0.0" || strings.HasPrefix(host, "[::]") {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}

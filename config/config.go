@@ -1,0 +1,287 @@
+// Package config reads Signet's configuration once, from command-line flags
+// and SIGNET_* environment variables, into one validated Config struct.
+// A flag beats the environment, the environment beats the default. The
+// defaults are the embedded mode: SQLite in the data folder, the SMS outbox,
+// development mode.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Mode is the deployment mode.
+type Mode string
+
+// Modes. Development turns on the GraphQL playground, introspection, the SMS
+// outbox page and auto-migration; production turns them off.
+const (
+	Development Mode = "development"
+	Production  Mode = "production"
+)
+
+// Config is everything `signet serve` needs.
+type Config struct {
+	// Addr is the listen address (SIGNET_ADDR, --addr).
+	Addr string
+	// DataDir holds the SQLite database, keys and files (SIGNET_DATA_DIR, --data).
+	DataDir string
+	// DatabaseURL selects PostgreSQL when it is a postgres:// URL; empty means
+	// SQLite in DataDir (SIGNET_DATABASE_URL, --database-url).
+	DatabaseURL string
+	// Mode is development or production (SIGNET_MODE, --mode).
+	Mode Mode
+	// BaseURL is the public URL of the server, used in links and certificates
+	// (SIGNET_BASE_URL, --base-url).
+	BaseURL string
+	// AllowedOrigins are the browser origins allowed to open websockets
+	// (SIGNET_ALLOWED_ORIGINS, comma-separated host patterns); BaseURL's host
+	// is always allowed.
+	AllowedOrigins []string
+	// TrustedProxies are CIDRs whose X-Forwarded-For is believed
+	// (SIGNET_TRUSTED_PROXIES).
+	TrustedProxies []*net.IPNet
+	// LogLevel is debug, info, warn or error (SIGNET_LOG_LEVEL).
+	LogLevel string
+	// LogFormat is text or json (SIGNET_LOG_FORMAT).
+	LogFormat string
+	// ShutdownTimeout bounds graceful shutdown (SIGNET_SHUTDOWN_TIMEOUT).
+	ShutdownTimeout time.Duration
+	// SMS configures the SMS provider.
+	SMS SMSConfig
+	// Argon2 configures password hashing.
+	Argon2 Argon2Config
+}
+
+// SMSConfig selects and configures the SMS provider.
+type SMSConfig struct {
+	// Provider is "outbox" (development default) or "aliyun"
+	// (SIGNET_SMS_PROVIDER).
+	Provider string
+	// AliyunEndpoint is the Dysmsapi endpoint (SIGNET_SMS_ALIYUN_ENDPOINT).
+	AliyunEndpoint string
+	// AliyunAccessKeyID is the access key (SIGNET_SMS_ALIYUN_ACCESS_KEY_ID).
+	AliyunAccessKeyID string
+	// AliyunAccessKeySecret is read from SIGNET_SMS_ALIYUN_ACCESS_KEY_SECRET or
+	// the file named by SIGNET_SMS_ALIYUN_ACCESS_KEY_SECRET_FILE.
+	AliyunAccessKeySecret string
+	// AliyunSignName is the approved SMS signature (SIGNET_SMS_ALIYUN_SIGN_NAME).
+	AliyunSignName string
+	// Templates maps Signet's logical templates to provider template codes
+	// (SIGNET_SMS_TEMPLATES, e.g. "register=SMS_1,login=SMS_2").
+	Templates map[string]string
+}
+
+// Argon2Config is the argon2id cost (see docs/benchmarks.md for the choice).
+type Argon2Config struct {
+	MemoryKiB   uint32
+	Iterations  uint32
+	Parallelism uint8
+}
+
+// String redacts secrets so a Config can be logged.
+func (c SMSConfig) String() string {
+	secret := ""
+	if c.AliyunAccessKeySecret != "" {
+		secret = "[redacted]"
+	}
+	return fmt.Sprintf("{Provider:%s AliyunEndpoint:%s AliyunAccessKeyID:%s AliyunAccessKeySecret:%s AliyunSignName:%s Templates:%v}",
+		c.Provider, c.AliyunEndpoint, c.AliyunAccessKeyID, secret, c.AliyunSignName, c.Templates)
+}
+
+// Dev reports whether the server runs in development mode.
+func (c *Config) Dev() bool { return c.Mode == Development }
+
+// UsesPostgres reports whether DatabaseURL selects PostgreSQL.
+func (c *Config) UsesPostgres() bool {
+	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
+}
+
+// SQLitePath is the embedded database file.
+func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "signet.db") }
+
+// Default returns the embedded-mode defaults.
+func Default() Config {
+	return Config{
+		Addr:            ":8080",
+		DataDir:         "./data",
+		Mode:            Development,
+		BaseURL:         "http://localhost:8080",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: 15 * time.Second,
+		SMS: SMSConfig{
+			Provider:       "outbox",
+			AliyunEndpoint: "https://dysmsapi.aliyuncs.com/",
+		},
+		Argon2: Argon2Config{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1},
+	}
+}
+
+// Load parses args (without the program and subcommand names) and the
+// environment (getenv) into a validated Config. Errors name the flag or
+// variable at fault. Usage text goes to usage.
+func Load(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+	c := Default()
+	fs := flag.NewFlagSet("signet serve", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	var origins, proxies, templates, argon, shutdown string
+	fs.StringVar(&c.Addr, "addr", env("SIGNET_ADDR", c.Addr), "listen address (SIGNET_ADDR)")
+	fs.StringVar(&c.DataDir, "data", env("SIGNET_DATA_DIR", c.DataDir), "data folder (SIGNET_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("SIGNET_DATABASE_URL", ""), "postgres:// URL; empty for SQLite in the data folder (SIGNET_DATABASE_URL)")
+	mode := fs.String("mode", env("SIGNET_MODE", string(c.Mode)), "development or production (SIGNET_MODE)")
+	fs.StringVar(&c.BaseURL, "base-url", env("SIGNET_BASE_URL", c.BaseURL), "public URL of this server (SIGNET_BASE_URL)")
+	fs.StringVar(&origins, "allowed-origins", env("SIGNET_ALLOWED_ORIGINS", ""), "extra websocket origin patterns, comma-separated (SIGNET_ALLOWED_ORIGINS)")
+	fs.StringVar(&proxies, "trusted-proxies", env("SIGNET_TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-For is trusted (SIGNET_TRUSTED_PROXIES)")
+	fs.StringVar(&c.LogLevel, "log-level", env("SIGNET_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (SIGNET_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", env("SIGNET_LOG_FORMAT", c.LogFormat), "text or json (SIGNET_LOG_FORMAT)")
+	fs.StringVar(&shutdown, "shutdown-timeout", env("SIGNET_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String()), "graceful shutdown limit (SIGNET_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.SMS.Provider, "sms-provider", env("SIGNET_SMS_PROVIDER", c.SMS.Provider), "outbox or aliyun (SIGNET_SMS_PROVIDER)")
+	fs.StringVar(&c.SMS.AliyunEndpoint, "sms-aliyun-endpoint", env("SIGNET_SMS_ALIYUN_ENDPOINT", c.SMS.AliyunEndpoint), "Aliyun Dysmsapi endpoint (SIGNET_SMS_ALIYUN_ENDPOINT)")
+	fs.StringVar(&c.SMS.AliyunAccessKeyID, "sms-aliyun-access-key-id", env("SIGNET_SMS_ALIYUN_ACCESS_KEY_ID", ""), "Aliyun access key id (SIGNET_SMS_ALIYUN_ACCESS_KEY_ID)")
+	fs.StringVar(&c.SMS.AliyunSignName, "sms-aliyun-sign-name", env("SIGNET_SMS_ALIYUN_SIGN_NAME", ""), "Aliyun SMS signature (SIGNET_SMS_ALIYUN_SIGN_NAME)")
+	fs.StringVar(&templates, "sms-templates", env("SIGNET_SMS_TEMPLATES", ""), "template codes, e.g. register=SMS_1,login=SMS_2 (SIGNET_SMS_TEMPLATES)")
+	fs.StringVar(&argon, "argon2", env("SIGNET_ARGON2", ""), "argon2id cost memoryKiB,iterations,parallelism (SIGNET_ARGON2)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	c.Mode = Mode(*mode)
+	var errList []error
+	add := func(format string, a ...any) { errList = append(errList, fmt.Errorf(format, a...)) }
+
+	if d, err := time.ParseDuration(shutdown); err != nil || d <= 0 {
+		add("--shutdown-timeout / SIGNET_SHUTDOWN_TIMEOUT: %q is not a positive duration such as 15s", shutdown)
+	} else {
+		c.ShutdownTimeout = d
+	}
+	c.AllowedOrigins = splitList(origins)
+	for _, p := range splitList(proxies) {
+		_, n, err := net.ParseCIDR(p)
+		if err != nil {
+			add("--trusted-proxies / SIGNET_TRUSTED_PROXIES: %q is not a CIDR such as 10.0.0.0/8", p)
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, n)
+	}
+	if templates != "" {
+		c.SMS.Templates = map[string]string{}
+		for _, kv := range splitList(templates) {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" || v == "" {
+				add("--sms-templates / SIGNET_SMS_TEMPLATES: %q is not name=CODE", kv)
+				continue
+			}
+			c.SMS.Templates[k] = v
+		}
+	}
+	if argon != "" {
+		parts := strings.Split(argon, ",")
+		m, e1 := strconv.ParseUint(strings.TrimSpace(parts[0]), 10, 32)
+		var it, par uint64
+		var e2, e3 error = errors.New("missing"), errors.New("missing")
+		if len(parts) == 3 {
+			it, e2 = strconv.ParseUint(strings.TrimSpace(parts[1]), 10, 32)
+			par, e3 = strconv.ParseUint(strings.TrimSpace(parts[2]), 10, 8)
+		}
+		if e1 != nil || e2 != nil || e3 != nil || m < 8*1024 || it < 1 || par < 1 {
+			add("--argon2 / SIGNET_ARGON2: %q must be memoryKiB,iterations,parallelism with memory >= 8192 KiB", argon)
+		} else {
+			c.Argon2 = Argon2Config{MemoryKiB: uint32(m), Iterations: uint32(it), Parallelism: uint8(par)}
+		}
+	}
+	secret := getenv("SIGNET_SMS_ALIYUN_ACCESS_KEY_SECRET")
+	if f := getenv("SIGNET_SMS_ALIYUN_ACCESS_KEY_SECRET_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			add("SIGNET_SMS_ALIYUN_ACCESS_KEY_SECRET_FILE: %v", err)
+		}
+		secret = strings.TrimSpace(string(b))
+	}
+	c.SMS.AliyunAccessKeySecret = secret
+
+	if err := c.validate(); err != nil {
+		errList = append(errList, err)
+	}
+	return c, errors.Join(errList...)
+}
+
+func (c *Config) validate() error {
+	var errList []error
+	add := func(format string, a ...any) { errList = append(errList, fmt.Errorf(format, a...)) }
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		add("--addr / SIGNET_ADDR: %q is not host:port (for example :8080)", c.Addr)
+	}
+	if c.DataDir == "" {
+		add("--data / SIGNET_DATA_DIR must not be empty")
+	}
+	if c.DatabaseURL != "" && !c.UsesPostgres() {
+		add("--database-url / SIGNET_DATABASE_URL: only postgres:// URLs are supported (leave it empty for the embedded SQLite)")
+	}
+	if c.UsesPostgres() {
+		if _, err := url.Parse(c.DatabaseURL); err != nil {
+			add("--database-url / SIGNET_DATABASE_URL: not a URL")
+		}
+	}
+	switch c.Mode {
+	case Development, Production:
+	default:
+		add("--mode / SIGNET_MODE: %q must be development or production", c.Mode)
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("--base-url / SIGNET_BASE_URL: %q must be an http(s) URL such as https://sign.example.com", c.BaseURL)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("--log-level / SIGNET_LOG_LEVEL: %q must be debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		add("--log-format / SIGNET_LOG_FORMAT: %q must be text or json", c.LogFormat)
+	}
+	switch c.SMS.Provider {
+	case "outbox":
+		if c.Mode == Production {
+			add("--sms-provider / SIGNET_SMS_PROVIDER: the outbox only keeps messages; production needs a real provider (aliyun)")
+		}
+	case "aliyun":
+		if c.SMS.AliyunAccessKeyID == "" || c.SMS.AliyunAccessKeySecret == "" || c.SMS.AliyunSignName == "" {
+			add("SMS provider aliyun needs SIGNET_SMS_ALIYUN_ACCESS_KEY_ID, SIGNET_SMS_ALIYUN_ACCESS_KEY_SECRET (or _FILE) and SIGNET_SMS_ALIYUN_SIGN_NAME")
+		}
+		if len(c.SMS.Templates) == 0 {
+			add("SMS provider aliyun needs SIGNET_SMS_TEMPLATES (e.g. register=SMS_1,login=SMS_2,...)")
+		}
+	default:
+		add("--sms-provider / SIGNET_SMS_PROVIDER: %q must be outbox or aliyun", c.SMS.Provider)
+	}
+	return errors.Join(errList...)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

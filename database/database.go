@@ -1,0 +1,121 @@
+// Package database opens Signet's database — the embedded SQLite file by
+// default, PostgreSQL through pgx when configured — and keeps its schema in
+// step with ent/schema.
+//
+// Migration story: in development the server migrates on start. In
+// production it refuses to start while the schema differs from what the code
+// expects; an operator reviews the SQL with `signet migrate --dry-run` and
+// applies it with `signet migrate` (both print or run exactly the statements
+// ent's Atlas engine plans: additive changes only, never dropping columns or
+// indexes). See docs/design.md.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/schema"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"signet/ent"
+	"signet/ent/migrate"
+	_ "signet/ent/runtime" // hooks and privacy policies
+)
+
+// DB is an open database: the ent client and the underlying *sql.DB.
+type DB struct {
+	Client  *ent.Client
+	SQL     *sql.DB
+	Dialect string
+}
+
+// Close closes the client and the pool.
+func (d *DB) Close() error { return d.Client.Close() }
+
+// Open connects to databaseURL (postgres://…) or, when it is empty, to the
+// SQLite file at sqlitePath (created with its folder). It pings the database.
+func Open(ctx context.Context, databaseURL, sqlitePath string, opts ...ent.Option) (*DB, error) {
+	var (
+		db  *sql.DB
+		drv string
+		err error
+	)
+	if databaseURL != "" {
+		drv = dialect.Postgres
+		db, err = sql.Open("pgx", databaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		db.SetMaxOpenConns(20)
+		db.SetMaxIdleConns(10)
+	} else {
+		drv = dialect.SQLite
+		if err := os.MkdirAll(filepath.Dir(sqlitePath), 0o700); err != nil {
+			return nil, fmt.Errorf("create data folder: %w", err)
+		}
+		db, err = sql.Open("sqlite", SQLiteDSN(sqlitePath))
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		// One writer at a time is SQLite's model; a small pool keeps readers
+		// concurrent under WAL while writes queue on the busy timeout.
+		db.SetMaxOpenConns(4)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", drv, err)
+	}
+	client := ent.NewClient(append([]ent.Option{ent.Driver(entsql.OpenDB(drv, db))}, opts...)...)
+	return &DB{Client: client, SQL: db, Dialect: drv}, nil
+}
+
+// SQLiteDSN is the DSN Signet uses for an SQLite file: foreign keys on, WAL,
+// a busy timeout, and transactions that take the write lock at BEGIN so two
+// writers never deadlock upgrading read locks.
+func SQLiteDSN(path string) string {
+	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
+var migrateOptions = []schema.MigrateOption{
+	migrate.WithDropColumn(false),
+	migrate.WithDropIndex(false),
+}
+
+// Migrate applies the schema changes the code needs.
+func (d *DB) Migrate(ctx context.Context) error {
+	if err := d.Client.Schema.Create(ctx, migrateOptions...); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// PlanMigration writes the SQL statements Migrate would run to w and reports
+// whether there are any.
+func (d *DB) PlanMigration(ctx context.Context, w io.Writer) (bool, error) {
+	var buf strings.Builder
+	if err := d.Client.Schema.WriteTo(ctx, &buf, migrateOptions...); err != nil {
+		return false, fmt.Errorf("plan migration: %w", err)
+	}
+	var stmts []string
+	for _, line := range strings.Split(buf.String(), "\n") {
+		l := strings.TrimSpace(line)
+		if l == "" || l == "BEGIN;" || l == "COMMIT;" || strings.HasPrefix(l, "--") {
+			continue
+		}
+		stmts = append(stmts, line)
+	}
+	if w != nil && len(stmts) > 0 {
+		if _, err := io.WriteString(w, buf.String()); err != nil {
+			return false, err
+		}
+	}
+	return len(stmts) > 0, nil
+}

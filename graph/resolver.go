@@ -1,0 +1,25 @@
+// Package graph is Signet's GraphQL API. The *.graphql files are the
+// contract; resolvers are thin: they decode arguments, call one domain method
+// (or one ent query, which the privacy rules guard) and return. Rules live in
+// the domain packages.
+//
+// resolver.go is the one place resolvers get their dependencies from.
+package graph
+
+import (
+	"github.com/99designs/gqlgen/graphql"
+
+	"signet/accounts"
+	"signet/ent"
+)
+
+// Resolver holds the dependencies of all resolvers.
+type Resolver struct {
+	DB       *ent.Client
+	Accounts *accounts.Service
+}
+
+// NewSchema returns the executable schema backed by r.
+func NewSchema(r *Resolver) graphql.ExecutableSchema {
+	return NewExecutableSchema(Config{Resolvers: r})
+}
