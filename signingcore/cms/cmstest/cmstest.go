@@ -146,12 +146,17 @@ func LookPath(t testing.TB, tool, debianPackage string) string {
 	return p
 }
 
-// NSSDB creates an NSS database in a temporary directory that trusts the
-// root, for `pdfsig -nssdir sql:DIR`. It returns "sql:DIR".
-func (p *PKI) NSSDB(t testing.TB) string {
+// NSSDB creates an NSS database in dir (a new temporary directory when dir
+// is empty) that trusts the root, for `pdfsig -nssdir sql:DIR`. It returns
+// "sql:DIR".
+func (p *PKI) NSSDB(t testing.TB, dir string) string {
 	t.Helper()
 	certutil := LookPath(t, "certutil", "libnss3-tools")
-	dir := t.TempDir()
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatalf("nss db dir: %v", err)
+	}
 	rootPEM := WritePEM(t, dir, "root.pem", p.Root)
 	for _, args := range [][]string{
 		{"-N", "-d", "sql:" + dir, "--empty-password"},
