@@ -343,6 +343,22 @@ func (ca *CA) Status() (Status, error) {
 	return h.status(), nil
 }
 
+// String renders the status for operators (the CLI's "ca status").
+func (s Status) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "created %s\n", s.CreatedAt.Format(time.RFC3339))
+	for _, c := range []struct {
+		role string
+		info CertInfo
+	}{{"root CA", s.Root}, {"issuing CA", s.Issuing}, {"TSA", s.TSA}} {
+		fmt.Fprintf(&b, "%s\n  subject   %s\n  issuer    %s\n  serial    %s\n  valid     %s .. %s\n  sha256    %s\n  key       %s (%s)\n",
+			c.role, c.info.Subject, c.info.Issuer, c.info.Serial,
+			c.info.NotBefore.UTC().Format(time.RFC3339), c.info.NotAfter.UTC().Format(time.RFC3339),
+			c.info.SHA256, c.info.KeyURI, c.info.KeyAlgorithm)
+	}
+	return b.String()
+}
+
 func (h *hierarchy) status() Status {
 	return Status{
 		CreatedAt: h.st.CreatedAt,

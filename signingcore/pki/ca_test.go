@@ -158,6 +158,12 @@ func TestInitIsIdempotentAndReloads(t *testing.T) {
 	if got := keyCount(t, e.keys); got != 3 {
 		t.Errorf("keys after reopening = %d, want 3", got)
 	}
+	text := first.String()
+	for _, want := range []string{"root CA", "issuing CA", "TSA", first.Root.SHA256, first.Issuing.KeyURI, "CN=Signet TSA,O=Signet,C=CN"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("Status.String() lacks %q:\n%s", want, text)
+		}
+	}
 	for _, ci := range []CertInfo{got.Root, got.Issuing, got.TSA} {
 		if !strings.HasPrefix(ci.KeyURI, "soft:") || len(ci.SHA256) != 95 || ci.KeyAlgorithm != "ECDSA P-256" {
 			t.Errorf("status entry incomplete: %+v", ci)

@@ -30,6 +30,30 @@
 // organizationIdentifier "NTRCN-<code>" (the ETSI EN 319 412-1 semantics),
 // C = CN.
 //
+// # Certificate profile
+//
+// End-entity certificates have keyUsage digitalSignature and nonRepudiation
+// (contentCommitment) and three extended key usages:
+//
+//   - id-kp-emailProtection (1.3.6.1.5.5.7.3.4): once a certificate has an
+//     EKU extension, poppler's pdfsig (NSS, "email signer" usage) and
+//     openssl cms -verify (purpose smimesign) require this one; without it
+//     both reject the signature. It is what most PDF validators accept.
+//   - id-kp-documentSigning (1.3.6.1.5.5.7.3.36, RFC 9336), the standard
+//     purpose for document signatures, for validators that look for it.
+//   - Adobe's document signing OID 1.2.840.113583.1.1.5, honoured by Acrobat.
+//
+// A verifier built on crypto/x509 must pass KeyUsages
+// [x509.ExtKeyUsageEmailProtection] (the default is serverAuth). Each
+// certificate has subject and authority key identifiers, a random 16-octet
+// serial, a CRL distribution point ({BaseURL}/pki/crl) and AIA with OCSP
+// ({BaseURL}/pki/ocsp) and caIssuers ({BaseURL}/pki/issuing-ca.crt).
+//
+// The TSA certificate has keyUsage digitalSignature and, as RFC 3161
+// requires, a critical EKU holding only id-kp-timeStamping (written by hand:
+// crypto/x509 marks EKU non-critical). OCSP responses are signed by the
+// issuing CA itself, not by a delegated responder.
+//
 // # Publication
 //
 // The server mounts the paths in [PathRootCert], [PathIssuingCert],

@@ -118,8 +118,14 @@ func (r *FileRepository) Issued(ctx context.Context, serial string) (IssuedCert,
 
 // RecordRevocation implements Repository.
 func (r *FileRepository) RecordRevocation(ctx context.Context, rev Revocation) error {
-	if _, err := os.Stat(filepath.Join(r.dir, "issued", rev.Serial+".json")); err != nil || !validSerialHex(rev.Serial) {
-		return errs.Wrap(err, errs.NotFound, "证书不存在")
+	if !validSerialHex(rev.Serial) {
+		return errs.New(errs.NotFound, "证书不存在")
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, "issued", rev.Serial+".json")); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return errs.Wrap(err, errs.NotFound, "证书不存在")
+		}
+		return fmt.Errorf("record revocation: %w", err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
