@@ -87,7 +87,7 @@ func (ca *CA) Load(ctx context.Context) error {
 // Init creates the hierarchy if it does not exist yet and opens it. It is
 // idempotent: an existing hierarchy is loaded unchanged, and an Init that was
 // interrupted resumes where it stopped (a key generated before the crash is
-// found again by its label and reused).
+// found again by its label and reused). Run it from one process at a time.
 func (ca *CA) Init(ctx context.Context) (Status, error) {
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
@@ -96,6 +96,13 @@ func (ca *CA) Init(ctx context.Context) (Status, error) {
 		return Status{}, fmt.Errorf("init ca: %w", err)
 	}
 	if err := ca.create(ctx, &st); err != nil {
+		return Status{}, fmt.Errorf("init ca: %w", err)
+	}
+	// Open what the repository holds rather than what this call made. Two
+	// processes racing through a first Init are not supported (SaveState has
+	// no compare-and-swap): run "signet ca init" once before starting
+	// several nodes, which then only Load.
+	if st, err = ca.cfg.Repo.LoadState(ctx); err != nil {
 		return Status{}, fmt.Errorf("init ca: %w", err)
 	}
 	h, err := ca.open(ctx, st)

@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -327,6 +328,20 @@ func TestIssueKeySources(t *testing.T) {
 			}
 			verifyLeaf(t, e.ca, iss.Certificate)
 		})
+	}
+
+	// The hosted key signs, and the certificate verifies what it signed.
+	digest := sha256.Sum256([]byte("合同内容"))
+	sig, err := hosted.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		t.Fatalf("hosted key Sign: %v", err)
+	}
+	iss, err := e.ca.IssuePerson(ctx, PersonRequest{Name: "李四", SubjectID: "u-2", Key: SubjectKey{KeyURI: hosted.Info().URI}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ecdsa.VerifyASN1(iss.Certificate.PublicKey.(*ecdsa.PublicKey), digest[:], sig) {
+		t.Errorf("signature of the hosted key does not verify with its certificate")
 	}
 
 	// A CSR whose signature does not match its key.
