@@ -1,11 +1,41 @@
 // Package keystore holds signing keys behind one interface that returns
 // crypto.Signer: a PKCS#11 store for HSMs (SoftHSM in tests, a network HSM in
 // production) and a software store whose keys are encrypted at rest with a
-// master key, the embedded default.
+// master key, the embedded default. Both pass the same conformance suite
+// (package keystoretest).
 //
 // Keys are addressed by URI: RFC 7512 PKCS#11 URIs ("pkcs11:token=…;object=…;id=…")
 // for the PKCS#11 store and "soft:…" URIs for the software store. A PIN is never
-// part of a URI and never logged.
+// part of a URI and never logged: ParsePKCS11URI rejects pin-value and
+// pin-source, and Secret and PKCS11Config redact themselves when printed,
+// logged or marshalled.
+//
+// # Software store
+//
+// OpenSoft keeps one file per key in a directory: the PKCS#8 private key
+// sealed with AES-256-GCM under a 32-byte master key file, with the label,
+// algorithm, id and public key bound in as additional data, so any change to a
+// file is detected (ErrKeyCorrupt). A wrong master key fails at open with an
+// errs.Unauthenticated error. Labels are unique, even across processes that
+// share the directory. URIs: "soft:id=<hex>;object=<label>" (canonical),
+// "soft:id=<hex>", "soft:object=<label>" or "soft:<label>".
+//
+// # PKCS#11 store
+//
+// OpenPKCS11 selects the token by label, takes the PIN from the configuration
+// or a file, and keeps a pool of logged-in sessions (PKCS11Config.Sessions).
+// Generated keys are token objects with a random 16-byte CKA_ID and the label
+// as CKA_LABEL; private halves are sensitive and not extractable. Signing uses
+// raw-digest mechanisms (CKM_ECDSA, CKM_RSA_PKCS over a DigestInfo,
+// CKM_RSA_PKCS_PSS), so a digest computed elsewhere can be signed. A lost
+// session (token reset) is replaced transparently; a token that is gone gives
+// ErrTokenUnavailable. SignDigest, ParsePKCS11URI, ECDSARawToDER and
+// RSADigestInfo serve one-off signers such as the UKey helper. The PKCS#11
+// store needs cgo; without cgo only the software store is built.
+//
+// Errors a caller can cause carry codes from signet/errs: Invalid (bad label,
+// algorithm, URI or digest), NotFound, Conflict (label in use) and
+// Unauthenticated (wrong PIN or master key).
 package keystore
 
 import (

@@ -91,8 +91,9 @@ func (m tokenMatch) matches(ti pkcs11.TokenInfo) bool {
 
 // PKCS11Store keeps keys on a PKCS#11 token. Keys are token objects: the
 // private half sensitive and not extractable. It pools sessions, logs in on
-// each new session and recovers once from a lost session (token reset or
-// re-inserted) before reporting ErrTokenUnavailable. It is safe for
+// each new session and replaces lost sessions (token reset or re-inserted),
+// retrying an operation up to three times before reporting
+// ErrTokenUnavailable. It is safe for
 // concurrent use.
 type PKCS11Store struct {
 	mod   *p11Module
