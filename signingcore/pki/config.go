@@ -53,9 +53,11 @@ const (
 // Config configures a CA. Keys, Repo and BaseURL are required; every other
 // field has a default.
 type Config struct {
-	// Keys holds the CA keys (root, issuing, TSA). Hosted subscriber keys
-	// named by URI in issuance requests are looked up here too.
+	// Keys holds the CA keys (root, issuing, TSA).
 	Keys keystore.Store
+	// SubscriberKeys is where SubjectKey.KeyURI (a hosted key of a person or
+	// enterprise) is looked up; nil means Keys.
+	SubscriberKeys keystore.Store
 	// Repo persists the hierarchy, issued certificates and revocations.
 	Repo Repository
 	// BaseURL is the public URL of the server, e.g. "https://sign.example.cn";
@@ -101,6 +103,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("pki config: BaseURL %q is not an absolute http(s) URL", cfg.BaseURL)
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.SubscriberKeys == nil {
+		cfg.SubscriberKeys = cfg.Keys
+	}
 	if cfg.Algorithm == "" {
 		cfg.Algorithm = keystore.ECP256
 	}

@@ -19,7 +19,7 @@ import (
 // SubjectKey names the public key a certificate is issued for. Exactly one
 // field is set.
 type SubjectKey struct {
-	// KeyURI is a hosted key in the CA's key store (Config.Keys).
+	// KeyURI is a hosted key in Config.SubscriberKeys.
 	KeyURI string
 	// CSR is a PKCS#10 request, DER or PEM, e.g. made by a UKey. Its
 	// signature proves possession of the key; its subject is ignored, the
@@ -278,7 +278,7 @@ func (ca *CA) resolveKey(ctx context.Context, k SubjectKey) (crypto.PublicKey, s
 	var pub crypto.PublicKey
 	switch {
 	case k.KeyURI != "":
-		key, err := ca.cfg.Keys.Find(ctx, k.KeyURI)
+		key, err := ca.cfg.SubscriberKeys.Find(ctx, k.KeyURI)
 		if err != nil {
 			return nil, "", fmt.Errorf("find subject key: %w", err)
 		}

@@ -344,6 +344,24 @@ func TestIssueKeySources(t *testing.T) {
 		t.Errorf("signature of the hosted key does not verify with its certificate")
 	}
 
+	// Subscriber keys may live in a store of their own.
+	cfg := e.config()
+	cfg.SubscriberKeys = mustSoftStore(t, t.TempDir())
+	separate := mustNew(t, cfg)
+	if err := separate.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	userKey, err := cfg.SubscriberKeys.Generate(ctx, "user-7", keystore.ECP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := separate.IssuePerson(ctx, PersonRequest{Name: "赵六", SubjectID: "u-7", Key: SubjectKey{KeyURI: userKey.Info().URI}}); err != nil {
+		t.Errorf("hosted key in SubscriberKeys: %v", err)
+	}
+	if _, err := separate.IssuePerson(ctx, PersonRequest{Name: "赵六", SubjectID: "u-7", Key: SubjectKey{KeyURI: hosted.Info().URI}}); errs.CodeOf(err) != errs.NotFound {
+		t.Errorf("key outside SubscriberKeys: %v, want NotFound", err)
+	}
+
 	// A CSR whose signature does not match its key.
 	tampered := bytes.Clone(csrDER)
 	tampered[len(tampered)-5] ^= 0xff
