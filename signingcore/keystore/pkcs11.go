@@ -313,7 +313,7 @@ func isSessionLost(err error) bool {
 	}
 	switch code {
 	case pkcs11.CKR_SESSION_HANDLE_INVALID, pkcs11.CKR_SESSION_CLOSED, pkcs11.CKR_USER_NOT_LOGGED_IN,
-		pkcs11.CKR_DEVICE_ERROR, pkcs11.CKR_SESSION_COUNT:
+		pkcs11.CKR_DEVICE_ERROR:
 		return true
 	}
 	return isTokenGone(err)
