@@ -2,7 +2,11 @@ package pki
 
 import (
 	"context"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -52,4 +56,34 @@ func TestNSSAcceptsSigningCertificates(t *testing.T) {
 	if out := run(true, "-V", "-n", "person", "-u", "V"); strings.Contains(out, "certificate is valid") {
 		t.Errorf("person certificate accepted as TLS server: %s", out)
 	}
+
+	// Why emailProtection is there: with only the document signing EKUs,
+	// NSS (pdfsig) and OpenSSL (cms -verify, purpose smimesign) refuse.
+	h, err := e.ca.loaded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		Subject:            pkix.Name{CommonName: "document signing only", Country: []string{"CN"}},
+		NotBefore:          person.Certificate.NotBefore,
+		NotAfter:           person.Certificate.NotAfter,
+		KeyUsage:           x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		UnknownExtKeyUsage: []asn1.ObjectIdentifier{oidDocumentSigning, oidAdobeDocumentSigning},
+	}
+	der, err := e.ca.sign(tmpl, h.issuing, mustECKey(t).Public(), h.issKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docOnly, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docOnlyPEM := mustWritePEM(t, files, "doconly.pem", docOnly)
+	run(false, "-A", "-n", "doconly", "-t", ",,", "-i", docOnlyPEM)
+	if out := run(true, "-V", "-n", "doconly", "-u", "S"); strings.Contains(out, "certificate is valid") {
+		t.Errorf("NSS accepts a certificate without emailProtection as email signer: %s", out)
+	}
+	bin := mustOpenSSL(t)
+	runOpenSSL(t, bin, true, "verify", "-purpose", "smimesign", "-CAfile", filepath.Join(files, "root.pem"),
+		"-untrusted", filepath.Join(files, "issuing.pem"), docOnlyPEM)
 }
