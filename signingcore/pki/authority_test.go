@@ -1,8 +1,13 @@
 package pki
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -106,6 +111,35 @@ func TestPublication(t *testing.T) {
 	if chain[0] != issuing || chain[1] != root || !root.IsCA || string(root.RawIssuer) != string(root.RawSubject) {
 		t.Errorf("Chain() is not [issuing, root]")
 	}
+	tests := []struct {
+		path, contentType string
+		check             func(body []byte) error
+	}{
+		{PathRootCert, ContentTypeCert, func(b []byte) error { return sameCert(b, root) }},
+		{PathIssuingCert, ContentTypeCert, func(b []byte) error { return sameCert(b, issuing) }},
+		{PathRootPEM, ContentTypePEM, func(b []byte) error { return samePEM(b, root) }},
+		{PathIssuingPEM, ContentTypePEM, func(b []byte) error { return samePEM(b, issuing) }},
+		{PathChainPEM, ContentTypePEM, func(b []byte) error { return samePEM(b, issuing, root) }},
+		{PathCRL, ContentTypeCRL, func(b []byte) error { return crlFrom(b, issuing) }},
+		{PathRootCRL, ContentTypeCRL, func(b []byte) error { return crlFrom(b, root) }},
+	}
+	for _, tc := range tests {
+		body, ct, err := e.ca.Published(context.Background(), tc.path)
+		if err != nil {
+			t.Errorf("Published(%s): %v", tc.path, err)
+			continue
+		}
+		if ct != tc.contentType {
+			t.Errorf("Published(%s) content type %q, want %q", tc.path, ct, tc.contentType)
+		}
+		if err := tc.check(body); err != nil {
+			t.Errorf("Published(%s): %v", tc.path, err)
+		}
+	}
+	if _, _, err := e.ca.Published(context.Background(), "/pki/../state.json"); errs.CodeOf(err) != errs.NotFound {
+		t.Errorf("Published(unknown) = %v, want NotFound", err)
+	}
+
 	leaf := mustIssuePerson(t, e.ca, "u-1").Certificate
 	if got, want := leaf.IssuingCertificateURL[0], testBaseURL+PathIssuingCert; got != want {
 		t.Errorf("caIssuers = %q, want %q", got, want)
@@ -182,4 +216,36 @@ func TestImportsStayInSigningcore(t *testing.T) {
 			}
 		}
 	}
+}
+
+func sameCert(der []byte, want *x509.Certificate) error {
+	if !bytes.Equal(der, want.Raw) {
+		return fmt.Errorf("body is not the certificate of %s", want.Subject)
+	}
+	return nil
+}
+
+func samePEM(data []byte, want ...*x509.Certificate) error {
+	for i, w := range want {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil || b.Type != "CERTIFICATE" {
+			return fmt.Errorf("PEM block %d missing", i)
+		}
+		if err := sameCert(b.Bytes, w); err != nil {
+			return err
+		}
+	}
+	if len(bytes.TrimSpace(data)) != 0 {
+		return errors.New("trailing data after the PEM blocks")
+	}
+	return nil
+}
+
+func crlFrom(der []byte, issuer *x509.Certificate) error {
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		return err
+	}
+	return crl.CheckSignatureFrom(issuer)
 }

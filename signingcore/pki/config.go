@@ -25,6 +25,11 @@ const (
 	PathCRL = "/pki/crl"
 	// PathRootCRL serves the root CA's CRL (DER), which covers the issuing CA.
 	PathRootCRL = "/pki/root-crl"
+	// PathRootPEM, PathIssuingPEM and PathChainPEM serve the same
+	// certificates as PEM for people (the chain is issuing CA, then root).
+	PathRootPEM    = "/pki/root-ca.pem"
+	PathIssuingPEM = "/pki/issuing-ca.pem"
+	PathChainPEM   = "/pki/chain.pem"
 	// PathOCSP is the OCSP responder (POST body, or GET with the base64
 	// request appended as a path segment, RFC 6960 appendix A).
 	PathOCSP = "/pki/ocsp"

@@ -16,10 +16,10 @@ import (
 
 // FileRepository is a Repository kept as JSON files in one directory:
 //
-//	state.json          the hierarchy (State)
-//	issued/<serial>.json one IssuedCert per certificate
-//	revoked.json        every Revocation
-//	crl-numbers.json    the CRL number sequences
+//	state.json            the hierarchy (State)
+//	issued/<serial>.json  one IssuedCert per certificate
+//	revoked.json          every Revocation
+//	crl-numbers.json      the CRL number sequences
 //
 // Every write goes to a temporary file that is synced and renamed over the
 // old one, so a crash leaves either the old or the new content. Writes are

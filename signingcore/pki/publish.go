@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -48,6 +49,36 @@ func (ca *CA) TSA() (keystore.Key, []*x509.Certificate, error) {
 		return nil, nil, err
 	}
 	return h.tsaKey, []*x509.Certificate{h.tsa, h.issuing, h.root}, nil
+}
+
+// Published returns what the server serves at a GET of path (one of the
+// Path constants except PathOCSP): the body and its content type. An unknown
+// path returns an errs.NotFound error. CRLs are built or taken from the cache
+// as by CRL and RootCRL.
+func (ca *CA) Published(ctx context.Context, path string) (body []byte, contentType string, err error) {
+	h, err := ca.loaded()
+	if err != nil {
+		return nil, "", err
+	}
+	switch path {
+	case PathRootCert:
+		return h.root.Raw, ContentTypeCert, nil
+	case PathIssuingCert:
+		return h.issuing.Raw, ContentTypeCert, nil
+	case PathRootPEM:
+		return PEM(h.root.Raw), ContentTypePEM, nil
+	case PathIssuingPEM:
+		return PEM(h.issuing.Raw), ContentTypePEM, nil
+	case PathChainPEM:
+		return PEM(h.issuing.Raw, h.root.Raw), ContentTypePEM, nil
+	case PathCRL:
+		der, err := ca.CRL(ctx)
+		return der, ContentTypeCRL, err
+	case PathRootCRL:
+		der, err := ca.RootCRL(ctx)
+		return der, ContentTypeCRL, err
+	}
+	return nil, "", errs.New(errs.NotFound, "请求的证书或吊销列表不存在")
 }
 
 // PEM encodes DER certificates as concatenated PEM "CERTIFICATE" blocks.
