@@ -82,6 +82,9 @@ type Config struct {
 	Now func() time.Time
 	// Rand is the randomness source; crypto/rand when nil.
 	Rand io.Reader
+	// CaptchaText chooses a captcha's answer; random when nil. Tests set it
+	// to know the answer without reading the image.
+	CaptchaText func() (string, error)
 }
 
 // Service implements the account workflows.
@@ -93,6 +96,8 @@ type Service struct {
 	hasher *PasswordHasher
 	now    func() time.Time
 	rand   io.Reader
+
+	captchaText func() (string, error)
 }
 
 // New returns a Service.
@@ -100,7 +105,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.DB == nil || cfg.SMS == nil || cfg.Hasher == nil {
 		return nil, fmt.Errorf("accounts.New: DB, SMS and Hasher are required")
 	}
-	s := &Service{db: cfg.DB, sms: cfg.SMS, log: cfg.Logger, policy: cfg.Policy, hasher: cfg.Hasher, now: cfg.Now, rand: cfg.Rand}
+	s := &Service{db: cfg.DB, sms: cfg.SMS, log: cfg.Logger, policy: cfg.Policy, hasher: cfg.Hasher, now: cfg.Now, rand: cfg.Rand,
+		captchaText: cfg.CaptchaText}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -109,6 +115,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.rand == nil {
 		s.rand = rand.Reader
+	}
+	if s.captchaText == nil {
+		s.captchaText = s.randomCaptchaText
 	}
 	if s.policy == (Policy{}) {
 		s.policy = DefaultPolicy()

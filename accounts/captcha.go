@@ -41,25 +41,20 @@ func (c Captcha) DataURL() string {
 // NewCaptcha draws a 4-character captcha and stores the hash of its answer.
 // It lives Policy.CaptchaTTL and can be used once.
 func (s *Service) NewCaptcha(ctx context.Context) (Captcha, error) {
-	answer := make([]byte, 4)
-	for i := range answer {
-		d, err := randomDigits(s.rand, 2)
-		if err != nil {
-			return Captcha{}, err
-		}
-		n := int(d[0]-'0')*10 + int(d[1]-'0')
-		answer[i] = captchaAlphabet[n%len(captchaAlphabet)]
+	answer, err := s.captchaText()
+	if err != nil {
+		return Captcha{}, err
 	}
 	keyRaw := make([]byte, 18)
 	if _, err := io.ReadFull(s.rand, keyRaw); err != nil {
 		return Captcha{}, fmt.Errorf("captcha key: %w", err)
 	}
 	key := base64.RawURLEncoding.EncodeToString(keyRaw)
-	img, err := drawCaptcha(string(answer), s.rand)
+	img, err := drawCaptcha(answer, s.rand)
 	if err != nil {
 		return Captcha{}, err
 	}
-	hash, err := s.hashSecret(string(answer))
+	hash, err := s.hashSecret(strings.ToUpper(answer))
 	if err != nil {
 		return Captcha{}, err
 	}
@@ -96,6 +91,23 @@ func (s *Service) ConsumeCaptcha(ctx context.Context, key, answer string) error 
 		return bad
 	}
 	return nil
+}
+
+// randomCaptchaText picks four characters uniformly from captchaAlphabet.
+func (s *Service) randomCaptchaText() (string, error) {
+	const n = len(captchaAlphabet)
+	limit := 256 - 256%n // reject bytes past the last full alphabet cycle
+	out := make([]byte, 0, 4)
+	var b [1]byte
+	for len(out) < 4 {
+		if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+			return "", fmt.Errorf("captcha text: %w", err)
+		}
+		if int(b[0]) < limit {
+			out = append(out, captchaAlphabet[int(b[0])%n])
+		}
+	}
+	return string(out), nil
 }
 
 // drawCaptcha renders text at 120x44 with jittered, scaled glyphs, noise

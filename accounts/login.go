@@ -177,7 +177,7 @@ func (s *Service) login(ctx context.Context, u *ent.User, method session.Method)
 	if err != nil {
 		return AuthResult{}, err
 	}
-	res = res.unwrap()
+	res.Session = res.Session.Unwrap() // the user was loaded outside the transaction
 	s.clearLoginFailures(ctx, u.Phone)
 	become(ctx, res)
 	return res, nil

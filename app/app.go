@@ -44,6 +44,8 @@ type Options struct {
 	SMS sms.Provider
 	// Now replaces the clock of the domain services.
 	Now func() time.Time
+	// CaptchaText replaces the random captcha answers.
+	CaptchaText func() (string, error)
 }
 
 // NewLogger returns the slog logger the config asks for.
@@ -101,7 +103,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		}
 	}
 	acc, err := accounts.New(accounts.Config{
-		DB: a.DB.Client, SMS: provider, Logger: a.Logger, Now: opts.Now,
+		DB: a.DB.Client, SMS: provider, Logger: a.Logger, Now: opts.Now, CaptchaText: opts.CaptchaText,
 		Policy: accounts.DefaultPolicy(),
 		Hasher: accounts.NewPasswordHasher(cfg.Argon2.MemoryKiB, cfg.Argon2.Iterations, cfg.Argon2.Parallelism),
 	})
