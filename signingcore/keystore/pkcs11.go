@@ -3,6 +3,7 @@
 package keystore
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -111,6 +112,9 @@ type PKCS11Store struct {
 	idle chan pkcs11.SessionHandle // idle sessions, logged in
 	gen  sync.Mutex                // serialises label checks with generation
 	hits atomic.Int64              // sessions opened, for tests
+
+	cacheMu sync.Mutex
+	cache   map[string]*p11Key // Find results by URI, re-validated on use
 }
 
 // OpenPKCS11 loads the module, finds the token by label and logs in. A wrong
@@ -147,7 +151,8 @@ func openPKCS11(modulePath string, match tokenMatch, pin Secret, sessions int) (
 		return nil, err
 	}
 	s := &PKCS11Store{mod: mod, match: match, pin: pin,
-		sem: make(chan struct{}, sessions), idle: make(chan pkcs11.SessionHandle, sessions)}
+		sem: make(chan struct{}, sessions), idle: make(chan pkcs11.SessionHandle, sessions),
+		cache: map[string]*p11Key{}}
 	if err := s.resolveSlot(); err != nil {
 		modules.release(mod)
 		return nil, err
@@ -748,7 +753,14 @@ func (s *PKCS11Store) lookup(ctx context.Context, uri string, fn func(*pkcs11.Ct
 
 // Find returns the private key at a pkcs11: URI. Token attributes in the URI
 // must match the store's token. See Store.
+//
+// Found keys are remembered by URI (at most maxKeyCache); a remembered key is
+// returned after one attribute read confirms its object still exists, which
+// is several times cheaper than a search.
 func (s *PKCS11Store) Find(ctx context.Context, uri string) (Key, error) {
+	if k := s.cached(ctx, uri); k != nil {
+		return k, nil
+	}
 	var key *p11Key
 	err := s.lookup(ctx, uri, func(p *pkcs11.Ctx, sh pkcs11.SessionHandle, h pkcs11.ObjectHandle) error {
 		var err error
@@ -758,7 +770,55 @@ func (s *PKCS11Store) Find(ctx context.Context, uri string) (Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keystore: find: %w", err)
 	}
+	s.cacheMu.Lock()
+	if len(s.cache) >= maxKeyCache {
+		clear(s.cache)
+	}
+	s.cache[uri] = key
+	s.cacheMu.Unlock()
 	return key, nil
+}
+
+// maxKeyCache bounds the Find cache; when full it starts over.
+const maxKeyCache = 1024
+
+// cached returns the remembered key for uri if its object is still the same
+// private key on the token, else forgets it and returns nil.
+func (s *PKCS11Store) cached(ctx context.Context, uri string) *p11Key {
+	s.cacheMu.Lock()
+	k := s.cache[uri]
+	s.cacheMu.Unlock()
+	if k == nil {
+		return nil
+	}
+	valid := false
+	err := s.do(ctx, func(p *pkcs11.Ctx, sh pkcs11.SessionHandle) error {
+		attrs, err := p.GetAttributeValue(sh, pkcs11.ObjectHandle(k.handle.Load()), []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_CLASS, nil),
+			pkcs11.NewAttribute(pkcs11.CKA_ID, nil),
+			pkcs11.NewAttribute(pkcs11.CKA_LABEL, nil),
+		})
+		if isHandleStale(err) {
+			return nil // deleted: valid stays false
+		}
+		if err != nil {
+			return err
+		}
+		class, _ := attrUint(attrs[0].Value)
+		valid = class == pkcs11.CKO_PRIVATE_KEY && bytes.Equal(attrs[1].Value, k.ref.id) && string(attrs[2].Value) == k.ref.label
+		return nil
+	})
+	if err == nil && valid {
+		return k
+	}
+	s.forget(uri)
+	return nil
+}
+
+func (s *PKCS11Store) forget(uri string) {
+	s.cacheMu.Lock()
+	delete(s.cache, uri)
+	s.cacheMu.Unlock()
 }
 
 // List returns every private key on the token, ordered by label then URI.
@@ -821,6 +881,10 @@ func (s *PKCS11Store) Delete(ctx context.Context, uri string) error {
 		}
 		return nil
 	})
+	// Forget every remembered key: other URIs may name the deleted one.
+	s.cacheMu.Lock()
+	clear(s.cache)
+	s.cacheMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("keystore: delete: %w", err)
 	}

@@ -362,3 +362,38 @@ func TestPKCS11TokenGone(t *testing.T) {
 		t.Errorf("Sign with a deleted token: %v, want ErrTokenUnavailable", err)
 	}
 }
+
+// TestPKCS11FindSeesExternalDelete: a key deleted by another process (here
+// pkcs11-tool) is NotFound even after Find remembered it.
+func TestPKCS11FindSeesExternalDelete(t *testing.T) {
+	tool := lookPKCS11Tool(t)
+	module, token, pin := keystoretest.NewSoftHSMToken(t)
+	s := openPKCS11(t, keystore.PKCS11Config{ModulePath: module, TokenLabel: token, PIN: keystore.Secret(pin)})
+	ctx := context.Background()
+	key, err := s.Generate(ctx, "short-lived", keystore.ECP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := key.Info().URI
+	for range 2 { // the second Find is answered from the cache
+		if _, err := s.Find(ctx, uri); err != nil {
+			t.Fatalf("Find: %v", err)
+		}
+	}
+	u, err := keystore.ParsePKCS11URI(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(tool, "--module", module, "--token-label", token, "--login", "--pin", pin,
+		"--delete-object", "--type", "privkey", "--id", fmt.Sprintf("%x", u.ID)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pkcs11-tool --delete-object: %v\n%s", err, out)
+	}
+	if _, err := s.Find(ctx, uri); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("Find after another process deleted the key: %v, want NotFound", err)
+	}
+	d := sha256.Sum256(nil)
+	if _, err := key.Sign(nil, d[:], crypto.SHA256); err == nil {
+		t.Fatalf("Sign with a deleted key succeeded")
+	}
+}
