@@ -43,6 +43,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"unicode"
@@ -123,6 +124,10 @@ func (Secret) String() string { return redacted }
 
 // GoString implements fmt.GoStringer (%#v) without revealing the secret.
 func (Secret) GoString() string { return redacted }
+
+// Format implements fmt.Formatter so that every verb (%d, %x, %#v, ...) shows
+// the redaction, not the secret.
+func (Secret) Format(f fmt.State, _ rune) { io.WriteString(f, redacted) }
 
 // LogValue implements slog.LogValuer without revealing the secret.
 func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }

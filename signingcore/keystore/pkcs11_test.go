@@ -113,6 +113,7 @@ func TestPKCS11ConfigRedactsPIN(t *testing.T) {
 		t.Fatal(err)
 	}
 	wrapper := struct{ HSM keystore.PKCS11Config }{cfg}
+	verbD := "%d"
 	outputs := map[string]string{
 		"%v":           fmt.Sprintf("%v", cfg),
 		"%+v":          fmt.Sprintf("%+v", cfg),
@@ -123,6 +124,9 @@ func TestPKCS11ConfigRedactsPIN(t *testing.T) {
 		"%#v nested":   fmt.Sprintf("%#v", wrapper),
 		"%q PIN":       fmt.Sprintf("%q", cfg.PIN),
 		"%x PIN":       fmt.Sprintf("%x", cfg.PIN),
+		"%d PIN":       fmt.Sprintf("%d", cfg.PIN),
+		"%d config":    fmt.Sprintf(verbD, cfg), // vet rejects a constant %d for a struct
+		"%10.3s PIN":   fmt.Sprintf("%10.3s", cfg.PIN),
 		"slog JSON":    logged.String(),
 		"json.Marshal": string(js),
 	}
