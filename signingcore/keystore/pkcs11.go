@@ -94,8 +94,7 @@ func (m tokenMatch) matches(ti pkcs11.TokenInfo) bool {
 // private half sensitive and not extractable. It pools sessions, logs in on
 // each new session and replaces lost sessions (token reset or re-inserted),
 // retrying an operation up to three times before reporting
-// ErrTokenUnavailable. It is safe for
-// concurrent use.
+// ErrTokenUnavailable. It is safe for concurrent use.
 type PKCS11Store struct {
 	mod   *p11Module
 	match tokenMatch
@@ -361,7 +360,8 @@ func (s *PKCS11Store) putSession(sh pkcs11.SessionHandle, ok bool) {
 
 // do runs fn with a pooled session. A session that saw a PKCS#11 error is
 // closed rather than reused; if it was lost (token reset, re-inserted,
-// logged out) fn runs once more on a fresh session.
+// logged out) the idle sessions are closed too and fn runs again on a fresh
+// session, at most three times in all.
 func (s *PKCS11Store) do(ctx context.Context, fn func(*pkcs11.Ctx, pkcs11.SessionHandle) error) error {
 	s.life.RLock()
 	defer s.life.RUnlock()
