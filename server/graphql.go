@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -89,6 +90,10 @@ func newGraphQL(cfg Config, m *metrics) http.Handler {
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
+			if r.ContentLength > maxGraphQLBody {
+				writeJSONError(w, http.StatusRequestEntityTooLarge, errs.Invalid, "请求内容过大")
+				return
+			}
 			r.Body = http.MaxBytesReader(w, r.Body, maxGraphQLBody)
 		}
 		srv.ServeHTTP(w, r)
@@ -143,4 +148,13 @@ func presentError(ctx context.Context, cfg Config, err error) *gqlerror.Error {
 
 func playgroundHandler() http.Handler {
 	return playground.Handler("Signet GraphQL", "/graphql")
+}
+
+// writeJSONError answers a plain HTTP request with a GraphQL-shaped error.
+func writeJSONError(w http.ResponseWriter, status int, code errs.Code, message string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{"message": message, "extensions": map[string]any{"code": string(code)}}},
+	})
 }

@@ -1,0 +1,53 @@
+# Signet — the two commands a newcomer needs are `make run` and `make test`.
+GO       ?= go
+BIN      := bin/signet
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+
+.PHONY: all build run test lint generate generate-check deps mobile bench clean
+
+all: build
+
+## build: the H5/PC client into mobile/dist, then the signet binary (embedding it)
+build: mobile
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/signet
+
+## run: build everything and start Signet on its embedded defaults (http://localhost:8080)
+run: build
+	./$(BIN) serve
+
+## test: every test, on SQLite and on a throwaway PostgreSQL, installing what it needs
+test: deps mobile
+	scripts/with-postgres.sh $(GO) test -count=1 ./...
+
+## lint: go vet and gofmt
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^ent/' | grep -v '^graph/generated.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## generate: ent and gqlgen code
+generate:
+	$(GO) generate ./...
+
+## generate-check: fail when generated code is out of date
+generate-check: generate
+	@git diff --exit-code --stat -- ent graph gqlgen.yml || \
+	  (echo "generated code is out of date: run make generate and commit"; exit 1)
+	@untracked=$$(git ls-files --others --exclude-standard -- ent graph); \
+	  if [ -n "$$untracked" ]; then echo "untracked generated files:"; echo "$$untracked"; exit 1; fi
+
+## deps: system packages for the build and the tests (apt-get, as root)
+deps:
+	scripts/install-deps.sh
+
+## mobile: the client in mobile/dist (a placeholder page until the Vue app lands)
+mobile:
+	scripts/build-mobile.sh
+
+## bench: the benchmarks quoted in docs/benchmarks.md
+bench: deps
+	scripts/with-postgres.sh $(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin
