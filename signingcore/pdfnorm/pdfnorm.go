@@ -160,13 +160,13 @@ func Normalize(ctx context.Context, r io.Reader, lim Limits) (*Document, error) 
 		return nil, fmt.Errorf("pdfnorm: read upload: %w", err)
 	}
 	if int64(len(upload)) > lim.MaxBytes {
-		return nil, errs.InvalidField("file", fmt.Sprintf("文件过大，最大支持 %s", humanBytes(lim.MaxBytes)))
+		return nil, invalid(fmt.Sprintf("文件过大，最大支持 %s", humanBytes(lim.MaxBytes)), nil)
 	}
 	if len(upload) == 0 {
-		return nil, errs.InvalidField("file", msgEmpty)
+		return nil, invalid(msgEmpty, nil)
 	}
 	if !bytes.Contains(upload[:min(len(upload), 1024)], []byte("%PDF-")) {
-		return nil, errs.InvalidField("file", msgNotPDF)
+		return nil, invalid(msgNotPDF, nil)
 	}
 
 	// pdfcpu keeps its configuration directory in a package variable; this
@@ -183,15 +183,15 @@ func Normalize(ctx context.Context, r io.Reader, lim Limits) (*Document, error) 
 		return nil, err
 	}
 	if pctx.PageCount == 0 {
-		return nil, errs.InvalidField("file", msgNoPages)
+		return nil, invalid(msgNoPages, nil)
 	}
 	if pctx.PageCount > lim.MaxPages {
-		return nil, errs.InvalidField("file", fmt.Sprintf("PDF 页数过多（%d 页），最多支持 %d 页", pctx.PageCount, lim.MaxPages))
+		return nil, invalid(fmt.Sprintf("PDF 页数过多（%d 页），最多支持 %d 页", pctx.PageCount, lim.MaxPages), nil)
 	}
 	for _, sigs := range pctx.Signatures {
 		for _, s := range sigs {
 			if s.Signed {
-				return nil, errs.InvalidField("file", msgSigned)
+				return nil, invalid(msgSigned, nil)
 			}
 		}
 	}
@@ -209,7 +209,7 @@ func Normalize(ctx context.Context, r io.Reader, lim Limits) (*Document, error) 
 		// not be frozen. pdfcpu's repairs of badly damaged files can fail
 		// this way; for the user that is a file we cannot read.
 		if reason := soundClassic(doc.PDF); reason != "" {
-			return nil, errs.Wrap(fmt.Errorf("pdfnorm: rewrite is not a single classic revision: %s", reason), errs.Invalid, msgCorrupt)
+			return nil, invalid(msgCorrupt, fmt.Errorf("pdfnorm: rewrite is not a single classic revision: %s", reason))
 		}
 		if pctx, err = read(ctx, doc.PDF, configuration(lim)); err != nil {
 			return nil, fmt.Errorf("pdfnorm: read back rewrite: %w", err)
@@ -266,7 +266,7 @@ func read(ctx context.Context, pdf []byte, conf *model.Configuration) (pctx *mod
 		// pdfcpu is a large parser fed untrusted bytes: a panic in it is a
 		// corrupt file for the user, and a bug we want to see in the log.
 		if p := recover(); p != nil {
-			pctx, err = nil, errs.Wrap(&panicError{value: p}, errs.Invalid, msgCorrupt)
+			pctx, err = nil, invalid(msgCorrupt, &panicError{value: p})
 		}
 	}()
 	pctx, err = pdfcpu.ReadWithContext(ctx, bytes.NewReader(pdf), conf)
@@ -275,15 +275,15 @@ func read(ctx context.Context, pdf []byte, conf *model.Configuration) (pctx *mod
 			return nil, fmt.Errorf("pdfnorm: read: %w", ctx.Err())
 		}
 		if encryptionError(err) {
-			return nil, errs.Wrap(err, errs.Invalid, msgEncrypted)
+			return nil, invalid(msgEncrypted, err)
 		}
-		return nil, errs.Wrap(err, errs.Invalid, msgCorrupt)
+		return nil, invalid(msgCorrupt, err)
 	}
 	if pctx.Encrypt != nil || pctx.E != nil {
-		return nil, errs.InvalidField("file", msgEncrypted)
+		return nil, invalid(msgEncrypted, nil)
 	}
 	if err := api.ValidateContext(pctx); err != nil {
-		return nil, errs.Wrap(err, errs.Invalid, msgCorrupt)
+		return nil, invalid(msgCorrupt, err)
 	}
 	return pctx, nil
 }
@@ -305,17 +305,17 @@ func (p *panicError) Error() string { return fmt.Sprintf("pdfcpu panicked: %v", 
 func rewrite(pctx *model.Context) (out []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			out, err = nil, errs.Wrap(&panicError{value: p}, errs.Invalid, msgCorrupt)
+			out, err = nil, invalid(msgCorrupt, &panicError{value: p})
 		}
 	}()
 	var buf bytes.Buffer
 	if err := api.WriteContext(pctx, &buf); err != nil {
-		return nil, errs.Wrap(err, errs.Invalid, msgCorrupt)
+		return nil, invalid(msgCorrupt, err)
 	}
 	out, err = completeXRef(buf.Bytes())
 	if err != nil {
 		// pdfcpu's output of a damaged file it half understood.
-		return nil, errs.Wrap(err, errs.Invalid, msgCorrupt)
+		return nil, invalid(msgCorrupt, err)
 	}
 	return out, nil
 }
@@ -324,13 +324,13 @@ func rewrite(pctx *model.Context) (out []byte, err error) {
 func pages(pctx *model.Context) ([]Page, error) {
 	pbs, err := pctx.PageBoundaries(nil)
 	if err != nil {
-		return nil, errs.Wrap(err, errs.Invalid, msgCorrupt)
+		return nil, invalid(msgCorrupt, err)
 	}
 	out := make([]Page, len(pbs))
 	for i, pb := range pbs {
 		media := pb.MediaBox()
 		if media == nil {
-			return nil, errs.Wrap(fmt.Errorf("page %d: no MediaBox", i+1), errs.Invalid, msgCorrupt)
+			return nil, invalid(msgCorrupt, fmt.Errorf("page %d: no MediaBox", i+1))
 		}
 		m := rect(media)
 		c := m
@@ -338,14 +338,14 @@ func pages(pctx *model.Context) ([]Page, error) {
 			c = intersect(rect(cb), m)
 		}
 		if m.Width() <= 0 || m.Height() <= 0 || c.Width() <= 0 || c.Height() <= 0 {
-			return nil, errs.Wrap(fmt.Errorf("page %d: empty page box %v / %v", i+1, m, c), errs.Invalid, msgCorrupt)
+			return nil, invalid(msgCorrupt, fmt.Errorf("page %d: empty page box %v / %v", i+1, m, c))
 		}
 		rot := pb.Rot % 360
 		if rot < 0 {
 			rot += 360
 		}
 		if rot%90 != 0 {
-			return nil, errs.Wrap(fmt.Errorf("page %d: /Rotate %d", i+1, pb.Rot), errs.Invalid, msgCorrupt)
+			return nil, invalid(msgCorrupt, fmt.Errorf("page %d: /Rotate %d", i+1, pb.Rot))
 		}
 		out[i] = Page{Number: i + 1, MediaBox: m, CropBox: c, Rotate: rot}
 	}
@@ -430,6 +430,12 @@ func formFields(pctx *model.Context) int {
 		n += count(f, 0)
 	}
 	return n
+}
+
+// invalid is the error for an upload the user must fix: errs.Invalid on the
+// "file" input, with the internal cause kept for the log.
+func invalid(message string, cause error) error {
+	return &errs.Error{Code: errs.Invalid, Message: message, Field: "file", Cause: cause}
 }
 
 // humanBytes formats a size limit for a message.
