@@ -30,10 +30,10 @@ var (
 // that ends a signed revision.
 type view struct {
 	xt    *model.XRefTable
-	root  int           // catalog object number
-	pages []int         // page object numbers in page order
-	page  map[int]int   // page object number -> 1-based page number
-	annot map[int]int   // annotation object number -> 1-based page number
+	root  int         // catalog object number
+	pages []int       // page object numbers in page order
+	page  map[int]int // page object number -> 1-based page number
+	annot map[int]int // annotation object number -> 1-based page number
 }
 
 // readView parses data with pdfcpu. It recovers from a panic in the

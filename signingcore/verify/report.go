@@ -57,12 +57,12 @@ const (
 
 // Kinds of change after a signature (Change.Kind).
 const (
-	ChangeSignature = "signature"  // a later signature: its value, field, widget, appearance
-	ChangeDSS       = "dss"        // validation data (/DSS)
-	ChangeFormFill  = "form_fill"  // a form field's value or appearance
-	ChangeContent   = "content"    // anything else: not allowed
-	ChangeStructure = "structure"  // the catalog, the page tree or an AcroForm outside the allowed keys
-	ChangeDeleted   = "deleted"    // an object of the signed revision was deleted
+	ChangeSignature = "signature" // a later signature: its value, field, widget, appearance
+	ChangeDSS       = "dss"       // validation data (/DSS)
+	ChangeFormFill  = "form_fill" // a form field's value or appearance
+	ChangeContent   = "content"   // anything else: not allowed
+	ChangeStructure = "structure" // the catalog, the page tree or an AcroForm outside the allowed keys
+	ChangeDeleted   = "deleted"   // an object of the signed revision was deleted
 )
 
 // Revocation states (RevocationInfo.Status).

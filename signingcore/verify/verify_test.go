@@ -168,8 +168,8 @@ func TestContentChangedAfterSigning(t *testing.T) {
 			4: fmt.Sprintf("<</Length %d>>\nstream\n%s\nendstream", len(extra), extra),
 		}, "第 1 页的内容被修改"},
 		{"new page", map[int]string{
-			next:     fmt.Sprintf("<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Contents 4 0 R>>"),
-			2:        fmt.Sprintf("<</Type/Pages/Kids[5 0 R 7 0 R %d 0 R]/Count 3>>", next),
+			next: fmt.Sprintf("<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Contents 4 0 R>>"),
+			2:    fmt.Sprintf("<</Type/Pages/Kids[5 0 R 7 0 R %d 0 R]/Count 3>>", next),
 		}, "页数由 2 页变为 3 页"},
 		{"font replaced", map[int]string{
 			3: "<</Type/Font/Subtype/Type1/BaseFont/Courier>>",
