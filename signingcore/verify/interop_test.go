@@ -112,7 +112,7 @@ func TestRejectsEncrypted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{
-		{"--encrypt", "", "owner", "256", "--", in, out},        // empty user password
+		{"--encrypt", "", "owner", "256", "--", in, out},           // empty user password
 		{"--encrypt", "user", "owner", "256", "--", in, out + "2"}, // a user password
 	} {
 		if b, err := exec.Command(qpdf, args...).CombinedOutput(); err != nil {
