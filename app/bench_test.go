@@ -97,4 +97,3 @@ func rebind(dialect, q string) string {
 	}
 	return sb.String()
 }
-
