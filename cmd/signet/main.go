@@ -41,6 +41,8 @@ commands:
   serve     start the server (see: signet serve -h)
   migrate   apply pending database schema changes; --dry-run prints them
   version   print the version
+  ca        platform CA: init (create or open in the data folder), status
+  pdf       pdf verify FILE: check a PDF's signatures (exit 0 valid, 1 invalid, 2 not signed by this platform)
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -96,6 +98,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintln(stdout, "-- applied")
 		}
 		return nil
+	case "ca":
+		return runCA(ctx, rest, getenv, stdout, stderr)
+	case "pdf":
+		return exitOnVerdict(runPDF(ctx, rest, getenv, stdout, stderr))
 	case "version":
 		fmt.Fprintln(stdout, "signet", version)
 		return nil

@@ -584,7 +584,11 @@ func conclude(rep *Report) {
 	case trusted == 0:
 		rep.Verdict = VerdictNotPlatform
 		rep.Summary = "非本平台签署的文件"
-		rep.Reasons = append(rep.Reasons, fmt.Sprintf("%d 个签名的证书都不是本平台签发的", len(rep.Signatures)))
+		if len(rep.Signatures) == 1 {
+			rep.Reasons = append(rep.Reasons, "签名证书不是本平台签发的")
+		} else {
+			rep.Reasons = append(rep.Reasons, fmt.Sprintf("%d 个签名的证书都不是本平台签发的", len(rep.Signatures)))
+		}
 	default:
 		rep.Verdict = VerdictValid
 		rep.Summary = "文件完整，所有签名有效"
