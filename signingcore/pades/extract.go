@@ -40,7 +40,8 @@ type SignatureInfo struct {
 }
 
 // ExtractSignatures returns the signature fields of pdf in AcroForm order.
-func ExtractSignatures(pdf []byte) ([]SignatureInfo, error) {
+func ExtractSignatures(pdf []byte) (_ []SignatureInfo, err error) {
+	defer recoverPDF(&err)
 	r, err := newReader(pdf)
 	if err != nil {
 		return nil, err
@@ -60,12 +61,19 @@ func ExtractSignatures(pdf []byte) ([]SignatureInfo, error) {
 	fields, _ := fo.(types.Array)
 	ends := revisionEnds(pdf)
 	var out []SignatureInfo
+	visited := map[int]bool{}
 	var walk func(a types.Array, prefix string, ft types.Object, depth int) error
 	walk = func(a types.Array, prefix string, ft types.Object, depth int) error {
 		if depth > 32 {
 			return nil
 		}
 		for _, o := range a {
+			if ref, ok := o.(types.IndirectRef); ok {
+				if visited[ref.ObjectNumber.Value()] || len(visited) > maxFields {
+					continue // a loop or an absurd tree
+				}
+				visited[ref.ObjectNumber.Value()] = true
+			}
 			d, err := r.dict(o)
 			if err != nil {
 				return err

@@ -231,8 +231,20 @@ func (f *fixture) writeFile(t testing.TB, name string, data []byte) string {
 
 var pdfsigSig = regexp.MustCompile(`(?m)^Signature #\d+:`)
 
+// popplerStaleError is what poppler 22.12 prints when CERT_PKIXVerifyCert
+// succeeded but an earlier NSS call left an error code behind: poppler reads
+// PORT_GetError() without looking at the return value. It happens only for
+// the second and later signatures of a file, depends on NSS's internal
+// caches, and the same signature is reported trusted when the file is cut
+// after an earlier revision (observed on a 5-signature file: revisions 1-4
+// all trusted, the full file only the first).
+const popplerStaleError = "Certificate Validation: Unknown issue with Certificate or corrupted data."
+
 // pdfsig runs poppler's pdfsig with the test root trusted and returns its
-// output and the number of signatures that are valid and trusted.
+// output, the number of signatures, and how many are valid with a trusted
+// certificate. A later signature that poppler marks with its stale NSS
+// error counts as trusted: requireValid verifies every signature's chain to
+// the root with openssl as well.
 func (f *fixture) pdfsig(t testing.TB, pdf []byte) (string, int, int) {
 	t.Helper()
 	bin := cmstest.LookPath(t, "pdfsig", "poppler-utils")
@@ -244,9 +256,15 @@ func (f *fixture) pdfsig(t testing.TB, pdf []byte) (string, int, int) {
 	s := string(out)
 	sections := pdfsigSig.Split(s, -1)[1:]
 	good := 0
-	for _, sec := range sections {
-		if strings.Contains(sec, "Signature Validation: Signature is Valid.") &&
-			strings.Contains(sec, "Certificate Validation: Certificate is Trusted.") {
+	for i, sec := range sections {
+		if !strings.Contains(sec, "Signature Validation: Signature is Valid.") {
+			continue
+		}
+		switch {
+		case strings.Contains(sec, "Certificate Validation: Certificate is Trusted."):
+			good++
+		case i > 0 && strings.Contains(sec, popplerStaleError):
+			t.Logf("pdfsig: signature #%d valid, certificate check hit poppler's stale NSS error; openssl checks its chain", i+1)
 			good++
 		}
 	}

@@ -18,7 +18,8 @@ import (
 // update. Entries of an existing /DSS are kept. Nothing is signed, so
 // earlier signatures stay valid; a document time-stamp added afterwards
 // protects the data.
-func (s *Signer) AddValidationData(pdf []byte, certs, crls, ocsps [][]byte) ([]byte, error) {
+func (s *Signer) AddValidationData(pdf []byte, certs, crls, ocsps [][]byte) (_ []byte, err error) {
+	defer recoverPDF(&err)
 	if len(certs)+len(crls)+len(ocsps) == 0 {
 		return nil, errs.New(errs.Invalid, "没有可添加的验证数据")
 	}
@@ -87,7 +88,8 @@ func (s *Signer) AddValidationData(pdf []byte, certs, crls, ocsps [][]byte) ([]b
 // AddDocumentTimestamp appends a document time-stamp (/DocTimeStamp with
 // SubFilter ETSI.RFC3161, PAdES B-LTA): an invisible field on page 1 whose
 // /Contents is an RFC 3161 token over the SHA-256 of the byte range.
-func (s *Signer) AddDocumentTimestamp(ctx context.Context, pdf []byte, ts tsa.Timestamper) ([]byte, error) {
+func (s *Signer) AddDocumentTimestamp(ctx context.Context, pdf []byte, ts tsa.Timestamper) (_ []byte, err error) {
+	defer recoverPDF(&err)
 	if ts == nil {
 		return nil, errs.New(errs.Invalid, "缺少时间戳服务")
 	}

@@ -51,6 +51,16 @@ type reader struct {
 
 var errNotPDF = errs.New(errs.Invalid, "文件不是有效的 PDF 文档")
 
+// recoverPDF turns a panic while reading a malformed document (pdfcpu's
+// parser and repairer can panic on hostile input) into errs.Invalid. Every
+// exported entry point that reads a PDF defers it; the reader's state is
+// per call, so nothing shared is left half-changed.
+func recoverPDF(err *error) {
+	if v := recover(); v != nil {
+		*err = errs.Wrap(fmt.Errorf("pades: panic reading PDF: %v", v), errs.Invalid, "PDF 文件结构损坏，无法读取")
+	}
+}
+
 // newReader reads the cross-reference data of pdf.
 func newReader(pdf []byte) (*reader, error) {
 	if len(pdf) < 16 || !bytes.Contains(pdf[:min(len(pdf), 1024)], []byte("%PDF-")) {
@@ -364,7 +374,7 @@ func decodeStream(d types.Dict, raw []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("flate: %w", err)
 	}
-	out, err := io.ReadAll(io.LimitReader(zr, 256<<20))
+	out, err := io.ReadAll(io.LimitReader(zr, 64<<20))
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, fmt.Errorf("flate: %w", err)
 	}
@@ -499,6 +509,9 @@ func (r *reader) readXRefStream(off int64) (types.Dict, error) {
 		}
 	}
 	rec := w[0] + w[1] + w[2]
+	if rec == 0 {
+		return nil, errors.New("xref stream: empty /W")
+	}
 	field := func(b []byte) int64 {
 		var v int64
 		for _, c := range b {
@@ -509,6 +522,9 @@ func (r *reader) readXRefStream(off int64) (types.Dict, error) {
 	pos := 0
 	for i := 0; i+1 < len(index); i += 2 {
 		start, count := index[i], index[i+1]
+		if start < 0 || count < 0 || count > (len(data)-pos)/rec {
+			return nil, errors.New("xref stream: /Index does not match the data")
+		}
 		for j := 0; j < count; j++ {
 			if pos+rec > len(data) {
 				return nil, errors.New("xref stream: truncated")

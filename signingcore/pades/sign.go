@@ -180,6 +180,9 @@ type placeholder struct {
 	contentsSize   int
 }
 
+// maxFields bounds the number of form fields visited in one document.
+const maxFields = 100000
+
 // byteRangeWidth is the fixed width of the /ByteRange array text, so the
 // numbers can be filled in after the file length is known.
 const byteRangeWidth = 60
@@ -319,12 +322,19 @@ func writeField(r *reader, f *field) (*placeholder, error) {
 // fieldNames returns the fully qualified names of the fields in the tree.
 func fieldNames(r *reader, fields types.Array) (map[string]bool, error) {
 	names := map[string]bool{}
+	visited := map[int]bool{}
 	var walk func(a types.Array, prefix string, depth int) error
 	walk = func(a types.Array, prefix string, depth int) error {
 		if depth > 32 {
 			return nil
 		}
 		for _, o := range a {
+			if ref, ok := o.(types.IndirectRef); ok {
+				if visited[ref.ObjectNumber.Value()] || len(visited) > maxFields {
+					continue // a loop or an absurd tree
+				}
+				visited[ref.ObjectNumber.Value()] = true
+			}
 			d, err := r.dict(o)
 			if err != nil {
 				return err
@@ -375,7 +385,8 @@ func hashRanges(h hash.Hash, base []byte, ph *placeholder) {
 // and returns it with the digest to sign. The caller signs Digest (SHA-256,
 // the hash already applied) with the key of req.Chain[0] and passes the
 // signature to Complete.
-func (s *Signer) Prepare(pdf []byte, req Request) (*Prepared, error) {
+func (s *Signer) Prepare(pdf []byte, req Request) (_ *Prepared, err error) {
+	defer recoverPDF(&err)
 	if len(req.Chain) == 0 || req.Chain[0] == nil {
 		return nil, errs.New(errs.Invalid, "缺少签名证书")
 	}
