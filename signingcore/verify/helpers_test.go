@@ -197,7 +197,10 @@ func sealPNG(t testing.TB) []byte {
 // "Contract page i, amount 100000 yuan". Object numbers: 1 catalog,
 // 2 pages, 3 font, then per page a content stream and a page. withField
 // adds a text field "Customer" on page 1 (the last object).
-func makePDF(pages int, withField bool) []byte {
+func makePDF(pages int, withField bool) []byte { return buildPDF(pages, withField, 0) }
+
+// buildPDF is makePDF with about pad bytes of extra text on every page.
+func buildPDF(pages int, withField bool, pad int) []byte {
 	var buf bytes.Buffer
 	var offsets []int
 	obj := func(body string) int {
@@ -212,6 +215,9 @@ func makePDF(pages int, withField bool) []byte {
 	firstPage := 0
 	for i := 0; i < pages; i++ {
 		content := fmt.Sprintf("BT /F1 18 Tf 72 760 Td (Contract page %d, amount 100000 yuan) Tj ET", i+1)
+		for line := 0; len(content) < pad; line++ {
+			content += fmt.Sprintf("\nBT /F1 8 Tf 72 %d Td (clause %d.%d lorem ipsum dolor sit amet consectetur adipiscing) Tj ET", 740-(line%80)*9, i+1, line)
+		}
 		c := obj(fmt.Sprintf("<</Length %d>>\nstream\n%s\nendstream", len(content), content))
 		pn := len(offsets) + 1
 		annots := ""

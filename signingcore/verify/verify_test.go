@@ -407,3 +407,21 @@ func TestRejectsBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestExpiredCertificateWithTimestamp(t *testing.T) {
+	p := newPlatform(t)
+	key, chain := p.person(t, "王小明", "ec")
+	stamped := p.sign(t, makePDF(1, false), key, chain, "", 1)
+	bare := signWith(t, p.signer, nil, makePDF(1, false), key, chain, "", 1)
+	// Two years later the one-year certificate has expired.
+	p.clock.Advance(2 * 365 * 24 * time.Hour)
+	rep := mustVerify(t, stamped, p.options())
+	if rep.Verdict != VerdictValid || !rep.Signatures[0].SigningTimeTrusted {
+		t.Errorf("time-stamped: %s", describe(rep))
+	}
+	rep = mustVerify(t, bare, p.options())
+	s := rep.Signatures[0]
+	if rep.Verdict != VerdictInvalid || !s.Trusted || !strings.Contains(strings.Join(s.Problems, ";"), "不在有效期内") {
+		t.Errorf("without time-stamp: %s", describe(rep))
+	}
+}
