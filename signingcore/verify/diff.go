@@ -28,6 +28,11 @@ func (v *verifier) checkChanges(f sigField, s *Signature, r *result) {
 		return
 	}
 	cov.Changes = diffViews(old, v.final, cov.RevisionEnd)
+	if len(cov.Changes) == 0 {
+		// Bytes were appended, but no object of the document differs.
+		r.note("签名后文件末尾追加了数据，但文档内容没有变化")
+		return
+	}
 	cov.ChangesAfter = ModificationSignaturesOnly
 	for _, c := range cov.Changes {
 		if !c.Allowed {

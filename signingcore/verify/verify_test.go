@@ -425,3 +425,14 @@ func TestExpiredCertificateWithTimestamp(t *testing.T) {
 		t.Errorf("without time-stamp: %s", describe(rep))
 	}
 }
+
+func TestTrailingBytesWithoutChanges(t *testing.T) {
+	p := newPlatform(t)
+	key, chain := p.person(t, "王小明", "ec")
+	pdf := append(p.sign(t, makePDF(1, false), key, chain, "", 1), "\n% trailing comment\n"...)
+	rep := mustVerify(t, pdf, p.options())
+	s := rep.Signatures[0]
+	if rep.Verdict != VerdictValid || s.Coverage.WholeFile || s.Coverage.ChangesAfter != ModificationNone || len(s.Notes) == 0 {
+		t.Fatalf("got %s", describe(rep))
+	}
+}
