@@ -28,6 +28,12 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
+		// An error that carries its own exit status (a verification verdict)
+		// has already said everything it has to say.
+		var coded interface{ ExitCode() int }
+		if errors.As(err, &coded) {
+			os.Exit(coded.ExitCode())
+		}
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "signet:", err)
 		}
@@ -101,7 +107,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "ca":
 		return runCA(ctx, rest, getenv, stdout, stderr)
 	case "pdf":
-		return exitOnVerdict(runPDF(ctx, rest, getenv, stdout, stderr))
+		return runPDF(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "signet", version)
 		return nil

@@ -46,17 +46,6 @@ func (e *exitError) Error() string { return "verdict " + string(e.verdict) }
 // ExitCode is the process exit status for the verdict.
 func (e *exitError) ExitCode() int { return e.code }
 
-// exitOnVerdict ends the process with the verdict's exit status when err
-// is one, so `signet pdf verify` can exit 2 (main exits 1 for every
-// error); any other error is returned to main unchanged.
-func exitOnVerdict(err error) error {
-	var ee *exitError
-	if errors.As(err, &ee) {
-		os.Exit(ee.code)
-	}
-	return err
-}
-
 // rootList is a repeatable --root flag.
 type rootList []string
 
