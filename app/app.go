@@ -26,6 +26,7 @@ import (
 	"signet/mobile"
 	"signet/server"
 	"signet/sms"
+	"signet/trust"
 )
 
 // App is a built Signet instance.
@@ -35,6 +36,7 @@ type App struct {
 	DB       *database.DB
 	Accounts *accounts.Service
 	Outbox   sms.OutboxStore
+	Trust    *trust.Services
 	Handler  http.Handler
 }
 
@@ -71,7 +73,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	}
 	a := &App{Config: cfg, Logger: logger, DB: db}
 	if err := a.build(ctx, opts); err != nil {
-		db.Close()
+		a.Close()
 		return nil, err
 	}
 	return a, nil
@@ -92,6 +94,18 @@ func (a *App) build(ctx context.Context, opts Options) error {
 			return errors.New("the database schema is older than this version of Signet: review the changes with `signet migrate --dry-run`, apply them with `signet migrate`, then start again")
 		}
 	}
+
+	// Development makes the platform CA on first start; production expects
+	// `signet ca init` to have been run by an operator.
+	ts, _, err := trust.Open(ctx, trust.Config{
+		DataDir: cfg.DataDir, BaseURL: cfg.BaseURL, Create: cfg.Dev(),
+		KeyStore: cfg.Keys.Store, MasterKeyFile: cfg.Keys.MasterKeyFile,
+		PKCS11Module: cfg.Keys.PKCS11Module, PKCS11Token: cfg.Keys.PKCS11Token, PKCS11PINFile: cfg.Keys.PKCS11PINFile,
+	})
+	if err != nil {
+		return err
+	}
+	a.Trust = ts
 
 	a.Outbox = outboxStore{db: a.DB.Client}
 	provider := opts.SMS
@@ -123,6 +137,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		Ready:    func(ctx context.Context) error { return a.DB.SQL.PingContext(ctx) },
 		Outbox:   a.Outbox,
 		Registry: reg,
+		Trust:    ts.Handler(),
 		App:      mobile.Dist(),
 	})
 	return nil
@@ -145,8 +160,15 @@ func newSMSProvider(cfg config.Config, outbox sms.OutboxStore, logger *slog.Logg
 	}
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close releases the key store and the database.
+func (a *App) Close() error {
+	var errList []error
+	if a.Trust != nil {
+		errList = append(errList, a.Trust.Close())
+	}
+	errList = append(errList, a.DB.Close())
+	return errors.Join(errList...)
+}
 
 // Serve listens on cfg.Addr (or uses ln when given) until ctx ends, then
 // shuts down gracefully within cfg.ShutdownTimeout.

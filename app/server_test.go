@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -291,4 +293,16 @@ func TestProductionMode(t *testing.T) {
 		t.Fatalf("outage: %q %q, want INTERNAL 短信发送失败，请稍后再试", r.Code(), r.Message())
 	}
 	s.MustDo("", `mutation { sendSMSCode(input: {purpose: REGISTER, phone: "13900139000"}) { maskedPhone } }`, nil, nil)
+
+	// Production never creates the CA: without `signet ca init` it refuses.
+	b2 := dbtest.SQLite(t)
+	apitest.Start(t, b2, apitest.Options{})
+	dir := filepath.Dir(b2.SQLitePath)
+	if err := os.Remove(filepath.Join(dir, "master.key")); err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = dir
+	if _, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler), app.Options{}); err == nil || !strings.Contains(err.Error(), "signet ca init") {
+		t.Fatalf("production start without a CA: %v, want a refusal naming signet ca init", err)
+	}
 }

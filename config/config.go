@@ -60,6 +60,26 @@ type Config struct {
 	SMS SMSConfig
 	// Argon2 configures password hashing.
 	Argon2 Argon2Config
+	// Keys configures where signing keys live.
+	Keys KeysConfig
+}
+
+// KeysConfig selects the key store for the platform CA, the TSA and hosted
+// signing keys.
+type KeysConfig struct {
+	// Store is "soft" (keys encrypted in the data folder; the default) or
+	// "pkcs11" (an HSM) (SIGNET_KEYSTORE).
+	Store string
+	// MasterKeyFile is the software store's master key; <data>/master.key
+	// when empty (SIGNET_MASTER_KEY_FILE).
+	MasterKeyFile string
+	// PKCS11Module is the HSM's PKCS#11 library (SIGNET_PKCS11_MODULE).
+	PKCS11Module string
+	// PKCS11Token is the token label (SIGNET_PKCS11_TOKEN).
+	PKCS11Token string
+	// PKCS11PINFile holds the user PIN (SIGNET_PKCS11_PIN_FILE); the PIN is
+	// never taken from a flag or a variable.
+	PKCS11PINFile string
 }
 
 // SMSConfig selects and configures the SMS provider.
@@ -124,6 +144,7 @@ func Default() Config {
 			AliyunEndpoint: "https://dysmsapi.aliyuncs.com/",
 		},
 		Argon2: Argon2Config{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1},
+		Keys:   KeysConfig{Store: "soft"},
 	}
 }
 
@@ -156,6 +177,11 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	fs.StringVar(&c.SMS.AliyunAccessKeyID, "sms-aliyun-access-key-id", env("SIGNET_SMS_ALIYUN_ACCESS_KEY_ID", ""), "Aliyun access key id (SIGNET_SMS_ALIYUN_ACCESS_KEY_ID)")
 	fs.StringVar(&c.SMS.AliyunSignName, "sms-aliyun-sign-name", env("SIGNET_SMS_ALIYUN_SIGN_NAME", ""), "Aliyun SMS signature (SIGNET_SMS_ALIYUN_SIGN_NAME)")
 	fs.StringVar(&templates, "sms-templates", env("SIGNET_SMS_TEMPLATES", ""), "template codes, e.g. register=SMS_1,login=SMS_2 (SIGNET_SMS_TEMPLATES)")
+	fs.StringVar(&c.Keys.Store, "keystore", env("SIGNET_KEYSTORE", c.Keys.Store), "soft or pkcs11 (SIGNET_KEYSTORE)")
+	fs.StringVar(&c.Keys.MasterKeyFile, "master-key-file", env("SIGNET_MASTER_KEY_FILE", ""), "software key store master key; default <data>/master.key (SIGNET_MASTER_KEY_FILE)")
+	fs.StringVar(&c.Keys.PKCS11Module, "pkcs11-module", env("SIGNET_PKCS11_MODULE", ""), "PKCS#11 library of the HSM (SIGNET_PKCS11_MODULE)")
+	fs.StringVar(&c.Keys.PKCS11Token, "pkcs11-token", env("SIGNET_PKCS11_TOKEN", ""), "HSM token label (SIGNET_PKCS11_TOKEN)")
+	fs.StringVar(&c.Keys.PKCS11PINFile, "pkcs11-pin-file", env("SIGNET_PKCS11_PIN_FILE", ""), "file holding the HSM user PIN (SIGNET_PKCS11_PIN_FILE)")
 	fs.StringVar(&argon, "argon2", env("SIGNET_ARGON2", ""), "argon2id cost memoryKiB,iterations,parallelism (SIGNET_ARGON2)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -257,6 +283,15 @@ func (c *Config) validate() error {
 	case "text", "json":
 	default:
 		add("--log-format / SIGNET_LOG_FORMAT: %q must be text or json", c.LogFormat)
+	}
+	switch c.Keys.Store {
+	case "soft":
+	case "pkcs11":
+		if c.Keys.PKCS11Module == "" || c.Keys.PKCS11Token == "" || c.Keys.PKCS11PINFile == "" {
+			add("--keystore / SIGNET_KEYSTORE pkcs11 needs SIGNET_PKCS11_MODULE, SIGNET_PKCS11_TOKEN and SIGNET_PKCS11_PIN_FILE")
+		}
+	default:
+		add("--keystore / SIGNET_KEYSTORE: %q must be soft or pkcs11", c.Keys.Store)
 	}
 	switch c.SMS.Provider {
 	case "outbox":

@@ -59,6 +59,8 @@ func TestValidation(t *testing.T) {
 		{"bad templates", nil, map[string]string{"SIGNET_SMS_TEMPLATES": "register"}, "name=CODE"},
 		{"bad argon2", nil, map[string]string{"SIGNET_ARGON2": "1,1"}, "SIGNET_ARGON2"},
 		{"bad log level", []string{"--log-level", "loud"}, nil, "SIGNET_LOG_LEVEL"},
+		{"unknown key store", nil, map[string]string{"SIGNET_KEYSTORE": "tpm"}, "soft or pkcs11"},
+		{"pkcs11 without module", []string{"--keystore", "pkcs11"}, nil, "SIGNET_PKCS11_MODULE"},
 		{"stray argument", []string{"extra"}, nil, "unexpected arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

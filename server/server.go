@@ -43,6 +43,8 @@ type Config struct {
 	Outbox sms.OutboxStore
 	// Registry collects metrics; /metrics serves it.
 	Registry *prometheus.Registry
+	// Trust serves the CA publication points (/pki/…) and the TSA (/tsa).
+	Trust http.Handler
 	// App is the built H5/PC client (mobile/dist).
 	App fs.FS
 }
@@ -81,6 +83,11 @@ func New(cfg Config) http.Handler {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	r.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry}))
+
+	if cfg.Trust != nil {
+		r.Handle("/pki/*", cfg.Trust)
+		r.Handle("/tsa", cfg.Trust)
+	}
 
 	gql := newGraphQL(cfg, m)
 	r.Handle("/graphql", gql)

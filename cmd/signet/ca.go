@@ -6,20 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"signet/config"
-	"signet/errs"
-	"signet/signingcore/keystore"
 	"signet/signingcore/pki"
-)
-
-// The platform CA's layout in the data folder.
-const (
-	caKeysDir   = "keys"       // the software key store
-	caMasterKey = "master.key" // its master key (0600)
-	caRepoDir   = "pki"        // the pki.FileRepository
+	"signet/trust"
 )
 
 const caUsage = `usage: signet ca <init|status> [--data DIR] [--base-url URL]
@@ -54,62 +44,11 @@ func (f *caFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&f.baseURL, "base-url", env("SIGNET_BASE_URL", def.BaseURL), "public URL of the server (SIGNET_BASE_URL)")
 }
 
-// platformCA is an opened platform CA with the key store it must close.
-type platformCA struct {
-	ca   *pki.CA
-	keys *keystore.SoftStore
-}
-
-// Close releases the key store.
-func (p *platformCA) Close() error { return p.keys.Close() }
-
-// errNoCA says that the data folder holds no CA yet.
-var errNoCA = errors.New("no platform CA in the data folder: run `signet ca init` first")
-
-// openCA opens the CA in the data folder. With create, a missing master key
-// is created and the hierarchy made (Init); without it, a missing master
-// key or hierarchy is errNoCA.
-func openCA(ctx context.Context, f caFlags, create bool) (*platformCA, pki.Status, error) {
-	if f.dataDir == "" {
-		return nil, pki.Status{}, errors.New("--data: the data folder must not be empty")
-	}
-	master := filepath.Join(f.dataDir, caMasterKey)
-	if !create {
-		if _, err := os.Stat(master); errors.Is(err, os.ErrNotExist) {
-			return nil, pki.Status{}, fmt.Errorf("%w (%s is missing)", errNoCA, master)
-		}
-	} else if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
-		return nil, pki.Status{}, fmt.Errorf("ca: data folder: %w", err)
-	}
-	keys, err := keystore.OpenSoft(keystore.SoftConfig{Dir: filepath.Join(f.dataDir, caKeysDir), MasterKeyFile: master, CreateMasterKey: create})
-	if err != nil {
-		return nil, pki.Status{}, fmt.Errorf("ca: open key store: %w", err)
-	}
-	p := &platformCA{keys: keys}
-	fail := func(err error) (*platformCA, pki.Status, error) {
-		keys.Close()
-		return nil, pki.Status{}, err
-	}
-	repo, err := pki.OpenFileRepository(filepath.Join(f.dataDir, caRepoDir))
-	if err != nil {
-		return fail(fmt.Errorf("ca: open repository: %w", err))
-	}
-	if p.ca, err = pki.New(pki.Config{Keys: keys, Repo: repo, BaseURL: f.baseURL}); err != nil {
-		return fail(fmt.Errorf("ca: %w", err))
-	}
-	var st pki.Status
-	if create {
-		st, err = p.ca.Init(ctx)
-	} else if err = p.ca.Load(ctx); err == nil {
-		st, err = p.ca.Status()
-	}
-	switch {
-	case errs.Is(err, errs.NotFound):
-		return fail(errNoCA)
-	case err != nil:
-		return fail(fmt.Errorf("ca: %w", err))
-	}
-	return p, st, nil
+// openCA opens the platform CA in the data folder (package trust). With
+// create, a missing master key is created and the hierarchy made; without
+// it, a missing one is trust.ErrNoCA.
+func openCA(ctx context.Context, f caFlags, create bool) (*trust.Services, pki.Status, error) {
+	return trust.Open(ctx, trust.Config{DataDir: f.dataDir, BaseURL: f.baseURL, Create: create})
 }
 
 // runCA runs `signet ca init` and `signet ca status`.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"signet/trust"
 	"testing"
 )
 
@@ -18,8 +19,8 @@ func TestCAInitAndStatus(t *testing.T) {
 	getenv := env(map[string]string{"SIGNET_DATA_DIR": data, "SIGNET_BASE_URL": "https://sign.example.cn"})
 
 	var out, errOut bytes.Buffer
-	if err := runCA(ctx, []string{"status"}, getenv, &out, &errOut); !errors.Is(err, errNoCA) {
-		t.Fatalf("status before init: %v, want errNoCA", err)
+	if err := runCA(ctx, []string{"status"}, getenv, &out, &errOut); !errors.Is(err, trust.ErrNoCA) {
+		t.Fatalf("status before init: %v, want trust.ErrNoCA", err)
 	}
 	if err := runCA(ctx, []string{"init"}, getenv, &out, &errOut); err != nil {
 		t.Fatalf("init: %v\n%s", err, errOut.String())

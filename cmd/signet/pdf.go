@@ -15,6 +15,7 @@ import (
 
 	"signet/errs"
 	"signet/signingcore/verify"
+	"signet/trust"
 )
 
 const pdfUsage = `usage: signet pdf verify [--json] [--root FILE.pem]... [--data DIR] FILE.pdf
@@ -100,13 +101,13 @@ func runPDF(ctx context.Context, args []string, getenv func(string) string, stdo
 	switch {
 	case err == nil:
 		defer p.Close()
-		root, err := p.ca.RootCertificate()
+		root, err := p.CA.RootCertificate()
 		if err != nil {
 			return fmt.Errorf("pdf verify: %w", err)
 		}
 		opts.Roots = append(opts.Roots, root)
-		opts.Revocation = verify.PKIRevocation{CA: p.ca}
-	case errors.Is(err, errNoCA) && len(roots) > 0:
+		opts.Revocation = verify.PKIRevocation{CA: p.CA}
+	case errors.Is(err, trust.ErrNoCA) && len(roots) > 0:
 		// Only the --root certificates are trusted.
 	default:
 		return fmt.Errorf("pdf verify: %w (or pass --root FILE.pem)", err)

@@ -86,11 +86,11 @@ func files(t *testing.T, data string) (valid, tampered, foreign, unsigned, forei
 	}
 	defer p.Close()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	iss, err := p.ca.IssuePerson(ctx, pki.PersonRequest{Name: "王小明", SubjectID: "user-42", Key: pki.SubjectKey{PublicKey: key.Public()}})
+	iss, err := p.CA.IssuePerson(ctx, pki.PersonRequest{Name: "王小明", SubjectID: "user-42", Key: pki.SubjectKey{PublicKey: key.Public()}})
 	if err != nil {
 		t.Fatalf("IssuePerson: %v", err)
 	}
-	tsKey, tsChain, err := p.ca.TSA()
+	tsKey, tsChain, err := p.CA.TSA()
 	if err != nil {
 		t.Fatal(err)
 	}
