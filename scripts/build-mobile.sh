@@ -7,13 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../mobile"
 
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "build-mobile: node and npm are required to build the client (Node.js >= 20.19)." >&2
+  echo "build-mobile: node and npm are needed to build the client (Node.js >= 20.19)." >&2
   echo "build-mobile: on Debian: apt-get install -y nodejs npm" >&2
+  echo "build-mobile: (Debian 12's own nodejs is 18, too old for Vite 8: use a Node.js 20.19+ nodejs package, e.g. NodeSource's)" >&2
   exit 1
 fi
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$node_major" -lt 20 ]; then
-  echo "build-mobile: Node.js $(node --version) is too old; version 20.19 or newer is needed." >&2
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+  echo "build-mobile: Node.js $(node --version) is too old: the client's build (Vite 8) needs 20.19 or newer." >&2
   exit 1
 fi
 

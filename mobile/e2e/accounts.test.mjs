@@ -21,6 +21,7 @@ const PC_VIEWPORT = { width: 1440, height: 900 }
 const LOGIN_JS_BUDGET_GZIP = 100 * 1024
 const PASSWORD = 'Signet#2026'
 const NEW_PASSWORD = 'Seal@2027x'
+const RESET_PASSWORD = 'Reset$2028y'
 
 let server
 let browser
@@ -290,11 +291,37 @@ describe('phone 360×640', () => {
       t.diagnostic('SKIPPED logging in with the new password: the server lacks the SIGNET_DEV_CAPTCHA_TEXT hook')
     }
 
+    // 找回密码 from the second phone ends every session, the first phone's too.
+    await b.page.goto(`${server.base}/login?tab=password`)
+    await b.page.getByRole('link', { name: '找回密码' }).click()
+    await b.page.waitForURL(/\/reset-password$/)
+    const rp = b.page.getByTestId('reset-password')
+    await rp.locator('input[name=phone]').fill(phone)
+    await rp.locator('input[name=newPassword]').fill(RESET_PASSWORD)
+    await rp.locator('input[name=newPasswordConfirm]').fill(RESET_PASSWORD)
+    const resetCode = await sendCode(rp, phone)
+    await rp.locator('input[name=code]').fill(resetCode)
+    await shot(b.page, 'phone-09-reset-password')
+    await rp.getByRole('button', { name: '确认' }).click()
+    await b.page.waitForURL(/\/login\?tab=password$/)
+    await waitText(b.page.getByRole('tab', { selected: true }), '密码登录')
+    await page.goto(`${server.base}/user/sessions`)
+    await page.waitForURL(/\/login\?redirect=(%2F|\/)user(%2F|\/)sessions$/)
+    if (captchaHook) {
+      await loginByPassword(b.page, phone, RESET_PASSWORD)
+      await b.page.waitForURL(/\/tasks$/)
+    }
+
+    // The agreements registration links to.
+    await page.goto(`${server.base}/legal/service-agreement`)
+    await waitText(page.locator('h1'), '《服务协议》')
+    await waitText(page.locator('.version'), /^版本 \S+$/)
+
     // Deep links served by the SPA fallback.
     await page.goto(`${server.base}/s/abc123`)
     await waitText(page.getByTestId('under-construction'), '签署文件 · 建设中')
     await waitText(page.locator('.code'), 'abc123')
-    await shot(page, 'phone-09-sms-link')
+    await shot(page, 'phone-10-sms-link')
     await page.goto(`${server.base}/no/such/page`)
     await waitText(page.locator('.van-empty'), '页面不存在')
 

@@ -101,6 +101,12 @@ export const routes: RouteRecordRaw[] = [
     meta: { title: '签署文件', layout: 'bare' },
   },
   {
+    path: '/legal/:doc',
+    name: 'legal',
+    component: () => import('./pages/LegalPage.vue'),
+    meta: { title: '协议', layout: 'bare' },
+  },
+  {
     path: '/:pathMatch(.*)*',
     name: 'not-found',
     component: () => import('./pages/NotFoundPage.vue'),
