@@ -179,14 +179,15 @@ export function shot(page, name) {
 }
 
 /**
- * recordScripts collects the JavaScript files a page loads until the
+ * recordAssets collects the JavaScript and CSS files a page loads until the
  * returned stop function is called; stop returns their raw and gzip sizes
- * (zlib level 9) and writes them to test-output/e2e/<name>-js.json.
+ * (zlib level 9), totalled per kind, and writes them to
+ * test-output/e2e/<name>-assets.json.
  */
-export function recordScripts(page, name) {
+export function recordAssets(page, name) {
   const urls = new Set()
   const onResponse = (r) => {
-    if (new URL(r.url()).pathname.endsWith('.js')) urls.add(r.url())
+    if (/\.(js|css)$/.test(new URL(r.url()).pathname)) urls.add(r.url())
   }
   page.on('response', onResponse)
   return async () => {
@@ -194,11 +195,16 @@ export function recordScripts(page, name) {
     const files = []
     for (const url of urls) {
       const body = Buffer.from(await (await fetch(url)).arrayBuffer())
-      files.push({ file: new URL(url).pathname, raw: body.length, gzip: gzipSync(body, { level: 9 }).length })
+      const file = new URL(url).pathname
+      files.push({ file, kind: file.endsWith('.css') ? 'css' : 'js', raw: body.length, gzip: gzipSync(body, { level: 9 }).length })
     }
     files.sort((a, b) => b.gzip - a.gzip)
-    const total = { raw: files.reduce((n, f) => n + f.raw, 0), gzip: files.reduce((n, f) => n + f.gzip, 0) }
-    writeFileSync(join(outDir, `${name}-js.json`), JSON.stringify({ total, files }, null, 2))
-    return { total, files }
+    const total = (kind) => {
+      const of = files.filter((f) => f.kind === kind)
+      return { files: of.length, raw: of.reduce((n, f) => n + f.raw, 0), gzip: of.reduce((n, f) => n + f.gzip, 0) }
+    }
+    const report = { js: total('js'), css: total('css'), files }
+    writeFileSync(join(outDir, `${name}-assets.json`), JSON.stringify(report, null, 2))
+    return report
   }
 }
