@@ -137,7 +137,7 @@ after(async () => {
 })
 
 describe('phone 360×640', () => {
-  it('registers, logs out, logs in by SMS and by password, manages sessions and changes the password', async (t) => {
+  it('registers, logs out, logs in by SMS and by password, manages sessions and changes the password', { timeout: 180_000 }, async (t) => {
     const phone = randomPhone()
     const a = await newPage(PHONE_VIEWPORT)
     const page = a.page
@@ -344,7 +344,7 @@ describe('test hooks', () => {
 })
 
 describe('PC 1440×900', () => {
-  it('shows the login page, then the PC shell with live status, sessions and logout', async () => {
+  it('shows the login page, then the PC shell with live status, sessions and logout', { timeout: 120_000 }, async () => {
     const pc = await newPage(PC_VIEWPORT)
     const page = pc.page
     await page.goto(`${server.base}/login`)
