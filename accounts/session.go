@@ -67,7 +67,7 @@ func (r AuthResult) unwrap() AuthResult {
 
 // become makes the rest of the request act as the new session's user.
 func become(ctx context.Context, res AuthResult) {
-	viewer.Become(ctx, viewer.Viewer{UserID: res.User.ID, SessionID: res.Session.ID})
+	viewer.Become(ctx, viewer.Viewer{UserID: res.User.ID, SessionID: res.Session.ID, Phone: res.User.Phone})
 }
 
 // Authenticate resolves a bearer token to a viewer. A missing, unknown,
@@ -80,7 +80,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (viewer.Viewer
 	}
 	sys := viewer.System(ctx)
 	sum := sha256.Sum256([]byte(token))
-	sess, err := s.db.Session.Query().Where(session.TokenHash(sum[:])).Only(sys)
+	sess, err := s.db.Session.Query().Where(session.TokenHash(sum[:])).WithUser().Only(sys)
 	if ent.IsNotFound(err) {
 		return viewer.Viewer{}, errs.New(errs.Unauthenticated, "登录已失效，请重新登录")
 	}
@@ -98,7 +98,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (viewer.Viewer
 			s.log.WarnContext(ctx, "touch session", "err", err)
 		}
 	}
-	return viewer.Viewer{UserID: sess.UserID, SessionID: sess.ID}, nil
+	return viewer.Viewer{UserID: sess.UserID, SessionID: sess.ID, Phone: sess.Edges.User.Phone}, nil
 }
 
 // Logout revokes the viewer's current session.

@@ -12,11 +12,28 @@ import (
 	"signet/ent/migrate"
 
 	"signet/ent/agreementacceptance"
+	"signet/ent/auditevent"
+	"signet/ent/audithead"
 	"signet/ent/captcha"
+	"signet/ent/certdocument"
+	"signet/ent/certificate"
+	"signet/ent/certorder"
 	"signet/ent/credential"
+	"signet/ent/enterprise"
+	"signet/ent/flow"
+	"signet/ent/flowdocument"
+	"signet/ent/identityverification"
+	"signet/ent/joinrequest"
 	"signet/ent/loginattempt"
+	"signet/ent/membership"
 	"signet/ent/outboxmessage"
+	"signet/ent/participant"
+	"signet/ent/seal"
+	"signet/ent/sealgrant"
 	"signet/ent/session"
+	"signet/ent/sessionspace"
+	"signet/ent/signfield"
+	"signet/ent/signinglink"
 	"signet/ent/smscode"
 	"signet/ent/user"
 
@@ -35,18 +52,52 @@ type Client struct {
 	Schema *migrate.Schema
 	// AgreementAcceptance is the client for interacting with the AgreementAcceptance builders.
 	AgreementAcceptance *AgreementAcceptanceClient
+	// AuditEvent is the client for interacting with the AuditEvent builders.
+	AuditEvent *AuditEventClient
+	// AuditHead is the client for interacting with the AuditHead builders.
+	AuditHead *AuditHeadClient
 	// Captcha is the client for interacting with the Captcha builders.
 	Captcha *CaptchaClient
+	// CertDocument is the client for interacting with the CertDocument builders.
+	CertDocument *CertDocumentClient
+	// CertOrder is the client for interacting with the CertOrder builders.
+	CertOrder *CertOrderClient
+	// Certificate is the client for interacting with the Certificate builders.
+	Certificate *CertificateClient
 	// Credential is the client for interacting with the Credential builders.
 	Credential *CredentialClient
+	// Enterprise is the client for interacting with the Enterprise builders.
+	Enterprise *EnterpriseClient
+	// Flow is the client for interacting with the Flow builders.
+	Flow *FlowClient
+	// FlowDocument is the client for interacting with the FlowDocument builders.
+	FlowDocument *FlowDocumentClient
+	// IdentityVerification is the client for interacting with the IdentityVerification builders.
+	IdentityVerification *IdentityVerificationClient
+	// JoinRequest is the client for interacting with the JoinRequest builders.
+	JoinRequest *JoinRequestClient
 	// LoginAttempt is the client for interacting with the LoginAttempt builders.
 	LoginAttempt *LoginAttemptClient
+	// Membership is the client for interacting with the Membership builders.
+	Membership *MembershipClient
 	// OutboxMessage is the client for interacting with the OutboxMessage builders.
 	OutboxMessage *OutboxMessageClient
+	// Participant is the client for interacting with the Participant builders.
+	Participant *ParticipantClient
 	// SMSCode is the client for interacting with the SMSCode builders.
 	SMSCode *SMSCodeClient
+	// Seal is the client for interacting with the Seal builders.
+	Seal *SealClient
+	// SealGrant is the client for interacting with the SealGrant builders.
+	SealGrant *SealGrantClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
+	// SessionSpace is the client for interacting with the SessionSpace builders.
+	SessionSpace *SessionSpaceClient
+	// SignField is the client for interacting with the SignField builders.
+	SignField *SignFieldClient
+	// SigningLink is the client for interacting with the SigningLink builders.
+	SigningLink *SigningLinkClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 }
@@ -61,12 +112,29 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.AgreementAcceptance = NewAgreementAcceptanceClient(c.config)
+	c.AuditEvent = NewAuditEventClient(c.config)
+	c.AuditHead = NewAuditHeadClient(c.config)
 	c.Captcha = NewCaptchaClient(c.config)
+	c.CertDocument = NewCertDocumentClient(c.config)
+	c.CertOrder = NewCertOrderClient(c.config)
+	c.Certificate = NewCertificateClient(c.config)
 	c.Credential = NewCredentialClient(c.config)
+	c.Enterprise = NewEnterpriseClient(c.config)
+	c.Flow = NewFlowClient(c.config)
+	c.FlowDocument = NewFlowDocumentClient(c.config)
+	c.IdentityVerification = NewIdentityVerificationClient(c.config)
+	c.JoinRequest = NewJoinRequestClient(c.config)
 	c.LoginAttempt = NewLoginAttemptClient(c.config)
+	c.Membership = NewMembershipClient(c.config)
 	c.OutboxMessage = NewOutboxMessageClient(c.config)
+	c.Participant = NewParticipantClient(c.config)
 	c.SMSCode = NewSMSCodeClient(c.config)
+	c.Seal = NewSealClient(c.config)
+	c.SealGrant = NewSealGrantClient(c.config)
 	c.Session = NewSessionClient(c.config)
+	c.SessionSpace = NewSessionSpaceClient(c.config)
+	c.SignField = NewSignFieldClient(c.config)
+	c.SigningLink = NewSigningLinkClient(c.config)
 	c.User = NewUserClient(c.config)
 }
 
@@ -158,16 +226,33 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:                 ctx,
-		config:              cfg,
-		AgreementAcceptance: NewAgreementAcceptanceClient(cfg),
-		Captcha:             NewCaptchaClient(cfg),
-		Credential:          NewCredentialClient(cfg),
-		LoginAttempt:        NewLoginAttemptClient(cfg),
-		OutboxMessage:       NewOutboxMessageClient(cfg),
-		SMSCode:             NewSMSCodeClient(cfg),
-		Session:             NewSessionClient(cfg),
-		User:                NewUserClient(cfg),
+		ctx:                  ctx,
+		config:               cfg,
+		AgreementAcceptance:  NewAgreementAcceptanceClient(cfg),
+		AuditEvent:           NewAuditEventClient(cfg),
+		AuditHead:            NewAuditHeadClient(cfg),
+		Captcha:              NewCaptchaClient(cfg),
+		CertDocument:         NewCertDocumentClient(cfg),
+		CertOrder:            NewCertOrderClient(cfg),
+		Certificate:          NewCertificateClient(cfg),
+		Credential:           NewCredentialClient(cfg),
+		Enterprise:           NewEnterpriseClient(cfg),
+		Flow:                 NewFlowClient(cfg),
+		FlowDocument:         NewFlowDocumentClient(cfg),
+		IdentityVerification: NewIdentityVerificationClient(cfg),
+		JoinRequest:          NewJoinRequestClient(cfg),
+		LoginAttempt:         NewLoginAttemptClient(cfg),
+		Membership:           NewMembershipClient(cfg),
+		OutboxMessage:        NewOutboxMessageClient(cfg),
+		Participant:          NewParticipantClient(cfg),
+		SMSCode:              NewSMSCodeClient(cfg),
+		Seal:                 NewSealClient(cfg),
+		SealGrant:            NewSealGrantClient(cfg),
+		Session:              NewSessionClient(cfg),
+		SessionSpace:         NewSessionSpaceClient(cfg),
+		SignField:            NewSignFieldClient(cfg),
+		SigningLink:          NewSigningLinkClient(cfg),
+		User:                 NewUserClient(cfg),
 	}, nil
 }
 
@@ -185,16 +270,33 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:                 ctx,
-		config:              cfg,
-		AgreementAcceptance: NewAgreementAcceptanceClient(cfg),
-		Captcha:             NewCaptchaClient(cfg),
-		Credential:          NewCredentialClient(cfg),
-		LoginAttempt:        NewLoginAttemptClient(cfg),
-		OutboxMessage:       NewOutboxMessageClient(cfg),
-		SMSCode:             NewSMSCodeClient(cfg),
-		Session:             NewSessionClient(cfg),
-		User:                NewUserClient(cfg),
+		ctx:                  ctx,
+		config:               cfg,
+		AgreementAcceptance:  NewAgreementAcceptanceClient(cfg),
+		AuditEvent:           NewAuditEventClient(cfg),
+		AuditHead:            NewAuditHeadClient(cfg),
+		Captcha:              NewCaptchaClient(cfg),
+		CertDocument:         NewCertDocumentClient(cfg),
+		CertOrder:            NewCertOrderClient(cfg),
+		Certificate:          NewCertificateClient(cfg),
+		Credential:           NewCredentialClient(cfg),
+		Enterprise:           NewEnterpriseClient(cfg),
+		Flow:                 NewFlowClient(cfg),
+		FlowDocument:         NewFlowDocumentClient(cfg),
+		IdentityVerification: NewIdentityVerificationClient(cfg),
+		JoinRequest:          NewJoinRequestClient(cfg),
+		LoginAttempt:         NewLoginAttemptClient(cfg),
+		Membership:           NewMembershipClient(cfg),
+		OutboxMessage:        NewOutboxMessageClient(cfg),
+		Participant:          NewParticipantClient(cfg),
+		SMSCode:              NewSMSCodeClient(cfg),
+		Seal:                 NewSealClient(cfg),
+		SealGrant:            NewSealGrantClient(cfg),
+		Session:              NewSessionClient(cfg),
+		SessionSpace:         NewSessionSpaceClient(cfg),
+		SignField:            NewSignFieldClient(cfg),
+		SigningLink:          NewSigningLinkClient(cfg),
+		User:                 NewUserClient(cfg),
 	}, nil
 }
 
@@ -224,8 +326,11 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AgreementAcceptance, c.Captcha, c.Credential, c.LoginAttempt, c.OutboxMessage,
-		c.SMSCode, c.Session, c.User,
+		c.AgreementAcceptance, c.AuditEvent, c.AuditHead, c.Captcha, c.CertDocument,
+		c.CertOrder, c.Certificate, c.Credential, c.Enterprise, c.Flow, c.FlowDocument,
+		c.IdentityVerification, c.JoinRequest, c.LoginAttempt, c.Membership,
+		c.OutboxMessage, c.Participant, c.SMSCode, c.Seal, c.SealGrant, c.Session,
+		c.SessionSpace, c.SignField, c.SigningLink, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -235,8 +340,11 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AgreementAcceptance, c.Captcha, c.Credential, c.LoginAttempt, c.OutboxMessage,
-		c.SMSCode, c.Session, c.User,
+		c.AgreementAcceptance, c.AuditEvent, c.AuditHead, c.Captcha, c.CertDocument,
+		c.CertOrder, c.Certificate, c.Credential, c.Enterprise, c.Flow, c.FlowDocument,
+		c.IdentityVerification, c.JoinRequest, c.LoginAttempt, c.Membership,
+		c.OutboxMessage, c.Participant, c.SMSCode, c.Seal, c.SealGrant, c.Session,
+		c.SessionSpace, c.SignField, c.SigningLink, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -247,18 +355,52 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *AgreementAcceptanceMutation:
 		return c.AgreementAcceptance.mutate(ctx, m)
+	case *AuditEventMutation:
+		return c.AuditEvent.mutate(ctx, m)
+	case *AuditHeadMutation:
+		return c.AuditHead.mutate(ctx, m)
 	case *CaptchaMutation:
 		return c.Captcha.mutate(ctx, m)
+	case *CertDocumentMutation:
+		return c.CertDocument.mutate(ctx, m)
+	case *CertOrderMutation:
+		return c.CertOrder.mutate(ctx, m)
+	case *CertificateMutation:
+		return c.Certificate.mutate(ctx, m)
 	case *CredentialMutation:
 		return c.Credential.mutate(ctx, m)
+	case *EnterpriseMutation:
+		return c.Enterprise.mutate(ctx, m)
+	case *FlowMutation:
+		return c.Flow.mutate(ctx, m)
+	case *FlowDocumentMutation:
+		return c.FlowDocument.mutate(ctx, m)
+	case *IdentityVerificationMutation:
+		return c.IdentityVerification.mutate(ctx, m)
+	case *JoinRequestMutation:
+		return c.JoinRequest.mutate(ctx, m)
 	case *LoginAttemptMutation:
 		return c.LoginAttempt.mutate(ctx, m)
+	case *MembershipMutation:
+		return c.Membership.mutate(ctx, m)
 	case *OutboxMessageMutation:
 		return c.OutboxMessage.mutate(ctx, m)
+	case *ParticipantMutation:
+		return c.Participant.mutate(ctx, m)
 	case *SMSCodeMutation:
 		return c.SMSCode.mutate(ctx, m)
+	case *SealMutation:
+		return c.Seal.mutate(ctx, m)
+	case *SealGrantMutation:
+		return c.SealGrant.mutate(ctx, m)
 	case *SessionMutation:
 		return c.Session.mutate(ctx, m)
+	case *SessionSpaceMutation:
+		return c.SessionSpace.mutate(ctx, m)
+	case *SignFieldMutation:
+		return c.SignField.mutate(ctx, m)
+	case *SigningLinkMutation:
+		return c.SigningLink.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
 	default:
@@ -416,6 +558,274 @@ func (c *AgreementAcceptanceClient) mutate(ctx context.Context, m *AgreementAcce
 	}
 }
 
+// AuditEventClient is a client for the AuditEvent schema.
+type AuditEventClient struct {
+	config
+}
+
+// NewAuditEventClient returns a client for the AuditEvent from the given config.
+func NewAuditEventClient(c config) *AuditEventClient {
+	return &AuditEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `auditevent.Hooks(f(g(h())))`.
+func (c *AuditEventClient) Use(hooks ...Hook) {
+	c.hooks.AuditEvent = append(c.hooks.AuditEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `auditevent.Intercept(f(g(h())))`.
+func (c *AuditEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AuditEvent = append(c.inters.AuditEvent, interceptors...)
+}
+
+// Create returns a builder for creating a AuditEvent entity.
+func (c *AuditEventClient) Create() *AuditEventCreate {
+	mutation := newAuditEventMutation(c.config, OpCreate)
+	return &AuditEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AuditEvent entities.
+func (c *AuditEventClient) CreateBulk(builders ...*AuditEventCreate) *AuditEventCreateBulk {
+	return &AuditEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AuditEventClient) MapCreateBulk(slice any, setFunc func(*AuditEventCreate, int)) *AuditEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AuditEventCreateBulk{err: fmt.Errorf("calling to AuditEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AuditEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AuditEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AuditEvent.
+func (c *AuditEventClient) Update() *AuditEventUpdate {
+	mutation := newAuditEventMutation(c.config, OpUpdate)
+	return &AuditEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AuditEventClient) UpdateOne(_m *AuditEvent) *AuditEventUpdateOne {
+	mutation := newAuditEventMutation(c.config, OpUpdateOne, withAuditEvent(_m))
+	return &AuditEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AuditEventClient) UpdateOneID(id int) *AuditEventUpdateOne {
+	mutation := newAuditEventMutation(c.config, OpUpdateOne, withAuditEventID(id))
+	return &AuditEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AuditEvent.
+func (c *AuditEventClient) Delete() *AuditEventDelete {
+	mutation := newAuditEventMutation(c.config, OpDelete)
+	return &AuditEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AuditEventClient) DeleteOne(_m *AuditEvent) *AuditEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AuditEventClient) DeleteOneID(id int) *AuditEventDeleteOne {
+	builder := c.Delete().Where(auditevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AuditEventDeleteOne{builder}
+}
+
+// Query returns a query builder for AuditEvent.
+func (c *AuditEventClient) Query() *AuditEventQuery {
+	return &AuditEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAuditEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AuditEvent entity by its id.
+func (c *AuditEventClient) Get(ctx context.Context, id int) (*AuditEvent, error) {
+	return c.Query().Where(auditevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AuditEventClient) GetX(ctx context.Context, id int) *AuditEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AuditEventClient) Hooks() []Hook {
+	hooks := c.hooks.AuditEvent
+	return append(hooks[:len(hooks):len(hooks)], auditevent.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AuditEventClient) Interceptors() []Interceptor {
+	return c.inters.AuditEvent
+}
+
+func (c *AuditEventClient) mutate(ctx context.Context, m *AuditEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AuditEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AuditEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AuditEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AuditEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AuditEvent mutation op: %q", m.Op())
+	}
+}
+
+// AuditHeadClient is a client for the AuditHead schema.
+type AuditHeadClient struct {
+	config
+}
+
+// NewAuditHeadClient returns a client for the AuditHead from the given config.
+func NewAuditHeadClient(c config) *AuditHeadClient {
+	return &AuditHeadClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `audithead.Hooks(f(g(h())))`.
+func (c *AuditHeadClient) Use(hooks ...Hook) {
+	c.hooks.AuditHead = append(c.hooks.AuditHead, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `audithead.Intercept(f(g(h())))`.
+func (c *AuditHeadClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AuditHead = append(c.inters.AuditHead, interceptors...)
+}
+
+// Create returns a builder for creating a AuditHead entity.
+func (c *AuditHeadClient) Create() *AuditHeadCreate {
+	mutation := newAuditHeadMutation(c.config, OpCreate)
+	return &AuditHeadCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AuditHead entities.
+func (c *AuditHeadClient) CreateBulk(builders ...*AuditHeadCreate) *AuditHeadCreateBulk {
+	return &AuditHeadCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AuditHeadClient) MapCreateBulk(slice any, setFunc func(*AuditHeadCreate, int)) *AuditHeadCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AuditHeadCreateBulk{err: fmt.Errorf("calling to AuditHeadClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AuditHeadCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AuditHeadCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AuditHead.
+func (c *AuditHeadClient) Update() *AuditHeadUpdate {
+	mutation := newAuditHeadMutation(c.config, OpUpdate)
+	return &AuditHeadUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AuditHeadClient) UpdateOne(_m *AuditHead) *AuditHeadUpdateOne {
+	mutation := newAuditHeadMutation(c.config, OpUpdateOne, withAuditHead(_m))
+	return &AuditHeadUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AuditHeadClient) UpdateOneID(id int) *AuditHeadUpdateOne {
+	mutation := newAuditHeadMutation(c.config, OpUpdateOne, withAuditHeadID(id))
+	return &AuditHeadUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AuditHead.
+func (c *AuditHeadClient) Delete() *AuditHeadDelete {
+	mutation := newAuditHeadMutation(c.config, OpDelete)
+	return &AuditHeadDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AuditHeadClient) DeleteOne(_m *AuditHead) *AuditHeadDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AuditHeadClient) DeleteOneID(id int) *AuditHeadDeleteOne {
+	builder := c.Delete().Where(audithead.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AuditHeadDeleteOne{builder}
+}
+
+// Query returns a query builder for AuditHead.
+func (c *AuditHeadClient) Query() *AuditHeadQuery {
+	return &AuditHeadQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAuditHead},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AuditHead entity by its id.
+func (c *AuditHeadClient) Get(ctx context.Context, id int) (*AuditHead, error) {
+	return c.Query().Where(audithead.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AuditHeadClient) GetX(ctx context.Context, id int) *AuditHead {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AuditHeadClient) Hooks() []Hook {
+	hooks := c.hooks.AuditHead
+	return append(hooks[:len(hooks):len(hooks)], audithead.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AuditHeadClient) Interceptors() []Interceptor {
+	return c.inters.AuditHead
+}
+
+func (c *AuditHeadClient) mutate(ctx context.Context, m *AuditHeadMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AuditHeadCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AuditHeadUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AuditHeadUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AuditHeadDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AuditHead mutation op: %q", m.Op())
+	}
+}
+
 // CaptchaClient is a client for the Captcha schema.
 type CaptchaClient struct {
 	config
@@ -547,6 +957,504 @@ func (c *CaptchaClient) mutate(ctx context.Context, m *CaptchaMutation) (Value, 
 		return (&CaptchaDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Captcha mutation op: %q", m.Op())
+	}
+}
+
+// CertDocumentClient is a client for the CertDocument schema.
+type CertDocumentClient struct {
+	config
+}
+
+// NewCertDocumentClient returns a client for the CertDocument from the given config.
+func NewCertDocumentClient(c config) *CertDocumentClient {
+	return &CertDocumentClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `certdocument.Hooks(f(g(h())))`.
+func (c *CertDocumentClient) Use(hooks ...Hook) {
+	c.hooks.CertDocument = append(c.hooks.CertDocument, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `certdocument.Intercept(f(g(h())))`.
+func (c *CertDocumentClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CertDocument = append(c.inters.CertDocument, interceptors...)
+}
+
+// Create returns a builder for creating a CertDocument entity.
+func (c *CertDocumentClient) Create() *CertDocumentCreate {
+	mutation := newCertDocumentMutation(c.config, OpCreate)
+	return &CertDocumentCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CertDocument entities.
+func (c *CertDocumentClient) CreateBulk(builders ...*CertDocumentCreate) *CertDocumentCreateBulk {
+	return &CertDocumentCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CertDocumentClient) MapCreateBulk(slice any, setFunc func(*CertDocumentCreate, int)) *CertDocumentCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CertDocumentCreateBulk{err: fmt.Errorf("calling to CertDocumentClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CertDocumentCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CertDocumentCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CertDocument.
+func (c *CertDocumentClient) Update() *CertDocumentUpdate {
+	mutation := newCertDocumentMutation(c.config, OpUpdate)
+	return &CertDocumentUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CertDocumentClient) UpdateOne(_m *CertDocument) *CertDocumentUpdateOne {
+	mutation := newCertDocumentMutation(c.config, OpUpdateOne, withCertDocument(_m))
+	return &CertDocumentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CertDocumentClient) UpdateOneID(id int) *CertDocumentUpdateOne {
+	mutation := newCertDocumentMutation(c.config, OpUpdateOne, withCertDocumentID(id))
+	return &CertDocumentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CertDocument.
+func (c *CertDocumentClient) Delete() *CertDocumentDelete {
+	mutation := newCertDocumentMutation(c.config, OpDelete)
+	return &CertDocumentDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CertDocumentClient) DeleteOne(_m *CertDocument) *CertDocumentDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CertDocumentClient) DeleteOneID(id int) *CertDocumentDeleteOne {
+	builder := c.Delete().Where(certdocument.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CertDocumentDeleteOne{builder}
+}
+
+// Query returns a query builder for CertDocument.
+func (c *CertDocumentClient) Query() *CertDocumentQuery {
+	return &CertDocumentQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCertDocument},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CertDocument entity by its id.
+func (c *CertDocumentClient) Get(ctx context.Context, id int) (*CertDocument, error) {
+	return c.Query().Where(certdocument.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CertDocumentClient) GetX(ctx context.Context, id int) *CertDocument {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrder queries the order edge of a CertDocument.
+func (c *CertDocumentClient) QueryOrder(_m *CertDocument) *CertOrderQuery {
+	query := (&CertOrderClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(certdocument.Table, certdocument.FieldID, id),
+			sqlgraph.To(certorder.Table, certorder.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, certdocument.OrderTable, certdocument.OrderColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CertDocumentClient) Hooks() []Hook {
+	hooks := c.hooks.CertDocument
+	return append(hooks[:len(hooks):len(hooks)], certdocument.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CertDocumentClient) Interceptors() []Interceptor {
+	return c.inters.CertDocument
+}
+
+func (c *CertDocumentClient) mutate(ctx context.Context, m *CertDocumentMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CertDocumentCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CertDocumentUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CertDocumentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CertDocumentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CertDocument mutation op: %q", m.Op())
+	}
+}
+
+// CertOrderClient is a client for the CertOrder schema.
+type CertOrderClient struct {
+	config
+}
+
+// NewCertOrderClient returns a client for the CertOrder from the given config.
+func NewCertOrderClient(c config) *CertOrderClient {
+	return &CertOrderClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `certorder.Hooks(f(g(h())))`.
+func (c *CertOrderClient) Use(hooks ...Hook) {
+	c.hooks.CertOrder = append(c.hooks.CertOrder, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `certorder.Intercept(f(g(h())))`.
+func (c *CertOrderClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CertOrder = append(c.inters.CertOrder, interceptors...)
+}
+
+// Create returns a builder for creating a CertOrder entity.
+func (c *CertOrderClient) Create() *CertOrderCreate {
+	mutation := newCertOrderMutation(c.config, OpCreate)
+	return &CertOrderCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CertOrder entities.
+func (c *CertOrderClient) CreateBulk(builders ...*CertOrderCreate) *CertOrderCreateBulk {
+	return &CertOrderCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CertOrderClient) MapCreateBulk(slice any, setFunc func(*CertOrderCreate, int)) *CertOrderCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CertOrderCreateBulk{err: fmt.Errorf("calling to CertOrderClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CertOrderCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CertOrderCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CertOrder.
+func (c *CertOrderClient) Update() *CertOrderUpdate {
+	mutation := newCertOrderMutation(c.config, OpUpdate)
+	return &CertOrderUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CertOrderClient) UpdateOne(_m *CertOrder) *CertOrderUpdateOne {
+	mutation := newCertOrderMutation(c.config, OpUpdateOne, withCertOrder(_m))
+	return &CertOrderUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CertOrderClient) UpdateOneID(id int) *CertOrderUpdateOne {
+	mutation := newCertOrderMutation(c.config, OpUpdateOne, withCertOrderID(id))
+	return &CertOrderUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CertOrder.
+func (c *CertOrderClient) Delete() *CertOrderDelete {
+	mutation := newCertOrderMutation(c.config, OpDelete)
+	return &CertOrderDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CertOrderClient) DeleteOne(_m *CertOrder) *CertOrderDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CertOrderClient) DeleteOneID(id int) *CertOrderDeleteOne {
+	builder := c.Delete().Where(certorder.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CertOrderDeleteOne{builder}
+}
+
+// Query returns a query builder for CertOrder.
+func (c *CertOrderClient) Query() *CertOrderQuery {
+	return &CertOrderQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCertOrder},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CertOrder entity by its id.
+func (c *CertOrderClient) Get(ctx context.Context, id int) (*CertOrder, error) {
+	return c.Query().Where(certorder.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CertOrderClient) GetX(ctx context.Context, id int) *CertOrder {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryEnterprise queries the enterprise edge of a CertOrder.
+func (c *CertOrderClient) QueryEnterprise(_m *CertOrder) *EnterpriseQuery {
+	query := (&EnterpriseClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(certorder.Table, certorder.FieldID, id),
+			sqlgraph.To(enterprise.Table, enterprise.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, certorder.EnterpriseTable, certorder.EnterpriseColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryApplicant queries the applicant edge of a CertOrder.
+func (c *CertOrderClient) QueryApplicant(_m *CertOrder) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(certorder.Table, certorder.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, certorder.ApplicantTable, certorder.ApplicantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDocuments queries the documents edge of a CertOrder.
+func (c *CertOrderClient) QueryDocuments(_m *CertOrder) *CertDocumentQuery {
+	query := (&CertDocumentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(certorder.Table, certorder.FieldID, id),
+			sqlgraph.To(certdocument.Table, certdocument.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, certorder.DocumentsTable, certorder.DocumentsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CertOrderClient) Hooks() []Hook {
+	hooks := c.hooks.CertOrder
+	return append(hooks[:len(hooks):len(hooks)], certorder.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CertOrderClient) Interceptors() []Interceptor {
+	return c.inters.CertOrder
+}
+
+func (c *CertOrderClient) mutate(ctx context.Context, m *CertOrderMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CertOrderCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CertOrderUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CertOrderUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CertOrderDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CertOrder mutation op: %q", m.Op())
+	}
+}
+
+// CertificateClient is a client for the Certificate schema.
+type CertificateClient struct {
+	config
+}
+
+// NewCertificateClient returns a client for the Certificate from the given config.
+func NewCertificateClient(c config) *CertificateClient {
+	return &CertificateClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `certificate.Hooks(f(g(h())))`.
+func (c *CertificateClient) Use(hooks ...Hook) {
+	c.hooks.Certificate = append(c.hooks.Certificate, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `certificate.Intercept(f(g(h())))`.
+func (c *CertificateClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Certificate = append(c.inters.Certificate, interceptors...)
+}
+
+// Create returns a builder for creating a Certificate entity.
+func (c *CertificateClient) Create() *CertificateCreate {
+	mutation := newCertificateMutation(c.config, OpCreate)
+	return &CertificateCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Certificate entities.
+func (c *CertificateClient) CreateBulk(builders ...*CertificateCreate) *CertificateCreateBulk {
+	return &CertificateCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CertificateClient) MapCreateBulk(slice any, setFunc func(*CertificateCreate, int)) *CertificateCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CertificateCreateBulk{err: fmt.Errorf("calling to CertificateClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CertificateCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CertificateCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Certificate.
+func (c *CertificateClient) Update() *CertificateUpdate {
+	mutation := newCertificateMutation(c.config, OpUpdate)
+	return &CertificateUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CertificateClient) UpdateOne(_m *Certificate) *CertificateUpdateOne {
+	mutation := newCertificateMutation(c.config, OpUpdateOne, withCertificate(_m))
+	return &CertificateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CertificateClient) UpdateOneID(id int) *CertificateUpdateOne {
+	mutation := newCertificateMutation(c.config, OpUpdateOne, withCertificateID(id))
+	return &CertificateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Certificate.
+func (c *CertificateClient) Delete() *CertificateDelete {
+	mutation := newCertificateMutation(c.config, OpDelete)
+	return &CertificateDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CertificateClient) DeleteOne(_m *Certificate) *CertificateDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CertificateClient) DeleteOneID(id int) *CertificateDeleteOne {
+	builder := c.Delete().Where(certificate.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CertificateDeleteOne{builder}
+}
+
+// Query returns a query builder for Certificate.
+func (c *CertificateClient) Query() *CertificateQuery {
+	return &CertificateQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCertificate},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Certificate entity by its id.
+func (c *CertificateClient) Get(ctx context.Context, id int) (*Certificate, error) {
+	return c.Query().Where(certificate.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CertificateClient) GetX(ctx context.Context, id int) *Certificate {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a Certificate.
+func (c *CertificateClient) QueryUser(_m *Certificate) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(certificate.Table, certificate.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, certificate.UserTable, certificate.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryEnterprise queries the enterprise edge of a Certificate.
+func (c *CertificateClient) QueryEnterprise(_m *Certificate) *EnterpriseQuery {
+	query := (&EnterpriseClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(certificate.Table, certificate.FieldID, id),
+			sqlgraph.To(enterprise.Table, enterprise.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, certificate.EnterpriseTable, certificate.EnterpriseColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CertificateClient) Hooks() []Hook {
+	hooks := c.hooks.Certificate
+	return append(hooks[:len(hooks):len(hooks)], certificate.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CertificateClient) Interceptors() []Interceptor {
+	return c.inters.Certificate
+}
+
+func (c *CertificateClient) mutate(ctx context.Context, m *CertificateMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CertificateCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CertificateUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CertificateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CertificateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Certificate mutation op: %q", m.Op())
 	}
 }
 
@@ -700,6 +1608,820 @@ func (c *CredentialClient) mutate(ctx context.Context, m *CredentialMutation) (V
 	}
 }
 
+// EnterpriseClient is a client for the Enterprise schema.
+type EnterpriseClient struct {
+	config
+}
+
+// NewEnterpriseClient returns a client for the Enterprise from the given config.
+func NewEnterpriseClient(c config) *EnterpriseClient {
+	return &EnterpriseClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `enterprise.Hooks(f(g(h())))`.
+func (c *EnterpriseClient) Use(hooks ...Hook) {
+	c.hooks.Enterprise = append(c.hooks.Enterprise, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `enterprise.Intercept(f(g(h())))`.
+func (c *EnterpriseClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Enterprise = append(c.inters.Enterprise, interceptors...)
+}
+
+// Create returns a builder for creating a Enterprise entity.
+func (c *EnterpriseClient) Create() *EnterpriseCreate {
+	mutation := newEnterpriseMutation(c.config, OpCreate)
+	return &EnterpriseCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Enterprise entities.
+func (c *EnterpriseClient) CreateBulk(builders ...*EnterpriseCreate) *EnterpriseCreateBulk {
+	return &EnterpriseCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *EnterpriseClient) MapCreateBulk(slice any, setFunc func(*EnterpriseCreate, int)) *EnterpriseCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &EnterpriseCreateBulk{err: fmt.Errorf("calling to EnterpriseClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*EnterpriseCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &EnterpriseCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Enterprise.
+func (c *EnterpriseClient) Update() *EnterpriseUpdate {
+	mutation := newEnterpriseMutation(c.config, OpUpdate)
+	return &EnterpriseUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *EnterpriseClient) UpdateOne(_m *Enterprise) *EnterpriseUpdateOne {
+	mutation := newEnterpriseMutation(c.config, OpUpdateOne, withEnterprise(_m))
+	return &EnterpriseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *EnterpriseClient) UpdateOneID(id int) *EnterpriseUpdateOne {
+	mutation := newEnterpriseMutation(c.config, OpUpdateOne, withEnterpriseID(id))
+	return &EnterpriseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Enterprise.
+func (c *EnterpriseClient) Delete() *EnterpriseDelete {
+	mutation := newEnterpriseMutation(c.config, OpDelete)
+	return &EnterpriseDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *EnterpriseClient) DeleteOne(_m *Enterprise) *EnterpriseDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *EnterpriseClient) DeleteOneID(id int) *EnterpriseDeleteOne {
+	builder := c.Delete().Where(enterprise.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &EnterpriseDeleteOne{builder}
+}
+
+// Query returns a query builder for Enterprise.
+func (c *EnterpriseClient) Query() *EnterpriseQuery {
+	return &EnterpriseQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeEnterprise},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Enterprise entity by its id.
+func (c *EnterpriseClient) Get(ctx context.Context, id int) (*Enterprise, error) {
+	return c.Query().Where(enterprise.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *EnterpriseClient) GetX(ctx context.Context, id int) *Enterprise {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryCertifier queries the certifier edge of a Enterprise.
+func (c *EnterpriseClient) QueryCertifier(_m *Enterprise) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(enterprise.Table, enterprise.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, enterprise.CertifierTable, enterprise.CertifierColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *EnterpriseClient) Hooks() []Hook {
+	hooks := c.hooks.Enterprise
+	return append(hooks[:len(hooks):len(hooks)], enterprise.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *EnterpriseClient) Interceptors() []Interceptor {
+	return c.inters.Enterprise
+}
+
+func (c *EnterpriseClient) mutate(ctx context.Context, m *EnterpriseMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&EnterpriseCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&EnterpriseUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&EnterpriseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&EnterpriseDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Enterprise mutation op: %q", m.Op())
+	}
+}
+
+// FlowClient is a client for the Flow schema.
+type FlowClient struct {
+	config
+}
+
+// NewFlowClient returns a client for the Flow from the given config.
+func NewFlowClient(c config) *FlowClient {
+	return &FlowClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `flow.Hooks(f(g(h())))`.
+func (c *FlowClient) Use(hooks ...Hook) {
+	c.hooks.Flow = append(c.hooks.Flow, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `flow.Intercept(f(g(h())))`.
+func (c *FlowClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Flow = append(c.inters.Flow, interceptors...)
+}
+
+// Create returns a builder for creating a Flow entity.
+func (c *FlowClient) Create() *FlowCreate {
+	mutation := newFlowMutation(c.config, OpCreate)
+	return &FlowCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Flow entities.
+func (c *FlowClient) CreateBulk(builders ...*FlowCreate) *FlowCreateBulk {
+	return &FlowCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *FlowClient) MapCreateBulk(slice any, setFunc func(*FlowCreate, int)) *FlowCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &FlowCreateBulk{err: fmt.Errorf("calling to FlowClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*FlowCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &FlowCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Flow.
+func (c *FlowClient) Update() *FlowUpdate {
+	mutation := newFlowMutation(c.config, OpUpdate)
+	return &FlowUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *FlowClient) UpdateOne(_m *Flow) *FlowUpdateOne {
+	mutation := newFlowMutation(c.config, OpUpdateOne, withFlow(_m))
+	return &FlowUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *FlowClient) UpdateOneID(id int) *FlowUpdateOne {
+	mutation := newFlowMutation(c.config, OpUpdateOne, withFlowID(id))
+	return &FlowUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Flow.
+func (c *FlowClient) Delete() *FlowDelete {
+	mutation := newFlowMutation(c.config, OpDelete)
+	return &FlowDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *FlowClient) DeleteOne(_m *Flow) *FlowDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *FlowClient) DeleteOneID(id int) *FlowDeleteOne {
+	builder := c.Delete().Where(flow.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &FlowDeleteOne{builder}
+}
+
+// Query returns a query builder for Flow.
+func (c *FlowClient) Query() *FlowQuery {
+	return &FlowQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeFlow},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Flow entity by its id.
+func (c *FlowClient) Get(ctx context.Context, id int) (*Flow, error) {
+	return c.Query().Where(flow.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *FlowClient) GetX(ctx context.Context, id int) *Flow {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryInitiator queries the initiator edge of a Flow.
+func (c *FlowClient) QueryInitiator(_m *Flow) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(flow.Table, flow.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, flow.InitiatorTable, flow.InitiatorColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDocuments queries the documents edge of a Flow.
+func (c *FlowClient) QueryDocuments(_m *Flow) *FlowDocumentQuery {
+	query := (&FlowDocumentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(flow.Table, flow.FieldID, id),
+			sqlgraph.To(flowdocument.Table, flowdocument.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, flow.DocumentsTable, flow.DocumentsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryParticipants queries the participants edge of a Flow.
+func (c *FlowClient) QueryParticipants(_m *Flow) *ParticipantQuery {
+	query := (&ParticipantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(flow.Table, flow.FieldID, id),
+			sqlgraph.To(participant.Table, participant.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, flow.ParticipantsTable, flow.ParticipantsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryFields queries the fields edge of a Flow.
+func (c *FlowClient) QueryFields(_m *Flow) *SignFieldQuery {
+	query := (&SignFieldClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(flow.Table, flow.FieldID, id),
+			sqlgraph.To(signfield.Table, signfield.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, flow.FieldsTable, flow.FieldsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *FlowClient) Hooks() []Hook {
+	hooks := c.hooks.Flow
+	return append(hooks[:len(hooks):len(hooks)], flow.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *FlowClient) Interceptors() []Interceptor {
+	return c.inters.Flow
+}
+
+func (c *FlowClient) mutate(ctx context.Context, m *FlowMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&FlowCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&FlowUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&FlowUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&FlowDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Flow mutation op: %q", m.Op())
+	}
+}
+
+// FlowDocumentClient is a client for the FlowDocument schema.
+type FlowDocumentClient struct {
+	config
+}
+
+// NewFlowDocumentClient returns a client for the FlowDocument from the given config.
+func NewFlowDocumentClient(c config) *FlowDocumentClient {
+	return &FlowDocumentClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `flowdocument.Hooks(f(g(h())))`.
+func (c *FlowDocumentClient) Use(hooks ...Hook) {
+	c.hooks.FlowDocument = append(c.hooks.FlowDocument, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `flowdocument.Intercept(f(g(h())))`.
+func (c *FlowDocumentClient) Intercept(interceptors ...Interceptor) {
+	c.inters.FlowDocument = append(c.inters.FlowDocument, interceptors...)
+}
+
+// Create returns a builder for creating a FlowDocument entity.
+func (c *FlowDocumentClient) Create() *FlowDocumentCreate {
+	mutation := newFlowDocumentMutation(c.config, OpCreate)
+	return &FlowDocumentCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of FlowDocument entities.
+func (c *FlowDocumentClient) CreateBulk(builders ...*FlowDocumentCreate) *FlowDocumentCreateBulk {
+	return &FlowDocumentCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *FlowDocumentClient) MapCreateBulk(slice any, setFunc func(*FlowDocumentCreate, int)) *FlowDocumentCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &FlowDocumentCreateBulk{err: fmt.Errorf("calling to FlowDocumentClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*FlowDocumentCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &FlowDocumentCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for FlowDocument.
+func (c *FlowDocumentClient) Update() *FlowDocumentUpdate {
+	mutation := newFlowDocumentMutation(c.config, OpUpdate)
+	return &FlowDocumentUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *FlowDocumentClient) UpdateOne(_m *FlowDocument) *FlowDocumentUpdateOne {
+	mutation := newFlowDocumentMutation(c.config, OpUpdateOne, withFlowDocument(_m))
+	return &FlowDocumentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *FlowDocumentClient) UpdateOneID(id int) *FlowDocumentUpdateOne {
+	mutation := newFlowDocumentMutation(c.config, OpUpdateOne, withFlowDocumentID(id))
+	return &FlowDocumentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for FlowDocument.
+func (c *FlowDocumentClient) Delete() *FlowDocumentDelete {
+	mutation := newFlowDocumentMutation(c.config, OpDelete)
+	return &FlowDocumentDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *FlowDocumentClient) DeleteOne(_m *FlowDocument) *FlowDocumentDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *FlowDocumentClient) DeleteOneID(id int) *FlowDocumentDeleteOne {
+	builder := c.Delete().Where(flowdocument.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &FlowDocumentDeleteOne{builder}
+}
+
+// Query returns a query builder for FlowDocument.
+func (c *FlowDocumentClient) Query() *FlowDocumentQuery {
+	return &FlowDocumentQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeFlowDocument},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a FlowDocument entity by its id.
+func (c *FlowDocumentClient) Get(ctx context.Context, id int) (*FlowDocument, error) {
+	return c.Query().Where(flowdocument.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *FlowDocumentClient) GetX(ctx context.Context, id int) *FlowDocument {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryFlow queries the flow edge of a FlowDocument.
+func (c *FlowDocumentClient) QueryFlow(_m *FlowDocument) *FlowQuery {
+	query := (&FlowClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(flowdocument.Table, flowdocument.FieldID, id),
+			sqlgraph.To(flow.Table, flow.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, flowdocument.FlowTable, flowdocument.FlowColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *FlowDocumentClient) Hooks() []Hook {
+	hooks := c.hooks.FlowDocument
+	return append(hooks[:len(hooks):len(hooks)], flowdocument.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *FlowDocumentClient) Interceptors() []Interceptor {
+	return c.inters.FlowDocument
+}
+
+func (c *FlowDocumentClient) mutate(ctx context.Context, m *FlowDocumentMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&FlowDocumentCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&FlowDocumentUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&FlowDocumentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&FlowDocumentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown FlowDocument mutation op: %q", m.Op())
+	}
+}
+
+// IdentityVerificationClient is a client for the IdentityVerification schema.
+type IdentityVerificationClient struct {
+	config
+}
+
+// NewIdentityVerificationClient returns a client for the IdentityVerification from the given config.
+func NewIdentityVerificationClient(c config) *IdentityVerificationClient {
+	return &IdentityVerificationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `identityverification.Hooks(f(g(h())))`.
+func (c *IdentityVerificationClient) Use(hooks ...Hook) {
+	c.hooks.IdentityVerification = append(c.hooks.IdentityVerification, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `identityverification.Intercept(f(g(h())))`.
+func (c *IdentityVerificationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.IdentityVerification = append(c.inters.IdentityVerification, interceptors...)
+}
+
+// Create returns a builder for creating a IdentityVerification entity.
+func (c *IdentityVerificationClient) Create() *IdentityVerificationCreate {
+	mutation := newIdentityVerificationMutation(c.config, OpCreate)
+	return &IdentityVerificationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of IdentityVerification entities.
+func (c *IdentityVerificationClient) CreateBulk(builders ...*IdentityVerificationCreate) *IdentityVerificationCreateBulk {
+	return &IdentityVerificationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *IdentityVerificationClient) MapCreateBulk(slice any, setFunc func(*IdentityVerificationCreate, int)) *IdentityVerificationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &IdentityVerificationCreateBulk{err: fmt.Errorf("calling to IdentityVerificationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*IdentityVerificationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &IdentityVerificationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for IdentityVerification.
+func (c *IdentityVerificationClient) Update() *IdentityVerificationUpdate {
+	mutation := newIdentityVerificationMutation(c.config, OpUpdate)
+	return &IdentityVerificationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *IdentityVerificationClient) UpdateOne(_m *IdentityVerification) *IdentityVerificationUpdateOne {
+	mutation := newIdentityVerificationMutation(c.config, OpUpdateOne, withIdentityVerification(_m))
+	return &IdentityVerificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *IdentityVerificationClient) UpdateOneID(id int) *IdentityVerificationUpdateOne {
+	mutation := newIdentityVerificationMutation(c.config, OpUpdateOne, withIdentityVerificationID(id))
+	return &IdentityVerificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for IdentityVerification.
+func (c *IdentityVerificationClient) Delete() *IdentityVerificationDelete {
+	mutation := newIdentityVerificationMutation(c.config, OpDelete)
+	return &IdentityVerificationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *IdentityVerificationClient) DeleteOne(_m *IdentityVerification) *IdentityVerificationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *IdentityVerificationClient) DeleteOneID(id int) *IdentityVerificationDeleteOne {
+	builder := c.Delete().Where(identityverification.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &IdentityVerificationDeleteOne{builder}
+}
+
+// Query returns a query builder for IdentityVerification.
+func (c *IdentityVerificationClient) Query() *IdentityVerificationQuery {
+	return &IdentityVerificationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeIdentityVerification},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a IdentityVerification entity by its id.
+func (c *IdentityVerificationClient) Get(ctx context.Context, id int) (*IdentityVerification, error) {
+	return c.Query().Where(identityverification.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *IdentityVerificationClient) GetX(ctx context.Context, id int) *IdentityVerification {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a IdentityVerification.
+func (c *IdentityVerificationClient) QueryUser(_m *IdentityVerification) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(identityverification.Table, identityverification.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, identityverification.UserTable, identityverification.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *IdentityVerificationClient) Hooks() []Hook {
+	hooks := c.hooks.IdentityVerification
+	return append(hooks[:len(hooks):len(hooks)], identityverification.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *IdentityVerificationClient) Interceptors() []Interceptor {
+	return c.inters.IdentityVerification
+}
+
+func (c *IdentityVerificationClient) mutate(ctx context.Context, m *IdentityVerificationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&IdentityVerificationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&IdentityVerificationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&IdentityVerificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&IdentityVerificationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown IdentityVerification mutation op: %q", m.Op())
+	}
+}
+
+// JoinRequestClient is a client for the JoinRequest schema.
+type JoinRequestClient struct {
+	config
+}
+
+// NewJoinRequestClient returns a client for the JoinRequest from the given config.
+func NewJoinRequestClient(c config) *JoinRequestClient {
+	return &JoinRequestClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `joinrequest.Hooks(f(g(h())))`.
+func (c *JoinRequestClient) Use(hooks ...Hook) {
+	c.hooks.JoinRequest = append(c.hooks.JoinRequest, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `joinrequest.Intercept(f(g(h())))`.
+func (c *JoinRequestClient) Intercept(interceptors ...Interceptor) {
+	c.inters.JoinRequest = append(c.inters.JoinRequest, interceptors...)
+}
+
+// Create returns a builder for creating a JoinRequest entity.
+func (c *JoinRequestClient) Create() *JoinRequestCreate {
+	mutation := newJoinRequestMutation(c.config, OpCreate)
+	return &JoinRequestCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of JoinRequest entities.
+func (c *JoinRequestClient) CreateBulk(builders ...*JoinRequestCreate) *JoinRequestCreateBulk {
+	return &JoinRequestCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *JoinRequestClient) MapCreateBulk(slice any, setFunc func(*JoinRequestCreate, int)) *JoinRequestCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &JoinRequestCreateBulk{err: fmt.Errorf("calling to JoinRequestClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*JoinRequestCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &JoinRequestCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for JoinRequest.
+func (c *JoinRequestClient) Update() *JoinRequestUpdate {
+	mutation := newJoinRequestMutation(c.config, OpUpdate)
+	return &JoinRequestUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *JoinRequestClient) UpdateOne(_m *JoinRequest) *JoinRequestUpdateOne {
+	mutation := newJoinRequestMutation(c.config, OpUpdateOne, withJoinRequest(_m))
+	return &JoinRequestUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *JoinRequestClient) UpdateOneID(id int) *JoinRequestUpdateOne {
+	mutation := newJoinRequestMutation(c.config, OpUpdateOne, withJoinRequestID(id))
+	return &JoinRequestUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for JoinRequest.
+func (c *JoinRequestClient) Delete() *JoinRequestDelete {
+	mutation := newJoinRequestMutation(c.config, OpDelete)
+	return &JoinRequestDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *JoinRequestClient) DeleteOne(_m *JoinRequest) *JoinRequestDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *JoinRequestClient) DeleteOneID(id int) *JoinRequestDeleteOne {
+	builder := c.Delete().Where(joinrequest.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &JoinRequestDeleteOne{builder}
+}
+
+// Query returns a query builder for JoinRequest.
+func (c *JoinRequestClient) Query() *JoinRequestQuery {
+	return &JoinRequestQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeJoinRequest},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a JoinRequest entity by its id.
+func (c *JoinRequestClient) Get(ctx context.Context, id int) (*JoinRequest, error) {
+	return c.Query().Where(joinrequest.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *JoinRequestClient) GetX(ctx context.Context, id int) *JoinRequest {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryEnterprise queries the enterprise edge of a JoinRequest.
+func (c *JoinRequestClient) QueryEnterprise(_m *JoinRequest) *EnterpriseQuery {
+	query := (&EnterpriseClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(joinrequest.Table, joinrequest.FieldID, id),
+			sqlgraph.To(enterprise.Table, enterprise.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, joinrequest.EnterpriseTable, joinrequest.EnterpriseColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryUser queries the user edge of a JoinRequest.
+func (c *JoinRequestClient) QueryUser(_m *JoinRequest) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(joinrequest.Table, joinrequest.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, joinrequest.UserTable, joinrequest.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *JoinRequestClient) Hooks() []Hook {
+	hooks := c.hooks.JoinRequest
+	return append(hooks[:len(hooks):len(hooks)], joinrequest.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *JoinRequestClient) Interceptors() []Interceptor {
+	return c.inters.JoinRequest
+}
+
+func (c *JoinRequestClient) mutate(ctx context.Context, m *JoinRequestMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&JoinRequestCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&JoinRequestUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&JoinRequestUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&JoinRequestDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown JoinRequest mutation op: %q", m.Op())
+	}
+}
+
 // LoginAttemptClient is a client for the LoginAttempt schema.
 type LoginAttemptClient struct {
 	config
@@ -831,6 +2553,172 @@ func (c *LoginAttemptClient) mutate(ctx context.Context, m *LoginAttemptMutation
 		return (&LoginAttemptDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown LoginAttempt mutation op: %q", m.Op())
+	}
+}
+
+// MembershipClient is a client for the Membership schema.
+type MembershipClient struct {
+	config
+}
+
+// NewMembershipClient returns a client for the Membership from the given config.
+func NewMembershipClient(c config) *MembershipClient {
+	return &MembershipClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `membership.Hooks(f(g(h())))`.
+func (c *MembershipClient) Use(hooks ...Hook) {
+	c.hooks.Membership = append(c.hooks.Membership, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `membership.Intercept(f(g(h())))`.
+func (c *MembershipClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Membership = append(c.inters.Membership, interceptors...)
+}
+
+// Create returns a builder for creating a Membership entity.
+func (c *MembershipClient) Create() *MembershipCreate {
+	mutation := newMembershipMutation(c.config, OpCreate)
+	return &MembershipCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Membership entities.
+func (c *MembershipClient) CreateBulk(builders ...*MembershipCreate) *MembershipCreateBulk {
+	return &MembershipCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MembershipClient) MapCreateBulk(slice any, setFunc func(*MembershipCreate, int)) *MembershipCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MembershipCreateBulk{err: fmt.Errorf("calling to MembershipClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MembershipCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MembershipCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Membership.
+func (c *MembershipClient) Update() *MembershipUpdate {
+	mutation := newMembershipMutation(c.config, OpUpdate)
+	return &MembershipUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MembershipClient) UpdateOne(_m *Membership) *MembershipUpdateOne {
+	mutation := newMembershipMutation(c.config, OpUpdateOne, withMembership(_m))
+	return &MembershipUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MembershipClient) UpdateOneID(id int) *MembershipUpdateOne {
+	mutation := newMembershipMutation(c.config, OpUpdateOne, withMembershipID(id))
+	return &MembershipUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Membership.
+func (c *MembershipClient) Delete() *MembershipDelete {
+	mutation := newMembershipMutation(c.config, OpDelete)
+	return &MembershipDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MembershipClient) DeleteOne(_m *Membership) *MembershipDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MembershipClient) DeleteOneID(id int) *MembershipDeleteOne {
+	builder := c.Delete().Where(membership.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MembershipDeleteOne{builder}
+}
+
+// Query returns a query builder for Membership.
+func (c *MembershipClient) Query() *MembershipQuery {
+	return &MembershipQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMembership},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Membership entity by its id.
+func (c *MembershipClient) Get(ctx context.Context, id int) (*Membership, error) {
+	return c.Query().Where(membership.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MembershipClient) GetX(ctx context.Context, id int) *Membership {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryEnterprise queries the enterprise edge of a Membership.
+func (c *MembershipClient) QueryEnterprise(_m *Membership) *EnterpriseQuery {
+	query := (&EnterpriseClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(membership.Table, membership.FieldID, id),
+			sqlgraph.To(enterprise.Table, enterprise.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, membership.EnterpriseTable, membership.EnterpriseColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryUser queries the user edge of a Membership.
+func (c *MembershipClient) QueryUser(_m *Membership) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(membership.Table, membership.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, membership.UserTable, membership.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *MembershipClient) Hooks() []Hook {
+	hooks := c.hooks.Membership
+	return append(hooks[:len(hooks):len(hooks)], membership.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *MembershipClient) Interceptors() []Interceptor {
+	return c.inters.Membership
+}
+
+func (c *MembershipClient) mutate(ctx context.Context, m *MembershipMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MembershipCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MembershipUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MembershipUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MembershipDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Membership mutation op: %q", m.Op())
 	}
 }
 
@@ -968,6 +2856,188 @@ func (c *OutboxMessageClient) mutate(ctx context.Context, m *OutboxMessageMutati
 	}
 }
 
+// ParticipantClient is a client for the Participant schema.
+type ParticipantClient struct {
+	config
+}
+
+// NewParticipantClient returns a client for the Participant from the given config.
+func NewParticipantClient(c config) *ParticipantClient {
+	return &ParticipantClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `participant.Hooks(f(g(h())))`.
+func (c *ParticipantClient) Use(hooks ...Hook) {
+	c.hooks.Participant = append(c.hooks.Participant, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `participant.Intercept(f(g(h())))`.
+func (c *ParticipantClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Participant = append(c.inters.Participant, interceptors...)
+}
+
+// Create returns a builder for creating a Participant entity.
+func (c *ParticipantClient) Create() *ParticipantCreate {
+	mutation := newParticipantMutation(c.config, OpCreate)
+	return &ParticipantCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Participant entities.
+func (c *ParticipantClient) CreateBulk(builders ...*ParticipantCreate) *ParticipantCreateBulk {
+	return &ParticipantCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ParticipantClient) MapCreateBulk(slice any, setFunc func(*ParticipantCreate, int)) *ParticipantCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ParticipantCreateBulk{err: fmt.Errorf("calling to ParticipantClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ParticipantCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ParticipantCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Participant.
+func (c *ParticipantClient) Update() *ParticipantUpdate {
+	mutation := newParticipantMutation(c.config, OpUpdate)
+	return &ParticipantUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ParticipantClient) UpdateOne(_m *Participant) *ParticipantUpdateOne {
+	mutation := newParticipantMutation(c.config, OpUpdateOne, withParticipant(_m))
+	return &ParticipantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ParticipantClient) UpdateOneID(id int) *ParticipantUpdateOne {
+	mutation := newParticipantMutation(c.config, OpUpdateOne, withParticipantID(id))
+	return &ParticipantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Participant.
+func (c *ParticipantClient) Delete() *ParticipantDelete {
+	mutation := newParticipantMutation(c.config, OpDelete)
+	return &ParticipantDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ParticipantClient) DeleteOne(_m *Participant) *ParticipantDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ParticipantClient) DeleteOneID(id int) *ParticipantDeleteOne {
+	builder := c.Delete().Where(participant.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ParticipantDeleteOne{builder}
+}
+
+// Query returns a query builder for Participant.
+func (c *ParticipantClient) Query() *ParticipantQuery {
+	return &ParticipantQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeParticipant},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Participant entity by its id.
+func (c *ParticipantClient) Get(ctx context.Context, id int) (*Participant, error) {
+	return c.Query().Where(participant.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ParticipantClient) GetX(ctx context.Context, id int) *Participant {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryFlow queries the flow edge of a Participant.
+func (c *ParticipantClient) QueryFlow(_m *Participant) *FlowQuery {
+	query := (&FlowClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(participant.Table, participant.FieldID, id),
+			sqlgraph.To(flow.Table, flow.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, participant.FlowTable, participant.FlowColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryUser queries the user edge of a Participant.
+func (c *ParticipantClient) QueryUser(_m *Participant) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(participant.Table, participant.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, participant.UserTable, participant.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryFields queries the fields edge of a Participant.
+func (c *ParticipantClient) QueryFields(_m *Participant) *SignFieldQuery {
+	query := (&SignFieldClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(participant.Table, participant.FieldID, id),
+			sqlgraph.To(signfield.Table, signfield.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, participant.FieldsTable, participant.FieldsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ParticipantClient) Hooks() []Hook {
+	hooks := c.hooks.Participant
+	return append(hooks[:len(hooks):len(hooks)], participant.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ParticipantClient) Interceptors() []Interceptor {
+	return c.inters.Participant
+}
+
+func (c *ParticipantClient) mutate(ctx context.Context, m *ParticipantMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ParticipantCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ParticipantUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ParticipantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ParticipantDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Participant mutation op: %q", m.Op())
+	}
+}
+
 // SMSCodeClient is a client for the SMSCode schema.
 type SMSCodeClient struct {
 	config
@@ -1099,6 +3169,370 @@ func (c *SMSCodeClient) mutate(ctx context.Context, m *SMSCodeMutation) (Value, 
 		return (&SMSCodeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown SMSCode mutation op: %q", m.Op())
+	}
+}
+
+// SealClient is a client for the Seal schema.
+type SealClient struct {
+	config
+}
+
+// NewSealClient returns a client for the Seal from the given config.
+func NewSealClient(c config) *SealClient {
+	return &SealClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `seal.Hooks(f(g(h())))`.
+func (c *SealClient) Use(hooks ...Hook) {
+	c.hooks.Seal = append(c.hooks.Seal, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `seal.Intercept(f(g(h())))`.
+func (c *SealClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Seal = append(c.inters.Seal, interceptors...)
+}
+
+// Create returns a builder for creating a Seal entity.
+func (c *SealClient) Create() *SealCreate {
+	mutation := newSealMutation(c.config, OpCreate)
+	return &SealCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Seal entities.
+func (c *SealClient) CreateBulk(builders ...*SealCreate) *SealCreateBulk {
+	return &SealCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SealClient) MapCreateBulk(slice any, setFunc func(*SealCreate, int)) *SealCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SealCreateBulk{err: fmt.Errorf("calling to SealClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SealCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SealCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Seal.
+func (c *SealClient) Update() *SealUpdate {
+	mutation := newSealMutation(c.config, OpUpdate)
+	return &SealUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SealClient) UpdateOne(_m *Seal) *SealUpdateOne {
+	mutation := newSealMutation(c.config, OpUpdateOne, withSeal(_m))
+	return &SealUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SealClient) UpdateOneID(id int) *SealUpdateOne {
+	mutation := newSealMutation(c.config, OpUpdateOne, withSealID(id))
+	return &SealUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Seal.
+func (c *SealClient) Delete() *SealDelete {
+	mutation := newSealMutation(c.config, OpDelete)
+	return &SealDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SealClient) DeleteOne(_m *Seal) *SealDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SealClient) DeleteOneID(id int) *SealDeleteOne {
+	builder := c.Delete().Where(seal.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SealDeleteOne{builder}
+}
+
+// Query returns a query builder for Seal.
+func (c *SealClient) Query() *SealQuery {
+	return &SealQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSeal},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Seal entity by its id.
+func (c *SealClient) Get(ctx context.Context, id int) (*Seal, error) {
+	return c.Query().Where(seal.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SealClient) GetX(ctx context.Context, id int) *Seal {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a Seal.
+func (c *SealClient) QueryUser(_m *Seal) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(seal.Table, seal.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, seal.UserTable, seal.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryEnterprise queries the enterprise edge of a Seal.
+func (c *SealClient) QueryEnterprise(_m *Seal) *EnterpriseQuery {
+	query := (&EnterpriseClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(seal.Table, seal.FieldID, id),
+			sqlgraph.To(enterprise.Table, enterprise.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, seal.EnterpriseTable, seal.EnterpriseColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCertificate queries the certificate edge of a Seal.
+func (c *SealClient) QueryCertificate(_m *Seal) *CertificateQuery {
+	query := (&CertificateClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(seal.Table, seal.FieldID, id),
+			sqlgraph.To(certificate.Table, certificate.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, seal.CertificateTable, seal.CertificateColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SealClient) Hooks() []Hook {
+	hooks := c.hooks.Seal
+	return append(hooks[:len(hooks):len(hooks)], seal.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SealClient) Interceptors() []Interceptor {
+	return c.inters.Seal
+}
+
+func (c *SealClient) mutate(ctx context.Context, m *SealMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SealCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SealUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SealUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SealDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Seal mutation op: %q", m.Op())
+	}
+}
+
+// SealGrantClient is a client for the SealGrant schema.
+type SealGrantClient struct {
+	config
+}
+
+// NewSealGrantClient returns a client for the SealGrant from the given config.
+func NewSealGrantClient(c config) *SealGrantClient {
+	return &SealGrantClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `sealgrant.Hooks(f(g(h())))`.
+func (c *SealGrantClient) Use(hooks ...Hook) {
+	c.hooks.SealGrant = append(c.hooks.SealGrant, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `sealgrant.Intercept(f(g(h())))`.
+func (c *SealGrantClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SealGrant = append(c.inters.SealGrant, interceptors...)
+}
+
+// Create returns a builder for creating a SealGrant entity.
+func (c *SealGrantClient) Create() *SealGrantCreate {
+	mutation := newSealGrantMutation(c.config, OpCreate)
+	return &SealGrantCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SealGrant entities.
+func (c *SealGrantClient) CreateBulk(builders ...*SealGrantCreate) *SealGrantCreateBulk {
+	return &SealGrantCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SealGrantClient) MapCreateBulk(slice any, setFunc func(*SealGrantCreate, int)) *SealGrantCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SealGrantCreateBulk{err: fmt.Errorf("calling to SealGrantClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SealGrantCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SealGrantCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SealGrant.
+func (c *SealGrantClient) Update() *SealGrantUpdate {
+	mutation := newSealGrantMutation(c.config, OpUpdate)
+	return &SealGrantUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SealGrantClient) UpdateOne(_m *SealGrant) *SealGrantUpdateOne {
+	mutation := newSealGrantMutation(c.config, OpUpdateOne, withSealGrant(_m))
+	return &SealGrantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SealGrantClient) UpdateOneID(id int) *SealGrantUpdateOne {
+	mutation := newSealGrantMutation(c.config, OpUpdateOne, withSealGrantID(id))
+	return &SealGrantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SealGrant.
+func (c *SealGrantClient) Delete() *SealGrantDelete {
+	mutation := newSealGrantMutation(c.config, OpDelete)
+	return &SealGrantDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SealGrantClient) DeleteOne(_m *SealGrant) *SealGrantDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SealGrantClient) DeleteOneID(id int) *SealGrantDeleteOne {
+	builder := c.Delete().Where(sealgrant.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SealGrantDeleteOne{builder}
+}
+
+// Query returns a query builder for SealGrant.
+func (c *SealGrantClient) Query() *SealGrantQuery {
+	return &SealGrantQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSealGrant},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SealGrant entity by its id.
+func (c *SealGrantClient) Get(ctx context.Context, id int) (*SealGrant, error) {
+	return c.Query().Where(sealgrant.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SealGrantClient) GetX(ctx context.Context, id int) *SealGrant {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryEnterprise queries the enterprise edge of a SealGrant.
+func (c *SealGrantClient) QueryEnterprise(_m *SealGrant) *EnterpriseQuery {
+	query := (&EnterpriseClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(sealgrant.Table, sealgrant.FieldID, id),
+			sqlgraph.To(enterprise.Table, enterprise.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, sealgrant.EnterpriseTable, sealgrant.EnterpriseColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySeal queries the seal edge of a SealGrant.
+func (c *SealGrantClient) QuerySeal(_m *SealGrant) *SealQuery {
+	query := (&SealClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(sealgrant.Table, sealgrant.FieldID, id),
+			sqlgraph.To(seal.Table, seal.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, sealgrant.SealTable, sealgrant.SealColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryUser queries the user edge of a SealGrant.
+func (c *SealGrantClient) QueryUser(_m *SealGrant) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(sealgrant.Table, sealgrant.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, sealgrant.UserTable, sealgrant.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SealGrantClient) Hooks() []Hook {
+	hooks := c.hooks.SealGrant
+	return append(hooks[:len(hooks):len(hooks)], sealgrant.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SealGrantClient) Interceptors() []Interceptor {
+	return c.inters.SealGrant
+}
+
+func (c *SealGrantClient) mutate(ctx context.Context, m *SealGrantMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SealGrantCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SealGrantUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SealGrantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SealGrantDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SealGrant mutation op: %q", m.Op())
 	}
 }
 
@@ -1249,6 +3683,504 @@ func (c *SessionClient) mutate(ctx context.Context, m *SessionMutation) (Value, 
 		return (&SessionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Session mutation op: %q", m.Op())
+	}
+}
+
+// SessionSpaceClient is a client for the SessionSpace schema.
+type SessionSpaceClient struct {
+	config
+}
+
+// NewSessionSpaceClient returns a client for the SessionSpace from the given config.
+func NewSessionSpaceClient(c config) *SessionSpaceClient {
+	return &SessionSpaceClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `sessionspace.Hooks(f(g(h())))`.
+func (c *SessionSpaceClient) Use(hooks ...Hook) {
+	c.hooks.SessionSpace = append(c.hooks.SessionSpace, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `sessionspace.Intercept(f(g(h())))`.
+func (c *SessionSpaceClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SessionSpace = append(c.inters.SessionSpace, interceptors...)
+}
+
+// Create returns a builder for creating a SessionSpace entity.
+func (c *SessionSpaceClient) Create() *SessionSpaceCreate {
+	mutation := newSessionSpaceMutation(c.config, OpCreate)
+	return &SessionSpaceCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SessionSpace entities.
+func (c *SessionSpaceClient) CreateBulk(builders ...*SessionSpaceCreate) *SessionSpaceCreateBulk {
+	return &SessionSpaceCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SessionSpaceClient) MapCreateBulk(slice any, setFunc func(*SessionSpaceCreate, int)) *SessionSpaceCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SessionSpaceCreateBulk{err: fmt.Errorf("calling to SessionSpaceClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SessionSpaceCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SessionSpaceCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SessionSpace.
+func (c *SessionSpaceClient) Update() *SessionSpaceUpdate {
+	mutation := newSessionSpaceMutation(c.config, OpUpdate)
+	return &SessionSpaceUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SessionSpaceClient) UpdateOne(_m *SessionSpace) *SessionSpaceUpdateOne {
+	mutation := newSessionSpaceMutation(c.config, OpUpdateOne, withSessionSpace(_m))
+	return &SessionSpaceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SessionSpaceClient) UpdateOneID(id int) *SessionSpaceUpdateOne {
+	mutation := newSessionSpaceMutation(c.config, OpUpdateOne, withSessionSpaceID(id))
+	return &SessionSpaceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SessionSpace.
+func (c *SessionSpaceClient) Delete() *SessionSpaceDelete {
+	mutation := newSessionSpaceMutation(c.config, OpDelete)
+	return &SessionSpaceDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SessionSpaceClient) DeleteOne(_m *SessionSpace) *SessionSpaceDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SessionSpaceClient) DeleteOneID(id int) *SessionSpaceDeleteOne {
+	builder := c.Delete().Where(sessionspace.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SessionSpaceDeleteOne{builder}
+}
+
+// Query returns a query builder for SessionSpace.
+func (c *SessionSpaceClient) Query() *SessionSpaceQuery {
+	return &SessionSpaceQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSessionSpace},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SessionSpace entity by its id.
+func (c *SessionSpaceClient) Get(ctx context.Context, id int) (*SessionSpace, error) {
+	return c.Query().Where(sessionspace.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SessionSpaceClient) GetX(ctx context.Context, id int) *SessionSpace {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QuerySession queries the session edge of a SessionSpace.
+func (c *SessionSpaceClient) QuerySession(_m *SessionSpace) *SessionQuery {
+	query := (&SessionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(sessionspace.Table, sessionspace.FieldID, id),
+			sqlgraph.To(session.Table, session.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, sessionspace.SessionTable, sessionspace.SessionColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryEnterprise queries the enterprise edge of a SessionSpace.
+func (c *SessionSpaceClient) QueryEnterprise(_m *SessionSpace) *EnterpriseQuery {
+	query := (&EnterpriseClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(sessionspace.Table, sessionspace.FieldID, id),
+			sqlgraph.To(enterprise.Table, enterprise.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, sessionspace.EnterpriseTable, sessionspace.EnterpriseColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SessionSpaceClient) Hooks() []Hook {
+	hooks := c.hooks.SessionSpace
+	return append(hooks[:len(hooks):len(hooks)], sessionspace.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SessionSpaceClient) Interceptors() []Interceptor {
+	return c.inters.SessionSpace
+}
+
+func (c *SessionSpaceClient) mutate(ctx context.Context, m *SessionSpaceMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SessionSpaceCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SessionSpaceUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SessionSpaceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SessionSpaceDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SessionSpace mutation op: %q", m.Op())
+	}
+}
+
+// SignFieldClient is a client for the SignField schema.
+type SignFieldClient struct {
+	config
+}
+
+// NewSignFieldClient returns a client for the SignField from the given config.
+func NewSignFieldClient(c config) *SignFieldClient {
+	return &SignFieldClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `signfield.Hooks(f(g(h())))`.
+func (c *SignFieldClient) Use(hooks ...Hook) {
+	c.hooks.SignField = append(c.hooks.SignField, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `signfield.Intercept(f(g(h())))`.
+func (c *SignFieldClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SignField = append(c.inters.SignField, interceptors...)
+}
+
+// Create returns a builder for creating a SignField entity.
+func (c *SignFieldClient) Create() *SignFieldCreate {
+	mutation := newSignFieldMutation(c.config, OpCreate)
+	return &SignFieldCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SignField entities.
+func (c *SignFieldClient) CreateBulk(builders ...*SignFieldCreate) *SignFieldCreateBulk {
+	return &SignFieldCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SignFieldClient) MapCreateBulk(slice any, setFunc func(*SignFieldCreate, int)) *SignFieldCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SignFieldCreateBulk{err: fmt.Errorf("calling to SignFieldClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SignFieldCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SignFieldCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SignField.
+func (c *SignFieldClient) Update() *SignFieldUpdate {
+	mutation := newSignFieldMutation(c.config, OpUpdate)
+	return &SignFieldUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SignFieldClient) UpdateOne(_m *SignField) *SignFieldUpdateOne {
+	mutation := newSignFieldMutation(c.config, OpUpdateOne, withSignField(_m))
+	return &SignFieldUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SignFieldClient) UpdateOneID(id int) *SignFieldUpdateOne {
+	mutation := newSignFieldMutation(c.config, OpUpdateOne, withSignFieldID(id))
+	return &SignFieldUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SignField.
+func (c *SignFieldClient) Delete() *SignFieldDelete {
+	mutation := newSignFieldMutation(c.config, OpDelete)
+	return &SignFieldDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SignFieldClient) DeleteOne(_m *SignField) *SignFieldDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SignFieldClient) DeleteOneID(id int) *SignFieldDeleteOne {
+	builder := c.Delete().Where(signfield.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SignFieldDeleteOne{builder}
+}
+
+// Query returns a query builder for SignField.
+func (c *SignFieldClient) Query() *SignFieldQuery {
+	return &SignFieldQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSignField},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SignField entity by its id.
+func (c *SignFieldClient) Get(ctx context.Context, id int) (*SignField, error) {
+	return c.Query().Where(signfield.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SignFieldClient) GetX(ctx context.Context, id int) *SignField {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryFlow queries the flow edge of a SignField.
+func (c *SignFieldClient) QueryFlow(_m *SignField) *FlowQuery {
+	query := (&FlowClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(signfield.Table, signfield.FieldID, id),
+			sqlgraph.To(flow.Table, flow.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, signfield.FlowTable, signfield.FlowColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDocument queries the document edge of a SignField.
+func (c *SignFieldClient) QueryDocument(_m *SignField) *FlowDocumentQuery {
+	query := (&FlowDocumentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(signfield.Table, signfield.FieldID, id),
+			sqlgraph.To(flowdocument.Table, flowdocument.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, signfield.DocumentTable, signfield.DocumentColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryParticipant queries the participant edge of a SignField.
+func (c *SignFieldClient) QueryParticipant(_m *SignField) *ParticipantQuery {
+	query := (&ParticipantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(signfield.Table, signfield.FieldID, id),
+			sqlgraph.To(participant.Table, participant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, signfield.ParticipantTable, signfield.ParticipantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SignFieldClient) Hooks() []Hook {
+	hooks := c.hooks.SignField
+	return append(hooks[:len(hooks):len(hooks)], signfield.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SignFieldClient) Interceptors() []Interceptor {
+	return c.inters.SignField
+}
+
+func (c *SignFieldClient) mutate(ctx context.Context, m *SignFieldMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SignFieldCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SignFieldUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SignFieldUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SignFieldDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SignField mutation op: %q", m.Op())
+	}
+}
+
+// SigningLinkClient is a client for the SigningLink schema.
+type SigningLinkClient struct {
+	config
+}
+
+// NewSigningLinkClient returns a client for the SigningLink from the given config.
+func NewSigningLinkClient(c config) *SigningLinkClient {
+	return &SigningLinkClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `signinglink.Hooks(f(g(h())))`.
+func (c *SigningLinkClient) Use(hooks ...Hook) {
+	c.hooks.SigningLink = append(c.hooks.SigningLink, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `signinglink.Intercept(f(g(h())))`.
+func (c *SigningLinkClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SigningLink = append(c.inters.SigningLink, interceptors...)
+}
+
+// Create returns a builder for creating a SigningLink entity.
+func (c *SigningLinkClient) Create() *SigningLinkCreate {
+	mutation := newSigningLinkMutation(c.config, OpCreate)
+	return &SigningLinkCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SigningLink entities.
+func (c *SigningLinkClient) CreateBulk(builders ...*SigningLinkCreate) *SigningLinkCreateBulk {
+	return &SigningLinkCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SigningLinkClient) MapCreateBulk(slice any, setFunc func(*SigningLinkCreate, int)) *SigningLinkCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SigningLinkCreateBulk{err: fmt.Errorf("calling to SigningLinkClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SigningLinkCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SigningLinkCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SigningLink.
+func (c *SigningLinkClient) Update() *SigningLinkUpdate {
+	mutation := newSigningLinkMutation(c.config, OpUpdate)
+	return &SigningLinkUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SigningLinkClient) UpdateOne(_m *SigningLink) *SigningLinkUpdateOne {
+	mutation := newSigningLinkMutation(c.config, OpUpdateOne, withSigningLink(_m))
+	return &SigningLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SigningLinkClient) UpdateOneID(id int) *SigningLinkUpdateOne {
+	mutation := newSigningLinkMutation(c.config, OpUpdateOne, withSigningLinkID(id))
+	return &SigningLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SigningLink.
+func (c *SigningLinkClient) Delete() *SigningLinkDelete {
+	mutation := newSigningLinkMutation(c.config, OpDelete)
+	return &SigningLinkDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SigningLinkClient) DeleteOne(_m *SigningLink) *SigningLinkDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SigningLinkClient) DeleteOneID(id int) *SigningLinkDeleteOne {
+	builder := c.Delete().Where(signinglink.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SigningLinkDeleteOne{builder}
+}
+
+// Query returns a query builder for SigningLink.
+func (c *SigningLinkClient) Query() *SigningLinkQuery {
+	return &SigningLinkQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSigningLink},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SigningLink entity by its id.
+func (c *SigningLinkClient) Get(ctx context.Context, id int) (*SigningLink, error) {
+	return c.Query().Where(signinglink.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SigningLinkClient) GetX(ctx context.Context, id int) *SigningLink {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryParticipant queries the participant edge of a SigningLink.
+func (c *SigningLinkClient) QueryParticipant(_m *SigningLink) *ParticipantQuery {
+	query := (&ParticipantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(signinglink.Table, signinglink.FieldID, id),
+			sqlgraph.To(participant.Table, participant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, signinglink.ParticipantTable, signinglink.ParticipantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SigningLinkClient) Hooks() []Hook {
+	hooks := c.hooks.SigningLink
+	return append(hooks[:len(hooks):len(hooks)], signinglink.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SigningLinkClient) Interceptors() []Interceptor {
+	return c.inters.SigningLink
+}
+
+func (c *SigningLinkClient) mutate(ctx context.Context, m *SigningLinkMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SigningLinkCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SigningLinkUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SigningLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SigningLinkDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SigningLink mutation op: %q", m.Op())
 	}
 }
 
@@ -1437,12 +4369,17 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AgreementAcceptance, Captcha, Credential, LoginAttempt, OutboxMessage, SMSCode,
-		Session, User []ent.Hook
+		AgreementAcceptance, AuditEvent, AuditHead, Captcha, CertDocument, CertOrder,
+		Certificate, Credential, Enterprise, Flow, FlowDocument, IdentityVerification,
+		JoinRequest, LoginAttempt, Membership, OutboxMessage, Participant, SMSCode,
+		Seal, SealGrant, Session, SessionSpace, SignField, SigningLink, User []ent.Hook
 	}
 	inters struct {
-		AgreementAcceptance, Captcha, Credential, LoginAttempt, OutboxMessage, SMSCode,
-		Session, User []ent.Interceptor
+		AgreementAcceptance, AuditEvent, AuditHead, Captcha, CertDocument, CertOrder,
+		Certificate, Credential, Enterprise, Flow, FlowDocument, IdentityVerification,
+		JoinRequest, LoginAttempt, Membership, OutboxMessage, Participant, SMSCode,
+		Seal, SealGrant, Session, SessionSpace, SignField, SigningLink,
+		User []ent.Interceptor
 	}
 )
 

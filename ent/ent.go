@@ -8,11 +8,28 @@ import (
 	"fmt"
 	"reflect"
 	"signet/ent/agreementacceptance"
+	"signet/ent/auditevent"
+	"signet/ent/audithead"
 	"signet/ent/captcha"
+	"signet/ent/certdocument"
+	"signet/ent/certificate"
+	"signet/ent/certorder"
 	"signet/ent/credential"
+	"signet/ent/enterprise"
+	"signet/ent/flow"
+	"signet/ent/flowdocument"
+	"signet/ent/identityverification"
+	"signet/ent/joinrequest"
 	"signet/ent/loginattempt"
+	"signet/ent/membership"
 	"signet/ent/outboxmessage"
+	"signet/ent/participant"
+	"signet/ent/seal"
+	"signet/ent/sealgrant"
 	"signet/ent/session"
+	"signet/ent/sessionspace"
+	"signet/ent/signfield"
+	"signet/ent/signinglink"
 	"signet/ent/smscode"
 	"signet/ent/user"
 	"sync"
@@ -80,14 +97,31 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			agreementacceptance.Table: agreementacceptance.ValidColumn,
-			captcha.Table:             captcha.ValidColumn,
-			credential.Table:          credential.ValidColumn,
-			loginattempt.Table:        loginattempt.ValidColumn,
-			outboxmessage.Table:       outboxmessage.ValidColumn,
-			smscode.Table:             smscode.ValidColumn,
-			session.Table:             session.ValidColumn,
-			user.Table:                user.ValidColumn,
+			agreementacceptance.Table:  agreementacceptance.ValidColumn,
+			auditevent.Table:           auditevent.ValidColumn,
+			audithead.Table:            audithead.ValidColumn,
+			captcha.Table:              captcha.ValidColumn,
+			certdocument.Table:         certdocument.ValidColumn,
+			certorder.Table:            certorder.ValidColumn,
+			certificate.Table:          certificate.ValidColumn,
+			credential.Table:           credential.ValidColumn,
+			enterprise.Table:           enterprise.ValidColumn,
+			flow.Table:                 flow.ValidColumn,
+			flowdocument.Table:         flowdocument.ValidColumn,
+			identityverification.Table: identityverification.ValidColumn,
+			joinrequest.Table:          joinrequest.ValidColumn,
+			loginattempt.Table:         loginattempt.ValidColumn,
+			membership.Table:           membership.ValidColumn,
+			outboxmessage.Table:        outboxmessage.ValidColumn,
+			participant.Table:          participant.ValidColumn,
+			smscode.Table:              smscode.ValidColumn,
+			seal.Table:                 seal.ValidColumn,
+			sealgrant.Table:            sealgrant.ValidColumn,
+			session.Table:              session.ValidColumn,
+			sessionspace.Table:         sessionspace.ValidColumn,
+			signfield.Table:            signfield.ValidColumn,
+			signinglink.Table:          signinglink.ValidColumn,
+			user.Table:                 user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

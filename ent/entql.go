@@ -4,12 +4,29 @@ package ent
 
 import (
 	"signet/ent/agreementacceptance"
+	"signet/ent/auditevent"
+	"signet/ent/audithead"
 	"signet/ent/captcha"
+	"signet/ent/certdocument"
+	"signet/ent/certificate"
+	"signet/ent/certorder"
 	"signet/ent/credential"
+	"signet/ent/enterprise"
+	"signet/ent/flow"
+	"signet/ent/flowdocument"
+	"signet/ent/identityverification"
+	"signet/ent/joinrequest"
 	"signet/ent/loginattempt"
+	"signet/ent/membership"
 	"signet/ent/outboxmessage"
+	"signet/ent/participant"
 	"signet/ent/predicate"
+	"signet/ent/seal"
+	"signet/ent/sealgrant"
 	"signet/ent/session"
+	"signet/ent/sessionspace"
+	"signet/ent/signfield"
+	"signet/ent/signinglink"
 	"signet/ent/smscode"
 	"signet/ent/user"
 
@@ -21,7 +38,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 8)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 25)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   agreementacceptance.Table,
@@ -43,6 +60,50 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[1] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   auditevent.Table,
+			Columns: auditevent.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: auditevent.FieldID,
+			},
+		},
+		Type: "AuditEvent",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			auditevent.FieldChain:       {Type: field.TypeString, Column: auditevent.FieldChain},
+			auditevent.FieldSeq:         {Type: field.TypeInt64, Column: auditevent.FieldSeq},
+			auditevent.FieldCreatedAt:   {Type: field.TypeTime, Column: auditevent.FieldCreatedAt},
+			auditevent.FieldActorType:   {Type: field.TypeString, Column: auditevent.FieldActorType},
+			auditevent.FieldActorID:     {Type: field.TypeInt, Column: auditevent.FieldActorID},
+			auditevent.FieldActorName:   {Type: field.TypeString, Column: auditevent.FieldActorName},
+			auditevent.FieldAction:      {Type: field.TypeString, Column: auditevent.FieldAction},
+			auditevent.FieldSubjectType: {Type: field.TypeString, Column: auditevent.FieldSubjectType},
+			auditevent.FieldSubjectID:   {Type: field.TypeInt, Column: auditevent.FieldSubjectID},
+			auditevent.FieldPayload:     {Type: field.TypeString, Column: auditevent.FieldPayload},
+			auditevent.FieldIP:          {Type: field.TypeString, Column: auditevent.FieldIP},
+			auditevent.FieldUserAgent:   {Type: field.TypeString, Column: auditevent.FieldUserAgent},
+			auditevent.FieldRequestID:   {Type: field.TypeString, Column: auditevent.FieldRequestID},
+			auditevent.FieldPrevHash:    {Type: field.TypeString, Column: auditevent.FieldPrevHash},
+			auditevent.FieldHash:        {Type: field.TypeString, Column: auditevent.FieldHash},
+		},
+	}
+	graph.Nodes[2] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   audithead.Table,
+			Columns: audithead.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: audithead.FieldID,
+			},
+		},
+		Type: "AuditHead",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			audithead.FieldChain: {Type: field.TypeString, Column: audithead.FieldChain},
+			audithead.FieldSeq:   {Type: field.TypeInt64, Column: audithead.FieldSeq},
+			audithead.FieldHash:  {Type: field.TypeString, Column: audithead.FieldHash},
+		},
+	}
+	graph.Nodes[3] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   captcha.Table,
 			Columns: captcha.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -59,7 +120,104 @@ var schemaGraph = func() *sqlgraph.Schema {
 			captcha.FieldUsedAt:     {Type: field.TypeTime, Column: captcha.FieldUsedAt},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   certdocument.Table,
+			Columns: certdocument.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: certdocument.FieldID,
+			},
+		},
+		Type: "CertDocument",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			certdocument.FieldCreatedAt:   {Type: field.TypeTime, Column: certdocument.FieldCreatedAt},
+			certdocument.FieldUpdatedAt:   {Type: field.TypeTime, Column: certdocument.FieldUpdatedAt},
+			certdocument.FieldOrderID:     {Type: field.TypeInt, Column: certdocument.FieldOrderID},
+			certdocument.FieldKind:        {Type: field.TypeEnum, Column: certdocument.FieldKind},
+			certdocument.FieldFileName:    {Type: field.TypeString, Column: certdocument.FieldFileName},
+			certdocument.FieldContentType: {Type: field.TypeString, Column: certdocument.FieldContentType},
+			certdocument.FieldSize:        {Type: field.TypeInt, Column: certdocument.FieldSize},
+			certdocument.FieldSha256:      {Type: field.TypeString, Column: certdocument.FieldSha256},
+			certdocument.FieldBlobKey:     {Type: field.TypeString, Column: certdocument.FieldBlobKey},
+			certdocument.FieldData:        {Type: field.TypeBytes, Column: certdocument.FieldData},
+		},
+	}
+	graph.Nodes[5] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   certorder.Table,
+			Columns: certorder.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: certorder.FieldID,
+			},
+		},
+		Type: "CertOrder",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			certorder.FieldCreatedAt:           {Type: field.TypeTime, Column: certorder.FieldCreatedAt},
+			certorder.FieldUpdatedAt:           {Type: field.TypeTime, Column: certorder.FieldUpdatedAt},
+			certorder.FieldEnterpriseID:        {Type: field.TypeInt, Column: certorder.FieldEnterpriseID},
+			certorder.FieldApplicantID:         {Type: field.TypeInt, Column: certorder.FieldApplicantID},
+			certorder.FieldStep:                {Type: field.TypeEnum, Column: certorder.FieldStep},
+			certorder.FieldMethod:              {Type: field.TypeEnum, Column: certorder.FieldMethod},
+			certorder.FieldApplicantName:       {Type: field.TypeString, Column: certorder.FieldApplicantName},
+			certorder.FieldApplicantIDNumber:   {Type: field.TypeString, Column: certorder.FieldApplicantIDNumber},
+			certorder.FieldApplicantIDMasked:   {Type: field.TypeString, Column: certorder.FieldApplicantIDMasked},
+			certorder.FieldApplicantPhone:      {Type: field.TypeString, Column: certorder.FieldApplicantPhone},
+			certorder.FieldLegalRepPhone:       {Type: field.TypeString, Column: certorder.FieldLegalRepPhone},
+			certorder.FieldLegalRepCardMasked:  {Type: field.TypeString, Column: certorder.FieldLegalRepCardMasked},
+			certorder.FieldBankName:            {Type: field.TypeString, Column: certorder.FieldBankName},
+			certorder.FieldBankAccountMasked:   {Type: field.TypeString, Column: certorder.FieldBankAccountMasked},
+			certorder.FieldTransferAmountCents: {Type: field.TypeInt, Column: certorder.FieldTransferAmountCents},
+			certorder.FieldTransferAttempts:    {Type: field.TypeInt, Column: certorder.FieldTransferAttempts},
+			certorder.FieldCheckTxnID:          {Type: field.TypeString, Column: certorder.FieldCheckTxnID},
+			certorder.FieldAgreementAcceptedAt: {Type: field.TypeTime, Column: certorder.FieldAgreementAcceptedAt},
+			certorder.FieldAuthorizedAt:        {Type: field.TypeTime, Column: certorder.FieldAuthorizedAt},
+			certorder.FieldConfirmedAt:         {Type: field.TypeTime, Column: certorder.FieldConfirmedAt},
+			certorder.FieldFeeCents:            {Type: field.TypeInt, Column: certorder.FieldFeeCents},
+			certorder.FieldPaymentChannel:      {Type: field.TypeEnum, Column: certorder.FieldPaymentChannel},
+			certorder.FieldPaymentTxnID:        {Type: field.TypeString, Column: certorder.FieldPaymentTxnID},
+			certorder.FieldPaymentQr:           {Type: field.TypeString, Column: certorder.FieldPaymentQr},
+			certorder.FieldPaidAt:              {Type: field.TypeTime, Column: certorder.FieldPaidAt},
+			certorder.FieldCaOrderID:           {Type: field.TypeString, Column: certorder.FieldCaOrderID},
+			certorder.FieldSubmittedAt:         {Type: field.TypeTime, Column: certorder.FieldSubmittedAt},
+			certorder.FieldDecidedAt:           {Type: field.TypeTime, Column: certorder.FieldDecidedAt},
+			certorder.FieldRejectReason:        {Type: field.TypeString, Column: certorder.FieldRejectReason},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   certificate.Table,
+			Columns: certificate.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: certificate.FieldID,
+			},
+		},
+		Type: "Certificate",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			certificate.FieldCreatedAt:        {Type: field.TypeTime, Column: certificate.FieldCreatedAt},
+			certificate.FieldUpdatedAt:        {Type: field.TypeTime, Column: certificate.FieldUpdatedAt},
+			certificate.FieldKind:             {Type: field.TypeEnum, Column: certificate.FieldKind},
+			certificate.FieldUserID:           {Type: field.TypeInt, Column: certificate.FieldUserID},
+			certificate.FieldEnterpriseID:     {Type: field.TypeInt, Column: certificate.FieldEnterpriseID},
+			certificate.FieldCustody:          {Type: field.TypeEnum, Column: certificate.FieldCustody},
+			certificate.FieldUkeyType:         {Type: field.TypeEnum, Column: certificate.FieldUkeyType},
+			certificate.FieldStatus:           {Type: field.TypeEnum, Column: certificate.FieldStatus},
+			certificate.FieldSerial:           {Type: field.TypeString, Column: certificate.FieldSerial},
+			certificate.FieldSubject:          {Type: field.TypeString, Column: certificate.FieldSubject},
+			certificate.FieldSubjectID:        {Type: field.TypeString, Column: certificate.FieldSubjectID},
+			certificate.FieldKeyURI:           {Type: field.TypeString, Column: certificate.FieldKeyURI},
+			certificate.FieldDer:              {Type: field.TypeBytes, Column: certificate.FieldDer},
+			certificate.FieldFingerprint:      {Type: field.TypeString, Column: certificate.FieldFingerprint},
+			certificate.FieldNotBefore:        {Type: field.TypeTime, Column: certificate.FieldNotBefore},
+			certificate.FieldNotAfter:         {Type: field.TypeTime, Column: certificate.FieldNotAfter},
+			certificate.FieldRevokedAt:        {Type: field.TypeTime, Column: certificate.FieldRevokedAt},
+			certificate.FieldRevocationReason: {Type: field.TypeString, Column: certificate.FieldRevocationReason},
+			certificate.FieldSupersedesID:     {Type: field.TypeInt, Column: certificate.FieldSupersedesID},
+		},
+	}
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   credential.Table,
 			Columns: credential.Columns,
@@ -77,7 +235,140 @@ var schemaGraph = func() *sqlgraph.Schema {
 			credential.FieldSecret:    {Type: field.TypeString, Column: credential.FieldSecret},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   enterprise.Table,
+			Columns: enterprise.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: enterprise.FieldID,
+			},
+		},
+		Type: "Enterprise",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			enterprise.FieldCreatedAt:         {Type: field.TypeTime, Column: enterprise.FieldCreatedAt},
+			enterprise.FieldUpdatedAt:         {Type: field.TypeTime, Column: enterprise.FieldUpdatedAt},
+			enterprise.FieldName:              {Type: field.TypeString, Column: enterprise.FieldName},
+			enterprise.FieldCreditCode:        {Type: field.TypeString, Column: enterprise.FieldCreditCode},
+			enterprise.FieldAddress:           {Type: field.TypeString, Column: enterprise.FieldAddress},
+			enterprise.FieldLegalRepName:      {Type: field.TypeString, Column: enterprise.FieldLegalRepName},
+			enterprise.FieldLegalRepIDNumber:  {Type: field.TypeString, Column: enterprise.FieldLegalRepIDNumber},
+			enterprise.FieldLegalRepIDMasked:  {Type: field.TypeString, Column: enterprise.FieldLegalRepIDMasked},
+			enterprise.FieldCustody:           {Type: field.TypeEnum, Column: enterprise.FieldCustody},
+			enterprise.FieldUkeyType:          {Type: field.TypeEnum, Column: enterprise.FieldUkeyType},
+			enterprise.FieldStatus:            {Type: field.TypeEnum, Column: enterprise.FieldStatus},
+			enterprise.FieldCertifierID:       {Type: field.TypeInt, Column: enterprise.FieldCertifierID},
+			enterprise.FieldCertifiedAt:       {Type: field.TypeTime, Column: enterprise.FieldCertifiedAt},
+			enterprise.FieldRecertifyRequired: {Type: field.TypeBool, Column: enterprise.FieldRecertifyRequired},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   flow.Table,
+			Columns: flow.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: flow.FieldID,
+			},
+		},
+		Type: "Flow",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			flow.FieldCreatedAt:         {Type: field.TypeTime, Column: flow.FieldCreatedAt},
+			flow.FieldUpdatedAt:         {Type: field.TypeTime, Column: flow.FieldUpdatedAt},
+			flow.FieldNumber:            {Type: field.TypeString, Column: flow.FieldNumber},
+			flow.FieldName:              {Type: field.TypeString, Column: flow.FieldName},
+			flow.FieldScene:             {Type: field.TypeEnum, Column: flow.FieldScene},
+			flow.FieldStatus:            {Type: field.TypeEnum, Column: flow.FieldStatus},
+			flow.FieldOrdered:           {Type: field.TypeBool, Column: flow.FieldOrdered},
+			flow.FieldDeadline:          {Type: field.TypeTime, Column: flow.FieldDeadline},
+			flow.FieldPasscodeHash:      {Type: field.TypeBytes, Column: flow.FieldPasscodeHash},
+			flow.FieldInitiatorID:       {Type: field.TypeInt, Column: flow.FieldInitiatorID},
+			flow.FieldEnterpriseID:      {Type: field.TypeInt, Column: flow.FieldEnterpriseID},
+			flow.FieldSentAt:            {Type: field.TypeTime, Column: flow.FieldSentAt},
+			flow.FieldFinishedAt:        {Type: field.TypeTime, Column: flow.FieldFinishedAt},
+			flow.FieldEndReason:         {Type: field.TypeString, Column: flow.FieldEndReason},
+			flow.FieldInitiatorHiddenAt: {Type: field.TypeTime, Column: flow.FieldInitiatorHiddenAt},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   flowdocument.Table,
+			Columns: flowdocument.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: flowdocument.FieldID,
+			},
+		},
+		Type: "FlowDocument",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			flowdocument.FieldCreatedAt:      {Type: field.TypeTime, Column: flowdocument.FieldCreatedAt},
+			flowdocument.FieldUpdatedAt:      {Type: field.TypeTime, Column: flowdocument.FieldUpdatedAt},
+			flowdocument.FieldFlowID:         {Type: field.TypeInt, Column: flowdocument.FieldFlowID},
+			flowdocument.FieldName:           {Type: field.TypeString, Column: flowdocument.FieldName},
+			flowdocument.FieldContractNumber: {Type: field.TypeString, Column: flowdocument.FieldContractNumber},
+			flowdocument.FieldPosition:       {Type: field.TypeInt, Column: flowdocument.FieldPosition},
+			flowdocument.FieldOriginalKey:    {Type: field.TypeString, Column: flowdocument.FieldOriginalKey},
+			flowdocument.FieldOriginalSha256: {Type: field.TypeString, Column: flowdocument.FieldOriginalSha256},
+			flowdocument.FieldOriginalSize:   {Type: field.TypeInt64, Column: flowdocument.FieldOriginalSize},
+			flowdocument.FieldPages:          {Type: field.TypeJSON, Column: flowdocument.FieldPages},
+			flowdocument.FieldCurrentKey:     {Type: field.TypeString, Column: flowdocument.FieldCurrentKey},
+			flowdocument.FieldCurrentSha256:  {Type: field.TypeString, Column: flowdocument.FieldCurrentSha256},
+			flowdocument.FieldRevision:       {Type: field.TypeInt, Column: flowdocument.FieldRevision},
+		},
+	}
+	graph.Nodes[11] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   identityverification.Table,
+			Columns: identityverification.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: identityverification.FieldID,
+			},
+		},
+		Type: "IdentityVerification",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			identityverification.FieldCreatedAt:       {Type: field.TypeTime, Column: identityverification.FieldCreatedAt},
+			identityverification.FieldUpdatedAt:       {Type: field.TypeTime, Column: identityverification.FieldUpdatedAt},
+			identityverification.FieldUserID:          {Type: field.TypeInt, Column: identityverification.FieldUserID},
+			identityverification.FieldName:            {Type: field.TypeString, Column: identityverification.FieldName},
+			identityverification.FieldIDNumber:        {Type: field.TypeString, Column: identityverification.FieldIDNumber},
+			identityverification.FieldIDNumberMasked:  {Type: field.TypeString, Column: identityverification.FieldIDNumberMasked},
+			identityverification.FieldEmail:           {Type: field.TypeString, Column: identityverification.FieldEmail},
+			identityverification.FieldPhone:           {Type: field.TypeString, Column: identityverification.FieldPhone},
+			identityverification.FieldMethod:          {Type: field.TypeEnum, Column: identityverification.FieldMethod},
+			identityverification.FieldStatus:          {Type: field.TypeEnum, Column: identityverification.FieldStatus},
+			identityverification.FieldProvider:        {Type: field.TypeString, Column: identityverification.FieldProvider},
+			identityverification.FieldProviderTxnID:   {Type: field.TypeString, Column: identityverification.FieldProviderTxnID},
+			identityverification.FieldBankCardMasked:  {Type: field.TypeString, Column: identityverification.FieldBankCardMasked},
+			identityverification.FieldFaceRedirectURL: {Type: field.TypeString, Column: identityverification.FieldFaceRedirectURL},
+			identityverification.FieldFailureReason:   {Type: field.TypeString, Column: identityverification.FieldFailureReason},
+			identityverification.FieldAttempts:        {Type: field.TypeInt, Column: identityverification.FieldAttempts},
+			identityverification.FieldVerifiedAt:      {Type: field.TypeTime, Column: identityverification.FieldVerifiedAt},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   joinrequest.Table,
+			Columns: joinrequest.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: joinrequest.FieldID,
+			},
+		},
+		Type: "JoinRequest",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			joinrequest.FieldCreatedAt:    {Type: field.TypeTime, Column: joinrequest.FieldCreatedAt},
+			joinrequest.FieldUpdatedAt:    {Type: field.TypeTime, Column: joinrequest.FieldUpdatedAt},
+			joinrequest.FieldEnterpriseID: {Type: field.TypeInt, Column: joinrequest.FieldEnterpriseID},
+			joinrequest.FieldUserID:       {Type: field.TypeInt, Column: joinrequest.FieldUserID},
+			joinrequest.FieldReason:       {Type: field.TypeString, Column: joinrequest.FieldReason},
+			joinrequest.FieldStatus:       {Type: field.TypeEnum, Column: joinrequest.FieldStatus},
+			joinrequest.FieldDecidedBy:    {Type: field.TypeInt, Column: joinrequest.FieldDecidedBy},
+			joinrequest.FieldDecidedAt:    {Type: field.TypeTime, Column: joinrequest.FieldDecidedAt},
+			joinrequest.FieldRejectReason: {Type: field.TypeString, Column: joinrequest.FieldRejectReason},
+		},
+	}
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loginattempt.Table,
 			Columns: loginattempt.Columns,
@@ -94,7 +385,26 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loginattempt.FieldCreatedAt: {Type: field.TypeTime, Column: loginattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   membership.Table,
+			Columns: membership.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: membership.FieldID,
+			},
+		},
+		Type: "Membership",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			membership.FieldCreatedAt:    {Type: field.TypeTime, Column: membership.FieldCreatedAt},
+			membership.FieldUpdatedAt:    {Type: field.TypeTime, Column: membership.FieldUpdatedAt},
+			membership.FieldEnterpriseID: {Type: field.TypeInt, Column: membership.FieldEnterpriseID},
+			membership.FieldUserID:       {Type: field.TypeInt, Column: membership.FieldUserID},
+			membership.FieldRole:         {Type: field.TypeEnum, Column: membership.FieldRole},
+			membership.FieldTitle:        {Type: field.TypeString, Column: membership.FieldTitle},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxmessage.Table,
 			Columns: outboxmessage.Columns,
@@ -112,7 +422,39 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxmessage.FieldCreatedAt: {Type: field.TypeTime, Column: outboxmessage.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   participant.Table,
+			Columns: participant.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: participant.FieldID,
+			},
+		},
+		Type: "Participant",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			participant.FieldCreatedAt:      {Type: field.TypeTime, Column: participant.FieldCreatedAt},
+			participant.FieldUpdatedAt:      {Type: field.TypeTime, Column: participant.FieldUpdatedAt},
+			participant.FieldFlowID:         {Type: field.TypeInt, Column: participant.FieldFlowID},
+			participant.FieldRole:           {Type: field.TypeEnum, Column: participant.FieldRole},
+			participant.FieldKind:           {Type: field.TypeEnum, Column: participant.FieldKind},
+			participant.FieldSignOrder:      {Type: field.TypeInt, Column: participant.FieldSignOrder},
+			participant.FieldName:           {Type: field.TypeString, Column: participant.FieldName},
+			participant.FieldPhone:          {Type: field.TypeString, Column: participant.FieldPhone},
+			participant.FieldEmail:          {Type: field.TypeString, Column: participant.FieldEmail},
+			participant.FieldEnterpriseName: {Type: field.TypeString, Column: participant.FieldEnterpriseName},
+			participant.FieldEnterpriseID:   {Type: field.TypeInt, Column: participant.FieldEnterpriseID},
+			participant.FieldUserID:         {Type: field.TypeInt, Column: participant.FieldUserID},
+			participant.FieldStatus:         {Type: field.TypeEnum, Column: participant.FieldStatus},
+			participant.FieldViewedAt:       {Type: field.TypeTime, Column: participant.FieldViewedAt},
+			participant.FieldSignedAt:       {Type: field.TypeTime, Column: participant.FieldSignedAt},
+			participant.FieldDeclinedAt:     {Type: field.TypeTime, Column: participant.FieldDeclinedAt},
+			participant.FieldDeclineReason:  {Type: field.TypeString, Column: participant.FieldDeclineReason},
+			participant.FieldLastRemindedAt: {Type: field.TypeTime, Column: participant.FieldLastRemindedAt},
+			participant.FieldHiddenAt:       {Type: field.TypeTime, Column: participant.FieldHiddenAt},
+		},
+	}
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   smscode.Table,
 			Columns: smscode.Columns,
@@ -134,7 +476,60 @@ var schemaGraph = func() *sqlgraph.Schema {
 			smscode.FieldConsumedAt: {Type: field.TypeTime, Column: smscode.FieldConsumedAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   seal.Table,
+			Columns: seal.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: seal.FieldID,
+			},
+		},
+		Type: "Seal",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			seal.FieldCreatedAt:     {Type: field.TypeTime, Column: seal.FieldCreatedAt},
+			seal.FieldUpdatedAt:     {Type: field.TypeTime, Column: seal.FieldUpdatedAt},
+			seal.FieldUserID:        {Type: field.TypeInt, Column: seal.FieldUserID},
+			seal.FieldEnterpriseID:  {Type: field.TypeInt, Column: seal.FieldEnterpriseID},
+			seal.FieldKind:          {Type: field.TypeEnum, Column: seal.FieldKind},
+			seal.FieldName:          {Type: field.TypeString, Column: seal.FieldName},
+			seal.FieldImage:         {Type: field.TypeBytes, Column: seal.FieldImage},
+			seal.FieldWidth:         {Type: field.TypeInt, Column: seal.FieldWidth},
+			seal.FieldHeight:        {Type: field.TypeInt, Column: seal.FieldHeight},
+			seal.FieldSource:        {Type: field.TypeEnum, Column: seal.FieldSource},
+			seal.FieldStatus:        {Type: field.TypeEnum, Column: seal.FieldStatus},
+			seal.FieldIsDefault:     {Type: field.TypeBool, Column: seal.FieldIsDefault},
+			seal.FieldCertificateID: {Type: field.TypeInt, Column: seal.FieldCertificateID},
+			seal.FieldVoidedAt:      {Type: field.TypeTime, Column: seal.FieldVoidedAt},
+			seal.FieldVoidedReason:  {Type: field.TypeString, Column: seal.FieldVoidedReason},
+		},
+	}
+	graph.Nodes[19] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   sealgrant.Table,
+			Columns: sealgrant.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: sealgrant.FieldID,
+			},
+		},
+		Type: "SealGrant",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			sealgrant.FieldCreatedAt:      {Type: field.TypeTime, Column: sealgrant.FieldCreatedAt},
+			sealgrant.FieldUpdatedAt:      {Type: field.TypeTime, Column: sealgrant.FieldUpdatedAt},
+			sealgrant.FieldEnterpriseID:   {Type: field.TypeInt, Column: sealgrant.FieldEnterpriseID},
+			sealgrant.FieldSealID:         {Type: field.TypeInt, Column: sealgrant.FieldSealID},
+			sealgrant.FieldUserID:         {Type: field.TypeInt, Column: sealgrant.FieldUserID},
+			sealgrant.FieldGrantedBy:      {Type: field.TypeInt, Column: sealgrant.FieldGrantedBy},
+			sealgrant.FieldValidFrom:      {Type: field.TypeTime, Column: sealgrant.FieldValidFrom},
+			sealgrant.FieldValidUntil:     {Type: field.TypeTime, Column: sealgrant.FieldValidUntil},
+			sealgrant.FieldScenes:         {Type: field.TypeJSON, Column: sealgrant.FieldScenes},
+			sealgrant.FieldCounterparties: {Type: field.TypeJSON, Column: sealgrant.FieldCounterparties},
+			sealgrant.FieldRevokedAt:      {Type: field.TypeTime, Column: sealgrant.FieldRevokedAt},
+			sealgrant.FieldRevokedReason:  {Type: field.TypeString, Column: sealgrant.FieldRevokedReason},
+		},
+	}
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -157,7 +552,65 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:  {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   sessionspace.Table,
+			Columns: sessionspace.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: sessionspace.FieldID,
+			},
+		},
+		Type: "SessionSpace",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			sessionspace.FieldCreatedAt:    {Type: field.TypeTime, Column: sessionspace.FieldCreatedAt},
+			sessionspace.FieldUpdatedAt:    {Type: field.TypeTime, Column: sessionspace.FieldUpdatedAt},
+			sessionspace.FieldSessionID:    {Type: field.TypeInt, Column: sessionspace.FieldSessionID},
+			sessionspace.FieldEnterpriseID: {Type: field.TypeInt, Column: sessionspace.FieldEnterpriseID},
+		},
+	}
+	graph.Nodes[22] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   signfield.Table,
+			Columns: signfield.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: signfield.FieldID,
+			},
+		},
+		Type: "SignField",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			signfield.FieldFlowID:          {Type: field.TypeInt, Column: signfield.FieldFlowID},
+			signfield.FieldDocumentID:      {Type: field.TypeInt, Column: signfield.FieldDocumentID},
+			signfield.FieldParticipantID:   {Type: field.TypeInt, Column: signfield.FieldParticipantID},
+			signfield.FieldKind:            {Type: field.TypeEnum, Column: signfield.FieldKind},
+			signfield.FieldPage:            {Type: field.TypeInt, Column: signfield.FieldPage},
+			signfield.FieldX:               {Type: field.TypeFloat64, Column: signfield.FieldX},
+			signfield.FieldY:               {Type: field.TypeFloat64, Column: signfield.FieldY},
+			signfield.FieldWidth:           {Type: field.TypeFloat64, Column: signfield.FieldWidth},
+			signfield.FieldHeight:          {Type: field.TypeFloat64, Column: signfield.FieldHeight},
+			signfield.FieldPlacedBySigner:  {Type: field.TypeBool, Column: signfield.FieldPlacedBySigner},
+			signfield.FieldAppliedRevision: {Type: field.TypeInt, Column: signfield.FieldAppliedRevision},
+		},
+	}
+	graph.Nodes[23] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   signinglink.Table,
+			Columns: signinglink.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: signinglink.FieldID,
+			},
+		},
+		Type: "SigningLink",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			signinglink.FieldCode:          {Type: field.TypeString, Column: signinglink.FieldCode},
+			signinglink.FieldParticipantID: {Type: field.TypeInt, Column: signinglink.FieldParticipantID},
+			signinglink.FieldCreatedAt:     {Type: field.TypeTime, Column: signinglink.FieldCreatedAt},
+			signinglink.FieldExpiresAt:     {Type: field.TypeTime, Column: signinglink.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -188,6 +641,78 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"User",
 	)
 	graph.MustAddE(
+		"order",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   certdocument.OrderTable,
+			Columns: []string{certdocument.OrderColumn},
+			Bidi:    false,
+		},
+		"CertDocument",
+		"CertOrder",
+	)
+	graph.MustAddE(
+		"enterprise",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   certorder.EnterpriseTable,
+			Columns: []string{certorder.EnterpriseColumn},
+			Bidi:    false,
+		},
+		"CertOrder",
+		"Enterprise",
+	)
+	graph.MustAddE(
+		"applicant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   certorder.ApplicantTable,
+			Columns: []string{certorder.ApplicantColumn},
+			Bidi:    false,
+		},
+		"CertOrder",
+		"User",
+	)
+	graph.MustAddE(
+		"documents",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   certorder.DocumentsTable,
+			Columns: []string{certorder.DocumentsColumn},
+			Bidi:    false,
+		},
+		"CertOrder",
+		"CertDocument",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   certificate.UserTable,
+			Columns: []string{certificate.UserColumn},
+			Bidi:    false,
+		},
+		"Certificate",
+		"User",
+	)
+	graph.MustAddE(
+		"enterprise",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   certificate.EnterpriseTable,
+			Columns: []string{certificate.EnterpriseColumn},
+			Bidi:    false,
+		},
+		"Certificate",
+		"Enterprise",
+	)
+	graph.MustAddE(
 		"user",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -197,6 +722,246 @@ var schemaGraph = func() *sqlgraph.Schema {
 			Bidi:    false,
 		},
 		"Credential",
+		"User",
+	)
+	graph.MustAddE(
+		"certifier",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   enterprise.CertifierTable,
+			Columns: []string{enterprise.CertifierColumn},
+			Bidi:    false,
+		},
+		"Enterprise",
+		"User",
+	)
+	graph.MustAddE(
+		"initiator",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   flow.InitiatorTable,
+			Columns: []string{flow.InitiatorColumn},
+			Bidi:    false,
+		},
+		"Flow",
+		"User",
+	)
+	graph.MustAddE(
+		"documents",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   flow.DocumentsTable,
+			Columns: []string{flow.DocumentsColumn},
+			Bidi:    false,
+		},
+		"Flow",
+		"FlowDocument",
+	)
+	graph.MustAddE(
+		"participants",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   flow.ParticipantsTable,
+			Columns: []string{flow.ParticipantsColumn},
+			Bidi:    false,
+		},
+		"Flow",
+		"Participant",
+	)
+	graph.MustAddE(
+		"fields",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   flow.FieldsTable,
+			Columns: []string{flow.FieldsColumn},
+			Bidi:    false,
+		},
+		"Flow",
+		"SignField",
+	)
+	graph.MustAddE(
+		"flow",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   flowdocument.FlowTable,
+			Columns: []string{flowdocument.FlowColumn},
+			Bidi:    false,
+		},
+		"FlowDocument",
+		"Flow",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   identityverification.UserTable,
+			Columns: []string{identityverification.UserColumn},
+			Bidi:    false,
+		},
+		"IdentityVerification",
+		"User",
+	)
+	graph.MustAddE(
+		"enterprise",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   joinrequest.EnterpriseTable,
+			Columns: []string{joinrequest.EnterpriseColumn},
+			Bidi:    false,
+		},
+		"JoinRequest",
+		"Enterprise",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   joinrequest.UserTable,
+			Columns: []string{joinrequest.UserColumn},
+			Bidi:    false,
+		},
+		"JoinRequest",
+		"User",
+	)
+	graph.MustAddE(
+		"enterprise",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   membership.EnterpriseTable,
+			Columns: []string{membership.EnterpriseColumn},
+			Bidi:    false,
+		},
+		"Membership",
+		"Enterprise",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   membership.UserTable,
+			Columns: []string{membership.UserColumn},
+			Bidi:    false,
+		},
+		"Membership",
+		"User",
+	)
+	graph.MustAddE(
+		"flow",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   participant.FlowTable,
+			Columns: []string{participant.FlowColumn},
+			Bidi:    false,
+		},
+		"Participant",
+		"Flow",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   participant.UserTable,
+			Columns: []string{participant.UserColumn},
+			Bidi:    false,
+		},
+		"Participant",
+		"User",
+	)
+	graph.MustAddE(
+		"fields",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   participant.FieldsTable,
+			Columns: []string{participant.FieldsColumn},
+			Bidi:    false,
+		},
+		"Participant",
+		"SignField",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   seal.UserTable,
+			Columns: []string{seal.UserColumn},
+			Bidi:    false,
+		},
+		"Seal",
+		"User",
+	)
+	graph.MustAddE(
+		"enterprise",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   seal.EnterpriseTable,
+			Columns: []string{seal.EnterpriseColumn},
+			Bidi:    false,
+		},
+		"Seal",
+		"Enterprise",
+	)
+	graph.MustAddE(
+		"certificate",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   seal.CertificateTable,
+			Columns: []string{seal.CertificateColumn},
+			Bidi:    false,
+		},
+		"Seal",
+		"Certificate",
+	)
+	graph.MustAddE(
+		"enterprise",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   sealgrant.EnterpriseTable,
+			Columns: []string{sealgrant.EnterpriseColumn},
+			Bidi:    false,
+		},
+		"SealGrant",
+		"Enterprise",
+	)
+	graph.MustAddE(
+		"seal",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   sealgrant.SealTable,
+			Columns: []string{sealgrant.SealColumn},
+			Bidi:    false,
+		},
+		"SealGrant",
+		"Seal",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   sealgrant.UserTable,
+			Columns: []string{sealgrant.UserColumn},
+			Bidi:    false,
+		},
+		"SealGrant",
 		"User",
 	)
 	graph.MustAddE(
@@ -210,6 +975,78 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Session",
 		"User",
+	)
+	graph.MustAddE(
+		"session",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   sessionspace.SessionTable,
+			Columns: []string{sessionspace.SessionColumn},
+			Bidi:    false,
+		},
+		"SessionSpace",
+		"Session",
+	)
+	graph.MustAddE(
+		"enterprise",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   sessionspace.EnterpriseTable,
+			Columns: []string{sessionspace.EnterpriseColumn},
+			Bidi:    false,
+		},
+		"SessionSpace",
+		"Enterprise",
+	)
+	graph.MustAddE(
+		"flow",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   signfield.FlowTable,
+			Columns: []string{signfield.FlowColumn},
+			Bidi:    false,
+		},
+		"SignField",
+		"Flow",
+	)
+	graph.MustAddE(
+		"document",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   signfield.DocumentTable,
+			Columns: []string{signfield.DocumentColumn},
+			Bidi:    false,
+		},
+		"SignField",
+		"FlowDocument",
+	)
+	graph.MustAddE(
+		"participant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   signfield.ParticipantTable,
+			Columns: []string{signfield.ParticipantColumn},
+			Bidi:    false,
+		},
+		"SignField",
+		"Participant",
+	)
+	graph.MustAddE(
+		"participant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   signinglink.ParticipantTable,
+			Columns: []string{signinglink.ParticipantColumn},
+			Bidi:    false,
+		},
+		"SigningLink",
+		"Participant",
 	)
 	graph.MustAddE(
 		"credentials",
@@ -341,6 +1178,176 @@ func (f *AgreementAcceptanceFilter) WhereHasUserWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *AuditEventQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AuditEventQuery builder.
+func (_q *AuditEventQuery) Filter() *AuditEventFilter {
+	return &AuditEventFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AuditEventMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AuditEventMutation builder.
+func (m *AuditEventMutation) Filter() *AuditEventFilter {
+	return &AuditEventFilter{config: m.config, predicateAdder: m}
+}
+
+// AuditEventFilter provides a generic filtering capability at runtime for AuditEventQuery.
+type AuditEventFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AuditEventFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *AuditEventFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(auditevent.FieldID))
+}
+
+// WhereChain applies the entql string predicate on the chain field.
+func (f *AuditEventFilter) WhereChain(p entql.StringP) {
+	f.Where(p.Field(auditevent.FieldChain))
+}
+
+// WhereSeq applies the entql int64 predicate on the seq field.
+func (f *AuditEventFilter) WhereSeq(p entql.Int64P) {
+	f.Where(p.Field(auditevent.FieldSeq))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *AuditEventFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(auditevent.FieldCreatedAt))
+}
+
+// WhereActorType applies the entql string predicate on the actor_type field.
+func (f *AuditEventFilter) WhereActorType(p entql.StringP) {
+	f.Where(p.Field(auditevent.FieldActorType))
+}
+
+// WhereActorID applies the entql int predicate on the actor_id field.
+func (f *AuditEventFilter) WhereActorID(p entql.IntP) {
+	f.Where(p.Field(auditevent.FieldActorID))
+}
+
+// WhereActorName applies the entql string predicate on the actor_name field.
+func (f *AuditEventFilter) WhereActorName(p entql.StringP) {
+	f.Where(p.Field(auditevent.FieldActorName))
+}
+
+// WhereAction applies the entql string predicate on the action field.
+func (f *AuditEventFilter) WhereAction(p entql.StringP) {
+	f.Where(p.Field(auditevent.FieldAction))
+}
+
+// WhereSubjectType applies the entql string predicate on the subject_type field.
+func (f *AuditEventFilter) WhereSubjectType(p entql.StringP) {
+	f.Where(p.Field(auditevent.FieldSubjectType))
+}
+
+// WhereSubjectID applies the entql int predicate on the subject_id field.
+func (f *AuditEventFilter) WhereSubjectID(p entql.IntP) {
+	f.Where(p.Field(auditevent.FieldSubjectID))
+}
+
+// WherePayload applies the entql string predicate on the payload field.
+func (f *AuditEventFilter) WherePayload(p entql.StringP) {
+	f.Where(p.Field(auditevent.FieldPayload))
+}
+
+// WhereIP applies the entql string predicate on the ip field.
+func (f *AuditEventFilter) WhereIP(p entql.StringP) {
+	f.Where(p.Field(auditevent.FieldIP))
+}
+
+// WhereUserAgent applies the entql string predicate on the user_agent field.
+func (f *AuditEventFilter) WhereUserAgent(p entql.StringP) {
+	f.Where(p.Field(auditevent.FieldUserAgent))
+}
+
+// WhereRequestID applies the entql string predicate on the request_id field.
+func (f *AuditEventFilter) WhereRequestID(p entql.StringP) {
+	f.Where(p.Field(auditevent.FieldRequestID))
+}
+
+// WherePrevHash applies the entql string predicate on the prev_hash field.
+func (f *AuditEventFilter) WherePrevHash(p entql.StringP) {
+	f.Where(p.Field(auditevent.FieldPrevHash))
+}
+
+// WhereHash applies the entql string predicate on the hash field.
+func (f *AuditEventFilter) WhereHash(p entql.StringP) {
+	f.Where(p.Field(auditevent.FieldHash))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *AuditHeadQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AuditHeadQuery builder.
+func (_q *AuditHeadQuery) Filter() *AuditHeadFilter {
+	return &AuditHeadFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AuditHeadMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AuditHeadMutation builder.
+func (m *AuditHeadMutation) Filter() *AuditHeadFilter {
+	return &AuditHeadFilter{config: m.config, predicateAdder: m}
+}
+
+// AuditHeadFilter provides a generic filtering capability at runtime for AuditHeadQuery.
+type AuditHeadFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AuditHeadFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *AuditHeadFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(audithead.FieldID))
+}
+
+// WhereChain applies the entql string predicate on the chain field.
+func (f *AuditHeadFilter) WhereChain(p entql.StringP) {
+	f.Where(p.Field(audithead.FieldChain))
+}
+
+// WhereSeq applies the entql int64 predicate on the seq field.
+func (f *AuditHeadFilter) WhereSeq(p entql.Int64P) {
+	f.Where(p.Field(audithead.FieldSeq))
+}
+
+// WhereHash applies the entql string predicate on the hash field.
+func (f *AuditHeadFilter) WhereHash(p entql.StringP) {
+	f.Where(p.Field(audithead.FieldHash))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *CaptchaQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -369,7 +1376,7 @@ type CaptchaFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CaptchaFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -406,6 +1413,500 @@ func (f *CaptchaFilter) WhereUsedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *CertDocumentQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CertDocumentQuery builder.
+func (_q *CertDocumentQuery) Filter() *CertDocumentFilter {
+	return &CertDocumentFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CertDocumentMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CertDocumentMutation builder.
+func (m *CertDocumentMutation) Filter() *CertDocumentFilter {
+	return &CertDocumentFilter{config: m.config, predicateAdder: m}
+}
+
+// CertDocumentFilter provides a generic filtering capability at runtime for CertDocumentQuery.
+type CertDocumentFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CertDocumentFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CertDocumentFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(certdocument.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CertDocumentFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(certdocument.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CertDocumentFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(certdocument.FieldUpdatedAt))
+}
+
+// WhereOrderID applies the entql int predicate on the order_id field.
+func (f *CertDocumentFilter) WhereOrderID(p entql.IntP) {
+	f.Where(p.Field(certdocument.FieldOrderID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *CertDocumentFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(certdocument.FieldKind))
+}
+
+// WhereFileName applies the entql string predicate on the file_name field.
+func (f *CertDocumentFilter) WhereFileName(p entql.StringP) {
+	f.Where(p.Field(certdocument.FieldFileName))
+}
+
+// WhereContentType applies the entql string predicate on the content_type field.
+func (f *CertDocumentFilter) WhereContentType(p entql.StringP) {
+	f.Where(p.Field(certdocument.FieldContentType))
+}
+
+// WhereSize applies the entql int predicate on the size field.
+func (f *CertDocumentFilter) WhereSize(p entql.IntP) {
+	f.Where(p.Field(certdocument.FieldSize))
+}
+
+// WhereSha256 applies the entql string predicate on the sha256 field.
+func (f *CertDocumentFilter) WhereSha256(p entql.StringP) {
+	f.Where(p.Field(certdocument.FieldSha256))
+}
+
+// WhereBlobKey applies the entql string predicate on the blob_key field.
+func (f *CertDocumentFilter) WhereBlobKey(p entql.StringP) {
+	f.Where(p.Field(certdocument.FieldBlobKey))
+}
+
+// WhereData applies the entql []byte predicate on the data field.
+func (f *CertDocumentFilter) WhereData(p entql.BytesP) {
+	f.Where(p.Field(certdocument.FieldData))
+}
+
+// WhereHasOrder applies a predicate to check if query has an edge order.
+func (f *CertDocumentFilter) WhereHasOrder() {
+	f.Where(entql.HasEdge("order"))
+}
+
+// WhereHasOrderWith applies a predicate to check if query has an edge order with a given conditions (other predicates).
+func (f *CertDocumentFilter) WhereHasOrderWith(preds ...predicate.CertOrder) {
+	f.Where(entql.HasEdgeWith("order", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CertOrderQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CertOrderQuery builder.
+func (_q *CertOrderQuery) Filter() *CertOrderFilter {
+	return &CertOrderFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CertOrderMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CertOrderMutation builder.
+func (m *CertOrderMutation) Filter() *CertOrderFilter {
+	return &CertOrderFilter{config: m.config, predicateAdder: m}
+}
+
+// CertOrderFilter provides a generic filtering capability at runtime for CertOrderQuery.
+type CertOrderFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CertOrderFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CertOrderFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(certorder.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CertOrderFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(certorder.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CertOrderFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(certorder.FieldUpdatedAt))
+}
+
+// WhereEnterpriseID applies the entql int predicate on the enterprise_id field.
+func (f *CertOrderFilter) WhereEnterpriseID(p entql.IntP) {
+	f.Where(p.Field(certorder.FieldEnterpriseID))
+}
+
+// WhereApplicantID applies the entql int predicate on the applicant_id field.
+func (f *CertOrderFilter) WhereApplicantID(p entql.IntP) {
+	f.Where(p.Field(certorder.FieldApplicantID))
+}
+
+// WhereStep applies the entql string predicate on the step field.
+func (f *CertOrderFilter) WhereStep(p entql.StringP) {
+	f.Where(p.Field(certorder.FieldStep))
+}
+
+// WhereMethod applies the entql string predicate on the method field.
+func (f *CertOrderFilter) WhereMethod(p entql.StringP) {
+	f.Where(p.Field(certorder.FieldMethod))
+}
+
+// WhereApplicantName applies the entql string predicate on the applicant_name field.
+func (f *CertOrderFilter) WhereApplicantName(p entql.StringP) {
+	f.Where(p.Field(certorder.FieldApplicantName))
+}
+
+// WhereApplicantIDNumber applies the entql string predicate on the applicant_id_number field.
+func (f *CertOrderFilter) WhereApplicantIDNumber(p entql.StringP) {
+	f.Where(p.Field(certorder.FieldApplicantIDNumber))
+}
+
+// WhereApplicantIDMasked applies the entql string predicate on the applicant_id_masked field.
+func (f *CertOrderFilter) WhereApplicantIDMasked(p entql.StringP) {
+	f.Where(p.Field(certorder.FieldApplicantIDMasked))
+}
+
+// WhereApplicantPhone applies the entql string predicate on the applicant_phone field.
+func (f *CertOrderFilter) WhereApplicantPhone(p entql.StringP) {
+	f.Where(p.Field(certorder.FieldApplicantPhone))
+}
+
+// WhereLegalRepPhone applies the entql string predicate on the legal_rep_phone field.
+func (f *CertOrderFilter) WhereLegalRepPhone(p entql.StringP) {
+	f.Where(p.Field(certorder.FieldLegalRepPhone))
+}
+
+// WhereLegalRepCardMasked applies the entql string predicate on the legal_rep_card_masked field.
+func (f *CertOrderFilter) WhereLegalRepCardMasked(p entql.StringP) {
+	f.Where(p.Field(certorder.FieldLegalRepCardMasked))
+}
+
+// WhereBankName applies the entql string predicate on the bank_name field.
+func (f *CertOrderFilter) WhereBankName(p entql.StringP) {
+	f.Where(p.Field(certorder.FieldBankName))
+}
+
+// WhereBankAccountMasked applies the entql string predicate on the bank_account_masked field.
+func (f *CertOrderFilter) WhereBankAccountMasked(p entql.StringP) {
+	f.Where(p.Field(certorder.FieldBankAccountMasked))
+}
+
+// WhereTransferAmountCents applies the entql int predicate on the transfer_amount_cents field.
+func (f *CertOrderFilter) WhereTransferAmountCents(p entql.IntP) {
+	f.Where(p.Field(certorder.FieldTransferAmountCents))
+}
+
+// WhereTransferAttempts applies the entql int predicate on the transfer_attempts field.
+func (f *CertOrderFilter) WhereTransferAttempts(p entql.IntP) {
+	f.Where(p.Field(certorder.FieldTransferAttempts))
+}
+
+// WhereCheckTxnID applies the entql string predicate on the check_txn_id field.
+func (f *CertOrderFilter) WhereCheckTxnID(p entql.StringP) {
+	f.Where(p.Field(certorder.FieldCheckTxnID))
+}
+
+// WhereAgreementAcceptedAt applies the entql time.Time predicate on the agreement_accepted_at field.
+func (f *CertOrderFilter) WhereAgreementAcceptedAt(p entql.TimeP) {
+	f.Where(p.Field(certorder.FieldAgreementAcceptedAt))
+}
+
+// WhereAuthorizedAt applies the entql time.Time predicate on the authorized_at field.
+func (f *CertOrderFilter) WhereAuthorizedAt(p entql.TimeP) {
+	f.Where(p.Field(certorder.FieldAuthorizedAt))
+}
+
+// WhereConfirmedAt applies the entql time.Time predicate on the confirmed_at field.
+func (f *CertOrderFilter) WhereConfirmedAt(p entql.TimeP) {
+	f.Where(p.Field(certorder.FieldConfirmedAt))
+}
+
+// WhereFeeCents applies the entql int predicate on the fee_cents field.
+func (f *CertOrderFilter) WhereFeeCents(p entql.IntP) {
+	f.Where(p.Field(certorder.FieldFeeCents))
+}
+
+// WherePaymentChannel applies the entql string predicate on the payment_channel field.
+func (f *CertOrderFilter) WherePaymentChannel(p entql.StringP) {
+	f.Where(p.Field(certorder.FieldPaymentChannel))
+}
+
+// WherePaymentTxnID applies the entql string predicate on the payment_txn_id field.
+func (f *CertOrderFilter) WherePaymentTxnID(p entql.StringP) {
+	f.Where(p.Field(certorder.FieldPaymentTxnID))
+}
+
+// WherePaymentQr applies the entql string predicate on the payment_qr field.
+func (f *CertOrderFilter) WherePaymentQr(p entql.StringP) {
+	f.Where(p.Field(certorder.FieldPaymentQr))
+}
+
+// WherePaidAt applies the entql time.Time predicate on the paid_at field.
+func (f *CertOrderFilter) WherePaidAt(p entql.TimeP) {
+	f.Where(p.Field(certorder.FieldPaidAt))
+}
+
+// WhereCaOrderID applies the entql string predicate on the ca_order_id field.
+func (f *CertOrderFilter) WhereCaOrderID(p entql.StringP) {
+	f.Where(p.Field(certorder.FieldCaOrderID))
+}
+
+// WhereSubmittedAt applies the entql time.Time predicate on the submitted_at field.
+func (f *CertOrderFilter) WhereSubmittedAt(p entql.TimeP) {
+	f.Where(p.Field(certorder.FieldSubmittedAt))
+}
+
+// WhereDecidedAt applies the entql time.Time predicate on the decided_at field.
+func (f *CertOrderFilter) WhereDecidedAt(p entql.TimeP) {
+	f.Where(p.Field(certorder.FieldDecidedAt))
+}
+
+// WhereRejectReason applies the entql string predicate on the reject_reason field.
+func (f *CertOrderFilter) WhereRejectReason(p entql.StringP) {
+	f.Where(p.Field(certorder.FieldRejectReason))
+}
+
+// WhereHasEnterprise applies a predicate to check if query has an edge enterprise.
+func (f *CertOrderFilter) WhereHasEnterprise() {
+	f.Where(entql.HasEdge("enterprise"))
+}
+
+// WhereHasEnterpriseWith applies a predicate to check if query has an edge enterprise with a given conditions (other predicates).
+func (f *CertOrderFilter) WhereHasEnterpriseWith(preds ...predicate.Enterprise) {
+	f.Where(entql.HasEdgeWith("enterprise", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasApplicant applies a predicate to check if query has an edge applicant.
+func (f *CertOrderFilter) WhereHasApplicant() {
+	f.Where(entql.HasEdge("applicant"))
+}
+
+// WhereHasApplicantWith applies a predicate to check if query has an edge applicant with a given conditions (other predicates).
+func (f *CertOrderFilter) WhereHasApplicantWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("applicant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDocuments applies a predicate to check if query has an edge documents.
+func (f *CertOrderFilter) WhereHasDocuments() {
+	f.Where(entql.HasEdge("documents"))
+}
+
+// WhereHasDocumentsWith applies a predicate to check if query has an edge documents with a given conditions (other predicates).
+func (f *CertOrderFilter) WhereHasDocumentsWith(preds ...predicate.CertDocument) {
+	f.Where(entql.HasEdgeWith("documents", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CertificateQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CertificateQuery builder.
+func (_q *CertificateQuery) Filter() *CertificateFilter {
+	return &CertificateFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CertificateMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CertificateMutation builder.
+func (m *CertificateMutation) Filter() *CertificateFilter {
+	return &CertificateFilter{config: m.config, predicateAdder: m}
+}
+
+// CertificateFilter provides a generic filtering capability at runtime for CertificateQuery.
+type CertificateFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CertificateFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CertificateFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(certificate.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CertificateFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(certificate.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CertificateFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(certificate.FieldUpdatedAt))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *CertificateFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(certificate.FieldKind))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *CertificateFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(certificate.FieldUserID))
+}
+
+// WhereEnterpriseID applies the entql int predicate on the enterprise_id field.
+func (f *CertificateFilter) WhereEnterpriseID(p entql.IntP) {
+	f.Where(p.Field(certificate.FieldEnterpriseID))
+}
+
+// WhereCustody applies the entql string predicate on the custody field.
+func (f *CertificateFilter) WhereCustody(p entql.StringP) {
+	f.Where(p.Field(certificate.FieldCustody))
+}
+
+// WhereUkeyType applies the entql string predicate on the ukey_type field.
+func (f *CertificateFilter) WhereUkeyType(p entql.StringP) {
+	f.Where(p.Field(certificate.FieldUkeyType))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *CertificateFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(certificate.FieldStatus))
+}
+
+// WhereSerial applies the entql string predicate on the serial field.
+func (f *CertificateFilter) WhereSerial(p entql.StringP) {
+	f.Where(p.Field(certificate.FieldSerial))
+}
+
+// WhereSubject applies the entql string predicate on the subject field.
+func (f *CertificateFilter) WhereSubject(p entql.StringP) {
+	f.Where(p.Field(certificate.FieldSubject))
+}
+
+// WhereSubjectID applies the entql string predicate on the subject_id field.
+func (f *CertificateFilter) WhereSubjectID(p entql.StringP) {
+	f.Where(p.Field(certificate.FieldSubjectID))
+}
+
+// WhereKeyURI applies the entql string predicate on the key_uri field.
+func (f *CertificateFilter) WhereKeyURI(p entql.StringP) {
+	f.Where(p.Field(certificate.FieldKeyURI))
+}
+
+// WhereDer applies the entql []byte predicate on the der field.
+func (f *CertificateFilter) WhereDer(p entql.BytesP) {
+	f.Where(p.Field(certificate.FieldDer))
+}
+
+// WhereFingerprint applies the entql string predicate on the fingerprint field.
+func (f *CertificateFilter) WhereFingerprint(p entql.StringP) {
+	f.Where(p.Field(certificate.FieldFingerprint))
+}
+
+// WhereNotBefore applies the entql time.Time predicate on the not_before field.
+func (f *CertificateFilter) WhereNotBefore(p entql.TimeP) {
+	f.Where(p.Field(certificate.FieldNotBefore))
+}
+
+// WhereNotAfter applies the entql time.Time predicate on the not_after field.
+func (f *CertificateFilter) WhereNotAfter(p entql.TimeP) {
+	f.Where(p.Field(certificate.FieldNotAfter))
+}
+
+// WhereRevokedAt applies the entql time.Time predicate on the revoked_at field.
+func (f *CertificateFilter) WhereRevokedAt(p entql.TimeP) {
+	f.Where(p.Field(certificate.FieldRevokedAt))
+}
+
+// WhereRevocationReason applies the entql string predicate on the revocation_reason field.
+func (f *CertificateFilter) WhereRevocationReason(p entql.StringP) {
+	f.Where(p.Field(certificate.FieldRevocationReason))
+}
+
+// WhereSupersedesID applies the entql int predicate on the supersedes_id field.
+func (f *CertificateFilter) WhereSupersedesID(p entql.IntP) {
+	f.Where(p.Field(certificate.FieldSupersedesID))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *CertificateFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *CertificateFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasEnterprise applies a predicate to check if query has an edge enterprise.
+func (f *CertificateFilter) WhereHasEnterprise() {
+	f.Where(entql.HasEdge("enterprise"))
+}
+
+// WhereHasEnterpriseWith applies a predicate to check if query has an edge enterprise with a given conditions (other predicates).
+func (f *CertificateFilter) WhereHasEnterpriseWith(preds ...predicate.Enterprise) {
+	f.Where(entql.HasEdgeWith("enterprise", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *CredentialQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -434,7 +1935,7 @@ type CredentialFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CredentialFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -485,6 +1986,672 @@ func (f *CredentialFilter) WhereHasUserWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *EnterpriseQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the EnterpriseQuery builder.
+func (_q *EnterpriseQuery) Filter() *EnterpriseFilter {
+	return &EnterpriseFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *EnterpriseMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the EnterpriseMutation builder.
+func (m *EnterpriseMutation) Filter() *EnterpriseFilter {
+	return &EnterpriseFilter{config: m.config, predicateAdder: m}
+}
+
+// EnterpriseFilter provides a generic filtering capability at runtime for EnterpriseQuery.
+type EnterpriseFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *EnterpriseFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *EnterpriseFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(enterprise.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *EnterpriseFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(enterprise.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *EnterpriseFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(enterprise.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *EnterpriseFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(enterprise.FieldName))
+}
+
+// WhereCreditCode applies the entql string predicate on the credit_code field.
+func (f *EnterpriseFilter) WhereCreditCode(p entql.StringP) {
+	f.Where(p.Field(enterprise.FieldCreditCode))
+}
+
+// WhereAddress applies the entql string predicate on the address field.
+func (f *EnterpriseFilter) WhereAddress(p entql.StringP) {
+	f.Where(p.Field(enterprise.FieldAddress))
+}
+
+// WhereLegalRepName applies the entql string predicate on the legal_rep_name field.
+func (f *EnterpriseFilter) WhereLegalRepName(p entql.StringP) {
+	f.Where(p.Field(enterprise.FieldLegalRepName))
+}
+
+// WhereLegalRepIDNumber applies the entql string predicate on the legal_rep_id_number field.
+func (f *EnterpriseFilter) WhereLegalRepIDNumber(p entql.StringP) {
+	f.Where(p.Field(enterprise.FieldLegalRepIDNumber))
+}
+
+// WhereLegalRepIDMasked applies the entql string predicate on the legal_rep_id_masked field.
+func (f *EnterpriseFilter) WhereLegalRepIDMasked(p entql.StringP) {
+	f.Where(p.Field(enterprise.FieldLegalRepIDMasked))
+}
+
+// WhereCustody applies the entql string predicate on the custody field.
+func (f *EnterpriseFilter) WhereCustody(p entql.StringP) {
+	f.Where(p.Field(enterprise.FieldCustody))
+}
+
+// WhereUkeyType applies the entql string predicate on the ukey_type field.
+func (f *EnterpriseFilter) WhereUkeyType(p entql.StringP) {
+	f.Where(p.Field(enterprise.FieldUkeyType))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *EnterpriseFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(enterprise.FieldStatus))
+}
+
+// WhereCertifierID applies the entql int predicate on the certifier_id field.
+func (f *EnterpriseFilter) WhereCertifierID(p entql.IntP) {
+	f.Where(p.Field(enterprise.FieldCertifierID))
+}
+
+// WhereCertifiedAt applies the entql time.Time predicate on the certified_at field.
+func (f *EnterpriseFilter) WhereCertifiedAt(p entql.TimeP) {
+	f.Where(p.Field(enterprise.FieldCertifiedAt))
+}
+
+// WhereRecertifyRequired applies the entql bool predicate on the recertify_required field.
+func (f *EnterpriseFilter) WhereRecertifyRequired(p entql.BoolP) {
+	f.Where(p.Field(enterprise.FieldRecertifyRequired))
+}
+
+// WhereHasCertifier applies a predicate to check if query has an edge certifier.
+func (f *EnterpriseFilter) WhereHasCertifier() {
+	f.Where(entql.HasEdge("certifier"))
+}
+
+// WhereHasCertifierWith applies a predicate to check if query has an edge certifier with a given conditions (other predicates).
+func (f *EnterpriseFilter) WhereHasCertifierWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("certifier", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *FlowQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the FlowQuery builder.
+func (_q *FlowQuery) Filter() *FlowFilter {
+	return &FlowFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *FlowMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the FlowMutation builder.
+func (m *FlowMutation) Filter() *FlowFilter {
+	return &FlowFilter{config: m.config, predicateAdder: m}
+}
+
+// FlowFilter provides a generic filtering capability at runtime for FlowQuery.
+type FlowFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *FlowFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *FlowFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(flow.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *FlowFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(flow.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *FlowFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(flow.FieldUpdatedAt))
+}
+
+// WhereNumber applies the entql string predicate on the number field.
+func (f *FlowFilter) WhereNumber(p entql.StringP) {
+	f.Where(p.Field(flow.FieldNumber))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *FlowFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(flow.FieldName))
+}
+
+// WhereScene applies the entql string predicate on the scene field.
+func (f *FlowFilter) WhereScene(p entql.StringP) {
+	f.Where(p.Field(flow.FieldScene))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *FlowFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(flow.FieldStatus))
+}
+
+// WhereOrdered applies the entql bool predicate on the ordered field.
+func (f *FlowFilter) WhereOrdered(p entql.BoolP) {
+	f.Where(p.Field(flow.FieldOrdered))
+}
+
+// WhereDeadline applies the entql time.Time predicate on the deadline field.
+func (f *FlowFilter) WhereDeadline(p entql.TimeP) {
+	f.Where(p.Field(flow.FieldDeadline))
+}
+
+// WherePasscodeHash applies the entql []byte predicate on the passcode_hash field.
+func (f *FlowFilter) WherePasscodeHash(p entql.BytesP) {
+	f.Where(p.Field(flow.FieldPasscodeHash))
+}
+
+// WhereInitiatorID applies the entql int predicate on the initiator_id field.
+func (f *FlowFilter) WhereInitiatorID(p entql.IntP) {
+	f.Where(p.Field(flow.FieldInitiatorID))
+}
+
+// WhereEnterpriseID applies the entql int predicate on the enterprise_id field.
+func (f *FlowFilter) WhereEnterpriseID(p entql.IntP) {
+	f.Where(p.Field(flow.FieldEnterpriseID))
+}
+
+// WhereSentAt applies the entql time.Time predicate on the sent_at field.
+func (f *FlowFilter) WhereSentAt(p entql.TimeP) {
+	f.Where(p.Field(flow.FieldSentAt))
+}
+
+// WhereFinishedAt applies the entql time.Time predicate on the finished_at field.
+func (f *FlowFilter) WhereFinishedAt(p entql.TimeP) {
+	f.Where(p.Field(flow.FieldFinishedAt))
+}
+
+// WhereEndReason applies the entql string predicate on the end_reason field.
+func (f *FlowFilter) WhereEndReason(p entql.StringP) {
+	f.Where(p.Field(flow.FieldEndReason))
+}
+
+// WhereInitiatorHiddenAt applies the entql time.Time predicate on the initiator_hidden_at field.
+func (f *FlowFilter) WhereInitiatorHiddenAt(p entql.TimeP) {
+	f.Where(p.Field(flow.FieldInitiatorHiddenAt))
+}
+
+// WhereHasInitiator applies a predicate to check if query has an edge initiator.
+func (f *FlowFilter) WhereHasInitiator() {
+	f.Where(entql.HasEdge("initiator"))
+}
+
+// WhereHasInitiatorWith applies a predicate to check if query has an edge initiator with a given conditions (other predicates).
+func (f *FlowFilter) WhereHasInitiatorWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("initiator", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDocuments applies a predicate to check if query has an edge documents.
+func (f *FlowFilter) WhereHasDocuments() {
+	f.Where(entql.HasEdge("documents"))
+}
+
+// WhereHasDocumentsWith applies a predicate to check if query has an edge documents with a given conditions (other predicates).
+func (f *FlowFilter) WhereHasDocumentsWith(preds ...predicate.FlowDocument) {
+	f.Where(entql.HasEdgeWith("documents", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasParticipants applies a predicate to check if query has an edge participants.
+func (f *FlowFilter) WhereHasParticipants() {
+	f.Where(entql.HasEdge("participants"))
+}
+
+// WhereHasParticipantsWith applies a predicate to check if query has an edge participants with a given conditions (other predicates).
+func (f *FlowFilter) WhereHasParticipantsWith(preds ...predicate.Participant) {
+	f.Where(entql.HasEdgeWith("participants", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasFields applies a predicate to check if query has an edge fields.
+func (f *FlowFilter) WhereHasFields() {
+	f.Where(entql.HasEdge("fields"))
+}
+
+// WhereHasFieldsWith applies a predicate to check if query has an edge fields with a given conditions (other predicates).
+func (f *FlowFilter) WhereHasFieldsWith(preds ...predicate.SignField) {
+	f.Where(entql.HasEdgeWith("fields", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *FlowDocumentQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the FlowDocumentQuery builder.
+func (_q *FlowDocumentQuery) Filter() *FlowDocumentFilter {
+	return &FlowDocumentFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *FlowDocumentMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the FlowDocumentMutation builder.
+func (m *FlowDocumentMutation) Filter() *FlowDocumentFilter {
+	return &FlowDocumentFilter{config: m.config, predicateAdder: m}
+}
+
+// FlowDocumentFilter provides a generic filtering capability at runtime for FlowDocumentQuery.
+type FlowDocumentFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *FlowDocumentFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *FlowDocumentFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(flowdocument.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *FlowDocumentFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(flowdocument.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *FlowDocumentFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(flowdocument.FieldUpdatedAt))
+}
+
+// WhereFlowID applies the entql int predicate on the flow_id field.
+func (f *FlowDocumentFilter) WhereFlowID(p entql.IntP) {
+	f.Where(p.Field(flowdocument.FieldFlowID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *FlowDocumentFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(flowdocument.FieldName))
+}
+
+// WhereContractNumber applies the entql string predicate on the contract_number field.
+func (f *FlowDocumentFilter) WhereContractNumber(p entql.StringP) {
+	f.Where(p.Field(flowdocument.FieldContractNumber))
+}
+
+// WherePosition applies the entql int predicate on the position field.
+func (f *FlowDocumentFilter) WherePosition(p entql.IntP) {
+	f.Where(p.Field(flowdocument.FieldPosition))
+}
+
+// WhereOriginalKey applies the entql string predicate on the original_key field.
+func (f *FlowDocumentFilter) WhereOriginalKey(p entql.StringP) {
+	f.Where(p.Field(flowdocument.FieldOriginalKey))
+}
+
+// WhereOriginalSha256 applies the entql string predicate on the original_sha256 field.
+func (f *FlowDocumentFilter) WhereOriginalSha256(p entql.StringP) {
+	f.Where(p.Field(flowdocument.FieldOriginalSha256))
+}
+
+// WhereOriginalSize applies the entql int64 predicate on the original_size field.
+func (f *FlowDocumentFilter) WhereOriginalSize(p entql.Int64P) {
+	f.Where(p.Field(flowdocument.FieldOriginalSize))
+}
+
+// WherePages applies the entql json.RawMessage predicate on the pages field.
+func (f *FlowDocumentFilter) WherePages(p entql.BytesP) {
+	f.Where(p.Field(flowdocument.FieldPages))
+}
+
+// WhereCurrentKey applies the entql string predicate on the current_key field.
+func (f *FlowDocumentFilter) WhereCurrentKey(p entql.StringP) {
+	f.Where(p.Field(flowdocument.FieldCurrentKey))
+}
+
+// WhereCurrentSha256 applies the entql string predicate on the current_sha256 field.
+func (f *FlowDocumentFilter) WhereCurrentSha256(p entql.StringP) {
+	f.Where(p.Field(flowdocument.FieldCurrentSha256))
+}
+
+// WhereRevision applies the entql int predicate on the revision field.
+func (f *FlowDocumentFilter) WhereRevision(p entql.IntP) {
+	f.Where(p.Field(flowdocument.FieldRevision))
+}
+
+// WhereHasFlow applies a predicate to check if query has an edge flow.
+func (f *FlowDocumentFilter) WhereHasFlow() {
+	f.Where(entql.HasEdge("flow"))
+}
+
+// WhereHasFlowWith applies a predicate to check if query has an edge flow with a given conditions (other predicates).
+func (f *FlowDocumentFilter) WhereHasFlowWith(preds ...predicate.Flow) {
+	f.Where(entql.HasEdgeWith("flow", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *IdentityVerificationQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the IdentityVerificationQuery builder.
+func (_q *IdentityVerificationQuery) Filter() *IdentityVerificationFilter {
+	return &IdentityVerificationFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *IdentityVerificationMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the IdentityVerificationMutation builder.
+func (m *IdentityVerificationMutation) Filter() *IdentityVerificationFilter {
+	return &IdentityVerificationFilter{config: m.config, predicateAdder: m}
+}
+
+// IdentityVerificationFilter provides a generic filtering capability at runtime for IdentityVerificationQuery.
+type IdentityVerificationFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *IdentityVerificationFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *IdentityVerificationFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(identityverification.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *IdentityVerificationFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(identityverification.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *IdentityVerificationFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(identityverification.FieldUpdatedAt))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *IdentityVerificationFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(identityverification.FieldUserID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *IdentityVerificationFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(identityverification.FieldName))
+}
+
+// WhereIDNumber applies the entql string predicate on the id_number field.
+func (f *IdentityVerificationFilter) WhereIDNumber(p entql.StringP) {
+	f.Where(p.Field(identityverification.FieldIDNumber))
+}
+
+// WhereIDNumberMasked applies the entql string predicate on the id_number_masked field.
+func (f *IdentityVerificationFilter) WhereIDNumberMasked(p entql.StringP) {
+	f.Where(p.Field(identityverification.FieldIDNumberMasked))
+}
+
+// WhereEmail applies the entql string predicate on the email field.
+func (f *IdentityVerificationFilter) WhereEmail(p entql.StringP) {
+	f.Where(p.Field(identityverification.FieldEmail))
+}
+
+// WherePhone applies the entql string predicate on the phone field.
+func (f *IdentityVerificationFilter) WherePhone(p entql.StringP) {
+	f.Where(p.Field(identityverification.FieldPhone))
+}
+
+// WhereMethod applies the entql string predicate on the method field.
+func (f *IdentityVerificationFilter) WhereMethod(p entql.StringP) {
+	f.Where(p.Field(identityverification.FieldMethod))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *IdentityVerificationFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(identityverification.FieldStatus))
+}
+
+// WhereProvider applies the entql string predicate on the provider field.
+func (f *IdentityVerificationFilter) WhereProvider(p entql.StringP) {
+	f.Where(p.Field(identityverification.FieldProvider))
+}
+
+// WhereProviderTxnID applies the entql string predicate on the provider_txn_id field.
+func (f *IdentityVerificationFilter) WhereProviderTxnID(p entql.StringP) {
+	f.Where(p.Field(identityverification.FieldProviderTxnID))
+}
+
+// WhereBankCardMasked applies the entql string predicate on the bank_card_masked field.
+func (f *IdentityVerificationFilter) WhereBankCardMasked(p entql.StringP) {
+	f.Where(p.Field(identityverification.FieldBankCardMasked))
+}
+
+// WhereFaceRedirectURL applies the entql string predicate on the face_redirect_url field.
+func (f *IdentityVerificationFilter) WhereFaceRedirectURL(p entql.StringP) {
+	f.Where(p.Field(identityverification.FieldFaceRedirectURL))
+}
+
+// WhereFailureReason applies the entql string predicate on the failure_reason field.
+func (f *IdentityVerificationFilter) WhereFailureReason(p entql.StringP) {
+	f.Where(p.Field(identityverification.FieldFailureReason))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *IdentityVerificationFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(identityverification.FieldAttempts))
+}
+
+// WhereVerifiedAt applies the entql time.Time predicate on the verified_at field.
+func (f *IdentityVerificationFilter) WhereVerifiedAt(p entql.TimeP) {
+	f.Where(p.Field(identityverification.FieldVerifiedAt))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *IdentityVerificationFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *IdentityVerificationFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *JoinRequestQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the JoinRequestQuery builder.
+func (_q *JoinRequestQuery) Filter() *JoinRequestFilter {
+	return &JoinRequestFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *JoinRequestMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the JoinRequestMutation builder.
+func (m *JoinRequestMutation) Filter() *JoinRequestFilter {
+	return &JoinRequestFilter{config: m.config, predicateAdder: m}
+}
+
+// JoinRequestFilter provides a generic filtering capability at runtime for JoinRequestQuery.
+type JoinRequestFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *JoinRequestFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *JoinRequestFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(joinrequest.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *JoinRequestFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(joinrequest.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *JoinRequestFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(joinrequest.FieldUpdatedAt))
+}
+
+// WhereEnterpriseID applies the entql int predicate on the enterprise_id field.
+func (f *JoinRequestFilter) WhereEnterpriseID(p entql.IntP) {
+	f.Where(p.Field(joinrequest.FieldEnterpriseID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *JoinRequestFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(joinrequest.FieldUserID))
+}
+
+// WhereReason applies the entql string predicate on the reason field.
+func (f *JoinRequestFilter) WhereReason(p entql.StringP) {
+	f.Where(p.Field(joinrequest.FieldReason))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *JoinRequestFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(joinrequest.FieldStatus))
+}
+
+// WhereDecidedBy applies the entql int predicate on the decided_by field.
+func (f *JoinRequestFilter) WhereDecidedBy(p entql.IntP) {
+	f.Where(p.Field(joinrequest.FieldDecidedBy))
+}
+
+// WhereDecidedAt applies the entql time.Time predicate on the decided_at field.
+func (f *JoinRequestFilter) WhereDecidedAt(p entql.TimeP) {
+	f.Where(p.Field(joinrequest.FieldDecidedAt))
+}
+
+// WhereRejectReason applies the entql string predicate on the reject_reason field.
+func (f *JoinRequestFilter) WhereRejectReason(p entql.StringP) {
+	f.Where(p.Field(joinrequest.FieldRejectReason))
+}
+
+// WhereHasEnterprise applies a predicate to check if query has an edge enterprise.
+func (f *JoinRequestFilter) WhereHasEnterprise() {
+	f.Where(entql.HasEdge("enterprise"))
+}
+
+// WhereHasEnterpriseWith applies a predicate to check if query has an edge enterprise with a given conditions (other predicates).
+func (f *JoinRequestFilter) WhereHasEnterpriseWith(preds ...predicate.Enterprise) {
+	f.Where(entql.HasEdgeWith("enterprise", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *JoinRequestFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *JoinRequestFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *LoginAttemptQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -513,7 +2680,7 @@ type LoginAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -545,6 +2712,104 @@ func (f *LoginAttemptFilter) WhereCreatedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *MembershipQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MembershipQuery builder.
+func (_q *MembershipQuery) Filter() *MembershipFilter {
+	return &MembershipFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MembershipMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MembershipMutation builder.
+func (m *MembershipMutation) Filter() *MembershipFilter {
+	return &MembershipFilter{config: m.config, predicateAdder: m}
+}
+
+// MembershipFilter provides a generic filtering capability at runtime for MembershipQuery.
+type MembershipFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MembershipFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *MembershipFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(membership.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *MembershipFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(membership.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *MembershipFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(membership.FieldUpdatedAt))
+}
+
+// WhereEnterpriseID applies the entql int predicate on the enterprise_id field.
+func (f *MembershipFilter) WhereEnterpriseID(p entql.IntP) {
+	f.Where(p.Field(membership.FieldEnterpriseID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *MembershipFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(membership.FieldUserID))
+}
+
+// WhereRole applies the entql string predicate on the role field.
+func (f *MembershipFilter) WhereRole(p entql.StringP) {
+	f.Where(p.Field(membership.FieldRole))
+}
+
+// WhereTitle applies the entql string predicate on the title field.
+func (f *MembershipFilter) WhereTitle(p entql.StringP) {
+	f.Where(p.Field(membership.FieldTitle))
+}
+
+// WhereHasEnterprise applies a predicate to check if query has an edge enterprise.
+func (f *MembershipFilter) WhereHasEnterprise() {
+	f.Where(entql.HasEdge("enterprise"))
+}
+
+// WhereHasEnterpriseWith applies a predicate to check if query has an edge enterprise with a given conditions (other predicates).
+func (f *MembershipFilter) WhereHasEnterpriseWith(preds ...predicate.Enterprise) {
+	f.Where(entql.HasEdgeWith("enterprise", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *MembershipFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *MembershipFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *OutboxMessageQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -573,7 +2838,7 @@ type OutboxMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -610,6 +2875,183 @@ func (f *OutboxMessageFilter) WhereCreatedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ParticipantQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ParticipantQuery builder.
+func (_q *ParticipantQuery) Filter() *ParticipantFilter {
+	return &ParticipantFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ParticipantMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ParticipantMutation builder.
+func (m *ParticipantMutation) Filter() *ParticipantFilter {
+	return &ParticipantFilter{config: m.config, predicateAdder: m}
+}
+
+// ParticipantFilter provides a generic filtering capability at runtime for ParticipantQuery.
+type ParticipantFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ParticipantFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ParticipantFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(participant.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ParticipantFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(participant.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ParticipantFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(participant.FieldUpdatedAt))
+}
+
+// WhereFlowID applies the entql int predicate on the flow_id field.
+func (f *ParticipantFilter) WhereFlowID(p entql.IntP) {
+	f.Where(p.Field(participant.FieldFlowID))
+}
+
+// WhereRole applies the entql string predicate on the role field.
+func (f *ParticipantFilter) WhereRole(p entql.StringP) {
+	f.Where(p.Field(participant.FieldRole))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *ParticipantFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(participant.FieldKind))
+}
+
+// WhereSignOrder applies the entql int predicate on the sign_order field.
+func (f *ParticipantFilter) WhereSignOrder(p entql.IntP) {
+	f.Where(p.Field(participant.FieldSignOrder))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *ParticipantFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(participant.FieldName))
+}
+
+// WherePhone applies the entql string predicate on the phone field.
+func (f *ParticipantFilter) WherePhone(p entql.StringP) {
+	f.Where(p.Field(participant.FieldPhone))
+}
+
+// WhereEmail applies the entql string predicate on the email field.
+func (f *ParticipantFilter) WhereEmail(p entql.StringP) {
+	f.Where(p.Field(participant.FieldEmail))
+}
+
+// WhereEnterpriseName applies the entql string predicate on the enterprise_name field.
+func (f *ParticipantFilter) WhereEnterpriseName(p entql.StringP) {
+	f.Where(p.Field(participant.FieldEnterpriseName))
+}
+
+// WhereEnterpriseID applies the entql int predicate on the enterprise_id field.
+func (f *ParticipantFilter) WhereEnterpriseID(p entql.IntP) {
+	f.Where(p.Field(participant.FieldEnterpriseID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *ParticipantFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(participant.FieldUserID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ParticipantFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(participant.FieldStatus))
+}
+
+// WhereViewedAt applies the entql time.Time predicate on the viewed_at field.
+func (f *ParticipantFilter) WhereViewedAt(p entql.TimeP) {
+	f.Where(p.Field(participant.FieldViewedAt))
+}
+
+// WhereSignedAt applies the entql time.Time predicate on the signed_at field.
+func (f *ParticipantFilter) WhereSignedAt(p entql.TimeP) {
+	f.Where(p.Field(participant.FieldSignedAt))
+}
+
+// WhereDeclinedAt applies the entql time.Time predicate on the declined_at field.
+func (f *ParticipantFilter) WhereDeclinedAt(p entql.TimeP) {
+	f.Where(p.Field(participant.FieldDeclinedAt))
+}
+
+// WhereDeclineReason applies the entql string predicate on the decline_reason field.
+func (f *ParticipantFilter) WhereDeclineReason(p entql.StringP) {
+	f.Where(p.Field(participant.FieldDeclineReason))
+}
+
+// WhereLastRemindedAt applies the entql time.Time predicate on the last_reminded_at field.
+func (f *ParticipantFilter) WhereLastRemindedAt(p entql.TimeP) {
+	f.Where(p.Field(participant.FieldLastRemindedAt))
+}
+
+// WhereHiddenAt applies the entql time.Time predicate on the hidden_at field.
+func (f *ParticipantFilter) WhereHiddenAt(p entql.TimeP) {
+	f.Where(p.Field(participant.FieldHiddenAt))
+}
+
+// WhereHasFlow applies a predicate to check if query has an edge flow.
+func (f *ParticipantFilter) WhereHasFlow() {
+	f.Where(entql.HasEdge("flow"))
+}
+
+// WhereHasFlowWith applies a predicate to check if query has an edge flow with a given conditions (other predicates).
+func (f *ParticipantFilter) WhereHasFlowWith(preds ...predicate.Flow) {
+	f.Where(entql.HasEdgeWith("flow", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *ParticipantFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *ParticipantFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasFields applies a predicate to check if query has an edge fields.
+func (f *ParticipantFilter) WhereHasFields() {
+	f.Where(entql.HasEdge("fields"))
+}
+
+// WhereHasFieldsWith applies a predicate to check if query has an edge fields with a given conditions (other predicates).
+func (f *ParticipantFilter) WhereHasFieldsWith(preds ...predicate.SignField) {
+	f.Where(entql.HasEdgeWith("fields", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SMSCodeQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -638,7 +3080,7 @@ type SMSCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SMSCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -695,6 +3137,305 @@ func (f *SMSCodeFilter) WhereConsumedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *SealQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SealQuery builder.
+func (_q *SealQuery) Filter() *SealFilter {
+	return &SealFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SealMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SealMutation builder.
+func (m *SealMutation) Filter() *SealFilter {
+	return &SealFilter{config: m.config, predicateAdder: m}
+}
+
+// SealFilter provides a generic filtering capability at runtime for SealQuery.
+type SealFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SealFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *SealFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(seal.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SealFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(seal.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *SealFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(seal.FieldUpdatedAt))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *SealFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(seal.FieldUserID))
+}
+
+// WhereEnterpriseID applies the entql int predicate on the enterprise_id field.
+func (f *SealFilter) WhereEnterpriseID(p entql.IntP) {
+	f.Where(p.Field(seal.FieldEnterpriseID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *SealFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(seal.FieldKind))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *SealFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(seal.FieldName))
+}
+
+// WhereImage applies the entql []byte predicate on the image field.
+func (f *SealFilter) WhereImage(p entql.BytesP) {
+	f.Where(p.Field(seal.FieldImage))
+}
+
+// WhereWidth applies the entql int predicate on the width field.
+func (f *SealFilter) WhereWidth(p entql.IntP) {
+	f.Where(p.Field(seal.FieldWidth))
+}
+
+// WhereHeight applies the entql int predicate on the height field.
+func (f *SealFilter) WhereHeight(p entql.IntP) {
+	f.Where(p.Field(seal.FieldHeight))
+}
+
+// WhereSource applies the entql string predicate on the source field.
+func (f *SealFilter) WhereSource(p entql.StringP) {
+	f.Where(p.Field(seal.FieldSource))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *SealFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(seal.FieldStatus))
+}
+
+// WhereIsDefault applies the entql bool predicate on the is_default field.
+func (f *SealFilter) WhereIsDefault(p entql.BoolP) {
+	f.Where(p.Field(seal.FieldIsDefault))
+}
+
+// WhereCertificateID applies the entql int predicate on the certificate_id field.
+func (f *SealFilter) WhereCertificateID(p entql.IntP) {
+	f.Where(p.Field(seal.FieldCertificateID))
+}
+
+// WhereVoidedAt applies the entql time.Time predicate on the voided_at field.
+func (f *SealFilter) WhereVoidedAt(p entql.TimeP) {
+	f.Where(p.Field(seal.FieldVoidedAt))
+}
+
+// WhereVoidedReason applies the entql string predicate on the voided_reason field.
+func (f *SealFilter) WhereVoidedReason(p entql.StringP) {
+	f.Where(p.Field(seal.FieldVoidedReason))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *SealFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *SealFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasEnterprise applies a predicate to check if query has an edge enterprise.
+func (f *SealFilter) WhereHasEnterprise() {
+	f.Where(entql.HasEdge("enterprise"))
+}
+
+// WhereHasEnterpriseWith applies a predicate to check if query has an edge enterprise with a given conditions (other predicates).
+func (f *SealFilter) WhereHasEnterpriseWith(preds ...predicate.Enterprise) {
+	f.Where(entql.HasEdgeWith("enterprise", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCertificate applies a predicate to check if query has an edge certificate.
+func (f *SealFilter) WhereHasCertificate() {
+	f.Where(entql.HasEdge("certificate"))
+}
+
+// WhereHasCertificateWith applies a predicate to check if query has an edge certificate with a given conditions (other predicates).
+func (f *SealFilter) WhereHasCertificateWith(preds ...predicate.Certificate) {
+	f.Where(entql.HasEdgeWith("certificate", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SealGrantQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SealGrantQuery builder.
+func (_q *SealGrantQuery) Filter() *SealGrantFilter {
+	return &SealGrantFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SealGrantMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SealGrantMutation builder.
+func (m *SealGrantMutation) Filter() *SealGrantFilter {
+	return &SealGrantFilter{config: m.config, predicateAdder: m}
+}
+
+// SealGrantFilter provides a generic filtering capability at runtime for SealGrantQuery.
+type SealGrantFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SealGrantFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *SealGrantFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(sealgrant.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SealGrantFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(sealgrant.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *SealGrantFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(sealgrant.FieldUpdatedAt))
+}
+
+// WhereEnterpriseID applies the entql int predicate on the enterprise_id field.
+func (f *SealGrantFilter) WhereEnterpriseID(p entql.IntP) {
+	f.Where(p.Field(sealgrant.FieldEnterpriseID))
+}
+
+// WhereSealID applies the entql int predicate on the seal_id field.
+func (f *SealGrantFilter) WhereSealID(p entql.IntP) {
+	f.Where(p.Field(sealgrant.FieldSealID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *SealGrantFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(sealgrant.FieldUserID))
+}
+
+// WhereGrantedBy applies the entql int predicate on the granted_by field.
+func (f *SealGrantFilter) WhereGrantedBy(p entql.IntP) {
+	f.Where(p.Field(sealgrant.FieldGrantedBy))
+}
+
+// WhereValidFrom applies the entql time.Time predicate on the valid_from field.
+func (f *SealGrantFilter) WhereValidFrom(p entql.TimeP) {
+	f.Where(p.Field(sealgrant.FieldValidFrom))
+}
+
+// WhereValidUntil applies the entql time.Time predicate on the valid_until field.
+func (f *SealGrantFilter) WhereValidUntil(p entql.TimeP) {
+	f.Where(p.Field(sealgrant.FieldValidUntil))
+}
+
+// WhereScenes applies the entql json.RawMessage predicate on the scenes field.
+func (f *SealGrantFilter) WhereScenes(p entql.BytesP) {
+	f.Where(p.Field(sealgrant.FieldScenes))
+}
+
+// WhereCounterparties applies the entql json.RawMessage predicate on the counterparties field.
+func (f *SealGrantFilter) WhereCounterparties(p entql.BytesP) {
+	f.Where(p.Field(sealgrant.FieldCounterparties))
+}
+
+// WhereRevokedAt applies the entql time.Time predicate on the revoked_at field.
+func (f *SealGrantFilter) WhereRevokedAt(p entql.TimeP) {
+	f.Where(p.Field(sealgrant.FieldRevokedAt))
+}
+
+// WhereRevokedReason applies the entql string predicate on the revoked_reason field.
+func (f *SealGrantFilter) WhereRevokedReason(p entql.StringP) {
+	f.Where(p.Field(sealgrant.FieldRevokedReason))
+}
+
+// WhereHasEnterprise applies a predicate to check if query has an edge enterprise.
+func (f *SealGrantFilter) WhereHasEnterprise() {
+	f.Where(entql.HasEdge("enterprise"))
+}
+
+// WhereHasEnterpriseWith applies a predicate to check if query has an edge enterprise with a given conditions (other predicates).
+func (f *SealGrantFilter) WhereHasEnterpriseWith(preds ...predicate.Enterprise) {
+	f.Where(entql.HasEdgeWith("enterprise", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSeal applies a predicate to check if query has an edge seal.
+func (f *SealGrantFilter) WhereHasSeal() {
+	f.Where(entql.HasEdge("seal"))
+}
+
+// WhereHasSealWith applies a predicate to check if query has an edge seal with a given conditions (other predicates).
+func (f *SealGrantFilter) WhereHasSealWith(preds ...predicate.Seal) {
+	f.Where(entql.HasEdgeWith("seal", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *SealGrantFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *SealGrantFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SessionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -723,7 +3464,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -799,6 +3540,305 @@ func (f *SessionFilter) WhereHasUserWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *SessionSpaceQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SessionSpaceQuery builder.
+func (_q *SessionSpaceQuery) Filter() *SessionSpaceFilter {
+	return &SessionSpaceFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SessionSpaceMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SessionSpaceMutation builder.
+func (m *SessionSpaceMutation) Filter() *SessionSpaceFilter {
+	return &SessionSpaceFilter{config: m.config, predicateAdder: m}
+}
+
+// SessionSpaceFilter provides a generic filtering capability at runtime for SessionSpaceQuery.
+type SessionSpaceFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SessionSpaceFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *SessionSpaceFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(sessionspace.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SessionSpaceFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(sessionspace.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *SessionSpaceFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(sessionspace.FieldUpdatedAt))
+}
+
+// WhereSessionID applies the entql int predicate on the session_id field.
+func (f *SessionSpaceFilter) WhereSessionID(p entql.IntP) {
+	f.Where(p.Field(sessionspace.FieldSessionID))
+}
+
+// WhereEnterpriseID applies the entql int predicate on the enterprise_id field.
+func (f *SessionSpaceFilter) WhereEnterpriseID(p entql.IntP) {
+	f.Where(p.Field(sessionspace.FieldEnterpriseID))
+}
+
+// WhereHasSession applies a predicate to check if query has an edge session.
+func (f *SessionSpaceFilter) WhereHasSession() {
+	f.Where(entql.HasEdge("session"))
+}
+
+// WhereHasSessionWith applies a predicate to check if query has an edge session with a given conditions (other predicates).
+func (f *SessionSpaceFilter) WhereHasSessionWith(preds ...predicate.Session) {
+	f.Where(entql.HasEdgeWith("session", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasEnterprise applies a predicate to check if query has an edge enterprise.
+func (f *SessionSpaceFilter) WhereHasEnterprise() {
+	f.Where(entql.HasEdge("enterprise"))
+}
+
+// WhereHasEnterpriseWith applies a predicate to check if query has an edge enterprise with a given conditions (other predicates).
+func (f *SessionSpaceFilter) WhereHasEnterpriseWith(preds ...predicate.Enterprise) {
+	f.Where(entql.HasEdgeWith("enterprise", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SignFieldQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SignFieldQuery builder.
+func (_q *SignFieldQuery) Filter() *SignFieldFilter {
+	return &SignFieldFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SignFieldMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SignFieldMutation builder.
+func (m *SignFieldMutation) Filter() *SignFieldFilter {
+	return &SignFieldFilter{config: m.config, predicateAdder: m}
+}
+
+// SignFieldFilter provides a generic filtering capability at runtime for SignFieldQuery.
+type SignFieldFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SignFieldFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *SignFieldFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(signfield.FieldID))
+}
+
+// WhereFlowID applies the entql int predicate on the flow_id field.
+func (f *SignFieldFilter) WhereFlowID(p entql.IntP) {
+	f.Where(p.Field(signfield.FieldFlowID))
+}
+
+// WhereDocumentID applies the entql int predicate on the document_id field.
+func (f *SignFieldFilter) WhereDocumentID(p entql.IntP) {
+	f.Where(p.Field(signfield.FieldDocumentID))
+}
+
+// WhereParticipantID applies the entql int predicate on the participant_id field.
+func (f *SignFieldFilter) WhereParticipantID(p entql.IntP) {
+	f.Where(p.Field(signfield.FieldParticipantID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *SignFieldFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(signfield.FieldKind))
+}
+
+// WherePage applies the entql int predicate on the page field.
+func (f *SignFieldFilter) WherePage(p entql.IntP) {
+	f.Where(p.Field(signfield.FieldPage))
+}
+
+// WhereX applies the entql float64 predicate on the x field.
+func (f *SignFieldFilter) WhereX(p entql.Float64P) {
+	f.Where(p.Field(signfield.FieldX))
+}
+
+// WhereY applies the entql float64 predicate on the y field.
+func (f *SignFieldFilter) WhereY(p entql.Float64P) {
+	f.Where(p.Field(signfield.FieldY))
+}
+
+// WhereWidth applies the entql float64 predicate on the width field.
+func (f *SignFieldFilter) WhereWidth(p entql.Float64P) {
+	f.Where(p.Field(signfield.FieldWidth))
+}
+
+// WhereHeight applies the entql float64 predicate on the height field.
+func (f *SignFieldFilter) WhereHeight(p entql.Float64P) {
+	f.Where(p.Field(signfield.FieldHeight))
+}
+
+// WherePlacedBySigner applies the entql bool predicate on the placed_by_signer field.
+func (f *SignFieldFilter) WherePlacedBySigner(p entql.BoolP) {
+	f.Where(p.Field(signfield.FieldPlacedBySigner))
+}
+
+// WhereAppliedRevision applies the entql int predicate on the applied_revision field.
+func (f *SignFieldFilter) WhereAppliedRevision(p entql.IntP) {
+	f.Where(p.Field(signfield.FieldAppliedRevision))
+}
+
+// WhereHasFlow applies a predicate to check if query has an edge flow.
+func (f *SignFieldFilter) WhereHasFlow() {
+	f.Where(entql.HasEdge("flow"))
+}
+
+// WhereHasFlowWith applies a predicate to check if query has an edge flow with a given conditions (other predicates).
+func (f *SignFieldFilter) WhereHasFlowWith(preds ...predicate.Flow) {
+	f.Where(entql.HasEdgeWith("flow", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDocument applies a predicate to check if query has an edge document.
+func (f *SignFieldFilter) WhereHasDocument() {
+	f.Where(entql.HasEdge("document"))
+}
+
+// WhereHasDocumentWith applies a predicate to check if query has an edge document with a given conditions (other predicates).
+func (f *SignFieldFilter) WhereHasDocumentWith(preds ...predicate.FlowDocument) {
+	f.Where(entql.HasEdgeWith("document", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasParticipant applies a predicate to check if query has an edge participant.
+func (f *SignFieldFilter) WhereHasParticipant() {
+	f.Where(entql.HasEdge("participant"))
+}
+
+// WhereHasParticipantWith applies a predicate to check if query has an edge participant with a given conditions (other predicates).
+func (f *SignFieldFilter) WhereHasParticipantWith(preds ...predicate.Participant) {
+	f.Where(entql.HasEdgeWith("participant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SigningLinkQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SigningLinkQuery builder.
+func (_q *SigningLinkQuery) Filter() *SigningLinkFilter {
+	return &SigningLinkFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SigningLinkMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SigningLinkMutation builder.
+func (m *SigningLinkMutation) Filter() *SigningLinkFilter {
+	return &SigningLinkFilter{config: m.config, predicateAdder: m}
+}
+
+// SigningLinkFilter provides a generic filtering capability at runtime for SigningLinkQuery.
+type SigningLinkFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SigningLinkFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *SigningLinkFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(signinglink.FieldID))
+}
+
+// WhereCode applies the entql string predicate on the code field.
+func (f *SigningLinkFilter) WhereCode(p entql.StringP) {
+	f.Where(p.Field(signinglink.FieldCode))
+}
+
+// WhereParticipantID applies the entql int predicate on the participant_id field.
+func (f *SigningLinkFilter) WhereParticipantID(p entql.IntP) {
+	f.Where(p.Field(signinglink.FieldParticipantID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SigningLinkFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(signinglink.FieldCreatedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *SigningLinkFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(signinglink.FieldExpiresAt))
+}
+
+// WhereHasParticipant applies a predicate to check if query has an edge participant.
+func (f *SigningLinkFilter) WhereHasParticipant() {
+	f.Where(entql.HasEdge("participant"))
+}
+
+// WhereHasParticipantWith applies a predicate to check if query has an edge participant with a given conditions (other predicates).
+func (f *SigningLinkFilter) WhereHasParticipantWith(preds ...predicate.Participant) {
+	f.Where(entql.HasEdgeWith("participant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *UserQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -827,7 +3867,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -7,7 +7,20 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"signet/ent/agreementacceptance"
+	"signet/ent/certdocument"
+	"signet/ent/certificate"
+	"signet/ent/certorder"
+	"signet/ent/enterprise"
+	"signet/ent/flow"
+	"signet/ent/flowdocument"
+	"signet/ent/identityverification"
+	"signet/ent/joinrequest"
+	"signet/ent/membership"
+	"signet/ent/participant"
+	"signet/ent/seal"
+	"signet/ent/sealgrant"
 	"signet/ent/session"
+	"signet/ent/signfield"
 	"signet/ent/user"
 
 	"entgo.io/contrib/entgql"
@@ -118,6 +131,1957 @@ func newAgreementAcceptancePaginateArgs(rv map[string]any) *agreementacceptanceP
 	}
 	if v, ok := rv[whereField].(*AgreementAcceptanceWhereInput); ok {
 		args.opts = append(args.opts, WithAgreementAcceptanceFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *CertDocumentQuery) CollectFields(ctx context.Context, satisfies ...string) (*CertDocumentQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *CertDocumentQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(certdocument.Columns))
+		selectedFields = []string{certdocument.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "order":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CertOrderClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, certorderImplementors)...); err != nil {
+				return err
+			}
+			_q.withOrder = query
+			if _, ok := fieldSeen[certdocument.FieldOrderID]; !ok {
+				selectedFields = append(selectedFields, certdocument.FieldOrderID)
+				fieldSeen[certdocument.FieldOrderID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[certdocument.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, certdocument.FieldCreatedAt)
+				fieldSeen[certdocument.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[certdocument.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, certdocument.FieldUpdatedAt)
+				fieldSeen[certdocument.FieldUpdatedAt] = struct{}{}
+			}
+		case "orderID":
+			if _, ok := fieldSeen[certdocument.FieldOrderID]; !ok {
+				selectedFields = append(selectedFields, certdocument.FieldOrderID)
+				fieldSeen[certdocument.FieldOrderID] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[certdocument.FieldKind]; !ok {
+				selectedFields = append(selectedFields, certdocument.FieldKind)
+				fieldSeen[certdocument.FieldKind] = struct{}{}
+			}
+		case "fileName":
+			if _, ok := fieldSeen[certdocument.FieldFileName]; !ok {
+				selectedFields = append(selectedFields, certdocument.FieldFileName)
+				fieldSeen[certdocument.FieldFileName] = struct{}{}
+			}
+		case "contentType":
+			if _, ok := fieldSeen[certdocument.FieldContentType]; !ok {
+				selectedFields = append(selectedFields, certdocument.FieldContentType)
+				fieldSeen[certdocument.FieldContentType] = struct{}{}
+			}
+		case "size":
+			if _, ok := fieldSeen[certdocument.FieldSize]; !ok {
+				selectedFields = append(selectedFields, certdocument.FieldSize)
+				fieldSeen[certdocument.FieldSize] = struct{}{}
+			}
+		case "sha256":
+			if _, ok := fieldSeen[certdocument.FieldSha256]; !ok {
+				selectedFields = append(selectedFields, certdocument.FieldSha256)
+				fieldSeen[certdocument.FieldSha256] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type certdocumentPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []CertDocumentPaginateOption
+}
+
+func newCertDocumentPaginateArgs(rv map[string]any) *certdocumentPaginateArgs {
+	args := &certdocumentPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*CertDocumentWhereInput); ok {
+		args.opts = append(args.opts, WithCertDocumentFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *CertOrderQuery) CollectFields(ctx context.Context, satisfies ...string) (*CertOrderQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *CertOrderQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(certorder.Columns))
+		selectedFields = []string{certorder.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "enterprise":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&EnterpriseClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, enterpriseImplementors)...); err != nil {
+				return err
+			}
+			_q.withEnterprise = query
+			if _, ok := fieldSeen[certorder.FieldEnterpriseID]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldEnterpriseID)
+				fieldSeen[certorder.FieldEnterpriseID] = struct{}{}
+			}
+
+		case "applicant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withApplicant = query
+			if _, ok := fieldSeen[certorder.FieldApplicantID]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldApplicantID)
+				fieldSeen[certorder.FieldApplicantID] = struct{}{}
+			}
+
+		case "documents":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CertDocumentClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, certdocumentImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedDocuments(alias, func(wq *CertDocumentQuery) {
+				*wq = *query
+			})
+		case "createdAt":
+			if _, ok := fieldSeen[certorder.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldCreatedAt)
+				fieldSeen[certorder.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[certorder.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldUpdatedAt)
+				fieldSeen[certorder.FieldUpdatedAt] = struct{}{}
+			}
+		case "enterpriseID":
+			if _, ok := fieldSeen[certorder.FieldEnterpriseID]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldEnterpriseID)
+				fieldSeen[certorder.FieldEnterpriseID] = struct{}{}
+			}
+		case "applicantID":
+			if _, ok := fieldSeen[certorder.FieldApplicantID]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldApplicantID)
+				fieldSeen[certorder.FieldApplicantID] = struct{}{}
+			}
+		case "step":
+			if _, ok := fieldSeen[certorder.FieldStep]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldStep)
+				fieldSeen[certorder.FieldStep] = struct{}{}
+			}
+		case "method":
+			if _, ok := fieldSeen[certorder.FieldMethod]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldMethod)
+				fieldSeen[certorder.FieldMethod] = struct{}{}
+			}
+		case "applicantName":
+			if _, ok := fieldSeen[certorder.FieldApplicantName]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldApplicantName)
+				fieldSeen[certorder.FieldApplicantName] = struct{}{}
+			}
+		case "applicantIDMasked":
+			if _, ok := fieldSeen[certorder.FieldApplicantIDMasked]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldApplicantIDMasked)
+				fieldSeen[certorder.FieldApplicantIDMasked] = struct{}{}
+			}
+		case "applicantPhone":
+			if _, ok := fieldSeen[certorder.FieldApplicantPhone]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldApplicantPhone)
+				fieldSeen[certorder.FieldApplicantPhone] = struct{}{}
+			}
+		case "legalRepPhone":
+			if _, ok := fieldSeen[certorder.FieldLegalRepPhone]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldLegalRepPhone)
+				fieldSeen[certorder.FieldLegalRepPhone] = struct{}{}
+			}
+		case "legalRepCardMasked":
+			if _, ok := fieldSeen[certorder.FieldLegalRepCardMasked]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldLegalRepCardMasked)
+				fieldSeen[certorder.FieldLegalRepCardMasked] = struct{}{}
+			}
+		case "bankName":
+			if _, ok := fieldSeen[certorder.FieldBankName]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldBankName)
+				fieldSeen[certorder.FieldBankName] = struct{}{}
+			}
+		case "bankAccountMasked":
+			if _, ok := fieldSeen[certorder.FieldBankAccountMasked]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldBankAccountMasked)
+				fieldSeen[certorder.FieldBankAccountMasked] = struct{}{}
+			}
+		case "checkTxnID":
+			if _, ok := fieldSeen[certorder.FieldCheckTxnID]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldCheckTxnID)
+				fieldSeen[certorder.FieldCheckTxnID] = struct{}{}
+			}
+		case "agreementAcceptedAt":
+			if _, ok := fieldSeen[certorder.FieldAgreementAcceptedAt]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldAgreementAcceptedAt)
+				fieldSeen[certorder.FieldAgreementAcceptedAt] = struct{}{}
+			}
+		case "authorizedAt":
+			if _, ok := fieldSeen[certorder.FieldAuthorizedAt]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldAuthorizedAt)
+				fieldSeen[certorder.FieldAuthorizedAt] = struct{}{}
+			}
+		case "confirmedAt":
+			if _, ok := fieldSeen[certorder.FieldConfirmedAt]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldConfirmedAt)
+				fieldSeen[certorder.FieldConfirmedAt] = struct{}{}
+			}
+		case "feeCents":
+			if _, ok := fieldSeen[certorder.FieldFeeCents]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldFeeCents)
+				fieldSeen[certorder.FieldFeeCents] = struct{}{}
+			}
+		case "paymentChannel":
+			if _, ok := fieldSeen[certorder.FieldPaymentChannel]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldPaymentChannel)
+				fieldSeen[certorder.FieldPaymentChannel] = struct{}{}
+			}
+		case "paymentTxnID":
+			if _, ok := fieldSeen[certorder.FieldPaymentTxnID]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldPaymentTxnID)
+				fieldSeen[certorder.FieldPaymentTxnID] = struct{}{}
+			}
+		case "paymentQr":
+			if _, ok := fieldSeen[certorder.FieldPaymentQr]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldPaymentQr)
+				fieldSeen[certorder.FieldPaymentQr] = struct{}{}
+			}
+		case "paidAt":
+			if _, ok := fieldSeen[certorder.FieldPaidAt]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldPaidAt)
+				fieldSeen[certorder.FieldPaidAt] = struct{}{}
+			}
+		case "caOrderID":
+			if _, ok := fieldSeen[certorder.FieldCaOrderID]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldCaOrderID)
+				fieldSeen[certorder.FieldCaOrderID] = struct{}{}
+			}
+		case "submittedAt":
+			if _, ok := fieldSeen[certorder.FieldSubmittedAt]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldSubmittedAt)
+				fieldSeen[certorder.FieldSubmittedAt] = struct{}{}
+			}
+		case "decidedAt":
+			if _, ok := fieldSeen[certorder.FieldDecidedAt]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldDecidedAt)
+				fieldSeen[certorder.FieldDecidedAt] = struct{}{}
+			}
+		case "rejectReason":
+			if _, ok := fieldSeen[certorder.FieldRejectReason]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldRejectReason)
+				fieldSeen[certorder.FieldRejectReason] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type certorderPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []CertOrderPaginateOption
+}
+
+func newCertOrderPaginateArgs(rv map[string]any) *certorderPaginateArgs {
+	args := &certorderPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*CertOrderWhereInput); ok {
+		args.opts = append(args.opts, WithCertOrderFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *CertificateQuery) CollectFields(ctx context.Context, satisfies ...string) (*CertificateQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *CertificateQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(certificate.Columns))
+		selectedFields = []string{certificate.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "user":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withUser = query
+			if _, ok := fieldSeen[certificate.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldUserID)
+				fieldSeen[certificate.FieldUserID] = struct{}{}
+			}
+
+		case "enterprise":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&EnterpriseClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, enterpriseImplementors)...); err != nil {
+				return err
+			}
+			_q.withEnterprise = query
+			if _, ok := fieldSeen[certificate.FieldEnterpriseID]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldEnterpriseID)
+				fieldSeen[certificate.FieldEnterpriseID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[certificate.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldCreatedAt)
+				fieldSeen[certificate.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[certificate.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldUpdatedAt)
+				fieldSeen[certificate.FieldUpdatedAt] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[certificate.FieldKind]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldKind)
+				fieldSeen[certificate.FieldKind] = struct{}{}
+			}
+		case "userID":
+			if _, ok := fieldSeen[certificate.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldUserID)
+				fieldSeen[certificate.FieldUserID] = struct{}{}
+			}
+		case "enterpriseID":
+			if _, ok := fieldSeen[certificate.FieldEnterpriseID]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldEnterpriseID)
+				fieldSeen[certificate.FieldEnterpriseID] = struct{}{}
+			}
+		case "custody":
+			if _, ok := fieldSeen[certificate.FieldCustody]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldCustody)
+				fieldSeen[certificate.FieldCustody] = struct{}{}
+			}
+		case "ukeyType":
+			if _, ok := fieldSeen[certificate.FieldUkeyType]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldUkeyType)
+				fieldSeen[certificate.FieldUkeyType] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[certificate.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldStatus)
+				fieldSeen[certificate.FieldStatus] = struct{}{}
+			}
+		case "serial":
+			if _, ok := fieldSeen[certificate.FieldSerial]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldSerial)
+				fieldSeen[certificate.FieldSerial] = struct{}{}
+			}
+		case "subject":
+			if _, ok := fieldSeen[certificate.FieldSubject]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldSubject)
+				fieldSeen[certificate.FieldSubject] = struct{}{}
+			}
+		case "fingerprint":
+			if _, ok := fieldSeen[certificate.FieldFingerprint]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldFingerprint)
+				fieldSeen[certificate.FieldFingerprint] = struct{}{}
+			}
+		case "notBefore":
+			if _, ok := fieldSeen[certificate.FieldNotBefore]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldNotBefore)
+				fieldSeen[certificate.FieldNotBefore] = struct{}{}
+			}
+		case "notAfter":
+			if _, ok := fieldSeen[certificate.FieldNotAfter]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldNotAfter)
+				fieldSeen[certificate.FieldNotAfter] = struct{}{}
+			}
+		case "revokedAt":
+			if _, ok := fieldSeen[certificate.FieldRevokedAt]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldRevokedAt)
+				fieldSeen[certificate.FieldRevokedAt] = struct{}{}
+			}
+		case "revocationReason":
+			if _, ok := fieldSeen[certificate.FieldRevocationReason]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldRevocationReason)
+				fieldSeen[certificate.FieldRevocationReason] = struct{}{}
+			}
+		case "supersedesID":
+			if _, ok := fieldSeen[certificate.FieldSupersedesID]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldSupersedesID)
+				fieldSeen[certificate.FieldSupersedesID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type certificatePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []CertificatePaginateOption
+}
+
+func newCertificatePaginateArgs(rv map[string]any) *certificatePaginateArgs {
+	args := &certificatePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*CertificateWhereInput); ok {
+		args.opts = append(args.opts, WithCertificateFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *EnterpriseQuery) CollectFields(ctx context.Context, satisfies ...string) (*EnterpriseQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *EnterpriseQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(enterprise.Columns))
+		selectedFields = []string{enterprise.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "certifier":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withCertifier = query
+			if _, ok := fieldSeen[enterprise.FieldCertifierID]; !ok {
+				selectedFields = append(selectedFields, enterprise.FieldCertifierID)
+				fieldSeen[enterprise.FieldCertifierID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[enterprise.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, enterprise.FieldCreatedAt)
+				fieldSeen[enterprise.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[enterprise.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, enterprise.FieldUpdatedAt)
+				fieldSeen[enterprise.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[enterprise.FieldName]; !ok {
+				selectedFields = append(selectedFields, enterprise.FieldName)
+				fieldSeen[enterprise.FieldName] = struct{}{}
+			}
+		case "creditCode":
+			if _, ok := fieldSeen[enterprise.FieldCreditCode]; !ok {
+				selectedFields = append(selectedFields, enterprise.FieldCreditCode)
+				fieldSeen[enterprise.FieldCreditCode] = struct{}{}
+			}
+		case "address":
+			if _, ok := fieldSeen[enterprise.FieldAddress]; !ok {
+				selectedFields = append(selectedFields, enterprise.FieldAddress)
+				fieldSeen[enterprise.FieldAddress] = struct{}{}
+			}
+		case "legalRepName":
+			if _, ok := fieldSeen[enterprise.FieldLegalRepName]; !ok {
+				selectedFields = append(selectedFields, enterprise.FieldLegalRepName)
+				fieldSeen[enterprise.FieldLegalRepName] = struct{}{}
+			}
+		case "legalRepIDMasked":
+			if _, ok := fieldSeen[enterprise.FieldLegalRepIDMasked]; !ok {
+				selectedFields = append(selectedFields, enterprise.FieldLegalRepIDMasked)
+				fieldSeen[enterprise.FieldLegalRepIDMasked] = struct{}{}
+			}
+		case "custody":
+			if _, ok := fieldSeen[enterprise.FieldCustody]; !ok {
+				selectedFields = append(selectedFields, enterprise.FieldCustody)
+				fieldSeen[enterprise.FieldCustody] = struct{}{}
+			}
+		case "ukeyType":
+			if _, ok := fieldSeen[enterprise.FieldUkeyType]; !ok {
+				selectedFields = append(selectedFields, enterprise.FieldUkeyType)
+				fieldSeen[enterprise.FieldUkeyType] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[enterprise.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, enterprise.FieldStatus)
+				fieldSeen[enterprise.FieldStatus] = struct{}{}
+			}
+		case "certifierID":
+			if _, ok := fieldSeen[enterprise.FieldCertifierID]; !ok {
+				selectedFields = append(selectedFields, enterprise.FieldCertifierID)
+				fieldSeen[enterprise.FieldCertifierID] = struct{}{}
+			}
+		case "certifiedAt":
+			if _, ok := fieldSeen[enterprise.FieldCertifiedAt]; !ok {
+				selectedFields = append(selectedFields, enterprise.FieldCertifiedAt)
+				fieldSeen[enterprise.FieldCertifiedAt] = struct{}{}
+			}
+		case "recertifyRequired":
+			if _, ok := fieldSeen[enterprise.FieldRecertifyRequired]; !ok {
+				selectedFields = append(selectedFields, enterprise.FieldRecertifyRequired)
+				fieldSeen[enterprise.FieldRecertifyRequired] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type enterprisePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []EnterprisePaginateOption
+}
+
+func newEnterprisePaginateArgs(rv map[string]any) *enterprisePaginateArgs {
+	args := &enterprisePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*EnterpriseWhereInput); ok {
+		args.opts = append(args.opts, WithEnterpriseFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *FlowQuery) CollectFields(ctx context.Context, satisfies ...string) (*FlowQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *FlowQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(flow.Columns))
+		selectedFields = []string{flow.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "initiator":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withInitiator = query
+			if _, ok := fieldSeen[flow.FieldInitiatorID]; !ok {
+				selectedFields = append(selectedFields, flow.FieldInitiatorID)
+				fieldSeen[flow.FieldInitiatorID] = struct{}{}
+			}
+
+		case "documents":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&FlowDocumentClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, flowdocumentImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedDocuments(alias, func(wq *FlowDocumentQuery) {
+				*wq = *query
+			})
+
+		case "participants":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ParticipantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, participantImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedParticipants(alias, func(wq *ParticipantQuery) {
+				*wq = *query
+			})
+
+		case "fields":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SignFieldClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, signfieldImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedFields(alias, func(wq *SignFieldQuery) {
+				*wq = *query
+			})
+		case "createdAt":
+			if _, ok := fieldSeen[flow.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, flow.FieldCreatedAt)
+				fieldSeen[flow.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[flow.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, flow.FieldUpdatedAt)
+				fieldSeen[flow.FieldUpdatedAt] = struct{}{}
+			}
+		case "number":
+			if _, ok := fieldSeen[flow.FieldNumber]; !ok {
+				selectedFields = append(selectedFields, flow.FieldNumber)
+				fieldSeen[flow.FieldNumber] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[flow.FieldName]; !ok {
+				selectedFields = append(selectedFields, flow.FieldName)
+				fieldSeen[flow.FieldName] = struct{}{}
+			}
+		case "scene":
+			if _, ok := fieldSeen[flow.FieldScene]; !ok {
+				selectedFields = append(selectedFields, flow.FieldScene)
+				fieldSeen[flow.FieldScene] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[flow.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, flow.FieldStatus)
+				fieldSeen[flow.FieldStatus] = struct{}{}
+			}
+		case "ordered":
+			if _, ok := fieldSeen[flow.FieldOrdered]; !ok {
+				selectedFields = append(selectedFields, flow.FieldOrdered)
+				fieldSeen[flow.FieldOrdered] = struct{}{}
+			}
+		case "deadline":
+			if _, ok := fieldSeen[flow.FieldDeadline]; !ok {
+				selectedFields = append(selectedFields, flow.FieldDeadline)
+				fieldSeen[flow.FieldDeadline] = struct{}{}
+			}
+		case "initiatorID":
+			if _, ok := fieldSeen[flow.FieldInitiatorID]; !ok {
+				selectedFields = append(selectedFields, flow.FieldInitiatorID)
+				fieldSeen[flow.FieldInitiatorID] = struct{}{}
+			}
+		case "enterpriseID":
+			if _, ok := fieldSeen[flow.FieldEnterpriseID]; !ok {
+				selectedFields = append(selectedFields, flow.FieldEnterpriseID)
+				fieldSeen[flow.FieldEnterpriseID] = struct{}{}
+			}
+		case "sentAt":
+			if _, ok := fieldSeen[flow.FieldSentAt]; !ok {
+				selectedFields = append(selectedFields, flow.FieldSentAt)
+				fieldSeen[flow.FieldSentAt] = struct{}{}
+			}
+		case "finishedAt":
+			if _, ok := fieldSeen[flow.FieldFinishedAt]; !ok {
+				selectedFields = append(selectedFields, flow.FieldFinishedAt)
+				fieldSeen[flow.FieldFinishedAt] = struct{}{}
+			}
+		case "endReason":
+			if _, ok := fieldSeen[flow.FieldEndReason]; !ok {
+				selectedFields = append(selectedFields, flow.FieldEndReason)
+				fieldSeen[flow.FieldEndReason] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type flowPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []FlowPaginateOption
+}
+
+func newFlowPaginateArgs(rv map[string]any) *flowPaginateArgs {
+	args := &flowPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &FlowOrder{Field: &FlowOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithFlowOrder(order))
+			}
+		case *FlowOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithFlowOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*FlowWhereInput); ok {
+		args.opts = append(args.opts, WithFlowFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *FlowDocumentQuery) CollectFields(ctx context.Context, satisfies ...string) (*FlowDocumentQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *FlowDocumentQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(flowdocument.Columns))
+		selectedFields = []string{flowdocument.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "flow":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&FlowClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, flowImplementors)...); err != nil {
+				return err
+			}
+			_q.withFlow = query
+			if _, ok := fieldSeen[flowdocument.FieldFlowID]; !ok {
+				selectedFields = append(selectedFields, flowdocument.FieldFlowID)
+				fieldSeen[flowdocument.FieldFlowID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[flowdocument.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, flowdocument.FieldCreatedAt)
+				fieldSeen[flowdocument.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[flowdocument.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, flowdocument.FieldUpdatedAt)
+				fieldSeen[flowdocument.FieldUpdatedAt] = struct{}{}
+			}
+		case "flowID":
+			if _, ok := fieldSeen[flowdocument.FieldFlowID]; !ok {
+				selectedFields = append(selectedFields, flowdocument.FieldFlowID)
+				fieldSeen[flowdocument.FieldFlowID] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[flowdocument.FieldName]; !ok {
+				selectedFields = append(selectedFields, flowdocument.FieldName)
+				fieldSeen[flowdocument.FieldName] = struct{}{}
+			}
+		case "contractNumber":
+			if _, ok := fieldSeen[flowdocument.FieldContractNumber]; !ok {
+				selectedFields = append(selectedFields, flowdocument.FieldContractNumber)
+				fieldSeen[flowdocument.FieldContractNumber] = struct{}{}
+			}
+		case "position":
+			if _, ok := fieldSeen[flowdocument.FieldPosition]; !ok {
+				selectedFields = append(selectedFields, flowdocument.FieldPosition)
+				fieldSeen[flowdocument.FieldPosition] = struct{}{}
+			}
+		case "originalSha256":
+			if _, ok := fieldSeen[flowdocument.FieldOriginalSha256]; !ok {
+				selectedFields = append(selectedFields, flowdocument.FieldOriginalSha256)
+				fieldSeen[flowdocument.FieldOriginalSha256] = struct{}{}
+			}
+		case "originalSize":
+			if _, ok := fieldSeen[flowdocument.FieldOriginalSize]; !ok {
+				selectedFields = append(selectedFields, flowdocument.FieldOriginalSize)
+				fieldSeen[flowdocument.FieldOriginalSize] = struct{}{}
+			}
+		case "pages":
+			if _, ok := fieldSeen[flowdocument.FieldPages]; !ok {
+				selectedFields = append(selectedFields, flowdocument.FieldPages)
+				fieldSeen[flowdocument.FieldPages] = struct{}{}
+			}
+		case "currentSha256":
+			if _, ok := fieldSeen[flowdocument.FieldCurrentSha256]; !ok {
+				selectedFields = append(selectedFields, flowdocument.FieldCurrentSha256)
+				fieldSeen[flowdocument.FieldCurrentSha256] = struct{}{}
+			}
+		case "revision":
+			if _, ok := fieldSeen[flowdocument.FieldRevision]; !ok {
+				selectedFields = append(selectedFields, flowdocument.FieldRevision)
+				fieldSeen[flowdocument.FieldRevision] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type flowdocumentPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []FlowDocumentPaginateOption
+}
+
+func newFlowDocumentPaginateArgs(rv map[string]any) *flowdocumentPaginateArgs {
+	args := &flowdocumentPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*FlowDocumentWhereInput); ok {
+		args.opts = append(args.opts, WithFlowDocumentFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *IdentityVerificationQuery) CollectFields(ctx context.Context, satisfies ...string) (*IdentityVerificationQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *IdentityVerificationQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(identityverification.Columns))
+		selectedFields = []string{identityverification.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "user":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withUser = query
+			if _, ok := fieldSeen[identityverification.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, identityverification.FieldUserID)
+				fieldSeen[identityverification.FieldUserID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[identityverification.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, identityverification.FieldCreatedAt)
+				fieldSeen[identityverification.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[identityverification.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, identityverification.FieldUpdatedAt)
+				fieldSeen[identityverification.FieldUpdatedAt] = struct{}{}
+			}
+		case "userID":
+			if _, ok := fieldSeen[identityverification.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, identityverification.FieldUserID)
+				fieldSeen[identityverification.FieldUserID] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[identityverification.FieldName]; !ok {
+				selectedFields = append(selectedFields, identityverification.FieldName)
+				fieldSeen[identityverification.FieldName] = struct{}{}
+			}
+		case "idNumberMasked":
+			if _, ok := fieldSeen[identityverification.FieldIDNumberMasked]; !ok {
+				selectedFields = append(selectedFields, identityverification.FieldIDNumberMasked)
+				fieldSeen[identityverification.FieldIDNumberMasked] = struct{}{}
+			}
+		case "email":
+			if _, ok := fieldSeen[identityverification.FieldEmail]; !ok {
+				selectedFields = append(selectedFields, identityverification.FieldEmail)
+				fieldSeen[identityverification.FieldEmail] = struct{}{}
+			}
+		case "phone":
+			if _, ok := fieldSeen[identityverification.FieldPhone]; !ok {
+				selectedFields = append(selectedFields, identityverification.FieldPhone)
+				fieldSeen[identityverification.FieldPhone] = struct{}{}
+			}
+		case "method":
+			if _, ok := fieldSeen[identityverification.FieldMethod]; !ok {
+				selectedFields = append(selectedFields, identityverification.FieldMethod)
+				fieldSeen[identityverification.FieldMethod] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[identityverification.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, identityverification.FieldStatus)
+				fieldSeen[identityverification.FieldStatus] = struct{}{}
+			}
+		case "provider":
+			if _, ok := fieldSeen[identityverification.FieldProvider]; !ok {
+				selectedFields = append(selectedFields, identityverification.FieldProvider)
+				fieldSeen[identityverification.FieldProvider] = struct{}{}
+			}
+		case "providerTxnID":
+			if _, ok := fieldSeen[identityverification.FieldProviderTxnID]; !ok {
+				selectedFields = append(selectedFields, identityverification.FieldProviderTxnID)
+				fieldSeen[identityverification.FieldProviderTxnID] = struct{}{}
+			}
+		case "bankCardMasked":
+			if _, ok := fieldSeen[identityverification.FieldBankCardMasked]; !ok {
+				selectedFields = append(selectedFields, identityverification.FieldBankCardMasked)
+				fieldSeen[identityverification.FieldBankCardMasked] = struct{}{}
+			}
+		case "faceRedirectURL":
+			if _, ok := fieldSeen[identityverification.FieldFaceRedirectURL]; !ok {
+				selectedFields = append(selectedFields, identityverification.FieldFaceRedirectURL)
+				fieldSeen[identityverification.FieldFaceRedirectURL] = struct{}{}
+			}
+		case "failureReason":
+			if _, ok := fieldSeen[identityverification.FieldFailureReason]; !ok {
+				selectedFields = append(selectedFields, identityverification.FieldFailureReason)
+				fieldSeen[identityverification.FieldFailureReason] = struct{}{}
+			}
+		case "verifiedAt":
+			if _, ok := fieldSeen[identityverification.FieldVerifiedAt]; !ok {
+				selectedFields = append(selectedFields, identityverification.FieldVerifiedAt)
+				fieldSeen[identityverification.FieldVerifiedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type identityverificationPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []IdentityVerificationPaginateOption
+}
+
+func newIdentityVerificationPaginateArgs(rv map[string]any) *identityverificationPaginateArgs {
+	args := &identityverificationPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*IdentityVerificationWhereInput); ok {
+		args.opts = append(args.opts, WithIdentityVerificationFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *JoinRequestQuery) CollectFields(ctx context.Context, satisfies ...string) (*JoinRequestQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *JoinRequestQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(joinrequest.Columns))
+		selectedFields = []string{joinrequest.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "enterprise":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&EnterpriseClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, enterpriseImplementors)...); err != nil {
+				return err
+			}
+			_q.withEnterprise = query
+			if _, ok := fieldSeen[joinrequest.FieldEnterpriseID]; !ok {
+				selectedFields = append(selectedFields, joinrequest.FieldEnterpriseID)
+				fieldSeen[joinrequest.FieldEnterpriseID] = struct{}{}
+			}
+
+		case "user":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withUser = query
+			if _, ok := fieldSeen[joinrequest.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, joinrequest.FieldUserID)
+				fieldSeen[joinrequest.FieldUserID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[joinrequest.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, joinrequest.FieldCreatedAt)
+				fieldSeen[joinrequest.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[joinrequest.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, joinrequest.FieldUpdatedAt)
+				fieldSeen[joinrequest.FieldUpdatedAt] = struct{}{}
+			}
+		case "enterpriseID":
+			if _, ok := fieldSeen[joinrequest.FieldEnterpriseID]; !ok {
+				selectedFields = append(selectedFields, joinrequest.FieldEnterpriseID)
+				fieldSeen[joinrequest.FieldEnterpriseID] = struct{}{}
+			}
+		case "userID":
+			if _, ok := fieldSeen[joinrequest.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, joinrequest.FieldUserID)
+				fieldSeen[joinrequest.FieldUserID] = struct{}{}
+			}
+		case "reason":
+			if _, ok := fieldSeen[joinrequest.FieldReason]; !ok {
+				selectedFields = append(selectedFields, joinrequest.FieldReason)
+				fieldSeen[joinrequest.FieldReason] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[joinrequest.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, joinrequest.FieldStatus)
+				fieldSeen[joinrequest.FieldStatus] = struct{}{}
+			}
+		case "decidedBy":
+			if _, ok := fieldSeen[joinrequest.FieldDecidedBy]; !ok {
+				selectedFields = append(selectedFields, joinrequest.FieldDecidedBy)
+				fieldSeen[joinrequest.FieldDecidedBy] = struct{}{}
+			}
+		case "decidedAt":
+			if _, ok := fieldSeen[joinrequest.FieldDecidedAt]; !ok {
+				selectedFields = append(selectedFields, joinrequest.FieldDecidedAt)
+				fieldSeen[joinrequest.FieldDecidedAt] = struct{}{}
+			}
+		case "rejectReason":
+			if _, ok := fieldSeen[joinrequest.FieldRejectReason]; !ok {
+				selectedFields = append(selectedFields, joinrequest.FieldRejectReason)
+				fieldSeen[joinrequest.FieldRejectReason] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type joinrequestPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []JoinRequestPaginateOption
+}
+
+func newJoinRequestPaginateArgs(rv map[string]any) *joinrequestPaginateArgs {
+	args := &joinrequestPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*JoinRequestWhereInput); ok {
+		args.opts = append(args.opts, WithJoinRequestFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *MembershipQuery) CollectFields(ctx context.Context, satisfies ...string) (*MembershipQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *MembershipQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(membership.Columns))
+		selectedFields = []string{membership.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "enterprise":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&EnterpriseClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, enterpriseImplementors)...); err != nil {
+				return err
+			}
+			_q.withEnterprise = query
+			if _, ok := fieldSeen[membership.FieldEnterpriseID]; !ok {
+				selectedFields = append(selectedFields, membership.FieldEnterpriseID)
+				fieldSeen[membership.FieldEnterpriseID] = struct{}{}
+			}
+
+		case "user":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withUser = query
+			if _, ok := fieldSeen[membership.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, membership.FieldUserID)
+				fieldSeen[membership.FieldUserID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[membership.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, membership.FieldCreatedAt)
+				fieldSeen[membership.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[membership.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, membership.FieldUpdatedAt)
+				fieldSeen[membership.FieldUpdatedAt] = struct{}{}
+			}
+		case "enterpriseID":
+			if _, ok := fieldSeen[membership.FieldEnterpriseID]; !ok {
+				selectedFields = append(selectedFields, membership.FieldEnterpriseID)
+				fieldSeen[membership.FieldEnterpriseID] = struct{}{}
+			}
+		case "userID":
+			if _, ok := fieldSeen[membership.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, membership.FieldUserID)
+				fieldSeen[membership.FieldUserID] = struct{}{}
+			}
+		case "role":
+			if _, ok := fieldSeen[membership.FieldRole]; !ok {
+				selectedFields = append(selectedFields, membership.FieldRole)
+				fieldSeen[membership.FieldRole] = struct{}{}
+			}
+		case "title":
+			if _, ok := fieldSeen[membership.FieldTitle]; !ok {
+				selectedFields = append(selectedFields, membership.FieldTitle)
+				fieldSeen[membership.FieldTitle] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type membershipPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []MembershipPaginateOption
+}
+
+func newMembershipPaginateArgs(rv map[string]any) *membershipPaginateArgs {
+	args := &membershipPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*MembershipWhereInput); ok {
+		args.opts = append(args.opts, WithMembershipFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ParticipantQuery) CollectFields(ctx context.Context, satisfies ...string) (*ParticipantQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ParticipantQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(participant.Columns))
+		selectedFields = []string{participant.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "flow":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&FlowClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, flowImplementors)...); err != nil {
+				return err
+			}
+			_q.withFlow = query
+			if _, ok := fieldSeen[participant.FieldFlowID]; !ok {
+				selectedFields = append(selectedFields, participant.FieldFlowID)
+				fieldSeen[participant.FieldFlowID] = struct{}{}
+			}
+
+		case "user":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withUser = query
+			if _, ok := fieldSeen[participant.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, participant.FieldUserID)
+				fieldSeen[participant.FieldUserID] = struct{}{}
+			}
+
+		case "fields":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SignFieldClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, signfieldImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedFields(alias, func(wq *SignFieldQuery) {
+				*wq = *query
+			})
+		case "createdAt":
+			if _, ok := fieldSeen[participant.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, participant.FieldCreatedAt)
+				fieldSeen[participant.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[participant.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, participant.FieldUpdatedAt)
+				fieldSeen[participant.FieldUpdatedAt] = struct{}{}
+			}
+		case "flowID":
+			if _, ok := fieldSeen[participant.FieldFlowID]; !ok {
+				selectedFields = append(selectedFields, participant.FieldFlowID)
+				fieldSeen[participant.FieldFlowID] = struct{}{}
+			}
+		case "role":
+			if _, ok := fieldSeen[participant.FieldRole]; !ok {
+				selectedFields = append(selectedFields, participant.FieldRole)
+				fieldSeen[participant.FieldRole] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[participant.FieldKind]; !ok {
+				selectedFields = append(selectedFields, participant.FieldKind)
+				fieldSeen[participant.FieldKind] = struct{}{}
+			}
+		case "signOrder":
+			if _, ok := fieldSeen[participant.FieldSignOrder]; !ok {
+				selectedFields = append(selectedFields, participant.FieldSignOrder)
+				fieldSeen[participant.FieldSignOrder] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[participant.FieldName]; !ok {
+				selectedFields = append(selectedFields, participant.FieldName)
+				fieldSeen[participant.FieldName] = struct{}{}
+			}
+		case "phone":
+			if _, ok := fieldSeen[participant.FieldPhone]; !ok {
+				selectedFields = append(selectedFields, participant.FieldPhone)
+				fieldSeen[participant.FieldPhone] = struct{}{}
+			}
+		case "email":
+			if _, ok := fieldSeen[participant.FieldEmail]; !ok {
+				selectedFields = append(selectedFields, participant.FieldEmail)
+				fieldSeen[participant.FieldEmail] = struct{}{}
+			}
+		case "enterpriseName":
+			if _, ok := fieldSeen[participant.FieldEnterpriseName]; !ok {
+				selectedFields = append(selectedFields, participant.FieldEnterpriseName)
+				fieldSeen[participant.FieldEnterpriseName] = struct{}{}
+			}
+		case "enterpriseID":
+			if _, ok := fieldSeen[participant.FieldEnterpriseID]; !ok {
+				selectedFields = append(selectedFields, participant.FieldEnterpriseID)
+				fieldSeen[participant.FieldEnterpriseID] = struct{}{}
+			}
+		case "userID":
+			if _, ok := fieldSeen[participant.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, participant.FieldUserID)
+				fieldSeen[participant.FieldUserID] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[participant.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, participant.FieldStatus)
+				fieldSeen[participant.FieldStatus] = struct{}{}
+			}
+		case "viewedAt":
+			if _, ok := fieldSeen[participant.FieldViewedAt]; !ok {
+				selectedFields = append(selectedFields, participant.FieldViewedAt)
+				fieldSeen[participant.FieldViewedAt] = struct{}{}
+			}
+		case "signedAt":
+			if _, ok := fieldSeen[participant.FieldSignedAt]; !ok {
+				selectedFields = append(selectedFields, participant.FieldSignedAt)
+				fieldSeen[participant.FieldSignedAt] = struct{}{}
+			}
+		case "declinedAt":
+			if _, ok := fieldSeen[participant.FieldDeclinedAt]; !ok {
+				selectedFields = append(selectedFields, participant.FieldDeclinedAt)
+				fieldSeen[participant.FieldDeclinedAt] = struct{}{}
+			}
+		case "declineReason":
+			if _, ok := fieldSeen[participant.FieldDeclineReason]; !ok {
+				selectedFields = append(selectedFields, participant.FieldDeclineReason)
+				fieldSeen[participant.FieldDeclineReason] = struct{}{}
+			}
+		case "lastRemindedAt":
+			if _, ok := fieldSeen[participant.FieldLastRemindedAt]; !ok {
+				selectedFields = append(selectedFields, participant.FieldLastRemindedAt)
+				fieldSeen[participant.FieldLastRemindedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type participantPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ParticipantPaginateOption
+}
+
+func newParticipantPaginateArgs(rv map[string]any) *participantPaginateArgs {
+	args := &participantPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*ParticipantWhereInput); ok {
+		args.opts = append(args.opts, WithParticipantFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *SealQuery) CollectFields(ctx context.Context, satisfies ...string) (*SealQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *SealQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(seal.Columns))
+		selectedFields = []string{seal.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "user":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withUser = query
+			if _, ok := fieldSeen[seal.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, seal.FieldUserID)
+				fieldSeen[seal.FieldUserID] = struct{}{}
+			}
+
+		case "enterprise":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&EnterpriseClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, enterpriseImplementors)...); err != nil {
+				return err
+			}
+			_q.withEnterprise = query
+			if _, ok := fieldSeen[seal.FieldEnterpriseID]; !ok {
+				selectedFields = append(selectedFields, seal.FieldEnterpriseID)
+				fieldSeen[seal.FieldEnterpriseID] = struct{}{}
+			}
+
+		case "certificate":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CertificateClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, certificateImplementors)...); err != nil {
+				return err
+			}
+			_q.withCertificate = query
+			if _, ok := fieldSeen[seal.FieldCertificateID]; !ok {
+				selectedFields = append(selectedFields, seal.FieldCertificateID)
+				fieldSeen[seal.FieldCertificateID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[seal.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, seal.FieldCreatedAt)
+				fieldSeen[seal.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[seal.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, seal.FieldUpdatedAt)
+				fieldSeen[seal.FieldUpdatedAt] = struct{}{}
+			}
+		case "userID":
+			if _, ok := fieldSeen[seal.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, seal.FieldUserID)
+				fieldSeen[seal.FieldUserID] = struct{}{}
+			}
+		case "enterpriseID":
+			if _, ok := fieldSeen[seal.FieldEnterpriseID]; !ok {
+				selectedFields = append(selectedFields, seal.FieldEnterpriseID)
+				fieldSeen[seal.FieldEnterpriseID] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[seal.FieldKind]; !ok {
+				selectedFields = append(selectedFields, seal.FieldKind)
+				fieldSeen[seal.FieldKind] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[seal.FieldName]; !ok {
+				selectedFields = append(selectedFields, seal.FieldName)
+				fieldSeen[seal.FieldName] = struct{}{}
+			}
+		case "width":
+			if _, ok := fieldSeen[seal.FieldWidth]; !ok {
+				selectedFields = append(selectedFields, seal.FieldWidth)
+				fieldSeen[seal.FieldWidth] = struct{}{}
+			}
+		case "height":
+			if _, ok := fieldSeen[seal.FieldHeight]; !ok {
+				selectedFields = append(selectedFields, seal.FieldHeight)
+				fieldSeen[seal.FieldHeight] = struct{}{}
+			}
+		case "source":
+			if _, ok := fieldSeen[seal.FieldSource]; !ok {
+				selectedFields = append(selectedFields, seal.FieldSource)
+				fieldSeen[seal.FieldSource] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[seal.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, seal.FieldStatus)
+				fieldSeen[seal.FieldStatus] = struct{}{}
+			}
+		case "isDefault":
+			if _, ok := fieldSeen[seal.FieldIsDefault]; !ok {
+				selectedFields = append(selectedFields, seal.FieldIsDefault)
+				fieldSeen[seal.FieldIsDefault] = struct{}{}
+			}
+		case "certificateID":
+			if _, ok := fieldSeen[seal.FieldCertificateID]; !ok {
+				selectedFields = append(selectedFields, seal.FieldCertificateID)
+				fieldSeen[seal.FieldCertificateID] = struct{}{}
+			}
+		case "voidedAt":
+			if _, ok := fieldSeen[seal.FieldVoidedAt]; !ok {
+				selectedFields = append(selectedFields, seal.FieldVoidedAt)
+				fieldSeen[seal.FieldVoidedAt] = struct{}{}
+			}
+		case "voidedReason":
+			if _, ok := fieldSeen[seal.FieldVoidedReason]; !ok {
+				selectedFields = append(selectedFields, seal.FieldVoidedReason)
+				fieldSeen[seal.FieldVoidedReason] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type sealPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []SealPaginateOption
+}
+
+func newSealPaginateArgs(rv map[string]any) *sealPaginateArgs {
+	args := &sealPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*SealWhereInput); ok {
+		args.opts = append(args.opts, WithSealFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *SealGrantQuery) CollectFields(ctx context.Context, satisfies ...string) (*SealGrantQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *SealGrantQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(sealgrant.Columns))
+		selectedFields = []string{sealgrant.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "enterprise":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&EnterpriseClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, enterpriseImplementors)...); err != nil {
+				return err
+			}
+			_q.withEnterprise = query
+			if _, ok := fieldSeen[sealgrant.FieldEnterpriseID]; !ok {
+				selectedFields = append(selectedFields, sealgrant.FieldEnterpriseID)
+				fieldSeen[sealgrant.FieldEnterpriseID] = struct{}{}
+			}
+
+		case "seal":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&SealClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, sealImplementors)...); err != nil {
+				return err
+			}
+			_q.withSeal = query
+			if _, ok := fieldSeen[sealgrant.FieldSealID]; !ok {
+				selectedFields = append(selectedFields, sealgrant.FieldSealID)
+				fieldSeen[sealgrant.FieldSealID] = struct{}{}
+			}
+
+		case "user":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withUser = query
+			if _, ok := fieldSeen[sealgrant.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, sealgrant.FieldUserID)
+				fieldSeen[sealgrant.FieldUserID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[sealgrant.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, sealgrant.FieldCreatedAt)
+				fieldSeen[sealgrant.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[sealgrant.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, sealgrant.FieldUpdatedAt)
+				fieldSeen[sealgrant.FieldUpdatedAt] = struct{}{}
+			}
+		case "enterpriseID":
+			if _, ok := fieldSeen[sealgrant.FieldEnterpriseID]; !ok {
+				selectedFields = append(selectedFields, sealgrant.FieldEnterpriseID)
+				fieldSeen[sealgrant.FieldEnterpriseID] = struct{}{}
+			}
+		case "sealID":
+			if _, ok := fieldSeen[sealgrant.FieldSealID]; !ok {
+				selectedFields = append(selectedFields, sealgrant.FieldSealID)
+				fieldSeen[sealgrant.FieldSealID] = struct{}{}
+			}
+		case "userID":
+			if _, ok := fieldSeen[sealgrant.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, sealgrant.FieldUserID)
+				fieldSeen[sealgrant.FieldUserID] = struct{}{}
+			}
+		case "grantedBy":
+			if _, ok := fieldSeen[sealgrant.FieldGrantedBy]; !ok {
+				selectedFields = append(selectedFields, sealgrant.FieldGrantedBy)
+				fieldSeen[sealgrant.FieldGrantedBy] = struct{}{}
+			}
+		case "validFrom":
+			if _, ok := fieldSeen[sealgrant.FieldValidFrom]; !ok {
+				selectedFields = append(selectedFields, sealgrant.FieldValidFrom)
+				fieldSeen[sealgrant.FieldValidFrom] = struct{}{}
+			}
+		case "validUntil":
+			if _, ok := fieldSeen[sealgrant.FieldValidUntil]; !ok {
+				selectedFields = append(selectedFields, sealgrant.FieldValidUntil)
+				fieldSeen[sealgrant.FieldValidUntil] = struct{}{}
+			}
+		case "scenes":
+			if _, ok := fieldSeen[sealgrant.FieldScenes]; !ok {
+				selectedFields = append(selectedFields, sealgrant.FieldScenes)
+				fieldSeen[sealgrant.FieldScenes] = struct{}{}
+			}
+		case "counterparties":
+			if _, ok := fieldSeen[sealgrant.FieldCounterparties]; !ok {
+				selectedFields = append(selectedFields, sealgrant.FieldCounterparties)
+				fieldSeen[sealgrant.FieldCounterparties] = struct{}{}
+			}
+		case "revokedAt":
+			if _, ok := fieldSeen[sealgrant.FieldRevokedAt]; !ok {
+				selectedFields = append(selectedFields, sealgrant.FieldRevokedAt)
+				fieldSeen[sealgrant.FieldRevokedAt] = struct{}{}
+			}
+		case "revokedReason":
+			if _, ok := fieldSeen[sealgrant.FieldRevokedReason]; !ok {
+				selectedFields = append(selectedFields, sealgrant.FieldRevokedReason)
+				fieldSeen[sealgrant.FieldRevokedReason] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type sealgrantPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []SealGrantPaginateOption
+}
+
+func newSealGrantPaginateArgs(rv map[string]any) *sealgrantPaginateArgs {
+	args := &sealgrantPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*SealGrantWhereInput); ok {
+		args.opts = append(args.opts, WithSealGrantFilter(v.Filter))
 	}
 	return args
 }
@@ -240,6 +2204,168 @@ func newSessionPaginateArgs(rv map[string]any) *sessionPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*SessionWhereInput); ok {
 		args.opts = append(args.opts, WithSessionFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *SignFieldQuery) CollectFields(ctx context.Context, satisfies ...string) (*SignFieldQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *SignFieldQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(signfield.Columns))
+		selectedFields = []string{signfield.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "flow":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&FlowClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, flowImplementors)...); err != nil {
+				return err
+			}
+			_q.withFlow = query
+			if _, ok := fieldSeen[signfield.FieldFlowID]; !ok {
+				selectedFields = append(selectedFields, signfield.FieldFlowID)
+				fieldSeen[signfield.FieldFlowID] = struct{}{}
+			}
+
+		case "document":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&FlowDocumentClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, flowdocumentImplementors)...); err != nil {
+				return err
+			}
+			_q.withDocument = query
+			if _, ok := fieldSeen[signfield.FieldDocumentID]; !ok {
+				selectedFields = append(selectedFields, signfield.FieldDocumentID)
+				fieldSeen[signfield.FieldDocumentID] = struct{}{}
+			}
+
+		case "participant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ParticipantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, participantImplementors)...); err != nil {
+				return err
+			}
+			_q.withParticipant = query
+			if _, ok := fieldSeen[signfield.FieldParticipantID]; !ok {
+				selectedFields = append(selectedFields, signfield.FieldParticipantID)
+				fieldSeen[signfield.FieldParticipantID] = struct{}{}
+			}
+		case "flowID":
+			if _, ok := fieldSeen[signfield.FieldFlowID]; !ok {
+				selectedFields = append(selectedFields, signfield.FieldFlowID)
+				fieldSeen[signfield.FieldFlowID] = struct{}{}
+			}
+		case "documentID":
+			if _, ok := fieldSeen[signfield.FieldDocumentID]; !ok {
+				selectedFields = append(selectedFields, signfield.FieldDocumentID)
+				fieldSeen[signfield.FieldDocumentID] = struct{}{}
+			}
+		case "participantID":
+			if _, ok := fieldSeen[signfield.FieldParticipantID]; !ok {
+				selectedFields = append(selectedFields, signfield.FieldParticipantID)
+				fieldSeen[signfield.FieldParticipantID] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[signfield.FieldKind]; !ok {
+				selectedFields = append(selectedFields, signfield.FieldKind)
+				fieldSeen[signfield.FieldKind] = struct{}{}
+			}
+		case "page":
+			if _, ok := fieldSeen[signfield.FieldPage]; !ok {
+				selectedFields = append(selectedFields, signfield.FieldPage)
+				fieldSeen[signfield.FieldPage] = struct{}{}
+			}
+		case "x":
+			if _, ok := fieldSeen[signfield.FieldX]; !ok {
+				selectedFields = append(selectedFields, signfield.FieldX)
+				fieldSeen[signfield.FieldX] = struct{}{}
+			}
+		case "y":
+			if _, ok := fieldSeen[signfield.FieldY]; !ok {
+				selectedFields = append(selectedFields, signfield.FieldY)
+				fieldSeen[signfield.FieldY] = struct{}{}
+			}
+		case "width":
+			if _, ok := fieldSeen[signfield.FieldWidth]; !ok {
+				selectedFields = append(selectedFields, signfield.FieldWidth)
+				fieldSeen[signfield.FieldWidth] = struct{}{}
+			}
+		case "height":
+			if _, ok := fieldSeen[signfield.FieldHeight]; !ok {
+				selectedFields = append(selectedFields, signfield.FieldHeight)
+				fieldSeen[signfield.FieldHeight] = struct{}{}
+			}
+		case "placedBySigner":
+			if _, ok := fieldSeen[signfield.FieldPlacedBySigner]; !ok {
+				selectedFields = append(selectedFields, signfield.FieldPlacedBySigner)
+				fieldSeen[signfield.FieldPlacedBySigner] = struct{}{}
+			}
+		case "appliedRevision":
+			if _, ok := fieldSeen[signfield.FieldAppliedRevision]; !ok {
+				selectedFields = append(selectedFields, signfield.FieldAppliedRevision)
+				fieldSeen[signfield.FieldAppliedRevision] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type signfieldPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []SignFieldPaginateOption
+}
+
+func newSignFieldPaginateArgs(rv map[string]any) *signfieldPaginateArgs {
+	args := &signfieldPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*SignFieldWhereInput); ok {
+		args.opts = append(args.opts, WithSignFieldFilter(v.Filter))
 	}
 	return args
 }

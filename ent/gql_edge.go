@@ -16,12 +16,264 @@ func (_m *AgreementAcceptance) User(ctx context.Context) (*User, error) {
 	return result, err
 }
 
+func (_m *CertDocument) Order(ctx context.Context) (*CertOrder, error) {
+	result, err := _m.Edges.OrderOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryOrder().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *CertOrder) Enterprise(ctx context.Context) (*Enterprise, error) {
+	result, err := _m.Edges.EnterpriseOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryEnterprise().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *CertOrder) Applicant(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.ApplicantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryApplicant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *CertOrder) Documents(ctx context.Context) (result []*CertDocument, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedDocuments(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.DocumentsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryDocuments().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *Certificate) User(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.UserOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryUser().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Certificate) Enterprise(ctx context.Context) (*Enterprise, error) {
+	result, err := _m.Edges.EnterpriseOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryEnterprise().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Enterprise) Certifier(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.CertifierOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCertifier().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Flow) Initiator(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.InitiatorOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryInitiator().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Flow) Documents(ctx context.Context) (result []*FlowDocument, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedDocuments(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.DocumentsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryDocuments().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *Flow) Participants(ctx context.Context) (result []*Participant, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedParticipants(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.ParticipantsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryParticipants().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *Flow) Fields(ctx context.Context) (result []*SignField, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedFields(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.FieldsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryFields().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *FlowDocument) Flow(ctx context.Context) (*Flow, error) {
+	result, err := _m.Edges.FlowOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryFlow().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *IdentityVerification) User(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.UserOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryUser().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *JoinRequest) Enterprise(ctx context.Context) (*Enterprise, error) {
+	result, err := _m.Edges.EnterpriseOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryEnterprise().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *JoinRequest) User(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.UserOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryUser().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Membership) Enterprise(ctx context.Context) (*Enterprise, error) {
+	result, err := _m.Edges.EnterpriseOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryEnterprise().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Membership) User(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.UserOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryUser().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Participant) Flow(ctx context.Context) (*Flow, error) {
+	result, err := _m.Edges.FlowOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryFlow().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Participant) User(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.UserOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryUser().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Participant) Fields(ctx context.Context) (result []*SignField, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedFields(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.FieldsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryFields().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *Seal) User(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.UserOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryUser().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Seal) Enterprise(ctx context.Context) (*Enterprise, error) {
+	result, err := _m.Edges.EnterpriseOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryEnterprise().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Seal) Certificate(ctx context.Context) (*Certificate, error) {
+	result, err := _m.Edges.CertificateOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCertificate().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *SealGrant) Enterprise(ctx context.Context) (*Enterprise, error) {
+	result, err := _m.Edges.EnterpriseOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryEnterprise().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *SealGrant) Seal(ctx context.Context) (*Seal, error) {
+	result, err := _m.Edges.SealOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySeal().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *SealGrant) User(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.UserOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryUser().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Session) User(ctx context.Context) (*User, error) {
 	result, err := _m.Edges.UserOrErr()
 	if IsNotLoaded(err) {
 		result, err = _m.QueryUser().Only(ctx)
 	}
 	return result, err
+}
+
+func (_m *SignField) Flow(ctx context.Context) (*Flow, error) {
+	result, err := _m.Edges.FlowOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryFlow().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *SignField) Document(ctx context.Context) (*FlowDocument, error) {
+	result, err := _m.Edges.DocumentOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryDocument().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *SignField) Participant(ctx context.Context) (*Participant, error) {
+	result, err := _m.Edges.ParticipantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryParticipant().Only(ctx)
+	}
+	return result, MaskNotFound(err)
 }
 
 func (_m *User) Sessions(

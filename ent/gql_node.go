@@ -7,8 +7,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"signet/ent/agreementacceptance"
+	"signet/ent/certdocument"
+	"signet/ent/certificate"
+	"signet/ent/certorder"
+	"signet/ent/enterprise"
+	"signet/ent/flow"
+	"signet/ent/flowdocument"
+	"signet/ent/identityverification"
 	"signet/ent/internal"
+	"signet/ent/joinrequest"
+	"signet/ent/membership"
+	"signet/ent/participant"
+	"signet/ent/seal"
+	"signet/ent/sealgrant"
 	"signet/ent/session"
+	"signet/ent/signfield"
 	"signet/ent/user"
 
 	"entgo.io/contrib/entgql"
@@ -26,10 +39,75 @@ var agreementacceptanceImplementors = []string{"AgreementAcceptance", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*AgreementAcceptance) IsNode() {}
 
+var certdocumentImplementors = []string{"CertDocument", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*CertDocument) IsNode() {}
+
+var certorderImplementors = []string{"CertOrder", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*CertOrder) IsNode() {}
+
+var certificateImplementors = []string{"Certificate", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Certificate) IsNode() {}
+
+var enterpriseImplementors = []string{"Enterprise", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Enterprise) IsNode() {}
+
+var flowImplementors = []string{"Flow", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Flow) IsNode() {}
+
+var flowdocumentImplementors = []string{"FlowDocument", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*FlowDocument) IsNode() {}
+
+var identityverificationImplementors = []string{"IdentityVerification", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*IdentityVerification) IsNode() {}
+
+var joinrequestImplementors = []string{"JoinRequest", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*JoinRequest) IsNode() {}
+
+var membershipImplementors = []string{"Membership", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Membership) IsNode() {}
+
+var participantImplementors = []string{"Participant", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Participant) IsNode() {}
+
+var sealImplementors = []string{"Seal", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Seal) IsNode() {}
+
+var sealgrantImplementors = []string{"SealGrant", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*SealGrant) IsNode() {}
+
 var sessionImplementors = []string{"Session", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Session) IsNode() {}
+
+var signfieldImplementors = []string{"SignField", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*SignField) IsNode() {}
 
 var userImplementors = []string{"User", "Node"}
 
@@ -122,11 +200,128 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			}
 		}
 		return query.Only(ctx)
+	case certdocument.Table:
+		query := c.CertDocument.Query().
+			Where(certdocument.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, certdocumentImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case certorder.Table:
+		query := c.CertOrder.Query().
+			Where(certorder.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, certorderImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case certificate.Table:
+		query := c.Certificate.Query().
+			Where(certificate.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, certificateImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case enterprise.Table:
+		query := c.Enterprise.Query().
+			Where(enterprise.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, enterpriseImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case flow.Table:
+		query := c.Flow.Query().
+			Where(flow.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, flowImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case flowdocument.Table:
+		query := c.FlowDocument.Query().
+			Where(flowdocument.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, flowdocumentImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case identityverification.Table:
+		query := c.IdentityVerification.Query().
+			Where(identityverification.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, identityverificationImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case joinrequest.Table:
+		query := c.JoinRequest.Query().
+			Where(joinrequest.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, joinrequestImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case membership.Table:
+		query := c.Membership.Query().
+			Where(membership.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, membershipImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case participant.Table:
+		query := c.Participant.Query().
+			Where(participant.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, participantImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case seal.Table:
+		query := c.Seal.Query().
+			Where(seal.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, sealImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case sealgrant.Table:
+		query := c.SealGrant.Query().
+			Where(sealgrant.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, sealgrantImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case session.Table:
 		query := c.Session.Query().
 			Where(session.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, sessionImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case signfield.Table:
+		query := c.SignField.Query().
+			Where(signfield.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, signfieldImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -229,10 +424,218 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 				*noder = node
 			}
 		}
+	case certdocument.Table:
+		query := c.CertDocument.Query().
+			Where(certdocument.IDIn(ids...))
+		query, err := query.CollectFields(ctx, certdocumentImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case certorder.Table:
+		query := c.CertOrder.Query().
+			Where(certorder.IDIn(ids...))
+		query, err := query.CollectFields(ctx, certorderImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case certificate.Table:
+		query := c.Certificate.Query().
+			Where(certificate.IDIn(ids...))
+		query, err := query.CollectFields(ctx, certificateImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case enterprise.Table:
+		query := c.Enterprise.Query().
+			Where(enterprise.IDIn(ids...))
+		query, err := query.CollectFields(ctx, enterpriseImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case flow.Table:
+		query := c.Flow.Query().
+			Where(flow.IDIn(ids...))
+		query, err := query.CollectFields(ctx, flowImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case flowdocument.Table:
+		query := c.FlowDocument.Query().
+			Where(flowdocument.IDIn(ids...))
+		query, err := query.CollectFields(ctx, flowdocumentImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case identityverification.Table:
+		query := c.IdentityVerification.Query().
+			Where(identityverification.IDIn(ids...))
+		query, err := query.CollectFields(ctx, identityverificationImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case joinrequest.Table:
+		query := c.JoinRequest.Query().
+			Where(joinrequest.IDIn(ids...))
+		query, err := query.CollectFields(ctx, joinrequestImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case membership.Table:
+		query := c.Membership.Query().
+			Where(membership.IDIn(ids...))
+		query, err := query.CollectFields(ctx, membershipImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case participant.Table:
+		query := c.Participant.Query().
+			Where(participant.IDIn(ids...))
+		query, err := query.CollectFields(ctx, participantImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case seal.Table:
+		query := c.Seal.Query().
+			Where(seal.IDIn(ids...))
+		query, err := query.CollectFields(ctx, sealImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case sealgrant.Table:
+		query := c.SealGrant.Query().
+			Where(sealgrant.IDIn(ids...))
+		query, err := query.CollectFields(ctx, sealgrantImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case session.Table:
 		query := c.Session.Query().
 			Where(session.IDIn(ids...))
 		query, err := query.CollectFields(ctx, sessionImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case signfield.Table:
+		query := c.SignField.Query().
+			Where(signfield.IDIn(ids...))
+		query, err := query.CollectFields(ctx, signfieldImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -5,9 +5,25 @@ package ent
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"signet/ent/agreementacceptance"
+	"signet/ent/certdocument"
+	"signet/ent/certificate"
+	"signet/ent/certorder"
+	"signet/ent/enterprise"
+	"signet/ent/flow"
+	"signet/ent/flowdocument"
+	"signet/ent/identityverification"
+	"signet/ent/joinrequest"
+	"signet/ent/membership"
+	"signet/ent/participant"
+	"signet/ent/seal"
+	"signet/ent/sealgrant"
 	"signet/ent/session"
+	"signet/ent/signfield"
 	"signet/ent/user"
+	"strconv"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
@@ -346,6 +362,3095 @@ func (_m *AgreementAcceptance) ToEdge(order *AgreementAcceptanceOrder) *Agreemen
 	}
 }
 
+// CertDocumentEdge is the edge representation of CertDocument.
+type CertDocumentEdge struct {
+	Node   *CertDocument `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// CertDocumentConnection is the connection containing edges to CertDocument.
+type CertDocumentConnection struct {
+	Edges      []*CertDocumentEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *CertDocumentConnection) build(nodes []*CertDocument, pager *certdocumentPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *CertDocument
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *CertDocument {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *CertDocument {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*CertDocumentEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &CertDocumentEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// CertDocumentPaginateOption enables pagination customization.
+type CertDocumentPaginateOption func(*certdocumentPager) error
+
+// WithCertDocumentOrder configures pagination ordering.
+func WithCertDocumentOrder(order *CertDocumentOrder) CertDocumentPaginateOption {
+	if order == nil {
+		order = DefaultCertDocumentOrder
+	}
+	o := *order
+	return func(pager *certdocumentPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultCertDocumentOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithCertDocumentFilter configures pagination filter.
+func WithCertDocumentFilter(filter func(*CertDocumentQuery) (*CertDocumentQuery, error)) CertDocumentPaginateOption {
+	return func(pager *certdocumentPager) error {
+		if filter == nil {
+			return errors.New("CertDocumentQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type certdocumentPager struct {
+	reverse bool
+	order   *CertDocumentOrder
+	filter  func(*CertDocumentQuery) (*CertDocumentQuery, error)
+}
+
+func newCertDocumentPager(opts []CertDocumentPaginateOption, reverse bool) (*certdocumentPager, error) {
+	pager := &certdocumentPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultCertDocumentOrder
+	}
+	return pager, nil
+}
+
+func (p *certdocumentPager) applyFilter(query *CertDocumentQuery) (*CertDocumentQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *certdocumentPager) toCursor(_m *CertDocument) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *certdocumentPager) applyCursors(query *CertDocumentQuery, after, before *Cursor) (*CertDocumentQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultCertDocumentOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *certdocumentPager) applyOrder(query *CertDocumentQuery) *CertDocumentQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultCertDocumentOrder.Field {
+		query = query.Order(DefaultCertDocumentOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *certdocumentPager) orderExpr(query *CertDocumentQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultCertDocumentOrder.Field {
+			b.Comma().Ident(DefaultCertDocumentOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to CertDocument.
+func (_m *CertDocumentQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...CertDocumentPaginateOption,
+) (*CertDocumentConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newCertDocumentPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &CertDocumentConnection{Edges: []*CertDocumentEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// CertDocumentOrderField defines the ordering field of CertDocument.
+type CertDocumentOrderField struct {
+	// Value extracts the ordering value from the given CertDocument.
+	Value    func(*CertDocument) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) certdocument.OrderOption
+	toCursor func(*CertDocument) Cursor
+}
+
+// CertDocumentOrder defines the ordering of CertDocument.
+type CertDocumentOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *CertDocumentOrderField `json:"field"`
+}
+
+// DefaultCertDocumentOrder is the default ordering of CertDocument.
+var DefaultCertDocumentOrder = &CertDocumentOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &CertDocumentOrderField{
+		Value: func(_m *CertDocument) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: certdocument.FieldID,
+		toTerm: certdocument.ByID,
+		toCursor: func(_m *CertDocument) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts CertDocument into CertDocumentEdge.
+func (_m *CertDocument) ToEdge(order *CertDocumentOrder) *CertDocumentEdge {
+	if order == nil {
+		order = DefaultCertDocumentOrder
+	}
+	return &CertDocumentEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// CertOrderEdge is the edge representation of CertOrder.
+type CertOrderEdge struct {
+	Node   *CertOrder `json:"node"`
+	Cursor Cursor     `json:"cursor"`
+}
+
+// CertOrderConnection is the connection containing edges to CertOrder.
+type CertOrderConnection struct {
+	Edges      []*CertOrderEdge `json:"edges"`
+	PageInfo   PageInfo         `json:"pageInfo"`
+	TotalCount int              `json:"totalCount"`
+}
+
+func (c *CertOrderConnection) build(nodes []*CertOrder, pager *certorderPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *CertOrder
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *CertOrder {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *CertOrder {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*CertOrderEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &CertOrderEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// CertOrderPaginateOption enables pagination customization.
+type CertOrderPaginateOption func(*certorderPager) error
+
+// WithCertOrderOrder configures pagination ordering.
+func WithCertOrderOrder(order *CertOrderOrder) CertOrderPaginateOption {
+	if order == nil {
+		order = DefaultCertOrderOrder
+	}
+	o := *order
+	return func(pager *certorderPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultCertOrderOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithCertOrderFilter configures pagination filter.
+func WithCertOrderFilter(filter func(*CertOrderQuery) (*CertOrderQuery, error)) CertOrderPaginateOption {
+	return func(pager *certorderPager) error {
+		if filter == nil {
+			return errors.New("CertOrderQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type certorderPager struct {
+	reverse bool
+	order   *CertOrderOrder
+	filter  func(*CertOrderQuery) (*CertOrderQuery, error)
+}
+
+func newCertOrderPager(opts []CertOrderPaginateOption, reverse bool) (*certorderPager, error) {
+	pager := &certorderPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultCertOrderOrder
+	}
+	return pager, nil
+}
+
+func (p *certorderPager) applyFilter(query *CertOrderQuery) (*CertOrderQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *certorderPager) toCursor(_m *CertOrder) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *certorderPager) applyCursors(query *CertOrderQuery, after, before *Cursor) (*CertOrderQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultCertOrderOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *certorderPager) applyOrder(query *CertOrderQuery) *CertOrderQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultCertOrderOrder.Field {
+		query = query.Order(DefaultCertOrderOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *certorderPager) orderExpr(query *CertOrderQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultCertOrderOrder.Field {
+			b.Comma().Ident(DefaultCertOrderOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to CertOrder.
+func (_m *CertOrderQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...CertOrderPaginateOption,
+) (*CertOrderConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newCertOrderPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &CertOrderConnection{Edges: []*CertOrderEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// CertOrderOrderField defines the ordering field of CertOrder.
+type CertOrderOrderField struct {
+	// Value extracts the ordering value from the given CertOrder.
+	Value    func(*CertOrder) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) certorder.OrderOption
+	toCursor func(*CertOrder) Cursor
+}
+
+// CertOrderOrder defines the ordering of CertOrder.
+type CertOrderOrder struct {
+	Direction OrderDirection       `json:"direction"`
+	Field     *CertOrderOrderField `json:"field"`
+}
+
+// DefaultCertOrderOrder is the default ordering of CertOrder.
+var DefaultCertOrderOrder = &CertOrderOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &CertOrderOrderField{
+		Value: func(_m *CertOrder) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: certorder.FieldID,
+		toTerm: certorder.ByID,
+		toCursor: func(_m *CertOrder) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts CertOrder into CertOrderEdge.
+func (_m *CertOrder) ToEdge(order *CertOrderOrder) *CertOrderEdge {
+	if order == nil {
+		order = DefaultCertOrderOrder
+	}
+	return &CertOrderEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// CertificateEdge is the edge representation of Certificate.
+type CertificateEdge struct {
+	Node   *Certificate `json:"node"`
+	Cursor Cursor       `json:"cursor"`
+}
+
+// CertificateConnection is the connection containing edges to Certificate.
+type CertificateConnection struct {
+	Edges      []*CertificateEdge `json:"edges"`
+	PageInfo   PageInfo           `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+func (c *CertificateConnection) build(nodes []*Certificate, pager *certificatePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Certificate
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Certificate {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Certificate {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*CertificateEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &CertificateEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// CertificatePaginateOption enables pagination customization.
+type CertificatePaginateOption func(*certificatePager) error
+
+// WithCertificateOrder configures pagination ordering.
+func WithCertificateOrder(order *CertificateOrder) CertificatePaginateOption {
+	if order == nil {
+		order = DefaultCertificateOrder
+	}
+	o := *order
+	return func(pager *certificatePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultCertificateOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithCertificateFilter configures pagination filter.
+func WithCertificateFilter(filter func(*CertificateQuery) (*CertificateQuery, error)) CertificatePaginateOption {
+	return func(pager *certificatePager) error {
+		if filter == nil {
+			return errors.New("CertificateQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type certificatePager struct {
+	reverse bool
+	order   *CertificateOrder
+	filter  func(*CertificateQuery) (*CertificateQuery, error)
+}
+
+func newCertificatePager(opts []CertificatePaginateOption, reverse bool) (*certificatePager, error) {
+	pager := &certificatePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultCertificateOrder
+	}
+	return pager, nil
+}
+
+func (p *certificatePager) applyFilter(query *CertificateQuery) (*CertificateQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *certificatePager) toCursor(_m *Certificate) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *certificatePager) applyCursors(query *CertificateQuery, after, before *Cursor) (*CertificateQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultCertificateOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *certificatePager) applyOrder(query *CertificateQuery) *CertificateQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultCertificateOrder.Field {
+		query = query.Order(DefaultCertificateOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *certificatePager) orderExpr(query *CertificateQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultCertificateOrder.Field {
+			b.Comma().Ident(DefaultCertificateOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Certificate.
+func (_m *CertificateQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...CertificatePaginateOption,
+) (*CertificateConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newCertificatePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &CertificateConnection{Edges: []*CertificateEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// CertificateOrderField defines the ordering field of Certificate.
+type CertificateOrderField struct {
+	// Value extracts the ordering value from the given Certificate.
+	Value    func(*Certificate) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) certificate.OrderOption
+	toCursor func(*Certificate) Cursor
+}
+
+// CertificateOrder defines the ordering of Certificate.
+type CertificateOrder struct {
+	Direction OrderDirection         `json:"direction"`
+	Field     *CertificateOrderField `json:"field"`
+}
+
+// DefaultCertificateOrder is the default ordering of Certificate.
+var DefaultCertificateOrder = &CertificateOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &CertificateOrderField{
+		Value: func(_m *Certificate) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: certificate.FieldID,
+		toTerm: certificate.ByID,
+		toCursor: func(_m *Certificate) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Certificate into CertificateEdge.
+func (_m *Certificate) ToEdge(order *CertificateOrder) *CertificateEdge {
+	if order == nil {
+		order = DefaultCertificateOrder
+	}
+	return &CertificateEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// EnterpriseEdge is the edge representation of Enterprise.
+type EnterpriseEdge struct {
+	Node   *Enterprise `json:"node"`
+	Cursor Cursor      `json:"cursor"`
+}
+
+// EnterpriseConnection is the connection containing edges to Enterprise.
+type EnterpriseConnection struct {
+	Edges      []*EnterpriseEdge `json:"edges"`
+	PageInfo   PageInfo          `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+func (c *EnterpriseConnection) build(nodes []*Enterprise, pager *enterprisePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Enterprise
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Enterprise {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Enterprise {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*EnterpriseEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &EnterpriseEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// EnterprisePaginateOption enables pagination customization.
+type EnterprisePaginateOption func(*enterprisePager) error
+
+// WithEnterpriseOrder configures pagination ordering.
+func WithEnterpriseOrder(order *EnterpriseOrder) EnterprisePaginateOption {
+	if order == nil {
+		order = DefaultEnterpriseOrder
+	}
+	o := *order
+	return func(pager *enterprisePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultEnterpriseOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithEnterpriseFilter configures pagination filter.
+func WithEnterpriseFilter(filter func(*EnterpriseQuery) (*EnterpriseQuery, error)) EnterprisePaginateOption {
+	return func(pager *enterprisePager) error {
+		if filter == nil {
+			return errors.New("EnterpriseQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type enterprisePager struct {
+	reverse bool
+	order   *EnterpriseOrder
+	filter  func(*EnterpriseQuery) (*EnterpriseQuery, error)
+}
+
+func newEnterprisePager(opts []EnterprisePaginateOption, reverse bool) (*enterprisePager, error) {
+	pager := &enterprisePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultEnterpriseOrder
+	}
+	return pager, nil
+}
+
+func (p *enterprisePager) applyFilter(query *EnterpriseQuery) (*EnterpriseQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *enterprisePager) toCursor(_m *Enterprise) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *enterprisePager) applyCursors(query *EnterpriseQuery, after, before *Cursor) (*EnterpriseQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultEnterpriseOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *enterprisePager) applyOrder(query *EnterpriseQuery) *EnterpriseQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultEnterpriseOrder.Field {
+		query = query.Order(DefaultEnterpriseOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *enterprisePager) orderExpr(query *EnterpriseQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultEnterpriseOrder.Field {
+			b.Comma().Ident(DefaultEnterpriseOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Enterprise.
+func (_m *EnterpriseQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...EnterprisePaginateOption,
+) (*EnterpriseConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newEnterprisePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &EnterpriseConnection{Edges: []*EnterpriseEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// EnterpriseOrderField defines the ordering field of Enterprise.
+type EnterpriseOrderField struct {
+	// Value extracts the ordering value from the given Enterprise.
+	Value    func(*Enterprise) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) enterprise.OrderOption
+	toCursor func(*Enterprise) Cursor
+}
+
+// EnterpriseOrder defines the ordering of Enterprise.
+type EnterpriseOrder struct {
+	Direction OrderDirection        `json:"direction"`
+	Field     *EnterpriseOrderField `json:"field"`
+}
+
+// DefaultEnterpriseOrder is the default ordering of Enterprise.
+var DefaultEnterpriseOrder = &EnterpriseOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &EnterpriseOrderField{
+		Value: func(_m *Enterprise) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: enterprise.FieldID,
+		toTerm: enterprise.ByID,
+		toCursor: func(_m *Enterprise) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Enterprise into EnterpriseEdge.
+func (_m *Enterprise) ToEdge(order *EnterpriseOrder) *EnterpriseEdge {
+	if order == nil {
+		order = DefaultEnterpriseOrder
+	}
+	return &EnterpriseEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// FlowEdge is the edge representation of Flow.
+type FlowEdge struct {
+	Node   *Flow  `json:"node"`
+	Cursor Cursor `json:"cursor"`
+}
+
+// FlowConnection is the connection containing edges to Flow.
+type FlowConnection struct {
+	Edges      []*FlowEdge `json:"edges"`
+	PageInfo   PageInfo    `json:"pageInfo"`
+	TotalCount int         `json:"totalCount"`
+}
+
+func (c *FlowConnection) build(nodes []*Flow, pager *flowPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Flow
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Flow {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Flow {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*FlowEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &FlowEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// FlowPaginateOption enables pagination customization.
+type FlowPaginateOption func(*flowPager) error
+
+// WithFlowOrder configures pagination ordering.
+func WithFlowOrder(order *FlowOrder) FlowPaginateOption {
+	if order == nil {
+		order = DefaultFlowOrder
+	}
+	o := *order
+	return func(pager *flowPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultFlowOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithFlowFilter configures pagination filter.
+func WithFlowFilter(filter func(*FlowQuery) (*FlowQuery, error)) FlowPaginateOption {
+	return func(pager *flowPager) error {
+		if filter == nil {
+			return errors.New("FlowQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type flowPager struct {
+	reverse bool
+	order   *FlowOrder
+	filter  func(*FlowQuery) (*FlowQuery, error)
+}
+
+func newFlowPager(opts []FlowPaginateOption, reverse bool) (*flowPager, error) {
+	pager := &flowPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultFlowOrder
+	}
+	return pager, nil
+}
+
+func (p *flowPager) applyFilter(query *FlowQuery) (*FlowQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *flowPager) toCursor(_m *Flow) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *flowPager) applyCursors(query *FlowQuery, after, before *Cursor) (*FlowQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultFlowOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *flowPager) applyOrder(query *FlowQuery) *FlowQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultFlowOrder.Field {
+		query = query.Order(DefaultFlowOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *flowPager) orderExpr(query *FlowQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultFlowOrder.Field {
+			b.Comma().Ident(DefaultFlowOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Flow.
+func (_m *FlowQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...FlowPaginateOption,
+) (*FlowConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newFlowPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &FlowConnection{Edges: []*FlowEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// FlowOrderFieldName orders Flow by name.
+	FlowOrderFieldName = &FlowOrderField{
+		Value: func(_m *Flow) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: flow.FieldName,
+		toTerm: flow.ByName,
+		toCursor: func(_m *Flow) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+	// FlowOrderFieldStatus orders Flow by status.
+	FlowOrderFieldStatus = &FlowOrderField{
+		Value: func(_m *Flow) (ent.Value, error) {
+			return _m.Status, nil
+		},
+		column: flow.FieldStatus,
+		toTerm: flow.ByStatus,
+		toCursor: func(_m *Flow) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Status,
+			}
+		},
+	}
+	// FlowOrderFieldDeadline orders Flow by deadline.
+	FlowOrderFieldDeadline = &FlowOrderField{
+		Value: func(_m *Flow) (ent.Value, error) {
+			return _m.Deadline, nil
+		},
+		column: flow.FieldDeadline,
+		toTerm: flow.ByDeadline,
+		toCursor: func(_m *Flow) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Deadline,
+			}
+		},
+	}
+	// FlowOrderFieldSentAt orders Flow by sent_at.
+	FlowOrderFieldSentAt = &FlowOrderField{
+		Value: func(_m *Flow) (ent.Value, error) {
+			return _m.SentAt, nil
+		},
+		column: flow.FieldSentAt,
+		toTerm: flow.BySentAt,
+		toCursor: func(_m *Flow) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.SentAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f FlowOrderField) String() string {
+	var str string
+	switch f.column {
+	case FlowOrderFieldName.column:
+		str = "NAME"
+	case FlowOrderFieldStatus.column:
+		str = "STATUS"
+	case FlowOrderFieldDeadline.column:
+		str = "DEADLINE"
+	case FlowOrderFieldSentAt.column:
+		str = "SENT_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f FlowOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *FlowOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("FlowOrderField %T must be a string", v)
+	}
+	switch str {
+	case "NAME":
+		*f = *FlowOrderFieldName
+	case "STATUS":
+		*f = *FlowOrderFieldStatus
+	case "DEADLINE":
+		*f = *FlowOrderFieldDeadline
+	case "SENT_AT":
+		*f = *FlowOrderFieldSentAt
+	default:
+		return fmt.Errorf("%s is not a valid FlowOrderField", str)
+	}
+	return nil
+}
+
+// FlowOrderField defines the ordering field of Flow.
+type FlowOrderField struct {
+	// Value extracts the ordering value from the given Flow.
+	Value    func(*Flow) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) flow.OrderOption
+	toCursor func(*Flow) Cursor
+}
+
+// FlowOrder defines the ordering of Flow.
+type FlowOrder struct {
+	Direction OrderDirection  `json:"direction"`
+	Field     *FlowOrderField `json:"field"`
+}
+
+// DefaultFlowOrder is the default ordering of Flow.
+var DefaultFlowOrder = &FlowOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &FlowOrderField{
+		Value: func(_m *Flow) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: flow.FieldID,
+		toTerm: flow.ByID,
+		toCursor: func(_m *Flow) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Flow into FlowEdge.
+func (_m *Flow) ToEdge(order *FlowOrder) *FlowEdge {
+	if order == nil {
+		order = DefaultFlowOrder
+	}
+	return &FlowEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// FlowDocumentEdge is the edge representation of FlowDocument.
+type FlowDocumentEdge struct {
+	Node   *FlowDocument `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// FlowDocumentConnection is the connection containing edges to FlowDocument.
+type FlowDocumentConnection struct {
+	Edges      []*FlowDocumentEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *FlowDocumentConnection) build(nodes []*FlowDocument, pager *flowdocumentPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *FlowDocument
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *FlowDocument {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *FlowDocument {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*FlowDocumentEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &FlowDocumentEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// FlowDocumentPaginateOption enables pagination customization.
+type FlowDocumentPaginateOption func(*flowdocumentPager) error
+
+// WithFlowDocumentOrder configures pagination ordering.
+func WithFlowDocumentOrder(order *FlowDocumentOrder) FlowDocumentPaginateOption {
+	if order == nil {
+		order = DefaultFlowDocumentOrder
+	}
+	o := *order
+	return func(pager *flowdocumentPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultFlowDocumentOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithFlowDocumentFilter configures pagination filter.
+func WithFlowDocumentFilter(filter func(*FlowDocumentQuery) (*FlowDocumentQuery, error)) FlowDocumentPaginateOption {
+	return func(pager *flowdocumentPager) error {
+		if filter == nil {
+			return errors.New("FlowDocumentQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type flowdocumentPager struct {
+	reverse bool
+	order   *FlowDocumentOrder
+	filter  func(*FlowDocumentQuery) (*FlowDocumentQuery, error)
+}
+
+func newFlowDocumentPager(opts []FlowDocumentPaginateOption, reverse bool) (*flowdocumentPager, error) {
+	pager := &flowdocumentPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultFlowDocumentOrder
+	}
+	return pager, nil
+}
+
+func (p *flowdocumentPager) applyFilter(query *FlowDocumentQuery) (*FlowDocumentQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *flowdocumentPager) toCursor(_m *FlowDocument) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *flowdocumentPager) applyCursors(query *FlowDocumentQuery, after, before *Cursor) (*FlowDocumentQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultFlowDocumentOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *flowdocumentPager) applyOrder(query *FlowDocumentQuery) *FlowDocumentQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultFlowDocumentOrder.Field {
+		query = query.Order(DefaultFlowDocumentOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *flowdocumentPager) orderExpr(query *FlowDocumentQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultFlowDocumentOrder.Field {
+			b.Comma().Ident(DefaultFlowDocumentOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to FlowDocument.
+func (_m *FlowDocumentQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...FlowDocumentPaginateOption,
+) (*FlowDocumentConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newFlowDocumentPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &FlowDocumentConnection{Edges: []*FlowDocumentEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// FlowDocumentOrderField defines the ordering field of FlowDocument.
+type FlowDocumentOrderField struct {
+	// Value extracts the ordering value from the given FlowDocument.
+	Value    func(*FlowDocument) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) flowdocument.OrderOption
+	toCursor func(*FlowDocument) Cursor
+}
+
+// FlowDocumentOrder defines the ordering of FlowDocument.
+type FlowDocumentOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *FlowDocumentOrderField `json:"field"`
+}
+
+// DefaultFlowDocumentOrder is the default ordering of FlowDocument.
+var DefaultFlowDocumentOrder = &FlowDocumentOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &FlowDocumentOrderField{
+		Value: func(_m *FlowDocument) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: flowdocument.FieldID,
+		toTerm: flowdocument.ByID,
+		toCursor: func(_m *FlowDocument) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts FlowDocument into FlowDocumentEdge.
+func (_m *FlowDocument) ToEdge(order *FlowDocumentOrder) *FlowDocumentEdge {
+	if order == nil {
+		order = DefaultFlowDocumentOrder
+	}
+	return &FlowDocumentEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// IdentityVerificationEdge is the edge representation of IdentityVerification.
+type IdentityVerificationEdge struct {
+	Node   *IdentityVerification `json:"node"`
+	Cursor Cursor                `json:"cursor"`
+}
+
+// IdentityVerificationConnection is the connection containing edges to IdentityVerification.
+type IdentityVerificationConnection struct {
+	Edges      []*IdentityVerificationEdge `json:"edges"`
+	PageInfo   PageInfo                    `json:"pageInfo"`
+	TotalCount int                         `json:"totalCount"`
+}
+
+func (c *IdentityVerificationConnection) build(nodes []*IdentityVerification, pager *identityverificationPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *IdentityVerification
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *IdentityVerification {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *IdentityVerification {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*IdentityVerificationEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &IdentityVerificationEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// IdentityVerificationPaginateOption enables pagination customization.
+type IdentityVerificationPaginateOption func(*identityverificationPager) error
+
+// WithIdentityVerificationOrder configures pagination ordering.
+func WithIdentityVerificationOrder(order *IdentityVerificationOrder) IdentityVerificationPaginateOption {
+	if order == nil {
+		order = DefaultIdentityVerificationOrder
+	}
+	o := *order
+	return func(pager *identityverificationPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultIdentityVerificationOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithIdentityVerificationFilter configures pagination filter.
+func WithIdentityVerificationFilter(filter func(*IdentityVerificationQuery) (*IdentityVerificationQuery, error)) IdentityVerificationPaginateOption {
+	return func(pager *identityverificationPager) error {
+		if filter == nil {
+			return errors.New("IdentityVerificationQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type identityverificationPager struct {
+	reverse bool
+	order   *IdentityVerificationOrder
+	filter  func(*IdentityVerificationQuery) (*IdentityVerificationQuery, error)
+}
+
+func newIdentityVerificationPager(opts []IdentityVerificationPaginateOption, reverse bool) (*identityverificationPager, error) {
+	pager := &identityverificationPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultIdentityVerificationOrder
+	}
+	return pager, nil
+}
+
+func (p *identityverificationPager) applyFilter(query *IdentityVerificationQuery) (*IdentityVerificationQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *identityverificationPager) toCursor(_m *IdentityVerification) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *identityverificationPager) applyCursors(query *IdentityVerificationQuery, after, before *Cursor) (*IdentityVerificationQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultIdentityVerificationOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *identityverificationPager) applyOrder(query *IdentityVerificationQuery) *IdentityVerificationQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultIdentityVerificationOrder.Field {
+		query = query.Order(DefaultIdentityVerificationOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *identityverificationPager) orderExpr(query *IdentityVerificationQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultIdentityVerificationOrder.Field {
+			b.Comma().Ident(DefaultIdentityVerificationOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to IdentityVerification.
+func (_m *IdentityVerificationQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...IdentityVerificationPaginateOption,
+) (*IdentityVerificationConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newIdentityVerificationPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &IdentityVerificationConnection{Edges: []*IdentityVerificationEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// IdentityVerificationOrderField defines the ordering field of IdentityVerification.
+type IdentityVerificationOrderField struct {
+	// Value extracts the ordering value from the given IdentityVerification.
+	Value    func(*IdentityVerification) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) identityverification.OrderOption
+	toCursor func(*IdentityVerification) Cursor
+}
+
+// IdentityVerificationOrder defines the ordering of IdentityVerification.
+type IdentityVerificationOrder struct {
+	Direction OrderDirection                  `json:"direction"`
+	Field     *IdentityVerificationOrderField `json:"field"`
+}
+
+// DefaultIdentityVerificationOrder is the default ordering of IdentityVerification.
+var DefaultIdentityVerificationOrder = &IdentityVerificationOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &IdentityVerificationOrderField{
+		Value: func(_m *IdentityVerification) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: identityverification.FieldID,
+		toTerm: identityverification.ByID,
+		toCursor: func(_m *IdentityVerification) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts IdentityVerification into IdentityVerificationEdge.
+func (_m *IdentityVerification) ToEdge(order *IdentityVerificationOrder) *IdentityVerificationEdge {
+	if order == nil {
+		order = DefaultIdentityVerificationOrder
+	}
+	return &IdentityVerificationEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// JoinRequestEdge is the edge representation of JoinRequest.
+type JoinRequestEdge struct {
+	Node   *JoinRequest `json:"node"`
+	Cursor Cursor       `json:"cursor"`
+}
+
+// JoinRequestConnection is the connection containing edges to JoinRequest.
+type JoinRequestConnection struct {
+	Edges      []*JoinRequestEdge `json:"edges"`
+	PageInfo   PageInfo           `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+func (c *JoinRequestConnection) build(nodes []*JoinRequest, pager *joinrequestPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *JoinRequest
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *JoinRequest {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *JoinRequest {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*JoinRequestEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &JoinRequestEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// JoinRequestPaginateOption enables pagination customization.
+type JoinRequestPaginateOption func(*joinrequestPager) error
+
+// WithJoinRequestOrder configures pagination ordering.
+func WithJoinRequestOrder(order *JoinRequestOrder) JoinRequestPaginateOption {
+	if order == nil {
+		order = DefaultJoinRequestOrder
+	}
+	o := *order
+	return func(pager *joinrequestPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultJoinRequestOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithJoinRequestFilter configures pagination filter.
+func WithJoinRequestFilter(filter func(*JoinRequestQuery) (*JoinRequestQuery, error)) JoinRequestPaginateOption {
+	return func(pager *joinrequestPager) error {
+		if filter == nil {
+			return errors.New("JoinRequestQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type joinrequestPager struct {
+	reverse bool
+	order   *JoinRequestOrder
+	filter  func(*JoinRequestQuery) (*JoinRequestQuery, error)
+}
+
+func newJoinRequestPager(opts []JoinRequestPaginateOption, reverse bool) (*joinrequestPager, error) {
+	pager := &joinrequestPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultJoinRequestOrder
+	}
+	return pager, nil
+}
+
+func (p *joinrequestPager) applyFilter(query *JoinRequestQuery) (*JoinRequestQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *joinrequestPager) toCursor(_m *JoinRequest) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *joinrequestPager) applyCursors(query *JoinRequestQuery, after, before *Cursor) (*JoinRequestQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultJoinRequestOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *joinrequestPager) applyOrder(query *JoinRequestQuery) *JoinRequestQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultJoinRequestOrder.Field {
+		query = query.Order(DefaultJoinRequestOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *joinrequestPager) orderExpr(query *JoinRequestQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultJoinRequestOrder.Field {
+			b.Comma().Ident(DefaultJoinRequestOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to JoinRequest.
+func (_m *JoinRequestQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...JoinRequestPaginateOption,
+) (*JoinRequestConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newJoinRequestPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &JoinRequestConnection{Edges: []*JoinRequestEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// JoinRequestOrderField defines the ordering field of JoinRequest.
+type JoinRequestOrderField struct {
+	// Value extracts the ordering value from the given JoinRequest.
+	Value    func(*JoinRequest) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) joinrequest.OrderOption
+	toCursor func(*JoinRequest) Cursor
+}
+
+// JoinRequestOrder defines the ordering of JoinRequest.
+type JoinRequestOrder struct {
+	Direction OrderDirection         `json:"direction"`
+	Field     *JoinRequestOrderField `json:"field"`
+}
+
+// DefaultJoinRequestOrder is the default ordering of JoinRequest.
+var DefaultJoinRequestOrder = &JoinRequestOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &JoinRequestOrderField{
+		Value: func(_m *JoinRequest) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: joinrequest.FieldID,
+		toTerm: joinrequest.ByID,
+		toCursor: func(_m *JoinRequest) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts JoinRequest into JoinRequestEdge.
+func (_m *JoinRequest) ToEdge(order *JoinRequestOrder) *JoinRequestEdge {
+	if order == nil {
+		order = DefaultJoinRequestOrder
+	}
+	return &JoinRequestEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// MembershipEdge is the edge representation of Membership.
+type MembershipEdge struct {
+	Node   *Membership `json:"node"`
+	Cursor Cursor      `json:"cursor"`
+}
+
+// MembershipConnection is the connection containing edges to Membership.
+type MembershipConnection struct {
+	Edges      []*MembershipEdge `json:"edges"`
+	PageInfo   PageInfo          `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+func (c *MembershipConnection) build(nodes []*Membership, pager *membershipPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Membership
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Membership {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Membership {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*MembershipEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &MembershipEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// MembershipPaginateOption enables pagination customization.
+type MembershipPaginateOption func(*membershipPager) error
+
+// WithMembershipOrder configures pagination ordering.
+func WithMembershipOrder(order *MembershipOrder) MembershipPaginateOption {
+	if order == nil {
+		order = DefaultMembershipOrder
+	}
+	o := *order
+	return func(pager *membershipPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultMembershipOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithMembershipFilter configures pagination filter.
+func WithMembershipFilter(filter func(*MembershipQuery) (*MembershipQuery, error)) MembershipPaginateOption {
+	return func(pager *membershipPager) error {
+		if filter == nil {
+			return errors.New("MembershipQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type membershipPager struct {
+	reverse bool
+	order   *MembershipOrder
+	filter  func(*MembershipQuery) (*MembershipQuery, error)
+}
+
+func newMembershipPager(opts []MembershipPaginateOption, reverse bool) (*membershipPager, error) {
+	pager := &membershipPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultMembershipOrder
+	}
+	return pager, nil
+}
+
+func (p *membershipPager) applyFilter(query *MembershipQuery) (*MembershipQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *membershipPager) toCursor(_m *Membership) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *membershipPager) applyCursors(query *MembershipQuery, after, before *Cursor) (*MembershipQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultMembershipOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *membershipPager) applyOrder(query *MembershipQuery) *MembershipQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultMembershipOrder.Field {
+		query = query.Order(DefaultMembershipOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *membershipPager) orderExpr(query *MembershipQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultMembershipOrder.Field {
+			b.Comma().Ident(DefaultMembershipOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Membership.
+func (_m *MembershipQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...MembershipPaginateOption,
+) (*MembershipConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newMembershipPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &MembershipConnection{Edges: []*MembershipEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// MembershipOrderField defines the ordering field of Membership.
+type MembershipOrderField struct {
+	// Value extracts the ordering value from the given Membership.
+	Value    func(*Membership) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) membership.OrderOption
+	toCursor func(*Membership) Cursor
+}
+
+// MembershipOrder defines the ordering of Membership.
+type MembershipOrder struct {
+	Direction OrderDirection        `json:"direction"`
+	Field     *MembershipOrderField `json:"field"`
+}
+
+// DefaultMembershipOrder is the default ordering of Membership.
+var DefaultMembershipOrder = &MembershipOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &MembershipOrderField{
+		Value: func(_m *Membership) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: membership.FieldID,
+		toTerm: membership.ByID,
+		toCursor: func(_m *Membership) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Membership into MembershipEdge.
+func (_m *Membership) ToEdge(order *MembershipOrder) *MembershipEdge {
+	if order == nil {
+		order = DefaultMembershipOrder
+	}
+	return &MembershipEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ParticipantEdge is the edge representation of Participant.
+type ParticipantEdge struct {
+	Node   *Participant `json:"node"`
+	Cursor Cursor       `json:"cursor"`
+}
+
+// ParticipantConnection is the connection containing edges to Participant.
+type ParticipantConnection struct {
+	Edges      []*ParticipantEdge `json:"edges"`
+	PageInfo   PageInfo           `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+func (c *ParticipantConnection) build(nodes []*Participant, pager *participantPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Participant
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Participant {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Participant {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ParticipantEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ParticipantEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ParticipantPaginateOption enables pagination customization.
+type ParticipantPaginateOption func(*participantPager) error
+
+// WithParticipantOrder configures pagination ordering.
+func WithParticipantOrder(order *ParticipantOrder) ParticipantPaginateOption {
+	if order == nil {
+		order = DefaultParticipantOrder
+	}
+	o := *order
+	return func(pager *participantPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultParticipantOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithParticipantFilter configures pagination filter.
+func WithParticipantFilter(filter func(*ParticipantQuery) (*ParticipantQuery, error)) ParticipantPaginateOption {
+	return func(pager *participantPager) error {
+		if filter == nil {
+			return errors.New("ParticipantQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type participantPager struct {
+	reverse bool
+	order   *ParticipantOrder
+	filter  func(*ParticipantQuery) (*ParticipantQuery, error)
+}
+
+func newParticipantPager(opts []ParticipantPaginateOption, reverse bool) (*participantPager, error) {
+	pager := &participantPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultParticipantOrder
+	}
+	return pager, nil
+}
+
+func (p *participantPager) applyFilter(query *ParticipantQuery) (*ParticipantQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *participantPager) toCursor(_m *Participant) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *participantPager) applyCursors(query *ParticipantQuery, after, before *Cursor) (*ParticipantQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultParticipantOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *participantPager) applyOrder(query *ParticipantQuery) *ParticipantQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultParticipantOrder.Field {
+		query = query.Order(DefaultParticipantOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *participantPager) orderExpr(query *ParticipantQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultParticipantOrder.Field {
+			b.Comma().Ident(DefaultParticipantOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Participant.
+func (_m *ParticipantQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ParticipantPaginateOption,
+) (*ParticipantConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newParticipantPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ParticipantConnection{Edges: []*ParticipantEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// ParticipantOrderField defines the ordering field of Participant.
+type ParticipantOrderField struct {
+	// Value extracts the ordering value from the given Participant.
+	Value    func(*Participant) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) participant.OrderOption
+	toCursor func(*Participant) Cursor
+}
+
+// ParticipantOrder defines the ordering of Participant.
+type ParticipantOrder struct {
+	Direction OrderDirection         `json:"direction"`
+	Field     *ParticipantOrderField `json:"field"`
+}
+
+// DefaultParticipantOrder is the default ordering of Participant.
+var DefaultParticipantOrder = &ParticipantOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ParticipantOrderField{
+		Value: func(_m *Participant) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: participant.FieldID,
+		toTerm: participant.ByID,
+		toCursor: func(_m *Participant) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Participant into ParticipantEdge.
+func (_m *Participant) ToEdge(order *ParticipantOrder) *ParticipantEdge {
+	if order == nil {
+		order = DefaultParticipantOrder
+	}
+	return &ParticipantEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// SealEdge is the edge representation of Seal.
+type SealEdge struct {
+	Node   *Seal  `json:"node"`
+	Cursor Cursor `json:"cursor"`
+}
+
+// SealConnection is the connection containing edges to Seal.
+type SealConnection struct {
+	Edges      []*SealEdge `json:"edges"`
+	PageInfo   PageInfo    `json:"pageInfo"`
+	TotalCount int         `json:"totalCount"`
+}
+
+func (c *SealConnection) build(nodes []*Seal, pager *sealPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Seal
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Seal {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Seal {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*SealEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &SealEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// SealPaginateOption enables pagination customization.
+type SealPaginateOption func(*sealPager) error
+
+// WithSealOrder configures pagination ordering.
+func WithSealOrder(order *SealOrder) SealPaginateOption {
+	if order == nil {
+		order = DefaultSealOrder
+	}
+	o := *order
+	return func(pager *sealPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultSealOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithSealFilter configures pagination filter.
+func WithSealFilter(filter func(*SealQuery) (*SealQuery, error)) SealPaginateOption {
+	return func(pager *sealPager) error {
+		if filter == nil {
+			return errors.New("SealQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type sealPager struct {
+	reverse bool
+	order   *SealOrder
+	filter  func(*SealQuery) (*SealQuery, error)
+}
+
+func newSealPager(opts []SealPaginateOption, reverse bool) (*sealPager, error) {
+	pager := &sealPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultSealOrder
+	}
+	return pager, nil
+}
+
+func (p *sealPager) applyFilter(query *SealQuery) (*SealQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *sealPager) toCursor(_m *Seal) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *sealPager) applyCursors(query *SealQuery, after, before *Cursor) (*SealQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultSealOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *sealPager) applyOrder(query *SealQuery) *SealQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultSealOrder.Field {
+		query = query.Order(DefaultSealOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *sealPager) orderExpr(query *SealQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultSealOrder.Field {
+			b.Comma().Ident(DefaultSealOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Seal.
+func (_m *SealQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...SealPaginateOption,
+) (*SealConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newSealPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &SealConnection{Edges: []*SealEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// SealOrderField defines the ordering field of Seal.
+type SealOrderField struct {
+	// Value extracts the ordering value from the given Seal.
+	Value    func(*Seal) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) seal.OrderOption
+	toCursor func(*Seal) Cursor
+}
+
+// SealOrder defines the ordering of Seal.
+type SealOrder struct {
+	Direction OrderDirection  `json:"direction"`
+	Field     *SealOrderField `json:"field"`
+}
+
+// DefaultSealOrder is the default ordering of Seal.
+var DefaultSealOrder = &SealOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &SealOrderField{
+		Value: func(_m *Seal) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: seal.FieldID,
+		toTerm: seal.ByID,
+		toCursor: func(_m *Seal) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Seal into SealEdge.
+func (_m *Seal) ToEdge(order *SealOrder) *SealEdge {
+	if order == nil {
+		order = DefaultSealOrder
+	}
+	return &SealEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// SealGrantEdge is the edge representation of SealGrant.
+type SealGrantEdge struct {
+	Node   *SealGrant `json:"node"`
+	Cursor Cursor     `json:"cursor"`
+}
+
+// SealGrantConnection is the connection containing edges to SealGrant.
+type SealGrantConnection struct {
+	Edges      []*SealGrantEdge `json:"edges"`
+	PageInfo   PageInfo         `json:"pageInfo"`
+	TotalCount int              `json:"totalCount"`
+}
+
+func (c *SealGrantConnection) build(nodes []*SealGrant, pager *sealgrantPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *SealGrant
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *SealGrant {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *SealGrant {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*SealGrantEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &SealGrantEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// SealGrantPaginateOption enables pagination customization.
+type SealGrantPaginateOption func(*sealgrantPager) error
+
+// WithSealGrantOrder configures pagination ordering.
+func WithSealGrantOrder(order *SealGrantOrder) SealGrantPaginateOption {
+	if order == nil {
+		order = DefaultSealGrantOrder
+	}
+	o := *order
+	return func(pager *sealgrantPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultSealGrantOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithSealGrantFilter configures pagination filter.
+func WithSealGrantFilter(filter func(*SealGrantQuery) (*SealGrantQuery, error)) SealGrantPaginateOption {
+	return func(pager *sealgrantPager) error {
+		if filter == nil {
+			return errors.New("SealGrantQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type sealgrantPager struct {
+	reverse bool
+	order   *SealGrantOrder
+	filter  func(*SealGrantQuery) (*SealGrantQuery, error)
+}
+
+func newSealGrantPager(opts []SealGrantPaginateOption, reverse bool) (*sealgrantPager, error) {
+	pager := &sealgrantPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultSealGrantOrder
+	}
+	return pager, nil
+}
+
+func (p *sealgrantPager) applyFilter(query *SealGrantQuery) (*SealGrantQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *sealgrantPager) toCursor(_m *SealGrant) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *sealgrantPager) applyCursors(query *SealGrantQuery, after, before *Cursor) (*SealGrantQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultSealGrantOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *sealgrantPager) applyOrder(query *SealGrantQuery) *SealGrantQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultSealGrantOrder.Field {
+		query = query.Order(DefaultSealGrantOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *sealgrantPager) orderExpr(query *SealGrantQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultSealGrantOrder.Field {
+			b.Comma().Ident(DefaultSealGrantOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to SealGrant.
+func (_m *SealGrantQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...SealGrantPaginateOption,
+) (*SealGrantConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newSealGrantPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &SealGrantConnection{Edges: []*SealGrantEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// SealGrantOrderField defines the ordering field of SealGrant.
+type SealGrantOrderField struct {
+	// Value extracts the ordering value from the given SealGrant.
+	Value    func(*SealGrant) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) sealgrant.OrderOption
+	toCursor func(*SealGrant) Cursor
+}
+
+// SealGrantOrder defines the ordering of SealGrant.
+type SealGrantOrder struct {
+	Direction OrderDirection       `json:"direction"`
+	Field     *SealGrantOrderField `json:"field"`
+}
+
+// DefaultSealGrantOrder is the default ordering of SealGrant.
+var DefaultSealGrantOrder = &SealGrantOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &SealGrantOrderField{
+		Value: func(_m *SealGrant) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: sealgrant.FieldID,
+		toTerm: sealgrant.ByID,
+		toCursor: func(_m *SealGrant) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts SealGrant into SealGrantEdge.
+func (_m *SealGrant) ToEdge(order *SealGrantOrder) *SealGrantEdge {
+	if order == nil {
+		order = DefaultSealGrantOrder
+	}
+	return &SealGrantEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
 // SessionEdge is the edge representation of Session.
 type SessionEdge struct {
 	Node   *Session `json:"node"`
@@ -590,6 +3695,255 @@ func (_m *Session) ToEdge(order *SessionOrder) *SessionEdge {
 		order = DefaultSessionOrder
 	}
 	return &SessionEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// SignFieldEdge is the edge representation of SignField.
+type SignFieldEdge struct {
+	Node   *SignField `json:"node"`
+	Cursor Cursor     `json:"cursor"`
+}
+
+// SignFieldConnection is the connection containing edges to SignField.
+type SignFieldConnection struct {
+	Edges      []*SignFieldEdge `json:"edges"`
+	PageInfo   PageInfo         `json:"pageInfo"`
+	TotalCount int              `json:"totalCount"`
+}
+
+func (c *SignFieldConnection) build(nodes []*SignField, pager *signfieldPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *SignField
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *SignField {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *SignField {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*SignFieldEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &SignFieldEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// SignFieldPaginateOption enables pagination customization.
+type SignFieldPaginateOption func(*signfieldPager) error
+
+// WithSignFieldOrder configures pagination ordering.
+func WithSignFieldOrder(order *SignFieldOrder) SignFieldPaginateOption {
+	if order == nil {
+		order = DefaultSignFieldOrder
+	}
+	o := *order
+	return func(pager *signfieldPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultSignFieldOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithSignFieldFilter configures pagination filter.
+func WithSignFieldFilter(filter func(*SignFieldQuery) (*SignFieldQuery, error)) SignFieldPaginateOption {
+	return func(pager *signfieldPager) error {
+		if filter == nil {
+			return errors.New("SignFieldQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type signfieldPager struct {
+	reverse bool
+	order   *SignFieldOrder
+	filter  func(*SignFieldQuery) (*SignFieldQuery, error)
+}
+
+func newSignFieldPager(opts []SignFieldPaginateOption, reverse bool) (*signfieldPager, error) {
+	pager := &signfieldPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultSignFieldOrder
+	}
+	return pager, nil
+}
+
+func (p *signfieldPager) applyFilter(query *SignFieldQuery) (*SignFieldQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *signfieldPager) toCursor(_m *SignField) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *signfieldPager) applyCursors(query *SignFieldQuery, after, before *Cursor) (*SignFieldQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultSignFieldOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *signfieldPager) applyOrder(query *SignFieldQuery) *SignFieldQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultSignFieldOrder.Field {
+		query = query.Order(DefaultSignFieldOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *signfieldPager) orderExpr(query *SignFieldQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultSignFieldOrder.Field {
+			b.Comma().Ident(DefaultSignFieldOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to SignField.
+func (_m *SignFieldQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...SignFieldPaginateOption,
+) (*SignFieldConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newSignFieldPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &SignFieldConnection{Edges: []*SignFieldEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// SignFieldOrderField defines the ordering field of SignField.
+type SignFieldOrderField struct {
+	// Value extracts the ordering value from the given SignField.
+	Value    func(*SignField) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) signfield.OrderOption
+	toCursor func(*SignField) Cursor
+}
+
+// SignFieldOrder defines the ordering of SignField.
+type SignFieldOrder struct {
+	Direction OrderDirection       `json:"direction"`
+	Field     *SignFieldOrderField `json:"field"`
+}
+
+// DefaultSignFieldOrder is the default ordering of SignField.
+var DefaultSignFieldOrder = &SignFieldOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &SignFieldOrderField{
+		Value: func(_m *SignField) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: signfield.FieldID,
+		toTerm: signfield.ByID,
+		toCursor: func(_m *SignField) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts SignField into SignFieldEdge.
+func (_m *SignField) ToEdge(order *SignFieldOrder) *SignFieldEdge {
+	if order == nil {
+		order = DefaultSignFieldOrder
+	}
+	return &SignFieldEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

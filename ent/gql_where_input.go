@@ -6,8 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"signet/ent/agreementacceptance"
+	"signet/ent/certdocument"
+	"signet/ent/certificate"
+	"signet/ent/certorder"
+	"signet/ent/enterprise"
+	"signet/ent/flow"
+	"signet/ent/flowdocument"
+	"signet/ent/identityverification"
+	"signet/ent/joinrequest"
+	"signet/ent/membership"
+	"signet/ent/participant"
 	"signet/ent/predicate"
+	"signet/ent/seal"
+	"signet/ent/sealgrant"
 	"signet/ent/session"
+	"signet/ent/signfield"
 	"signet/ent/user"
 	"time"
 )
@@ -403,6 +416,8210 @@ func (i *AgreementAcceptanceWhereInput) P() (predicate.AgreementAcceptance, erro
 		return predicates[0], nil
 	default:
 		return agreementacceptance.And(predicates...), nil
+	}
+}
+
+// CertDocumentWhereInput represents a where input for filtering CertDocument queries.
+type CertDocumentWhereInput struct {
+	Predicates []predicate.CertDocument  `json:"-"`
+	Not        *CertDocumentWhereInput   `json:"not,omitempty"`
+	Or         []*CertDocumentWhereInput `json:"or,omitempty"`
+	And        []*CertDocumentWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "order_id" field predicates.
+	OrderID      *int  `json:"orderID,omitempty"`
+	OrderIDNEQ   *int  `json:"orderIDNEQ,omitempty"`
+	OrderIDIn    []int `json:"orderIDIn,omitempty"`
+	OrderIDNotIn []int `json:"orderIDNotIn,omitempty"`
+
+	// "kind" field predicates.
+	Kind      *certdocument.Kind  `json:"kind,omitempty"`
+	KindNEQ   *certdocument.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []certdocument.Kind `json:"kindIn,omitempty"`
+	KindNotIn []certdocument.Kind `json:"kindNotIn,omitempty"`
+
+	// "file_name" field predicates.
+	FileName             *string  `json:"fileName,omitempty"`
+	FileNameNEQ          *string  `json:"fileNameNEQ,omitempty"`
+	FileNameIn           []string `json:"fileNameIn,omitempty"`
+	FileNameNotIn        []string `json:"fileNameNotIn,omitempty"`
+	FileNameGT           *string  `json:"fileNameGT,omitempty"`
+	FileNameGTE          *string  `json:"fileNameGTE,omitempty"`
+	FileNameLT           *string  `json:"fileNameLT,omitempty"`
+	FileNameLTE          *string  `json:"fileNameLTE,omitempty"`
+	FileNameContains     *string  `json:"fileNameContains,omitempty"`
+	FileNameHasPrefix    *string  `json:"fileNameHasPrefix,omitempty"`
+	FileNameHasSuffix    *string  `json:"fileNameHasSuffix,omitempty"`
+	FileNameEqualFold    *string  `json:"fileNameEqualFold,omitempty"`
+	FileNameContainsFold *string  `json:"fileNameContainsFold,omitempty"`
+
+	// "content_type" field predicates.
+	ContentType             *string  `json:"contentType,omitempty"`
+	ContentTypeNEQ          *string  `json:"contentTypeNEQ,omitempty"`
+	ContentTypeIn           []string `json:"contentTypeIn,omitempty"`
+	ContentTypeNotIn        []string `json:"contentTypeNotIn,omitempty"`
+	ContentTypeGT           *string  `json:"contentTypeGT,omitempty"`
+	ContentTypeGTE          *string  `json:"contentTypeGTE,omitempty"`
+	ContentTypeLT           *string  `json:"contentTypeLT,omitempty"`
+	ContentTypeLTE          *string  `json:"contentTypeLTE,omitempty"`
+	ContentTypeContains     *string  `json:"contentTypeContains,omitempty"`
+	ContentTypeHasPrefix    *string  `json:"contentTypeHasPrefix,omitempty"`
+	ContentTypeHasSuffix    *string  `json:"contentTypeHasSuffix,omitempty"`
+	ContentTypeEqualFold    *string  `json:"contentTypeEqualFold,omitempty"`
+	ContentTypeContainsFold *string  `json:"contentTypeContainsFold,omitempty"`
+
+	// "size" field predicates.
+	Size      *int  `json:"size,omitempty"`
+	SizeNEQ   *int  `json:"sizeNEQ,omitempty"`
+	SizeIn    []int `json:"sizeIn,omitempty"`
+	SizeNotIn []int `json:"sizeNotIn,omitempty"`
+	SizeGT    *int  `json:"sizeGT,omitempty"`
+	SizeGTE   *int  `json:"sizeGTE,omitempty"`
+	SizeLT    *int  `json:"sizeLT,omitempty"`
+	SizeLTE   *int  `json:"sizeLTE,omitempty"`
+
+	// "sha256" field predicates.
+	Sha256             *string  `json:"sha256,omitempty"`
+	Sha256NEQ          *string  `json:"sha256NEQ,omitempty"`
+	Sha256In           []string `json:"sha256In,omitempty"`
+	Sha256NotIn        []string `json:"sha256NotIn,omitempty"`
+	Sha256GT           *string  `json:"sha256GT,omitempty"`
+	Sha256GTE          *string  `json:"sha256GTE,omitempty"`
+	Sha256LT           *string  `json:"sha256LT,omitempty"`
+	Sha256LTE          *string  `json:"sha256LTE,omitempty"`
+	Sha256Contains     *string  `json:"sha256Contains,omitempty"`
+	Sha256HasPrefix    *string  `json:"sha256HasPrefix,omitempty"`
+	Sha256HasSuffix    *string  `json:"sha256HasSuffix,omitempty"`
+	Sha256EqualFold    *string  `json:"sha256EqualFold,omitempty"`
+	Sha256ContainsFold *string  `json:"sha256ContainsFold,omitempty"`
+
+	// "order" edge predicates.
+	HasOrder     *bool                  `json:"hasOrder,omitempty"`
+	HasOrderWith []*CertOrderWhereInput `json:"hasOrderWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *CertDocumentWhereInput) AddPredicates(predicates ...predicate.CertDocument) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the CertDocumentWhereInput filter on the CertDocumentQuery builder.
+func (i *CertDocumentWhereInput) Filter(q *CertDocumentQuery) (*CertDocumentQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyCertDocumentWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyCertDocumentWhereInput is returned in case the CertDocumentWhereInput is empty.
+var ErrEmptyCertDocumentWhereInput = errors.New("ent: empty predicate CertDocumentWhereInput")
+
+// P returns a predicate for filtering certdocuments.
+// An error is returned if the input is empty or invalid.
+func (i *CertDocumentWhereInput) P() (predicate.CertDocument, error) {
+	var predicates []predicate.CertDocument
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, certdocument.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.CertDocument, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, certdocument.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.CertDocument, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, certdocument.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, certdocument.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, certdocument.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, certdocument.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, certdocument.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, certdocument.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, certdocument.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, certdocument.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, certdocument.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, certdocument.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, certdocument.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, certdocument.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, certdocument.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, certdocument.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, certdocument.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, certdocument.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, certdocument.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, certdocument.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, certdocument.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, certdocument.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, certdocument.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, certdocument.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, certdocument.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, certdocument.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, certdocument.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.OrderID != nil {
+		predicates = append(predicates, certdocument.OrderIDEQ(*i.OrderID))
+	}
+	if i.OrderIDNEQ != nil {
+		predicates = append(predicates, certdocument.OrderIDNEQ(*i.OrderIDNEQ))
+	}
+	if len(i.OrderIDIn) > 0 {
+		predicates = append(predicates, certdocument.OrderIDIn(i.OrderIDIn...))
+	}
+	if len(i.OrderIDNotIn) > 0 {
+		predicates = append(predicates, certdocument.OrderIDNotIn(i.OrderIDNotIn...))
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, certdocument.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, certdocument.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, certdocument.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, certdocument.KindNotIn(i.KindNotIn...))
+	}
+	if i.FileName != nil {
+		predicates = append(predicates, certdocument.FileNameEQ(*i.FileName))
+	}
+	if i.FileNameNEQ != nil {
+		predicates = append(predicates, certdocument.FileNameNEQ(*i.FileNameNEQ))
+	}
+	if len(i.FileNameIn) > 0 {
+		predicates = append(predicates, certdocument.FileNameIn(i.FileNameIn...))
+	}
+	if len(i.FileNameNotIn) > 0 {
+		predicates = append(predicates, certdocument.FileNameNotIn(i.FileNameNotIn...))
+	}
+	if i.FileNameGT != nil {
+		predicates = append(predicates, certdocument.FileNameGT(*i.FileNameGT))
+	}
+	if i.FileNameGTE != nil {
+		predicates = append(predicates, certdocument.FileNameGTE(*i.FileNameGTE))
+	}
+	if i.FileNameLT != nil {
+		predicates = append(predicates, certdocument.FileNameLT(*i.FileNameLT))
+	}
+	if i.FileNameLTE != nil {
+		predicates = append(predicates, certdocument.FileNameLTE(*i.FileNameLTE))
+	}
+	if i.FileNameContains != nil {
+		predicates = append(predicates, certdocument.FileNameContains(*i.FileNameContains))
+	}
+	if i.FileNameHasPrefix != nil {
+		predicates = append(predicates, certdocument.FileNameHasPrefix(*i.FileNameHasPrefix))
+	}
+	if i.FileNameHasSuffix != nil {
+		predicates = append(predicates, certdocument.FileNameHasSuffix(*i.FileNameHasSuffix))
+	}
+	if i.FileNameEqualFold != nil {
+		predicates = append(predicates, certdocument.FileNameEqualFold(*i.FileNameEqualFold))
+	}
+	if i.FileNameContainsFold != nil {
+		predicates = append(predicates, certdocument.FileNameContainsFold(*i.FileNameContainsFold))
+	}
+	if i.ContentType != nil {
+		predicates = append(predicates, certdocument.ContentTypeEQ(*i.ContentType))
+	}
+	if i.ContentTypeNEQ != nil {
+		predicates = append(predicates, certdocument.ContentTypeNEQ(*i.ContentTypeNEQ))
+	}
+	if len(i.ContentTypeIn) > 0 {
+		predicates = append(predicates, certdocument.ContentTypeIn(i.ContentTypeIn...))
+	}
+	if len(i.ContentTypeNotIn) > 0 {
+		predicates = append(predicates, certdocument.ContentTypeNotIn(i.ContentTypeNotIn...))
+	}
+	if i.ContentTypeGT != nil {
+		predicates = append(predicates, certdocument.ContentTypeGT(*i.ContentTypeGT))
+	}
+	if i.ContentTypeGTE != nil {
+		predicates = append(predicates, certdocument.ContentTypeGTE(*i.ContentTypeGTE))
+	}
+	if i.ContentTypeLT != nil {
+		predicates = append(predicates, certdocument.ContentTypeLT(*i.ContentTypeLT))
+	}
+	if i.ContentTypeLTE != nil {
+		predicates = append(predicates, certdocument.ContentTypeLTE(*i.ContentTypeLTE))
+	}
+	if i.ContentTypeContains != nil {
+		predicates = append(predicates, certdocument.ContentTypeContains(*i.ContentTypeContains))
+	}
+	if i.ContentTypeHasPrefix != nil {
+		predicates = append(predicates, certdocument.ContentTypeHasPrefix(*i.ContentTypeHasPrefix))
+	}
+	if i.ContentTypeHasSuffix != nil {
+		predicates = append(predicates, certdocument.ContentTypeHasSuffix(*i.ContentTypeHasSuffix))
+	}
+	if i.ContentTypeEqualFold != nil {
+		predicates = append(predicates, certdocument.ContentTypeEqualFold(*i.ContentTypeEqualFold))
+	}
+	if i.ContentTypeContainsFold != nil {
+		predicates = append(predicates, certdocument.ContentTypeContainsFold(*i.ContentTypeContainsFold))
+	}
+	if i.Size != nil {
+		predicates = append(predicates, certdocument.SizeEQ(*i.Size))
+	}
+	if i.SizeNEQ != nil {
+		predicates = append(predicates, certdocument.SizeNEQ(*i.SizeNEQ))
+	}
+	if len(i.SizeIn) > 0 {
+		predicates = append(predicates, certdocument.SizeIn(i.SizeIn...))
+	}
+	if len(i.SizeNotIn) > 0 {
+		predicates = append(predicates, certdocument.SizeNotIn(i.SizeNotIn...))
+	}
+	if i.SizeGT != nil {
+		predicates = append(predicates, certdocument.SizeGT(*i.SizeGT))
+	}
+	if i.SizeGTE != nil {
+		predicates = append(predicates, certdocument.SizeGTE(*i.SizeGTE))
+	}
+	if i.SizeLT != nil {
+		predicates = append(predicates, certdocument.SizeLT(*i.SizeLT))
+	}
+	if i.SizeLTE != nil {
+		predicates = append(predicates, certdocument.SizeLTE(*i.SizeLTE))
+	}
+	if i.Sha256 != nil {
+		predicates = append(predicates, certdocument.Sha256EQ(*i.Sha256))
+	}
+	if i.Sha256NEQ != nil {
+		predicates = append(predicates, certdocument.Sha256NEQ(*i.Sha256NEQ))
+	}
+	if len(i.Sha256In) > 0 {
+		predicates = append(predicates, certdocument.Sha256In(i.Sha256In...))
+	}
+	if len(i.Sha256NotIn) > 0 {
+		predicates = append(predicates, certdocument.Sha256NotIn(i.Sha256NotIn...))
+	}
+	if i.Sha256GT != nil {
+		predicates = append(predicates, certdocument.Sha256GT(*i.Sha256GT))
+	}
+	if i.Sha256GTE != nil {
+		predicates = append(predicates, certdocument.Sha256GTE(*i.Sha256GTE))
+	}
+	if i.Sha256LT != nil {
+		predicates = append(predicates, certdocument.Sha256LT(*i.Sha256LT))
+	}
+	if i.Sha256LTE != nil {
+		predicates = append(predicates, certdocument.Sha256LTE(*i.Sha256LTE))
+	}
+	if i.Sha256Contains != nil {
+		predicates = append(predicates, certdocument.Sha256Contains(*i.Sha256Contains))
+	}
+	if i.Sha256HasPrefix != nil {
+		predicates = append(predicates, certdocument.Sha256HasPrefix(*i.Sha256HasPrefix))
+	}
+	if i.Sha256HasSuffix != nil {
+		predicates = append(predicates, certdocument.Sha256HasSuffix(*i.Sha256HasSuffix))
+	}
+	if i.Sha256EqualFold != nil {
+		predicates = append(predicates, certdocument.Sha256EqualFold(*i.Sha256EqualFold))
+	}
+	if i.Sha256ContainsFold != nil {
+		predicates = append(predicates, certdocument.Sha256ContainsFold(*i.Sha256ContainsFold))
+	}
+
+	if i.HasOrder != nil {
+		p := certdocument.HasOrder()
+		if !*i.HasOrder {
+			p = certdocument.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasOrderWith) > 0 {
+		with := make([]predicate.CertOrder, 0, len(i.HasOrderWith))
+		for _, w := range i.HasOrderWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasOrderWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, certdocument.HasOrderWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyCertDocumentWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return certdocument.And(predicates...), nil
+	}
+}
+
+// CertOrderWhereInput represents a where input for filtering CertOrder queries.
+type CertOrderWhereInput struct {
+	Predicates []predicate.CertOrder  `json:"-"`
+	Not        *CertOrderWhereInput   `json:"not,omitempty"`
+	Or         []*CertOrderWhereInput `json:"or,omitempty"`
+	And        []*CertOrderWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "enterprise_id" field predicates.
+	EnterpriseID      *int  `json:"enterpriseID,omitempty"`
+	EnterpriseIDNEQ   *int  `json:"enterpriseIDNEQ,omitempty"`
+	EnterpriseIDIn    []int `json:"enterpriseIDIn,omitempty"`
+	EnterpriseIDNotIn []int `json:"enterpriseIDNotIn,omitempty"`
+
+	// "applicant_id" field predicates.
+	ApplicantID      *int  `json:"applicantID,omitempty"`
+	ApplicantIDNEQ   *int  `json:"applicantIDNEQ,omitempty"`
+	ApplicantIDIn    []int `json:"applicantIDIn,omitempty"`
+	ApplicantIDNotIn []int `json:"applicantIDNotIn,omitempty"`
+
+	// "step" field predicates.
+	Step      *certorder.Step  `json:"step,omitempty"`
+	StepNEQ   *certorder.Step  `json:"stepNEQ,omitempty"`
+	StepIn    []certorder.Step `json:"stepIn,omitempty"`
+	StepNotIn []certorder.Step `json:"stepNotIn,omitempty"`
+
+	// "method" field predicates.
+	Method       *certorder.Method  `json:"method,omitempty"`
+	MethodNEQ    *certorder.Method  `json:"methodNEQ,omitempty"`
+	MethodIn     []certorder.Method `json:"methodIn,omitempty"`
+	MethodNotIn  []certorder.Method `json:"methodNotIn,omitempty"`
+	MethodIsNil  bool               `json:"methodIsNil,omitempty"`
+	MethodNotNil bool               `json:"methodNotNil,omitempty"`
+
+	// "applicant_name" field predicates.
+	ApplicantName             *string  `json:"applicantName,omitempty"`
+	ApplicantNameNEQ          *string  `json:"applicantNameNEQ,omitempty"`
+	ApplicantNameIn           []string `json:"applicantNameIn,omitempty"`
+	ApplicantNameNotIn        []string `json:"applicantNameNotIn,omitempty"`
+	ApplicantNameGT           *string  `json:"applicantNameGT,omitempty"`
+	ApplicantNameGTE          *string  `json:"applicantNameGTE,omitempty"`
+	ApplicantNameLT           *string  `json:"applicantNameLT,omitempty"`
+	ApplicantNameLTE          *string  `json:"applicantNameLTE,omitempty"`
+	ApplicantNameContains     *string  `json:"applicantNameContains,omitempty"`
+	ApplicantNameHasPrefix    *string  `json:"applicantNameHasPrefix,omitempty"`
+	ApplicantNameHasSuffix    *string  `json:"applicantNameHasSuffix,omitempty"`
+	ApplicantNameIsNil        bool     `json:"applicantNameIsNil,omitempty"`
+	ApplicantNameNotNil       bool     `json:"applicantNameNotNil,omitempty"`
+	ApplicantNameEqualFold    *string  `json:"applicantNameEqualFold,omitempty"`
+	ApplicantNameContainsFold *string  `json:"applicantNameContainsFold,omitempty"`
+
+	// "applicant_id_masked" field predicates.
+	ApplicantIDMasked             *string  `json:"applicantIDMasked,omitempty"`
+	ApplicantIDMaskedNEQ          *string  `json:"applicantIDMaskedNEQ,omitempty"`
+	ApplicantIDMaskedIn           []string `json:"applicantIDMaskedIn,omitempty"`
+	ApplicantIDMaskedNotIn        []string `json:"applicantIDMaskedNotIn,omitempty"`
+	ApplicantIDMaskedGT           *string  `json:"applicantIDMaskedGT,omitempty"`
+	ApplicantIDMaskedGTE          *string  `json:"applicantIDMaskedGTE,omitempty"`
+	ApplicantIDMaskedLT           *string  `json:"applicantIDMaskedLT,omitempty"`
+	ApplicantIDMaskedLTE          *string  `json:"applicantIDMaskedLTE,omitempty"`
+	ApplicantIDMaskedContains     *string  `json:"applicantIDMaskedContains,omitempty"`
+	ApplicantIDMaskedHasPrefix    *string  `json:"applicantIDMaskedHasPrefix,omitempty"`
+	ApplicantIDMaskedHasSuffix    *string  `json:"applicantIDMaskedHasSuffix,omitempty"`
+	ApplicantIDMaskedIsNil        bool     `json:"applicantIDMaskedIsNil,omitempty"`
+	ApplicantIDMaskedNotNil       bool     `json:"applicantIDMaskedNotNil,omitempty"`
+	ApplicantIDMaskedEqualFold    *string  `json:"applicantIDMaskedEqualFold,omitempty"`
+	ApplicantIDMaskedContainsFold *string  `json:"applicantIDMaskedContainsFold,omitempty"`
+
+	// "applicant_phone" field predicates.
+	ApplicantPhone             *string  `json:"applicantPhone,omitempty"`
+	ApplicantPhoneNEQ          *string  `json:"applicantPhoneNEQ,omitempty"`
+	ApplicantPhoneIn           []string `json:"applicantPhoneIn,omitempty"`
+	ApplicantPhoneNotIn        []string `json:"applicantPhoneNotIn,omitempty"`
+	ApplicantPhoneGT           *string  `json:"applicantPhoneGT,omitempty"`
+	ApplicantPhoneGTE          *string  `json:"applicantPhoneGTE,omitempty"`
+	ApplicantPhoneLT           *string  `json:"applicantPhoneLT,omitempty"`
+	ApplicantPhoneLTE          *string  `json:"applicantPhoneLTE,omitempty"`
+	ApplicantPhoneContains     *string  `json:"applicantPhoneContains,omitempty"`
+	ApplicantPhoneHasPrefix    *string  `json:"applicantPhoneHasPrefix,omitempty"`
+	ApplicantPhoneHasSuffix    *string  `json:"applicantPhoneHasSuffix,omitempty"`
+	ApplicantPhoneIsNil        bool     `json:"applicantPhoneIsNil,omitempty"`
+	ApplicantPhoneNotNil       bool     `json:"applicantPhoneNotNil,omitempty"`
+	ApplicantPhoneEqualFold    *string  `json:"applicantPhoneEqualFold,omitempty"`
+	ApplicantPhoneContainsFold *string  `json:"applicantPhoneContainsFold,omitempty"`
+
+	// "legal_rep_phone" field predicates.
+	LegalRepPhone             *string  `json:"legalRepPhone,omitempty"`
+	LegalRepPhoneNEQ          *string  `json:"legalRepPhoneNEQ,omitempty"`
+	LegalRepPhoneIn           []string `json:"legalRepPhoneIn,omitempty"`
+	LegalRepPhoneNotIn        []string `json:"legalRepPhoneNotIn,omitempty"`
+	LegalRepPhoneGT           *string  `json:"legalRepPhoneGT,omitempty"`
+	LegalRepPhoneGTE          *string  `json:"legalRepPhoneGTE,omitempty"`
+	LegalRepPhoneLT           *string  `json:"legalRepPhoneLT,omitempty"`
+	LegalRepPhoneLTE          *string  `json:"legalRepPhoneLTE,omitempty"`
+	LegalRepPhoneContains     *string  `json:"legalRepPhoneContains,omitempty"`
+	LegalRepPhoneHasPrefix    *string  `json:"legalRepPhoneHasPrefix,omitempty"`
+	LegalRepPhoneHasSuffix    *string  `json:"legalRepPhoneHasSuffix,omitempty"`
+	LegalRepPhoneIsNil        bool     `json:"legalRepPhoneIsNil,omitempty"`
+	LegalRepPhoneNotNil       bool     `json:"legalRepPhoneNotNil,omitempty"`
+	LegalRepPhoneEqualFold    *string  `json:"legalRepPhoneEqualFold,omitempty"`
+	LegalRepPhoneContainsFold *string  `json:"legalRepPhoneContainsFold,omitempty"`
+
+	// "legal_rep_card_masked" field predicates.
+	LegalRepCardMasked             *string  `json:"legalRepCardMasked,omitempty"`
+	LegalRepCardMaskedNEQ          *string  `json:"legalRepCardMaskedNEQ,omitempty"`
+	LegalRepCardMaskedIn           []string `json:"legalRepCardMaskedIn,omitempty"`
+	LegalRepCardMaskedNotIn        []string `json:"legalRepCardMaskedNotIn,omitempty"`
+	LegalRepCardMaskedGT           *string  `json:"legalRepCardMaskedGT,omitempty"`
+	LegalRepCardMaskedGTE          *string  `json:"legalRepCardMaskedGTE,omitempty"`
+	LegalRepCardMaskedLT           *string  `json:"legalRepCardMaskedLT,omitempty"`
+	LegalRepCardMaskedLTE          *string  `json:"legalRepCardMaskedLTE,omitempty"`
+	LegalRepCardMaskedContains     *string  `json:"legalRepCardMaskedContains,omitempty"`
+	LegalRepCardMaskedHasPrefix    *string  `json:"legalRepCardMaskedHasPrefix,omitempty"`
+	LegalRepCardMaskedHasSuffix    *string  `json:"legalRepCardMaskedHasSuffix,omitempty"`
+	LegalRepCardMaskedIsNil        bool     `json:"legalRepCardMaskedIsNil,omitempty"`
+	LegalRepCardMaskedNotNil       bool     `json:"legalRepCardMaskedNotNil,omitempty"`
+	LegalRepCardMaskedEqualFold    *string  `json:"legalRepCardMaskedEqualFold,omitempty"`
+	LegalRepCardMaskedContainsFold *string  `json:"legalRepCardMaskedContainsFold,omitempty"`
+
+	// "bank_name" field predicates.
+	BankName             *string  `json:"bankName,omitempty"`
+	BankNameNEQ          *string  `json:"bankNameNEQ,omitempty"`
+	BankNameIn           []string `json:"bankNameIn,omitempty"`
+	BankNameNotIn        []string `json:"bankNameNotIn,omitempty"`
+	BankNameGT           *string  `json:"bankNameGT,omitempty"`
+	BankNameGTE          *string  `json:"bankNameGTE,omitempty"`
+	BankNameLT           *string  `json:"bankNameLT,omitempty"`
+	BankNameLTE          *string  `json:"bankNameLTE,omitempty"`
+	BankNameContains     *string  `json:"bankNameContains,omitempty"`
+	BankNameHasPrefix    *string  `json:"bankNameHasPrefix,omitempty"`
+	BankNameHasSuffix    *string  `json:"bankNameHasSuffix,omitempty"`
+	BankNameIsNil        bool     `json:"bankNameIsNil,omitempty"`
+	BankNameNotNil       bool     `json:"bankNameNotNil,omitempty"`
+	BankNameEqualFold    *string  `json:"bankNameEqualFold,omitempty"`
+	BankNameContainsFold *string  `json:"bankNameContainsFold,omitempty"`
+
+	// "bank_account_masked" field predicates.
+	BankAccountMasked             *string  `json:"bankAccountMasked,omitempty"`
+	BankAccountMaskedNEQ          *string  `json:"bankAccountMaskedNEQ,omitempty"`
+	BankAccountMaskedIn           []string `json:"bankAccountMaskedIn,omitempty"`
+	BankAccountMaskedNotIn        []string `json:"bankAccountMaskedNotIn,omitempty"`
+	BankAccountMaskedGT           *string  `json:"bankAccountMaskedGT,omitempty"`
+	BankAccountMaskedGTE          *string  `json:"bankAccountMaskedGTE,omitempty"`
+	BankAccountMaskedLT           *string  `json:"bankAccountMaskedLT,omitempty"`
+	BankAccountMaskedLTE          *string  `json:"bankAccountMaskedLTE,omitempty"`
+	BankAccountMaskedContains     *string  `json:"bankAccountMaskedContains,omitempty"`
+	BankAccountMaskedHasPrefix    *string  `json:"bankAccountMaskedHasPrefix,omitempty"`
+	BankAccountMaskedHasSuffix    *string  `json:"bankAccountMaskedHasSuffix,omitempty"`
+	BankAccountMaskedIsNil        bool     `json:"bankAccountMaskedIsNil,omitempty"`
+	BankAccountMaskedNotNil       bool     `json:"bankAccountMaskedNotNil,omitempty"`
+	BankAccountMaskedEqualFold    *string  `json:"bankAccountMaskedEqualFold,omitempty"`
+	BankAccountMaskedContainsFold *string  `json:"bankAccountMaskedContainsFold,omitempty"`
+
+	// "check_txn_id" field predicates.
+	CheckTxnID             *string  `json:"checkTxnID,omitempty"`
+	CheckTxnIDNEQ          *string  `json:"checkTxnIDNEQ,omitempty"`
+	CheckTxnIDIn           []string `json:"checkTxnIDIn,omitempty"`
+	CheckTxnIDNotIn        []string `json:"checkTxnIDNotIn,omitempty"`
+	CheckTxnIDGT           *string  `json:"checkTxnIDGT,omitempty"`
+	CheckTxnIDGTE          *string  `json:"checkTxnIDGTE,omitempty"`
+	CheckTxnIDLT           *string  `json:"checkTxnIDLT,omitempty"`
+	CheckTxnIDLTE          *string  `json:"checkTxnIDLTE,omitempty"`
+	CheckTxnIDContains     *string  `json:"checkTxnIDContains,omitempty"`
+	CheckTxnIDHasPrefix    *string  `json:"checkTxnIDHasPrefix,omitempty"`
+	CheckTxnIDHasSuffix    *string  `json:"checkTxnIDHasSuffix,omitempty"`
+	CheckTxnIDIsNil        bool     `json:"checkTxnIDIsNil,omitempty"`
+	CheckTxnIDNotNil       bool     `json:"checkTxnIDNotNil,omitempty"`
+	CheckTxnIDEqualFold    *string  `json:"checkTxnIDEqualFold,omitempty"`
+	CheckTxnIDContainsFold *string  `json:"checkTxnIDContainsFold,omitempty"`
+
+	// "agreement_accepted_at" field predicates.
+	AgreementAcceptedAt       *time.Time  `json:"agreementAcceptedAt,omitempty"`
+	AgreementAcceptedAtNEQ    *time.Time  `json:"agreementAcceptedAtNEQ,omitempty"`
+	AgreementAcceptedAtIn     []time.Time `json:"agreementAcceptedAtIn,omitempty"`
+	AgreementAcceptedAtNotIn  []time.Time `json:"agreementAcceptedAtNotIn,omitempty"`
+	AgreementAcceptedAtGT     *time.Time  `json:"agreementAcceptedAtGT,omitempty"`
+	AgreementAcceptedAtGTE    *time.Time  `json:"agreementAcceptedAtGTE,omitempty"`
+	AgreementAcceptedAtLT     *time.Time  `json:"agreementAcceptedAtLT,omitempty"`
+	AgreementAcceptedAtLTE    *time.Time  `json:"agreementAcceptedAtLTE,omitempty"`
+	AgreementAcceptedAtIsNil  bool        `json:"agreementAcceptedAtIsNil,omitempty"`
+	AgreementAcceptedAtNotNil bool        `json:"agreementAcceptedAtNotNil,omitempty"`
+
+	// "authorized_at" field predicates.
+	AuthorizedAt       *time.Time  `json:"authorizedAt,omitempty"`
+	AuthorizedAtNEQ    *time.Time  `json:"authorizedAtNEQ,omitempty"`
+	AuthorizedAtIn     []time.Time `json:"authorizedAtIn,omitempty"`
+	AuthorizedAtNotIn  []time.Time `json:"authorizedAtNotIn,omitempty"`
+	AuthorizedAtGT     *time.Time  `json:"authorizedAtGT,omitempty"`
+	AuthorizedAtGTE    *time.Time  `json:"authorizedAtGTE,omitempty"`
+	AuthorizedAtLT     *time.Time  `json:"authorizedAtLT,omitempty"`
+	AuthorizedAtLTE    *time.Time  `json:"authorizedAtLTE,omitempty"`
+	AuthorizedAtIsNil  bool        `json:"authorizedAtIsNil,omitempty"`
+	AuthorizedAtNotNil bool        `json:"authorizedAtNotNil,omitempty"`
+
+	// "confirmed_at" field predicates.
+	ConfirmedAt       *time.Time  `json:"confirmedAt,omitempty"`
+	ConfirmedAtNEQ    *time.Time  `json:"confirmedAtNEQ,omitempty"`
+	ConfirmedAtIn     []time.Time `json:"confirmedAtIn,omitempty"`
+	ConfirmedAtNotIn  []time.Time `json:"confirmedAtNotIn,omitempty"`
+	ConfirmedAtGT     *time.Time  `json:"confirmedAtGT,omitempty"`
+	ConfirmedAtGTE    *time.Time  `json:"confirmedAtGTE,omitempty"`
+	ConfirmedAtLT     *time.Time  `json:"confirmedAtLT,omitempty"`
+	ConfirmedAtLTE    *time.Time  `json:"confirmedAtLTE,omitempty"`
+	ConfirmedAtIsNil  bool        `json:"confirmedAtIsNil,omitempty"`
+	ConfirmedAtNotNil bool        `json:"confirmedAtNotNil,omitempty"`
+
+	// "fee_cents" field predicates.
+	FeeCents      *int  `json:"feeCents,omitempty"`
+	FeeCentsNEQ   *int  `json:"feeCentsNEQ,omitempty"`
+	FeeCentsIn    []int `json:"feeCentsIn,omitempty"`
+	FeeCentsNotIn []int `json:"feeCentsNotIn,omitempty"`
+	FeeCentsGT    *int  `json:"feeCentsGT,omitempty"`
+	FeeCentsGTE   *int  `json:"feeCentsGTE,omitempty"`
+	FeeCentsLT    *int  `json:"feeCentsLT,omitempty"`
+	FeeCentsLTE   *int  `json:"feeCentsLTE,omitempty"`
+
+	// "payment_channel" field predicates.
+	PaymentChannel       *certorder.PaymentChannel  `json:"paymentChannel,omitempty"`
+	PaymentChannelNEQ    *certorder.PaymentChannel  `json:"paymentChannelNEQ,omitempty"`
+	PaymentChannelIn     []certorder.PaymentChannel `json:"paymentChannelIn,omitempty"`
+	PaymentChannelNotIn  []certorder.PaymentChannel `json:"paymentChannelNotIn,omitempty"`
+	PaymentChannelIsNil  bool                       `json:"paymentChannelIsNil,omitempty"`
+	PaymentChannelNotNil bool                       `json:"paymentChannelNotNil,omitempty"`
+
+	// "payment_txn_id" field predicates.
+	PaymentTxnID             *string  `json:"paymentTxnID,omitempty"`
+	PaymentTxnIDNEQ          *string  `json:"paymentTxnIDNEQ,omitempty"`
+	PaymentTxnIDIn           []string `json:"paymentTxnIDIn,omitempty"`
+	PaymentTxnIDNotIn        []string `json:"paymentTxnIDNotIn,omitempty"`
+	PaymentTxnIDGT           *string  `json:"paymentTxnIDGT,omitempty"`
+	PaymentTxnIDGTE          *string  `json:"paymentTxnIDGTE,omitempty"`
+	PaymentTxnIDLT           *string  `json:"paymentTxnIDLT,omitempty"`
+	PaymentTxnIDLTE          *string  `json:"paymentTxnIDLTE,omitempty"`
+	PaymentTxnIDContains     *string  `json:"paymentTxnIDContains,omitempty"`
+	PaymentTxnIDHasPrefix    *string  `json:"paymentTxnIDHasPrefix,omitempty"`
+	PaymentTxnIDHasSuffix    *string  `json:"paymentTxnIDHasSuffix,omitempty"`
+	PaymentTxnIDIsNil        bool     `json:"paymentTxnIDIsNil,omitempty"`
+	PaymentTxnIDNotNil       bool     `json:"paymentTxnIDNotNil,omitempty"`
+	PaymentTxnIDEqualFold    *string  `json:"paymentTxnIDEqualFold,omitempty"`
+	PaymentTxnIDContainsFold *string  `json:"paymentTxnIDContainsFold,omitempty"`
+
+	// "payment_qr" field predicates.
+	PaymentQr             *string  `json:"paymentQr,omitempty"`
+	PaymentQrNEQ          *string  `json:"paymentQrNEQ,omitempty"`
+	PaymentQrIn           []string `json:"paymentQrIn,omitempty"`
+	PaymentQrNotIn        []string `json:"paymentQrNotIn,omitempty"`
+	PaymentQrGT           *string  `json:"paymentQrGT,omitempty"`
+	PaymentQrGTE          *string  `json:"paymentQrGTE,omitempty"`
+	PaymentQrLT           *string  `json:"paymentQrLT,omitempty"`
+	PaymentQrLTE          *string  `json:"paymentQrLTE,omitempty"`
+	PaymentQrContains     *string  `json:"paymentQrContains,omitempty"`
+	PaymentQrHasPrefix    *string  `json:"paymentQrHasPrefix,omitempty"`
+	PaymentQrHasSuffix    *string  `json:"paymentQrHasSuffix,omitempty"`
+	PaymentQrIsNil        bool     `json:"paymentQrIsNil,omitempty"`
+	PaymentQrNotNil       bool     `json:"paymentQrNotNil,omitempty"`
+	PaymentQrEqualFold    *string  `json:"paymentQrEqualFold,omitempty"`
+	PaymentQrContainsFold *string  `json:"paymentQrContainsFold,omitempty"`
+
+	// "paid_at" field predicates.
+	PaidAt       *time.Time  `json:"paidAt,omitempty"`
+	PaidAtNEQ    *time.Time  `json:"paidAtNEQ,omitempty"`
+	PaidAtIn     []time.Time `json:"paidAtIn,omitempty"`
+	PaidAtNotIn  []time.Time `json:"paidAtNotIn,omitempty"`
+	PaidAtGT     *time.Time  `json:"paidAtGT,omitempty"`
+	PaidAtGTE    *time.Time  `json:"paidAtGTE,omitempty"`
+	PaidAtLT     *time.Time  `json:"paidAtLT,omitempty"`
+	PaidAtLTE    *time.Time  `json:"paidAtLTE,omitempty"`
+	PaidAtIsNil  bool        `json:"paidAtIsNil,omitempty"`
+	PaidAtNotNil bool        `json:"paidAtNotNil,omitempty"`
+
+	// "ca_order_id" field predicates.
+	CaOrderID             *string  `json:"caOrderID,omitempty"`
+	CaOrderIDNEQ          *string  `json:"caOrderIDNEQ,omitempty"`
+	CaOrderIDIn           []string `json:"caOrderIDIn,omitempty"`
+	CaOrderIDNotIn        []string `json:"caOrderIDNotIn,omitempty"`
+	CaOrderIDGT           *string  `json:"caOrderIDGT,omitempty"`
+	CaOrderIDGTE          *string  `json:"caOrderIDGTE,omitempty"`
+	CaOrderIDLT           *string  `json:"caOrderIDLT,omitempty"`
+	CaOrderIDLTE          *string  `json:"caOrderIDLTE,omitempty"`
+	CaOrderIDContains     *string  `json:"caOrderIDContains,omitempty"`
+	CaOrderIDHasPrefix    *string  `json:"caOrderIDHasPrefix,omitempty"`
+	CaOrderIDHasSuffix    *string  `json:"caOrderIDHasSuffix,omitempty"`
+	CaOrderIDIsNil        bool     `json:"caOrderIDIsNil,omitempty"`
+	CaOrderIDNotNil       bool     `json:"caOrderIDNotNil,omitempty"`
+	CaOrderIDEqualFold    *string  `json:"caOrderIDEqualFold,omitempty"`
+	CaOrderIDContainsFold *string  `json:"caOrderIDContainsFold,omitempty"`
+
+	// "submitted_at" field predicates.
+	SubmittedAt       *time.Time  `json:"submittedAt,omitempty"`
+	SubmittedAtNEQ    *time.Time  `json:"submittedAtNEQ,omitempty"`
+	SubmittedAtIn     []time.Time `json:"submittedAtIn,omitempty"`
+	SubmittedAtNotIn  []time.Time `json:"submittedAtNotIn,omitempty"`
+	SubmittedAtGT     *time.Time  `json:"submittedAtGT,omitempty"`
+	SubmittedAtGTE    *time.Time  `json:"submittedAtGTE,omitempty"`
+	SubmittedAtLT     *time.Time  `json:"submittedAtLT,omitempty"`
+	SubmittedAtLTE    *time.Time  `json:"submittedAtLTE,omitempty"`
+	SubmittedAtIsNil  bool        `json:"submittedAtIsNil,omitempty"`
+	SubmittedAtNotNil bool        `json:"submittedAtNotNil,omitempty"`
+
+	// "decided_at" field predicates.
+	DecidedAt       *time.Time  `json:"decidedAt,omitempty"`
+	DecidedAtNEQ    *time.Time  `json:"decidedAtNEQ,omitempty"`
+	DecidedAtIn     []time.Time `json:"decidedAtIn,omitempty"`
+	DecidedAtNotIn  []time.Time `json:"decidedAtNotIn,omitempty"`
+	DecidedAtGT     *time.Time  `json:"decidedAtGT,omitempty"`
+	DecidedAtGTE    *time.Time  `json:"decidedAtGTE,omitempty"`
+	DecidedAtLT     *time.Time  `json:"decidedAtLT,omitempty"`
+	DecidedAtLTE    *time.Time  `json:"decidedAtLTE,omitempty"`
+	DecidedAtIsNil  bool        `json:"decidedAtIsNil,omitempty"`
+	DecidedAtNotNil bool        `json:"decidedAtNotNil,omitempty"`
+
+	// "reject_reason" field predicates.
+	RejectReason             *string  `json:"rejectReason,omitempty"`
+	RejectReasonNEQ          *string  `json:"rejectReasonNEQ,omitempty"`
+	RejectReasonIn           []string `json:"rejectReasonIn,omitempty"`
+	RejectReasonNotIn        []string `json:"rejectReasonNotIn,omitempty"`
+	RejectReasonGT           *string  `json:"rejectReasonGT,omitempty"`
+	RejectReasonGTE          *string  `json:"rejectReasonGTE,omitempty"`
+	RejectReasonLT           *string  `json:"rejectReasonLT,omitempty"`
+	RejectReasonLTE          *string  `json:"rejectReasonLTE,omitempty"`
+	RejectReasonContains     *string  `json:"rejectReasonContains,omitempty"`
+	RejectReasonHasPrefix    *string  `json:"rejectReasonHasPrefix,omitempty"`
+	RejectReasonHasSuffix    *string  `json:"rejectReasonHasSuffix,omitempty"`
+	RejectReasonIsNil        bool     `json:"rejectReasonIsNil,omitempty"`
+	RejectReasonNotNil       bool     `json:"rejectReasonNotNil,omitempty"`
+	RejectReasonEqualFold    *string  `json:"rejectReasonEqualFold,omitempty"`
+	RejectReasonContainsFold *string  `json:"rejectReasonContainsFold,omitempty"`
+
+	// "enterprise" edge predicates.
+	HasEnterprise     *bool                   `json:"hasEnterprise,omitempty"`
+	HasEnterpriseWith []*EnterpriseWhereInput `json:"hasEnterpriseWith,omitempty"`
+
+	// "applicant" edge predicates.
+	HasApplicant     *bool             `json:"hasApplicant,omitempty"`
+	HasApplicantWith []*UserWhereInput `json:"hasApplicantWith,omitempty"`
+
+	// "documents" edge predicates.
+	HasDocuments     *bool                     `json:"hasDocuments,omitempty"`
+	HasDocumentsWith []*CertDocumentWhereInput `json:"hasDocumentsWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *CertOrderWhereInput) AddPredicates(predicates ...predicate.CertOrder) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the CertOrderWhereInput filter on the CertOrderQuery builder.
+func (i *CertOrderWhereInput) Filter(q *CertOrderQuery) (*CertOrderQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyCertOrderWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyCertOrderWhereInput is returned in case the CertOrderWhereInput is empty.
+var ErrEmptyCertOrderWhereInput = errors.New("ent: empty predicate CertOrderWhereInput")
+
+// P returns a predicate for filtering certorders.
+// An error is returned if the input is empty or invalid.
+func (i *CertOrderWhereInput) P() (predicate.CertOrder, error) {
+	var predicates []predicate.CertOrder
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, certorder.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.CertOrder, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, certorder.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.CertOrder, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, certorder.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, certorder.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, certorder.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, certorder.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, certorder.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, certorder.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, certorder.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, certorder.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, certorder.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, certorder.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, certorder.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, certorder.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, certorder.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, certorder.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, certorder.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, certorder.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, certorder.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, certorder.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, certorder.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, certorder.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, certorder.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, certorder.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, certorder.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, certorder.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, certorder.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.EnterpriseID != nil {
+		predicates = append(predicates, certorder.EnterpriseIDEQ(*i.EnterpriseID))
+	}
+	if i.EnterpriseIDNEQ != nil {
+		predicates = append(predicates, certorder.EnterpriseIDNEQ(*i.EnterpriseIDNEQ))
+	}
+	if len(i.EnterpriseIDIn) > 0 {
+		predicates = append(predicates, certorder.EnterpriseIDIn(i.EnterpriseIDIn...))
+	}
+	if len(i.EnterpriseIDNotIn) > 0 {
+		predicates = append(predicates, certorder.EnterpriseIDNotIn(i.EnterpriseIDNotIn...))
+	}
+	if i.ApplicantID != nil {
+		predicates = append(predicates, certorder.ApplicantIDEQ(*i.ApplicantID))
+	}
+	if i.ApplicantIDNEQ != nil {
+		predicates = append(predicates, certorder.ApplicantIDNEQ(*i.ApplicantIDNEQ))
+	}
+	if len(i.ApplicantIDIn) > 0 {
+		predicates = append(predicates, certorder.ApplicantIDIn(i.ApplicantIDIn...))
+	}
+	if len(i.ApplicantIDNotIn) > 0 {
+		predicates = append(predicates, certorder.ApplicantIDNotIn(i.ApplicantIDNotIn...))
+	}
+	if i.Step != nil {
+		predicates = append(predicates, certorder.StepEQ(*i.Step))
+	}
+	if i.StepNEQ != nil {
+		predicates = append(predicates, certorder.StepNEQ(*i.StepNEQ))
+	}
+	if len(i.StepIn) > 0 {
+		predicates = append(predicates, certorder.StepIn(i.StepIn...))
+	}
+	if len(i.StepNotIn) > 0 {
+		predicates = append(predicates, certorder.StepNotIn(i.StepNotIn...))
+	}
+	if i.Method != nil {
+		predicates = append(predicates, certorder.MethodEQ(*i.Method))
+	}
+	if i.MethodNEQ != nil {
+		predicates = append(predicates, certorder.MethodNEQ(*i.MethodNEQ))
+	}
+	if len(i.MethodIn) > 0 {
+		predicates = append(predicates, certorder.MethodIn(i.MethodIn...))
+	}
+	if len(i.MethodNotIn) > 0 {
+		predicates = append(predicates, certorder.MethodNotIn(i.MethodNotIn...))
+	}
+	if i.MethodIsNil {
+		predicates = append(predicates, certorder.MethodIsNil())
+	}
+	if i.MethodNotNil {
+		predicates = append(predicates, certorder.MethodNotNil())
+	}
+	if i.ApplicantName != nil {
+		predicates = append(predicates, certorder.ApplicantNameEQ(*i.ApplicantName))
+	}
+	if i.ApplicantNameNEQ != nil {
+		predicates = append(predicates, certorder.ApplicantNameNEQ(*i.ApplicantNameNEQ))
+	}
+	if len(i.ApplicantNameIn) > 0 {
+		predicates = append(predicates, certorder.ApplicantNameIn(i.ApplicantNameIn...))
+	}
+	if len(i.ApplicantNameNotIn) > 0 {
+		predicates = append(predicates, certorder.ApplicantNameNotIn(i.ApplicantNameNotIn...))
+	}
+	if i.ApplicantNameGT != nil {
+		predicates = append(predicates, certorder.ApplicantNameGT(*i.ApplicantNameGT))
+	}
+	if i.ApplicantNameGTE != nil {
+		predicates = append(predicates, certorder.ApplicantNameGTE(*i.ApplicantNameGTE))
+	}
+	if i.ApplicantNameLT != nil {
+		predicates = append(predicates, certorder.ApplicantNameLT(*i.ApplicantNameLT))
+	}
+	if i.ApplicantNameLTE != nil {
+		predicates = append(predicates, certorder.ApplicantNameLTE(*i.ApplicantNameLTE))
+	}
+	if i.ApplicantNameContains != nil {
+		predicates = append(predicates, certorder.ApplicantNameContains(*i.ApplicantNameContains))
+	}
+	if i.ApplicantNameHasPrefix != nil {
+		predicates = append(predicates, certorder.ApplicantNameHasPrefix(*i.ApplicantNameHasPrefix))
+	}
+	if i.ApplicantNameHasSuffix != nil {
+		predicates = append(predicates, certorder.ApplicantNameHasSuffix(*i.ApplicantNameHasSuffix))
+	}
+	if i.ApplicantNameIsNil {
+		predicates = append(predicates, certorder.ApplicantNameIsNil())
+	}
+	if i.ApplicantNameNotNil {
+		predicates = append(predicates, certorder.ApplicantNameNotNil())
+	}
+	if i.ApplicantNameEqualFold != nil {
+		predicates = append(predicates, certorder.ApplicantNameEqualFold(*i.ApplicantNameEqualFold))
+	}
+	if i.ApplicantNameContainsFold != nil {
+		predicates = append(predicates, certorder.ApplicantNameContainsFold(*i.ApplicantNameContainsFold))
+	}
+	if i.ApplicantIDMasked != nil {
+		predicates = append(predicates, certorder.ApplicantIDMaskedEQ(*i.ApplicantIDMasked))
+	}
+	if i.ApplicantIDMaskedNEQ != nil {
+		predicates = append(predicates, certorder.ApplicantIDMaskedNEQ(*i.ApplicantIDMaskedNEQ))
+	}
+	if len(i.ApplicantIDMaskedIn) > 0 {
+		predicates = append(predicates, certorder.ApplicantIDMaskedIn(i.ApplicantIDMaskedIn...))
+	}
+	if len(i.ApplicantIDMaskedNotIn) > 0 {
+		predicates = append(predicates, certorder.ApplicantIDMaskedNotIn(i.ApplicantIDMaskedNotIn...))
+	}
+	if i.ApplicantIDMaskedGT != nil {
+		predicates = append(predicates, certorder.ApplicantIDMaskedGT(*i.ApplicantIDMaskedGT))
+	}
+	if i.ApplicantIDMaskedGTE != nil {
+		predicates = append(predicates, certorder.ApplicantIDMaskedGTE(*i.ApplicantIDMaskedGTE))
+	}
+	if i.ApplicantIDMaskedLT != nil {
+		predicates = append(predicates, certorder.ApplicantIDMaskedLT(*i.ApplicantIDMaskedLT))
+	}
+	if i.ApplicantIDMaskedLTE != nil {
+		predicates = append(predicates, certorder.ApplicantIDMaskedLTE(*i.ApplicantIDMaskedLTE))
+	}
+	if i.ApplicantIDMaskedContains != nil {
+		predicates = append(predicates, certorder.ApplicantIDMaskedContains(*i.ApplicantIDMaskedContains))
+	}
+	if i.ApplicantIDMaskedHasPrefix != nil {
+		predicates = append(predicates, certorder.ApplicantIDMaskedHasPrefix(*i.ApplicantIDMaskedHasPrefix))
+	}
+	if i.ApplicantIDMaskedHasSuffix != nil {
+		predicates = append(predicates, certorder.ApplicantIDMaskedHasSuffix(*i.ApplicantIDMaskedHasSuffix))
+	}
+	if i.ApplicantIDMaskedIsNil {
+		predicates = append(predicates, certorder.ApplicantIDMaskedIsNil())
+	}
+	if i.ApplicantIDMaskedNotNil {
+		predicates = append(predicates, certorder.ApplicantIDMaskedNotNil())
+	}
+	if i.ApplicantIDMaskedEqualFold != nil {
+		predicates = append(predicates, certorder.ApplicantIDMaskedEqualFold(*i.ApplicantIDMaskedEqualFold))
+	}
+	if i.ApplicantIDMaskedContainsFold != nil {
+		predicates = append(predicates, certorder.ApplicantIDMaskedContainsFold(*i.ApplicantIDMaskedContainsFold))
+	}
+	if i.ApplicantPhone != nil {
+		predicates = append(predicates, certorder.ApplicantPhoneEQ(*i.ApplicantPhone))
+	}
+	if i.ApplicantPhoneNEQ != nil {
+		predicates = append(predicates, certorder.ApplicantPhoneNEQ(*i.ApplicantPhoneNEQ))
+	}
+	if len(i.ApplicantPhoneIn) > 0 {
+		predicates = append(predicates, certorder.ApplicantPhoneIn(i.ApplicantPhoneIn...))
+	}
+	if len(i.ApplicantPhoneNotIn) > 0 {
+		predicates = append(predicates, certorder.ApplicantPhoneNotIn(i.ApplicantPhoneNotIn...))
+	}
+	if i.ApplicantPhoneGT != nil {
+		predicates = append(predicates, certorder.ApplicantPhoneGT(*i.ApplicantPhoneGT))
+	}
+	if i.ApplicantPhoneGTE != nil {
+		predicates = append(predicates, certorder.ApplicantPhoneGTE(*i.ApplicantPhoneGTE))
+	}
+	if i.ApplicantPhoneLT != nil {
+		predicates = append(predicates, certorder.ApplicantPhoneLT(*i.ApplicantPhoneLT))
+	}
+	if i.ApplicantPhoneLTE != nil {
+		predicates = append(predicates, certorder.ApplicantPhoneLTE(*i.ApplicantPhoneLTE))
+	}
+	if i.ApplicantPhoneContains != nil {
+		predicates = append(predicates, certorder.ApplicantPhoneContains(*i.ApplicantPhoneContains))
+	}
+	if i.ApplicantPhoneHasPrefix != nil {
+		predicates = append(predicates, certorder.ApplicantPhoneHasPrefix(*i.ApplicantPhoneHasPrefix))
+	}
+	if i.ApplicantPhoneHasSuffix != nil {
+		predicates = append(predicates, certorder.ApplicantPhoneHasSuffix(*i.ApplicantPhoneHasSuffix))
+	}
+	if i.ApplicantPhoneIsNil {
+		predicates = append(predicates, certorder.ApplicantPhoneIsNil())
+	}
+	if i.ApplicantPhoneNotNil {
+		predicates = append(predicates, certorder.ApplicantPhoneNotNil())
+	}
+	if i.ApplicantPhoneEqualFold != nil {
+		predicates = append(predicates, certorder.ApplicantPhoneEqualFold(*i.ApplicantPhoneEqualFold))
+	}
+	if i.ApplicantPhoneContainsFold != nil {
+		predicates = append(predicates, certorder.ApplicantPhoneContainsFold(*i.ApplicantPhoneContainsFold))
+	}
+	if i.LegalRepPhone != nil {
+		predicates = append(predicates, certorder.LegalRepPhoneEQ(*i.LegalRepPhone))
+	}
+	if i.LegalRepPhoneNEQ != nil {
+		predicates = append(predicates, certorder.LegalRepPhoneNEQ(*i.LegalRepPhoneNEQ))
+	}
+	if len(i.LegalRepPhoneIn) > 0 {
+		predicates = append(predicates, certorder.LegalRepPhoneIn(i.LegalRepPhoneIn...))
+	}
+	if len(i.LegalRepPhoneNotIn) > 0 {
+		predicates = append(predicates, certorder.LegalRepPhoneNotIn(i.LegalRepPhoneNotIn...))
+	}
+	if i.LegalRepPhoneGT != nil {
+		predicates = append(predicates, certorder.LegalRepPhoneGT(*i.LegalRepPhoneGT))
+	}
+	if i.LegalRepPhoneGTE != nil {
+		predicates = append(predicates, certorder.LegalRepPhoneGTE(*i.LegalRepPhoneGTE))
+	}
+	if i.LegalRepPhoneLT != nil {
+		predicates = append(predicates, certorder.LegalRepPhoneLT(*i.LegalRepPhoneLT))
+	}
+	if i.LegalRepPhoneLTE != nil {
+		predicates = append(predicates, certorder.LegalRepPhoneLTE(*i.LegalRepPhoneLTE))
+	}
+	if i.LegalRepPhoneContains != nil {
+		predicates = append(predicates, certorder.LegalRepPhoneContains(*i.LegalRepPhoneContains))
+	}
+	if i.LegalRepPhoneHasPrefix != nil {
+		predicates = append(predicates, certorder.LegalRepPhoneHasPrefix(*i.LegalRepPhoneHasPrefix))
+	}
+	if i.LegalRepPhoneHasSuffix != nil {
+		predicates = append(predicates, certorder.LegalRepPhoneHasSuffix(*i.LegalRepPhoneHasSuffix))
+	}
+	if i.LegalRepPhoneIsNil {
+		predicates = append(predicates, certorder.LegalRepPhoneIsNil())
+	}
+	if i.LegalRepPhoneNotNil {
+		predicates = append(predicates, certorder.LegalRepPhoneNotNil())
+	}
+	if i.LegalRepPhoneEqualFold != nil {
+		predicates = append(predicates, certorder.LegalRepPhoneEqualFold(*i.LegalRepPhoneEqualFold))
+	}
+	if i.LegalRepPhoneContainsFold != nil {
+		predicates = append(predicates, certorder.LegalRepPhoneContainsFold(*i.LegalRepPhoneContainsFold))
+	}
+	if i.LegalRepCardMasked != nil {
+		predicates = append(predicates, certorder.LegalRepCardMaskedEQ(*i.LegalRepCardMasked))
+	}
+	if i.LegalRepCardMaskedNEQ != nil {
+		predicates = append(predicates, certorder.LegalRepCardMaskedNEQ(*i.LegalRepCardMaskedNEQ))
+	}
+	if len(i.LegalRepCardMaskedIn) > 0 {
+		predicates = append(predicates, certorder.LegalRepCardMaskedIn(i.LegalRepCardMaskedIn...))
+	}
+	if len(i.LegalRepCardMaskedNotIn) > 0 {
+		predicates = append(predicates, certorder.LegalRepCardMaskedNotIn(i.LegalRepCardMaskedNotIn...))
+	}
+	if i.LegalRepCardMaskedGT != nil {
+		predicates = append(predicates, certorder.LegalRepCardMaskedGT(*i.LegalRepCardMaskedGT))
+	}
+	if i.LegalRepCardMaskedGTE != nil {
+		predicates = append(predicates, certorder.LegalRepCardMaskedGTE(*i.LegalRepCardMaskedGTE))
+	}
+	if i.LegalRepCardMaskedLT != nil {
+		predicates = append(predicates, certorder.LegalRepCardMaskedLT(*i.LegalRepCardMaskedLT))
+	}
+	if i.LegalRepCardMaskedLTE != nil {
+		predicates = append(predicates, certorder.LegalRepCardMaskedLTE(*i.LegalRepCardMaskedLTE))
+	}
+	if i.LegalRepCardMaskedContains != nil {
+		predicates = append(predicates, certorder.LegalRepCardMaskedContains(*i.LegalRepCardMaskedContains))
+	}
+	if i.LegalRepCardMaskedHasPrefix != nil {
+		predicates = append(predicates, certorder.LegalRepCardMaskedHasPrefix(*i.LegalRepCardMaskedHasPrefix))
+	}
+	if i.LegalRepCardMaskedHasSuffix != nil {
+		predicates = append(predicates, certorder.LegalRepCardMaskedHasSuffix(*i.LegalRepCardMaskedHasSuffix))
+	}
+	if i.LegalRepCardMaskedIsNil {
+		predicates = append(predicates, certorder.LegalRepCardMaskedIsNil())
+	}
+	if i.LegalRepCardMaskedNotNil {
+		predicates = append(predicates, certorder.LegalRepCardMaskedNotNil())
+	}
+	if i.LegalRepCardMaskedEqualFold != nil {
+		predicates = append(predicates, certorder.LegalRepCardMaskedEqualFold(*i.LegalRepCardMaskedEqualFold))
+	}
+	if i.LegalRepCardMaskedContainsFold != nil {
+		predicates = append(predicates, certorder.LegalRepCardMaskedContainsFold(*i.LegalRepCardMaskedContainsFold))
+	}
+	if i.BankName != nil {
+		predicates = append(predicates, certorder.BankNameEQ(*i.BankName))
+	}
+	if i.BankNameNEQ != nil {
+		predicates = append(predicates, certorder.BankNameNEQ(*i.BankNameNEQ))
+	}
+	if len(i.BankNameIn) > 0 {
+		predicates = append(predicates, certorder.BankNameIn(i.BankNameIn...))
+	}
+	if len(i.BankNameNotIn) > 0 {
+		predicates = append(predicates, certorder.BankNameNotIn(i.BankNameNotIn...))
+	}
+	if i.BankNameGT != nil {
+		predicates = append(predicates, certorder.BankNameGT(*i.BankNameGT))
+	}
+	if i.BankNameGTE != nil {
+		predicates = append(predicates, certorder.BankNameGTE(*i.BankNameGTE))
+	}
+	if i.BankNameLT != nil {
+		predicates = append(predicates, certorder.BankNameLT(*i.BankNameLT))
+	}
+	if i.BankNameLTE != nil {
+		predicates = append(predicates, certorder.BankNameLTE(*i.BankNameLTE))
+	}
+	if i.BankNameContains != nil {
+		predicates = append(predicates, certorder.BankNameContains(*i.BankNameContains))
+	}
+	if i.BankNameHasPrefix != nil {
+		predicates = append(predicates, certorder.BankNameHasPrefix(*i.BankNameHasPrefix))
+	}
+	if i.BankNameHasSuffix != nil {
+		predicates = append(predicates, certorder.BankNameHasSuffix(*i.BankNameHasSuffix))
+	}
+	if i.BankNameIsNil {
+		predicates = append(predicates, certorder.BankNameIsNil())
+	}
+	if i.BankNameNotNil {
+		predicates = append(predicates, certorder.BankNameNotNil())
+	}
+	if i.BankNameEqualFold != nil {
+		predicates = append(predicates, certorder.BankNameEqualFold(*i.BankNameEqualFold))
+	}
+	if i.BankNameContainsFold != nil {
+		predicates = append(predicates, certorder.BankNameContainsFold(*i.BankNameContainsFold))
+	}
+	if i.BankAccountMasked != nil {
+		predicates = append(predicates, certorder.BankAccountMaskedEQ(*i.BankAccountMasked))
+	}
+	if i.BankAccountMaskedNEQ != nil {
+		predicates = append(predicates, certorder.BankAccountMaskedNEQ(*i.BankAccountMaskedNEQ))
+	}
+	if len(i.BankAccountMaskedIn) > 0 {
+		predicates = append(predicates, certorder.BankAccountMaskedIn(i.BankAccountMaskedIn...))
+	}
+	if len(i.BankAccountMaskedNotIn) > 0 {
+		predicates = append(predicates, certorder.BankAccountMaskedNotIn(i.BankAccountMaskedNotIn...))
+	}
+	if i.BankAccountMaskedGT != nil {
+		predicates = append(predicates, certorder.BankAccountMaskedGT(*i.BankAccountMaskedGT))
+	}
+	if i.BankAccountMaskedGTE != nil {
+		predicates = append(predicates, certorder.BankAccountMaskedGTE(*i.BankAccountMaskedGTE))
+	}
+	if i.BankAccountMaskedLT != nil {
+		predicates = append(predicates, certorder.BankAccountMaskedLT(*i.BankAccountMaskedLT))
+	}
+	if i.BankAccountMaskedLTE != nil {
+		predicates = append(predicates, certorder.BankAccountMaskedLTE(*i.BankAccountMaskedLTE))
+	}
+	if i.BankAccountMaskedContains != nil {
+		predicates = append(predicates, certorder.BankAccountMaskedContains(*i.BankAccountMaskedContains))
+	}
+	if i.BankAccountMaskedHasPrefix != nil {
+		predicates = append(predicates, certorder.BankAccountMaskedHasPrefix(*i.BankAccountMaskedHasPrefix))
+	}
+	if i.BankAccountMaskedHasSuffix != nil {
+		predicates = append(predicates, certorder.BankAccountMaskedHasSuffix(*i.BankAccountMaskedHasSuffix))
+	}
+	if i.BankAccountMaskedIsNil {
+		predicates = append(predicates, certorder.BankAccountMaskedIsNil())
+	}
+	if i.BankAccountMaskedNotNil {
+		predicates = append(predicates, certorder.BankAccountMaskedNotNil())
+	}
+	if i.BankAccountMaskedEqualFold != nil {
+		predicates = append(predicates, certorder.BankAccountMaskedEqualFold(*i.BankAccountMaskedEqualFold))
+	}
+	if i.BankAccountMaskedContainsFold != nil {
+		predicates = append(predicates, certorder.BankAccountMaskedContainsFold(*i.BankAccountMaskedContainsFold))
+	}
+	if i.CheckTxnID != nil {
+		predicates = append(predicates, certorder.CheckTxnIDEQ(*i.CheckTxnID))
+	}
+	if i.CheckTxnIDNEQ != nil {
+		predicates = append(predicates, certorder.CheckTxnIDNEQ(*i.CheckTxnIDNEQ))
+	}
+	if len(i.CheckTxnIDIn) > 0 {
+		predicates = append(predicates, certorder.CheckTxnIDIn(i.CheckTxnIDIn...))
+	}
+	if len(i.CheckTxnIDNotIn) > 0 {
+		predicates = append(predicates, certorder.CheckTxnIDNotIn(i.CheckTxnIDNotIn...))
+	}
+	if i.CheckTxnIDGT != nil {
+		predicates = append(predicates, certorder.CheckTxnIDGT(*i.CheckTxnIDGT))
+	}
+	if i.CheckTxnIDGTE != nil {
+		predicates = append(predicates, certorder.CheckTxnIDGTE(*i.CheckTxnIDGTE))
+	}
+	if i.CheckTxnIDLT != nil {
+		predicates = append(predicates, certorder.CheckTxnIDLT(*i.CheckTxnIDLT))
+	}
+	if i.CheckTxnIDLTE != nil {
+		predicates = append(predicates, certorder.CheckTxnIDLTE(*i.CheckTxnIDLTE))
+	}
+	if i.CheckTxnIDContains != nil {
+		predicates = append(predicates, certorder.CheckTxnIDContains(*i.CheckTxnIDContains))
+	}
+	if i.CheckTxnIDHasPrefix != nil {
+		predicates = append(predicates, certorder.CheckTxnIDHasPrefix(*i.CheckTxnIDHasPrefix))
+	}
+	if i.CheckTxnIDHasSuffix != nil {
+		predicates = append(predicates, certorder.CheckTxnIDHasSuffix(*i.CheckTxnIDHasSuffix))
+	}
+	if i.CheckTxnIDIsNil {
+		predicates = append(predicates, certorder.CheckTxnIDIsNil())
+	}
+	if i.CheckTxnIDNotNil {
+		predicates = append(predicates, certorder.CheckTxnIDNotNil())
+	}
+	if i.CheckTxnIDEqualFold != nil {
+		predicates = append(predicates, certorder.CheckTxnIDEqualFold(*i.CheckTxnIDEqualFold))
+	}
+	if i.CheckTxnIDContainsFold != nil {
+		predicates = append(predicates, certorder.CheckTxnIDContainsFold(*i.CheckTxnIDContainsFold))
+	}
+	if i.AgreementAcceptedAt != nil {
+		predicates = append(predicates, certorder.AgreementAcceptedAtEQ(*i.AgreementAcceptedAt))
+	}
+	if i.AgreementAcceptedAtNEQ != nil {
+		predicates = append(predicates, certorder.AgreementAcceptedAtNEQ(*i.AgreementAcceptedAtNEQ))
+	}
+	if len(i.AgreementAcceptedAtIn) > 0 {
+		predicates = append(predicates, certorder.AgreementAcceptedAtIn(i.AgreementAcceptedAtIn...))
+	}
+	if len(i.AgreementAcceptedAtNotIn) > 0 {
+		predicates = append(predicates, certorder.AgreementAcceptedAtNotIn(i.AgreementAcceptedAtNotIn...))
+	}
+	if i.AgreementAcceptedAtGT != nil {
+		predicates = append(predicates, certorder.AgreementAcceptedAtGT(*i.AgreementAcceptedAtGT))
+	}
+	if i.AgreementAcceptedAtGTE != nil {
+		predicates = append(predicates, certorder.AgreementAcceptedAtGTE(*i.AgreementAcceptedAtGTE))
+	}
+	if i.AgreementAcceptedAtLT != nil {
+		predicates = append(predicates, certorder.AgreementAcceptedAtLT(*i.AgreementAcceptedAtLT))
+	}
+	if i.AgreementAcceptedAtLTE != nil {
+		predicates = append(predicates, certorder.AgreementAcceptedAtLTE(*i.AgreementAcceptedAtLTE))
+	}
+	if i.AgreementAcceptedAtIsNil {
+		predicates = append(predicates, certorder.AgreementAcceptedAtIsNil())
+	}
+	if i.AgreementAcceptedAtNotNil {
+		predicates = append(predicates, certorder.AgreementAcceptedAtNotNil())
+	}
+	if i.AuthorizedAt != nil {
+		predicates = append(predicates, certorder.AuthorizedAtEQ(*i.AuthorizedAt))
+	}
+	if i.AuthorizedAtNEQ != nil {
+		predicates = append(predicates, certorder.AuthorizedAtNEQ(*i.AuthorizedAtNEQ))
+	}
+	if len(i.AuthorizedAtIn) > 0 {
+		predicates = append(predicates, certorder.AuthorizedAtIn(i.AuthorizedAtIn...))
+	}
+	if len(i.AuthorizedAtNotIn) > 0 {
+		predicates = append(predicates, certorder.AuthorizedAtNotIn(i.AuthorizedAtNotIn...))
+	}
+	if i.AuthorizedAtGT != nil {
+		predicates = append(predicates, certorder.AuthorizedAtGT(*i.AuthorizedAtGT))
+	}
+	if i.AuthorizedAtGTE != nil {
+		predicates = append(predicates, certorder.AuthorizedAtGTE(*i.AuthorizedAtGTE))
+	}
+	if i.AuthorizedAtLT != nil {
+		predicates = append(predicates, certorder.AuthorizedAtLT(*i.AuthorizedAtLT))
+	}
+	if i.AuthorizedAtLTE != nil {
+		predicates = append(predicates, certorder.AuthorizedAtLTE(*i.AuthorizedAtLTE))
+	}
+	if i.AuthorizedAtIsNil {
+		predicates = append(predicates, certorder.AuthorizedAtIsNil())
+	}
+	if i.AuthorizedAtNotNil {
+		predicates = append(predicates, certorder.AuthorizedAtNotNil())
+	}
+	if i.ConfirmedAt != nil {
+		predicates = append(predicates, certorder.ConfirmedAtEQ(*i.ConfirmedAt))
+	}
+	if i.ConfirmedAtNEQ != nil {
+		predicates = append(predicates, certorder.ConfirmedAtNEQ(*i.ConfirmedAtNEQ))
+	}
+	if len(i.ConfirmedAtIn) > 0 {
+		predicates = append(predicates, certorder.ConfirmedAtIn(i.ConfirmedAtIn...))
+	}
+	if len(i.ConfirmedAtNotIn) > 0 {
+		predicates = append(predicates, certorder.ConfirmedAtNotIn(i.ConfirmedAtNotIn...))
+	}
+	if i.ConfirmedAtGT != nil {
+		predicates = append(predicates, certorder.ConfirmedAtGT(*i.ConfirmedAtGT))
+	}
+	if i.ConfirmedAtGTE != nil {
+		predicates = append(predicates, certorder.ConfirmedAtGTE(*i.ConfirmedAtGTE))
+	}
+	if i.ConfirmedAtLT != nil {
+		predicates = append(predicates, certorder.ConfirmedAtLT(*i.ConfirmedAtLT))
+	}
+	if i.ConfirmedAtLTE != nil {
+		predicates = append(predicates, certorder.ConfirmedAtLTE(*i.ConfirmedAtLTE))
+	}
+	if i.ConfirmedAtIsNil {
+		predicates = append(predicates, certorder.ConfirmedAtIsNil())
+	}
+	if i.ConfirmedAtNotNil {
+		predicates = append(predicates, certorder.ConfirmedAtNotNil())
+	}
+	if i.FeeCents != nil {
+		predicates = append(predicates, certorder.FeeCentsEQ(*i.FeeCents))
+	}
+	if i.FeeCentsNEQ != nil {
+		predicates = append(predicates, certorder.FeeCentsNEQ(*i.FeeCentsNEQ))
+	}
+	if len(i.FeeCentsIn) > 0 {
+		predicates = append(predicates, certorder.FeeCentsIn(i.FeeCentsIn...))
+	}
+	if len(i.FeeCentsNotIn) > 0 {
+		predicates = append(predicates, certorder.FeeCentsNotIn(i.FeeCentsNotIn...))
+	}
+	if i.FeeCentsGT != nil {
+		predicates = append(predicates, certorder.FeeCentsGT(*i.FeeCentsGT))
+	}
+	if i.FeeCentsGTE != nil {
+		predicates = append(predicates, certorder.FeeCentsGTE(*i.FeeCentsGTE))
+	}
+	if i.FeeCentsLT != nil {
+		predicates = append(predicates, certorder.FeeCentsLT(*i.FeeCentsLT))
+	}
+	if i.FeeCentsLTE != nil {
+		predicates = append(predicates, certorder.FeeCentsLTE(*i.FeeCentsLTE))
+	}
+	if i.PaymentChannel != nil {
+		predicates = append(predicates, certorder.PaymentChannelEQ(*i.PaymentChannel))
+	}
+	if i.PaymentChannelNEQ != nil {
+		predicates = append(predicates, certorder.PaymentChannelNEQ(*i.PaymentChannelNEQ))
+	}
+	if len(i.PaymentChannelIn) > 0 {
+		predicates = append(predicates, certorder.PaymentChannelIn(i.PaymentChannelIn...))
+	}
+	if len(i.PaymentChannelNotIn) > 0 {
+		predicates = append(predicates, certorder.PaymentChannelNotIn(i.PaymentChannelNotIn...))
+	}
+	if i.PaymentChannelIsNil {
+		predicates = append(predicates, certorder.PaymentChannelIsNil())
+	}
+	if i.PaymentChannelNotNil {
+		predicates = append(predicates, certorder.PaymentChannelNotNil())
+	}
+	if i.PaymentTxnID != nil {
+		predicates = append(predicates, certorder.PaymentTxnIDEQ(*i.PaymentTxnID))
+	}
+	if i.PaymentTxnIDNEQ != nil {
+		predicates = append(predicates, certorder.PaymentTxnIDNEQ(*i.PaymentTxnIDNEQ))
+	}
+	if len(i.PaymentTxnIDIn) > 0 {
+		predicates = append(predicates, certorder.PaymentTxnIDIn(i.PaymentTxnIDIn...))
+	}
+	if len(i.PaymentTxnIDNotIn) > 0 {
+		predicates = append(predicates, certorder.PaymentTxnIDNotIn(i.PaymentTxnIDNotIn...))
+	}
+	if i.PaymentTxnIDGT != nil {
+		predicates = append(predicates, certorder.PaymentTxnIDGT(*i.PaymentTxnIDGT))
+	}
+	if i.PaymentTxnIDGTE != nil {
+		predicates = append(predicates, certorder.PaymentTxnIDGTE(*i.PaymentTxnIDGTE))
+	}
+	if i.PaymentTxnIDLT != nil {
+		predicates = append(predicates, certorder.PaymentTxnIDLT(*i.PaymentTxnIDLT))
+	}
+	if i.PaymentTxnIDLTE != nil {
+		predicates = append(predicates, certorder.PaymentTxnIDLTE(*i.PaymentTxnIDLTE))
+	}
+	if i.PaymentTxnIDContains != nil {
+		predicates = append(predicates, certorder.PaymentTxnIDContains(*i.PaymentTxnIDContains))
+	}
+	if i.PaymentTxnIDHasPrefix != nil {
+		predicates = append(predicates, certorder.PaymentTxnIDHasPrefix(*i.PaymentTxnIDHasPrefix))
+	}
+	if i.PaymentTxnIDHasSuffix != nil {
+		predicates = append(predicates, certorder.PaymentTxnIDHasSuffix(*i.PaymentTxnIDHasSuffix))
+	}
+	if i.PaymentTxnIDIsNil {
+		predicates = append(predicates, certorder.PaymentTxnIDIsNil())
+	}
+	if i.PaymentTxnIDNotNil {
+		predicates = append(predicates, certorder.PaymentTxnIDNotNil())
+	}
+	if i.PaymentTxnIDEqualFold != nil {
+		predicates = append(predicates, certorder.PaymentTxnIDEqualFold(*i.PaymentTxnIDEqualFold))
+	}
+	if i.PaymentTxnIDContainsFold != nil {
+		predicates = append(predicates, certorder.PaymentTxnIDContainsFold(*i.PaymentTxnIDContainsFold))
+	}
+	if i.PaymentQr != nil {
+		predicates = append(predicates, certorder.PaymentQrEQ(*i.PaymentQr))
+	}
+	if i.PaymentQrNEQ != nil {
+		predicates = append(predicates, certorder.PaymentQrNEQ(*i.PaymentQrNEQ))
+	}
+	if len(i.PaymentQrIn) > 0 {
+		predicates = append(predicates, certorder.PaymentQrIn(i.PaymentQrIn...))
+	}
+	if len(i.PaymentQrNotIn) > 0 {
+		predicates = append(predicates, certorder.PaymentQrNotIn(i.PaymentQrNotIn...))
+	}
+	if i.PaymentQrGT != nil {
+		predicates = append(predicates, certorder.PaymentQrGT(*i.PaymentQrGT))
+	}
+	if i.PaymentQrGTE != nil {
+		predicates = append(predicates, certorder.PaymentQrGTE(*i.PaymentQrGTE))
+	}
+	if i.PaymentQrLT != nil {
+		predicates = append(predicates, certorder.PaymentQrLT(*i.PaymentQrLT))
+	}
+	if i.PaymentQrLTE != nil {
+		predicates = append(predicates, certorder.PaymentQrLTE(*i.PaymentQrLTE))
+	}
+	if i.PaymentQrContains != nil {
+		predicates = append(predicates, certorder.PaymentQrContains(*i.PaymentQrContains))
+	}
+	if i.PaymentQrHasPrefix != nil {
+		predicates = append(predicates, certorder.PaymentQrHasPrefix(*i.PaymentQrHasPrefix))
+	}
+	if i.PaymentQrHasSuffix != nil {
+		predicates = append(predicates, certorder.PaymentQrHasSuffix(*i.PaymentQrHasSuffix))
+	}
+	if i.PaymentQrIsNil {
+		predicates = append(predicates, certorder.PaymentQrIsNil())
+	}
+	if i.PaymentQrNotNil {
+		predicates = append(predicates, certorder.PaymentQrNotNil())
+	}
+	if i.PaymentQrEqualFold != nil {
+		predicates = append(predicates, certorder.PaymentQrEqualFold(*i.PaymentQrEqualFold))
+	}
+	if i.PaymentQrContainsFold != nil {
+		predicates = append(predicates, certorder.PaymentQrContainsFold(*i.PaymentQrContainsFold))
+	}
+	if i.PaidAt != nil {
+		predicates = append(predicates, certorder.PaidAtEQ(*i.PaidAt))
+	}
+	if i.PaidAtNEQ != nil {
+		predicates = append(predicates, certorder.PaidAtNEQ(*i.PaidAtNEQ))
+	}
+	if len(i.PaidAtIn) > 0 {
+		predicates = append(predicates, certorder.PaidAtIn(i.PaidAtIn...))
+	}
+	if len(i.PaidAtNotIn) > 0 {
+		predicates = append(predicates, certorder.PaidAtNotIn(i.PaidAtNotIn...))
+	}
+	if i.PaidAtGT != nil {
+		predicates = append(predicates, certorder.PaidAtGT(*i.PaidAtGT))
+	}
+	if i.PaidAtGTE != nil {
+		predicates = append(predicates, certorder.PaidAtGTE(*i.PaidAtGTE))
+	}
+	if i.PaidAtLT != nil {
+		predicates = append(predicates, certorder.PaidAtLT(*i.PaidAtLT))
+	}
+	if i.PaidAtLTE != nil {
+		predicates = append(predicates, certorder.PaidAtLTE(*i.PaidAtLTE))
+	}
+	if i.PaidAtIsNil {
+		predicates = append(predicates, certorder.PaidAtIsNil())
+	}
+	if i.PaidAtNotNil {
+		predicates = append(predicates, certorder.PaidAtNotNil())
+	}
+	if i.CaOrderID != nil {
+		predicates = append(predicates, certorder.CaOrderIDEQ(*i.CaOrderID))
+	}
+	if i.CaOrderIDNEQ != nil {
+		predicates = append(predicates, certorder.CaOrderIDNEQ(*i.CaOrderIDNEQ))
+	}
+	if len(i.CaOrderIDIn) > 0 {
+		predicates = append(predicates, certorder.CaOrderIDIn(i.CaOrderIDIn...))
+	}
+	if len(i.CaOrderIDNotIn) > 0 {
+		predicates = append(predicates, certorder.CaOrderIDNotIn(i.CaOrderIDNotIn...))
+	}
+	if i.CaOrderIDGT != nil {
+		predicates = append(predicates, certorder.CaOrderIDGT(*i.CaOrderIDGT))
+	}
+	if i.CaOrderIDGTE != nil {
+		predicates = append(predicates, certorder.CaOrderIDGTE(*i.CaOrderIDGTE))
+	}
+	if i.CaOrderIDLT != nil {
+		predicates = append(predicates, certorder.CaOrderIDLT(*i.CaOrderIDLT))
+	}
+	if i.CaOrderIDLTE != nil {
+		predicates = append(predicates, certorder.CaOrderIDLTE(*i.CaOrderIDLTE))
+	}
+	if i.CaOrderIDContains != nil {
+		predicates = append(predicates, certorder.CaOrderIDContains(*i.CaOrderIDContains))
+	}
+	if i.CaOrderIDHasPrefix != nil {
+		predicates = append(predicates, certorder.CaOrderIDHasPrefix(*i.CaOrderIDHasPrefix))
+	}
+	if i.CaOrderIDHasSuffix != nil {
+		predicates = append(predicates, certorder.CaOrderIDHasSuffix(*i.CaOrderIDHasSuffix))
+	}
+	if i.CaOrderIDIsNil {
+		predicates = append(predicates, certorder.CaOrderIDIsNil())
+	}
+	if i.CaOrderIDNotNil {
+		predicates = append(predicates, certorder.CaOrderIDNotNil())
+	}
+	if i.CaOrderIDEqualFold != nil {
+		predicates = append(predicates, certorder.CaOrderIDEqualFold(*i.CaOrderIDEqualFold))
+	}
+	if i.CaOrderIDContainsFold != nil {
+		predicates = append(predicates, certorder.CaOrderIDContainsFold(*i.CaOrderIDContainsFold))
+	}
+	if i.SubmittedAt != nil {
+		predicates = append(predicates, certorder.SubmittedAtEQ(*i.SubmittedAt))
+	}
+	if i.SubmittedAtNEQ != nil {
+		predicates = append(predicates, certorder.SubmittedAtNEQ(*i.SubmittedAtNEQ))
+	}
+	if len(i.SubmittedAtIn) > 0 {
+		predicates = append(predicates, certorder.SubmittedAtIn(i.SubmittedAtIn...))
+	}
+	if len(i.SubmittedAtNotIn) > 0 {
+		predicates = append(predicates, certorder.SubmittedAtNotIn(i.SubmittedAtNotIn...))
+	}
+	if i.SubmittedAtGT != nil {
+		predicates = append(predicates, certorder.SubmittedAtGT(*i.SubmittedAtGT))
+	}
+	if i.SubmittedAtGTE != nil {
+		predicates = append(predicates, certorder.SubmittedAtGTE(*i.SubmittedAtGTE))
+	}
+	if i.SubmittedAtLT != nil {
+		predicates = append(predicates, certorder.SubmittedAtLT(*i.SubmittedAtLT))
+	}
+	if i.SubmittedAtLTE != nil {
+		predicates = append(predicates, certorder.SubmittedAtLTE(*i.SubmittedAtLTE))
+	}
+	if i.SubmittedAtIsNil {
+		predicates = append(predicates, certorder.SubmittedAtIsNil())
+	}
+	if i.SubmittedAtNotNil {
+		predicates = append(predicates, certorder.SubmittedAtNotNil())
+	}
+	if i.DecidedAt != nil {
+		predicates = append(predicates, certorder.DecidedAtEQ(*i.DecidedAt))
+	}
+	if i.DecidedAtNEQ != nil {
+		predicates = append(predicates, certorder.DecidedAtNEQ(*i.DecidedAtNEQ))
+	}
+	if len(i.DecidedAtIn) > 0 {
+		predicates = append(predicates, certorder.DecidedAtIn(i.DecidedAtIn...))
+	}
+	if len(i.DecidedAtNotIn) > 0 {
+		predicates = append(predicates, certorder.DecidedAtNotIn(i.DecidedAtNotIn...))
+	}
+	if i.DecidedAtGT != nil {
+		predicates = append(predicates, certorder.DecidedAtGT(*i.DecidedAtGT))
+	}
+	if i.DecidedAtGTE != nil {
+		predicates = append(predicates, certorder.DecidedAtGTE(*i.DecidedAtGTE))
+	}
+	if i.DecidedAtLT != nil {
+		predicates = append(predicates, certorder.DecidedAtLT(*i.DecidedAtLT))
+	}
+	if i.DecidedAtLTE != nil {
+		predicates = append(predicates, certorder.DecidedAtLTE(*i.DecidedAtLTE))
+	}
+	if i.DecidedAtIsNil {
+		predicates = append(predicates, certorder.DecidedAtIsNil())
+	}
+	if i.DecidedAtNotNil {
+		predicates = append(predicates, certorder.DecidedAtNotNil())
+	}
+	if i.RejectReason != nil {
+		predicates = append(predicates, certorder.RejectReasonEQ(*i.RejectReason))
+	}
+	if i.RejectReasonNEQ != nil {
+		predicates = append(predicates, certorder.RejectReasonNEQ(*i.RejectReasonNEQ))
+	}
+	if len(i.RejectReasonIn) > 0 {
+		predicates = append(predicates, certorder.RejectReasonIn(i.RejectReasonIn...))
+	}
+	if len(i.RejectReasonNotIn) > 0 {
+		predicates = append(predicates, certorder.RejectReasonNotIn(i.RejectReasonNotIn...))
+	}
+	if i.RejectReasonGT != nil {
+		predicates = append(predicates, certorder.RejectReasonGT(*i.RejectReasonGT))
+	}
+	if i.RejectReasonGTE != nil {
+		predicates = append(predicates, certorder.RejectReasonGTE(*i.RejectReasonGTE))
+	}
+	if i.RejectReasonLT != nil {
+		predicates = append(predicates, certorder.RejectReasonLT(*i.RejectReasonLT))
+	}
+	if i.RejectReasonLTE != nil {
+		predicates = append(predicates, certorder.RejectReasonLTE(*i.RejectReasonLTE))
+	}
+	if i.RejectReasonContains != nil {
+		predicates = append(predicates, certorder.RejectReasonContains(*i.RejectReasonContains))
+	}
+	if i.RejectReasonHasPrefix != nil {
+		predicates = append(predicates, certorder.RejectReasonHasPrefix(*i.RejectReasonHasPrefix))
+	}
+	if i.RejectReasonHasSuffix != nil {
+		predicates = append(predicates, certorder.RejectReasonHasSuffix(*i.RejectReasonHasSuffix))
+	}
+	if i.RejectReasonIsNil {
+		predicates = append(predicates, certorder.RejectReasonIsNil())
+	}
+	if i.RejectReasonNotNil {
+		predicates = append(predicates, certorder.RejectReasonNotNil())
+	}
+	if i.RejectReasonEqualFold != nil {
+		predicates = append(predicates, certorder.RejectReasonEqualFold(*i.RejectReasonEqualFold))
+	}
+	if i.RejectReasonContainsFold != nil {
+		predicates = append(predicates, certorder.RejectReasonContainsFold(*i.RejectReasonContainsFold))
+	}
+
+	if i.HasEnterprise != nil {
+		p := certorder.HasEnterprise()
+		if !*i.HasEnterprise {
+			p = certorder.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasEnterpriseWith) > 0 {
+		with := make([]predicate.Enterprise, 0, len(i.HasEnterpriseWith))
+		for _, w := range i.HasEnterpriseWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasEnterpriseWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, certorder.HasEnterpriseWith(with...))
+	}
+	if i.HasApplicant != nil {
+		p := certorder.HasApplicant()
+		if !*i.HasApplicant {
+			p = certorder.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasApplicantWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasApplicantWith))
+		for _, w := range i.HasApplicantWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasApplicantWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, certorder.HasApplicantWith(with...))
+	}
+	if i.HasDocuments != nil {
+		p := certorder.HasDocuments()
+		if !*i.HasDocuments {
+			p = certorder.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasDocumentsWith) > 0 {
+		with := make([]predicate.CertDocument, 0, len(i.HasDocumentsWith))
+		for _, w := range i.HasDocumentsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasDocumentsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, certorder.HasDocumentsWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyCertOrderWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return certorder.And(predicates...), nil
+	}
+}
+
+// CertificateWhereInput represents a where input for filtering Certificate queries.
+type CertificateWhereInput struct {
+	Predicates []predicate.Certificate  `json:"-"`
+	Not        *CertificateWhereInput   `json:"not,omitempty"`
+	Or         []*CertificateWhereInput `json:"or,omitempty"`
+	And        []*CertificateWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "kind" field predicates.
+	Kind      *certificate.Kind  `json:"kind,omitempty"`
+	KindNEQ   *certificate.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []certificate.Kind `json:"kindIn,omitempty"`
+	KindNotIn []certificate.Kind `json:"kindNotIn,omitempty"`
+
+	// "user_id" field predicates.
+	UserID       *int  `json:"userID,omitempty"`
+	UserIDNEQ    *int  `json:"userIDNEQ,omitempty"`
+	UserIDIn     []int `json:"userIDIn,omitempty"`
+	UserIDNotIn  []int `json:"userIDNotIn,omitempty"`
+	UserIDIsNil  bool  `json:"userIDIsNil,omitempty"`
+	UserIDNotNil bool  `json:"userIDNotNil,omitempty"`
+
+	// "enterprise_id" field predicates.
+	EnterpriseID       *int  `json:"enterpriseID,omitempty"`
+	EnterpriseIDNEQ    *int  `json:"enterpriseIDNEQ,omitempty"`
+	EnterpriseIDIn     []int `json:"enterpriseIDIn,omitempty"`
+	EnterpriseIDNotIn  []int `json:"enterpriseIDNotIn,omitempty"`
+	EnterpriseIDIsNil  bool  `json:"enterpriseIDIsNil,omitempty"`
+	EnterpriseIDNotNil bool  `json:"enterpriseIDNotNil,omitempty"`
+
+	// "custody" field predicates.
+	Custody      *certificate.Custody  `json:"custody,omitempty"`
+	CustodyNEQ   *certificate.Custody  `json:"custodyNEQ,omitempty"`
+	CustodyIn    []certificate.Custody `json:"custodyIn,omitempty"`
+	CustodyNotIn []certificate.Custody `json:"custodyNotIn,omitempty"`
+
+	// "ukey_type" field predicates.
+	UkeyType       *certificate.UkeyType  `json:"ukeyType,omitempty"`
+	UkeyTypeNEQ    *certificate.UkeyType  `json:"ukeyTypeNEQ,omitempty"`
+	UkeyTypeIn     []certificate.UkeyType `json:"ukeyTypeIn,omitempty"`
+	UkeyTypeNotIn  []certificate.UkeyType `json:"ukeyTypeNotIn,omitempty"`
+	UkeyTypeIsNil  bool                   `json:"ukeyTypeIsNil,omitempty"`
+	UkeyTypeNotNil bool                   `json:"ukeyTypeNotNil,omitempty"`
+
+	// "status" field predicates.
+	Status      *certificate.Status  `json:"status,omitempty"`
+	StatusNEQ   *certificate.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []certificate.Status `json:"statusIn,omitempty"`
+	StatusNotIn []certificate.Status `json:"statusNotIn,omitempty"`
+
+	// "serial" field predicates.
+	Serial             *string  `json:"serial,omitempty"`
+	SerialNEQ          *string  `json:"serialNEQ,omitempty"`
+	SerialIn           []string `json:"serialIn,omitempty"`
+	SerialNotIn        []string `json:"serialNotIn,omitempty"`
+	SerialGT           *string  `json:"serialGT,omitempty"`
+	SerialGTE          *string  `json:"serialGTE,omitempty"`
+	SerialLT           *string  `json:"serialLT,omitempty"`
+	SerialLTE          *string  `json:"serialLTE,omitempty"`
+	SerialContains     *string  `json:"serialContains,omitempty"`
+	SerialHasPrefix    *string  `json:"serialHasPrefix,omitempty"`
+	SerialHasSuffix    *string  `json:"serialHasSuffix,omitempty"`
+	SerialIsNil        bool     `json:"serialIsNil,omitempty"`
+	SerialNotNil       bool     `json:"serialNotNil,omitempty"`
+	SerialEqualFold    *string  `json:"serialEqualFold,omitempty"`
+	SerialContainsFold *string  `json:"serialContainsFold,omitempty"`
+
+	// "subject" field predicates.
+	Subject             *string  `json:"subject,omitempty"`
+	SubjectNEQ          *string  `json:"subjectNEQ,omitempty"`
+	SubjectIn           []string `json:"subjectIn,omitempty"`
+	SubjectNotIn        []string `json:"subjectNotIn,omitempty"`
+	SubjectGT           *string  `json:"subjectGT,omitempty"`
+	SubjectGTE          *string  `json:"subjectGTE,omitempty"`
+	SubjectLT           *string  `json:"subjectLT,omitempty"`
+	SubjectLTE          *string  `json:"subjectLTE,omitempty"`
+	SubjectContains     *string  `json:"subjectContains,omitempty"`
+	SubjectHasPrefix    *string  `json:"subjectHasPrefix,omitempty"`
+	SubjectHasSuffix    *string  `json:"subjectHasSuffix,omitempty"`
+	SubjectEqualFold    *string  `json:"subjectEqualFold,omitempty"`
+	SubjectContainsFold *string  `json:"subjectContainsFold,omitempty"`
+
+	// "fingerprint" field predicates.
+	Fingerprint             *string  `json:"fingerprint,omitempty"`
+	FingerprintNEQ          *string  `json:"fingerprintNEQ,omitempty"`
+	FingerprintIn           []string `json:"fingerprintIn,omitempty"`
+	FingerprintNotIn        []string `json:"fingerprintNotIn,omitempty"`
+	FingerprintGT           *string  `json:"fingerprintGT,omitempty"`
+	FingerprintGTE          *string  `json:"fingerprintGTE,omitempty"`
+	FingerprintLT           *string  `json:"fingerprintLT,omitempty"`
+	FingerprintLTE          *string  `json:"fingerprintLTE,omitempty"`
+	FingerprintContains     *string  `json:"fingerprintContains,omitempty"`
+	FingerprintHasPrefix    *string  `json:"fingerprintHasPrefix,omitempty"`
+	FingerprintHasSuffix    *string  `json:"fingerprintHasSuffix,omitempty"`
+	FingerprintIsNil        bool     `json:"fingerprintIsNil,omitempty"`
+	FingerprintNotNil       bool     `json:"fingerprintNotNil,omitempty"`
+	FingerprintEqualFold    *string  `json:"fingerprintEqualFold,omitempty"`
+	FingerprintContainsFold *string  `json:"fingerprintContainsFold,omitempty"`
+
+	// "not_before" field predicates.
+	NotBefore       *time.Time  `json:"notBefore,omitempty"`
+	NotBeforeNEQ    *time.Time  `json:"notBeforeNEQ,omitempty"`
+	NotBeforeIn     []time.Time `json:"notBeforeIn,omitempty"`
+	NotBeforeNotIn  []time.Time `json:"notBeforeNotIn,omitempty"`
+	NotBeforeGT     *time.Time  `json:"notBeforeGT,omitempty"`
+	NotBeforeGTE    *time.Time  `json:"notBeforeGTE,omitempty"`
+	NotBeforeLT     *time.Time  `json:"notBeforeLT,omitempty"`
+	NotBeforeLTE    *time.Time  `json:"notBeforeLTE,omitempty"`
+	NotBeforeIsNil  bool        `json:"notBeforeIsNil,omitempty"`
+	NotBeforeNotNil bool        `json:"notBeforeNotNil,omitempty"`
+
+	// "not_after" field predicates.
+	NotAfter       *time.Time  `json:"notAfter,omitempty"`
+	NotAfterNEQ    *time.Time  `json:"notAfterNEQ,omitempty"`
+	NotAfterIn     []time.Time `json:"notAfterIn,omitempty"`
+	NotAfterNotIn  []time.Time `json:"notAfterNotIn,omitempty"`
+	NotAfterGT     *time.Time  `json:"notAfterGT,omitempty"`
+	NotAfterGTE    *time.Time  `json:"notAfterGTE,omitempty"`
+	NotAfterLT     *time.Time  `json:"notAfterLT,omitempty"`
+	NotAfterLTE    *time.Time  `json:"notAfterLTE,omitempty"`
+	NotAfterIsNil  bool        `json:"notAfterIsNil,omitempty"`
+	NotAfterNotNil bool        `json:"notAfterNotNil,omitempty"`
+
+	// "revoked_at" field predicates.
+	RevokedAt       *time.Time  `json:"revokedAt,omitempty"`
+	RevokedAtNEQ    *time.Time  `json:"revokedAtNEQ,omitempty"`
+	RevokedAtIn     []time.Time `json:"revokedAtIn,omitempty"`
+	RevokedAtNotIn  []time.Time `json:"revokedAtNotIn,omitempty"`
+	RevokedAtGT     *time.Time  `json:"revokedAtGT,omitempty"`
+	RevokedAtGTE    *time.Time  `json:"revokedAtGTE,omitempty"`
+	RevokedAtLT     *time.Time  `json:"revokedAtLT,omitempty"`
+	RevokedAtLTE    *time.Time  `json:"revokedAtLTE,omitempty"`
+	RevokedAtIsNil  bool        `json:"revokedAtIsNil,omitempty"`
+	RevokedAtNotNil bool        `json:"revokedAtNotNil,omitempty"`
+
+	// "revocation_reason" field predicates.
+	RevocationReason             *string  `json:"revocationReason,omitempty"`
+	RevocationReasonNEQ          *string  `json:"revocationReasonNEQ,omitempty"`
+	RevocationReasonIn           []string `json:"revocationReasonIn,omitempty"`
+	RevocationReasonNotIn        []string `json:"revocationReasonNotIn,omitempty"`
+	RevocationReasonGT           *string  `json:"revocationReasonGT,omitempty"`
+	RevocationReasonGTE          *string  `json:"revocationReasonGTE,omitempty"`
+	RevocationReasonLT           *string  `json:"revocationReasonLT,omitempty"`
+	RevocationReasonLTE          *string  `json:"revocationReasonLTE,omitempty"`
+	RevocationReasonContains     *string  `json:"revocationReasonContains,omitempty"`
+	RevocationReasonHasPrefix    *string  `json:"revocationReasonHasPrefix,omitempty"`
+	RevocationReasonHasSuffix    *string  `json:"revocationReasonHasSuffix,omitempty"`
+	RevocationReasonIsNil        bool     `json:"revocationReasonIsNil,omitempty"`
+	RevocationReasonNotNil       bool     `json:"revocationReasonNotNil,omitempty"`
+	RevocationReasonEqualFold    *string  `json:"revocationReasonEqualFold,omitempty"`
+	RevocationReasonContainsFold *string  `json:"revocationReasonContainsFold,omitempty"`
+
+	// "supersedes_id" field predicates.
+	SupersedesID       *int  `json:"supersedesID,omitempty"`
+	SupersedesIDNEQ    *int  `json:"supersedesIDNEQ,omitempty"`
+	SupersedesIDIn     []int `json:"supersedesIDIn,omitempty"`
+	SupersedesIDNotIn  []int `json:"supersedesIDNotIn,omitempty"`
+	SupersedesIDGT     *int  `json:"supersedesIDGT,omitempty"`
+	SupersedesIDGTE    *int  `json:"supersedesIDGTE,omitempty"`
+	SupersedesIDLT     *int  `json:"supersedesIDLT,omitempty"`
+	SupersedesIDLTE    *int  `json:"supersedesIDLTE,omitempty"`
+	SupersedesIDIsNil  bool  `json:"supersedesIDIsNil,omitempty"`
+	SupersedesIDNotNil bool  `json:"supersedesIDNotNil,omitempty"`
+
+	// "user" edge predicates.
+	HasUser     *bool             `json:"hasUser,omitempty"`
+	HasUserWith []*UserWhereInput `json:"hasUserWith,omitempty"`
+
+	// "enterprise" edge predicates.
+	HasEnterprise     *bool                   `json:"hasEnterprise,omitempty"`
+	HasEnterpriseWith []*EnterpriseWhereInput `json:"hasEnterpriseWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *CertificateWhereInput) AddPredicates(predicates ...predicate.Certificate) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the CertificateWhereInput filter on the CertificateQuery builder.
+func (i *CertificateWhereInput) Filter(q *CertificateQuery) (*CertificateQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyCertificateWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyCertificateWhereInput is returned in case the CertificateWhereInput is empty.
+var ErrEmptyCertificateWhereInput = errors.New("ent: empty predicate CertificateWhereInput")
+
+// P returns a predicate for filtering certificates.
+// An error is returned if the input is empty or invalid.
+func (i *CertificateWhereInput) P() (predicate.Certificate, error) {
+	var predicates []predicate.Certificate
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, certificate.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Certificate, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, certificate.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Certificate, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, certificate.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, certificate.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, certificate.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, certificate.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, certificate.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, certificate.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, certificate.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, certificate.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, certificate.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, certificate.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, certificate.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, certificate.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, certificate.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, certificate.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, certificate.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, certificate.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, certificate.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, certificate.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, certificate.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, certificate.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, certificate.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, certificate.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, certificate.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, certificate.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, certificate.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, certificate.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, certificate.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, certificate.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, certificate.KindNotIn(i.KindNotIn...))
+	}
+	if i.UserID != nil {
+		predicates = append(predicates, certificate.UserIDEQ(*i.UserID))
+	}
+	if i.UserIDNEQ != nil {
+		predicates = append(predicates, certificate.UserIDNEQ(*i.UserIDNEQ))
+	}
+	if len(i.UserIDIn) > 0 {
+		predicates = append(predicates, certificate.UserIDIn(i.UserIDIn...))
+	}
+	if len(i.UserIDNotIn) > 0 {
+		predicates = append(predicates, certificate.UserIDNotIn(i.UserIDNotIn...))
+	}
+	if i.UserIDIsNil {
+		predicates = append(predicates, certificate.UserIDIsNil())
+	}
+	if i.UserIDNotNil {
+		predicates = append(predicates, certificate.UserIDNotNil())
+	}
+	if i.EnterpriseID != nil {
+		predicates = append(predicates, certificate.EnterpriseIDEQ(*i.EnterpriseID))
+	}
+	if i.EnterpriseIDNEQ != nil {
+		predicates = append(predicates, certificate.EnterpriseIDNEQ(*i.EnterpriseIDNEQ))
+	}
+	if len(i.EnterpriseIDIn) > 0 {
+		predicates = append(predicates, certificate.EnterpriseIDIn(i.EnterpriseIDIn...))
+	}
+	if len(i.EnterpriseIDNotIn) > 0 {
+		predicates = append(predicates, certificate.EnterpriseIDNotIn(i.EnterpriseIDNotIn...))
+	}
+	if i.EnterpriseIDIsNil {
+		predicates = append(predicates, certificate.EnterpriseIDIsNil())
+	}
+	if i.EnterpriseIDNotNil {
+		predicates = append(predicates, certificate.EnterpriseIDNotNil())
+	}
+	if i.Custody != nil {
+		predicates = append(predicates, certificate.CustodyEQ(*i.Custody))
+	}
+	if i.CustodyNEQ != nil {
+		predicates = append(predicates, certificate.CustodyNEQ(*i.CustodyNEQ))
+	}
+	if len(i.CustodyIn) > 0 {
+		predicates = append(predicates, certificate.CustodyIn(i.CustodyIn...))
+	}
+	if len(i.CustodyNotIn) > 0 {
+		predicates = append(predicates, certificate.CustodyNotIn(i.CustodyNotIn...))
+	}
+	if i.UkeyType != nil {
+		predicates = append(predicates, certificate.UkeyTypeEQ(*i.UkeyType))
+	}
+	if i.UkeyTypeNEQ != nil {
+		predicates = append(predicates, certificate.UkeyTypeNEQ(*i.UkeyTypeNEQ))
+	}
+	if len(i.UkeyTypeIn) > 0 {
+		predicates = append(predicates, certificate.UkeyTypeIn(i.UkeyTypeIn...))
+	}
+	if len(i.UkeyTypeNotIn) > 0 {
+		predicates = append(predicates, certificate.UkeyTypeNotIn(i.UkeyTypeNotIn...))
+	}
+	if i.UkeyTypeIsNil {
+		predicates = append(predicates, certificate.UkeyTypeIsNil())
+	}
+	if i.UkeyTypeNotNil {
+		predicates = append(predicates, certificate.UkeyTypeNotNil())
+	}
+	if i.Status != nil {
+		predicates = append(predicates, certificate.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, certificate.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, certificate.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, certificate.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.Serial != nil {
+		predicates = append(predicates, certificate.SerialEQ(*i.Serial))
+	}
+	if i.SerialNEQ != nil {
+		predicates = append(predicates, certificate.SerialNEQ(*i.SerialNEQ))
+	}
+	if len(i.SerialIn) > 0 {
+		predicates = append(predicates, certificate.SerialIn(i.SerialIn...))
+	}
+	if len(i.SerialNotIn) > 0 {
+		predicates = append(predicates, certificate.SerialNotIn(i.SerialNotIn...))
+	}
+	if i.SerialGT != nil {
+		predicates = append(predicates, certificate.SerialGT(*i.SerialGT))
+	}
+	if i.SerialGTE != nil {
+		predicates = append(predicates, certificate.SerialGTE(*i.SerialGTE))
+	}
+	if i.SerialLT != nil {
+		predicates = append(predicates, certificate.SerialLT(*i.SerialLT))
+	}
+	if i.SerialLTE != nil {
+		predicates = append(predicates, certificate.SerialLTE(*i.SerialLTE))
+	}
+	if i.SerialContains != nil {
+		predicates = append(predicates, certificate.SerialContains(*i.SerialContains))
+	}
+	if i.SerialHasPrefix != nil {
+		predicates = append(predicates, certificate.SerialHasPrefix(*i.SerialHasPrefix))
+	}
+	if i.SerialHasSuffix != nil {
+		predicates = append(predicates, certificate.SerialHasSuffix(*i.SerialHasSuffix))
+	}
+	if i.SerialIsNil {
+		predicates = append(predicates, certificate.SerialIsNil())
+	}
+	if i.SerialNotNil {
+		predicates = append(predicates, certificate.SerialNotNil())
+	}
+	if i.SerialEqualFold != nil {
+		predicates = append(predicates, certificate.SerialEqualFold(*i.SerialEqualFold))
+	}
+	if i.SerialContainsFold != nil {
+		predicates = append(predicates, certificate.SerialContainsFold(*i.SerialContainsFold))
+	}
+	if i.Subject != nil {
+		predicates = append(predicates, certificate.SubjectEQ(*i.Subject))
+	}
+	if i.SubjectNEQ != nil {
+		predicates = append(predicates, certificate.SubjectNEQ(*i.SubjectNEQ))
+	}
+	if len(i.SubjectIn) > 0 {
+		predicates = append(predicates, certificate.SubjectIn(i.SubjectIn...))
+	}
+	if len(i.SubjectNotIn) > 0 {
+		predicates = append(predicates, certificate.SubjectNotIn(i.SubjectNotIn...))
+	}
+	if i.SubjectGT != nil {
+		predicates = append(predicates, certificate.SubjectGT(*i.SubjectGT))
+	}
+	if i.SubjectGTE != nil {
+		predicates = append(predicates, certificate.SubjectGTE(*i.SubjectGTE))
+	}
+	if i.SubjectLT != nil {
+		predicates = append(predicates, certificate.SubjectLT(*i.SubjectLT))
+	}
+	if i.SubjectLTE != nil {
+		predicates = append(predicates, certificate.SubjectLTE(*i.SubjectLTE))
+	}
+	if i.SubjectContains != nil {
+		predicates = append(predicates, certificate.SubjectContains(*i.SubjectContains))
+	}
+	if i.SubjectHasPrefix != nil {
+		predicates = append(predicates, certificate.SubjectHasPrefix(*i.SubjectHasPrefix))
+	}
+	if i.SubjectHasSuffix != nil {
+		predicates = append(predicates, certificate.SubjectHasSuffix(*i.SubjectHasSuffix))
+	}
+	if i.SubjectEqualFold != nil {
+		predicates = append(predicates, certificate.SubjectEqualFold(*i.SubjectEqualFold))
+	}
+	if i.SubjectContainsFold != nil {
+		predicates = append(predicates, certificate.SubjectContainsFold(*i.SubjectContainsFold))
+	}
+	if i.Fingerprint != nil {
+		predicates = append(predicates, certificate.FingerprintEQ(*i.Fingerprint))
+	}
+	if i.FingerprintNEQ != nil {
+		predicates = append(predicates, certificate.FingerprintNEQ(*i.FingerprintNEQ))
+	}
+	if len(i.FingerprintIn) > 0 {
+		predicates = append(predicates, certificate.FingerprintIn(i.FingerprintIn...))
+	}
+	if len(i.FingerprintNotIn) > 0 {
+		predicates = append(predicates, certificate.FingerprintNotIn(i.FingerprintNotIn...))
+	}
+	if i.FingerprintGT != nil {
+		predicates = append(predicates, certificate.FingerprintGT(*i.FingerprintGT))
+	}
+	if i.FingerprintGTE != nil {
+		predicates = append(predicates, certificate.FingerprintGTE(*i.FingerprintGTE))
+	}
+	if i.FingerprintLT != nil {
+		predicates = append(predicates, certificate.FingerprintLT(*i.FingerprintLT))
+	}
+	if i.FingerprintLTE != nil {
+		predicates = append(predicates, certificate.FingerprintLTE(*i.FingerprintLTE))
+	}
+	if i.FingerprintContains != nil {
+		predicates = append(predicates, certificate.FingerprintContains(*i.FingerprintContains))
+	}
+	if i.FingerprintHasPrefix != nil {
+		predicates = append(predicates, certificate.FingerprintHasPrefix(*i.FingerprintHasPrefix))
+	}
+	if i.FingerprintHasSuffix != nil {
+		predicates = append(predicates, certificate.FingerprintHasSuffix(*i.FingerprintHasSuffix))
+	}
+	if i.FingerprintIsNil {
+		predicates = append(predicates, certificate.FingerprintIsNil())
+	}
+	if i.FingerprintNotNil {
+		predicates = append(predicates, certificate.FingerprintNotNil())
+	}
+	if i.FingerprintEqualFold != nil {
+		predicates = append(predicates, certificate.FingerprintEqualFold(*i.FingerprintEqualFold))
+	}
+	if i.FingerprintContainsFold != nil {
+		predicates = append(predicates, certificate.FingerprintContainsFold(*i.FingerprintContainsFold))
+	}
+	if i.NotBefore != nil {
+		predicates = append(predicates, certificate.NotBeforeEQ(*i.NotBefore))
+	}
+	if i.NotBeforeNEQ != nil {
+		predicates = append(predicates, certificate.NotBeforeNEQ(*i.NotBeforeNEQ))
+	}
+	if len(i.NotBeforeIn) > 0 {
+		predicates = append(predicates, certificate.NotBeforeIn(i.NotBeforeIn...))
+	}
+	if len(i.NotBeforeNotIn) > 0 {
+		predicates = append(predicates, certificate.NotBeforeNotIn(i.NotBeforeNotIn...))
+	}
+	if i.NotBeforeGT != nil {
+		predicates = append(predicates, certificate.NotBeforeGT(*i.NotBeforeGT))
+	}
+	if i.NotBeforeGTE != nil {
+		predicates = append(predicates, certificate.NotBeforeGTE(*i.NotBeforeGTE))
+	}
+	if i.NotBeforeLT != nil {
+		predicates = append(predicates, certificate.NotBeforeLT(*i.NotBeforeLT))
+	}
+	if i.NotBeforeLTE != nil {
+		predicates = append(predicates, certificate.NotBeforeLTE(*i.NotBeforeLTE))
+	}
+	if i.NotBeforeIsNil {
+		predicates = append(predicates, certificate.NotBeforeIsNil())
+	}
+	if i.NotBeforeNotNil {
+		predicates = append(predicates, certificate.NotBeforeNotNil())
+	}
+	if i.NotAfter != nil {
+		predicates = append(predicates, certificate.NotAfterEQ(*i.NotAfter))
+	}
+	if i.NotAfterNEQ != nil {
+		predicates = append(predicates, certificate.NotAfterNEQ(*i.NotAfterNEQ))
+	}
+	if len(i.NotAfterIn) > 0 {
+		predicates = append(predicates, certificate.NotAfterIn(i.NotAfterIn...))
+	}
+	if len(i.NotAfterNotIn) > 0 {
+		predicates = append(predicates, certificate.NotAfterNotIn(i.NotAfterNotIn...))
+	}
+	if i.NotAfterGT != nil {
+		predicates = append(predicates, certificate.NotAfterGT(*i.NotAfterGT))
+	}
+	if i.NotAfterGTE != nil {
+		predicates = append(predicates, certificate.NotAfterGTE(*i.NotAfterGTE))
+	}
+	if i.NotAfterLT != nil {
+		predicates = append(predicates, certificate.NotAfterLT(*i.NotAfterLT))
+	}
+	if i.NotAfterLTE != nil {
+		predicates = append(predicates, certificate.NotAfterLTE(*i.NotAfterLTE))
+	}
+	if i.NotAfterIsNil {
+		predicates = append(predicates, certificate.NotAfterIsNil())
+	}
+	if i.NotAfterNotNil {
+		predicates = append(predicates, certificate.NotAfterNotNil())
+	}
+	if i.RevokedAt != nil {
+		predicates = append(predicates, certificate.RevokedAtEQ(*i.RevokedAt))
+	}
+	if i.RevokedAtNEQ != nil {
+		predicates = append(predicates, certificate.RevokedAtNEQ(*i.RevokedAtNEQ))
+	}
+	if len(i.RevokedAtIn) > 0 {
+		predicates = append(predicates, certificate.RevokedAtIn(i.RevokedAtIn...))
+	}
+	if len(i.RevokedAtNotIn) > 0 {
+		predicates = append(predicates, certificate.RevokedAtNotIn(i.RevokedAtNotIn...))
+	}
+	if i.RevokedAtGT != nil {
+		predicates = append(predicates, certificate.RevokedAtGT(*i.RevokedAtGT))
+	}
+	if i.RevokedAtGTE != nil {
+		predicates = append(predicates, certificate.RevokedAtGTE(*i.RevokedAtGTE))
+	}
+	if i.RevokedAtLT != nil {
+		predicates = append(predicates, certificate.RevokedAtLT(*i.RevokedAtLT))
+	}
+	if i.RevokedAtLTE != nil {
+		predicates = append(predicates, certificate.RevokedAtLTE(*i.RevokedAtLTE))
+	}
+	if i.RevokedAtIsNil {
+		predicates = append(predicates, certificate.RevokedAtIsNil())
+	}
+	if i.RevokedAtNotNil {
+		predicates = append(predicates, certificate.RevokedAtNotNil())
+	}
+	if i.RevocationReason != nil {
+		predicates = append(predicates, certificate.RevocationReasonEQ(*i.RevocationReason))
+	}
+	if i.RevocationReasonNEQ != nil {
+		predicates = append(predicates, certificate.RevocationReasonNEQ(*i.RevocationReasonNEQ))
+	}
+	if len(i.RevocationReasonIn) > 0 {
+		predicates = append(predicates, certificate.RevocationReasonIn(i.RevocationReasonIn...))
+	}
+	if len(i.RevocationReasonNotIn) > 0 {
+		predicates = append(predicates, certificate.RevocationReasonNotIn(i.RevocationReasonNotIn...))
+	}
+	if i.RevocationReasonGT != nil {
+		predicates = append(predicates, certificate.RevocationReasonGT(*i.RevocationReasonGT))
+	}
+	if i.RevocationReasonGTE != nil {
+		predicates = append(predicates, certificate.RevocationReasonGTE(*i.RevocationReasonGTE))
+	}
+	if i.RevocationReasonLT != nil {
+		predicates = append(predicates, certificate.RevocationReasonLT(*i.RevocationReasonLT))
+	}
+	if i.RevocationReasonLTE != nil {
+		predicates = append(predicates, certificate.RevocationReasonLTE(*i.RevocationReasonLTE))
+	}
+	if i.RevocationReasonContains != nil {
+		predicates = append(predicates, certificate.RevocationReasonContains(*i.RevocationReasonContains))
+	}
+	if i.RevocationReasonHasPrefix != nil {
+		predicates = append(predicates, certificate.RevocationReasonHasPrefix(*i.RevocationReasonHasPrefix))
+	}
+	if i.RevocationReasonHasSuffix != nil {
+		predicates = append(predicates, certificate.RevocationReasonHasSuffix(*i.RevocationReasonHasSuffix))
+	}
+	if i.RevocationReasonIsNil {
+		predicates = append(predicates, certificate.RevocationReasonIsNil())
+	}
+	if i.RevocationReasonNotNil {
+		predicates = append(predicates, certificate.RevocationReasonNotNil())
+	}
+	if i.RevocationReasonEqualFold != nil {
+		predicates = append(predicates, certificate.RevocationReasonEqualFold(*i.RevocationReasonEqualFold))
+	}
+	if i.RevocationReasonContainsFold != nil {
+		predicates = append(predicates, certificate.RevocationReasonContainsFold(*i.RevocationReasonContainsFold))
+	}
+	if i.SupersedesID != nil {
+		predicates = append(predicates, certificate.SupersedesIDEQ(*i.SupersedesID))
+	}
+	if i.SupersedesIDNEQ != nil {
+		predicates = append(predicates, certificate.SupersedesIDNEQ(*i.SupersedesIDNEQ))
+	}
+	if len(i.SupersedesIDIn) > 0 {
+		predicates = append(predicates, certificate.SupersedesIDIn(i.SupersedesIDIn...))
+	}
+	if len(i.SupersedesIDNotIn) > 0 {
+		predicates = append(predicates, certificate.SupersedesIDNotIn(i.SupersedesIDNotIn...))
+	}
+	if i.SupersedesIDGT != nil {
+		predicates = append(predicates, certificate.SupersedesIDGT(*i.SupersedesIDGT))
+	}
+	if i.SupersedesIDGTE != nil {
+		predicates = append(predicates, certificate.SupersedesIDGTE(*i.SupersedesIDGTE))
+	}
+	if i.SupersedesIDLT != nil {
+		predicates = append(predicates, certificate.SupersedesIDLT(*i.SupersedesIDLT))
+	}
+	if i.SupersedesIDLTE != nil {
+		predicates = append(predicates, certificate.SupersedesIDLTE(*i.SupersedesIDLTE))
+	}
+	if i.SupersedesIDIsNil {
+		predicates = append(predicates, certificate.SupersedesIDIsNil())
+	}
+	if i.SupersedesIDNotNil {
+		predicates = append(predicates, certificate.SupersedesIDNotNil())
+	}
+
+	if i.HasUser != nil {
+		p := certificate.HasUser()
+		if !*i.HasUser {
+			p = certificate.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasUserWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasUserWith))
+		for _, w := range i.HasUserWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasUserWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, certificate.HasUserWith(with...))
+	}
+	if i.HasEnterprise != nil {
+		p := certificate.HasEnterprise()
+		if !*i.HasEnterprise {
+			p = certificate.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasEnterpriseWith) > 0 {
+		with := make([]predicate.Enterprise, 0, len(i.HasEnterpriseWith))
+		for _, w := range i.HasEnterpriseWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasEnterpriseWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, certificate.HasEnterpriseWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyCertificateWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return certificate.And(predicates...), nil
+	}
+}
+
+// EnterpriseWhereInput represents a where input for filtering Enterprise queries.
+type EnterpriseWhereInput struct {
+	Predicates []predicate.Enterprise  `json:"-"`
+	Not        *EnterpriseWhereInput   `json:"not,omitempty"`
+	Or         []*EnterpriseWhereInput `json:"or,omitempty"`
+	And        []*EnterpriseWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "credit_code" field predicates.
+	CreditCode             *string  `json:"creditCode,omitempty"`
+	CreditCodeNEQ          *string  `json:"creditCodeNEQ,omitempty"`
+	CreditCodeIn           []string `json:"creditCodeIn,omitempty"`
+	CreditCodeNotIn        []string `json:"creditCodeNotIn,omitempty"`
+	CreditCodeGT           *string  `json:"creditCodeGT,omitempty"`
+	CreditCodeGTE          *string  `json:"creditCodeGTE,omitempty"`
+	CreditCodeLT           *string  `json:"creditCodeLT,omitempty"`
+	CreditCodeLTE          *string  `json:"creditCodeLTE,omitempty"`
+	CreditCodeContains     *string  `json:"creditCodeContains,omitempty"`
+	CreditCodeHasPrefix    *string  `json:"creditCodeHasPrefix,omitempty"`
+	CreditCodeHasSuffix    *string  `json:"creditCodeHasSuffix,omitempty"`
+	CreditCodeEqualFold    *string  `json:"creditCodeEqualFold,omitempty"`
+	CreditCodeContainsFold *string  `json:"creditCodeContainsFold,omitempty"`
+
+	// "address" field predicates.
+	Address             *string  `json:"address,omitempty"`
+	AddressNEQ          *string  `json:"addressNEQ,omitempty"`
+	AddressIn           []string `json:"addressIn,omitempty"`
+	AddressNotIn        []string `json:"addressNotIn,omitempty"`
+	AddressGT           *string  `json:"addressGT,omitempty"`
+	AddressGTE          *string  `json:"addressGTE,omitempty"`
+	AddressLT           *string  `json:"addressLT,omitempty"`
+	AddressLTE          *string  `json:"addressLTE,omitempty"`
+	AddressContains     *string  `json:"addressContains,omitempty"`
+	AddressHasPrefix    *string  `json:"addressHasPrefix,omitempty"`
+	AddressHasSuffix    *string  `json:"addressHasSuffix,omitempty"`
+	AddressEqualFold    *string  `json:"addressEqualFold,omitempty"`
+	AddressContainsFold *string  `json:"addressContainsFold,omitempty"`
+
+	// "legal_rep_name" field predicates.
+	LegalRepName             *string  `json:"legalRepName,omitempty"`
+	LegalRepNameNEQ          *string  `json:"legalRepNameNEQ,omitempty"`
+	LegalRepNameIn           []string `json:"legalRepNameIn,omitempty"`
+	LegalRepNameNotIn        []string `json:"legalRepNameNotIn,omitempty"`
+	LegalRepNameGT           *string  `json:"legalRepNameGT,omitempty"`
+	LegalRepNameGTE          *string  `json:"legalRepNameGTE,omitempty"`
+	LegalRepNameLT           *string  `json:"legalRepNameLT,omitempty"`
+	LegalRepNameLTE          *string  `json:"legalRepNameLTE,omitempty"`
+	LegalRepNameContains     *string  `json:"legalRepNameContains,omitempty"`
+	LegalRepNameHasPrefix    *string  `json:"legalRepNameHasPrefix,omitempty"`
+	LegalRepNameHasSuffix    *string  `json:"legalRepNameHasSuffix,omitempty"`
+	LegalRepNameEqualFold    *string  `json:"legalRepNameEqualFold,omitempty"`
+	LegalRepNameContainsFold *string  `json:"legalRepNameContainsFold,omitempty"`
+
+	// "legal_rep_id_masked" field predicates.
+	LegalRepIDMasked             *string  `json:"legalRepIDMasked,omitempty"`
+	LegalRepIDMaskedNEQ          *string  `json:"legalRepIDMaskedNEQ,omitempty"`
+	LegalRepIDMaskedIn           []string `json:"legalRepIDMaskedIn,omitempty"`
+	LegalRepIDMaskedNotIn        []string `json:"legalRepIDMaskedNotIn,omitempty"`
+	LegalRepIDMaskedGT           *string  `json:"legalRepIDMaskedGT,omitempty"`
+	LegalRepIDMaskedGTE          *string  `json:"legalRepIDMaskedGTE,omitempty"`
+	LegalRepIDMaskedLT           *string  `json:"legalRepIDMaskedLT,omitempty"`
+	LegalRepIDMaskedLTE          *string  `json:"legalRepIDMaskedLTE,omitempty"`
+	LegalRepIDMaskedContains     *string  `json:"legalRepIDMaskedContains,omitempty"`
+	LegalRepIDMaskedHasPrefix    *string  `json:"legalRepIDMaskedHasPrefix,omitempty"`
+	LegalRepIDMaskedHasSuffix    *string  `json:"legalRepIDMaskedHasSuffix,omitempty"`
+	LegalRepIDMaskedEqualFold    *string  `json:"legalRepIDMaskedEqualFold,omitempty"`
+	LegalRepIDMaskedContainsFold *string  `json:"legalRepIDMaskedContainsFold,omitempty"`
+
+	// "custody" field predicates.
+	Custody      *enterprise.Custody  `json:"custody,omitempty"`
+	CustodyNEQ   *enterprise.Custody  `json:"custodyNEQ,omitempty"`
+	CustodyIn    []enterprise.Custody `json:"custodyIn,omitempty"`
+	CustodyNotIn []enterprise.Custody `json:"custodyNotIn,omitempty"`
+
+	// "ukey_type" field predicates.
+	UkeyType       *enterprise.UkeyType  `json:"ukeyType,omitempty"`
+	UkeyTypeNEQ    *enterprise.UkeyType  `json:"ukeyTypeNEQ,omitempty"`
+	UkeyTypeIn     []enterprise.UkeyType `json:"ukeyTypeIn,omitempty"`
+	UkeyTypeNotIn  []enterprise.UkeyType `json:"ukeyTypeNotIn,omitempty"`
+	UkeyTypeIsNil  bool                  `json:"ukeyTypeIsNil,omitempty"`
+	UkeyTypeNotNil bool                  `json:"ukeyTypeNotNil,omitempty"`
+
+	// "status" field predicates.
+	Status      *enterprise.Status  `json:"status,omitempty"`
+	StatusNEQ   *enterprise.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []enterprise.Status `json:"statusIn,omitempty"`
+	StatusNotIn []enterprise.Status `json:"statusNotIn,omitempty"`
+
+	// "certifier_id" field predicates.
+	CertifierID      *int  `json:"certifierID,omitempty"`
+	CertifierIDNEQ   *int  `json:"certifierIDNEQ,omitempty"`
+	CertifierIDIn    []int `json:"certifierIDIn,omitempty"`
+	CertifierIDNotIn []int `json:"certifierIDNotIn,omitempty"`
+
+	// "certified_at" field predicates.
+	CertifiedAt       *time.Time  `json:"certifiedAt,omitempty"`
+	CertifiedAtNEQ    *time.Time  `json:"certifiedAtNEQ,omitempty"`
+	CertifiedAtIn     []time.Time `json:"certifiedAtIn,omitempty"`
+	CertifiedAtNotIn  []time.Time `json:"certifiedAtNotIn,omitempty"`
+	CertifiedAtGT     *time.Time  `json:"certifiedAtGT,omitempty"`
+	CertifiedAtGTE    *time.Time  `json:"certifiedAtGTE,omitempty"`
+	CertifiedAtLT     *time.Time  `json:"certifiedAtLT,omitempty"`
+	CertifiedAtLTE    *time.Time  `json:"certifiedAtLTE,omitempty"`
+	CertifiedAtIsNil  bool        `json:"certifiedAtIsNil,omitempty"`
+	CertifiedAtNotNil bool        `json:"certifiedAtNotNil,omitempty"`
+
+	// "recertify_required" field predicates.
+	RecertifyRequired    *bool `json:"recertifyRequired,omitempty"`
+	RecertifyRequiredNEQ *bool `json:"recertifyRequiredNEQ,omitempty"`
+
+	// "certifier" edge predicates.
+	HasCertifier     *bool             `json:"hasCertifier,omitempty"`
+	HasCertifierWith []*UserWhereInput `json:"hasCertifierWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *EnterpriseWhereInput) AddPredicates(predicates ...predicate.Enterprise) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the EnterpriseWhereInput filter on the EnterpriseQuery builder.
+func (i *EnterpriseWhereInput) Filter(q *EnterpriseQuery) (*EnterpriseQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyEnterpriseWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyEnterpriseWhereInput is returned in case the EnterpriseWhereInput is empty.
+var ErrEmptyEnterpriseWhereInput = errors.New("ent: empty predicate EnterpriseWhereInput")
+
+// P returns a predicate for filtering enterprises.
+// An error is returned if the input is empty or invalid.
+func (i *EnterpriseWhereInput) P() (predicate.Enterprise, error) {
+	var predicates []predicate.Enterprise
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, enterprise.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Enterprise, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, enterprise.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Enterprise, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, enterprise.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, enterprise.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, enterprise.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, enterprise.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, enterprise.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, enterprise.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, enterprise.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, enterprise.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, enterprise.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, enterprise.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, enterprise.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, enterprise.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, enterprise.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, enterprise.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, enterprise.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, enterprise.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, enterprise.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, enterprise.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, enterprise.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, enterprise.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, enterprise.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, enterprise.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, enterprise.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, enterprise.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, enterprise.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, enterprise.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, enterprise.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, enterprise.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, enterprise.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, enterprise.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, enterprise.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, enterprise.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, enterprise.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, enterprise.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, enterprise.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, enterprise.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, enterprise.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, enterprise.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.CreditCode != nil {
+		predicates = append(predicates, enterprise.CreditCodeEQ(*i.CreditCode))
+	}
+	if i.CreditCodeNEQ != nil {
+		predicates = append(predicates, enterprise.CreditCodeNEQ(*i.CreditCodeNEQ))
+	}
+	if len(i.CreditCodeIn) > 0 {
+		predicates = append(predicates, enterprise.CreditCodeIn(i.CreditCodeIn...))
+	}
+	if len(i.CreditCodeNotIn) > 0 {
+		predicates = append(predicates, enterprise.CreditCodeNotIn(i.CreditCodeNotIn...))
+	}
+	if i.CreditCodeGT != nil {
+		predicates = append(predicates, enterprise.CreditCodeGT(*i.CreditCodeGT))
+	}
+	if i.CreditCodeGTE != nil {
+		predicates = append(predicates, enterprise.CreditCodeGTE(*i.CreditCodeGTE))
+	}
+	if i.CreditCodeLT != nil {
+		predicates = append(predicates, enterprise.CreditCodeLT(*i.CreditCodeLT))
+	}
+	if i.CreditCodeLTE != nil {
+		predicates = append(predicates, enterprise.CreditCodeLTE(*i.CreditCodeLTE))
+	}
+	if i.CreditCodeContains != nil {
+		predicates = append(predicates, enterprise.CreditCodeContains(*i.CreditCodeContains))
+	}
+	if i.CreditCodeHasPrefix != nil {
+		predicates = append(predicates, enterprise.CreditCodeHasPrefix(*i.CreditCodeHasPrefix))
+	}
+	if i.CreditCodeHasSuffix != nil {
+		predicates = append(predicates, enterprise.CreditCodeHasSuffix(*i.CreditCodeHasSuffix))
+	}
+	if i.CreditCodeEqualFold != nil {
+		predicates = append(predicates, enterprise.CreditCodeEqualFold(*i.CreditCodeEqualFold))
+	}
+	if i.CreditCodeContainsFold != nil {
+		predicates = append(predicates, enterprise.CreditCodeContainsFold(*i.CreditCodeContainsFold))
+	}
+	if i.Address != nil {
+		predicates = append(predicates, enterprise.AddressEQ(*i.Address))
+	}
+	if i.AddressNEQ != nil {
+		predicates = append(predicates, enterprise.AddressNEQ(*i.AddressNEQ))
+	}
+	if len(i.AddressIn) > 0 {
+		predicates = append(predicates, enterprise.AddressIn(i.AddressIn...))
+	}
+	if len(i.AddressNotIn) > 0 {
+		predicates = append(predicates, enterprise.AddressNotIn(i.AddressNotIn...))
+	}
+	if i.AddressGT != nil {
+		predicates = append(predicates, enterprise.AddressGT(*i.AddressGT))
+	}
+	if i.AddressGTE != nil {
+		predicates = append(predicates, enterprise.AddressGTE(*i.AddressGTE))
+	}
+	if i.AddressLT != nil {
+		predicates = append(predicates, enterprise.AddressLT(*i.AddressLT))
+	}
+	if i.AddressLTE != nil {
+		predicates = append(predicates, enterprise.AddressLTE(*i.AddressLTE))
+	}
+	if i.AddressContains != nil {
+		predicates = append(predicates, enterprise.AddressContains(*i.AddressContains))
+	}
+	if i.AddressHasPrefix != nil {
+		predicates = append(predicates, enterprise.AddressHasPrefix(*i.AddressHasPrefix))
+	}
+	if i.AddressHasSuffix != nil {
+		predicates = append(predicates, enterprise.AddressHasSuffix(*i.AddressHasSuffix))
+	}
+	if i.AddressEqualFold != nil {
+		predicates = append(predicates, enterprise.AddressEqualFold(*i.AddressEqualFold))
+	}
+	if i.AddressContainsFold != nil {
+		predicates = append(predicates, enterprise.AddressContainsFold(*i.AddressContainsFold))
+	}
+	if i.LegalRepName != nil {
+		predicates = append(predicates, enterprise.LegalRepNameEQ(*i.LegalRepName))
+	}
+	if i.LegalRepNameNEQ != nil {
+		predicates = append(predicates, enterprise.LegalRepNameNEQ(*i.LegalRepNameNEQ))
+	}
+	if len(i.LegalRepNameIn) > 0 {
+		predicates = append(predicates, enterprise.LegalRepNameIn(i.LegalRepNameIn...))
+	}
+	if len(i.LegalRepNameNotIn) > 0 {
+		predicates = append(predicates, enterprise.LegalRepNameNotIn(i.LegalRepNameNotIn...))
+	}
+	if i.LegalRepNameGT != nil {
+		predicates = append(predicates, enterprise.LegalRepNameGT(*i.LegalRepNameGT))
+	}
+	if i.LegalRepNameGTE != nil {
+		predicates = append(predicates, enterprise.LegalRepNameGTE(*i.LegalRepNameGTE))
+	}
+	if i.LegalRepNameLT != nil {
+		predicates = append(predicates, enterprise.LegalRepNameLT(*i.LegalRepNameLT))
+	}
+	if i.LegalRepNameLTE != nil {
+		predicates = append(predicates, enterprise.LegalRepNameLTE(*i.LegalRepNameLTE))
+	}
+	if i.LegalRepNameContains != nil {
+		predicates = append(predicates, enterprise.LegalRepNameContains(*i.LegalRepNameContains))
+	}
+	if i.LegalRepNameHasPrefix != nil {
+		predicates = append(predicates, enterprise.LegalRepNameHasPrefix(*i.LegalRepNameHasPrefix))
+	}
+	if i.LegalRepNameHasSuffix != nil {
+		predicates = append(predicates, enterprise.LegalRepNameHasSuffix(*i.LegalRepNameHasSuffix))
+	}
+	if i.LegalRepNameEqualFold != nil {
+		predicates = append(predicates, enterprise.LegalRepNameEqualFold(*i.LegalRepNameEqualFold))
+	}
+	if i.LegalRepNameContainsFold != nil {
+		predicates = append(predicates, enterprise.LegalRepNameContainsFold(*i.LegalRepNameContainsFold))
+	}
+	if i.LegalRepIDMasked != nil {
+		predicates = append(predicates, enterprise.LegalRepIDMaskedEQ(*i.LegalRepIDMasked))
+	}
+	if i.LegalRepIDMaskedNEQ != nil {
+		predicates = append(predicates, enterprise.LegalRepIDMaskedNEQ(*i.LegalRepIDMaskedNEQ))
+	}
+	if len(i.LegalRepIDMaskedIn) > 0 {
+		predicates = append(predicates, enterprise.LegalRepIDMaskedIn(i.LegalRepIDMaskedIn...))
+	}
+	if len(i.LegalRepIDMaskedNotIn) > 0 {
+		predicates = append(predicates, enterprise.LegalRepIDMaskedNotIn(i.LegalRepIDMaskedNotIn...))
+	}
+	if i.LegalRepIDMaskedGT != nil {
+		predicates = append(predicates, enterprise.LegalRepIDMaskedGT(*i.LegalRepIDMaskedGT))
+	}
+	if i.LegalRepIDMaskedGTE != nil {
+		predicates = append(predicates, enterprise.LegalRepIDMaskedGTE(*i.LegalRepIDMaskedGTE))
+	}
+	if i.LegalRepIDMaskedLT != nil {
+		predicates = append(predicates, enterprise.LegalRepIDMaskedLT(*i.LegalRepIDMaskedLT))
+	}
+	if i.LegalRepIDMaskedLTE != nil {
+		predicates = append(predicates, enterprise.LegalRepIDMaskedLTE(*i.LegalRepIDMaskedLTE))
+	}
+	if i.LegalRepIDMaskedContains != nil {
+		predicates = append(predicates, enterprise.LegalRepIDMaskedContains(*i.LegalRepIDMaskedContains))
+	}
+	if i.LegalRepIDMaskedHasPrefix != nil {
+		predicates = append(predicates, enterprise.LegalRepIDMaskedHasPrefix(*i.LegalRepIDMaskedHasPrefix))
+	}
+	if i.LegalRepIDMaskedHasSuffix != nil {
+		predicates = append(predicates, enterprise.LegalRepIDMaskedHasSuffix(*i.LegalRepIDMaskedHasSuffix))
+	}
+	if i.LegalRepIDMaskedEqualFold != nil {
+		predicates = append(predicates, enterprise.LegalRepIDMaskedEqualFold(*i.LegalRepIDMaskedEqualFold))
+	}
+	if i.LegalRepIDMaskedContainsFold != nil {
+		predicates = append(predicates, enterprise.LegalRepIDMaskedContainsFold(*i.LegalRepIDMaskedContainsFold))
+	}
+	if i.Custody != nil {
+		predicates = append(predicates, enterprise.CustodyEQ(*i.Custody))
+	}
+	if i.CustodyNEQ != nil {
+		predicates = append(predicates, enterprise.CustodyNEQ(*i.CustodyNEQ))
+	}
+	if len(i.CustodyIn) > 0 {
+		predicates = append(predicates, enterprise.CustodyIn(i.CustodyIn...))
+	}
+	if len(i.CustodyNotIn) > 0 {
+		predicates = append(predicates, enterprise.CustodyNotIn(i.CustodyNotIn...))
+	}
+	if i.UkeyType != nil {
+		predicates = append(predicates, enterprise.UkeyTypeEQ(*i.UkeyType))
+	}
+	if i.UkeyTypeNEQ != nil {
+		predicates = append(predicates, enterprise.UkeyTypeNEQ(*i.UkeyTypeNEQ))
+	}
+	if len(i.UkeyTypeIn) > 0 {
+		predicates = append(predicates, enterprise.UkeyTypeIn(i.UkeyTypeIn...))
+	}
+	if len(i.UkeyTypeNotIn) > 0 {
+		predicates = append(predicates, enterprise.UkeyTypeNotIn(i.UkeyTypeNotIn...))
+	}
+	if i.UkeyTypeIsNil {
+		predicates = append(predicates, enterprise.UkeyTypeIsNil())
+	}
+	if i.UkeyTypeNotNil {
+		predicates = append(predicates, enterprise.UkeyTypeNotNil())
+	}
+	if i.Status != nil {
+		predicates = append(predicates, enterprise.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, enterprise.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, enterprise.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, enterprise.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.CertifierID != nil {
+		predicates = append(predicates, enterprise.CertifierIDEQ(*i.CertifierID))
+	}
+	if i.CertifierIDNEQ != nil {
+		predicates = append(predicates, enterprise.CertifierIDNEQ(*i.CertifierIDNEQ))
+	}
+	if len(i.CertifierIDIn) > 0 {
+		predicates = append(predicates, enterprise.CertifierIDIn(i.CertifierIDIn...))
+	}
+	if len(i.CertifierIDNotIn) > 0 {
+		predicates = append(predicates, enterprise.CertifierIDNotIn(i.CertifierIDNotIn...))
+	}
+	if i.CertifiedAt != nil {
+		predicates = append(predicates, enterprise.CertifiedAtEQ(*i.CertifiedAt))
+	}
+	if i.CertifiedAtNEQ != nil {
+		predicates = append(predicates, enterprise.CertifiedAtNEQ(*i.CertifiedAtNEQ))
+	}
+	if len(i.CertifiedAtIn) > 0 {
+		predicates = append(predicates, enterprise.CertifiedAtIn(i.CertifiedAtIn...))
+	}
+	if len(i.CertifiedAtNotIn) > 0 {
+		predicates = append(predicates, enterprise.CertifiedAtNotIn(i.CertifiedAtNotIn...))
+	}
+	if i.CertifiedAtGT != nil {
+		predicates = append(predicates, enterprise.CertifiedAtGT(*i.CertifiedAtGT))
+	}
+	if i.CertifiedAtGTE != nil {
+		predicates = append(predicates, enterprise.CertifiedAtGTE(*i.CertifiedAtGTE))
+	}
+	if i.CertifiedAtLT != nil {
+		predicates = append(predicates, enterprise.CertifiedAtLT(*i.CertifiedAtLT))
+	}
+	if i.CertifiedAtLTE != nil {
+		predicates = append(predicates, enterprise.CertifiedAtLTE(*i.CertifiedAtLTE))
+	}
+	if i.CertifiedAtIsNil {
+		predicates = append(predicates, enterprise.CertifiedAtIsNil())
+	}
+	if i.CertifiedAtNotNil {
+		predicates = append(predicates, enterprise.CertifiedAtNotNil())
+	}
+	if i.RecertifyRequired != nil {
+		predicates = append(predicates, enterprise.RecertifyRequiredEQ(*i.RecertifyRequired))
+	}
+	if i.RecertifyRequiredNEQ != nil {
+		predicates = append(predicates, enterprise.RecertifyRequiredNEQ(*i.RecertifyRequiredNEQ))
+	}
+
+	if i.HasCertifier != nil {
+		p := enterprise.HasCertifier()
+		if !*i.HasCertifier {
+			p = enterprise.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCertifierWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasCertifierWith))
+		for _, w := range i.HasCertifierWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCertifierWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, enterprise.HasCertifierWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyEnterpriseWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return enterprise.And(predicates...), nil
+	}
+}
+
+// FlowWhereInput represents a where input for filtering Flow queries.
+type FlowWhereInput struct {
+	Predicates []predicate.Flow  `json:"-"`
+	Not        *FlowWhereInput   `json:"not,omitempty"`
+	Or         []*FlowWhereInput `json:"or,omitempty"`
+	And        []*FlowWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "number" field predicates.
+	Number             *string  `json:"number,omitempty"`
+	NumberNEQ          *string  `json:"numberNEQ,omitempty"`
+	NumberIn           []string `json:"numberIn,omitempty"`
+	NumberNotIn        []string `json:"numberNotIn,omitempty"`
+	NumberGT           *string  `json:"numberGT,omitempty"`
+	NumberGTE          *string  `json:"numberGTE,omitempty"`
+	NumberLT           *string  `json:"numberLT,omitempty"`
+	NumberLTE          *string  `json:"numberLTE,omitempty"`
+	NumberContains     *string  `json:"numberContains,omitempty"`
+	NumberHasPrefix    *string  `json:"numberHasPrefix,omitempty"`
+	NumberHasSuffix    *string  `json:"numberHasSuffix,omitempty"`
+	NumberEqualFold    *string  `json:"numberEqualFold,omitempty"`
+	NumberContainsFold *string  `json:"numberContainsFold,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "scene" field predicates.
+	Scene      *flow.Scene  `json:"scene,omitempty"`
+	SceneNEQ   *flow.Scene  `json:"sceneNEQ,omitempty"`
+	SceneIn    []flow.Scene `json:"sceneIn,omitempty"`
+	SceneNotIn []flow.Scene `json:"sceneNotIn,omitempty"`
+
+	// "status" field predicates.
+	Status      *flow.Status  `json:"status,omitempty"`
+	StatusNEQ   *flow.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []flow.Status `json:"statusIn,omitempty"`
+	StatusNotIn []flow.Status `json:"statusNotIn,omitempty"`
+
+	// "ordered" field predicates.
+	Ordered    *bool `json:"ordered,omitempty"`
+	OrderedNEQ *bool `json:"orderedNEQ,omitempty"`
+
+	// "deadline" field predicates.
+	Deadline       *time.Time  `json:"deadline,omitempty"`
+	DeadlineNEQ    *time.Time  `json:"deadlineNEQ,omitempty"`
+	DeadlineIn     []time.Time `json:"deadlineIn,omitempty"`
+	DeadlineNotIn  []time.Time `json:"deadlineNotIn,omitempty"`
+	DeadlineGT     *time.Time  `json:"deadlineGT,omitempty"`
+	DeadlineGTE    *time.Time  `json:"deadlineGTE,omitempty"`
+	DeadlineLT     *time.Time  `json:"deadlineLT,omitempty"`
+	DeadlineLTE    *time.Time  `json:"deadlineLTE,omitempty"`
+	DeadlineIsNil  bool        `json:"deadlineIsNil,omitempty"`
+	DeadlineNotNil bool        `json:"deadlineNotNil,omitempty"`
+
+	// "initiator_id" field predicates.
+	InitiatorID      *int  `json:"initiatorID,omitempty"`
+	InitiatorIDNEQ   *int  `json:"initiatorIDNEQ,omitempty"`
+	InitiatorIDIn    []int `json:"initiatorIDIn,omitempty"`
+	InitiatorIDNotIn []int `json:"initiatorIDNotIn,omitempty"`
+
+	// "enterprise_id" field predicates.
+	EnterpriseID       *int  `json:"enterpriseID,omitempty"`
+	EnterpriseIDNEQ    *int  `json:"enterpriseIDNEQ,omitempty"`
+	EnterpriseIDIn     []int `json:"enterpriseIDIn,omitempty"`
+	EnterpriseIDNotIn  []int `json:"enterpriseIDNotIn,omitempty"`
+	EnterpriseIDGT     *int  `json:"enterpriseIDGT,omitempty"`
+	EnterpriseIDGTE    *int  `json:"enterpriseIDGTE,omitempty"`
+	EnterpriseIDLT     *int  `json:"enterpriseIDLT,omitempty"`
+	EnterpriseIDLTE    *int  `json:"enterpriseIDLTE,omitempty"`
+	EnterpriseIDIsNil  bool  `json:"enterpriseIDIsNil,omitempty"`
+	EnterpriseIDNotNil bool  `json:"enterpriseIDNotNil,omitempty"`
+
+	// "sent_at" field predicates.
+	SentAt       *time.Time  `json:"sentAt,omitempty"`
+	SentAtNEQ    *time.Time  `json:"sentAtNEQ,omitempty"`
+	SentAtIn     []time.Time `json:"sentAtIn,omitempty"`
+	SentAtNotIn  []time.Time `json:"sentAtNotIn,omitempty"`
+	SentAtGT     *time.Time  `json:"sentAtGT,omitempty"`
+	SentAtGTE    *time.Time  `json:"sentAtGTE,omitempty"`
+	SentAtLT     *time.Time  `json:"sentAtLT,omitempty"`
+	SentAtLTE    *time.Time  `json:"sentAtLTE,omitempty"`
+	SentAtIsNil  bool        `json:"sentAtIsNil,omitempty"`
+	SentAtNotNil bool        `json:"sentAtNotNil,omitempty"`
+
+	// "finished_at" field predicates.
+	FinishedAt       *time.Time  `json:"finishedAt,omitempty"`
+	FinishedAtNEQ    *time.Time  `json:"finishedAtNEQ,omitempty"`
+	FinishedAtIn     []time.Time `json:"finishedAtIn,omitempty"`
+	FinishedAtNotIn  []time.Time `json:"finishedAtNotIn,omitempty"`
+	FinishedAtGT     *time.Time  `json:"finishedAtGT,omitempty"`
+	FinishedAtGTE    *time.Time  `json:"finishedAtGTE,omitempty"`
+	FinishedAtLT     *time.Time  `json:"finishedAtLT,omitempty"`
+	FinishedAtLTE    *time.Time  `json:"finishedAtLTE,omitempty"`
+	FinishedAtIsNil  bool        `json:"finishedAtIsNil,omitempty"`
+	FinishedAtNotNil bool        `json:"finishedAtNotNil,omitempty"`
+
+	// "end_reason" field predicates.
+	EndReason             *string  `json:"endReason,omitempty"`
+	EndReasonNEQ          *string  `json:"endReasonNEQ,omitempty"`
+	EndReasonIn           []string `json:"endReasonIn,omitempty"`
+	EndReasonNotIn        []string `json:"endReasonNotIn,omitempty"`
+	EndReasonGT           *string  `json:"endReasonGT,omitempty"`
+	EndReasonGTE          *string  `json:"endReasonGTE,omitempty"`
+	EndReasonLT           *string  `json:"endReasonLT,omitempty"`
+	EndReasonLTE          *string  `json:"endReasonLTE,omitempty"`
+	EndReasonContains     *string  `json:"endReasonContains,omitempty"`
+	EndReasonHasPrefix    *string  `json:"endReasonHasPrefix,omitempty"`
+	EndReasonHasSuffix    *string  `json:"endReasonHasSuffix,omitempty"`
+	EndReasonIsNil        bool     `json:"endReasonIsNil,omitempty"`
+	EndReasonNotNil       bool     `json:"endReasonNotNil,omitempty"`
+	EndReasonEqualFold    *string  `json:"endReasonEqualFold,omitempty"`
+	EndReasonContainsFold *string  `json:"endReasonContainsFold,omitempty"`
+
+	// "initiator" edge predicates.
+	HasInitiator     *bool             `json:"hasInitiator,omitempty"`
+	HasInitiatorWith []*UserWhereInput `json:"hasInitiatorWith,omitempty"`
+
+	// "documents" edge predicates.
+	HasDocuments     *bool                     `json:"hasDocuments,omitempty"`
+	HasDocumentsWith []*FlowDocumentWhereInput `json:"hasDocumentsWith,omitempty"`
+
+	// "participants" edge predicates.
+	HasParticipants     *bool                    `json:"hasParticipants,omitempty"`
+	HasParticipantsWith []*ParticipantWhereInput `json:"hasParticipantsWith,omitempty"`
+
+	// "fields" edge predicates.
+	HasFields     *bool                  `json:"hasFields,omitempty"`
+	HasFieldsWith []*SignFieldWhereInput `json:"hasFieldsWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *FlowWhereInput) AddPredicates(predicates ...predicate.Flow) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the FlowWhereInput filter on the FlowQuery builder.
+func (i *FlowWhereInput) Filter(q *FlowQuery) (*FlowQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyFlowWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyFlowWhereInput is returned in case the FlowWhereInput is empty.
+var ErrEmptyFlowWhereInput = errors.New("ent: empty predicate FlowWhereInput")
+
+// P returns a predicate for filtering flows.
+// An error is returned if the input is empty or invalid.
+func (i *FlowWhereInput) P() (predicate.Flow, error) {
+	var predicates []predicate.Flow
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, flow.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Flow, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, flow.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Flow, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, flow.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, flow.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, flow.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, flow.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, flow.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, flow.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, flow.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, flow.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, flow.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, flow.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, flow.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, flow.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, flow.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, flow.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, flow.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, flow.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, flow.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, flow.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, flow.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, flow.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, flow.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, flow.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, flow.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, flow.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, flow.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Number != nil {
+		predicates = append(predicates, flow.NumberEQ(*i.Number))
+	}
+	if i.NumberNEQ != nil {
+		predicates = append(predicates, flow.NumberNEQ(*i.NumberNEQ))
+	}
+	if len(i.NumberIn) > 0 {
+		predicates = append(predicates, flow.NumberIn(i.NumberIn...))
+	}
+	if len(i.NumberNotIn) > 0 {
+		predicates = append(predicates, flow.NumberNotIn(i.NumberNotIn...))
+	}
+	if i.NumberGT != nil {
+		predicates = append(predicates, flow.NumberGT(*i.NumberGT))
+	}
+	if i.NumberGTE != nil {
+		predicates = append(predicates, flow.NumberGTE(*i.NumberGTE))
+	}
+	if i.NumberLT != nil {
+		predicates = append(predicates, flow.NumberLT(*i.NumberLT))
+	}
+	if i.NumberLTE != nil {
+		predicates = append(predicates, flow.NumberLTE(*i.NumberLTE))
+	}
+	if i.NumberContains != nil {
+		predicates = append(predicates, flow.NumberContains(*i.NumberContains))
+	}
+	if i.NumberHasPrefix != nil {
+		predicates = append(predicates, flow.NumberHasPrefix(*i.NumberHasPrefix))
+	}
+	if i.NumberHasSuffix != nil {
+		predicates = append(predicates, flow.NumberHasSuffix(*i.NumberHasSuffix))
+	}
+	if i.NumberEqualFold != nil {
+		predicates = append(predicates, flow.NumberEqualFold(*i.NumberEqualFold))
+	}
+	if i.NumberContainsFold != nil {
+		predicates = append(predicates, flow.NumberContainsFold(*i.NumberContainsFold))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, flow.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, flow.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, flow.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, flow.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, flow.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, flow.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, flow.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, flow.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, flow.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, flow.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, flow.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, flow.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, flow.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Scene != nil {
+		predicates = append(predicates, flow.SceneEQ(*i.Scene))
+	}
+	if i.SceneNEQ != nil {
+		predicates = append(predicates, flow.SceneNEQ(*i.SceneNEQ))
+	}
+	if len(i.SceneIn) > 0 {
+		predicates = append(predicates, flow.SceneIn(i.SceneIn...))
+	}
+	if len(i.SceneNotIn) > 0 {
+		predicates = append(predicates, flow.SceneNotIn(i.SceneNotIn...))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, flow.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, flow.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, flow.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, flow.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.Ordered != nil {
+		predicates = append(predicates, flow.OrderedEQ(*i.Ordered))
+	}
+	if i.OrderedNEQ != nil {
+		predicates = append(predicates, flow.OrderedNEQ(*i.OrderedNEQ))
+	}
+	if i.Deadline != nil {
+		predicates = append(predicates, flow.DeadlineEQ(*i.Deadline))
+	}
+	if i.DeadlineNEQ != nil {
+		predicates = append(predicates, flow.DeadlineNEQ(*i.DeadlineNEQ))
+	}
+	if len(i.DeadlineIn) > 0 {
+		predicates = append(predicates, flow.DeadlineIn(i.DeadlineIn...))
+	}
+	if len(i.DeadlineNotIn) > 0 {
+		predicates = append(predicates, flow.DeadlineNotIn(i.DeadlineNotIn...))
+	}
+	if i.DeadlineGT != nil {
+		predicates = append(predicates, flow.DeadlineGT(*i.DeadlineGT))
+	}
+	if i.DeadlineGTE != nil {
+		predicates = append(predicates, flow.DeadlineGTE(*i.DeadlineGTE))
+	}
+	if i.DeadlineLT != nil {
+		predicates = append(predicates, flow.DeadlineLT(*i.DeadlineLT))
+	}
+	if i.DeadlineLTE != nil {
+		predicates = append(predicates, flow.DeadlineLTE(*i.DeadlineLTE))
+	}
+	if i.DeadlineIsNil {
+		predicates = append(predicates, flow.DeadlineIsNil())
+	}
+	if i.DeadlineNotNil {
+		predicates = append(predicates, flow.DeadlineNotNil())
+	}
+	if i.InitiatorID != nil {
+		predicates = append(predicates, flow.InitiatorIDEQ(*i.InitiatorID))
+	}
+	if i.InitiatorIDNEQ != nil {
+		predicates = append(predicates, flow.InitiatorIDNEQ(*i.InitiatorIDNEQ))
+	}
+	if len(i.InitiatorIDIn) > 0 {
+		predicates = append(predicates, flow.InitiatorIDIn(i.InitiatorIDIn...))
+	}
+	if len(i.InitiatorIDNotIn) > 0 {
+		predicates = append(predicates, flow.InitiatorIDNotIn(i.InitiatorIDNotIn...))
+	}
+	if i.EnterpriseID != nil {
+		predicates = append(predicates, flow.EnterpriseIDEQ(*i.EnterpriseID))
+	}
+	if i.EnterpriseIDNEQ != nil {
+		predicates = append(predicates, flow.EnterpriseIDNEQ(*i.EnterpriseIDNEQ))
+	}
+	if len(i.EnterpriseIDIn) > 0 {
+		predicates = append(predicates, flow.EnterpriseIDIn(i.EnterpriseIDIn...))
+	}
+	if len(i.EnterpriseIDNotIn) > 0 {
+		predicates = append(predicates, flow.EnterpriseIDNotIn(i.EnterpriseIDNotIn...))
+	}
+	if i.EnterpriseIDGT != nil {
+		predicates = append(predicates, flow.EnterpriseIDGT(*i.EnterpriseIDGT))
+	}
+	if i.EnterpriseIDGTE != nil {
+		predicates = append(predicates, flow.EnterpriseIDGTE(*i.EnterpriseIDGTE))
+	}
+	if i.EnterpriseIDLT != nil {
+		predicates = append(predicates, flow.EnterpriseIDLT(*i.EnterpriseIDLT))
+	}
+	if i.EnterpriseIDLTE != nil {
+		predicates = append(predicates, flow.EnterpriseIDLTE(*i.EnterpriseIDLTE))
+	}
+	if i.EnterpriseIDIsNil {
+		predicates = append(predicates, flow.EnterpriseIDIsNil())
+	}
+	if i.EnterpriseIDNotNil {
+		predicates = append(predicates, flow.EnterpriseIDNotNil())
+	}
+	if i.SentAt != nil {
+		predicates = append(predicates, flow.SentAtEQ(*i.SentAt))
+	}
+	if i.SentAtNEQ != nil {
+		predicates = append(predicates, flow.SentAtNEQ(*i.SentAtNEQ))
+	}
+	if len(i.SentAtIn) > 0 {
+		predicates = append(predicates, flow.SentAtIn(i.SentAtIn...))
+	}
+	if len(i.SentAtNotIn) > 0 {
+		predicates = append(predicates, flow.SentAtNotIn(i.SentAtNotIn...))
+	}
+	if i.SentAtGT != nil {
+		predicates = append(predicates, flow.SentAtGT(*i.SentAtGT))
+	}
+	if i.SentAtGTE != nil {
+		predicates = append(predicates, flow.SentAtGTE(*i.SentAtGTE))
+	}
+	if i.SentAtLT != nil {
+		predicates = append(predicates, flow.SentAtLT(*i.SentAtLT))
+	}
+	if i.SentAtLTE != nil {
+		predicates = append(predicates, flow.SentAtLTE(*i.SentAtLTE))
+	}
+	if i.SentAtIsNil {
+		predicates = append(predicates, flow.SentAtIsNil())
+	}
+	if i.SentAtNotNil {
+		predicates = append(predicates, flow.SentAtNotNil())
+	}
+	if i.FinishedAt != nil {
+		predicates = append(predicates, flow.FinishedAtEQ(*i.FinishedAt))
+	}
+	if i.FinishedAtNEQ != nil {
+		predicates = append(predicates, flow.FinishedAtNEQ(*i.FinishedAtNEQ))
+	}
+	if len(i.FinishedAtIn) > 0 {
+		predicates = append(predicates, flow.FinishedAtIn(i.FinishedAtIn...))
+	}
+	if len(i.FinishedAtNotIn) > 0 {
+		predicates = append(predicates, flow.FinishedAtNotIn(i.FinishedAtNotIn...))
+	}
+	if i.FinishedAtGT != nil {
+		predicates = append(predicates, flow.FinishedAtGT(*i.FinishedAtGT))
+	}
+	if i.FinishedAtGTE != nil {
+		predicates = append(predicates, flow.FinishedAtGTE(*i.FinishedAtGTE))
+	}
+	if i.FinishedAtLT != nil {
+		predicates = append(predicates, flow.FinishedAtLT(*i.FinishedAtLT))
+	}
+	if i.FinishedAtLTE != nil {
+		predicates = append(predicates, flow.FinishedAtLTE(*i.FinishedAtLTE))
+	}
+	if i.FinishedAtIsNil {
+		predicates = append(predicates, flow.FinishedAtIsNil())
+	}
+	if i.FinishedAtNotNil {
+		predicates = append(predicates, flow.FinishedAtNotNil())
+	}
+	if i.EndReason != nil {
+		predicates = append(predicates, flow.EndReasonEQ(*i.EndReason))
+	}
+	if i.EndReasonNEQ != nil {
+		predicates = append(predicates, flow.EndReasonNEQ(*i.EndReasonNEQ))
+	}
+	if len(i.EndReasonIn) > 0 {
+		predicates = append(predicates, flow.EndReasonIn(i.EndReasonIn...))
+	}
+	if len(i.EndReasonNotIn) > 0 {
+		predicates = append(predicates, flow.EndReasonNotIn(i.EndReasonNotIn...))
+	}
+	if i.EndReasonGT != nil {
+		predicates = append(predicates, flow.EndReasonGT(*i.EndReasonGT))
+	}
+	if i.EndReasonGTE != nil {
+		predicates = append(predicates, flow.EndReasonGTE(*i.EndReasonGTE))
+	}
+	if i.EndReasonLT != nil {
+		predicates = append(predicates, flow.EndReasonLT(*i.EndReasonLT))
+	}
+	if i.EndReasonLTE != nil {
+		predicates = append(predicates, flow.EndReasonLTE(*i.EndReasonLTE))
+	}
+	if i.EndReasonContains != nil {
+		predicates = append(predicates, flow.EndReasonContains(*i.EndReasonContains))
+	}
+	if i.EndReasonHasPrefix != nil {
+		predicates = append(predicates, flow.EndReasonHasPrefix(*i.EndReasonHasPrefix))
+	}
+	if i.EndReasonHasSuffix != nil {
+		predicates = append(predicates, flow.EndReasonHasSuffix(*i.EndReasonHasSuffix))
+	}
+	if i.EndReasonIsNil {
+		predicates = append(predicates, flow.EndReasonIsNil())
+	}
+	if i.EndReasonNotNil {
+		predicates = append(predicates, flow.EndReasonNotNil())
+	}
+	if i.EndReasonEqualFold != nil {
+		predicates = append(predicates, flow.EndReasonEqualFold(*i.EndReasonEqualFold))
+	}
+	if i.EndReasonContainsFold != nil {
+		predicates = append(predicates, flow.EndReasonContainsFold(*i.EndReasonContainsFold))
+	}
+
+	if i.HasInitiator != nil {
+		p := flow.HasInitiator()
+		if !*i.HasInitiator {
+			p = flow.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasInitiatorWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasInitiatorWith))
+		for _, w := range i.HasInitiatorWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasInitiatorWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, flow.HasInitiatorWith(with...))
+	}
+	if i.HasDocuments != nil {
+		p := flow.HasDocuments()
+		if !*i.HasDocuments {
+			p = flow.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasDocumentsWith) > 0 {
+		with := make([]predicate.FlowDocument, 0, len(i.HasDocumentsWith))
+		for _, w := range i.HasDocumentsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasDocumentsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, flow.HasDocumentsWith(with...))
+	}
+	if i.HasParticipants != nil {
+		p := flow.HasParticipants()
+		if !*i.HasParticipants {
+			p = flow.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasParticipantsWith) > 0 {
+		with := make([]predicate.Participant, 0, len(i.HasParticipantsWith))
+		for _, w := range i.HasParticipantsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasParticipantsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, flow.HasParticipantsWith(with...))
+	}
+	if i.HasFields != nil {
+		p := flow.HasFields()
+		if !*i.HasFields {
+			p = flow.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasFieldsWith) > 0 {
+		with := make([]predicate.SignField, 0, len(i.HasFieldsWith))
+		for _, w := range i.HasFieldsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasFieldsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, flow.HasFieldsWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyFlowWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return flow.And(predicates...), nil
+	}
+}
+
+// FlowDocumentWhereInput represents a where input for filtering FlowDocument queries.
+type FlowDocumentWhereInput struct {
+	Predicates []predicate.FlowDocument  `json:"-"`
+	Not        *FlowDocumentWhereInput   `json:"not,omitempty"`
+	Or         []*FlowDocumentWhereInput `json:"or,omitempty"`
+	And        []*FlowDocumentWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "flow_id" field predicates.
+	FlowID      *int  `json:"flowID,omitempty"`
+	FlowIDNEQ   *int  `json:"flowIDNEQ,omitempty"`
+	FlowIDIn    []int `json:"flowIDIn,omitempty"`
+	FlowIDNotIn []int `json:"flowIDNotIn,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "contract_number" field predicates.
+	ContractNumber             *string  `json:"contractNumber,omitempty"`
+	ContractNumberNEQ          *string  `json:"contractNumberNEQ,omitempty"`
+	ContractNumberIn           []string `json:"contractNumberIn,omitempty"`
+	ContractNumberNotIn        []string `json:"contractNumberNotIn,omitempty"`
+	ContractNumberGT           *string  `json:"contractNumberGT,omitempty"`
+	ContractNumberGTE          *string  `json:"contractNumberGTE,omitempty"`
+	ContractNumberLT           *string  `json:"contractNumberLT,omitempty"`
+	ContractNumberLTE          *string  `json:"contractNumberLTE,omitempty"`
+	ContractNumberContains     *string  `json:"contractNumberContains,omitempty"`
+	ContractNumberHasPrefix    *string  `json:"contractNumberHasPrefix,omitempty"`
+	ContractNumberHasSuffix    *string  `json:"contractNumberHasSuffix,omitempty"`
+	ContractNumberIsNil        bool     `json:"contractNumberIsNil,omitempty"`
+	ContractNumberNotNil       bool     `json:"contractNumberNotNil,omitempty"`
+	ContractNumberEqualFold    *string  `json:"contractNumberEqualFold,omitempty"`
+	ContractNumberContainsFold *string  `json:"contractNumberContainsFold,omitempty"`
+
+	// "position" field predicates.
+	Position      *int  `json:"position,omitempty"`
+	PositionNEQ   *int  `json:"positionNEQ,omitempty"`
+	PositionIn    []int `json:"positionIn,omitempty"`
+	PositionNotIn []int `json:"positionNotIn,omitempty"`
+	PositionGT    *int  `json:"positionGT,omitempty"`
+	PositionGTE   *int  `json:"positionGTE,omitempty"`
+	PositionLT    *int  `json:"positionLT,omitempty"`
+	PositionLTE   *int  `json:"positionLTE,omitempty"`
+
+	// "original_sha256" field predicates.
+	OriginalSha256             *string  `json:"originalSha256,omitempty"`
+	OriginalSha256NEQ          *string  `json:"originalSha256NEQ,omitempty"`
+	OriginalSha256In           []string `json:"originalSha256In,omitempty"`
+	OriginalSha256NotIn        []string `json:"originalSha256NotIn,omitempty"`
+	OriginalSha256GT           *string  `json:"originalSha256GT,omitempty"`
+	OriginalSha256GTE          *string  `json:"originalSha256GTE,omitempty"`
+	OriginalSha256LT           *string  `json:"originalSha256LT,omitempty"`
+	OriginalSha256LTE          *string  `json:"originalSha256LTE,omitempty"`
+	OriginalSha256Contains     *string  `json:"originalSha256Contains,omitempty"`
+	OriginalSha256HasPrefix    *string  `json:"originalSha256HasPrefix,omitempty"`
+	OriginalSha256HasSuffix    *string  `json:"originalSha256HasSuffix,omitempty"`
+	OriginalSha256EqualFold    *string  `json:"originalSha256EqualFold,omitempty"`
+	OriginalSha256ContainsFold *string  `json:"originalSha256ContainsFold,omitempty"`
+
+	// "original_size" field predicates.
+	OriginalSize      *int64  `json:"originalSize,omitempty"`
+	OriginalSizeNEQ   *int64  `json:"originalSizeNEQ,omitempty"`
+	OriginalSizeIn    []int64 `json:"originalSizeIn,omitempty"`
+	OriginalSizeNotIn []int64 `json:"originalSizeNotIn,omitempty"`
+	OriginalSizeGT    *int64  `json:"originalSizeGT,omitempty"`
+	OriginalSizeGTE   *int64  `json:"originalSizeGTE,omitempty"`
+	OriginalSizeLT    *int64  `json:"originalSizeLT,omitempty"`
+	OriginalSizeLTE   *int64  `json:"originalSizeLTE,omitempty"`
+
+	// "current_sha256" field predicates.
+	CurrentSha256             *string  `json:"currentSha256,omitempty"`
+	CurrentSha256NEQ          *string  `json:"currentSha256NEQ,omitempty"`
+	CurrentSha256In           []string `json:"currentSha256In,omitempty"`
+	CurrentSha256NotIn        []string `json:"currentSha256NotIn,omitempty"`
+	CurrentSha256GT           *string  `json:"currentSha256GT,omitempty"`
+	CurrentSha256GTE          *string  `json:"currentSha256GTE,omitempty"`
+	CurrentSha256LT           *string  `json:"currentSha256LT,omitempty"`
+	CurrentSha256LTE          *string  `json:"currentSha256LTE,omitempty"`
+	CurrentSha256Contains     *string  `json:"currentSha256Contains,omitempty"`
+	CurrentSha256HasPrefix    *string  `json:"currentSha256HasPrefix,omitempty"`
+	CurrentSha256HasSuffix    *string  `json:"currentSha256HasSuffix,omitempty"`
+	CurrentSha256EqualFold    *string  `json:"currentSha256EqualFold,omitempty"`
+	CurrentSha256ContainsFold *string  `json:"currentSha256ContainsFold,omitempty"`
+
+	// "revision" field predicates.
+	Revision      *int  `json:"revision,omitempty"`
+	RevisionNEQ   *int  `json:"revisionNEQ,omitempty"`
+	RevisionIn    []int `json:"revisionIn,omitempty"`
+	RevisionNotIn []int `json:"revisionNotIn,omitempty"`
+	RevisionGT    *int  `json:"revisionGT,omitempty"`
+	RevisionGTE   *int  `json:"revisionGTE,omitempty"`
+	RevisionLT    *int  `json:"revisionLT,omitempty"`
+	RevisionLTE   *int  `json:"revisionLTE,omitempty"`
+
+	// "flow" edge predicates.
+	HasFlow     *bool             `json:"hasFlow,omitempty"`
+	HasFlowWith []*FlowWhereInput `json:"hasFlowWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *FlowDocumentWhereInput) AddPredicates(predicates ...predicate.FlowDocument) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the FlowDocumentWhereInput filter on the FlowDocumentQuery builder.
+func (i *FlowDocumentWhereInput) Filter(q *FlowDocumentQuery) (*FlowDocumentQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyFlowDocumentWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyFlowDocumentWhereInput is returned in case the FlowDocumentWhereInput is empty.
+var ErrEmptyFlowDocumentWhereInput = errors.New("ent: empty predicate FlowDocumentWhereInput")
+
+// P returns a predicate for filtering flowdocuments.
+// An error is returned if the input is empty or invalid.
+func (i *FlowDocumentWhereInput) P() (predicate.FlowDocument, error) {
+	var predicates []predicate.FlowDocument
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, flowdocument.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.FlowDocument, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, flowdocument.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.FlowDocument, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, flowdocument.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, flowdocument.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, flowdocument.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, flowdocument.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, flowdocument.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, flowdocument.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, flowdocument.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, flowdocument.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, flowdocument.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, flowdocument.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, flowdocument.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, flowdocument.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, flowdocument.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, flowdocument.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, flowdocument.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, flowdocument.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, flowdocument.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, flowdocument.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, flowdocument.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, flowdocument.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, flowdocument.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, flowdocument.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, flowdocument.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, flowdocument.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, flowdocument.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.FlowID != nil {
+		predicates = append(predicates, flowdocument.FlowIDEQ(*i.FlowID))
+	}
+	if i.FlowIDNEQ != nil {
+		predicates = append(predicates, flowdocument.FlowIDNEQ(*i.FlowIDNEQ))
+	}
+	if len(i.FlowIDIn) > 0 {
+		predicates = append(predicates, flowdocument.FlowIDIn(i.FlowIDIn...))
+	}
+	if len(i.FlowIDNotIn) > 0 {
+		predicates = append(predicates, flowdocument.FlowIDNotIn(i.FlowIDNotIn...))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, flowdocument.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, flowdocument.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, flowdocument.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, flowdocument.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, flowdocument.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, flowdocument.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, flowdocument.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, flowdocument.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, flowdocument.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, flowdocument.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, flowdocument.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, flowdocument.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, flowdocument.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.ContractNumber != nil {
+		predicates = append(predicates, flowdocument.ContractNumberEQ(*i.ContractNumber))
+	}
+	if i.ContractNumberNEQ != nil {
+		predicates = append(predicates, flowdocument.ContractNumberNEQ(*i.ContractNumberNEQ))
+	}
+	if len(i.ContractNumberIn) > 0 {
+		predicates = append(predicates, flowdocument.ContractNumberIn(i.ContractNumberIn...))
+	}
+	if len(i.ContractNumberNotIn) > 0 {
+		predicates = append(predicates, flowdocument.ContractNumberNotIn(i.ContractNumberNotIn...))
+	}
+	if i.ContractNumberGT != nil {
+		predicates = append(predicates, flowdocument.ContractNumberGT(*i.ContractNumberGT))
+	}
+	if i.ContractNumberGTE != nil {
+		predicates = append(predicates, flowdocument.ContractNumberGTE(*i.ContractNumberGTE))
+	}
+	if i.ContractNumberLT != nil {
+		predicates = append(predicates, flowdocument.ContractNumberLT(*i.ContractNumberLT))
+	}
+	if i.ContractNumberLTE != nil {
+		predicates = append(predicates, flowdocument.ContractNumberLTE(*i.ContractNumberLTE))
+	}
+	if i.ContractNumberContains != nil {
+		predicates = append(predicates, flowdocument.ContractNumberContains(*i.ContractNumberContains))
+	}
+	if i.ContractNumberHasPrefix != nil {
+		predicates = append(predicates, flowdocument.ContractNumberHasPrefix(*i.ContractNumberHasPrefix))
+	}
+	if i.ContractNumberHasSuffix != nil {
+		predicates = append(predicates, flowdocument.ContractNumberHasSuffix(*i.ContractNumberHasSuffix))
+	}
+	if i.ContractNumberIsNil {
+		predicates = append(predicates, flowdocument.ContractNumberIsNil())
+	}
+	if i.ContractNumberNotNil {
+		predicates = append(predicates, flowdocument.ContractNumberNotNil())
+	}
+	if i.ContractNumberEqualFold != nil {
+		predicates = append(predicates, flowdocument.ContractNumberEqualFold(*i.ContractNumberEqualFold))
+	}
+	if i.ContractNumberContainsFold != nil {
+		predicates = append(predicates, flowdocument.ContractNumberContainsFold(*i.ContractNumberContainsFold))
+	}
+	if i.Position != nil {
+		predicates = append(predicates, flowdocument.PositionEQ(*i.Position))
+	}
+	if i.PositionNEQ != nil {
+		predicates = append(predicates, flowdocument.PositionNEQ(*i.PositionNEQ))
+	}
+	if len(i.PositionIn) > 0 {
+		predicates = append(predicates, flowdocument.PositionIn(i.PositionIn...))
+	}
+	if len(i.PositionNotIn) > 0 {
+		predicates = append(predicates, flowdocument.PositionNotIn(i.PositionNotIn...))
+	}
+	if i.PositionGT != nil {
+		predicates = append(predicates, flowdocument.PositionGT(*i.PositionGT))
+	}
+	if i.PositionGTE != nil {
+		predicates = append(predicates, flowdocument.PositionGTE(*i.PositionGTE))
+	}
+	if i.PositionLT != nil {
+		predicates = append(predicates, flowdocument.PositionLT(*i.PositionLT))
+	}
+	if i.PositionLTE != nil {
+		predicates = append(predicates, flowdocument.PositionLTE(*i.PositionLTE))
+	}
+	if i.OriginalSha256 != nil {
+		predicates = append(predicates, flowdocument.OriginalSha256EQ(*i.OriginalSha256))
+	}
+	if i.OriginalSha256NEQ != nil {
+		predicates = append(predicates, flowdocument.OriginalSha256NEQ(*i.OriginalSha256NEQ))
+	}
+	if len(i.OriginalSha256In) > 0 {
+		predicates = append(predicates, flowdocument.OriginalSha256In(i.OriginalSha256In...))
+	}
+	if len(i.OriginalSha256NotIn) > 0 {
+		predicates = append(predicates, flowdocument.OriginalSha256NotIn(i.OriginalSha256NotIn...))
+	}
+	if i.OriginalSha256GT != nil {
+		predicates = append(predicates, flowdocument.OriginalSha256GT(*i.OriginalSha256GT))
+	}
+	if i.OriginalSha256GTE != nil {
+		predicates = append(predicates, flowdocument.OriginalSha256GTE(*i.OriginalSha256GTE))
+	}
+	if i.OriginalSha256LT != nil {
+		predicates = append(predicates, flowdocument.OriginalSha256LT(*i.OriginalSha256LT))
+	}
+	if i.OriginalSha256LTE != nil {
+		predicates = append(predicates, flowdocument.OriginalSha256LTE(*i.OriginalSha256LTE))
+	}
+	if i.OriginalSha256Contains != nil {
+		predicates = append(predicates, flowdocument.OriginalSha256Contains(*i.OriginalSha256Contains))
+	}
+	if i.OriginalSha256HasPrefix != nil {
+		predicates = append(predicates, flowdocument.OriginalSha256HasPrefix(*i.OriginalSha256HasPrefix))
+	}
+	if i.OriginalSha256HasSuffix != nil {
+		predicates = append(predicates, flowdocument.OriginalSha256HasSuffix(*i.OriginalSha256HasSuffix))
+	}
+	if i.OriginalSha256EqualFold != nil {
+		predicates = append(predicates, flowdocument.OriginalSha256EqualFold(*i.OriginalSha256EqualFold))
+	}
+	if i.OriginalSha256ContainsFold != nil {
+		predicates = append(predicates, flowdocument.OriginalSha256ContainsFold(*i.OriginalSha256ContainsFold))
+	}
+	if i.OriginalSize != nil {
+		predicates = append(predicates, flowdocument.OriginalSizeEQ(*i.OriginalSize))
+	}
+	if i.OriginalSizeNEQ != nil {
+		predicates = append(predicates, flowdocument.OriginalSizeNEQ(*i.OriginalSizeNEQ))
+	}
+	if len(i.OriginalSizeIn) > 0 {
+		predicates = append(predicates, flowdocument.OriginalSizeIn(i.OriginalSizeIn...))
+	}
+	if len(i.OriginalSizeNotIn) > 0 {
+		predicates = append(predicates, flowdocument.OriginalSizeNotIn(i.OriginalSizeNotIn...))
+	}
+	if i.OriginalSizeGT != nil {
+		predicates = append(predicates, flowdocument.OriginalSizeGT(*i.OriginalSizeGT))
+	}
+	if i.OriginalSizeGTE != nil {
+		predicates = append(predicates, flowdocument.OriginalSizeGTE(*i.OriginalSizeGTE))
+	}
+	if i.OriginalSizeLT != nil {
+		predicates = append(predicates, flowdocument.OriginalSizeLT(*i.OriginalSizeLT))
+	}
+	if i.OriginalSizeLTE != nil {
+		predicates = append(predicates, flowdocument.OriginalSizeLTE(*i.OriginalSizeLTE))
+	}
+	if i.CurrentSha256 != nil {
+		predicates = append(predicates, flowdocument.CurrentSha256EQ(*i.CurrentSha256))
+	}
+	if i.CurrentSha256NEQ != nil {
+		predicates = append(predicates, flowdocument.CurrentSha256NEQ(*i.CurrentSha256NEQ))
+	}
+	if len(i.CurrentSha256In) > 0 {
+		predicates = append(predicates, flowdocument.CurrentSha256In(i.CurrentSha256In...))
+	}
+	if len(i.CurrentSha256NotIn) > 0 {
+		predicates = append(predicates, flowdocument.CurrentSha256NotIn(i.CurrentSha256NotIn...))
+	}
+	if i.CurrentSha256GT != nil {
+		predicates = append(predicates, flowdocument.CurrentSha256GT(*i.CurrentSha256GT))
+	}
+	if i.CurrentSha256GTE != nil {
+		predicates = append(predicates, flowdocument.CurrentSha256GTE(*i.CurrentSha256GTE))
+	}
+	if i.CurrentSha256LT != nil {
+		predicates = append(predicates, flowdocument.CurrentSha256LT(*i.CurrentSha256LT))
+	}
+	if i.CurrentSha256LTE != nil {
+		predicates = append(predicates, flowdocument.CurrentSha256LTE(*i.CurrentSha256LTE))
+	}
+	if i.CurrentSha256Contains != nil {
+		predicates = append(predicates, flowdocument.CurrentSha256Contains(*i.CurrentSha256Contains))
+	}
+	if i.CurrentSha256HasPrefix != nil {
+		predicates = append(predicates, flowdocument.CurrentSha256HasPrefix(*i.CurrentSha256HasPrefix))
+	}
+	if i.CurrentSha256HasSuffix != nil {
+		predicates = append(predicates, flowdocument.CurrentSha256HasSuffix(*i.CurrentSha256HasSuffix))
+	}
+	if i.CurrentSha256EqualFold != nil {
+		predicates = append(predicates, flowdocument.CurrentSha256EqualFold(*i.CurrentSha256EqualFold))
+	}
+	if i.CurrentSha256ContainsFold != nil {
+		predicates = append(predicates, flowdocument.CurrentSha256ContainsFold(*i.CurrentSha256ContainsFold))
+	}
+	if i.Revision != nil {
+		predicates = append(predicates, flowdocument.RevisionEQ(*i.Revision))
+	}
+	if i.RevisionNEQ != nil {
+		predicates = append(predicates, flowdocument.RevisionNEQ(*i.RevisionNEQ))
+	}
+	if len(i.RevisionIn) > 0 {
+		predicates = append(predicates, flowdocument.RevisionIn(i.RevisionIn...))
+	}
+	if len(i.RevisionNotIn) > 0 {
+		predicates = append(predicates, flowdocument.RevisionNotIn(i.RevisionNotIn...))
+	}
+	if i.RevisionGT != nil {
+		predicates = append(predicates, flowdocument.RevisionGT(*i.RevisionGT))
+	}
+	if i.RevisionGTE != nil {
+		predicates = append(predicates, flowdocument.RevisionGTE(*i.RevisionGTE))
+	}
+	if i.RevisionLT != nil {
+		predicates = append(predicates, flowdocument.RevisionLT(*i.RevisionLT))
+	}
+	if i.RevisionLTE != nil {
+		predicates = append(predicates, flowdocument.RevisionLTE(*i.RevisionLTE))
+	}
+
+	if i.HasFlow != nil {
+		p := flowdocument.HasFlow()
+		if !*i.HasFlow {
+			p = flowdocument.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasFlowWith) > 0 {
+		with := make([]predicate.Flow, 0, len(i.HasFlowWith))
+		for _, w := range i.HasFlowWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasFlowWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, flowdocument.HasFlowWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyFlowDocumentWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return flowdocument.And(predicates...), nil
+	}
+}
+
+// IdentityVerificationWhereInput represents a where input for filtering IdentityVerification queries.
+type IdentityVerificationWhereInput struct {
+	Predicates []predicate.IdentityVerification  `json:"-"`
+	Not        *IdentityVerificationWhereInput   `json:"not,omitempty"`
+	Or         []*IdentityVerificationWhereInput `json:"or,omitempty"`
+	And        []*IdentityVerificationWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "user_id" field predicates.
+	UserID      *int  `json:"userID,omitempty"`
+	UserIDNEQ   *int  `json:"userIDNEQ,omitempty"`
+	UserIDIn    []int `json:"userIDIn,omitempty"`
+	UserIDNotIn []int `json:"userIDNotIn,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "id_number_masked" field predicates.
+	IDNumberMasked             *string  `json:"idNumberMasked,omitempty"`
+	IDNumberMaskedNEQ          *string  `json:"idNumberMaskedNEQ,omitempty"`
+	IDNumberMaskedIn           []string `json:"idNumberMaskedIn,omitempty"`
+	IDNumberMaskedNotIn        []string `json:"idNumberMaskedNotIn,omitempty"`
+	IDNumberMaskedGT           *string  `json:"idNumberMaskedGT,omitempty"`
+	IDNumberMaskedGTE          *string  `json:"idNumberMaskedGTE,omitempty"`
+	IDNumberMaskedLT           *string  `json:"idNumberMaskedLT,omitempty"`
+	IDNumberMaskedLTE          *string  `json:"idNumberMaskedLTE,omitempty"`
+	IDNumberMaskedContains     *string  `json:"idNumberMaskedContains,omitempty"`
+	IDNumberMaskedHasPrefix    *string  `json:"idNumberMaskedHasPrefix,omitempty"`
+	IDNumberMaskedHasSuffix    *string  `json:"idNumberMaskedHasSuffix,omitempty"`
+	IDNumberMaskedEqualFold    *string  `json:"idNumberMaskedEqualFold,omitempty"`
+	IDNumberMaskedContainsFold *string  `json:"idNumberMaskedContainsFold,omitempty"`
+
+	// "email" field predicates.
+	Email             *string  `json:"email,omitempty"`
+	EmailNEQ          *string  `json:"emailNEQ,omitempty"`
+	EmailIn           []string `json:"emailIn,omitempty"`
+	EmailNotIn        []string `json:"emailNotIn,omitempty"`
+	EmailGT           *string  `json:"emailGT,omitempty"`
+	EmailGTE          *string  `json:"emailGTE,omitempty"`
+	EmailLT           *string  `json:"emailLT,omitempty"`
+	EmailLTE          *string  `json:"emailLTE,omitempty"`
+	EmailContains     *string  `json:"emailContains,omitempty"`
+	EmailHasPrefix    *string  `json:"emailHasPrefix,omitempty"`
+	EmailHasSuffix    *string  `json:"emailHasSuffix,omitempty"`
+	EmailIsNil        bool     `json:"emailIsNil,omitempty"`
+	EmailNotNil       bool     `json:"emailNotNil,omitempty"`
+	EmailEqualFold    *string  `json:"emailEqualFold,omitempty"`
+	EmailContainsFold *string  `json:"emailContainsFold,omitempty"`
+
+	// "phone" field predicates.
+	Phone             *string  `json:"phone,omitempty"`
+	PhoneNEQ          *string  `json:"phoneNEQ,omitempty"`
+	PhoneIn           []string `json:"phoneIn,omitempty"`
+	PhoneNotIn        []string `json:"phoneNotIn,omitempty"`
+	PhoneGT           *string  `json:"phoneGT,omitempty"`
+	PhoneGTE          *string  `json:"phoneGTE,omitempty"`
+	PhoneLT           *string  `json:"phoneLT,omitempty"`
+	PhoneLTE          *string  `json:"phoneLTE,omitempty"`
+	PhoneContains     *string  `json:"phoneContains,omitempty"`
+	PhoneHasPrefix    *string  `json:"phoneHasPrefix,omitempty"`
+	PhoneHasSuffix    *string  `json:"phoneHasSuffix,omitempty"`
+	PhoneEqualFold    *string  `json:"phoneEqualFold,omitempty"`
+	PhoneContainsFold *string  `json:"phoneContainsFold,omitempty"`
+
+	// "method" field predicates.
+	Method       *identityverification.Method  `json:"method,omitempty"`
+	MethodNEQ    *identityverification.Method  `json:"methodNEQ,omitempty"`
+	MethodIn     []identityverification.Method `json:"methodIn,omitempty"`
+	MethodNotIn  []identityverification.Method `json:"methodNotIn,omitempty"`
+	MethodIsNil  bool                          `json:"methodIsNil,omitempty"`
+	MethodNotNil bool                          `json:"methodNotNil,omitempty"`
+
+	// "status" field predicates.
+	Status      *identityverification.Status  `json:"status,omitempty"`
+	StatusNEQ   *identityverification.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []identityverification.Status `json:"statusIn,omitempty"`
+	StatusNotIn []identityverification.Status `json:"statusNotIn,omitempty"`
+
+	// "provider" field predicates.
+	Provider             *string  `json:"provider,omitempty"`
+	ProviderNEQ          *string  `json:"providerNEQ,omitempty"`
+	ProviderIn           []string `json:"providerIn,omitempty"`
+	ProviderNotIn        []string `json:"providerNotIn,omitempty"`
+	ProviderGT           *string  `json:"providerGT,omitempty"`
+	ProviderGTE          *string  `json:"providerGTE,omitempty"`
+	ProviderLT           *string  `json:"providerLT,omitempty"`
+	ProviderLTE          *string  `json:"providerLTE,omitempty"`
+	ProviderContains     *string  `json:"providerContains,omitempty"`
+	ProviderHasPrefix    *string  `json:"providerHasPrefix,omitempty"`
+	ProviderHasSuffix    *string  `json:"providerHasSuffix,omitempty"`
+	ProviderIsNil        bool     `json:"providerIsNil,omitempty"`
+	ProviderNotNil       bool     `json:"providerNotNil,omitempty"`
+	ProviderEqualFold    *string  `json:"providerEqualFold,omitempty"`
+	ProviderContainsFold *string  `json:"providerContainsFold,omitempty"`
+
+	// "provider_txn_id" field predicates.
+	ProviderTxnID             *string  `json:"providerTxnID,omitempty"`
+	ProviderTxnIDNEQ          *string  `json:"providerTxnIDNEQ,omitempty"`
+	ProviderTxnIDIn           []string `json:"providerTxnIDIn,omitempty"`
+	ProviderTxnIDNotIn        []string `json:"providerTxnIDNotIn,omitempty"`
+	ProviderTxnIDGT           *string  `json:"providerTxnIDGT,omitempty"`
+	ProviderTxnIDGTE          *string  `json:"providerTxnIDGTE,omitempty"`
+	ProviderTxnIDLT           *string  `json:"providerTxnIDLT,omitempty"`
+	ProviderTxnIDLTE          *string  `json:"providerTxnIDLTE,omitempty"`
+	ProviderTxnIDContains     *string  `json:"providerTxnIDContains,omitempty"`
+	ProviderTxnIDHasPrefix    *string  `json:"providerTxnIDHasPrefix,omitempty"`
+	ProviderTxnIDHasSuffix    *string  `json:"providerTxnIDHasSuffix,omitempty"`
+	ProviderTxnIDIsNil        bool     `json:"providerTxnIDIsNil,omitempty"`
+	ProviderTxnIDNotNil       bool     `json:"providerTxnIDNotNil,omitempty"`
+	ProviderTxnIDEqualFold    *string  `json:"providerTxnIDEqualFold,omitempty"`
+	ProviderTxnIDContainsFold *string  `json:"providerTxnIDContainsFold,omitempty"`
+
+	// "bank_card_masked" field predicates.
+	BankCardMasked             *string  `json:"bankCardMasked,omitempty"`
+	BankCardMaskedNEQ          *string  `json:"bankCardMaskedNEQ,omitempty"`
+	BankCardMaskedIn           []string `json:"bankCardMaskedIn,omitempty"`
+	BankCardMaskedNotIn        []string `json:"bankCardMaskedNotIn,omitempty"`
+	BankCardMaskedGT           *string  `json:"bankCardMaskedGT,omitempty"`
+	BankCardMaskedGTE          *string  `json:"bankCardMaskedGTE,omitempty"`
+	BankCardMaskedLT           *string  `json:"bankCardMaskedLT,omitempty"`
+	BankCardMaskedLTE          *string  `json:"bankCardMaskedLTE,omitempty"`
+	BankCardMaskedContains     *string  `json:"bankCardMaskedContains,omitempty"`
+	BankCardMaskedHasPrefix    *string  `json:"bankCardMaskedHasPrefix,omitempty"`
+	BankCardMaskedHasSuffix    *string  `json:"bankCardMaskedHasSuffix,omitempty"`
+	BankCardMaskedIsNil        bool     `json:"bankCardMaskedIsNil,omitempty"`
+	BankCardMaskedNotNil       bool     `json:"bankCardMaskedNotNil,omitempty"`
+	BankCardMaskedEqualFold    *string  `json:"bankCardMaskedEqualFold,omitempty"`
+	BankCardMaskedContainsFold *string  `json:"bankCardMaskedContainsFold,omitempty"`
+
+	// "face_redirect_url" field predicates.
+	FaceRedirectURL             *string  `json:"faceRedirectURL,omitempty"`
+	FaceRedirectURLNEQ          *string  `json:"faceRedirectURLNEQ,omitempty"`
+	FaceRedirectURLIn           []string `json:"faceRedirectURLIn,omitempty"`
+	FaceRedirectURLNotIn        []string `json:"faceRedirectURLNotIn,omitempty"`
+	FaceRedirectURLGT           *string  `json:"faceRedirectURLGT,omitempty"`
+	FaceRedirectURLGTE          *string  `json:"faceRedirectURLGTE,omitempty"`
+	FaceRedirectURLLT           *string  `json:"faceRedirectURLLT,omitempty"`
+	FaceRedirectURLLTE          *string  `json:"faceRedirectURLLTE,omitempty"`
+	FaceRedirectURLContains     *string  `json:"faceRedirectURLContains,omitempty"`
+	FaceRedirectURLHasPrefix    *string  `json:"faceRedirectURLHasPrefix,omitempty"`
+	FaceRedirectURLHasSuffix    *string  `json:"faceRedirectURLHasSuffix,omitempty"`
+	FaceRedirectURLIsNil        bool     `json:"faceRedirectURLIsNil,omitempty"`
+	FaceRedirectURLNotNil       bool     `json:"faceRedirectURLNotNil,omitempty"`
+	FaceRedirectURLEqualFold    *string  `json:"faceRedirectURLEqualFold,omitempty"`
+	FaceRedirectURLContainsFold *string  `json:"faceRedirectURLContainsFold,omitempty"`
+
+	// "failure_reason" field predicates.
+	FailureReason             *string  `json:"failureReason,omitempty"`
+	FailureReasonNEQ          *string  `json:"failureReasonNEQ,omitempty"`
+	FailureReasonIn           []string `json:"failureReasonIn,omitempty"`
+	FailureReasonNotIn        []string `json:"failureReasonNotIn,omitempty"`
+	FailureReasonGT           *string  `json:"failureReasonGT,omitempty"`
+	FailureReasonGTE          *string  `json:"failureReasonGTE,omitempty"`
+	FailureReasonLT           *string  `json:"failureReasonLT,omitempty"`
+	FailureReasonLTE          *string  `json:"failureReasonLTE,omitempty"`
+	FailureReasonContains     *string  `json:"failureReasonContains,omitempty"`
+	FailureReasonHasPrefix    *string  `json:"failureReasonHasPrefix,omitempty"`
+	FailureReasonHasSuffix    *string  `json:"failureReasonHasSuffix,omitempty"`
+	FailureReasonIsNil        bool     `json:"failureReasonIsNil,omitempty"`
+	FailureReasonNotNil       bool     `json:"failureReasonNotNil,omitempty"`
+	FailureReasonEqualFold    *string  `json:"failureReasonEqualFold,omitempty"`
+	FailureReasonContainsFold *string  `json:"failureReasonContainsFold,omitempty"`
+
+	// "verified_at" field predicates.
+	VerifiedAt       *time.Time  `json:"verifiedAt,omitempty"`
+	VerifiedAtNEQ    *time.Time  `json:"verifiedAtNEQ,omitempty"`
+	VerifiedAtIn     []time.Time `json:"verifiedAtIn,omitempty"`
+	VerifiedAtNotIn  []time.Time `json:"verifiedAtNotIn,omitempty"`
+	VerifiedAtGT     *time.Time  `json:"verifiedAtGT,omitempty"`
+	VerifiedAtGTE    *time.Time  `json:"verifiedAtGTE,omitempty"`
+	VerifiedAtLT     *time.Time  `json:"verifiedAtLT,omitempty"`
+	VerifiedAtLTE    *time.Time  `json:"verifiedAtLTE,omitempty"`
+	VerifiedAtIsNil  bool        `json:"verifiedAtIsNil,omitempty"`
+	VerifiedAtNotNil bool        `json:"verifiedAtNotNil,omitempty"`
+
+	// "user" edge predicates.
+	HasUser     *bool             `json:"hasUser,omitempty"`
+	HasUserWith []*UserWhereInput `json:"hasUserWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *IdentityVerificationWhereInput) AddPredicates(predicates ...predicate.IdentityVerification) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the IdentityVerificationWhereInput filter on the IdentityVerificationQuery builder.
+func (i *IdentityVerificationWhereInput) Filter(q *IdentityVerificationQuery) (*IdentityVerificationQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyIdentityVerificationWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyIdentityVerificationWhereInput is returned in case the IdentityVerificationWhereInput is empty.
+var ErrEmptyIdentityVerificationWhereInput = errors.New("ent: empty predicate IdentityVerificationWhereInput")
+
+// P returns a predicate for filtering identityverifications.
+// An error is returned if the input is empty or invalid.
+func (i *IdentityVerificationWhereInput) P() (predicate.IdentityVerification, error) {
+	var predicates []predicate.IdentityVerification
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, identityverification.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.IdentityVerification, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, identityverification.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.IdentityVerification, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, identityverification.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, identityverification.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, identityverification.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, identityverification.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, identityverification.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, identityverification.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, identityverification.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, identityverification.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, identityverification.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, identityverification.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, identityverification.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, identityverification.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, identityverification.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, identityverification.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, identityverification.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, identityverification.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, identityverification.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, identityverification.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, identityverification.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, identityverification.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, identityverification.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, identityverification.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, identityverification.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, identityverification.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, identityverification.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.UserID != nil {
+		predicates = append(predicates, identityverification.UserIDEQ(*i.UserID))
+	}
+	if i.UserIDNEQ != nil {
+		predicates = append(predicates, identityverification.UserIDNEQ(*i.UserIDNEQ))
+	}
+	if len(i.UserIDIn) > 0 {
+		predicates = append(predicates, identityverification.UserIDIn(i.UserIDIn...))
+	}
+	if len(i.UserIDNotIn) > 0 {
+		predicates = append(predicates, identityverification.UserIDNotIn(i.UserIDNotIn...))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, identityverification.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, identityverification.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, identityverification.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, identityverification.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, identityverification.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, identityverification.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, identityverification.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, identityverification.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, identityverification.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, identityverification.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, identityverification.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, identityverification.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, identityverification.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.IDNumberMasked != nil {
+		predicates = append(predicates, identityverification.IDNumberMaskedEQ(*i.IDNumberMasked))
+	}
+	if i.IDNumberMaskedNEQ != nil {
+		predicates = append(predicates, identityverification.IDNumberMaskedNEQ(*i.IDNumberMaskedNEQ))
+	}
+	if len(i.IDNumberMaskedIn) > 0 {
+		predicates = append(predicates, identityverification.IDNumberMaskedIn(i.IDNumberMaskedIn...))
+	}
+	if len(i.IDNumberMaskedNotIn) > 0 {
+		predicates = append(predicates, identityverification.IDNumberMaskedNotIn(i.IDNumberMaskedNotIn...))
+	}
+	if i.IDNumberMaskedGT != nil {
+		predicates = append(predicates, identityverification.IDNumberMaskedGT(*i.IDNumberMaskedGT))
+	}
+	if i.IDNumberMaskedGTE != nil {
+		predicates = append(predicates, identityverification.IDNumberMaskedGTE(*i.IDNumberMaskedGTE))
+	}
+	if i.IDNumberMaskedLT != nil {
+		predicates = append(predicates, identityverification.IDNumberMaskedLT(*i.IDNumberMaskedLT))
+	}
+	if i.IDNumberMaskedLTE != nil {
+		predicates = append(predicates, identityverification.IDNumberMaskedLTE(*i.IDNumberMaskedLTE))
+	}
+	if i.IDNumberMaskedContains != nil {
+		predicates = append(predicates, identityverification.IDNumberMaskedContains(*i.IDNumberMaskedContains))
+	}
+	if i.IDNumberMaskedHasPrefix != nil {
+		predicates = append(predicates, identityverification.IDNumberMaskedHasPrefix(*i.IDNumberMaskedHasPrefix))
+	}
+	if i.IDNumberMaskedHasSuffix != nil {
+		predicates = append(predicates, identityverification.IDNumberMaskedHasSuffix(*i.IDNumberMaskedHasSuffix))
+	}
+	if i.IDNumberMaskedEqualFold != nil {
+		predicates = append(predicates, identityverification.IDNumberMaskedEqualFold(*i.IDNumberMaskedEqualFold))
+	}
+	if i.IDNumberMaskedContainsFold != nil {
+		predicates = append(predicates, identityverification.IDNumberMaskedContainsFold(*i.IDNumberMaskedContainsFold))
+	}
+	if i.Email != nil {
+		predicates = append(predicates, identityverification.EmailEQ(*i.Email))
+	}
+	if i.EmailNEQ != nil {
+		predicates = append(predicates, identityverification.EmailNEQ(*i.EmailNEQ))
+	}
+	if len(i.EmailIn) > 0 {
+		predicates = append(predicates, identityverification.EmailIn(i.EmailIn...))
+	}
+	if len(i.EmailNotIn) > 0 {
+		predicates = append(predicates, identityverification.EmailNotIn(i.EmailNotIn...))
+	}
+	if i.EmailGT != nil {
+		predicates = append(predicates, identityverification.EmailGT(*i.EmailGT))
+	}
+	if i.EmailGTE != nil {
+		predicates = append(predicates, identityverification.EmailGTE(*i.EmailGTE))
+	}
+	if i.EmailLT != nil {
+		predicates = append(predicates, identityverification.EmailLT(*i.EmailLT))
+	}
+	if i.EmailLTE != nil {
+		predicates = append(predicates, identityverification.EmailLTE(*i.EmailLTE))
+	}
+	if i.EmailContains != nil {
+		predicates = append(predicates, identityverification.EmailContains(*i.EmailContains))
+	}
+	if i.EmailHasPrefix != nil {
+		predicates = append(predicates, identityverification.EmailHasPrefix(*i.EmailHasPrefix))
+	}
+	if i.EmailHasSuffix != nil {
+		predicates = append(predicates, identityverification.EmailHasSuffix(*i.EmailHasSuffix))
+	}
+	if i.EmailIsNil {
+		predicates = append(predicates, identityverification.EmailIsNil())
+	}
+	if i.EmailNotNil {
+		predicates = append(predicates, identityverification.EmailNotNil())
+	}
+	if i.EmailEqualFold != nil {
+		predicates = append(predicates, identityverification.EmailEqualFold(*i.EmailEqualFold))
+	}
+	if i.EmailContainsFold != nil {
+		predicates = append(predicates, identityverification.EmailContainsFold(*i.EmailContainsFold))
+	}
+	if i.Phone != nil {
+		predicates = append(predicates, identityverification.PhoneEQ(*i.Phone))
+	}
+	if i.PhoneNEQ != nil {
+		predicates = append(predicates, identityverification.PhoneNEQ(*i.PhoneNEQ))
+	}
+	if len(i.PhoneIn) > 0 {
+		predicates = append(predicates, identityverification.PhoneIn(i.PhoneIn...))
+	}
+	if len(i.PhoneNotIn) > 0 {
+		predicates = append(predicates, identityverification.PhoneNotIn(i.PhoneNotIn...))
+	}
+	if i.PhoneGT != nil {
+		predicates = append(predicates, identityverification.PhoneGT(*i.PhoneGT))
+	}
+	if i.PhoneGTE != nil {
+		predicates = append(predicates, identityverification.PhoneGTE(*i.PhoneGTE))
+	}
+	if i.PhoneLT != nil {
+		predicates = append(predicates, identityverification.PhoneLT(*i.PhoneLT))
+	}
+	if i.PhoneLTE != nil {
+		predicates = append(predicates, identityverification.PhoneLTE(*i.PhoneLTE))
+	}
+	if i.PhoneContains != nil {
+		predicates = append(predicates, identityverification.PhoneContains(*i.PhoneContains))
+	}
+	if i.PhoneHasPrefix != nil {
+		predicates = append(predicates, identityverification.PhoneHasPrefix(*i.PhoneHasPrefix))
+	}
+	if i.PhoneHasSuffix != nil {
+		predicates = append(predicates, identityverification.PhoneHasSuffix(*i.PhoneHasSuffix))
+	}
+	if i.PhoneEqualFold != nil {
+		predicates = append(predicates, identityverification.PhoneEqualFold(*i.PhoneEqualFold))
+	}
+	if i.PhoneContainsFold != nil {
+		predicates = append(predicates, identityverification.PhoneContainsFold(*i.PhoneContainsFold))
+	}
+	if i.Method != nil {
+		predicates = append(predicates, identityverification.MethodEQ(*i.Method))
+	}
+	if i.MethodNEQ != nil {
+		predicates = append(predicates, identityverification.MethodNEQ(*i.MethodNEQ))
+	}
+	if len(i.MethodIn) > 0 {
+		predicates = append(predicates, identityverification.MethodIn(i.MethodIn...))
+	}
+	if len(i.MethodNotIn) > 0 {
+		predicates = append(predicates, identityverification.MethodNotIn(i.MethodNotIn...))
+	}
+	if i.MethodIsNil {
+		predicates = append(predicates, identityverification.MethodIsNil())
+	}
+	if i.MethodNotNil {
+		predicates = append(predicates, identityverification.MethodNotNil())
+	}
+	if i.Status != nil {
+		predicates = append(predicates, identityverification.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, identityverification.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, identityverification.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, identityverification.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.Provider != nil {
+		predicates = append(predicates, identityverification.ProviderEQ(*i.Provider))
+	}
+	if i.ProviderNEQ != nil {
+		predicates = append(predicates, identityverification.ProviderNEQ(*i.ProviderNEQ))
+	}
+	if len(i.ProviderIn) > 0 {
+		predicates = append(predicates, identityverification.ProviderIn(i.ProviderIn...))
+	}
+	if len(i.ProviderNotIn) > 0 {
+		predicates = append(predicates, identityverification.ProviderNotIn(i.ProviderNotIn...))
+	}
+	if i.ProviderGT != nil {
+		predicates = append(predicates, identityverification.ProviderGT(*i.ProviderGT))
+	}
+	if i.ProviderGTE != nil {
+		predicates = append(predicates, identityverification.ProviderGTE(*i.ProviderGTE))
+	}
+	if i.ProviderLT != nil {
+		predicates = append(predicates, identityverification.ProviderLT(*i.ProviderLT))
+	}
+	if i.ProviderLTE != nil {
+		predicates = append(predicates, identityverification.ProviderLTE(*i.ProviderLTE))
+	}
+	if i.ProviderContains != nil {
+		predicates = append(predicates, identityverification.ProviderContains(*i.ProviderContains))
+	}
+	if i.ProviderHasPrefix != nil {
+		predicates = append(predicates, identityverification.ProviderHasPrefix(*i.ProviderHasPrefix))
+	}
+	if i.ProviderHasSuffix != nil {
+		predicates = append(predicates, identityverification.ProviderHasSuffix(*i.ProviderHasSuffix))
+	}
+	if i.ProviderIsNil {
+		predicates = append(predicates, identityverification.ProviderIsNil())
+	}
+	if i.ProviderNotNil {
+		predicates = append(predicates, identityverification.ProviderNotNil())
+	}
+	if i.ProviderEqualFold != nil {
+		predicates = append(predicates, identityverification.ProviderEqualFold(*i.ProviderEqualFold))
+	}
+	if i.ProviderContainsFold != nil {
+		predicates = append(predicates, identityverification.ProviderContainsFold(*i.ProviderContainsFold))
+	}
+	if i.ProviderTxnID != nil {
+		predicates = append(predicates, identityverification.ProviderTxnIDEQ(*i.ProviderTxnID))
+	}
+	if i.ProviderTxnIDNEQ != nil {
+		predicates = append(predicates, identityverification.ProviderTxnIDNEQ(*i.ProviderTxnIDNEQ))
+	}
+	if len(i.ProviderTxnIDIn) > 0 {
+		predicates = append(predicates, identityverification.ProviderTxnIDIn(i.ProviderTxnIDIn...))
+	}
+	if len(i.ProviderTxnIDNotIn) > 0 {
+		predicates = append(predicates, identityverification.ProviderTxnIDNotIn(i.ProviderTxnIDNotIn...))
+	}
+	if i.ProviderTxnIDGT != nil {
+		predicates = append(predicates, identityverification.ProviderTxnIDGT(*i.ProviderTxnIDGT))
+	}
+	if i.ProviderTxnIDGTE != nil {
+		predicates = append(predicates, identityverification.ProviderTxnIDGTE(*i.ProviderTxnIDGTE))
+	}
+	if i.ProviderTxnIDLT != nil {
+		predicates = append(predicates, identityverification.ProviderTxnIDLT(*i.ProviderTxnIDLT))
+	}
+	if i.ProviderTxnIDLTE != nil {
+		predicates = append(predicates, identityverification.ProviderTxnIDLTE(*i.ProviderTxnIDLTE))
+	}
+	if i.ProviderTxnIDContains != nil {
+		predicates = append(predicates, identityverification.ProviderTxnIDContains(*i.ProviderTxnIDContains))
+	}
+	if i.ProviderTxnIDHasPrefix != nil {
+		predicates = append(predicates, identityverification.ProviderTxnIDHasPrefix(*i.ProviderTxnIDHasPrefix))
+	}
+	if i.ProviderTxnIDHasSuffix != nil {
+		predicates = append(predicates, identityverification.ProviderTxnIDHasSuffix(*i.ProviderTxnIDHasSuffix))
+	}
+	if i.ProviderTxnIDIsNil {
+		predicates = append(predicates, identityverification.ProviderTxnIDIsNil())
+	}
+	if i.ProviderTxnIDNotNil {
+		predicates = append(predicates, identityverification.ProviderTxnIDNotNil())
+	}
+	if i.ProviderTxnIDEqualFold != nil {
+		predicates = append(predicates, identityverification.ProviderTxnIDEqualFold(*i.ProviderTxnIDEqualFold))
+	}
+	if i.ProviderTxnIDContainsFold != nil {
+		predicates = append(predicates, identityverification.ProviderTxnIDContainsFold(*i.ProviderTxnIDContainsFold))
+	}
+	if i.BankCardMasked != nil {
+		predicates = append(predicates, identityverification.BankCardMaskedEQ(*i.BankCardMasked))
+	}
+	if i.BankCardMaskedNEQ != nil {
+		predicates = append(predicates, identityverification.BankCardMaskedNEQ(*i.BankCardMaskedNEQ))
+	}
+	if len(i.BankCardMaskedIn) > 0 {
+		predicates = append(predicates, identityverification.BankCardMaskedIn(i.BankCardMaskedIn...))
+	}
+	if len(i.BankCardMaskedNotIn) > 0 {
+		predicates = append(predicates, identityverification.BankCardMaskedNotIn(i.BankCardMaskedNotIn...))
+	}
+	if i.BankCardMaskedGT != nil {
+		predicates = append(predicates, identityverification.BankCardMaskedGT(*i.BankCardMaskedGT))
+	}
+	if i.BankCardMaskedGTE != nil {
+		predicates = append(predicates, identityverification.BankCardMaskedGTE(*i.BankCardMaskedGTE))
+	}
+	if i.BankCardMaskedLT != nil {
+		predicates = append(predicates, identityverification.BankCardMaskedLT(*i.BankCardMaskedLT))
+	}
+	if i.BankCardMaskedLTE != nil {
+		predicates = append(predicates, identityverification.BankCardMaskedLTE(*i.BankCardMaskedLTE))
+	}
+	if i.BankCardMaskedContains != nil {
+		predicates = append(predicates, identityverification.BankCardMaskedContains(*i.BankCardMaskedContains))
+	}
+	if i.BankCardMaskedHasPrefix != nil {
+		predicates = append(predicates, identityverification.BankCardMaskedHasPrefix(*i.BankCardMaskedHasPrefix))
+	}
+	if i.BankCardMaskedHasSuffix != nil {
+		predicates = append(predicates, identityverification.BankCardMaskedHasSuffix(*i.BankCardMaskedHasSuffix))
+	}
+	if i.BankCardMaskedIsNil {
+		predicates = append(predicates, identityverification.BankCardMaskedIsNil())
+	}
+	if i.BankCardMaskedNotNil {
+		predicates = append(predicates, identityverification.BankCardMaskedNotNil())
+	}
+	if i.BankCardMaskedEqualFold != nil {
+		predicates = append(predicates, identityverification.BankCardMaskedEqualFold(*i.BankCardMaskedEqualFold))
+	}
+	if i.BankCardMaskedContainsFold != nil {
+		predicates = append(predicates, identityverification.BankCardMaskedContainsFold(*i.BankCardMaskedContainsFold))
+	}
+	if i.FaceRedirectURL != nil {
+		predicates = append(predicates, identityverification.FaceRedirectURLEQ(*i.FaceRedirectURL))
+	}
+	if i.FaceRedirectURLNEQ != nil {
+		predicates = append(predicates, identityverification.FaceRedirectURLNEQ(*i.FaceRedirectURLNEQ))
+	}
+	if len(i.FaceRedirectURLIn) > 0 {
+		predicates = append(predicates, identityverification.FaceRedirectURLIn(i.FaceRedirectURLIn...))
+	}
+	if len(i.FaceRedirectURLNotIn) > 0 {
+		predicates = append(predicates, identityverification.FaceRedirectURLNotIn(i.FaceRedirectURLNotIn...))
+	}
+	if i.FaceRedirectURLGT != nil {
+		predicates = append(predicates, identityverification.FaceRedirectURLGT(*i.FaceRedirectURLGT))
+	}
+	if i.FaceRedirectURLGTE != nil {
+		predicates = append(predicates, identityverification.FaceRedirectURLGTE(*i.FaceRedirectURLGTE))
+	}
+	if i.FaceRedirectURLLT != nil {
+		predicates = append(predicates, identityverification.FaceRedirectURLLT(*i.FaceRedirectURLLT))
+	}
+	if i.FaceRedirectURLLTE != nil {
+		predicates = append(predicates, identityverification.FaceRedirectURLLTE(*i.FaceRedirectURLLTE))
+	}
+	if i.FaceRedirectURLContains != nil {
+		predicates = append(predicates, identityverification.FaceRedirectURLContains(*i.FaceRedirectURLContains))
+	}
+	if i.FaceRedirectURLHasPrefix != nil {
+		predicates = append(predicates, identityverification.FaceRedirectURLHasPrefix(*i.FaceRedirectURLHasPrefix))
+	}
+	if i.FaceRedirectURLHasSuffix != nil {
+		predicates = append(predicates, identityverification.FaceRedirectURLHasSuffix(*i.FaceRedirectURLHasSuffix))
+	}
+	if i.FaceRedirectURLIsNil {
+		predicates = append(predicates, identityverification.FaceRedirectURLIsNil())
+	}
+	if i.FaceRedirectURLNotNil {
+		predicates = append(predicates, identityverification.FaceRedirectURLNotNil())
+	}
+	if i.FaceRedirectURLEqualFold != nil {
+		predicates = append(predicates, identityverification.FaceRedirectURLEqualFold(*i.FaceRedirectURLEqualFold))
+	}
+	if i.FaceRedirectURLContainsFold != nil {
+		predicates = append(predicates, identityverification.FaceRedirectURLContainsFold(*i.FaceRedirectURLContainsFold))
+	}
+	if i.FailureReason != nil {
+		predicates = append(predicates, identityverification.FailureReasonEQ(*i.FailureReason))
+	}
+	if i.FailureReasonNEQ != nil {
+		predicates = append(predicates, identityverification.FailureReasonNEQ(*i.FailureReasonNEQ))
+	}
+	if len(i.FailureReasonIn) > 0 {
+		predicates = append(predicates, identityverification.FailureReasonIn(i.FailureReasonIn...))
+	}
+	if len(i.FailureReasonNotIn) > 0 {
+		predicates = append(predicates, identityverification.FailureReasonNotIn(i.FailureReasonNotIn...))
+	}
+	if i.FailureReasonGT != nil {
+		predicates = append(predicates, identityverification.FailureReasonGT(*i.FailureReasonGT))
+	}
+	if i.FailureReasonGTE != nil {
+		predicates = append(predicates, identityverification.FailureReasonGTE(*i.FailureReasonGTE))
+	}
+	if i.FailureReasonLT != nil {
+		predicates = append(predicates, identityverification.FailureReasonLT(*i.FailureReasonLT))
+	}
+	if i.FailureReasonLTE != nil {
+		predicates = append(predicates, identityverification.FailureReasonLTE(*i.FailureReasonLTE))
+	}
+	if i.FailureReasonContains != nil {
+		predicates = append(predicates, identityverification.FailureReasonContains(*i.FailureReasonContains))
+	}
+	if i.FailureReasonHasPrefix != nil {
+		predicates = append(predicates, identityverification.FailureReasonHasPrefix(*i.FailureReasonHasPrefix))
+	}
+	if i.FailureReasonHasSuffix != nil {
+		predicates = append(predicates, identityverification.FailureReasonHasSuffix(*i.FailureReasonHasSuffix))
+	}
+	if i.FailureReasonIsNil {
+		predicates = append(predicates, identityverification.FailureReasonIsNil())
+	}
+	if i.FailureReasonNotNil {
+		predicates = append(predicates, identityverification.FailureReasonNotNil())
+	}
+	if i.FailureReasonEqualFold != nil {
+		predicates = append(predicates, identityverification.FailureReasonEqualFold(*i.FailureReasonEqualFold))
+	}
+	if i.FailureReasonContainsFold != nil {
+		predicates = append(predicates, identityverification.FailureReasonContainsFold(*i.FailureReasonContainsFold))
+	}
+	if i.VerifiedAt != nil {
+		predicates = append(predicates, identityverification.VerifiedAtEQ(*i.VerifiedAt))
+	}
+	if i.VerifiedAtNEQ != nil {
+		predicates = append(predicates, identityverification.VerifiedAtNEQ(*i.VerifiedAtNEQ))
+	}
+	if len(i.VerifiedAtIn) > 0 {
+		predicates = append(predicates, identityverification.VerifiedAtIn(i.VerifiedAtIn...))
+	}
+	if len(i.VerifiedAtNotIn) > 0 {
+		predicates = append(predicates, identityverification.VerifiedAtNotIn(i.VerifiedAtNotIn...))
+	}
+	if i.VerifiedAtGT != nil {
+		predicates = append(predicates, identityverification.VerifiedAtGT(*i.VerifiedAtGT))
+	}
+	if i.VerifiedAtGTE != nil {
+		predicates = append(predicates, identityverification.VerifiedAtGTE(*i.VerifiedAtGTE))
+	}
+	if i.VerifiedAtLT != nil {
+		predicates = append(predicates, identityverification.VerifiedAtLT(*i.VerifiedAtLT))
+	}
+	if i.VerifiedAtLTE != nil {
+		predicates = append(predicates, identityverification.VerifiedAtLTE(*i.VerifiedAtLTE))
+	}
+	if i.VerifiedAtIsNil {
+		predicates = append(predicates, identityverification.VerifiedAtIsNil())
+	}
+	if i.VerifiedAtNotNil {
+		predicates = append(predicates, identityverification.VerifiedAtNotNil())
+	}
+
+	if i.HasUser != nil {
+		p := identityverification.HasUser()
+		if !*i.HasUser {
+			p = identityverification.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasUserWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasUserWith))
+		for _, w := range i.HasUserWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasUserWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, identityverification.HasUserWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyIdentityVerificationWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return identityverification.And(predicates...), nil
+	}
+}
+
+// JoinRequestWhereInput represents a where input for filtering JoinRequest queries.
+type JoinRequestWhereInput struct {
+	Predicates []predicate.JoinRequest  `json:"-"`
+	Not        *JoinRequestWhereInput   `json:"not,omitempty"`
+	Or         []*JoinRequestWhereInput `json:"or,omitempty"`
+	And        []*JoinRequestWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "enterprise_id" field predicates.
+	EnterpriseID      *int  `json:"enterpriseID,omitempty"`
+	EnterpriseIDNEQ   *int  `json:"enterpriseIDNEQ,omitempty"`
+	EnterpriseIDIn    []int `json:"enterpriseIDIn,omitempty"`
+	EnterpriseIDNotIn []int `json:"enterpriseIDNotIn,omitempty"`
+
+	// "user_id" field predicates.
+	UserID      *int  `json:"userID,omitempty"`
+	UserIDNEQ   *int  `json:"userIDNEQ,omitempty"`
+	UserIDIn    []int `json:"userIDIn,omitempty"`
+	UserIDNotIn []int `json:"userIDNotIn,omitempty"`
+
+	// "reason" field predicates.
+	Reason             *string  `json:"reason,omitempty"`
+	ReasonNEQ          *string  `json:"reasonNEQ,omitempty"`
+	ReasonIn           []string `json:"reasonIn,omitempty"`
+	ReasonNotIn        []string `json:"reasonNotIn,omitempty"`
+	ReasonGT           *string  `json:"reasonGT,omitempty"`
+	ReasonGTE          *string  `json:"reasonGTE,omitempty"`
+	ReasonLT           *string  `json:"reasonLT,omitempty"`
+	ReasonLTE          *string  `json:"reasonLTE,omitempty"`
+	ReasonContains     *string  `json:"reasonContains,omitempty"`
+	ReasonHasPrefix    *string  `json:"reasonHasPrefix,omitempty"`
+	ReasonHasSuffix    *string  `json:"reasonHasSuffix,omitempty"`
+	ReasonEqualFold    *string  `json:"reasonEqualFold,omitempty"`
+	ReasonContainsFold *string  `json:"reasonContainsFold,omitempty"`
+
+	// "status" field predicates.
+	Status      *joinrequest.Status  `json:"status,omitempty"`
+	StatusNEQ   *joinrequest.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []joinrequest.Status `json:"statusIn,omitempty"`
+	StatusNotIn []joinrequest.Status `json:"statusNotIn,omitempty"`
+
+	// "decided_by" field predicates.
+	DecidedBy       *int  `json:"decidedBy,omitempty"`
+	DecidedByNEQ    *int  `json:"decidedByNEQ,omitempty"`
+	DecidedByIn     []int `json:"decidedByIn,omitempty"`
+	DecidedByNotIn  []int `json:"decidedByNotIn,omitempty"`
+	DecidedByGT     *int  `json:"decidedByGT,omitempty"`
+	DecidedByGTE    *int  `json:"decidedByGTE,omitempty"`
+	DecidedByLT     *int  `json:"decidedByLT,omitempty"`
+	DecidedByLTE    *int  `json:"decidedByLTE,omitempty"`
+	DecidedByIsNil  bool  `json:"decidedByIsNil,omitempty"`
+	DecidedByNotNil bool  `json:"decidedByNotNil,omitempty"`
+
+	// "decided_at" field predicates.
+	DecidedAt       *time.Time  `json:"decidedAt,omitempty"`
+	DecidedAtNEQ    *time.Time  `json:"decidedAtNEQ,omitempty"`
+	DecidedAtIn     []time.Time `json:"decidedAtIn,omitempty"`
+	DecidedAtNotIn  []time.Time `json:"decidedAtNotIn,omitempty"`
+	DecidedAtGT     *time.Time  `json:"decidedAtGT,omitempty"`
+	DecidedAtGTE    *time.Time  `json:"decidedAtGTE,omitempty"`
+	DecidedAtLT     *time.Time  `json:"decidedAtLT,omitempty"`
+	DecidedAtLTE    *time.Time  `json:"decidedAtLTE,omitempty"`
+	DecidedAtIsNil  bool        `json:"decidedAtIsNil,omitempty"`
+	DecidedAtNotNil bool        `json:"decidedAtNotNil,omitempty"`
+
+	// "reject_reason" field predicates.
+	RejectReason             *string  `json:"rejectReason,omitempty"`
+	RejectReasonNEQ          *string  `json:"rejectReasonNEQ,omitempty"`
+	RejectReasonIn           []string `json:"rejectReasonIn,omitempty"`
+	RejectReasonNotIn        []string `json:"rejectReasonNotIn,omitempty"`
+	RejectReasonGT           *string  `json:"rejectReasonGT,omitempty"`
+	RejectReasonGTE          *string  `json:"rejectReasonGTE,omitempty"`
+	RejectReasonLT           *string  `json:"rejectReasonLT,omitempty"`
+	RejectReasonLTE          *string  `json:"rejectReasonLTE,omitempty"`
+	RejectReasonContains     *string  `json:"rejectReasonContains,omitempty"`
+	RejectReasonHasPrefix    *string  `json:"rejectReasonHasPrefix,omitempty"`
+	RejectReasonHasSuffix    *string  `json:"rejectReasonHasSuffix,omitempty"`
+	RejectReasonIsNil        bool     `json:"rejectReasonIsNil,omitempty"`
+	RejectReasonNotNil       bool     `json:"rejectReasonNotNil,omitempty"`
+	RejectReasonEqualFold    *string  `json:"rejectReasonEqualFold,omitempty"`
+	RejectReasonContainsFold *string  `json:"rejectReasonContainsFold,omitempty"`
+
+	// "enterprise" edge predicates.
+	HasEnterprise     *bool                   `json:"hasEnterprise,omitempty"`
+	HasEnterpriseWith []*EnterpriseWhereInput `json:"hasEnterpriseWith,omitempty"`
+
+	// "user" edge predicates.
+	HasUser     *bool             `json:"hasUser,omitempty"`
+	HasUserWith []*UserWhereInput `json:"hasUserWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *JoinRequestWhereInput) AddPredicates(predicates ...predicate.JoinRequest) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the JoinRequestWhereInput filter on the JoinRequestQuery builder.
+func (i *JoinRequestWhereInput) Filter(q *JoinRequestQuery) (*JoinRequestQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyJoinRequestWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyJoinRequestWhereInput is returned in case the JoinRequestWhereInput is empty.
+var ErrEmptyJoinRequestWhereInput = errors.New("ent: empty predicate JoinRequestWhereInput")
+
+// P returns a predicate for filtering joinrequests.
+// An error is returned if the input is empty or invalid.
+func (i *JoinRequestWhereInput) P() (predicate.JoinRequest, error) {
+	var predicates []predicate.JoinRequest
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, joinrequest.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.JoinRequest, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, joinrequest.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.JoinRequest, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, joinrequest.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, joinrequest.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, joinrequest.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, joinrequest.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, joinrequest.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, joinrequest.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, joinrequest.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, joinrequest.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, joinrequest.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, joinrequest.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, joinrequest.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, joinrequest.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, joinrequest.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, joinrequest.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, joinrequest.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, joinrequest.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, joinrequest.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, joinrequest.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, joinrequest.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, joinrequest.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, joinrequest.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, joinrequest.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, joinrequest.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, joinrequest.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, joinrequest.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.EnterpriseID != nil {
+		predicates = append(predicates, joinrequest.EnterpriseIDEQ(*i.EnterpriseID))
+	}
+	if i.EnterpriseIDNEQ != nil {
+		predicates = append(predicates, joinrequest.EnterpriseIDNEQ(*i.EnterpriseIDNEQ))
+	}
+	if len(i.EnterpriseIDIn) > 0 {
+		predicates = append(predicates, joinrequest.EnterpriseIDIn(i.EnterpriseIDIn...))
+	}
+	if len(i.EnterpriseIDNotIn) > 0 {
+		predicates = append(predicates, joinrequest.EnterpriseIDNotIn(i.EnterpriseIDNotIn...))
+	}
+	if i.UserID != nil {
+		predicates = append(predicates, joinrequest.UserIDEQ(*i.UserID))
+	}
+	if i.UserIDNEQ != nil {
+		predicates = append(predicates, joinrequest.UserIDNEQ(*i.UserIDNEQ))
+	}
+	if len(i.UserIDIn) > 0 {
+		predicates = append(predicates, joinrequest.UserIDIn(i.UserIDIn...))
+	}
+	if len(i.UserIDNotIn) > 0 {
+		predicates = append(predicates, joinrequest.UserIDNotIn(i.UserIDNotIn...))
+	}
+	if i.Reason != nil {
+		predicates = append(predicates, joinrequest.ReasonEQ(*i.Reason))
+	}
+	if i.ReasonNEQ != nil {
+		predicates = append(predicates, joinrequest.ReasonNEQ(*i.ReasonNEQ))
+	}
+	if len(i.ReasonIn) > 0 {
+		predicates = append(predicates, joinrequest.ReasonIn(i.ReasonIn...))
+	}
+	if len(i.ReasonNotIn) > 0 {
+		predicates = append(predicates, joinrequest.ReasonNotIn(i.ReasonNotIn...))
+	}
+	if i.ReasonGT != nil {
+		predicates = append(predicates, joinrequest.ReasonGT(*i.ReasonGT))
+	}
+	if i.ReasonGTE != nil {
+		predicates = append(predicates, joinrequest.ReasonGTE(*i.ReasonGTE))
+	}
+	if i.ReasonLT != nil {
+		predicates = append(predicates, joinrequest.ReasonLT(*i.ReasonLT))
+	}
+	if i.ReasonLTE != nil {
+		predicates = append(predicates, joinrequest.ReasonLTE(*i.ReasonLTE))
+	}
+	if i.ReasonContains != nil {
+		predicates = append(predicates, joinrequest.ReasonContains(*i.ReasonContains))
+	}
+	if i.ReasonHasPrefix != nil {
+		predicates = append(predicates, joinrequest.ReasonHasPrefix(*i.ReasonHasPrefix))
+	}
+	if i.ReasonHasSuffix != nil {
+		predicates = append(predicates, joinrequest.ReasonHasSuffix(*i.ReasonHasSuffix))
+	}
+	if i.ReasonEqualFold != nil {
+		predicates = append(predicates, joinrequest.ReasonEqualFold(*i.ReasonEqualFold))
+	}
+	if i.ReasonContainsFold != nil {
+		predicates = append(predicates, joinrequest.ReasonContainsFold(*i.ReasonContainsFold))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, joinrequest.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, joinrequest.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, joinrequest.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, joinrequest.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.DecidedBy != nil {
+		predicates = append(predicates, joinrequest.DecidedByEQ(*i.DecidedBy))
+	}
+	if i.DecidedByNEQ != nil {
+		predicates = append(predicates, joinrequest.DecidedByNEQ(*i.DecidedByNEQ))
+	}
+	if len(i.DecidedByIn) > 0 {
+		predicates = append(predicates, joinrequest.DecidedByIn(i.DecidedByIn...))
+	}
+	if len(i.DecidedByNotIn) > 0 {
+		predicates = append(predicates, joinrequest.DecidedByNotIn(i.DecidedByNotIn...))
+	}
+	if i.DecidedByGT != nil {
+		predicates = append(predicates, joinrequest.DecidedByGT(*i.DecidedByGT))
+	}
+	if i.DecidedByGTE != nil {
+		predicates = append(predicates, joinrequest.DecidedByGTE(*i.DecidedByGTE))
+	}
+	if i.DecidedByLT != nil {
+		predicates = append(predicates, joinrequest.DecidedByLT(*i.DecidedByLT))
+	}
+	if i.DecidedByLTE != nil {
+		predicates = append(predicates, joinrequest.DecidedByLTE(*i.DecidedByLTE))
+	}
+	if i.DecidedByIsNil {
+		predicates = append(predicates, joinrequest.DecidedByIsNil())
+	}
+	if i.DecidedByNotNil {
+		predicates = append(predicates, joinrequest.DecidedByNotNil())
+	}
+	if i.DecidedAt != nil {
+		predicates = append(predicates, joinrequest.DecidedAtEQ(*i.DecidedAt))
+	}
+	if i.DecidedAtNEQ != nil {
+		predicates = append(predicates, joinrequest.DecidedAtNEQ(*i.DecidedAtNEQ))
+	}
+	if len(i.DecidedAtIn) > 0 {
+		predicates = append(predicates, joinrequest.DecidedAtIn(i.DecidedAtIn...))
+	}
+	if len(i.DecidedAtNotIn) > 0 {
+		predicates = append(predicates, joinrequest.DecidedAtNotIn(i.DecidedAtNotIn...))
+	}
+	if i.DecidedAtGT != nil {
+		predicates = append(predicates, joinrequest.DecidedAtGT(*i.DecidedAtGT))
+	}
+	if i.DecidedAtGTE != nil {
+		predicates = append(predicates, joinrequest.DecidedAtGTE(*i.DecidedAtGTE))
+	}
+	if i.DecidedAtLT != nil {
+		predicates = append(predicates, joinrequest.DecidedAtLT(*i.DecidedAtLT))
+	}
+	if i.DecidedAtLTE != nil {
+		predicates = append(predicates, joinrequest.DecidedAtLTE(*i.DecidedAtLTE))
+	}
+	if i.DecidedAtIsNil {
+		predicates = append(predicates, joinrequest.DecidedAtIsNil())
+	}
+	if i.DecidedAtNotNil {
+		predicates = append(predicates, joinrequest.DecidedAtNotNil())
+	}
+	if i.RejectReason != nil {
+		predicates = append(predicates, joinrequest.RejectReasonEQ(*i.RejectReason))
+	}
+	if i.RejectReasonNEQ != nil {
+		predicates = append(predicates, joinrequest.RejectReasonNEQ(*i.RejectReasonNEQ))
+	}
+	if len(i.RejectReasonIn) > 0 {
+		predicates = append(predicates, joinrequest.RejectReasonIn(i.RejectReasonIn...))
+	}
+	if len(i.RejectReasonNotIn) > 0 {
+		predicates = append(predicates, joinrequest.RejectReasonNotIn(i.RejectReasonNotIn...))
+	}
+	if i.RejectReasonGT != nil {
+		predicates = append(predicates, joinrequest.RejectReasonGT(*i.RejectReasonGT))
+	}
+	if i.RejectReasonGTE != nil {
+		predicates = append(predicates, joinrequest.RejectReasonGTE(*i.RejectReasonGTE))
+	}
+	if i.RejectReasonLT != nil {
+		predicates = append(predicates, joinrequest.RejectReasonLT(*i.RejectReasonLT))
+	}
+	if i.RejectReasonLTE != nil {
+		predicates = append(predicates, joinrequest.RejectReasonLTE(*i.RejectReasonLTE))
+	}
+	if i.RejectReasonContains != nil {
+		predicates = append(predicates, joinrequest.RejectReasonContains(*i.RejectReasonContains))
+	}
+	if i.RejectReasonHasPrefix != nil {
+		predicates = append(predicates, joinrequest.RejectReasonHasPrefix(*i.RejectReasonHasPrefix))
+	}
+	if i.RejectReasonHasSuffix != nil {
+		predicates = append(predicates, joinrequest.RejectReasonHasSuffix(*i.RejectReasonHasSuffix))
+	}
+	if i.RejectReasonIsNil {
+		predicates = append(predicates, joinrequest.RejectReasonIsNil())
+	}
+	if i.RejectReasonNotNil {
+		predicates = append(predicates, joinrequest.RejectReasonNotNil())
+	}
+	if i.RejectReasonEqualFold != nil {
+		predicates = append(predicates, joinrequest.RejectReasonEqualFold(*i.RejectReasonEqualFold))
+	}
+	if i.RejectReasonContainsFold != nil {
+		predicates = append(predicates, joinrequest.RejectReasonContainsFold(*i.RejectReasonContainsFold))
+	}
+
+	if i.HasEnterprise != nil {
+		p := joinrequest.HasEnterprise()
+		if !*i.HasEnterprise {
+			p = joinrequest.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasEnterpriseWith) > 0 {
+		with := make([]predicate.Enterprise, 0, len(i.HasEnterpriseWith))
+		for _, w := range i.HasEnterpriseWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasEnterpriseWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, joinrequest.HasEnterpriseWith(with...))
+	}
+	if i.HasUser != nil {
+		p := joinrequest.HasUser()
+		if !*i.HasUser {
+			p = joinrequest.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasUserWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasUserWith))
+		for _, w := range i.HasUserWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasUserWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, joinrequest.HasUserWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyJoinRequestWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return joinrequest.And(predicates...), nil
+	}
+}
+
+// MembershipWhereInput represents a where input for filtering Membership queries.
+type MembershipWhereInput struct {
+	Predicates []predicate.Membership  `json:"-"`
+	Not        *MembershipWhereInput   `json:"not,omitempty"`
+	Or         []*MembershipWhereInput `json:"or,omitempty"`
+	And        []*MembershipWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "enterprise_id" field predicates.
+	EnterpriseID      *int  `json:"enterpriseID,omitempty"`
+	EnterpriseIDNEQ   *int  `json:"enterpriseIDNEQ,omitempty"`
+	EnterpriseIDIn    []int `json:"enterpriseIDIn,omitempty"`
+	EnterpriseIDNotIn []int `json:"enterpriseIDNotIn,omitempty"`
+
+	// "user_id" field predicates.
+	UserID      *int  `json:"userID,omitempty"`
+	UserIDNEQ   *int  `json:"userIDNEQ,omitempty"`
+	UserIDIn    []int `json:"userIDIn,omitempty"`
+	UserIDNotIn []int `json:"userIDNotIn,omitempty"`
+
+	// "role" field predicates.
+	Role      *membership.Role  `json:"role,omitempty"`
+	RoleNEQ   *membership.Role  `json:"roleNEQ,omitempty"`
+	RoleIn    []membership.Role `json:"roleIn,omitempty"`
+	RoleNotIn []membership.Role `json:"roleNotIn,omitempty"`
+
+	// "title" field predicates.
+	Title             *string  `json:"title,omitempty"`
+	TitleNEQ          *string  `json:"titleNEQ,omitempty"`
+	TitleIn           []string `json:"titleIn,omitempty"`
+	TitleNotIn        []string `json:"titleNotIn,omitempty"`
+	TitleGT           *string  `json:"titleGT,omitempty"`
+	TitleGTE          *string  `json:"titleGTE,omitempty"`
+	TitleLT           *string  `json:"titleLT,omitempty"`
+	TitleLTE          *string  `json:"titleLTE,omitempty"`
+	TitleContains     *string  `json:"titleContains,omitempty"`
+	TitleHasPrefix    *string  `json:"titleHasPrefix,omitempty"`
+	TitleHasSuffix    *string  `json:"titleHasSuffix,omitempty"`
+	TitleIsNil        bool     `json:"titleIsNil,omitempty"`
+	TitleNotNil       bool     `json:"titleNotNil,omitempty"`
+	TitleEqualFold    *string  `json:"titleEqualFold,omitempty"`
+	TitleContainsFold *string  `json:"titleContainsFold,omitempty"`
+
+	// "enterprise" edge predicates.
+	HasEnterprise     *bool                   `json:"hasEnterprise,omitempty"`
+	HasEnterpriseWith []*EnterpriseWhereInput `json:"hasEnterpriseWith,omitempty"`
+
+	// "user" edge predicates.
+	HasUser     *bool             `json:"hasUser,omitempty"`
+	HasUserWith []*UserWhereInput `json:"hasUserWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *MembershipWhereInput) AddPredicates(predicates ...predicate.Membership) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the MembershipWhereInput filter on the MembershipQuery builder.
+func (i *MembershipWhereInput) Filter(q *MembershipQuery) (*MembershipQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyMembershipWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyMembershipWhereInput is returned in case the MembershipWhereInput is empty.
+var ErrEmptyMembershipWhereInput = errors.New("ent: empty predicate MembershipWhereInput")
+
+// P returns a predicate for filtering memberships.
+// An error is returned if the input is empty or invalid.
+func (i *MembershipWhereInput) P() (predicate.Membership, error) {
+	var predicates []predicate.Membership
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, membership.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Membership, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, membership.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Membership, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, membership.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, membership.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, membership.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, membership.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, membership.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, membership.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, membership.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, membership.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, membership.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, membership.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, membership.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, membership.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, membership.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, membership.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, membership.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, membership.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, membership.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, membership.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, membership.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, membership.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, membership.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, membership.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, membership.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, membership.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, membership.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.EnterpriseID != nil {
+		predicates = append(predicates, membership.EnterpriseIDEQ(*i.EnterpriseID))
+	}
+	if i.EnterpriseIDNEQ != nil {
+		predicates = append(predicates, membership.EnterpriseIDNEQ(*i.EnterpriseIDNEQ))
+	}
+	if len(i.EnterpriseIDIn) > 0 {
+		predicates = append(predicates, membership.EnterpriseIDIn(i.EnterpriseIDIn...))
+	}
+	if len(i.EnterpriseIDNotIn) > 0 {
+		predicates = append(predicates, membership.EnterpriseIDNotIn(i.EnterpriseIDNotIn...))
+	}
+	if i.UserID != nil {
+		predicates = append(predicates, membership.UserIDEQ(*i.UserID))
+	}
+	if i.UserIDNEQ != nil {
+		predicates = append(predicates, membership.UserIDNEQ(*i.UserIDNEQ))
+	}
+	if len(i.UserIDIn) > 0 {
+		predicates = append(predicates, membership.UserIDIn(i.UserIDIn...))
+	}
+	if len(i.UserIDNotIn) > 0 {
+		predicates = append(predicates, membership.UserIDNotIn(i.UserIDNotIn...))
+	}
+	if i.Role != nil {
+		predicates = append(predicates, membership.RoleEQ(*i.Role))
+	}
+	if i.RoleNEQ != nil {
+		predicates = append(predicates, membership.RoleNEQ(*i.RoleNEQ))
+	}
+	if len(i.RoleIn) > 0 {
+		predicates = append(predicates, membership.RoleIn(i.RoleIn...))
+	}
+	if len(i.RoleNotIn) > 0 {
+		predicates = append(predicates, membership.RoleNotIn(i.RoleNotIn...))
+	}
+	if i.Title != nil {
+		predicates = append(predicates, membership.TitleEQ(*i.Title))
+	}
+	if i.TitleNEQ != nil {
+		predicates = append(predicates, membership.TitleNEQ(*i.TitleNEQ))
+	}
+	if len(i.TitleIn) > 0 {
+		predicates = append(predicates, membership.TitleIn(i.TitleIn...))
+	}
+	if len(i.TitleNotIn) > 0 {
+		predicates = append(predicates, membership.TitleNotIn(i.TitleNotIn...))
+	}
+	if i.TitleGT != nil {
+		predicates = append(predicates, membership.TitleGT(*i.TitleGT))
+	}
+	if i.TitleGTE != nil {
+		predicates = append(predicates, membership.TitleGTE(*i.TitleGTE))
+	}
+	if i.TitleLT != nil {
+		predicates = append(predicates, membership.TitleLT(*i.TitleLT))
+	}
+	if i.TitleLTE != nil {
+		predicates = append(predicates, membership.TitleLTE(*i.TitleLTE))
+	}
+	if i.TitleContains != nil {
+		predicates = append(predicates, membership.TitleContains(*i.TitleContains))
+	}
+	if i.TitleHasPrefix != nil {
+		predicates = append(predicates, membership.TitleHasPrefix(*i.TitleHasPrefix))
+	}
+	if i.TitleHasSuffix != nil {
+		predicates = append(predicates, membership.TitleHasSuffix(*i.TitleHasSuffix))
+	}
+	if i.TitleIsNil {
+		predicates = append(predicates, membership.TitleIsNil())
+	}
+	if i.TitleNotNil {
+		predicates = append(predicates, membership.TitleNotNil())
+	}
+	if i.TitleEqualFold != nil {
+		predicates = append(predicates, membership.TitleEqualFold(*i.TitleEqualFold))
+	}
+	if i.TitleContainsFold != nil {
+		predicates = append(predicates, membership.TitleContainsFold(*i.TitleContainsFold))
+	}
+
+	if i.HasEnterprise != nil {
+		p := membership.HasEnterprise()
+		if !*i.HasEnterprise {
+			p = membership.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasEnterpriseWith) > 0 {
+		with := make([]predicate.Enterprise, 0, len(i.HasEnterpriseWith))
+		for _, w := range i.HasEnterpriseWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasEnterpriseWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, membership.HasEnterpriseWith(with...))
+	}
+	if i.HasUser != nil {
+		p := membership.HasUser()
+		if !*i.HasUser {
+			p = membership.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasUserWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasUserWith))
+		for _, w := range i.HasUserWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasUserWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, membership.HasUserWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyMembershipWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return membership.And(predicates...), nil
+	}
+}
+
+// ParticipantWhereInput represents a where input for filtering Participant queries.
+type ParticipantWhereInput struct {
+	Predicates []predicate.Participant  `json:"-"`
+	Not        *ParticipantWhereInput   `json:"not,omitempty"`
+	Or         []*ParticipantWhereInput `json:"or,omitempty"`
+	And        []*ParticipantWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "flow_id" field predicates.
+	FlowID      *int  `json:"flowID,omitempty"`
+	FlowIDNEQ   *int  `json:"flowIDNEQ,omitempty"`
+	FlowIDIn    []int `json:"flowIDIn,omitempty"`
+	FlowIDNotIn []int `json:"flowIDNotIn,omitempty"`
+
+	// "role" field predicates.
+	Role      *participant.Role  `json:"role,omitempty"`
+	RoleNEQ   *participant.Role  `json:"roleNEQ,omitempty"`
+	RoleIn    []participant.Role `json:"roleIn,omitempty"`
+	RoleNotIn []participant.Role `json:"roleNotIn,omitempty"`
+
+	// "kind" field predicates.
+	Kind      *participant.Kind  `json:"kind,omitempty"`
+	KindNEQ   *participant.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []participant.Kind `json:"kindIn,omitempty"`
+	KindNotIn []participant.Kind `json:"kindNotIn,omitempty"`
+
+	// "sign_order" field predicates.
+	SignOrder      *int  `json:"signOrder,omitempty"`
+	SignOrderNEQ   *int  `json:"signOrderNEQ,omitempty"`
+	SignOrderIn    []int `json:"signOrderIn,omitempty"`
+	SignOrderNotIn []int `json:"signOrderNotIn,omitempty"`
+	SignOrderGT    *int  `json:"signOrderGT,omitempty"`
+	SignOrderGTE   *int  `json:"signOrderGTE,omitempty"`
+	SignOrderLT    *int  `json:"signOrderLT,omitempty"`
+	SignOrderLTE   *int  `json:"signOrderLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "phone" field predicates.
+	Phone             *string  `json:"phone,omitempty"`
+	PhoneNEQ          *string  `json:"phoneNEQ,omitempty"`
+	PhoneIn           []string `json:"phoneIn,omitempty"`
+	PhoneNotIn        []string `json:"phoneNotIn,omitempty"`
+	PhoneGT           *string  `json:"phoneGT,omitempty"`
+	PhoneGTE          *string  `json:"phoneGTE,omitempty"`
+	PhoneLT           *string  `json:"phoneLT,omitempty"`
+	PhoneLTE          *string  `json:"phoneLTE,omitempty"`
+	PhoneContains     *string  `json:"phoneContains,omitempty"`
+	PhoneHasPrefix    *string  `json:"phoneHasPrefix,omitempty"`
+	PhoneHasSuffix    *string  `json:"phoneHasSuffix,omitempty"`
+	PhoneEqualFold    *string  `json:"phoneEqualFold,omitempty"`
+	PhoneContainsFold *string  `json:"phoneContainsFold,omitempty"`
+
+	// "email" field predicates.
+	Email             *string  `json:"email,omitempty"`
+	EmailNEQ          *string  `json:"emailNEQ,omitempty"`
+	EmailIn           []string `json:"emailIn,omitempty"`
+	EmailNotIn        []string `json:"emailNotIn,omitempty"`
+	EmailGT           *string  `json:"emailGT,omitempty"`
+	EmailGTE          *string  `json:"emailGTE,omitempty"`
+	EmailLT           *string  `json:"emailLT,omitempty"`
+	EmailLTE          *string  `json:"emailLTE,omitempty"`
+	EmailContains     *string  `json:"emailContains,omitempty"`
+	EmailHasPrefix    *string  `json:"emailHasPrefix,omitempty"`
+	EmailHasSuffix    *string  `json:"emailHasSuffix,omitempty"`
+	EmailIsNil        bool     `json:"emailIsNil,omitempty"`
+	EmailNotNil       bool     `json:"emailNotNil,omitempty"`
+	EmailEqualFold    *string  `json:"emailEqualFold,omitempty"`
+	EmailContainsFold *string  `json:"emailContainsFold,omitempty"`
+
+	// "enterprise_name" field predicates.
+	EnterpriseName             *string  `json:"enterpriseName,omitempty"`
+	EnterpriseNameNEQ          *string  `json:"enterpriseNameNEQ,omitempty"`
+	EnterpriseNameIn           []string `json:"enterpriseNameIn,omitempty"`
+	EnterpriseNameNotIn        []string `json:"enterpriseNameNotIn,omitempty"`
+	EnterpriseNameGT           *string  `json:"enterpriseNameGT,omitempty"`
+	EnterpriseNameGTE          *string  `json:"enterpriseNameGTE,omitempty"`
+	EnterpriseNameLT           *string  `json:"enterpriseNameLT,omitempty"`
+	EnterpriseNameLTE          *string  `json:"enterpriseNameLTE,omitempty"`
+	EnterpriseNameContains     *string  `json:"enterpriseNameContains,omitempty"`
+	EnterpriseNameHasPrefix    *string  `json:"enterpriseNameHasPrefix,omitempty"`
+	EnterpriseNameHasSuffix    *string  `json:"enterpriseNameHasSuffix,omitempty"`
+	EnterpriseNameIsNil        bool     `json:"enterpriseNameIsNil,omitempty"`
+	EnterpriseNameNotNil       bool     `json:"enterpriseNameNotNil,omitempty"`
+	EnterpriseNameEqualFold    *string  `json:"enterpriseNameEqualFold,omitempty"`
+	EnterpriseNameContainsFold *string  `json:"enterpriseNameContainsFold,omitempty"`
+
+	// "enterprise_id" field predicates.
+	EnterpriseID       *int  `json:"enterpriseID,omitempty"`
+	EnterpriseIDNEQ    *int  `json:"enterpriseIDNEQ,omitempty"`
+	EnterpriseIDIn     []int `json:"enterpriseIDIn,omitempty"`
+	EnterpriseIDNotIn  []int `json:"enterpriseIDNotIn,omitempty"`
+	EnterpriseIDGT     *int  `json:"enterpriseIDGT,omitempty"`
+	EnterpriseIDGTE    *int  `json:"enterpriseIDGTE,omitempty"`
+	EnterpriseIDLT     *int  `json:"enterpriseIDLT,omitempty"`
+	EnterpriseIDLTE    *int  `json:"enterpriseIDLTE,omitempty"`
+	EnterpriseIDIsNil  bool  `json:"enterpriseIDIsNil,omitempty"`
+	EnterpriseIDNotNil bool  `json:"enterpriseIDNotNil,omitempty"`
+
+	// "user_id" field predicates.
+	UserID       *int  `json:"userID,omitempty"`
+	UserIDNEQ    *int  `json:"userIDNEQ,omitempty"`
+	UserIDIn     []int `json:"userIDIn,omitempty"`
+	UserIDNotIn  []int `json:"userIDNotIn,omitempty"`
+	UserIDIsNil  bool  `json:"userIDIsNil,omitempty"`
+	UserIDNotNil bool  `json:"userIDNotNil,omitempty"`
+
+	// "status" field predicates.
+	Status      *participant.Status  `json:"status,omitempty"`
+	StatusNEQ   *participant.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []participant.Status `json:"statusIn,omitempty"`
+	StatusNotIn []participant.Status `json:"statusNotIn,omitempty"`
+
+	// "viewed_at" field predicates.
+	ViewedAt       *time.Time  `json:"viewedAt,omitempty"`
+	ViewedAtNEQ    *time.Time  `json:"viewedAtNEQ,omitempty"`
+	ViewedAtIn     []time.Time `json:"viewedAtIn,omitempty"`
+	ViewedAtNotIn  []time.Time `json:"viewedAtNotIn,omitempty"`
+	ViewedAtGT     *time.Time  `json:"viewedAtGT,omitempty"`
+	ViewedAtGTE    *time.Time  `json:"viewedAtGTE,omitempty"`
+	ViewedAtLT     *time.Time  `json:"viewedAtLT,omitempty"`
+	ViewedAtLTE    *time.Time  `json:"viewedAtLTE,omitempty"`
+	ViewedAtIsNil  bool        `json:"viewedAtIsNil,omitempty"`
+	ViewedAtNotNil bool        `json:"viewedAtNotNil,omitempty"`
+
+	// "signed_at" field predicates.
+	SignedAt       *time.Time  `json:"signedAt,omitempty"`
+	SignedAtNEQ    *time.Time  `json:"signedAtNEQ,omitempty"`
+	SignedAtIn     []time.Time `json:"signedAtIn,omitempty"`
+	SignedAtNotIn  []time.Time `json:"signedAtNotIn,omitempty"`
+	SignedAtGT     *time.Time  `json:"signedAtGT,omitempty"`
+	SignedAtGTE    *time.Time  `json:"signedAtGTE,omitempty"`
+	SignedAtLT     *time.Time  `json:"signedAtLT,omitempty"`
+	SignedAtLTE    *time.Time  `json:"signedAtLTE,omitempty"`
+	SignedAtIsNil  bool        `json:"signedAtIsNil,omitempty"`
+	SignedAtNotNil bool        `json:"signedAtNotNil,omitempty"`
+
+	// "declined_at" field predicates.
+	DeclinedAt       *time.Time  `json:"declinedAt,omitempty"`
+	DeclinedAtNEQ    *time.Time  `json:"declinedAtNEQ,omitempty"`
+	DeclinedAtIn     []time.Time `json:"declinedAtIn,omitempty"`
+	DeclinedAtNotIn  []time.Time `json:"declinedAtNotIn,omitempty"`
+	DeclinedAtGT     *time.Time  `json:"declinedAtGT,omitempty"`
+	DeclinedAtGTE    *time.Time  `json:"declinedAtGTE,omitempty"`
+	DeclinedAtLT     *time.Time  `json:"declinedAtLT,omitempty"`
+	DeclinedAtLTE    *time.Time  `json:"declinedAtLTE,omitempty"`
+	DeclinedAtIsNil  bool        `json:"declinedAtIsNil,omitempty"`
+	DeclinedAtNotNil bool        `json:"declinedAtNotNil,omitempty"`
+
+	// "decline_reason" field predicates.
+	DeclineReason             *string  `json:"declineReason,omitempty"`
+	DeclineReasonNEQ          *string  `json:"declineReasonNEQ,omitempty"`
+	DeclineReasonIn           []string `json:"declineReasonIn,omitempty"`
+	DeclineReasonNotIn        []string `json:"declineReasonNotIn,omitempty"`
+	DeclineReasonGT           *string  `json:"declineReasonGT,omitempty"`
+	DeclineReasonGTE          *string  `json:"declineReasonGTE,omitempty"`
+	DeclineReasonLT           *string  `json:"declineReasonLT,omitempty"`
+	DeclineReasonLTE          *string  `json:"declineReasonLTE,omitempty"`
+	DeclineReasonContains     *string  `json:"declineReasonContains,omitempty"`
+	DeclineReasonHasPrefix    *string  `json:"declineReasonHasPrefix,omitempty"`
+	DeclineReasonHasSuffix    *string  `json:"declineReasonHasSuffix,omitempty"`
+	DeclineReasonIsNil        bool     `json:"declineReasonIsNil,omitempty"`
+	DeclineReasonNotNil       bool     `json:"declineReasonNotNil,omitempty"`
+	DeclineReasonEqualFold    *string  `json:"declineReasonEqualFold,omitempty"`
+	DeclineReasonContainsFold *string  `json:"declineReasonContainsFold,omitempty"`
+
+	// "last_reminded_at" field predicates.
+	LastRemindedAt       *time.Time  `json:"lastRemindedAt,omitempty"`
+	LastRemindedAtNEQ    *time.Time  `json:"lastRemindedAtNEQ,omitempty"`
+	LastRemindedAtIn     []time.Time `json:"lastRemindedAtIn,omitempty"`
+	LastRemindedAtNotIn  []time.Time `json:"lastRemindedAtNotIn,omitempty"`
+	LastRemindedAtGT     *time.Time  `json:"lastRemindedAtGT,omitempty"`
+	LastRemindedAtGTE    *time.Time  `json:"lastRemindedAtGTE,omitempty"`
+	LastRemindedAtLT     *time.Time  `json:"lastRemindedAtLT,omitempty"`
+	LastRemindedAtLTE    *time.Time  `json:"lastRemindedAtLTE,omitempty"`
+	LastRemindedAtIsNil  bool        `json:"lastRemindedAtIsNil,omitempty"`
+	LastRemindedAtNotNil bool        `json:"lastRemindedAtNotNil,omitempty"`
+
+	// "flow" edge predicates.
+	HasFlow     *bool             `json:"hasFlow,omitempty"`
+	HasFlowWith []*FlowWhereInput `json:"hasFlowWith,omitempty"`
+
+	// "user" edge predicates.
+	HasUser     *bool             `json:"hasUser,omitempty"`
+	HasUserWith []*UserWhereInput `json:"hasUserWith,omitempty"`
+
+	// "fields" edge predicates.
+	HasFields     *bool                  `json:"hasFields,omitempty"`
+	HasFieldsWith []*SignFieldWhereInput `json:"hasFieldsWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *ParticipantWhereInput) AddPredicates(predicates ...predicate.Participant) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the ParticipantWhereInput filter on the ParticipantQuery builder.
+func (i *ParticipantWhereInput) Filter(q *ParticipantQuery) (*ParticipantQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyParticipantWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyParticipantWhereInput is returned in case the ParticipantWhereInput is empty.
+var ErrEmptyParticipantWhereInput = errors.New("ent: empty predicate ParticipantWhereInput")
+
+// P returns a predicate for filtering participants.
+// An error is returned if the input is empty or invalid.
+func (i *ParticipantWhereInput) P() (predicate.Participant, error) {
+	var predicates []predicate.Participant
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, participant.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Participant, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, participant.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Participant, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, participant.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, participant.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, participant.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, participant.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, participant.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, participant.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, participant.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, participant.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, participant.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, participant.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, participant.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, participant.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, participant.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, participant.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, participant.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, participant.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, participant.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, participant.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, participant.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, participant.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, participant.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, participant.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, participant.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, participant.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, participant.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.FlowID != nil {
+		predicates = append(predicates, participant.FlowIDEQ(*i.FlowID))
+	}
+	if i.FlowIDNEQ != nil {
+		predicates = append(predicates, participant.FlowIDNEQ(*i.FlowIDNEQ))
+	}
+	if len(i.FlowIDIn) > 0 {
+		predicates = append(predicates, participant.FlowIDIn(i.FlowIDIn...))
+	}
+	if len(i.FlowIDNotIn) > 0 {
+		predicates = append(predicates, participant.FlowIDNotIn(i.FlowIDNotIn...))
+	}
+	if i.Role != nil {
+		predicates = append(predicates, participant.RoleEQ(*i.Role))
+	}
+	if i.RoleNEQ != nil {
+		predicates = append(predicates, participant.RoleNEQ(*i.RoleNEQ))
+	}
+	if len(i.RoleIn) > 0 {
+		predicates = append(predicates, participant.RoleIn(i.RoleIn...))
+	}
+	if len(i.RoleNotIn) > 0 {
+		predicates = append(predicates, participant.RoleNotIn(i.RoleNotIn...))
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, participant.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, participant.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, participant.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, participant.KindNotIn(i.KindNotIn...))
+	}
+	if i.SignOrder != nil {
+		predicates = append(predicates, participant.SignOrderEQ(*i.SignOrder))
+	}
+	if i.SignOrderNEQ != nil {
+		predicates = append(predicates, participant.SignOrderNEQ(*i.SignOrderNEQ))
+	}
+	if len(i.SignOrderIn) > 0 {
+		predicates = append(predicates, participant.SignOrderIn(i.SignOrderIn...))
+	}
+	if len(i.SignOrderNotIn) > 0 {
+		predicates = append(predicates, participant.SignOrderNotIn(i.SignOrderNotIn...))
+	}
+	if i.SignOrderGT != nil {
+		predicates = append(predicates, participant.SignOrderGT(*i.SignOrderGT))
+	}
+	if i.SignOrderGTE != nil {
+		predicates = append(predicates, participant.SignOrderGTE(*i.SignOrderGTE))
+	}
+	if i.SignOrderLT != nil {
+		predicates = append(predicates, participant.SignOrderLT(*i.SignOrderLT))
+	}
+	if i.SignOrderLTE != nil {
+		predicates = append(predicates, participant.SignOrderLTE(*i.SignOrderLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, participant.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, participant.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, participant.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, participant.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, participant.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, participant.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, participant.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, participant.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, participant.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, participant.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, participant.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, participant.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, participant.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Phone != nil {
+		predicates = append(predicates, participant.PhoneEQ(*i.Phone))
+	}
+	if i.PhoneNEQ != nil {
+		predicates = append(predicates, participant.PhoneNEQ(*i.PhoneNEQ))
+	}
+	if len(i.PhoneIn) > 0 {
+		predicates = append(predicates, participant.PhoneIn(i.PhoneIn...))
+	}
+	if len(i.PhoneNotIn) > 0 {
+		predicates = append(predicates, participant.PhoneNotIn(i.PhoneNotIn...))
+	}
+	if i.PhoneGT != nil {
+		predicates = append(predicates, participant.PhoneGT(*i.PhoneGT))
+	}
+	if i.PhoneGTE != nil {
+		predicates = append(predicates, participant.PhoneGTE(*i.PhoneGTE))
+	}
+	if i.PhoneLT != nil {
+		predicates = append(predicates, participant.PhoneLT(*i.PhoneLT))
+	}
+	if i.PhoneLTE != nil {
+		predicates = append(predicates, participant.PhoneLTE(*i.PhoneLTE))
+	}
+	if i.PhoneContains != nil {
+		predicates = append(predicates, participant.PhoneContains(*i.PhoneContains))
+	}
+	if i.PhoneHasPrefix != nil {
+		predicates = append(predicates, participant.PhoneHasPrefix(*i.PhoneHasPrefix))
+	}
+	if i.PhoneHasSuffix != nil {
+		predicates = append(predicates, participant.PhoneHasSuffix(*i.PhoneHasSuffix))
+	}
+	if i.PhoneEqualFold != nil {
+		predicates = append(predicates, participant.PhoneEqualFold(*i.PhoneEqualFold))
+	}
+	if i.PhoneContainsFold != nil {
+		predicates = append(predicates, participant.PhoneContainsFold(*i.PhoneContainsFold))
+	}
+	if i.Email != nil {
+		predicates = append(predicates, participant.EmailEQ(*i.Email))
+	}
+	if i.EmailNEQ != nil {
+		predicates = append(predicates, participant.EmailNEQ(*i.EmailNEQ))
+	}
+	if len(i.EmailIn) > 0 {
+		predicates = append(predicates, participant.EmailIn(i.EmailIn...))
+	}
+	if len(i.EmailNotIn) > 0 {
+		predicates = append(predicates, participant.EmailNotIn(i.EmailNotIn...))
+	}
+	if i.EmailGT != nil {
+		predicates = append(predicates, participant.EmailGT(*i.EmailGT))
+	}
+	if i.EmailGTE != nil {
+		predicates = append(predicates, participant.EmailGTE(*i.EmailGTE))
+	}
+	if i.EmailLT != nil {
+		predicates = append(predicates, participant.EmailLT(*i.EmailLT))
+	}
+	if i.EmailLTE != nil {
+		predicates = append(predicates, participant.EmailLTE(*i.EmailLTE))
+	}
+	if i.EmailContains != nil {
+		predicates = append(predicates, participant.EmailContains(*i.EmailContains))
+	}
+	if i.EmailHasPrefix != nil {
+		predicates = append(predicates, participant.EmailHasPrefix(*i.EmailHasPrefix))
+	}
+	if i.EmailHasSuffix != nil {
+		predicates = append(predicates, participant.EmailHasSuffix(*i.EmailHasSuffix))
+	}
+	if i.EmailIsNil {
+		predicates = append(predicates, participant.EmailIsNil())
+	}
+	if i.EmailNotNil {
+		predicates = append(predicates, participant.EmailNotNil())
+	}
+	if i.EmailEqualFold != nil {
+		predicates = append(predicates, participant.EmailEqualFold(*i.EmailEqualFold))
+	}
+	if i.EmailContainsFold != nil {
+		predicates = append(predicates, participant.EmailContainsFold(*i.EmailContainsFold))
+	}
+	if i.EnterpriseName != nil {
+		predicates = append(predicates, participant.EnterpriseNameEQ(*i.EnterpriseName))
+	}
+	if i.EnterpriseNameNEQ != nil {
+		predicates = append(predicates, participant.EnterpriseNameNEQ(*i.EnterpriseNameNEQ))
+	}
+	if len(i.EnterpriseNameIn) > 0 {
+		predicates = append(predicates, participant.EnterpriseNameIn(i.EnterpriseNameIn...))
+	}
+	if len(i.EnterpriseNameNotIn) > 0 {
+		predicates = append(predicates, participant.EnterpriseNameNotIn(i.EnterpriseNameNotIn...))
+	}
+	if i.EnterpriseNameGT != nil {
+		predicates = append(predicates, participant.EnterpriseNameGT(*i.EnterpriseNameGT))
+	}
+	if i.EnterpriseNameGTE != nil {
+		predicates = append(predicates, participant.EnterpriseNameGTE(*i.EnterpriseNameGTE))
+	}
+	if i.EnterpriseNameLT != nil {
+		predicates = append(predicates, participant.EnterpriseNameLT(*i.EnterpriseNameLT))
+	}
+	if i.EnterpriseNameLTE != nil {
+		predicates = append(predicates, participant.EnterpriseNameLTE(*i.EnterpriseNameLTE))
+	}
+	if i.EnterpriseNameContains != nil {
+		predicates = append(predicates, participant.EnterpriseNameContains(*i.EnterpriseNameContains))
+	}
+	if i.EnterpriseNameHasPrefix != nil {
+		predicates = append(predicates, participant.EnterpriseNameHasPrefix(*i.EnterpriseNameHasPrefix))
+	}
+	if i.EnterpriseNameHasSuffix != nil {
+		predicates = append(predicates, participant.EnterpriseNameHasSuffix(*i.EnterpriseNameHasSuffix))
+	}
+	if i.EnterpriseNameIsNil {
+		predicates = append(predicates, participant.EnterpriseNameIsNil())
+	}
+	if i.EnterpriseNameNotNil {
+		predicates = append(predicates, participant.EnterpriseNameNotNil())
+	}
+	if i.EnterpriseNameEqualFold != nil {
+		predicates = append(predicates, participant.EnterpriseNameEqualFold(*i.EnterpriseNameEqualFold))
+	}
+	if i.EnterpriseNameContainsFold != nil {
+		predicates = append(predicates, participant.EnterpriseNameContainsFold(*i.EnterpriseNameContainsFold))
+	}
+	if i.EnterpriseID != nil {
+		predicates = append(predicates, participant.EnterpriseIDEQ(*i.EnterpriseID))
+	}
+	if i.EnterpriseIDNEQ != nil {
+		predicates = append(predicates, participant.EnterpriseIDNEQ(*i.EnterpriseIDNEQ))
+	}
+	if len(i.EnterpriseIDIn) > 0 {
+		predicates = append(predicates, participant.EnterpriseIDIn(i.EnterpriseIDIn...))
+	}
+	if len(i.EnterpriseIDNotIn) > 0 {
+		predicates = append(predicates, participant.EnterpriseIDNotIn(i.EnterpriseIDNotIn...))
+	}
+	if i.EnterpriseIDGT != nil {
+		predicates = append(predicates, participant.EnterpriseIDGT(*i.EnterpriseIDGT))
+	}
+	if i.EnterpriseIDGTE != nil {
+		predicates = append(predicates, participant.EnterpriseIDGTE(*i.EnterpriseIDGTE))
+	}
+	if i.EnterpriseIDLT != nil {
+		predicates = append(predicates, participant.EnterpriseIDLT(*i.EnterpriseIDLT))
+	}
+	if i.EnterpriseIDLTE != nil {
+		predicates = append(predicates, participant.EnterpriseIDLTE(*i.EnterpriseIDLTE))
+	}
+	if i.EnterpriseIDIsNil {
+		predicates = append(predicates, participant.EnterpriseIDIsNil())
+	}
+	if i.EnterpriseIDNotNil {
+		predicates = append(predicates, participant.EnterpriseIDNotNil())
+	}
+	if i.UserID != nil {
+		predicates = append(predicates, participant.UserIDEQ(*i.UserID))
+	}
+	if i.UserIDNEQ != nil {
+		predicates = append(predicates, participant.UserIDNEQ(*i.UserIDNEQ))
+	}
+	if len(i.UserIDIn) > 0 {
+		predicates = append(predicates, participant.UserIDIn(i.UserIDIn...))
+	}
+	if len(i.UserIDNotIn) > 0 {
+		predicates = append(predicates, participant.UserIDNotIn(i.UserIDNotIn...))
+	}
+	if i.UserIDIsNil {
+		predicates = append(predicates, participant.UserIDIsNil())
+	}
+	if i.UserIDNotNil {
+		predicates = append(predicates, participant.UserIDNotNil())
+	}
+	if i.Status != nil {
+		predicates = append(predicates, participant.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, participant.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, participant.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, participant.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.ViewedAt != nil {
+		predicates = append(predicates, participant.ViewedAtEQ(*i.ViewedAt))
+	}
+	if i.ViewedAtNEQ != nil {
+		predicates = append(predicates, participant.ViewedAtNEQ(*i.ViewedAtNEQ))
+	}
+	if len(i.ViewedAtIn) > 0 {
+		predicates = append(predicates, participant.ViewedAtIn(i.ViewedAtIn...))
+	}
+	if len(i.ViewedAtNotIn) > 0 {
+		predicates = append(predicates, participant.ViewedAtNotIn(i.ViewedAtNotIn...))
+	}
+	if i.ViewedAtGT != nil {
+		predicates = append(predicates, participant.ViewedAtGT(*i.ViewedAtGT))
+	}
+	if i.ViewedAtGTE != nil {
+		predicates = append(predicates, participant.ViewedAtGTE(*i.ViewedAtGTE))
+	}
+	if i.ViewedAtLT != nil {
+		predicates = append(predicates, participant.ViewedAtLT(*i.ViewedAtLT))
+	}
+	if i.ViewedAtLTE != nil {
+		predicates = append(predicates, participant.ViewedAtLTE(*i.ViewedAtLTE))
+	}
+	if i.ViewedAtIsNil {
+		predicates = append(predicates, participant.ViewedAtIsNil())
+	}
+	if i.ViewedAtNotNil {
+		predicates = append(predicates, participant.ViewedAtNotNil())
+	}
+	if i.SignedAt != nil {
+		predicates = append(predicates, participant.SignedAtEQ(*i.SignedAt))
+	}
+	if i.SignedAtNEQ != nil {
+		predicates = append(predicates, participant.SignedAtNEQ(*i.SignedAtNEQ))
+	}
+	if len(i.SignedAtIn) > 0 {
+		predicates = append(predicates, participant.SignedAtIn(i.SignedAtIn...))
+	}
+	if len(i.SignedAtNotIn) > 0 {
+		predicates = append(predicates, participant.SignedAtNotIn(i.SignedAtNotIn...))
+	}
+	if i.SignedAtGT != nil {
+		predicates = append(predicates, participant.SignedAtGT(*i.SignedAtGT))
+	}
+	if i.SignedAtGTE != nil {
+		predicates = append(predicates, participant.SignedAtGTE(*i.SignedAtGTE))
+	}
+	if i.SignedAtLT != nil {
+		predicates = append(predicates, participant.SignedAtLT(*i.SignedAtLT))
+	}
+	if i.SignedAtLTE != nil {
+		predicates = append(predicates, participant.SignedAtLTE(*i.SignedAtLTE))
+	}
+	if i.SignedAtIsNil {
+		predicates = append(predicates, participant.SignedAtIsNil())
+	}
+	if i.SignedAtNotNil {
+		predicates = append(predicates, participant.SignedAtNotNil())
+	}
+	if i.DeclinedAt != nil {
+		predicates = append(predicates, participant.DeclinedAtEQ(*i.DeclinedAt))
+	}
+	if i.DeclinedAtNEQ != nil {
+		predicates = append(predicates, participant.DeclinedAtNEQ(*i.DeclinedAtNEQ))
+	}
+	if len(i.DeclinedAtIn) > 0 {
+		predicates = append(predicates, participant.DeclinedAtIn(i.DeclinedAtIn...))
+	}
+	if len(i.DeclinedAtNotIn) > 0 {
+		predicates = append(predicates, participant.DeclinedAtNotIn(i.DeclinedAtNotIn...))
+	}
+	if i.DeclinedAtGT != nil {
+		predicates = append(predicates, participant.DeclinedAtGT(*i.DeclinedAtGT))
+	}
+	if i.DeclinedAtGTE != nil {
+		predicates = append(predicates, participant.DeclinedAtGTE(*i.DeclinedAtGTE))
+	}
+	if i.DeclinedAtLT != nil {
+		predicates = append(predicates, participant.DeclinedAtLT(*i.DeclinedAtLT))
+	}
+	if i.DeclinedAtLTE != nil {
+		predicates = append(predicates, participant.DeclinedAtLTE(*i.DeclinedAtLTE))
+	}
+	if i.DeclinedAtIsNil {
+		predicates = append(predicates, participant.DeclinedAtIsNil())
+	}
+	if i.DeclinedAtNotNil {
+		predicates = append(predicates, participant.DeclinedAtNotNil())
+	}
+	if i.DeclineReason != nil {
+		predicates = append(predicates, participant.DeclineReasonEQ(*i.DeclineReason))
+	}
+	if i.DeclineReasonNEQ != nil {
+		predicates = append(predicates, participant.DeclineReasonNEQ(*i.DeclineReasonNEQ))
+	}
+	if len(i.DeclineReasonIn) > 0 {
+		predicates = append(predicates, participant.DeclineReasonIn(i.DeclineReasonIn...))
+	}
+	if len(i.DeclineReasonNotIn) > 0 {
+		predicates = append(predicates, participant.DeclineReasonNotIn(i.DeclineReasonNotIn...))
+	}
+	if i.DeclineReasonGT != nil {
+		predicates = append(predicates, participant.DeclineReasonGT(*i.DeclineReasonGT))
+	}
+	if i.DeclineReasonGTE != nil {
+		predicates = append(predicates, participant.DeclineReasonGTE(*i.DeclineReasonGTE))
+	}
+	if i.DeclineReasonLT != nil {
+		predicates = append(predicates, participant.DeclineReasonLT(*i.DeclineReasonLT))
+	}
+	if i.DeclineReasonLTE != nil {
+		predicates = append(predicates, participant.DeclineReasonLTE(*i.DeclineReasonLTE))
+	}
+	if i.DeclineReasonContains != nil {
+		predicates = append(predicates, participant.DeclineReasonContains(*i.DeclineReasonContains))
+	}
+	if i.DeclineReasonHasPrefix != nil {
+		predicates = append(predicates, participant.DeclineReasonHasPrefix(*i.DeclineReasonHasPrefix))
+	}
+	if i.DeclineReasonHasSuffix != nil {
+		predicates = append(predicates, participant.DeclineReasonHasSuffix(*i.DeclineReasonHasSuffix))
+	}
+	if i.DeclineReasonIsNil {
+		predicates = append(predicates, participant.DeclineReasonIsNil())
+	}
+	if i.DeclineReasonNotNil {
+		predicates = append(predicates, participant.DeclineReasonNotNil())
+	}
+	if i.DeclineReasonEqualFold != nil {
+		predicates = append(predicates, participant.DeclineReasonEqualFold(*i.DeclineReasonEqualFold))
+	}
+	if i.DeclineReasonContainsFold != nil {
+		predicates = append(predicates, participant.DeclineReasonContainsFold(*i.DeclineReasonContainsFold))
+	}
+	if i.LastRemindedAt != nil {
+		predicates = append(predicates, participant.LastRemindedAtEQ(*i.LastRemindedAt))
+	}
+	if i.LastRemindedAtNEQ != nil {
+		predicates = append(predicates, participant.LastRemindedAtNEQ(*i.LastRemindedAtNEQ))
+	}
+	if len(i.LastRemindedAtIn) > 0 {
+		predicates = append(predicates, participant.LastRemindedAtIn(i.LastRemindedAtIn...))
+	}
+	if len(i.LastRemindedAtNotIn) > 0 {
+		predicates = append(predicates, participant.LastRemindedAtNotIn(i.LastRemindedAtNotIn...))
+	}
+	if i.LastRemindedAtGT != nil {
+		predicates = append(predicates, participant.LastRemindedAtGT(*i.LastRemindedAtGT))
+	}
+	if i.LastRemindedAtGTE != nil {
+		predicates = append(predicates, participant.LastRemindedAtGTE(*i.LastRemindedAtGTE))
+	}
+	if i.LastRemindedAtLT != nil {
+		predicates = append(predicates, participant.LastRemindedAtLT(*i.LastRemindedAtLT))
+	}
+	if i.LastRemindedAtLTE != nil {
+		predicates = append(predicates, participant.LastRemindedAtLTE(*i.LastRemindedAtLTE))
+	}
+	if i.LastRemindedAtIsNil {
+		predicates = append(predicates, participant.LastRemindedAtIsNil())
+	}
+	if i.LastRemindedAtNotNil {
+		predicates = append(predicates, participant.LastRemindedAtNotNil())
+	}
+
+	if i.HasFlow != nil {
+		p := participant.HasFlow()
+		if !*i.HasFlow {
+			p = participant.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasFlowWith) > 0 {
+		with := make([]predicate.Flow, 0, len(i.HasFlowWith))
+		for _, w := range i.HasFlowWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasFlowWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, participant.HasFlowWith(with...))
+	}
+	if i.HasUser != nil {
+		p := participant.HasUser()
+		if !*i.HasUser {
+			p = participant.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasUserWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasUserWith))
+		for _, w := range i.HasUserWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasUserWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, participant.HasUserWith(with...))
+	}
+	if i.HasFields != nil {
+		p := participant.HasFields()
+		if !*i.HasFields {
+			p = participant.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasFieldsWith) > 0 {
+		with := make([]predicate.SignField, 0, len(i.HasFieldsWith))
+		for _, w := range i.HasFieldsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasFieldsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, participant.HasFieldsWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyParticipantWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return participant.And(predicates...), nil
+	}
+}
+
+// SealWhereInput represents a where input for filtering Seal queries.
+type SealWhereInput struct {
+	Predicates []predicate.Seal  `json:"-"`
+	Not        *SealWhereInput   `json:"not,omitempty"`
+	Or         []*SealWhereInput `json:"or,omitempty"`
+	And        []*SealWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "user_id" field predicates.
+	UserID       *int  `json:"userID,omitempty"`
+	UserIDNEQ    *int  `json:"userIDNEQ,omitempty"`
+	UserIDIn     []int `json:"userIDIn,omitempty"`
+	UserIDNotIn  []int `json:"userIDNotIn,omitempty"`
+	UserIDIsNil  bool  `json:"userIDIsNil,omitempty"`
+	UserIDNotNil bool  `json:"userIDNotNil,omitempty"`
+
+	// "enterprise_id" field predicates.
+	EnterpriseID       *int  `json:"enterpriseID,omitempty"`
+	EnterpriseIDNEQ    *int  `json:"enterpriseIDNEQ,omitempty"`
+	EnterpriseIDIn     []int `json:"enterpriseIDIn,omitempty"`
+	EnterpriseIDNotIn  []int `json:"enterpriseIDNotIn,omitempty"`
+	EnterpriseIDIsNil  bool  `json:"enterpriseIDIsNil,omitempty"`
+	EnterpriseIDNotNil bool  `json:"enterpriseIDNotNil,omitempty"`
+
+	// "kind" field predicates.
+	Kind      *seal.Kind  `json:"kind,omitempty"`
+	KindNEQ   *seal.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []seal.Kind `json:"kindIn,omitempty"`
+	KindNotIn []seal.Kind `json:"kindNotIn,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "width" field predicates.
+	Width      *int  `json:"width,omitempty"`
+	WidthNEQ   *int  `json:"widthNEQ,omitempty"`
+	WidthIn    []int `json:"widthIn,omitempty"`
+	WidthNotIn []int `json:"widthNotIn,omitempty"`
+	WidthGT    *int  `json:"widthGT,omitempty"`
+	WidthGTE   *int  `json:"widthGTE,omitempty"`
+	WidthLT    *int  `json:"widthLT,omitempty"`
+	WidthLTE   *int  `json:"widthLTE,omitempty"`
+
+	// "height" field predicates.
+	Height      *int  `json:"height,omitempty"`
+	HeightNEQ   *int  `json:"heightNEQ,omitempty"`
+	HeightIn    []int `json:"heightIn,omitempty"`
+	HeightNotIn []int `json:"heightNotIn,omitempty"`
+	HeightGT    *int  `json:"heightGT,omitempty"`
+	HeightGTE   *int  `json:"heightGTE,omitempty"`
+	HeightLT    *int  `json:"heightLT,omitempty"`
+	HeightLTE   *int  `json:"heightLTE,omitempty"`
+
+	// "source" field predicates.
+	Source      *seal.Source  `json:"source,omitempty"`
+	SourceNEQ   *seal.Source  `json:"sourceNEQ,omitempty"`
+	SourceIn    []seal.Source `json:"sourceIn,omitempty"`
+	SourceNotIn []seal.Source `json:"sourceNotIn,omitempty"`
+
+	// "status" field predicates.
+	Status      *seal.Status  `json:"status,omitempty"`
+	StatusNEQ   *seal.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []seal.Status `json:"statusIn,omitempty"`
+	StatusNotIn []seal.Status `json:"statusNotIn,omitempty"`
+
+	// "is_default" field predicates.
+	IsDefault    *bool `json:"isDefault,omitempty"`
+	IsDefaultNEQ *bool `json:"isDefaultNEQ,omitempty"`
+
+	// "certificate_id" field predicates.
+	CertificateID       *int  `json:"certificateID,omitempty"`
+	CertificateIDNEQ    *int  `json:"certificateIDNEQ,omitempty"`
+	CertificateIDIn     []int `json:"certificateIDIn,omitempty"`
+	CertificateIDNotIn  []int `json:"certificateIDNotIn,omitempty"`
+	CertificateIDIsNil  bool  `json:"certificateIDIsNil,omitempty"`
+	CertificateIDNotNil bool  `json:"certificateIDNotNil,omitempty"`
+
+	// "voided_at" field predicates.
+	VoidedAt       *time.Time  `json:"voidedAt,omitempty"`
+	VoidedAtNEQ    *time.Time  `json:"voidedAtNEQ,omitempty"`
+	VoidedAtIn     []time.Time `json:"voidedAtIn,omitempty"`
+	VoidedAtNotIn  []time.Time `json:"voidedAtNotIn,omitempty"`
+	VoidedAtGT     *time.Time  `json:"voidedAtGT,omitempty"`
+	VoidedAtGTE    *time.Time  `json:"voidedAtGTE,omitempty"`
+	VoidedAtLT     *time.Time  `json:"voidedAtLT,omitempty"`
+	VoidedAtLTE    *time.Time  `json:"voidedAtLTE,omitempty"`
+	VoidedAtIsNil  bool        `json:"voidedAtIsNil,omitempty"`
+	VoidedAtNotNil bool        `json:"voidedAtNotNil,omitempty"`
+
+	// "voided_reason" field predicates.
+	VoidedReason             *string  `json:"voidedReason,omitempty"`
+	VoidedReasonNEQ          *string  `json:"voidedReasonNEQ,omitempty"`
+	VoidedReasonIn           []string `json:"voidedReasonIn,omitempty"`
+	VoidedReasonNotIn        []string `json:"voidedReasonNotIn,omitempty"`
+	VoidedReasonGT           *string  `json:"voidedReasonGT,omitempty"`
+	VoidedReasonGTE          *string  `json:"voidedReasonGTE,omitempty"`
+	VoidedReasonLT           *string  `json:"voidedReasonLT,omitempty"`
+	VoidedReasonLTE          *string  `json:"voidedReasonLTE,omitempty"`
+	VoidedReasonContains     *string  `json:"voidedReasonContains,omitempty"`
+	VoidedReasonHasPrefix    *string  `json:"voidedReasonHasPrefix,omitempty"`
+	VoidedReasonHasSuffix    *string  `json:"voidedReasonHasSuffix,omitempty"`
+	VoidedReasonIsNil        bool     `json:"voidedReasonIsNil,omitempty"`
+	VoidedReasonNotNil       bool     `json:"voidedReasonNotNil,omitempty"`
+	VoidedReasonEqualFold    *string  `json:"voidedReasonEqualFold,omitempty"`
+	VoidedReasonContainsFold *string  `json:"voidedReasonContainsFold,omitempty"`
+
+	// "user" edge predicates.
+	HasUser     *bool             `json:"hasUser,omitempty"`
+	HasUserWith []*UserWhereInput `json:"hasUserWith,omitempty"`
+
+	// "enterprise" edge predicates.
+	HasEnterprise     *bool                   `json:"hasEnterprise,omitempty"`
+	HasEnterpriseWith []*EnterpriseWhereInput `json:"hasEnterpriseWith,omitempty"`
+
+	// "certificate" edge predicates.
+	HasCertificate     *bool                    `json:"hasCertificate,omitempty"`
+	HasCertificateWith []*CertificateWhereInput `json:"hasCertificateWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *SealWhereInput) AddPredicates(predicates ...predicate.Seal) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the SealWhereInput filter on the SealQuery builder.
+func (i *SealWhereInput) Filter(q *SealQuery) (*SealQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptySealWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptySealWhereInput is returned in case the SealWhereInput is empty.
+var ErrEmptySealWhereInput = errors.New("ent: empty predicate SealWhereInput")
+
+// P returns a predicate for filtering seals.
+// An error is returned if the input is empty or invalid.
+func (i *SealWhereInput) P() (predicate.Seal, error) {
+	var predicates []predicate.Seal
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, seal.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Seal, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, seal.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Seal, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, seal.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, seal.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, seal.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, seal.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, seal.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, seal.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, seal.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, seal.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, seal.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, seal.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, seal.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, seal.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, seal.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, seal.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, seal.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, seal.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, seal.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, seal.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, seal.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, seal.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, seal.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, seal.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, seal.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, seal.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, seal.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.UserID != nil {
+		predicates = append(predicates, seal.UserIDEQ(*i.UserID))
+	}
+	if i.UserIDNEQ != nil {
+		predicates = append(predicates, seal.UserIDNEQ(*i.UserIDNEQ))
+	}
+	if len(i.UserIDIn) > 0 {
+		predicates = append(predicates, seal.UserIDIn(i.UserIDIn...))
+	}
+	if len(i.UserIDNotIn) > 0 {
+		predicates = append(predicates, seal.UserIDNotIn(i.UserIDNotIn...))
+	}
+	if i.UserIDIsNil {
+		predicates = append(predicates, seal.UserIDIsNil())
+	}
+	if i.UserIDNotNil {
+		predicates = append(predicates, seal.UserIDNotNil())
+	}
+	if i.EnterpriseID != nil {
+		predicates = append(predicates, seal.EnterpriseIDEQ(*i.EnterpriseID))
+	}
+	if i.EnterpriseIDNEQ != nil {
+		predicates = append(predicates, seal.EnterpriseIDNEQ(*i.EnterpriseIDNEQ))
+	}
+	if len(i.EnterpriseIDIn) > 0 {
+		predicates = append(predicates, seal.EnterpriseIDIn(i.EnterpriseIDIn...))
+	}
+	if len(i.EnterpriseIDNotIn) > 0 {
+		predicates = append(predicates, seal.EnterpriseIDNotIn(i.EnterpriseIDNotIn...))
+	}
+	if i.EnterpriseIDIsNil {
+		predicates = append(predicates, seal.EnterpriseIDIsNil())
+	}
+	if i.EnterpriseIDNotNil {
+		predicates = append(predicates, seal.EnterpriseIDNotNil())
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, seal.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, seal.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, seal.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, seal.KindNotIn(i.KindNotIn...))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, seal.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, seal.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, seal.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, seal.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, seal.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, seal.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, seal.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, seal.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, seal.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, seal.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, seal.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, seal.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, seal.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Width != nil {
+		predicates = append(predicates, seal.WidthEQ(*i.Width))
+	}
+	if i.WidthNEQ != nil {
+		predicates = append(predicates, seal.WidthNEQ(*i.WidthNEQ))
+	}
+	if len(i.WidthIn) > 0 {
+		predicates = append(predicates, seal.WidthIn(i.WidthIn...))
+	}
+	if len(i.WidthNotIn) > 0 {
+		predicates = append(predicates, seal.WidthNotIn(i.WidthNotIn...))
+	}
+	if i.WidthGT != nil {
+		predicates = append(predicates, seal.WidthGT(*i.WidthGT))
+	}
+	if i.WidthGTE != nil {
+		predicates = append(predicates, seal.WidthGTE(*i.WidthGTE))
+	}
+	if i.WidthLT != nil {
+		predicates = append(predicates, seal.WidthLT(*i.WidthLT))
+	}
+	if i.WidthLTE != nil {
+		predicates = append(predicates, seal.WidthLTE(*i.WidthLTE))
+	}
+	if i.Height != nil {
+		predicates = append(predicates, seal.HeightEQ(*i.Height))
+	}
+	if i.HeightNEQ != nil {
+		predicates = append(predicates, seal.HeightNEQ(*i.HeightNEQ))
+	}
+	if len(i.HeightIn) > 0 {
+		predicates = append(predicates, seal.HeightIn(i.HeightIn...))
+	}
+	if len(i.HeightNotIn) > 0 {
+		predicates = append(predicates, seal.HeightNotIn(i.HeightNotIn...))
+	}
+	if i.HeightGT != nil {
+		predicates = append(predicates, seal.HeightGT(*i.HeightGT))
+	}
+	if i.HeightGTE != nil {
+		predicates = append(predicates, seal.HeightGTE(*i.HeightGTE))
+	}
+	if i.HeightLT != nil {
+		predicates = append(predicates, seal.HeightLT(*i.HeightLT))
+	}
+	if i.HeightLTE != nil {
+		predicates = append(predicates, seal.HeightLTE(*i.HeightLTE))
+	}
+	if i.Source != nil {
+		predicates = append(predicates, seal.SourceEQ(*i.Source))
+	}
+	if i.SourceNEQ != nil {
+		predicates = append(predicates, seal.SourceNEQ(*i.SourceNEQ))
+	}
+	if len(i.SourceIn) > 0 {
+		predicates = append(predicates, seal.SourceIn(i.SourceIn...))
+	}
+	if len(i.SourceNotIn) > 0 {
+		predicates = append(predicates, seal.SourceNotIn(i.SourceNotIn...))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, seal.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, seal.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, seal.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, seal.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.IsDefault != nil {
+		predicates = append(predicates, seal.IsDefaultEQ(*i.IsDefault))
+	}
+	if i.IsDefaultNEQ != nil {
+		predicates = append(predicates, seal.IsDefaultNEQ(*i.IsDefaultNEQ))
+	}
+	if i.CertificateID != nil {
+		predicates = append(predicates, seal.CertificateIDEQ(*i.CertificateID))
+	}
+	if i.CertificateIDNEQ != nil {
+		predicates = append(predicates, seal.CertificateIDNEQ(*i.CertificateIDNEQ))
+	}
+	if len(i.CertificateIDIn) > 0 {
+		predicates = append(predicates, seal.CertificateIDIn(i.CertificateIDIn...))
+	}
+	if len(i.CertificateIDNotIn) > 0 {
+		predicates = append(predicates, seal.CertificateIDNotIn(i.CertificateIDNotIn...))
+	}
+	if i.CertificateIDIsNil {
+		predicates = append(predicates, seal.CertificateIDIsNil())
+	}
+	if i.CertificateIDNotNil {
+		predicates = append(predicates, seal.CertificateIDNotNil())
+	}
+	if i.VoidedAt != nil {
+		predicates = append(predicates, seal.VoidedAtEQ(*i.VoidedAt))
+	}
+	if i.VoidedAtNEQ != nil {
+		predicates = append(predicates, seal.VoidedAtNEQ(*i.VoidedAtNEQ))
+	}
+	if len(i.VoidedAtIn) > 0 {
+		predicates = append(predicates, seal.VoidedAtIn(i.VoidedAtIn...))
+	}
+	if len(i.VoidedAtNotIn) > 0 {
+		predicates = append(predicates, seal.VoidedAtNotIn(i.VoidedAtNotIn...))
+	}
+	if i.VoidedAtGT != nil {
+		predicates = append(predicates, seal.VoidedAtGT(*i.VoidedAtGT))
+	}
+	if i.VoidedAtGTE != nil {
+		predicates = append(predicates, seal.VoidedAtGTE(*i.VoidedAtGTE))
+	}
+	if i.VoidedAtLT != nil {
+		predicates = append(predicates, seal.VoidedAtLT(*i.VoidedAtLT))
+	}
+	if i.VoidedAtLTE != nil {
+		predicates = append(predicates, seal.VoidedAtLTE(*i.VoidedAtLTE))
+	}
+	if i.VoidedAtIsNil {
+		predicates = append(predicates, seal.VoidedAtIsNil())
+	}
+	if i.VoidedAtNotNil {
+		predicates = append(predicates, seal.VoidedAtNotNil())
+	}
+	if i.VoidedReason != nil {
+		predicates = append(predicates, seal.VoidedReasonEQ(*i.VoidedReason))
+	}
+	if i.VoidedReasonNEQ != nil {
+		predicates = append(predicates, seal.VoidedReasonNEQ(*i.VoidedReasonNEQ))
+	}
+	if len(i.VoidedReasonIn) > 0 {
+		predicates = append(predicates, seal.VoidedReasonIn(i.VoidedReasonIn...))
+	}
+	if len(i.VoidedReasonNotIn) > 0 {
+		predicates = append(predicates, seal.VoidedReasonNotIn(i.VoidedReasonNotIn...))
+	}
+	if i.VoidedReasonGT != nil {
+		predicates = append(predicates, seal.VoidedReasonGT(*i.VoidedReasonGT))
+	}
+	if i.VoidedReasonGTE != nil {
+		predicates = append(predicates, seal.VoidedReasonGTE(*i.VoidedReasonGTE))
+	}
+	if i.VoidedReasonLT != nil {
+		predicates = append(predicates, seal.VoidedReasonLT(*i.VoidedReasonLT))
+	}
+	if i.VoidedReasonLTE != nil {
+		predicates = append(predicates, seal.VoidedReasonLTE(*i.VoidedReasonLTE))
+	}
+	if i.VoidedReasonContains != nil {
+		predicates = append(predicates, seal.VoidedReasonContains(*i.VoidedReasonContains))
+	}
+	if i.VoidedReasonHasPrefix != nil {
+		predicates = append(predicates, seal.VoidedReasonHasPrefix(*i.VoidedReasonHasPrefix))
+	}
+	if i.VoidedReasonHasSuffix != nil {
+		predicates = append(predicates, seal.VoidedReasonHasSuffix(*i.VoidedReasonHasSuffix))
+	}
+	if i.VoidedReasonIsNil {
+		predicates = append(predicates, seal.VoidedReasonIsNil())
+	}
+	if i.VoidedReasonNotNil {
+		predicates = append(predicates, seal.VoidedReasonNotNil())
+	}
+	if i.VoidedReasonEqualFold != nil {
+		predicates = append(predicates, seal.VoidedReasonEqualFold(*i.VoidedReasonEqualFold))
+	}
+	if i.VoidedReasonContainsFold != nil {
+		predicates = append(predicates, seal.VoidedReasonContainsFold(*i.VoidedReasonContainsFold))
+	}
+
+	if i.HasUser != nil {
+		p := seal.HasUser()
+		if !*i.HasUser {
+			p = seal.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasUserWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasUserWith))
+		for _, w := range i.HasUserWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasUserWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, seal.HasUserWith(with...))
+	}
+	if i.HasEnterprise != nil {
+		p := seal.HasEnterprise()
+		if !*i.HasEnterprise {
+			p = seal.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasEnterpriseWith) > 0 {
+		with := make([]predicate.Enterprise, 0, len(i.HasEnterpriseWith))
+		for _, w := range i.HasEnterpriseWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasEnterpriseWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, seal.HasEnterpriseWith(with...))
+	}
+	if i.HasCertificate != nil {
+		p := seal.HasCertificate()
+		if !*i.HasCertificate {
+			p = seal.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasCertificateWith) > 0 {
+		with := make([]predicate.Certificate, 0, len(i.HasCertificateWith))
+		for _, w := range i.HasCertificateWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasCertificateWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, seal.HasCertificateWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptySealWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return seal.And(predicates...), nil
+	}
+}
+
+// SealGrantWhereInput represents a where input for filtering SealGrant queries.
+type SealGrantWhereInput struct {
+	Predicates []predicate.SealGrant  `json:"-"`
+	Not        *SealGrantWhereInput   `json:"not,omitempty"`
+	Or         []*SealGrantWhereInput `json:"or,omitempty"`
+	And        []*SealGrantWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "enterprise_id" field predicates.
+	EnterpriseID      *int  `json:"enterpriseID,omitempty"`
+	EnterpriseIDNEQ   *int  `json:"enterpriseIDNEQ,omitempty"`
+	EnterpriseIDIn    []int `json:"enterpriseIDIn,omitempty"`
+	EnterpriseIDNotIn []int `json:"enterpriseIDNotIn,omitempty"`
+
+	// "seal_id" field predicates.
+	SealID      *int  `json:"sealID,omitempty"`
+	SealIDNEQ   *int  `json:"sealIDNEQ,omitempty"`
+	SealIDIn    []int `json:"sealIDIn,omitempty"`
+	SealIDNotIn []int `json:"sealIDNotIn,omitempty"`
+
+	// "user_id" field predicates.
+	UserID      *int  `json:"userID,omitempty"`
+	UserIDNEQ   *int  `json:"userIDNEQ,omitempty"`
+	UserIDIn    []int `json:"userIDIn,omitempty"`
+	UserIDNotIn []int `json:"userIDNotIn,omitempty"`
+
+	// "granted_by" field predicates.
+	GrantedBy      *int  `json:"grantedBy,omitempty"`
+	GrantedByNEQ   *int  `json:"grantedByNEQ,omitempty"`
+	GrantedByIn    []int `json:"grantedByIn,omitempty"`
+	GrantedByNotIn []int `json:"grantedByNotIn,omitempty"`
+	GrantedByGT    *int  `json:"grantedByGT,omitempty"`
+	GrantedByGTE   *int  `json:"grantedByGTE,omitempty"`
+	GrantedByLT    *int  `json:"grantedByLT,omitempty"`
+	GrantedByLTE   *int  `json:"grantedByLTE,omitempty"`
+
+	// "valid_from" field predicates.
+	ValidFrom      *time.Time  `json:"validFrom,omitempty"`
+	ValidFromNEQ   *time.Time  `json:"validFromNEQ,omitempty"`
+	ValidFromIn    []time.Time `json:"validFromIn,omitempty"`
+	ValidFromNotIn []time.Time `json:"validFromNotIn,omitempty"`
+	ValidFromGT    *time.Time  `json:"validFromGT,omitempty"`
+	ValidFromGTE   *time.Time  `json:"validFromGTE,omitempty"`
+	ValidFromLT    *time.Time  `json:"validFromLT,omitempty"`
+	ValidFromLTE   *time.Time  `json:"validFromLTE,omitempty"`
+
+	// "valid_until" field predicates.
+	ValidUntil      *time.Time  `json:"validUntil,omitempty"`
+	ValidUntilNEQ   *time.Time  `json:"validUntilNEQ,omitempty"`
+	ValidUntilIn    []time.Time `json:"validUntilIn,omitempty"`
+	ValidUntilNotIn []time.Time `json:"validUntilNotIn,omitempty"`
+	ValidUntilGT    *time.Time  `json:"validUntilGT,omitempty"`
+	ValidUntilGTE   *time.Time  `json:"validUntilGTE,omitempty"`
+	ValidUntilLT    *time.Time  `json:"validUntilLT,omitempty"`
+	ValidUntilLTE   *time.Time  `json:"validUntilLTE,omitempty"`
+
+	// "revoked_at" field predicates.
+	RevokedAt       *time.Time  `json:"revokedAt,omitempty"`
+	RevokedAtNEQ    *time.Time  `json:"revokedAtNEQ,omitempty"`
+	RevokedAtIn     []time.Time `json:"revokedAtIn,omitempty"`
+	RevokedAtNotIn  []time.Time `json:"revokedAtNotIn,omitempty"`
+	RevokedAtGT     *time.Time  `json:"revokedAtGT,omitempty"`
+	RevokedAtGTE    *time.Time  `json:"revokedAtGTE,omitempty"`
+	RevokedAtLT     *time.Time  `json:"revokedAtLT,omitempty"`
+	RevokedAtLTE    *time.Time  `json:"revokedAtLTE,omitempty"`
+	RevokedAtIsNil  bool        `json:"revokedAtIsNil,omitempty"`
+	RevokedAtNotNil bool        `json:"revokedAtNotNil,omitempty"`
+
+	// "revoked_reason" field predicates.
+	RevokedReason             *string  `json:"revokedReason,omitempty"`
+	RevokedReasonNEQ          *string  `json:"revokedReasonNEQ,omitempty"`
+	RevokedReasonIn           []string `json:"revokedReasonIn,omitempty"`
+	RevokedReasonNotIn        []string `json:"revokedReasonNotIn,omitempty"`
+	RevokedReasonGT           *string  `json:"revokedReasonGT,omitempty"`
+	RevokedReasonGTE          *string  `json:"revokedReasonGTE,omitempty"`
+	RevokedReasonLT           *string  `json:"revokedReasonLT,omitempty"`
+	RevokedReasonLTE          *string  `json:"revokedReasonLTE,omitempty"`
+	RevokedReasonContains     *string  `json:"revokedReasonContains,omitempty"`
+	RevokedReasonHasPrefix    *string  `json:"revokedReasonHasPrefix,omitempty"`
+	RevokedReasonHasSuffix    *string  `json:"revokedReasonHasSuffix,omitempty"`
+	RevokedReasonIsNil        bool     `json:"revokedReasonIsNil,omitempty"`
+	RevokedReasonNotNil       bool     `json:"revokedReasonNotNil,omitempty"`
+	RevokedReasonEqualFold    *string  `json:"revokedReasonEqualFold,omitempty"`
+	RevokedReasonContainsFold *string  `json:"revokedReasonContainsFold,omitempty"`
+
+	// "enterprise" edge predicates.
+	HasEnterprise     *bool                   `json:"hasEnterprise,omitempty"`
+	HasEnterpriseWith []*EnterpriseWhereInput `json:"hasEnterpriseWith,omitempty"`
+
+	// "seal" edge predicates.
+	HasSeal     *bool             `json:"hasSeal,omitempty"`
+	HasSealWith []*SealWhereInput `json:"hasSealWith,omitempty"`
+
+	// "user" edge predicates.
+	HasUser     *bool             `json:"hasUser,omitempty"`
+	HasUserWith []*UserWhereInput `json:"hasUserWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *SealGrantWhereInput) AddPredicates(predicates ...predicate.SealGrant) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the SealGrantWhereInput filter on the SealGrantQuery builder.
+func (i *SealGrantWhereInput) Filter(q *SealGrantQuery) (*SealGrantQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptySealGrantWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptySealGrantWhereInput is returned in case the SealGrantWhereInput is empty.
+var ErrEmptySealGrantWhereInput = errors.New("ent: empty predicate SealGrantWhereInput")
+
+// P returns a predicate for filtering sealgrants.
+// An error is returned if the input is empty or invalid.
+func (i *SealGrantWhereInput) P() (predicate.SealGrant, error) {
+	var predicates []predicate.SealGrant
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, sealgrant.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.SealGrant, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, sealgrant.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.SealGrant, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, sealgrant.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, sealgrant.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, sealgrant.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, sealgrant.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, sealgrant.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, sealgrant.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, sealgrant.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, sealgrant.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, sealgrant.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, sealgrant.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, sealgrant.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, sealgrant.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, sealgrant.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, sealgrant.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, sealgrant.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, sealgrant.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, sealgrant.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, sealgrant.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, sealgrant.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, sealgrant.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, sealgrant.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, sealgrant.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, sealgrant.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, sealgrant.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, sealgrant.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.EnterpriseID != nil {
+		predicates = append(predicates, sealgrant.EnterpriseIDEQ(*i.EnterpriseID))
+	}
+	if i.EnterpriseIDNEQ != nil {
+		predicates = append(predicates, sealgrant.EnterpriseIDNEQ(*i.EnterpriseIDNEQ))
+	}
+	if len(i.EnterpriseIDIn) > 0 {
+		predicates = append(predicates, sealgrant.EnterpriseIDIn(i.EnterpriseIDIn...))
+	}
+	if len(i.EnterpriseIDNotIn) > 0 {
+		predicates = append(predicates, sealgrant.EnterpriseIDNotIn(i.EnterpriseIDNotIn...))
+	}
+	if i.SealID != nil {
+		predicates = append(predicates, sealgrant.SealIDEQ(*i.SealID))
+	}
+	if i.SealIDNEQ != nil {
+		predicates = append(predicates, sealgrant.SealIDNEQ(*i.SealIDNEQ))
+	}
+	if len(i.SealIDIn) > 0 {
+		predicates = append(predicates, sealgrant.SealIDIn(i.SealIDIn...))
+	}
+	if len(i.SealIDNotIn) > 0 {
+		predicates = append(predicates, sealgrant.SealIDNotIn(i.SealIDNotIn...))
+	}
+	if i.UserID != nil {
+		predicates = append(predicates, sealgrant.UserIDEQ(*i.UserID))
+	}
+	if i.UserIDNEQ != nil {
+		predicates = append(predicates, sealgrant.UserIDNEQ(*i.UserIDNEQ))
+	}
+	if len(i.UserIDIn) > 0 {
+		predicates = append(predicates, sealgrant.UserIDIn(i.UserIDIn...))
+	}
+	if len(i.UserIDNotIn) > 0 {
+		predicates = append(predicates, sealgrant.UserIDNotIn(i.UserIDNotIn...))
+	}
+	if i.GrantedBy != nil {
+		predicates = append(predicates, sealgrant.GrantedByEQ(*i.GrantedBy))
+	}
+	if i.GrantedByNEQ != nil {
+		predicates = append(predicates, sealgrant.GrantedByNEQ(*i.GrantedByNEQ))
+	}
+	if len(i.GrantedByIn) > 0 {
+		predicates = append(predicates, sealgrant.GrantedByIn(i.GrantedByIn...))
+	}
+	if len(i.GrantedByNotIn) > 0 {
+		predicates = append(predicates, sealgrant.GrantedByNotIn(i.GrantedByNotIn...))
+	}
+	if i.GrantedByGT != nil {
+		predicates = append(predicates, sealgrant.GrantedByGT(*i.GrantedByGT))
+	}
+	if i.GrantedByGTE != nil {
+		predicates = append(predicates, sealgrant.GrantedByGTE(*i.GrantedByGTE))
+	}
+	if i.GrantedByLT != nil {
+		predicates = append(predicates, sealgrant.GrantedByLT(*i.GrantedByLT))
+	}
+	if i.GrantedByLTE != nil {
+		predicates = append(predicates, sealgrant.GrantedByLTE(*i.GrantedByLTE))
+	}
+	if i.ValidFrom != nil {
+		predicates = append(predicates, sealgrant.ValidFromEQ(*i.ValidFrom))
+	}
+	if i.ValidFromNEQ != nil {
+		predicates = append(predicates, sealgrant.ValidFromNEQ(*i.ValidFromNEQ))
+	}
+	if len(i.ValidFromIn) > 0 {
+		predicates = append(predicates, sealgrant.ValidFromIn(i.ValidFromIn...))
+	}
+	if len(i.ValidFromNotIn) > 0 {
+		predicates = append(predicates, sealgrant.ValidFromNotIn(i.ValidFromNotIn...))
+	}
+	if i.ValidFromGT != nil {
+		predicates = append(predicates, sealgrant.ValidFromGT(*i.ValidFromGT))
+	}
+	if i.ValidFromGTE != nil {
+		predicates = append(predicates, sealgrant.ValidFromGTE(*i.ValidFromGTE))
+	}
+	if i.ValidFromLT != nil {
+		predicates = append(predicates, sealgrant.ValidFromLT(*i.ValidFromLT))
+	}
+	if i.ValidFromLTE != nil {
+		predicates = append(predicates, sealgrant.ValidFromLTE(*i.ValidFromLTE))
+	}
+	if i.ValidUntil != nil {
+		predicates = append(predicates, sealgrant.ValidUntilEQ(*i.ValidUntil))
+	}
+	if i.ValidUntilNEQ != nil {
+		predicates = append(predicates, sealgrant.ValidUntilNEQ(*i.ValidUntilNEQ))
+	}
+	if len(i.ValidUntilIn) > 0 {
+		predicates = append(predicates, sealgrant.ValidUntilIn(i.ValidUntilIn...))
+	}
+	if len(i.ValidUntilNotIn) > 0 {
+		predicates = append(predicates, sealgrant.ValidUntilNotIn(i.ValidUntilNotIn...))
+	}
+	if i.ValidUntilGT != nil {
+		predicates = append(predicates, sealgrant.ValidUntilGT(*i.ValidUntilGT))
+	}
+	if i.ValidUntilGTE != nil {
+		predicates = append(predicates, sealgrant.ValidUntilGTE(*i.ValidUntilGTE))
+	}
+	if i.ValidUntilLT != nil {
+		predicates = append(predicates, sealgrant.ValidUntilLT(*i.ValidUntilLT))
+	}
+	if i.ValidUntilLTE != nil {
+		predicates = append(predicates, sealgrant.ValidUntilLTE(*i.ValidUntilLTE))
+	}
+	if i.RevokedAt != nil {
+		predicates = append(predicates, sealgrant.RevokedAtEQ(*i.RevokedAt))
+	}
+	if i.RevokedAtNEQ != nil {
+		predicates = append(predicates, sealgrant.RevokedAtNEQ(*i.RevokedAtNEQ))
+	}
+	if len(i.RevokedAtIn) > 0 {
+		predicates = append(predicates, sealgrant.RevokedAtIn(i.RevokedAtIn...))
+	}
+	if len(i.RevokedAtNotIn) > 0 {
+		predicates = append(predicates, sealgrant.RevokedAtNotIn(i.RevokedAtNotIn...))
+	}
+	if i.RevokedAtGT != nil {
+		predicates = append(predicates, sealgrant.RevokedAtGT(*i.RevokedAtGT))
+	}
+	if i.RevokedAtGTE != nil {
+		predicates = append(predicates, sealgrant.RevokedAtGTE(*i.RevokedAtGTE))
+	}
+	if i.RevokedAtLT != nil {
+		predicates = append(predicates, sealgrant.RevokedAtLT(*i.RevokedAtLT))
+	}
+	if i.RevokedAtLTE != nil {
+		predicates = append(predicates, sealgrant.RevokedAtLTE(*i.RevokedAtLTE))
+	}
+	if i.RevokedAtIsNil {
+		predicates = append(predicates, sealgrant.RevokedAtIsNil())
+	}
+	if i.RevokedAtNotNil {
+		predicates = append(predicates, sealgrant.RevokedAtNotNil())
+	}
+	if i.RevokedReason != nil {
+		predicates = append(predicates, sealgrant.RevokedReasonEQ(*i.RevokedReason))
+	}
+	if i.RevokedReasonNEQ != nil {
+		predicates = append(predicates, sealgrant.RevokedReasonNEQ(*i.RevokedReasonNEQ))
+	}
+	if len(i.RevokedReasonIn) > 0 {
+		predicates = append(predicates, sealgrant.RevokedReasonIn(i.RevokedReasonIn...))
+	}
+	if len(i.RevokedReasonNotIn) > 0 {
+		predicates = append(predicates, sealgrant.RevokedReasonNotIn(i.RevokedReasonNotIn...))
+	}
+	if i.RevokedReasonGT != nil {
+		predicates = append(predicates, sealgrant.RevokedReasonGT(*i.RevokedReasonGT))
+	}
+	if i.RevokedReasonGTE != nil {
+		predicates = append(predicates, sealgrant.RevokedReasonGTE(*i.RevokedReasonGTE))
+	}
+	if i.RevokedReasonLT != nil {
+		predicates = append(predicates, sealgrant.RevokedReasonLT(*i.RevokedReasonLT))
+	}
+	if i.RevokedReasonLTE != nil {
+		predicates = append(predicates, sealgrant.RevokedReasonLTE(*i.RevokedReasonLTE))
+	}
+	if i.RevokedReasonContains != nil {
+		predicates = append(predicates, sealgrant.RevokedReasonContains(*i.RevokedReasonContains))
+	}
+	if i.RevokedReasonHasPrefix != nil {
+		predicates = append(predicates, sealgrant.RevokedReasonHasPrefix(*i.RevokedReasonHasPrefix))
+	}
+	if i.RevokedReasonHasSuffix != nil {
+		predicates = append(predicates, sealgrant.RevokedReasonHasSuffix(*i.RevokedReasonHasSuffix))
+	}
+	if i.RevokedReasonIsNil {
+		predicates = append(predicates, sealgrant.RevokedReasonIsNil())
+	}
+	if i.RevokedReasonNotNil {
+		predicates = append(predicates, sealgrant.RevokedReasonNotNil())
+	}
+	if i.RevokedReasonEqualFold != nil {
+		predicates = append(predicates, sealgrant.RevokedReasonEqualFold(*i.RevokedReasonEqualFold))
+	}
+	if i.RevokedReasonContainsFold != nil {
+		predicates = append(predicates, sealgrant.RevokedReasonContainsFold(*i.RevokedReasonContainsFold))
+	}
+
+	if i.HasEnterprise != nil {
+		p := sealgrant.HasEnterprise()
+		if !*i.HasEnterprise {
+			p = sealgrant.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasEnterpriseWith) > 0 {
+		with := make([]predicate.Enterprise, 0, len(i.HasEnterpriseWith))
+		for _, w := range i.HasEnterpriseWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasEnterpriseWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, sealgrant.HasEnterpriseWith(with...))
+	}
+	if i.HasSeal != nil {
+		p := sealgrant.HasSeal()
+		if !*i.HasSeal {
+			p = sealgrant.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasSealWith) > 0 {
+		with := make([]predicate.Seal, 0, len(i.HasSealWith))
+		for _, w := range i.HasSealWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasSealWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, sealgrant.HasSealWith(with...))
+	}
+	if i.HasUser != nil {
+		p := sealgrant.HasUser()
+		if !*i.HasUser {
+			p = sealgrant.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasUserWith) > 0 {
+		with := make([]predicate.User, 0, len(i.HasUserWith))
+		for _, w := range i.HasUserWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasUserWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, sealgrant.HasUserWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptySealGrantWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return sealgrant.And(predicates...), nil
 	}
 }
 
@@ -887,6 +9104,498 @@ func (i *SessionWhereInput) P() (predicate.Session, error) {
 		return predicates[0], nil
 	default:
 		return session.And(predicates...), nil
+	}
+}
+
+// SignFieldWhereInput represents a where input for filtering SignField queries.
+type SignFieldWhereInput struct {
+	Predicates []predicate.SignField  `json:"-"`
+	Not        *SignFieldWhereInput   `json:"not,omitempty"`
+	Or         []*SignFieldWhereInput `json:"or,omitempty"`
+	And        []*SignFieldWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "flow_id" field predicates.
+	FlowID      *int  `json:"flowID,omitempty"`
+	FlowIDNEQ   *int  `json:"flowIDNEQ,omitempty"`
+	FlowIDIn    []int `json:"flowIDIn,omitempty"`
+	FlowIDNotIn []int `json:"flowIDNotIn,omitempty"`
+
+	// "document_id" field predicates.
+	DocumentID      *int  `json:"documentID,omitempty"`
+	DocumentIDNEQ   *int  `json:"documentIDNEQ,omitempty"`
+	DocumentIDIn    []int `json:"documentIDIn,omitempty"`
+	DocumentIDNotIn []int `json:"documentIDNotIn,omitempty"`
+
+	// "participant_id" field predicates.
+	ParticipantID       *int  `json:"participantID,omitempty"`
+	ParticipantIDNEQ    *int  `json:"participantIDNEQ,omitempty"`
+	ParticipantIDIn     []int `json:"participantIDIn,omitempty"`
+	ParticipantIDNotIn  []int `json:"participantIDNotIn,omitempty"`
+	ParticipantIDIsNil  bool  `json:"participantIDIsNil,omitempty"`
+	ParticipantIDNotNil bool  `json:"participantIDNotNil,omitempty"`
+
+	// "kind" field predicates.
+	Kind      *signfield.Kind  `json:"kind,omitempty"`
+	KindNEQ   *signfield.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []signfield.Kind `json:"kindIn,omitempty"`
+	KindNotIn []signfield.Kind `json:"kindNotIn,omitempty"`
+
+	// "page" field predicates.
+	Page      *int  `json:"page,omitempty"`
+	PageNEQ   *int  `json:"pageNEQ,omitempty"`
+	PageIn    []int `json:"pageIn,omitempty"`
+	PageNotIn []int `json:"pageNotIn,omitempty"`
+	PageGT    *int  `json:"pageGT,omitempty"`
+	PageGTE   *int  `json:"pageGTE,omitempty"`
+	PageLT    *int  `json:"pageLT,omitempty"`
+	PageLTE   *int  `json:"pageLTE,omitempty"`
+
+	// "x" field predicates.
+	X      *float64  `json:"x,omitempty"`
+	XNEQ   *float64  `json:"xNEQ,omitempty"`
+	XIn    []float64 `json:"xIn,omitempty"`
+	XNotIn []float64 `json:"xNotIn,omitempty"`
+	XGT    *float64  `json:"xGT,omitempty"`
+	XGTE   *float64  `json:"xGTE,omitempty"`
+	XLT    *float64  `json:"xLT,omitempty"`
+	XLTE   *float64  `json:"xLTE,omitempty"`
+
+	// "y" field predicates.
+	Y      *float64  `json:"y,omitempty"`
+	YNEQ   *float64  `json:"yNEQ,omitempty"`
+	YIn    []float64 `json:"yIn,omitempty"`
+	YNotIn []float64 `json:"yNotIn,omitempty"`
+	YGT    *float64  `json:"yGT,omitempty"`
+	YGTE   *float64  `json:"yGTE,omitempty"`
+	YLT    *float64  `json:"yLT,omitempty"`
+	YLTE   *float64  `json:"yLTE,omitempty"`
+
+	// "width" field predicates.
+	Width      *float64  `json:"width,omitempty"`
+	WidthNEQ   *float64  `json:"widthNEQ,omitempty"`
+	WidthIn    []float64 `json:"widthIn,omitempty"`
+	WidthNotIn []float64 `json:"widthNotIn,omitempty"`
+	WidthGT    *float64  `json:"widthGT,omitempty"`
+	WidthGTE   *float64  `json:"widthGTE,omitempty"`
+	WidthLT    *float64  `json:"widthLT,omitempty"`
+	WidthLTE   *float64  `json:"widthLTE,omitempty"`
+
+	// "height" field predicates.
+	Height      *float64  `json:"height,omitempty"`
+	HeightNEQ   *float64  `json:"heightNEQ,omitempty"`
+	HeightIn    []float64 `json:"heightIn,omitempty"`
+	HeightNotIn []float64 `json:"heightNotIn,omitempty"`
+	HeightGT    *float64  `json:"heightGT,omitempty"`
+	HeightGTE   *float64  `json:"heightGTE,omitempty"`
+	HeightLT    *float64  `json:"heightLT,omitempty"`
+	HeightLTE   *float64  `json:"heightLTE,omitempty"`
+
+	// "placed_by_signer" field predicates.
+	PlacedBySigner    *bool `json:"placedBySigner,omitempty"`
+	PlacedBySignerNEQ *bool `json:"placedBySignerNEQ,omitempty"`
+
+	// "applied_revision" field predicates.
+	AppliedRevision       *int  `json:"appliedRevision,omitempty"`
+	AppliedRevisionNEQ    *int  `json:"appliedRevisionNEQ,omitempty"`
+	AppliedRevisionIn     []int `json:"appliedRevisionIn,omitempty"`
+	AppliedRevisionNotIn  []int `json:"appliedRevisionNotIn,omitempty"`
+	AppliedRevisionGT     *int  `json:"appliedRevisionGT,omitempty"`
+	AppliedRevisionGTE    *int  `json:"appliedRevisionGTE,omitempty"`
+	AppliedRevisionLT     *int  `json:"appliedRevisionLT,omitempty"`
+	AppliedRevisionLTE    *int  `json:"appliedRevisionLTE,omitempty"`
+	AppliedRevisionIsNil  bool  `json:"appliedRevisionIsNil,omitempty"`
+	AppliedRevisionNotNil bool  `json:"appliedRevisionNotNil,omitempty"`
+
+	// "flow" edge predicates.
+	HasFlow     *bool             `json:"hasFlow,omitempty"`
+	HasFlowWith []*FlowWhereInput `json:"hasFlowWith,omitempty"`
+
+	// "document" edge predicates.
+	HasDocument     *bool                     `json:"hasDocument,omitempty"`
+	HasDocumentWith []*FlowDocumentWhereInput `json:"hasDocumentWith,omitempty"`
+
+	// "participant" edge predicates.
+	HasParticipant     *bool                    `json:"hasParticipant,omitempty"`
+	HasParticipantWith []*ParticipantWhereInput `json:"hasParticipantWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *SignFieldWhereInput) AddPredicates(predicates ...predicate.SignField) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the SignFieldWhereInput filter on the SignFieldQuery builder.
+func (i *SignFieldWhereInput) Filter(q *SignFieldQuery) (*SignFieldQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptySignFieldWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptySignFieldWhereInput is returned in case the SignFieldWhereInput is empty.
+var ErrEmptySignFieldWhereInput = errors.New("ent: empty predicate SignFieldWhereInput")
+
+// P returns a predicate for filtering signfields.
+// An error is returned if the input is empty or invalid.
+func (i *SignFieldWhereInput) P() (predicate.SignField, error) {
+	var predicates []predicate.SignField
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, signfield.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.SignField, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, signfield.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.SignField, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, signfield.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, signfield.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, signfield.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, signfield.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, signfield.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, signfield.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, signfield.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, signfield.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, signfield.IDLTE(*i.IDLTE))
+	}
+	if i.FlowID != nil {
+		predicates = append(predicates, signfield.FlowIDEQ(*i.FlowID))
+	}
+	if i.FlowIDNEQ != nil {
+		predicates = append(predicates, signfield.FlowIDNEQ(*i.FlowIDNEQ))
+	}
+	if len(i.FlowIDIn) > 0 {
+		predicates = append(predicates, signfield.FlowIDIn(i.FlowIDIn...))
+	}
+	if len(i.FlowIDNotIn) > 0 {
+		predicates = append(predicates, signfield.FlowIDNotIn(i.FlowIDNotIn...))
+	}
+	if i.DocumentID != nil {
+		predicates = append(predicates, signfield.DocumentIDEQ(*i.DocumentID))
+	}
+	if i.DocumentIDNEQ != nil {
+		predicates = append(predicates, signfield.DocumentIDNEQ(*i.DocumentIDNEQ))
+	}
+	if len(i.DocumentIDIn) > 0 {
+		predicates = append(predicates, signfield.DocumentIDIn(i.DocumentIDIn...))
+	}
+	if len(i.DocumentIDNotIn) > 0 {
+		predicates = append(predicates, signfield.DocumentIDNotIn(i.DocumentIDNotIn...))
+	}
+	if i.ParticipantID != nil {
+		predicates = append(predicates, signfield.ParticipantIDEQ(*i.ParticipantID))
+	}
+	if i.ParticipantIDNEQ != nil {
+		predicates = append(predicates, signfield.ParticipantIDNEQ(*i.ParticipantIDNEQ))
+	}
+	if len(i.ParticipantIDIn) > 0 {
+		predicates = append(predicates, signfield.ParticipantIDIn(i.ParticipantIDIn...))
+	}
+	if len(i.ParticipantIDNotIn) > 0 {
+		predicates = append(predicates, signfield.ParticipantIDNotIn(i.ParticipantIDNotIn...))
+	}
+	if i.ParticipantIDIsNil {
+		predicates = append(predicates, signfield.ParticipantIDIsNil())
+	}
+	if i.ParticipantIDNotNil {
+		predicates = append(predicates, signfield.ParticipantIDNotNil())
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, signfield.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, signfield.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, signfield.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, signfield.KindNotIn(i.KindNotIn...))
+	}
+	if i.Page != nil {
+		predicates = append(predicates, signfield.PageEQ(*i.Page))
+	}
+	if i.PageNEQ != nil {
+		predicates = append(predicates, signfield.PageNEQ(*i.PageNEQ))
+	}
+	if len(i.PageIn) > 0 {
+		predicates = append(predicates, signfield.PageIn(i.PageIn...))
+	}
+	if len(i.PageNotIn) > 0 {
+		predicates = append(predicates, signfield.PageNotIn(i.PageNotIn...))
+	}
+	if i.PageGT != nil {
+		predicates = append(predicates, signfield.PageGT(*i.PageGT))
+	}
+	if i.PageGTE != nil {
+		predicates = append(predicates, signfield.PageGTE(*i.PageGTE))
+	}
+	if i.PageLT != nil {
+		predicates = append(predicates, signfield.PageLT(*i.PageLT))
+	}
+	if i.PageLTE != nil {
+		predicates = append(predicates, signfield.PageLTE(*i.PageLTE))
+	}
+	if i.X != nil {
+		predicates = append(predicates, signfield.XEQ(*i.X))
+	}
+	if i.XNEQ != nil {
+		predicates = append(predicates, signfield.XNEQ(*i.XNEQ))
+	}
+	if len(i.XIn) > 0 {
+		predicates = append(predicates, signfield.XIn(i.XIn...))
+	}
+	if len(i.XNotIn) > 0 {
+		predicates = append(predicates, signfield.XNotIn(i.XNotIn...))
+	}
+	if i.XGT != nil {
+		predicates = append(predicates, signfield.XGT(*i.XGT))
+	}
+	if i.XGTE != nil {
+		predicates = append(predicates, signfield.XGTE(*i.XGTE))
+	}
+	if i.XLT != nil {
+		predicates = append(predicates, signfield.XLT(*i.XLT))
+	}
+	if i.XLTE != nil {
+		predicates = append(predicates, signfield.XLTE(*i.XLTE))
+	}
+	if i.Y != nil {
+		predicates = append(predicates, signfield.YEQ(*i.Y))
+	}
+	if i.YNEQ != nil {
+		predicates = append(predicates, signfield.YNEQ(*i.YNEQ))
+	}
+	if len(i.YIn) > 0 {
+		predicates = append(predicates, signfield.YIn(i.YIn...))
+	}
+	if len(i.YNotIn) > 0 {
+		predicates = append(predicates, signfield.YNotIn(i.YNotIn...))
+	}
+	if i.YGT != nil {
+		predicates = append(predicates, signfield.YGT(*i.YGT))
+	}
+	if i.YGTE != nil {
+		predicates = append(predicates, signfield.YGTE(*i.YGTE))
+	}
+	if i.YLT != nil {
+		predicates = append(predicates, signfield.YLT(*i.YLT))
+	}
+	if i.YLTE != nil {
+		predicates = append(predicates, signfield.YLTE(*i.YLTE))
+	}
+	if i.Width != nil {
+		predicates = append(predicates, signfield.WidthEQ(*i.Width))
+	}
+	if i.WidthNEQ != nil {
+		predicates = append(predicates, signfield.WidthNEQ(*i.WidthNEQ))
+	}
+	if len(i.WidthIn) > 0 {
+		predicates = append(predicates, signfield.WidthIn(i.WidthIn...))
+	}
+	if len(i.WidthNotIn) > 0 {
+		predicates = append(predicates, signfield.WidthNotIn(i.WidthNotIn...))
+	}
+	if i.WidthGT != nil {
+		predicates = append(predicates, signfield.WidthGT(*i.WidthGT))
+	}
+	if i.WidthGTE != nil {
+		predicates = append(predicates, signfield.WidthGTE(*i.WidthGTE))
+	}
+	if i.WidthLT != nil {
+		predicates = append(predicates, signfield.WidthLT(*i.WidthLT))
+	}
+	if i.WidthLTE != nil {
+		predicates = append(predicates, signfield.WidthLTE(*i.WidthLTE))
+	}
+	if i.Height != nil {
+		predicates = append(predicates, signfield.HeightEQ(*i.Height))
+	}
+	if i.HeightNEQ != nil {
+		predicates = append(predicates, signfield.HeightNEQ(*i.HeightNEQ))
+	}
+	if len(i.HeightIn) > 0 {
+		predicates = append(predicates, signfield.HeightIn(i.HeightIn...))
+	}
+	if len(i.HeightNotIn) > 0 {
+		predicates = append(predicates, signfield.HeightNotIn(i.HeightNotIn...))
+	}
+	if i.HeightGT != nil {
+		predicates = append(predicates, signfield.HeightGT(*i.HeightGT))
+	}
+	if i.HeightGTE != nil {
+		predicates = append(predicates, signfield.HeightGTE(*i.HeightGTE))
+	}
+	if i.HeightLT != nil {
+		predicates = append(predicates, signfield.HeightLT(*i.HeightLT))
+	}
+	if i.HeightLTE != nil {
+		predicates = append(predicates, signfield.HeightLTE(*i.HeightLTE))
+	}
+	if i.PlacedBySigner != nil {
+		predicates = append(predicates, signfield.PlacedBySignerEQ(*i.PlacedBySigner))
+	}
+	if i.PlacedBySignerNEQ != nil {
+		predicates = append(predicates, signfield.PlacedBySignerNEQ(*i.PlacedBySignerNEQ))
+	}
+	if i.AppliedRevision != nil {
+		predicates = append(predicates, signfield.AppliedRevisionEQ(*i.AppliedRevision))
+	}
+	if i.AppliedRevisionNEQ != nil {
+		predicates = append(predicates, signfield.AppliedRevisionNEQ(*i.AppliedRevisionNEQ))
+	}
+	if len(i.AppliedRevisionIn) > 0 {
+		predicates = append(predicates, signfield.AppliedRevisionIn(i.AppliedRevisionIn...))
+	}
+	if len(i.AppliedRevisionNotIn) > 0 {
+		predicates = append(predicates, signfield.AppliedRevisionNotIn(i.AppliedRevisionNotIn...))
+	}
+	if i.AppliedRevisionGT != nil {
+		predicates = append(predicates, signfield.AppliedRevisionGT(*i.AppliedRevisionGT))
+	}
+	if i.AppliedRevisionGTE != nil {
+		predicates = append(predicates, signfield.AppliedRevisionGTE(*i.AppliedRevisionGTE))
+	}
+	if i.AppliedRevisionLT != nil {
+		predicates = append(predicates, signfield.AppliedRevisionLT(*i.AppliedRevisionLT))
+	}
+	if i.AppliedRevisionLTE != nil {
+		predicates = append(predicates, signfield.AppliedRevisionLTE(*i.AppliedRevisionLTE))
+	}
+	if i.AppliedRevisionIsNil {
+		predicates = append(predicates, signfield.AppliedRevisionIsNil())
+	}
+	if i.AppliedRevisionNotNil {
+		predicates = append(predicates, signfield.AppliedRevisionNotNil())
+	}
+
+	if i.HasFlow != nil {
+		p := signfield.HasFlow()
+		if !*i.HasFlow {
+			p = signfield.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasFlowWith) > 0 {
+		with := make([]predicate.Flow, 0, len(i.HasFlowWith))
+		for _, w := range i.HasFlowWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasFlowWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, signfield.HasFlowWith(with...))
+	}
+	if i.HasDocument != nil {
+		p := signfield.HasDocument()
+		if !*i.HasDocument {
+			p = signfield.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasDocumentWith) > 0 {
+		with := make([]predicate.FlowDocument, 0, len(i.HasDocumentWith))
+		for _, w := range i.HasDocumentWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasDocumentWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, signfield.HasDocumentWith(with...))
+	}
+	if i.HasParticipant != nil {
+		p := signfield.HasParticipant()
+		if !*i.HasParticipant {
+			p = signfield.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasParticipantWith) > 0 {
+		with := make([]predicate.Participant, 0, len(i.HasParticipantWith))
+		for _, w := range i.HasParticipantWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasParticipantWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, signfield.HasParticipantWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptySignFieldWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return signfield.And(predicates...), nil
 	}
 }
 

@@ -7,12 +7,30 @@ import (
 	"errors"
 	"fmt"
 	"signet/ent/agreementacceptance"
+	"signet/ent/auditevent"
+	"signet/ent/audithead"
 	"signet/ent/captcha"
+	"signet/ent/certdocument"
+	"signet/ent/certificate"
+	"signet/ent/certorder"
 	"signet/ent/credential"
+	"signet/ent/enterprise"
+	"signet/ent/flow"
+	"signet/ent/flowdocument"
+	"signet/ent/identityverification"
+	"signet/ent/joinrequest"
 	"signet/ent/loginattempt"
+	"signet/ent/membership"
 	"signet/ent/outboxmessage"
+	"signet/ent/participant"
 	"signet/ent/predicate"
+	"signet/ent/schema/pdftypes"
+	"signet/ent/seal"
+	"signet/ent/sealgrant"
 	"signet/ent/session"
+	"signet/ent/sessionspace"
+	"signet/ent/signfield"
+	"signet/ent/signinglink"
 	"signet/ent/smscode"
 	"signet/ent/user"
 	"sync"
@@ -31,14 +49,31 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAgreementAcceptance = "AgreementAcceptance"
-	TypeCaptcha             = "Captcha"
-	TypeCredential          = "Credential"
-	TypeLoginAttempt        = "LoginAttempt"
-	TypeOutboxMessage       = "OutboxMessage"
-	TypeSMSCode             = "SMSCode"
-	TypeSession             = "Session"
-	TypeUser                = "User"
+	TypeAgreementAcceptance  = "AgreementAcceptance"
+	TypeAuditEvent           = "AuditEvent"
+	TypeAuditHead            = "AuditHead"
+	TypeCaptcha              = "Captcha"
+	TypeCertDocument         = "CertDocument"
+	TypeCertOrder            = "CertOrder"
+	TypeCertificate          = "Certificate"
+	TypeCredential           = "Credential"
+	TypeEnterprise           = "Enterprise"
+	TypeFlow                 = "Flow"
+	TypeFlowDocument         = "FlowDocument"
+	TypeIdentityVerification = "IdentityVerification"
+	TypeJoinRequest          = "JoinRequest"
+	TypeLoginAttempt         = "LoginAttempt"
+	TypeMembership           = "Membership"
+	TypeOutboxMessage        = "OutboxMessage"
+	TypeParticipant          = "Participant"
+	TypeSMSCode              = "SMSCode"
+	TypeSeal                 = "Seal"
+	TypeSealGrant            = "SealGrant"
+	TypeSession              = "Session"
+	TypeSessionSpace         = "SessionSpace"
+	TypeSignField            = "SignField"
+	TypeSigningLink          = "SigningLink"
+	TypeUser                 = "User"
 )
 
 // AgreementAcceptanceMutation represents an operation that mutates the AgreementAcceptance nodes in the graph.
@@ -735,6 +770,1660 @@ func (m *AgreementAcceptanceMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown AgreementAcceptance edge %s", name)
 }
 
+// AuditEventMutation represents an operation that mutates the AuditEvent nodes in the graph.
+type AuditEventMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	chain         *string
+	seq           *int64
+	addseq        *int64
+	created_at    *time.Time
+	actor_type    *string
+	actor_id      *int
+	addactor_id   *int
+	actor_name    *string
+	action        *string
+	subject_type  *string
+	subject_id    *int
+	addsubject_id *int
+	payload       *string
+	ip            *string
+	user_agent    *string
+	request_id    *string
+	prev_hash     *string
+	hash          *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*AuditEvent, error)
+	predicates    []predicate.AuditEvent
+}
+
+var _ ent.Mutation = (*AuditEventMutation)(nil)
+
+// auditeventOption allows management of the mutation configuration using functional options.
+type auditeventOption func(*AuditEventMutation)
+
+// newAuditEventMutation creates new mutation for the AuditEvent entity.
+func newAuditEventMutation(c config, op Op, opts ...auditeventOption) *AuditEventMutation {
+	m := &AuditEventMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAuditEvent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAuditEventID sets the ID field of the mutation.
+func withAuditEventID(id int) auditeventOption {
+	return func(m *AuditEventMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AuditEvent
+		)
+		m.oldValue = func(ctx context.Context) (*AuditEvent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AuditEvent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAuditEvent sets the old AuditEvent of the mutation.
+func withAuditEvent(node *AuditEvent) auditeventOption {
+	return func(m *AuditEventMutation) {
+		m.oldValue = func(context.Context) (*AuditEvent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AuditEventMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AuditEventMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AuditEventMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AuditEventMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AuditEvent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetChain sets the "chain" field.
+func (m *AuditEventMutation) SetChain(s string) {
+	m.chain = &s
+}
+
+// Chain returns the value of the "chain" field in the mutation.
+func (m *AuditEventMutation) Chain() (r string, exists bool) {
+	v := m.chain
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChain returns the old "chain" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldChain(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChain is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChain requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChain: %w", err)
+	}
+	return oldValue.Chain, nil
+}
+
+// ResetChain resets all changes to the "chain" field.
+func (m *AuditEventMutation) ResetChain() {
+	m.chain = nil
+}
+
+// SetSeq sets the "seq" field.
+func (m *AuditEventMutation) SetSeq(i int64) {
+	m.seq = &i
+	m.addseq = nil
+}
+
+// Seq returns the value of the "seq" field in the mutation.
+func (m *AuditEventMutation) Seq() (r int64, exists bool) {
+	v := m.seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeq returns the old "seq" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldSeq(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeq: %w", err)
+	}
+	return oldValue.Seq, nil
+}
+
+// AddSeq adds i to the "seq" field.
+func (m *AuditEventMutation) AddSeq(i int64) {
+	if m.addseq != nil {
+		*m.addseq += i
+	} else {
+		m.addseq = &i
+	}
+}
+
+// AddedSeq returns the value that was added to the "seq" field in this mutation.
+func (m *AuditEventMutation) AddedSeq() (r int64, exists bool) {
+	v := m.addseq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSeq resets all changes to the "seq" field.
+func (m *AuditEventMutation) ResetSeq() {
+	m.seq = nil
+	m.addseq = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *AuditEventMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *AuditEventMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *AuditEventMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetActorType sets the "actor_type" field.
+func (m *AuditEventMutation) SetActorType(s string) {
+	m.actor_type = &s
+}
+
+// ActorType returns the value of the "actor_type" field in the mutation.
+func (m *AuditEventMutation) ActorType() (r string, exists bool) {
+	v := m.actor_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorType returns the old "actor_type" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldActorType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorType: %w", err)
+	}
+	return oldValue.ActorType, nil
+}
+
+// ResetActorType resets all changes to the "actor_type" field.
+func (m *AuditEventMutation) ResetActorType() {
+	m.actor_type = nil
+}
+
+// SetActorID sets the "actor_id" field.
+func (m *AuditEventMutation) SetActorID(i int) {
+	m.actor_id = &i
+	m.addactor_id = nil
+}
+
+// ActorID returns the value of the "actor_id" field in the mutation.
+func (m *AuditEventMutation) ActorID() (r int, exists bool) {
+	v := m.actor_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorID returns the old "actor_id" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldActorID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorID: %w", err)
+	}
+	return oldValue.ActorID, nil
+}
+
+// AddActorID adds i to the "actor_id" field.
+func (m *AuditEventMutation) AddActorID(i int) {
+	if m.addactor_id != nil {
+		*m.addactor_id += i
+	} else {
+		m.addactor_id = &i
+	}
+}
+
+// AddedActorID returns the value that was added to the "actor_id" field in this mutation.
+func (m *AuditEventMutation) AddedActorID() (r int, exists bool) {
+	v := m.addactor_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetActorID resets all changes to the "actor_id" field.
+func (m *AuditEventMutation) ResetActorID() {
+	m.actor_id = nil
+	m.addactor_id = nil
+}
+
+// SetActorName sets the "actor_name" field.
+func (m *AuditEventMutation) SetActorName(s string) {
+	m.actor_name = &s
+}
+
+// ActorName returns the value of the "actor_name" field in the mutation.
+func (m *AuditEventMutation) ActorName() (r string, exists bool) {
+	v := m.actor_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorName returns the old "actor_name" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldActorName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorName: %w", err)
+	}
+	return oldValue.ActorName, nil
+}
+
+// ResetActorName resets all changes to the "actor_name" field.
+func (m *AuditEventMutation) ResetActorName() {
+	m.actor_name = nil
+}
+
+// SetAction sets the "action" field.
+func (m *AuditEventMutation) SetAction(s string) {
+	m.action = &s
+}
+
+// Action returns the value of the "action" field in the mutation.
+func (m *AuditEventMutation) Action() (r string, exists bool) {
+	v := m.action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAction returns the old "action" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldAction(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAction: %w", err)
+	}
+	return oldValue.Action, nil
+}
+
+// ResetAction resets all changes to the "action" field.
+func (m *AuditEventMutation) ResetAction() {
+	m.action = nil
+}
+
+// SetSubjectType sets the "subject_type" field.
+func (m *AuditEventMutation) SetSubjectType(s string) {
+	m.subject_type = &s
+}
+
+// SubjectType returns the value of the "subject_type" field in the mutation.
+func (m *AuditEventMutation) SubjectType() (r string, exists bool) {
+	v := m.subject_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubjectType returns the old "subject_type" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldSubjectType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubjectType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubjectType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubjectType: %w", err)
+	}
+	return oldValue.SubjectType, nil
+}
+
+// ResetSubjectType resets all changes to the "subject_type" field.
+func (m *AuditEventMutation) ResetSubjectType() {
+	m.subject_type = nil
+}
+
+// SetSubjectID sets the "subject_id" field.
+func (m *AuditEventMutation) SetSubjectID(i int) {
+	m.subject_id = &i
+	m.addsubject_id = nil
+}
+
+// SubjectID returns the value of the "subject_id" field in the mutation.
+func (m *AuditEventMutation) SubjectID() (r int, exists bool) {
+	v := m.subject_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubjectID returns the old "subject_id" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldSubjectID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubjectID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubjectID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubjectID: %w", err)
+	}
+	return oldValue.SubjectID, nil
+}
+
+// AddSubjectID adds i to the "subject_id" field.
+func (m *AuditEventMutation) AddSubjectID(i int) {
+	if m.addsubject_id != nil {
+		*m.addsubject_id += i
+	} else {
+		m.addsubject_id = &i
+	}
+}
+
+// AddedSubjectID returns the value that was added to the "subject_id" field in this mutation.
+func (m *AuditEventMutation) AddedSubjectID() (r int, exists bool) {
+	v := m.addsubject_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSubjectID resets all changes to the "subject_id" field.
+func (m *AuditEventMutation) ResetSubjectID() {
+	m.subject_id = nil
+	m.addsubject_id = nil
+}
+
+// SetPayload sets the "payload" field.
+func (m *AuditEventMutation) SetPayload(s string) {
+	m.payload = &s
+}
+
+// Payload returns the value of the "payload" field in the mutation.
+func (m *AuditEventMutation) Payload() (r string, exists bool) {
+	v := m.payload
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPayload returns the old "payload" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldPayload(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPayload is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPayload requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPayload: %w", err)
+	}
+	return oldValue.Payload, nil
+}
+
+// ResetPayload resets all changes to the "payload" field.
+func (m *AuditEventMutation) ResetPayload() {
+	m.payload = nil
+}
+
+// SetIP sets the "ip" field.
+func (m *AuditEventMutation) SetIP(s string) {
+	m.ip = &s
+}
+
+// IP returns the value of the "ip" field in the mutation.
+func (m *AuditEventMutation) IP() (r string, exists bool) {
+	v := m.ip
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIP returns the old "ip" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldIP(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIP is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIP requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIP: %w", err)
+	}
+	return oldValue.IP, nil
+}
+
+// ResetIP resets all changes to the "ip" field.
+func (m *AuditEventMutation) ResetIP() {
+	m.ip = nil
+}
+
+// SetUserAgent sets the "user_agent" field.
+func (m *AuditEventMutation) SetUserAgent(s string) {
+	m.user_agent = &s
+}
+
+// UserAgent returns the value of the "user_agent" field in the mutation.
+func (m *AuditEventMutation) UserAgent() (r string, exists bool) {
+	v := m.user_agent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserAgent returns the old "user_agent" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldUserAgent(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserAgent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserAgent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserAgent: %w", err)
+	}
+	return oldValue.UserAgent, nil
+}
+
+// ResetUserAgent resets all changes to the "user_agent" field.
+func (m *AuditEventMutation) ResetUserAgent() {
+	m.user_agent = nil
+}
+
+// SetRequestID sets the "request_id" field.
+func (m *AuditEventMutation) SetRequestID(s string) {
+	m.request_id = &s
+}
+
+// RequestID returns the value of the "request_id" field in the mutation.
+func (m *AuditEventMutation) RequestID() (r string, exists bool) {
+	v := m.request_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestID returns the old "request_id" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldRequestID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestID: %w", err)
+	}
+	return oldValue.RequestID, nil
+}
+
+// ResetRequestID resets all changes to the "request_id" field.
+func (m *AuditEventMutation) ResetRequestID() {
+	m.request_id = nil
+}
+
+// SetPrevHash sets the "prev_hash" field.
+func (m *AuditEventMutation) SetPrevHash(s string) {
+	m.prev_hash = &s
+}
+
+// PrevHash returns the value of the "prev_hash" field in the mutation.
+func (m *AuditEventMutation) PrevHash() (r string, exists bool) {
+	v := m.prev_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrevHash returns the old "prev_hash" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldPrevHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrevHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrevHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrevHash: %w", err)
+	}
+	return oldValue.PrevHash, nil
+}
+
+// ResetPrevHash resets all changes to the "prev_hash" field.
+func (m *AuditEventMutation) ResetPrevHash() {
+	m.prev_hash = nil
+}
+
+// SetHash sets the "hash" field.
+func (m *AuditEventMutation) SetHash(s string) {
+	m.hash = &s
+}
+
+// Hash returns the value of the "hash" field in the mutation.
+func (m *AuditEventMutation) Hash() (r string, exists bool) {
+	v := m.hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHash returns the old "hash" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHash: %w", err)
+	}
+	return oldValue.Hash, nil
+}
+
+// ResetHash resets all changes to the "hash" field.
+func (m *AuditEventMutation) ResetHash() {
+	m.hash = nil
+}
+
+// Where appends a list predicates to the AuditEventMutation builder.
+func (m *AuditEventMutation) Where(ps ...predicate.AuditEvent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AuditEventMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AuditEventMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AuditEvent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AuditEventMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AuditEventMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AuditEvent).
+func (m *AuditEventMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AuditEventMutation) Fields() []string {
+	fields := make([]string, 0, 15)
+	if m.chain != nil {
+		fields = append(fields, auditevent.FieldChain)
+	}
+	if m.seq != nil {
+		fields = append(fields, auditevent.FieldSeq)
+	}
+	if m.created_at != nil {
+		fields = append(fields, auditevent.FieldCreatedAt)
+	}
+	if m.actor_type != nil {
+		fields = append(fields, auditevent.FieldActorType)
+	}
+	if m.actor_id != nil {
+		fields = append(fields, auditevent.FieldActorID)
+	}
+	if m.actor_name != nil {
+		fields = append(fields, auditevent.FieldActorName)
+	}
+	if m.action != nil {
+		fields = append(fields, auditevent.FieldAction)
+	}
+	if m.subject_type != nil {
+		fields = append(fields, auditevent.FieldSubjectType)
+	}
+	if m.subject_id != nil {
+		fields = append(fields, auditevent.FieldSubjectID)
+	}
+	if m.payload != nil {
+		fields = append(fields, auditevent.FieldPayload)
+	}
+	if m.ip != nil {
+		fields = append(fields, auditevent.FieldIP)
+	}
+	if m.user_agent != nil {
+		fields = append(fields, auditevent.FieldUserAgent)
+	}
+	if m.request_id != nil {
+		fields = append(fields, auditevent.FieldRequestID)
+	}
+	if m.prev_hash != nil {
+		fields = append(fields, auditevent.FieldPrevHash)
+	}
+	if m.hash != nil {
+		fields = append(fields, auditevent.FieldHash)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AuditEventMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case auditevent.FieldChain:
+		return m.Chain()
+	case auditevent.FieldSeq:
+		return m.Seq()
+	case auditevent.FieldCreatedAt:
+		return m.CreatedAt()
+	case auditevent.FieldActorType:
+		return m.ActorType()
+	case auditevent.FieldActorID:
+		return m.ActorID()
+	case auditevent.FieldActorName:
+		return m.ActorName()
+	case auditevent.FieldAction:
+		return m.Action()
+	case auditevent.FieldSubjectType:
+		return m.SubjectType()
+	case auditevent.FieldSubjectID:
+		return m.SubjectID()
+	case auditevent.FieldPayload:
+		return m.Payload()
+	case auditevent.FieldIP:
+		return m.IP()
+	case auditevent.FieldUserAgent:
+		return m.UserAgent()
+	case auditevent.FieldRequestID:
+		return m.RequestID()
+	case auditevent.FieldPrevHash:
+		return m.PrevHash()
+	case auditevent.FieldHash:
+		return m.Hash()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AuditEventMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case auditevent.FieldChain:
+		return m.OldChain(ctx)
+	case auditevent.FieldSeq:
+		return m.OldSeq(ctx)
+	case auditevent.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case auditevent.FieldActorType:
+		return m.OldActorType(ctx)
+	case auditevent.FieldActorID:
+		return m.OldActorID(ctx)
+	case auditevent.FieldActorName:
+		return m.OldActorName(ctx)
+	case auditevent.FieldAction:
+		return m.OldAction(ctx)
+	case auditevent.FieldSubjectType:
+		return m.OldSubjectType(ctx)
+	case auditevent.FieldSubjectID:
+		return m.OldSubjectID(ctx)
+	case auditevent.FieldPayload:
+		return m.OldPayload(ctx)
+	case auditevent.FieldIP:
+		return m.OldIP(ctx)
+	case auditevent.FieldUserAgent:
+		return m.OldUserAgent(ctx)
+	case auditevent.FieldRequestID:
+		return m.OldRequestID(ctx)
+	case auditevent.FieldPrevHash:
+		return m.OldPrevHash(ctx)
+	case auditevent.FieldHash:
+		return m.OldHash(ctx)
+	}
+	return nil, fmt.Errorf("unknown AuditEvent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AuditEventMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case auditevent.FieldChain:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChain(v)
+		return nil
+	case auditevent.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeq(v)
+		return nil
+	case auditevent.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case auditevent.FieldActorType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorType(v)
+		return nil
+	case auditevent.FieldActorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorID(v)
+		return nil
+	case auditevent.FieldActorName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorName(v)
+		return nil
+	case auditevent.FieldAction:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAction(v)
+		return nil
+	case auditevent.FieldSubjectType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubjectType(v)
+		return nil
+	case auditevent.FieldSubjectID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubjectID(v)
+		return nil
+	case auditevent.FieldPayload:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPayload(v)
+		return nil
+	case auditevent.FieldIP:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIP(v)
+		return nil
+	case auditevent.FieldUserAgent:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserAgent(v)
+		return nil
+	case auditevent.FieldRequestID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestID(v)
+		return nil
+	case auditevent.FieldPrevHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrevHash(v)
+		return nil
+	case auditevent.FieldHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHash(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AuditEvent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AuditEventMutation) AddedFields() []string {
+	var fields []string
+	if m.addseq != nil {
+		fields = append(fields, auditevent.FieldSeq)
+	}
+	if m.addactor_id != nil {
+		fields = append(fields, auditevent.FieldActorID)
+	}
+	if m.addsubject_id != nil {
+		fields = append(fields, auditevent.FieldSubjectID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AuditEventMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case auditevent.FieldSeq:
+		return m.AddedSeq()
+	case auditevent.FieldActorID:
+		return m.AddedActorID()
+	case auditevent.FieldSubjectID:
+		return m.AddedSubjectID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AuditEventMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case auditevent.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSeq(v)
+		return nil
+	case auditevent.FieldActorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddActorID(v)
+		return nil
+	case auditevent.FieldSubjectID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSubjectID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AuditEvent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AuditEventMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AuditEventMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AuditEventMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown AuditEvent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AuditEventMutation) ResetField(name string) error {
+	switch name {
+	case auditevent.FieldChain:
+		m.ResetChain()
+		return nil
+	case auditevent.FieldSeq:
+		m.ResetSeq()
+		return nil
+	case auditevent.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case auditevent.FieldActorType:
+		m.ResetActorType()
+		return nil
+	case auditevent.FieldActorID:
+		m.ResetActorID()
+		return nil
+	case auditevent.FieldActorName:
+		m.ResetActorName()
+		return nil
+	case auditevent.FieldAction:
+		m.ResetAction()
+		return nil
+	case auditevent.FieldSubjectType:
+		m.ResetSubjectType()
+		return nil
+	case auditevent.FieldSubjectID:
+		m.ResetSubjectID()
+		return nil
+	case auditevent.FieldPayload:
+		m.ResetPayload()
+		return nil
+	case auditevent.FieldIP:
+		m.ResetIP()
+		return nil
+	case auditevent.FieldUserAgent:
+		m.ResetUserAgent()
+		return nil
+	case auditevent.FieldRequestID:
+		m.ResetRequestID()
+		return nil
+	case auditevent.FieldPrevHash:
+		m.ResetPrevHash()
+		return nil
+	case auditevent.FieldHash:
+		m.ResetHash()
+		return nil
+	}
+	return fmt.Errorf("unknown AuditEvent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AuditEventMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AuditEventMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AuditEventMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AuditEventMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AuditEventMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AuditEventMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AuditEventMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown AuditEvent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AuditEventMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown AuditEvent edge %s", name)
+}
+
+// AuditHeadMutation represents an operation that mutates the AuditHead nodes in the graph.
+type AuditHeadMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	chain         *string
+	seq           *int64
+	addseq        *int64
+	hash          *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*AuditHead, error)
+	predicates    []predicate.AuditHead
+}
+
+var _ ent.Mutation = (*AuditHeadMutation)(nil)
+
+// auditheadOption allows management of the mutation configuration using functional options.
+type auditheadOption func(*AuditHeadMutation)
+
+// newAuditHeadMutation creates new mutation for the AuditHead entity.
+func newAuditHeadMutation(c config, op Op, opts ...auditheadOption) *AuditHeadMutation {
+	m := &AuditHeadMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAuditHead,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAuditHeadID sets the ID field of the mutation.
+func withAuditHeadID(id int) auditheadOption {
+	return func(m *AuditHeadMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AuditHead
+		)
+		m.oldValue = func(ctx context.Context) (*AuditHead, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AuditHead.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAuditHead sets the old AuditHead of the mutation.
+func withAuditHead(node *AuditHead) auditheadOption {
+	return func(m *AuditHeadMutation) {
+		m.oldValue = func(context.Context) (*AuditHead, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AuditHeadMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AuditHeadMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AuditHeadMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AuditHeadMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AuditHead.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetChain sets the "chain" field.
+func (m *AuditHeadMutation) SetChain(s string) {
+	m.chain = &s
+}
+
+// Chain returns the value of the "chain" field in the mutation.
+func (m *AuditHeadMutation) Chain() (r string, exists bool) {
+	v := m.chain
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChain returns the old "chain" field's value of the AuditHead entity.
+// If the AuditHead object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditHeadMutation) OldChain(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChain is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChain requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChain: %w", err)
+	}
+	return oldValue.Chain, nil
+}
+
+// ResetChain resets all changes to the "chain" field.
+func (m *AuditHeadMutation) ResetChain() {
+	m.chain = nil
+}
+
+// SetSeq sets the "seq" field.
+func (m *AuditHeadMutation) SetSeq(i int64) {
+	m.seq = &i
+	m.addseq = nil
+}
+
+// Seq returns the value of the "seq" field in the mutation.
+func (m *AuditHeadMutation) Seq() (r int64, exists bool) {
+	v := m.seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeq returns the old "seq" field's value of the AuditHead entity.
+// If the AuditHead object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditHeadMutation) OldSeq(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeq: %w", err)
+	}
+	return oldValue.Seq, nil
+}
+
+// AddSeq adds i to the "seq" field.
+func (m *AuditHeadMutation) AddSeq(i int64) {
+	if m.addseq != nil {
+		*m.addseq += i
+	} else {
+		m.addseq = &i
+	}
+}
+
+// AddedSeq returns the value that was added to the "seq" field in this mutation.
+func (m *AuditHeadMutation) AddedSeq() (r int64, exists bool) {
+	v := m.addseq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSeq resets all changes to the "seq" field.
+func (m *AuditHeadMutation) ResetSeq() {
+	m.seq = nil
+	m.addseq = nil
+}
+
+// SetHash sets the "hash" field.
+func (m *AuditHeadMutation) SetHash(s string) {
+	m.hash = &s
+}
+
+// Hash returns the value of the "hash" field in the mutation.
+func (m *AuditHeadMutation) Hash() (r string, exists bool) {
+	v := m.hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHash returns the old "hash" field's value of the AuditHead entity.
+// If the AuditHead object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditHeadMutation) OldHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHash: %w", err)
+	}
+	return oldValue.Hash, nil
+}
+
+// ResetHash resets all changes to the "hash" field.
+func (m *AuditHeadMutation) ResetHash() {
+	m.hash = nil
+}
+
+// Where appends a list predicates to the AuditHeadMutation builder.
+func (m *AuditHeadMutation) Where(ps ...predicate.AuditHead) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AuditHeadMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AuditHeadMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AuditHead, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AuditHeadMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AuditHeadMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AuditHead).
+func (m *AuditHeadMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AuditHeadMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.chain != nil {
+		fields = append(fields, audithead.FieldChain)
+	}
+	if m.seq != nil {
+		fields = append(fields, audithead.FieldSeq)
+	}
+	if m.hash != nil {
+		fields = append(fields, audithead.FieldHash)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AuditHeadMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case audithead.FieldChain:
+		return m.Chain()
+	case audithead.FieldSeq:
+		return m.Seq()
+	case audithead.FieldHash:
+		return m.Hash()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AuditHeadMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case audithead.FieldChain:
+		return m.OldChain(ctx)
+	case audithead.FieldSeq:
+		return m.OldSeq(ctx)
+	case audithead.FieldHash:
+		return m.OldHash(ctx)
+	}
+	return nil, fmt.Errorf("unknown AuditHead field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AuditHeadMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case audithead.FieldChain:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChain(v)
+		return nil
+	case audithead.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeq(v)
+		return nil
+	case audithead.FieldHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHash(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AuditHead field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AuditHeadMutation) AddedFields() []string {
+	var fields []string
+	if m.addseq != nil {
+		fields = append(fields, audithead.FieldSeq)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AuditHeadMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case audithead.FieldSeq:
+		return m.AddedSeq()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AuditHeadMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case audithead.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSeq(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AuditHead numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AuditHeadMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AuditHeadMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AuditHeadMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown AuditHead nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AuditHeadMutation) ResetField(name string) error {
+	switch name {
+	case audithead.FieldChain:
+		m.ResetChain()
+		return nil
+	case audithead.FieldSeq:
+		m.ResetSeq()
+		return nil
+	case audithead.FieldHash:
+		m.ResetHash()
+		return nil
+	}
+	return fmt.Errorf("unknown AuditHead field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AuditHeadMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AuditHeadMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AuditHeadMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AuditHeadMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AuditHeadMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AuditHeadMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AuditHeadMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown AuditHead unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AuditHeadMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown AuditHead edge %s", name)
+}
+
 // CaptchaMutation represents an operation that mutates the Captcha nodes in the graph.
 type CaptchaMutation struct {
 	config
@@ -1297,6 +2986,5162 @@ func (m *CaptchaMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *CaptchaMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Captcha edge %s", name)
+}
+
+// CertDocumentMutation represents an operation that mutates the CertDocument nodes in the graph.
+type CertDocumentMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	created_at    *time.Time
+	updated_at    *time.Time
+	kind          *certdocument.Kind
+	file_name     *string
+	content_type  *string
+	size          *int
+	addsize       *int
+	sha256        *string
+	blob_key      *string
+	data          *[]byte
+	clearedFields map[string]struct{}
+	_order        *int
+	cleared_order bool
+	done          bool
+	oldValue      func(context.Context) (*CertDocument, error)
+	predicates    []predicate.CertDocument
+}
+
+var _ ent.Mutation = (*CertDocumentMutation)(nil)
+
+// certdocumentOption allows management of the mutation configuration using functional options.
+type certdocumentOption func(*CertDocumentMutation)
+
+// newCertDocumentMutation creates new mutation for the CertDocument entity.
+func newCertDocumentMutation(c config, op Op, opts ...certdocumentOption) *CertDocumentMutation {
+	m := &CertDocumentMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCertDocument,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCertDocumentID sets the ID field of the mutation.
+func withCertDocumentID(id int) certdocumentOption {
+	return func(m *CertDocumentMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CertDocument
+		)
+		m.oldValue = func(ctx context.Context) (*CertDocument, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CertDocument.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCertDocument sets the old CertDocument of the mutation.
+func withCertDocument(node *CertDocument) certdocumentOption {
+	return func(m *CertDocumentMutation) {
+		m.oldValue = func(context.Context) (*CertDocument, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CertDocumentMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CertDocumentMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CertDocumentMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CertDocumentMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CertDocument.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CertDocumentMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CertDocumentMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CertDocument entity.
+// If the CertDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertDocumentMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CertDocumentMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CertDocumentMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CertDocumentMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CertDocument entity.
+// If the CertDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertDocumentMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CertDocumentMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetOrderID sets the "order_id" field.
+func (m *CertDocumentMutation) SetOrderID(i int) {
+	m._order = &i
+}
+
+// OrderID returns the value of the "order_id" field in the mutation.
+func (m *CertDocumentMutation) OrderID() (r int, exists bool) {
+	v := m._order
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderID returns the old "order_id" field's value of the CertDocument entity.
+// If the CertDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertDocumentMutation) OldOrderID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderID: %w", err)
+	}
+	return oldValue.OrderID, nil
+}
+
+// ResetOrderID resets all changes to the "order_id" field.
+func (m *CertDocumentMutation) ResetOrderID() {
+	m._order = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *CertDocumentMutation) SetKind(c certdocument.Kind) {
+	m.kind = &c
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *CertDocumentMutation) Kind() (r certdocument.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the CertDocument entity.
+// If the CertDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertDocumentMutation) OldKind(ctx context.Context) (v certdocument.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *CertDocumentMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetFileName sets the "file_name" field.
+func (m *CertDocumentMutation) SetFileName(s string) {
+	m.file_name = &s
+}
+
+// FileName returns the value of the "file_name" field in the mutation.
+func (m *CertDocumentMutation) FileName() (r string, exists bool) {
+	v := m.file_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFileName returns the old "file_name" field's value of the CertDocument entity.
+// If the CertDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertDocumentMutation) OldFileName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFileName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFileName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFileName: %w", err)
+	}
+	return oldValue.FileName, nil
+}
+
+// ResetFileName resets all changes to the "file_name" field.
+func (m *CertDocumentMutation) ResetFileName() {
+	m.file_name = nil
+}
+
+// SetContentType sets the "content_type" field.
+func (m *CertDocumentMutation) SetContentType(s string) {
+	m.content_type = &s
+}
+
+// ContentType returns the value of the "content_type" field in the mutation.
+func (m *CertDocumentMutation) ContentType() (r string, exists bool) {
+	v := m.content_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContentType returns the old "content_type" field's value of the CertDocument entity.
+// If the CertDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertDocumentMutation) OldContentType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContentType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContentType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContentType: %w", err)
+	}
+	return oldValue.ContentType, nil
+}
+
+// ResetContentType resets all changes to the "content_type" field.
+func (m *CertDocumentMutation) ResetContentType() {
+	m.content_type = nil
+}
+
+// SetSize sets the "size" field.
+func (m *CertDocumentMutation) SetSize(i int) {
+	m.size = &i
+	m.addsize = nil
+}
+
+// Size returns the value of the "size" field in the mutation.
+func (m *CertDocumentMutation) Size() (r int, exists bool) {
+	v := m.size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSize returns the old "size" field's value of the CertDocument entity.
+// If the CertDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertDocumentMutation) OldSize(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSize is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSize requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSize: %w", err)
+	}
+	return oldValue.Size, nil
+}
+
+// AddSize adds i to the "size" field.
+func (m *CertDocumentMutation) AddSize(i int) {
+	if m.addsize != nil {
+		*m.addsize += i
+	} else {
+		m.addsize = &i
+	}
+}
+
+// AddedSize returns the value that was added to the "size" field in this mutation.
+func (m *CertDocumentMutation) AddedSize() (r int, exists bool) {
+	v := m.addsize
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSize resets all changes to the "size" field.
+func (m *CertDocumentMutation) ResetSize() {
+	m.size = nil
+	m.addsize = nil
+}
+
+// SetSha256 sets the "sha256" field.
+func (m *CertDocumentMutation) SetSha256(s string) {
+	m.sha256 = &s
+}
+
+// Sha256 returns the value of the "sha256" field in the mutation.
+func (m *CertDocumentMutation) Sha256() (r string, exists bool) {
+	v := m.sha256
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSha256 returns the old "sha256" field's value of the CertDocument entity.
+// If the CertDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertDocumentMutation) OldSha256(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSha256 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSha256 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSha256: %w", err)
+	}
+	return oldValue.Sha256, nil
+}
+
+// ResetSha256 resets all changes to the "sha256" field.
+func (m *CertDocumentMutation) ResetSha256() {
+	m.sha256 = nil
+}
+
+// SetBlobKey sets the "blob_key" field.
+func (m *CertDocumentMutation) SetBlobKey(s string) {
+	m.blob_key = &s
+}
+
+// BlobKey returns the value of the "blob_key" field in the mutation.
+func (m *CertDocumentMutation) BlobKey() (r string, exists bool) {
+	v := m.blob_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBlobKey returns the old "blob_key" field's value of the CertDocument entity.
+// If the CertDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertDocumentMutation) OldBlobKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBlobKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBlobKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBlobKey: %w", err)
+	}
+	return oldValue.BlobKey, nil
+}
+
+// ClearBlobKey clears the value of the "blob_key" field.
+func (m *CertDocumentMutation) ClearBlobKey() {
+	m.blob_key = nil
+	m.clearedFields[certdocument.FieldBlobKey] = struct{}{}
+}
+
+// BlobKeyCleared returns if the "blob_key" field was cleared in this mutation.
+func (m *CertDocumentMutation) BlobKeyCleared() bool {
+	_, ok := m.clearedFields[certdocument.FieldBlobKey]
+	return ok
+}
+
+// ResetBlobKey resets all changes to the "blob_key" field.
+func (m *CertDocumentMutation) ResetBlobKey() {
+	m.blob_key = nil
+	delete(m.clearedFields, certdocument.FieldBlobKey)
+}
+
+// SetData sets the "data" field.
+func (m *CertDocumentMutation) SetData(b []byte) {
+	m.data = &b
+}
+
+// Data returns the value of the "data" field in the mutation.
+func (m *CertDocumentMutation) Data() (r []byte, exists bool) {
+	v := m.data
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldData returns the old "data" field's value of the CertDocument entity.
+// If the CertDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertDocumentMutation) OldData(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldData is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldData requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldData: %w", err)
+	}
+	return oldValue.Data, nil
+}
+
+// ClearData clears the value of the "data" field.
+func (m *CertDocumentMutation) ClearData() {
+	m.data = nil
+	m.clearedFields[certdocument.FieldData] = struct{}{}
+}
+
+// DataCleared returns if the "data" field was cleared in this mutation.
+func (m *CertDocumentMutation) DataCleared() bool {
+	_, ok := m.clearedFields[certdocument.FieldData]
+	return ok
+}
+
+// ResetData resets all changes to the "data" field.
+func (m *CertDocumentMutation) ResetData() {
+	m.data = nil
+	delete(m.clearedFields, certdocument.FieldData)
+}
+
+// ClearOrder clears the "order" edge to the CertOrder entity.
+func (m *CertDocumentMutation) ClearOrder() {
+	m.cleared_order = true
+	m.clearedFields[certdocument.FieldOrderID] = struct{}{}
+}
+
+// OrderCleared reports if the "order" edge to the CertOrder entity was cleared.
+func (m *CertDocumentMutation) OrderCleared() bool {
+	return m.cleared_order
+}
+
+// OrderIDs returns the "order" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrderID instead. It exists only for internal usage by the builders.
+func (m *CertDocumentMutation) OrderIDs() (ids []int) {
+	if id := m._order; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrder resets all changes to the "order" edge.
+func (m *CertDocumentMutation) ResetOrder() {
+	m._order = nil
+	m.cleared_order = false
+}
+
+// Where appends a list predicates to the CertDocumentMutation builder.
+func (m *CertDocumentMutation) Where(ps ...predicate.CertDocument) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CertDocumentMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CertDocumentMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CertDocument, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CertDocumentMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CertDocumentMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CertDocument).
+func (m *CertDocumentMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CertDocumentMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.created_at != nil {
+		fields = append(fields, certdocument.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, certdocument.FieldUpdatedAt)
+	}
+	if m._order != nil {
+		fields = append(fields, certdocument.FieldOrderID)
+	}
+	if m.kind != nil {
+		fields = append(fields, certdocument.FieldKind)
+	}
+	if m.file_name != nil {
+		fields = append(fields, certdocument.FieldFileName)
+	}
+	if m.content_type != nil {
+		fields = append(fields, certdocument.FieldContentType)
+	}
+	if m.size != nil {
+		fields = append(fields, certdocument.FieldSize)
+	}
+	if m.sha256 != nil {
+		fields = append(fields, certdocument.FieldSha256)
+	}
+	if m.blob_key != nil {
+		fields = append(fields, certdocument.FieldBlobKey)
+	}
+	if m.data != nil {
+		fields = append(fields, certdocument.FieldData)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CertDocumentMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case certdocument.FieldCreatedAt:
+		return m.CreatedAt()
+	case certdocument.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case certdocument.FieldOrderID:
+		return m.OrderID()
+	case certdocument.FieldKind:
+		return m.Kind()
+	case certdocument.FieldFileName:
+		return m.FileName()
+	case certdocument.FieldContentType:
+		return m.ContentType()
+	case certdocument.FieldSize:
+		return m.Size()
+	case certdocument.FieldSha256:
+		return m.Sha256()
+	case certdocument.FieldBlobKey:
+		return m.BlobKey()
+	case certdocument.FieldData:
+		return m.Data()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CertDocumentMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case certdocument.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case certdocument.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case certdocument.FieldOrderID:
+		return m.OldOrderID(ctx)
+	case certdocument.FieldKind:
+		return m.OldKind(ctx)
+	case certdocument.FieldFileName:
+		return m.OldFileName(ctx)
+	case certdocument.FieldContentType:
+		return m.OldContentType(ctx)
+	case certdocument.FieldSize:
+		return m.OldSize(ctx)
+	case certdocument.FieldSha256:
+		return m.OldSha256(ctx)
+	case certdocument.FieldBlobKey:
+		return m.OldBlobKey(ctx)
+	case certdocument.FieldData:
+		return m.OldData(ctx)
+	}
+	return nil, fmt.Errorf("unknown CertDocument field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CertDocumentMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case certdocument.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case certdocument.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case certdocument.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderID(v)
+		return nil
+	case certdocument.FieldKind:
+		v, ok := value.(certdocument.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case certdocument.FieldFileName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFileName(v)
+		return nil
+	case certdocument.FieldContentType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContentType(v)
+		return nil
+	case certdocument.FieldSize:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSize(v)
+		return nil
+	case certdocument.FieldSha256:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSha256(v)
+		return nil
+	case certdocument.FieldBlobKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBlobKey(v)
+		return nil
+	case certdocument.FieldData:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetData(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CertDocument field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CertDocumentMutation) AddedFields() []string {
+	var fields []string
+	if m.addsize != nil {
+		fields = append(fields, certdocument.FieldSize)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CertDocumentMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case certdocument.FieldSize:
+		return m.AddedSize()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CertDocumentMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case certdocument.FieldSize:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSize(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CertDocument numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CertDocumentMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(certdocument.FieldBlobKey) {
+		fields = append(fields, certdocument.FieldBlobKey)
+	}
+	if m.FieldCleared(certdocument.FieldData) {
+		fields = append(fields, certdocument.FieldData)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CertDocumentMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CertDocumentMutation) ClearField(name string) error {
+	switch name {
+	case certdocument.FieldBlobKey:
+		m.ClearBlobKey()
+		return nil
+	case certdocument.FieldData:
+		m.ClearData()
+		return nil
+	}
+	return fmt.Errorf("unknown CertDocument nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CertDocumentMutation) ResetField(name string) error {
+	switch name {
+	case certdocument.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case certdocument.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case certdocument.FieldOrderID:
+		m.ResetOrderID()
+		return nil
+	case certdocument.FieldKind:
+		m.ResetKind()
+		return nil
+	case certdocument.FieldFileName:
+		m.ResetFileName()
+		return nil
+	case certdocument.FieldContentType:
+		m.ResetContentType()
+		return nil
+	case certdocument.FieldSize:
+		m.ResetSize()
+		return nil
+	case certdocument.FieldSha256:
+		m.ResetSha256()
+		return nil
+	case certdocument.FieldBlobKey:
+		m.ResetBlobKey()
+		return nil
+	case certdocument.FieldData:
+		m.ResetData()
+		return nil
+	}
+	return fmt.Errorf("unknown CertDocument field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CertDocumentMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m._order != nil {
+		edges = append(edges, certdocument.EdgeOrder)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CertDocumentMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case certdocument.EdgeOrder:
+		if id := m._order; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CertDocumentMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CertDocumentMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CertDocumentMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleared_order {
+		edges = append(edges, certdocument.EdgeOrder)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CertDocumentMutation) EdgeCleared(name string) bool {
+	switch name {
+	case certdocument.EdgeOrder:
+		return m.cleared_order
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CertDocumentMutation) ClearEdge(name string) error {
+	switch name {
+	case certdocument.EdgeOrder:
+		m.ClearOrder()
+		return nil
+	}
+	return fmt.Errorf("unknown CertDocument unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CertDocumentMutation) ResetEdge(name string) error {
+	switch name {
+	case certdocument.EdgeOrder:
+		m.ResetOrder()
+		return nil
+	}
+	return fmt.Errorf("unknown CertDocument edge %s", name)
+}
+
+// CertOrderMutation represents an operation that mutates the CertOrder nodes in the graph.
+type CertOrderMutation struct {
+	config
+	op                       Op
+	typ                      string
+	id                       *int
+	created_at               *time.Time
+	updated_at               *time.Time
+	step                     *certorder.Step
+	method                   *certorder.Method
+	applicant_name           *string
+	applicant_id_number      *string
+	applicant_id_masked      *string
+	applicant_phone          *string
+	legal_rep_phone          *string
+	legal_rep_card_masked    *string
+	bank_name                *string
+	bank_account_masked      *string
+	transfer_amount_cents    *int
+	addtransfer_amount_cents *int
+	transfer_attempts        *int
+	addtransfer_attempts     *int
+	check_txn_id             *string
+	agreement_accepted_at    *time.Time
+	authorized_at            *time.Time
+	confirmed_at             *time.Time
+	fee_cents                *int
+	addfee_cents             *int
+	payment_channel          *certorder.PaymentChannel
+	payment_txn_id           *string
+	payment_qr               *string
+	paid_at                  *time.Time
+	ca_order_id              *string
+	submitted_at             *time.Time
+	decided_at               *time.Time
+	reject_reason            *string
+	clearedFields            map[string]struct{}
+	enterprise               *int
+	clearedenterprise        bool
+	applicant                *int
+	clearedapplicant         bool
+	documents                map[int]struct{}
+	removeddocuments         map[int]struct{}
+	cleareddocuments         bool
+	done                     bool
+	oldValue                 func(context.Context) (*CertOrder, error)
+	predicates               []predicate.CertOrder
+}
+
+var _ ent.Mutation = (*CertOrderMutation)(nil)
+
+// certorderOption allows management of the mutation configuration using functional options.
+type certorderOption func(*CertOrderMutation)
+
+// newCertOrderMutation creates new mutation for the CertOrder entity.
+func newCertOrderMutation(c config, op Op, opts ...certorderOption) *CertOrderMutation {
+	m := &CertOrderMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCertOrder,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCertOrderID sets the ID field of the mutation.
+func withCertOrderID(id int) certorderOption {
+	return func(m *CertOrderMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CertOrder
+		)
+		m.oldValue = func(ctx context.Context) (*CertOrder, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CertOrder.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCertOrder sets the old CertOrder of the mutation.
+func withCertOrder(node *CertOrder) certorderOption {
+	return func(m *CertOrderMutation) {
+		m.oldValue = func(context.Context) (*CertOrder, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CertOrderMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CertOrderMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CertOrderMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CertOrderMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CertOrder.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CertOrderMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CertOrderMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CertOrderMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CertOrderMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CertOrderMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CertOrderMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetEnterpriseID sets the "enterprise_id" field.
+func (m *CertOrderMutation) SetEnterpriseID(i int) {
+	m.enterprise = &i
+}
+
+// EnterpriseID returns the value of the "enterprise_id" field in the mutation.
+func (m *CertOrderMutation) EnterpriseID() (r int, exists bool) {
+	v := m.enterprise
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnterpriseID returns the old "enterprise_id" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldEnterpriseID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnterpriseID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnterpriseID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnterpriseID: %w", err)
+	}
+	return oldValue.EnterpriseID, nil
+}
+
+// ResetEnterpriseID resets all changes to the "enterprise_id" field.
+func (m *CertOrderMutation) ResetEnterpriseID() {
+	m.enterprise = nil
+}
+
+// SetApplicantID sets the "applicant_id" field.
+func (m *CertOrderMutation) SetApplicantID(i int) {
+	m.applicant = &i
+}
+
+// ApplicantID returns the value of the "applicant_id" field in the mutation.
+func (m *CertOrderMutation) ApplicantID() (r int, exists bool) {
+	v := m.applicant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApplicantID returns the old "applicant_id" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldApplicantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApplicantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApplicantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApplicantID: %w", err)
+	}
+	return oldValue.ApplicantID, nil
+}
+
+// ResetApplicantID resets all changes to the "applicant_id" field.
+func (m *CertOrderMutation) ResetApplicantID() {
+	m.applicant = nil
+}
+
+// SetStep sets the "step" field.
+func (m *CertOrderMutation) SetStep(c certorder.Step) {
+	m.step = &c
+}
+
+// Step returns the value of the "step" field in the mutation.
+func (m *CertOrderMutation) Step() (r certorder.Step, exists bool) {
+	v := m.step
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStep returns the old "step" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldStep(ctx context.Context) (v certorder.Step, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStep is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStep requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStep: %w", err)
+	}
+	return oldValue.Step, nil
+}
+
+// ResetStep resets all changes to the "step" field.
+func (m *CertOrderMutation) ResetStep() {
+	m.step = nil
+}
+
+// SetMethod sets the "method" field.
+func (m *CertOrderMutation) SetMethod(c certorder.Method) {
+	m.method = &c
+}
+
+// Method returns the value of the "method" field in the mutation.
+func (m *CertOrderMutation) Method() (r certorder.Method, exists bool) {
+	v := m.method
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMethod returns the old "method" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldMethod(ctx context.Context) (v *certorder.Method, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMethod is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMethod requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMethod: %w", err)
+	}
+	return oldValue.Method, nil
+}
+
+// ClearMethod clears the value of the "method" field.
+func (m *CertOrderMutation) ClearMethod() {
+	m.method = nil
+	m.clearedFields[certorder.FieldMethod] = struct{}{}
+}
+
+// MethodCleared returns if the "method" field was cleared in this mutation.
+func (m *CertOrderMutation) MethodCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldMethod]
+	return ok
+}
+
+// ResetMethod resets all changes to the "method" field.
+func (m *CertOrderMutation) ResetMethod() {
+	m.method = nil
+	delete(m.clearedFields, certorder.FieldMethod)
+}
+
+// SetApplicantName sets the "applicant_name" field.
+func (m *CertOrderMutation) SetApplicantName(s string) {
+	m.applicant_name = &s
+}
+
+// ApplicantName returns the value of the "applicant_name" field in the mutation.
+func (m *CertOrderMutation) ApplicantName() (r string, exists bool) {
+	v := m.applicant_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApplicantName returns the old "applicant_name" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldApplicantName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApplicantName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApplicantName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApplicantName: %w", err)
+	}
+	return oldValue.ApplicantName, nil
+}
+
+// ClearApplicantName clears the value of the "applicant_name" field.
+func (m *CertOrderMutation) ClearApplicantName() {
+	m.applicant_name = nil
+	m.clearedFields[certorder.FieldApplicantName] = struct{}{}
+}
+
+// ApplicantNameCleared returns if the "applicant_name" field was cleared in this mutation.
+func (m *CertOrderMutation) ApplicantNameCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldApplicantName]
+	return ok
+}
+
+// ResetApplicantName resets all changes to the "applicant_name" field.
+func (m *CertOrderMutation) ResetApplicantName() {
+	m.applicant_name = nil
+	delete(m.clearedFields, certorder.FieldApplicantName)
+}
+
+// SetApplicantIDNumber sets the "applicant_id_number" field.
+func (m *CertOrderMutation) SetApplicantIDNumber(s string) {
+	m.applicant_id_number = &s
+}
+
+// ApplicantIDNumber returns the value of the "applicant_id_number" field in the mutation.
+func (m *CertOrderMutation) ApplicantIDNumber() (r string, exists bool) {
+	v := m.applicant_id_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApplicantIDNumber returns the old "applicant_id_number" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldApplicantIDNumber(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApplicantIDNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApplicantIDNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApplicantIDNumber: %w", err)
+	}
+	return oldValue.ApplicantIDNumber, nil
+}
+
+// ClearApplicantIDNumber clears the value of the "applicant_id_number" field.
+func (m *CertOrderMutation) ClearApplicantIDNumber() {
+	m.applicant_id_number = nil
+	m.clearedFields[certorder.FieldApplicantIDNumber] = struct{}{}
+}
+
+// ApplicantIDNumberCleared returns if the "applicant_id_number" field was cleared in this mutation.
+func (m *CertOrderMutation) ApplicantIDNumberCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldApplicantIDNumber]
+	return ok
+}
+
+// ResetApplicantIDNumber resets all changes to the "applicant_id_number" field.
+func (m *CertOrderMutation) ResetApplicantIDNumber() {
+	m.applicant_id_number = nil
+	delete(m.clearedFields, certorder.FieldApplicantIDNumber)
+}
+
+// SetApplicantIDMasked sets the "applicant_id_masked" field.
+func (m *CertOrderMutation) SetApplicantIDMasked(s string) {
+	m.applicant_id_masked = &s
+}
+
+// ApplicantIDMasked returns the value of the "applicant_id_masked" field in the mutation.
+func (m *CertOrderMutation) ApplicantIDMasked() (r string, exists bool) {
+	v := m.applicant_id_masked
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApplicantIDMasked returns the old "applicant_id_masked" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldApplicantIDMasked(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApplicantIDMasked is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApplicantIDMasked requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApplicantIDMasked: %w", err)
+	}
+	return oldValue.ApplicantIDMasked, nil
+}
+
+// ClearApplicantIDMasked clears the value of the "applicant_id_masked" field.
+func (m *CertOrderMutation) ClearApplicantIDMasked() {
+	m.applicant_id_masked = nil
+	m.clearedFields[certorder.FieldApplicantIDMasked] = struct{}{}
+}
+
+// ApplicantIDMaskedCleared returns if the "applicant_id_masked" field was cleared in this mutation.
+func (m *CertOrderMutation) ApplicantIDMaskedCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldApplicantIDMasked]
+	return ok
+}
+
+// ResetApplicantIDMasked resets all changes to the "applicant_id_masked" field.
+func (m *CertOrderMutation) ResetApplicantIDMasked() {
+	m.applicant_id_masked = nil
+	delete(m.clearedFields, certorder.FieldApplicantIDMasked)
+}
+
+// SetApplicantPhone sets the "applicant_phone" field.
+func (m *CertOrderMutation) SetApplicantPhone(s string) {
+	m.applicant_phone = &s
+}
+
+// ApplicantPhone returns the value of the "applicant_phone" field in the mutation.
+func (m *CertOrderMutation) ApplicantPhone() (r string, exists bool) {
+	v := m.applicant_phone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApplicantPhone returns the old "applicant_phone" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldApplicantPhone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApplicantPhone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApplicantPhone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApplicantPhone: %w", err)
+	}
+	return oldValue.ApplicantPhone, nil
+}
+
+// ClearApplicantPhone clears the value of the "applicant_phone" field.
+func (m *CertOrderMutation) ClearApplicantPhone() {
+	m.applicant_phone = nil
+	m.clearedFields[certorder.FieldApplicantPhone] = struct{}{}
+}
+
+// ApplicantPhoneCleared returns if the "applicant_phone" field was cleared in this mutation.
+func (m *CertOrderMutation) ApplicantPhoneCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldApplicantPhone]
+	return ok
+}
+
+// ResetApplicantPhone resets all changes to the "applicant_phone" field.
+func (m *CertOrderMutation) ResetApplicantPhone() {
+	m.applicant_phone = nil
+	delete(m.clearedFields, certorder.FieldApplicantPhone)
+}
+
+// SetLegalRepPhone sets the "legal_rep_phone" field.
+func (m *CertOrderMutation) SetLegalRepPhone(s string) {
+	m.legal_rep_phone = &s
+}
+
+// LegalRepPhone returns the value of the "legal_rep_phone" field in the mutation.
+func (m *CertOrderMutation) LegalRepPhone() (r string, exists bool) {
+	v := m.legal_rep_phone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLegalRepPhone returns the old "legal_rep_phone" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldLegalRepPhone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLegalRepPhone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLegalRepPhone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLegalRepPhone: %w", err)
+	}
+	return oldValue.LegalRepPhone, nil
+}
+
+// ClearLegalRepPhone clears the value of the "legal_rep_phone" field.
+func (m *CertOrderMutation) ClearLegalRepPhone() {
+	m.legal_rep_phone = nil
+	m.clearedFields[certorder.FieldLegalRepPhone] = struct{}{}
+}
+
+// LegalRepPhoneCleared returns if the "legal_rep_phone" field was cleared in this mutation.
+func (m *CertOrderMutation) LegalRepPhoneCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldLegalRepPhone]
+	return ok
+}
+
+// ResetLegalRepPhone resets all changes to the "legal_rep_phone" field.
+func (m *CertOrderMutation) ResetLegalRepPhone() {
+	m.legal_rep_phone = nil
+	delete(m.clearedFields, certorder.FieldLegalRepPhone)
+}
+
+// SetLegalRepCardMasked sets the "legal_rep_card_masked" field.
+func (m *CertOrderMutation) SetLegalRepCardMasked(s string) {
+	m.legal_rep_card_masked = &s
+}
+
+// LegalRepCardMasked returns the value of the "legal_rep_card_masked" field in the mutation.
+func (m *CertOrderMutation) LegalRepCardMasked() (r string, exists bool) {
+	v := m.legal_rep_card_masked
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLegalRepCardMasked returns the old "legal_rep_card_masked" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldLegalRepCardMasked(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLegalRepCardMasked is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLegalRepCardMasked requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLegalRepCardMasked: %w", err)
+	}
+	return oldValue.LegalRepCardMasked, nil
+}
+
+// ClearLegalRepCardMasked clears the value of the "legal_rep_card_masked" field.
+func (m *CertOrderMutation) ClearLegalRepCardMasked() {
+	m.legal_rep_card_masked = nil
+	m.clearedFields[certorder.FieldLegalRepCardMasked] = struct{}{}
+}
+
+// LegalRepCardMaskedCleared returns if the "legal_rep_card_masked" field was cleared in this mutation.
+func (m *CertOrderMutation) LegalRepCardMaskedCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldLegalRepCardMasked]
+	return ok
+}
+
+// ResetLegalRepCardMasked resets all changes to the "legal_rep_card_masked" field.
+func (m *CertOrderMutation) ResetLegalRepCardMasked() {
+	m.legal_rep_card_masked = nil
+	delete(m.clearedFields, certorder.FieldLegalRepCardMasked)
+}
+
+// SetBankName sets the "bank_name" field.
+func (m *CertOrderMutation) SetBankName(s string) {
+	m.bank_name = &s
+}
+
+// BankName returns the value of the "bank_name" field in the mutation.
+func (m *CertOrderMutation) BankName() (r string, exists bool) {
+	v := m.bank_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBankName returns the old "bank_name" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldBankName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBankName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBankName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBankName: %w", err)
+	}
+	return oldValue.BankName, nil
+}
+
+// ClearBankName clears the value of the "bank_name" field.
+func (m *CertOrderMutation) ClearBankName() {
+	m.bank_name = nil
+	m.clearedFields[certorder.FieldBankName] = struct{}{}
+}
+
+// BankNameCleared returns if the "bank_name" field was cleared in this mutation.
+func (m *CertOrderMutation) BankNameCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldBankName]
+	return ok
+}
+
+// ResetBankName resets all changes to the "bank_name" field.
+func (m *CertOrderMutation) ResetBankName() {
+	m.bank_name = nil
+	delete(m.clearedFields, certorder.FieldBankName)
+}
+
+// SetBankAccountMasked sets the "bank_account_masked" field.
+func (m *CertOrderMutation) SetBankAccountMasked(s string) {
+	m.bank_account_masked = &s
+}
+
+// BankAccountMasked returns the value of the "bank_account_masked" field in the mutation.
+func (m *CertOrderMutation) BankAccountMasked() (r string, exists bool) {
+	v := m.bank_account_masked
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBankAccountMasked returns the old "bank_account_masked" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldBankAccountMasked(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBankAccountMasked is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBankAccountMasked requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBankAccountMasked: %w", err)
+	}
+	return oldValue.BankAccountMasked, nil
+}
+
+// ClearBankAccountMasked clears the value of the "bank_account_masked" field.
+func (m *CertOrderMutation) ClearBankAccountMasked() {
+	m.bank_account_masked = nil
+	m.clearedFields[certorder.FieldBankAccountMasked] = struct{}{}
+}
+
+// BankAccountMaskedCleared returns if the "bank_account_masked" field was cleared in this mutation.
+func (m *CertOrderMutation) BankAccountMaskedCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldBankAccountMasked]
+	return ok
+}
+
+// ResetBankAccountMasked resets all changes to the "bank_account_masked" field.
+func (m *CertOrderMutation) ResetBankAccountMasked() {
+	m.bank_account_masked = nil
+	delete(m.clearedFields, certorder.FieldBankAccountMasked)
+}
+
+// SetTransferAmountCents sets the "transfer_amount_cents" field.
+func (m *CertOrderMutation) SetTransferAmountCents(i int) {
+	m.transfer_amount_cents = &i
+	m.addtransfer_amount_cents = nil
+}
+
+// TransferAmountCents returns the value of the "transfer_amount_cents" field in the mutation.
+func (m *CertOrderMutation) TransferAmountCents() (r int, exists bool) {
+	v := m.transfer_amount_cents
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTransferAmountCents returns the old "transfer_amount_cents" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldTransferAmountCents(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTransferAmountCents is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTransferAmountCents requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTransferAmountCents: %w", err)
+	}
+	return oldValue.TransferAmountCents, nil
+}
+
+// AddTransferAmountCents adds i to the "transfer_amount_cents" field.
+func (m *CertOrderMutation) AddTransferAmountCents(i int) {
+	if m.addtransfer_amount_cents != nil {
+		*m.addtransfer_amount_cents += i
+	} else {
+		m.addtransfer_amount_cents = &i
+	}
+}
+
+// AddedTransferAmountCents returns the value that was added to the "transfer_amount_cents" field in this mutation.
+func (m *CertOrderMutation) AddedTransferAmountCents() (r int, exists bool) {
+	v := m.addtransfer_amount_cents
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearTransferAmountCents clears the value of the "transfer_amount_cents" field.
+func (m *CertOrderMutation) ClearTransferAmountCents() {
+	m.transfer_amount_cents = nil
+	m.addtransfer_amount_cents = nil
+	m.clearedFields[certorder.FieldTransferAmountCents] = struct{}{}
+}
+
+// TransferAmountCentsCleared returns if the "transfer_amount_cents" field was cleared in this mutation.
+func (m *CertOrderMutation) TransferAmountCentsCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldTransferAmountCents]
+	return ok
+}
+
+// ResetTransferAmountCents resets all changes to the "transfer_amount_cents" field.
+func (m *CertOrderMutation) ResetTransferAmountCents() {
+	m.transfer_amount_cents = nil
+	m.addtransfer_amount_cents = nil
+	delete(m.clearedFields, certorder.FieldTransferAmountCents)
+}
+
+// SetTransferAttempts sets the "transfer_attempts" field.
+func (m *CertOrderMutation) SetTransferAttempts(i int) {
+	m.transfer_attempts = &i
+	m.addtransfer_attempts = nil
+}
+
+// TransferAttempts returns the value of the "transfer_attempts" field in the mutation.
+func (m *CertOrderMutation) TransferAttempts() (r int, exists bool) {
+	v := m.transfer_attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTransferAttempts returns the old "transfer_attempts" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldTransferAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTransferAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTransferAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTransferAttempts: %w", err)
+	}
+	return oldValue.TransferAttempts, nil
+}
+
+// AddTransferAttempts adds i to the "transfer_attempts" field.
+func (m *CertOrderMutation) AddTransferAttempts(i int) {
+	if m.addtransfer_attempts != nil {
+		*m.addtransfer_attempts += i
+	} else {
+		m.addtransfer_attempts = &i
+	}
+}
+
+// AddedTransferAttempts returns the value that was added to the "transfer_attempts" field in this mutation.
+func (m *CertOrderMutation) AddedTransferAttempts() (r int, exists bool) {
+	v := m.addtransfer_attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTransferAttempts resets all changes to the "transfer_attempts" field.
+func (m *CertOrderMutation) ResetTransferAttempts() {
+	m.transfer_attempts = nil
+	m.addtransfer_attempts = nil
+}
+
+// SetCheckTxnID sets the "check_txn_id" field.
+func (m *CertOrderMutation) SetCheckTxnID(s string) {
+	m.check_txn_id = &s
+}
+
+// CheckTxnID returns the value of the "check_txn_id" field in the mutation.
+func (m *CertOrderMutation) CheckTxnID() (r string, exists bool) {
+	v := m.check_txn_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCheckTxnID returns the old "check_txn_id" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldCheckTxnID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCheckTxnID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCheckTxnID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCheckTxnID: %w", err)
+	}
+	return oldValue.CheckTxnID, nil
+}
+
+// ClearCheckTxnID clears the value of the "check_txn_id" field.
+func (m *CertOrderMutation) ClearCheckTxnID() {
+	m.check_txn_id = nil
+	m.clearedFields[certorder.FieldCheckTxnID] = struct{}{}
+}
+
+// CheckTxnIDCleared returns if the "check_txn_id" field was cleared in this mutation.
+func (m *CertOrderMutation) CheckTxnIDCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldCheckTxnID]
+	return ok
+}
+
+// ResetCheckTxnID resets all changes to the "check_txn_id" field.
+func (m *CertOrderMutation) ResetCheckTxnID() {
+	m.check_txn_id = nil
+	delete(m.clearedFields, certorder.FieldCheckTxnID)
+}
+
+// SetAgreementAcceptedAt sets the "agreement_accepted_at" field.
+func (m *CertOrderMutation) SetAgreementAcceptedAt(t time.Time) {
+	m.agreement_accepted_at = &t
+}
+
+// AgreementAcceptedAt returns the value of the "agreement_accepted_at" field in the mutation.
+func (m *CertOrderMutation) AgreementAcceptedAt() (r time.Time, exists bool) {
+	v := m.agreement_accepted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAgreementAcceptedAt returns the old "agreement_accepted_at" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldAgreementAcceptedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAgreementAcceptedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAgreementAcceptedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAgreementAcceptedAt: %w", err)
+	}
+	return oldValue.AgreementAcceptedAt, nil
+}
+
+// ClearAgreementAcceptedAt clears the value of the "agreement_accepted_at" field.
+func (m *CertOrderMutation) ClearAgreementAcceptedAt() {
+	m.agreement_accepted_at = nil
+	m.clearedFields[certorder.FieldAgreementAcceptedAt] = struct{}{}
+}
+
+// AgreementAcceptedAtCleared returns if the "agreement_accepted_at" field was cleared in this mutation.
+func (m *CertOrderMutation) AgreementAcceptedAtCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldAgreementAcceptedAt]
+	return ok
+}
+
+// ResetAgreementAcceptedAt resets all changes to the "agreement_accepted_at" field.
+func (m *CertOrderMutation) ResetAgreementAcceptedAt() {
+	m.agreement_accepted_at = nil
+	delete(m.clearedFields, certorder.FieldAgreementAcceptedAt)
+}
+
+// SetAuthorizedAt sets the "authorized_at" field.
+func (m *CertOrderMutation) SetAuthorizedAt(t time.Time) {
+	m.authorized_at = &t
+}
+
+// AuthorizedAt returns the value of the "authorized_at" field in the mutation.
+func (m *CertOrderMutation) AuthorizedAt() (r time.Time, exists bool) {
+	v := m.authorized_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuthorizedAt returns the old "authorized_at" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldAuthorizedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuthorizedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuthorizedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuthorizedAt: %w", err)
+	}
+	return oldValue.AuthorizedAt, nil
+}
+
+// ClearAuthorizedAt clears the value of the "authorized_at" field.
+func (m *CertOrderMutation) ClearAuthorizedAt() {
+	m.authorized_at = nil
+	m.clearedFields[certorder.FieldAuthorizedAt] = struct{}{}
+}
+
+// AuthorizedAtCleared returns if the "authorized_at" field was cleared in this mutation.
+func (m *CertOrderMutation) AuthorizedAtCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldAuthorizedAt]
+	return ok
+}
+
+// ResetAuthorizedAt resets all changes to the "authorized_at" field.
+func (m *CertOrderMutation) ResetAuthorizedAt() {
+	m.authorized_at = nil
+	delete(m.clearedFields, certorder.FieldAuthorizedAt)
+}
+
+// SetConfirmedAt sets the "confirmed_at" field.
+func (m *CertOrderMutation) SetConfirmedAt(t time.Time) {
+	m.confirmed_at = &t
+}
+
+// ConfirmedAt returns the value of the "confirmed_at" field in the mutation.
+func (m *CertOrderMutation) ConfirmedAt() (r time.Time, exists bool) {
+	v := m.confirmed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConfirmedAt returns the old "confirmed_at" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldConfirmedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConfirmedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConfirmedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConfirmedAt: %w", err)
+	}
+	return oldValue.ConfirmedAt, nil
+}
+
+// ClearConfirmedAt clears the value of the "confirmed_at" field.
+func (m *CertOrderMutation) ClearConfirmedAt() {
+	m.confirmed_at = nil
+	m.clearedFields[certorder.FieldConfirmedAt] = struct{}{}
+}
+
+// ConfirmedAtCleared returns if the "confirmed_at" field was cleared in this mutation.
+func (m *CertOrderMutation) ConfirmedAtCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldConfirmedAt]
+	return ok
+}
+
+// ResetConfirmedAt resets all changes to the "confirmed_at" field.
+func (m *CertOrderMutation) ResetConfirmedAt() {
+	m.confirmed_at = nil
+	delete(m.clearedFields, certorder.FieldConfirmedAt)
+}
+
+// SetFeeCents sets the "fee_cents" field.
+func (m *CertOrderMutation) SetFeeCents(i int) {
+	m.fee_cents = &i
+	m.addfee_cents = nil
+}
+
+// FeeCents returns the value of the "fee_cents" field in the mutation.
+func (m *CertOrderMutation) FeeCents() (r int, exists bool) {
+	v := m.fee_cents
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFeeCents returns the old "fee_cents" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldFeeCents(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFeeCents is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFeeCents requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFeeCents: %w", err)
+	}
+	return oldValue.FeeCents, nil
+}
+
+// AddFeeCents adds i to the "fee_cents" field.
+func (m *CertOrderMutation) AddFeeCents(i int) {
+	if m.addfee_cents != nil {
+		*m.addfee_cents += i
+	} else {
+		m.addfee_cents = &i
+	}
+}
+
+// AddedFeeCents returns the value that was added to the "fee_cents" field in this mutation.
+func (m *CertOrderMutation) AddedFeeCents() (r int, exists bool) {
+	v := m.addfee_cents
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFeeCents resets all changes to the "fee_cents" field.
+func (m *CertOrderMutation) ResetFeeCents() {
+	m.fee_cents = nil
+	m.addfee_cents = nil
+}
+
+// SetPaymentChannel sets the "payment_channel" field.
+func (m *CertOrderMutation) SetPaymentChannel(cc certorder.PaymentChannel) {
+	m.payment_channel = &cc
+}
+
+// PaymentChannel returns the value of the "payment_channel" field in the mutation.
+func (m *CertOrderMutation) PaymentChannel() (r certorder.PaymentChannel, exists bool) {
+	v := m.payment_channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaymentChannel returns the old "payment_channel" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldPaymentChannel(ctx context.Context) (v *certorder.PaymentChannel, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaymentChannel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaymentChannel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaymentChannel: %w", err)
+	}
+	return oldValue.PaymentChannel, nil
+}
+
+// ClearPaymentChannel clears the value of the "payment_channel" field.
+func (m *CertOrderMutation) ClearPaymentChannel() {
+	m.payment_channel = nil
+	m.clearedFields[certorder.FieldPaymentChannel] = struct{}{}
+}
+
+// PaymentChannelCleared returns if the "payment_channel" field was cleared in this mutation.
+func (m *CertOrderMutation) PaymentChannelCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldPaymentChannel]
+	return ok
+}
+
+// ResetPaymentChannel resets all changes to the "payment_channel" field.
+func (m *CertOrderMutation) ResetPaymentChannel() {
+	m.payment_channel = nil
+	delete(m.clearedFields, certorder.FieldPaymentChannel)
+}
+
+// SetPaymentTxnID sets the "payment_txn_id" field.
+func (m *CertOrderMutation) SetPaymentTxnID(s string) {
+	m.payment_txn_id = &s
+}
+
+// PaymentTxnID returns the value of the "payment_txn_id" field in the mutation.
+func (m *CertOrderMutation) PaymentTxnID() (r string, exists bool) {
+	v := m.payment_txn_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaymentTxnID returns the old "payment_txn_id" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldPaymentTxnID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaymentTxnID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaymentTxnID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaymentTxnID: %w", err)
+	}
+	return oldValue.PaymentTxnID, nil
+}
+
+// ClearPaymentTxnID clears the value of the "payment_txn_id" field.
+func (m *CertOrderMutation) ClearPaymentTxnID() {
+	m.payment_txn_id = nil
+	m.clearedFields[certorder.FieldPaymentTxnID] = struct{}{}
+}
+
+// PaymentTxnIDCleared returns if the "payment_txn_id" field was cleared in this mutation.
+func (m *CertOrderMutation) PaymentTxnIDCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldPaymentTxnID]
+	return ok
+}
+
+// ResetPaymentTxnID resets all changes to the "payment_txn_id" field.
+func (m *CertOrderMutation) ResetPaymentTxnID() {
+	m.payment_txn_id = nil
+	delete(m.clearedFields, certorder.FieldPaymentTxnID)
+}
+
+// SetPaymentQr sets the "payment_qr" field.
+func (m *CertOrderMutation) SetPaymentQr(s string) {
+	m.payment_qr = &s
+}
+
+// PaymentQr returns the value of the "payment_qr" field in the mutation.
+func (m *CertOrderMutation) PaymentQr() (r string, exists bool) {
+	v := m.payment_qr
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaymentQr returns the old "payment_qr" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldPaymentQr(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaymentQr is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaymentQr requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaymentQr: %w", err)
+	}
+	return oldValue.PaymentQr, nil
+}
+
+// ClearPaymentQr clears the value of the "payment_qr" field.
+func (m *CertOrderMutation) ClearPaymentQr() {
+	m.payment_qr = nil
+	m.clearedFields[certorder.FieldPaymentQr] = struct{}{}
+}
+
+// PaymentQrCleared returns if the "payment_qr" field was cleared in this mutation.
+func (m *CertOrderMutation) PaymentQrCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldPaymentQr]
+	return ok
+}
+
+// ResetPaymentQr resets all changes to the "payment_qr" field.
+func (m *CertOrderMutation) ResetPaymentQr() {
+	m.payment_qr = nil
+	delete(m.clearedFields, certorder.FieldPaymentQr)
+}
+
+// SetPaidAt sets the "paid_at" field.
+func (m *CertOrderMutation) SetPaidAt(t time.Time) {
+	m.paid_at = &t
+}
+
+// PaidAt returns the value of the "paid_at" field in the mutation.
+func (m *CertOrderMutation) PaidAt() (r time.Time, exists bool) {
+	v := m.paid_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaidAt returns the old "paid_at" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldPaidAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaidAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaidAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaidAt: %w", err)
+	}
+	return oldValue.PaidAt, nil
+}
+
+// ClearPaidAt clears the value of the "paid_at" field.
+func (m *CertOrderMutation) ClearPaidAt() {
+	m.paid_at = nil
+	m.clearedFields[certorder.FieldPaidAt] = struct{}{}
+}
+
+// PaidAtCleared returns if the "paid_at" field was cleared in this mutation.
+func (m *CertOrderMutation) PaidAtCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldPaidAt]
+	return ok
+}
+
+// ResetPaidAt resets all changes to the "paid_at" field.
+func (m *CertOrderMutation) ResetPaidAt() {
+	m.paid_at = nil
+	delete(m.clearedFields, certorder.FieldPaidAt)
+}
+
+// SetCaOrderID sets the "ca_order_id" field.
+func (m *CertOrderMutation) SetCaOrderID(s string) {
+	m.ca_order_id = &s
+}
+
+// CaOrderID returns the value of the "ca_order_id" field in the mutation.
+func (m *CertOrderMutation) CaOrderID() (r string, exists bool) {
+	v := m.ca_order_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCaOrderID returns the old "ca_order_id" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldCaOrderID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCaOrderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCaOrderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCaOrderID: %w", err)
+	}
+	return oldValue.CaOrderID, nil
+}
+
+// ClearCaOrderID clears the value of the "ca_order_id" field.
+func (m *CertOrderMutation) ClearCaOrderID() {
+	m.ca_order_id = nil
+	m.clearedFields[certorder.FieldCaOrderID] = struct{}{}
+}
+
+// CaOrderIDCleared returns if the "ca_order_id" field was cleared in this mutation.
+func (m *CertOrderMutation) CaOrderIDCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldCaOrderID]
+	return ok
+}
+
+// ResetCaOrderID resets all changes to the "ca_order_id" field.
+func (m *CertOrderMutation) ResetCaOrderID() {
+	m.ca_order_id = nil
+	delete(m.clearedFields, certorder.FieldCaOrderID)
+}
+
+// SetSubmittedAt sets the "submitted_at" field.
+func (m *CertOrderMutation) SetSubmittedAt(t time.Time) {
+	m.submitted_at = &t
+}
+
+// SubmittedAt returns the value of the "submitted_at" field in the mutation.
+func (m *CertOrderMutation) SubmittedAt() (r time.Time, exists bool) {
+	v := m.submitted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubmittedAt returns the old "submitted_at" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldSubmittedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubmittedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubmittedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubmittedAt: %w", err)
+	}
+	return oldValue.SubmittedAt, nil
+}
+
+// ClearSubmittedAt clears the value of the "submitted_at" field.
+func (m *CertOrderMutation) ClearSubmittedAt() {
+	m.submitted_at = nil
+	m.clearedFields[certorder.FieldSubmittedAt] = struct{}{}
+}
+
+// SubmittedAtCleared returns if the "submitted_at" field was cleared in this mutation.
+func (m *CertOrderMutation) SubmittedAtCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldSubmittedAt]
+	return ok
+}
+
+// ResetSubmittedAt resets all changes to the "submitted_at" field.
+func (m *CertOrderMutation) ResetSubmittedAt() {
+	m.submitted_at = nil
+	delete(m.clearedFields, certorder.FieldSubmittedAt)
+}
+
+// SetDecidedAt sets the "decided_at" field.
+func (m *CertOrderMutation) SetDecidedAt(t time.Time) {
+	m.decided_at = &t
+}
+
+// DecidedAt returns the value of the "decided_at" field in the mutation.
+func (m *CertOrderMutation) DecidedAt() (r time.Time, exists bool) {
+	v := m.decided_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedAt returns the old "decided_at" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldDecidedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedAt: %w", err)
+	}
+	return oldValue.DecidedAt, nil
+}
+
+// ClearDecidedAt clears the value of the "decided_at" field.
+func (m *CertOrderMutation) ClearDecidedAt() {
+	m.decided_at = nil
+	m.clearedFields[certorder.FieldDecidedAt] = struct{}{}
+}
+
+// DecidedAtCleared returns if the "decided_at" field was cleared in this mutation.
+func (m *CertOrderMutation) DecidedAtCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldDecidedAt]
+	return ok
+}
+
+// ResetDecidedAt resets all changes to the "decided_at" field.
+func (m *CertOrderMutation) ResetDecidedAt() {
+	m.decided_at = nil
+	delete(m.clearedFields, certorder.FieldDecidedAt)
+}
+
+// SetRejectReason sets the "reject_reason" field.
+func (m *CertOrderMutation) SetRejectReason(s string) {
+	m.reject_reason = &s
+}
+
+// RejectReason returns the value of the "reject_reason" field in the mutation.
+func (m *CertOrderMutation) RejectReason() (r string, exists bool) {
+	v := m.reject_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRejectReason returns the old "reject_reason" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldRejectReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRejectReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRejectReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRejectReason: %w", err)
+	}
+	return oldValue.RejectReason, nil
+}
+
+// ClearRejectReason clears the value of the "reject_reason" field.
+func (m *CertOrderMutation) ClearRejectReason() {
+	m.reject_reason = nil
+	m.clearedFields[certorder.FieldRejectReason] = struct{}{}
+}
+
+// RejectReasonCleared returns if the "reject_reason" field was cleared in this mutation.
+func (m *CertOrderMutation) RejectReasonCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldRejectReason]
+	return ok
+}
+
+// ResetRejectReason resets all changes to the "reject_reason" field.
+func (m *CertOrderMutation) ResetRejectReason() {
+	m.reject_reason = nil
+	delete(m.clearedFields, certorder.FieldRejectReason)
+}
+
+// ClearEnterprise clears the "enterprise" edge to the Enterprise entity.
+func (m *CertOrderMutation) ClearEnterprise() {
+	m.clearedenterprise = true
+	m.clearedFields[certorder.FieldEnterpriseID] = struct{}{}
+}
+
+// EnterpriseCleared reports if the "enterprise" edge to the Enterprise entity was cleared.
+func (m *CertOrderMutation) EnterpriseCleared() bool {
+	return m.clearedenterprise
+}
+
+// EnterpriseIDs returns the "enterprise" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// EnterpriseID instead. It exists only for internal usage by the builders.
+func (m *CertOrderMutation) EnterpriseIDs() (ids []int) {
+	if id := m.enterprise; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetEnterprise resets all changes to the "enterprise" edge.
+func (m *CertOrderMutation) ResetEnterprise() {
+	m.enterprise = nil
+	m.clearedenterprise = false
+}
+
+// ClearApplicant clears the "applicant" edge to the User entity.
+func (m *CertOrderMutation) ClearApplicant() {
+	m.clearedapplicant = true
+	m.clearedFields[certorder.FieldApplicantID] = struct{}{}
+}
+
+// ApplicantCleared reports if the "applicant" edge to the User entity was cleared.
+func (m *CertOrderMutation) ApplicantCleared() bool {
+	return m.clearedapplicant
+}
+
+// ApplicantIDs returns the "applicant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ApplicantID instead. It exists only for internal usage by the builders.
+func (m *CertOrderMutation) ApplicantIDs() (ids []int) {
+	if id := m.applicant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetApplicant resets all changes to the "applicant" edge.
+func (m *CertOrderMutation) ResetApplicant() {
+	m.applicant = nil
+	m.clearedapplicant = false
+}
+
+// AddDocumentIDs adds the "documents" edge to the CertDocument entity by ids.
+func (m *CertOrderMutation) AddDocumentIDs(ids ...int) {
+	if m.documents == nil {
+		m.documents = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.documents[ids[i]] = struct{}{}
+	}
+}
+
+// ClearDocuments clears the "documents" edge to the CertDocument entity.
+func (m *CertOrderMutation) ClearDocuments() {
+	m.cleareddocuments = true
+}
+
+// DocumentsCleared reports if the "documents" edge to the CertDocument entity was cleared.
+func (m *CertOrderMutation) DocumentsCleared() bool {
+	return m.cleareddocuments
+}
+
+// RemoveDocumentIDs removes the "documents" edge to the CertDocument entity by IDs.
+func (m *CertOrderMutation) RemoveDocumentIDs(ids ...int) {
+	if m.removeddocuments == nil {
+		m.removeddocuments = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.documents, ids[i])
+		m.removeddocuments[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedDocuments returns the removed IDs of the "documents" edge to the CertDocument entity.
+func (m *CertOrderMutation) RemovedDocumentsIDs() (ids []int) {
+	for id := range m.removeddocuments {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// DocumentsIDs returns the "documents" edge IDs in the mutation.
+func (m *CertOrderMutation) DocumentsIDs() (ids []int) {
+	for id := range m.documents {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetDocuments resets all changes to the "documents" edge.
+func (m *CertOrderMutation) ResetDocuments() {
+	m.documents = nil
+	m.cleareddocuments = false
+	m.removeddocuments = nil
+}
+
+// Where appends a list predicates to the CertOrderMutation builder.
+func (m *CertOrderMutation) Where(ps ...predicate.CertOrder) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CertOrderMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CertOrderMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CertOrder, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CertOrderMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CertOrderMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CertOrder).
+func (m *CertOrderMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CertOrderMutation) Fields() []string {
+	fields := make([]string, 0, 29)
+	if m.created_at != nil {
+		fields = append(fields, certorder.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, certorder.FieldUpdatedAt)
+	}
+	if m.enterprise != nil {
+		fields = append(fields, certorder.FieldEnterpriseID)
+	}
+	if m.applicant != nil {
+		fields = append(fields, certorder.FieldApplicantID)
+	}
+	if m.step != nil {
+		fields = append(fields, certorder.FieldStep)
+	}
+	if m.method != nil {
+		fields = append(fields, certorder.FieldMethod)
+	}
+	if m.applicant_name != nil {
+		fields = append(fields, certorder.FieldApplicantName)
+	}
+	if m.applicant_id_number != nil {
+		fields = append(fields, certorder.FieldApplicantIDNumber)
+	}
+	if m.applicant_id_masked != nil {
+		fields = append(fields, certorder.FieldApplicantIDMasked)
+	}
+	if m.applicant_phone != nil {
+		fields = append(fields, certorder.FieldApplicantPhone)
+	}
+	if m.legal_rep_phone != nil {
+		fields = append(fields, certorder.FieldLegalRepPhone)
+	}
+	if m.legal_rep_card_masked != nil {
+		fields = append(fields, certorder.FieldLegalRepCardMasked)
+	}
+	if m.bank_name != nil {
+		fields = append(fields, certorder.FieldBankName)
+	}
+	if m.bank_account_masked != nil {
+		fields = append(fields, certorder.FieldBankAccountMasked)
+	}
+	if m.transfer_amount_cents != nil {
+		fields = append(fields, certorder.FieldTransferAmountCents)
+	}
+	if m.transfer_attempts != nil {
+		fields = append(fields, certorder.FieldTransferAttempts)
+	}
+	if m.check_txn_id != nil {
+		fields = append(fields, certorder.FieldCheckTxnID)
+	}
+	if m.agreement_accepted_at != nil {
+		fields = append(fields, certorder.FieldAgreementAcceptedAt)
+	}
+	if m.authorized_at != nil {
+		fields = append(fields, certorder.FieldAuthorizedAt)
+	}
+	if m.confirmed_at != nil {
+		fields = append(fields, certorder.FieldConfirmedAt)
+	}
+	if m.fee_cents != nil {
+		fields = append(fields, certorder.FieldFeeCents)
+	}
+	if m.payment_channel != nil {
+		fields = append(fields, certorder.FieldPaymentChannel)
+	}
+	if m.payment_txn_id != nil {
+		fields = append(fields, certorder.FieldPaymentTxnID)
+	}
+	if m.payment_qr != nil {
+		fields = append(fields, certorder.FieldPaymentQr)
+	}
+	if m.paid_at != nil {
+		fields = append(fields, certorder.FieldPaidAt)
+	}
+	if m.ca_order_id != nil {
+		fields = append(fields, certorder.FieldCaOrderID)
+	}
+	if m.submitted_at != nil {
+		fields = append(fields, certorder.FieldSubmittedAt)
+	}
+	if m.decided_at != nil {
+		fields = append(fields, certorder.FieldDecidedAt)
+	}
+	if m.reject_reason != nil {
+		fields = append(fields, certorder.FieldRejectReason)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CertOrderMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case certorder.FieldCreatedAt:
+		return m.CreatedAt()
+	case certorder.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case certorder.FieldEnterpriseID:
+		return m.EnterpriseID()
+	case certorder.FieldApplicantID:
+		return m.ApplicantID()
+	case certorder.FieldStep:
+		return m.Step()
+	case certorder.FieldMethod:
+		return m.Method()
+	case certorder.FieldApplicantName:
+		return m.ApplicantName()
+	case certorder.FieldApplicantIDNumber:
+		return m.ApplicantIDNumber()
+	case certorder.FieldApplicantIDMasked:
+		return m.ApplicantIDMasked()
+	case certorder.FieldApplicantPhone:
+		return m.ApplicantPhone()
+	case certorder.FieldLegalRepPhone:
+		return m.LegalRepPhone()
+	case certorder.FieldLegalRepCardMasked:
+		return m.LegalRepCardMasked()
+	case certorder.FieldBankName:
+		return m.BankName()
+	case certorder.FieldBankAccountMasked:
+		return m.BankAccountMasked()
+	case certorder.FieldTransferAmountCents:
+		return m.TransferAmountCents()
+	case certorder.FieldTransferAttempts:
+		return m.TransferAttempts()
+	case certorder.FieldCheckTxnID:
+		return m.CheckTxnID()
+	case certorder.FieldAgreementAcceptedAt:
+		return m.AgreementAcceptedAt()
+	case certorder.FieldAuthorizedAt:
+		return m.AuthorizedAt()
+	case certorder.FieldConfirmedAt:
+		return m.ConfirmedAt()
+	case certorder.FieldFeeCents:
+		return m.FeeCents()
+	case certorder.FieldPaymentChannel:
+		return m.PaymentChannel()
+	case certorder.FieldPaymentTxnID:
+		return m.PaymentTxnID()
+	case certorder.FieldPaymentQr:
+		return m.PaymentQr()
+	case certorder.FieldPaidAt:
+		return m.PaidAt()
+	case certorder.FieldCaOrderID:
+		return m.CaOrderID()
+	case certorder.FieldSubmittedAt:
+		return m.SubmittedAt()
+	case certorder.FieldDecidedAt:
+		return m.DecidedAt()
+	case certorder.FieldRejectReason:
+		return m.RejectReason()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CertOrderMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case certorder.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case certorder.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case certorder.FieldEnterpriseID:
+		return m.OldEnterpriseID(ctx)
+	case certorder.FieldApplicantID:
+		return m.OldApplicantID(ctx)
+	case certorder.FieldStep:
+		return m.OldStep(ctx)
+	case certorder.FieldMethod:
+		return m.OldMethod(ctx)
+	case certorder.FieldApplicantName:
+		return m.OldApplicantName(ctx)
+	case certorder.FieldApplicantIDNumber:
+		return m.OldApplicantIDNumber(ctx)
+	case certorder.FieldApplicantIDMasked:
+		return m.OldApplicantIDMasked(ctx)
+	case certorder.FieldApplicantPhone:
+		return m.OldApplicantPhone(ctx)
+	case certorder.FieldLegalRepPhone:
+		return m.OldLegalRepPhone(ctx)
+	case certorder.FieldLegalRepCardMasked:
+		return m.OldLegalRepCardMasked(ctx)
+	case certorder.FieldBankName:
+		return m.OldBankName(ctx)
+	case certorder.FieldBankAccountMasked:
+		return m.OldBankAccountMasked(ctx)
+	case certorder.FieldTransferAmountCents:
+		return m.OldTransferAmountCents(ctx)
+	case certorder.FieldTransferAttempts:
+		return m.OldTransferAttempts(ctx)
+	case certorder.FieldCheckTxnID:
+		return m.OldCheckTxnID(ctx)
+	case certorder.FieldAgreementAcceptedAt:
+		return m.OldAgreementAcceptedAt(ctx)
+	case certorder.FieldAuthorizedAt:
+		return m.OldAuthorizedAt(ctx)
+	case certorder.FieldConfirmedAt:
+		return m.OldConfirmedAt(ctx)
+	case certorder.FieldFeeCents:
+		return m.OldFeeCents(ctx)
+	case certorder.FieldPaymentChannel:
+		return m.OldPaymentChannel(ctx)
+	case certorder.FieldPaymentTxnID:
+		return m.OldPaymentTxnID(ctx)
+	case certorder.FieldPaymentQr:
+		return m.OldPaymentQr(ctx)
+	case certorder.FieldPaidAt:
+		return m.OldPaidAt(ctx)
+	case certorder.FieldCaOrderID:
+		return m.OldCaOrderID(ctx)
+	case certorder.FieldSubmittedAt:
+		return m.OldSubmittedAt(ctx)
+	case certorder.FieldDecidedAt:
+		return m.OldDecidedAt(ctx)
+	case certorder.FieldRejectReason:
+		return m.OldRejectReason(ctx)
+	}
+	return nil, fmt.Errorf("unknown CertOrder field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CertOrderMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case certorder.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case certorder.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case certorder.FieldEnterpriseID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnterpriseID(v)
+		return nil
+	case certorder.FieldApplicantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApplicantID(v)
+		return nil
+	case certorder.FieldStep:
+		v, ok := value.(certorder.Step)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStep(v)
+		return nil
+	case certorder.FieldMethod:
+		v, ok := value.(certorder.Method)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMethod(v)
+		return nil
+	case certorder.FieldApplicantName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApplicantName(v)
+		return nil
+	case certorder.FieldApplicantIDNumber:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApplicantIDNumber(v)
+		return nil
+	case certorder.FieldApplicantIDMasked:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApplicantIDMasked(v)
+		return nil
+	case certorder.FieldApplicantPhone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApplicantPhone(v)
+		return nil
+	case certorder.FieldLegalRepPhone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLegalRepPhone(v)
+		return nil
+	case certorder.FieldLegalRepCardMasked:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLegalRepCardMasked(v)
+		return nil
+	case certorder.FieldBankName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBankName(v)
+		return nil
+	case certorder.FieldBankAccountMasked:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBankAccountMasked(v)
+		return nil
+	case certorder.FieldTransferAmountCents:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTransferAmountCents(v)
+		return nil
+	case certorder.FieldTransferAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTransferAttempts(v)
+		return nil
+	case certorder.FieldCheckTxnID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCheckTxnID(v)
+		return nil
+	case certorder.FieldAgreementAcceptedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAgreementAcceptedAt(v)
+		return nil
+	case certorder.FieldAuthorizedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuthorizedAt(v)
+		return nil
+	case certorder.FieldConfirmedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConfirmedAt(v)
+		return nil
+	case certorder.FieldFeeCents:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFeeCents(v)
+		return nil
+	case certorder.FieldPaymentChannel:
+		v, ok := value.(certorder.PaymentChannel)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaymentChannel(v)
+		return nil
+	case certorder.FieldPaymentTxnID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaymentTxnID(v)
+		return nil
+	case certorder.FieldPaymentQr:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaymentQr(v)
+		return nil
+	case certorder.FieldPaidAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaidAt(v)
+		return nil
+	case certorder.FieldCaOrderID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCaOrderID(v)
+		return nil
+	case certorder.FieldSubmittedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubmittedAt(v)
+		return nil
+	case certorder.FieldDecidedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedAt(v)
+		return nil
+	case certorder.FieldRejectReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRejectReason(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CertOrder field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CertOrderMutation) AddedFields() []string {
+	var fields []string
+	if m.addtransfer_amount_cents != nil {
+		fields = append(fields, certorder.FieldTransferAmountCents)
+	}
+	if m.addtransfer_attempts != nil {
+		fields = append(fields, certorder.FieldTransferAttempts)
+	}
+	if m.addfee_cents != nil {
+		fields = append(fields, certorder.FieldFeeCents)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CertOrderMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case certorder.FieldTransferAmountCents:
+		return m.AddedTransferAmountCents()
+	case certorder.FieldTransferAttempts:
+		return m.AddedTransferAttempts()
+	case certorder.FieldFeeCents:
+		return m.AddedFeeCents()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CertOrderMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case certorder.FieldTransferAmountCents:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTransferAmountCents(v)
+		return nil
+	case certorder.FieldTransferAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTransferAttempts(v)
+		return nil
+	case certorder.FieldFeeCents:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFeeCents(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CertOrder numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CertOrderMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(certorder.FieldMethod) {
+		fields = append(fields, certorder.FieldMethod)
+	}
+	if m.FieldCleared(certorder.FieldApplicantName) {
+		fields = append(fields, certorder.FieldApplicantName)
+	}
+	if m.FieldCleared(certorder.FieldApplicantIDNumber) {
+		fields = append(fields, certorder.FieldApplicantIDNumber)
+	}
+	if m.FieldCleared(certorder.FieldApplicantIDMasked) {
+		fields = append(fields, certorder.FieldApplicantIDMasked)
+	}
+	if m.FieldCleared(certorder.FieldApplicantPhone) {
+		fields = append(fields, certorder.FieldApplicantPhone)
+	}
+	if m.FieldCleared(certorder.FieldLegalRepPhone) {
+		fields = append(fields, certorder.FieldLegalRepPhone)
+	}
+	if m.FieldCleared(certorder.FieldLegalRepCardMasked) {
+		fields = append(fields, certorder.FieldLegalRepCardMasked)
+	}
+	if m.FieldCleared(certorder.FieldBankName) {
+		fields = append(fields, certorder.FieldBankName)
+	}
+	if m.FieldCleared(certorder.FieldBankAccountMasked) {
+		fields = append(fields, certorder.FieldBankAccountMasked)
+	}
+	if m.FieldCleared(certorder.FieldTransferAmountCents) {
+		fields = append(fields, certorder.FieldTransferAmountCents)
+	}
+	if m.FieldCleared(certorder.FieldCheckTxnID) {
+		fields = append(fields, certorder.FieldCheckTxnID)
+	}
+	if m.FieldCleared(certorder.FieldAgreementAcceptedAt) {
+		fields = append(fields, certorder.FieldAgreementAcceptedAt)
+	}
+	if m.FieldCleared(certorder.FieldAuthorizedAt) {
+		fields = append(fields, certorder.FieldAuthorizedAt)
+	}
+	if m.FieldCleared(certorder.FieldConfirmedAt) {
+		fields = append(fields, certorder.FieldConfirmedAt)
+	}
+	if m.FieldCleared(certorder.FieldPaymentChannel) {
+		fields = append(fields, certorder.FieldPaymentChannel)
+	}
+	if m.FieldCleared(certorder.FieldPaymentTxnID) {
+		fields = append(fields, certorder.FieldPaymentTxnID)
+	}
+	if m.FieldCleared(certorder.FieldPaymentQr) {
+		fields = append(fields, certorder.FieldPaymentQr)
+	}
+	if m.FieldCleared(certorder.FieldPaidAt) {
+		fields = append(fields, certorder.FieldPaidAt)
+	}
+	if m.FieldCleared(certorder.FieldCaOrderID) {
+		fields = append(fields, certorder.FieldCaOrderID)
+	}
+	if m.FieldCleared(certorder.FieldSubmittedAt) {
+		fields = append(fields, certorder.FieldSubmittedAt)
+	}
+	if m.FieldCleared(certorder.FieldDecidedAt) {
+		fields = append(fields, certorder.FieldDecidedAt)
+	}
+	if m.FieldCleared(certorder.FieldRejectReason) {
+		fields = append(fields, certorder.FieldRejectReason)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CertOrderMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CertOrderMutation) ClearField(name string) error {
+	switch name {
+	case certorder.FieldMethod:
+		m.ClearMethod()
+		return nil
+	case certorder.FieldApplicantName:
+		m.ClearApplicantName()
+		return nil
+	case certorder.FieldApplicantIDNumber:
+		m.ClearApplicantIDNumber()
+		return nil
+	case certorder.FieldApplicantIDMasked:
+		m.ClearApplicantIDMasked()
+		return nil
+	case certorder.FieldApplicantPhone:
+		m.ClearApplicantPhone()
+		return nil
+	case certorder.FieldLegalRepPhone:
+		m.ClearLegalRepPhone()
+		return nil
+	case certorder.FieldLegalRepCardMasked:
+		m.ClearLegalRepCardMasked()
+		return nil
+	case certorder.FieldBankName:
+		m.ClearBankName()
+		return nil
+	case certorder.FieldBankAccountMasked:
+		m.ClearBankAccountMasked()
+		return nil
+	case certorder.FieldTransferAmountCents:
+		m.ClearTransferAmountCents()
+		return nil
+	case certorder.FieldCheckTxnID:
+		m.ClearCheckTxnID()
+		return nil
+	case certorder.FieldAgreementAcceptedAt:
+		m.ClearAgreementAcceptedAt()
+		return nil
+	case certorder.FieldAuthorizedAt:
+		m.ClearAuthorizedAt()
+		return nil
+	case certorder.FieldConfirmedAt:
+		m.ClearConfirmedAt()
+		return nil
+	case certorder.FieldPaymentChannel:
+		m.ClearPaymentChannel()
+		return nil
+	case certorder.FieldPaymentTxnID:
+		m.ClearPaymentTxnID()
+		return nil
+	case certorder.FieldPaymentQr:
+		m.ClearPaymentQr()
+		return nil
+	case certorder.FieldPaidAt:
+		m.ClearPaidAt()
+		return nil
+	case certorder.FieldCaOrderID:
+		m.ClearCaOrderID()
+		return nil
+	case certorder.FieldSubmittedAt:
+		m.ClearSubmittedAt()
+		return nil
+	case certorder.FieldDecidedAt:
+		m.ClearDecidedAt()
+		return nil
+	case certorder.FieldRejectReason:
+		m.ClearRejectReason()
+		return nil
+	}
+	return fmt.Errorf("unknown CertOrder nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CertOrderMutation) ResetField(name string) error {
+	switch name {
+	case certorder.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case certorder.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case certorder.FieldEnterpriseID:
+		m.ResetEnterpriseID()
+		return nil
+	case certorder.FieldApplicantID:
+		m.ResetApplicantID()
+		return nil
+	case certorder.FieldStep:
+		m.ResetStep()
+		return nil
+	case certorder.FieldMethod:
+		m.ResetMethod()
+		return nil
+	case certorder.FieldApplicantName:
+		m.ResetApplicantName()
+		return nil
+	case certorder.FieldApplicantIDNumber:
+		m.ResetApplicantIDNumber()
+		return nil
+	case certorder.FieldApplicantIDMasked:
+		m.ResetApplicantIDMasked()
+		return nil
+	case certorder.FieldApplicantPhone:
+		m.ResetApplicantPhone()
+		return nil
+	case certorder.FieldLegalRepPhone:
+		m.ResetLegalRepPhone()
+		return nil
+	case certorder.FieldLegalRepCardMasked:
+		m.ResetLegalRepCardMasked()
+		return nil
+	case certorder.FieldBankName:
+		m.ResetBankName()
+		return nil
+	case certorder.FieldBankAccountMasked:
+		m.ResetBankAccountMasked()
+		return nil
+	case certorder.FieldTransferAmountCents:
+		m.ResetTransferAmountCents()
+		return nil
+	case certorder.FieldTransferAttempts:
+		m.ResetTransferAttempts()
+		return nil
+	case certorder.FieldCheckTxnID:
+		m.ResetCheckTxnID()
+		return nil
+	case certorder.FieldAgreementAcceptedAt:
+		m.ResetAgreementAcceptedAt()
+		return nil
+	case certorder.FieldAuthorizedAt:
+		m.ResetAuthorizedAt()
+		return nil
+	case certorder.FieldConfirmedAt:
+		m.ResetConfirmedAt()
+		return nil
+	case certorder.FieldFeeCents:
+		m.ResetFeeCents()
+		return nil
+	case certorder.FieldPaymentChannel:
+		m.ResetPaymentChannel()
+		return nil
+	case certorder.FieldPaymentTxnID:
+		m.ResetPaymentTxnID()
+		return nil
+	case certorder.FieldPaymentQr:
+		m.ResetPaymentQr()
+		return nil
+	case certorder.FieldPaidAt:
+		m.ResetPaidAt()
+		return nil
+	case certorder.FieldCaOrderID:
+		m.ResetCaOrderID()
+		return nil
+	case certorder.FieldSubmittedAt:
+		m.ResetSubmittedAt()
+		return nil
+	case certorder.FieldDecidedAt:
+		m.ResetDecidedAt()
+		return nil
+	case certorder.FieldRejectReason:
+		m.ResetRejectReason()
+		return nil
+	}
+	return fmt.Errorf("unknown CertOrder field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CertOrderMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.enterprise != nil {
+		edges = append(edges, certorder.EdgeEnterprise)
+	}
+	if m.applicant != nil {
+		edges = append(edges, certorder.EdgeApplicant)
+	}
+	if m.documents != nil {
+		edges = append(edges, certorder.EdgeDocuments)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CertOrderMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case certorder.EdgeEnterprise:
+		if id := m.enterprise; id != nil {
+			return []ent.Value{*id}
+		}
+	case certorder.EdgeApplicant:
+		if id := m.applicant; id != nil {
+			return []ent.Value{*id}
+		}
+	case certorder.EdgeDocuments:
+		ids := make([]ent.Value, 0, len(m.documents))
+		for id := range m.documents {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CertOrderMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.removeddocuments != nil {
+		edges = append(edges, certorder.EdgeDocuments)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CertOrderMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case certorder.EdgeDocuments:
+		ids := make([]ent.Value, 0, len(m.removeddocuments))
+		for id := range m.removeddocuments {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CertOrderMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedenterprise {
+		edges = append(edges, certorder.EdgeEnterprise)
+	}
+	if m.clearedapplicant {
+		edges = append(edges, certorder.EdgeApplicant)
+	}
+	if m.cleareddocuments {
+		edges = append(edges, certorder.EdgeDocuments)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CertOrderMutation) EdgeCleared(name string) bool {
+	switch name {
+	case certorder.EdgeEnterprise:
+		return m.clearedenterprise
+	case certorder.EdgeApplicant:
+		return m.clearedapplicant
+	case certorder.EdgeDocuments:
+		return m.cleareddocuments
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CertOrderMutation) ClearEdge(name string) error {
+	switch name {
+	case certorder.EdgeEnterprise:
+		m.ClearEnterprise()
+		return nil
+	case certorder.EdgeApplicant:
+		m.ClearApplicant()
+		return nil
+	}
+	return fmt.Errorf("unknown CertOrder unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CertOrderMutation) ResetEdge(name string) error {
+	switch name {
+	case certorder.EdgeEnterprise:
+		m.ResetEnterprise()
+		return nil
+	case certorder.EdgeApplicant:
+		m.ResetApplicant()
+		return nil
+	case certorder.EdgeDocuments:
+		m.ResetDocuments()
+		return nil
+	}
+	return fmt.Errorf("unknown CertOrder edge %s", name)
+}
+
+// CertificateMutation represents an operation that mutates the Certificate nodes in the graph.
+type CertificateMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	created_at        *time.Time
+	updated_at        *time.Time
+	kind              *certificate.Kind
+	custody           *certificate.Custody
+	ukey_type         *certificate.UkeyType
+	status            *certificate.Status
+	serial            *string
+	subject           *string
+	subject_id        *string
+	key_uri           *string
+	der               *[]byte
+	fingerprint       *string
+	not_before        *time.Time
+	not_after         *time.Time
+	revoked_at        *time.Time
+	revocation_reason *string
+	supersedes_id     *int
+	addsupersedes_id  *int
+	clearedFields     map[string]struct{}
+	user              *int
+	cleareduser       bool
+	enterprise        *int
+	clearedenterprise bool
+	done              bool
+	oldValue          func(context.Context) (*Certificate, error)
+	predicates        []predicate.Certificate
+}
+
+var _ ent.Mutation = (*CertificateMutation)(nil)
+
+// certificateOption allows management of the mutation configuration using functional options.
+type certificateOption func(*CertificateMutation)
+
+// newCertificateMutation creates new mutation for the Certificate entity.
+func newCertificateMutation(c config, op Op, opts ...certificateOption) *CertificateMutation {
+	m := &CertificateMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCertificate,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCertificateID sets the ID field of the mutation.
+func withCertificateID(id int) certificateOption {
+	return func(m *CertificateMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Certificate
+		)
+		m.oldValue = func(ctx context.Context) (*Certificate, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Certificate.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCertificate sets the old Certificate of the mutation.
+func withCertificate(node *Certificate) certificateOption {
+	return func(m *CertificateMutation) {
+		m.oldValue = func(context.Context) (*Certificate, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CertificateMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CertificateMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CertificateMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CertificateMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Certificate.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CertificateMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CertificateMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CertificateMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CertificateMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CertificateMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CertificateMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *CertificateMutation) SetKind(c certificate.Kind) {
+	m.kind = &c
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *CertificateMutation) Kind() (r certificate.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldKind(ctx context.Context) (v certificate.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *CertificateMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *CertificateMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *CertificateMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldUserID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ClearUserID clears the value of the "user_id" field.
+func (m *CertificateMutation) ClearUserID() {
+	m.user = nil
+	m.clearedFields[certificate.FieldUserID] = struct{}{}
+}
+
+// UserIDCleared returns if the "user_id" field was cleared in this mutation.
+func (m *CertificateMutation) UserIDCleared() bool {
+	_, ok := m.clearedFields[certificate.FieldUserID]
+	return ok
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *CertificateMutation) ResetUserID() {
+	m.user = nil
+	delete(m.clearedFields, certificate.FieldUserID)
+}
+
+// SetEnterpriseID sets the "enterprise_id" field.
+func (m *CertificateMutation) SetEnterpriseID(i int) {
+	m.enterprise = &i
+}
+
+// EnterpriseID returns the value of the "enterprise_id" field in the mutation.
+func (m *CertificateMutation) EnterpriseID() (r int, exists bool) {
+	v := m.enterprise
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnterpriseID returns the old "enterprise_id" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldEnterpriseID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnterpriseID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnterpriseID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnterpriseID: %w", err)
+	}
+	return oldValue.EnterpriseID, nil
+}
+
+// ClearEnterpriseID clears the value of the "enterprise_id" field.
+func (m *CertificateMutation) ClearEnterpriseID() {
+	m.enterprise = nil
+	m.clearedFields[certificate.FieldEnterpriseID] = struct{}{}
+}
+
+// EnterpriseIDCleared returns if the "enterprise_id" field was cleared in this mutation.
+func (m *CertificateMutation) EnterpriseIDCleared() bool {
+	_, ok := m.clearedFields[certificate.FieldEnterpriseID]
+	return ok
+}
+
+// ResetEnterpriseID resets all changes to the "enterprise_id" field.
+func (m *CertificateMutation) ResetEnterpriseID() {
+	m.enterprise = nil
+	delete(m.clearedFields, certificate.FieldEnterpriseID)
+}
+
+// SetCustody sets the "custody" field.
+func (m *CertificateMutation) SetCustody(c certificate.Custody) {
+	m.custody = &c
+}
+
+// Custody returns the value of the "custody" field in the mutation.
+func (m *CertificateMutation) Custody() (r certificate.Custody, exists bool) {
+	v := m.custody
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustody returns the old "custody" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldCustody(ctx context.Context) (v certificate.Custody, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustody is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustody requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustody: %w", err)
+	}
+	return oldValue.Custody, nil
+}
+
+// ResetCustody resets all changes to the "custody" field.
+func (m *CertificateMutation) ResetCustody() {
+	m.custody = nil
+}
+
+// SetUkeyType sets the "ukey_type" field.
+func (m *CertificateMutation) SetUkeyType(ct certificate.UkeyType) {
+	m.ukey_type = &ct
+}
+
+// UkeyType returns the value of the "ukey_type" field in the mutation.
+func (m *CertificateMutation) UkeyType() (r certificate.UkeyType, exists bool) {
+	v := m.ukey_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUkeyType returns the old "ukey_type" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldUkeyType(ctx context.Context) (v *certificate.UkeyType, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUkeyType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUkeyType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUkeyType: %w", err)
+	}
+	return oldValue.UkeyType, nil
+}
+
+// ClearUkeyType clears the value of the "ukey_type" field.
+func (m *CertificateMutation) ClearUkeyType() {
+	m.ukey_type = nil
+	m.clearedFields[certificate.FieldUkeyType] = struct{}{}
+}
+
+// UkeyTypeCleared returns if the "ukey_type" field was cleared in this mutation.
+func (m *CertificateMutation) UkeyTypeCleared() bool {
+	_, ok := m.clearedFields[certificate.FieldUkeyType]
+	return ok
+}
+
+// ResetUkeyType resets all changes to the "ukey_type" field.
+func (m *CertificateMutation) ResetUkeyType() {
+	m.ukey_type = nil
+	delete(m.clearedFields, certificate.FieldUkeyType)
+}
+
+// SetStatus sets the "status" field.
+func (m *CertificateMutation) SetStatus(c certificate.Status) {
+	m.status = &c
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *CertificateMutation) Status() (r certificate.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldStatus(ctx context.Context) (v certificate.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *CertificateMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetSerial sets the "serial" field.
+func (m *CertificateMutation) SetSerial(s string) {
+	m.serial = &s
+}
+
+// Serial returns the value of the "serial" field in the mutation.
+func (m *CertificateMutation) Serial() (r string, exists bool) {
+	v := m.serial
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSerial returns the old "serial" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldSerial(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSerial is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSerial requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSerial: %w", err)
+	}
+	return oldValue.Serial, nil
+}
+
+// ClearSerial clears the value of the "serial" field.
+func (m *CertificateMutation) ClearSerial() {
+	m.serial = nil
+	m.clearedFields[certificate.FieldSerial] = struct{}{}
+}
+
+// SerialCleared returns if the "serial" field was cleared in this mutation.
+func (m *CertificateMutation) SerialCleared() bool {
+	_, ok := m.clearedFields[certificate.FieldSerial]
+	return ok
+}
+
+// ResetSerial resets all changes to the "serial" field.
+func (m *CertificateMutation) ResetSerial() {
+	m.serial = nil
+	delete(m.clearedFields, certificate.FieldSerial)
+}
+
+// SetSubject sets the "subject" field.
+func (m *CertificateMutation) SetSubject(s string) {
+	m.subject = &s
+}
+
+// Subject returns the value of the "subject" field in the mutation.
+func (m *CertificateMutation) Subject() (r string, exists bool) {
+	v := m.subject
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubject returns the old "subject" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldSubject(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubject is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubject requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubject: %w", err)
+	}
+	return oldValue.Subject, nil
+}
+
+// ResetSubject resets all changes to the "subject" field.
+func (m *CertificateMutation) ResetSubject() {
+	m.subject = nil
+}
+
+// SetSubjectID sets the "subject_id" field.
+func (m *CertificateMutation) SetSubjectID(s string) {
+	m.subject_id = &s
+}
+
+// SubjectID returns the value of the "subject_id" field in the mutation.
+func (m *CertificateMutation) SubjectID() (r string, exists bool) {
+	v := m.subject_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubjectID returns the old "subject_id" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldSubjectID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubjectID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubjectID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubjectID: %w", err)
+	}
+	return oldValue.SubjectID, nil
+}
+
+// ResetSubjectID resets all changes to the "subject_id" field.
+func (m *CertificateMutation) ResetSubjectID() {
+	m.subject_id = nil
+}
+
+// SetKeyURI sets the "key_uri" field.
+func (m *CertificateMutation) SetKeyURI(s string) {
+	m.key_uri = &s
+}
+
+// KeyURI returns the value of the "key_uri" field in the mutation.
+func (m *CertificateMutation) KeyURI() (r string, exists bool) {
+	v := m.key_uri
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKeyURI returns the old "key_uri" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldKeyURI(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKeyURI is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKeyURI requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKeyURI: %w", err)
+	}
+	return oldValue.KeyURI, nil
+}
+
+// ClearKeyURI clears the value of the "key_uri" field.
+func (m *CertificateMutation) ClearKeyURI() {
+	m.key_uri = nil
+	m.clearedFields[certificate.FieldKeyURI] = struct{}{}
+}
+
+// KeyURICleared returns if the "key_uri" field was cleared in this mutation.
+func (m *CertificateMutation) KeyURICleared() bool {
+	_, ok := m.clearedFields[certificate.FieldKeyURI]
+	return ok
+}
+
+// ResetKeyURI resets all changes to the "key_uri" field.
+func (m *CertificateMutation) ResetKeyURI() {
+	m.key_uri = nil
+	delete(m.clearedFields, certificate.FieldKeyURI)
+}
+
+// SetDer sets the "der" field.
+func (m *CertificateMutation) SetDer(b []byte) {
+	m.der = &b
+}
+
+// Der returns the value of the "der" field in the mutation.
+func (m *CertificateMutation) Der() (r []byte, exists bool) {
+	v := m.der
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDer returns the old "der" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldDer(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDer is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDer requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDer: %w", err)
+	}
+	return oldValue.Der, nil
+}
+
+// ClearDer clears the value of the "der" field.
+func (m *CertificateMutation) ClearDer() {
+	m.der = nil
+	m.clearedFields[certificate.FieldDer] = struct{}{}
+}
+
+// DerCleared returns if the "der" field was cleared in this mutation.
+func (m *CertificateMutation) DerCleared() bool {
+	_, ok := m.clearedFields[certificate.FieldDer]
+	return ok
+}
+
+// ResetDer resets all changes to the "der" field.
+func (m *CertificateMutation) ResetDer() {
+	m.der = nil
+	delete(m.clearedFields, certificate.FieldDer)
+}
+
+// SetFingerprint sets the "fingerprint" field.
+func (m *CertificateMutation) SetFingerprint(s string) {
+	m.fingerprint = &s
+}
+
+// Fingerprint returns the value of the "fingerprint" field in the mutation.
+func (m *CertificateMutation) Fingerprint() (r string, exists bool) {
+	v := m.fingerprint
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFingerprint returns the old "fingerprint" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldFingerprint(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFingerprint is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFingerprint requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFingerprint: %w", err)
+	}
+	return oldValue.Fingerprint, nil
+}
+
+// ClearFingerprint clears the value of the "fingerprint" field.
+func (m *CertificateMutation) ClearFingerprint() {
+	m.fingerprint = nil
+	m.clearedFields[certificate.FieldFingerprint] = struct{}{}
+}
+
+// FingerprintCleared returns if the "fingerprint" field was cleared in this mutation.
+func (m *CertificateMutation) FingerprintCleared() bool {
+	_, ok := m.clearedFields[certificate.FieldFingerprint]
+	return ok
+}
+
+// ResetFingerprint resets all changes to the "fingerprint" field.
+func (m *CertificateMutation) ResetFingerprint() {
+	m.fingerprint = nil
+	delete(m.clearedFields, certificate.FieldFingerprint)
+}
+
+// SetNotBefore sets the "not_before" field.
+func (m *CertificateMutation) SetNotBefore(t time.Time) {
+	m.not_before = &t
+}
+
+// NotBefore returns the value of the "not_before" field in the mutation.
+func (m *CertificateMutation) NotBefore() (r time.Time, exists bool) {
+	v := m.not_before
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNotBefore returns the old "not_before" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldNotBefore(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNotBefore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNotBefore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNotBefore: %w", err)
+	}
+	return oldValue.NotBefore, nil
+}
+
+// ClearNotBefore clears the value of the "not_before" field.
+func (m *CertificateMutation) ClearNotBefore() {
+	m.not_before = nil
+	m.clearedFields[certificate.FieldNotBefore] = struct{}{}
+}
+
+// NotBeforeCleared returns if the "not_before" field was cleared in this mutation.
+func (m *CertificateMutation) NotBeforeCleared() bool {
+	_, ok := m.clearedFields[certificate.FieldNotBefore]
+	return ok
+}
+
+// ResetNotBefore resets all changes to the "not_before" field.
+func (m *CertificateMutation) ResetNotBefore() {
+	m.not_before = nil
+	delete(m.clearedFields, certificate.FieldNotBefore)
+}
+
+// SetNotAfter sets the "not_after" field.
+func (m *CertificateMutation) SetNotAfter(t time.Time) {
+	m.not_after = &t
+}
+
+// NotAfter returns the value of the "not_after" field in the mutation.
+func (m *CertificateMutation) NotAfter() (r time.Time, exists bool) {
+	v := m.not_after
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNotAfter returns the old "not_after" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldNotAfter(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNotAfter is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNotAfter requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNotAfter: %w", err)
+	}
+	return oldValue.NotAfter, nil
+}
+
+// ClearNotAfter clears the value of the "not_after" field.
+func (m *CertificateMutation) ClearNotAfter() {
+	m.not_after = nil
+	m.clearedFields[certificate.FieldNotAfter] = struct{}{}
+}
+
+// NotAfterCleared returns if the "not_after" field was cleared in this mutation.
+func (m *CertificateMutation) NotAfterCleared() bool {
+	_, ok := m.clearedFields[certificate.FieldNotAfter]
+	return ok
+}
+
+// ResetNotAfter resets all changes to the "not_after" field.
+func (m *CertificateMutation) ResetNotAfter() {
+	m.not_after = nil
+	delete(m.clearedFields, certificate.FieldNotAfter)
+}
+
+// SetRevokedAt sets the "revoked_at" field.
+func (m *CertificateMutation) SetRevokedAt(t time.Time) {
+	m.revoked_at = &t
+}
+
+// RevokedAt returns the value of the "revoked_at" field in the mutation.
+func (m *CertificateMutation) RevokedAt() (r time.Time, exists bool) {
+	v := m.revoked_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevokedAt returns the old "revoked_at" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldRevokedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevokedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevokedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevokedAt: %w", err)
+	}
+	return oldValue.RevokedAt, nil
+}
+
+// ClearRevokedAt clears the value of the "revoked_at" field.
+func (m *CertificateMutation) ClearRevokedAt() {
+	m.revoked_at = nil
+	m.clearedFields[certificate.FieldRevokedAt] = struct{}{}
+}
+
+// RevokedAtCleared returns if the "revoked_at" field was cleared in this mutation.
+func (m *CertificateMutation) RevokedAtCleared() bool {
+	_, ok := m.clearedFields[certificate.FieldRevokedAt]
+	return ok
+}
+
+// ResetRevokedAt resets all changes to the "revoked_at" field.
+func (m *CertificateMutation) ResetRevokedAt() {
+	m.revoked_at = nil
+	delete(m.clearedFields, certificate.FieldRevokedAt)
+}
+
+// SetRevocationReason sets the "revocation_reason" field.
+func (m *CertificateMutation) SetRevocationReason(s string) {
+	m.revocation_reason = &s
+}
+
+// RevocationReason returns the value of the "revocation_reason" field in the mutation.
+func (m *CertificateMutation) RevocationReason() (r string, exists bool) {
+	v := m.revocation_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevocationReason returns the old "revocation_reason" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldRevocationReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevocationReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevocationReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevocationReason: %w", err)
+	}
+	return oldValue.RevocationReason, nil
+}
+
+// ClearRevocationReason clears the value of the "revocation_reason" field.
+func (m *CertificateMutation) ClearRevocationReason() {
+	m.revocation_reason = nil
+	m.clearedFields[certificate.FieldRevocationReason] = struct{}{}
+}
+
+// RevocationReasonCleared returns if the "revocation_reason" field was cleared in this mutation.
+func (m *CertificateMutation) RevocationReasonCleared() bool {
+	_, ok := m.clearedFields[certificate.FieldRevocationReason]
+	return ok
+}
+
+// ResetRevocationReason resets all changes to the "revocation_reason" field.
+func (m *CertificateMutation) ResetRevocationReason() {
+	m.revocation_reason = nil
+	delete(m.clearedFields, certificate.FieldRevocationReason)
+}
+
+// SetSupersedesID sets the "supersedes_id" field.
+func (m *CertificateMutation) SetSupersedesID(i int) {
+	m.supersedes_id = &i
+	m.addsupersedes_id = nil
+}
+
+// SupersedesID returns the value of the "supersedes_id" field in the mutation.
+func (m *CertificateMutation) SupersedesID() (r int, exists bool) {
+	v := m.supersedes_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSupersedesID returns the old "supersedes_id" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldSupersedesID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSupersedesID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSupersedesID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSupersedesID: %w", err)
+	}
+	return oldValue.SupersedesID, nil
+}
+
+// AddSupersedesID adds i to the "supersedes_id" field.
+func (m *CertificateMutation) AddSupersedesID(i int) {
+	if m.addsupersedes_id != nil {
+		*m.addsupersedes_id += i
+	} else {
+		m.addsupersedes_id = &i
+	}
+}
+
+// AddedSupersedesID returns the value that was added to the "supersedes_id" field in this mutation.
+func (m *CertificateMutation) AddedSupersedesID() (r int, exists bool) {
+	v := m.addsupersedes_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearSupersedesID clears the value of the "supersedes_id" field.
+func (m *CertificateMutation) ClearSupersedesID() {
+	m.supersedes_id = nil
+	m.addsupersedes_id = nil
+	m.clearedFields[certificate.FieldSupersedesID] = struct{}{}
+}
+
+// SupersedesIDCleared returns if the "supersedes_id" field was cleared in this mutation.
+func (m *CertificateMutation) SupersedesIDCleared() bool {
+	_, ok := m.clearedFields[certificate.FieldSupersedesID]
+	return ok
+}
+
+// ResetSupersedesID resets all changes to the "supersedes_id" field.
+func (m *CertificateMutation) ResetSupersedesID() {
+	m.supersedes_id = nil
+	m.addsupersedes_id = nil
+	delete(m.clearedFields, certificate.FieldSupersedesID)
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *CertificateMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[certificate.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *CertificateMutation) UserCleared() bool {
+	return m.UserIDCleared() || m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *CertificateMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *CertificateMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// ClearEnterprise clears the "enterprise" edge to the Enterprise entity.
+func (m *CertificateMutation) ClearEnterprise() {
+	m.clearedenterprise = true
+	m.clearedFields[certificate.FieldEnterpriseID] = struct{}{}
+}
+
+// EnterpriseCleared reports if the "enterprise" edge to the Enterprise entity was cleared.
+func (m *CertificateMutation) EnterpriseCleared() bool {
+	return m.EnterpriseIDCleared() || m.clearedenterprise
+}
+
+// EnterpriseIDs returns the "enterprise" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// EnterpriseID instead. It exists only for internal usage by the builders.
+func (m *CertificateMutation) EnterpriseIDs() (ids []int) {
+	if id := m.enterprise; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetEnterprise resets all changes to the "enterprise" edge.
+func (m *CertificateMutation) ResetEnterprise() {
+	m.enterprise = nil
+	m.clearedenterprise = false
+}
+
+// Where appends a list predicates to the CertificateMutation builder.
+func (m *CertificateMutation) Where(ps ...predicate.Certificate) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CertificateMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CertificateMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Certificate, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CertificateMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CertificateMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Certificate).
+func (m *CertificateMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CertificateMutation) Fields() []string {
+	fields := make([]string, 0, 19)
+	if m.created_at != nil {
+		fields = append(fields, certificate.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, certificate.FieldUpdatedAt)
+	}
+	if m.kind != nil {
+		fields = append(fields, certificate.FieldKind)
+	}
+	if m.user != nil {
+		fields = append(fields, certificate.FieldUserID)
+	}
+	if m.enterprise != nil {
+		fields = append(fields, certificate.FieldEnterpriseID)
+	}
+	if m.custody != nil {
+		fields = append(fields, certificate.FieldCustody)
+	}
+	if m.ukey_type != nil {
+		fields = append(fields, certificate.FieldUkeyType)
+	}
+	if m.status != nil {
+		fields = append(fields, certificate.FieldStatus)
+	}
+	if m.serial != nil {
+		fields = append(fields, certificate.FieldSerial)
+	}
+	if m.subject != nil {
+		fields = append(fields, certificate.FieldSubject)
+	}
+	if m.subject_id != nil {
+		fields = append(fields, certificate.FieldSubjectID)
+	}
+	if m.key_uri != nil {
+		fields = append(fields, certificate.FieldKeyURI)
+	}
+	if m.der != nil {
+		fields = append(fields, certificate.FieldDer)
+	}
+	if m.fingerprint != nil {
+		fields = append(fields, certificate.FieldFingerprint)
+	}
+	if m.not_before != nil {
+		fields = append(fields, certificate.FieldNotBefore)
+	}
+	if m.not_after != nil {
+		fields = append(fields, certificate.FieldNotAfter)
+	}
+	if m.revoked_at != nil {
+		fields = append(fields, certificate.FieldRevokedAt)
+	}
+	if m.revocation_reason != nil {
+		fields = append(fields, certificate.FieldRevocationReason)
+	}
+	if m.supersedes_id != nil {
+		fields = append(fields, certificate.FieldSupersedesID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CertificateMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case certificate.FieldCreatedAt:
+		return m.CreatedAt()
+	case certificate.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case certificate.FieldKind:
+		return m.Kind()
+	case certificate.FieldUserID:
+		return m.UserID()
+	case certificate.FieldEnterpriseID:
+		return m.EnterpriseID()
+	case certificate.FieldCustody:
+		return m.Custody()
+	case certificate.FieldUkeyType:
+		return m.UkeyType()
+	case certificate.FieldStatus:
+		return m.Status()
+	case certificate.FieldSerial:
+		return m.Serial()
+	case certificate.FieldSubject:
+		return m.Subject()
+	case certificate.FieldSubjectID:
+		return m.SubjectID()
+	case certificate.FieldKeyURI:
+		return m.KeyURI()
+	case certificate.FieldDer:
+		return m.Der()
+	case certificate.FieldFingerprint:
+		return m.Fingerprint()
+	case certificate.FieldNotBefore:
+		return m.NotBefore()
+	case certificate.FieldNotAfter:
+		return m.NotAfter()
+	case certificate.FieldRevokedAt:
+		return m.RevokedAt()
+	case certificate.FieldRevocationReason:
+		return m.RevocationReason()
+	case certificate.FieldSupersedesID:
+		return m.SupersedesID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CertificateMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case certificate.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case certificate.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case certificate.FieldKind:
+		return m.OldKind(ctx)
+	case certificate.FieldUserID:
+		return m.OldUserID(ctx)
+	case certificate.FieldEnterpriseID:
+		return m.OldEnterpriseID(ctx)
+	case certificate.FieldCustody:
+		return m.OldCustody(ctx)
+	case certificate.FieldUkeyType:
+		return m.OldUkeyType(ctx)
+	case certificate.FieldStatus:
+		return m.OldStatus(ctx)
+	case certificate.FieldSerial:
+		return m.OldSerial(ctx)
+	case certificate.FieldSubject:
+		return m.OldSubject(ctx)
+	case certificate.FieldSubjectID:
+		return m.OldSubjectID(ctx)
+	case certificate.FieldKeyURI:
+		return m.OldKeyURI(ctx)
+	case certificate.FieldDer:
+		return m.OldDer(ctx)
+	case certificate.FieldFingerprint:
+		return m.OldFingerprint(ctx)
+	case certificate.FieldNotBefore:
+		return m.OldNotBefore(ctx)
+	case certificate.FieldNotAfter:
+		return m.OldNotAfter(ctx)
+	case certificate.FieldRevokedAt:
+		return m.OldRevokedAt(ctx)
+	case certificate.FieldRevocationReason:
+		return m.OldRevocationReason(ctx)
+	case certificate.FieldSupersedesID:
+		return m.OldSupersedesID(ctx)
+	}
+	return nil, fmt.Errorf("unknown Certificate field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CertificateMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case certificate.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case certificate.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case certificate.FieldKind:
+		v, ok := value.(certificate.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case certificate.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case certificate.FieldEnterpriseID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnterpriseID(v)
+		return nil
+	case certificate.FieldCustody:
+		v, ok := value.(certificate.Custody)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustody(v)
+		return nil
+	case certificate.FieldUkeyType:
+		v, ok := value.(certificate.UkeyType)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUkeyType(v)
+		return nil
+	case certificate.FieldStatus:
+		v, ok := value.(certificate.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case certificate.FieldSerial:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSerial(v)
+		return nil
+	case certificate.FieldSubject:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubject(v)
+		return nil
+	case certificate.FieldSubjectID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubjectID(v)
+		return nil
+	case certificate.FieldKeyURI:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKeyURI(v)
+		return nil
+	case certificate.FieldDer:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDer(v)
+		return nil
+	case certificate.FieldFingerprint:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFingerprint(v)
+		return nil
+	case certificate.FieldNotBefore:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNotBefore(v)
+		return nil
+	case certificate.FieldNotAfter:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNotAfter(v)
+		return nil
+	case certificate.FieldRevokedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevokedAt(v)
+		return nil
+	case certificate.FieldRevocationReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevocationReason(v)
+		return nil
+	case certificate.FieldSupersedesID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSupersedesID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Certificate field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CertificateMutation) AddedFields() []string {
+	var fields []string
+	if m.addsupersedes_id != nil {
+		fields = append(fields, certificate.FieldSupersedesID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CertificateMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case certificate.FieldSupersedesID:
+		return m.AddedSupersedesID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CertificateMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case certificate.FieldSupersedesID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSupersedesID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Certificate numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CertificateMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(certificate.FieldUserID) {
+		fields = append(fields, certificate.FieldUserID)
+	}
+	if m.FieldCleared(certificate.FieldEnterpriseID) {
+		fields = append(fields, certificate.FieldEnterpriseID)
+	}
+	if m.FieldCleared(certificate.FieldUkeyType) {
+		fields = append(fields, certificate.FieldUkeyType)
+	}
+	if m.FieldCleared(certificate.FieldSerial) {
+		fields = append(fields, certificate.FieldSerial)
+	}
+	if m.FieldCleared(certificate.FieldKeyURI) {
+		fields = append(fields, certificate.FieldKeyURI)
+	}
+	if m.FieldCleared(certificate.FieldDer) {
+		fields = append(fields, certificate.FieldDer)
+	}
+	if m.FieldCleared(certificate.FieldFingerprint) {
+		fields = append(fields, certificate.FieldFingerprint)
+	}
+	if m.FieldCleared(certificate.FieldNotBefore) {
+		fields = append(fields, certificate.FieldNotBefore)
+	}
+	if m.FieldCleared(certificate.FieldNotAfter) {
+		fields = append(fields, certificate.FieldNotAfter)
+	}
+	if m.FieldCleared(certificate.FieldRevokedAt) {
+		fields = append(fields, certificate.FieldRevokedAt)
+	}
+	if m.FieldCleared(certificate.FieldRevocationReason) {
+		fields = append(fields, certificate.FieldRevocationReason)
+	}
+	if m.FieldCleared(certificate.FieldSupersedesID) {
+		fields = append(fields, certificate.FieldSupersedesID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CertificateMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CertificateMutation) ClearField(name string) error {
+	switch name {
+	case certificate.FieldUserID:
+		m.ClearUserID()
+		return nil
+	case certificate.FieldEnterpriseID:
+		m.ClearEnterpriseID()
+		return nil
+	case certificate.FieldUkeyType:
+		m.ClearUkeyType()
+		return nil
+	case certificate.FieldSerial:
+		m.ClearSerial()
+		return nil
+	case certificate.FieldKeyURI:
+		m.ClearKeyURI()
+		return nil
+	case certificate.FieldDer:
+		m.ClearDer()
+		return nil
+	case certificate.FieldFingerprint:
+		m.ClearFingerprint()
+		return nil
+	case certificate.FieldNotBefore:
+		m.ClearNotBefore()
+		return nil
+	case certificate.FieldNotAfter:
+		m.ClearNotAfter()
+		return nil
+	case certificate.FieldRevokedAt:
+		m.ClearRevokedAt()
+		return nil
+	case certificate.FieldRevocationReason:
+		m.ClearRevocationReason()
+		return nil
+	case certificate.FieldSupersedesID:
+		m.ClearSupersedesID()
+		return nil
+	}
+	return fmt.Errorf("unknown Certificate nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CertificateMutation) ResetField(name string) error {
+	switch name {
+	case certificate.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case certificate.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case certificate.FieldKind:
+		m.ResetKind()
+		return nil
+	case certificate.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case certificate.FieldEnterpriseID:
+		m.ResetEnterpriseID()
+		return nil
+	case certificate.FieldCustody:
+		m.ResetCustody()
+		return nil
+	case certificate.FieldUkeyType:
+		m.ResetUkeyType()
+		return nil
+	case certificate.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case certificate.FieldSerial:
+		m.ResetSerial()
+		return nil
+	case certificate.FieldSubject:
+		m.ResetSubject()
+		return nil
+	case certificate.FieldSubjectID:
+		m.ResetSubjectID()
+		return nil
+	case certificate.FieldKeyURI:
+		m.ResetKeyURI()
+		return nil
+	case certificate.FieldDer:
+		m.ResetDer()
+		return nil
+	case certificate.FieldFingerprint:
+		m.ResetFingerprint()
+		return nil
+	case certificate.FieldNotBefore:
+		m.ResetNotBefore()
+		return nil
+	case certificate.FieldNotAfter:
+		m.ResetNotAfter()
+		return nil
+	case certificate.FieldRevokedAt:
+		m.ResetRevokedAt()
+		return nil
+	case certificate.FieldRevocationReason:
+		m.ResetRevocationReason()
+		return nil
+	case certificate.FieldSupersedesID:
+		m.ResetSupersedesID()
+		return nil
+	}
+	return fmt.Errorf("unknown Certificate field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CertificateMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.user != nil {
+		edges = append(edges, certificate.EdgeUser)
+	}
+	if m.enterprise != nil {
+		edges = append(edges, certificate.EdgeEnterprise)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CertificateMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case certificate.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	case certificate.EdgeEnterprise:
+		if id := m.enterprise; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CertificateMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CertificateMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CertificateMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.cleareduser {
+		edges = append(edges, certificate.EdgeUser)
+	}
+	if m.clearedenterprise {
+		edges = append(edges, certificate.EdgeEnterprise)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CertificateMutation) EdgeCleared(name string) bool {
+	switch name {
+	case certificate.EdgeUser:
+		return m.cleareduser
+	case certificate.EdgeEnterprise:
+		return m.clearedenterprise
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CertificateMutation) ClearEdge(name string) error {
+	switch name {
+	case certificate.EdgeUser:
+		m.ClearUser()
+		return nil
+	case certificate.EdgeEnterprise:
+		m.ClearEnterprise()
+		return nil
+	}
+	return fmt.Errorf("unknown Certificate unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CertificateMutation) ResetEdge(name string) error {
+	switch name {
+	case certificate.EdgeUser:
+		m.ResetUser()
+		return nil
+	case certificate.EdgeEnterprise:
+		m.ResetEnterprise()
+		return nil
+	}
+	return fmt.Errorf("unknown Certificate edge %s", name)
 }
 
 // CredentialMutation represents an operation that mutates the Credential nodes in the graph.
@@ -1898,6 +8743,6250 @@ func (m *CredentialMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Credential edge %s", name)
 }
 
+// EnterpriseMutation represents an operation that mutates the Enterprise nodes in the graph.
+type EnterpriseMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *int
+	created_at          *time.Time
+	updated_at          *time.Time
+	name                *string
+	credit_code         *string
+	address             *string
+	legal_rep_name      *string
+	legal_rep_id_number *string
+	legal_rep_id_masked *string
+	custody             *enterprise.Custody
+	ukey_type           *enterprise.UkeyType
+	status              *enterprise.Status
+	certified_at        *time.Time
+	recertify_required  *bool
+	clearedFields       map[string]struct{}
+	certifier           *int
+	clearedcertifier    bool
+	done                bool
+	oldValue            func(context.Context) (*Enterprise, error)
+	predicates          []predicate.Enterprise
+}
+
+var _ ent.Mutation = (*EnterpriseMutation)(nil)
+
+// enterpriseOption allows management of the mutation configuration using functional options.
+type enterpriseOption func(*EnterpriseMutation)
+
+// newEnterpriseMutation creates new mutation for the Enterprise entity.
+func newEnterpriseMutation(c config, op Op, opts ...enterpriseOption) *EnterpriseMutation {
+	m := &EnterpriseMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeEnterprise,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withEnterpriseID sets the ID field of the mutation.
+func withEnterpriseID(id int) enterpriseOption {
+	return func(m *EnterpriseMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Enterprise
+		)
+		m.oldValue = func(ctx context.Context) (*Enterprise, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Enterprise.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withEnterprise sets the old Enterprise of the mutation.
+func withEnterprise(node *Enterprise) enterpriseOption {
+	return func(m *EnterpriseMutation) {
+		m.oldValue = func(context.Context) (*Enterprise, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m EnterpriseMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m EnterpriseMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *EnterpriseMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *EnterpriseMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Enterprise.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *EnterpriseMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *EnterpriseMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Enterprise entity.
+// If the Enterprise object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnterpriseMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *EnterpriseMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *EnterpriseMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *EnterpriseMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Enterprise entity.
+// If the Enterprise object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnterpriseMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *EnterpriseMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *EnterpriseMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *EnterpriseMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Enterprise entity.
+// If the Enterprise object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnterpriseMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *EnterpriseMutation) ResetName() {
+	m.name = nil
+}
+
+// SetCreditCode sets the "credit_code" field.
+func (m *EnterpriseMutation) SetCreditCode(s string) {
+	m.credit_code = &s
+}
+
+// CreditCode returns the value of the "credit_code" field in the mutation.
+func (m *EnterpriseMutation) CreditCode() (r string, exists bool) {
+	v := m.credit_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreditCode returns the old "credit_code" field's value of the Enterprise entity.
+// If the Enterprise object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnterpriseMutation) OldCreditCode(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreditCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreditCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreditCode: %w", err)
+	}
+	return oldValue.CreditCode, nil
+}
+
+// ResetCreditCode resets all changes to the "credit_code" field.
+func (m *EnterpriseMutation) ResetCreditCode() {
+	m.credit_code = nil
+}
+
+// SetAddress sets the "address" field.
+func (m *EnterpriseMutation) SetAddress(s string) {
+	m.address = &s
+}
+
+// Address returns the value of the "address" field in the mutation.
+func (m *EnterpriseMutation) Address() (r string, exists bool) {
+	v := m.address
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAddress returns the old "address" field's value of the Enterprise entity.
+// If the Enterprise object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnterpriseMutation) OldAddress(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAddress is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAddress requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAddress: %w", err)
+	}
+	return oldValue.Address, nil
+}
+
+// ResetAddress resets all changes to the "address" field.
+func (m *EnterpriseMutation) ResetAddress() {
+	m.address = nil
+}
+
+// SetLegalRepName sets the "legal_rep_name" field.
+func (m *EnterpriseMutation) SetLegalRepName(s string) {
+	m.legal_rep_name = &s
+}
+
+// LegalRepName returns the value of the "legal_rep_name" field in the mutation.
+func (m *EnterpriseMutation) LegalRepName() (r string, exists bool) {
+	v := m.legal_rep_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLegalRepName returns the old "legal_rep_name" field's value of the Enterprise entity.
+// If the Enterprise object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnterpriseMutation) OldLegalRepName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLegalRepName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLegalRepName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLegalRepName: %w", err)
+	}
+	return oldValue.LegalRepName, nil
+}
+
+// ResetLegalRepName resets all changes to the "legal_rep_name" field.
+func (m *EnterpriseMutation) ResetLegalRepName() {
+	m.legal_rep_name = nil
+}
+
+// SetLegalRepIDNumber sets the "legal_rep_id_number" field.
+func (m *EnterpriseMutation) SetLegalRepIDNumber(s string) {
+	m.legal_rep_id_number = &s
+}
+
+// LegalRepIDNumber returns the value of the "legal_rep_id_number" field in the mutation.
+func (m *EnterpriseMutation) LegalRepIDNumber() (r string, exists bool) {
+	v := m.legal_rep_id_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLegalRepIDNumber returns the old "legal_rep_id_number" field's value of the Enterprise entity.
+// If the Enterprise object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnterpriseMutation) OldLegalRepIDNumber(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLegalRepIDNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLegalRepIDNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLegalRepIDNumber: %w", err)
+	}
+	return oldValue.LegalRepIDNumber, nil
+}
+
+// ResetLegalRepIDNumber resets all changes to the "legal_rep_id_number" field.
+func (m *EnterpriseMutation) ResetLegalRepIDNumber() {
+	m.legal_rep_id_number = nil
+}
+
+// SetLegalRepIDMasked sets the "legal_rep_id_masked" field.
+func (m *EnterpriseMutation) SetLegalRepIDMasked(s string) {
+	m.legal_rep_id_masked = &s
+}
+
+// LegalRepIDMasked returns the value of the "legal_rep_id_masked" field in the mutation.
+func (m *EnterpriseMutation) LegalRepIDMasked() (r string, exists bool) {
+	v := m.legal_rep_id_masked
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLegalRepIDMasked returns the old "legal_rep_id_masked" field's value of the Enterprise entity.
+// If the Enterprise object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnterpriseMutation) OldLegalRepIDMasked(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLegalRepIDMasked is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLegalRepIDMasked requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLegalRepIDMasked: %w", err)
+	}
+	return oldValue.LegalRepIDMasked, nil
+}
+
+// ResetLegalRepIDMasked resets all changes to the "legal_rep_id_masked" field.
+func (m *EnterpriseMutation) ResetLegalRepIDMasked() {
+	m.legal_rep_id_masked = nil
+}
+
+// SetCustody sets the "custody" field.
+func (m *EnterpriseMutation) SetCustody(e enterprise.Custody) {
+	m.custody = &e
+}
+
+// Custody returns the value of the "custody" field in the mutation.
+func (m *EnterpriseMutation) Custody() (r enterprise.Custody, exists bool) {
+	v := m.custody
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustody returns the old "custody" field's value of the Enterprise entity.
+// If the Enterprise object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnterpriseMutation) OldCustody(ctx context.Context) (v enterprise.Custody, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustody is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustody requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustody: %w", err)
+	}
+	return oldValue.Custody, nil
+}
+
+// ResetCustody resets all changes to the "custody" field.
+func (m *EnterpriseMutation) ResetCustody() {
+	m.custody = nil
+}
+
+// SetUkeyType sets the "ukey_type" field.
+func (m *EnterpriseMutation) SetUkeyType(et enterprise.UkeyType) {
+	m.ukey_type = &et
+}
+
+// UkeyType returns the value of the "ukey_type" field in the mutation.
+func (m *EnterpriseMutation) UkeyType() (r enterprise.UkeyType, exists bool) {
+	v := m.ukey_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUkeyType returns the old "ukey_type" field's value of the Enterprise entity.
+// If the Enterprise object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnterpriseMutation) OldUkeyType(ctx context.Context) (v *enterprise.UkeyType, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUkeyType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUkeyType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUkeyType: %w", err)
+	}
+	return oldValue.UkeyType, nil
+}
+
+// ClearUkeyType clears the value of the "ukey_type" field.
+func (m *EnterpriseMutation) ClearUkeyType() {
+	m.ukey_type = nil
+	m.clearedFields[enterprise.FieldUkeyType] = struct{}{}
+}
+
+// UkeyTypeCleared returns if the "ukey_type" field was cleared in this mutation.
+func (m *EnterpriseMutation) UkeyTypeCleared() bool {
+	_, ok := m.clearedFields[enterprise.FieldUkeyType]
+	return ok
+}
+
+// ResetUkeyType resets all changes to the "ukey_type" field.
+func (m *EnterpriseMutation) ResetUkeyType() {
+	m.ukey_type = nil
+	delete(m.clearedFields, enterprise.FieldUkeyType)
+}
+
+// SetStatus sets the "status" field.
+func (m *EnterpriseMutation) SetStatus(e enterprise.Status) {
+	m.status = &e
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *EnterpriseMutation) Status() (r enterprise.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Enterprise entity.
+// If the Enterprise object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnterpriseMutation) OldStatus(ctx context.Context) (v enterprise.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *EnterpriseMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetCertifierID sets the "certifier_id" field.
+func (m *EnterpriseMutation) SetCertifierID(i int) {
+	m.certifier = &i
+}
+
+// CertifierID returns the value of the "certifier_id" field in the mutation.
+func (m *EnterpriseMutation) CertifierID() (r int, exists bool) {
+	v := m.certifier
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCertifierID returns the old "certifier_id" field's value of the Enterprise entity.
+// If the Enterprise object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnterpriseMutation) OldCertifierID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCertifierID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCertifierID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCertifierID: %w", err)
+	}
+	return oldValue.CertifierID, nil
+}
+
+// ResetCertifierID resets all changes to the "certifier_id" field.
+func (m *EnterpriseMutation) ResetCertifierID() {
+	m.certifier = nil
+}
+
+// SetCertifiedAt sets the "certified_at" field.
+func (m *EnterpriseMutation) SetCertifiedAt(t time.Time) {
+	m.certified_at = &t
+}
+
+// CertifiedAt returns the value of the "certified_at" field in the mutation.
+func (m *EnterpriseMutation) CertifiedAt() (r time.Time, exists bool) {
+	v := m.certified_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCertifiedAt returns the old "certified_at" field's value of the Enterprise entity.
+// If the Enterprise object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnterpriseMutation) OldCertifiedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCertifiedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCertifiedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCertifiedAt: %w", err)
+	}
+	return oldValue.CertifiedAt, nil
+}
+
+// ClearCertifiedAt clears the value of the "certified_at" field.
+func (m *EnterpriseMutation) ClearCertifiedAt() {
+	m.certified_at = nil
+	m.clearedFields[enterprise.FieldCertifiedAt] = struct{}{}
+}
+
+// CertifiedAtCleared returns if the "certified_at" field was cleared in this mutation.
+func (m *EnterpriseMutation) CertifiedAtCleared() bool {
+	_, ok := m.clearedFields[enterprise.FieldCertifiedAt]
+	return ok
+}
+
+// ResetCertifiedAt resets all changes to the "certified_at" field.
+func (m *EnterpriseMutation) ResetCertifiedAt() {
+	m.certified_at = nil
+	delete(m.clearedFields, enterprise.FieldCertifiedAt)
+}
+
+// SetRecertifyRequired sets the "recertify_required" field.
+func (m *EnterpriseMutation) SetRecertifyRequired(b bool) {
+	m.recertify_required = &b
+}
+
+// RecertifyRequired returns the value of the "recertify_required" field in the mutation.
+func (m *EnterpriseMutation) RecertifyRequired() (r bool, exists bool) {
+	v := m.recertify_required
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRecertifyRequired returns the old "recertify_required" field's value of the Enterprise entity.
+// If the Enterprise object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnterpriseMutation) OldRecertifyRequired(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRecertifyRequired is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRecertifyRequired requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRecertifyRequired: %w", err)
+	}
+	return oldValue.RecertifyRequired, nil
+}
+
+// ResetRecertifyRequired resets all changes to the "recertify_required" field.
+func (m *EnterpriseMutation) ResetRecertifyRequired() {
+	m.recertify_required = nil
+}
+
+// ClearCertifier clears the "certifier" edge to the User entity.
+func (m *EnterpriseMutation) ClearCertifier() {
+	m.clearedcertifier = true
+	m.clearedFields[enterprise.FieldCertifierID] = struct{}{}
+}
+
+// CertifierCleared reports if the "certifier" edge to the User entity was cleared.
+func (m *EnterpriseMutation) CertifierCleared() bool {
+	return m.clearedcertifier
+}
+
+// CertifierIDs returns the "certifier" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CertifierID instead. It exists only for internal usage by the builders.
+func (m *EnterpriseMutation) CertifierIDs() (ids []int) {
+	if id := m.certifier; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCertifier resets all changes to the "certifier" edge.
+func (m *EnterpriseMutation) ResetCertifier() {
+	m.certifier = nil
+	m.clearedcertifier = false
+}
+
+// Where appends a list predicates to the EnterpriseMutation builder.
+func (m *EnterpriseMutation) Where(ps ...predicate.Enterprise) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the EnterpriseMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *EnterpriseMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Enterprise, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *EnterpriseMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *EnterpriseMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Enterprise).
+func (m *EnterpriseMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *EnterpriseMutation) Fields() []string {
+	fields := make([]string, 0, 14)
+	if m.created_at != nil {
+		fields = append(fields, enterprise.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, enterprise.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, enterprise.FieldName)
+	}
+	if m.credit_code != nil {
+		fields = append(fields, enterprise.FieldCreditCode)
+	}
+	if m.address != nil {
+		fields = append(fields, enterprise.FieldAddress)
+	}
+	if m.legal_rep_name != nil {
+		fields = append(fields, enterprise.FieldLegalRepName)
+	}
+	if m.legal_rep_id_number != nil {
+		fields = append(fields, enterprise.FieldLegalRepIDNumber)
+	}
+	if m.legal_rep_id_masked != nil {
+		fields = append(fields, enterprise.FieldLegalRepIDMasked)
+	}
+	if m.custody != nil {
+		fields = append(fields, enterprise.FieldCustody)
+	}
+	if m.ukey_type != nil {
+		fields = append(fields, enterprise.FieldUkeyType)
+	}
+	if m.status != nil {
+		fields = append(fields, enterprise.FieldStatus)
+	}
+	if m.certifier != nil {
+		fields = append(fields, enterprise.FieldCertifierID)
+	}
+	if m.certified_at != nil {
+		fields = append(fields, enterprise.FieldCertifiedAt)
+	}
+	if m.recertify_required != nil {
+		fields = append(fields, enterprise.FieldRecertifyRequired)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *EnterpriseMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case enterprise.FieldCreatedAt:
+		return m.CreatedAt()
+	case enterprise.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case enterprise.FieldName:
+		return m.Name()
+	case enterprise.FieldCreditCode:
+		return m.CreditCode()
+	case enterprise.FieldAddress:
+		return m.Address()
+	case enterprise.FieldLegalRepName:
+		return m.LegalRepName()
+	case enterprise.FieldLegalRepIDNumber:
+		return m.LegalRepIDNumber()
+	case enterprise.FieldLegalRepIDMasked:
+		return m.LegalRepIDMasked()
+	case enterprise.FieldCustody:
+		return m.Custody()
+	case enterprise.FieldUkeyType:
+		return m.UkeyType()
+	case enterprise.FieldStatus:
+		return m.Status()
+	case enterprise.FieldCertifierID:
+		return m.CertifierID()
+	case enterprise.FieldCertifiedAt:
+		return m.CertifiedAt()
+	case enterprise.FieldRecertifyRequired:
+		return m.RecertifyRequired()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *EnterpriseMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case enterprise.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case enterprise.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case enterprise.FieldName:
+		return m.OldName(ctx)
+	case enterprise.FieldCreditCode:
+		return m.OldCreditCode(ctx)
+	case enterprise.FieldAddress:
+		return m.OldAddress(ctx)
+	case enterprise.FieldLegalRepName:
+		return m.OldLegalRepName(ctx)
+	case enterprise.FieldLegalRepIDNumber:
+		return m.OldLegalRepIDNumber(ctx)
+	case enterprise.FieldLegalRepIDMasked:
+		return m.OldLegalRepIDMasked(ctx)
+	case enterprise.FieldCustody:
+		return m.OldCustody(ctx)
+	case enterprise.FieldUkeyType:
+		return m.OldUkeyType(ctx)
+	case enterprise.FieldStatus:
+		return m.OldStatus(ctx)
+	case enterprise.FieldCertifierID:
+		return m.OldCertifierID(ctx)
+	case enterprise.FieldCertifiedAt:
+		return m.OldCertifiedAt(ctx)
+	case enterprise.FieldRecertifyRequired:
+		return m.OldRecertifyRequired(ctx)
+	}
+	return nil, fmt.Errorf("unknown Enterprise field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EnterpriseMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case enterprise.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case enterprise.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case enterprise.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case enterprise.FieldCreditCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreditCode(v)
+		return nil
+	case enterprise.FieldAddress:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAddress(v)
+		return nil
+	case enterprise.FieldLegalRepName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLegalRepName(v)
+		return nil
+	case enterprise.FieldLegalRepIDNumber:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLegalRepIDNumber(v)
+		return nil
+	case enterprise.FieldLegalRepIDMasked:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLegalRepIDMasked(v)
+		return nil
+	case enterprise.FieldCustody:
+		v, ok := value.(enterprise.Custody)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustody(v)
+		return nil
+	case enterprise.FieldUkeyType:
+		v, ok := value.(enterprise.UkeyType)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUkeyType(v)
+		return nil
+	case enterprise.FieldStatus:
+		v, ok := value.(enterprise.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case enterprise.FieldCertifierID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCertifierID(v)
+		return nil
+	case enterprise.FieldCertifiedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCertifiedAt(v)
+		return nil
+	case enterprise.FieldRecertifyRequired:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRecertifyRequired(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Enterprise field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *EnterpriseMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *EnterpriseMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EnterpriseMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Enterprise numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *EnterpriseMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(enterprise.FieldUkeyType) {
+		fields = append(fields, enterprise.FieldUkeyType)
+	}
+	if m.FieldCleared(enterprise.FieldCertifiedAt) {
+		fields = append(fields, enterprise.FieldCertifiedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *EnterpriseMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *EnterpriseMutation) ClearField(name string) error {
+	switch name {
+	case enterprise.FieldUkeyType:
+		m.ClearUkeyType()
+		return nil
+	case enterprise.FieldCertifiedAt:
+		m.ClearCertifiedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Enterprise nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *EnterpriseMutation) ResetField(name string) error {
+	switch name {
+	case enterprise.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case enterprise.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case enterprise.FieldName:
+		m.ResetName()
+		return nil
+	case enterprise.FieldCreditCode:
+		m.ResetCreditCode()
+		return nil
+	case enterprise.FieldAddress:
+		m.ResetAddress()
+		return nil
+	case enterprise.FieldLegalRepName:
+		m.ResetLegalRepName()
+		return nil
+	case enterprise.FieldLegalRepIDNumber:
+		m.ResetLegalRepIDNumber()
+		return nil
+	case enterprise.FieldLegalRepIDMasked:
+		m.ResetLegalRepIDMasked()
+		return nil
+	case enterprise.FieldCustody:
+		m.ResetCustody()
+		return nil
+	case enterprise.FieldUkeyType:
+		m.ResetUkeyType()
+		return nil
+	case enterprise.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case enterprise.FieldCertifierID:
+		m.ResetCertifierID()
+		return nil
+	case enterprise.FieldCertifiedAt:
+		m.ResetCertifiedAt()
+		return nil
+	case enterprise.FieldRecertifyRequired:
+		m.ResetRecertifyRequired()
+		return nil
+	}
+	return fmt.Errorf("unknown Enterprise field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *EnterpriseMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.certifier != nil {
+		edges = append(edges, enterprise.EdgeCertifier)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *EnterpriseMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case enterprise.EdgeCertifier:
+		if id := m.certifier; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *EnterpriseMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *EnterpriseMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *EnterpriseMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedcertifier {
+		edges = append(edges, enterprise.EdgeCertifier)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *EnterpriseMutation) EdgeCleared(name string) bool {
+	switch name {
+	case enterprise.EdgeCertifier:
+		return m.clearedcertifier
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *EnterpriseMutation) ClearEdge(name string) error {
+	switch name {
+	case enterprise.EdgeCertifier:
+		m.ClearCertifier()
+		return nil
+	}
+	return fmt.Errorf("unknown Enterprise unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *EnterpriseMutation) ResetEdge(name string) error {
+	switch name {
+	case enterprise.EdgeCertifier:
+		m.ResetCertifier()
+		return nil
+	}
+	return fmt.Errorf("unknown Enterprise edge %s", name)
+}
+
+// FlowMutation represents an operation that mutates the Flow nodes in the graph.
+type FlowMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *int
+	created_at          *time.Time
+	updated_at          *time.Time
+	number              *string
+	name                *string
+	scene               *flow.Scene
+	status              *flow.Status
+	ordered             *bool
+	deadline            *time.Time
+	passcode_hash       *[]byte
+	enterprise_id       *int
+	addenterprise_id    *int
+	sent_at             *time.Time
+	finished_at         *time.Time
+	end_reason          *string
+	initiator_hidden_at *time.Time
+	clearedFields       map[string]struct{}
+	initiator           *int
+	clearedinitiator    bool
+	documents           map[int]struct{}
+	removeddocuments    map[int]struct{}
+	cleareddocuments    bool
+	participants        map[int]struct{}
+	removedparticipants map[int]struct{}
+	clearedparticipants bool
+	fields              map[int]struct{}
+	removedfields       map[int]struct{}
+	clearedfields       bool
+	done                bool
+	oldValue            func(context.Context) (*Flow, error)
+	predicates          []predicate.Flow
+}
+
+var _ ent.Mutation = (*FlowMutation)(nil)
+
+// flowOption allows management of the mutation configuration using functional options.
+type flowOption func(*FlowMutation)
+
+// newFlowMutation creates new mutation for the Flow entity.
+func newFlowMutation(c config, op Op, opts ...flowOption) *FlowMutation {
+	m := &FlowMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeFlow,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withFlowID sets the ID field of the mutation.
+func withFlowID(id int) flowOption {
+	return func(m *FlowMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Flow
+		)
+		m.oldValue = func(ctx context.Context) (*Flow, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Flow.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withFlow sets the old Flow of the mutation.
+func withFlow(node *Flow) flowOption {
+	return func(m *FlowMutation) {
+		m.oldValue = func(context.Context) (*Flow, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m FlowMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m FlowMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *FlowMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *FlowMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Flow.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *FlowMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *FlowMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Flow entity.
+// If the Flow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *FlowMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *FlowMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *FlowMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Flow entity.
+// If the Flow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *FlowMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetNumber sets the "number" field.
+func (m *FlowMutation) SetNumber(s string) {
+	m.number = &s
+}
+
+// Number returns the value of the "number" field in the mutation.
+func (m *FlowMutation) Number() (r string, exists bool) {
+	v := m.number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNumber returns the old "number" field's value of the Flow entity.
+// If the Flow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowMutation) OldNumber(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNumber: %w", err)
+	}
+	return oldValue.Number, nil
+}
+
+// ResetNumber resets all changes to the "number" field.
+func (m *FlowMutation) ResetNumber() {
+	m.number = nil
+}
+
+// SetName sets the "name" field.
+func (m *FlowMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *FlowMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Flow entity.
+// If the Flow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *FlowMutation) ResetName() {
+	m.name = nil
+}
+
+// SetScene sets the "scene" field.
+func (m *FlowMutation) SetScene(f flow.Scene) {
+	m.scene = &f
+}
+
+// Scene returns the value of the "scene" field in the mutation.
+func (m *FlowMutation) Scene() (r flow.Scene, exists bool) {
+	v := m.scene
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScene returns the old "scene" field's value of the Flow entity.
+// If the Flow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowMutation) OldScene(ctx context.Context) (v flow.Scene, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScene is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScene requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScene: %w", err)
+	}
+	return oldValue.Scene, nil
+}
+
+// ResetScene resets all changes to the "scene" field.
+func (m *FlowMutation) ResetScene() {
+	m.scene = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *FlowMutation) SetStatus(f flow.Status) {
+	m.status = &f
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *FlowMutation) Status() (r flow.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Flow entity.
+// If the Flow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowMutation) OldStatus(ctx context.Context) (v flow.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *FlowMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetOrdered sets the "ordered" field.
+func (m *FlowMutation) SetOrdered(b bool) {
+	m.ordered = &b
+}
+
+// Ordered returns the value of the "ordered" field in the mutation.
+func (m *FlowMutation) Ordered() (r bool, exists bool) {
+	v := m.ordered
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrdered returns the old "ordered" field's value of the Flow entity.
+// If the Flow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowMutation) OldOrdered(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrdered is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrdered requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrdered: %w", err)
+	}
+	return oldValue.Ordered, nil
+}
+
+// ResetOrdered resets all changes to the "ordered" field.
+func (m *FlowMutation) ResetOrdered() {
+	m.ordered = nil
+}
+
+// SetDeadline sets the "deadline" field.
+func (m *FlowMutation) SetDeadline(t time.Time) {
+	m.deadline = &t
+}
+
+// Deadline returns the value of the "deadline" field in the mutation.
+func (m *FlowMutation) Deadline() (r time.Time, exists bool) {
+	v := m.deadline
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeadline returns the old "deadline" field's value of the Flow entity.
+// If the Flow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowMutation) OldDeadline(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeadline is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeadline requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeadline: %w", err)
+	}
+	return oldValue.Deadline, nil
+}
+
+// ClearDeadline clears the value of the "deadline" field.
+func (m *FlowMutation) ClearDeadline() {
+	m.deadline = nil
+	m.clearedFields[flow.FieldDeadline] = struct{}{}
+}
+
+// DeadlineCleared returns if the "deadline" field was cleared in this mutation.
+func (m *FlowMutation) DeadlineCleared() bool {
+	_, ok := m.clearedFields[flow.FieldDeadline]
+	return ok
+}
+
+// ResetDeadline resets all changes to the "deadline" field.
+func (m *FlowMutation) ResetDeadline() {
+	m.deadline = nil
+	delete(m.clearedFields, flow.FieldDeadline)
+}
+
+// SetPasscodeHash sets the "passcode_hash" field.
+func (m *FlowMutation) SetPasscodeHash(b []byte) {
+	m.passcode_hash = &b
+}
+
+// PasscodeHash returns the value of the "passcode_hash" field in the mutation.
+func (m *FlowMutation) PasscodeHash() (r []byte, exists bool) {
+	v := m.passcode_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPasscodeHash returns the old "passcode_hash" field's value of the Flow entity.
+// If the Flow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowMutation) OldPasscodeHash(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPasscodeHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPasscodeHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPasscodeHash: %w", err)
+	}
+	return oldValue.PasscodeHash, nil
+}
+
+// ClearPasscodeHash clears the value of the "passcode_hash" field.
+func (m *FlowMutation) ClearPasscodeHash() {
+	m.passcode_hash = nil
+	m.clearedFields[flow.FieldPasscodeHash] = struct{}{}
+}
+
+// PasscodeHashCleared returns if the "passcode_hash" field was cleared in this mutation.
+func (m *FlowMutation) PasscodeHashCleared() bool {
+	_, ok := m.clearedFields[flow.FieldPasscodeHash]
+	return ok
+}
+
+// ResetPasscodeHash resets all changes to the "passcode_hash" field.
+func (m *FlowMutation) ResetPasscodeHash() {
+	m.passcode_hash = nil
+	delete(m.clearedFields, flow.FieldPasscodeHash)
+}
+
+// SetInitiatorID sets the "initiator_id" field.
+func (m *FlowMutation) SetInitiatorID(i int) {
+	m.initiator = &i
+}
+
+// InitiatorID returns the value of the "initiator_id" field in the mutation.
+func (m *FlowMutation) InitiatorID() (r int, exists bool) {
+	v := m.initiator
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInitiatorID returns the old "initiator_id" field's value of the Flow entity.
+// If the Flow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowMutation) OldInitiatorID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInitiatorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInitiatorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInitiatorID: %w", err)
+	}
+	return oldValue.InitiatorID, nil
+}
+
+// ResetInitiatorID resets all changes to the "initiator_id" field.
+func (m *FlowMutation) ResetInitiatorID() {
+	m.initiator = nil
+}
+
+// SetEnterpriseID sets the "enterprise_id" field.
+func (m *FlowMutation) SetEnterpriseID(i int) {
+	m.enterprise_id = &i
+	m.addenterprise_id = nil
+}
+
+// EnterpriseID returns the value of the "enterprise_id" field in the mutation.
+func (m *FlowMutation) EnterpriseID() (r int, exists bool) {
+	v := m.enterprise_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnterpriseID returns the old "enterprise_id" field's value of the Flow entity.
+// If the Flow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowMutation) OldEnterpriseID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnterpriseID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnterpriseID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnterpriseID: %w", err)
+	}
+	return oldValue.EnterpriseID, nil
+}
+
+// AddEnterpriseID adds i to the "enterprise_id" field.
+func (m *FlowMutation) AddEnterpriseID(i int) {
+	if m.addenterprise_id != nil {
+		*m.addenterprise_id += i
+	} else {
+		m.addenterprise_id = &i
+	}
+}
+
+// AddedEnterpriseID returns the value that was added to the "enterprise_id" field in this mutation.
+func (m *FlowMutation) AddedEnterpriseID() (r int, exists bool) {
+	v := m.addenterprise_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearEnterpriseID clears the value of the "enterprise_id" field.
+func (m *FlowMutation) ClearEnterpriseID() {
+	m.enterprise_id = nil
+	m.addenterprise_id = nil
+	m.clearedFields[flow.FieldEnterpriseID] = struct{}{}
+}
+
+// EnterpriseIDCleared returns if the "enterprise_id" field was cleared in this mutation.
+func (m *FlowMutation) EnterpriseIDCleared() bool {
+	_, ok := m.clearedFields[flow.FieldEnterpriseID]
+	return ok
+}
+
+// ResetEnterpriseID resets all changes to the "enterprise_id" field.
+func (m *FlowMutation) ResetEnterpriseID() {
+	m.enterprise_id = nil
+	m.addenterprise_id = nil
+	delete(m.clearedFields, flow.FieldEnterpriseID)
+}
+
+// SetSentAt sets the "sent_at" field.
+func (m *FlowMutation) SetSentAt(t time.Time) {
+	m.sent_at = &t
+}
+
+// SentAt returns the value of the "sent_at" field in the mutation.
+func (m *FlowMutation) SentAt() (r time.Time, exists bool) {
+	v := m.sent_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentAt returns the old "sent_at" field's value of the Flow entity.
+// If the Flow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowMutation) OldSentAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentAt: %w", err)
+	}
+	return oldValue.SentAt, nil
+}
+
+// ClearSentAt clears the value of the "sent_at" field.
+func (m *FlowMutation) ClearSentAt() {
+	m.sent_at = nil
+	m.clearedFields[flow.FieldSentAt] = struct{}{}
+}
+
+// SentAtCleared returns if the "sent_at" field was cleared in this mutation.
+func (m *FlowMutation) SentAtCleared() bool {
+	_, ok := m.clearedFields[flow.FieldSentAt]
+	return ok
+}
+
+// ResetSentAt resets all changes to the "sent_at" field.
+func (m *FlowMutation) ResetSentAt() {
+	m.sent_at = nil
+	delete(m.clearedFields, flow.FieldSentAt)
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (m *FlowMutation) SetFinishedAt(t time.Time) {
+	m.finished_at = &t
+}
+
+// FinishedAt returns the value of the "finished_at" field in the mutation.
+func (m *FlowMutation) FinishedAt() (r time.Time, exists bool) {
+	v := m.finished_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFinishedAt returns the old "finished_at" field's value of the Flow entity.
+// If the Flow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowMutation) OldFinishedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFinishedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFinishedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFinishedAt: %w", err)
+	}
+	return oldValue.FinishedAt, nil
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (m *FlowMutation) ClearFinishedAt() {
+	m.finished_at = nil
+	m.clearedFields[flow.FieldFinishedAt] = struct{}{}
+}
+
+// FinishedAtCleared returns if the "finished_at" field was cleared in this mutation.
+func (m *FlowMutation) FinishedAtCleared() bool {
+	_, ok := m.clearedFields[flow.FieldFinishedAt]
+	return ok
+}
+
+// ResetFinishedAt resets all changes to the "finished_at" field.
+func (m *FlowMutation) ResetFinishedAt() {
+	m.finished_at = nil
+	delete(m.clearedFields, flow.FieldFinishedAt)
+}
+
+// SetEndReason sets the "end_reason" field.
+func (m *FlowMutation) SetEndReason(s string) {
+	m.end_reason = &s
+}
+
+// EndReason returns the value of the "end_reason" field in the mutation.
+func (m *FlowMutation) EndReason() (r string, exists bool) {
+	v := m.end_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEndReason returns the old "end_reason" field's value of the Flow entity.
+// If the Flow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowMutation) OldEndReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEndReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEndReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEndReason: %w", err)
+	}
+	return oldValue.EndReason, nil
+}
+
+// ClearEndReason clears the value of the "end_reason" field.
+func (m *FlowMutation) ClearEndReason() {
+	m.end_reason = nil
+	m.clearedFields[flow.FieldEndReason] = struct{}{}
+}
+
+// EndReasonCleared returns if the "end_reason" field was cleared in this mutation.
+func (m *FlowMutation) EndReasonCleared() bool {
+	_, ok := m.clearedFields[flow.FieldEndReason]
+	return ok
+}
+
+// ResetEndReason resets all changes to the "end_reason" field.
+func (m *FlowMutation) ResetEndReason() {
+	m.end_reason = nil
+	delete(m.clearedFields, flow.FieldEndReason)
+}
+
+// SetInitiatorHiddenAt sets the "initiator_hidden_at" field.
+func (m *FlowMutation) SetInitiatorHiddenAt(t time.Time) {
+	m.initiator_hidden_at = &t
+}
+
+// InitiatorHiddenAt returns the value of the "initiator_hidden_at" field in the mutation.
+func (m *FlowMutation) InitiatorHiddenAt() (r time.Time, exists bool) {
+	v := m.initiator_hidden_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInitiatorHiddenAt returns the old "initiator_hidden_at" field's value of the Flow entity.
+// If the Flow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowMutation) OldInitiatorHiddenAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInitiatorHiddenAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInitiatorHiddenAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInitiatorHiddenAt: %w", err)
+	}
+	return oldValue.InitiatorHiddenAt, nil
+}
+
+// ClearInitiatorHiddenAt clears the value of the "initiator_hidden_at" field.
+func (m *FlowMutation) ClearInitiatorHiddenAt() {
+	m.initiator_hidden_at = nil
+	m.clearedFields[flow.FieldInitiatorHiddenAt] = struct{}{}
+}
+
+// InitiatorHiddenAtCleared returns if the "initiator_hidden_at" field was cleared in this mutation.
+func (m *FlowMutation) InitiatorHiddenAtCleared() bool {
+	_, ok := m.clearedFields[flow.FieldInitiatorHiddenAt]
+	return ok
+}
+
+// ResetInitiatorHiddenAt resets all changes to the "initiator_hidden_at" field.
+func (m *FlowMutation) ResetInitiatorHiddenAt() {
+	m.initiator_hidden_at = nil
+	delete(m.clearedFields, flow.FieldInitiatorHiddenAt)
+}
+
+// ClearInitiator clears the "initiator" edge to the User entity.
+func (m *FlowMutation) ClearInitiator() {
+	m.clearedinitiator = true
+	m.clearedFields[flow.FieldInitiatorID] = struct{}{}
+}
+
+// InitiatorCleared reports if the "initiator" edge to the User entity was cleared.
+func (m *FlowMutation) InitiatorCleared() bool {
+	return m.clearedinitiator
+}
+
+// InitiatorIDs returns the "initiator" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// InitiatorID instead. It exists only for internal usage by the builders.
+func (m *FlowMutation) InitiatorIDs() (ids []int) {
+	if id := m.initiator; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetInitiator resets all changes to the "initiator" edge.
+func (m *FlowMutation) ResetInitiator() {
+	m.initiator = nil
+	m.clearedinitiator = false
+}
+
+// AddDocumentIDs adds the "documents" edge to the FlowDocument entity by ids.
+func (m *FlowMutation) AddDocumentIDs(ids ...int) {
+	if m.documents == nil {
+		m.documents = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.documents[ids[i]] = struct{}{}
+	}
+}
+
+// ClearDocuments clears the "documents" edge to the FlowDocument entity.
+func (m *FlowMutation) ClearDocuments() {
+	m.cleareddocuments = true
+}
+
+// DocumentsCleared reports if the "documents" edge to the FlowDocument entity was cleared.
+func (m *FlowMutation) DocumentsCleared() bool {
+	return m.cleareddocuments
+}
+
+// RemoveDocumentIDs removes the "documents" edge to the FlowDocument entity by IDs.
+func (m *FlowMutation) RemoveDocumentIDs(ids ...int) {
+	if m.removeddocuments == nil {
+		m.removeddocuments = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.documents, ids[i])
+		m.removeddocuments[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedDocuments returns the removed IDs of the "documents" edge to the FlowDocument entity.
+func (m *FlowMutation) RemovedDocumentsIDs() (ids []int) {
+	for id := range m.removeddocuments {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// DocumentsIDs returns the "documents" edge IDs in the mutation.
+func (m *FlowMutation) DocumentsIDs() (ids []int) {
+	for id := range m.documents {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetDocuments resets all changes to the "documents" edge.
+func (m *FlowMutation) ResetDocuments() {
+	m.documents = nil
+	m.cleareddocuments = false
+	m.removeddocuments = nil
+}
+
+// AddParticipantIDs adds the "participants" edge to the Participant entity by ids.
+func (m *FlowMutation) AddParticipantIDs(ids ...int) {
+	if m.participants == nil {
+		m.participants = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.participants[ids[i]] = struct{}{}
+	}
+}
+
+// ClearParticipants clears the "participants" edge to the Participant entity.
+func (m *FlowMutation) ClearParticipants() {
+	m.clearedparticipants = true
+}
+
+// ParticipantsCleared reports if the "participants" edge to the Participant entity was cleared.
+func (m *FlowMutation) ParticipantsCleared() bool {
+	return m.clearedparticipants
+}
+
+// RemoveParticipantIDs removes the "participants" edge to the Participant entity by IDs.
+func (m *FlowMutation) RemoveParticipantIDs(ids ...int) {
+	if m.removedparticipants == nil {
+		m.removedparticipants = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.participants, ids[i])
+		m.removedparticipants[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedParticipants returns the removed IDs of the "participants" edge to the Participant entity.
+func (m *FlowMutation) RemovedParticipantsIDs() (ids []int) {
+	for id := range m.removedparticipants {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ParticipantsIDs returns the "participants" edge IDs in the mutation.
+func (m *FlowMutation) ParticipantsIDs() (ids []int) {
+	for id := range m.participants {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetParticipants resets all changes to the "participants" edge.
+func (m *FlowMutation) ResetParticipants() {
+	m.participants = nil
+	m.clearedparticipants = false
+	m.removedparticipants = nil
+}
+
+// AddFieldIDs adds the "fields" edge to the SignField entity by ids.
+func (m *FlowMutation) AddFieldIDs(ids ...int) {
+	if m.fields == nil {
+		m.fields = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.fields[ids[i]] = struct{}{}
+	}
+}
+
+// ClearFields clears the "fields" edge to the SignField entity.
+func (m *FlowMutation) ClearFields() {
+	m.clearedfields = true
+}
+
+// FieldsCleared reports if the "fields" edge to the SignField entity was cleared.
+func (m *FlowMutation) FieldsCleared() bool {
+	return m.clearedfields
+}
+
+// RemoveFieldIDs removes the "fields" edge to the SignField entity by IDs.
+func (m *FlowMutation) RemoveFieldIDs(ids ...int) {
+	if m.removedfields == nil {
+		m.removedfields = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.fields, ids[i])
+		m.removedfields[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedFields returns the removed IDs of the "fields" edge to the SignField entity.
+func (m *FlowMutation) RemovedFieldsIDs() (ids []int) {
+	for id := range m.removedfields {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// FieldsIDs returns the "fields" edge IDs in the mutation.
+func (m *FlowMutation) FieldsIDs() (ids []int) {
+	for id := range m.fields {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetFields resets all changes to the "fields" edge.
+func (m *FlowMutation) ResetFields() {
+	m.fields = nil
+	m.clearedfields = false
+	m.removedfields = nil
+}
+
+// Where appends a list predicates to the FlowMutation builder.
+func (m *FlowMutation) Where(ps ...predicate.Flow) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the FlowMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *FlowMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Flow, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *FlowMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *FlowMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Flow).
+func (m *FlowMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *FlowMutation) Fields() []string {
+	fields := make([]string, 0, 15)
+	if m.created_at != nil {
+		fields = append(fields, flow.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, flow.FieldUpdatedAt)
+	}
+	if m.number != nil {
+		fields = append(fields, flow.FieldNumber)
+	}
+	if m.name != nil {
+		fields = append(fields, flow.FieldName)
+	}
+	if m.scene != nil {
+		fields = append(fields, flow.FieldScene)
+	}
+	if m.status != nil {
+		fields = append(fields, flow.FieldStatus)
+	}
+	if m.ordered != nil {
+		fields = append(fields, flow.FieldOrdered)
+	}
+	if m.deadline != nil {
+		fields = append(fields, flow.FieldDeadline)
+	}
+	if m.passcode_hash != nil {
+		fields = append(fields, flow.FieldPasscodeHash)
+	}
+	if m.initiator != nil {
+		fields = append(fields, flow.FieldInitiatorID)
+	}
+	if m.enterprise_id != nil {
+		fields = append(fields, flow.FieldEnterpriseID)
+	}
+	if m.sent_at != nil {
+		fields = append(fields, flow.FieldSentAt)
+	}
+	if m.finished_at != nil {
+		fields = append(fields, flow.FieldFinishedAt)
+	}
+	if m.end_reason != nil {
+		fields = append(fields, flow.FieldEndReason)
+	}
+	if m.initiator_hidden_at != nil {
+		fields = append(fields, flow.FieldInitiatorHiddenAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *FlowMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case flow.FieldCreatedAt:
+		return m.CreatedAt()
+	case flow.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case flow.FieldNumber:
+		return m.Number()
+	case flow.FieldName:
+		return m.Name()
+	case flow.FieldScene:
+		return m.Scene()
+	case flow.FieldStatus:
+		return m.Status()
+	case flow.FieldOrdered:
+		return m.Ordered()
+	case flow.FieldDeadline:
+		return m.Deadline()
+	case flow.FieldPasscodeHash:
+		return m.PasscodeHash()
+	case flow.FieldInitiatorID:
+		return m.InitiatorID()
+	case flow.FieldEnterpriseID:
+		return m.EnterpriseID()
+	case flow.FieldSentAt:
+		return m.SentAt()
+	case flow.FieldFinishedAt:
+		return m.FinishedAt()
+	case flow.FieldEndReason:
+		return m.EndReason()
+	case flow.FieldInitiatorHiddenAt:
+		return m.InitiatorHiddenAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *FlowMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case flow.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case flow.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case flow.FieldNumber:
+		return m.OldNumber(ctx)
+	case flow.FieldName:
+		return m.OldName(ctx)
+	case flow.FieldScene:
+		return m.OldScene(ctx)
+	case flow.FieldStatus:
+		return m.OldStatus(ctx)
+	case flow.FieldOrdered:
+		return m.OldOrdered(ctx)
+	case flow.FieldDeadline:
+		return m.OldDeadline(ctx)
+	case flow.FieldPasscodeHash:
+		return m.OldPasscodeHash(ctx)
+	case flow.FieldInitiatorID:
+		return m.OldInitiatorID(ctx)
+	case flow.FieldEnterpriseID:
+		return m.OldEnterpriseID(ctx)
+	case flow.FieldSentAt:
+		return m.OldSentAt(ctx)
+	case flow.FieldFinishedAt:
+		return m.OldFinishedAt(ctx)
+	case flow.FieldEndReason:
+		return m.OldEndReason(ctx)
+	case flow.FieldInitiatorHiddenAt:
+		return m.OldInitiatorHiddenAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Flow field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FlowMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case flow.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case flow.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case flow.FieldNumber:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNumber(v)
+		return nil
+	case flow.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case flow.FieldScene:
+		v, ok := value.(flow.Scene)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScene(v)
+		return nil
+	case flow.FieldStatus:
+		v, ok := value.(flow.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case flow.FieldOrdered:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrdered(v)
+		return nil
+	case flow.FieldDeadline:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeadline(v)
+		return nil
+	case flow.FieldPasscodeHash:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPasscodeHash(v)
+		return nil
+	case flow.FieldInitiatorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInitiatorID(v)
+		return nil
+	case flow.FieldEnterpriseID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnterpriseID(v)
+		return nil
+	case flow.FieldSentAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentAt(v)
+		return nil
+	case flow.FieldFinishedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFinishedAt(v)
+		return nil
+	case flow.FieldEndReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEndReason(v)
+		return nil
+	case flow.FieldInitiatorHiddenAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInitiatorHiddenAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Flow field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *FlowMutation) AddedFields() []string {
+	var fields []string
+	if m.addenterprise_id != nil {
+		fields = append(fields, flow.FieldEnterpriseID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *FlowMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case flow.FieldEnterpriseID:
+		return m.AddedEnterpriseID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FlowMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case flow.FieldEnterpriseID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddEnterpriseID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Flow numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *FlowMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(flow.FieldDeadline) {
+		fields = append(fields, flow.FieldDeadline)
+	}
+	if m.FieldCleared(flow.FieldPasscodeHash) {
+		fields = append(fields, flow.FieldPasscodeHash)
+	}
+	if m.FieldCleared(flow.FieldEnterpriseID) {
+		fields = append(fields, flow.FieldEnterpriseID)
+	}
+	if m.FieldCleared(flow.FieldSentAt) {
+		fields = append(fields, flow.FieldSentAt)
+	}
+	if m.FieldCleared(flow.FieldFinishedAt) {
+		fields = append(fields, flow.FieldFinishedAt)
+	}
+	if m.FieldCleared(flow.FieldEndReason) {
+		fields = append(fields, flow.FieldEndReason)
+	}
+	if m.FieldCleared(flow.FieldInitiatorHiddenAt) {
+		fields = append(fields, flow.FieldInitiatorHiddenAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *FlowMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *FlowMutation) ClearField(name string) error {
+	switch name {
+	case flow.FieldDeadline:
+		m.ClearDeadline()
+		return nil
+	case flow.FieldPasscodeHash:
+		m.ClearPasscodeHash()
+		return nil
+	case flow.FieldEnterpriseID:
+		m.ClearEnterpriseID()
+		return nil
+	case flow.FieldSentAt:
+		m.ClearSentAt()
+		return nil
+	case flow.FieldFinishedAt:
+		m.ClearFinishedAt()
+		return nil
+	case flow.FieldEndReason:
+		m.ClearEndReason()
+		return nil
+	case flow.FieldInitiatorHiddenAt:
+		m.ClearInitiatorHiddenAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Flow nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *FlowMutation) ResetField(name string) error {
+	switch name {
+	case flow.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case flow.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case flow.FieldNumber:
+		m.ResetNumber()
+		return nil
+	case flow.FieldName:
+		m.ResetName()
+		return nil
+	case flow.FieldScene:
+		m.ResetScene()
+		return nil
+	case flow.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case flow.FieldOrdered:
+		m.ResetOrdered()
+		return nil
+	case flow.FieldDeadline:
+		m.ResetDeadline()
+		return nil
+	case flow.FieldPasscodeHash:
+		m.ResetPasscodeHash()
+		return nil
+	case flow.FieldInitiatorID:
+		m.ResetInitiatorID()
+		return nil
+	case flow.FieldEnterpriseID:
+		m.ResetEnterpriseID()
+		return nil
+	case flow.FieldSentAt:
+		m.ResetSentAt()
+		return nil
+	case flow.FieldFinishedAt:
+		m.ResetFinishedAt()
+		return nil
+	case flow.FieldEndReason:
+		m.ResetEndReason()
+		return nil
+	case flow.FieldInitiatorHiddenAt:
+		m.ResetInitiatorHiddenAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Flow field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *FlowMutation) AddedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.initiator != nil {
+		edges = append(edges, flow.EdgeInitiator)
+	}
+	if m.documents != nil {
+		edges = append(edges, flow.EdgeDocuments)
+	}
+	if m.participants != nil {
+		edges = append(edges, flow.EdgeParticipants)
+	}
+	if m.fields != nil {
+		edges = append(edges, flow.EdgeFields)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *FlowMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case flow.EdgeInitiator:
+		if id := m.initiator; id != nil {
+			return []ent.Value{*id}
+		}
+	case flow.EdgeDocuments:
+		ids := make([]ent.Value, 0, len(m.documents))
+		for id := range m.documents {
+			ids = append(ids, id)
+		}
+		return ids
+	case flow.EdgeParticipants:
+		ids := make([]ent.Value, 0, len(m.participants))
+		for id := range m.participants {
+			ids = append(ids, id)
+		}
+		return ids
+	case flow.EdgeFields:
+		ids := make([]ent.Value, 0, len(m.fields))
+		for id := range m.fields {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *FlowMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.removeddocuments != nil {
+		edges = append(edges, flow.EdgeDocuments)
+	}
+	if m.removedparticipants != nil {
+		edges = append(edges, flow.EdgeParticipants)
+	}
+	if m.removedfields != nil {
+		edges = append(edges, flow.EdgeFields)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *FlowMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case flow.EdgeDocuments:
+		ids := make([]ent.Value, 0, len(m.removeddocuments))
+		for id := range m.removeddocuments {
+			ids = append(ids, id)
+		}
+		return ids
+	case flow.EdgeParticipants:
+		ids := make([]ent.Value, 0, len(m.removedparticipants))
+		for id := range m.removedparticipants {
+			ids = append(ids, id)
+		}
+		return ids
+	case flow.EdgeFields:
+		ids := make([]ent.Value, 0, len(m.removedfields))
+		for id := range m.removedfields {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *FlowMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.clearedinitiator {
+		edges = append(edges, flow.EdgeInitiator)
+	}
+	if m.cleareddocuments {
+		edges = append(edges, flow.EdgeDocuments)
+	}
+	if m.clearedparticipants {
+		edges = append(edges, flow.EdgeParticipants)
+	}
+	if m.clearedfields {
+		edges = append(edges, flow.EdgeFields)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *FlowMutation) EdgeCleared(name string) bool {
+	switch name {
+	case flow.EdgeInitiator:
+		return m.clearedinitiator
+	case flow.EdgeDocuments:
+		return m.cleareddocuments
+	case flow.EdgeParticipants:
+		return m.clearedparticipants
+	case flow.EdgeFields:
+		return m.clearedfields
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *FlowMutation) ClearEdge(name string) error {
+	switch name {
+	case flow.EdgeInitiator:
+		m.ClearInitiator()
+		return nil
+	}
+	return fmt.Errorf("unknown Flow unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *FlowMutation) ResetEdge(name string) error {
+	switch name {
+	case flow.EdgeInitiator:
+		m.ResetInitiator()
+		return nil
+	case flow.EdgeDocuments:
+		m.ResetDocuments()
+		return nil
+	case flow.EdgeParticipants:
+		m.ResetParticipants()
+		return nil
+	case flow.EdgeFields:
+		m.ResetFields()
+		return nil
+	}
+	return fmt.Errorf("unknown Flow edge %s", name)
+}
+
+// FlowDocumentMutation represents an operation that mutates the FlowDocument nodes in the graph.
+type FlowDocumentMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	created_at       *time.Time
+	updated_at       *time.Time
+	name             *string
+	contract_number  *string
+	position         *int
+	addposition      *int
+	original_key     *string
+	original_sha256  *string
+	original_size    *int64
+	addoriginal_size *int64
+	pages            *[]pdftypes.PageSize
+	appendpages      []pdftypes.PageSize
+	current_key      *string
+	current_sha256   *string
+	revision         *int
+	addrevision      *int
+	clearedFields    map[string]struct{}
+	flow             *int
+	clearedflow      bool
+	done             bool
+	oldValue         func(context.Context) (*FlowDocument, error)
+	predicates       []predicate.FlowDocument
+}
+
+var _ ent.Mutation = (*FlowDocumentMutation)(nil)
+
+// flowdocumentOption allows management of the mutation configuration using functional options.
+type flowdocumentOption func(*FlowDocumentMutation)
+
+// newFlowDocumentMutation creates new mutation for the FlowDocument entity.
+func newFlowDocumentMutation(c config, op Op, opts ...flowdocumentOption) *FlowDocumentMutation {
+	m := &FlowDocumentMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeFlowDocument,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withFlowDocumentID sets the ID field of the mutation.
+func withFlowDocumentID(id int) flowdocumentOption {
+	return func(m *FlowDocumentMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *FlowDocument
+		)
+		m.oldValue = func(ctx context.Context) (*FlowDocument, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().FlowDocument.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withFlowDocument sets the old FlowDocument of the mutation.
+func withFlowDocument(node *FlowDocument) flowdocumentOption {
+	return func(m *FlowDocumentMutation) {
+		m.oldValue = func(context.Context) (*FlowDocument, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m FlowDocumentMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m FlowDocumentMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *FlowDocumentMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *FlowDocumentMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().FlowDocument.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *FlowDocumentMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *FlowDocumentMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the FlowDocument entity.
+// If the FlowDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowDocumentMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *FlowDocumentMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *FlowDocumentMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *FlowDocumentMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the FlowDocument entity.
+// If the FlowDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowDocumentMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *FlowDocumentMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetFlowID sets the "flow_id" field.
+func (m *FlowDocumentMutation) SetFlowID(i int) {
+	m.flow = &i
+}
+
+// FlowID returns the value of the "flow_id" field in the mutation.
+func (m *FlowDocumentMutation) FlowID() (r int, exists bool) {
+	v := m.flow
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFlowID returns the old "flow_id" field's value of the FlowDocument entity.
+// If the FlowDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowDocumentMutation) OldFlowID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFlowID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFlowID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFlowID: %w", err)
+	}
+	return oldValue.FlowID, nil
+}
+
+// ResetFlowID resets all changes to the "flow_id" field.
+func (m *FlowDocumentMutation) ResetFlowID() {
+	m.flow = nil
+}
+
+// SetName sets the "name" field.
+func (m *FlowDocumentMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *FlowDocumentMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the FlowDocument entity.
+// If the FlowDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowDocumentMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *FlowDocumentMutation) ResetName() {
+	m.name = nil
+}
+
+// SetContractNumber sets the "contract_number" field.
+func (m *FlowDocumentMutation) SetContractNumber(s string) {
+	m.contract_number = &s
+}
+
+// ContractNumber returns the value of the "contract_number" field in the mutation.
+func (m *FlowDocumentMutation) ContractNumber() (r string, exists bool) {
+	v := m.contract_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContractNumber returns the old "contract_number" field's value of the FlowDocument entity.
+// If the FlowDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowDocumentMutation) OldContractNumber(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContractNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContractNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContractNumber: %w", err)
+	}
+	return oldValue.ContractNumber, nil
+}
+
+// ClearContractNumber clears the value of the "contract_number" field.
+func (m *FlowDocumentMutation) ClearContractNumber() {
+	m.contract_number = nil
+	m.clearedFields[flowdocument.FieldContractNumber] = struct{}{}
+}
+
+// ContractNumberCleared returns if the "contract_number" field was cleared in this mutation.
+func (m *FlowDocumentMutation) ContractNumberCleared() bool {
+	_, ok := m.clearedFields[flowdocument.FieldContractNumber]
+	return ok
+}
+
+// ResetContractNumber resets all changes to the "contract_number" field.
+func (m *FlowDocumentMutation) ResetContractNumber() {
+	m.contract_number = nil
+	delete(m.clearedFields, flowdocument.FieldContractNumber)
+}
+
+// SetPosition sets the "position" field.
+func (m *FlowDocumentMutation) SetPosition(i int) {
+	m.position = &i
+	m.addposition = nil
+}
+
+// Position returns the value of the "position" field in the mutation.
+func (m *FlowDocumentMutation) Position() (r int, exists bool) {
+	v := m.position
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPosition returns the old "position" field's value of the FlowDocument entity.
+// If the FlowDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowDocumentMutation) OldPosition(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPosition is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPosition requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPosition: %w", err)
+	}
+	return oldValue.Position, nil
+}
+
+// AddPosition adds i to the "position" field.
+func (m *FlowDocumentMutation) AddPosition(i int) {
+	if m.addposition != nil {
+		*m.addposition += i
+	} else {
+		m.addposition = &i
+	}
+}
+
+// AddedPosition returns the value that was added to the "position" field in this mutation.
+func (m *FlowDocumentMutation) AddedPosition() (r int, exists bool) {
+	v := m.addposition
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPosition resets all changes to the "position" field.
+func (m *FlowDocumentMutation) ResetPosition() {
+	m.position = nil
+	m.addposition = nil
+}
+
+// SetOriginalKey sets the "original_key" field.
+func (m *FlowDocumentMutation) SetOriginalKey(s string) {
+	m.original_key = &s
+}
+
+// OriginalKey returns the value of the "original_key" field in the mutation.
+func (m *FlowDocumentMutation) OriginalKey() (r string, exists bool) {
+	v := m.original_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOriginalKey returns the old "original_key" field's value of the FlowDocument entity.
+// If the FlowDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowDocumentMutation) OldOriginalKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOriginalKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOriginalKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOriginalKey: %w", err)
+	}
+	return oldValue.OriginalKey, nil
+}
+
+// ResetOriginalKey resets all changes to the "original_key" field.
+func (m *FlowDocumentMutation) ResetOriginalKey() {
+	m.original_key = nil
+}
+
+// SetOriginalSha256 sets the "original_sha256" field.
+func (m *FlowDocumentMutation) SetOriginalSha256(s string) {
+	m.original_sha256 = &s
+}
+
+// OriginalSha256 returns the value of the "original_sha256" field in the mutation.
+func (m *FlowDocumentMutation) OriginalSha256() (r string, exists bool) {
+	v := m.original_sha256
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOriginalSha256 returns the old "original_sha256" field's value of the FlowDocument entity.
+// If the FlowDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowDocumentMutation) OldOriginalSha256(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOriginalSha256 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOriginalSha256 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOriginalSha256: %w", err)
+	}
+	return oldValue.OriginalSha256, nil
+}
+
+// ResetOriginalSha256 resets all changes to the "original_sha256" field.
+func (m *FlowDocumentMutation) ResetOriginalSha256() {
+	m.original_sha256 = nil
+}
+
+// SetOriginalSize sets the "original_size" field.
+func (m *FlowDocumentMutation) SetOriginalSize(i int64) {
+	m.original_size = &i
+	m.addoriginal_size = nil
+}
+
+// OriginalSize returns the value of the "original_size" field in the mutation.
+func (m *FlowDocumentMutation) OriginalSize() (r int64, exists bool) {
+	v := m.original_size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOriginalSize returns the old "original_size" field's value of the FlowDocument entity.
+// If the FlowDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowDocumentMutation) OldOriginalSize(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOriginalSize is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOriginalSize requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOriginalSize: %w", err)
+	}
+	return oldValue.OriginalSize, nil
+}
+
+// AddOriginalSize adds i to the "original_size" field.
+func (m *FlowDocumentMutation) AddOriginalSize(i int64) {
+	if m.addoriginal_size != nil {
+		*m.addoriginal_size += i
+	} else {
+		m.addoriginal_size = &i
+	}
+}
+
+// AddedOriginalSize returns the value that was added to the "original_size" field in this mutation.
+func (m *FlowDocumentMutation) AddedOriginalSize() (r int64, exists bool) {
+	v := m.addoriginal_size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOriginalSize resets all changes to the "original_size" field.
+func (m *FlowDocumentMutation) ResetOriginalSize() {
+	m.original_size = nil
+	m.addoriginal_size = nil
+}
+
+// SetPages sets the "pages" field.
+func (m *FlowDocumentMutation) SetPages(ps []pdftypes.PageSize) {
+	m.pages = &ps
+	m.appendpages = nil
+}
+
+// Pages returns the value of the "pages" field in the mutation.
+func (m *FlowDocumentMutation) Pages() (r []pdftypes.PageSize, exists bool) {
+	v := m.pages
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPages returns the old "pages" field's value of the FlowDocument entity.
+// If the FlowDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowDocumentMutation) OldPages(ctx context.Context) (v []pdftypes.PageSize, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPages is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPages requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPages: %w", err)
+	}
+	return oldValue.Pages, nil
+}
+
+// AppendPages adds ps to the "pages" field.
+func (m *FlowDocumentMutation) AppendPages(ps []pdftypes.PageSize) {
+	m.appendpages = append(m.appendpages, ps...)
+}
+
+// AppendedPages returns the list of values that were appended to the "pages" field in this mutation.
+func (m *FlowDocumentMutation) AppendedPages() ([]pdftypes.PageSize, bool) {
+	if len(m.appendpages) == 0 {
+		return nil, false
+	}
+	return m.appendpages, true
+}
+
+// ResetPages resets all changes to the "pages" field.
+func (m *FlowDocumentMutation) ResetPages() {
+	m.pages = nil
+	m.appendpages = nil
+}
+
+// SetCurrentKey sets the "current_key" field.
+func (m *FlowDocumentMutation) SetCurrentKey(s string) {
+	m.current_key = &s
+}
+
+// CurrentKey returns the value of the "current_key" field in the mutation.
+func (m *FlowDocumentMutation) CurrentKey() (r string, exists bool) {
+	v := m.current_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrentKey returns the old "current_key" field's value of the FlowDocument entity.
+// If the FlowDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowDocumentMutation) OldCurrentKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrentKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrentKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrentKey: %w", err)
+	}
+	return oldValue.CurrentKey, nil
+}
+
+// ResetCurrentKey resets all changes to the "current_key" field.
+func (m *FlowDocumentMutation) ResetCurrentKey() {
+	m.current_key = nil
+}
+
+// SetCurrentSha256 sets the "current_sha256" field.
+func (m *FlowDocumentMutation) SetCurrentSha256(s string) {
+	m.current_sha256 = &s
+}
+
+// CurrentSha256 returns the value of the "current_sha256" field in the mutation.
+func (m *FlowDocumentMutation) CurrentSha256() (r string, exists bool) {
+	v := m.current_sha256
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrentSha256 returns the old "current_sha256" field's value of the FlowDocument entity.
+// If the FlowDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowDocumentMutation) OldCurrentSha256(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrentSha256 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrentSha256 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrentSha256: %w", err)
+	}
+	return oldValue.CurrentSha256, nil
+}
+
+// ResetCurrentSha256 resets all changes to the "current_sha256" field.
+func (m *FlowDocumentMutation) ResetCurrentSha256() {
+	m.current_sha256 = nil
+}
+
+// SetRevision sets the "revision" field.
+func (m *FlowDocumentMutation) SetRevision(i int) {
+	m.revision = &i
+	m.addrevision = nil
+}
+
+// Revision returns the value of the "revision" field in the mutation.
+func (m *FlowDocumentMutation) Revision() (r int, exists bool) {
+	v := m.revision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevision returns the old "revision" field's value of the FlowDocument entity.
+// If the FlowDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowDocumentMutation) OldRevision(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevision: %w", err)
+	}
+	return oldValue.Revision, nil
+}
+
+// AddRevision adds i to the "revision" field.
+func (m *FlowDocumentMutation) AddRevision(i int) {
+	if m.addrevision != nil {
+		*m.addrevision += i
+	} else {
+		m.addrevision = &i
+	}
+}
+
+// AddedRevision returns the value that was added to the "revision" field in this mutation.
+func (m *FlowDocumentMutation) AddedRevision() (r int, exists bool) {
+	v := m.addrevision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRevision resets all changes to the "revision" field.
+func (m *FlowDocumentMutation) ResetRevision() {
+	m.revision = nil
+	m.addrevision = nil
+}
+
+// ClearFlow clears the "flow" edge to the Flow entity.
+func (m *FlowDocumentMutation) ClearFlow() {
+	m.clearedflow = true
+	m.clearedFields[flowdocument.FieldFlowID] = struct{}{}
+}
+
+// FlowCleared reports if the "flow" edge to the Flow entity was cleared.
+func (m *FlowDocumentMutation) FlowCleared() bool {
+	return m.clearedflow
+}
+
+// FlowIDs returns the "flow" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// FlowID instead. It exists only for internal usage by the builders.
+func (m *FlowDocumentMutation) FlowIDs() (ids []int) {
+	if id := m.flow; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetFlow resets all changes to the "flow" edge.
+func (m *FlowDocumentMutation) ResetFlow() {
+	m.flow = nil
+	m.clearedflow = false
+}
+
+// Where appends a list predicates to the FlowDocumentMutation builder.
+func (m *FlowDocumentMutation) Where(ps ...predicate.FlowDocument) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the FlowDocumentMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *FlowDocumentMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.FlowDocument, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *FlowDocumentMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *FlowDocumentMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (FlowDocument).
+func (m *FlowDocumentMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *FlowDocumentMutation) Fields() []string {
+	fields := make([]string, 0, 13)
+	if m.created_at != nil {
+		fields = append(fields, flowdocument.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, flowdocument.FieldUpdatedAt)
+	}
+	if m.flow != nil {
+		fields = append(fields, flowdocument.FieldFlowID)
+	}
+	if m.name != nil {
+		fields = append(fields, flowdocument.FieldName)
+	}
+	if m.contract_number != nil {
+		fields = append(fields, flowdocument.FieldContractNumber)
+	}
+	if m.position != nil {
+		fields = append(fields, flowdocument.FieldPosition)
+	}
+	if m.original_key != nil {
+		fields = append(fields, flowdocument.FieldOriginalKey)
+	}
+	if m.original_sha256 != nil {
+		fields = append(fields, flowdocument.FieldOriginalSha256)
+	}
+	if m.original_size != nil {
+		fields = append(fields, flowdocument.FieldOriginalSize)
+	}
+	if m.pages != nil {
+		fields = append(fields, flowdocument.FieldPages)
+	}
+	if m.current_key != nil {
+		fields = append(fields, flowdocument.FieldCurrentKey)
+	}
+	if m.current_sha256 != nil {
+		fields = append(fields, flowdocument.FieldCurrentSha256)
+	}
+	if m.revision != nil {
+		fields = append(fields, flowdocument.FieldRevision)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *FlowDocumentMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case flowdocument.FieldCreatedAt:
+		return m.CreatedAt()
+	case flowdocument.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case flowdocument.FieldFlowID:
+		return m.FlowID()
+	case flowdocument.FieldName:
+		return m.Name()
+	case flowdocument.FieldContractNumber:
+		return m.ContractNumber()
+	case flowdocument.FieldPosition:
+		return m.Position()
+	case flowdocument.FieldOriginalKey:
+		return m.OriginalKey()
+	case flowdocument.FieldOriginalSha256:
+		return m.OriginalSha256()
+	case flowdocument.FieldOriginalSize:
+		return m.OriginalSize()
+	case flowdocument.FieldPages:
+		return m.Pages()
+	case flowdocument.FieldCurrentKey:
+		return m.CurrentKey()
+	case flowdocument.FieldCurrentSha256:
+		return m.CurrentSha256()
+	case flowdocument.FieldRevision:
+		return m.Revision()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *FlowDocumentMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case flowdocument.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case flowdocument.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case flowdocument.FieldFlowID:
+		return m.OldFlowID(ctx)
+	case flowdocument.FieldName:
+		return m.OldName(ctx)
+	case flowdocument.FieldContractNumber:
+		return m.OldContractNumber(ctx)
+	case flowdocument.FieldPosition:
+		return m.OldPosition(ctx)
+	case flowdocument.FieldOriginalKey:
+		return m.OldOriginalKey(ctx)
+	case flowdocument.FieldOriginalSha256:
+		return m.OldOriginalSha256(ctx)
+	case flowdocument.FieldOriginalSize:
+		return m.OldOriginalSize(ctx)
+	case flowdocument.FieldPages:
+		return m.OldPages(ctx)
+	case flowdocument.FieldCurrentKey:
+		return m.OldCurrentKey(ctx)
+	case flowdocument.FieldCurrentSha256:
+		return m.OldCurrentSha256(ctx)
+	case flowdocument.FieldRevision:
+		return m.OldRevision(ctx)
+	}
+	return nil, fmt.Errorf("unknown FlowDocument field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FlowDocumentMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case flowdocument.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case flowdocument.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case flowdocument.FieldFlowID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFlowID(v)
+		return nil
+	case flowdocument.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case flowdocument.FieldContractNumber:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContractNumber(v)
+		return nil
+	case flowdocument.FieldPosition:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPosition(v)
+		return nil
+	case flowdocument.FieldOriginalKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOriginalKey(v)
+		return nil
+	case flowdocument.FieldOriginalSha256:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOriginalSha256(v)
+		return nil
+	case flowdocument.FieldOriginalSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOriginalSize(v)
+		return nil
+	case flowdocument.FieldPages:
+		v, ok := value.([]pdftypes.PageSize)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPages(v)
+		return nil
+	case flowdocument.FieldCurrentKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrentKey(v)
+		return nil
+	case flowdocument.FieldCurrentSha256:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrentSha256(v)
+		return nil
+	case flowdocument.FieldRevision:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevision(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FlowDocument field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *FlowDocumentMutation) AddedFields() []string {
+	var fields []string
+	if m.addposition != nil {
+		fields = append(fields, flowdocument.FieldPosition)
+	}
+	if m.addoriginal_size != nil {
+		fields = append(fields, flowdocument.FieldOriginalSize)
+	}
+	if m.addrevision != nil {
+		fields = append(fields, flowdocument.FieldRevision)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *FlowDocumentMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case flowdocument.FieldPosition:
+		return m.AddedPosition()
+	case flowdocument.FieldOriginalSize:
+		return m.AddedOriginalSize()
+	case flowdocument.FieldRevision:
+		return m.AddedRevision()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FlowDocumentMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case flowdocument.FieldPosition:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPosition(v)
+		return nil
+	case flowdocument.FieldOriginalSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOriginalSize(v)
+		return nil
+	case flowdocument.FieldRevision:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRevision(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FlowDocument numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *FlowDocumentMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(flowdocument.FieldContractNumber) {
+		fields = append(fields, flowdocument.FieldContractNumber)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *FlowDocumentMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *FlowDocumentMutation) ClearField(name string) error {
+	switch name {
+	case flowdocument.FieldContractNumber:
+		m.ClearContractNumber()
+		return nil
+	}
+	return fmt.Errorf("unknown FlowDocument nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *FlowDocumentMutation) ResetField(name string) error {
+	switch name {
+	case flowdocument.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case flowdocument.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case flowdocument.FieldFlowID:
+		m.ResetFlowID()
+		return nil
+	case flowdocument.FieldName:
+		m.ResetName()
+		return nil
+	case flowdocument.FieldContractNumber:
+		m.ResetContractNumber()
+		return nil
+	case flowdocument.FieldPosition:
+		m.ResetPosition()
+		return nil
+	case flowdocument.FieldOriginalKey:
+		m.ResetOriginalKey()
+		return nil
+	case flowdocument.FieldOriginalSha256:
+		m.ResetOriginalSha256()
+		return nil
+	case flowdocument.FieldOriginalSize:
+		m.ResetOriginalSize()
+		return nil
+	case flowdocument.FieldPages:
+		m.ResetPages()
+		return nil
+	case flowdocument.FieldCurrentKey:
+		m.ResetCurrentKey()
+		return nil
+	case flowdocument.FieldCurrentSha256:
+		m.ResetCurrentSha256()
+		return nil
+	case flowdocument.FieldRevision:
+		m.ResetRevision()
+		return nil
+	}
+	return fmt.Errorf("unknown FlowDocument field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *FlowDocumentMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.flow != nil {
+		edges = append(edges, flowdocument.EdgeFlow)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *FlowDocumentMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case flowdocument.EdgeFlow:
+		if id := m.flow; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *FlowDocumentMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *FlowDocumentMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *FlowDocumentMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedflow {
+		edges = append(edges, flowdocument.EdgeFlow)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *FlowDocumentMutation) EdgeCleared(name string) bool {
+	switch name {
+	case flowdocument.EdgeFlow:
+		return m.clearedflow
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *FlowDocumentMutation) ClearEdge(name string) error {
+	switch name {
+	case flowdocument.EdgeFlow:
+		m.ClearFlow()
+		return nil
+	}
+	return fmt.Errorf("unknown FlowDocument unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *FlowDocumentMutation) ResetEdge(name string) error {
+	switch name {
+	case flowdocument.EdgeFlow:
+		m.ResetFlow()
+		return nil
+	}
+	return fmt.Errorf("unknown FlowDocument edge %s", name)
+}
+
+// IdentityVerificationMutation represents an operation that mutates the IdentityVerification nodes in the graph.
+type IdentityVerificationMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	created_at        *time.Time
+	updated_at        *time.Time
+	name              *string
+	id_number         *string
+	id_number_masked  *string
+	email             *string
+	phone             *string
+	method            *identityverification.Method
+	status            *identityverification.Status
+	provider          *string
+	provider_txn_id   *string
+	bank_card_masked  *string
+	face_redirect_url *string
+	failure_reason    *string
+	attempts          *int
+	addattempts       *int
+	verified_at       *time.Time
+	clearedFields     map[string]struct{}
+	user              *int
+	cleareduser       bool
+	done              bool
+	oldValue          func(context.Context) (*IdentityVerification, error)
+	predicates        []predicate.IdentityVerification
+}
+
+var _ ent.Mutation = (*IdentityVerificationMutation)(nil)
+
+// identityverificationOption allows management of the mutation configuration using functional options.
+type identityverificationOption func(*IdentityVerificationMutation)
+
+// newIdentityVerificationMutation creates new mutation for the IdentityVerification entity.
+func newIdentityVerificationMutation(c config, op Op, opts ...identityverificationOption) *IdentityVerificationMutation {
+	m := &IdentityVerificationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeIdentityVerification,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withIdentityVerificationID sets the ID field of the mutation.
+func withIdentityVerificationID(id int) identityverificationOption {
+	return func(m *IdentityVerificationMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *IdentityVerification
+		)
+		m.oldValue = func(ctx context.Context) (*IdentityVerification, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().IdentityVerification.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withIdentityVerification sets the old IdentityVerification of the mutation.
+func withIdentityVerification(node *IdentityVerification) identityverificationOption {
+	return func(m *IdentityVerificationMutation) {
+		m.oldValue = func(context.Context) (*IdentityVerification, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m IdentityVerificationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m IdentityVerificationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *IdentityVerificationMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *IdentityVerificationMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().IdentityVerification.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *IdentityVerificationMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *IdentityVerificationMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the IdentityVerification entity.
+// If the IdentityVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityVerificationMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *IdentityVerificationMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *IdentityVerificationMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *IdentityVerificationMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the IdentityVerification entity.
+// If the IdentityVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityVerificationMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *IdentityVerificationMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *IdentityVerificationMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *IdentityVerificationMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the IdentityVerification entity.
+// If the IdentityVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityVerificationMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *IdentityVerificationMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetName sets the "name" field.
+func (m *IdentityVerificationMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *IdentityVerificationMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the IdentityVerification entity.
+// If the IdentityVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityVerificationMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *IdentityVerificationMutation) ResetName() {
+	m.name = nil
+}
+
+// SetIDNumber sets the "id_number" field.
+func (m *IdentityVerificationMutation) SetIDNumber(s string) {
+	m.id_number = &s
+}
+
+// IDNumber returns the value of the "id_number" field in the mutation.
+func (m *IdentityVerificationMutation) IDNumber() (r string, exists bool) {
+	v := m.id_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIDNumber returns the old "id_number" field's value of the IdentityVerification entity.
+// If the IdentityVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityVerificationMutation) OldIDNumber(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIDNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIDNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIDNumber: %w", err)
+	}
+	return oldValue.IDNumber, nil
+}
+
+// ResetIDNumber resets all changes to the "id_number" field.
+func (m *IdentityVerificationMutation) ResetIDNumber() {
+	m.id_number = nil
+}
+
+// SetIDNumberMasked sets the "id_number_masked" field.
+func (m *IdentityVerificationMutation) SetIDNumberMasked(s string) {
+	m.id_number_masked = &s
+}
+
+// IDNumberMasked returns the value of the "id_number_masked" field in the mutation.
+func (m *IdentityVerificationMutation) IDNumberMasked() (r string, exists bool) {
+	v := m.id_number_masked
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIDNumberMasked returns the old "id_number_masked" field's value of the IdentityVerification entity.
+// If the IdentityVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityVerificationMutation) OldIDNumberMasked(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIDNumberMasked is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIDNumberMasked requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIDNumberMasked: %w", err)
+	}
+	return oldValue.IDNumberMasked, nil
+}
+
+// ResetIDNumberMasked resets all changes to the "id_number_masked" field.
+func (m *IdentityVerificationMutation) ResetIDNumberMasked() {
+	m.id_number_masked = nil
+}
+
+// SetEmail sets the "email" field.
+func (m *IdentityVerificationMutation) SetEmail(s string) {
+	m.email = &s
+}
+
+// Email returns the value of the "email" field in the mutation.
+func (m *IdentityVerificationMutation) Email() (r string, exists bool) {
+	v := m.email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmail returns the old "email" field's value of the IdentityVerification entity.
+// If the IdentityVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityVerificationMutation) OldEmail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmail: %w", err)
+	}
+	return oldValue.Email, nil
+}
+
+// ClearEmail clears the value of the "email" field.
+func (m *IdentityVerificationMutation) ClearEmail() {
+	m.email = nil
+	m.clearedFields[identityverification.FieldEmail] = struct{}{}
+}
+
+// EmailCleared returns if the "email" field was cleared in this mutation.
+func (m *IdentityVerificationMutation) EmailCleared() bool {
+	_, ok := m.clearedFields[identityverification.FieldEmail]
+	return ok
+}
+
+// ResetEmail resets all changes to the "email" field.
+func (m *IdentityVerificationMutation) ResetEmail() {
+	m.email = nil
+	delete(m.clearedFields, identityverification.FieldEmail)
+}
+
+// SetPhone sets the "phone" field.
+func (m *IdentityVerificationMutation) SetPhone(s string) {
+	m.phone = &s
+}
+
+// Phone returns the value of the "phone" field in the mutation.
+func (m *IdentityVerificationMutation) Phone() (r string, exists bool) {
+	v := m.phone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhone returns the old "phone" field's value of the IdentityVerification entity.
+// If the IdentityVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityVerificationMutation) OldPhone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhone: %w", err)
+	}
+	return oldValue.Phone, nil
+}
+
+// ResetPhone resets all changes to the "phone" field.
+func (m *IdentityVerificationMutation) ResetPhone() {
+	m.phone = nil
+}
+
+// SetMethod sets the "method" field.
+func (m *IdentityVerificationMutation) SetMethod(i identityverification.Method) {
+	m.method = &i
+}
+
+// Method returns the value of the "method" field in the mutation.
+func (m *IdentityVerificationMutation) Method() (r identityverification.Method, exists bool) {
+	v := m.method
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMethod returns the old "method" field's value of the IdentityVerification entity.
+// If the IdentityVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityVerificationMutation) OldMethod(ctx context.Context) (v *identityverification.Method, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMethod is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMethod requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMethod: %w", err)
+	}
+	return oldValue.Method, nil
+}
+
+// ClearMethod clears the value of the "method" field.
+func (m *IdentityVerificationMutation) ClearMethod() {
+	m.method = nil
+	m.clearedFields[identityverification.FieldMethod] = struct{}{}
+}
+
+// MethodCleared returns if the "method" field was cleared in this mutation.
+func (m *IdentityVerificationMutation) MethodCleared() bool {
+	_, ok := m.clearedFields[identityverification.FieldMethod]
+	return ok
+}
+
+// ResetMethod resets all changes to the "method" field.
+func (m *IdentityVerificationMutation) ResetMethod() {
+	m.method = nil
+	delete(m.clearedFields, identityverification.FieldMethod)
+}
+
+// SetStatus sets the "status" field.
+func (m *IdentityVerificationMutation) SetStatus(i identityverification.Status) {
+	m.status = &i
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *IdentityVerificationMutation) Status() (r identityverification.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the IdentityVerification entity.
+// If the IdentityVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityVerificationMutation) OldStatus(ctx context.Context) (v identityverification.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *IdentityVerificationMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetProvider sets the "provider" field.
+func (m *IdentityVerificationMutation) SetProvider(s string) {
+	m.provider = &s
+}
+
+// Provider returns the value of the "provider" field in the mutation.
+func (m *IdentityVerificationMutation) Provider() (r string, exists bool) {
+	v := m.provider
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProvider returns the old "provider" field's value of the IdentityVerification entity.
+// If the IdentityVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityVerificationMutation) OldProvider(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProvider is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProvider requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProvider: %w", err)
+	}
+	return oldValue.Provider, nil
+}
+
+// ClearProvider clears the value of the "provider" field.
+func (m *IdentityVerificationMutation) ClearProvider() {
+	m.provider = nil
+	m.clearedFields[identityverification.FieldProvider] = struct{}{}
+}
+
+// ProviderCleared returns if the "provider" field was cleared in this mutation.
+func (m *IdentityVerificationMutation) ProviderCleared() bool {
+	_, ok := m.clearedFields[identityverification.FieldProvider]
+	return ok
+}
+
+// ResetProvider resets all changes to the "provider" field.
+func (m *IdentityVerificationMutation) ResetProvider() {
+	m.provider = nil
+	delete(m.clearedFields, identityverification.FieldProvider)
+}
+
+// SetProviderTxnID sets the "provider_txn_id" field.
+func (m *IdentityVerificationMutation) SetProviderTxnID(s string) {
+	m.provider_txn_id = &s
+}
+
+// ProviderTxnID returns the value of the "provider_txn_id" field in the mutation.
+func (m *IdentityVerificationMutation) ProviderTxnID() (r string, exists bool) {
+	v := m.provider_txn_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProviderTxnID returns the old "provider_txn_id" field's value of the IdentityVerification entity.
+// If the IdentityVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityVerificationMutation) OldProviderTxnID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProviderTxnID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProviderTxnID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProviderTxnID: %w", err)
+	}
+	return oldValue.ProviderTxnID, nil
+}
+
+// ClearProviderTxnID clears the value of the "provider_txn_id" field.
+func (m *IdentityVerificationMutation) ClearProviderTxnID() {
+	m.provider_txn_id = nil
+	m.clearedFields[identityverification.FieldProviderTxnID] = struct{}{}
+}
+
+// ProviderTxnIDCleared returns if the "provider_txn_id" field was cleared in this mutation.
+func (m *IdentityVerificationMutation) ProviderTxnIDCleared() bool {
+	_, ok := m.clearedFields[identityverification.FieldProviderTxnID]
+	return ok
+}
+
+// ResetProviderTxnID resets all changes to the "provider_txn_id" field.
+func (m *IdentityVerificationMutation) ResetProviderTxnID() {
+	m.provider_txn_id = nil
+	delete(m.clearedFields, identityverification.FieldProviderTxnID)
+}
+
+// SetBankCardMasked sets the "bank_card_masked" field.
+func (m *IdentityVerificationMutation) SetBankCardMasked(s string) {
+	m.bank_card_masked = &s
+}
+
+// BankCardMasked returns the value of the "bank_card_masked" field in the mutation.
+func (m *IdentityVerificationMutation) BankCardMasked() (r string, exists bool) {
+	v := m.bank_card_masked
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBankCardMasked returns the old "bank_card_masked" field's value of the IdentityVerification entity.
+// If the IdentityVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityVerificationMutation) OldBankCardMasked(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBankCardMasked is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBankCardMasked requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBankCardMasked: %w", err)
+	}
+	return oldValue.BankCardMasked, nil
+}
+
+// ClearBankCardMasked clears the value of the "bank_card_masked" field.
+func (m *IdentityVerificationMutation) ClearBankCardMasked() {
+	m.bank_card_masked = nil
+	m.clearedFields[identityverification.FieldBankCardMasked] = struct{}{}
+}
+
+// BankCardMaskedCleared returns if the "bank_card_masked" field was cleared in this mutation.
+func (m *IdentityVerificationMutation) BankCardMaskedCleared() bool {
+	_, ok := m.clearedFields[identityverification.FieldBankCardMasked]
+	return ok
+}
+
+// ResetBankCardMasked resets all changes to the "bank_card_masked" field.
+func (m *IdentityVerificationMutation) ResetBankCardMasked() {
+	m.bank_card_masked = nil
+	delete(m.clearedFields, identityverification.FieldBankCardMasked)
+}
+
+// SetFaceRedirectURL sets the "face_redirect_url" field.
+func (m *IdentityVerificationMutation) SetFaceRedirectURL(s string) {
+	m.face_redirect_url = &s
+}
+
+// FaceRedirectURL returns the value of the "face_redirect_url" field in the mutation.
+func (m *IdentityVerificationMutation) FaceRedirectURL() (r string, exists bool) {
+	v := m.face_redirect_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFaceRedirectURL returns the old "face_redirect_url" field's value of the IdentityVerification entity.
+// If the IdentityVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityVerificationMutation) OldFaceRedirectURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFaceRedirectURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFaceRedirectURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFaceRedirectURL: %w", err)
+	}
+	return oldValue.FaceRedirectURL, nil
+}
+
+// ClearFaceRedirectURL clears the value of the "face_redirect_url" field.
+func (m *IdentityVerificationMutation) ClearFaceRedirectURL() {
+	m.face_redirect_url = nil
+	m.clearedFields[identityverification.FieldFaceRedirectURL] = struct{}{}
+}
+
+// FaceRedirectURLCleared returns if the "face_redirect_url" field was cleared in this mutation.
+func (m *IdentityVerificationMutation) FaceRedirectURLCleared() bool {
+	_, ok := m.clearedFields[identityverification.FieldFaceRedirectURL]
+	return ok
+}
+
+// ResetFaceRedirectURL resets all changes to the "face_redirect_url" field.
+func (m *IdentityVerificationMutation) ResetFaceRedirectURL() {
+	m.face_redirect_url = nil
+	delete(m.clearedFields, identityverification.FieldFaceRedirectURL)
+}
+
+// SetFailureReason sets the "failure_reason" field.
+func (m *IdentityVerificationMutation) SetFailureReason(s string) {
+	m.failure_reason = &s
+}
+
+// FailureReason returns the value of the "failure_reason" field in the mutation.
+func (m *IdentityVerificationMutation) FailureReason() (r string, exists bool) {
+	v := m.failure_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFailureReason returns the old "failure_reason" field's value of the IdentityVerification entity.
+// If the IdentityVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityVerificationMutation) OldFailureReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFailureReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFailureReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFailureReason: %w", err)
+	}
+	return oldValue.FailureReason, nil
+}
+
+// ClearFailureReason clears the value of the "failure_reason" field.
+func (m *IdentityVerificationMutation) ClearFailureReason() {
+	m.failure_reason = nil
+	m.clearedFields[identityverification.FieldFailureReason] = struct{}{}
+}
+
+// FailureReasonCleared returns if the "failure_reason" field was cleared in this mutation.
+func (m *IdentityVerificationMutation) FailureReasonCleared() bool {
+	_, ok := m.clearedFields[identityverification.FieldFailureReason]
+	return ok
+}
+
+// ResetFailureReason resets all changes to the "failure_reason" field.
+func (m *IdentityVerificationMutation) ResetFailureReason() {
+	m.failure_reason = nil
+	delete(m.clearedFields, identityverification.FieldFailureReason)
+}
+
+// SetAttempts sets the "attempts" field.
+func (m *IdentityVerificationMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
+}
+
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *IdentityVerificationMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempts returns the old "attempts" field's value of the IdentityVerification entity.
+// If the IdentityVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityVerificationMutation) OldAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
+	}
+	return oldValue.Attempts, nil
+}
+
+// AddAttempts adds i to the "attempts" field.
+func (m *IdentityVerificationMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *IdentityVerificationMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *IdentityVerificationMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
+}
+
+// SetVerifiedAt sets the "verified_at" field.
+func (m *IdentityVerificationMutation) SetVerifiedAt(t time.Time) {
+	m.verified_at = &t
+}
+
+// VerifiedAt returns the value of the "verified_at" field in the mutation.
+func (m *IdentityVerificationMutation) VerifiedAt() (r time.Time, exists bool) {
+	v := m.verified_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVerifiedAt returns the old "verified_at" field's value of the IdentityVerification entity.
+// If the IdentityVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityVerificationMutation) OldVerifiedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVerifiedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVerifiedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVerifiedAt: %w", err)
+	}
+	return oldValue.VerifiedAt, nil
+}
+
+// ClearVerifiedAt clears the value of the "verified_at" field.
+func (m *IdentityVerificationMutation) ClearVerifiedAt() {
+	m.verified_at = nil
+	m.clearedFields[identityverification.FieldVerifiedAt] = struct{}{}
+}
+
+// VerifiedAtCleared returns if the "verified_at" field was cleared in this mutation.
+func (m *IdentityVerificationMutation) VerifiedAtCleared() bool {
+	_, ok := m.clearedFields[identityverification.FieldVerifiedAt]
+	return ok
+}
+
+// ResetVerifiedAt resets all changes to the "verified_at" field.
+func (m *IdentityVerificationMutation) ResetVerifiedAt() {
+	m.verified_at = nil
+	delete(m.clearedFields, identityverification.FieldVerifiedAt)
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *IdentityVerificationMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[identityverification.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *IdentityVerificationMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *IdentityVerificationMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *IdentityVerificationMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the IdentityVerificationMutation builder.
+func (m *IdentityVerificationMutation) Where(ps ...predicate.IdentityVerification) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the IdentityVerificationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *IdentityVerificationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.IdentityVerification, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *IdentityVerificationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *IdentityVerificationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (IdentityVerification).
+func (m *IdentityVerificationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *IdentityVerificationMutation) Fields() []string {
+	fields := make([]string, 0, 17)
+	if m.created_at != nil {
+		fields = append(fields, identityverification.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, identityverification.FieldUpdatedAt)
+	}
+	if m.user != nil {
+		fields = append(fields, identityverification.FieldUserID)
+	}
+	if m.name != nil {
+		fields = append(fields, identityverification.FieldName)
+	}
+	if m.id_number != nil {
+		fields = append(fields, identityverification.FieldIDNumber)
+	}
+	if m.id_number_masked != nil {
+		fields = append(fields, identityverification.FieldIDNumberMasked)
+	}
+	if m.email != nil {
+		fields = append(fields, identityverification.FieldEmail)
+	}
+	if m.phone != nil {
+		fields = append(fields, identityverification.FieldPhone)
+	}
+	if m.method != nil {
+		fields = append(fields, identityverification.FieldMethod)
+	}
+	if m.status != nil {
+		fields = append(fields, identityverification.FieldStatus)
+	}
+	if m.provider != nil {
+		fields = append(fields, identityverification.FieldProvider)
+	}
+	if m.provider_txn_id != nil {
+		fields = append(fields, identityverification.FieldProviderTxnID)
+	}
+	if m.bank_card_masked != nil {
+		fields = append(fields, identityverification.FieldBankCardMasked)
+	}
+	if m.face_redirect_url != nil {
+		fields = append(fields, identityverification.FieldFaceRedirectURL)
+	}
+	if m.failure_reason != nil {
+		fields = append(fields, identityverification.FieldFailureReason)
+	}
+	if m.attempts != nil {
+		fields = append(fields, identityverification.FieldAttempts)
+	}
+	if m.verified_at != nil {
+		fields = append(fields, identityverification.FieldVerifiedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *IdentityVerificationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case identityverification.FieldCreatedAt:
+		return m.CreatedAt()
+	case identityverification.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case identityverification.FieldUserID:
+		return m.UserID()
+	case identityverification.FieldName:
+		return m.Name()
+	case identityverification.FieldIDNumber:
+		return m.IDNumber()
+	case identityverification.FieldIDNumberMasked:
+		return m.IDNumberMasked()
+	case identityverification.FieldEmail:
+		return m.Email()
+	case identityverification.FieldPhone:
+		return m.Phone()
+	case identityverification.FieldMethod:
+		return m.Method()
+	case identityverification.FieldStatus:
+		return m.Status()
+	case identityverification.FieldProvider:
+		return m.Provider()
+	case identityverification.FieldProviderTxnID:
+		return m.ProviderTxnID()
+	case identityverification.FieldBankCardMasked:
+		return m.BankCardMasked()
+	case identityverification.FieldFaceRedirectURL:
+		return m.FaceRedirectURL()
+	case identityverification.FieldFailureReason:
+		return m.FailureReason()
+	case identityverification.FieldAttempts:
+		return m.Attempts()
+	case identityverification.FieldVerifiedAt:
+		return m.VerifiedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *IdentityVerificationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case identityverification.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case identityverification.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case identityverification.FieldUserID:
+		return m.OldUserID(ctx)
+	case identityverification.FieldName:
+		return m.OldName(ctx)
+	case identityverification.FieldIDNumber:
+		return m.OldIDNumber(ctx)
+	case identityverification.FieldIDNumberMasked:
+		return m.OldIDNumberMasked(ctx)
+	case identityverification.FieldEmail:
+		return m.OldEmail(ctx)
+	case identityverification.FieldPhone:
+		return m.OldPhone(ctx)
+	case identityverification.FieldMethod:
+		return m.OldMethod(ctx)
+	case identityverification.FieldStatus:
+		return m.OldStatus(ctx)
+	case identityverification.FieldProvider:
+		return m.OldProvider(ctx)
+	case identityverification.FieldProviderTxnID:
+		return m.OldProviderTxnID(ctx)
+	case identityverification.FieldBankCardMasked:
+		return m.OldBankCardMasked(ctx)
+	case identityverification.FieldFaceRedirectURL:
+		return m.OldFaceRedirectURL(ctx)
+	case identityverification.FieldFailureReason:
+		return m.OldFailureReason(ctx)
+	case identityverification.FieldAttempts:
+		return m.OldAttempts(ctx)
+	case identityverification.FieldVerifiedAt:
+		return m.OldVerifiedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown IdentityVerification field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *IdentityVerificationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case identityverification.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case identityverification.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case identityverification.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case identityverification.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case identityverification.FieldIDNumber:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIDNumber(v)
+		return nil
+	case identityverification.FieldIDNumberMasked:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIDNumberMasked(v)
+		return nil
+	case identityverification.FieldEmail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmail(v)
+		return nil
+	case identityverification.FieldPhone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhone(v)
+		return nil
+	case identityverification.FieldMethod:
+		v, ok := value.(identityverification.Method)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMethod(v)
+		return nil
+	case identityverification.FieldStatus:
+		v, ok := value.(identityverification.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case identityverification.FieldProvider:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProvider(v)
+		return nil
+	case identityverification.FieldProviderTxnID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProviderTxnID(v)
+		return nil
+	case identityverification.FieldBankCardMasked:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBankCardMasked(v)
+		return nil
+	case identityverification.FieldFaceRedirectURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFaceRedirectURL(v)
+		return nil
+	case identityverification.FieldFailureReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFailureReason(v)
+		return nil
+	case identityverification.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempts(v)
+		return nil
+	case identityverification.FieldVerifiedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVerifiedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityVerification field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *IdentityVerificationMutation) AddedFields() []string {
+	var fields []string
+	if m.addattempts != nil {
+		fields = append(fields, identityverification.FieldAttempts)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *IdentityVerificationMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case identityverification.FieldAttempts:
+		return m.AddedAttempts()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *IdentityVerificationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case identityverification.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityVerification numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *IdentityVerificationMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(identityverification.FieldEmail) {
+		fields = append(fields, identityverification.FieldEmail)
+	}
+	if m.FieldCleared(identityverification.FieldMethod) {
+		fields = append(fields, identityverification.FieldMethod)
+	}
+	if m.FieldCleared(identityverification.FieldProvider) {
+		fields = append(fields, identityverification.FieldProvider)
+	}
+	if m.FieldCleared(identityverification.FieldProviderTxnID) {
+		fields = append(fields, identityverification.FieldProviderTxnID)
+	}
+	if m.FieldCleared(identityverification.FieldBankCardMasked) {
+		fields = append(fields, identityverification.FieldBankCardMasked)
+	}
+	if m.FieldCleared(identityverification.FieldFaceRedirectURL) {
+		fields = append(fields, identityverification.FieldFaceRedirectURL)
+	}
+	if m.FieldCleared(identityverification.FieldFailureReason) {
+		fields = append(fields, identityverification.FieldFailureReason)
+	}
+	if m.FieldCleared(identityverification.FieldVerifiedAt) {
+		fields = append(fields, identityverification.FieldVerifiedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *IdentityVerificationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *IdentityVerificationMutation) ClearField(name string) error {
+	switch name {
+	case identityverification.FieldEmail:
+		m.ClearEmail()
+		return nil
+	case identityverification.FieldMethod:
+		m.ClearMethod()
+		return nil
+	case identityverification.FieldProvider:
+		m.ClearProvider()
+		return nil
+	case identityverification.FieldProviderTxnID:
+		m.ClearProviderTxnID()
+		return nil
+	case identityverification.FieldBankCardMasked:
+		m.ClearBankCardMasked()
+		return nil
+	case identityverification.FieldFaceRedirectURL:
+		m.ClearFaceRedirectURL()
+		return nil
+	case identityverification.FieldFailureReason:
+		m.ClearFailureReason()
+		return nil
+	case identityverification.FieldVerifiedAt:
+		m.ClearVerifiedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityVerification nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *IdentityVerificationMutation) ResetField(name string) error {
+	switch name {
+	case identityverification.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case identityverification.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case identityverification.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case identityverification.FieldName:
+		m.ResetName()
+		return nil
+	case identityverification.FieldIDNumber:
+		m.ResetIDNumber()
+		return nil
+	case identityverification.FieldIDNumberMasked:
+		m.ResetIDNumberMasked()
+		return nil
+	case identityverification.FieldEmail:
+		m.ResetEmail()
+		return nil
+	case identityverification.FieldPhone:
+		m.ResetPhone()
+		return nil
+	case identityverification.FieldMethod:
+		m.ResetMethod()
+		return nil
+	case identityverification.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case identityverification.FieldProvider:
+		m.ResetProvider()
+		return nil
+	case identityverification.FieldProviderTxnID:
+		m.ResetProviderTxnID()
+		return nil
+	case identityverification.FieldBankCardMasked:
+		m.ResetBankCardMasked()
+		return nil
+	case identityverification.FieldFaceRedirectURL:
+		m.ResetFaceRedirectURL()
+		return nil
+	case identityverification.FieldFailureReason:
+		m.ResetFailureReason()
+		return nil
+	case identityverification.FieldAttempts:
+		m.ResetAttempts()
+		return nil
+	case identityverification.FieldVerifiedAt:
+		m.ResetVerifiedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityVerification field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *IdentityVerificationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.user != nil {
+		edges = append(edges, identityverification.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *IdentityVerificationMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case identityverification.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *IdentityVerificationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *IdentityVerificationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *IdentityVerificationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareduser {
+		edges = append(edges, identityverification.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *IdentityVerificationMutation) EdgeCleared(name string) bool {
+	switch name {
+	case identityverification.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *IdentityVerificationMutation) ClearEdge(name string) error {
+	switch name {
+	case identityverification.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityVerification unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *IdentityVerificationMutation) ResetEdge(name string) error {
+	switch name {
+	case identityverification.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityVerification edge %s", name)
+}
+
+// JoinRequestMutation represents an operation that mutates the JoinRequest nodes in the graph.
+type JoinRequestMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	created_at        *time.Time
+	updated_at        *time.Time
+	reason            *string
+	status            *joinrequest.Status
+	decided_by        *int
+	adddecided_by     *int
+	decided_at        *time.Time
+	reject_reason     *string
+	clearedFields     map[string]struct{}
+	enterprise        *int
+	clearedenterprise bool
+	user              *int
+	cleareduser       bool
+	done              bool
+	oldValue          func(context.Context) (*JoinRequest, error)
+	predicates        []predicate.JoinRequest
+}
+
+var _ ent.Mutation = (*JoinRequestMutation)(nil)
+
+// joinrequestOption allows management of the mutation configuration using functional options.
+type joinrequestOption func(*JoinRequestMutation)
+
+// newJoinRequestMutation creates new mutation for the JoinRequest entity.
+func newJoinRequestMutation(c config, op Op, opts ...joinrequestOption) *JoinRequestMutation {
+	m := &JoinRequestMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeJoinRequest,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withJoinRequestID sets the ID field of the mutation.
+func withJoinRequestID(id int) joinrequestOption {
+	return func(m *JoinRequestMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *JoinRequest
+		)
+		m.oldValue = func(ctx context.Context) (*JoinRequest, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().JoinRequest.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withJoinRequest sets the old JoinRequest of the mutation.
+func withJoinRequest(node *JoinRequest) joinrequestOption {
+	return func(m *JoinRequestMutation) {
+		m.oldValue = func(context.Context) (*JoinRequest, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m JoinRequestMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m JoinRequestMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *JoinRequestMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *JoinRequestMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().JoinRequest.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *JoinRequestMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *JoinRequestMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the JoinRequest entity.
+// If the JoinRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JoinRequestMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *JoinRequestMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *JoinRequestMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *JoinRequestMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the JoinRequest entity.
+// If the JoinRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JoinRequestMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *JoinRequestMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetEnterpriseID sets the "enterprise_id" field.
+func (m *JoinRequestMutation) SetEnterpriseID(i int) {
+	m.enterprise = &i
+}
+
+// EnterpriseID returns the value of the "enterprise_id" field in the mutation.
+func (m *JoinRequestMutation) EnterpriseID() (r int, exists bool) {
+	v := m.enterprise
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnterpriseID returns the old "enterprise_id" field's value of the JoinRequest entity.
+// If the JoinRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JoinRequestMutation) OldEnterpriseID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnterpriseID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnterpriseID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnterpriseID: %w", err)
+	}
+	return oldValue.EnterpriseID, nil
+}
+
+// ResetEnterpriseID resets all changes to the "enterprise_id" field.
+func (m *JoinRequestMutation) ResetEnterpriseID() {
+	m.enterprise = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *JoinRequestMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *JoinRequestMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the JoinRequest entity.
+// If the JoinRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JoinRequestMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *JoinRequestMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *JoinRequestMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *JoinRequestMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the JoinRequest entity.
+// If the JoinRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JoinRequestMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *JoinRequestMutation) ResetReason() {
+	m.reason = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *JoinRequestMutation) SetStatus(j joinrequest.Status) {
+	m.status = &j
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *JoinRequestMutation) Status() (r joinrequest.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the JoinRequest entity.
+// If the JoinRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JoinRequestMutation) OldStatus(ctx context.Context) (v joinrequest.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *JoinRequestMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetDecidedBy sets the "decided_by" field.
+func (m *JoinRequestMutation) SetDecidedBy(i int) {
+	m.decided_by = &i
+	m.adddecided_by = nil
+}
+
+// DecidedBy returns the value of the "decided_by" field in the mutation.
+func (m *JoinRequestMutation) DecidedBy() (r int, exists bool) {
+	v := m.decided_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedBy returns the old "decided_by" field's value of the JoinRequest entity.
+// If the JoinRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JoinRequestMutation) OldDecidedBy(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedBy: %w", err)
+	}
+	return oldValue.DecidedBy, nil
+}
+
+// AddDecidedBy adds i to the "decided_by" field.
+func (m *JoinRequestMutation) AddDecidedBy(i int) {
+	if m.adddecided_by != nil {
+		*m.adddecided_by += i
+	} else {
+		m.adddecided_by = &i
+	}
+}
+
+// AddedDecidedBy returns the value that was added to the "decided_by" field in this mutation.
+func (m *JoinRequestMutation) AddedDecidedBy() (r int, exists bool) {
+	v := m.adddecided_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearDecidedBy clears the value of the "decided_by" field.
+func (m *JoinRequestMutation) ClearDecidedBy() {
+	m.decided_by = nil
+	m.adddecided_by = nil
+	m.clearedFields[joinrequest.FieldDecidedBy] = struct{}{}
+}
+
+// DecidedByCleared returns if the "decided_by" field was cleared in this mutation.
+func (m *JoinRequestMutation) DecidedByCleared() bool {
+	_, ok := m.clearedFields[joinrequest.FieldDecidedBy]
+	return ok
+}
+
+// ResetDecidedBy resets all changes to the "decided_by" field.
+func (m *JoinRequestMutation) ResetDecidedBy() {
+	m.decided_by = nil
+	m.adddecided_by = nil
+	delete(m.clearedFields, joinrequest.FieldDecidedBy)
+}
+
+// SetDecidedAt sets the "decided_at" field.
+func (m *JoinRequestMutation) SetDecidedAt(t time.Time) {
+	m.decided_at = &t
+}
+
+// DecidedAt returns the value of the "decided_at" field in the mutation.
+func (m *JoinRequestMutation) DecidedAt() (r time.Time, exists bool) {
+	v := m.decided_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedAt returns the old "decided_at" field's value of the JoinRequest entity.
+// If the JoinRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JoinRequestMutation) OldDecidedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedAt: %w", err)
+	}
+	return oldValue.DecidedAt, nil
+}
+
+// ClearDecidedAt clears the value of the "decided_at" field.
+func (m *JoinRequestMutation) ClearDecidedAt() {
+	m.decided_at = nil
+	m.clearedFields[joinrequest.FieldDecidedAt] = struct{}{}
+}
+
+// DecidedAtCleared returns if the "decided_at" field was cleared in this mutation.
+func (m *JoinRequestMutation) DecidedAtCleared() bool {
+	_, ok := m.clearedFields[joinrequest.FieldDecidedAt]
+	return ok
+}
+
+// ResetDecidedAt resets all changes to the "decided_at" field.
+func (m *JoinRequestMutation) ResetDecidedAt() {
+	m.decided_at = nil
+	delete(m.clearedFields, joinrequest.FieldDecidedAt)
+}
+
+// SetRejectReason sets the "reject_reason" field.
+func (m *JoinRequestMutation) SetRejectReason(s string) {
+	m.reject_reason = &s
+}
+
+// RejectReason returns the value of the "reject_reason" field in the mutation.
+func (m *JoinRequestMutation) RejectReason() (r string, exists bool) {
+	v := m.reject_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRejectReason returns the old "reject_reason" field's value of the JoinRequest entity.
+// If the JoinRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JoinRequestMutation) OldRejectReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRejectReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRejectReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRejectReason: %w", err)
+	}
+	return oldValue.RejectReason, nil
+}
+
+// ClearRejectReason clears the value of the "reject_reason" field.
+func (m *JoinRequestMutation) ClearRejectReason() {
+	m.reject_reason = nil
+	m.clearedFields[joinrequest.FieldRejectReason] = struct{}{}
+}
+
+// RejectReasonCleared returns if the "reject_reason" field was cleared in this mutation.
+func (m *JoinRequestMutation) RejectReasonCleared() bool {
+	_, ok := m.clearedFields[joinrequest.FieldRejectReason]
+	return ok
+}
+
+// ResetRejectReason resets all changes to the "reject_reason" field.
+func (m *JoinRequestMutation) ResetRejectReason() {
+	m.reject_reason = nil
+	delete(m.clearedFields, joinrequest.FieldRejectReason)
+}
+
+// ClearEnterprise clears the "enterprise" edge to the Enterprise entity.
+func (m *JoinRequestMutation) ClearEnterprise() {
+	m.clearedenterprise = true
+	m.clearedFields[joinrequest.FieldEnterpriseID] = struct{}{}
+}
+
+// EnterpriseCleared reports if the "enterprise" edge to the Enterprise entity was cleared.
+func (m *JoinRequestMutation) EnterpriseCleared() bool {
+	return m.clearedenterprise
+}
+
+// EnterpriseIDs returns the "enterprise" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// EnterpriseID instead. It exists only for internal usage by the builders.
+func (m *JoinRequestMutation) EnterpriseIDs() (ids []int) {
+	if id := m.enterprise; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetEnterprise resets all changes to the "enterprise" edge.
+func (m *JoinRequestMutation) ResetEnterprise() {
+	m.enterprise = nil
+	m.clearedenterprise = false
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *JoinRequestMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[joinrequest.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *JoinRequestMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *JoinRequestMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *JoinRequestMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the JoinRequestMutation builder.
+func (m *JoinRequestMutation) Where(ps ...predicate.JoinRequest) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the JoinRequestMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *JoinRequestMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.JoinRequest, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *JoinRequestMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *JoinRequestMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (JoinRequest).
+func (m *JoinRequestMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *JoinRequestMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.created_at != nil {
+		fields = append(fields, joinrequest.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, joinrequest.FieldUpdatedAt)
+	}
+	if m.enterprise != nil {
+		fields = append(fields, joinrequest.FieldEnterpriseID)
+	}
+	if m.user != nil {
+		fields = append(fields, joinrequest.FieldUserID)
+	}
+	if m.reason != nil {
+		fields = append(fields, joinrequest.FieldReason)
+	}
+	if m.status != nil {
+		fields = append(fields, joinrequest.FieldStatus)
+	}
+	if m.decided_by != nil {
+		fields = append(fields, joinrequest.FieldDecidedBy)
+	}
+	if m.decided_at != nil {
+		fields = append(fields, joinrequest.FieldDecidedAt)
+	}
+	if m.reject_reason != nil {
+		fields = append(fields, joinrequest.FieldRejectReason)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *JoinRequestMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case joinrequest.FieldCreatedAt:
+		return m.CreatedAt()
+	case joinrequest.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case joinrequest.FieldEnterpriseID:
+		return m.EnterpriseID()
+	case joinrequest.FieldUserID:
+		return m.UserID()
+	case joinrequest.FieldReason:
+		return m.Reason()
+	case joinrequest.FieldStatus:
+		return m.Status()
+	case joinrequest.FieldDecidedBy:
+		return m.DecidedBy()
+	case joinrequest.FieldDecidedAt:
+		return m.DecidedAt()
+	case joinrequest.FieldRejectReason:
+		return m.RejectReason()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *JoinRequestMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case joinrequest.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case joinrequest.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case joinrequest.FieldEnterpriseID:
+		return m.OldEnterpriseID(ctx)
+	case joinrequest.FieldUserID:
+		return m.OldUserID(ctx)
+	case joinrequest.FieldReason:
+		return m.OldReason(ctx)
+	case joinrequest.FieldStatus:
+		return m.OldStatus(ctx)
+	case joinrequest.FieldDecidedBy:
+		return m.OldDecidedBy(ctx)
+	case joinrequest.FieldDecidedAt:
+		return m.OldDecidedAt(ctx)
+	case joinrequest.FieldRejectReason:
+		return m.OldRejectReason(ctx)
+	}
+	return nil, fmt.Errorf("unknown JoinRequest field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *JoinRequestMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case joinrequest.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case joinrequest.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case joinrequest.FieldEnterpriseID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnterpriseID(v)
+		return nil
+	case joinrequest.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case joinrequest.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case joinrequest.FieldStatus:
+		v, ok := value.(joinrequest.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case joinrequest.FieldDecidedBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedBy(v)
+		return nil
+	case joinrequest.FieldDecidedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedAt(v)
+		return nil
+	case joinrequest.FieldRejectReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRejectReason(v)
+		return nil
+	}
+	return fmt.Errorf("unknown JoinRequest field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *JoinRequestMutation) AddedFields() []string {
+	var fields []string
+	if m.adddecided_by != nil {
+		fields = append(fields, joinrequest.FieldDecidedBy)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *JoinRequestMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case joinrequest.FieldDecidedBy:
+		return m.AddedDecidedBy()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *JoinRequestMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case joinrequest.FieldDecidedBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDecidedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown JoinRequest numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *JoinRequestMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(joinrequest.FieldDecidedBy) {
+		fields = append(fields, joinrequest.FieldDecidedBy)
+	}
+	if m.FieldCleared(joinrequest.FieldDecidedAt) {
+		fields = append(fields, joinrequest.FieldDecidedAt)
+	}
+	if m.FieldCleared(joinrequest.FieldRejectReason) {
+		fields = append(fields, joinrequest.FieldRejectReason)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *JoinRequestMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *JoinRequestMutation) ClearField(name string) error {
+	switch name {
+	case joinrequest.FieldDecidedBy:
+		m.ClearDecidedBy()
+		return nil
+	case joinrequest.FieldDecidedAt:
+		m.ClearDecidedAt()
+		return nil
+	case joinrequest.FieldRejectReason:
+		m.ClearRejectReason()
+		return nil
+	}
+	return fmt.Errorf("unknown JoinRequest nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *JoinRequestMutation) ResetField(name string) error {
+	switch name {
+	case joinrequest.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case joinrequest.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case joinrequest.FieldEnterpriseID:
+		m.ResetEnterpriseID()
+		return nil
+	case joinrequest.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case joinrequest.FieldReason:
+		m.ResetReason()
+		return nil
+	case joinrequest.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case joinrequest.FieldDecidedBy:
+		m.ResetDecidedBy()
+		return nil
+	case joinrequest.FieldDecidedAt:
+		m.ResetDecidedAt()
+		return nil
+	case joinrequest.FieldRejectReason:
+		m.ResetRejectReason()
+		return nil
+	}
+	return fmt.Errorf("unknown JoinRequest field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *JoinRequestMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.enterprise != nil {
+		edges = append(edges, joinrequest.EdgeEnterprise)
+	}
+	if m.user != nil {
+		edges = append(edges, joinrequest.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *JoinRequestMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case joinrequest.EdgeEnterprise:
+		if id := m.enterprise; id != nil {
+			return []ent.Value{*id}
+		}
+	case joinrequest.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *JoinRequestMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *JoinRequestMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *JoinRequestMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedenterprise {
+		edges = append(edges, joinrequest.EdgeEnterprise)
+	}
+	if m.cleareduser {
+		edges = append(edges, joinrequest.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *JoinRequestMutation) EdgeCleared(name string) bool {
+	switch name {
+	case joinrequest.EdgeEnterprise:
+		return m.clearedenterprise
+	case joinrequest.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *JoinRequestMutation) ClearEdge(name string) error {
+	switch name {
+	case joinrequest.EdgeEnterprise:
+		m.ClearEnterprise()
+		return nil
+	case joinrequest.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown JoinRequest unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *JoinRequestMutation) ResetEdge(name string) error {
+	switch name {
+	case joinrequest.EdgeEnterprise:
+		m.ResetEnterprise()
+		return nil
+	case joinrequest.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown JoinRequest edge %s", name)
+}
+
 // LoginAttemptMutation represents an operation that mutates the LoginAttempt nodes in the graph.
 type LoginAttemptMutation struct {
 	config
@@ -2384,6 +15473,727 @@ func (m *LoginAttemptMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *LoginAttemptMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown LoginAttempt edge %s", name)
+}
+
+// MembershipMutation represents an operation that mutates the Membership nodes in the graph.
+type MembershipMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	created_at        *time.Time
+	updated_at        *time.Time
+	role              *membership.Role
+	title             *string
+	clearedFields     map[string]struct{}
+	enterprise        *int
+	clearedenterprise bool
+	user              *int
+	cleareduser       bool
+	done              bool
+	oldValue          func(context.Context) (*Membership, error)
+	predicates        []predicate.Membership
+}
+
+var _ ent.Mutation = (*MembershipMutation)(nil)
+
+// membershipOption allows management of the mutation configuration using functional options.
+type membershipOption func(*MembershipMutation)
+
+// newMembershipMutation creates new mutation for the Membership entity.
+func newMembershipMutation(c config, op Op, opts ...membershipOption) *MembershipMutation {
+	m := &MembershipMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeMembership,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withMembershipID sets the ID field of the mutation.
+func withMembershipID(id int) membershipOption {
+	return func(m *MembershipMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Membership
+		)
+		m.oldValue = func(ctx context.Context) (*Membership, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Membership.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withMembership sets the old Membership of the mutation.
+func withMembership(node *Membership) membershipOption {
+	return func(m *MembershipMutation) {
+		m.oldValue = func(context.Context) (*Membership, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m MembershipMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m MembershipMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *MembershipMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *MembershipMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Membership.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *MembershipMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *MembershipMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *MembershipMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *MembershipMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *MembershipMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *MembershipMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetEnterpriseID sets the "enterprise_id" field.
+func (m *MembershipMutation) SetEnterpriseID(i int) {
+	m.enterprise = &i
+}
+
+// EnterpriseID returns the value of the "enterprise_id" field in the mutation.
+func (m *MembershipMutation) EnterpriseID() (r int, exists bool) {
+	v := m.enterprise
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnterpriseID returns the old "enterprise_id" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldEnterpriseID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnterpriseID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnterpriseID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnterpriseID: %w", err)
+	}
+	return oldValue.EnterpriseID, nil
+}
+
+// ResetEnterpriseID resets all changes to the "enterprise_id" field.
+func (m *MembershipMutation) ResetEnterpriseID() {
+	m.enterprise = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *MembershipMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *MembershipMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *MembershipMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetRole sets the "role" field.
+func (m *MembershipMutation) SetRole(value membership.Role) {
+	m.role = &value
+}
+
+// Role returns the value of the "role" field in the mutation.
+func (m *MembershipMutation) Role() (r membership.Role, exists bool) {
+	v := m.role
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRole returns the old "role" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldRole(ctx context.Context) (v membership.Role, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRole is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRole requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRole: %w", err)
+	}
+	return oldValue.Role, nil
+}
+
+// ResetRole resets all changes to the "role" field.
+func (m *MembershipMutation) ResetRole() {
+	m.role = nil
+}
+
+// SetTitle sets the "title" field.
+func (m *MembershipMutation) SetTitle(s string) {
+	m.title = &s
+}
+
+// Title returns the value of the "title" field in the mutation.
+func (m *MembershipMutation) Title() (r string, exists bool) {
+	v := m.title
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTitle returns the old "title" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldTitle(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTitle is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTitle requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTitle: %w", err)
+	}
+	return oldValue.Title, nil
+}
+
+// ClearTitle clears the value of the "title" field.
+func (m *MembershipMutation) ClearTitle() {
+	m.title = nil
+	m.clearedFields[membership.FieldTitle] = struct{}{}
+}
+
+// TitleCleared returns if the "title" field was cleared in this mutation.
+func (m *MembershipMutation) TitleCleared() bool {
+	_, ok := m.clearedFields[membership.FieldTitle]
+	return ok
+}
+
+// ResetTitle resets all changes to the "title" field.
+func (m *MembershipMutation) ResetTitle() {
+	m.title = nil
+	delete(m.clearedFields, membership.FieldTitle)
+}
+
+// ClearEnterprise clears the "enterprise" edge to the Enterprise entity.
+func (m *MembershipMutation) ClearEnterprise() {
+	m.clearedenterprise = true
+	m.clearedFields[membership.FieldEnterpriseID] = struct{}{}
+}
+
+// EnterpriseCleared reports if the "enterprise" edge to the Enterprise entity was cleared.
+func (m *MembershipMutation) EnterpriseCleared() bool {
+	return m.clearedenterprise
+}
+
+// EnterpriseIDs returns the "enterprise" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// EnterpriseID instead. It exists only for internal usage by the builders.
+func (m *MembershipMutation) EnterpriseIDs() (ids []int) {
+	if id := m.enterprise; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetEnterprise resets all changes to the "enterprise" edge.
+func (m *MembershipMutation) ResetEnterprise() {
+	m.enterprise = nil
+	m.clearedenterprise = false
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *MembershipMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[membership.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *MembershipMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *MembershipMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *MembershipMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the MembershipMutation builder.
+func (m *MembershipMutation) Where(ps ...predicate.Membership) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the MembershipMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *MembershipMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Membership, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *MembershipMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *MembershipMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Membership).
+func (m *MembershipMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *MembershipMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.created_at != nil {
+		fields = append(fields, membership.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, membership.FieldUpdatedAt)
+	}
+	if m.enterprise != nil {
+		fields = append(fields, membership.FieldEnterpriseID)
+	}
+	if m.user != nil {
+		fields = append(fields, membership.FieldUserID)
+	}
+	if m.role != nil {
+		fields = append(fields, membership.FieldRole)
+	}
+	if m.title != nil {
+		fields = append(fields, membership.FieldTitle)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *MembershipMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case membership.FieldCreatedAt:
+		return m.CreatedAt()
+	case membership.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case membership.FieldEnterpriseID:
+		return m.EnterpriseID()
+	case membership.FieldUserID:
+		return m.UserID()
+	case membership.FieldRole:
+		return m.Role()
+	case membership.FieldTitle:
+		return m.Title()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *MembershipMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case membership.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case membership.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case membership.FieldEnterpriseID:
+		return m.OldEnterpriseID(ctx)
+	case membership.FieldUserID:
+		return m.OldUserID(ctx)
+	case membership.FieldRole:
+		return m.OldRole(ctx)
+	case membership.FieldTitle:
+		return m.OldTitle(ctx)
+	}
+	return nil, fmt.Errorf("unknown Membership field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MembershipMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case membership.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case membership.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case membership.FieldEnterpriseID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnterpriseID(v)
+		return nil
+	case membership.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case membership.FieldRole:
+		v, ok := value.(membership.Role)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRole(v)
+		return nil
+	case membership.FieldTitle:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTitle(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Membership field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *MembershipMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *MembershipMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MembershipMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Membership numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *MembershipMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(membership.FieldTitle) {
+		fields = append(fields, membership.FieldTitle)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *MembershipMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *MembershipMutation) ClearField(name string) error {
+	switch name {
+	case membership.FieldTitle:
+		m.ClearTitle()
+		return nil
+	}
+	return fmt.Errorf("unknown Membership nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *MembershipMutation) ResetField(name string) error {
+	switch name {
+	case membership.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case membership.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case membership.FieldEnterpriseID:
+		m.ResetEnterpriseID()
+		return nil
+	case membership.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case membership.FieldRole:
+		m.ResetRole()
+		return nil
+	case membership.FieldTitle:
+		m.ResetTitle()
+		return nil
+	}
+	return fmt.Errorf("unknown Membership field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *MembershipMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.enterprise != nil {
+		edges = append(edges, membership.EdgeEnterprise)
+	}
+	if m.user != nil {
+		edges = append(edges, membership.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *MembershipMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case membership.EdgeEnterprise:
+		if id := m.enterprise; id != nil {
+			return []ent.Value{*id}
+		}
+	case membership.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *MembershipMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *MembershipMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *MembershipMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedenterprise {
+		edges = append(edges, membership.EdgeEnterprise)
+	}
+	if m.cleareduser {
+		edges = append(edges, membership.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *MembershipMutation) EdgeCleared(name string) bool {
+	switch name {
+	case membership.EdgeEnterprise:
+		return m.clearedenterprise
+	case membership.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *MembershipMutation) ClearEdge(name string) error {
+	switch name {
+	case membership.EdgeEnterprise:
+		m.ClearEnterprise()
+		return nil
+	case membership.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown Membership unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *MembershipMutation) ResetEdge(name string) error {
+	switch name {
+	case membership.EdgeEnterprise:
+		m.ResetEnterprise()
+		return nil
+	case membership.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown Membership edge %s", name)
 }
 
 // OutboxMessageMutation represents an operation that mutates the OutboxMessage nodes in the graph.
@@ -2926,6 +16736,1752 @@ func (m *OutboxMessageMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *OutboxMessageMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown OutboxMessage edge %s", name)
+}
+
+// ParticipantMutation represents an operation that mutates the Participant nodes in the graph.
+type ParticipantMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	created_at       *time.Time
+	updated_at       *time.Time
+	role             *participant.Role
+	kind             *participant.Kind
+	sign_order       *int
+	addsign_order    *int
+	name             *string
+	phone            *string
+	email            *string
+	enterprise_name  *string
+	enterprise_id    *int
+	addenterprise_id *int
+	status           *participant.Status
+	viewed_at        *time.Time
+	signed_at        *time.Time
+	declined_at      *time.Time
+	decline_reason   *string
+	last_reminded_at *time.Time
+	hidden_at        *time.Time
+	clearedFields    map[string]struct{}
+	flow             *int
+	clearedflow      bool
+	user             *int
+	cleareduser      bool
+	fields           map[int]struct{}
+	removedfields    map[int]struct{}
+	clearedfields    bool
+	done             bool
+	oldValue         func(context.Context) (*Participant, error)
+	predicates       []predicate.Participant
+}
+
+var _ ent.Mutation = (*ParticipantMutation)(nil)
+
+// participantOption allows management of the mutation configuration using functional options.
+type participantOption func(*ParticipantMutation)
+
+// newParticipantMutation creates new mutation for the Participant entity.
+func newParticipantMutation(c config, op Op, opts ...participantOption) *ParticipantMutation {
+	m := &ParticipantMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeParticipant,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withParticipantID sets the ID field of the mutation.
+func withParticipantID(id int) participantOption {
+	return func(m *ParticipantMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Participant
+		)
+		m.oldValue = func(ctx context.Context) (*Participant, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Participant.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withParticipant sets the old Participant of the mutation.
+func withParticipant(node *Participant) participantOption {
+	return func(m *ParticipantMutation) {
+		m.oldValue = func(context.Context) (*Participant, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ParticipantMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ParticipantMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ParticipantMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ParticipantMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Participant.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ParticipantMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ParticipantMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ParticipantMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ParticipantMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ParticipantMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ParticipantMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetFlowID sets the "flow_id" field.
+func (m *ParticipantMutation) SetFlowID(i int) {
+	m.flow = &i
+}
+
+// FlowID returns the value of the "flow_id" field in the mutation.
+func (m *ParticipantMutation) FlowID() (r int, exists bool) {
+	v := m.flow
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFlowID returns the old "flow_id" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldFlowID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFlowID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFlowID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFlowID: %w", err)
+	}
+	return oldValue.FlowID, nil
+}
+
+// ResetFlowID resets all changes to the "flow_id" field.
+func (m *ParticipantMutation) ResetFlowID() {
+	m.flow = nil
+}
+
+// SetRole sets the "role" field.
+func (m *ParticipantMutation) SetRole(pa participant.Role) {
+	m.role = &pa
+}
+
+// Role returns the value of the "role" field in the mutation.
+func (m *ParticipantMutation) Role() (r participant.Role, exists bool) {
+	v := m.role
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRole returns the old "role" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldRole(ctx context.Context) (v participant.Role, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRole is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRole requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRole: %w", err)
+	}
+	return oldValue.Role, nil
+}
+
+// ResetRole resets all changes to the "role" field.
+func (m *ParticipantMutation) ResetRole() {
+	m.role = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *ParticipantMutation) SetKind(pa participant.Kind) {
+	m.kind = &pa
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *ParticipantMutation) Kind() (r participant.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldKind(ctx context.Context) (v participant.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *ParticipantMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetSignOrder sets the "sign_order" field.
+func (m *ParticipantMutation) SetSignOrder(i int) {
+	m.sign_order = &i
+	m.addsign_order = nil
+}
+
+// SignOrder returns the value of the "sign_order" field in the mutation.
+func (m *ParticipantMutation) SignOrder() (r int, exists bool) {
+	v := m.sign_order
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSignOrder returns the old "sign_order" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldSignOrder(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSignOrder is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSignOrder requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSignOrder: %w", err)
+	}
+	return oldValue.SignOrder, nil
+}
+
+// AddSignOrder adds i to the "sign_order" field.
+func (m *ParticipantMutation) AddSignOrder(i int) {
+	if m.addsign_order != nil {
+		*m.addsign_order += i
+	} else {
+		m.addsign_order = &i
+	}
+}
+
+// AddedSignOrder returns the value that was added to the "sign_order" field in this mutation.
+func (m *ParticipantMutation) AddedSignOrder() (r int, exists bool) {
+	v := m.addsign_order
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSignOrder resets all changes to the "sign_order" field.
+func (m *ParticipantMutation) ResetSignOrder() {
+	m.sign_order = nil
+	m.addsign_order = nil
+}
+
+// SetName sets the "name" field.
+func (m *ParticipantMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *ParticipantMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *ParticipantMutation) ResetName() {
+	m.name = nil
+}
+
+// SetPhone sets the "phone" field.
+func (m *ParticipantMutation) SetPhone(s string) {
+	m.phone = &s
+}
+
+// Phone returns the value of the "phone" field in the mutation.
+func (m *ParticipantMutation) Phone() (r string, exists bool) {
+	v := m.phone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhone returns the old "phone" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldPhone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhone: %w", err)
+	}
+	return oldValue.Phone, nil
+}
+
+// ResetPhone resets all changes to the "phone" field.
+func (m *ParticipantMutation) ResetPhone() {
+	m.phone = nil
+}
+
+// SetEmail sets the "email" field.
+func (m *ParticipantMutation) SetEmail(s string) {
+	m.email = &s
+}
+
+// Email returns the value of the "email" field in the mutation.
+func (m *ParticipantMutation) Email() (r string, exists bool) {
+	v := m.email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmail returns the old "email" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldEmail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmail: %w", err)
+	}
+	return oldValue.Email, nil
+}
+
+// ClearEmail clears the value of the "email" field.
+func (m *ParticipantMutation) ClearEmail() {
+	m.email = nil
+	m.clearedFields[participant.FieldEmail] = struct{}{}
+}
+
+// EmailCleared returns if the "email" field was cleared in this mutation.
+func (m *ParticipantMutation) EmailCleared() bool {
+	_, ok := m.clearedFields[participant.FieldEmail]
+	return ok
+}
+
+// ResetEmail resets all changes to the "email" field.
+func (m *ParticipantMutation) ResetEmail() {
+	m.email = nil
+	delete(m.clearedFields, participant.FieldEmail)
+}
+
+// SetEnterpriseName sets the "enterprise_name" field.
+func (m *ParticipantMutation) SetEnterpriseName(s string) {
+	m.enterprise_name = &s
+}
+
+// EnterpriseName returns the value of the "enterprise_name" field in the mutation.
+func (m *ParticipantMutation) EnterpriseName() (r string, exists bool) {
+	v := m.enterprise_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnterpriseName returns the old "enterprise_name" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldEnterpriseName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnterpriseName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnterpriseName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnterpriseName: %w", err)
+	}
+	return oldValue.EnterpriseName, nil
+}
+
+// ClearEnterpriseName clears the value of the "enterprise_name" field.
+func (m *ParticipantMutation) ClearEnterpriseName() {
+	m.enterprise_name = nil
+	m.clearedFields[participant.FieldEnterpriseName] = struct{}{}
+}
+
+// EnterpriseNameCleared returns if the "enterprise_name" field was cleared in this mutation.
+func (m *ParticipantMutation) EnterpriseNameCleared() bool {
+	_, ok := m.clearedFields[participant.FieldEnterpriseName]
+	return ok
+}
+
+// ResetEnterpriseName resets all changes to the "enterprise_name" field.
+func (m *ParticipantMutation) ResetEnterpriseName() {
+	m.enterprise_name = nil
+	delete(m.clearedFields, participant.FieldEnterpriseName)
+}
+
+// SetEnterpriseID sets the "enterprise_id" field.
+func (m *ParticipantMutation) SetEnterpriseID(i int) {
+	m.enterprise_id = &i
+	m.addenterprise_id = nil
+}
+
+// EnterpriseID returns the value of the "enterprise_id" field in the mutation.
+func (m *ParticipantMutation) EnterpriseID() (r int, exists bool) {
+	v := m.enterprise_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnterpriseID returns the old "enterprise_id" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldEnterpriseID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnterpriseID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnterpriseID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnterpriseID: %w", err)
+	}
+	return oldValue.EnterpriseID, nil
+}
+
+// AddEnterpriseID adds i to the "enterprise_id" field.
+func (m *ParticipantMutation) AddEnterpriseID(i int) {
+	if m.addenterprise_id != nil {
+		*m.addenterprise_id += i
+	} else {
+		m.addenterprise_id = &i
+	}
+}
+
+// AddedEnterpriseID returns the value that was added to the "enterprise_id" field in this mutation.
+func (m *ParticipantMutation) AddedEnterpriseID() (r int, exists bool) {
+	v := m.addenterprise_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearEnterpriseID clears the value of the "enterprise_id" field.
+func (m *ParticipantMutation) ClearEnterpriseID() {
+	m.enterprise_id = nil
+	m.addenterprise_id = nil
+	m.clearedFields[participant.FieldEnterpriseID] = struct{}{}
+}
+
+// EnterpriseIDCleared returns if the "enterprise_id" field was cleared in this mutation.
+func (m *ParticipantMutation) EnterpriseIDCleared() bool {
+	_, ok := m.clearedFields[participant.FieldEnterpriseID]
+	return ok
+}
+
+// ResetEnterpriseID resets all changes to the "enterprise_id" field.
+func (m *ParticipantMutation) ResetEnterpriseID() {
+	m.enterprise_id = nil
+	m.addenterprise_id = nil
+	delete(m.clearedFields, participant.FieldEnterpriseID)
+}
+
+// SetUserID sets the "user_id" field.
+func (m *ParticipantMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *ParticipantMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldUserID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ClearUserID clears the value of the "user_id" field.
+func (m *ParticipantMutation) ClearUserID() {
+	m.user = nil
+	m.clearedFields[participant.FieldUserID] = struct{}{}
+}
+
+// UserIDCleared returns if the "user_id" field was cleared in this mutation.
+func (m *ParticipantMutation) UserIDCleared() bool {
+	_, ok := m.clearedFields[participant.FieldUserID]
+	return ok
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *ParticipantMutation) ResetUserID() {
+	m.user = nil
+	delete(m.clearedFields, participant.FieldUserID)
+}
+
+// SetStatus sets the "status" field.
+func (m *ParticipantMutation) SetStatus(pa participant.Status) {
+	m.status = &pa
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ParticipantMutation) Status() (r participant.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldStatus(ctx context.Context) (v participant.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ParticipantMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetViewedAt sets the "viewed_at" field.
+func (m *ParticipantMutation) SetViewedAt(t time.Time) {
+	m.viewed_at = &t
+}
+
+// ViewedAt returns the value of the "viewed_at" field in the mutation.
+func (m *ParticipantMutation) ViewedAt() (r time.Time, exists bool) {
+	v := m.viewed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldViewedAt returns the old "viewed_at" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldViewedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldViewedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldViewedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldViewedAt: %w", err)
+	}
+	return oldValue.ViewedAt, nil
+}
+
+// ClearViewedAt clears the value of the "viewed_at" field.
+func (m *ParticipantMutation) ClearViewedAt() {
+	m.viewed_at = nil
+	m.clearedFields[participant.FieldViewedAt] = struct{}{}
+}
+
+// ViewedAtCleared returns if the "viewed_at" field was cleared in this mutation.
+func (m *ParticipantMutation) ViewedAtCleared() bool {
+	_, ok := m.clearedFields[participant.FieldViewedAt]
+	return ok
+}
+
+// ResetViewedAt resets all changes to the "viewed_at" field.
+func (m *ParticipantMutation) ResetViewedAt() {
+	m.viewed_at = nil
+	delete(m.clearedFields, participant.FieldViewedAt)
+}
+
+// SetSignedAt sets the "signed_at" field.
+func (m *ParticipantMutation) SetSignedAt(t time.Time) {
+	m.signed_at = &t
+}
+
+// SignedAt returns the value of the "signed_at" field in the mutation.
+func (m *ParticipantMutation) SignedAt() (r time.Time, exists bool) {
+	v := m.signed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSignedAt returns the old "signed_at" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldSignedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSignedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSignedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSignedAt: %w", err)
+	}
+	return oldValue.SignedAt, nil
+}
+
+// ClearSignedAt clears the value of the "signed_at" field.
+func (m *ParticipantMutation) ClearSignedAt() {
+	m.signed_at = nil
+	m.clearedFields[participant.FieldSignedAt] = struct{}{}
+}
+
+// SignedAtCleared returns if the "signed_at" field was cleared in this mutation.
+func (m *ParticipantMutation) SignedAtCleared() bool {
+	_, ok := m.clearedFields[participant.FieldSignedAt]
+	return ok
+}
+
+// ResetSignedAt resets all changes to the "signed_at" field.
+func (m *ParticipantMutation) ResetSignedAt() {
+	m.signed_at = nil
+	delete(m.clearedFields, participant.FieldSignedAt)
+}
+
+// SetDeclinedAt sets the "declined_at" field.
+func (m *ParticipantMutation) SetDeclinedAt(t time.Time) {
+	m.declined_at = &t
+}
+
+// DeclinedAt returns the value of the "declined_at" field in the mutation.
+func (m *ParticipantMutation) DeclinedAt() (r time.Time, exists bool) {
+	v := m.declined_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeclinedAt returns the old "declined_at" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldDeclinedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeclinedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeclinedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeclinedAt: %w", err)
+	}
+	return oldValue.DeclinedAt, nil
+}
+
+// ClearDeclinedAt clears the value of the "declined_at" field.
+func (m *ParticipantMutation) ClearDeclinedAt() {
+	m.declined_at = nil
+	m.clearedFields[participant.FieldDeclinedAt] = struct{}{}
+}
+
+// DeclinedAtCleared returns if the "declined_at" field was cleared in this mutation.
+func (m *ParticipantMutation) DeclinedAtCleared() bool {
+	_, ok := m.clearedFields[participant.FieldDeclinedAt]
+	return ok
+}
+
+// ResetDeclinedAt resets all changes to the "declined_at" field.
+func (m *ParticipantMutation) ResetDeclinedAt() {
+	m.declined_at = nil
+	delete(m.clearedFields, participant.FieldDeclinedAt)
+}
+
+// SetDeclineReason sets the "decline_reason" field.
+func (m *ParticipantMutation) SetDeclineReason(s string) {
+	m.decline_reason = &s
+}
+
+// DeclineReason returns the value of the "decline_reason" field in the mutation.
+func (m *ParticipantMutation) DeclineReason() (r string, exists bool) {
+	v := m.decline_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeclineReason returns the old "decline_reason" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldDeclineReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeclineReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeclineReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeclineReason: %w", err)
+	}
+	return oldValue.DeclineReason, nil
+}
+
+// ClearDeclineReason clears the value of the "decline_reason" field.
+func (m *ParticipantMutation) ClearDeclineReason() {
+	m.decline_reason = nil
+	m.clearedFields[participant.FieldDeclineReason] = struct{}{}
+}
+
+// DeclineReasonCleared returns if the "decline_reason" field was cleared in this mutation.
+func (m *ParticipantMutation) DeclineReasonCleared() bool {
+	_, ok := m.clearedFields[participant.FieldDeclineReason]
+	return ok
+}
+
+// ResetDeclineReason resets all changes to the "decline_reason" field.
+func (m *ParticipantMutation) ResetDeclineReason() {
+	m.decline_reason = nil
+	delete(m.clearedFields, participant.FieldDeclineReason)
+}
+
+// SetLastRemindedAt sets the "last_reminded_at" field.
+func (m *ParticipantMutation) SetLastRemindedAt(t time.Time) {
+	m.last_reminded_at = &t
+}
+
+// LastRemindedAt returns the value of the "last_reminded_at" field in the mutation.
+func (m *ParticipantMutation) LastRemindedAt() (r time.Time, exists bool) {
+	v := m.last_reminded_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastRemindedAt returns the old "last_reminded_at" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldLastRemindedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastRemindedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastRemindedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastRemindedAt: %w", err)
+	}
+	return oldValue.LastRemindedAt, nil
+}
+
+// ClearLastRemindedAt clears the value of the "last_reminded_at" field.
+func (m *ParticipantMutation) ClearLastRemindedAt() {
+	m.last_reminded_at = nil
+	m.clearedFields[participant.FieldLastRemindedAt] = struct{}{}
+}
+
+// LastRemindedAtCleared returns if the "last_reminded_at" field was cleared in this mutation.
+func (m *ParticipantMutation) LastRemindedAtCleared() bool {
+	_, ok := m.clearedFields[participant.FieldLastRemindedAt]
+	return ok
+}
+
+// ResetLastRemindedAt resets all changes to the "last_reminded_at" field.
+func (m *ParticipantMutation) ResetLastRemindedAt() {
+	m.last_reminded_at = nil
+	delete(m.clearedFields, participant.FieldLastRemindedAt)
+}
+
+// SetHiddenAt sets the "hidden_at" field.
+func (m *ParticipantMutation) SetHiddenAt(t time.Time) {
+	m.hidden_at = &t
+}
+
+// HiddenAt returns the value of the "hidden_at" field in the mutation.
+func (m *ParticipantMutation) HiddenAt() (r time.Time, exists bool) {
+	v := m.hidden_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHiddenAt returns the old "hidden_at" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldHiddenAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHiddenAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHiddenAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHiddenAt: %w", err)
+	}
+	return oldValue.HiddenAt, nil
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (m *ParticipantMutation) ClearHiddenAt() {
+	m.hidden_at = nil
+	m.clearedFields[participant.FieldHiddenAt] = struct{}{}
+}
+
+// HiddenAtCleared returns if the "hidden_at" field was cleared in this mutation.
+func (m *ParticipantMutation) HiddenAtCleared() bool {
+	_, ok := m.clearedFields[participant.FieldHiddenAt]
+	return ok
+}
+
+// ResetHiddenAt resets all changes to the "hidden_at" field.
+func (m *ParticipantMutation) ResetHiddenAt() {
+	m.hidden_at = nil
+	delete(m.clearedFields, participant.FieldHiddenAt)
+}
+
+// ClearFlow clears the "flow" edge to the Flow entity.
+func (m *ParticipantMutation) ClearFlow() {
+	m.clearedflow = true
+	m.clearedFields[participant.FieldFlowID] = struct{}{}
+}
+
+// FlowCleared reports if the "flow" edge to the Flow entity was cleared.
+func (m *ParticipantMutation) FlowCleared() bool {
+	return m.clearedflow
+}
+
+// FlowIDs returns the "flow" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// FlowID instead. It exists only for internal usage by the builders.
+func (m *ParticipantMutation) FlowIDs() (ids []int) {
+	if id := m.flow; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetFlow resets all changes to the "flow" edge.
+func (m *ParticipantMutation) ResetFlow() {
+	m.flow = nil
+	m.clearedflow = false
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *ParticipantMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[participant.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *ParticipantMutation) UserCleared() bool {
+	return m.UserIDCleared() || m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *ParticipantMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *ParticipantMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// AddFieldIDs adds the "fields" edge to the SignField entity by ids.
+func (m *ParticipantMutation) AddFieldIDs(ids ...int) {
+	if m.fields == nil {
+		m.fields = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.fields[ids[i]] = struct{}{}
+	}
+}
+
+// ClearFields clears the "fields" edge to the SignField entity.
+func (m *ParticipantMutation) ClearFields() {
+	m.clearedfields = true
+}
+
+// FieldsCleared reports if the "fields" edge to the SignField entity was cleared.
+func (m *ParticipantMutation) FieldsCleared() bool {
+	return m.clearedfields
+}
+
+// RemoveFieldIDs removes the "fields" edge to the SignField entity by IDs.
+func (m *ParticipantMutation) RemoveFieldIDs(ids ...int) {
+	if m.removedfields == nil {
+		m.removedfields = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.fields, ids[i])
+		m.removedfields[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedFields returns the removed IDs of the "fields" edge to the SignField entity.
+func (m *ParticipantMutation) RemovedFieldsIDs() (ids []int) {
+	for id := range m.removedfields {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// FieldsIDs returns the "fields" edge IDs in the mutation.
+func (m *ParticipantMutation) FieldsIDs() (ids []int) {
+	for id := range m.fields {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetFields resets all changes to the "fields" edge.
+func (m *ParticipantMutation) ResetFields() {
+	m.fields = nil
+	m.clearedfields = false
+	m.removedfields = nil
+}
+
+// Where appends a list predicates to the ParticipantMutation builder.
+func (m *ParticipantMutation) Where(ps ...predicate.Participant) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ParticipantMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ParticipantMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Participant, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ParticipantMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ParticipantMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Participant).
+func (m *ParticipantMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ParticipantMutation) Fields() []string {
+	fields := make([]string, 0, 19)
+	if m.created_at != nil {
+		fields = append(fields, participant.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, participant.FieldUpdatedAt)
+	}
+	if m.flow != nil {
+		fields = append(fields, participant.FieldFlowID)
+	}
+	if m.role != nil {
+		fields = append(fields, participant.FieldRole)
+	}
+	if m.kind != nil {
+		fields = append(fields, participant.FieldKind)
+	}
+	if m.sign_order != nil {
+		fields = append(fields, participant.FieldSignOrder)
+	}
+	if m.name != nil {
+		fields = append(fields, participant.FieldName)
+	}
+	if m.phone != nil {
+		fields = append(fields, participant.FieldPhone)
+	}
+	if m.email != nil {
+		fields = append(fields, participant.FieldEmail)
+	}
+	if m.enterprise_name != nil {
+		fields = append(fields, participant.FieldEnterpriseName)
+	}
+	if m.enterprise_id != nil {
+		fields = append(fields, participant.FieldEnterpriseID)
+	}
+	if m.user != nil {
+		fields = append(fields, participant.FieldUserID)
+	}
+	if m.status != nil {
+		fields = append(fields, participant.FieldStatus)
+	}
+	if m.viewed_at != nil {
+		fields = append(fields, participant.FieldViewedAt)
+	}
+	if m.signed_at != nil {
+		fields = append(fields, participant.FieldSignedAt)
+	}
+	if m.declined_at != nil {
+		fields = append(fields, participant.FieldDeclinedAt)
+	}
+	if m.decline_reason != nil {
+		fields = append(fields, participant.FieldDeclineReason)
+	}
+	if m.last_reminded_at != nil {
+		fields = append(fields, participant.FieldLastRemindedAt)
+	}
+	if m.hidden_at != nil {
+		fields = append(fields, participant.FieldHiddenAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ParticipantMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case participant.FieldCreatedAt:
+		return m.CreatedAt()
+	case participant.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case participant.FieldFlowID:
+		return m.FlowID()
+	case participant.FieldRole:
+		return m.Role()
+	case participant.FieldKind:
+		return m.Kind()
+	case participant.FieldSignOrder:
+		return m.SignOrder()
+	case participant.FieldName:
+		return m.Name()
+	case participant.FieldPhone:
+		return m.Phone()
+	case participant.FieldEmail:
+		return m.Email()
+	case participant.FieldEnterpriseName:
+		return m.EnterpriseName()
+	case participant.FieldEnterpriseID:
+		return m.EnterpriseID()
+	case participant.FieldUserID:
+		return m.UserID()
+	case participant.FieldStatus:
+		return m.Status()
+	case participant.FieldViewedAt:
+		return m.ViewedAt()
+	case participant.FieldSignedAt:
+		return m.SignedAt()
+	case participant.FieldDeclinedAt:
+		return m.DeclinedAt()
+	case participant.FieldDeclineReason:
+		return m.DeclineReason()
+	case participant.FieldLastRemindedAt:
+		return m.LastRemindedAt()
+	case participant.FieldHiddenAt:
+		return m.HiddenAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ParticipantMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case participant.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case participant.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case participant.FieldFlowID:
+		return m.OldFlowID(ctx)
+	case participant.FieldRole:
+		return m.OldRole(ctx)
+	case participant.FieldKind:
+		return m.OldKind(ctx)
+	case participant.FieldSignOrder:
+		return m.OldSignOrder(ctx)
+	case participant.FieldName:
+		return m.OldName(ctx)
+	case participant.FieldPhone:
+		return m.OldPhone(ctx)
+	case participant.FieldEmail:
+		return m.OldEmail(ctx)
+	case participant.FieldEnterpriseName:
+		return m.OldEnterpriseName(ctx)
+	case participant.FieldEnterpriseID:
+		return m.OldEnterpriseID(ctx)
+	case participant.FieldUserID:
+		return m.OldUserID(ctx)
+	case participant.FieldStatus:
+		return m.OldStatus(ctx)
+	case participant.FieldViewedAt:
+		return m.OldViewedAt(ctx)
+	case participant.FieldSignedAt:
+		return m.OldSignedAt(ctx)
+	case participant.FieldDeclinedAt:
+		return m.OldDeclinedAt(ctx)
+	case participant.FieldDeclineReason:
+		return m.OldDeclineReason(ctx)
+	case participant.FieldLastRemindedAt:
+		return m.OldLastRemindedAt(ctx)
+	case participant.FieldHiddenAt:
+		return m.OldHiddenAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Participant field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ParticipantMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case participant.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case participant.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case participant.FieldFlowID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFlowID(v)
+		return nil
+	case participant.FieldRole:
+		v, ok := value.(participant.Role)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRole(v)
+		return nil
+	case participant.FieldKind:
+		v, ok := value.(participant.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case participant.FieldSignOrder:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSignOrder(v)
+		return nil
+	case participant.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case participant.FieldPhone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhone(v)
+		return nil
+	case participant.FieldEmail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmail(v)
+		return nil
+	case participant.FieldEnterpriseName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnterpriseName(v)
+		return nil
+	case participant.FieldEnterpriseID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnterpriseID(v)
+		return nil
+	case participant.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case participant.FieldStatus:
+		v, ok := value.(participant.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case participant.FieldViewedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetViewedAt(v)
+		return nil
+	case participant.FieldSignedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSignedAt(v)
+		return nil
+	case participant.FieldDeclinedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeclinedAt(v)
+		return nil
+	case participant.FieldDeclineReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeclineReason(v)
+		return nil
+	case participant.FieldLastRemindedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastRemindedAt(v)
+		return nil
+	case participant.FieldHiddenAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHiddenAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Participant field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ParticipantMutation) AddedFields() []string {
+	var fields []string
+	if m.addsign_order != nil {
+		fields = append(fields, participant.FieldSignOrder)
+	}
+	if m.addenterprise_id != nil {
+		fields = append(fields, participant.FieldEnterpriseID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ParticipantMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case participant.FieldSignOrder:
+		return m.AddedSignOrder()
+	case participant.FieldEnterpriseID:
+		return m.AddedEnterpriseID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ParticipantMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case participant.FieldSignOrder:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSignOrder(v)
+		return nil
+	case participant.FieldEnterpriseID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddEnterpriseID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Participant numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ParticipantMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(participant.FieldEmail) {
+		fields = append(fields, participant.FieldEmail)
+	}
+	if m.FieldCleared(participant.FieldEnterpriseName) {
+		fields = append(fields, participant.FieldEnterpriseName)
+	}
+	if m.FieldCleared(participant.FieldEnterpriseID) {
+		fields = append(fields, participant.FieldEnterpriseID)
+	}
+	if m.FieldCleared(participant.FieldUserID) {
+		fields = append(fields, participant.FieldUserID)
+	}
+	if m.FieldCleared(participant.FieldViewedAt) {
+		fields = append(fields, participant.FieldViewedAt)
+	}
+	if m.FieldCleared(participant.FieldSignedAt) {
+		fields = append(fields, participant.FieldSignedAt)
+	}
+	if m.FieldCleared(participant.FieldDeclinedAt) {
+		fields = append(fields, participant.FieldDeclinedAt)
+	}
+	if m.FieldCleared(participant.FieldDeclineReason) {
+		fields = append(fields, participant.FieldDeclineReason)
+	}
+	if m.FieldCleared(participant.FieldLastRemindedAt) {
+		fields = append(fields, participant.FieldLastRemindedAt)
+	}
+	if m.FieldCleared(participant.FieldHiddenAt) {
+		fields = append(fields, participant.FieldHiddenAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ParticipantMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ParticipantMutation) ClearField(name string) error {
+	switch name {
+	case participant.FieldEmail:
+		m.ClearEmail()
+		return nil
+	case participant.FieldEnterpriseName:
+		m.ClearEnterpriseName()
+		return nil
+	case participant.FieldEnterpriseID:
+		m.ClearEnterpriseID()
+		return nil
+	case participant.FieldUserID:
+		m.ClearUserID()
+		return nil
+	case participant.FieldViewedAt:
+		m.ClearViewedAt()
+		return nil
+	case participant.FieldSignedAt:
+		m.ClearSignedAt()
+		return nil
+	case participant.FieldDeclinedAt:
+		m.ClearDeclinedAt()
+		return nil
+	case participant.FieldDeclineReason:
+		m.ClearDeclineReason()
+		return nil
+	case participant.FieldLastRemindedAt:
+		m.ClearLastRemindedAt()
+		return nil
+	case participant.FieldHiddenAt:
+		m.ClearHiddenAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Participant nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ParticipantMutation) ResetField(name string) error {
+	switch name {
+	case participant.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case participant.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case participant.FieldFlowID:
+		m.ResetFlowID()
+		return nil
+	case participant.FieldRole:
+		m.ResetRole()
+		return nil
+	case participant.FieldKind:
+		m.ResetKind()
+		return nil
+	case participant.FieldSignOrder:
+		m.ResetSignOrder()
+		return nil
+	case participant.FieldName:
+		m.ResetName()
+		return nil
+	case participant.FieldPhone:
+		m.ResetPhone()
+		return nil
+	case participant.FieldEmail:
+		m.ResetEmail()
+		return nil
+	case participant.FieldEnterpriseName:
+		m.ResetEnterpriseName()
+		return nil
+	case participant.FieldEnterpriseID:
+		m.ResetEnterpriseID()
+		return nil
+	case participant.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case participant.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case participant.FieldViewedAt:
+		m.ResetViewedAt()
+		return nil
+	case participant.FieldSignedAt:
+		m.ResetSignedAt()
+		return nil
+	case participant.FieldDeclinedAt:
+		m.ResetDeclinedAt()
+		return nil
+	case participant.FieldDeclineReason:
+		m.ResetDeclineReason()
+		return nil
+	case participant.FieldLastRemindedAt:
+		m.ResetLastRemindedAt()
+		return nil
+	case participant.FieldHiddenAt:
+		m.ResetHiddenAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Participant field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ParticipantMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.flow != nil {
+		edges = append(edges, participant.EdgeFlow)
+	}
+	if m.user != nil {
+		edges = append(edges, participant.EdgeUser)
+	}
+	if m.fields != nil {
+		edges = append(edges, participant.EdgeFields)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ParticipantMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case participant.EdgeFlow:
+		if id := m.flow; id != nil {
+			return []ent.Value{*id}
+		}
+	case participant.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	case participant.EdgeFields:
+		ids := make([]ent.Value, 0, len(m.fields))
+		for id := range m.fields {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ParticipantMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.removedfields != nil {
+		edges = append(edges, participant.EdgeFields)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ParticipantMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case participant.EdgeFields:
+		ids := make([]ent.Value, 0, len(m.removedfields))
+		for id := range m.removedfields {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ParticipantMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedflow {
+		edges = append(edges, participant.EdgeFlow)
+	}
+	if m.cleareduser {
+		edges = append(edges, participant.EdgeUser)
+	}
+	if m.clearedfields {
+		edges = append(edges, participant.EdgeFields)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ParticipantMutation) EdgeCleared(name string) bool {
+	switch name {
+	case participant.EdgeFlow:
+		return m.clearedflow
+	case participant.EdgeUser:
+		return m.cleareduser
+	case participant.EdgeFields:
+		return m.clearedfields
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ParticipantMutation) ClearEdge(name string) error {
+	switch name {
+	case participant.EdgeFlow:
+		m.ClearFlow()
+		return nil
+	case participant.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown Participant unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ParticipantMutation) ResetEdge(name string) error {
+	switch name {
+	case participant.EdgeFlow:
+		m.ResetFlow()
+		return nil
+	case participant.EdgeUser:
+		m.ResetUser()
+		return nil
+	case participant.EdgeFields:
+		m.ResetFields()
+		return nil
+	}
+	return fmt.Errorf("unknown Participant edge %s", name)
 }
 
 // SMSCodeMutation represents an operation that mutates the SMSCode nodes in the graph.
@@ -3761,6 +19317,2616 @@ func (m *SMSCodeMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *SMSCodeMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown SMSCode edge %s", name)
+}
+
+// SealMutation represents an operation that mutates the Seal nodes in the graph.
+type SealMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *int
+	created_at         *time.Time
+	updated_at         *time.Time
+	kind               *seal.Kind
+	name               *string
+	image              *[]byte
+	width              *int
+	addwidth           *int
+	height             *int
+	addheight          *int
+	source             *seal.Source
+	status             *seal.Status
+	is_default         *bool
+	voided_at          *time.Time
+	voided_reason      *string
+	clearedFields      map[string]struct{}
+	user               *int
+	cleareduser        bool
+	enterprise         *int
+	clearedenterprise  bool
+	certificate        *int
+	clearedcertificate bool
+	done               bool
+	oldValue           func(context.Context) (*Seal, error)
+	predicates         []predicate.Seal
+}
+
+var _ ent.Mutation = (*SealMutation)(nil)
+
+// sealOption allows management of the mutation configuration using functional options.
+type sealOption func(*SealMutation)
+
+// newSealMutation creates new mutation for the Seal entity.
+func newSealMutation(c config, op Op, opts ...sealOption) *SealMutation {
+	m := &SealMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSeal,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSealID sets the ID field of the mutation.
+func withSealID(id int) sealOption {
+	return func(m *SealMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Seal
+		)
+		m.oldValue = func(ctx context.Context) (*Seal, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Seal.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSeal sets the old Seal of the mutation.
+func withSeal(node *Seal) sealOption {
+	return func(m *SealMutation) {
+		m.oldValue = func(context.Context) (*Seal, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SealMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SealMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SealMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SealMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Seal.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SealMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SealMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Seal entity.
+// If the Seal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SealMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *SealMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *SealMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Seal entity.
+// If the Seal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *SealMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *SealMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *SealMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the Seal entity.
+// If the Seal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealMutation) OldUserID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ClearUserID clears the value of the "user_id" field.
+func (m *SealMutation) ClearUserID() {
+	m.user = nil
+	m.clearedFields[seal.FieldUserID] = struct{}{}
+}
+
+// UserIDCleared returns if the "user_id" field was cleared in this mutation.
+func (m *SealMutation) UserIDCleared() bool {
+	_, ok := m.clearedFields[seal.FieldUserID]
+	return ok
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *SealMutation) ResetUserID() {
+	m.user = nil
+	delete(m.clearedFields, seal.FieldUserID)
+}
+
+// SetEnterpriseID sets the "enterprise_id" field.
+func (m *SealMutation) SetEnterpriseID(i int) {
+	m.enterprise = &i
+}
+
+// EnterpriseID returns the value of the "enterprise_id" field in the mutation.
+func (m *SealMutation) EnterpriseID() (r int, exists bool) {
+	v := m.enterprise
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnterpriseID returns the old "enterprise_id" field's value of the Seal entity.
+// If the Seal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealMutation) OldEnterpriseID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnterpriseID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnterpriseID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnterpriseID: %w", err)
+	}
+	return oldValue.EnterpriseID, nil
+}
+
+// ClearEnterpriseID clears the value of the "enterprise_id" field.
+func (m *SealMutation) ClearEnterpriseID() {
+	m.enterprise = nil
+	m.clearedFields[seal.FieldEnterpriseID] = struct{}{}
+}
+
+// EnterpriseIDCleared returns if the "enterprise_id" field was cleared in this mutation.
+func (m *SealMutation) EnterpriseIDCleared() bool {
+	_, ok := m.clearedFields[seal.FieldEnterpriseID]
+	return ok
+}
+
+// ResetEnterpriseID resets all changes to the "enterprise_id" field.
+func (m *SealMutation) ResetEnterpriseID() {
+	m.enterprise = nil
+	delete(m.clearedFields, seal.FieldEnterpriseID)
+}
+
+// SetKind sets the "kind" field.
+func (m *SealMutation) SetKind(s seal.Kind) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *SealMutation) Kind() (r seal.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the Seal entity.
+// If the Seal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealMutation) OldKind(ctx context.Context) (v seal.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *SealMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetName sets the "name" field.
+func (m *SealMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *SealMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Seal entity.
+// If the Seal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *SealMutation) ResetName() {
+	m.name = nil
+}
+
+// SetImage sets the "image" field.
+func (m *SealMutation) SetImage(b []byte) {
+	m.image = &b
+}
+
+// Image returns the value of the "image" field in the mutation.
+func (m *SealMutation) Image() (r []byte, exists bool) {
+	v := m.image
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldImage returns the old "image" field's value of the Seal entity.
+// If the Seal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealMutation) OldImage(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldImage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldImage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldImage: %w", err)
+	}
+	return oldValue.Image, nil
+}
+
+// ResetImage resets all changes to the "image" field.
+func (m *SealMutation) ResetImage() {
+	m.image = nil
+}
+
+// SetWidth sets the "width" field.
+func (m *SealMutation) SetWidth(i int) {
+	m.width = &i
+	m.addwidth = nil
+}
+
+// Width returns the value of the "width" field in the mutation.
+func (m *SealMutation) Width() (r int, exists bool) {
+	v := m.width
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWidth returns the old "width" field's value of the Seal entity.
+// If the Seal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealMutation) OldWidth(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWidth is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWidth requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWidth: %w", err)
+	}
+	return oldValue.Width, nil
+}
+
+// AddWidth adds i to the "width" field.
+func (m *SealMutation) AddWidth(i int) {
+	if m.addwidth != nil {
+		*m.addwidth += i
+	} else {
+		m.addwidth = &i
+	}
+}
+
+// AddedWidth returns the value that was added to the "width" field in this mutation.
+func (m *SealMutation) AddedWidth() (r int, exists bool) {
+	v := m.addwidth
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetWidth resets all changes to the "width" field.
+func (m *SealMutation) ResetWidth() {
+	m.width = nil
+	m.addwidth = nil
+}
+
+// SetHeight sets the "height" field.
+func (m *SealMutation) SetHeight(i int) {
+	m.height = &i
+	m.addheight = nil
+}
+
+// Height returns the value of the "height" field in the mutation.
+func (m *SealMutation) Height() (r int, exists bool) {
+	v := m.height
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHeight returns the old "height" field's value of the Seal entity.
+// If the Seal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealMutation) OldHeight(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHeight is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHeight requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHeight: %w", err)
+	}
+	return oldValue.Height, nil
+}
+
+// AddHeight adds i to the "height" field.
+func (m *SealMutation) AddHeight(i int) {
+	if m.addheight != nil {
+		*m.addheight += i
+	} else {
+		m.addheight = &i
+	}
+}
+
+// AddedHeight returns the value that was added to the "height" field in this mutation.
+func (m *SealMutation) AddedHeight() (r int, exists bool) {
+	v := m.addheight
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetHeight resets all changes to the "height" field.
+func (m *SealMutation) ResetHeight() {
+	m.height = nil
+	m.addheight = nil
+}
+
+// SetSource sets the "source" field.
+func (m *SealMutation) SetSource(s seal.Source) {
+	m.source = &s
+}
+
+// Source returns the value of the "source" field in the mutation.
+func (m *SealMutation) Source() (r seal.Source, exists bool) {
+	v := m.source
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSource returns the old "source" field's value of the Seal entity.
+// If the Seal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealMutation) OldSource(ctx context.Context) (v seal.Source, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSource is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSource requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSource: %w", err)
+	}
+	return oldValue.Source, nil
+}
+
+// ResetSource resets all changes to the "source" field.
+func (m *SealMutation) ResetSource() {
+	m.source = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *SealMutation) SetStatus(s seal.Status) {
+	m.status = &s
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *SealMutation) Status() (r seal.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Seal entity.
+// If the Seal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealMutation) OldStatus(ctx context.Context) (v seal.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *SealMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetIsDefault sets the "is_default" field.
+func (m *SealMutation) SetIsDefault(b bool) {
+	m.is_default = &b
+}
+
+// IsDefault returns the value of the "is_default" field in the mutation.
+func (m *SealMutation) IsDefault() (r bool, exists bool) {
+	v := m.is_default
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIsDefault returns the old "is_default" field's value of the Seal entity.
+// If the Seal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealMutation) OldIsDefault(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIsDefault is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIsDefault requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIsDefault: %w", err)
+	}
+	return oldValue.IsDefault, nil
+}
+
+// ResetIsDefault resets all changes to the "is_default" field.
+func (m *SealMutation) ResetIsDefault() {
+	m.is_default = nil
+}
+
+// SetCertificateID sets the "certificate_id" field.
+func (m *SealMutation) SetCertificateID(i int) {
+	m.certificate = &i
+}
+
+// CertificateID returns the value of the "certificate_id" field in the mutation.
+func (m *SealMutation) CertificateID() (r int, exists bool) {
+	v := m.certificate
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCertificateID returns the old "certificate_id" field's value of the Seal entity.
+// If the Seal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealMutation) OldCertificateID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCertificateID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCertificateID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCertificateID: %w", err)
+	}
+	return oldValue.CertificateID, nil
+}
+
+// ClearCertificateID clears the value of the "certificate_id" field.
+func (m *SealMutation) ClearCertificateID() {
+	m.certificate = nil
+	m.clearedFields[seal.FieldCertificateID] = struct{}{}
+}
+
+// CertificateIDCleared returns if the "certificate_id" field was cleared in this mutation.
+func (m *SealMutation) CertificateIDCleared() bool {
+	_, ok := m.clearedFields[seal.FieldCertificateID]
+	return ok
+}
+
+// ResetCertificateID resets all changes to the "certificate_id" field.
+func (m *SealMutation) ResetCertificateID() {
+	m.certificate = nil
+	delete(m.clearedFields, seal.FieldCertificateID)
+}
+
+// SetVoidedAt sets the "voided_at" field.
+func (m *SealMutation) SetVoidedAt(t time.Time) {
+	m.voided_at = &t
+}
+
+// VoidedAt returns the value of the "voided_at" field in the mutation.
+func (m *SealMutation) VoidedAt() (r time.Time, exists bool) {
+	v := m.voided_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVoidedAt returns the old "voided_at" field's value of the Seal entity.
+// If the Seal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealMutation) OldVoidedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVoidedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVoidedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVoidedAt: %w", err)
+	}
+	return oldValue.VoidedAt, nil
+}
+
+// ClearVoidedAt clears the value of the "voided_at" field.
+func (m *SealMutation) ClearVoidedAt() {
+	m.voided_at = nil
+	m.clearedFields[seal.FieldVoidedAt] = struct{}{}
+}
+
+// VoidedAtCleared returns if the "voided_at" field was cleared in this mutation.
+func (m *SealMutation) VoidedAtCleared() bool {
+	_, ok := m.clearedFields[seal.FieldVoidedAt]
+	return ok
+}
+
+// ResetVoidedAt resets all changes to the "voided_at" field.
+func (m *SealMutation) ResetVoidedAt() {
+	m.voided_at = nil
+	delete(m.clearedFields, seal.FieldVoidedAt)
+}
+
+// SetVoidedReason sets the "voided_reason" field.
+func (m *SealMutation) SetVoidedReason(s string) {
+	m.voided_reason = &s
+}
+
+// VoidedReason returns the value of the "voided_reason" field in the mutation.
+func (m *SealMutation) VoidedReason() (r string, exists bool) {
+	v := m.voided_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVoidedReason returns the old "voided_reason" field's value of the Seal entity.
+// If the Seal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealMutation) OldVoidedReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVoidedReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVoidedReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVoidedReason: %w", err)
+	}
+	return oldValue.VoidedReason, nil
+}
+
+// ClearVoidedReason clears the value of the "voided_reason" field.
+func (m *SealMutation) ClearVoidedReason() {
+	m.voided_reason = nil
+	m.clearedFields[seal.FieldVoidedReason] = struct{}{}
+}
+
+// VoidedReasonCleared returns if the "voided_reason" field was cleared in this mutation.
+func (m *SealMutation) VoidedReasonCleared() bool {
+	_, ok := m.clearedFields[seal.FieldVoidedReason]
+	return ok
+}
+
+// ResetVoidedReason resets all changes to the "voided_reason" field.
+func (m *SealMutation) ResetVoidedReason() {
+	m.voided_reason = nil
+	delete(m.clearedFields, seal.FieldVoidedReason)
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *SealMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[seal.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *SealMutation) UserCleared() bool {
+	return m.UserIDCleared() || m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *SealMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *SealMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// ClearEnterprise clears the "enterprise" edge to the Enterprise entity.
+func (m *SealMutation) ClearEnterprise() {
+	m.clearedenterprise = true
+	m.clearedFields[seal.FieldEnterpriseID] = struct{}{}
+}
+
+// EnterpriseCleared reports if the "enterprise" edge to the Enterprise entity was cleared.
+func (m *SealMutation) EnterpriseCleared() bool {
+	return m.EnterpriseIDCleared() || m.clearedenterprise
+}
+
+// EnterpriseIDs returns the "enterprise" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// EnterpriseID instead. It exists only for internal usage by the builders.
+func (m *SealMutation) EnterpriseIDs() (ids []int) {
+	if id := m.enterprise; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetEnterprise resets all changes to the "enterprise" edge.
+func (m *SealMutation) ResetEnterprise() {
+	m.enterprise = nil
+	m.clearedenterprise = false
+}
+
+// ClearCertificate clears the "certificate" edge to the Certificate entity.
+func (m *SealMutation) ClearCertificate() {
+	m.clearedcertificate = true
+	m.clearedFields[seal.FieldCertificateID] = struct{}{}
+}
+
+// CertificateCleared reports if the "certificate" edge to the Certificate entity was cleared.
+func (m *SealMutation) CertificateCleared() bool {
+	return m.CertificateIDCleared() || m.clearedcertificate
+}
+
+// CertificateIDs returns the "certificate" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CertificateID instead. It exists only for internal usage by the builders.
+func (m *SealMutation) CertificateIDs() (ids []int) {
+	if id := m.certificate; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCertificate resets all changes to the "certificate" edge.
+func (m *SealMutation) ResetCertificate() {
+	m.certificate = nil
+	m.clearedcertificate = false
+}
+
+// Where appends a list predicates to the SealMutation builder.
+func (m *SealMutation) Where(ps ...predicate.Seal) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SealMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SealMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Seal, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SealMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SealMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Seal).
+func (m *SealMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SealMutation) Fields() []string {
+	fields := make([]string, 0, 15)
+	if m.created_at != nil {
+		fields = append(fields, seal.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, seal.FieldUpdatedAt)
+	}
+	if m.user != nil {
+		fields = append(fields, seal.FieldUserID)
+	}
+	if m.enterprise != nil {
+		fields = append(fields, seal.FieldEnterpriseID)
+	}
+	if m.kind != nil {
+		fields = append(fields, seal.FieldKind)
+	}
+	if m.name != nil {
+		fields = append(fields, seal.FieldName)
+	}
+	if m.image != nil {
+		fields = append(fields, seal.FieldImage)
+	}
+	if m.width != nil {
+		fields = append(fields, seal.FieldWidth)
+	}
+	if m.height != nil {
+		fields = append(fields, seal.FieldHeight)
+	}
+	if m.source != nil {
+		fields = append(fields, seal.FieldSource)
+	}
+	if m.status != nil {
+		fields = append(fields, seal.FieldStatus)
+	}
+	if m.is_default != nil {
+		fields = append(fields, seal.FieldIsDefault)
+	}
+	if m.certificate != nil {
+		fields = append(fields, seal.FieldCertificateID)
+	}
+	if m.voided_at != nil {
+		fields = append(fields, seal.FieldVoidedAt)
+	}
+	if m.voided_reason != nil {
+		fields = append(fields, seal.FieldVoidedReason)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SealMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case seal.FieldCreatedAt:
+		return m.CreatedAt()
+	case seal.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case seal.FieldUserID:
+		return m.UserID()
+	case seal.FieldEnterpriseID:
+		return m.EnterpriseID()
+	case seal.FieldKind:
+		return m.Kind()
+	case seal.FieldName:
+		return m.Name()
+	case seal.FieldImage:
+		return m.Image()
+	case seal.FieldWidth:
+		return m.Width()
+	case seal.FieldHeight:
+		return m.Height()
+	case seal.FieldSource:
+		return m.Source()
+	case seal.FieldStatus:
+		return m.Status()
+	case seal.FieldIsDefault:
+		return m.IsDefault()
+	case seal.FieldCertificateID:
+		return m.CertificateID()
+	case seal.FieldVoidedAt:
+		return m.VoidedAt()
+	case seal.FieldVoidedReason:
+		return m.VoidedReason()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SealMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case seal.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case seal.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case seal.FieldUserID:
+		return m.OldUserID(ctx)
+	case seal.FieldEnterpriseID:
+		return m.OldEnterpriseID(ctx)
+	case seal.FieldKind:
+		return m.OldKind(ctx)
+	case seal.FieldName:
+		return m.OldName(ctx)
+	case seal.FieldImage:
+		return m.OldImage(ctx)
+	case seal.FieldWidth:
+		return m.OldWidth(ctx)
+	case seal.FieldHeight:
+		return m.OldHeight(ctx)
+	case seal.FieldSource:
+		return m.OldSource(ctx)
+	case seal.FieldStatus:
+		return m.OldStatus(ctx)
+	case seal.FieldIsDefault:
+		return m.OldIsDefault(ctx)
+	case seal.FieldCertificateID:
+		return m.OldCertificateID(ctx)
+	case seal.FieldVoidedAt:
+		return m.OldVoidedAt(ctx)
+	case seal.FieldVoidedReason:
+		return m.OldVoidedReason(ctx)
+	}
+	return nil, fmt.Errorf("unknown Seal field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SealMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case seal.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case seal.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case seal.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case seal.FieldEnterpriseID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnterpriseID(v)
+		return nil
+	case seal.FieldKind:
+		v, ok := value.(seal.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case seal.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case seal.FieldImage:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetImage(v)
+		return nil
+	case seal.FieldWidth:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWidth(v)
+		return nil
+	case seal.FieldHeight:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHeight(v)
+		return nil
+	case seal.FieldSource:
+		v, ok := value.(seal.Source)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSource(v)
+		return nil
+	case seal.FieldStatus:
+		v, ok := value.(seal.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case seal.FieldIsDefault:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIsDefault(v)
+		return nil
+	case seal.FieldCertificateID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCertificateID(v)
+		return nil
+	case seal.FieldVoidedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVoidedAt(v)
+		return nil
+	case seal.FieldVoidedReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVoidedReason(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Seal field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SealMutation) AddedFields() []string {
+	var fields []string
+	if m.addwidth != nil {
+		fields = append(fields, seal.FieldWidth)
+	}
+	if m.addheight != nil {
+		fields = append(fields, seal.FieldHeight)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SealMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case seal.FieldWidth:
+		return m.AddedWidth()
+	case seal.FieldHeight:
+		return m.AddedHeight()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SealMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case seal.FieldWidth:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddWidth(v)
+		return nil
+	case seal.FieldHeight:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddHeight(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Seal numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SealMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(seal.FieldUserID) {
+		fields = append(fields, seal.FieldUserID)
+	}
+	if m.FieldCleared(seal.FieldEnterpriseID) {
+		fields = append(fields, seal.FieldEnterpriseID)
+	}
+	if m.FieldCleared(seal.FieldCertificateID) {
+		fields = append(fields, seal.FieldCertificateID)
+	}
+	if m.FieldCleared(seal.FieldVoidedAt) {
+		fields = append(fields, seal.FieldVoidedAt)
+	}
+	if m.FieldCleared(seal.FieldVoidedReason) {
+		fields = append(fields, seal.FieldVoidedReason)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SealMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SealMutation) ClearField(name string) error {
+	switch name {
+	case seal.FieldUserID:
+		m.ClearUserID()
+		return nil
+	case seal.FieldEnterpriseID:
+		m.ClearEnterpriseID()
+		return nil
+	case seal.FieldCertificateID:
+		m.ClearCertificateID()
+		return nil
+	case seal.FieldVoidedAt:
+		m.ClearVoidedAt()
+		return nil
+	case seal.FieldVoidedReason:
+		m.ClearVoidedReason()
+		return nil
+	}
+	return fmt.Errorf("unknown Seal nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SealMutation) ResetField(name string) error {
+	switch name {
+	case seal.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case seal.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case seal.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case seal.FieldEnterpriseID:
+		m.ResetEnterpriseID()
+		return nil
+	case seal.FieldKind:
+		m.ResetKind()
+		return nil
+	case seal.FieldName:
+		m.ResetName()
+		return nil
+	case seal.FieldImage:
+		m.ResetImage()
+		return nil
+	case seal.FieldWidth:
+		m.ResetWidth()
+		return nil
+	case seal.FieldHeight:
+		m.ResetHeight()
+		return nil
+	case seal.FieldSource:
+		m.ResetSource()
+		return nil
+	case seal.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case seal.FieldIsDefault:
+		m.ResetIsDefault()
+		return nil
+	case seal.FieldCertificateID:
+		m.ResetCertificateID()
+		return nil
+	case seal.FieldVoidedAt:
+		m.ResetVoidedAt()
+		return nil
+	case seal.FieldVoidedReason:
+		m.ResetVoidedReason()
+		return nil
+	}
+	return fmt.Errorf("unknown Seal field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SealMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.user != nil {
+		edges = append(edges, seal.EdgeUser)
+	}
+	if m.enterprise != nil {
+		edges = append(edges, seal.EdgeEnterprise)
+	}
+	if m.certificate != nil {
+		edges = append(edges, seal.EdgeCertificate)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SealMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case seal.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	case seal.EdgeEnterprise:
+		if id := m.enterprise; id != nil {
+			return []ent.Value{*id}
+		}
+	case seal.EdgeCertificate:
+		if id := m.certificate; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SealMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SealMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SealMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.cleareduser {
+		edges = append(edges, seal.EdgeUser)
+	}
+	if m.clearedenterprise {
+		edges = append(edges, seal.EdgeEnterprise)
+	}
+	if m.clearedcertificate {
+		edges = append(edges, seal.EdgeCertificate)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SealMutation) EdgeCleared(name string) bool {
+	switch name {
+	case seal.EdgeUser:
+		return m.cleareduser
+	case seal.EdgeEnterprise:
+		return m.clearedenterprise
+	case seal.EdgeCertificate:
+		return m.clearedcertificate
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SealMutation) ClearEdge(name string) error {
+	switch name {
+	case seal.EdgeUser:
+		m.ClearUser()
+		return nil
+	case seal.EdgeEnterprise:
+		m.ClearEnterprise()
+		return nil
+	case seal.EdgeCertificate:
+		m.ClearCertificate()
+		return nil
+	}
+	return fmt.Errorf("unknown Seal unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SealMutation) ResetEdge(name string) error {
+	switch name {
+	case seal.EdgeUser:
+		m.ResetUser()
+		return nil
+	case seal.EdgeEnterprise:
+		m.ResetEnterprise()
+		return nil
+	case seal.EdgeCertificate:
+		m.ResetCertificate()
+		return nil
+	}
+	return fmt.Errorf("unknown Seal edge %s", name)
+}
+
+// SealGrantMutation represents an operation that mutates the SealGrant nodes in the graph.
+type SealGrantMutation struct {
+	config
+	op                   Op
+	typ                  string
+	id                   *int
+	created_at           *time.Time
+	updated_at           *time.Time
+	granted_by           *int
+	addgranted_by        *int
+	valid_from           *time.Time
+	valid_until          *time.Time
+	scenes               *[]string
+	appendscenes         []string
+	counterparties       *[]string
+	appendcounterparties []string
+	revoked_at           *time.Time
+	revoked_reason       *string
+	clearedFields        map[string]struct{}
+	enterprise           *int
+	clearedenterprise    bool
+	seal                 *int
+	clearedseal          bool
+	user                 *int
+	cleareduser          bool
+	done                 bool
+	oldValue             func(context.Context) (*SealGrant, error)
+	predicates           []predicate.SealGrant
+}
+
+var _ ent.Mutation = (*SealGrantMutation)(nil)
+
+// sealgrantOption allows management of the mutation configuration using functional options.
+type sealgrantOption func(*SealGrantMutation)
+
+// newSealGrantMutation creates new mutation for the SealGrant entity.
+func newSealGrantMutation(c config, op Op, opts ...sealgrantOption) *SealGrantMutation {
+	m := &SealGrantMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSealGrant,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSealGrantID sets the ID field of the mutation.
+func withSealGrantID(id int) sealgrantOption {
+	return func(m *SealGrantMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SealGrant
+		)
+		m.oldValue = func(ctx context.Context) (*SealGrant, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SealGrant.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSealGrant sets the old SealGrant of the mutation.
+func withSealGrant(node *SealGrant) sealgrantOption {
+	return func(m *SealGrantMutation) {
+		m.oldValue = func(context.Context) (*SealGrant, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SealGrantMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SealGrantMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SealGrantMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SealGrantMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SealGrant.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SealGrantMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SealGrantMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the SealGrant entity.
+// If the SealGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealGrantMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SealGrantMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *SealGrantMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *SealGrantMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the SealGrant entity.
+// If the SealGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealGrantMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *SealGrantMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetEnterpriseID sets the "enterprise_id" field.
+func (m *SealGrantMutation) SetEnterpriseID(i int) {
+	m.enterprise = &i
+}
+
+// EnterpriseID returns the value of the "enterprise_id" field in the mutation.
+func (m *SealGrantMutation) EnterpriseID() (r int, exists bool) {
+	v := m.enterprise
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnterpriseID returns the old "enterprise_id" field's value of the SealGrant entity.
+// If the SealGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealGrantMutation) OldEnterpriseID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnterpriseID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnterpriseID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnterpriseID: %w", err)
+	}
+	return oldValue.EnterpriseID, nil
+}
+
+// ResetEnterpriseID resets all changes to the "enterprise_id" field.
+func (m *SealGrantMutation) ResetEnterpriseID() {
+	m.enterprise = nil
+}
+
+// SetSealID sets the "seal_id" field.
+func (m *SealGrantMutation) SetSealID(i int) {
+	m.seal = &i
+}
+
+// SealID returns the value of the "seal_id" field in the mutation.
+func (m *SealGrantMutation) SealID() (r int, exists bool) {
+	v := m.seal
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSealID returns the old "seal_id" field's value of the SealGrant entity.
+// If the SealGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealGrantMutation) OldSealID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSealID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSealID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSealID: %w", err)
+	}
+	return oldValue.SealID, nil
+}
+
+// ResetSealID resets all changes to the "seal_id" field.
+func (m *SealGrantMutation) ResetSealID() {
+	m.seal = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *SealGrantMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *SealGrantMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the SealGrant entity.
+// If the SealGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealGrantMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *SealGrantMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetGrantedBy sets the "granted_by" field.
+func (m *SealGrantMutation) SetGrantedBy(i int) {
+	m.granted_by = &i
+	m.addgranted_by = nil
+}
+
+// GrantedBy returns the value of the "granted_by" field in the mutation.
+func (m *SealGrantMutation) GrantedBy() (r int, exists bool) {
+	v := m.granted_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGrantedBy returns the old "granted_by" field's value of the SealGrant entity.
+// If the SealGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealGrantMutation) OldGrantedBy(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGrantedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGrantedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGrantedBy: %w", err)
+	}
+	return oldValue.GrantedBy, nil
+}
+
+// AddGrantedBy adds i to the "granted_by" field.
+func (m *SealGrantMutation) AddGrantedBy(i int) {
+	if m.addgranted_by != nil {
+		*m.addgranted_by += i
+	} else {
+		m.addgranted_by = &i
+	}
+}
+
+// AddedGrantedBy returns the value that was added to the "granted_by" field in this mutation.
+func (m *SealGrantMutation) AddedGrantedBy() (r int, exists bool) {
+	v := m.addgranted_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetGrantedBy resets all changes to the "granted_by" field.
+func (m *SealGrantMutation) ResetGrantedBy() {
+	m.granted_by = nil
+	m.addgranted_by = nil
+}
+
+// SetValidFrom sets the "valid_from" field.
+func (m *SealGrantMutation) SetValidFrom(t time.Time) {
+	m.valid_from = &t
+}
+
+// ValidFrom returns the value of the "valid_from" field in the mutation.
+func (m *SealGrantMutation) ValidFrom() (r time.Time, exists bool) {
+	v := m.valid_from
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValidFrom returns the old "valid_from" field's value of the SealGrant entity.
+// If the SealGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealGrantMutation) OldValidFrom(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValidFrom is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValidFrom requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValidFrom: %w", err)
+	}
+	return oldValue.ValidFrom, nil
+}
+
+// ResetValidFrom resets all changes to the "valid_from" field.
+func (m *SealGrantMutation) ResetValidFrom() {
+	m.valid_from = nil
+}
+
+// SetValidUntil sets the "valid_until" field.
+func (m *SealGrantMutation) SetValidUntil(t time.Time) {
+	m.valid_until = &t
+}
+
+// ValidUntil returns the value of the "valid_until" field in the mutation.
+func (m *SealGrantMutation) ValidUntil() (r time.Time, exists bool) {
+	v := m.valid_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValidUntil returns the old "valid_until" field's value of the SealGrant entity.
+// If the SealGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealGrantMutation) OldValidUntil(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValidUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValidUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValidUntil: %w", err)
+	}
+	return oldValue.ValidUntil, nil
+}
+
+// ResetValidUntil resets all changes to the "valid_until" field.
+func (m *SealGrantMutation) ResetValidUntil() {
+	m.valid_until = nil
+}
+
+// SetScenes sets the "scenes" field.
+func (m *SealGrantMutation) SetScenes(s []string) {
+	m.scenes = &s
+	m.appendscenes = nil
+}
+
+// Scenes returns the value of the "scenes" field in the mutation.
+func (m *SealGrantMutation) Scenes() (r []string, exists bool) {
+	v := m.scenes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScenes returns the old "scenes" field's value of the SealGrant entity.
+// If the SealGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealGrantMutation) OldScenes(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScenes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScenes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScenes: %w", err)
+	}
+	return oldValue.Scenes, nil
+}
+
+// AppendScenes adds s to the "scenes" field.
+func (m *SealGrantMutation) AppendScenes(s []string) {
+	m.appendscenes = append(m.appendscenes, s...)
+}
+
+// AppendedScenes returns the list of values that were appended to the "scenes" field in this mutation.
+func (m *SealGrantMutation) AppendedScenes() ([]string, bool) {
+	if len(m.appendscenes) == 0 {
+		return nil, false
+	}
+	return m.appendscenes, true
+}
+
+// ClearScenes clears the value of the "scenes" field.
+func (m *SealGrantMutation) ClearScenes() {
+	m.scenes = nil
+	m.appendscenes = nil
+	m.clearedFields[sealgrant.FieldScenes] = struct{}{}
+}
+
+// ScenesCleared returns if the "scenes" field was cleared in this mutation.
+func (m *SealGrantMutation) ScenesCleared() bool {
+	_, ok := m.clearedFields[sealgrant.FieldScenes]
+	return ok
+}
+
+// ResetScenes resets all changes to the "scenes" field.
+func (m *SealGrantMutation) ResetScenes() {
+	m.scenes = nil
+	m.appendscenes = nil
+	delete(m.clearedFields, sealgrant.FieldScenes)
+}
+
+// SetCounterparties sets the "counterparties" field.
+func (m *SealGrantMutation) SetCounterparties(s []string) {
+	m.counterparties = &s
+	m.appendcounterparties = nil
+}
+
+// Counterparties returns the value of the "counterparties" field in the mutation.
+func (m *SealGrantMutation) Counterparties() (r []string, exists bool) {
+	v := m.counterparties
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCounterparties returns the old "counterparties" field's value of the SealGrant entity.
+// If the SealGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealGrantMutation) OldCounterparties(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCounterparties is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCounterparties requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCounterparties: %w", err)
+	}
+	return oldValue.Counterparties, nil
+}
+
+// AppendCounterparties adds s to the "counterparties" field.
+func (m *SealGrantMutation) AppendCounterparties(s []string) {
+	m.appendcounterparties = append(m.appendcounterparties, s...)
+}
+
+// AppendedCounterparties returns the list of values that were appended to the "counterparties" field in this mutation.
+func (m *SealGrantMutation) AppendedCounterparties() ([]string, bool) {
+	if len(m.appendcounterparties) == 0 {
+		return nil, false
+	}
+	return m.appendcounterparties, true
+}
+
+// ClearCounterparties clears the value of the "counterparties" field.
+func (m *SealGrantMutation) ClearCounterparties() {
+	m.counterparties = nil
+	m.appendcounterparties = nil
+	m.clearedFields[sealgrant.FieldCounterparties] = struct{}{}
+}
+
+// CounterpartiesCleared returns if the "counterparties" field was cleared in this mutation.
+func (m *SealGrantMutation) CounterpartiesCleared() bool {
+	_, ok := m.clearedFields[sealgrant.FieldCounterparties]
+	return ok
+}
+
+// ResetCounterparties resets all changes to the "counterparties" field.
+func (m *SealGrantMutation) ResetCounterparties() {
+	m.counterparties = nil
+	m.appendcounterparties = nil
+	delete(m.clearedFields, sealgrant.FieldCounterparties)
+}
+
+// SetRevokedAt sets the "revoked_at" field.
+func (m *SealGrantMutation) SetRevokedAt(t time.Time) {
+	m.revoked_at = &t
+}
+
+// RevokedAt returns the value of the "revoked_at" field in the mutation.
+func (m *SealGrantMutation) RevokedAt() (r time.Time, exists bool) {
+	v := m.revoked_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevokedAt returns the old "revoked_at" field's value of the SealGrant entity.
+// If the SealGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealGrantMutation) OldRevokedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevokedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevokedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevokedAt: %w", err)
+	}
+	return oldValue.RevokedAt, nil
+}
+
+// ClearRevokedAt clears the value of the "revoked_at" field.
+func (m *SealGrantMutation) ClearRevokedAt() {
+	m.revoked_at = nil
+	m.clearedFields[sealgrant.FieldRevokedAt] = struct{}{}
+}
+
+// RevokedAtCleared returns if the "revoked_at" field was cleared in this mutation.
+func (m *SealGrantMutation) RevokedAtCleared() bool {
+	_, ok := m.clearedFields[sealgrant.FieldRevokedAt]
+	return ok
+}
+
+// ResetRevokedAt resets all changes to the "revoked_at" field.
+func (m *SealGrantMutation) ResetRevokedAt() {
+	m.revoked_at = nil
+	delete(m.clearedFields, sealgrant.FieldRevokedAt)
+}
+
+// SetRevokedReason sets the "revoked_reason" field.
+func (m *SealGrantMutation) SetRevokedReason(s string) {
+	m.revoked_reason = &s
+}
+
+// RevokedReason returns the value of the "revoked_reason" field in the mutation.
+func (m *SealGrantMutation) RevokedReason() (r string, exists bool) {
+	v := m.revoked_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevokedReason returns the old "revoked_reason" field's value of the SealGrant entity.
+// If the SealGrant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealGrantMutation) OldRevokedReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevokedReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevokedReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevokedReason: %w", err)
+	}
+	return oldValue.RevokedReason, nil
+}
+
+// ClearRevokedReason clears the value of the "revoked_reason" field.
+func (m *SealGrantMutation) ClearRevokedReason() {
+	m.revoked_reason = nil
+	m.clearedFields[sealgrant.FieldRevokedReason] = struct{}{}
+}
+
+// RevokedReasonCleared returns if the "revoked_reason" field was cleared in this mutation.
+func (m *SealGrantMutation) RevokedReasonCleared() bool {
+	_, ok := m.clearedFields[sealgrant.FieldRevokedReason]
+	return ok
+}
+
+// ResetRevokedReason resets all changes to the "revoked_reason" field.
+func (m *SealGrantMutation) ResetRevokedReason() {
+	m.revoked_reason = nil
+	delete(m.clearedFields, sealgrant.FieldRevokedReason)
+}
+
+// ClearEnterprise clears the "enterprise" edge to the Enterprise entity.
+func (m *SealGrantMutation) ClearEnterprise() {
+	m.clearedenterprise = true
+	m.clearedFields[sealgrant.FieldEnterpriseID] = struct{}{}
+}
+
+// EnterpriseCleared reports if the "enterprise" edge to the Enterprise entity was cleared.
+func (m *SealGrantMutation) EnterpriseCleared() bool {
+	return m.clearedenterprise
+}
+
+// EnterpriseIDs returns the "enterprise" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// EnterpriseID instead. It exists only for internal usage by the builders.
+func (m *SealGrantMutation) EnterpriseIDs() (ids []int) {
+	if id := m.enterprise; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetEnterprise resets all changes to the "enterprise" edge.
+func (m *SealGrantMutation) ResetEnterprise() {
+	m.enterprise = nil
+	m.clearedenterprise = false
+}
+
+// ClearSeal clears the "seal" edge to the Seal entity.
+func (m *SealGrantMutation) ClearSeal() {
+	m.clearedseal = true
+	m.clearedFields[sealgrant.FieldSealID] = struct{}{}
+}
+
+// SealCleared reports if the "seal" edge to the Seal entity was cleared.
+func (m *SealGrantMutation) SealCleared() bool {
+	return m.clearedseal
+}
+
+// SealIDs returns the "seal" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SealID instead. It exists only for internal usage by the builders.
+func (m *SealGrantMutation) SealIDs() (ids []int) {
+	if id := m.seal; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSeal resets all changes to the "seal" edge.
+func (m *SealGrantMutation) ResetSeal() {
+	m.seal = nil
+	m.clearedseal = false
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *SealGrantMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[sealgrant.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *SealGrantMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *SealGrantMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *SealGrantMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the SealGrantMutation builder.
+func (m *SealGrantMutation) Where(ps ...predicate.SealGrant) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SealGrantMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SealGrantMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SealGrant, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SealGrantMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SealGrantMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SealGrant).
+func (m *SealGrantMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SealGrantMutation) Fields() []string {
+	fields := make([]string, 0, 12)
+	if m.created_at != nil {
+		fields = append(fields, sealgrant.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, sealgrant.FieldUpdatedAt)
+	}
+	if m.enterprise != nil {
+		fields = append(fields, sealgrant.FieldEnterpriseID)
+	}
+	if m.seal != nil {
+		fields = append(fields, sealgrant.FieldSealID)
+	}
+	if m.user != nil {
+		fields = append(fields, sealgrant.FieldUserID)
+	}
+	if m.granted_by != nil {
+		fields = append(fields, sealgrant.FieldGrantedBy)
+	}
+	if m.valid_from != nil {
+		fields = append(fields, sealgrant.FieldValidFrom)
+	}
+	if m.valid_until != nil {
+		fields = append(fields, sealgrant.FieldValidUntil)
+	}
+	if m.scenes != nil {
+		fields = append(fields, sealgrant.FieldScenes)
+	}
+	if m.counterparties != nil {
+		fields = append(fields, sealgrant.FieldCounterparties)
+	}
+	if m.revoked_at != nil {
+		fields = append(fields, sealgrant.FieldRevokedAt)
+	}
+	if m.revoked_reason != nil {
+		fields = append(fields, sealgrant.FieldRevokedReason)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SealGrantMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case sealgrant.FieldCreatedAt:
+		return m.CreatedAt()
+	case sealgrant.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case sealgrant.FieldEnterpriseID:
+		return m.EnterpriseID()
+	case sealgrant.FieldSealID:
+		return m.SealID()
+	case sealgrant.FieldUserID:
+		return m.UserID()
+	case sealgrant.FieldGrantedBy:
+		return m.GrantedBy()
+	case sealgrant.FieldValidFrom:
+		return m.ValidFrom()
+	case sealgrant.FieldValidUntil:
+		return m.ValidUntil()
+	case sealgrant.FieldScenes:
+		return m.Scenes()
+	case sealgrant.FieldCounterparties:
+		return m.Counterparties()
+	case sealgrant.FieldRevokedAt:
+		return m.RevokedAt()
+	case sealgrant.FieldRevokedReason:
+		return m.RevokedReason()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SealGrantMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case sealgrant.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case sealgrant.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case sealgrant.FieldEnterpriseID:
+		return m.OldEnterpriseID(ctx)
+	case sealgrant.FieldSealID:
+		return m.OldSealID(ctx)
+	case sealgrant.FieldUserID:
+		return m.OldUserID(ctx)
+	case sealgrant.FieldGrantedBy:
+		return m.OldGrantedBy(ctx)
+	case sealgrant.FieldValidFrom:
+		return m.OldValidFrom(ctx)
+	case sealgrant.FieldValidUntil:
+		return m.OldValidUntil(ctx)
+	case sealgrant.FieldScenes:
+		return m.OldScenes(ctx)
+	case sealgrant.FieldCounterparties:
+		return m.OldCounterparties(ctx)
+	case sealgrant.FieldRevokedAt:
+		return m.OldRevokedAt(ctx)
+	case sealgrant.FieldRevokedReason:
+		return m.OldRevokedReason(ctx)
+	}
+	return nil, fmt.Errorf("unknown SealGrant field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SealGrantMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case sealgrant.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case sealgrant.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case sealgrant.FieldEnterpriseID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnterpriseID(v)
+		return nil
+	case sealgrant.FieldSealID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSealID(v)
+		return nil
+	case sealgrant.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case sealgrant.FieldGrantedBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGrantedBy(v)
+		return nil
+	case sealgrant.FieldValidFrom:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValidFrom(v)
+		return nil
+	case sealgrant.FieldValidUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValidUntil(v)
+		return nil
+	case sealgrant.FieldScenes:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScenes(v)
+		return nil
+	case sealgrant.FieldCounterparties:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCounterparties(v)
+		return nil
+	case sealgrant.FieldRevokedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevokedAt(v)
+		return nil
+	case sealgrant.FieldRevokedReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevokedReason(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SealGrant field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SealGrantMutation) AddedFields() []string {
+	var fields []string
+	if m.addgranted_by != nil {
+		fields = append(fields, sealgrant.FieldGrantedBy)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SealGrantMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case sealgrant.FieldGrantedBy:
+		return m.AddedGrantedBy()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SealGrantMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case sealgrant.FieldGrantedBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddGrantedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SealGrant numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SealGrantMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(sealgrant.FieldScenes) {
+		fields = append(fields, sealgrant.FieldScenes)
+	}
+	if m.FieldCleared(sealgrant.FieldCounterparties) {
+		fields = append(fields, sealgrant.FieldCounterparties)
+	}
+	if m.FieldCleared(sealgrant.FieldRevokedAt) {
+		fields = append(fields, sealgrant.FieldRevokedAt)
+	}
+	if m.FieldCleared(sealgrant.FieldRevokedReason) {
+		fields = append(fields, sealgrant.FieldRevokedReason)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SealGrantMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SealGrantMutation) ClearField(name string) error {
+	switch name {
+	case sealgrant.FieldScenes:
+		m.ClearScenes()
+		return nil
+	case sealgrant.FieldCounterparties:
+		m.ClearCounterparties()
+		return nil
+	case sealgrant.FieldRevokedAt:
+		m.ClearRevokedAt()
+		return nil
+	case sealgrant.FieldRevokedReason:
+		m.ClearRevokedReason()
+		return nil
+	}
+	return fmt.Errorf("unknown SealGrant nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SealGrantMutation) ResetField(name string) error {
+	switch name {
+	case sealgrant.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case sealgrant.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case sealgrant.FieldEnterpriseID:
+		m.ResetEnterpriseID()
+		return nil
+	case sealgrant.FieldSealID:
+		m.ResetSealID()
+		return nil
+	case sealgrant.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case sealgrant.FieldGrantedBy:
+		m.ResetGrantedBy()
+		return nil
+	case sealgrant.FieldValidFrom:
+		m.ResetValidFrom()
+		return nil
+	case sealgrant.FieldValidUntil:
+		m.ResetValidUntil()
+		return nil
+	case sealgrant.FieldScenes:
+		m.ResetScenes()
+		return nil
+	case sealgrant.FieldCounterparties:
+		m.ResetCounterparties()
+		return nil
+	case sealgrant.FieldRevokedAt:
+		m.ResetRevokedAt()
+		return nil
+	case sealgrant.FieldRevokedReason:
+		m.ResetRevokedReason()
+		return nil
+	}
+	return fmt.Errorf("unknown SealGrant field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SealGrantMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.enterprise != nil {
+		edges = append(edges, sealgrant.EdgeEnterprise)
+	}
+	if m.seal != nil {
+		edges = append(edges, sealgrant.EdgeSeal)
+	}
+	if m.user != nil {
+		edges = append(edges, sealgrant.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SealGrantMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case sealgrant.EdgeEnterprise:
+		if id := m.enterprise; id != nil {
+			return []ent.Value{*id}
+		}
+	case sealgrant.EdgeSeal:
+		if id := m.seal; id != nil {
+			return []ent.Value{*id}
+		}
+	case sealgrant.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SealGrantMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SealGrantMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SealGrantMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedenterprise {
+		edges = append(edges, sealgrant.EdgeEnterprise)
+	}
+	if m.clearedseal {
+		edges = append(edges, sealgrant.EdgeSeal)
+	}
+	if m.cleareduser {
+		edges = append(edges, sealgrant.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SealGrantMutation) EdgeCleared(name string) bool {
+	switch name {
+	case sealgrant.EdgeEnterprise:
+		return m.clearedenterprise
+	case sealgrant.EdgeSeal:
+		return m.clearedseal
+	case sealgrant.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SealGrantMutation) ClearEdge(name string) error {
+	switch name {
+	case sealgrant.EdgeEnterprise:
+		m.ClearEnterprise()
+		return nil
+	case sealgrant.EdgeSeal:
+		m.ClearSeal()
+		return nil
+	case sealgrant.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown SealGrant unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SealGrantMutation) ResetEdge(name string) error {
+	switch name {
+	case sealgrant.EdgeEnterprise:
+		m.ResetEnterprise()
+		return nil
+	case sealgrant.EdgeSeal:
+		m.ResetSeal()
+		return nil
+	case sealgrant.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown SealGrant edge %s", name)
 }
 
 // SessionMutation represents an operation that mutates the Session nodes in the graph.
@@ -4690,6 +22856,2441 @@ func (m *SessionMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Session edge %s", name)
+}
+
+// SessionSpaceMutation represents an operation that mutates the SessionSpace nodes in the graph.
+type SessionSpaceMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	created_at        *time.Time
+	updated_at        *time.Time
+	clearedFields     map[string]struct{}
+	session           *int
+	clearedsession    bool
+	enterprise        *int
+	clearedenterprise bool
+	done              bool
+	oldValue          func(context.Context) (*SessionSpace, error)
+	predicates        []predicate.SessionSpace
+}
+
+var _ ent.Mutation = (*SessionSpaceMutation)(nil)
+
+// sessionspaceOption allows management of the mutation configuration using functional options.
+type sessionspaceOption func(*SessionSpaceMutation)
+
+// newSessionSpaceMutation creates new mutation for the SessionSpace entity.
+func newSessionSpaceMutation(c config, op Op, opts ...sessionspaceOption) *SessionSpaceMutation {
+	m := &SessionSpaceMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSessionSpace,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSessionSpaceID sets the ID field of the mutation.
+func withSessionSpaceID(id int) sessionspaceOption {
+	return func(m *SessionSpaceMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SessionSpace
+		)
+		m.oldValue = func(ctx context.Context) (*SessionSpace, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SessionSpace.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSessionSpace sets the old SessionSpace of the mutation.
+func withSessionSpace(node *SessionSpace) sessionspaceOption {
+	return func(m *SessionSpaceMutation) {
+		m.oldValue = func(context.Context) (*SessionSpace, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SessionSpaceMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SessionSpaceMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SessionSpaceMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SessionSpaceMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SessionSpace.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SessionSpaceMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SessionSpaceMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the SessionSpace entity.
+// If the SessionSpace object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionSpaceMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SessionSpaceMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *SessionSpaceMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *SessionSpaceMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the SessionSpace entity.
+// If the SessionSpace object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionSpaceMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *SessionSpaceMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetSessionID sets the "session_id" field.
+func (m *SessionSpaceMutation) SetSessionID(i int) {
+	m.session = &i
+}
+
+// SessionID returns the value of the "session_id" field in the mutation.
+func (m *SessionSpaceMutation) SessionID() (r int, exists bool) {
+	v := m.session
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSessionID returns the old "session_id" field's value of the SessionSpace entity.
+// If the SessionSpace object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionSpaceMutation) OldSessionID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSessionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSessionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSessionID: %w", err)
+	}
+	return oldValue.SessionID, nil
+}
+
+// ResetSessionID resets all changes to the "session_id" field.
+func (m *SessionSpaceMutation) ResetSessionID() {
+	m.session = nil
+}
+
+// SetEnterpriseID sets the "enterprise_id" field.
+func (m *SessionSpaceMutation) SetEnterpriseID(i int) {
+	m.enterprise = &i
+}
+
+// EnterpriseID returns the value of the "enterprise_id" field in the mutation.
+func (m *SessionSpaceMutation) EnterpriseID() (r int, exists bool) {
+	v := m.enterprise
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnterpriseID returns the old "enterprise_id" field's value of the SessionSpace entity.
+// If the SessionSpace object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionSpaceMutation) OldEnterpriseID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnterpriseID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnterpriseID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnterpriseID: %w", err)
+	}
+	return oldValue.EnterpriseID, nil
+}
+
+// ClearEnterpriseID clears the value of the "enterprise_id" field.
+func (m *SessionSpaceMutation) ClearEnterpriseID() {
+	m.enterprise = nil
+	m.clearedFields[sessionspace.FieldEnterpriseID] = struct{}{}
+}
+
+// EnterpriseIDCleared returns if the "enterprise_id" field was cleared in this mutation.
+func (m *SessionSpaceMutation) EnterpriseIDCleared() bool {
+	_, ok := m.clearedFields[sessionspace.FieldEnterpriseID]
+	return ok
+}
+
+// ResetEnterpriseID resets all changes to the "enterprise_id" field.
+func (m *SessionSpaceMutation) ResetEnterpriseID() {
+	m.enterprise = nil
+	delete(m.clearedFields, sessionspace.FieldEnterpriseID)
+}
+
+// ClearSession clears the "session" edge to the Session entity.
+func (m *SessionSpaceMutation) ClearSession() {
+	m.clearedsession = true
+	m.clearedFields[sessionspace.FieldSessionID] = struct{}{}
+}
+
+// SessionCleared reports if the "session" edge to the Session entity was cleared.
+func (m *SessionSpaceMutation) SessionCleared() bool {
+	return m.clearedsession
+}
+
+// SessionIDs returns the "session" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SessionID instead. It exists only for internal usage by the builders.
+func (m *SessionSpaceMutation) SessionIDs() (ids []int) {
+	if id := m.session; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSession resets all changes to the "session" edge.
+func (m *SessionSpaceMutation) ResetSession() {
+	m.session = nil
+	m.clearedsession = false
+}
+
+// ClearEnterprise clears the "enterprise" edge to the Enterprise entity.
+func (m *SessionSpaceMutation) ClearEnterprise() {
+	m.clearedenterprise = true
+	m.clearedFields[sessionspace.FieldEnterpriseID] = struct{}{}
+}
+
+// EnterpriseCleared reports if the "enterprise" edge to the Enterprise entity was cleared.
+func (m *SessionSpaceMutation) EnterpriseCleared() bool {
+	return m.EnterpriseIDCleared() || m.clearedenterprise
+}
+
+// EnterpriseIDs returns the "enterprise" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// EnterpriseID instead. It exists only for internal usage by the builders.
+func (m *SessionSpaceMutation) EnterpriseIDs() (ids []int) {
+	if id := m.enterprise; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetEnterprise resets all changes to the "enterprise" edge.
+func (m *SessionSpaceMutation) ResetEnterprise() {
+	m.enterprise = nil
+	m.clearedenterprise = false
+}
+
+// Where appends a list predicates to the SessionSpaceMutation builder.
+func (m *SessionSpaceMutation) Where(ps ...predicate.SessionSpace) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SessionSpaceMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SessionSpaceMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SessionSpace, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SessionSpaceMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SessionSpaceMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SessionSpace).
+func (m *SessionSpaceMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SessionSpaceMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.created_at != nil {
+		fields = append(fields, sessionspace.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, sessionspace.FieldUpdatedAt)
+	}
+	if m.session != nil {
+		fields = append(fields, sessionspace.FieldSessionID)
+	}
+	if m.enterprise != nil {
+		fields = append(fields, sessionspace.FieldEnterpriseID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SessionSpaceMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case sessionspace.FieldCreatedAt:
+		return m.CreatedAt()
+	case sessionspace.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case sessionspace.FieldSessionID:
+		return m.SessionID()
+	case sessionspace.FieldEnterpriseID:
+		return m.EnterpriseID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SessionSpaceMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case sessionspace.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case sessionspace.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case sessionspace.FieldSessionID:
+		return m.OldSessionID(ctx)
+	case sessionspace.FieldEnterpriseID:
+		return m.OldEnterpriseID(ctx)
+	}
+	return nil, fmt.Errorf("unknown SessionSpace field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SessionSpaceMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case sessionspace.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case sessionspace.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case sessionspace.FieldSessionID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSessionID(v)
+		return nil
+	case sessionspace.FieldEnterpriseID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnterpriseID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SessionSpace field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SessionSpaceMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SessionSpaceMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SessionSpaceMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown SessionSpace numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SessionSpaceMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(sessionspace.FieldEnterpriseID) {
+		fields = append(fields, sessionspace.FieldEnterpriseID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SessionSpaceMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SessionSpaceMutation) ClearField(name string) error {
+	switch name {
+	case sessionspace.FieldEnterpriseID:
+		m.ClearEnterpriseID()
+		return nil
+	}
+	return fmt.Errorf("unknown SessionSpace nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SessionSpaceMutation) ResetField(name string) error {
+	switch name {
+	case sessionspace.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case sessionspace.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case sessionspace.FieldSessionID:
+		m.ResetSessionID()
+		return nil
+	case sessionspace.FieldEnterpriseID:
+		m.ResetEnterpriseID()
+		return nil
+	}
+	return fmt.Errorf("unknown SessionSpace field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SessionSpaceMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.session != nil {
+		edges = append(edges, sessionspace.EdgeSession)
+	}
+	if m.enterprise != nil {
+		edges = append(edges, sessionspace.EdgeEnterprise)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SessionSpaceMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case sessionspace.EdgeSession:
+		if id := m.session; id != nil {
+			return []ent.Value{*id}
+		}
+	case sessionspace.EdgeEnterprise:
+		if id := m.enterprise; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SessionSpaceMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SessionSpaceMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SessionSpaceMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedsession {
+		edges = append(edges, sessionspace.EdgeSession)
+	}
+	if m.clearedenterprise {
+		edges = append(edges, sessionspace.EdgeEnterprise)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SessionSpaceMutation) EdgeCleared(name string) bool {
+	switch name {
+	case sessionspace.EdgeSession:
+		return m.clearedsession
+	case sessionspace.EdgeEnterprise:
+		return m.clearedenterprise
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SessionSpaceMutation) ClearEdge(name string) error {
+	switch name {
+	case sessionspace.EdgeSession:
+		m.ClearSession()
+		return nil
+	case sessionspace.EdgeEnterprise:
+		m.ClearEnterprise()
+		return nil
+	}
+	return fmt.Errorf("unknown SessionSpace unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SessionSpaceMutation) ResetEdge(name string) error {
+	switch name {
+	case sessionspace.EdgeSession:
+		m.ResetSession()
+		return nil
+	case sessionspace.EdgeEnterprise:
+		m.ResetEnterprise()
+		return nil
+	}
+	return fmt.Errorf("unknown SessionSpace edge %s", name)
+}
+
+// SignFieldMutation represents an operation that mutates the SignField nodes in the graph.
+type SignFieldMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *int
+	kind                *signfield.Kind
+	page                *int
+	addpage             *int
+	x                   *float64
+	addx                *float64
+	y                   *float64
+	addy                *float64
+	width               *float64
+	addwidth            *float64
+	height              *float64
+	addheight           *float64
+	placed_by_signer    *bool
+	applied_revision    *int
+	addapplied_revision *int
+	clearedFields       map[string]struct{}
+	flow                *int
+	clearedflow         bool
+	document            *int
+	cleareddocument     bool
+	participant         *int
+	clearedparticipant  bool
+	done                bool
+	oldValue            func(context.Context) (*SignField, error)
+	predicates          []predicate.SignField
+}
+
+var _ ent.Mutation = (*SignFieldMutation)(nil)
+
+// signfieldOption allows management of the mutation configuration using functional options.
+type signfieldOption func(*SignFieldMutation)
+
+// newSignFieldMutation creates new mutation for the SignField entity.
+func newSignFieldMutation(c config, op Op, opts ...signfieldOption) *SignFieldMutation {
+	m := &SignFieldMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSignField,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSignFieldID sets the ID field of the mutation.
+func withSignFieldID(id int) signfieldOption {
+	return func(m *SignFieldMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SignField
+		)
+		m.oldValue = func(ctx context.Context) (*SignField, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SignField.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSignField sets the old SignField of the mutation.
+func withSignField(node *SignField) signfieldOption {
+	return func(m *SignFieldMutation) {
+		m.oldValue = func(context.Context) (*SignField, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SignFieldMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SignFieldMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SignFieldMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SignFieldMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SignField.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetFlowID sets the "flow_id" field.
+func (m *SignFieldMutation) SetFlowID(i int) {
+	m.flow = &i
+}
+
+// FlowID returns the value of the "flow_id" field in the mutation.
+func (m *SignFieldMutation) FlowID() (r int, exists bool) {
+	v := m.flow
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFlowID returns the old "flow_id" field's value of the SignField entity.
+// If the SignField object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SignFieldMutation) OldFlowID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFlowID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFlowID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFlowID: %w", err)
+	}
+	return oldValue.FlowID, nil
+}
+
+// ResetFlowID resets all changes to the "flow_id" field.
+func (m *SignFieldMutation) ResetFlowID() {
+	m.flow = nil
+}
+
+// SetDocumentID sets the "document_id" field.
+func (m *SignFieldMutation) SetDocumentID(i int) {
+	m.document = &i
+}
+
+// DocumentID returns the value of the "document_id" field in the mutation.
+func (m *SignFieldMutation) DocumentID() (r int, exists bool) {
+	v := m.document
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDocumentID returns the old "document_id" field's value of the SignField entity.
+// If the SignField object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SignFieldMutation) OldDocumentID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDocumentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDocumentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDocumentID: %w", err)
+	}
+	return oldValue.DocumentID, nil
+}
+
+// ResetDocumentID resets all changes to the "document_id" field.
+func (m *SignFieldMutation) ResetDocumentID() {
+	m.document = nil
+}
+
+// SetParticipantID sets the "participant_id" field.
+func (m *SignFieldMutation) SetParticipantID(i int) {
+	m.participant = &i
+}
+
+// ParticipantID returns the value of the "participant_id" field in the mutation.
+func (m *SignFieldMutation) ParticipantID() (r int, exists bool) {
+	v := m.participant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldParticipantID returns the old "participant_id" field's value of the SignField entity.
+// If the SignField object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SignFieldMutation) OldParticipantID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldParticipantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldParticipantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldParticipantID: %w", err)
+	}
+	return oldValue.ParticipantID, nil
+}
+
+// ClearParticipantID clears the value of the "participant_id" field.
+func (m *SignFieldMutation) ClearParticipantID() {
+	m.participant = nil
+	m.clearedFields[signfield.FieldParticipantID] = struct{}{}
+}
+
+// ParticipantIDCleared returns if the "participant_id" field was cleared in this mutation.
+func (m *SignFieldMutation) ParticipantIDCleared() bool {
+	_, ok := m.clearedFields[signfield.FieldParticipantID]
+	return ok
+}
+
+// ResetParticipantID resets all changes to the "participant_id" field.
+func (m *SignFieldMutation) ResetParticipantID() {
+	m.participant = nil
+	delete(m.clearedFields, signfield.FieldParticipantID)
+}
+
+// SetKind sets the "kind" field.
+func (m *SignFieldMutation) SetKind(s signfield.Kind) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *SignFieldMutation) Kind() (r signfield.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the SignField entity.
+// If the SignField object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SignFieldMutation) OldKind(ctx context.Context) (v signfield.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *SignFieldMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetPage sets the "page" field.
+func (m *SignFieldMutation) SetPage(i int) {
+	m.page = &i
+	m.addpage = nil
+}
+
+// Page returns the value of the "page" field in the mutation.
+func (m *SignFieldMutation) Page() (r int, exists bool) {
+	v := m.page
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPage returns the old "page" field's value of the SignField entity.
+// If the SignField object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SignFieldMutation) OldPage(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPage: %w", err)
+	}
+	return oldValue.Page, nil
+}
+
+// AddPage adds i to the "page" field.
+func (m *SignFieldMutation) AddPage(i int) {
+	if m.addpage != nil {
+		*m.addpage += i
+	} else {
+		m.addpage = &i
+	}
+}
+
+// AddedPage returns the value that was added to the "page" field in this mutation.
+func (m *SignFieldMutation) AddedPage() (r int, exists bool) {
+	v := m.addpage
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPage resets all changes to the "page" field.
+func (m *SignFieldMutation) ResetPage() {
+	m.page = nil
+	m.addpage = nil
+}
+
+// SetX sets the "x" field.
+func (m *SignFieldMutation) SetX(f float64) {
+	m.x = &f
+	m.addx = nil
+}
+
+// X returns the value of the "x" field in the mutation.
+func (m *SignFieldMutation) X() (r float64, exists bool) {
+	v := m.x
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldX returns the old "x" field's value of the SignField entity.
+// If the SignField object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SignFieldMutation) OldX(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldX is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldX requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldX: %w", err)
+	}
+	return oldValue.X, nil
+}
+
+// AddX adds f to the "x" field.
+func (m *SignFieldMutation) AddX(f float64) {
+	if m.addx != nil {
+		*m.addx += f
+	} else {
+		m.addx = &f
+	}
+}
+
+// AddedX returns the value that was added to the "x" field in this mutation.
+func (m *SignFieldMutation) AddedX() (r float64, exists bool) {
+	v := m.addx
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetX resets all changes to the "x" field.
+func (m *SignFieldMutation) ResetX() {
+	m.x = nil
+	m.addx = nil
+}
+
+// SetY sets the "y" field.
+func (m *SignFieldMutation) SetY(f float64) {
+	m.y = &f
+	m.addy = nil
+}
+
+// Y returns the value of the "y" field in the mutation.
+func (m *SignFieldMutation) Y() (r float64, exists bool) {
+	v := m.y
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldY returns the old "y" field's value of the SignField entity.
+// If the SignField object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SignFieldMutation) OldY(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldY is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldY requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldY: %w", err)
+	}
+	return oldValue.Y, nil
+}
+
+// AddY adds f to the "y" field.
+func (m *SignFieldMutation) AddY(f float64) {
+	if m.addy != nil {
+		*m.addy += f
+	} else {
+		m.addy = &f
+	}
+}
+
+// AddedY returns the value that was added to the "y" field in this mutation.
+func (m *SignFieldMutation) AddedY() (r float64, exists bool) {
+	v := m.addy
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetY resets all changes to the "y" field.
+func (m *SignFieldMutation) ResetY() {
+	m.y = nil
+	m.addy = nil
+}
+
+// SetWidth sets the "width" field.
+func (m *SignFieldMutation) SetWidth(f float64) {
+	m.width = &f
+	m.addwidth = nil
+}
+
+// Width returns the value of the "width" field in the mutation.
+func (m *SignFieldMutation) Width() (r float64, exists bool) {
+	v := m.width
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWidth returns the old "width" field's value of the SignField entity.
+// If the SignField object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SignFieldMutation) OldWidth(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWidth is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWidth requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWidth: %w", err)
+	}
+	return oldValue.Width, nil
+}
+
+// AddWidth adds f to the "width" field.
+func (m *SignFieldMutation) AddWidth(f float64) {
+	if m.addwidth != nil {
+		*m.addwidth += f
+	} else {
+		m.addwidth = &f
+	}
+}
+
+// AddedWidth returns the value that was added to the "width" field in this mutation.
+func (m *SignFieldMutation) AddedWidth() (r float64, exists bool) {
+	v := m.addwidth
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetWidth resets all changes to the "width" field.
+func (m *SignFieldMutation) ResetWidth() {
+	m.width = nil
+	m.addwidth = nil
+}
+
+// SetHeight sets the "height" field.
+func (m *SignFieldMutation) SetHeight(f float64) {
+	m.height = &f
+	m.addheight = nil
+}
+
+// Height returns the value of the "height" field in the mutation.
+func (m *SignFieldMutation) Height() (r float64, exists bool) {
+	v := m.height
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHeight returns the old "height" field's value of the SignField entity.
+// If the SignField object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SignFieldMutation) OldHeight(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHeight is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHeight requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHeight: %w", err)
+	}
+	return oldValue.Height, nil
+}
+
+// AddHeight adds f to the "height" field.
+func (m *SignFieldMutation) AddHeight(f float64) {
+	if m.addheight != nil {
+		*m.addheight += f
+	} else {
+		m.addheight = &f
+	}
+}
+
+// AddedHeight returns the value that was added to the "height" field in this mutation.
+func (m *SignFieldMutation) AddedHeight() (r float64, exists bool) {
+	v := m.addheight
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetHeight resets all changes to the "height" field.
+func (m *SignFieldMutation) ResetHeight() {
+	m.height = nil
+	m.addheight = nil
+}
+
+// SetPlacedBySigner sets the "placed_by_signer" field.
+func (m *SignFieldMutation) SetPlacedBySigner(b bool) {
+	m.placed_by_signer = &b
+}
+
+// PlacedBySigner returns the value of the "placed_by_signer" field in the mutation.
+func (m *SignFieldMutation) PlacedBySigner() (r bool, exists bool) {
+	v := m.placed_by_signer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPlacedBySigner returns the old "placed_by_signer" field's value of the SignField entity.
+// If the SignField object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SignFieldMutation) OldPlacedBySigner(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPlacedBySigner is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPlacedBySigner requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPlacedBySigner: %w", err)
+	}
+	return oldValue.PlacedBySigner, nil
+}
+
+// ResetPlacedBySigner resets all changes to the "placed_by_signer" field.
+func (m *SignFieldMutation) ResetPlacedBySigner() {
+	m.placed_by_signer = nil
+}
+
+// SetAppliedRevision sets the "applied_revision" field.
+func (m *SignFieldMutation) SetAppliedRevision(i int) {
+	m.applied_revision = &i
+	m.addapplied_revision = nil
+}
+
+// AppliedRevision returns the value of the "applied_revision" field in the mutation.
+func (m *SignFieldMutation) AppliedRevision() (r int, exists bool) {
+	v := m.applied_revision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppliedRevision returns the old "applied_revision" field's value of the SignField entity.
+// If the SignField object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SignFieldMutation) OldAppliedRevision(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppliedRevision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppliedRevision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppliedRevision: %w", err)
+	}
+	return oldValue.AppliedRevision, nil
+}
+
+// AddAppliedRevision adds i to the "applied_revision" field.
+func (m *SignFieldMutation) AddAppliedRevision(i int) {
+	if m.addapplied_revision != nil {
+		*m.addapplied_revision += i
+	} else {
+		m.addapplied_revision = &i
+	}
+}
+
+// AddedAppliedRevision returns the value that was added to the "applied_revision" field in this mutation.
+func (m *SignFieldMutation) AddedAppliedRevision() (r int, exists bool) {
+	v := m.addapplied_revision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearAppliedRevision clears the value of the "applied_revision" field.
+func (m *SignFieldMutation) ClearAppliedRevision() {
+	m.applied_revision = nil
+	m.addapplied_revision = nil
+	m.clearedFields[signfield.FieldAppliedRevision] = struct{}{}
+}
+
+// AppliedRevisionCleared returns if the "applied_revision" field was cleared in this mutation.
+func (m *SignFieldMutation) AppliedRevisionCleared() bool {
+	_, ok := m.clearedFields[signfield.FieldAppliedRevision]
+	return ok
+}
+
+// ResetAppliedRevision resets all changes to the "applied_revision" field.
+func (m *SignFieldMutation) ResetAppliedRevision() {
+	m.applied_revision = nil
+	m.addapplied_revision = nil
+	delete(m.clearedFields, signfield.FieldAppliedRevision)
+}
+
+// ClearFlow clears the "flow" edge to the Flow entity.
+func (m *SignFieldMutation) ClearFlow() {
+	m.clearedflow = true
+	m.clearedFields[signfield.FieldFlowID] = struct{}{}
+}
+
+// FlowCleared reports if the "flow" edge to the Flow entity was cleared.
+func (m *SignFieldMutation) FlowCleared() bool {
+	return m.clearedflow
+}
+
+// FlowIDs returns the "flow" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// FlowID instead. It exists only for internal usage by the builders.
+func (m *SignFieldMutation) FlowIDs() (ids []int) {
+	if id := m.flow; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetFlow resets all changes to the "flow" edge.
+func (m *SignFieldMutation) ResetFlow() {
+	m.flow = nil
+	m.clearedflow = false
+}
+
+// ClearDocument clears the "document" edge to the FlowDocument entity.
+func (m *SignFieldMutation) ClearDocument() {
+	m.cleareddocument = true
+	m.clearedFields[signfield.FieldDocumentID] = struct{}{}
+}
+
+// DocumentCleared reports if the "document" edge to the FlowDocument entity was cleared.
+func (m *SignFieldMutation) DocumentCleared() bool {
+	return m.cleareddocument
+}
+
+// DocumentIDs returns the "document" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DocumentID instead. It exists only for internal usage by the builders.
+func (m *SignFieldMutation) DocumentIDs() (ids []int) {
+	if id := m.document; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDocument resets all changes to the "document" edge.
+func (m *SignFieldMutation) ResetDocument() {
+	m.document = nil
+	m.cleareddocument = false
+}
+
+// ClearParticipant clears the "participant" edge to the Participant entity.
+func (m *SignFieldMutation) ClearParticipant() {
+	m.clearedparticipant = true
+	m.clearedFields[signfield.FieldParticipantID] = struct{}{}
+}
+
+// ParticipantCleared reports if the "participant" edge to the Participant entity was cleared.
+func (m *SignFieldMutation) ParticipantCleared() bool {
+	return m.ParticipantIDCleared() || m.clearedparticipant
+}
+
+// ParticipantIDs returns the "participant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ParticipantID instead. It exists only for internal usage by the builders.
+func (m *SignFieldMutation) ParticipantIDs() (ids []int) {
+	if id := m.participant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetParticipant resets all changes to the "participant" edge.
+func (m *SignFieldMutation) ResetParticipant() {
+	m.participant = nil
+	m.clearedparticipant = false
+}
+
+// Where appends a list predicates to the SignFieldMutation builder.
+func (m *SignFieldMutation) Where(ps ...predicate.SignField) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SignFieldMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SignFieldMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SignField, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SignFieldMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SignFieldMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SignField).
+func (m *SignFieldMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SignFieldMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.flow != nil {
+		fields = append(fields, signfield.FieldFlowID)
+	}
+	if m.document != nil {
+		fields = append(fields, signfield.FieldDocumentID)
+	}
+	if m.participant != nil {
+		fields = append(fields, signfield.FieldParticipantID)
+	}
+	if m.kind != nil {
+		fields = append(fields, signfield.FieldKind)
+	}
+	if m.page != nil {
+		fields = append(fields, signfield.FieldPage)
+	}
+	if m.x != nil {
+		fields = append(fields, signfield.FieldX)
+	}
+	if m.y != nil {
+		fields = append(fields, signfield.FieldY)
+	}
+	if m.width != nil {
+		fields = append(fields, signfield.FieldWidth)
+	}
+	if m.height != nil {
+		fields = append(fields, signfield.FieldHeight)
+	}
+	if m.placed_by_signer != nil {
+		fields = append(fields, signfield.FieldPlacedBySigner)
+	}
+	if m.applied_revision != nil {
+		fields = append(fields, signfield.FieldAppliedRevision)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SignFieldMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case signfield.FieldFlowID:
+		return m.FlowID()
+	case signfield.FieldDocumentID:
+		return m.DocumentID()
+	case signfield.FieldParticipantID:
+		return m.ParticipantID()
+	case signfield.FieldKind:
+		return m.Kind()
+	case signfield.FieldPage:
+		return m.Page()
+	case signfield.FieldX:
+		return m.X()
+	case signfield.FieldY:
+		return m.Y()
+	case signfield.FieldWidth:
+		return m.Width()
+	case signfield.FieldHeight:
+		return m.Height()
+	case signfield.FieldPlacedBySigner:
+		return m.PlacedBySigner()
+	case signfield.FieldAppliedRevision:
+		return m.AppliedRevision()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SignFieldMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case signfield.FieldFlowID:
+		return m.OldFlowID(ctx)
+	case signfield.FieldDocumentID:
+		return m.OldDocumentID(ctx)
+	case signfield.FieldParticipantID:
+		return m.OldParticipantID(ctx)
+	case signfield.FieldKind:
+		return m.OldKind(ctx)
+	case signfield.FieldPage:
+		return m.OldPage(ctx)
+	case signfield.FieldX:
+		return m.OldX(ctx)
+	case signfield.FieldY:
+		return m.OldY(ctx)
+	case signfield.FieldWidth:
+		return m.OldWidth(ctx)
+	case signfield.FieldHeight:
+		return m.OldHeight(ctx)
+	case signfield.FieldPlacedBySigner:
+		return m.OldPlacedBySigner(ctx)
+	case signfield.FieldAppliedRevision:
+		return m.OldAppliedRevision(ctx)
+	}
+	return nil, fmt.Errorf("unknown SignField field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SignFieldMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case signfield.FieldFlowID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFlowID(v)
+		return nil
+	case signfield.FieldDocumentID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDocumentID(v)
+		return nil
+	case signfield.FieldParticipantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetParticipantID(v)
+		return nil
+	case signfield.FieldKind:
+		v, ok := value.(signfield.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case signfield.FieldPage:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPage(v)
+		return nil
+	case signfield.FieldX:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetX(v)
+		return nil
+	case signfield.FieldY:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetY(v)
+		return nil
+	case signfield.FieldWidth:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWidth(v)
+		return nil
+	case signfield.FieldHeight:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHeight(v)
+		return nil
+	case signfield.FieldPlacedBySigner:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPlacedBySigner(v)
+		return nil
+	case signfield.FieldAppliedRevision:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppliedRevision(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SignField field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SignFieldMutation) AddedFields() []string {
+	var fields []string
+	if m.addpage != nil {
+		fields = append(fields, signfield.FieldPage)
+	}
+	if m.addx != nil {
+		fields = append(fields, signfield.FieldX)
+	}
+	if m.addy != nil {
+		fields = append(fields, signfield.FieldY)
+	}
+	if m.addwidth != nil {
+		fields = append(fields, signfield.FieldWidth)
+	}
+	if m.addheight != nil {
+		fields = append(fields, signfield.FieldHeight)
+	}
+	if m.addapplied_revision != nil {
+		fields = append(fields, signfield.FieldAppliedRevision)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SignFieldMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case signfield.FieldPage:
+		return m.AddedPage()
+	case signfield.FieldX:
+		return m.AddedX()
+	case signfield.FieldY:
+		return m.AddedY()
+	case signfield.FieldWidth:
+		return m.AddedWidth()
+	case signfield.FieldHeight:
+		return m.AddedHeight()
+	case signfield.FieldAppliedRevision:
+		return m.AddedAppliedRevision()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SignFieldMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case signfield.FieldPage:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPage(v)
+		return nil
+	case signfield.FieldX:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddX(v)
+		return nil
+	case signfield.FieldY:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddY(v)
+		return nil
+	case signfield.FieldWidth:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddWidth(v)
+		return nil
+	case signfield.FieldHeight:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddHeight(v)
+		return nil
+	case signfield.FieldAppliedRevision:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAppliedRevision(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SignField numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SignFieldMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(signfield.FieldParticipantID) {
+		fields = append(fields, signfield.FieldParticipantID)
+	}
+	if m.FieldCleared(signfield.FieldAppliedRevision) {
+		fields = append(fields, signfield.FieldAppliedRevision)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SignFieldMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SignFieldMutation) ClearField(name string) error {
+	switch name {
+	case signfield.FieldParticipantID:
+		m.ClearParticipantID()
+		return nil
+	case signfield.FieldAppliedRevision:
+		m.ClearAppliedRevision()
+		return nil
+	}
+	return fmt.Errorf("unknown SignField nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SignFieldMutation) ResetField(name string) error {
+	switch name {
+	case signfield.FieldFlowID:
+		m.ResetFlowID()
+		return nil
+	case signfield.FieldDocumentID:
+		m.ResetDocumentID()
+		return nil
+	case signfield.FieldParticipantID:
+		m.ResetParticipantID()
+		return nil
+	case signfield.FieldKind:
+		m.ResetKind()
+		return nil
+	case signfield.FieldPage:
+		m.ResetPage()
+		return nil
+	case signfield.FieldX:
+		m.ResetX()
+		return nil
+	case signfield.FieldY:
+		m.ResetY()
+		return nil
+	case signfield.FieldWidth:
+		m.ResetWidth()
+		return nil
+	case signfield.FieldHeight:
+		m.ResetHeight()
+		return nil
+	case signfield.FieldPlacedBySigner:
+		m.ResetPlacedBySigner()
+		return nil
+	case signfield.FieldAppliedRevision:
+		m.ResetAppliedRevision()
+		return nil
+	}
+	return fmt.Errorf("unknown SignField field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SignFieldMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.flow != nil {
+		edges = append(edges, signfield.EdgeFlow)
+	}
+	if m.document != nil {
+		edges = append(edges, signfield.EdgeDocument)
+	}
+	if m.participant != nil {
+		edges = append(edges, signfield.EdgeParticipant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SignFieldMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case signfield.EdgeFlow:
+		if id := m.flow; id != nil {
+			return []ent.Value{*id}
+		}
+	case signfield.EdgeDocument:
+		if id := m.document; id != nil {
+			return []ent.Value{*id}
+		}
+	case signfield.EdgeParticipant:
+		if id := m.participant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SignFieldMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SignFieldMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SignFieldMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedflow {
+		edges = append(edges, signfield.EdgeFlow)
+	}
+	if m.cleareddocument {
+		edges = append(edges, signfield.EdgeDocument)
+	}
+	if m.clearedparticipant {
+		edges = append(edges, signfield.EdgeParticipant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SignFieldMutation) EdgeCleared(name string) bool {
+	switch name {
+	case signfield.EdgeFlow:
+		return m.clearedflow
+	case signfield.EdgeDocument:
+		return m.cleareddocument
+	case signfield.EdgeParticipant:
+		return m.clearedparticipant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SignFieldMutation) ClearEdge(name string) error {
+	switch name {
+	case signfield.EdgeFlow:
+		m.ClearFlow()
+		return nil
+	case signfield.EdgeDocument:
+		m.ClearDocument()
+		return nil
+	case signfield.EdgeParticipant:
+		m.ClearParticipant()
+		return nil
+	}
+	return fmt.Errorf("unknown SignField unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SignFieldMutation) ResetEdge(name string) error {
+	switch name {
+	case signfield.EdgeFlow:
+		m.ResetFlow()
+		return nil
+	case signfield.EdgeDocument:
+		m.ResetDocument()
+		return nil
+	case signfield.EdgeParticipant:
+		m.ResetParticipant()
+		return nil
+	}
+	return fmt.Errorf("unknown SignField edge %s", name)
+}
+
+// SigningLinkMutation represents an operation that mutates the SigningLink nodes in the graph.
+type SigningLinkMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *int
+	code               *string
+	created_at         *time.Time
+	expires_at         *time.Time
+	clearedFields      map[string]struct{}
+	participant        *int
+	clearedparticipant bool
+	done               bool
+	oldValue           func(context.Context) (*SigningLink, error)
+	predicates         []predicate.SigningLink
+}
+
+var _ ent.Mutation = (*SigningLinkMutation)(nil)
+
+// signinglinkOption allows management of the mutation configuration using functional options.
+type signinglinkOption func(*SigningLinkMutation)
+
+// newSigningLinkMutation creates new mutation for the SigningLink entity.
+func newSigningLinkMutation(c config, op Op, opts ...signinglinkOption) *SigningLinkMutation {
+	m := &SigningLinkMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSigningLink,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSigningLinkID sets the ID field of the mutation.
+func withSigningLinkID(id int) signinglinkOption {
+	return func(m *SigningLinkMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SigningLink
+		)
+		m.oldValue = func(ctx context.Context) (*SigningLink, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SigningLink.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSigningLink sets the old SigningLink of the mutation.
+func withSigningLink(node *SigningLink) signinglinkOption {
+	return func(m *SigningLinkMutation) {
+		m.oldValue = func(context.Context) (*SigningLink, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SigningLinkMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SigningLinkMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SigningLinkMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SigningLinkMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SigningLink.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCode sets the "code" field.
+func (m *SigningLinkMutation) SetCode(s string) {
+	m.code = &s
+}
+
+// Code returns the value of the "code" field in the mutation.
+func (m *SigningLinkMutation) Code() (r string, exists bool) {
+	v := m.code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCode returns the old "code" field's value of the SigningLink entity.
+// If the SigningLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SigningLinkMutation) OldCode(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCode: %w", err)
+	}
+	return oldValue.Code, nil
+}
+
+// ResetCode resets all changes to the "code" field.
+func (m *SigningLinkMutation) ResetCode() {
+	m.code = nil
+}
+
+// SetParticipantID sets the "participant_id" field.
+func (m *SigningLinkMutation) SetParticipantID(i int) {
+	m.participant = &i
+}
+
+// ParticipantID returns the value of the "participant_id" field in the mutation.
+func (m *SigningLinkMutation) ParticipantID() (r int, exists bool) {
+	v := m.participant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldParticipantID returns the old "participant_id" field's value of the SigningLink entity.
+// If the SigningLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SigningLinkMutation) OldParticipantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldParticipantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldParticipantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldParticipantID: %w", err)
+	}
+	return oldValue.ParticipantID, nil
+}
+
+// ResetParticipantID resets all changes to the "participant_id" field.
+func (m *SigningLinkMutation) ResetParticipantID() {
+	m.participant = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SigningLinkMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SigningLinkMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the SigningLink entity.
+// If the SigningLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SigningLinkMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SigningLinkMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *SigningLinkMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *SigningLinkMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the SigningLink entity.
+// If the SigningLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SigningLinkMutation) OldExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (m *SigningLinkMutation) ClearExpiresAt() {
+	m.expires_at = nil
+	m.clearedFields[signinglink.FieldExpiresAt] = struct{}{}
+}
+
+// ExpiresAtCleared returns if the "expires_at" field was cleared in this mutation.
+func (m *SigningLinkMutation) ExpiresAtCleared() bool {
+	_, ok := m.clearedFields[signinglink.FieldExpiresAt]
+	return ok
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *SigningLinkMutation) ResetExpiresAt() {
+	m.expires_at = nil
+	delete(m.clearedFields, signinglink.FieldExpiresAt)
+}
+
+// ClearParticipant clears the "participant" edge to the Participant entity.
+func (m *SigningLinkMutation) ClearParticipant() {
+	m.clearedparticipant = true
+	m.clearedFields[signinglink.FieldParticipantID] = struct{}{}
+}
+
+// ParticipantCleared reports if the "participant" edge to the Participant entity was cleared.
+func (m *SigningLinkMutation) ParticipantCleared() bool {
+	return m.clearedparticipant
+}
+
+// ParticipantIDs returns the "participant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ParticipantID instead. It exists only for internal usage by the builders.
+func (m *SigningLinkMutation) ParticipantIDs() (ids []int) {
+	if id := m.participant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetParticipant resets all changes to the "participant" edge.
+func (m *SigningLinkMutation) ResetParticipant() {
+	m.participant = nil
+	m.clearedparticipant = false
+}
+
+// Where appends a list predicates to the SigningLinkMutation builder.
+func (m *SigningLinkMutation) Where(ps ...predicate.SigningLink) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SigningLinkMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SigningLinkMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SigningLink, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SigningLinkMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SigningLinkMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SigningLink).
+func (m *SigningLinkMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SigningLinkMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.code != nil {
+		fields = append(fields, signinglink.FieldCode)
+	}
+	if m.participant != nil {
+		fields = append(fields, signinglink.FieldParticipantID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, signinglink.FieldCreatedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, signinglink.FieldExpiresAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SigningLinkMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case signinglink.FieldCode:
+		return m.Code()
+	case signinglink.FieldParticipantID:
+		return m.ParticipantID()
+	case signinglink.FieldCreatedAt:
+		return m.CreatedAt()
+	case signinglink.FieldExpiresAt:
+		return m.ExpiresAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SigningLinkMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case signinglink.FieldCode:
+		return m.OldCode(ctx)
+	case signinglink.FieldParticipantID:
+		return m.OldParticipantID(ctx)
+	case signinglink.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case signinglink.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown SigningLink field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SigningLinkMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case signinglink.FieldCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCode(v)
+		return nil
+	case signinglink.FieldParticipantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetParticipantID(v)
+		return nil
+	case signinglink.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case signinglink.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SigningLink field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SigningLinkMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SigningLinkMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SigningLinkMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown SigningLink numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SigningLinkMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(signinglink.FieldExpiresAt) {
+		fields = append(fields, signinglink.FieldExpiresAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SigningLinkMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SigningLinkMutation) ClearField(name string) error {
+	switch name {
+	case signinglink.FieldExpiresAt:
+		m.ClearExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown SigningLink nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SigningLinkMutation) ResetField(name string) error {
+	switch name {
+	case signinglink.FieldCode:
+		m.ResetCode()
+		return nil
+	case signinglink.FieldParticipantID:
+		m.ResetParticipantID()
+		return nil
+	case signinglink.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case signinglink.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown SigningLink field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SigningLinkMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.participant != nil {
+		edges = append(edges, signinglink.EdgeParticipant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SigningLinkMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case signinglink.EdgeParticipant:
+		if id := m.participant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SigningLinkMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SigningLinkMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SigningLinkMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedparticipant {
+		edges = append(edges, signinglink.EdgeParticipant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SigningLinkMutation) EdgeCleared(name string) bool {
+	switch name {
+	case signinglink.EdgeParticipant:
+		return m.clearedparticipant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SigningLinkMutation) ClearEdge(name string) error {
+	switch name {
+	case signinglink.EdgeParticipant:
+		m.ClearParticipant()
+		return nil
+	}
+	return fmt.Errorf("unknown SigningLink unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SigningLinkMutation) ResetEdge(name string) error {
+	switch name {
+	case signinglink.EdgeParticipant:
+		m.ResetParticipant()
+		return nil
+	}
+	return fmt.Errorf("unknown SigningLink edge %s", name)
 }
 
 // UserMutation represents an operation that mutates the User nodes in the graph.

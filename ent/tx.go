@@ -16,18 +16,52 @@ type Tx struct {
 	config
 	// AgreementAcceptance is the client for interacting with the AgreementAcceptance builders.
 	AgreementAcceptance *AgreementAcceptanceClient
+	// AuditEvent is the client for interacting with the AuditEvent builders.
+	AuditEvent *AuditEventClient
+	// AuditHead is the client for interacting with the AuditHead builders.
+	AuditHead *AuditHeadClient
 	// Captcha is the client for interacting with the Captcha builders.
 	Captcha *CaptchaClient
+	// CertDocument is the client for interacting with the CertDocument builders.
+	CertDocument *CertDocumentClient
+	// CertOrder is the client for interacting with the CertOrder builders.
+	CertOrder *CertOrderClient
+	// Certificate is the client for interacting with the Certificate builders.
+	Certificate *CertificateClient
 	// Credential is the client for interacting with the Credential builders.
 	Credential *CredentialClient
+	// Enterprise is the client for interacting with the Enterprise builders.
+	Enterprise *EnterpriseClient
+	// Flow is the client for interacting with the Flow builders.
+	Flow *FlowClient
+	// FlowDocument is the client for interacting with the FlowDocument builders.
+	FlowDocument *FlowDocumentClient
+	// IdentityVerification is the client for interacting with the IdentityVerification builders.
+	IdentityVerification *IdentityVerificationClient
+	// JoinRequest is the client for interacting with the JoinRequest builders.
+	JoinRequest *JoinRequestClient
 	// LoginAttempt is the client for interacting with the LoginAttempt builders.
 	LoginAttempt *LoginAttemptClient
+	// Membership is the client for interacting with the Membership builders.
+	Membership *MembershipClient
 	// OutboxMessage is the client for interacting with the OutboxMessage builders.
 	OutboxMessage *OutboxMessageClient
+	// Participant is the client for interacting with the Participant builders.
+	Participant *ParticipantClient
 	// SMSCode is the client for interacting with the SMSCode builders.
 	SMSCode *SMSCodeClient
+	// Seal is the client for interacting with the Seal builders.
+	Seal *SealClient
+	// SealGrant is the client for interacting with the SealGrant builders.
+	SealGrant *SealGrantClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
+	// SessionSpace is the client for interacting with the SessionSpace builders.
+	SessionSpace *SessionSpaceClient
+	// SignField is the client for interacting with the SignField builders.
+	SignField *SignFieldClient
+	// SigningLink is the client for interacting with the SigningLink builders.
+	SigningLink *SigningLinkClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 
@@ -162,12 +196,29 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.AgreementAcceptance = NewAgreementAcceptanceClient(tx.config)
+	tx.AuditEvent = NewAuditEventClient(tx.config)
+	tx.AuditHead = NewAuditHeadClient(tx.config)
 	tx.Captcha = NewCaptchaClient(tx.config)
+	tx.CertDocument = NewCertDocumentClient(tx.config)
+	tx.CertOrder = NewCertOrderClient(tx.config)
+	tx.Certificate = NewCertificateClient(tx.config)
 	tx.Credential = NewCredentialClient(tx.config)
+	tx.Enterprise = NewEnterpriseClient(tx.config)
+	tx.Flow = NewFlowClient(tx.config)
+	tx.FlowDocument = NewFlowDocumentClient(tx.config)
+	tx.IdentityVerification = NewIdentityVerificationClient(tx.config)
+	tx.JoinRequest = NewJoinRequestClient(tx.config)
 	tx.LoginAttempt = NewLoginAttemptClient(tx.config)
+	tx.Membership = NewMembershipClient(tx.config)
 	tx.OutboxMessage = NewOutboxMessageClient(tx.config)
+	tx.Participant = NewParticipantClient(tx.config)
 	tx.SMSCode = NewSMSCodeClient(tx.config)
+	tx.Seal = NewSealClient(tx.config)
+	tx.SealGrant = NewSealGrantClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
+	tx.SessionSpace = NewSessionSpaceClient(tx.config)
+	tx.SignField = NewSignFieldClient(tx.config)
+	tx.SigningLink = NewSigningLinkClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }
 

@@ -17,6 +17,8 @@ type Viewer struct {
 	UserID int
 	// SessionID is the session that authenticated the user.
 	SessionID int
+	// Phone is the user's verified phone; flows addressed to it are theirs.
+	Phone string
 	// system marks the platform acting on its own behalf.
 	system bool
 }

@@ -20,6 +20,30 @@ func (f AgreementAcceptanceFunc) Mutate(ctx context.Context, m ent.Mutation) (en
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AgreementAcceptanceMutation", m)
 }
 
+// The AuditEventFunc type is an adapter to allow the use of ordinary
+// function as AuditEvent mutator.
+type AuditEventFunc func(context.Context, *ent.AuditEventMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AuditEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AuditEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AuditEventMutation", m)
+}
+
+// The AuditHeadFunc type is an adapter to allow the use of ordinary
+// function as AuditHead mutator.
+type AuditHeadFunc func(context.Context, *ent.AuditHeadMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AuditHeadFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AuditHeadMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AuditHeadMutation", m)
+}
+
 // The CaptchaFunc type is an adapter to allow the use of ordinary
 // function as Captcha mutator.
 type CaptchaFunc func(context.Context, *ent.CaptchaMutation) (ent.Value, error)
@@ -30,6 +54,42 @@ func (f CaptchaFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CaptchaMutation", m)
+}
+
+// The CertDocumentFunc type is an adapter to allow the use of ordinary
+// function as CertDocument mutator.
+type CertDocumentFunc func(context.Context, *ent.CertDocumentMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CertDocumentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CertDocumentMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CertDocumentMutation", m)
+}
+
+// The CertOrderFunc type is an adapter to allow the use of ordinary
+// function as CertOrder mutator.
+type CertOrderFunc func(context.Context, *ent.CertOrderMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CertOrderFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CertOrderMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CertOrderMutation", m)
+}
+
+// The CertificateFunc type is an adapter to allow the use of ordinary
+// function as Certificate mutator.
+type CertificateFunc func(context.Context, *ent.CertificateMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CertificateFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CertificateMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CertificateMutation", m)
 }
 
 // The CredentialFunc type is an adapter to allow the use of ordinary
@@ -44,6 +104,66 @@ func (f CredentialFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, 
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CredentialMutation", m)
 }
 
+// The EnterpriseFunc type is an adapter to allow the use of ordinary
+// function as Enterprise mutator.
+type EnterpriseFunc func(context.Context, *ent.EnterpriseMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f EnterpriseFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.EnterpriseMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.EnterpriseMutation", m)
+}
+
+// The FlowFunc type is an adapter to allow the use of ordinary
+// function as Flow mutator.
+type FlowFunc func(context.Context, *ent.FlowMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f FlowFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.FlowMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.FlowMutation", m)
+}
+
+// The FlowDocumentFunc type is an adapter to allow the use of ordinary
+// function as FlowDocument mutator.
+type FlowDocumentFunc func(context.Context, *ent.FlowDocumentMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f FlowDocumentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.FlowDocumentMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.FlowDocumentMutation", m)
+}
+
+// The IdentityVerificationFunc type is an adapter to allow the use of ordinary
+// function as IdentityVerification mutator.
+type IdentityVerificationFunc func(context.Context, *ent.IdentityVerificationMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f IdentityVerificationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.IdentityVerificationMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.IdentityVerificationMutation", m)
+}
+
+// The JoinRequestFunc type is an adapter to allow the use of ordinary
+// function as JoinRequest mutator.
+type JoinRequestFunc func(context.Context, *ent.JoinRequestMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f JoinRequestFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.JoinRequestMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.JoinRequestMutation", m)
+}
+
 // The LoginAttemptFunc type is an adapter to allow the use of ordinary
 // function as LoginAttempt mutator.
 type LoginAttemptFunc func(context.Context, *ent.LoginAttemptMutation) (ent.Value, error)
@@ -54,6 +174,18 @@ func (f LoginAttemptFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LoginAttemptMutation", m)
+}
+
+// The MembershipFunc type is an adapter to allow the use of ordinary
+// function as Membership mutator.
+type MembershipFunc func(context.Context, *ent.MembershipMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f MembershipFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.MembershipMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MembershipMutation", m)
 }
 
 // The OutboxMessageFunc type is an adapter to allow the use of ordinary
@@ -68,6 +200,18 @@ func (f OutboxMessageFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Valu
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OutboxMessageMutation", m)
 }
 
+// The ParticipantFunc type is an adapter to allow the use of ordinary
+// function as Participant mutator.
+type ParticipantFunc func(context.Context, *ent.ParticipantMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ParticipantFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ParticipantMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ParticipantMutation", m)
+}
+
 // The SMSCodeFunc type is an adapter to allow the use of ordinary
 // function as SMSCode mutator.
 type SMSCodeFunc func(context.Context, *ent.SMSCodeMutation) (ent.Value, error)
@@ -80,6 +224,30 @@ func (f SMSCodeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SMSCodeMutation", m)
 }
 
+// The SealFunc type is an adapter to allow the use of ordinary
+// function as Seal mutator.
+type SealFunc func(context.Context, *ent.SealMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SealFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SealMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SealMutation", m)
+}
+
+// The SealGrantFunc type is an adapter to allow the use of ordinary
+// function as SealGrant mutator.
+type SealGrantFunc func(context.Context, *ent.SealGrantMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SealGrantFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SealGrantMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SealGrantMutation", m)
+}
+
 // The SessionFunc type is an adapter to allow the use of ordinary
 // function as Session mutator.
 type SessionFunc func(context.Context, *ent.SessionMutation) (ent.Value, error)
@@ -90,6 +258,42 @@ func (f SessionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SessionMutation", m)
+}
+
+// The SessionSpaceFunc type is an adapter to allow the use of ordinary
+// function as SessionSpace mutator.
+type SessionSpaceFunc func(context.Context, *ent.SessionSpaceMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SessionSpaceFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SessionSpaceMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SessionSpaceMutation", m)
+}
+
+// The SignFieldFunc type is an adapter to allow the use of ordinary
+// function as SignField mutator.
+type SignFieldFunc func(context.Context, *ent.SignFieldMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SignFieldFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SignFieldMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SignFieldMutation", m)
+}
+
+// The SigningLinkFunc type is an adapter to allow the use of ordinary
+// function as SigningLink mutator.
+type SigningLinkFunc func(context.Context, *ent.SigningLinkMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SigningLinkFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SigningLinkMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SigningLinkMutation", m)
 }
 
 // The UserFunc type is an adapter to allow the use of ordinary

@@ -8,12 +8,29 @@ import (
 
 	"signet/ent"
 	"signet/ent/agreementacceptance"
+	"signet/ent/auditevent"
+	"signet/ent/audithead"
 	"signet/ent/captcha"
+	"signet/ent/certdocument"
+	"signet/ent/certificate"
+	"signet/ent/certorder"
 	"signet/ent/credential"
+	"signet/ent/enterprise"
+	"signet/ent/flow"
+	"signet/ent/flowdocument"
+	"signet/ent/identityverification"
+	"signet/ent/joinrequest"
 	"signet/ent/loginattempt"
+	"signet/ent/membership"
 	"signet/ent/outboxmessage"
+	"signet/ent/participant"
 	"signet/ent/predicate"
+	"signet/ent/seal"
+	"signet/ent/sealgrant"
 	"signet/ent/session"
+	"signet/ent/sessionspace"
+	"signet/ent/signfield"
+	"signet/ent/signinglink"
 	"signet/ent/smscode"
 	"signet/ent/user"
 
@@ -103,6 +120,60 @@ func (f TraverseAgreementAcceptance) Traverse(ctx context.Context, q ent.Query) 
 	return fmt.Errorf("unexpected query type %T. expect *ent.AgreementAcceptanceQuery", q)
 }
 
+// The AuditEventFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AuditEventFunc func(context.Context, *ent.AuditEventQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AuditEventFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AuditEventQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AuditEventQuery", q)
+}
+
+// The TraverseAuditEvent type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAuditEvent func(context.Context, *ent.AuditEventQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAuditEvent) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAuditEvent) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AuditEventQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AuditEventQuery", q)
+}
+
+// The AuditHeadFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AuditHeadFunc func(context.Context, *ent.AuditHeadQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AuditHeadFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AuditHeadQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AuditHeadQuery", q)
+}
+
+// The TraverseAuditHead type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAuditHead func(context.Context, *ent.AuditHeadQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAuditHead) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAuditHead) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AuditHeadQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AuditHeadQuery", q)
+}
+
 // The CaptchaFunc type is an adapter to allow the use of ordinary function as a Querier.
 type CaptchaFunc func(context.Context, *ent.CaptchaQuery) (ent.Value, error)
 
@@ -128,6 +199,87 @@ func (f TraverseCaptcha) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.CaptchaQuery", q)
+}
+
+// The CertDocumentFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CertDocumentFunc func(context.Context, *ent.CertDocumentQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CertDocumentFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CertDocumentQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CertDocumentQuery", q)
+}
+
+// The TraverseCertDocument type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCertDocument func(context.Context, *ent.CertDocumentQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCertDocument) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCertDocument) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CertDocumentQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CertDocumentQuery", q)
+}
+
+// The CertOrderFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CertOrderFunc func(context.Context, *ent.CertOrderQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CertOrderFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CertOrderQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CertOrderQuery", q)
+}
+
+// The TraverseCertOrder type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCertOrder func(context.Context, *ent.CertOrderQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCertOrder) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCertOrder) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CertOrderQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CertOrderQuery", q)
+}
+
+// The CertificateFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CertificateFunc func(context.Context, *ent.CertificateQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CertificateFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CertificateQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CertificateQuery", q)
+}
+
+// The TraverseCertificate type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCertificate func(context.Context, *ent.CertificateQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCertificate) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCertificate) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CertificateQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CertificateQuery", q)
 }
 
 // The CredentialFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -157,6 +309,141 @@ func (f TraverseCredential) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.CredentialQuery", q)
 }
 
+// The EnterpriseFunc type is an adapter to allow the use of ordinary function as a Querier.
+type EnterpriseFunc func(context.Context, *ent.EnterpriseQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f EnterpriseFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.EnterpriseQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.EnterpriseQuery", q)
+}
+
+// The TraverseEnterprise type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseEnterprise func(context.Context, *ent.EnterpriseQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseEnterprise) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseEnterprise) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.EnterpriseQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.EnterpriseQuery", q)
+}
+
+// The FlowFunc type is an adapter to allow the use of ordinary function as a Querier.
+type FlowFunc func(context.Context, *ent.FlowQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f FlowFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.FlowQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.FlowQuery", q)
+}
+
+// The TraverseFlow type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseFlow func(context.Context, *ent.FlowQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseFlow) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseFlow) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FlowQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.FlowQuery", q)
+}
+
+// The FlowDocumentFunc type is an adapter to allow the use of ordinary function as a Querier.
+type FlowDocumentFunc func(context.Context, *ent.FlowDocumentQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f FlowDocumentFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.FlowDocumentQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.FlowDocumentQuery", q)
+}
+
+// The TraverseFlowDocument type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseFlowDocument func(context.Context, *ent.FlowDocumentQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseFlowDocument) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseFlowDocument) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FlowDocumentQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.FlowDocumentQuery", q)
+}
+
+// The IdentityVerificationFunc type is an adapter to allow the use of ordinary function as a Querier.
+type IdentityVerificationFunc func(context.Context, *ent.IdentityVerificationQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f IdentityVerificationFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.IdentityVerificationQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.IdentityVerificationQuery", q)
+}
+
+// The TraverseIdentityVerification type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseIdentityVerification func(context.Context, *ent.IdentityVerificationQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseIdentityVerification) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseIdentityVerification) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.IdentityVerificationQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.IdentityVerificationQuery", q)
+}
+
+// The JoinRequestFunc type is an adapter to allow the use of ordinary function as a Querier.
+type JoinRequestFunc func(context.Context, *ent.JoinRequestQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f JoinRequestFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.JoinRequestQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.JoinRequestQuery", q)
+}
+
+// The TraverseJoinRequest type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseJoinRequest func(context.Context, *ent.JoinRequestQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseJoinRequest) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseJoinRequest) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.JoinRequestQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.JoinRequestQuery", q)
+}
+
 // The LoginAttemptFunc type is an adapter to allow the use of ordinary function as a Querier.
 type LoginAttemptFunc func(context.Context, *ent.LoginAttemptQuery) (ent.Value, error)
 
@@ -182,6 +469,33 @@ func (f TraverseLoginAttempt) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.LoginAttemptQuery", q)
+}
+
+// The MembershipFunc type is an adapter to allow the use of ordinary function as a Querier.
+type MembershipFunc func(context.Context, *ent.MembershipQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f MembershipFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.MembershipQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.MembershipQuery", q)
+}
+
+// The TraverseMembership type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseMembership func(context.Context, *ent.MembershipQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseMembership) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseMembership) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MembershipQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.MembershipQuery", q)
 }
 
 // The OutboxMessageFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -211,6 +525,33 @@ func (f TraverseOutboxMessage) Traverse(ctx context.Context, q ent.Query) error 
 	return fmt.Errorf("unexpected query type %T. expect *ent.OutboxMessageQuery", q)
 }
 
+// The ParticipantFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ParticipantFunc func(context.Context, *ent.ParticipantQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ParticipantFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ParticipantQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ParticipantQuery", q)
+}
+
+// The TraverseParticipant type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseParticipant func(context.Context, *ent.ParticipantQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseParticipant) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseParticipant) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ParticipantQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ParticipantQuery", q)
+}
+
 // The SMSCodeFunc type is an adapter to allow the use of ordinary function as a Querier.
 type SMSCodeFunc func(context.Context, *ent.SMSCodeQuery) (ent.Value, error)
 
@@ -238,6 +579,60 @@ func (f TraverseSMSCode) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.SMSCodeQuery", q)
 }
 
+// The SealFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SealFunc func(context.Context, *ent.SealQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SealFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SealQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SealQuery", q)
+}
+
+// The TraverseSeal type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSeal func(context.Context, *ent.SealQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSeal) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSeal) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SealQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SealQuery", q)
+}
+
+// The SealGrantFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SealGrantFunc func(context.Context, *ent.SealGrantQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SealGrantFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SealGrantQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SealGrantQuery", q)
+}
+
+// The TraverseSealGrant type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSealGrant func(context.Context, *ent.SealGrantQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSealGrant) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSealGrant) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SealGrantQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SealGrantQuery", q)
+}
+
 // The SessionFunc type is an adapter to allow the use of ordinary function as a Querier.
 type SessionFunc func(context.Context, *ent.SessionQuery) (ent.Value, error)
 
@@ -263,6 +658,87 @@ func (f TraverseSession) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.SessionQuery", q)
+}
+
+// The SessionSpaceFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SessionSpaceFunc func(context.Context, *ent.SessionSpaceQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SessionSpaceFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SessionSpaceQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SessionSpaceQuery", q)
+}
+
+// The TraverseSessionSpace type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSessionSpace func(context.Context, *ent.SessionSpaceQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSessionSpace) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSessionSpace) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SessionSpaceQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SessionSpaceQuery", q)
+}
+
+// The SignFieldFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SignFieldFunc func(context.Context, *ent.SignFieldQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SignFieldFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SignFieldQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SignFieldQuery", q)
+}
+
+// The TraverseSignField type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSignField func(context.Context, *ent.SignFieldQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSignField) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSignField) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SignFieldQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SignFieldQuery", q)
+}
+
+// The SigningLinkFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SigningLinkFunc func(context.Context, *ent.SigningLinkQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SigningLinkFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SigningLinkQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SigningLinkQuery", q)
+}
+
+// The TraverseSigningLink type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSigningLink func(context.Context, *ent.SigningLinkQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSigningLink) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSigningLink) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SigningLinkQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SigningLinkQuery", q)
 }
 
 // The UserFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -297,18 +773,52 @@ func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
 	case *ent.AgreementAcceptanceQuery:
 		return &query[*ent.AgreementAcceptanceQuery, predicate.AgreementAcceptance, agreementacceptance.OrderOption]{typ: ent.TypeAgreementAcceptance, tq: q}, nil
+	case *ent.AuditEventQuery:
+		return &query[*ent.AuditEventQuery, predicate.AuditEvent, auditevent.OrderOption]{typ: ent.TypeAuditEvent, tq: q}, nil
+	case *ent.AuditHeadQuery:
+		return &query[*ent.AuditHeadQuery, predicate.AuditHead, audithead.OrderOption]{typ: ent.TypeAuditHead, tq: q}, nil
 	case *ent.CaptchaQuery:
 		return &query[*ent.CaptchaQuery, predicate.Captcha, captcha.OrderOption]{typ: ent.TypeCaptcha, tq: q}, nil
+	case *ent.CertDocumentQuery:
+		return &query[*ent.CertDocumentQuery, predicate.CertDocument, certdocument.OrderOption]{typ: ent.TypeCertDocument, tq: q}, nil
+	case *ent.CertOrderQuery:
+		return &query[*ent.CertOrderQuery, predicate.CertOrder, certorder.OrderOption]{typ: ent.TypeCertOrder, tq: q}, nil
+	case *ent.CertificateQuery:
+		return &query[*ent.CertificateQuery, predicate.Certificate, certificate.OrderOption]{typ: ent.TypeCertificate, tq: q}, nil
 	case *ent.CredentialQuery:
 		return &query[*ent.CredentialQuery, predicate.Credential, credential.OrderOption]{typ: ent.TypeCredential, tq: q}, nil
+	case *ent.EnterpriseQuery:
+		return &query[*ent.EnterpriseQuery, predicate.Enterprise, enterprise.OrderOption]{typ: ent.TypeEnterprise, tq: q}, nil
+	case *ent.FlowQuery:
+		return &query[*ent.FlowQuery, predicate.Flow, flow.OrderOption]{typ: ent.TypeFlow, tq: q}, nil
+	case *ent.FlowDocumentQuery:
+		return &query[*ent.FlowDocumentQuery, predicate.FlowDocument, flowdocument.OrderOption]{typ: ent.TypeFlowDocument, tq: q}, nil
+	case *ent.IdentityVerificationQuery:
+		return &query[*ent.IdentityVerificationQuery, predicate.IdentityVerification, identityverification.OrderOption]{typ: ent.TypeIdentityVerification, tq: q}, nil
+	case *ent.JoinRequestQuery:
+		return &query[*ent.JoinRequestQuery, predicate.JoinRequest, joinrequest.OrderOption]{typ: ent.TypeJoinRequest, tq: q}, nil
 	case *ent.LoginAttemptQuery:
 		return &query[*ent.LoginAttemptQuery, predicate.LoginAttempt, loginattempt.OrderOption]{typ: ent.TypeLoginAttempt, tq: q}, nil
+	case *ent.MembershipQuery:
+		return &query[*ent.MembershipQuery, predicate.Membership, membership.OrderOption]{typ: ent.TypeMembership, tq: q}, nil
 	case *ent.OutboxMessageQuery:
 		return &query[*ent.OutboxMessageQuery, predicate.OutboxMessage, outboxmessage.OrderOption]{typ: ent.TypeOutboxMessage, tq: q}, nil
+	case *ent.ParticipantQuery:
+		return &query[*ent.ParticipantQuery, predicate.Participant, participant.OrderOption]{typ: ent.TypeParticipant, tq: q}, nil
 	case *ent.SMSCodeQuery:
 		return &query[*ent.SMSCodeQuery, predicate.SMSCode, smscode.OrderOption]{typ: ent.TypeSMSCode, tq: q}, nil
+	case *ent.SealQuery:
+		return &query[*ent.SealQuery, predicate.Seal, seal.OrderOption]{typ: ent.TypeSeal, tq: q}, nil
+	case *ent.SealGrantQuery:
+		return &query[*ent.SealGrantQuery, predicate.SealGrant, sealgrant.OrderOption]{typ: ent.TypeSealGrant, tq: q}, nil
 	case *ent.SessionQuery:
 		return &query[*ent.SessionQuery, predicate.Session, session.OrderOption]{typ: ent.TypeSession, tq: q}, nil
+	case *ent.SessionSpaceQuery:
+		return &query[*ent.SessionSpaceQuery, predicate.SessionSpace, sessionspace.OrderOption]{typ: ent.TypeSessionSpace, tq: q}, nil
+	case *ent.SignFieldQuery:
+		return &query[*ent.SignFieldQuery, predicate.SignField, signfield.OrderOption]{typ: ent.TypeSignField, tq: q}, nil
+	case *ent.SigningLinkQuery:
+		return &query[*ent.SigningLinkQuery, predicate.SigningLink, signinglink.OrderOption]{typ: ent.TypeSigningLink, tq: q}, nil
 	case *ent.UserQuery:
 		return &query[*ent.UserQuery, predicate.User, user.OrderOption]{typ: ent.TypeUser, tq: q}, nil
 	default:

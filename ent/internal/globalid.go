@@ -2,4 +2,4 @@
 
 package internal
 
-const IncrementStarts = "{\"agreement_acceptances\":0,\"captchas\":4294967296,\"credentials\":8589934592,\"login_attempts\":12884901888,\"outbox_messages\":17179869184,\"sessions\":25769803776,\"sms_codes\":21474836480,\"users\":30064771072}"
+const IncrementStarts = "{\"agreement_acceptances\":0,\"audit_events\":55834574848,\"audit_heads\":60129542144,\"captchas\":4294967296,\"cert_documents\":64424509440,\"cert_orders\":68719476736,\"certificates\":73014444032,\"credentials\":8589934592,\"enterprises\":77309411328,\"flow_documents\":38654705664,\"flows\":34359738368,\"identity_verifications\":81604378624,\"join_requests\":85899345920,\"login_attempts\":12884901888,\"memberships\":90194313216,\"outbox_messages\":17179869184,\"participants\":42949672960,\"seal_grants\":98784247808,\"seals\":94489280512,\"session_spaces\":103079215104,\"sessions\":25769803776,\"sign_fields\":47244640256,\"signing_links\":51539607552,\"sms_codes\":21474836480,\"users\":30064771072}"

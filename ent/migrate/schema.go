@@ -33,6 +33,56 @@ var (
 			},
 		},
 	}
+	// AuditEventsColumns holds the columns for the "audit_events" table.
+	AuditEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "chain", Type: field.TypeString, Size: 128},
+		{Name: "seq", Type: field.TypeInt64},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "actor_type", Type: field.TypeString, Size: 32},
+		{Name: "actor_id", Type: field.TypeInt, Default: 0},
+		{Name: "actor_name", Type: field.TypeString, Size: 128, Default: ""},
+		{Name: "action", Type: field.TypeString, Size: 64},
+		{Name: "subject_type", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "subject_id", Type: field.TypeInt, Default: 0},
+		{Name: "payload", Type: field.TypeString, Size: 2147483647, Default: "{}"},
+		{Name: "ip", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "user_agent", Type: field.TypeString, Size: 512, Default: ""},
+		{Name: "request_id", Type: field.TypeString, Size: 128, Default: ""},
+		{Name: "prev_hash", Type: field.TypeString, Size: 64},
+		{Name: "hash", Type: field.TypeString, Size: 64},
+	}
+	// AuditEventsTable holds the schema information for the "audit_events" table.
+	AuditEventsTable = &schema.Table{
+		Name:       "audit_events",
+		Columns:    AuditEventsColumns,
+		PrimaryKey: []*schema.Column{AuditEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "auditevent_chain_seq",
+				Unique:  true,
+				Columns: []*schema.Column{AuditEventsColumns[1], AuditEventsColumns[2]},
+			},
+			{
+				Name:    "auditevent_subject_type_subject_id",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[8], AuditEventsColumns[9]},
+			},
+		},
+	}
+	// AuditHeadsColumns holds the columns for the "audit_heads" table.
+	AuditHeadsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "chain", Type: field.TypeString, Unique: true, Size: 128},
+		{Name: "seq", Type: field.TypeInt64},
+		{Name: "hash", Type: field.TypeString, Size: 64},
+	}
+	// AuditHeadsTable holds the schema information for the "audit_heads" table.
+	AuditHeadsTable = &schema.Table{
+		Name:       "audit_heads",
+		Columns:    AuditHeadsColumns,
+		PrimaryKey: []*schema.Column{AuditHeadsColumns[0]},
+	}
 	// CaptchasColumns holds the columns for the "captchas" table.
 	CaptchasColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -47,6 +97,171 @@ var (
 		Name:       "captchas",
 		Columns:    CaptchasColumns,
 		PrimaryKey: []*schema.Column{CaptchasColumns[0]},
+	}
+	// CertDocumentsColumns holds the columns for the "cert_documents" table.
+	CertDocumentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"authorization_letter", "business_license", "applicant_id_front", "applicant_id_back"}},
+		{Name: "file_name", Type: field.TypeString, Size: 255},
+		{Name: "content_type", Type: field.TypeString, Size: 64},
+		{Name: "size", Type: field.TypeInt},
+		{Name: "sha256", Type: field.TypeString, Size: 64},
+		{Name: "blob_key", Type: field.TypeString, Nullable: true, Size: 255},
+		{Name: "data", Type: field.TypeBytes, Nullable: true},
+		{Name: "order_id", Type: field.TypeInt},
+	}
+	// CertDocumentsTable holds the schema information for the "cert_documents" table.
+	CertDocumentsTable = &schema.Table{
+		Name:       "cert_documents",
+		Columns:    CertDocumentsColumns,
+		PrimaryKey: []*schema.Column{CertDocumentsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "cert_documents_cert_orders_documents",
+				Columns:    []*schema.Column{CertDocumentsColumns[10]},
+				RefColumns: []*schema.Column{CertOrdersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "certdocument_order_id_kind",
+				Unique:  true,
+				Columns: []*schema.Column{CertDocumentsColumns[10], CertDocumentsColumns[3]},
+			},
+		},
+	}
+	// CertOrdersColumns holds the columns for the "cert_orders" table.
+	CertOrdersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "step", Type: field.TypeEnum, Enums: []string{"application", "preview", "authorization", "documents", "confirmation", "payment", "review", "approved", "rejected"}, Default: "application"},
+		{Name: "method", Type: field.TypeEnum, Nullable: true, Enums: []string{"bank_transfer", "legal_rep_phone", "legal_rep_bank_card"}},
+		{Name: "applicant_name", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "applicant_id_number", Type: field.TypeString, Nullable: true, Size: 18},
+		{Name: "applicant_id_masked", Type: field.TypeString, Nullable: true, Size: 18},
+		{Name: "applicant_phone", Type: field.TypeString, Nullable: true, Size: 11},
+		{Name: "legal_rep_phone", Type: field.TypeString, Nullable: true, Size: 11},
+		{Name: "legal_rep_card_masked", Type: field.TypeString, Nullable: true, Size: 32},
+		{Name: "bank_name", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "bank_account_masked", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "transfer_amount_cents", Type: field.TypeInt, Nullable: true},
+		{Name: "transfer_attempts", Type: field.TypeInt, Default: 0},
+		{Name: "check_txn_id", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "agreement_accepted_at", Type: field.TypeTime, Nullable: true},
+		{Name: "authorized_at", Type: field.TypeTime, Nullable: true},
+		{Name: "confirmed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "fee_cents", Type: field.TypeInt, Default: 0},
+		{Name: "payment_channel", Type: field.TypeEnum, Nullable: true, Enums: []string{"alipay", "wechat"}},
+		{Name: "payment_txn_id", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "payment_qr", Type: field.TypeString, Nullable: true, Size: 512},
+		{Name: "paid_at", Type: field.TypeTime, Nullable: true},
+		{Name: "ca_order_id", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "submitted_at", Type: field.TypeTime, Nullable: true},
+		{Name: "decided_at", Type: field.TypeTime, Nullable: true},
+		{Name: "reject_reason", Type: field.TypeString, Nullable: true, Size: 256},
+		{Name: "enterprise_id", Type: field.TypeInt},
+		{Name: "applicant_id", Type: field.TypeInt},
+	}
+	// CertOrdersTable holds the schema information for the "cert_orders" table.
+	CertOrdersTable = &schema.Table{
+		Name:       "cert_orders",
+		Columns:    CertOrdersColumns,
+		PrimaryKey: []*schema.Column{CertOrdersColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "cert_orders_enterprises_enterprise",
+				Columns:    []*schema.Column{CertOrdersColumns[28]},
+				RefColumns: []*schema.Column{EnterprisesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "cert_orders_users_applicant",
+				Columns:    []*schema.Column{CertOrdersColumns[29]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "certorder_enterprise_id",
+				Unique:  false,
+				Columns: []*schema.Column{CertOrdersColumns[28]},
+			},
+			{
+				Name:    "certorder_step",
+				Unique:  false,
+				Columns: []*schema.Column{CertOrdersColumns[3]},
+			},
+			{
+				Name:    "certorder_applicant_id",
+				Unique:  false,
+				Columns: []*schema.Column{CertOrdersColumns[29]},
+			},
+		},
+	}
+	// CertificatesColumns holds the columns for the "certificates" table.
+	CertificatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"person", "enterprise"}},
+		{Name: "custody", Type: field.TypeEnum, Enums: []string{"hosted", "ukey"}, Default: "hosted"},
+		{Name: "ukey_type", Type: field.TypeEnum, Nullable: true, Enums: []string{"one_key_one_seal", "one_key_many_seals"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"pending", "active", "revoked", "superseded"}, Default: "active"},
+		{Name: "serial", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "subject", Type: field.TypeString, Size: 256},
+		{Name: "subject_id", Type: field.TypeString, Size: 64},
+		{Name: "key_uri", Type: field.TypeString, Nullable: true, Size: 512},
+		{Name: "der", Type: field.TypeBytes, Nullable: true},
+		{Name: "fingerprint", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "not_before", Type: field.TypeTime, Nullable: true},
+		{Name: "not_after", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revocation_reason", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "supersedes_id", Type: field.TypeInt, Nullable: true},
+		{Name: "user_id", Type: field.TypeInt, Nullable: true},
+		{Name: "enterprise_id", Type: field.TypeInt, Nullable: true},
+	}
+	// CertificatesTable holds the schema information for the "certificates" table.
+	CertificatesTable = &schema.Table{
+		Name:       "certificates",
+		Columns:    CertificatesColumns,
+		PrimaryKey: []*schema.Column{CertificatesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "certificates_users_user",
+				Columns:    []*schema.Column{CertificatesColumns[18]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "certificates_enterprises_enterprise",
+				Columns:    []*schema.Column{CertificatesColumns[19]},
+				RefColumns: []*schema.Column{EnterprisesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "certificate_user_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{CertificatesColumns[18], CertificatesColumns[6]},
+			},
+			{
+				Name:    "certificate_enterprise_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{CertificatesColumns[19], CertificatesColumns[6]},
+			},
+			{
+				Name:    "certificate_serial",
+				Unique:  false,
+				Columns: []*schema.Column{CertificatesColumns[7]},
+			},
+		},
 	}
 	// CredentialsColumns holds the columns for the "credentials" table.
 	CredentialsColumns = []*schema.Column{
@@ -78,6 +293,230 @@ var (
 			},
 		},
 	}
+	// EnterprisesColumns holds the columns for the "enterprises" table.
+	EnterprisesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 128},
+		{Name: "credit_code", Type: field.TypeString, Size: 18},
+		{Name: "address", Type: field.TypeString, Size: 256},
+		{Name: "legal_rep_name", Type: field.TypeString, Size: 64},
+		{Name: "legal_rep_id_number", Type: field.TypeString, Size: 18},
+		{Name: "legal_rep_id_masked", Type: field.TypeString, Size: 18},
+		{Name: "custody", Type: field.TypeEnum, Enums: []string{"hosted", "ukey"}, Default: "hosted"},
+		{Name: "ukey_type", Type: field.TypeEnum, Nullable: true, Enums: []string{"one_key_one_seal", "one_key_many_seals"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"certifying", "certified", "revoked", "rejected"}, Default: "certifying"},
+		{Name: "certified_at", Type: field.TypeTime, Nullable: true},
+		{Name: "recertify_required", Type: field.TypeBool, Default: false},
+		{Name: "certifier_id", Type: field.TypeInt},
+	}
+	// EnterprisesTable holds the schema information for the "enterprises" table.
+	EnterprisesTable = &schema.Table{
+		Name:       "enterprises",
+		Columns:    EnterprisesColumns,
+		PrimaryKey: []*schema.Column{EnterprisesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "enterprises_users_certifier",
+				Columns:    []*schema.Column{EnterprisesColumns[14]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "enterprise_credit_code_status",
+				Unique:  false,
+				Columns: []*schema.Column{EnterprisesColumns[4], EnterprisesColumns[11]},
+			},
+			{
+				Name:    "enterprise_name_status",
+				Unique:  false,
+				Columns: []*schema.Column{EnterprisesColumns[3], EnterprisesColumns[11]},
+			},
+			{
+				Name:    "enterprise_certifier_id",
+				Unique:  false,
+				Columns: []*schema.Column{EnterprisesColumns[14]},
+			},
+		},
+	}
+	// FlowsColumns holds the columns for the "flows" table.
+	FlowsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "number", Type: field.TypeString, Unique: true, Size: 32},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "scene", Type: field.TypeEnum, Enums: []string{"general", "hr"}, Default: "general"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"draft", "signing", "completed", "revoked", "declined", "expired"}, Default: "draft"},
+		{Name: "ordered", Type: field.TypeBool, Default: true},
+		{Name: "deadline", Type: field.TypeTime, Nullable: true},
+		{Name: "passcode_hash", Type: field.TypeBytes, Nullable: true},
+		{Name: "enterprise_id", Type: field.TypeInt, Nullable: true},
+		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
+		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
+		{Name: "end_reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "initiator_hidden_at", Type: field.TypeTime, Nullable: true},
+		{Name: "initiator_id", Type: field.TypeInt},
+	}
+	// FlowsTable holds the schema information for the "flows" table.
+	FlowsTable = &schema.Table{
+		Name:       "flows",
+		Columns:    FlowsColumns,
+		PrimaryKey: []*schema.Column{FlowsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "flows_users_initiator",
+				Columns:    []*schema.Column{FlowsColumns[15]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "flow_initiator_id_status_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{FlowsColumns[15], FlowsColumns[6], FlowsColumns[1]},
+			},
+			{
+				Name:    "flow_status_deadline",
+				Unique:  false,
+				Columns: []*schema.Column{FlowsColumns[6], FlowsColumns[8]},
+			},
+		},
+	}
+	// FlowDocumentsColumns holds the columns for the "flow_documents" table.
+	FlowDocumentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "contract_number", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "position", Type: field.TypeInt, Default: 0},
+		{Name: "original_key", Type: field.TypeString},
+		{Name: "original_sha256", Type: field.TypeString},
+		{Name: "original_size", Type: field.TypeInt64},
+		{Name: "pages", Type: field.TypeJSON},
+		{Name: "current_key", Type: field.TypeString},
+		{Name: "current_sha256", Type: field.TypeString},
+		{Name: "revision", Type: field.TypeInt, Default: 0},
+		{Name: "flow_id", Type: field.TypeInt},
+	}
+	// FlowDocumentsTable holds the schema information for the "flow_documents" table.
+	FlowDocumentsTable = &schema.Table{
+		Name:       "flow_documents",
+		Columns:    FlowDocumentsColumns,
+		PrimaryKey: []*schema.Column{FlowDocumentsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "flow_documents_flows_documents",
+				Columns:    []*schema.Column{FlowDocumentsColumns[13]},
+				RefColumns: []*schema.Column{FlowsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "flowdocument_flow_id_position",
+				Unique:  false,
+				Columns: []*schema.Column{FlowDocumentsColumns[13], FlowDocumentsColumns[5]},
+			},
+		},
+	}
+	// IdentityVerificationsColumns holds the columns for the "identity_verifications" table.
+	IdentityVerificationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 64},
+		{Name: "id_number", Type: field.TypeString, Size: 18},
+		{Name: "id_number_masked", Type: field.TypeString, Size: 18},
+		{Name: "email", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "phone", Type: field.TypeString, Size: 11},
+		{Name: "method", Type: field.TypeEnum, Nullable: true, Enums: []string{"face", "carrier_three", "bank_four"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"collected", "pending", "verified", "failed"}, Default: "collected"},
+		{Name: "provider", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "provider_txn_id", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "bank_card_masked", Type: field.TypeString, Nullable: true, Size: 32},
+		{Name: "face_redirect_url", Type: field.TypeString, Nullable: true, Size: 512},
+		{Name: "failure_reason", Type: field.TypeString, Nullable: true, Size: 256},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "verified_at", Type: field.TypeTime, Nullable: true},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// IdentityVerificationsTable holds the schema information for the "identity_verifications" table.
+	IdentityVerificationsTable = &schema.Table{
+		Name:       "identity_verifications",
+		Columns:    IdentityVerificationsColumns,
+		PrimaryKey: []*schema.Column{IdentityVerificationsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "identity_verifications_users_user",
+				Columns:    []*schema.Column{IdentityVerificationsColumns[17]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "identityverification_user_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{IdentityVerificationsColumns[17], IdentityVerificationsColumns[9]},
+			},
+			{
+				Name:    "identityverification_provider_txn_id",
+				Unique:  false,
+				Columns: []*schema.Column{IdentityVerificationsColumns[11]},
+			},
+		},
+	}
+	// JoinRequestsColumns holds the columns for the "join_requests" table.
+	JoinRequestsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "reason", Type: field.TypeString, Size: 200},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"pending", "approved", "rejected", "revoked"}, Default: "pending"},
+		{Name: "decided_by", Type: field.TypeInt, Nullable: true},
+		{Name: "decided_at", Type: field.TypeTime, Nullable: true},
+		{Name: "reject_reason", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "enterprise_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// JoinRequestsTable holds the schema information for the "join_requests" table.
+	JoinRequestsTable = &schema.Table{
+		Name:       "join_requests",
+		Columns:    JoinRequestsColumns,
+		PrimaryKey: []*schema.Column{JoinRequestsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "join_requests_enterprises_enterprise",
+				Columns:    []*schema.Column{JoinRequestsColumns[8]},
+				RefColumns: []*schema.Column{EnterprisesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "join_requests_users_user",
+				Columns:    []*schema.Column{JoinRequestsColumns[9]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "joinrequest_enterprise_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{JoinRequestsColumns[8], JoinRequestsColumns[4]},
+			},
+			{
+				Name:    "joinrequest_user_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{JoinRequestsColumns[9], JoinRequestsColumns[4]},
+			},
+		},
+	}
 	// LoginAttemptsColumns holds the columns for the "login_attempts" table.
 	LoginAttemptsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -104,6 +543,48 @@ var (
 			},
 		},
 	}
+	// MembershipsColumns holds the columns for the "memberships" table.
+	MembershipsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "role", Type: field.TypeEnum, Enums: []string{"admin", "member"}, Default: "member"},
+		{Name: "title", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "enterprise_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// MembershipsTable holds the schema information for the "memberships" table.
+	MembershipsTable = &schema.Table{
+		Name:       "memberships",
+		Columns:    MembershipsColumns,
+		PrimaryKey: []*schema.Column{MembershipsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "memberships_enterprises_enterprise",
+				Columns:    []*schema.Column{MembershipsColumns[5]},
+				RefColumns: []*schema.Column{EnterprisesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "memberships_users_user",
+				Columns:    []*schema.Column{MembershipsColumns[6]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "membership_enterprise_id_user_id",
+				Unique:  true,
+				Columns: []*schema.Column{MembershipsColumns[5], MembershipsColumns[6]},
+			},
+			{
+				Name:    "membership_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{MembershipsColumns[6]},
+			},
+		},
+	}
 	// OutboxMessagesColumns holds the columns for the "outbox_messages" table.
 	OutboxMessagesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -123,6 +604,66 @@ var (
 				Name:    "outboxmessage_phone_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{OutboxMessagesColumns[1], OutboxMessagesColumns[5]},
+			},
+		},
+	}
+	// ParticipantsColumns holds the columns for the "participants" table.
+	ParticipantsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "role", Type: field.TypeEnum, Enums: []string{"signer", "cc"}, Default: "signer"},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"person", "enterprise"}, Default: "person"},
+		{Name: "sign_order", Type: field.TypeInt, Default: 1},
+		{Name: "name", Type: field.TypeString, Size: 64},
+		{Name: "phone", Type: field.TypeString, Size: 11},
+		{Name: "email", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "enterprise_name", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "enterprise_id", Type: field.TypeInt, Nullable: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"waiting", "pending", "signed", "declined"}, Default: "waiting"},
+		{Name: "viewed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "signed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "declined_at", Type: field.TypeTime, Nullable: true},
+		{Name: "decline_reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "last_reminded_at", Type: field.TypeTime, Nullable: true},
+		{Name: "hidden_at", Type: field.TypeTime, Nullable: true},
+		{Name: "flow_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt, Nullable: true},
+	}
+	// ParticipantsTable holds the schema information for the "participants" table.
+	ParticipantsTable = &schema.Table{
+		Name:       "participants",
+		Columns:    ParticipantsColumns,
+		PrimaryKey: []*schema.Column{ParticipantsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "participants_flows_participants",
+				Columns:    []*schema.Column{ParticipantsColumns[18]},
+				RefColumns: []*schema.Column{FlowsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "participants_users_user",
+				Columns:    []*schema.Column{ParticipantsColumns[19]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "participant_user_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{ParticipantsColumns[19], ParticipantsColumns[11]},
+			},
+			{
+				Name:    "participant_phone_status",
+				Unique:  false,
+				Columns: []*schema.Column{ParticipantsColumns[7], ParticipantsColumns[11]},
+			},
+			{
+				Name:    "participant_flow_id_sign_order",
+				Unique:  false,
+				Columns: []*schema.Column{ParticipantsColumns[18], ParticipantsColumns[5]},
 			},
 		},
 	}
@@ -154,6 +695,117 @@ var (
 				Name:    "smscode_ip_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{SmsCodesColumns[5], SmsCodesColumns[7]},
+			},
+		},
+	}
+	// SealsColumns holds the columns for the "seals" table.
+	SealsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"personal", "handwritten", "official", "contract", "legal_rep", "custom"}},
+		{Name: "name", Type: field.TypeString, Size: 64},
+		{Name: "image", Type: field.TypeBytes, Size: 2097152},
+		{Name: "width", Type: field.TypeInt},
+		{Name: "height", Type: field.TypeInt},
+		{Name: "source", Type: field.TypeEnum, Enums: []string{"generated", "uploaded", "handwritten"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"enabled", "disabled", "voided"}, Default: "enabled"},
+		{Name: "is_default", Type: field.TypeBool, Default: false},
+		{Name: "voided_at", Type: field.TypeTime, Nullable: true},
+		{Name: "voided_reason", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "user_id", Type: field.TypeInt, Nullable: true},
+		{Name: "enterprise_id", Type: field.TypeInt, Nullable: true},
+		{Name: "certificate_id", Type: field.TypeInt, Nullable: true},
+	}
+	// SealsTable holds the schema information for the "seals" table.
+	SealsTable = &schema.Table{
+		Name:       "seals",
+		Columns:    SealsColumns,
+		PrimaryKey: []*schema.Column{SealsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "seals_users_user",
+				Columns:    []*schema.Column{SealsColumns[13]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "seals_enterprises_enterprise",
+				Columns:    []*schema.Column{SealsColumns[14]},
+				RefColumns: []*schema.Column{EnterprisesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "seals_certificates_certificate",
+				Columns:    []*schema.Column{SealsColumns[15]},
+				RefColumns: []*schema.Column{CertificatesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "seal_user_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{SealsColumns[13], SealsColumns[9]},
+			},
+			{
+				Name:    "seal_enterprise_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{SealsColumns[14], SealsColumns[9]},
+			},
+		},
+	}
+	// SealGrantsColumns holds the columns for the "seal_grants" table.
+	SealGrantsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "granted_by", Type: field.TypeInt},
+		{Name: "valid_from", Type: field.TypeTime},
+		{Name: "valid_until", Type: field.TypeTime},
+		{Name: "scenes", Type: field.TypeJSON, Nullable: true},
+		{Name: "counterparties", Type: field.TypeJSON, Nullable: true},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_reason", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "enterprise_id", Type: field.TypeInt},
+		{Name: "seal_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// SealGrantsTable holds the schema information for the "seal_grants" table.
+	SealGrantsTable = &schema.Table{
+		Name:       "seal_grants",
+		Columns:    SealGrantsColumns,
+		PrimaryKey: []*schema.Column{SealGrantsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "seal_grants_enterprises_enterprise",
+				Columns:    []*schema.Column{SealGrantsColumns[10]},
+				RefColumns: []*schema.Column{EnterprisesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "seal_grants_seals_seal",
+				Columns:    []*schema.Column{SealGrantsColumns[11]},
+				RefColumns: []*schema.Column{SealsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "seal_grants_users_user",
+				Columns:    []*schema.Column{SealGrantsColumns[12]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "sealgrant_user_id_seal_id",
+				Unique:  false,
+				Columns: []*schema.Column{SealGrantsColumns[12], SealGrantsColumns[11]},
+			},
+			{
+				Name:    "sealgrant_enterprise_id",
+				Unique:  false,
+				Columns: []*schema.Column{SealGrantsColumns[10]},
 			},
 		},
 	}
@@ -192,6 +844,97 @@ var (
 			},
 		},
 	}
+	// SessionSpacesColumns holds the columns for the "session_spaces" table.
+	SessionSpacesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "session_id", Type: field.TypeInt},
+		{Name: "enterprise_id", Type: field.TypeInt, Nullable: true},
+	}
+	// SessionSpacesTable holds the schema information for the "session_spaces" table.
+	SessionSpacesTable = &schema.Table{
+		Name:       "session_spaces",
+		Columns:    SessionSpacesColumns,
+		PrimaryKey: []*schema.Column{SessionSpacesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "session_spaces_sessions_session",
+				Columns:    []*schema.Column{SessionSpacesColumns[3]},
+				RefColumns: []*schema.Column{SessionsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "session_spaces_enterprises_enterprise",
+				Columns:    []*schema.Column{SessionSpacesColumns[4]},
+				RefColumns: []*schema.Column{EnterprisesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+	}
+	// SignFieldsColumns holds the columns for the "sign_fields" table.
+	SignFieldsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"enterprise_seal", "personal_seal", "handwriting", "date"}},
+		{Name: "page", Type: field.TypeInt},
+		{Name: "x", Type: field.TypeFloat64},
+		{Name: "y", Type: field.TypeFloat64},
+		{Name: "width", Type: field.TypeFloat64},
+		{Name: "height", Type: field.TypeFloat64},
+		{Name: "placed_by_signer", Type: field.TypeBool, Default: false},
+		{Name: "applied_revision", Type: field.TypeInt, Nullable: true},
+		{Name: "flow_id", Type: field.TypeInt},
+		{Name: "participant_id", Type: field.TypeInt, Nullable: true},
+		{Name: "document_id", Type: field.TypeInt},
+	}
+	// SignFieldsTable holds the schema information for the "sign_fields" table.
+	SignFieldsTable = &schema.Table{
+		Name:       "sign_fields",
+		Columns:    SignFieldsColumns,
+		PrimaryKey: []*schema.Column{SignFieldsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "sign_fields_flows_fields",
+				Columns:    []*schema.Column{SignFieldsColumns[9]},
+				RefColumns: []*schema.Column{FlowsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "sign_fields_participants_fields",
+				Columns:    []*schema.Column{SignFieldsColumns[10]},
+				RefColumns: []*schema.Column{ParticipantsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "sign_fields_flow_documents_document",
+				Columns:    []*schema.Column{SignFieldsColumns[11]},
+				RefColumns: []*schema.Column{FlowDocumentsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+	}
+	// SigningLinksColumns holds the columns for the "signing_links" table.
+	SigningLinksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "code", Type: field.TypeString, Unique: true, Size: 16},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "participant_id", Type: field.TypeInt},
+	}
+	// SigningLinksTable holds the schema information for the "signing_links" table.
+	SigningLinksTable = &schema.Table{
+		Name:       "signing_links",
+		Columns:    SigningLinksColumns,
+		PrimaryKey: []*schema.Column{SigningLinksColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "signing_links_participants_participant",
+				Columns:    []*schema.Column{SigningLinksColumns[4]},
+				RefColumns: []*schema.Column{ParticipantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -210,12 +953,29 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AgreementAcceptancesTable,
+		AuditEventsTable,
+		AuditHeadsTable,
 		CaptchasTable,
+		CertDocumentsTable,
+		CertOrdersTable,
+		CertificatesTable,
 		CredentialsTable,
+		EnterprisesTable,
+		FlowsTable,
+		FlowDocumentsTable,
+		IdentityVerificationsTable,
+		JoinRequestsTable,
 		LoginAttemptsTable,
+		MembershipsTable,
 		OutboxMessagesTable,
+		ParticipantsTable,
 		SmsCodesTable,
+		SealsTable,
+		SealGrantsTable,
 		SessionsTable,
+		SessionSpacesTable,
+		SignFieldsTable,
+		SigningLinksTable,
 		UsersTable,
 	}
 )
@@ -225,25 +985,103 @@ func init() {
 	AgreementAcceptancesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(0),
 	}
+	AuditEventsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(55834574848),
+	}
+	AuditHeadsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(60129542144),
+	}
 	CaptchasTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(4294967296),
+	}
+	CertDocumentsTable.ForeignKeys[0].RefTable = CertOrdersTable
+	CertDocumentsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(64424509440),
+	}
+	CertOrdersTable.ForeignKeys[0].RefTable = EnterprisesTable
+	CertOrdersTable.ForeignKeys[1].RefTable = UsersTable
+	CertOrdersTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(68719476736),
+	}
+	CertificatesTable.ForeignKeys[0].RefTable = UsersTable
+	CertificatesTable.ForeignKeys[1].RefTable = EnterprisesTable
+	CertificatesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(73014444032),
 	}
 	CredentialsTable.ForeignKeys[0].RefTable = UsersTable
 	CredentialsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(8589934592),
 	}
+	EnterprisesTable.ForeignKeys[0].RefTable = UsersTable
+	EnterprisesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(77309411328),
+	}
+	FlowsTable.ForeignKeys[0].RefTable = UsersTable
+	FlowsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(34359738368),
+	}
+	FlowDocumentsTable.ForeignKeys[0].RefTable = FlowsTable
+	FlowDocumentsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(38654705664),
+	}
+	IdentityVerificationsTable.ForeignKeys[0].RefTable = UsersTable
+	IdentityVerificationsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(81604378624),
+	}
+	JoinRequestsTable.ForeignKeys[0].RefTable = EnterprisesTable
+	JoinRequestsTable.ForeignKeys[1].RefTable = UsersTable
+	JoinRequestsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(85899345920),
+	}
 	LoginAttemptsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(12884901888),
+	}
+	MembershipsTable.ForeignKeys[0].RefTable = EnterprisesTable
+	MembershipsTable.ForeignKeys[1].RefTable = UsersTable
+	MembershipsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(90194313216),
 	}
 	OutboxMessagesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),
 	}
+	ParticipantsTable.ForeignKeys[0].RefTable = FlowsTable
+	ParticipantsTable.ForeignKeys[1].RefTable = UsersTable
+	ParticipantsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(42949672960),
+	}
 	SmsCodesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(21474836480),
+	}
+	SealsTable.ForeignKeys[0].RefTable = UsersTable
+	SealsTable.ForeignKeys[1].RefTable = EnterprisesTable
+	SealsTable.ForeignKeys[2].RefTable = CertificatesTable
+	SealsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(94489280512),
+	}
+	SealGrantsTable.ForeignKeys[0].RefTable = EnterprisesTable
+	SealGrantsTable.ForeignKeys[1].RefTable = SealsTable
+	SealGrantsTable.ForeignKeys[2].RefTable = UsersTable
+	SealGrantsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(98784247808),
 	}
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 	SessionsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(25769803776),
+	}
+	SessionSpacesTable.ForeignKeys[0].RefTable = SessionsTable
+	SessionSpacesTable.ForeignKeys[1].RefTable = EnterprisesTable
+	SessionSpacesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(103079215104),
+	}
+	SignFieldsTable.ForeignKeys[0].RefTable = FlowsTable
+	SignFieldsTable.ForeignKeys[1].RefTable = ParticipantsTable
+	SignFieldsTable.ForeignKeys[2].RefTable = FlowDocumentsTable
+	SignFieldsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(47244640256),
+	}
+	SigningLinksTable.ForeignKeys[0].RefTable = ParticipantsTable
+	SigningLinksTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(51539607552),
 	}
 	UsersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(30064771072),

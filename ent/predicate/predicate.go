@@ -9,23 +9,74 @@ import (
 // AgreementAcceptance is the predicate function for agreementacceptance builders.
 type AgreementAcceptance func(*sql.Selector)
 
+// AuditEvent is the predicate function for auditevent builders.
+type AuditEvent func(*sql.Selector)
+
+// AuditHead is the predicate function for audithead builders.
+type AuditHead func(*sql.Selector)
+
 // Captcha is the predicate function for captcha builders.
 type Captcha func(*sql.Selector)
+
+// CertDocument is the predicate function for certdocument builders.
+type CertDocument func(*sql.Selector)
+
+// CertOrder is the predicate function for certorder builders.
+type CertOrder func(*sql.Selector)
+
+// Certificate is the predicate function for certificate builders.
+type Certificate func(*sql.Selector)
 
 // Credential is the predicate function for credential builders.
 type Credential func(*sql.Selector)
 
+// Enterprise is the predicate function for enterprise builders.
+type Enterprise func(*sql.Selector)
+
+// Flow is the predicate function for flow builders.
+type Flow func(*sql.Selector)
+
+// FlowDocument is the predicate function for flowdocument builders.
+type FlowDocument func(*sql.Selector)
+
+// IdentityVerification is the predicate function for identityverification builders.
+type IdentityVerification func(*sql.Selector)
+
+// JoinRequest is the predicate function for joinrequest builders.
+type JoinRequest func(*sql.Selector)
+
 // LoginAttempt is the predicate function for loginattempt builders.
 type LoginAttempt func(*sql.Selector)
+
+// Membership is the predicate function for membership builders.
+type Membership func(*sql.Selector)
 
 // OutboxMessage is the predicate function for outboxmessage builders.
 type OutboxMessage func(*sql.Selector)
 
+// Participant is the predicate function for participant builders.
+type Participant func(*sql.Selector)
+
 // SMSCode is the predicate function for smscode builders.
 type SMSCode func(*sql.Selector)
 
+// Seal is the predicate function for seal builders.
+type Seal func(*sql.Selector)
+
+// SealGrant is the predicate function for sealgrant builders.
+type SealGrant func(*sql.Selector)
+
 // Session is the predicate function for session builders.
 type Session func(*sql.Selector)
+
+// SessionSpace is the predicate function for sessionspace builders.
+type SessionSpace func(*sql.Selector)
+
+// SignField is the predicate function for signfield builders.
+type SignField func(*sql.Selector)
+
+// SigningLink is the predicate function for signinglink builders.
+type SigningLink func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)

@@ -135,6 +135,54 @@ func (f AgreementAcceptanceMutationRuleFunc) EvalMutation(ctx context.Context, m
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AgreementAcceptanceMutation", m)
 }
 
+// The AuditEventQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AuditEventQueryRuleFunc func(context.Context, *ent.AuditEventQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AuditEventQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AuditEventQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AuditEventQuery", q)
+}
+
+// The AuditEventMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AuditEventMutationRuleFunc func(context.Context, *ent.AuditEventMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AuditEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AuditEventMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AuditEventMutation", m)
+}
+
+// The AuditHeadQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AuditHeadQueryRuleFunc func(context.Context, *ent.AuditHeadQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AuditHeadQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AuditHeadQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AuditHeadQuery", q)
+}
+
+// The AuditHeadMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AuditHeadMutationRuleFunc func(context.Context, *ent.AuditHeadMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AuditHeadMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AuditHeadMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AuditHeadMutation", m)
+}
+
 // The CaptchaQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type CaptchaQueryRuleFunc func(context.Context, *ent.CaptchaQuery) error
@@ -157,6 +205,78 @@ func (f CaptchaMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CaptchaMutation", m)
+}
+
+// The CertDocumentQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CertDocumentQueryRuleFunc func(context.Context, *ent.CertDocumentQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CertDocumentQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CertDocumentQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CertDocumentQuery", q)
+}
+
+// The CertDocumentMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CertDocumentMutationRuleFunc func(context.Context, *ent.CertDocumentMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CertDocumentMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CertDocumentMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CertDocumentMutation", m)
+}
+
+// The CertOrderQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CertOrderQueryRuleFunc func(context.Context, *ent.CertOrderQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CertOrderQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CertOrderQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CertOrderQuery", q)
+}
+
+// The CertOrderMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CertOrderMutationRuleFunc func(context.Context, *ent.CertOrderMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CertOrderMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CertOrderMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CertOrderMutation", m)
+}
+
+// The CertificateQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CertificateQueryRuleFunc func(context.Context, *ent.CertificateQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CertificateQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CertificateQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CertificateQuery", q)
+}
+
+// The CertificateMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CertificateMutationRuleFunc func(context.Context, *ent.CertificateMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CertificateMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CertificateMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CertificateMutation", m)
 }
 
 // The CredentialQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -183,6 +303,126 @@ func (f CredentialMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Muta
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CredentialMutation", m)
 }
 
+// The EnterpriseQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type EnterpriseQueryRuleFunc func(context.Context, *ent.EnterpriseQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f EnterpriseQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.EnterpriseQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.EnterpriseQuery", q)
+}
+
+// The EnterpriseMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type EnterpriseMutationRuleFunc func(context.Context, *ent.EnterpriseMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f EnterpriseMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.EnterpriseMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.EnterpriseMutation", m)
+}
+
+// The FlowQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type FlowQueryRuleFunc func(context.Context, *ent.FlowQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f FlowQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FlowQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.FlowQuery", q)
+}
+
+// The FlowMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type FlowMutationRuleFunc func(context.Context, *ent.FlowMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f FlowMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.FlowMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.FlowMutation", m)
+}
+
+// The FlowDocumentQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type FlowDocumentQueryRuleFunc func(context.Context, *ent.FlowDocumentQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f FlowDocumentQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FlowDocumentQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.FlowDocumentQuery", q)
+}
+
+// The FlowDocumentMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type FlowDocumentMutationRuleFunc func(context.Context, *ent.FlowDocumentMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f FlowDocumentMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.FlowDocumentMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.FlowDocumentMutation", m)
+}
+
+// The IdentityVerificationQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type IdentityVerificationQueryRuleFunc func(context.Context, *ent.IdentityVerificationQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f IdentityVerificationQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.IdentityVerificationQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.IdentityVerificationQuery", q)
+}
+
+// The IdentityVerificationMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type IdentityVerificationMutationRuleFunc func(context.Context, *ent.IdentityVerificationMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f IdentityVerificationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.IdentityVerificationMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.IdentityVerificationMutation", m)
+}
+
+// The JoinRequestQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type JoinRequestQueryRuleFunc func(context.Context, *ent.JoinRequestQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f JoinRequestQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.JoinRequestQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.JoinRequestQuery", q)
+}
+
+// The JoinRequestMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type JoinRequestMutationRuleFunc func(context.Context, *ent.JoinRequestMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f JoinRequestMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.JoinRequestMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.JoinRequestMutation", m)
+}
+
 // The LoginAttemptQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type LoginAttemptQueryRuleFunc func(context.Context, *ent.LoginAttemptQuery) error
@@ -205,6 +445,30 @@ func (f LoginAttemptMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LoginAttemptMutation", m)
+}
+
+// The MembershipQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type MembershipQueryRuleFunc func(context.Context, *ent.MembershipQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f MembershipQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MembershipQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.MembershipQuery", q)
+}
+
+// The MembershipMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type MembershipMutationRuleFunc func(context.Context, *ent.MembershipMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f MembershipMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.MembershipMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MembershipMutation", m)
 }
 
 // The OutboxMessageQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -231,6 +495,30 @@ func (f OutboxMessageMutationRuleFunc) EvalMutation(ctx context.Context, m ent.M
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OutboxMessageMutation", m)
 }
 
+// The ParticipantQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ParticipantQueryRuleFunc func(context.Context, *ent.ParticipantQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ParticipantQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ParticipantQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ParticipantQuery", q)
+}
+
+// The ParticipantMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ParticipantMutationRuleFunc func(context.Context, *ent.ParticipantMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ParticipantMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ParticipantMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ParticipantMutation", m)
+}
+
 // The SMSCodeQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type SMSCodeQueryRuleFunc func(context.Context, *ent.SMSCodeQuery) error
@@ -255,6 +543,54 @@ func (f SMSCodeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SMSCodeMutation", m)
 }
 
+// The SealQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SealQueryRuleFunc func(context.Context, *ent.SealQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SealQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SealQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SealQuery", q)
+}
+
+// The SealMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SealMutationRuleFunc func(context.Context, *ent.SealMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SealMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SealMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SealMutation", m)
+}
+
+// The SealGrantQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SealGrantQueryRuleFunc func(context.Context, *ent.SealGrantQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SealGrantQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SealGrantQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SealGrantQuery", q)
+}
+
+// The SealGrantMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SealGrantMutationRuleFunc func(context.Context, *ent.SealGrantMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SealGrantMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SealGrantMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SealGrantMutation", m)
+}
+
 // The SessionQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type SessionQueryRuleFunc func(context.Context, *ent.SessionQuery) error
@@ -277,6 +613,78 @@ func (f SessionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SessionMutation", m)
+}
+
+// The SessionSpaceQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SessionSpaceQueryRuleFunc func(context.Context, *ent.SessionSpaceQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SessionSpaceQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SessionSpaceQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SessionSpaceQuery", q)
+}
+
+// The SessionSpaceMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SessionSpaceMutationRuleFunc func(context.Context, *ent.SessionSpaceMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SessionSpaceMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SessionSpaceMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SessionSpaceMutation", m)
+}
+
+// The SignFieldQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SignFieldQueryRuleFunc func(context.Context, *ent.SignFieldQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SignFieldQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SignFieldQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SignFieldQuery", q)
+}
+
+// The SignFieldMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SignFieldMutationRuleFunc func(context.Context, *ent.SignFieldMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SignFieldMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SignFieldMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SignFieldMutation", m)
+}
+
+// The SigningLinkQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SigningLinkQueryRuleFunc func(context.Context, *ent.SigningLinkQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SigningLinkQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SigningLinkQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SigningLinkQuery", q)
+}
+
+// The SigningLinkMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SigningLinkMutationRuleFunc func(context.Context, *ent.SigningLinkMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SigningLinkMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SigningLinkMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SigningLinkMutation", m)
 }
 
 // The UserQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -340,17 +748,51 @@ func queryFilter(q ent.Query) (Filter, error) {
 	switch q := q.(type) {
 	case *ent.AgreementAcceptanceQuery:
 		return q.Filter(), nil
+	case *ent.AuditEventQuery:
+		return q.Filter(), nil
+	case *ent.AuditHeadQuery:
+		return q.Filter(), nil
 	case *ent.CaptchaQuery:
+		return q.Filter(), nil
+	case *ent.CertDocumentQuery:
+		return q.Filter(), nil
+	case *ent.CertOrderQuery:
+		return q.Filter(), nil
+	case *ent.CertificateQuery:
 		return q.Filter(), nil
 	case *ent.CredentialQuery:
 		return q.Filter(), nil
+	case *ent.EnterpriseQuery:
+		return q.Filter(), nil
+	case *ent.FlowQuery:
+		return q.Filter(), nil
+	case *ent.FlowDocumentQuery:
+		return q.Filter(), nil
+	case *ent.IdentityVerificationQuery:
+		return q.Filter(), nil
+	case *ent.JoinRequestQuery:
+		return q.Filter(), nil
 	case *ent.LoginAttemptQuery:
+		return q.Filter(), nil
+	case *ent.MembershipQuery:
 		return q.Filter(), nil
 	case *ent.OutboxMessageQuery:
 		return q.Filter(), nil
+	case *ent.ParticipantQuery:
+		return q.Filter(), nil
 	case *ent.SMSCodeQuery:
 		return q.Filter(), nil
+	case *ent.SealQuery:
+		return q.Filter(), nil
+	case *ent.SealGrantQuery:
+		return q.Filter(), nil
 	case *ent.SessionQuery:
+		return q.Filter(), nil
+	case *ent.SessionSpaceQuery:
+		return q.Filter(), nil
+	case *ent.SignFieldQuery:
+		return q.Filter(), nil
+	case *ent.SigningLinkQuery:
 		return q.Filter(), nil
 	case *ent.UserQuery:
 		return q.Filter(), nil
@@ -363,17 +805,51 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	switch m := m.(type) {
 	case *ent.AgreementAcceptanceMutation:
 		return m.Filter(), nil
+	case *ent.AuditEventMutation:
+		return m.Filter(), nil
+	case *ent.AuditHeadMutation:
+		return m.Filter(), nil
 	case *ent.CaptchaMutation:
+		return m.Filter(), nil
+	case *ent.CertDocumentMutation:
+		return m.Filter(), nil
+	case *ent.CertOrderMutation:
+		return m.Filter(), nil
+	case *ent.CertificateMutation:
 		return m.Filter(), nil
 	case *ent.CredentialMutation:
 		return m.Filter(), nil
+	case *ent.EnterpriseMutation:
+		return m.Filter(), nil
+	case *ent.FlowMutation:
+		return m.Filter(), nil
+	case *ent.FlowDocumentMutation:
+		return m.Filter(), nil
+	case *ent.IdentityVerificationMutation:
+		return m.Filter(), nil
+	case *ent.JoinRequestMutation:
+		return m.Filter(), nil
 	case *ent.LoginAttemptMutation:
+		return m.Filter(), nil
+	case *ent.MembershipMutation:
 		return m.Filter(), nil
 	case *ent.OutboxMessageMutation:
 		return m.Filter(), nil
+	case *ent.ParticipantMutation:
+		return m.Filter(), nil
 	case *ent.SMSCodeMutation:
 		return m.Filter(), nil
+	case *ent.SealMutation:
+		return m.Filter(), nil
+	case *ent.SealGrantMutation:
+		return m.Filter(), nil
 	case *ent.SessionMutation:
+		return m.Filter(), nil
+	case *ent.SessionSpaceMutation:
+		return m.Filter(), nil
+	case *ent.SignFieldMutation:
+		return m.Filter(), nil
+	case *ent.SigningLinkMutation:
 		return m.Filter(), nil
 	case *ent.UserMutation:
 		return m.Filter(), nil

@@ -5,12 +5,29 @@ package runtime
 import (
 	"context"
 	"signet/ent/agreementacceptance"
+	"signet/ent/auditevent"
+	"signet/ent/audithead"
 	"signet/ent/captcha"
+	"signet/ent/certdocument"
+	"signet/ent/certificate"
+	"signet/ent/certorder"
 	"signet/ent/credential"
+	"signet/ent/enterprise"
+	"signet/ent/flow"
+	"signet/ent/flowdocument"
+	"signet/ent/identityverification"
+	"signet/ent/joinrequest"
 	"signet/ent/loginattempt"
+	"signet/ent/membership"
 	"signet/ent/outboxmessage"
+	"signet/ent/participant"
 	"signet/ent/schema"
+	"signet/ent/seal"
+	"signet/ent/sealgrant"
 	"signet/ent/session"
+	"signet/ent/sessionspace"
+	"signet/ent/signfield"
+	"signet/ent/signinglink"
 	"signet/ent/smscode"
 	"signet/ent/user"
 	"time"
@@ -60,6 +77,210 @@ func init() {
 	agreementacceptanceDescUserAgent := agreementacceptanceFields[5].Descriptor()
 	// agreementacceptance.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
 	agreementacceptance.UserAgentValidator = agreementacceptanceDescUserAgent.Validators[0].(func(string) error)
+	auditevent.Policy = privacy.NewPolicies(schema.AuditEvent{})
+	auditevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := auditevent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	auditeventHooks := schema.AuditEvent{}.Hooks()
+
+	auditevent.Hooks[1] = auditeventHooks[0]
+	auditeventFields := schema.AuditEvent{}.Fields()
+	_ = auditeventFields
+	// auditeventDescChain is the schema descriptor for chain field.
+	auditeventDescChain := auditeventFields[0].Descriptor()
+	// auditevent.ChainValidator is a validator for the "chain" field. It is called by the builders before save.
+	auditevent.ChainValidator = func() func(string) error {
+		validators := auditeventDescChain.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(chain string) error {
+			for _, fn := range fns {
+				if err := fn(chain); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// auditeventDescSeq is the schema descriptor for seq field.
+	auditeventDescSeq := auditeventFields[1].Descriptor()
+	// auditevent.SeqValidator is a validator for the "seq" field. It is called by the builders before save.
+	auditevent.SeqValidator = auditeventDescSeq.Validators[0].(func(int64) error)
+	// auditeventDescActorType is the schema descriptor for actor_type field.
+	auditeventDescActorType := auditeventFields[3].Descriptor()
+	// auditevent.ActorTypeValidator is a validator for the "actor_type" field. It is called by the builders before save.
+	auditevent.ActorTypeValidator = func() func(string) error {
+		validators := auditeventDescActorType.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(actor_type string) error {
+			for _, fn := range fns {
+				if err := fn(actor_type); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// auditeventDescActorID is the schema descriptor for actor_id field.
+	auditeventDescActorID := auditeventFields[4].Descriptor()
+	// auditevent.DefaultActorID holds the default value on creation for the actor_id field.
+	auditevent.DefaultActorID = auditeventDescActorID.Default.(int)
+	// auditeventDescActorName is the schema descriptor for actor_name field.
+	auditeventDescActorName := auditeventFields[5].Descriptor()
+	// auditevent.DefaultActorName holds the default value on creation for the actor_name field.
+	auditevent.DefaultActorName = auditeventDescActorName.Default.(string)
+	// auditevent.ActorNameValidator is a validator for the "actor_name" field. It is called by the builders before save.
+	auditevent.ActorNameValidator = auditeventDescActorName.Validators[0].(func(string) error)
+	// auditeventDescAction is the schema descriptor for action field.
+	auditeventDescAction := auditeventFields[6].Descriptor()
+	// auditevent.ActionValidator is a validator for the "action" field. It is called by the builders before save.
+	auditevent.ActionValidator = func() func(string) error {
+		validators := auditeventDescAction.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(action string) error {
+			for _, fn := range fns {
+				if err := fn(action); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// auditeventDescSubjectType is the schema descriptor for subject_type field.
+	auditeventDescSubjectType := auditeventFields[7].Descriptor()
+	// auditevent.DefaultSubjectType holds the default value on creation for the subject_type field.
+	auditevent.DefaultSubjectType = auditeventDescSubjectType.Default.(string)
+	// auditevent.SubjectTypeValidator is a validator for the "subject_type" field. It is called by the builders before save.
+	auditevent.SubjectTypeValidator = auditeventDescSubjectType.Validators[0].(func(string) error)
+	// auditeventDescSubjectID is the schema descriptor for subject_id field.
+	auditeventDescSubjectID := auditeventFields[8].Descriptor()
+	// auditevent.DefaultSubjectID holds the default value on creation for the subject_id field.
+	auditevent.DefaultSubjectID = auditeventDescSubjectID.Default.(int)
+	// auditeventDescPayload is the schema descriptor for payload field.
+	auditeventDescPayload := auditeventFields[9].Descriptor()
+	// auditevent.DefaultPayload holds the default value on creation for the payload field.
+	auditevent.DefaultPayload = auditeventDescPayload.Default.(string)
+	// auditeventDescIP is the schema descriptor for ip field.
+	auditeventDescIP := auditeventFields[10].Descriptor()
+	// auditevent.DefaultIP holds the default value on creation for the ip field.
+	auditevent.DefaultIP = auditeventDescIP.Default.(string)
+	// auditevent.IPValidator is a validator for the "ip" field. It is called by the builders before save.
+	auditevent.IPValidator = auditeventDescIP.Validators[0].(func(string) error)
+	// auditeventDescUserAgent is the schema descriptor for user_agent field.
+	auditeventDescUserAgent := auditeventFields[11].Descriptor()
+	// auditevent.DefaultUserAgent holds the default value on creation for the user_agent field.
+	auditevent.DefaultUserAgent = auditeventDescUserAgent.Default.(string)
+	// auditevent.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
+	auditevent.UserAgentValidator = auditeventDescUserAgent.Validators[0].(func(string) error)
+	// auditeventDescRequestID is the schema descriptor for request_id field.
+	auditeventDescRequestID := auditeventFields[12].Descriptor()
+	// auditevent.DefaultRequestID holds the default value on creation for the request_id field.
+	auditevent.DefaultRequestID = auditeventDescRequestID.Default.(string)
+	// auditevent.RequestIDValidator is a validator for the "request_id" field. It is called by the builders before save.
+	auditevent.RequestIDValidator = auditeventDescRequestID.Validators[0].(func(string) error)
+	// auditeventDescPrevHash is the schema descriptor for prev_hash field.
+	auditeventDescPrevHash := auditeventFields[13].Descriptor()
+	// auditevent.PrevHashValidator is a validator for the "prev_hash" field. It is called by the builders before save.
+	auditevent.PrevHashValidator = func() func(string) error {
+		validators := auditeventDescPrevHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(prev_hash string) error {
+			for _, fn := range fns {
+				if err := fn(prev_hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// auditeventDescHash is the schema descriptor for hash field.
+	auditeventDescHash := auditeventFields[14].Descriptor()
+	// auditevent.HashValidator is a validator for the "hash" field. It is called by the builders before save.
+	auditevent.HashValidator = func() func(string) error {
+		validators := auditeventDescHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(hash string) error {
+			for _, fn := range fns {
+				if err := fn(hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	audithead.Policy = privacy.NewPolicies(schema.AuditHead{})
+	audithead.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := audithead.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	auditheadHooks := schema.AuditHead{}.Hooks()
+
+	audithead.Hooks[1] = auditheadHooks[0]
+	auditheadFields := schema.AuditHead{}.Fields()
+	_ = auditheadFields
+	// auditheadDescChain is the schema descriptor for chain field.
+	auditheadDescChain := auditheadFields[0].Descriptor()
+	// audithead.ChainValidator is a validator for the "chain" field. It is called by the builders before save.
+	audithead.ChainValidator = func() func(string) error {
+		validators := auditheadDescChain.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(chain string) error {
+			for _, fn := range fns {
+				if err := fn(chain); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// auditheadDescSeq is the schema descriptor for seq field.
+	auditheadDescSeq := auditheadFields[1].Descriptor()
+	// audithead.SeqValidator is a validator for the "seq" field. It is called by the builders before save.
+	audithead.SeqValidator = auditheadDescSeq.Validators[0].(func(int64) error)
+	// auditheadDescHash is the schema descriptor for hash field.
+	auditheadDescHash := auditheadFields[2].Descriptor()
+	// audithead.HashValidator is a validator for the "hash" field. It is called by the builders before save.
+	audithead.HashValidator = func() func(string) error {
+		validators := auditheadDescHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(hash string) error {
+			for _, fn := range fns {
+				if err := fn(hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	captcha.Policy = privacy.NewPolicies(schema.Captcha{})
 	captcha.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -75,6 +296,192 @@ func init() {
 	captchaDescKey := captchaFields[0].Descriptor()
 	// captcha.KeyValidator is a validator for the "key" field. It is called by the builders before save.
 	captcha.KeyValidator = captchaDescKey.Validators[0].(func(string) error)
+	certdocumentMixin := schema.CertDocument{}.Mixin()
+	certdocument.Policy = privacy.NewPolicies(schema.CertDocument{})
+	certdocument.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := certdocument.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	certdocumentMixinFields0 := certdocumentMixin[0].Fields()
+	_ = certdocumentMixinFields0
+	certdocumentFields := schema.CertDocument{}.Fields()
+	_ = certdocumentFields
+	// certdocumentDescCreatedAt is the schema descriptor for created_at field.
+	certdocumentDescCreatedAt := certdocumentMixinFields0[0].Descriptor()
+	// certdocument.DefaultCreatedAt holds the default value on creation for the created_at field.
+	certdocument.DefaultCreatedAt = certdocumentDescCreatedAt.Default.(func() time.Time)
+	// certdocumentDescUpdatedAt is the schema descriptor for updated_at field.
+	certdocumentDescUpdatedAt := certdocumentMixinFields0[1].Descriptor()
+	// certdocument.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	certdocument.DefaultUpdatedAt = certdocumentDescUpdatedAt.Default.(func() time.Time)
+	// certdocument.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	certdocument.UpdateDefaultUpdatedAt = certdocumentDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// certdocumentDescFileName is the schema descriptor for file_name field.
+	certdocumentDescFileName := certdocumentFields[2].Descriptor()
+	// certdocument.FileNameValidator is a validator for the "file_name" field. It is called by the builders before save.
+	certdocument.FileNameValidator = func() func(string) error {
+		validators := certdocumentDescFileName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(file_name string) error {
+			for _, fn := range fns {
+				if err := fn(file_name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// certdocumentDescContentType is the schema descriptor for content_type field.
+	certdocumentDescContentType := certdocumentFields[3].Descriptor()
+	// certdocument.ContentTypeValidator is a validator for the "content_type" field. It is called by the builders before save.
+	certdocument.ContentTypeValidator = certdocumentDescContentType.Validators[0].(func(string) error)
+	// certdocumentDescSha256 is the schema descriptor for sha256 field.
+	certdocumentDescSha256 := certdocumentFields[5].Descriptor()
+	// certdocument.Sha256Validator is a validator for the "sha256" field. It is called by the builders before save.
+	certdocument.Sha256Validator = certdocumentDescSha256.Validators[0].(func(string) error)
+	// certdocumentDescBlobKey is the schema descriptor for blob_key field.
+	certdocumentDescBlobKey := certdocumentFields[6].Descriptor()
+	// certdocument.BlobKeyValidator is a validator for the "blob_key" field. It is called by the builders before save.
+	certdocument.BlobKeyValidator = certdocumentDescBlobKey.Validators[0].(func(string) error)
+	certorderMixin := schema.CertOrder{}.Mixin()
+	certorder.Policy = privacy.NewPolicies(schema.CertOrder{})
+	certorder.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := certorder.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	certorderMixinFields0 := certorderMixin[0].Fields()
+	_ = certorderMixinFields0
+	certorderFields := schema.CertOrder{}.Fields()
+	_ = certorderFields
+	// certorderDescCreatedAt is the schema descriptor for created_at field.
+	certorderDescCreatedAt := certorderMixinFields0[0].Descriptor()
+	// certorder.DefaultCreatedAt holds the default value on creation for the created_at field.
+	certorder.DefaultCreatedAt = certorderDescCreatedAt.Default.(func() time.Time)
+	// certorderDescUpdatedAt is the schema descriptor for updated_at field.
+	certorderDescUpdatedAt := certorderMixinFields0[1].Descriptor()
+	// certorder.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	certorder.DefaultUpdatedAt = certorderDescUpdatedAt.Default.(func() time.Time)
+	// certorder.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	certorder.UpdateDefaultUpdatedAt = certorderDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// certorderDescApplicantName is the schema descriptor for applicant_name field.
+	certorderDescApplicantName := certorderFields[4].Descriptor()
+	// certorder.ApplicantNameValidator is a validator for the "applicant_name" field. It is called by the builders before save.
+	certorder.ApplicantNameValidator = certorderDescApplicantName.Validators[0].(func(string) error)
+	// certorderDescApplicantIDNumber is the schema descriptor for applicant_id_number field.
+	certorderDescApplicantIDNumber := certorderFields[5].Descriptor()
+	// certorder.ApplicantIDNumberValidator is a validator for the "applicant_id_number" field. It is called by the builders before save.
+	certorder.ApplicantIDNumberValidator = certorderDescApplicantIDNumber.Validators[0].(func(string) error)
+	// certorderDescApplicantIDMasked is the schema descriptor for applicant_id_masked field.
+	certorderDescApplicantIDMasked := certorderFields[6].Descriptor()
+	// certorder.ApplicantIDMaskedValidator is a validator for the "applicant_id_masked" field. It is called by the builders before save.
+	certorder.ApplicantIDMaskedValidator = certorderDescApplicantIDMasked.Validators[0].(func(string) error)
+	// certorderDescApplicantPhone is the schema descriptor for applicant_phone field.
+	certorderDescApplicantPhone := certorderFields[7].Descriptor()
+	// certorder.ApplicantPhoneValidator is a validator for the "applicant_phone" field. It is called by the builders before save.
+	certorder.ApplicantPhoneValidator = certorderDescApplicantPhone.Validators[0].(func(string) error)
+	// certorderDescLegalRepPhone is the schema descriptor for legal_rep_phone field.
+	certorderDescLegalRepPhone := certorderFields[8].Descriptor()
+	// certorder.LegalRepPhoneValidator is a validator for the "legal_rep_phone" field. It is called by the builders before save.
+	certorder.LegalRepPhoneValidator = certorderDescLegalRepPhone.Validators[0].(func(string) error)
+	// certorderDescLegalRepCardMasked is the schema descriptor for legal_rep_card_masked field.
+	certorderDescLegalRepCardMasked := certorderFields[9].Descriptor()
+	// certorder.LegalRepCardMaskedValidator is a validator for the "legal_rep_card_masked" field. It is called by the builders before save.
+	certorder.LegalRepCardMaskedValidator = certorderDescLegalRepCardMasked.Validators[0].(func(string) error)
+	// certorderDescBankName is the schema descriptor for bank_name field.
+	certorderDescBankName := certorderFields[10].Descriptor()
+	// certorder.BankNameValidator is a validator for the "bank_name" field. It is called by the builders before save.
+	certorder.BankNameValidator = certorderDescBankName.Validators[0].(func(string) error)
+	// certorderDescBankAccountMasked is the schema descriptor for bank_account_masked field.
+	certorderDescBankAccountMasked := certorderFields[11].Descriptor()
+	// certorder.BankAccountMaskedValidator is a validator for the "bank_account_masked" field. It is called by the builders before save.
+	certorder.BankAccountMaskedValidator = certorderDescBankAccountMasked.Validators[0].(func(string) error)
+	// certorderDescTransferAttempts is the schema descriptor for transfer_attempts field.
+	certorderDescTransferAttempts := certorderFields[13].Descriptor()
+	// certorder.DefaultTransferAttempts holds the default value on creation for the transfer_attempts field.
+	certorder.DefaultTransferAttempts = certorderDescTransferAttempts.Default.(int)
+	// certorderDescCheckTxnID is the schema descriptor for check_txn_id field.
+	certorderDescCheckTxnID := certorderFields[14].Descriptor()
+	// certorder.CheckTxnIDValidator is a validator for the "check_txn_id" field. It is called by the builders before save.
+	certorder.CheckTxnIDValidator = certorderDescCheckTxnID.Validators[0].(func(string) error)
+	// certorderDescFeeCents is the schema descriptor for fee_cents field.
+	certorderDescFeeCents := certorderFields[18].Descriptor()
+	// certorder.DefaultFeeCents holds the default value on creation for the fee_cents field.
+	certorder.DefaultFeeCents = certorderDescFeeCents.Default.(int)
+	// certorderDescPaymentTxnID is the schema descriptor for payment_txn_id field.
+	certorderDescPaymentTxnID := certorderFields[20].Descriptor()
+	// certorder.PaymentTxnIDValidator is a validator for the "payment_txn_id" field. It is called by the builders before save.
+	certorder.PaymentTxnIDValidator = certorderDescPaymentTxnID.Validators[0].(func(string) error)
+	// certorderDescPaymentQr is the schema descriptor for payment_qr field.
+	certorderDescPaymentQr := certorderFields[21].Descriptor()
+	// certorder.PaymentQrValidator is a validator for the "payment_qr" field. It is called by the builders before save.
+	certorder.PaymentQrValidator = certorderDescPaymentQr.Validators[0].(func(string) error)
+	// certorderDescCaOrderID is the schema descriptor for ca_order_id field.
+	certorderDescCaOrderID := certorderFields[23].Descriptor()
+	// certorder.CaOrderIDValidator is a validator for the "ca_order_id" field. It is called by the builders before save.
+	certorder.CaOrderIDValidator = certorderDescCaOrderID.Validators[0].(func(string) error)
+	// certorderDescRejectReason is the schema descriptor for reject_reason field.
+	certorderDescRejectReason := certorderFields[26].Descriptor()
+	// certorder.RejectReasonValidator is a validator for the "reject_reason" field. It is called by the builders before save.
+	certorder.RejectReasonValidator = certorderDescRejectReason.Validators[0].(func(string) error)
+	certificateMixin := schema.Certificate{}.Mixin()
+	certificate.Policy = privacy.NewPolicies(schema.Certificate{})
+	certificate.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := certificate.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	certificateMixinFields0 := certificateMixin[0].Fields()
+	_ = certificateMixinFields0
+	certificateFields := schema.Certificate{}.Fields()
+	_ = certificateFields
+	// certificateDescCreatedAt is the schema descriptor for created_at field.
+	certificateDescCreatedAt := certificateMixinFields0[0].Descriptor()
+	// certificate.DefaultCreatedAt holds the default value on creation for the created_at field.
+	certificate.DefaultCreatedAt = certificateDescCreatedAt.Default.(func() time.Time)
+	// certificateDescUpdatedAt is the schema descriptor for updated_at field.
+	certificateDescUpdatedAt := certificateMixinFields0[1].Descriptor()
+	// certificate.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	certificate.DefaultUpdatedAt = certificateDescUpdatedAt.Default.(func() time.Time)
+	// certificate.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	certificate.UpdateDefaultUpdatedAt = certificateDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// certificateDescSerial is the schema descriptor for serial field.
+	certificateDescSerial := certificateFields[6].Descriptor()
+	// certificate.SerialValidator is a validator for the "serial" field. It is called by the builders before save.
+	certificate.SerialValidator = certificateDescSerial.Validators[0].(func(string) error)
+	// certificateDescSubject is the schema descriptor for subject field.
+	certificateDescSubject := certificateFields[7].Descriptor()
+	// certificate.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	certificate.SubjectValidator = certificateDescSubject.Validators[0].(func(string) error)
+	// certificateDescSubjectID is the schema descriptor for subject_id field.
+	certificateDescSubjectID := certificateFields[8].Descriptor()
+	// certificate.SubjectIDValidator is a validator for the "subject_id" field. It is called by the builders before save.
+	certificate.SubjectIDValidator = certificateDescSubjectID.Validators[0].(func(string) error)
+	// certificateDescKeyURI is the schema descriptor for key_uri field.
+	certificateDescKeyURI := certificateFields[9].Descriptor()
+	// certificate.KeyURIValidator is a validator for the "key_uri" field. It is called by the builders before save.
+	certificate.KeyURIValidator = certificateDescKeyURI.Validators[0].(func(string) error)
+	// certificateDescFingerprint is the schema descriptor for fingerprint field.
+	certificateDescFingerprint := certificateFields[11].Descriptor()
+	// certificate.FingerprintValidator is a validator for the "fingerprint" field. It is called by the builders before save.
+	certificate.FingerprintValidator = certificateDescFingerprint.Validators[0].(func(string) error)
+	// certificateDescRevocationReason is the schema descriptor for revocation_reason field.
+	certificateDescRevocationReason := certificateFields[15].Descriptor()
+	// certificate.RevocationReasonValidator is a validator for the "revocation_reason" field. It is called by the builders before save.
+	certificate.RevocationReasonValidator = certificateDescRevocationReason.Validators[0].(func(string) error)
 	credentialMixin := schema.Credential{}.Mixin()
 	credential.Policy = privacy.NewPolicies(schema.Credential{})
 	credential.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -103,6 +510,412 @@ func init() {
 	credentialDescSecret := credentialFields[2].Descriptor()
 	// credential.SecretValidator is a validator for the "secret" field. It is called by the builders before save.
 	credential.SecretValidator = credentialDescSecret.Validators[0].(func(string) error)
+	enterpriseMixin := schema.Enterprise{}.Mixin()
+	enterprise.Policy = privacy.NewPolicies(schema.Enterprise{})
+	enterprise.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := enterprise.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	enterpriseMixinFields0 := enterpriseMixin[0].Fields()
+	_ = enterpriseMixinFields0
+	enterpriseFields := schema.Enterprise{}.Fields()
+	_ = enterpriseFields
+	// enterpriseDescCreatedAt is the schema descriptor for created_at field.
+	enterpriseDescCreatedAt := enterpriseMixinFields0[0].Descriptor()
+	// enterprise.DefaultCreatedAt holds the default value on creation for the created_at field.
+	enterprise.DefaultCreatedAt = enterpriseDescCreatedAt.Default.(func() time.Time)
+	// enterpriseDescUpdatedAt is the schema descriptor for updated_at field.
+	enterpriseDescUpdatedAt := enterpriseMixinFields0[1].Descriptor()
+	// enterprise.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	enterprise.DefaultUpdatedAt = enterpriseDescUpdatedAt.Default.(func() time.Time)
+	// enterprise.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	enterprise.UpdateDefaultUpdatedAt = enterpriseDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// enterpriseDescName is the schema descriptor for name field.
+	enterpriseDescName := enterpriseFields[0].Descriptor()
+	// enterprise.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	enterprise.NameValidator = func() func(string) error {
+		validators := enterpriseDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// enterpriseDescCreditCode is the schema descriptor for credit_code field.
+	enterpriseDescCreditCode := enterpriseFields[1].Descriptor()
+	// enterprise.CreditCodeValidator is a validator for the "credit_code" field. It is called by the builders before save.
+	enterprise.CreditCodeValidator = func() func(string) error {
+		validators := enterpriseDescCreditCode.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(credit_code string) error {
+			for _, fn := range fns {
+				if err := fn(credit_code); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// enterpriseDescAddress is the schema descriptor for address field.
+	enterpriseDescAddress := enterpriseFields[2].Descriptor()
+	// enterprise.AddressValidator is a validator for the "address" field. It is called by the builders before save.
+	enterprise.AddressValidator = func() func(string) error {
+		validators := enterpriseDescAddress.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(address string) error {
+			for _, fn := range fns {
+				if err := fn(address); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// enterpriseDescLegalRepName is the schema descriptor for legal_rep_name field.
+	enterpriseDescLegalRepName := enterpriseFields[3].Descriptor()
+	// enterprise.LegalRepNameValidator is a validator for the "legal_rep_name" field. It is called by the builders before save.
+	enterprise.LegalRepNameValidator = func() func(string) error {
+		validators := enterpriseDescLegalRepName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(legal_rep_name string) error {
+			for _, fn := range fns {
+				if err := fn(legal_rep_name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// enterpriseDescLegalRepIDNumber is the schema descriptor for legal_rep_id_number field.
+	enterpriseDescLegalRepIDNumber := enterpriseFields[4].Descriptor()
+	// enterprise.LegalRepIDNumberValidator is a validator for the "legal_rep_id_number" field. It is called by the builders before save.
+	enterprise.LegalRepIDNumberValidator = func() func(string) error {
+		validators := enterpriseDescLegalRepIDNumber.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(legal_rep_id_number string) error {
+			for _, fn := range fns {
+				if err := fn(legal_rep_id_number); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// enterpriseDescLegalRepIDMasked is the schema descriptor for legal_rep_id_masked field.
+	enterpriseDescLegalRepIDMasked := enterpriseFields[5].Descriptor()
+	// enterprise.LegalRepIDMaskedValidator is a validator for the "legal_rep_id_masked" field. It is called by the builders before save.
+	enterprise.LegalRepIDMaskedValidator = enterpriseDescLegalRepIDMasked.Validators[0].(func(string) error)
+	// enterpriseDescRecertifyRequired is the schema descriptor for recertify_required field.
+	enterpriseDescRecertifyRequired := enterpriseFields[11].Descriptor()
+	// enterprise.DefaultRecertifyRequired holds the default value on creation for the recertify_required field.
+	enterprise.DefaultRecertifyRequired = enterpriseDescRecertifyRequired.Default.(bool)
+	flowMixin := schema.Flow{}.Mixin()
+	flow.Policy = privacy.NewPolicies(schema.Flow{})
+	flow.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := flow.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	flowMixinFields0 := flowMixin[0].Fields()
+	_ = flowMixinFields0
+	flowFields := schema.Flow{}.Fields()
+	_ = flowFields
+	// flowDescCreatedAt is the schema descriptor for created_at field.
+	flowDescCreatedAt := flowMixinFields0[0].Descriptor()
+	// flow.DefaultCreatedAt holds the default value on creation for the created_at field.
+	flow.DefaultCreatedAt = flowDescCreatedAt.Default.(func() time.Time)
+	// flowDescUpdatedAt is the schema descriptor for updated_at field.
+	flowDescUpdatedAt := flowMixinFields0[1].Descriptor()
+	// flow.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	flow.DefaultUpdatedAt = flowDescUpdatedAt.Default.(func() time.Time)
+	// flow.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	flow.UpdateDefaultUpdatedAt = flowDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// flowDescNumber is the schema descriptor for number field.
+	flowDescNumber := flowFields[0].Descriptor()
+	// flow.NumberValidator is a validator for the "number" field. It is called by the builders before save.
+	flow.NumberValidator = func() func(string) error {
+		validators := flowDescNumber.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(number string) error {
+			for _, fn := range fns {
+				if err := fn(number); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// flowDescName is the schema descriptor for name field.
+	flowDescName := flowFields[1].Descriptor()
+	// flow.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	flow.NameValidator = func() func(string) error {
+		validators := flowDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// flowDescOrdered is the schema descriptor for ordered field.
+	flowDescOrdered := flowFields[4].Descriptor()
+	// flow.DefaultOrdered holds the default value on creation for the ordered field.
+	flow.DefaultOrdered = flowDescOrdered.Default.(bool)
+	// flowDescEndReason is the schema descriptor for end_reason field.
+	flowDescEndReason := flowFields[11].Descriptor()
+	// flow.EndReasonValidator is a validator for the "end_reason" field. It is called by the builders before save.
+	flow.EndReasonValidator = flowDescEndReason.Validators[0].(func(string) error)
+	flowdocumentMixin := schema.FlowDocument{}.Mixin()
+	flowdocument.Policy = privacy.NewPolicies(schema.FlowDocument{})
+	flowdocument.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := flowdocument.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	flowdocumentMixinFields0 := flowdocumentMixin[0].Fields()
+	_ = flowdocumentMixinFields0
+	flowdocumentFields := schema.FlowDocument{}.Fields()
+	_ = flowdocumentFields
+	// flowdocumentDescCreatedAt is the schema descriptor for created_at field.
+	flowdocumentDescCreatedAt := flowdocumentMixinFields0[0].Descriptor()
+	// flowdocument.DefaultCreatedAt holds the default value on creation for the created_at field.
+	flowdocument.DefaultCreatedAt = flowdocumentDescCreatedAt.Default.(func() time.Time)
+	// flowdocumentDescUpdatedAt is the schema descriptor for updated_at field.
+	flowdocumentDescUpdatedAt := flowdocumentMixinFields0[1].Descriptor()
+	// flowdocument.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	flowdocument.DefaultUpdatedAt = flowdocumentDescUpdatedAt.Default.(func() time.Time)
+	// flowdocument.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	flowdocument.UpdateDefaultUpdatedAt = flowdocumentDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// flowdocumentDescName is the schema descriptor for name field.
+	flowdocumentDescName := flowdocumentFields[1].Descriptor()
+	// flowdocument.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	flowdocument.NameValidator = func() func(string) error {
+		validators := flowdocumentDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// flowdocumentDescContractNumber is the schema descriptor for contract_number field.
+	flowdocumentDescContractNumber := flowdocumentFields[2].Descriptor()
+	// flowdocument.ContractNumberValidator is a validator for the "contract_number" field. It is called by the builders before save.
+	flowdocument.ContractNumberValidator = flowdocumentDescContractNumber.Validators[0].(func(string) error)
+	// flowdocumentDescPosition is the schema descriptor for position field.
+	flowdocumentDescPosition := flowdocumentFields[3].Descriptor()
+	// flowdocument.DefaultPosition holds the default value on creation for the position field.
+	flowdocument.DefaultPosition = flowdocumentDescPosition.Default.(int)
+	// flowdocument.PositionValidator is a validator for the "position" field. It is called by the builders before save.
+	flowdocument.PositionValidator = flowdocumentDescPosition.Validators[0].(func(int) error)
+	// flowdocumentDescOriginalKey is the schema descriptor for original_key field.
+	flowdocumentDescOriginalKey := flowdocumentFields[4].Descriptor()
+	// flowdocument.OriginalKeyValidator is a validator for the "original_key" field. It is called by the builders before save.
+	flowdocument.OriginalKeyValidator = flowdocumentDescOriginalKey.Validators[0].(func(string) error)
+	// flowdocumentDescOriginalSha256 is the schema descriptor for original_sha256 field.
+	flowdocumentDescOriginalSha256 := flowdocumentFields[5].Descriptor()
+	// flowdocument.OriginalSha256Validator is a validator for the "original_sha256" field. It is called by the builders before save.
+	flowdocument.OriginalSha256Validator = flowdocumentDescOriginalSha256.Validators[0].(func(string) error)
+	// flowdocumentDescCurrentKey is the schema descriptor for current_key field.
+	flowdocumentDescCurrentKey := flowdocumentFields[8].Descriptor()
+	// flowdocument.CurrentKeyValidator is a validator for the "current_key" field. It is called by the builders before save.
+	flowdocument.CurrentKeyValidator = flowdocumentDescCurrentKey.Validators[0].(func(string) error)
+	// flowdocumentDescCurrentSha256 is the schema descriptor for current_sha256 field.
+	flowdocumentDescCurrentSha256 := flowdocumentFields[9].Descriptor()
+	// flowdocument.CurrentSha256Validator is a validator for the "current_sha256" field. It is called by the builders before save.
+	flowdocument.CurrentSha256Validator = flowdocumentDescCurrentSha256.Validators[0].(func(string) error)
+	// flowdocumentDescRevision is the schema descriptor for revision field.
+	flowdocumentDescRevision := flowdocumentFields[10].Descriptor()
+	// flowdocument.DefaultRevision holds the default value on creation for the revision field.
+	flowdocument.DefaultRevision = flowdocumentDescRevision.Default.(int)
+	// flowdocument.RevisionValidator is a validator for the "revision" field. It is called by the builders before save.
+	flowdocument.RevisionValidator = flowdocumentDescRevision.Validators[0].(func(int) error)
+	identityverificationMixin := schema.IdentityVerification{}.Mixin()
+	identityverification.Policy = privacy.NewPolicies(schema.IdentityVerification{})
+	identityverification.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := identityverification.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	identityverificationMixinFields0 := identityverificationMixin[0].Fields()
+	_ = identityverificationMixinFields0
+	identityverificationFields := schema.IdentityVerification{}.Fields()
+	_ = identityverificationFields
+	// identityverificationDescCreatedAt is the schema descriptor for created_at field.
+	identityverificationDescCreatedAt := identityverificationMixinFields0[0].Descriptor()
+	// identityverification.DefaultCreatedAt holds the default value on creation for the created_at field.
+	identityverification.DefaultCreatedAt = identityverificationDescCreatedAt.Default.(func() time.Time)
+	// identityverificationDescUpdatedAt is the schema descriptor for updated_at field.
+	identityverificationDescUpdatedAt := identityverificationMixinFields0[1].Descriptor()
+	// identityverification.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	identityverification.DefaultUpdatedAt = identityverificationDescUpdatedAt.Default.(func() time.Time)
+	// identityverification.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	identityverification.UpdateDefaultUpdatedAt = identityverificationDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// identityverificationDescName is the schema descriptor for name field.
+	identityverificationDescName := identityverificationFields[1].Descriptor()
+	// identityverification.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	identityverification.NameValidator = func() func(string) error {
+		validators := identityverificationDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// identityverificationDescIDNumber is the schema descriptor for id_number field.
+	identityverificationDescIDNumber := identityverificationFields[2].Descriptor()
+	// identityverification.IDNumberValidator is a validator for the "id_number" field. It is called by the builders before save.
+	identityverification.IDNumberValidator = func() func(string) error {
+		validators := identityverificationDescIDNumber.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id_number string) error {
+			for _, fn := range fns {
+				if err := fn(id_number); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// identityverificationDescIDNumberMasked is the schema descriptor for id_number_masked field.
+	identityverificationDescIDNumberMasked := identityverificationFields[3].Descriptor()
+	// identityverification.IDNumberMaskedValidator is a validator for the "id_number_masked" field. It is called by the builders before save.
+	identityverification.IDNumberMaskedValidator = identityverificationDescIDNumberMasked.Validators[0].(func(string) error)
+	// identityverificationDescEmail is the schema descriptor for email field.
+	identityverificationDescEmail := identityverificationFields[4].Descriptor()
+	// identityverification.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	identityverification.EmailValidator = identityverificationDescEmail.Validators[0].(func(string) error)
+	// identityverificationDescPhone is the schema descriptor for phone field.
+	identityverificationDescPhone := identityverificationFields[5].Descriptor()
+	// identityverification.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	identityverification.PhoneValidator = identityverificationDescPhone.Validators[0].(func(string) error)
+	// identityverificationDescProvider is the schema descriptor for provider field.
+	identityverificationDescProvider := identityverificationFields[8].Descriptor()
+	// identityverification.ProviderValidator is a validator for the "provider" field. It is called by the builders before save.
+	identityverification.ProviderValidator = identityverificationDescProvider.Validators[0].(func(string) error)
+	// identityverificationDescProviderTxnID is the schema descriptor for provider_txn_id field.
+	identityverificationDescProviderTxnID := identityverificationFields[9].Descriptor()
+	// identityverification.ProviderTxnIDValidator is a validator for the "provider_txn_id" field. It is called by the builders before save.
+	identityverification.ProviderTxnIDValidator = identityverificationDescProviderTxnID.Validators[0].(func(string) error)
+	// identityverificationDescBankCardMasked is the schema descriptor for bank_card_masked field.
+	identityverificationDescBankCardMasked := identityverificationFields[10].Descriptor()
+	// identityverification.BankCardMaskedValidator is a validator for the "bank_card_masked" field. It is called by the builders before save.
+	identityverification.BankCardMaskedValidator = identityverificationDescBankCardMasked.Validators[0].(func(string) error)
+	// identityverificationDescFaceRedirectURL is the schema descriptor for face_redirect_url field.
+	identityverificationDescFaceRedirectURL := identityverificationFields[11].Descriptor()
+	// identityverification.FaceRedirectURLValidator is a validator for the "face_redirect_url" field. It is called by the builders before save.
+	identityverification.FaceRedirectURLValidator = identityverificationDescFaceRedirectURL.Validators[0].(func(string) error)
+	// identityverificationDescFailureReason is the schema descriptor for failure_reason field.
+	identityverificationDescFailureReason := identityverificationFields[12].Descriptor()
+	// identityverification.FailureReasonValidator is a validator for the "failure_reason" field. It is called by the builders before save.
+	identityverification.FailureReasonValidator = identityverificationDescFailureReason.Validators[0].(func(string) error)
+	// identityverificationDescAttempts is the schema descriptor for attempts field.
+	identityverificationDescAttempts := identityverificationFields[13].Descriptor()
+	// identityverification.DefaultAttempts holds the default value on creation for the attempts field.
+	identityverification.DefaultAttempts = identityverificationDescAttempts.Default.(int)
+	joinrequestMixin := schema.JoinRequest{}.Mixin()
+	joinrequest.Policy = privacy.NewPolicies(schema.JoinRequest{})
+	joinrequest.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := joinrequest.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	joinrequestMixinFields0 := joinrequestMixin[0].Fields()
+	_ = joinrequestMixinFields0
+	joinrequestFields := schema.JoinRequest{}.Fields()
+	_ = joinrequestFields
+	// joinrequestDescCreatedAt is the schema descriptor for created_at field.
+	joinrequestDescCreatedAt := joinrequestMixinFields0[0].Descriptor()
+	// joinrequest.DefaultCreatedAt holds the default value on creation for the created_at field.
+	joinrequest.DefaultCreatedAt = joinrequestDescCreatedAt.Default.(func() time.Time)
+	// joinrequestDescUpdatedAt is the schema descriptor for updated_at field.
+	joinrequestDescUpdatedAt := joinrequestMixinFields0[1].Descriptor()
+	// joinrequest.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	joinrequest.DefaultUpdatedAt = joinrequestDescUpdatedAt.Default.(func() time.Time)
+	// joinrequest.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	joinrequest.UpdateDefaultUpdatedAt = joinrequestDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// joinrequestDescReason is the schema descriptor for reason field.
+	joinrequestDescReason := joinrequestFields[2].Descriptor()
+	// joinrequest.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
+	joinrequest.ReasonValidator = func() func(string) error {
+		validators := joinrequestDescReason.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(reason string) error {
+			for _, fn := range fns {
+				if err := fn(reason); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// joinrequestDescRejectReason is the schema descriptor for reject_reason field.
+	joinrequestDescRejectReason := joinrequestFields[6].Descriptor()
+	// joinrequest.RejectReasonValidator is a validator for the "reject_reason" field. It is called by the builders before save.
+	joinrequest.RejectReasonValidator = joinrequestDescRejectReason.Validators[0].(func(string) error)
 	loginattempt.Policy = privacy.NewPolicies(schema.LoginAttempt{})
 	loginattempt.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -126,6 +939,34 @@ func init() {
 	loginattemptDescMethod := loginattemptFields[2].Descriptor()
 	// loginattempt.MethodValidator is a validator for the "method" field. It is called by the builders before save.
 	loginattempt.MethodValidator = loginattemptDescMethod.Validators[0].(func(string) error)
+	membershipMixin := schema.Membership{}.Mixin()
+	membership.Policy = privacy.NewPolicies(schema.Membership{})
+	membership.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := membership.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	membershipMixinFields0 := membershipMixin[0].Fields()
+	_ = membershipMixinFields0
+	membershipFields := schema.Membership{}.Fields()
+	_ = membershipFields
+	// membershipDescCreatedAt is the schema descriptor for created_at field.
+	membershipDescCreatedAt := membershipMixinFields0[0].Descriptor()
+	// membership.DefaultCreatedAt holds the default value on creation for the created_at field.
+	membership.DefaultCreatedAt = membershipDescCreatedAt.Default.(func() time.Time)
+	// membershipDescUpdatedAt is the schema descriptor for updated_at field.
+	membershipDescUpdatedAt := membershipMixinFields0[1].Descriptor()
+	// membership.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	membership.DefaultUpdatedAt = membershipDescUpdatedAt.Default.(func() time.Time)
+	// membership.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	membership.UpdateDefaultUpdatedAt = membershipDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// membershipDescTitle is the schema descriptor for title field.
+	membershipDescTitle := membershipFields[3].Descriptor()
+	// membership.TitleValidator is a validator for the "title" field. It is called by the builders before save.
+	membership.TitleValidator = membershipDescTitle.Validators[0].(func(string) error)
 	outboxmessage.Policy = privacy.NewPolicies(schema.OutboxMessage{})
 	outboxmessage.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -145,6 +986,70 @@ func init() {
 	outboxmessageDescTemplate := outboxmessageFields[1].Descriptor()
 	// outboxmessage.TemplateValidator is a validator for the "template" field. It is called by the builders before save.
 	outboxmessage.TemplateValidator = outboxmessageDescTemplate.Validators[0].(func(string) error)
+	participantMixin := schema.Participant{}.Mixin()
+	participant.Policy = privacy.NewPolicies(schema.Participant{})
+	participant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := participant.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	participantMixinFields0 := participantMixin[0].Fields()
+	_ = participantMixinFields0
+	participantFields := schema.Participant{}.Fields()
+	_ = participantFields
+	// participantDescCreatedAt is the schema descriptor for created_at field.
+	participantDescCreatedAt := participantMixinFields0[0].Descriptor()
+	// participant.DefaultCreatedAt holds the default value on creation for the created_at field.
+	participant.DefaultCreatedAt = participantDescCreatedAt.Default.(func() time.Time)
+	// participantDescUpdatedAt is the schema descriptor for updated_at field.
+	participantDescUpdatedAt := participantMixinFields0[1].Descriptor()
+	// participant.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	participant.DefaultUpdatedAt = participantDescUpdatedAt.Default.(func() time.Time)
+	// participant.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	participant.UpdateDefaultUpdatedAt = participantDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// participantDescSignOrder is the schema descriptor for sign_order field.
+	participantDescSignOrder := participantFields[3].Descriptor()
+	// participant.DefaultSignOrder holds the default value on creation for the sign_order field.
+	participant.DefaultSignOrder = participantDescSignOrder.Default.(int)
+	// participant.SignOrderValidator is a validator for the "sign_order" field. It is called by the builders before save.
+	participant.SignOrderValidator = participantDescSignOrder.Validators[0].(func(int) error)
+	// participantDescName is the schema descriptor for name field.
+	participantDescName := participantFields[4].Descriptor()
+	// participant.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	participant.NameValidator = func() func(string) error {
+		validators := participantDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// participantDescPhone is the schema descriptor for phone field.
+	participantDescPhone := participantFields[5].Descriptor()
+	// participant.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	participant.PhoneValidator = participantDescPhone.Validators[0].(func(string) error)
+	// participantDescEmail is the schema descriptor for email field.
+	participantDescEmail := participantFields[6].Descriptor()
+	// participant.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	participant.EmailValidator = participantDescEmail.Validators[0].(func(string) error)
+	// participantDescEnterpriseName is the schema descriptor for enterprise_name field.
+	participantDescEnterpriseName := participantFields[7].Descriptor()
+	// participant.EnterpriseNameValidator is a validator for the "enterprise_name" field. It is called by the builders before save.
+	participant.EnterpriseNameValidator = participantDescEnterpriseName.Validators[0].(func(string) error)
+	// participantDescDeclineReason is the schema descriptor for decline_reason field.
+	participantDescDeclineReason := participantFields[14].Descriptor()
+	// participant.DeclineReasonValidator is a validator for the "decline_reason" field. It is called by the builders before save.
+	participant.DeclineReasonValidator = participantDescDeclineReason.Validators[0].(func(string) error)
 	smscode.Policy = privacy.NewPolicies(schema.SMSCode{})
 	smscode.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -194,6 +1099,88 @@ func init() {
 	smscode.DefaultAttempts = smscodeDescAttempts.Default.(int)
 	// smscode.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
 	smscode.AttemptsValidator = smscodeDescAttempts.Validators[0].(func(int) error)
+	sealMixin := schema.Seal{}.Mixin()
+	seal.Policy = privacy.NewPolicies(schema.Seal{})
+	seal.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := seal.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	sealMixinFields0 := sealMixin[0].Fields()
+	_ = sealMixinFields0
+	sealFields := schema.Seal{}.Fields()
+	_ = sealFields
+	// sealDescCreatedAt is the schema descriptor for created_at field.
+	sealDescCreatedAt := sealMixinFields0[0].Descriptor()
+	// seal.DefaultCreatedAt holds the default value on creation for the created_at field.
+	seal.DefaultCreatedAt = sealDescCreatedAt.Default.(func() time.Time)
+	// sealDescUpdatedAt is the schema descriptor for updated_at field.
+	sealDescUpdatedAt := sealMixinFields0[1].Descriptor()
+	// seal.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	seal.DefaultUpdatedAt = sealDescUpdatedAt.Default.(func() time.Time)
+	// seal.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	seal.UpdateDefaultUpdatedAt = sealDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// sealDescName is the schema descriptor for name field.
+	sealDescName := sealFields[3].Descriptor()
+	// seal.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	seal.NameValidator = func() func(string) error {
+		validators := sealDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// sealDescImage is the schema descriptor for image field.
+	sealDescImage := sealFields[4].Descriptor()
+	// seal.ImageValidator is a validator for the "image" field. It is called by the builders before save.
+	seal.ImageValidator = sealDescImage.Validators[0].(func([]byte) error)
+	// sealDescIsDefault is the schema descriptor for is_default field.
+	sealDescIsDefault := sealFields[9].Descriptor()
+	// seal.DefaultIsDefault holds the default value on creation for the is_default field.
+	seal.DefaultIsDefault = sealDescIsDefault.Default.(bool)
+	// sealDescVoidedReason is the schema descriptor for voided_reason field.
+	sealDescVoidedReason := sealFields[12].Descriptor()
+	// seal.VoidedReasonValidator is a validator for the "voided_reason" field. It is called by the builders before save.
+	seal.VoidedReasonValidator = sealDescVoidedReason.Validators[0].(func(string) error)
+	sealgrantMixin := schema.SealGrant{}.Mixin()
+	sealgrant.Policy = privacy.NewPolicies(schema.SealGrant{})
+	sealgrant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := sealgrant.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	sealgrantMixinFields0 := sealgrantMixin[0].Fields()
+	_ = sealgrantMixinFields0
+	sealgrantFields := schema.SealGrant{}.Fields()
+	_ = sealgrantFields
+	// sealgrantDescCreatedAt is the schema descriptor for created_at field.
+	sealgrantDescCreatedAt := sealgrantMixinFields0[0].Descriptor()
+	// sealgrant.DefaultCreatedAt holds the default value on creation for the created_at field.
+	sealgrant.DefaultCreatedAt = sealgrantDescCreatedAt.Default.(func() time.Time)
+	// sealgrantDescUpdatedAt is the schema descriptor for updated_at field.
+	sealgrantDescUpdatedAt := sealgrantMixinFields0[1].Descriptor()
+	// sealgrant.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	sealgrant.DefaultUpdatedAt = sealgrantDescUpdatedAt.Default.(func() time.Time)
+	// sealgrant.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	sealgrant.UpdateDefaultUpdatedAt = sealgrantDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// sealgrantDescRevokedReason is the schema descriptor for revoked_reason field.
+	sealgrantDescRevokedReason := sealgrantFields[9].Descriptor()
+	// sealgrant.RevokedReasonValidator is a validator for the "revoked_reason" field. It is called by the builders before save.
+	sealgrant.RevokedReasonValidator = sealgrantDescRevokedReason.Validators[0].(func(string) error)
 	sessionMixin := schema.Session{}.Mixin()
 	session.Policy = privacy.NewPolicies(schema.Session{})
 	session.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -226,6 +1213,94 @@ func init() {
 	sessionDescUserAgent := sessionFields[4].Descriptor()
 	// session.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
 	session.UserAgentValidator = sessionDescUserAgent.Validators[0].(func(string) error)
+	sessionspaceMixin := schema.SessionSpace{}.Mixin()
+	sessionspace.Policy = privacy.NewPolicies(schema.SessionSpace{})
+	sessionspace.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := sessionspace.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	sessionspaceMixinFields0 := sessionspaceMixin[0].Fields()
+	_ = sessionspaceMixinFields0
+	sessionspaceFields := schema.SessionSpace{}.Fields()
+	_ = sessionspaceFields
+	// sessionspaceDescCreatedAt is the schema descriptor for created_at field.
+	sessionspaceDescCreatedAt := sessionspaceMixinFields0[0].Descriptor()
+	// sessionspace.DefaultCreatedAt holds the default value on creation for the created_at field.
+	sessionspace.DefaultCreatedAt = sessionspaceDescCreatedAt.Default.(func() time.Time)
+	// sessionspaceDescUpdatedAt is the schema descriptor for updated_at field.
+	sessionspaceDescUpdatedAt := sessionspaceMixinFields0[1].Descriptor()
+	// sessionspace.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	sessionspace.DefaultUpdatedAt = sessionspaceDescUpdatedAt.Default.(func() time.Time)
+	// sessionspace.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	sessionspace.UpdateDefaultUpdatedAt = sessionspaceDescUpdatedAt.UpdateDefault.(func() time.Time)
+	signfield.Policy = privacy.NewPolicies(schema.SignField{})
+	signfield.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := signfield.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	signfieldFields := schema.SignField{}.Fields()
+	_ = signfieldFields
+	// signfieldDescPage is the schema descriptor for page field.
+	signfieldDescPage := signfieldFields[4].Descriptor()
+	// signfield.PageValidator is a validator for the "page" field. It is called by the builders before save.
+	signfield.PageValidator = signfieldDescPage.Validators[0].(func(int) error)
+	// signfieldDescX is the schema descriptor for x field.
+	signfieldDescX := signfieldFields[5].Descriptor()
+	// signfield.XValidator is a validator for the "x" field. It is called by the builders before save.
+	signfield.XValidator = signfieldDescX.Validators[0].(func(float64) error)
+	// signfieldDescY is the schema descriptor for y field.
+	signfieldDescY := signfieldFields[6].Descriptor()
+	// signfield.YValidator is a validator for the "y" field. It is called by the builders before save.
+	signfield.YValidator = signfieldDescY.Validators[0].(func(float64) error)
+	// signfieldDescWidth is the schema descriptor for width field.
+	signfieldDescWidth := signfieldFields[7].Descriptor()
+	// signfield.WidthValidator is a validator for the "width" field. It is called by the builders before save.
+	signfield.WidthValidator = signfieldDescWidth.Validators[0].(func(float64) error)
+	// signfieldDescHeight is the schema descriptor for height field.
+	signfieldDescHeight := signfieldFields[8].Descriptor()
+	// signfield.HeightValidator is a validator for the "height" field. It is called by the builders before save.
+	signfield.HeightValidator = signfieldDescHeight.Validators[0].(func(float64) error)
+	// signfieldDescPlacedBySigner is the schema descriptor for placed_by_signer field.
+	signfieldDescPlacedBySigner := signfieldFields[9].Descriptor()
+	// signfield.DefaultPlacedBySigner holds the default value on creation for the placed_by_signer field.
+	signfield.DefaultPlacedBySigner = signfieldDescPlacedBySigner.Default.(bool)
+	signinglink.Policy = privacy.NewPolicies(schema.SigningLink{})
+	signinglink.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := signinglink.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	signinglinkFields := schema.SigningLink{}.Fields()
+	_ = signinglinkFields
+	// signinglinkDescCode is the schema descriptor for code field.
+	signinglinkDescCode := signinglinkFields[0].Descriptor()
+	// signinglink.CodeValidator is a validator for the "code" field. It is called by the builders before save.
+	signinglink.CodeValidator = func() func(string) error {
+		validators := signinglinkDescCode.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(code string) error {
+			for _, fn := range fns {
+				if err := fn(code); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -93,3 +93,53 @@ func FilterCredentialOwner(f privacy.Filter, userID int) error { return byUserID
 
 // FilterAgreementOwner narrows agreement acceptances to the viewer's.
 func FilterAgreementOwner(f privacy.Filter, userID int) error { return byUserID(f, userID) }
+
+// FlowFilter narrows a query to the rows of flows the viewer may see.
+type FlowFilter func(f privacy.Filter, v viewer.Viewer) error
+
+// FlowPolicy lets the system do anything and lets an authenticated user read
+// the flows they initiated or take part in (as signer or CC, bound by user
+// or by their verified phone), with their documents, parties and fields.
+// Writes go through the flows domain package, which writes as the system.
+func FlowPolicy(filter FlowFilter) ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			AllowIfSystem(),
+			privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
+				v := viewer.FromContext(ctx)
+				if !v.Authenticated() {
+					return privacy.Denyf("anonymous viewer")
+				}
+				if err := filter(f, v); err != nil {
+					return privacy.Denyf("flow filter: %v", err)
+				}
+				return privacy.Skip
+			}),
+			privacy.AlwaysAllowRule(),
+		},
+		Mutation: privacy.MutationPolicy{AllowIfSystem(), privacy.AlwaysDenyRule()},
+	}
+}
+
+// flowVisible is the entql predicate on flows: initiated by v, or with a
+// participant bound to v or, while unbound, addressed to v's phone.
+func flowVisible(v viewer.Viewer) entql.P {
+	mine := entql.FieldEQ("user_id", v.UserID)
+	if v.Phone != "" {
+		mine = entql.Or(mine, entql.And(entql.FieldNil("user_id"), entql.FieldEQ("phone", v.Phone)))
+	}
+	return entql.Or(entql.FieldEQ("initiator_id", v.UserID), entql.HasEdgeWith("participants", mine))
+}
+
+// FilterFlowVisible narrows flows to those the viewer may see.
+func FilterFlowVisible(f privacy.Filter, v viewer.Viewer) error {
+	f.Where(flowVisible(v))
+	return nil
+}
+
+// FilterFlowChild narrows documents, participants and fields to those of
+// visible flows.
+func FilterFlowChild(f privacy.Filter, v viewer.Viewer) error {
+	f.Where(entql.HasEdgeWith("flow", flowVisible(v)))
+	return nil
+}
