@@ -42,6 +42,11 @@ const (
 	TemplateSignIntent     Template = "sign_intent"      // 意愿认证: code, contract, fingerprint
 	TemplateSignLink       Template = "sign_link"        // 签署通知/催办: sender, contract, link
 	TemplateGeneric        Template = "verify"           // other verification codes: code
+
+	TemplateEnterpriseAuthCode Template = "ent_auth_code"     // 企业证书授权码（法定代表人）: enterprise, code
+	TemplateCertApplyConfirm   Template = "ent_apply_confirm" // 证书申请签名确认（经办人）: enterprise, code
+	TemplateCertResult         Template = "ent_cert_result"   // 企业认证审核结果: enterprise, result
+	TemplateJoinResult         Template = "ent_join_result"   // 加入企业审核结果: enterprise, result
 )
 
 // DefaultSignName is the SMS signature (签名, the 【…】 prefix) used when
@@ -88,6 +93,14 @@ func Templates() []TemplateSpec {
 			"${sender}邀请您签署《${contract}》，请打开 ${link} 查看并签署。", nil},
 		{TemplateGeneric, "通用验证码",
 			"您的验证码为${code}，5分钟内有效，请勿泄露给他人。", nil},
+		{TemplateEnterpriseAuthCode, "企业证书授权码（发送给法定代表人）",
+			"${enterprise}正在申请企业数字证书，证书授权码为${code}，5分钟内有效。如非您本人授权，请勿告知他人。", nil},
+		{TemplateCertApplyConfirm, "证书申请签名确认（发送给经办人）",
+			"您正在确认${enterprise}的证书申请，验证码为${code}，5分钟内有效，请勿泄露给他人。", nil},
+		{TemplateCertResult, "企业认证审核结果",
+			"您为${enterprise}提交的企业认证申请${result}。", nil},
+		{TemplateJoinResult, "加入企业审核结果",
+			"您申请加入${enterprise}的请求${result}。", nil},
 	}
 	for i := range specs {
 		specs[i].Params = placeholders(specs[i].Text)

@@ -112,6 +112,11 @@ func TestTemplatesTable(t *testing.T) {
 		TemplateSignIntent:     {"contract", "fingerprint", "code"},
 		TemplateSignLink:       {"sender", "contract", "link"},
 		TemplateGeneric:        {"code"},
+
+		TemplateEnterpriseAuthCode: {"enterprise", "code"},
+		TemplateCertApplyConfirm:   {"enterprise", "code"},
+		TemplateCertResult:         {"enterprise", "result"},
+		TemplateJoinResult:         {"enterprise", "result"},
 	}
 	specs := Templates()
 	if len(specs) != len(want) {
