@@ -4,7 +4,7 @@ BIN      := bin/signet
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: all build run test lint generate generate-check deps mobile bench clean
+.PHONY: all build run test e2e lint generate generate-check deps mobile bench clean
 
 all: build
 
@@ -16,9 +16,15 @@ build: mobile
 run: build
 	./$(BIN) serve
 
-## test: every test, on SQLite and on a throwaway PostgreSQL, installing what it needs
-test: deps mobile
+## test: Go tests (SQLite + throwaway PostgreSQL), the client's unit tests and the browser end to end
+test: deps build
 	scripts/with-postgres.sh $(GO) test -count=1 ./...
+	cd mobile && npm test
+	cd mobile && npm run e2e
+
+## e2e: the client in headless Chromium against bin/signet
+e2e: build
+	cd mobile && npm run e2e
 
 ## lint: go vet and gofmt
 lint:
@@ -41,7 +47,7 @@ generate-check: generate
 deps:
 	scripts/install-deps.sh
 
-## mobile: the client in mobile/dist (a placeholder page until the Vue app lands)
+## mobile: the Vue H5/PC client built into mobile/dist (npm ci when the lock file changed)
 mobile:
 	scripts/build-mobile.sh
 

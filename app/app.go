@@ -116,8 +116,13 @@ func (a *App) build(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
+	captchaText := opts.CaptchaText
+	if captchaText == nil && cfg.Dev() && cfg.DevCaptchaText != "" {
+		fixed := cfg.DevCaptchaText
+		captchaText = func() (string, error) { return fixed, nil }
+	}
 	acc, err := accounts.New(accounts.Config{
-		DB: a.DB.Client, SMS: provider, Logger: a.Logger, Now: opts.Now, CaptchaText: opts.CaptchaText,
+		DB: a.DB.Client, SMS: provider, Logger: a.Logger, Now: opts.Now, CaptchaText: captchaText,
 		Policy: accounts.DefaultPolicy(),
 		Hasher: accounts.NewPasswordHasher(cfg.Argon2.MemoryKiB, cfg.Argon2.Iterations, cfg.Argon2.Parallelism),
 	})

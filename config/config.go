@@ -62,6 +62,9 @@ type Config struct {
 	Argon2 Argon2Config
 	// Keys configures where signing keys live.
 	Keys KeysConfig
+	// DevCaptchaText, in development only, fixes every captcha's answer so
+	// browser tests can log in by password (SIGNET_DEV_CAPTCHA_TEXT).
+	DevCaptchaText string
 }
 
 // KeysConfig selects the key store for the platform CA, the TSA and hosted
@@ -232,6 +235,10 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		} else {
 			c.Argon2 = Argon2Config{MemoryKiB: uint32(m), Iterations: uint32(it), Parallelism: uint8(par)}
 		}
+	}
+	c.DevCaptchaText = getenv("SIGNET_DEV_CAPTCHA_TEXT")
+	if c.DevCaptchaText != "" && c.Mode != Development {
+		add("SIGNET_DEV_CAPTCHA_TEXT is for development only; unset it in production")
 	}
 	secret := getenv("SIGNET_SMS_ALIYUN_ACCESS_KEY_SECRET")
 	if f := getenv("SIGNET_SMS_ALIYUN_ACCESS_KEY_SECRET_FILE"); f != "" {

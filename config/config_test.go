@@ -61,6 +61,7 @@ func TestValidation(t *testing.T) {
 		{"bad log level", []string{"--log-level", "loud"}, nil, "SIGNET_LOG_LEVEL"},
 		{"unknown key store", nil, map[string]string{"SIGNET_KEYSTORE": "tpm"}, "soft or pkcs11"},
 		{"pkcs11 without module", []string{"--keystore", "pkcs11"}, nil, "SIGNET_PKCS11_MODULE"},
+		{"dev captcha in production", []string{"--mode", "production", "--sms-provider", "aliyun"}, map[string]string{"SIGNET_DEV_CAPTCHA_TEXT": "2345"}, "development only"},
 		{"stray argument", []string{"extra"}, nil, "unexpected arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

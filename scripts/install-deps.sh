@@ -23,6 +23,9 @@ want libc6-dev       test -e /usr/include/stdio.h
 want python3         have_cmd python3
 want util-linux      have_cmd runuser
 want ca-certificates test -d /etc/ssl/certs
+want chromium        test -x /usr/bin/chromium
+want nodejs          have_cmd node
+want npm             have_cmd npm
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
