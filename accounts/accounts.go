@@ -10,6 +10,7 @@ package accounts
 
 import (
 	"context"
+	_ "embed" // the agreement texts
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -61,13 +62,22 @@ type Agreement struct {
 	Title    string
 	Version  string
 	URL      string
+	// Content is the document's text (Markdown).
+	Content string
 }
 
-// CurrentAgreements are the versions a new user must accept.
+//go:embed legal/service-agreement.md
+var serviceAgreementText string
+
+//go:embed legal/privacy-statement.md
+var privacyStatementText string
+
+// CurrentAgreements are the versions a new user must accept. Changing a
+// text means raising its version (the Markdown states it too).
 func CurrentAgreements() []Agreement {
 	return []Agreement{
-		{Document: "service_agreement", Title: "服务协议", Version: "2026-11-01", URL: "/legal/service-agreement"},
-		{Document: "privacy_statement", Title: "隐私声明", Version: "2026-11-01", URL: "/legal/privacy-statement"},
+		{Document: "service_agreement", Title: "服务协议", Version: "2026-11-01", URL: "/legal/service-agreement", Content: serviceAgreementText},
+		{Document: "privacy_statement", Title: "隐私声明", Version: "2026-11-01", URL: "/legal/privacy-statement", Content: privacyStatementText},
 	}
 }
 

@@ -126,3 +126,11 @@ func BenchmarkArgon2id(b *testing.B) {
 		})
 	}
 }
+
+func TestAgreementTexts(t *testing.T) {
+	for _, a := range CurrentAgreements() {
+		if !strings.Contains(a.Content, "版本："+a.Version) || !strings.Contains(a.Content, a.Title) {
+			t.Errorf("%s: the text does not state its title and version %s", a.Document, a.Version)
+		}
+	}
+}

@@ -109,7 +109,7 @@ func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 func (r *queryResolver) Agreements(ctx context.Context) ([]*AgreementDocument, error) {
 	var out []*AgreementDocument
 	for _, a := range accounts.CurrentAgreements() {
-		out = append(out, &AgreementDocument{Document: agreementacceptance.Document(a.Document), Title: a.Title, Version: a.Version, URL: a.URL})
+		out = append(out, &AgreementDocument{Document: agreementacceptance.Document(a.Document), Title: a.Title, Version: a.Version, URL: a.URL, Content: a.Content})
 	}
 	return out, nil
 }

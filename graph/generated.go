@@ -68,6 +68,7 @@ type ComplexityRoot struct {
 	}
 
 	AgreementDocument struct {
+		Content  func(childComplexity int) int
 		Document func(childComplexity int) int
 		Title    func(childComplexity int) int
 		URL      func(childComplexity int) int
@@ -539,6 +540,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AgreementAcceptance.Version(childComplexity), true
 
+	case "AgreementDocument.content":
+		if e.ComplexityRoot.AgreementDocument.Content == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgreementDocument.Content(childComplexity), true
 	case "AgreementDocument.document":
 		if e.ComplexityRoot.AgreementDocument.Document == nil {
 			break
@@ -2512,6 +2519,8 @@ func (ec *executionContext) childFields_AgreementDocument(ctx context.Context, f
 		return ec.fieldContext_AgreementDocument_version(ctx, field)
 	case "url":
 		return ec.fieldContext_AgreementDocument_url(ctx, field)
+	case "content":
+		return ec.fieldContext_AgreementDocument_content(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AgreementDocument", field.Name)
 }
@@ -3748,6 +3757,29 @@ func (ec *executionContext) _AgreementDocument_url(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_AgreementDocument_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgreementDocument", field, false, false, "String")
+}
+
+func (ec *executionContext) _AgreementDocument_content(ctx context.Context, field graphql.CollectedField, obj *AgreementDocument) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgreementDocument_content(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Content, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgreementDocument_content(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AgreementDocument", field, false, false, "String")
 }
 
@@ -26935,6 +26967,11 @@ func (ec *executionContext) _AgreementDocument(ctx context.Context, sel ast.Sele
 			}
 		case "url":
 			out.Values[i] = ec._AgreementDocument_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "content":
+			out.Values[i] = ec._AgreementDocument_content(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

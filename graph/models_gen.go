@@ -18,6 +18,8 @@ type AgreementDocument struct {
 	Title    string                       `json:"title"`
 	Version  string                       `json:"version"`
 	URL      string                       `json:"url"`
+	// 全文（Markdown）
+	Content string `json:"content"`
 }
 
 // A successful login: the bearer token to send as `Authorization: Bearer <token>`
