@@ -1,0 +1,491 @@
+package enterprises
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"signet/certs"
+	"signet/ent"
+	"signet/ent/certificate"
+	"signet/ent/membership"
+	entseal "signet/ent/seal"
+	"signet/ent/sealgrant"
+	"signet/errs"
+	"signet/signingcore/seal"
+	"signet/viewer"
+)
+
+// Seals lists the console enterprise's seals (印章管理).
+func (s *Service) Seals(ctx context.Context) ([]*ent.Seal, error) {
+	sp, err := s.admin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.db.Seal.Query().Where(entseal.EnterpriseID(sp.EnterpriseID)).Order(ent.Asc(entseal.FieldID)).
+		All(viewer.System(ctx))
+}
+
+// SealInput creates an enterprise seal: drawn by the generator (Image nil)
+// or uploaded (a PNG).
+type SealInput struct {
+	Kind entseal.Kind
+	// Name is the seal's display name (e.g. 财务专用章); defaults by kind.
+	Name string
+	// Horizontal is the text under the star of a generated custom round seal
+	// (e.g. 财务专用章).
+	Horizontal string
+	// Image is an uploaded PNG with a transparent background.
+	Image []byte
+}
+
+// Limits of uploaded seal images.
+const (
+	MaxSealImageSize = 1 << 20
+	MinSealPixels    = 100
+	MaxSealPixels    = 2000
+)
+
+// CreateSeal makes a seal for the console enterprise, bound to its current
+// certificate. A 法定代表人章 is drawn from the current legal
+// representative's name. Not allowed while the enterprise must be certified
+// again after a change of name or credit code.
+func (s *Service) CreateSeal(ctx context.Context, in SealInput) (*ent.Seal, error) {
+	sp, err := s.admin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sys := viewer.System(ctx)
+	e, err := s.db.Enterprise.Get(sys, sp.EnterpriseID)
+	if err != nil {
+		return nil, err
+	}
+	if e.RecertifyRequired {
+		return nil, errs.New(errs.Conflict, "企业名称或统一社会信用代码已变更，请重新认证企业后再创建印章")
+	}
+	cert, err := s.certs.ActiveEnterprise(ctx, e.ID)
+	if err != nil {
+		return nil, err
+	}
+	name := strings.TrimSpace(in.Name)
+	if len([]rune(name)) > 64 {
+		return nil, errs.InvalidField("name", "印章名称最多64个字")
+	}
+	var img seal.Image
+	source := entseal.SourceGenerated
+	switch {
+	case in.Image != nil:
+		if in.Kind == entseal.KindPersonal || in.Kind == entseal.KindHandwritten || entseal.KindValidator(in.Kind) != nil {
+			return nil, errs.InvalidField("kind", "不支持的印章类型")
+		}
+		img, err = checkSealImage(in.Image)
+		if err != nil {
+			return nil, err
+		}
+		source = entseal.SourceUploaded
+	default:
+		switch in.Kind {
+		case entseal.KindOfficial:
+			img, err = s.seals.Official(seal.Official{Name: e.Name})
+		case entseal.KindContract:
+			img, err = s.seals.Official(seal.Official{Name: e.Name, Horizontal: "合同专用章"})
+		case entseal.KindLegalRep:
+			img, err = s.seals.LegalRep(seal.LegalRep{Name: e.LegalRepName})
+		case entseal.KindCustom:
+			h := strings.TrimSpace(in.Horizontal)
+			if h == "" {
+				return nil, errs.InvalidField("horizontal", "请填写印章横向文，如“财务专用章”")
+			}
+			img, err = s.seals.Official(seal.Official{Name: e.Name, Horizontal: h})
+			if name == "" {
+				name = h
+			}
+		default:
+			return nil, errs.InvalidField("kind", "不支持的印章类型")
+		}
+		if err != nil {
+			return nil, fieldErr("horizontal", err)
+		}
+	}
+	if name == "" {
+		name = defaultSealName(in.Kind)
+	}
+	return s.db.Seal.Create().SetEnterpriseID(e.ID).SetKind(in.Kind).SetName(name).SetImage(img.PNG).
+		SetWidth(img.Width).SetHeight(img.Height).SetSource(source).SetCertificateID(cert.ID).Save(sys)
+}
+
+func defaultSealName(k entseal.Kind) string {
+	switch k {
+	case entseal.KindOfficial:
+		return "公章"
+	case entseal.KindContract:
+		return "合同专用章"
+	case entseal.KindLegalRep:
+		return "法定代表人章"
+	}
+	return "印章"
+}
+
+// checkSealImage accepts a PNG of 100–2000 pixels a side, at most 1 MiB,
+// with transparency (a seal is stamped over the text).
+func checkSealImage(b []byte) (seal.Image, error) {
+	if len(b) == 0 || len(b) > MaxSealImageSize {
+		return seal.Image{}, errs.InvalidField("image", "印章图片应为1MB以内的PNG图片")
+	}
+	if http.DetectContentType(b) != "image/png" {
+		return seal.Image{}, errs.InvalidField("image", "印章图片仅支持透明背景的PNG格式")
+	}
+	cfg, err := png.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return seal.Image{}, errs.InvalidField("image", "印章图片已损坏，请重新上传")
+	}
+	if cfg.Width < MinSealPixels || cfg.Height < MinSealPixels || cfg.Width > MaxSealPixels || cfg.Height > MaxSealPixels {
+		return seal.Image{}, errs.InvalidField("image", fmt.Sprintf("印章图片尺寸应在%d至%d像素之间", MinSealPixels, MaxSealPixels))
+	}
+	im, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		return seal.Image{}, errs.InvalidField("image", "印章图片已损坏，请重新上传")
+	}
+	if !hasTransparency(im) {
+		return seal.Image{}, errs.InvalidField("image", "印章图片需为透明背景")
+	}
+	return seal.Image{PNG: b, Width: cfg.Width, Height: cfg.Height, DPI: seal.DefaultDPI}, nil
+}
+
+func hasTransparency(im image.Image) bool {
+	r := im.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y += 4 {
+		for x := r.Min.X; x < r.Max.X; x += 4 {
+			if _, _, _, a := im.At(x, y).RGBA(); a < 0x8000 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// SealStatus is what an administrator may set: enabled or disabled. Voiding
+// is VoidSeal and final.
+type SealStatus string
+
+// Settable seal states.
+const (
+	SealEnabled  SealStatus = "enabled"
+	SealDisabled SealStatus = "disabled"
+)
+
+// SetSealStatus enables or disables a seal of the console enterprise.
+func (s *Service) SetSealStatus(ctx context.Context, sealID int, st SealStatus) (*ent.Seal, error) {
+	sl, err := s.consoleSeal(ctx, sealID)
+	if err != nil {
+		return nil, err
+	}
+	if st != SealEnabled && st != SealDisabled {
+		return nil, errs.InvalidField("status", "只能启用或停用印章")
+	}
+	if sl.Status == entseal.StatusVoided {
+		return nil, errs.New(errs.Conflict, "印章已作废，不能再启用或停用")
+	}
+	return s.db.Seal.UpdateOne(sl).SetStatus(entseal.Status(st)).Save(viewer.System(ctx))
+}
+
+// VoidSeal voids a seal for good and revokes its grants.
+func (s *Service) VoidSeal(ctx context.Context, sealID int, reason string) (*ent.Seal, error) {
+	sl, err := s.consoleSeal(ctx, sealID)
+	if err != nil {
+		return nil, err
+	}
+	if sl.Status == entseal.StatusVoided {
+		return nil, errs.New(errs.Conflict, "印章已作废")
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		reason = "管理员作废"
+	}
+	if len([]rune(reason)) > 100 {
+		return nil, errs.InvalidField("reason", "作废原因最多100个字")
+	}
+	sys := viewer.System(ctx)
+	err = s.withTx(ctx, func(tx *ent.Tx) error {
+		now := s.now()
+		if err := tx.SealGrant.Update().Where(sealgrant.SealID(sl.ID), sealgrant.RevokedAtIsNil()).
+			SetRevokedAt(now).SetRevokedReason("印章已作废").Exec(sys); err != nil {
+			return err
+		}
+		return tx.Seal.UpdateOne(sl).SetStatus(entseal.StatusVoided).SetVoidedAt(now).SetVoidedReason(reason).Exec(sys)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.db.Seal.Get(sys, sl.ID)
+}
+
+func (s *Service) consoleSeal(ctx context.Context, sealID int) (*ent.Seal, error) {
+	sp, err := s.admin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sl, err := s.db.Seal.Query().Where(entseal.ID(sealID), entseal.EnterpriseID(sp.EnterpriseID)).Only(viewer.System(ctx))
+	return sl, notFound(err, "印章不存在")
+}
+
+// GrantInput is a seal grant (授权).
+type GrantInput struct {
+	SealID int
+	// UserID is the member allowed to use the seal.
+	UserID     int
+	ValidFrom  time.Time
+	ValidUntil time.Time
+	// Scenes limits the grant to flow scenes ("general", "hr"); empty: any.
+	Scenes []string
+	// Counterparties limits it to contracts with these parties (names);
+	// empty: any.
+	Counterparties []string
+}
+
+// Scenes a grant may name.
+var Scenes = []string{"general", "hr"}
+
+// MaxGrantPeriod is the longest validity of one grant.
+const MaxGrantPeriod = 3 * 366 * 24 * time.Hour
+
+// GrantSeal lets a member of the console enterprise use one of its seals.
+func (s *Service) GrantSeal(ctx context.Context, in GrantInput) (*ent.SealGrant, error) {
+	sp, err := s.admin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sl, err := s.consoleSeal(ctx, in.SealID)
+	if err != nil {
+		return nil, err
+	}
+	if sl.Status != entseal.StatusEnabled {
+		return nil, errs.New(errs.Conflict, "只能授权已启用的印章")
+	}
+	sys := viewer.System(ctx)
+	ok, err := s.db.Membership.Query().Where(membership.EnterpriseID(sp.EnterpriseID), membership.UserID(in.UserID)).Exist(sys)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errs.InvalidField("userId", "被授权人不是本企业成员")
+	}
+	if !in.ValidUntil.After(in.ValidFrom) {
+		return nil, errs.InvalidField("validUntil", "授权截止时间应晚于开始时间")
+	}
+	if !in.ValidUntil.After(s.now()) {
+		return nil, errs.InvalidField("validUntil", "授权截止时间已过")
+	}
+	if in.ValidUntil.Sub(in.ValidFrom) > MaxGrantPeriod {
+		return nil, errs.InvalidField("validUntil", "单次授权期限最长3年")
+	}
+	for _, sc := range in.Scenes {
+		if !slices.Contains(Scenes, sc) {
+			return nil, errs.InvalidField("scenes", "不支持的签约场景："+sc)
+		}
+	}
+	var cps []string
+	for _, c := range in.Counterparties {
+		if c = strings.TrimSpace(c); c != "" {
+			if len([]rune(c)) > 128 {
+				return nil, errs.InvalidField("counterparties", "签约方名称过长")
+			}
+			cps = append(cps, c)
+		}
+	}
+	if len(cps) > 50 {
+		return nil, errs.InvalidField("counterparties", "签约方最多50个")
+	}
+	return s.db.SealGrant.Create().SetEnterpriseID(sp.EnterpriseID).SetSealID(sl.ID).SetUserID(in.UserID).
+		SetGrantedBy(sp.UserID).SetValidFrom(in.ValidFrom).SetValidUntil(in.ValidUntil).
+		SetScenes(slices.Clone(in.Scenes)).SetCounterparties(cps).Save(sys)
+}
+
+// Grants lists the console enterprise's grants, newest first.
+func (s *Service) Grants(ctx context.Context) ([]*ent.SealGrant, error) {
+	sp, err := s.admin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.db.SealGrant.Query().Where(sealgrant.EnterpriseID(sp.EnterpriseID)).
+		Order(ent.Desc(sealgrant.FieldID)).All(viewer.System(ctx))
+}
+
+// RevokeGrant revokes a grant of the console enterprise.
+func (s *Service) RevokeGrant(ctx context.Context, grantID int) (*ent.SealGrant, error) {
+	sp, err := s.admin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sys := viewer.System(ctx)
+	n, err := s.db.SealGrant.Update().
+		Where(sealgrant.ID(grantID), sealgrant.EnterpriseID(sp.EnterpriseID), sealgrant.RevokedAtIsNil()).
+		SetRevokedAt(s.now()).SetRevokedReason("管理员撤销授权").Save(sys)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		g, err := s.db.SealGrant.Query().Where(sealgrant.ID(grantID), sealgrant.EnterpriseID(sp.EnterpriseID)).Only(sys)
+		if err != nil {
+			return nil, notFound(err, "授权不存在")
+		}
+		_ = g
+		return nil, errs.New(errs.Conflict, "授权已撤销")
+	}
+	return s.db.SealGrant.Get(sys, grantID)
+}
+
+// Scope describes the signature a seal is about to make, for the grant
+// check.
+type Scope struct {
+	// Scene is the flow's scene ("general", "hr").
+	Scene string
+	// Counterparties are the other parties of the contract (names).
+	Counterparties []string
+	// At is the signing time; zero means now.
+	At time.Time
+}
+
+// CanUseSeal reports (nil) whether the user may sign with the seal in the
+// scope: the seal is enabled and the user is its owner (personal seals), an
+// administrator of its enterprise, or a member holding an unrevoked grant
+// whose period covers At, whose scenes (if any) include the scene and whose
+// counterparties (if any) include every counterparty. Otherwise Forbidden
+// with the reason, or NotFound for a seal the user cannot see.
+func (s *Service) CanUseSeal(ctx context.Context, userID, sealID int, sc Scope) error {
+	_, err := s.checkSealUse(ctx, userID, sealID, sc)
+	return err
+}
+
+func (s *Service) checkSealUse(ctx context.Context, userID, sealID int, sc Scope) (*ent.Seal, error) {
+	sys := viewer.System(ctx)
+	sl, err := s.db.Seal.Get(sys, sealID)
+	if err != nil {
+		return nil, notFound(err, "印章不存在")
+	}
+	at := sc.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	if sl.EnterpriseID == nil {
+		if sl.UserID == nil || *sl.UserID != userID {
+			return nil, errs.New(errs.NotFound, "印章不存在")
+		}
+	} else {
+		m, err := s.db.Membership.Query().Where(membership.EnterpriseID(*sl.EnterpriseID), membership.UserID(userID)).Only(sys)
+		if ent.IsNotFound(err) {
+			return nil, errs.New(errs.NotFound, "印章不存在")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m.Role != membership.RoleAdmin {
+			grants, err := s.db.SealGrant.Query().Where(sealgrant.SealID(sl.ID), sealgrant.UserID(userID),
+				sealgrant.RevokedAtIsNil(), sealgrant.ValidFromLTE(at), sealgrant.ValidUntilGT(at)).All(sys)
+			if err != nil {
+				return nil, err
+			}
+			if !slices.ContainsFunc(grants, func(g *ent.SealGrant) bool { return grantCovers(g, sc) }) {
+				return nil, errs.New(errs.Forbidden, "您没有该印章的有效授权，请联系企业管理员授权")
+			}
+		}
+	}
+	switch sl.Status {
+	case entseal.StatusVoided:
+		return nil, errs.New(errs.Forbidden, "印章已作废，不能使用")
+	case entseal.StatusDisabled:
+		return nil, errs.New(errs.Forbidden, "印章已停用，不能使用")
+	}
+	if sl.CertificateID == nil {
+		return nil, errs.New(errs.Forbidden, "印章未绑定证书，不能使用")
+	}
+	return sl, nil
+}
+
+func grantCovers(g *ent.SealGrant, sc Scope) bool {
+	if len(g.Scenes) > 0 && !slices.Contains(g.Scenes, sc.Scene) {
+		return false
+	}
+	if len(g.Counterparties) > 0 {
+		if len(sc.Counterparties) == 0 {
+			return false
+		}
+		for _, c := range sc.Counterparties {
+			if !slices.Contains(g.Counterparties, c) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// SealUse is a seal the user may sign with, and the hosted signer of the
+// certificate it is bound to.
+type SealUse struct {
+	Seal   *ent.Seal
+	Signer *certs.Signer
+}
+
+// SealSigner checks CanUseSeal and returns the seal with its certificate's
+// hosted signer. A UKey certificate returns Conflict: it signs on the PC.
+func (s *Service) SealSigner(ctx context.Context, userID, sealID int, sc Scope) (*SealUse, error) {
+	sl, err := s.checkSealUse(ctx, userID, sealID, sc)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := s.certs.Signer(ctx, *sl.CertificateID)
+	if err != nil {
+		return nil, err
+	}
+	return &SealUse{Seal: sl, Signer: signer}, nil
+}
+
+// UsableSeals lists the seals the viewer may sign with now (their personal
+// seals, and in the active enterprise space the seals they administer or
+// hold a grant for, without scope filtering) — what the stamping page
+// offers.
+func (s *Service) UsableSeals(ctx context.Context) ([]*ent.Seal, error) {
+	sp, err := s.ActiveSpace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sys := viewer.System(ctx)
+	if sp.Personal() {
+		return s.db.Seal.Query().Where(entseal.UserID(sp.UserID), entseal.StatusEQ(entseal.StatusEnabled)).
+			Order(ent.Desc(entseal.FieldIsDefault), ent.Asc(entseal.FieldID)).All(sys)
+	}
+	q := s.db.Seal.Query().Where(entseal.EnterpriseID(sp.EnterpriseID), entseal.StatusEQ(entseal.StatusEnabled),
+		entseal.HasCertificateWith(certificate.StatusIn(certificate.StatusActive, certificate.StatusPending)))
+	if sp.Role != RoleAdmin {
+		now := s.now()
+		q.Where(entseal.IDIn(s.grantedSealIDs(ctx, sp, now)...))
+	}
+	return q.Order(ent.Asc(entseal.FieldID)).All(sys)
+}
+
+func (s *Service) grantedSealIDs(ctx context.Context, sp Space, now time.Time) []int {
+	ids, err := s.db.SealGrant.Query().Where(sealgrant.EnterpriseID(sp.EnterpriseID), sealgrant.UserID(sp.UserID),
+		sealgrant.RevokedAtIsNil(), sealgrant.ValidFromLTE(now), sealgrant.ValidUntilGT(now)).
+		Select(sealgrant.FieldSealID).Ints(viewer.System(ctx))
+	if err != nil {
+		s.log.ErrorContext(ctx, "granted seals", "err", err)
+		return nil
+	}
+	return ids
+}
+
+// MyGrants lists the viewer's grants in the active enterprise space.
+func (s *Service) MyGrants(ctx context.Context) ([]*ent.SealGrant, error) {
+	sp, err := s.member(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.db.SealGrant.Query().Where(sealgrant.EnterpriseID(sp.EnterpriseID), sealgrant.UserID(sp.UserID)).
+		Order(ent.Desc(sealgrant.FieldID)).All(viewer.System(ctx))
+}
