@@ -25,8 +25,8 @@ import (
 
 // Code purposes of certification.
 const (
-	PurposeAuthorization accounts.Purpose = "ent_authorization"  // to the legal representative
-	PurposeApplyConfirm  accounts.Purpose = "ent_apply_confirm"  // to the applicant
+	PurposeAuthorization accounts.Purpose = "ent_authorization" // to the legal representative
+	PurposeApplyConfirm  accounts.Purpose = "ent_apply_confirm" // to the applicant
 )
 
 // Custody is where an enterprise certificate's key lives.
@@ -44,8 +44,8 @@ type Method string
 
 // Methods (证书无纸化申请的三种认证方式).
 const (
-	MethodBankTransfer    Method = "bank_transfer"       // 企业对公打款认证
-	MethodLegalRepPhone   Method = "legal_rep_phone"     // 法定代表人手机实名认证
+	MethodBankTransfer     Method = "bank_transfer"       // 企业对公打款认证
+	MethodLegalRepPhone    Method = "legal_rep_phone"     // 法定代表人手机实名认证
 	MethodLegalRepBankCard Method = "legal_rep_bank_card" // 法定代表人银行卡信息认证
 )
 

@@ -214,7 +214,9 @@ func (s *Service) DecideJoin(ctx context.Context, requestID int, approve bool, r
 
 // isNoRows reports ent's "no rows in result set" of an upsert that did
 // nothing (the applicant was added meanwhile).
-func isNoRows(err error) bool { return err != nil && strings.Contains(err.Error(), "no rows in result set") }
+func isNoRows(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "no rows in result set")
+}
 
 // CertifiedEnterprise is a row of 我认证的企业: the enterprise with its
 // certification order.
