@@ -4,7 +4,7 @@ BIN      := bin/signet
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: all build run test e2e lint generate generate-check deps mobile bench clean
+.PHONY: all build run test e2e fuzz-short lint generate generate-check deps mobile bench clean
 
 all: build
 
@@ -25,6 +25,10 @@ test: deps build
 ## e2e: the client in headless Chromium against bin/signet
 e2e: build
 	cd mobile && npm run e2e
+
+## fuzz-short: every signingcore fuzz target for a few seconds (CI)
+fuzz-short:
+	scripts/fuzz-short.sh
 
 ## lint: go vet and gofmt
 lint:
