@@ -63,7 +63,9 @@ func (w *pingWorker) Work(ctx context.Context, job *river.Job[pingArgs]) error {
 // quickRetry retries after 100 ms.
 type quickRetry struct{}
 
-func (quickRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(100 * time.Millisecond) }
+func (quickRetry) NextRetry(*rivertype.JobRow) time.Time {
+	return time.Now().Add(100 * time.Millisecond)
+}
 
 func openDB(t testing.TB, b dbtest.Backend) *database.DB {
 	t.Helper()
@@ -230,7 +232,9 @@ type otherArgs struct{}
 
 func (otherArgs) Kind() string { return "test_other" }
 
-type otherWorker struct{ river.WorkerDefaults[otherArgs] }
+type otherWorker struct {
+	river.WorkerDefaults[otherArgs]
+}
 
 func (otherWorker) Work(context.Context, *river.Job[otherArgs]) error { return nil }
 
