@@ -1,0 +1,154 @@
+// Package flows owns contracts (签约任务) from draft to a final status:
+// drafting (documents, parties, fields, deadline, passcode), sending, the
+// seven lists of the manual, reminding, revoking, declining, expiry and
+// deletion from 已作废. Signing itself is in sign.go. PRODUCT.md DOC-1…10.
+//
+// State is small: a flow has one status (draft, signing, completed,
+// revoked, declined, expired) and each participant one (waiting, pending,
+// signed, declined); the lists are queries over them. Every transition writes
+// one audit event in the same transaction (package audit) and queues its
+// notifications through a Dispatcher in that transaction too.
+package flows
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"signet/database"
+	"signet/ent"
+	"signet/errs"
+	"signet/jobs"
+	"signet/signingcore/pdfnorm"
+)
+
+// Blobs keeps document bytes. Keys are returned by Put.
+type Blobs interface {
+	Put(ctx context.Context, data []byte) (key string, err error)
+	Get(ctx context.Context, key string) ([]byte, error)
+}
+
+// NotificationKind says what a notification tells its recipient.
+type NotificationKind string
+
+// Notification kinds.
+const (
+	// NotifySignLink asks a participant to sign, with the short link.
+	NotifySignLink NotificationKind = "sign_link"
+	// NotifyReminder is a reminder (催办) with the short link.
+	NotifyReminder NotificationKind = "reminder"
+)
+
+// Notification is a message to one participant about one flow.
+type Notification struct {
+	Type          NotificationKind
+	FlowID        int
+	ParticipantID int
+	// LinkCode is the /s/{code} short code, for sign links and reminders.
+	LinkCode string
+}
+
+// Limits bound what a flow may hold.
+type Limits struct {
+	MaxDocuments    int
+	MaxParticipants int
+	MaxFields       int
+	Upload          pdfnorm.Limits
+	// RemindEvery is the least time between two reminders to one signer.
+	RemindEvery time.Duration
+}
+
+// DefaultLimits are Signet's defaults: 10 documents of up to 20 MiB and 500
+// pages, 30 parties, 300 fields, one reminder per signer every 10 minutes.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxDocuments: 10, MaxParticipants: 30, MaxFields: 300,
+		Upload:      pdfnorm.Limits{MaxBytes: 20 << 20, MaxPages: 500},
+		RemindEvery: 10 * time.Minute,
+	}
+}
+
+// Config builds a Service.
+type Config struct {
+	DB *database.DB
+	// Jobs carries notifications (SMS) as River jobs inserted in the same
+	// transaction as the change; their worker is NotifyWorker.
+	Jobs   *jobs.Queue
+	Blobs  Blobs
+	Logger *slog.Logger
+	Limits Limits
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Rand is the randomness for numbers and link codes; crypto/rand when nil.
+	Rand io.Reader
+}
+
+// Service implements the flow workflows.
+type Service struct {
+	database *database.DB
+	db       *ent.Client
+	jobs     *jobs.Queue
+	blobs    Blobs
+	log      *slog.Logger
+	limits   Limits
+	now      func() time.Time
+	rand     io.Reader
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.DB == nil || cfg.Blobs == nil || cfg.Jobs == nil {
+		return nil, fmt.Errorf("flows.New: DB, Jobs and Blobs are required")
+	}
+	s := &Service{database: cfg.DB, db: cfg.DB.Client, jobs: cfg.Jobs, blobs: cfg.Blobs, log: cfg.Logger, limits: cfg.Limits, now: cfg.Now, rand: cfg.Rand}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.limits == (Limits{}) {
+		s.limits = DefaultLimits()
+	}
+	return s, nil
+}
+
+// withTx runs fn in a transaction in which jobs can be queued; it rolls
+// back on error, so nothing half-written and no notification is left.
+func (s *Service) withTx(ctx context.Context, fn func(tx *ent.Tx, jtx jobs.JobTx) error) error {
+	return jobs.WithTx(ctx, s.database, fn)
+}
+
+// notify queues a notification in the transaction of jtx.
+func (s *Service) notify(ctx context.Context, jtx jobs.JobTx, n Notification) error {
+	if _, err := s.jobs.InsertTx(ctx, jtx, NotifyArgs{n}, nil); err != nil {
+		return fmt.Errorf("queue notification: %w", err)
+	}
+	return nil
+}
+
+// randomCode returns n characters from an alphabet without look-alikes.
+func (s *Service) randomCode(n int) (string, error) {
+	const alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz"
+	limit := 256 - 256%len(alphabet)
+	out := make([]byte, 0, n)
+	var b [1]byte
+	for len(out) < n {
+		if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+			return "", fmt.Errorf("random code: %w", err)
+		}
+		if int(b[0]) < limit {
+			out = append(out, alphabet[int(b[0])%len(alphabet)])
+		}
+	}
+	return string(out), nil
+}
+
+// notFound is the answer for a flow that does not exist or is not the viewer's.
+func notFound() error { return errs.New(errs.NotFound, "合同不存在或无权查看") }

@@ -1,0 +1,339 @@
+package flows_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"signet/database"
+	"signet/ent"
+	"signet/ent/flow"
+	"signet/ent/participant"
+	"signet/ent/signfield"
+	"signet/errs"
+	"signet/flows"
+	"signet/internal/dbtest"
+	"signet/internal/testpdf"
+	"signet/jobs"
+	"signet/sms"
+	"signet/viewer"
+)
+
+// memBlobs is an in-memory flows.Blobs for the domain tests; the server
+// uses the disk store.
+type memBlobs struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (b *memBlobs) Put(_ context.Context, data []byte) (string, error) {
+	sum := sha256.Sum256(data)
+	key := hex.EncodeToString(sum[:])
+	b.mu.Lock()
+	b.m[key] = append([]byte(nil), data...)
+	b.mu.Unlock()
+	return key, nil
+}
+
+func (b *memBlobs) Get(_ context.Context, key string) ([]byte, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	d, ok := b.m[key]
+	if !ok {
+		return nil, fmt.Errorf("no blob %s", key)
+	}
+	return d, nil
+}
+
+type env struct {
+	svc    *flows.Service
+	db     *ent.Client
+	outbox *sms.MemoryOutboxStore
+	now    time.Time
+	users  map[string]viewer.Viewer
+}
+
+func setup(t *testing.T, b dbtest.Backend) *env {
+	t.Helper()
+	ctx := context.Background()
+	db, err := database.Open(ctx, b.DatabaseURL, b.SQLitePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.Migrate(ctx, db, nil); err != nil {
+		t.Fatal(err)
+	}
+	q, err := jobs.New(jobs.Config{DB: db, PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outbox := sms.NewMemoryOutboxStore(100)
+	if err := jobs.AddWorker(q, &flows.NotifyWorker{DB: db.Client, SMS: sms.NewOutbox(outbox, nil), BaseURL: "https://sign.example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Stop(context.Background()) })
+	e := &env{db: db.Client, outbox: outbox, now: time.Now(), users: map[string]viewer.Viewer{}}
+	e.svc, err = flows.New(flows.Config{DB: db, Jobs: q, Blobs: &memBlobs{m: map[string][]byte{}}, Now: func() time.Time { return e.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, phone := range map[string]string{"alice": "13800000001", "bob": "13800000002", "carol": "13800000003", "mallory": "13800000009"} {
+		u, err := db.Client.User.Create().SetPhone(phone).SetName(name).Save(viewer.System(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.users[name] = viewer.Viewer{UserID: u.ID, Phone: phone}
+	}
+	return e
+}
+
+func (e *env) as(name string) context.Context {
+	return viewer.NewContext(context.Background(), e.users[name])
+}
+
+func wantCode(t *testing.T, err error, code errs.Code, msg string) {
+	t.Helper()
+	if errs.CodeOf(err) != code || !strings.Contains(errs.MessageOf(err), msg) {
+		t.Fatalf("error %v (%q), want %s containing %q", err, errs.MessageOf(err), code, msg)
+	}
+}
+
+func (e *env) list(t *testing.T, name string, l flows.List, f flows.Filter) []int {
+	t.Helper()
+	q, err := e.svc.ListQuery(e.as(name), l, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := q.Order(ent.Asc(flow.FieldID)).All(e.as(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int, len(fs))
+	for i, f := range fs {
+		ids[i] = f.ID
+	}
+	return ids
+}
+
+// draft makes a sent-ready draft of alice's with bob then carol signing
+// (bob at a given position) and mallory nowhere.
+func (e *env) draft(t *testing.T, name string) (*ent.Flow, *ent.FlowDocument) {
+	t.Helper()
+	ctx := e.as("alice")
+	f, err := e.svc.CreateDraft(ctx, flows.DraftInput{Name: name, Ordered: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := e.svc.AddDocument(ctx, f.ID, "劳动合同.pdf", bytes.NewReader(testpdf.Make(2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.UpdateDraft(ctx, f.ID, flows.DraftInput{Name: name, Ordered: true,
+		Participants: []flows.ParticipantInput{
+			{Key: "b", Name: "王小明", Phone: "13800000002", Order: 1},
+			{Key: "c", Name: "李四", Phone: "13800000003", Order: 2},
+			{Key: "cc", Role: participant.RoleCc, Name: "赵六", Phone: "13900000004"},
+		},
+		Fields: []flows.FieldInput{{DocumentID: doc.ID, ParticipantKey: "b", Kind: signfield.KindPersonalSeal, Page: 2, X: 100, Y: 100, Width: 120, Height: 120}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, doc
+}
+
+func TestFlowLifecycle(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		e := setup(t, b)
+		f, _ := e.draft(t, "2026年劳动合同")
+		if !strings.HasPrefix(f.Number, "QS") || f.Status != flow.StatusDraft {
+			t.Fatalf("draft = %+v", f)
+		}
+		if got := e.list(t, "alice", flows.ListDrafts, flows.Filter{}); len(got) != 1 {
+			t.Fatalf("alice's drafts = %v", got)
+		}
+		if got := e.list(t, "bob", flows.ListTodo, flows.Filter{}); len(got) != 0 {
+			t.Fatalf("bob sees a draft in 待办: %v", got)
+		}
+
+		sent, err := e.svc.Send(e.as("alice"), f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sent.Status != flow.StatusSigning || sent.SentAt == nil {
+			t.Fatalf("sent = %+v", sent)
+		}
+		// Bob (first in order) has it in 待办 and gets the SMS; carol waits.
+		if got := e.list(t, "bob", flows.ListTodo, flows.Filter{}); len(got) != 1 || got[0] != f.ID {
+			t.Fatalf("bob's 待办 = %v", got)
+		}
+		if got := e.list(t, "carol", flows.ListTodo, flows.Filter{}); len(got) != 0 {
+			t.Fatalf("carol's 待办 before her turn = %v", got)
+		}
+		msg := waitSMS(t, e.outbox, "13800000002")
+		if !strings.Contains(msg.Text, "《2026年劳动合同》") || !strings.Contains(msg.Params["link"], "https://sign.example.com/s/") {
+			t.Fatalf("bob's SMS = %+v", msg)
+		}
+		if got := e.list(t, "alice", flows.ListInitiated, flows.Filter{}); len(got) != 1 {
+			t.Fatalf("alice's 我发起的 = %v", got)
+		}
+		// Filters: keyword, party, contract.
+		for _, tc := range []struct {
+			f    flows.Filter
+			want int
+		}{
+			{flows.Filter{Keyword: "劳动"}, 1}, {flows.Filter{Keyword: f.Number}, 1}, {flows.Filter{Keyword: "租赁"}, 0},
+			{flows.Filter{Party: "李四"}, 1}, {flows.Filter{Party: "张三"}, 0},
+			{flows.Filter{Contract: "劳动合同"}, 1}, {flows.Filter{Scene: flow.SceneHr}, 0},
+		} {
+			if got := e.list(t, "alice", flows.ListInitiated, tc.f); len(got) != tc.want {
+				t.Errorf("filter %+v: %v, want %d", tc.f, got, tc.want)
+			}
+		}
+		// An outsider sees nothing, not even through ent.
+		if got := e.list(t, "mallory", flows.ListTodo, flows.Filter{}); len(got) != 0 {
+			t.Fatalf("mallory's 待办 = %v", got)
+		}
+		if _, err := e.db.Flow.Get(e.as("mallory"), f.ID); !ent.IsNotFound(err) {
+			t.Fatalf("mallory reads the flow: %v", err)
+		}
+		if n, _ := e.db.Participant.Query().Count(e.as("mallory")); n != 0 {
+			t.Fatalf("mallory sees %d participants", n)
+		}
+		// The sent flow is frozen.
+		_, err = e.svc.UpdateDraft(e.as("alice"), f.ID, flows.DraftInput{Name: "改名"})
+		wantCode(t, err, errs.Conflict, "已发起")
+
+		// Remind: once, then rate-limited.
+		res, err := e.svc.Remind(e.as("alice"), []int{f.ID})
+		if err != nil || res[0].Err != nil || res[0].Reminded != 1 {
+			t.Fatalf("remind: %+v %v", res, err)
+		}
+		res, _ = e.svc.Remind(e.as("alice"), []int{f.ID})
+		wantCode(t, res[0].Err, errs.RateLimited, "催办过于频繁")
+		e.now = e.now.Add(11 * time.Minute)
+		if res, _ = e.svc.Remind(e.as("alice"), []int{f.ID}); res[0].Err != nil {
+			t.Fatalf("remind after the interval: %v", res[0].Err)
+		}
+		res, _ = e.svc.Remind(e.as("bob"), []int{f.ID})
+		wantCode(t, res[0].Err, errs.NotFound, "合同不存在")
+
+		// Revoke → 已作废 for everyone involved; delete hides it per person.
+		_, err = e.svc.Revoke(e.as("bob"), f.ID, "不签了")
+		wantCode(t, err, errs.NotFound, "合同不存在")
+		if _, err := e.svc.Revoke(e.as("alice"), f.ID, "条款有误"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.svc.Revoke(e.as("alice"), f.ID, "再撤一次")
+		wantCode(t, err, errs.Conflict, "只有签署中的合同可以撤销")
+		for _, who := range []string{"alice", "bob", "carol"} {
+			if got := e.list(t, who, flows.ListVoided, flows.Filter{}); len(got) != 1 {
+				t.Fatalf("%s's 已作废 = %v", who, got)
+			}
+		}
+		if got := e.list(t, "bob", flows.ListTodo, flows.Filter{}); len(got) != 0 {
+			t.Fatalf("revoked flow still in bob's 待办: %v", got)
+		}
+		if err := e.svc.Delete(e.as("bob"), []int{f.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.list(t, "bob", flows.ListVoided, flows.Filter{}); len(got) != 0 {
+			t.Fatalf("bob's 已作废 after delete = %v", got)
+		}
+		if got := e.list(t, "alice", flows.ListVoided, flows.Filter{}); len(got) != 1 {
+			t.Fatalf("alice's 已作废 after bob deleted = %v", got)
+		}
+		wantCode(t, e.svc.Delete(e.as("mallory"), []int{f.ID}), errs.NotFound, "合同不存在")
+	})
+}
+
+func TestDraftRefusals(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		e := setup(t, b)
+		ctx := e.as("alice")
+		f, err := e.svc.CreateDraft(ctx, flows.DraftInput{Name: "空合同"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.svc.Send(ctx, f.ID)
+		wantCode(t, err, errs.Invalid, "请先上传合同文件")
+		_, err = e.svc.AddDocument(ctx, f.ID, "x", strings.NewReader("not a pdf"))
+		wantCode(t, err, errs.Invalid, "PDF")
+		doc, err := e.svc.AddDocument(ctx, f.ID, "合同", bytes.NewReader(testpdf.Make(1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.svc.Send(ctx, f.ID)
+		wantCode(t, err, errs.Invalid, "请至少添加一个签署方")
+		bob := []flows.ParticipantInput{{Key: "b", Name: "王小明", Phone: "13800000002"}}
+		for _, tc := range []struct {
+			name string
+			in   flows.DraftInput
+			msg  string
+		}{
+			{"no name", flows.DraftInput{}, "请填写任务名称"},
+			{"bad phone", flows.DraftInput{Name: "n", Participants: []flows.ParticipantInput{{Name: "x", Phone: "123"}}}, "手机号"},
+			{"page out of range", flows.DraftInput{Name: "n", Participants: bob, Fields: []flows.FieldInput{{DocumentID: doc.ID, ParticipantKey: "b", Kind: signfield.KindPersonalSeal, Page: 3, X: 10, Y: 10, Width: 50, Height: 50}}}, "页码"},
+			{"off the page", flows.DraftInput{Name: "n", Participants: bob, Fields: []flows.FieldInput{{DocumentID: doc.ID, ParticipantKey: "b", Kind: signfield.KindPersonalSeal, Page: 1, X: 580, Y: 10, Width: 50, Height: 50}}}, "超出了页面范围"},
+			{"unknown party", flows.DraftInput{Name: "n", Participants: bob, Fields: []flows.FieldInput{{DocumentID: doc.ID, ParticipantKey: "z", Kind: signfield.KindPersonalSeal, Page: 1, X: 10, Y: 10, Width: 50, Height: 50}}}, "没有对应的签署方"},
+			{"enterprise seal for a person", flows.DraftInput{Name: "n", Participants: bob, Fields: []flows.FieldInput{{DocumentID: doc.ID, ParticipantKey: "b", Kind: signfield.KindEnterpriseSeal, Page: 1, X: 10, Y: 10, Width: 50, Height: 50}}}, "个人签署方不能加盖企业印章"},
+			{"past deadline", flows.DraftInput{Name: "n", Deadline: ptr(e.now.Add(-time.Hour))}, "截止时间"},
+		} {
+			_, err := e.svc.UpdateDraft(ctx, f.ID, tc.in)
+			if errs.CodeOf(err) != errs.Invalid || !strings.Contains(errs.MessageOf(err), tc.msg) {
+				t.Errorf("%s: %v (%q), want Invalid containing %q", tc.name, err, errs.MessageOf(err), tc.msg)
+			}
+		}
+		// Refusals lost nothing: the draft still has its document and no parties.
+		n, _ := e.db.FlowDocument.Query().Count(ctx)
+		if n != 1 {
+			t.Fatalf("documents after refusals = %d", n)
+		}
+		// Another user cannot touch it.
+		_, err = e.svc.UpdateDraft(e.as("mallory"), f.ID, flows.DraftInput{Name: "偷改"})
+		wantCode(t, err, errs.NotFound, "合同不存在")
+		_, err = e.svc.AddDocument(e.as("mallory"), f.ID, "x", bytes.NewReader(testpdf.Make(1)))
+		wantCode(t, err, errs.NotFound, "合同不存在")
+		wantCode(t, e.svc.RemoveDocument(e.as("mallory"), doc.ID), errs.NotFound, "不存在")
+		_, err = e.svc.Send(e.as("mallory"), f.ID)
+		wantCode(t, err, errs.NotFound, "合同不存在")
+		_, _, err = e.svc.DocumentPDF(e.as("mallory"), doc.ID)
+		wantCode(t, err, errs.NotFound, "不存在")
+		// The owner deletes the draft for good.
+		if err := e.svc.Delete(ctx, []int{f.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.list(t, "alice", flows.ListDrafts, flows.Filter{}); len(got) != 0 {
+			t.Fatalf("drafts after delete = %v", got)
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func waitSMS(t *testing.T, store *sms.MemoryOutboxStore, phone string) sms.OutboxMessage {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		msgs, _ := store.List(context.Background(), phone, 1)
+		if len(msgs) > 0 {
+			return msgs[0]
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no SMS to %s within 10 s", phone)
+	return sms.OutboxMessage{}
+}

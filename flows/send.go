@@ -1,0 +1,327 @@
+package flows
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"signet/audit"
+	"signet/ent"
+	"signet/ent/flow"
+	"signet/ent/participant"
+	"signet/ent/signinglink"
+	"signet/ent/user"
+	"signet/errs"
+	"signet/jobs"
+	"signet/viewer"
+)
+
+// Send freezes a draft and starts signing: the first signers (all of them
+// when the flow is parallel) become pending and are sent their links.
+func (s *Service) Send(ctx context.Context, id int) (*ent.Flow, error) {
+	err := s.withTx(ctx, func(tx *ent.Tx, jtx jobs.JobTx) error {
+		sys := viewer.System(ctx)
+		f, err := s.ownDraft(ctx, tx.Flow, id)
+		if err != nil {
+			return err
+		}
+		ndocs, err := f.QueryDocuments().Count(sys)
+		if err != nil {
+			return err
+		}
+		if ndocs == 0 {
+			return errs.InvalidField("documents", "请先上传合同文件")
+		}
+		parts, err := tx.Participant.Query().Where(participant.FlowID(f.ID)).All(sys)
+		if err != nil {
+			return err
+		}
+		var signers []*ent.Participant
+		seen := map[string]bool{}
+		phones := []string{}
+		for _, p := range parts {
+			phones = append(phones, p.Phone)
+			if p.Role != participant.RoleSigner {
+				continue
+			}
+			key := p.Phone + "|" + p.EnterpriseName
+			if seen[key] {
+				return errs.InvalidField("participants", "同一签署方不能重复添加："+p.Name)
+			}
+			seen[key] = true
+			signers = append(signers, p)
+		}
+		if len(signers) == 0 {
+			return errs.InvalidField("participants", "请至少添加一个签署方")
+		}
+		now := s.now()
+		if f.Deadline != nil && !f.Deadline.After(now) {
+			return errs.InvalidField("deadline", "签署截止时间已过，请重新设置")
+		}
+		// Parties who already have accounts are bound now; others when they
+		// prove their phone.
+		users, err := tx.User.Query().Where(user.PhoneIn(phones...)).All(sys)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			if _, err := tx.Participant.Update().
+				Where(participant.FlowID(f.ID), participant.Phone(u.Phone)).
+				SetUserID(u.ID).Save(sys); err != nil {
+				return err
+			}
+		}
+		if err := tx.Flow.UpdateOne(f).SetStatus(flow.StatusSigning).SetSentAt(now).Exec(sys); err != nil {
+			return fmt.Errorf("send: %w", err)
+		}
+		if _, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
+			Action: audit.FlowSent, Subject: audit.Subject{Type: "flow", ID: f.ID},
+			Payload: map[string]any{"signers": len(signers), "ordered": f.Ordered}}); err != nil {
+			return err
+		}
+		return s.activate(ctx, tx, jtx, f, nextSigners(f.Ordered, signers))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.reload(ctx, id)
+}
+
+// nextSigners returns the signers whose turn it is: every unsigned one of a
+// parallel flow, or those with the lowest order among the unsigned.
+func nextSigners(ordered bool, signers []*ent.Participant) []*ent.Participant {
+	var open []*ent.Participant
+	for _, p := range signers {
+		if p.Role == participant.RoleSigner && p.Status != participant.StatusSigned && p.Status != participant.StatusDeclined {
+			open = append(open, p)
+		}
+	}
+	if !ordered || len(open) == 0 {
+		return open
+	}
+	sort.Slice(open, func(i, j int) bool { return open[i].SignOrder < open[j].SignOrder })
+	var out []*ent.Participant
+	for _, p := range open {
+		if p.SignOrder == open[0].SignOrder {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// activate makes participants pending, gives each a signing link and
+// queues the SMS that carries it.
+func (s *Service) activate(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *ent.Flow, ps []*ent.Participant) error {
+	sys := viewer.System(ctx)
+	for _, p := range ps {
+		if p.Status == participant.StatusPending {
+			continue
+		}
+		if err := tx.Participant.UpdateOne(p).SetStatus(participant.StatusPending).Exec(sys); err != nil {
+			return fmt.Errorf("activate: %w", err)
+		}
+		code, err := s.linkFor(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		if err := s.notify(ctx, jtx, Notification{Type: NotifySignLink, FlowID: f.ID, ParticipantID: p.ID, LinkCode: code}); err != nil {
+			return fmt.Errorf("notify: %w", err)
+		}
+		if _, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: audit.System(),
+			Action: audit.ParticipantNotified, Subject: audit.Subject{Type: "participant", ID: p.ID},
+			Payload: map[string]any{"name": p.Name, "order": p.SignOrder}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// linkFor returns the participant's signing link code, creating it once.
+func (s *Service) linkFor(ctx context.Context, tx *ent.Tx, p *ent.Participant) (string, error) {
+	sys := viewer.System(ctx)
+	l, err := tx.SigningLink.Query().Where(signinglink.ParticipantID(p.ID)).First(sys)
+	if err == nil {
+		return l.Code, nil
+	}
+	if !ent.IsNotFound(err) {
+		return "", err
+	}
+	code, err := s.randomCode(8)
+	if err != nil {
+		return "", err
+	}
+	if err := tx.SigningLink.Create().SetCode(code).SetParticipantID(p.ID).SetCreatedAt(s.now()).Exec(sys); err != nil {
+		return "", fmt.Errorf("signing link: %w", err)
+	}
+	return code, nil
+}
+
+// RemindResult is the outcome of reminding one flow's signers.
+type RemindResult struct {
+	FlowID   int
+	Reminded int
+	// Err says why nothing (or not everyone) was reminded; nil on success.
+	Err error
+}
+
+// Remind sends each pending signer of the viewer's flows a reminder (催办)
+// with their link, at most once per Limits.RemindEvery per signer. Each
+// reminder is an audit event.
+func (s *Service) Remind(ctx context.Context, ids []int) ([]RemindResult, error) {
+	v := viewer.FromContext(ctx)
+	if !v.Authenticated() {
+		return nil, errs.New(errs.Unauthenticated, "请先登录")
+	}
+	if len(ids) == 0 || len(ids) > 100 {
+		return nil, errs.InvalidField("ids", "请选择1到100个合同")
+	}
+	out := make([]RemindResult, 0, len(ids))
+	for _, id := range ids {
+		res := RemindResult{FlowID: id}
+		res.Err = s.withTx(ctx, func(tx *ent.Tx, jtx jobs.JobTx) error {
+			sys := viewer.System(ctx)
+			f, err := tx.Flow.Get(sys, id)
+			if ent.IsNotFound(err) || (err == nil && f.InitiatorID != v.UserID) {
+				return notFound()
+			}
+			if err != nil {
+				return err
+			}
+			if f.Status != flow.StatusSigning {
+				return errs.New(errs.Conflict, "只有签署中的合同可以催办")
+			}
+			pending, err := tx.Participant.Query().
+				Where(participant.FlowID(f.ID), participant.StatusEQ(participant.StatusPending)).All(sys)
+			if err != nil {
+				return err
+			}
+			now := s.now()
+			for _, p := range pending {
+				if p.LastRemindedAt != nil && now.Sub(*p.LastRemindedAt) < s.limits.RemindEvery {
+					continue
+				}
+				code, err := s.linkFor(ctx, tx, p)
+				if err != nil {
+					return err
+				}
+				if err := tx.Participant.UpdateOne(p).SetLastRemindedAt(now).Exec(sys); err != nil {
+					return err
+				}
+				if err := s.notify(ctx, jtx, Notification{Type: NotifyReminder, FlowID: f.ID, ParticipantID: p.ID, LinkCode: code}); err != nil {
+					return err
+				}
+				if _, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
+					Action: audit.FlowReminded, Subject: audit.Subject{Type: "participant", ID: p.ID},
+					Payload: map[string]any{"name": p.Name}}); err != nil {
+					return err
+				}
+				res.Reminded++
+			}
+			if res.Reminded == 0 {
+				mins := int(s.limits.RemindEvery.Minutes())
+				return errs.Newf(errs.RateLimited, "催办过于频繁：同一签署方%d分钟内只能催办一次", mins)
+			}
+			return nil
+		})
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// Revoke (撤销) ends a flow of the viewer's while someone has not signed;
+// it moves to 已作废.
+func (s *Service) Revoke(ctx context.Context, id int, reason string) (*ent.Flow, error) {
+	v := viewer.FromContext(ctx)
+	if !v.Authenticated() {
+		return nil, errs.New(errs.Unauthenticated, "请先登录")
+	}
+	if n := len([]rune(reason)); n == 0 || n > 200 {
+		return nil, errs.InvalidField("reason", "请填写撤销原因（200字以内）")
+	}
+	err := s.withTx(ctx, func(tx *ent.Tx, jtx jobs.JobTx) error {
+		sys := viewer.System(ctx)
+		f, err := tx.Flow.Get(sys, id)
+		if ent.IsNotFound(err) || (err == nil && f.InitiatorID != v.UserID) {
+			return notFound()
+		}
+		if err != nil {
+			return err
+		}
+		if f.Status != flow.StatusSigning {
+			return errs.New(errs.Conflict, "只有签署中的合同可以撤销")
+		}
+		n, err := tx.Flow.Update().Where(flow.ID(f.ID), flow.StatusEQ(flow.StatusSigning)).
+			SetStatus(flow.StatusRevoked).SetFinishedAt(s.now()).SetEndReason(reason).Save(sys)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errs.New(errs.Conflict, "合同状态已变化，请刷新后重试")
+		}
+		_, err = audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
+			Action: audit.FlowRevoked, Subject: audit.Subject{Type: "flow", ID: f.ID}, Payload: map[string]any{"reason": reason}})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.reload(ctx, id)
+}
+
+// Delete removes flows from the viewer's lists: a draft of theirs is deleted
+// for good; a flow in 已作废 disappears from their 已作废 list while its trail
+// stays. Other flows cannot be deleted.
+func (s *Service) Delete(ctx context.Context, ids []int) error {
+	v := viewer.FromContext(ctx)
+	if !v.Authenticated() {
+		return errs.New(errs.Unauthenticated, "请先登录")
+	}
+	if len(ids) == 0 || len(ids) > 100 {
+		return errs.InvalidField("ids", "请选择1到100个合同")
+	}
+	return s.withTx(ctx, func(tx *ent.Tx, jtx jobs.JobTx) error {
+		sys := viewer.System(ctx)
+		for _, id := range ids {
+			f, err := tx.Flow.Get(sys, id)
+			if ent.IsNotFound(err) {
+				return notFound()
+			}
+			if err != nil {
+				return err
+			}
+			now := s.now()
+			switch f.Status {
+			case flow.StatusDraft:
+				if f.InitiatorID != v.UserID {
+					return notFound()
+				}
+				if err := tx.Flow.DeleteOne(f).Exec(sys); err != nil {
+					return fmt.Errorf("delete draft: %w", err)
+				}
+			case flow.StatusRevoked, flow.StatusDeclined, flow.StatusExpired:
+				hidden := 0
+				if f.InitiatorID == v.UserID {
+					if err := tx.Flow.UpdateOne(f).SetInitiatorHiddenAt(now).Exec(sys); err != nil {
+						return err
+					}
+					hidden++
+				}
+				n, err := tx.Participant.Update().Where(participant.FlowID(f.ID), mine(v)).SetHiddenAt(now).Save(sys)
+				if err != nil {
+					return err
+				}
+				if hidden+n == 0 {
+					return notFound()
+				}
+			default:
+				return errs.New(errs.Conflict, "只有草稿和已作废的合同可以删除")
+			}
+			if _, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
+				Action: audit.FlowDeleted, Subject: audit.Subject{Type: "flow", ID: f.ID},
+				Payload: map[string]any{"status": string(f.Status)}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
