@@ -1,0 +1,245 @@
+package blob
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"strings"
+	"time"
+)
+
+// DiskConfig configures a Disk store.
+type DiskConfig struct {
+	// Dir is the store's folder (Signet uses <data>/blobs); it is created.
+	Dir string
+	// StaleTemp is how old a temporary file must be for Open to remove it
+	// as the leftover of a crashed write (1 h when 0).
+	StaleTemp time.Duration
+	// Logger may be nil.
+	Logger *slog.Logger
+}
+
+// Disk stores blobs as files: Dir/objects/<key> (content keys fan out as
+// objects/sha256/ab/<hex>), written through Dir/tmp.
+type Disk struct {
+	root *os.Root
+	log  *slog.Logger
+}
+
+var _ Store = (*Disk)(nil)
+
+const (
+	objectsDir = "objects"
+	tmpDir     = "tmp"
+)
+
+// OpenDisk opens (creating) a disk store and removes stale temporary files.
+func OpenDisk(cfg DiskConfig) (*Disk, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("blob: no folder")
+	}
+	if cfg.StaleTemp <= 0 {
+		cfg.StaleTemp = time.Hour
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	for _, d := range []string{objectsDir, tmpDir} {
+		if err := os.MkdirAll(cfg.Dir+string(os.PathSeparator)+d, 0o700); err != nil {
+			return nil, fmt.Errorf("blob: %w", err)
+		}
+	}
+	root, err := os.OpenRoot(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("blob: %w", err)
+	}
+	d := &Disk{root: root, log: logger}
+	d.cleanTemp(cfg.StaleTemp)
+	return d, nil
+}
+
+// Close releases the store's folder handle.
+func (d *Disk) Close() error { return d.root.Close() }
+
+func (d *Disk) cleanTemp(olderThan time.Duration) {
+	dir, err := d.root.Open(tmpDir)
+	if err != nil {
+		return
+	}
+	defer dir.Close()
+	entries, err := dir.ReadDir(-1)
+	if err != nil {
+		return
+	}
+	cutoff := time.Now().Add(-olderThan)
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() || info.ModTime().After(cutoff) {
+			continue
+		}
+		if err := d.root.Remove(tmpDir + "/" + e.Name()); err == nil {
+			d.log.Info("blob: removed the leftover of an interrupted write", "file", e.Name())
+		}
+	}
+}
+
+// objectPath maps a valid key to its file under the root.
+func objectPath(key string) string {
+	if sum := contentSum(key); sum != "" {
+		return objectsDir + "/sha256/" + sum[:2] + "/" + sum
+	}
+	return objectsDir + "/" + key
+}
+
+// Put stores r under key (see Store).
+func (d *Disk) Put(ctx context.Context, key string, r io.Reader) (Info, error) {
+	if !ValidKey(key) || strings.HasPrefix(key, ContentPrefix) {
+		return Info{}, invalidKey(key)
+	}
+	tmp, info, err := d.writeTemp(ctx, r)
+	if err != nil {
+		return Info{}, err
+	}
+	info.Key = key
+	if err := d.commit(tmp, objectPath(key)); err != nil {
+		return Info{}, err
+	}
+	return info, nil
+}
+
+// PutContent stores r under its content key (see Store).
+func (d *Disk) PutContent(ctx context.Context, r io.Reader) (Info, error) {
+	tmp, info, err := d.writeTemp(ctx, r)
+	if err != nil {
+		return Info{}, err
+	}
+	info.Key = ContentKey(info.SHA256)
+	target := objectPath(info.Key)
+	if st, err := d.root.Stat(target); err == nil && st.Size() == info.Size {
+		// Already stored (the same bytes, by construction).
+		d.root.Remove(tmp)
+		info.ModTime = st.ModTime()
+		return info, nil
+	}
+	if err := d.commit(tmp, target); err != nil {
+		return Info{}, err
+	}
+	return info, nil
+}
+
+// writeTemp copies r into a new fsynced temporary file and returns its
+// name; on failure nothing is left behind.
+func (d *Disk) writeTemp(ctx context.Context, r io.Reader) (string, Info, error) {
+	var rnd [12]byte
+	_, _ = rand.Read(rnd[:])
+	name := tmpDir + "/" + hex.EncodeToString(rnd[:]) + ".tmp"
+	f, err := d.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", Info{}, fmt.Errorf("blob: create temporary file: %w", err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), &ctxReader{ctx: ctx, r: r})
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		d.root.Remove(name)
+		return "", Info{}, fmt.Errorf("blob: write: %w", err)
+	}
+	return name, Info{Size: n, SHA256: hex.EncodeToString(h.Sum(nil)), ModTime: time.Now()}, nil
+}
+
+// commit renames tmp to target and makes the rename durable.
+func (d *Disk) commit(tmp, target string) error {
+	dir := path.Dir(target)
+	if err := d.root.MkdirAll(dir, 0o700); err != nil {
+		d.root.Remove(tmp)
+		return fmt.Errorf("blob: %w", err)
+	}
+	if err := d.root.Rename(tmp, target); err != nil {
+		d.root.Remove(tmp)
+		return fmt.Errorf("blob: %w", err)
+	}
+	if f, err := d.root.Open(dir); err == nil {
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("blob: sync folder: %w", err)
+		}
+	}
+	return nil
+}
+
+// Get opens the blob (see Store).
+func (d *Disk) Get(_ context.Context, key string) (io.ReadCloser, error) {
+	if !ValidKey(key) {
+		return nil, invalidKey(key)
+	}
+	f, err := d.root.Open(objectPath(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, notFound(key, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("blob: %w", err)
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, notFound(key, fs.ErrNotExist)
+	}
+	return f, nil
+}
+
+// Stat describes the blob (see Store).
+func (d *Disk) Stat(_ context.Context, key string) (Info, error) {
+	if !ValidKey(key) {
+		return Info{}, invalidKey(key)
+	}
+	st, err := d.root.Stat(objectPath(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Info{}, notFound(key, err)
+	}
+	if err != nil {
+		return Info{}, fmt.Errorf("blob: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return Info{}, notFound(key, fs.ErrNotExist)
+	}
+	return Info{Key: key, Size: st.Size(), SHA256: contentSum(key), ModTime: st.ModTime()}, nil
+}
+
+// Delete removes the blob (see Store).
+func (d *Disk) Delete(_ context.Context, key string) error {
+	if !ValidKey(key) {
+		return invalidKey(key)
+	}
+	err := d.root.Remove(objectPath(key))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("blob: %w", err)
+	}
+	return nil
+}
+
+// ctxReader stops a copy when ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

@@ -1,0 +1,201 @@
+package blob_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"signet/blob"
+	"signet/blob/blobtest"
+)
+
+func openDisk(t *testing.T, dir string) *blob.Disk {
+	t.Helper()
+	d, err := blob.OpenDisk(blob.DiskConfig{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func TestDiskConformance(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) blob.Store { return openDisk(t, t.TempDir()) })
+}
+
+// TestDiskNeverLeavesTheRoot plants a symlink to a folder outside the store
+// where a key would lead: the os.Root refuses to follow it.
+func TestDiskNeverLeavesTheRoot(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	d := openDisk(t, dir)
+	if err := os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "objects", "evil")); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := d.Get(ctx, "evil/secret"); err == nil {
+		t.Error("read a file outside the store through a symlink")
+	}
+	if _, err := d.Put(ctx, "evil/planted", strings.NewReader("x")); err == nil {
+		t.Error("wrote outside the store through a symlink")
+	}
+	if _, err := os.Stat(filepath.Join(outside, "planted")); err == nil {
+		t.Error("a file appeared outside the store")
+	}
+}
+
+// blockingReader hands out a first chunk, then waits for release.
+type blockingReader struct {
+	first   []byte
+	rest    []byte
+	reached chan struct{}
+	release chan struct{}
+	stage   int
+}
+
+func (r *blockingReader) Read(p []byte) (int, error) {
+	switch r.stage {
+	case 0:
+		r.stage = 1
+		return copy(p, r.first), nil
+	case 1:
+		close(r.reached)
+		<-r.release
+		r.stage = 2
+		return copy(p, r.rest), nil
+	default:
+		return 0, io.EOF
+	}
+}
+
+// TestDiskWriteInvisibleUntilDone: while a write is under way the key does
+// not exist, and its temporary file is outside the key space.
+func TestDiskWriteInvisibleUntilDone(t *testing.T) {
+	dir := t.TempDir()
+	d := openDisk(t, dir)
+	ctx := context.Background()
+	r := &blockingReader{first: []byte("first half "), rest: []byte("second half"), reached: make(chan struct{}), release: make(chan struct{})}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := d.Put(ctx, "contract.pdf", r)
+		errc <- err
+	}()
+	<-r.reached
+	if _, err := d.Stat(ctx, "contract.pdf"); !blobtest.IsNotFound(err) {
+		t.Errorf("a half-written blob is visible: %v", err)
+	}
+	tmps, _ := os.ReadDir(filepath.Join(dir, "tmp"))
+	if len(tmps) != 1 {
+		t.Errorf("%d temporary files during the write, want 1", len(tmps))
+	}
+	close(r.release)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if got := blobtest.MustRead(t, d, "contract.pdf"); string(got) != "first half second half" {
+		t.Errorf("read %q", got)
+	}
+	if tmps, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(tmps) != 0 {
+		t.Errorf("%d temporary files left", len(tmps))
+	}
+}
+
+// crashReader exits the process in the middle of a write.
+type crashReader struct{ n int }
+
+func (r *crashReader) Read(p []byte) (int, error) {
+	if r.n <= 0 {
+		os.Exit(3)
+	}
+	n := min(len(p), r.n)
+	r.n -= n
+	return n, nil
+}
+
+// TestDiskCrashHelper is the child process of TestDiskCrashMidWrite.
+func TestDiskCrashHelper(t *testing.T) {
+	dir := os.Getenv("BLOB_CRASH_DIR")
+	if dir == "" {
+		t.Skip("child process of TestDiskCrashMidWrite")
+	}
+	d, err := blob.OpenDisk(blob.DiskConfig{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Put(context.Background(), "contract.pdf", &crashReader{n: 1 << 20})
+	t.Fatal("the crash reader did not crash")
+}
+
+// TestDiskCrashMidWrite kills a process in the middle of a write: the old
+// content stays, the partial file is invisible, and the next open removes
+// the leftover once it is stale.
+func TestDiskCrashMidWrite(t *testing.T) {
+	dir := t.TempDir()
+	d := openDisk(t, dir)
+	ctx := context.Background()
+	if _, err := d.Put(ctx, "contract.pdf", strings.NewReader("signed v1")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDiskCrashHelper$")
+	cmd.Env = append(os.Environ(), "BLOB_CRASH_DIR="+dir)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if got := blobtest.MustRead(t, d, "contract.pdf"); string(got) != "signed v1" {
+		t.Errorf("after the crash: %q", got)
+	}
+	tmps, _ := os.ReadDir(filepath.Join(dir, "tmp"))
+	if len(tmps) != 1 {
+		t.Fatalf("%d leftovers, want the crashed write's temporary file", len(tmps))
+	}
+	left := filepath.Join(dir, "tmp", tmps[0].Name())
+	if st, _ := os.Stat(left); st.Size() < 1<<19 {
+		t.Errorf("leftover of %d bytes: the child did not get far", st.Size())
+	}
+	// A fresh leftover may belong to a live writer: kept.
+	openDisk(t, dir)
+	if _, err := os.Stat(left); err != nil {
+		t.Fatalf("a fresh temporary file was removed: %v", err)
+	}
+	// A stale one is removed.
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(left, old, old); err != nil {
+		t.Fatal(err)
+	}
+	openDisk(t, dir)
+	if _, err := os.Stat(left); !os.IsNotExist(err) {
+		t.Errorf("stale leftover still there: %v", err)
+	}
+}
+
+// BenchmarkDiskPutContent measures storing a 1 MiB PDF-sized blob (hash,
+// write, fsync, rename, folder fsync).
+func BenchmarkDiskPutContent(b *testing.B) {
+	d, err := blob.OpenDisk(blob.DiskConfig{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	data := make([]byte, 1<<20)
+	b.SetBytes(int64(len(data)))
+	i := 0
+	for b.Loop() {
+		i++
+		data[0], data[1], data[2] = byte(i), byte(i>>8), byte(i>>16) // new content each time
+		if _, err := d.PutContent(context.Background(), bytesReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func bytesReader(b []byte) io.Reader { return strings.NewReader(string(b)) }
