@@ -20,9 +20,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"signet/accounts"
+	"signet/blob"
 	"signet/config"
 	"signet/database"
+	"signet/events"
 	"signet/graph"
+	"signet/jobs"
 	"signet/mobile"
 	"signet/server"
 	"signet/sms"
@@ -38,6 +41,12 @@ type App struct {
 	Outbox   sms.OutboxStore
 	Trust    *trust.Services
 	Handler  http.Handler
+	// Events, Jobs and Blobs are the live-update broker, the job queue and
+	// the file store domain packages build on (app/platform.go).
+	Events   events.Broker
+	Jobs     *jobs.Queue
+	Blobs    blob.Store
+	platform platform
 }
 
 // Options adjust New for tests.
@@ -76,6 +85,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		a.Close()
 		return nil, err
 	}
+	if err := a.startPlatform(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -93,6 +106,9 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		if pending {
 			return errors.New("the database schema is older than this version of Signet: review the changes with `signet migrate --dry-run`, apply them with `signet migrate`, then start again")
 		}
+	}
+	if err := a.buildPlatform(ctx); err != nil {
+		return err
 	}
 
 	// Development makes the platform CA on first start; production expects
@@ -165,9 +181,10 @@ func newSMSProvider(cfg config.Config, outbox sms.OutboxStore, logger *slog.Logg
 	}
 }
 
-// Close releases the key store and the database.
+// Close stops the job queue and the broker, and releases the blob store,
+// the key store and the database.
 func (a *App) Close() error {
-	var errList []error
+	errList := []error{a.closePlatform()}
 	if a.Trust != nil {
 		errList = append(errList, a.Trust.Close())
 	}
