@@ -10,8 +10,8 @@ package accounts
 
 import (
 	"context"
-	_ "embed" // the agreement texts
 	"crypto/rand"
+	_ "embed" // the agreement texts
 	"fmt"
 	"io"
 	"log/slog"

@@ -405,3 +405,52 @@ func (s *Service) HasPassword(ctx context.Context, userID int) (bool, error) {
 	}
 	return ok, nil
 }
+
+// SignInProvenPhone logs in the owner of a phone that the caller has just
+// proven with a code (a signing link's phone check), creating the account
+// when the phone has none. A new account records the agreement versions
+// accepted on the page that asked for the code; it has no password until the
+// user sets one (找回密码). Callers must have consumed a code for phone.
+func (s *Service) SignInProvenPhone(ctx context.Context, phone, serviceAgreementVersion, privacyStatementVersion string) (AuthResult, error) {
+	sys := viewer.System(ctx)
+	u, err := s.db.User.Query().Where(user.Phone(phone)).Only(sys)
+	if err != nil && !ent.IsNotFound(err) {
+		return AuthResult{}, fmt.Errorf("sign in: %w", err)
+	}
+	if u != nil {
+		return s.login(ctx, u, MethodSMS)
+	}
+	versions := map[string]string{"service_agreement": serviceAgreementVersion, "privacy_statement": privacyStatementVersion}
+	for _, a := range CurrentAgreements() {
+		if versions[a.Document] != a.Version {
+			return AuthResult{}, errs.InvalidField("agreements", "请阅读并同意《服务协议》和《隐私声明》")
+		}
+	}
+	var res AuthResult
+	client := viewer.ClientFrom(ctx)
+	err = s.withTx(ctx, func(tx *ent.Tx) error {
+		now := s.now()
+		u, err := tx.User.Create().SetPhone(phone).SetPhoneVerifiedAt(now).Save(sys)
+		if ent.IsConstraintError(err) {
+			return errs.New(errs.Conflict, "请重试")
+		}
+		if err != nil {
+			return fmt.Errorf("create user: %w", err)
+		}
+		for _, a := range CurrentAgreements() {
+			if err := tx.AgreementAcceptance.Create().SetUserID(u.ID).
+				SetDocument(agreementacceptance.Document(a.Document)).SetVersion(a.Version).
+				SetAcceptedAt(now).SetIP(client.IP).SetUserAgent(truncate(client.UserAgent, 512)).Exec(sys); err != nil {
+				return fmt.Errorf("record agreement: %w", err)
+			}
+		}
+		res, err = s.newSession(ctx, tx, u, MethodSMS)
+		return err
+	})
+	if err != nil {
+		return AuthResult{}, err
+	}
+	res = res.unwrap()
+	become(ctx, res)
+	return res, nil
+}

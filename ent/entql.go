@@ -433,25 +433,27 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Participant",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			participant.FieldCreatedAt:      {Type: field.TypeTime, Column: participant.FieldCreatedAt},
-			participant.FieldUpdatedAt:      {Type: field.TypeTime, Column: participant.FieldUpdatedAt},
-			participant.FieldFlowID:         {Type: field.TypeInt, Column: participant.FieldFlowID},
-			participant.FieldRole:           {Type: field.TypeEnum, Column: participant.FieldRole},
-			participant.FieldKind:           {Type: field.TypeEnum, Column: participant.FieldKind},
-			participant.FieldSignOrder:      {Type: field.TypeInt, Column: participant.FieldSignOrder},
-			participant.FieldName:           {Type: field.TypeString, Column: participant.FieldName},
-			participant.FieldPhone:          {Type: field.TypeString, Column: participant.FieldPhone},
-			participant.FieldEmail:          {Type: field.TypeString, Column: participant.FieldEmail},
-			participant.FieldEnterpriseName: {Type: field.TypeString, Column: participant.FieldEnterpriseName},
-			participant.FieldEnterpriseID:   {Type: field.TypeInt, Column: participant.FieldEnterpriseID},
-			participant.FieldUserID:         {Type: field.TypeInt, Column: participant.FieldUserID},
-			participant.FieldStatus:         {Type: field.TypeEnum, Column: participant.FieldStatus},
-			participant.FieldViewedAt:       {Type: field.TypeTime, Column: participant.FieldViewedAt},
-			participant.FieldSignedAt:       {Type: field.TypeTime, Column: participant.FieldSignedAt},
-			participant.FieldDeclinedAt:     {Type: field.TypeTime, Column: participant.FieldDeclinedAt},
-			participant.FieldDeclineReason:  {Type: field.TypeString, Column: participant.FieldDeclineReason},
-			participant.FieldLastRemindedAt: {Type: field.TypeTime, Column: participant.FieldLastRemindedAt},
-			participant.FieldHiddenAt:       {Type: field.TypeTime, Column: participant.FieldHiddenAt},
+			participant.FieldCreatedAt:          {Type: field.TypeTime, Column: participant.FieldCreatedAt},
+			participant.FieldUpdatedAt:          {Type: field.TypeTime, Column: participant.FieldUpdatedAt},
+			participant.FieldFlowID:             {Type: field.TypeInt, Column: participant.FieldFlowID},
+			participant.FieldRole:               {Type: field.TypeEnum, Column: participant.FieldRole},
+			participant.FieldKind:               {Type: field.TypeEnum, Column: participant.FieldKind},
+			participant.FieldSignOrder:          {Type: field.TypeInt, Column: participant.FieldSignOrder},
+			participant.FieldName:               {Type: field.TypeString, Column: participant.FieldName},
+			participant.FieldPhone:              {Type: field.TypeString, Column: participant.FieldPhone},
+			participant.FieldEmail:              {Type: field.TypeString, Column: participant.FieldEmail},
+			participant.FieldEnterpriseName:     {Type: field.TypeString, Column: participant.FieldEnterpriseName},
+			participant.FieldEnterpriseID:       {Type: field.TypeInt, Column: participant.FieldEnterpriseID},
+			participant.FieldUserID:             {Type: field.TypeInt, Column: participant.FieldUserID},
+			participant.FieldStatus:             {Type: field.TypeEnum, Column: participant.FieldStatus},
+			participant.FieldViewedAt:           {Type: field.TypeTime, Column: participant.FieldViewedAt},
+			participant.FieldSignedAt:           {Type: field.TypeTime, Column: participant.FieldSignedAt},
+			participant.FieldDeclinedAt:         {Type: field.TypeTime, Column: participant.FieldDeclinedAt},
+			participant.FieldDeclineReason:      {Type: field.TypeString, Column: participant.FieldDeclineReason},
+			participant.FieldLastRemindedAt:     {Type: field.TypeTime, Column: participant.FieldLastRemindedAt},
+			participant.FieldPasscodeVerifiedAt: {Type: field.TypeTime, Column: participant.FieldPasscodeVerifiedAt},
+			participant.FieldPasscodeFailures:   {Type: field.TypeInt, Column: participant.FieldPasscodeFailures},
+			participant.FieldHiddenAt:           {Type: field.TypeTime, Column: participant.FieldHiddenAt},
 		},
 	}
 	graph.Nodes[17] = &sqlgraph.Node{
@@ -3002,6 +3004,16 @@ func (f *ParticipantFilter) WhereDeclineReason(p entql.StringP) {
 // WhereLastRemindedAt applies the entql time.Time predicate on the last_reminded_at field.
 func (f *ParticipantFilter) WhereLastRemindedAt(p entql.TimeP) {
 	f.Where(p.Field(participant.FieldLastRemindedAt))
+}
+
+// WherePasscodeVerifiedAt applies the entql time.Time predicate on the passcode_verified_at field.
+func (f *ParticipantFilter) WherePasscodeVerifiedAt(p entql.TimeP) {
+	f.Where(p.Field(participant.FieldPasscodeVerifiedAt))
+}
+
+// WherePasscodeFailures applies the entql int predicate on the passcode_failures field.
+func (f *ParticipantFilter) WherePasscodeFailures(p entql.IntP) {
+	f.Where(p.Field(participant.FieldPasscodeFailures))
 }
 
 // WhereHiddenAt applies the entql time.Time predicate on the hidden_at field.

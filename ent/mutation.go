@@ -16741,39 +16741,42 @@ func (m *OutboxMessageMutation) ResetEdge(name string) error {
 // ParticipantMutation represents an operation that mutates the Participant nodes in the graph.
 type ParticipantMutation struct {
 	config
-	op               Op
-	typ              string
-	id               *int
-	created_at       *time.Time
-	updated_at       *time.Time
-	role             *participant.Role
-	kind             *participant.Kind
-	sign_order       *int
-	addsign_order    *int
-	name             *string
-	phone            *string
-	email            *string
-	enterprise_name  *string
-	enterprise_id    *int
-	addenterprise_id *int
-	status           *participant.Status
-	viewed_at        *time.Time
-	signed_at        *time.Time
-	declined_at      *time.Time
-	decline_reason   *string
-	last_reminded_at *time.Time
-	hidden_at        *time.Time
-	clearedFields    map[string]struct{}
-	flow             *int
-	clearedflow      bool
-	user             *int
-	cleareduser      bool
-	fields           map[int]struct{}
-	removedfields    map[int]struct{}
-	clearedfields    bool
-	done             bool
-	oldValue         func(context.Context) (*Participant, error)
-	predicates       []predicate.Participant
+	op                   Op
+	typ                  string
+	id                   *int
+	created_at           *time.Time
+	updated_at           *time.Time
+	role                 *participant.Role
+	kind                 *participant.Kind
+	sign_order           *int
+	addsign_order        *int
+	name                 *string
+	phone                *string
+	email                *string
+	enterprise_name      *string
+	enterprise_id        *int
+	addenterprise_id     *int
+	status               *participant.Status
+	viewed_at            *time.Time
+	signed_at            *time.Time
+	declined_at          *time.Time
+	decline_reason       *string
+	last_reminded_at     *time.Time
+	passcode_verified_at *time.Time
+	passcode_failures    *int
+	addpasscode_failures *int
+	hidden_at            *time.Time
+	clearedFields        map[string]struct{}
+	flow                 *int
+	clearedflow          bool
+	user                 *int
+	cleareduser          bool
+	fields               map[int]struct{}
+	removedfields        map[int]struct{}
+	clearedfields        bool
+	done                 bool
+	oldValue             func(context.Context) (*Participant, error)
+	predicates           []predicate.Participant
 }
 
 var _ ent.Mutation = (*ParticipantMutation)(nil)
@@ -17680,6 +17683,111 @@ func (m *ParticipantMutation) ResetLastRemindedAt() {
 	delete(m.clearedFields, participant.FieldLastRemindedAt)
 }
 
+// SetPasscodeVerifiedAt sets the "passcode_verified_at" field.
+func (m *ParticipantMutation) SetPasscodeVerifiedAt(t time.Time) {
+	m.passcode_verified_at = &t
+}
+
+// PasscodeVerifiedAt returns the value of the "passcode_verified_at" field in the mutation.
+func (m *ParticipantMutation) PasscodeVerifiedAt() (r time.Time, exists bool) {
+	v := m.passcode_verified_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPasscodeVerifiedAt returns the old "passcode_verified_at" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldPasscodeVerifiedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPasscodeVerifiedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPasscodeVerifiedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPasscodeVerifiedAt: %w", err)
+	}
+	return oldValue.PasscodeVerifiedAt, nil
+}
+
+// ClearPasscodeVerifiedAt clears the value of the "passcode_verified_at" field.
+func (m *ParticipantMutation) ClearPasscodeVerifiedAt() {
+	m.passcode_verified_at = nil
+	m.clearedFields[participant.FieldPasscodeVerifiedAt] = struct{}{}
+}
+
+// PasscodeVerifiedAtCleared returns if the "passcode_verified_at" field was cleared in this mutation.
+func (m *ParticipantMutation) PasscodeVerifiedAtCleared() bool {
+	_, ok := m.clearedFields[participant.FieldPasscodeVerifiedAt]
+	return ok
+}
+
+// ResetPasscodeVerifiedAt resets all changes to the "passcode_verified_at" field.
+func (m *ParticipantMutation) ResetPasscodeVerifiedAt() {
+	m.passcode_verified_at = nil
+	delete(m.clearedFields, participant.FieldPasscodeVerifiedAt)
+}
+
+// SetPasscodeFailures sets the "passcode_failures" field.
+func (m *ParticipantMutation) SetPasscodeFailures(i int) {
+	m.passcode_failures = &i
+	m.addpasscode_failures = nil
+}
+
+// PasscodeFailures returns the value of the "passcode_failures" field in the mutation.
+func (m *ParticipantMutation) PasscodeFailures() (r int, exists bool) {
+	v := m.passcode_failures
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPasscodeFailures returns the old "passcode_failures" field's value of the Participant entity.
+// If the Participant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ParticipantMutation) OldPasscodeFailures(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPasscodeFailures is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPasscodeFailures requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPasscodeFailures: %w", err)
+	}
+	return oldValue.PasscodeFailures, nil
+}
+
+// AddPasscodeFailures adds i to the "passcode_failures" field.
+func (m *ParticipantMutation) AddPasscodeFailures(i int) {
+	if m.addpasscode_failures != nil {
+		*m.addpasscode_failures += i
+	} else {
+		m.addpasscode_failures = &i
+	}
+}
+
+// AddedPasscodeFailures returns the value that was added to the "passcode_failures" field in this mutation.
+func (m *ParticipantMutation) AddedPasscodeFailures() (r int, exists bool) {
+	v := m.addpasscode_failures
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPasscodeFailures resets all changes to the "passcode_failures" field.
+func (m *ParticipantMutation) ResetPasscodeFailures() {
+	m.passcode_failures = nil
+	m.addpasscode_failures = nil
+}
+
 // SetHiddenAt sets the "hidden_at" field.
 func (m *ParticipantMutation) SetHiddenAt(t time.Time) {
 	m.hidden_at = &t
@@ -17871,7 +17979,7 @@ func (m *ParticipantMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ParticipantMutation) Fields() []string {
-	fields := make([]string, 0, 19)
+	fields := make([]string, 0, 21)
 	if m.created_at != nil {
 		fields = append(fields, participant.FieldCreatedAt)
 	}
@@ -17926,6 +18034,12 @@ func (m *ParticipantMutation) Fields() []string {
 	if m.last_reminded_at != nil {
 		fields = append(fields, participant.FieldLastRemindedAt)
 	}
+	if m.passcode_verified_at != nil {
+		fields = append(fields, participant.FieldPasscodeVerifiedAt)
+	}
+	if m.passcode_failures != nil {
+		fields = append(fields, participant.FieldPasscodeFailures)
+	}
 	if m.hidden_at != nil {
 		fields = append(fields, participant.FieldHiddenAt)
 	}
@@ -17973,6 +18087,10 @@ func (m *ParticipantMutation) Field(name string) (ent.Value, bool) {
 		return m.DeclineReason()
 	case participant.FieldLastRemindedAt:
 		return m.LastRemindedAt()
+	case participant.FieldPasscodeVerifiedAt:
+		return m.PasscodeVerifiedAt()
+	case participant.FieldPasscodeFailures:
+		return m.PasscodeFailures()
 	case participant.FieldHiddenAt:
 		return m.HiddenAt()
 	}
@@ -18020,6 +18138,10 @@ func (m *ParticipantMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldDeclineReason(ctx)
 	case participant.FieldLastRemindedAt:
 		return m.OldLastRemindedAt(ctx)
+	case participant.FieldPasscodeVerifiedAt:
+		return m.OldPasscodeVerifiedAt(ctx)
+	case participant.FieldPasscodeFailures:
+		return m.OldPasscodeFailures(ctx)
 	case participant.FieldHiddenAt:
 		return m.OldHiddenAt(ctx)
 	}
@@ -18157,6 +18279,20 @@ func (m *ParticipantMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastRemindedAt(v)
 		return nil
+	case participant.FieldPasscodeVerifiedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPasscodeVerifiedAt(v)
+		return nil
+	case participant.FieldPasscodeFailures:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPasscodeFailures(v)
+		return nil
 	case participant.FieldHiddenAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -18178,6 +18314,9 @@ func (m *ParticipantMutation) AddedFields() []string {
 	if m.addenterprise_id != nil {
 		fields = append(fields, participant.FieldEnterpriseID)
 	}
+	if m.addpasscode_failures != nil {
+		fields = append(fields, participant.FieldPasscodeFailures)
+	}
 	return fields
 }
 
@@ -18190,6 +18329,8 @@ func (m *ParticipantMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedSignOrder()
 	case participant.FieldEnterpriseID:
 		return m.AddedEnterpriseID()
+	case participant.FieldPasscodeFailures:
+		return m.AddedPasscodeFailures()
 	}
 	return nil, false
 }
@@ -18212,6 +18353,13 @@ func (m *ParticipantMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddEnterpriseID(v)
+		return nil
+	case participant.FieldPasscodeFailures:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPasscodeFailures(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Participant numeric field %s", name)
@@ -18247,6 +18395,9 @@ func (m *ParticipantMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(participant.FieldLastRemindedAt) {
 		fields = append(fields, participant.FieldLastRemindedAt)
+	}
+	if m.FieldCleared(participant.FieldPasscodeVerifiedAt) {
+		fields = append(fields, participant.FieldPasscodeVerifiedAt)
 	}
 	if m.FieldCleared(participant.FieldHiddenAt) {
 		fields = append(fields, participant.FieldHiddenAt)
@@ -18291,6 +18442,9 @@ func (m *ParticipantMutation) ClearField(name string) error {
 		return nil
 	case participant.FieldLastRemindedAt:
 		m.ClearLastRemindedAt()
+		return nil
+	case participant.FieldPasscodeVerifiedAt:
+		m.ClearPasscodeVerifiedAt()
 		return nil
 	case participant.FieldHiddenAt:
 		m.ClearHiddenAt()
@@ -18356,6 +18510,12 @@ func (m *ParticipantMutation) ResetField(name string) error {
 		return nil
 	case participant.FieldLastRemindedAt:
 		m.ResetLastRemindedAt()
+		return nil
+	case participant.FieldPasscodeVerifiedAt:
+		m.ResetPasscodeVerifiedAt()
+		return nil
+	case participant.FieldPasscodeFailures:
+		m.ResetPasscodeFailures()
 		return nil
 	case participant.FieldHiddenAt:
 		m.ResetHiddenAt()

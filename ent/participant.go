@@ -55,6 +55,10 @@ type Participant struct {
 	DeclineReason string `json:"decline_reason,omitempty"`
 	// LastRemindedAt holds the value of the "last_reminded_at" field.
 	LastRemindedAt *time.Time `json:"last_reminded_at,omitempty"`
+	// PasscodeVerifiedAt holds the value of the "passcode_verified_at" field.
+	PasscodeVerifiedAt *time.Time `json:"passcode_verified_at,omitempty"`
+	// PasscodeFailures holds the value of the "passcode_failures" field.
+	PasscodeFailures int `json:"passcode_failures,omitempty"`
 	// The participant deleted it from 已作废; the trail stays
 	HiddenAt *time.Time `json:"hidden_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -116,11 +120,11 @@ func (*Participant) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case participant.FieldID, participant.FieldFlowID, participant.FieldSignOrder, participant.FieldEnterpriseID, participant.FieldUserID:
+		case participant.FieldID, participant.FieldFlowID, participant.FieldSignOrder, participant.FieldEnterpriseID, participant.FieldUserID, participant.FieldPasscodeFailures:
 			values[i] = new(sql.NullInt64)
 		case participant.FieldRole, participant.FieldKind, participant.FieldName, participant.FieldPhone, participant.FieldEmail, participant.FieldEnterpriseName, participant.FieldStatus, participant.FieldDeclineReason:
 			values[i] = new(sql.NullString)
-		case participant.FieldCreatedAt, participant.FieldUpdatedAt, participant.FieldViewedAt, participant.FieldSignedAt, participant.FieldDeclinedAt, participant.FieldLastRemindedAt, participant.FieldHiddenAt:
+		case participant.FieldCreatedAt, participant.FieldUpdatedAt, participant.FieldViewedAt, participant.FieldSignedAt, participant.FieldDeclinedAt, participant.FieldLastRemindedAt, participant.FieldPasscodeVerifiedAt, participant.FieldHiddenAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -257,6 +261,19 @@ func (_m *Participant) assignValues(columns []string, values []any) error {
 				_m.LastRemindedAt = new(time.Time)
 				*_m.LastRemindedAt = value.Time
 			}
+		case participant.FieldPasscodeVerifiedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field passcode_verified_at", values[i])
+			} else if value.Valid {
+				_m.PasscodeVerifiedAt = new(time.Time)
+				*_m.PasscodeVerifiedAt = value.Time
+			}
+		case participant.FieldPasscodeFailures:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field passcode_failures", values[i])
+			} else if value.Valid {
+				_m.PasscodeFailures = int(value.Int64)
+			}
 		case participant.FieldHiddenAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field hidden_at", values[i])
@@ -380,6 +397,14 @@ func (_m *Participant) String() string {
 		builder.WriteString("last_reminded_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	if v := _m.PasscodeVerifiedAt; v != nil {
+		builder.WriteString("passcode_verified_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("passcode_failures=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PasscodeFailures))
 	builder.WriteString(", ")
 	if v := _m.HiddenAt; v != nil {
 		builder.WriteString("hidden_at=")

@@ -253,6 +253,34 @@ func (_c *ParticipantCreate) SetNillableLastRemindedAt(v *time.Time) *Participan
 	return _c
 }
 
+// SetPasscodeVerifiedAt sets the "passcode_verified_at" field.
+func (_c *ParticipantCreate) SetPasscodeVerifiedAt(v time.Time) *ParticipantCreate {
+	_c.mutation.SetPasscodeVerifiedAt(v)
+	return _c
+}
+
+// SetNillablePasscodeVerifiedAt sets the "passcode_verified_at" field if the given value is not nil.
+func (_c *ParticipantCreate) SetNillablePasscodeVerifiedAt(v *time.Time) *ParticipantCreate {
+	if v != nil {
+		_c.SetPasscodeVerifiedAt(*v)
+	}
+	return _c
+}
+
+// SetPasscodeFailures sets the "passcode_failures" field.
+func (_c *ParticipantCreate) SetPasscodeFailures(v int) *ParticipantCreate {
+	_c.mutation.SetPasscodeFailures(v)
+	return _c
+}
+
+// SetNillablePasscodeFailures sets the "passcode_failures" field if the given value is not nil.
+func (_c *ParticipantCreate) SetNillablePasscodeFailures(v *int) *ParticipantCreate {
+	if v != nil {
+		_c.SetPasscodeFailures(*v)
+	}
+	return _c
+}
+
 // SetHiddenAt sets the "hidden_at" field.
 func (_c *ParticipantCreate) SetHiddenAt(v time.Time) *ParticipantCreate {
 	_c.mutation.SetHiddenAt(v)
@@ -359,6 +387,10 @@ func (_c *ParticipantCreate) defaults() error {
 		v := participant.DefaultStatus
 		_c.mutation.SetStatus(v)
 	}
+	if _, ok := _c.mutation.PasscodeFailures(); !ok {
+		v := participant.DefaultPasscodeFailures
+		_c.mutation.SetPasscodeFailures(v)
+	}
 	return nil
 }
 
@@ -434,6 +466,14 @@ func (_c *ParticipantCreate) check() error {
 	if v, ok := _c.mutation.DeclineReason(); ok {
 		if err := participant.DeclineReasonValidator(v); err != nil {
 			return &ValidationError{Name: "decline_reason", err: fmt.Errorf(`ent: validator failed for field "Participant.decline_reason": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.PasscodeFailures(); !ok {
+		return &ValidationError{Name: "passcode_failures", err: errors.New(`ent: missing required field "Participant.passcode_failures"`)}
+	}
+	if v, ok := _c.mutation.PasscodeFailures(); ok {
+		if err := participant.PasscodeFailuresValidator(v); err != nil {
+			return &ValidationError{Name: "passcode_failures", err: fmt.Errorf(`ent: validator failed for field "Participant.passcode_failures": %w`, err)}
 		}
 	}
 	if len(_c.mutation.FlowIDs()) == 0 {
@@ -529,6 +569,14 @@ func (_c *ParticipantCreate) createSpec() (*Participant, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastRemindedAt(); ok {
 		_spec.SetField(participant.FieldLastRemindedAt, field.TypeTime, value)
 		_node.LastRemindedAt = &value
+	}
+	if value, ok := _c.mutation.PasscodeVerifiedAt(); ok {
+		_spec.SetField(participant.FieldPasscodeVerifiedAt, field.TypeTime, value)
+		_node.PasscodeVerifiedAt = &value
+	}
+	if value, ok := _c.mutation.PasscodeFailures(); ok {
+		_spec.SetField(participant.FieldPasscodeFailures, field.TypeInt, value)
+		_node.PasscodeFailures = value
 	}
 	if value, ok := _c.mutation.HiddenAt(); ok {
 		_spec.SetField(participant.FieldHiddenAt, field.TypeTime, value)
@@ -891,6 +939,42 @@ func (u *ParticipantUpsert) UpdateLastRemindedAt() *ParticipantUpsert {
 // ClearLastRemindedAt clears the value of the "last_reminded_at" field.
 func (u *ParticipantUpsert) ClearLastRemindedAt() *ParticipantUpsert {
 	u.SetNull(participant.FieldLastRemindedAt)
+	return u
+}
+
+// SetPasscodeVerifiedAt sets the "passcode_verified_at" field.
+func (u *ParticipantUpsert) SetPasscodeVerifiedAt(v time.Time) *ParticipantUpsert {
+	u.Set(participant.FieldPasscodeVerifiedAt, v)
+	return u
+}
+
+// UpdatePasscodeVerifiedAt sets the "passcode_verified_at" field to the value that was provided on create.
+func (u *ParticipantUpsert) UpdatePasscodeVerifiedAt() *ParticipantUpsert {
+	u.SetExcluded(participant.FieldPasscodeVerifiedAt)
+	return u
+}
+
+// ClearPasscodeVerifiedAt clears the value of the "passcode_verified_at" field.
+func (u *ParticipantUpsert) ClearPasscodeVerifiedAt() *ParticipantUpsert {
+	u.SetNull(participant.FieldPasscodeVerifiedAt)
+	return u
+}
+
+// SetPasscodeFailures sets the "passcode_failures" field.
+func (u *ParticipantUpsert) SetPasscodeFailures(v int) *ParticipantUpsert {
+	u.Set(participant.FieldPasscodeFailures, v)
+	return u
+}
+
+// UpdatePasscodeFailures sets the "passcode_failures" field to the value that was provided on create.
+func (u *ParticipantUpsert) UpdatePasscodeFailures() *ParticipantUpsert {
+	u.SetExcluded(participant.FieldPasscodeFailures)
+	return u
+}
+
+// AddPasscodeFailures adds v to the "passcode_failures" field.
+func (u *ParticipantUpsert) AddPasscodeFailures(v int) *ParticipantUpsert {
+	u.Add(participant.FieldPasscodeFailures, v)
 	return u
 }
 
@@ -1258,6 +1342,48 @@ func (u *ParticipantUpsertOne) UpdateLastRemindedAt() *ParticipantUpsertOne {
 func (u *ParticipantUpsertOne) ClearLastRemindedAt() *ParticipantUpsertOne {
 	return u.Update(func(s *ParticipantUpsert) {
 		s.ClearLastRemindedAt()
+	})
+}
+
+// SetPasscodeVerifiedAt sets the "passcode_verified_at" field.
+func (u *ParticipantUpsertOne) SetPasscodeVerifiedAt(v time.Time) *ParticipantUpsertOne {
+	return u.Update(func(s *ParticipantUpsert) {
+		s.SetPasscodeVerifiedAt(v)
+	})
+}
+
+// UpdatePasscodeVerifiedAt sets the "passcode_verified_at" field to the value that was provided on create.
+func (u *ParticipantUpsertOne) UpdatePasscodeVerifiedAt() *ParticipantUpsertOne {
+	return u.Update(func(s *ParticipantUpsert) {
+		s.UpdatePasscodeVerifiedAt()
+	})
+}
+
+// ClearPasscodeVerifiedAt clears the value of the "passcode_verified_at" field.
+func (u *ParticipantUpsertOne) ClearPasscodeVerifiedAt() *ParticipantUpsertOne {
+	return u.Update(func(s *ParticipantUpsert) {
+		s.ClearPasscodeVerifiedAt()
+	})
+}
+
+// SetPasscodeFailures sets the "passcode_failures" field.
+func (u *ParticipantUpsertOne) SetPasscodeFailures(v int) *ParticipantUpsertOne {
+	return u.Update(func(s *ParticipantUpsert) {
+		s.SetPasscodeFailures(v)
+	})
+}
+
+// AddPasscodeFailures adds v to the "passcode_failures" field.
+func (u *ParticipantUpsertOne) AddPasscodeFailures(v int) *ParticipantUpsertOne {
+	return u.Update(func(s *ParticipantUpsert) {
+		s.AddPasscodeFailures(v)
+	})
+}
+
+// UpdatePasscodeFailures sets the "passcode_failures" field to the value that was provided on create.
+func (u *ParticipantUpsertOne) UpdatePasscodeFailures() *ParticipantUpsertOne {
+	return u.Update(func(s *ParticipantUpsert) {
+		s.UpdatePasscodeFailures()
 	})
 }
 
@@ -1794,6 +1920,48 @@ func (u *ParticipantUpsertBulk) UpdateLastRemindedAt() *ParticipantUpsertBulk {
 func (u *ParticipantUpsertBulk) ClearLastRemindedAt() *ParticipantUpsertBulk {
 	return u.Update(func(s *ParticipantUpsert) {
 		s.ClearLastRemindedAt()
+	})
+}
+
+// SetPasscodeVerifiedAt sets the "passcode_verified_at" field.
+func (u *ParticipantUpsertBulk) SetPasscodeVerifiedAt(v time.Time) *ParticipantUpsertBulk {
+	return u.Update(func(s *ParticipantUpsert) {
+		s.SetPasscodeVerifiedAt(v)
+	})
+}
+
+// UpdatePasscodeVerifiedAt sets the "passcode_verified_at" field to the value that was provided on create.
+func (u *ParticipantUpsertBulk) UpdatePasscodeVerifiedAt() *ParticipantUpsertBulk {
+	return u.Update(func(s *ParticipantUpsert) {
+		s.UpdatePasscodeVerifiedAt()
+	})
+}
+
+// ClearPasscodeVerifiedAt clears the value of the "passcode_verified_at" field.
+func (u *ParticipantUpsertBulk) ClearPasscodeVerifiedAt() *ParticipantUpsertBulk {
+	return u.Update(func(s *ParticipantUpsert) {
+		s.ClearPasscodeVerifiedAt()
+	})
+}
+
+// SetPasscodeFailures sets the "passcode_failures" field.
+func (u *ParticipantUpsertBulk) SetPasscodeFailures(v int) *ParticipantUpsertBulk {
+	return u.Update(func(s *ParticipantUpsert) {
+		s.SetPasscodeFailures(v)
+	})
+}
+
+// AddPasscodeFailures adds v to the "passcode_failures" field.
+func (u *ParticipantUpsertBulk) AddPasscodeFailures(v int) *ParticipantUpsertBulk {
+	return u.Update(func(s *ParticipantUpsert) {
+		s.AddPasscodeFailures(v)
+	})
+}
+
+// UpdatePasscodeFailures sets the "passcode_failures" field to the value that was provided on create.
+func (u *ParticipantUpsertBulk) UpdatePasscodeFailures() *ParticipantUpsertBulk {
+	return u.Update(func(s *ParticipantUpsert) {
+		s.UpdatePasscodeFailures()
 	})
 }
 

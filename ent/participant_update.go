@@ -315,6 +315,47 @@ func (_u *ParticipantUpdate) ClearLastRemindedAt() *ParticipantUpdate {
 	return _u
 }
 
+// SetPasscodeVerifiedAt sets the "passcode_verified_at" field.
+func (_u *ParticipantUpdate) SetPasscodeVerifiedAt(v time.Time) *ParticipantUpdate {
+	_u.mutation.SetPasscodeVerifiedAt(v)
+	return _u
+}
+
+// SetNillablePasscodeVerifiedAt sets the "passcode_verified_at" field if the given value is not nil.
+func (_u *ParticipantUpdate) SetNillablePasscodeVerifiedAt(v *time.Time) *ParticipantUpdate {
+	if v != nil {
+		_u.SetPasscodeVerifiedAt(*v)
+	}
+	return _u
+}
+
+// ClearPasscodeVerifiedAt clears the value of the "passcode_verified_at" field.
+func (_u *ParticipantUpdate) ClearPasscodeVerifiedAt() *ParticipantUpdate {
+	_u.mutation.ClearPasscodeVerifiedAt()
+	return _u
+}
+
+// SetPasscodeFailures sets the "passcode_failures" field.
+func (_u *ParticipantUpdate) SetPasscodeFailures(v int) *ParticipantUpdate {
+	_u.mutation.ResetPasscodeFailures()
+	_u.mutation.SetPasscodeFailures(v)
+	return _u
+}
+
+// SetNillablePasscodeFailures sets the "passcode_failures" field if the given value is not nil.
+func (_u *ParticipantUpdate) SetNillablePasscodeFailures(v *int) *ParticipantUpdate {
+	if v != nil {
+		_u.SetPasscodeFailures(*v)
+	}
+	return _u
+}
+
+// AddPasscodeFailures adds value to the "passcode_failures" field.
+func (_u *ParticipantUpdate) AddPasscodeFailures(v int) *ParticipantUpdate {
+	_u.mutation.AddPasscodeFailures(v)
+	return _u
+}
+
 // SetHiddenAt sets the "hidden_at" field.
 func (_u *ParticipantUpdate) SetHiddenAt(v time.Time) *ParticipantUpdate {
 	_u.mutation.SetHiddenAt(v)
@@ -476,6 +517,11 @@ func (_u *ParticipantUpdate) check() error {
 			return &ValidationError{Name: "decline_reason", err: fmt.Errorf(`ent: validator failed for field "Participant.decline_reason": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PasscodeFailures(); ok {
+		if err := participant.PasscodeFailuresValidator(v); err != nil {
+			return &ValidationError{Name: "passcode_failures", err: fmt.Errorf(`ent: validator failed for field "Participant.passcode_failures": %w`, err)}
+		}
+	}
 	if _u.mutation.FlowCleared() && len(_u.mutation.FlowIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Participant.flow"`)
 	}
@@ -574,6 +620,18 @@ func (_u *ParticipantUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	}
 	if _u.mutation.LastRemindedAtCleared() {
 		_spec.ClearField(participant.FieldLastRemindedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.PasscodeVerifiedAt(); ok {
+		_spec.SetField(participant.FieldPasscodeVerifiedAt, field.TypeTime, value)
+	}
+	if _u.mutation.PasscodeVerifiedAtCleared() {
+		_spec.ClearField(participant.FieldPasscodeVerifiedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.PasscodeFailures(); ok {
+		_spec.SetField(participant.FieldPasscodeFailures, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPasscodeFailures(); ok {
+		_spec.AddField(participant.FieldPasscodeFailures, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.HiddenAt(); ok {
 		_spec.SetField(participant.FieldHiddenAt, field.TypeTime, value)
@@ -961,6 +1019,47 @@ func (_u *ParticipantUpdateOne) ClearLastRemindedAt() *ParticipantUpdateOne {
 	return _u
 }
 
+// SetPasscodeVerifiedAt sets the "passcode_verified_at" field.
+func (_u *ParticipantUpdateOne) SetPasscodeVerifiedAt(v time.Time) *ParticipantUpdateOne {
+	_u.mutation.SetPasscodeVerifiedAt(v)
+	return _u
+}
+
+// SetNillablePasscodeVerifiedAt sets the "passcode_verified_at" field if the given value is not nil.
+func (_u *ParticipantUpdateOne) SetNillablePasscodeVerifiedAt(v *time.Time) *ParticipantUpdateOne {
+	if v != nil {
+		_u.SetPasscodeVerifiedAt(*v)
+	}
+	return _u
+}
+
+// ClearPasscodeVerifiedAt clears the value of the "passcode_verified_at" field.
+func (_u *ParticipantUpdateOne) ClearPasscodeVerifiedAt() *ParticipantUpdateOne {
+	_u.mutation.ClearPasscodeVerifiedAt()
+	return _u
+}
+
+// SetPasscodeFailures sets the "passcode_failures" field.
+func (_u *ParticipantUpdateOne) SetPasscodeFailures(v int) *ParticipantUpdateOne {
+	_u.mutation.ResetPasscodeFailures()
+	_u.mutation.SetPasscodeFailures(v)
+	return _u
+}
+
+// SetNillablePasscodeFailures sets the "passcode_failures" field if the given value is not nil.
+func (_u *ParticipantUpdateOne) SetNillablePasscodeFailures(v *int) *ParticipantUpdateOne {
+	if v != nil {
+		_u.SetPasscodeFailures(*v)
+	}
+	return _u
+}
+
+// AddPasscodeFailures adds value to the "passcode_failures" field.
+func (_u *ParticipantUpdateOne) AddPasscodeFailures(v int) *ParticipantUpdateOne {
+	_u.mutation.AddPasscodeFailures(v)
+	return _u
+}
+
 // SetHiddenAt sets the "hidden_at" field.
 func (_u *ParticipantUpdateOne) SetHiddenAt(v time.Time) *ParticipantUpdateOne {
 	_u.mutation.SetHiddenAt(v)
@@ -1135,6 +1234,11 @@ func (_u *ParticipantUpdateOne) check() error {
 			return &ValidationError{Name: "decline_reason", err: fmt.Errorf(`ent: validator failed for field "Participant.decline_reason": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PasscodeFailures(); ok {
+		if err := participant.PasscodeFailuresValidator(v); err != nil {
+			return &ValidationError{Name: "passcode_failures", err: fmt.Errorf(`ent: validator failed for field "Participant.passcode_failures": %w`, err)}
+		}
+	}
 	if _u.mutation.FlowCleared() && len(_u.mutation.FlowIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Participant.flow"`)
 	}
@@ -1250,6 +1354,18 @@ func (_u *ParticipantUpdateOne) sqlSave(ctx context.Context) (_node *Participant
 	}
 	if _u.mutation.LastRemindedAtCleared() {
 		_spec.ClearField(participant.FieldLastRemindedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.PasscodeVerifiedAt(); ok {
+		_spec.SetField(participant.FieldPasscodeVerifiedAt, field.TypeTime, value)
+	}
+	if _u.mutation.PasscodeVerifiedAtCleared() {
+		_spec.ClearField(participant.FieldPasscodeVerifiedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.PasscodeFailures(); ok {
+		_spec.SetField(participant.FieldPasscodeFailures, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPasscodeFailures(); ok {
+		_spec.AddField(participant.FieldPasscodeFailures, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.HiddenAt(); ok {
 		_spec.SetField(participant.FieldHiddenAt, field.TypeTime, value)

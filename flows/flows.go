@@ -18,11 +18,14 @@ import (
 	"log/slog"
 	"time"
 
+	"signet/accounts"
 	"signet/database"
 	"signet/ent"
 	"signet/errs"
 	"signet/jobs"
+	"signet/signingcore/pades"
 	"signet/signingcore/pdfnorm"
+	"signet/signingcore/tsa"
 )
 
 // Blobs keeps document bytes. Keys are returned by Put.
@@ -76,8 +79,17 @@ type Config struct {
 	DB *database.DB
 	// Jobs carries notifications (SMS) as River jobs inserted in the same
 	// transaction as the change; their worker is NotifyWorker.
-	Jobs   *jobs.Queue
-	Blobs  Blobs
+	Jobs  *jobs.Queue
+	Blobs Blobs
+	// Accounts issues and checks SMS codes and logs in signing-link users.
+	Accounts *accounts.Service
+	// Certs gives the hosted signers of certificates; Seals decides who may
+	// apply which seal; Signer writes PAdES signatures and TSA time-stamps
+	// them. They are needed for signing only.
+	Certs  Certs
+	Seals  Seals
+	Signer *pades.Signer
+	TSA    tsa.Timestamper
 	Logger *slog.Logger
 	Limits Limits
 	// Now is the clock; time.Now when nil.
@@ -92,6 +104,11 @@ type Service struct {
 	db       *ent.Client
 	jobs     *jobs.Queue
 	blobs    Blobs
+	acc      *accounts.Service
+	certs    Certs
+	seals    Seals
+	pades    *pades.Signer
+	tsa      tsa.Timestamper
 	log      *slog.Logger
 	limits   Limits
 	now      func() time.Time
@@ -103,7 +120,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.DB == nil || cfg.Blobs == nil || cfg.Jobs == nil {
 		return nil, fmt.Errorf("flows.New: DB, Jobs and Blobs are required")
 	}
-	s := &Service{database: cfg.DB, db: cfg.DB.Client, jobs: cfg.Jobs, blobs: cfg.Blobs, log: cfg.Logger, limits: cfg.Limits, now: cfg.Now, rand: cfg.Rand}
+	s := &Service{database: cfg.DB, db: cfg.DB.Client, jobs: cfg.Jobs, blobs: cfg.Blobs, acc: cfg.Accounts,
+		certs: cfg.Certs, seals: cfg.Seals, pades: cfg.Signer, tsa: cfg.TSA,
+		log: cfg.Logger, limits: cfg.Limits, now: cfg.Now, rand: cfg.Rand}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

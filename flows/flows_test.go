@@ -52,11 +52,14 @@ func (b *memBlobs) Get(_ context.Context, key string) ([]byte, error) {
 }
 
 type env struct {
-	svc    *flows.Service
-	db     *ent.Client
-	outbox *sms.MemoryOutboxStore
-	now    time.Time
-	users  map[string]viewer.Viewer
+	svc      *flows.Service
+	db       *ent.Client
+	database *database.DB
+	jobs     *jobs.Queue
+	blobs    *memBlobs
+	outbox   *sms.MemoryOutboxStore
+	now      time.Time
+	users    map[string]viewer.Viewer
 }
 
 func setup(t *testing.T, b dbtest.Backend) *env {
@@ -85,8 +88,8 @@ func setup(t *testing.T, b dbtest.Backend) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { q.Stop(context.Background()) })
-	e := &env{db: db.Client, outbox: outbox, now: time.Now(), users: map[string]viewer.Viewer{}}
-	e.svc, err = flows.New(flows.Config{DB: db, Jobs: q, Blobs: &memBlobs{m: map[string][]byte{}}, Now: func() time.Time { return e.now }})
+	e := &env{db: db.Client, database: db, jobs: q, blobs: &memBlobs{m: map[string][]byte{}}, outbox: outbox, now: time.Now(), users: map[string]viewer.Viewer{}}
+	e.svc, err = flows.New(flows.Config{DB: db, Jobs: q, Blobs: e.blobs, Now: func() time.Time { return e.now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,3 +340,6 @@ func waitSMS(t *testing.T, store *sms.MemoryOutboxStore, phone string) sms.Outbo
 	t.Fatalf("no SMS to %s within 10 s", phone)
 	return sms.OutboxMessage{}
 }
+
+// smsOutbox is an SMS provider writing to the test outbox.
+func smsOutbox(e *env) sms.Provider { return sms.NewOutbox(e.outbox, nil) }

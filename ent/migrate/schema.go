@@ -626,6 +626,8 @@ var (
 		{Name: "declined_at", Type: field.TypeTime, Nullable: true},
 		{Name: "decline_reason", Type: field.TypeString, Nullable: true, Size: 500},
 		{Name: "last_reminded_at", Type: field.TypeTime, Nullable: true},
+		{Name: "passcode_verified_at", Type: field.TypeTime, Nullable: true},
+		{Name: "passcode_failures", Type: field.TypeInt, Default: 0},
 		{Name: "hidden_at", Type: field.TypeTime, Nullable: true},
 		{Name: "flow_id", Type: field.TypeInt},
 		{Name: "user_id", Type: field.TypeInt, Nullable: true},
@@ -638,13 +640,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "participants_flows_participants",
-				Columns:    []*schema.Column{ParticipantsColumns[18]},
+				Columns:    []*schema.Column{ParticipantsColumns[20]},
 				RefColumns: []*schema.Column{FlowsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "participants_users_user",
-				Columns:    []*schema.Column{ParticipantsColumns[19]},
+				Columns:    []*schema.Column{ParticipantsColumns[21]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -653,7 +655,7 @@ var (
 			{
 				Name:    "participant_user_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{ParticipantsColumns[19], ParticipantsColumns[11]},
+				Columns: []*schema.Column{ParticipantsColumns[21], ParticipantsColumns[11]},
 			},
 			{
 				Name:    "participant_phone_status",
@@ -663,7 +665,7 @@ var (
 			{
 				Name:    "participant_flow_id_sign_order",
 				Unique:  false,
-				Columns: []*schema.Column{ParticipantsColumns[18], ParticipantsColumns[5]},
+				Columns: []*schema.Column{ParticipantsColumns[20], ParticipantsColumns[5]},
 			},
 		},
 	}

@@ -54,6 +54,10 @@ const (
 	FieldDeclineReason = "decline_reason"
 	// FieldLastRemindedAt holds the string denoting the last_reminded_at field in the database.
 	FieldLastRemindedAt = "last_reminded_at"
+	// FieldPasscodeVerifiedAt holds the string denoting the passcode_verified_at field in the database.
+	FieldPasscodeVerifiedAt = "passcode_verified_at"
+	// FieldPasscodeFailures holds the string denoting the passcode_failures field in the database.
+	FieldPasscodeFailures = "passcode_failures"
 	// FieldHiddenAt holds the string denoting the hidden_at field in the database.
 	FieldHiddenAt = "hidden_at"
 	// EdgeFlow holds the string denoting the flow edge name in mutations.
@@ -108,6 +112,8 @@ var Columns = []string{
 	FieldDeclinedAt,
 	FieldDeclineReason,
 	FieldLastRemindedAt,
+	FieldPasscodeVerifiedAt,
+	FieldPasscodeFailures,
 	FieldHiddenAt,
 }
 
@@ -149,6 +155,10 @@ var (
 	EnterpriseNameValidator func(string) error
 	// DeclineReasonValidator is a validator for the "decline_reason" field. It is called by the builders before save.
 	DeclineReasonValidator func(string) error
+	// DefaultPasscodeFailures holds the default value on creation for the "passcode_failures" field.
+	DefaultPasscodeFailures int
+	// PasscodeFailuresValidator is a validator for the "passcode_failures" field. It is called by the builders before save.
+	PasscodeFailuresValidator func(int) error
 )
 
 // Role defines the type for the "role" enum field.
@@ -327,6 +337,16 @@ func ByDeclineReason(opts ...sql.OrderTermOption) OrderOption {
 // ByLastRemindedAt orders the results by the last_reminded_at field.
 func ByLastRemindedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastRemindedAt, opts...).ToFunc()
+}
+
+// ByPasscodeVerifiedAt orders the results by the passcode_verified_at field.
+func ByPasscodeVerifiedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPasscodeVerifiedAt, opts...).ToFunc()
+}
+
+// ByPasscodeFailures orders the results by the passcode_failures field.
+func ByPasscodeFailures(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPasscodeFailures, opts...).ToFunc()
 }
 
 // ByHiddenAt orders the results by the hidden_at field.

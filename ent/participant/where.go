@@ -130,6 +130,16 @@ func LastRemindedAt(v time.Time) predicate.Participant {
 	return predicate.Participant(sql.FieldEQ(FieldLastRemindedAt, v))
 }
 
+// PasscodeVerifiedAt applies equality check predicate on the "passcode_verified_at" field. It's identical to PasscodeVerifiedAtEQ.
+func PasscodeVerifiedAt(v time.Time) predicate.Participant {
+	return predicate.Participant(sql.FieldEQ(FieldPasscodeVerifiedAt, v))
+}
+
+// PasscodeFailures applies equality check predicate on the "passcode_failures" field. It's identical to PasscodeFailuresEQ.
+func PasscodeFailures(v int) predicate.Participant {
+	return predicate.Participant(sql.FieldEQ(FieldPasscodeFailures, v))
+}
+
 // HiddenAt applies equality check predicate on the "hidden_at" field. It's identical to HiddenAtEQ.
 func HiddenAt(v time.Time) predicate.Participant {
 	return predicate.Participant(sql.FieldEQ(FieldHiddenAt, v))
@@ -968,6 +978,96 @@ func LastRemindedAtIsNil() predicate.Participant {
 // LastRemindedAtNotNil applies the NotNil predicate on the "last_reminded_at" field.
 func LastRemindedAtNotNil() predicate.Participant {
 	return predicate.Participant(sql.FieldNotNull(FieldLastRemindedAt))
+}
+
+// PasscodeVerifiedAtEQ applies the EQ predicate on the "passcode_verified_at" field.
+func PasscodeVerifiedAtEQ(v time.Time) predicate.Participant {
+	return predicate.Participant(sql.FieldEQ(FieldPasscodeVerifiedAt, v))
+}
+
+// PasscodeVerifiedAtNEQ applies the NEQ predicate on the "passcode_verified_at" field.
+func PasscodeVerifiedAtNEQ(v time.Time) predicate.Participant {
+	return predicate.Participant(sql.FieldNEQ(FieldPasscodeVerifiedAt, v))
+}
+
+// PasscodeVerifiedAtIn applies the In predicate on the "passcode_verified_at" field.
+func PasscodeVerifiedAtIn(vs ...time.Time) predicate.Participant {
+	return predicate.Participant(sql.FieldIn(FieldPasscodeVerifiedAt, vs...))
+}
+
+// PasscodeVerifiedAtNotIn applies the NotIn predicate on the "passcode_verified_at" field.
+func PasscodeVerifiedAtNotIn(vs ...time.Time) predicate.Participant {
+	return predicate.Participant(sql.FieldNotIn(FieldPasscodeVerifiedAt, vs...))
+}
+
+// PasscodeVerifiedAtGT applies the GT predicate on the "passcode_verified_at" field.
+func PasscodeVerifiedAtGT(v time.Time) predicate.Participant {
+	return predicate.Participant(sql.FieldGT(FieldPasscodeVerifiedAt, v))
+}
+
+// PasscodeVerifiedAtGTE applies the GTE predicate on the "passcode_verified_at" field.
+func PasscodeVerifiedAtGTE(v time.Time) predicate.Participant {
+	return predicate.Participant(sql.FieldGTE(FieldPasscodeVerifiedAt, v))
+}
+
+// PasscodeVerifiedAtLT applies the LT predicate on the "passcode_verified_at" field.
+func PasscodeVerifiedAtLT(v time.Time) predicate.Participant {
+	return predicate.Participant(sql.FieldLT(FieldPasscodeVerifiedAt, v))
+}
+
+// PasscodeVerifiedAtLTE applies the LTE predicate on the "passcode_verified_at" field.
+func PasscodeVerifiedAtLTE(v time.Time) predicate.Participant {
+	return predicate.Participant(sql.FieldLTE(FieldPasscodeVerifiedAt, v))
+}
+
+// PasscodeVerifiedAtIsNil applies the IsNil predicate on the "passcode_verified_at" field.
+func PasscodeVerifiedAtIsNil() predicate.Participant {
+	return predicate.Participant(sql.FieldIsNull(FieldPasscodeVerifiedAt))
+}
+
+// PasscodeVerifiedAtNotNil applies the NotNil predicate on the "passcode_verified_at" field.
+func PasscodeVerifiedAtNotNil() predicate.Participant {
+	return predicate.Participant(sql.FieldNotNull(FieldPasscodeVerifiedAt))
+}
+
+// PasscodeFailuresEQ applies the EQ predicate on the "passcode_failures" field.
+func PasscodeFailuresEQ(v int) predicate.Participant {
+	return predicate.Participant(sql.FieldEQ(FieldPasscodeFailures, v))
+}
+
+// PasscodeFailuresNEQ applies the NEQ predicate on the "passcode_failures" field.
+func PasscodeFailuresNEQ(v int) predicate.Participant {
+	return predicate.Participant(sql.FieldNEQ(FieldPasscodeFailures, v))
+}
+
+// PasscodeFailuresIn applies the In predicate on the "passcode_failures" field.
+func PasscodeFailuresIn(vs ...int) predicate.Participant {
+	return predicate.Participant(sql.FieldIn(FieldPasscodeFailures, vs...))
+}
+
+// PasscodeFailuresNotIn applies the NotIn predicate on the "passcode_failures" field.
+func PasscodeFailuresNotIn(vs ...int) predicate.Participant {
+	return predicate.Participant(sql.FieldNotIn(FieldPasscodeFailures, vs...))
+}
+
+// PasscodeFailuresGT applies the GT predicate on the "passcode_failures" field.
+func PasscodeFailuresGT(v int) predicate.Participant {
+	return predicate.Participant(sql.FieldGT(FieldPasscodeFailures, v))
+}
+
+// PasscodeFailuresGTE applies the GTE predicate on the "passcode_failures" field.
+func PasscodeFailuresGTE(v int) predicate.Participant {
+	return predicate.Participant(sql.FieldGTE(FieldPasscodeFailures, v))
+}
+
+// PasscodeFailuresLT applies the LT predicate on the "passcode_failures" field.
+func PasscodeFailuresLT(v int) predicate.Participant {
+	return predicate.Participant(sql.FieldLT(FieldPasscodeFailures, v))
+}
+
+// PasscodeFailuresLTE applies the LTE predicate on the "passcode_failures" field.
+func PasscodeFailuresLTE(v int) predicate.Participant {
+	return predicate.Participant(sql.FieldLTE(FieldPasscodeFailures, v))
 }
 
 // HiddenAtEQ applies the EQ predicate on the "hidden_at" field.

@@ -1050,6 +1050,12 @@ func init() {
 	participantDescDeclineReason := participantFields[14].Descriptor()
 	// participant.DeclineReasonValidator is a validator for the "decline_reason" field. It is called by the builders before save.
 	participant.DeclineReasonValidator = participantDescDeclineReason.Validators[0].(func(string) error)
+	// participantDescPasscodeFailures is the schema descriptor for passcode_failures field.
+	participantDescPasscodeFailures := participantFields[17].Descriptor()
+	// participant.DefaultPasscodeFailures holds the default value on creation for the passcode_failures field.
+	participant.DefaultPasscodeFailures = participantDescPasscodeFailures.Default.(int)
+	// participant.PasscodeFailuresValidator is a validator for the "passcode_failures" field. It is called by the builders before save.
+	participant.PasscodeFailuresValidator = participantDescPasscodeFailures.Validators[0].(func(int) error)
 	smscode.Policy = privacy.NewPolicies(schema.SMSCode{})
 	smscode.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

@@ -37,6 +37,8 @@ func (Participant) Fields() []ent.Field {
 		field.Time("declined_at").Optional().Nillable(),
 		field.String("decline_reason").Optional().MaxLen(500),
 		field.Time("last_reminded_at").Optional().Nillable(),
+		field.Time("passcode_verified_at").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Int("passcode_failures").Default(0).NonNegative().Annotations(entgql.Skip()),
 		field.Time("hidden_at").Optional().Nillable().Annotations(entgql.Skip()).
 			Comment("The participant deleted it from 已作废; the trail stays"),
 	}

@@ -1,0 +1,572 @@
+package flows
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"signet/accounts"
+	"signet/audit"
+	"signet/certs"
+	"signet/ent"
+	"signet/ent/flow"
+	"signet/ent/flowdocument"
+	"signet/ent/participant"
+	entseal "signet/ent/seal"
+	"signet/ent/signfield"
+	"signet/enterprises"
+	"signet/errs"
+	"signet/jobs"
+	"signet/signingcore/pades"
+	"signet/sms"
+	"signet/viewer"
+)
+
+// Certs gives the hosted signer of a certificate (package certs).
+type Certs interface {
+	Signer(ctx context.Context, certID int) (*certs.Signer, error)
+}
+
+// Seals decides whether a user may apply a seal (package enterprises: the
+// owner of a personal seal; an administrator, or a member with a valid
+// grant, for an enterprise seal).
+type Seals interface {
+	CanUseSeal(ctx context.Context, userID, sealID int, sc enterprises.Scope) error
+}
+
+// PurposeIntent is the SMS code purpose of 意愿认证.
+const PurposeIntent accounts.Purpose = "sign_intent"
+
+// Placement is a seal the signer places where the initiator set no position.
+type Placement struct {
+	DocumentID    int
+	Kind          signfield.Kind
+	Page          int
+	X, Y          float64
+	Width, Height float64
+}
+
+// SignInput is one signer's signature on a flow (DOC-3).
+type SignInput struct {
+	FlowID int
+	// PersonalSealID is applied to personal-seal and handwriting fields,
+	// EnterpriseSealID to enterprise-seal fields.
+	PersonalSealID   int
+	EnterpriseSealID int
+	// Placements are the signer's own positions (拖动盖章).
+	Placements []Placement
+	// Code is the 意愿认证 code; SendIntentCode sends it.
+	Code string
+}
+
+// signPlan is what a signature will apply, checked and resolved.
+type signPlan struct {
+	flow    *ent.Flow
+	part    *ent.Participant
+	docs    []*ent.FlowDocument
+	fields  []*ent.SignField // existing fields plus placements (ID 0)
+	seals   map[signfield.Kind]*ent.Seal
+	scope   string
+	fingerp string
+}
+
+// plan checks that the viewer may sign the flow now with these seals and
+// positions, and binds it all into the intent scope.
+func (s *Service) plan(ctx context.Context, in SignInput) (*signPlan, error) {
+	v := viewer.FromContext(ctx)
+	if !v.Authenticated() {
+		return nil, errs.New(errs.Unauthenticated, "请先登录")
+	}
+	if s.pades == nil || s.certs == nil || s.seals == nil {
+		return nil, errs.New(errs.Internal, "签署服务未配置")
+	}
+	sys := viewer.System(ctx)
+	f, err := s.db.Flow.Get(sys, in.FlowID)
+	if ent.IsNotFound(err) {
+		return nil, notFound()
+	}
+	if err != nil {
+		return nil, err
+	}
+	parts, err := s.db.Participant.Query().Where(participant.FlowID(f.ID)).All(sys)
+	if err != nil {
+		return nil, err
+	}
+	var p *ent.Participant
+	involved := f.InitiatorID == v.UserID
+	for _, x := range parts {
+		if isMine(x, v) {
+			involved = true
+			if x.Role == participant.RoleSigner && (p == nil || x.Status == participant.StatusPending) {
+				p = x
+			}
+		}
+	}
+	switch {
+	case !involved:
+		return nil, notFound()
+	case p == nil:
+		return nil, errs.New(errs.Forbidden, "您不是该合同的签署方")
+	case f.Status != flow.StatusSigning:
+		return nil, errs.New(errs.Conflict, "合同"+statusLabel(f.Status)+"，不能签署")
+	case f.Deadline != nil && !s.now().Before(*f.Deadline):
+		return nil, errs.New(errs.Conflict, "合同已过签署截止时间，不能签署")
+	case p.Status == participant.StatusSigned:
+		return nil, errs.New(errs.Conflict, "您已签署该合同")
+	case p.Status == participant.StatusDeclined:
+		return nil, errs.New(errs.Conflict, "您已拒签该合同")
+	case p.Status != participant.StatusPending:
+		return nil, errs.New(errs.Conflict, "还未轮到您签署，请等待前序签署方完成")
+	case HasPasscode(f) && p.PasscodeVerifiedAt == nil:
+		return nil, errs.New(errs.Forbidden, "请先输入签署口令")
+	}
+	docs, err := s.db.FlowDocument.Query().Where(flowdocument.FlowID(f.ID)).Order(ent.Asc(flowdocument.FieldPosition)).All(sys)
+	if err != nil {
+		return nil, err
+	}
+	fields, err := s.db.SignField.Query().Where(signfield.ParticipantID(p.ID), signfield.AppliedRevisionIsNil(),
+		signfield.KindNEQ(signfield.KindDate)).All(sys)
+	if err != nil {
+		return nil, err
+	}
+	byDoc := map[int]*ent.FlowDocument{}
+	for _, d := range docs {
+		byDoc[d.ID] = d
+	}
+	for i, pl := range in.Placements {
+		field := fmt.Sprintf("placements.%d", i)
+		d, ok := byDoc[pl.DocumentID]
+		if !ok {
+			return nil, errs.InvalidField(field+".documentId", "盖章位置所在的文件不属于该合同")
+		}
+		if pl.Kind == signfield.KindEnterpriseSeal && p.Kind != participant.KindEnterprise {
+			return nil, errs.InvalidField(field+".kind", "个人签署方不能加盖企业印章")
+		}
+		if pl.Kind == signfield.KindDate || pl.Kind == "" {
+			return nil, errs.InvalidField(field+".kind", "请选择印章类型")
+		}
+		if err := checkRect(field, d.Pages, pl.Page, pl.X, pl.Y, pl.Width, pl.Height); err != nil {
+			return nil, err
+		}
+		fields = append(fields, &ent.SignField{FlowID: f.ID, DocumentID: d.ID, Kind: pl.Kind, Page: pl.Page,
+			X: pl.X, Y: pl.Y, Width: pl.Width, Height: pl.Height, PlacedBySigner: true})
+	}
+	if len(fields) == 0 {
+		return nil, errs.InvalidField("placements", "请先在合同上放置印章或签名")
+	}
+	if len(fields) > 50 {
+		return nil, errs.InvalidField("placements", "一次最多加盖50个印章")
+	}
+	plan := &signPlan{flow: f, part: p, docs: docs, fields: fields, seals: map[signfield.Kind]*ent.Seal{}}
+	var counterparties []string
+	for _, x := range parts {
+		if x.ID != p.ID && x.Role == participant.RoleSigner {
+			counterparties = append(counterparties, partyName(x))
+		}
+	}
+	sc := enterprises.Scope{Scene: string(f.Scene), Counterparties: counterparties, At: s.now()}
+	for _, fd := range fields {
+		if _, done := plan.seals[fd.Kind]; done {
+			continue
+		}
+		id := in.PersonalSealID
+		if fd.Kind == signfield.KindEnterpriseSeal {
+			id = in.EnterpriseSealID
+		}
+		sl, err := s.sealFor(ctx, v, p, fd.Kind, id, sc)
+		if err != nil {
+			return nil, err
+		}
+		plan.seals[fd.Kind] = sl
+	}
+	// The intent code is bound to this participant, the current revision of
+	// every document and exactly these fields and seals.
+	h := sha256.New()
+	for _, d := range docs {
+		fmt.Fprintf(h, "doc %d %s\n", d.ID, d.CurrentSha256)
+	}
+	fp := hex.EncodeToString(h.Sum(nil))
+	var lines []string
+	for _, fd := range fields {
+		lines = append(lines, fmt.Sprintf("%d %s %d %.2f %.2f %.2f %.2f %d", fd.DocumentID, fd.Kind, fd.Page, fd.X, fd.Y, fd.Width, fd.Height, plan.seals[fd.Kind].ID))
+	}
+	sort.Strings(lines)
+	fh := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	plan.fingerp = fp[:8]
+	plan.scope = fmt.Sprintf("f%d:p%d:%s:%s", f.ID, p.ID, fp[:16], hex.EncodeToString(fh[:8]))
+	return plan, nil
+}
+
+// sealFor checks that the viewer may apply seal id to a field of kind for p.
+func (s *Service) sealFor(ctx context.Context, v viewer.Viewer, p *ent.Participant, kind signfield.Kind, id int, sc enterprises.Scope) (*ent.Seal, error) {
+	field := "personalSealId"
+	if kind == signfield.KindEnterpriseSeal {
+		field = "enterpriseSealId"
+	}
+	if id == 0 {
+		if kind == signfield.KindEnterpriseSeal {
+			return nil, errs.InvalidField(field, "请选择企业印章")
+		}
+		return nil, errs.InvalidField(field, "请选择个人签名或印章")
+	}
+	if err := s.seals.CanUseSeal(ctx, v.UserID, id, sc); err != nil {
+		return nil, err
+	}
+	sl, err := s.db.Seal.Query().Where(entseal.ID(id)).WithEnterprise().Only(viewer.System(ctx))
+	if err != nil {
+		return nil, errs.New(errs.NotFound, "印章不存在")
+	}
+	switch kind {
+	case signfield.KindEnterpriseSeal:
+		if sl.EnterpriseID == nil {
+			return nil, errs.InvalidField(field, "企业签署位置须加盖企业印章")
+		}
+		if sl.Kind == entseal.KindLegalRep {
+			return nil, errs.InvalidField(field, "法定代表人章不能代替企业印章")
+		}
+		if e := sl.Edges.Enterprise; e == nil || e.Name != p.EnterpriseName {
+			return nil, errs.New(errs.Forbidden, "该印章不属于签署企业“"+p.EnterpriseName+"”")
+		}
+	default:
+		if sl.EnterpriseID != nil || sl.UserID == nil || *sl.UserID != v.UserID {
+			return nil, errs.InvalidField(field, "个人签署位置须使用本人的签名或印章")
+		}
+	}
+	return sl, nil
+}
+
+// SendIntentCode sends the 意愿认证 code for exactly this signature: the SMS
+// names the contract and a short fingerprint of the documents as they are.
+func (s *Service) SendIntentCode(ctx context.Context, in SignInput) (accounts.SentCode, string, error) {
+	plan, err := s.plan(ctx, in)
+	if err != nil {
+		return accounts.SentCode{}, "", err
+	}
+	sent, err := s.acc.IssueCode(ctx, accounts.CodeRequest{Phone: plan.part.Phone, Purpose: PurposeIntent, Scope: plan.scope,
+		Template: sms.TemplateSignIntent, Params: map[string]string{"contract": plan.flow.Name, "fingerprint": plan.fingerp}})
+	return sent, plan.fingerp, err
+}
+
+// VerifyPasscode checks the flow's signing passcode (签署口令) for the
+// viewer; five wrong tries lock it for them.
+func (s *Service) VerifyPasscode(ctx context.Context, flowID int, passcode string) error {
+	v := viewer.FromContext(ctx)
+	if !v.Authenticated() {
+		return errs.New(errs.Unauthenticated, "请先登录")
+	}
+	sys := viewer.System(ctx)
+	f, err := s.db.Flow.Get(sys, flowID)
+	if ent.IsNotFound(err) {
+		return notFound()
+	}
+	if err != nil {
+		return err
+	}
+	p, err := s.db.Participant.Query().Where(participant.FlowID(f.ID), mine(v), participant.RoleEQ(participant.RoleSigner)).First(sys)
+	if ent.IsNotFound(err) {
+		return notFound()
+	}
+	if err != nil {
+		return err
+	}
+	if !HasPasscode(f) || p.PasscodeVerifiedAt != nil {
+		return nil
+	}
+	if p.PasscodeFailures >= 5 {
+		return errs.New(errs.RateLimited, "签署口令错误次数过多，请联系发起方")
+	}
+	sum := sha256.Sum256([]byte(fmt.Sprintf("signet-passcode:%d:%s", f.ID, strings.TrimSpace(passcode))))
+	if subtle.ConstantTimeCompare(sum[:], *f.PasscodeHash) != 1 {
+		if err := s.db.Participant.UpdateOne(p).AddPasscodeFailures(1).Exec(sys); err != nil {
+			return err
+		}
+		return errs.InvalidField("passcode", fmt.Sprintf("签署口令错误，还可尝试%d次", 4-p.PasscodeFailures))
+	}
+	return s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		if err := tx.Participant.UpdateOne(p).SetPasscodeVerifiedAt(s.now()).Exec(sys); err != nil {
+			return err
+		}
+		_, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
+			Action: audit.ParticipantPasscodeOK, Subject: audit.Subject{Type: "participant", ID: p.ID}})
+		return err
+	})
+}
+
+// errRevisionMoved means another signer changed a document meanwhile.
+var errRevisionMoved = errors.New("document revision moved")
+
+// Sign applies the viewer's seals to their fields and signs every document
+// they appear in with the certificate behind each seal (PAdES B-T), after
+// checking the intent code. When all have signed the flow completes;
+// otherwise the next signers are notified. Parallel signers of one document
+// never break each other: each revision is committed only if the document
+// did not move meanwhile, and otherwise signed again on the new revision.
+func (s *Service) Sign(ctx context.Context, in SignInput) (*ent.Flow, error) {
+	plan, err := s.plan(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.acc.ConsumeCode(ctx, "code", plan.part.Phone, PurposeIntent, plan.scope, in.Code); err != nil {
+		return nil, err
+	}
+	signers := map[int]*certs.Signer{}
+	for _, sl := range plan.seals {
+		if sl.CertificateID == nil {
+			return nil, errs.New(errs.Forbidden, "印章未绑定证书，不能使用")
+		}
+		if _, ok := signers[sl.ID]; ok {
+			continue
+		}
+		sg, err := s.certs.Signer(ctx, *sl.CertificateID)
+		if err != nil {
+			return nil, err
+		}
+		signers[sl.ID] = sg
+	}
+	for attempt := 0; ; attempt++ {
+		err = s.signOnce(ctx, plan, signers)
+		if !errors.Is(err, errRevisionMoved) || attempt == 4 {
+			break
+		}
+		docs, rerr := s.db.FlowDocument.Query().Where(flowdocument.FlowID(plan.flow.ID)).Order(ent.Asc(flowdocument.FieldPosition)).All(viewer.System(ctx))
+		if rerr != nil {
+			return nil, rerr
+		}
+		plan.docs = docs
+	}
+	if errors.Is(err, errRevisionMoved) {
+		return nil, errs.New(errs.Conflict, "合同正在被其他签署方签署，请稍后重试")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.reload(ctx, plan.flow.ID)
+}
+
+// signOnce signs every document on its current revision and commits all of
+// it in one transaction, or nothing.
+func (s *Service) signOnce(ctx context.Context, plan *signPlan, signers map[int]*certs.Signer) error {
+	type result struct {
+		doc  *ent.FlowDocument
+		key  string
+		sum  string
+		adds int
+	}
+	var results []result
+	now := s.now()
+	for _, d := range plan.docs {
+		var mine []*ent.SignField
+		for _, fd := range plan.fields {
+			if fd.DocumentID == d.ID {
+				mine = append(mine, fd)
+			}
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		pdf, err := s.blobs.Get(ctx, d.CurrentKey)
+		if err != nil {
+			return fmt.Errorf("sign: read document: %w", err)
+		}
+		for i, fd := range mine {
+			sl := plan.seals[fd.Kind]
+			sg := signers[sl.ID]
+			req := pades.Request{
+				FieldName:   fmt.Sprintf("Signet-P%d-R%d-%d", plan.part.ID, d.Revision, i+1),
+				Page:        fd.Page,
+				Rect:        pades.Rect{fd.X, fd.Y, fd.X + fd.Width, fd.Y + fd.Height},
+				Appearance:  sl.Image,
+				Chain:       append([]*x509.Certificate{sg.Certificate}, sg.Chain...),
+				Name:        partyName(plan.part),
+				Reason:      "签署《" + plan.flow.Name + "》",
+				Location:    "签网",
+				SigningTime: now,
+			}
+			pdf, err = s.pades.Sign(ctx, pdf, req, sg.Key, s.tsa)
+			if err != nil {
+				return fmt.Errorf("sign %s: %w", d.Name, err)
+			}
+		}
+		key, err := s.blobs.Put(ctx, pdf)
+		if err != nil {
+			return fmt.Errorf("sign: store revision: %w", err)
+		}
+		sum := sha256.Sum256(pdf)
+		results = append(results, result{doc: d, key: key, sum: hex.EncodeToString(sum[:]), adds: len(mine)})
+	}
+	return s.withTx(ctx, func(tx *ent.Tx, jtx jobs.JobTx) error {
+		sys := viewer.System(ctx)
+		for _, r := range results {
+			n, err := tx.FlowDocument.Update().
+				Where(flowdocument.ID(r.doc.ID), flowdocument.Revision(r.doc.Revision), flowdocument.CurrentSha256(r.doc.CurrentSha256)).
+				SetCurrentKey(r.key).SetCurrentSha256(r.sum).AddRevision(r.adds).Save(sys)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return errRevisionMoved
+			}
+			for _, fd := range plan.fields {
+				if fd.DocumentID != r.doc.ID {
+					continue
+				}
+				rev := r.doc.Revision + r.adds
+				if fd.ID != 0 {
+					if err := tx.SignField.UpdateOneID(fd.ID).SetAppliedRevision(rev).Exec(sys); err != nil {
+						return err
+					}
+					continue
+				}
+				if err := tx.SignField.Create().SetFlowID(fd.FlowID).SetDocumentID(fd.DocumentID).SetParticipantID(plan.part.ID).
+					SetKind(fd.Kind).SetPage(fd.Page).SetX(fd.X).SetY(fd.Y).SetWidth(fd.Width).SetHeight(fd.Height).
+					SetPlacedBySigner(true).SetAppliedRevision(rev).Exec(sys); err != nil {
+					return err
+				}
+			}
+			if _, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(plan.flow.ID), Actor: s.actor(ctx),
+				Action: audit.DocumentSigned, Subject: audit.Subject{Type: "document", ID: r.doc.ID},
+				Payload: map[string]any{"sha256": r.sum, "signatures": r.adds, "revision": r.doc.Revision + r.adds}}); err != nil {
+				return err
+			}
+		}
+		n, err := tx.Participant.Update().Where(participant.ID(plan.part.ID), participant.StatusEQ(participant.StatusPending)).
+			SetStatus(participant.StatusSigned).SetSignedAt(s.now()).Save(sys)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errs.New(errs.Conflict, "您已签署该合同")
+		}
+		seals := []int{}
+		for _, sl := range plan.seals {
+			seals = append(seals, sl.ID)
+		}
+		if _, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(plan.flow.ID), Actor: s.actor(ctx),
+			Action: audit.ParticipantSigned, Subject: audit.Subject{Type: "participant", ID: plan.part.ID},
+			Payload: map[string]any{"name": plan.part.Name, "seals": seals, "intentScope": plan.scope}}); err != nil {
+			return err
+		}
+		return s.advance(ctx, tx, jtx, plan.flow)
+	})
+}
+
+// advance notifies the next signers, or completes the flow when everyone
+// has signed.
+func (s *Service) advance(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *ent.Flow) error {
+	sys := viewer.System(ctx)
+	parts, err := tx.Participant.Query().Where(participant.FlowID(f.ID), participant.RoleEQ(participant.RoleSigner)).All(sys)
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if p.Status == participant.StatusPending {
+			return nil // others of this round still sign
+		}
+	}
+	next := nextSigners(f.Ordered, parts)
+	if len(next) > 0 {
+		return s.activate(ctx, tx, jtx, f, next)
+	}
+	n, err := tx.Flow.Update().Where(flow.ID(f.ID), flow.StatusEQ(flow.StatusSigning)).
+		SetStatus(flow.StatusCompleted).SetFinishedAt(s.now()).Save(sys)
+	if err != nil || n == 0 {
+		return err
+	}
+	_, err = audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: audit.System(),
+		Action: audit.FlowCompleted, Subject: audit.Subject{Type: "flow", ID: f.ID}})
+	return err
+}
+
+// Decline (拒签) ends the flow with the signer's reason.
+func (s *Service) Decline(ctx context.Context, flowID int, reason string) (*ent.Flow, error) {
+	v := viewer.FromContext(ctx)
+	if !v.Authenticated() {
+		return nil, errs.New(errs.Unauthenticated, "请先登录")
+	}
+	if n := len([]rune(strings.TrimSpace(reason))); n == 0 || n > 200 {
+		return nil, errs.InvalidField("reason", "请填写拒签原因（200字以内）")
+	}
+	err := s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		sys := viewer.System(ctx)
+		f, err := tx.Flow.Get(sys, flowID)
+		if ent.IsNotFound(err) {
+			return notFound()
+		}
+		if err != nil {
+			return err
+		}
+		p, err := tx.Participant.Query().Where(participant.FlowID(f.ID), mine(v), participant.RoleEQ(participant.RoleSigner)).First(sys)
+		if ent.IsNotFound(err) {
+			return notFound()
+		}
+		if err != nil {
+			return err
+		}
+		if f.Status != flow.StatusSigning {
+			return errs.New(errs.Conflict, "合同"+statusLabel(f.Status)+"，不能拒签")
+		}
+		if p.Status == participant.StatusSigned {
+			return errs.New(errs.Conflict, "您已签署该合同，不能拒签")
+		}
+		now := s.now()
+		if err := tx.Participant.UpdateOne(p).SetStatus(participant.StatusDeclined).SetDeclinedAt(now).SetDeclineReason(reason).Exec(sys); err != nil {
+			return err
+		}
+		if n, err := tx.Flow.Update().Where(flow.ID(f.ID), flow.StatusEQ(flow.StatusSigning)).
+			SetStatus(flow.StatusDeclined).SetFinishedAt(now).SetEndReason(reason).Save(sys); err != nil || n == 0 {
+			if err == nil {
+				err = errs.New(errs.Conflict, "合同状态已变化，请刷新后重试")
+			}
+			return err
+		}
+		_, err = audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
+			Action: audit.ParticipantDeclined, Subject: audit.Subject{Type: "participant", ID: p.ID},
+			Payload: map[string]any{"reason": reason}})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.reload(ctx, flowID)
+}
+
+// isMine reports whether a participant row is the viewer's.
+func isMine(p *ent.Participant, v viewer.Viewer) bool {
+	if p.UserID != nil {
+		return *p.UserID == v.UserID
+	}
+	return v.Phone != "" && p.Phone == v.Phone
+}
+
+// partyName is how a party is named in signatures and scopes.
+func partyName(p *ent.Participant) string {
+	if p.Kind == participant.KindEnterprise && p.EnterpriseName != "" {
+		return p.EnterpriseName
+	}
+	return p.Name
+}
+
+func statusLabel(st flow.Status) string {
+	switch st {
+	case flow.StatusDraft:
+		return "尚未发起"
+	case flow.StatusCompleted:
+		return "已完成"
+	case flow.StatusRevoked:
+		return "已撤销"
+	case flow.StatusDeclined:
+		return "已被拒签"
+	case flow.StatusExpired:
+		return "已过期"
+	}
+	return "签署中"
+}
+
+// HasPasscode reports whether the flow has a signing passcode (签署口令).
+func HasPasscode(f *ent.Flow) bool { return f.PasscodeHash != nil && len(*f.PasscodeHash) > 0 }

@@ -1,0 +1,228 @@
+package flows_test
+
+import (
+	"context"
+	"crypto/x509"
+	"strings"
+	"testing"
+	"time"
+
+	"signet/accounts"
+	"signet/certs"
+	"signet/ent"
+	"signet/ent/flow"
+	"signet/ent/participant"
+	entseal "signet/ent/seal"
+	"signet/ent/signfield"
+	"signet/enterprises"
+	"signet/errs"
+	"signet/flows"
+	"signet/internal/dbtest"
+	"signet/signingcore/font"
+	"signet/signingcore/pades"
+	"signet/signingcore/seal"
+	"signet/signingcore/verify"
+	"signet/trust"
+	"signet/viewer"
+)
+
+// ownerSeals is the personal-seal rule of enterprises.CanUseSeal (only the
+// owner applies a personal seal), enough for persons signing; enterprise
+// seals and grants are tested in the enterprises package and end to end.
+type ownerSeals struct{ db *ent.Client }
+
+func (o ownerSeals) CanUseSeal(ctx context.Context, userID, sealID int, _ enterprises.Scope) error {
+	sl, err := o.db.Seal.Get(viewer.System(ctx), sealID)
+	if err != nil || sl.UserID == nil || *sl.UserID != userID {
+		return errs.New(errs.NotFound, "印章不存在")
+	}
+	return nil
+}
+
+type signEnv struct {
+	*env
+	ts    *trust.Services
+	seals map[string]int
+}
+
+func setupSigning(t *testing.T, b dbtest.Backend) *signEnv {
+	t.Helper()
+	ctx := context.Background()
+	e := setup(t, b)
+	ts, _, err := trust.Open(ctx, trust.Config{DataDir: t.TempDir(), BaseURL: "https://sign.example.com", Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ts.Close() })
+	cs, err := certs.New(certs.Config{DB: e.db, Keys: ts.Keys, CA: ts.CA, PseudonymKey: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fnt, err := font.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := seal.New(fnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	se := &signEnv{env: e, ts: ts, seals: map[string]int{}}
+	for who, id := range map[string]string{"bob": "11010519491231002X", "carol": "110105194912310030", "mallory": "110105194912310049"} {
+		names := map[string]string{"bob": "王小明", "carol": "李四", "mallory": "钱七"}
+		c, err := cs.IssuePerson(ctx, e.users[who].UserID, names[who], id)
+		if err != nil {
+			t.Fatalf("issue %s: %v", who, err)
+		}
+		img, err := gen.Personal(seal.Personal{Name: names[who]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sl, err := e.db.Seal.Create().SetUserID(e.users[who].UserID).SetKind(entseal.KindPersonal).SetName(names[who]).
+			SetImage(img.PNG).SetWidth(img.Width).SetHeight(img.Height).SetSource(entseal.SourceGenerated).
+			SetCertificateID(c.ID).SetIsDefault(true).Save(viewer.System(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		se.seals[who] = sl.ID
+	}
+	acc, err := accounts.New(accounts.Config{DB: e.db, SMS: smsOutbox(e), Hasher: accounts.NewPasswordHasher(8*1024, 1, 1),
+		Now: func() time.Time { return e.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc, err = flows.New(flows.Config{DB: e.database, Jobs: e.jobs, Blobs: e.blobs, Accounts: acc,
+		Certs: cs, Seals: ownerSeals{e.db}, Signer: pades.NewSigner(pades.Config{}), TSA: ts.TSA,
+		Now: func() time.Time { return e.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return se
+}
+
+func (e *signEnv) sign(t *testing.T, who string, in flows.SignInput) (*ent.Flow, error) {
+	t.Helper()
+	if _, _, err := e.svc.SendIntentCode(e.as(who), in); err != nil {
+		return nil, err
+	}
+	msg := waitSMS(t, e.outbox, e.users[who].Phone)
+	in.Code = msg.Params["code"]
+	e.now = e.now.Add(61 * time.Second)
+	return e.svc.Sign(e.as(who), in)
+}
+
+func TestSignFlow(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		e := setupSigning(t, b)
+		f, doc := e.draft(t, "采购合同")
+		if _, err := e.svc.Send(e.as("alice"), f.ID); err != nil {
+			t.Fatal(err)
+		}
+		bob := flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["bob"]}
+		carol := flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["carol"],
+			Placements: []flows.Placement{{DocumentID: doc.ID, Kind: signfield.KindPersonalSeal, Page: 1, X: 300, Y: 80, Width: 100, Height: 40}}}
+
+		// Out of turn, an outsider, someone else's seal.
+		_, _, err := e.svc.SendIntentCode(e.as("carol"), carol)
+		wantCode(t, err, errs.Conflict, "还未轮到您签署")
+		_, _, err = e.svc.SendIntentCode(e.as("mallory"), flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["mallory"]})
+		wantCode(t, err, errs.NotFound, "合同不存在")
+		_, _, err = e.svc.SendIntentCode(e.as("bob"), flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["carol"]})
+		wantCode(t, err, errs.NotFound, "印章不存在")
+
+		// A wrong intent code, and a code for other fields, are refused.
+		if _, _, err := e.svc.SendIntentCode(e.as("bob"), bob); err != nil {
+			t.Fatal(err)
+		}
+		code := waitSMS(t, e.outbox, e.users["bob"].Phone)
+		if !strings.Contains(code.Text, "《采购合同》") || !strings.Contains(code.Text, "文件指纹") {
+			t.Fatalf("intent SMS = %q", code.Text)
+		}
+		wrong := bob
+		wrong.Code = "000000"
+		if code.Params["code"] == "000000" {
+			wrong.Code = "111111"
+		}
+		_, err = e.svc.Sign(e.as("bob"), wrong)
+		wantCode(t, err, errs.Invalid, "验证码错误")
+		moved := bob
+		moved.Placements = []flows.Placement{{DocumentID: doc.ID, Kind: signfield.KindPersonalSeal, Page: 1, X: 10, Y: 10, Width: 60, Height: 60}}
+		moved.Code = code.Params["code"]
+		_, err = e.svc.Sign(e.as("bob"), moved)
+		wantCode(t, err, errs.Invalid, "验证码无效")
+
+		// Bob signs at the initiator's position.
+		bob.Code = code.Params["code"]
+		got, err := e.svc.Sign(e.as("bob"), bob)
+		if err != nil {
+			t.Fatalf("bob signs: %v", err)
+		}
+		if got.Status != flow.StatusSigning {
+			t.Fatalf("after bob: %s", got.Status)
+		}
+		_, err = e.svc.Sign(e.as("bob"), bob)
+		wantCode(t, err, errs.Conflict, "您已签署")
+		if ids := e.list(t, "bob", flows.ListDone, flows.Filter{}); len(ids) != 1 {
+			t.Fatalf("bob's 已办 = %v", ids)
+		}
+		if ids := e.list(t, "carol", flows.ListTodo, flows.Filter{}); len(ids) != 1 {
+			t.Fatalf("carol's 待办 after bob = %v", ids)
+		}
+		waitSMS(t, e.outbox, e.users["carol"].Phone) // her signing link
+
+		// Carol places her own seal and signs: the flow completes.
+		got, err = e.sign(t, "carol", carol)
+		if err != nil {
+			t.Fatalf("carol signs: %v", err)
+		}
+		if got.Status != flow.StatusCompleted || got.FinishedAt == nil {
+			t.Fatalf("after carol: %s", got.Status)
+		}
+		if ids := e.list(t, "alice", flows.ListCompleted, flows.Filter{}); len(ids) != 1 {
+			t.Fatalf("alice's 已完成 = %v", ids)
+		}
+
+		// The document carries two valid signatures by the platform CA.
+		_, pdf, err := e.svc.DocumentPDF(e.as("alice"), doc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, _ := e.ts.CA.RootCertificate()
+		rep, err := verify.Verify(pdf, verify.Options{Roots: []*x509.Certificate{root}, Revocation: verify.PKIRevocation{CA: e.ts.CA}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Verdict != verify.VerdictValid || len(rep.Signatures) != 2 {
+			t.Fatalf("verification: %s %s %v (%d signatures)", rep.Verdict, rep.Summary, rep.Reasons, len(rep.Signatures))
+		}
+		// A one-byte change is caught.
+		bad := append([]byte(nil), pdf...)
+		bad[len(bad)/3] ^= 1
+		if rep, err := verify.Verify(bad, verify.Options{Roots: []*x509.Certificate{root}}); err == nil && rep.Verdict == verify.VerdictValid {
+			t.Fatal("a tampered document verifies")
+		}
+	})
+}
+
+func TestDecline(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		e := setupSigning(t, b)
+		f, _ := e.draft(t, "租赁合同")
+		if _, err := e.svc.Send(e.as("alice"), f.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.svc.Decline(e.as("bob"), f.ID, "")
+		wantCode(t, err, errs.Invalid, "请填写拒签原因")
+		_, err = e.svc.Decline(e.as("mallory"), f.ID, "不想签")
+		wantCode(t, err, errs.NotFound, "合同不存在")
+		got, err := e.svc.Decline(e.as("bob"), f.ID, "价格有误")
+		if err != nil || got.Status != flow.StatusDeclined || got.EndReason != "价格有误" {
+			t.Fatalf("decline: %+v %v", got, err)
+		}
+		_, _, err = e.svc.SendIntentCode(e.as("carol"), flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["carol"]})
+		wantCode(t, err, errs.Conflict, "已被拒签")
+		n, _ := e.db.Participant.Query().Where(participant.StatusEQ(participant.StatusDeclined)).Count(e.as("alice"))
+		if n != 1 {
+			t.Fatalf("declined participants = %d", n)
+		}
+	})
+}
