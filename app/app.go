@@ -21,10 +21,13 @@ import (
 
 	"signet/accounts"
 	"signet/blob"
+	"signet/certs"
 	"signet/config"
 	"signet/database"
+	"signet/enterprises"
 	"signet/events"
 	"signet/graph"
+	"signet/identity"
 	"signet/jobs"
 	"signet/mobile"
 	"signet/server"
@@ -47,6 +50,12 @@ type App struct {
 	Jobs     *jobs.Queue
 	Blobs    blob.Store
 	platform platform
+	// Certs, Identity and Enterprises are certificates, real-name
+	// verification and enterprises; Sandboxes their third-party stand-ins.
+	Certs       *certs.Service
+	Identity    *identity.Service
+	Enterprises *enterprises.Service
+	Sandboxes   *Sandboxes
 }
 
 // Options adjust New for tests.
@@ -146,20 +155,28 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		return err
 	}
 	a.Accounts = acc
+	callbacks, sandbox, err := a.buildEnterprises(provider, opts.Now)
+	if err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(a.DB.SQL, a.DB.Dialect))
 	a.Handler = server.New(server.Config{
 		Dev: cfg.Dev(), BaseURL: cfg.BaseURL, AllowedOrigins: cfg.AllowedOrigins, TrustedProxies: cfg.TrustedProxies,
-		Logger:   a.Logger,
-		Schema:   graph.NewSchema(&graph.Resolver{DB: a.DB.Client, Accounts: acc}),
+		Logger: a.Logger,
+		Schema: graph.NewSchema(&graph.Resolver{DB: a.DB.Client, Accounts: acc,
+			Identity: a.Identity, Enterprises: a.Enterprises}),
 		Accounts: acc,
 		Ready:    func(ctx context.Context) error { return a.DB.SQL.PingContext(ctx) },
 		Outbox:   a.Outbox,
 		Registry: reg,
 		Trust:    ts.Handler(),
 		App:      mobile.Dist(),
+
+		Callbacks: callbacks,
+		Sandbox:   sandbox,
 	})
 	return nil
 }
@@ -214,6 +231,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		"database", a.DB.Dialect, "sms", a.Config.SMS.Provider)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	go a.pollReviews(ctx, 30*time.Second)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

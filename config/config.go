@@ -65,6 +65,9 @@ type Config struct {
 	// DevCaptchaText, in development only, fixes every captcha's answer so
 	// browser tests can log in by password (SIGNET_DEV_CAPTCHA_TEXT).
 	DevCaptchaText string
+	// SandboxCAReviewDelay is how long the sandbox CA takes to approve an
+	// enterprise certificate application (SIGNET_SANDBOX_CA_DELAY).
+	SandboxCAReviewDelay time.Duration
 }
 
 // KeysConfig selects the key store for the platform CA, the TSA and hosted
@@ -135,13 +138,14 @@ func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "signet.d
 // Default returns the embedded-mode defaults.
 func Default() Config {
 	return Config{
-		Addr:            ":8080",
-		DataDir:         "./data",
-		Mode:            Development,
-		BaseURL:         "http://localhost:8080",
-		LogLevel:        "info",
-		LogFormat:       "text",
-		ShutdownTimeout: 15 * time.Second,
+		Addr:                 ":8080",
+		DataDir:              "./data",
+		Mode:                 Development,
+		BaseURL:              "http://localhost:8080",
+		LogLevel:             "info",
+		LogFormat:            "text",
+		ShutdownTimeout:      15 * time.Second,
+		SandboxCAReviewDelay: 2 * time.Minute,
 		SMS: SMSConfig{
 			Provider:       "outbox",
 			AliyunEndpoint: "https://dysmsapi.aliyuncs.com/",
@@ -185,6 +189,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	fs.StringVar(&c.Keys.PKCS11Module, "pkcs11-module", env("SIGNET_PKCS11_MODULE", ""), "PKCS#11 library of the HSM (SIGNET_PKCS11_MODULE)")
 	fs.StringVar(&c.Keys.PKCS11Token, "pkcs11-token", env("SIGNET_PKCS11_TOKEN", ""), "HSM token label (SIGNET_PKCS11_TOKEN)")
 	fs.StringVar(&c.Keys.PKCS11PINFile, "pkcs11-pin-file", env("SIGNET_PKCS11_PIN_FILE", ""), "file holding the HSM user PIN (SIGNET_PKCS11_PIN_FILE)")
+	caDelay := fs.String("sandbox-ca-delay", env("SIGNET_SANDBOX_CA_DELAY", c.SandboxCAReviewDelay.String()), "how long the sandbox CA takes to approve an enterprise (SIGNET_SANDBOX_CA_DELAY)")
 	fs.StringVar(&argon, "argon2", env("SIGNET_ARGON2", ""), "argon2id cost memoryKiB,iterations,parallelism (SIGNET_ARGON2)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -200,6 +205,11 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		add("--shutdown-timeout / SIGNET_SHUTDOWN_TIMEOUT: %q is not a positive duration such as 15s", shutdown)
 	} else {
 		c.ShutdownTimeout = d
+	}
+	if d, err := time.ParseDuration(*caDelay); err != nil || d < 0 {
+		add("--sandbox-ca-delay / SIGNET_SANDBOX_CA_DELAY: %q is not a duration such as 2m", *caDelay)
+	} else {
+		c.SandboxCAReviewDelay = d
 	}
 	c.AllowedOrigins = splitList(origins)
 	for _, p := range splitList(proxies) {

@@ -166,10 +166,10 @@ func (s *Service) checkEnterprise(name, code, address, repName, repID string) (e
 		return d, err
 	}
 	// A name the seal font cannot draw is refused now, not at approval.
-	if _, err := s.seals.Official(seal.Official{Name: d.Name, DPI: 60}); err != nil {
+	if _, err := s.seals.Official(seal.Official{Name: d.Name, DPI: 72}); err != nil {
 		return d, fieldErr("name", err)
 	}
-	if _, err := s.seals.LegalRep(seal.LegalRep{Name: d.LegalRepName, DPI: 60}); err != nil {
+	if _, err := s.seals.LegalRep(seal.LegalRep{Name: d.LegalRepName, DPI: 72}); err != nil {
 		return d, fieldErr("legalRepName", err)
 	}
 	return d, nil

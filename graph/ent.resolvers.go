@@ -20,8 +20,26 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 	return r.DB.Noders(ctx, ids)
 }
 
+// CertOrder returns CertOrderResolver implementation.
+func (r *Resolver) CertOrder() CertOrderResolver { return &certOrderResolver{r} }
+
+// Flow returns FlowResolver implementation.
+func (r *Resolver) Flow() FlowResolver { return &flowResolver{r} }
+
+// JoinRequest returns JoinRequestResolver implementation.
+func (r *Resolver) JoinRequest() JoinRequestResolver { return &joinRequestResolver{r} }
+
+// Membership returns MembershipResolver implementation.
+func (r *Resolver) Membership() MembershipResolver { return &membershipResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
+
+// Seal returns SealResolver implementation.
+func (r *Resolver) Seal() SealResolver { return &sealResolver{r} }
+
+// SealGrant returns SealGrantResolver implementation.
+func (r *Resolver) SealGrant() SealGrantResolver { return &sealGrantResolver{r} }
 
 // Session returns SessionResolver implementation.
 func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
@@ -30,7 +48,13 @@ func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
-	queryResolver   struct{ *Resolver }
-	sessionResolver struct{ *Resolver }
-	userResolver    struct{ *Resolver }
+	certOrderResolver   struct{ *Resolver }
+	flowResolver        struct{ *Resolver }
+	joinRequestResolver struct{ *Resolver }
+	membershipResolver  struct{ *Resolver }
+	queryResolver       struct{ *Resolver }
+	sealResolver        struct{ *Resolver }
+	sealGrantResolver   struct{ *Resolver }
+	sessionResolver     struct{ *Resolver }
+	userResolver        struct{ *Resolver }
 )

@@ -45,8 +45,14 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	CertOrder() CertOrderResolver
+	Flow() FlowResolver
+	JoinRequest() JoinRequestResolver
+	Membership() MembershipResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Seal() SealResolver
+	SealGrant() SealGrantResolver
 	Session() SessionResolver
 	Subscription() SubscriptionResolver
 	User() UserResolver
@@ -56,6 +62,11 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	ActiveSpace struct {
+		Enterprise func(childComplexity int) int
+		Role       func(childComplexity int) int
+	}
+
 	AgreementAcceptance struct {
 		AcceptedAt func(childComplexity int) int
 		Document   func(childComplexity int) int
@@ -79,6 +90,12 @@ type ComplexityRoot struct {
 		Session func(childComplexity int) int
 		Token   func(childComplexity int) int
 		User    func(childComplexity int) int
+	}
+
+	AuthorizationLetterTemplate struct {
+		ContentType func(childComplexity int) int
+		DataURL     func(childComplexity int) int
+		FileName    func(childComplexity int) int
 	}
 
 	CaptchaChallenge struct {
@@ -111,6 +128,7 @@ type ComplexityRoot struct {
 		BankAccountMasked   func(childComplexity int) int
 		BankName            func(childComplexity int) int
 		CaOrderID           func(childComplexity int) int
+		CanRevoke           func(childComplexity int) int
 		CheckTxnID          func(childComplexity int) int
 		ConfirmedAt         func(childComplexity int) int
 		CreatedAt           func(childComplexity int) int
@@ -125,10 +143,12 @@ type ComplexityRoot struct {
 		Method              func(childComplexity int) int
 		PaidAt              func(childComplexity int) int
 		PaymentChannel      func(childComplexity int) int
+		PaymentQRDataURL    func(childComplexity int) int
 		PaymentQr           func(childComplexity int) int
 		PaymentTxnID        func(childComplexity int) int
 		RejectReason        func(childComplexity int) int
 		Step                func(childComplexity int) int
+		StepTitle           func(childComplexity int) int
 		SubmittedAt         func(childComplexity int) int
 		UpdatedAt           func(childComplexity int) int
 	}
@@ -153,6 +173,12 @@ type ComplexityRoot struct {
 		UpdatedAt        func(childComplexity int) int
 		User             func(childComplexity int) int
 		UserID           func(childComplexity int) int
+	}
+
+	CertifiedEnterprise struct {
+		Enterprise  func(childComplexity int) int
+		Order       func(childComplexity int) int
+		StatusTitle func(childComplexity int) int
 	}
 
 	ChangePhoneTicket struct {
@@ -186,6 +212,7 @@ type ComplexityRoot struct {
 		EnterpriseID func(childComplexity int) int
 		Fields       func(childComplexity int) int
 		FinishedAt   func(childComplexity int) int
+		HasPasscode  func(childComplexity int) int
 		ID           func(childComplexity int) int
 		Initiator    func(childComplexity int) int
 		InitiatorID  func(childComplexity int) int
@@ -203,6 +230,16 @@ type ComplexityRoot struct {
 		Edges      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
+	}
+
+	FlowCounts struct {
+		Cc        func(childComplexity int) int
+		Completed func(childComplexity int) int
+		Done      func(childComplexity int) int
+		Drafts    func(childComplexity int) int
+		Initiated func(childComplexity int) int
+		Todo      func(childComplexity int) int
+		Voided    func(childComplexity int) int
 	}
 
 	FlowDocument struct {
@@ -246,45 +283,129 @@ type ComplexityRoot struct {
 		VerifiedAt      func(childComplexity int) int
 	}
 
+	IntentCodePayload struct {
+		ExpiresAt          func(childComplexity int) int
+		Fingerprint        func(childComplexity int) int
+		MaskedPhone        func(childComplexity int) int
+		ResendAfterSeconds func(childComplexity int) int
+	}
+
 	JoinRequest struct {
-		CreatedAt    func(childComplexity int) int
-		DecidedAt    func(childComplexity int) int
-		DecidedBy    func(childComplexity int) int
-		Enterprise   func(childComplexity int) int
-		EnterpriseID func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Reason       func(childComplexity int) int
-		RejectReason func(childComplexity int) int
-		Status       func(childComplexity int) int
-		UpdatedAt    func(childComplexity int) int
-		User         func(childComplexity int) int
-		UserID       func(childComplexity int) int
+		ApplicantMaskedPhone func(childComplexity int) int
+		ApplicantName        func(childComplexity int) int
+		CreatedAt            func(childComplexity int) int
+		DecidedAt            func(childComplexity int) int
+		DecidedBy            func(childComplexity int) int
+		Enterprise           func(childComplexity int) int
+		EnterpriseID         func(childComplexity int) int
+		EnterpriseName       func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		Reason               func(childComplexity int) int
+		RejectReason         func(childComplexity int) int
+		Status               func(childComplexity int) int
+		UpdatedAt            func(childComplexity int) int
+		User                 func(childComplexity int) int
+		UserID               func(childComplexity int) int
+	}
+
+	JoinedEnterprise struct {
+		CreditCode     func(childComplexity int) int
+		EnterpriseID   func(childComplexity int) int
+		EnterpriseName func(childComplexity int) int
+		Request        func(childComplexity int) int
+		Role           func(childComplexity int) int
 	}
 
 	Membership struct {
-		CreatedAt    func(childComplexity int) int
-		Enterprise   func(childComplexity int) int
-		EnterpriseID func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Role         func(childComplexity int) int
-		Title        func(childComplexity int) int
-		UpdatedAt    func(childComplexity int) int
-		User         func(childComplexity int) int
-		UserID       func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		Enterprise        func(childComplexity int) int
+		EnterpriseID      func(childComplexity int) int
+		ID                func(childComplexity int) int
+		MemberMaskedPhone func(childComplexity int) int
+		MemberName        func(childComplexity int) int
+		Role              func(childComplexity int) int
+		Title             func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+		User              func(childComplexity int) int
+		UserID            func(childComplexity int) int
 	}
 
 	Mutation struct {
-		ChangePassword  func(childComplexity int, input ChangePasswordInput) int
-		ChangePhone     func(childComplexity int, input ChangePhoneInput) int
-		LoginByPassword func(childComplexity int, input LoginByPasswordInput) int
-		LoginBySms      func(childComplexity int, input LoginBySMSInput) int
-		Logout          func(childComplexity int) int
-		NewCaptcha      func(childComplexity int) int
-		Register        func(childComplexity int, input RegisterInput) int
-		ResetPassword   func(childComplexity int, input ResetPasswordInput) int
-		RevokeSession   func(childComplexity int, id int) int
-		SendSMSCode     func(childComplexity int, input SendSMSCodeInput) int
-		VerifyOldPhone  func(childComplexity int, code string) int
+		AddMember                       func(childComplexity int, phone string, role membership.Role, title *string) int
+		BackToEditCertOrder             func(childComplexity int, orderID int) int
+		ChangePassword                  func(childComplexity int, input ChangePasswordInput) int
+		ChangePhone                     func(childComplexity int, input ChangePhoneInput) int
+		CompleteFaceVerification        func(childComplexity int, id int) int
+		ConfirmCertApplication          func(childComplexity int, orderID int, code string, agreementAccepted bool) int
+		ConfirmCertOrder                func(childComplexity int, orderID int, input *ConfirmCertOrderInput) int
+		ContinueEnterpriseCertification func(childComplexity int, orderID int) int
+		CreateFlow                      func(childComplexity int, input FlowDraftInput) int
+		CreateSeal                      func(childComplexity int, input CreateSealInput) int
+		DecideJoinRequest               func(childComplexity int, id int, approve bool, reason *string) int
+		DeclineFlow                     func(childComplexity int, id int, reason string) int
+		DeleteFlows                     func(childComplexity int, ids []int) int
+		GrantSeal                       func(childComplexity int, input GrantSealInput) int
+		LoginByPassword                 func(childComplexity int, input LoginByPasswordInput) int
+		LoginBySms                      func(childComplexity int, input LoginBySMSInput) int
+		Logout                          func(childComplexity int) int
+		NewCaptcha                      func(childComplexity int) int
+		OpenSigningLink                 func(childComplexity int, input OpenSigningLinkInput) int
+		PayCertOrder                    func(childComplexity int, orderID int, channel certorder.PaymentChannel) int
+		RefreshCertOrder                func(childComplexity int, orderID int) int
+		Register                        func(childComplexity int, input RegisterInput) int
+		RejoinEnterprise                func(childComplexity int, id int, reason *string) int
+		RemindFlows                     func(childComplexity int, ids []int) int
+		RemoveFlowDocument              func(childComplexity int, id int) int
+		RemoveMember                    func(childComplexity int, id int) int
+		RenewCertificate                func(childComplexity int, id int) int
+		RequestJoinEnterprise           func(childComplexity int, enterpriseName string, reason string) int
+		ResendCertAuthorizationCode     func(childComplexity int, orderID int) int
+		ResetPassword                   func(childComplexity int, input ResetPasswordInput) int
+		RevokeCertificate               func(childComplexity int, id int) int
+		RevokeEnterpriseCertification   func(childComplexity int, orderID int) int
+		RevokeFlow                      func(childComplexity int, id int, reason string) int
+		RevokeJoinRequest               func(childComplexity int, id int) int
+		RevokeSealGrant                 func(childComplexity int, id int) int
+		RevokeSession                   func(childComplexity int, id int) int
+		SaveCertApplication             func(childComplexity int, orderID int, input CertApplicationInput) int
+		SendCertConfirmationCode        func(childComplexity int, orderID int) int
+		SendFlow                        func(childComplexity int, id int) int
+		SendIntentCode                  func(childComplexity int, input SignFlowInput) int
+		SendSMSCode                     func(childComplexity int, input SendSMSCodeInput) int
+		SendSigningLinkCode             func(childComplexity int, code string) int
+		SetSealEnabled                  func(childComplexity int, id int, enabled bool) int
+		SignFlow                        func(childComplexity int, input SignFlowInput) int
+		StartEnterpriseCertification    func(childComplexity int, input StartCertificationInput) int
+		StartFaceVerification           func(childComplexity int, id int, returnURL *string) int
+		StartRealNameVerification       func(childComplexity int, input StartRealNameInput) int
+		SubmitCertDocuments             func(childComplexity int, orderID int) int
+		SwitchSpace                     func(childComplexity int, enterpriseID *int) int
+		UpdateFlowDraft                 func(childComplexity int, id int, input FlowDraftInput) int
+		UpdateMember                    func(childComplexity int, id int, role *membership.Role, title *string) int
+		UpdateOrganization              func(childComplexity int, input UpdateOrganizationInput) int
+		UploadCertDocument              func(childComplexity int, input UploadCertDocumentInput) int
+		VerifyCertAuthorization         func(childComplexity int, orderID int, code string, amount *string) int
+		VerifyFlowPasscode              func(childComplexity int, flowID int, passcode string) int
+		VerifyOldPhone                  func(childComplexity int, code string) int
+		VerifyRealNameByBankCard        func(childComplexity int, id int, cardNumber string) int
+		VerifyRealNameByCarrier         func(childComplexity int, id int) int
+		VoidSeal                        func(childComplexity int, id int, reason *string) int
+	}
+
+	MyEnterprises struct {
+		Certified func(childComplexity int) int
+		Joined    func(childComplexity int) int
+	}
+
+	OpenSigningLinkPayload struct {
+		Auth func(childComplexity int) int
+		Flow func(childComplexity int) int
+	}
+
+	OrgChangePayload struct {
+		Enterprise          func(childComplexity int) int
+		RevokedCertificates func(childComplexity int) int
+		VoidedSeals         func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -325,10 +446,33 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Agreements func(childComplexity int) int
-		Me         func(childComplexity int) int
-		Node       func(childComplexity int, id int) int
-		Nodes      func(childComplexity int, ids []int) int
+		ActiveSpace                 func(childComplexity int) int
+		Agreements                  func(childComplexity int) int
+		AuthorizationLetterTemplate func(childComplexity int, orderID int) int
+		CertificationOrder          func(childComplexity int, id int) int
+		ConsoleCertificates         func(childComplexity int) int
+		ConsoleEnterprise           func(childComplexity int) int
+		ConsoleJoinRequests         func(childComplexity int, status *joinrequest.Status) int
+		ConsoleMembers              func(childComplexity int) int
+		ConsoleSealGrants           func(childComplexity int) int
+		ConsoleSeals                func(childComplexity int) int
+		FlowCounts                  func(childComplexity int) int
+		Flows                       func(childComplexity int, list FlowList, filter *FlowListFilter, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FlowOrder) int
+		Me                          func(childComplexity int) int
+		MyEnterprises               func(childComplexity int, search *string) int
+		MyIdentityVerifications     func(childComplexity int) int
+		MySealGrants                func(childComplexity int) int
+		Node                        func(childComplexity int, id int) int
+		Nodes                       func(childComplexity int, ids []int) int
+		SigningLink                 func(childComplexity int, code string) int
+		UsableSeals                 func(childComplexity int) int
+	}
+
+	RemindResult struct {
+		Code     func(childComplexity int) int
+		Error    func(childComplexity int) int
+		FlowID   func(childComplexity int) int
+		Reminded func(childComplexity int) int
 	}
 
 	Seal struct {
@@ -339,6 +483,7 @@ type ComplexityRoot struct {
 		EnterpriseID  func(childComplexity int) int
 		Height        func(childComplexity int) int
 		ID            func(childComplexity int) int
+		ImageDataURL  func(childComplexity int) int
 		IsDefault     func(childComplexity int) int
 		Kind          func(childComplexity int) int
 		Name          func(childComplexity int) int
@@ -358,12 +503,14 @@ type ComplexityRoot struct {
 		Enterprise     func(childComplexity int) int
 		EnterpriseID   func(childComplexity int) int
 		GrantedBy      func(childComplexity int) int
+		GranteeName    func(childComplexity int) int
 		ID             func(childComplexity int) int
 		RevokedAt      func(childComplexity int) int
 		RevokedReason  func(childComplexity int) int
 		Scenes         func(childComplexity int) int
 		Seal           func(childComplexity int) int
 		SealID         func(childComplexity int) int
+		SealName       func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
 		User           func(childComplexity int) int
 		UserID         func(childComplexity int) int
@@ -421,21 +568,29 @@ type ComplexityRoot struct {
 		Y               func(childComplexity int) int
 	}
 
+	SigningLinkInfo struct {
+		FlowName    func(childComplexity int) int
+		Initiator   func(childComplexity int) int
+		MaskedPhone func(childComplexity int) int
+		Status      func(childComplexity int) int
+	}
+
 	Subscription struct {
 		Heartbeat func(childComplexity int, intervalSeconds int) int
 	}
 
 	User struct {
-		Agreements      func(childComplexity int) int
-		CreatedAt       func(childComplexity int) int
-		HasPassword     func(childComplexity int) int
-		ID              func(childComplexity int) int
-		MaskedPhone     func(childComplexity int) int
-		Name            func(childComplexity int) int
-		Phone           func(childComplexity int) int
-		PhoneVerifiedAt func(childComplexity int) int
-		Sessions        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.SessionWhereInput) int
-		UpdatedAt       func(childComplexity int) int
+		Agreements       func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		HasPassword      func(childComplexity int) int
+		ID               func(childComplexity int) int
+		MaskedPhone      func(childComplexity int) int
+		Name             func(childComplexity int) int
+		Phone            func(childComplexity int) int
+		PhoneVerifiedAt  func(childComplexity int) int
+		RealNameVerified func(childComplexity int) int
+		Sessions         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.SessionWhereInput) int
+		UpdatedAt        func(childComplexity int) int
 	}
 }
 
@@ -443,6 +598,23 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type CertOrderResolver interface {
+	StepTitle(ctx context.Context, obj *ent.CertOrder) (string, error)
+	CanRevoke(ctx context.Context, obj *ent.CertOrder) (bool, error)
+	PaymentQRDataURL(ctx context.Context, obj *ent.CertOrder) (*string, error)
+}
+type FlowResolver interface {
+	HasPasscode(ctx context.Context, obj *ent.Flow) (bool, error)
+}
+type JoinRequestResolver interface {
+	EnterpriseName(ctx context.Context, obj *ent.JoinRequest) (string, error)
+	ApplicantName(ctx context.Context, obj *ent.JoinRequest) (*string, error)
+	ApplicantMaskedPhone(ctx context.Context, obj *ent.JoinRequest) (string, error)
+}
+type MembershipResolver interface {
+	MemberName(ctx context.Context, obj *ent.Membership) (*string, error)
+	MemberMaskedPhone(ctx context.Context, obj *ent.Membership) (string, error)
+}
 type MutationResolver interface {
 	SendSMSCode(ctx context.Context, input SendSMSCodeInput) (*SendSMSCodePayload, error)
 	Register(ctx context.Context, input RegisterInput) (*AuthPayload, error)
@@ -455,12 +627,83 @@ type MutationResolver interface {
 	ChangePhone(ctx context.Context, input ChangePhoneInput) (*ent.User, error)
 	Logout(ctx context.Context) (bool, error)
 	RevokeSession(ctx context.Context, id int) (bool, error)
+	StartEnterpriseCertification(ctx context.Context, input StartCertificationInput) (*ent.CertOrder, error)
+	SaveCertApplication(ctx context.Context, orderID int, input CertApplicationInput) (*ent.CertOrder, error)
+	BackToEditCertOrder(ctx context.Context, orderID int) (*ent.CertOrder, error)
+	ConfirmCertOrder(ctx context.Context, orderID int, input *ConfirmCertOrderInput) (*ent.CertOrder, error)
+	ResendCertAuthorizationCode(ctx context.Context, orderID int) (*SendSMSCodePayload, error)
+	VerifyCertAuthorization(ctx context.Context, orderID int, code string, amount *string) (*ent.CertOrder, error)
+	UploadCertDocument(ctx context.Context, input UploadCertDocumentInput) (*ent.CertDocument, error)
+	SubmitCertDocuments(ctx context.Context, orderID int) (*ent.CertOrder, error)
+	SendCertConfirmationCode(ctx context.Context, orderID int) (*SendSMSCodePayload, error)
+	ConfirmCertApplication(ctx context.Context, orderID int, code string, agreementAccepted bool) (*ent.CertOrder, error)
+	PayCertOrder(ctx context.Context, orderID int, channel certorder.PaymentChannel) (*ent.CertOrder, error)
+	RefreshCertOrder(ctx context.Context, orderID int) (*ent.CertOrder, error)
+	RevokeEnterpriseCertification(ctx context.Context, orderID int) (*ent.CertOrder, error)
+	ContinueEnterpriseCertification(ctx context.Context, orderID int) (*ent.CertOrder, error)
+	RequestJoinEnterprise(ctx context.Context, enterpriseName string, reason string) (*ent.JoinRequest, error)
+	RevokeJoinRequest(ctx context.Context, id int) (*ent.JoinRequest, error)
+	RejoinEnterprise(ctx context.Context, id int, reason *string) (*ent.JoinRequest, error)
+	SwitchSpace(ctx context.Context, enterpriseID *int) (*ActiveSpace, error)
+	DecideJoinRequest(ctx context.Context, id int, approve bool, reason *string) (*ent.JoinRequest, error)
+	UpdateOrganization(ctx context.Context, input UpdateOrganizationInput) (*OrgChangePayload, error)
+	AddMember(ctx context.Context, phone string, role membership.Role, title *string) (*ent.Membership, error)
+	UpdateMember(ctx context.Context, id int, role *membership.Role, title *string) (*ent.Membership, error)
+	RemoveMember(ctx context.Context, id int) (bool, error)
+	CreateSeal(ctx context.Context, input CreateSealInput) (*ent.Seal, error)
+	SetSealEnabled(ctx context.Context, id int, enabled bool) (*ent.Seal, error)
+	VoidSeal(ctx context.Context, id int, reason *string) (*ent.Seal, error)
+	GrantSeal(ctx context.Context, input GrantSealInput) (*ent.SealGrant, error)
+	RevokeSealGrant(ctx context.Context, id int) (*ent.SealGrant, error)
+	RenewCertificate(ctx context.Context, id int) (*ent.Certificate, error)
+	RevokeCertificate(ctx context.Context, id int) (*ent.Certificate, error)
+	CreateFlow(ctx context.Context, input FlowDraftInput) (*ent.Flow, error)
+	UpdateFlowDraft(ctx context.Context, id int, input FlowDraftInput) (*ent.Flow, error)
+	RemoveFlowDocument(ctx context.Context, id int) (bool, error)
+	SendFlow(ctx context.Context, id int) (*ent.Flow, error)
+	RemindFlows(ctx context.Context, ids []int) ([]*RemindResult, error)
+	RevokeFlow(ctx context.Context, id int, reason string) (*ent.Flow, error)
+	DeleteFlows(ctx context.Context, ids []int) (bool, error)
+	SendSigningLinkCode(ctx context.Context, code string) (*SendSMSCodePayload, error)
+	OpenSigningLink(ctx context.Context, input OpenSigningLinkInput) (*OpenSigningLinkPayload, error)
+	VerifyFlowPasscode(ctx context.Context, flowID int, passcode string) (bool, error)
+	SendIntentCode(ctx context.Context, input SignFlowInput) (*IntentCodePayload, error)
+	SignFlow(ctx context.Context, input SignFlowInput) (*ent.Flow, error)
+	DeclineFlow(ctx context.Context, id int, reason string) (*ent.Flow, error)
+	StartRealNameVerification(ctx context.Context, input StartRealNameInput) (*ent.IdentityVerification, error)
+	VerifyRealNameByCarrier(ctx context.Context, id int) (*ent.IdentityVerification, error)
+	VerifyRealNameByBankCard(ctx context.Context, id int, cardNumber string) (*ent.IdentityVerification, error)
+	StartFaceVerification(ctx context.Context, id int, returnURL *string) (*ent.IdentityVerification, error)
+	CompleteFaceVerification(ctx context.Context, id int) (*ent.IdentityVerification, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []int) ([]ent.Noder, error)
 	Me(ctx context.Context) (*ent.User, error)
 	Agreements(ctx context.Context) ([]*AgreementDocument, error)
+	MyEnterprises(ctx context.Context, search *string) (*MyEnterprises, error)
+	CertificationOrder(ctx context.Context, id int) (*ent.CertOrder, error)
+	AuthorizationLetterTemplate(ctx context.Context, orderID int) (*AuthorizationLetterTemplate, error)
+	ActiveSpace(ctx context.Context) (*ActiveSpace, error)
+	MySealGrants(ctx context.Context) ([]*ent.SealGrant, error)
+	ConsoleEnterprise(ctx context.Context) (*ent.Enterprise, error)
+	ConsoleMembers(ctx context.Context) ([]*ent.Membership, error)
+	ConsoleSeals(ctx context.Context) ([]*ent.Seal, error)
+	ConsoleSealGrants(ctx context.Context) ([]*ent.SealGrant, error)
+	ConsoleCertificates(ctx context.Context) ([]*ent.Certificate, error)
+	ConsoleJoinRequests(ctx context.Context, status *joinrequest.Status) ([]*ent.JoinRequest, error)
+	Flows(ctx context.Context, list FlowList, filter *FlowListFilter, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FlowOrder) (*ent.FlowConnection, error)
+	FlowCounts(ctx context.Context) (*FlowCounts, error)
+	SigningLink(ctx context.Context, code string) (*SigningLinkInfo, error)
+	MyIdentityVerifications(ctx context.Context) ([]*ent.IdentityVerification, error)
+	UsableSeals(ctx context.Context) ([]*ent.Seal, error)
+}
+type SealResolver interface {
+	ImageDataURL(ctx context.Context, obj *ent.Seal) (string, error)
+}
+type SealGrantResolver interface {
+	SealName(ctx context.Context, obj *ent.SealGrant) (string, error)
+	GranteeName(ctx context.Context, obj *ent.SealGrant) (*string, error)
 }
 type SessionResolver interface {
 	Current(ctx context.Context, obj *ent.Session) (bool, error)
@@ -471,6 +714,7 @@ type SubscriptionResolver interface {
 type UserResolver interface {
 	MaskedPhone(ctx context.Context, obj *ent.User) (string, error)
 	HasPassword(ctx context.Context, obj *ent.User) (bool, error)
+	RealNameVerified(ctx context.Context, obj *ent.User) (bool, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -490,6 +734,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "ActiveSpace.enterprise":
+		if e.ComplexityRoot.ActiveSpace.Enterprise == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActiveSpace.Enterprise(childComplexity), true
+	case "ActiveSpace.role":
+		if e.ComplexityRoot.ActiveSpace.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActiveSpace.Role(childComplexity), true
 
 	case "AgreementAcceptance.acceptedAt":
 		if e.ComplexityRoot.AgreementAcceptance.AcceptedAt == nil {
@@ -589,6 +846,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthPayload.User(childComplexity), true
+
+	case "AuthorizationLetterTemplate.contentType":
+		if e.ComplexityRoot.AuthorizationLetterTemplate.ContentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthorizationLetterTemplate.ContentType(childComplexity), true
+	case "AuthorizationLetterTemplate.dataURL":
+		if e.ComplexityRoot.AuthorizationLetterTemplate.DataURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthorizationLetterTemplate.DataURL(childComplexity), true
+	case "AuthorizationLetterTemplate.fileName":
+		if e.ComplexityRoot.AuthorizationLetterTemplate.FileName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthorizationLetterTemplate.FileName(childComplexity), true
 
 	case "CaptchaChallenge.expiresAt":
 		if e.ComplexityRoot.CaptchaChallenge.ExpiresAt == nil {
@@ -730,6 +1006,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CertOrder.CaOrderID(childComplexity), true
+	case "CertOrder.canRevoke":
+		if e.ComplexityRoot.CertOrder.CanRevoke == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertOrder.CanRevoke(childComplexity), true
 	case "CertOrder.checkTxnID":
 		if e.ComplexityRoot.CertOrder.CheckTxnID == nil {
 			break
@@ -814,6 +1096,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CertOrder.PaymentChannel(childComplexity), true
+	case "CertOrder.paymentQRDataURL":
+		if e.ComplexityRoot.CertOrder.PaymentQRDataURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertOrder.PaymentQRDataURL(childComplexity), true
 	case "CertOrder.paymentQr":
 		if e.ComplexityRoot.CertOrder.PaymentQr == nil {
 			break
@@ -838,6 +1126,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CertOrder.Step(childComplexity), true
+	case "CertOrder.stepTitle":
+		if e.ComplexityRoot.CertOrder.StepTitle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertOrder.StepTitle(childComplexity), true
 	case "CertOrder.submittedAt":
 		if e.ComplexityRoot.CertOrder.SubmittedAt == nil {
 			break
@@ -965,6 +1259,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Certificate.UserID(childComplexity), true
+
+	case "CertifiedEnterprise.enterprise":
+		if e.ComplexityRoot.CertifiedEnterprise.Enterprise == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertifiedEnterprise.Enterprise(childComplexity), true
+	case "CertifiedEnterprise.order":
+		if e.ComplexityRoot.CertifiedEnterprise.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertifiedEnterprise.Order(childComplexity), true
+	case "CertifiedEnterprise.statusTitle":
+		if e.ComplexityRoot.CertifiedEnterprise.StatusTitle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertifiedEnterprise.StatusTitle(childComplexity), true
 
 	case "ChangePhoneTicket.expiresAt":
 		if e.ComplexityRoot.ChangePhoneTicket.ExpiresAt == nil {
@@ -1112,6 +1425,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Flow.FinishedAt(childComplexity), true
+	case "Flow.hasPasscode":
+		if e.ComplexityRoot.Flow.HasPasscode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Flow.HasPasscode(childComplexity), true
 	case "Flow.id":
 		if e.ComplexityRoot.Flow.ID == nil {
 			break
@@ -1197,6 +1516,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FlowConnection.TotalCount(childComplexity), true
+
+	case "FlowCounts.cc":
+		if e.ComplexityRoot.FlowCounts.Cc == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowCounts.Cc(childComplexity), true
+	case "FlowCounts.completed":
+		if e.ComplexityRoot.FlowCounts.Completed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowCounts.Completed(childComplexity), true
+	case "FlowCounts.done":
+		if e.ComplexityRoot.FlowCounts.Done == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowCounts.Done(childComplexity), true
+	case "FlowCounts.drafts":
+		if e.ComplexityRoot.FlowCounts.Drafts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowCounts.Drafts(childComplexity), true
+	case "FlowCounts.initiated":
+		if e.ComplexityRoot.FlowCounts.Initiated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowCounts.Initiated(childComplexity), true
+	case "FlowCounts.todo":
+		if e.ComplexityRoot.FlowCounts.Todo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowCounts.Todo(childComplexity), true
+	case "FlowCounts.voided":
+		if e.ComplexityRoot.FlowCounts.Voided == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowCounts.Voided(childComplexity), true
 
 	case "FlowDocument.contractNumber":
 		if e.ComplexityRoot.FlowDocument.ContractNumber == nil {
@@ -1393,6 +1755,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.IdentityVerification.VerifiedAt(childComplexity), true
 
+	case "IntentCodePayload.expiresAt":
+		if e.ComplexityRoot.IntentCodePayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntentCodePayload.ExpiresAt(childComplexity), true
+	case "IntentCodePayload.fingerprint":
+		if e.ComplexityRoot.IntentCodePayload.Fingerprint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntentCodePayload.Fingerprint(childComplexity), true
+	case "IntentCodePayload.maskedPhone":
+		if e.ComplexityRoot.IntentCodePayload.MaskedPhone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntentCodePayload.MaskedPhone(childComplexity), true
+	case "IntentCodePayload.resendAfterSeconds":
+		if e.ComplexityRoot.IntentCodePayload.ResendAfterSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntentCodePayload.ResendAfterSeconds(childComplexity), true
+
+	case "JoinRequest.applicantMaskedPhone":
+		if e.ComplexityRoot.JoinRequest.ApplicantMaskedPhone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JoinRequest.ApplicantMaskedPhone(childComplexity), true
+	case "JoinRequest.applicantName":
+		if e.ComplexityRoot.JoinRequest.ApplicantName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JoinRequest.ApplicantName(childComplexity), true
 	case "JoinRequest.createdAt":
 		if e.ComplexityRoot.JoinRequest.CreatedAt == nil {
 			break
@@ -1423,6 +1822,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JoinRequest.EnterpriseID(childComplexity), true
+	case "JoinRequest.enterpriseName":
+		if e.ComplexityRoot.JoinRequest.EnterpriseName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JoinRequest.EnterpriseName(childComplexity), true
 	case "JoinRequest.id":
 		if e.ComplexityRoot.JoinRequest.ID == nil {
 			break
@@ -1466,6 +1871,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.JoinRequest.UserID(childComplexity), true
 
+	case "JoinedEnterprise.creditCode":
+		if e.ComplexityRoot.JoinedEnterprise.CreditCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JoinedEnterprise.CreditCode(childComplexity), true
+	case "JoinedEnterprise.enterpriseId":
+		if e.ComplexityRoot.JoinedEnterprise.EnterpriseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JoinedEnterprise.EnterpriseID(childComplexity), true
+	case "JoinedEnterprise.enterpriseName":
+		if e.ComplexityRoot.JoinedEnterprise.EnterpriseName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JoinedEnterprise.EnterpriseName(childComplexity), true
+	case "JoinedEnterprise.request":
+		if e.ComplexityRoot.JoinedEnterprise.Request == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JoinedEnterprise.Request(childComplexity), true
+	case "JoinedEnterprise.role":
+		if e.ComplexityRoot.JoinedEnterprise.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JoinedEnterprise.Role(childComplexity), true
+
 	case "Membership.createdAt":
 		if e.ComplexityRoot.Membership.CreatedAt == nil {
 			break
@@ -1490,6 +1926,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Membership.ID(childComplexity), true
+	case "Membership.memberMaskedPhone":
+		if e.ComplexityRoot.Membership.MemberMaskedPhone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Membership.MemberMaskedPhone(childComplexity), true
+	case "Membership.memberName":
+		if e.ComplexityRoot.Membership.MemberName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Membership.MemberName(childComplexity), true
 	case "Membership.role":
 		if e.ComplexityRoot.Membership.Role == nil {
 			break
@@ -1521,6 +1969,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Membership.UserID(childComplexity), true
 
+	case "Mutation.addMember":
+		if e.ComplexityRoot.Mutation.AddMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddMember(childComplexity, args["phone"].(string), args["role"].(membership.Role), args["title"].(*string)), true
+	case "Mutation.backToEditCertOrder":
+		if e.ComplexityRoot.Mutation.BackToEditCertOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_backToEditCertOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BackToEditCertOrder(childComplexity, args["orderId"].(int)), true
 	case "Mutation.changePassword":
 		if e.ComplexityRoot.Mutation.ChangePassword == nil {
 			break
@@ -1543,6 +2013,116 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ChangePhone(childComplexity, args["input"].(ChangePhoneInput)), true
+	case "Mutation.completeFaceVerification":
+		if e.ComplexityRoot.Mutation.CompleteFaceVerification == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_completeFaceVerification_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CompleteFaceVerification(childComplexity, args["id"].(int)), true
+	case "Mutation.confirmCertApplication":
+		if e.ComplexityRoot.Mutation.ConfirmCertApplication == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmCertApplication_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmCertApplication(childComplexity, args["orderId"].(int), args["code"].(string), args["agreementAccepted"].(bool)), true
+	case "Mutation.confirmCertOrder":
+		if e.ComplexityRoot.Mutation.ConfirmCertOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmCertOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmCertOrder(childComplexity, args["orderId"].(int), args["input"].(*ConfirmCertOrderInput)), true
+	case "Mutation.continueEnterpriseCertification":
+		if e.ComplexityRoot.Mutation.ContinueEnterpriseCertification == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_continueEnterpriseCertification_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ContinueEnterpriseCertification(childComplexity, args["orderId"].(int)), true
+	case "Mutation.createFlow":
+		if e.ComplexityRoot.Mutation.CreateFlow == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createFlow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateFlow(childComplexity, args["input"].(FlowDraftInput)), true
+	case "Mutation.createSeal":
+		if e.ComplexityRoot.Mutation.CreateSeal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createSeal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateSeal(childComplexity, args["input"].(CreateSealInput)), true
+	case "Mutation.decideJoinRequest":
+		if e.ComplexityRoot.Mutation.DecideJoinRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_decideJoinRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DecideJoinRequest(childComplexity, args["id"].(int), args["approve"].(bool), args["reason"].(*string)), true
+	case "Mutation.declineFlow":
+		if e.ComplexityRoot.Mutation.DeclineFlow == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_declineFlow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeclineFlow(childComplexity, args["id"].(int), args["reason"].(string)), true
+	case "Mutation.deleteFlows":
+		if e.ComplexityRoot.Mutation.DeleteFlows == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteFlows_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteFlows(childComplexity, args["ids"].([]int)), true
+	case "Mutation.grantSeal":
+		if e.ComplexityRoot.Mutation.GrantSeal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_grantSeal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.GrantSeal(childComplexity, args["input"].(GrantSealInput)), true
 	case "Mutation.loginByPassword":
 		if e.ComplexityRoot.Mutation.LoginByPassword == nil {
 			break
@@ -1577,6 +2157,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.NewCaptcha(childComplexity), true
+	case "Mutation.openSigningLink":
+		if e.ComplexityRoot.Mutation.OpenSigningLink == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_openSigningLink_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OpenSigningLink(childComplexity, args["input"].(OpenSigningLinkInput)), true
+	case "Mutation.payCertOrder":
+		if e.ComplexityRoot.Mutation.PayCertOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_payCertOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PayCertOrder(childComplexity, args["orderId"].(int), args["channel"].(certorder.PaymentChannel)), true
+	case "Mutation.refreshCertOrder":
+		if e.ComplexityRoot.Mutation.RefreshCertOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_refreshCertOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RefreshCertOrder(childComplexity, args["orderId"].(int)), true
 	case "Mutation.register":
 		if e.ComplexityRoot.Mutation.Register == nil {
 			break
@@ -1588,6 +2201,83 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Register(childComplexity, args["input"].(RegisterInput)), true
+	case "Mutation.rejoinEnterprise":
+		if e.ComplexityRoot.Mutation.RejoinEnterprise == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejoinEnterprise_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejoinEnterprise(childComplexity, args["id"].(int), args["reason"].(*string)), true
+	case "Mutation.remindFlows":
+		if e.ComplexityRoot.Mutation.RemindFlows == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_remindFlows_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemindFlows(childComplexity, args["ids"].([]int)), true
+	case "Mutation.removeFlowDocument":
+		if e.ComplexityRoot.Mutation.RemoveFlowDocument == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeFlowDocument_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveFlowDocument(childComplexity, args["id"].(int)), true
+	case "Mutation.removeMember":
+		if e.ComplexityRoot.Mutation.RemoveMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveMember(childComplexity, args["id"].(int)), true
+	case "Mutation.renewCertificate":
+		if e.ComplexityRoot.Mutation.RenewCertificate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_renewCertificate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RenewCertificate(childComplexity, args["id"].(int)), true
+	case "Mutation.requestJoinEnterprise":
+		if e.ComplexityRoot.Mutation.RequestJoinEnterprise == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestJoinEnterprise_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestJoinEnterprise(childComplexity, args["enterpriseName"].(string), args["reason"].(string)), true
+	case "Mutation.resendCertAuthorizationCode":
+		if e.ComplexityRoot.Mutation.ResendCertAuthorizationCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resendCertAuthorizationCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResendCertAuthorizationCode(childComplexity, args["orderId"].(int)), true
 	case "Mutation.resetPassword":
 		if e.ComplexityRoot.Mutation.ResetPassword == nil {
 			break
@@ -1599,6 +2289,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResetPassword(childComplexity, args["input"].(ResetPasswordInput)), true
+	case "Mutation.revokeCertificate":
+		if e.ComplexityRoot.Mutation.RevokeCertificate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeCertificate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeCertificate(childComplexity, args["id"].(int)), true
+	case "Mutation.revokeEnterpriseCertification":
+		if e.ComplexityRoot.Mutation.RevokeEnterpriseCertification == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeEnterpriseCertification_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeEnterpriseCertification(childComplexity, args["orderId"].(int)), true
+	case "Mutation.revokeFlow":
+		if e.ComplexityRoot.Mutation.RevokeFlow == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeFlow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeFlow(childComplexity, args["id"].(int), args["reason"].(string)), true
+	case "Mutation.revokeJoinRequest":
+		if e.ComplexityRoot.Mutation.RevokeJoinRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeJoinRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeJoinRequest(childComplexity, args["id"].(int)), true
+	case "Mutation.revokeSealGrant":
+		if e.ComplexityRoot.Mutation.RevokeSealGrant == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeSealGrant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeSealGrant(childComplexity, args["id"].(int)), true
 	case "Mutation.revokeSession":
 		if e.ComplexityRoot.Mutation.RevokeSession == nil {
 			break
@@ -1610,6 +2355,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeSession(childComplexity, args["id"].(int)), true
+	case "Mutation.saveCertApplication":
+		if e.ComplexityRoot.Mutation.SaveCertApplication == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_saveCertApplication_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SaveCertApplication(childComplexity, args["orderId"].(int), args["input"].(CertApplicationInput)), true
+	case "Mutation.sendCertConfirmationCode":
+		if e.ComplexityRoot.Mutation.SendCertConfirmationCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendCertConfirmationCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendCertConfirmationCode(childComplexity, args["orderId"].(int)), true
+	case "Mutation.sendFlow":
+		if e.ComplexityRoot.Mutation.SendFlow == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendFlow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendFlow(childComplexity, args["id"].(int)), true
+	case "Mutation.sendIntentCode":
+		if e.ComplexityRoot.Mutation.SendIntentCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendIntentCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendIntentCode(childComplexity, args["input"].(SignFlowInput)), true
 	case "Mutation.sendSMSCode":
 		if e.ComplexityRoot.Mutation.SendSMSCode == nil {
 			break
@@ -1621,6 +2410,160 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendSMSCode(childComplexity, args["input"].(SendSMSCodeInput)), true
+	case "Mutation.sendSigningLinkCode":
+		if e.ComplexityRoot.Mutation.SendSigningLinkCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendSigningLinkCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendSigningLinkCode(childComplexity, args["code"].(string)), true
+	case "Mutation.setSealEnabled":
+		if e.ComplexityRoot.Mutation.SetSealEnabled == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setSealEnabled_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetSealEnabled(childComplexity, args["id"].(int), args["enabled"].(bool)), true
+	case "Mutation.signFlow":
+		if e.ComplexityRoot.Mutation.SignFlow == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_signFlow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SignFlow(childComplexity, args["input"].(SignFlowInput)), true
+	case "Mutation.startEnterpriseCertification":
+		if e.ComplexityRoot.Mutation.StartEnterpriseCertification == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startEnterpriseCertification_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartEnterpriseCertification(childComplexity, args["input"].(StartCertificationInput)), true
+	case "Mutation.startFaceVerification":
+		if e.ComplexityRoot.Mutation.StartFaceVerification == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startFaceVerification_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartFaceVerification(childComplexity, args["id"].(int), args["returnUrl"].(*string)), true
+	case "Mutation.startRealNameVerification":
+		if e.ComplexityRoot.Mutation.StartRealNameVerification == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startRealNameVerification_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartRealNameVerification(childComplexity, args["input"].(StartRealNameInput)), true
+	case "Mutation.submitCertDocuments":
+		if e.ComplexityRoot.Mutation.SubmitCertDocuments == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_submitCertDocuments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SubmitCertDocuments(childComplexity, args["orderId"].(int)), true
+	case "Mutation.switchSpace":
+		if e.ComplexityRoot.Mutation.SwitchSpace == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_switchSpace_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SwitchSpace(childComplexity, args["enterpriseId"].(*int)), true
+	case "Mutation.updateFlowDraft":
+		if e.ComplexityRoot.Mutation.UpdateFlowDraft == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateFlowDraft_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateFlowDraft(childComplexity, args["id"].(int), args["input"].(FlowDraftInput)), true
+	case "Mutation.updateMember":
+		if e.ComplexityRoot.Mutation.UpdateMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateMember(childComplexity, args["id"].(int), args["role"].(*membership.Role), args["title"].(*string)), true
+	case "Mutation.updateOrganization":
+		if e.ComplexityRoot.Mutation.UpdateOrganization == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateOrganization_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateOrganization(childComplexity, args["input"].(UpdateOrganizationInput)), true
+	case "Mutation.uploadCertDocument":
+		if e.ComplexityRoot.Mutation.UploadCertDocument == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadCertDocument_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadCertDocument(childComplexity, args["input"].(UploadCertDocumentInput)), true
+	case "Mutation.verifyCertAuthorization":
+		if e.ComplexityRoot.Mutation.VerifyCertAuthorization == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyCertAuthorization_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyCertAuthorization(childComplexity, args["orderId"].(int), args["code"].(string), args["amount"].(*string)), true
+	case "Mutation.verifyFlowPasscode":
+		if e.ComplexityRoot.Mutation.VerifyFlowPasscode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyFlowPasscode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyFlowPasscode(childComplexity, args["flowID"].(int), args["passcode"].(string)), true
 	case "Mutation.verifyOldPhone":
 		if e.ComplexityRoot.Mutation.VerifyOldPhone == nil {
 			break
@@ -1632,6 +2575,84 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.VerifyOldPhone(childComplexity, args["code"].(string)), true
+	case "Mutation.verifyRealNameByBankCard":
+		if e.ComplexityRoot.Mutation.VerifyRealNameByBankCard == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyRealNameByBankCard_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyRealNameByBankCard(childComplexity, args["id"].(int), args["cardNumber"].(string)), true
+	case "Mutation.verifyRealNameByCarrier":
+		if e.ComplexityRoot.Mutation.VerifyRealNameByCarrier == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyRealNameByCarrier_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyRealNameByCarrier(childComplexity, args["id"].(int)), true
+	case "Mutation.voidSeal":
+		if e.ComplexityRoot.Mutation.VoidSeal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_voidSeal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VoidSeal(childComplexity, args["id"].(int), args["reason"].(*string)), true
+
+	case "MyEnterprises.certified":
+		if e.ComplexityRoot.MyEnterprises.Certified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MyEnterprises.Certified(childComplexity), true
+	case "MyEnterprises.joined":
+		if e.ComplexityRoot.MyEnterprises.Joined == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MyEnterprises.Joined(childComplexity), true
+
+	case "OpenSigningLinkPayload.auth":
+		if e.ComplexityRoot.OpenSigningLinkPayload.Auth == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpenSigningLinkPayload.Auth(childComplexity), true
+	case "OpenSigningLinkPayload.flow":
+		if e.ComplexityRoot.OpenSigningLinkPayload.Flow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpenSigningLinkPayload.Flow(childComplexity), true
+
+	case "OrgChangePayload.enterprise":
+		if e.ComplexityRoot.OrgChangePayload.Enterprise == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgChangePayload.Enterprise(childComplexity), true
+	case "OrgChangePayload.revokedCertificates":
+		if e.ComplexityRoot.OrgChangePayload.RevokedCertificates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgChangePayload.RevokedCertificates(childComplexity), true
+	case "OrgChangePayload.voidedSeals":
+		if e.ComplexityRoot.OrgChangePayload.VoidedSeals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrgChangePayload.VoidedSeals(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1804,12 +2825,98 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Participant.ViewedAt(childComplexity), true
 
+	case "Query.activeSpace":
+		if e.ComplexityRoot.Query.ActiveSpace == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ActiveSpace(childComplexity), true
 	case "Query.agreements":
 		if e.ComplexityRoot.Query.Agreements == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Agreements(childComplexity), true
+	case "Query.authorizationLetterTemplate":
+		if e.ComplexityRoot.Query.AuthorizationLetterTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Query_authorizationLetterTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AuthorizationLetterTemplate(childComplexity, args["orderId"].(int)), true
+	case "Query.certificationOrder":
+		if e.ComplexityRoot.Query.CertificationOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Query_certificationOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CertificationOrder(childComplexity, args["id"].(int)), true
+	case "Query.consoleCertificates":
+		if e.ComplexityRoot.Query.ConsoleCertificates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ConsoleCertificates(childComplexity), true
+	case "Query.consoleEnterprise":
+		if e.ComplexityRoot.Query.ConsoleEnterprise == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ConsoleEnterprise(childComplexity), true
+	case "Query.consoleJoinRequests":
+		if e.ComplexityRoot.Query.ConsoleJoinRequests == nil {
+			break
+		}
+
+		args, err := ec.field_Query_consoleJoinRequests_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ConsoleJoinRequests(childComplexity, args["status"].(*joinrequest.Status)), true
+	case "Query.consoleMembers":
+		if e.ComplexityRoot.Query.ConsoleMembers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ConsoleMembers(childComplexity), true
+	case "Query.consoleSealGrants":
+		if e.ComplexityRoot.Query.ConsoleSealGrants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ConsoleSealGrants(childComplexity), true
+	case "Query.consoleSeals":
+		if e.ComplexityRoot.Query.ConsoleSeals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ConsoleSeals(childComplexity), true
+	case "Query.flowCounts":
+		if e.ComplexityRoot.Query.FlowCounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.FlowCounts(childComplexity), true
+	case "Query.flows":
+		if e.ComplexityRoot.Query.Flows == nil {
+			break
+		}
+
+		args, err := ec.field_Query_flows_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Flows(childComplexity, args["list"].(FlowList), args["filter"].(*FlowListFilter), args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.FlowOrder)), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -1817,6 +2924,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.myEnterprises":
+		if e.ComplexityRoot.Query.MyEnterprises == nil {
+			break
+		}
+
+		args, err := ec.field_Query_myEnterprises_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MyEnterprises(childComplexity, args["search"].(*string)), true
+	case "Query.myIdentityVerifications":
+		if e.ComplexityRoot.Query.MyIdentityVerifications == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MyIdentityVerifications(childComplexity), true
+	case "Query.mySealGrants":
+		if e.ComplexityRoot.Query.MySealGrants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MySealGrants(childComplexity), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -1839,6 +2969,48 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]int)), true
+	case "Query.signingLink":
+		if e.ComplexityRoot.Query.SigningLink == nil {
+			break
+		}
+
+		args, err := ec.field_Query_signingLink_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SigningLink(childComplexity, args["code"].(string)), true
+	case "Query.usableSeals":
+		if e.ComplexityRoot.Query.UsableSeals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.UsableSeals(childComplexity), true
+
+	case "RemindResult.code":
+		if e.ComplexityRoot.RemindResult.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemindResult.Code(childComplexity), true
+	case "RemindResult.error":
+		if e.ComplexityRoot.RemindResult.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemindResult.Error(childComplexity), true
+	case "RemindResult.flowID":
+		if e.ComplexityRoot.RemindResult.FlowID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemindResult.FlowID(childComplexity), true
+	case "RemindResult.reminded":
+		if e.ComplexityRoot.RemindResult.Reminded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemindResult.Reminded(childComplexity), true
 
 	case "Seal.certificate":
 		if e.ComplexityRoot.Seal.Certificate == nil {
@@ -1882,6 +3054,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Seal.ID(childComplexity), true
+	case "Seal.imageDataURL":
+		if e.ComplexityRoot.Seal.ImageDataURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Seal.ImageDataURL(childComplexity), true
 	case "Seal.isDefault":
 		if e.ComplexityRoot.Seal.IsDefault == nil {
 			break
@@ -1979,6 +3157,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SealGrant.GrantedBy(childComplexity), true
+	case "SealGrant.granteeName":
+		if e.ComplexityRoot.SealGrant.GranteeName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SealGrant.GranteeName(childComplexity), true
 	case "SealGrant.id":
 		if e.ComplexityRoot.SealGrant.ID == nil {
 			break
@@ -2015,6 +3199,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SealGrant.SealID(childComplexity), true
+	case "SealGrant.sealName":
+		if e.ComplexityRoot.SealGrant.SealName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SealGrant.SealName(childComplexity), true
 	case "SealGrant.updatedAt":
 		if e.ComplexityRoot.SealGrant.UpdatedAt == nil {
 			break
@@ -2261,6 +3451,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SignField.Y(childComplexity), true
 
+	case "SigningLinkInfo.flowName":
+		if e.ComplexityRoot.SigningLinkInfo.FlowName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SigningLinkInfo.FlowName(childComplexity), true
+	case "SigningLinkInfo.initiator":
+		if e.ComplexityRoot.SigningLinkInfo.Initiator == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SigningLinkInfo.Initiator(childComplexity), true
+	case "SigningLinkInfo.maskedPhone":
+		if e.ComplexityRoot.SigningLinkInfo.MaskedPhone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SigningLinkInfo.MaskedPhone(childComplexity), true
+	case "SigningLinkInfo.status":
+		if e.ComplexityRoot.SigningLinkInfo.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SigningLinkInfo.Status(childComplexity), true
+
 	case "Subscription.heartbeat":
 		if e.ComplexityRoot.Subscription.Heartbeat == nil {
 			break
@@ -2321,6 +3536,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.PhoneVerifiedAt(childComplexity), true
+	case "User.realNameVerified":
+		if e.ComplexityRoot.User.RealNameVerified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.RealNameVerified(childComplexity), true
 	case "User.sessions":
 		if e.ComplexityRoot.User.Sessions == nil {
 			break
@@ -2349,28 +3570,43 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AgreementAcceptanceWhereInput", ec.unmarshalInputAgreementAcceptanceWhereInput),
+			graphql.NewInputUnmarshaler("CertApplicationInput", ec.unmarshalInputCertApplicationInput),
 			graphql.NewInputUnmarshaler("CertDocumentWhereInput", ec.unmarshalInputCertDocumentWhereInput),
 			graphql.NewInputUnmarshaler("CertOrderWhereInput", ec.unmarshalInputCertOrderWhereInput),
 			graphql.NewInputUnmarshaler("CertificateWhereInput", ec.unmarshalInputCertificateWhereInput),
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
 			graphql.NewInputUnmarshaler("ChangePhoneInput", ec.unmarshalInputChangePhoneInput),
+			graphql.NewInputUnmarshaler("ConfirmCertOrderInput", ec.unmarshalInputConfirmCertOrderInput),
+			graphql.NewInputUnmarshaler("CreateSealInput", ec.unmarshalInputCreateSealInput),
 			graphql.NewInputUnmarshaler("EnterpriseWhereInput", ec.unmarshalInputEnterpriseWhereInput),
 			graphql.NewInputUnmarshaler("FlowDocumentWhereInput", ec.unmarshalInputFlowDocumentWhereInput),
+			graphql.NewInputUnmarshaler("FlowDraftInput", ec.unmarshalInputFlowDraftInput),
+			graphql.NewInputUnmarshaler("FlowListFilter", ec.unmarshalInputFlowListFilter),
 			graphql.NewInputUnmarshaler("FlowOrder", ec.unmarshalInputFlowOrder),
 			graphql.NewInputUnmarshaler("FlowWhereInput", ec.unmarshalInputFlowWhereInput),
+			graphql.NewInputUnmarshaler("GrantSealInput", ec.unmarshalInputGrantSealInput),
 			graphql.NewInputUnmarshaler("IdentityVerificationWhereInput", ec.unmarshalInputIdentityVerificationWhereInput),
 			graphql.NewInputUnmarshaler("JoinRequestWhereInput", ec.unmarshalInputJoinRequestWhereInput),
 			graphql.NewInputUnmarshaler("LoginByPasswordInput", ec.unmarshalInputLoginByPasswordInput),
 			graphql.NewInputUnmarshaler("LoginBySMSInput", ec.unmarshalInputLoginBySMSInput),
 			graphql.NewInputUnmarshaler("MembershipWhereInput", ec.unmarshalInputMembershipWhereInput),
+			graphql.NewInputUnmarshaler("OpenSigningLinkInput", ec.unmarshalInputOpenSigningLinkInput),
+			graphql.NewInputUnmarshaler("ParticipantInput", ec.unmarshalInputParticipantInput),
 			graphql.NewInputUnmarshaler("ParticipantWhereInput", ec.unmarshalInputParticipantWhereInput),
+			graphql.NewInputUnmarshaler("PlacementInput", ec.unmarshalInputPlacementInput),
 			graphql.NewInputUnmarshaler("RegisterInput", ec.unmarshalInputRegisterInput),
 			graphql.NewInputUnmarshaler("ResetPasswordInput", ec.unmarshalInputResetPasswordInput),
 			graphql.NewInputUnmarshaler("SealGrantWhereInput", ec.unmarshalInputSealGrantWhereInput),
 			graphql.NewInputUnmarshaler("SealWhereInput", ec.unmarshalInputSealWhereInput),
 			graphql.NewInputUnmarshaler("SendSMSCodeInput", ec.unmarshalInputSendSMSCodeInput),
 			graphql.NewInputUnmarshaler("SessionWhereInput", ec.unmarshalInputSessionWhereInput),
+			graphql.NewInputUnmarshaler("SignFieldInput", ec.unmarshalInputSignFieldInput),
 			graphql.NewInputUnmarshaler("SignFieldWhereInput", ec.unmarshalInputSignFieldWhereInput),
+			graphql.NewInputUnmarshaler("SignFlowInput", ec.unmarshalInputSignFlowInput),
+			graphql.NewInputUnmarshaler("StartCertificationInput", ec.unmarshalInputStartCertificationInput),
+			graphql.NewInputUnmarshaler("StartRealNameInput", ec.unmarshalInputStartRealNameInput),
+			graphql.NewInputUnmarshaler("UpdateOrganizationInput", ec.unmarshalInputUpdateOrganizationInput),
+			graphql.NewInputUnmarshaler("UploadCertDocumentInput", ec.unmarshalInputUploadCertDocumentInput),
 			graphql.NewInputUnmarshaler("UserWhereInput", ec.unmarshalInputUserWhereInput),
 		)
 	}
@@ -2464,7 +3700,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "accounts.graphql" "ent.graphql" "flows.graphql" "schema.graphql"
+//go:embed "accounts.graphql" "ent.graphql" "enterprises.graphql" "flows.graphql" "identity.graphql" "schema.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2478,7 +3714,9 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "accounts.graphql", Input: sourceData("accounts.graphql"), BuiltIn: false},
 	{Name: "ent.graphql", Input: sourceData("ent.graphql"), BuiltIn: false},
+	{Name: "enterprises.graphql", Input: sourceData("enterprises.graphql"), BuiltIn: false},
 	{Name: "flows.graphql", Input: sourceData("flows.graphql"), BuiltIn: false},
+	{Name: "identity.graphql", Input: sourceData("identity.graphql"), BuiltIn: false},
 	{Name: "schema.graphql", Input: sourceData("schema.graphql"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -2486,6 +3724,16 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_ActiveSpace(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enterprise":
+		return ec.fieldContext_ActiveSpace_enterprise(ctx, field)
+	case "role":
+		return ec.fieldContext_ActiveSpace_role(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActiveSpace", field.Name)
+}
 
 func (ec *executionContext) childFields_AgreementAcceptance(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -2535,6 +3783,18 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 		return ec.fieldContext_AuthPayload_session(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_AuthorizationLetterTemplate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "fileName":
+		return ec.fieldContext_AuthorizationLetterTemplate_fileName(ctx, field)
+	case "contentType":
+		return ec.fieldContext_AuthorizationLetterTemplate_contentType(ctx, field)
+	case "dataURL":
+		return ec.fieldContext_AuthorizationLetterTemplate_dataURL(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuthorizationLetterTemplate", field.Name)
 }
 
 func (ec *executionContext) childFields_CaptchaChallenge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2637,6 +3897,12 @@ func (ec *executionContext) childFields_CertOrder(ctx context.Context, field gra
 		return ec.fieldContext_CertOrder_applicant(ctx, field)
 	case "documents":
 		return ec.fieldContext_CertOrder_documents(ctx, field)
+	case "stepTitle":
+		return ec.fieldContext_CertOrder_stepTitle(ctx, field)
+	case "canRevoke":
+		return ec.fieldContext_CertOrder_canRevoke(ctx, field)
+	case "paymentQRDataURL":
+		return ec.fieldContext_CertOrder_paymentQRDataURL(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CertOrder", field.Name)
 }
@@ -2683,6 +3949,18 @@ func (ec *executionContext) childFields_Certificate(ctx context.Context, field g
 		return ec.fieldContext_Certificate_enterprise(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Certificate", field.Name)
+}
+
+func (ec *executionContext) childFields_CertifiedEnterprise(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enterprise":
+		return ec.fieldContext_CertifiedEnterprise_enterprise(ctx, field)
+	case "order":
+		return ec.fieldContext_CertifiedEnterprise_order(ctx, field)
+	case "statusTitle":
+		return ec.fieldContext_CertifiedEnterprise_statusTitle(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CertifiedEnterprise", field.Name)
 }
 
 func (ec *executionContext) childFields_ChangePhoneTicket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2769,8 +4047,42 @@ func (ec *executionContext) childFields_Flow(ctx context.Context, field graphql.
 		return ec.fieldContext_Flow_participants(ctx, field)
 	case "fields":
 		return ec.fieldContext_Flow_fields(ctx, field)
+	case "hasPasscode":
+		return ec.fieldContext_Flow_hasPasscode(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Flow", field.Name)
+}
+
+func (ec *executionContext) childFields_FlowConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_FlowConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_FlowConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_FlowConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_FlowCounts(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "todo":
+		return ec.fieldContext_FlowCounts_todo(ctx, field)
+	case "drafts":
+		return ec.fieldContext_FlowCounts_drafts(ctx, field)
+	case "done":
+		return ec.fieldContext_FlowCounts_done(ctx, field)
+	case "initiated":
+		return ec.fieldContext_FlowCounts_initiated(ctx, field)
+	case "cc":
+		return ec.fieldContext_FlowCounts_cc(ctx, field)
+	case "completed":
+		return ec.fieldContext_FlowCounts_completed(ctx, field)
+	case "voided":
+		return ec.fieldContext_FlowCounts_voided(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowCounts", field.Name)
 }
 
 func (ec *executionContext) childFields_FlowDocument(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2813,6 +4125,172 @@ func (ec *executionContext) childFields_FlowEdge(ctx context.Context, field grap
 		return ec.fieldContext_FlowEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FlowEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_IdentityVerification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_IdentityVerification_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_IdentityVerification_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_IdentityVerification_updatedAt(ctx, field)
+	case "userID":
+		return ec.fieldContext_IdentityVerification_userID(ctx, field)
+	case "name":
+		return ec.fieldContext_IdentityVerification_name(ctx, field)
+	case "idNumberMasked":
+		return ec.fieldContext_IdentityVerification_idNumberMasked(ctx, field)
+	case "email":
+		return ec.fieldContext_IdentityVerification_email(ctx, field)
+	case "phone":
+		return ec.fieldContext_IdentityVerification_phone(ctx, field)
+	case "method":
+		return ec.fieldContext_IdentityVerification_method(ctx, field)
+	case "status":
+		return ec.fieldContext_IdentityVerification_status(ctx, field)
+	case "provider":
+		return ec.fieldContext_IdentityVerification_provider(ctx, field)
+	case "providerTxnID":
+		return ec.fieldContext_IdentityVerification_providerTxnID(ctx, field)
+	case "bankCardMasked":
+		return ec.fieldContext_IdentityVerification_bankCardMasked(ctx, field)
+	case "faceRedirectURL":
+		return ec.fieldContext_IdentityVerification_faceRedirectURL(ctx, field)
+	case "failureReason":
+		return ec.fieldContext_IdentityVerification_failureReason(ctx, field)
+	case "verifiedAt":
+		return ec.fieldContext_IdentityVerification_verifiedAt(ctx, field)
+	case "user":
+		return ec.fieldContext_IdentityVerification_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IdentityVerification", field.Name)
+}
+
+func (ec *executionContext) childFields_IntentCodePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "maskedPhone":
+		return ec.fieldContext_IntentCodePayload_maskedPhone(ctx, field)
+	case "resendAfterSeconds":
+		return ec.fieldContext_IntentCodePayload_resendAfterSeconds(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_IntentCodePayload_expiresAt(ctx, field)
+	case "fingerprint":
+		return ec.fieldContext_IntentCodePayload_fingerprint(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IntentCodePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_JoinRequest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_JoinRequest_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_JoinRequest_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_JoinRequest_updatedAt(ctx, field)
+	case "enterpriseID":
+		return ec.fieldContext_JoinRequest_enterpriseID(ctx, field)
+	case "userID":
+		return ec.fieldContext_JoinRequest_userID(ctx, field)
+	case "reason":
+		return ec.fieldContext_JoinRequest_reason(ctx, field)
+	case "status":
+		return ec.fieldContext_JoinRequest_status(ctx, field)
+	case "decidedBy":
+		return ec.fieldContext_JoinRequest_decidedBy(ctx, field)
+	case "decidedAt":
+		return ec.fieldContext_JoinRequest_decidedAt(ctx, field)
+	case "rejectReason":
+		return ec.fieldContext_JoinRequest_rejectReason(ctx, field)
+	case "enterprise":
+		return ec.fieldContext_JoinRequest_enterprise(ctx, field)
+	case "user":
+		return ec.fieldContext_JoinRequest_user(ctx, field)
+	case "enterpriseName":
+		return ec.fieldContext_JoinRequest_enterpriseName(ctx, field)
+	case "applicantName":
+		return ec.fieldContext_JoinRequest_applicantName(ctx, field)
+	case "applicantMaskedPhone":
+		return ec.fieldContext_JoinRequest_applicantMaskedPhone(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JoinRequest", field.Name)
+}
+
+func (ec *executionContext) childFields_JoinedEnterprise(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enterpriseId":
+		return ec.fieldContext_JoinedEnterprise_enterpriseId(ctx, field)
+	case "enterpriseName":
+		return ec.fieldContext_JoinedEnterprise_enterpriseName(ctx, field)
+	case "creditCode":
+		return ec.fieldContext_JoinedEnterprise_creditCode(ctx, field)
+	case "role":
+		return ec.fieldContext_JoinedEnterprise_role(ctx, field)
+	case "request":
+		return ec.fieldContext_JoinedEnterprise_request(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JoinedEnterprise", field.Name)
+}
+
+func (ec *executionContext) childFields_Membership(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Membership_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Membership_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Membership_updatedAt(ctx, field)
+	case "enterpriseID":
+		return ec.fieldContext_Membership_enterpriseID(ctx, field)
+	case "userID":
+		return ec.fieldContext_Membership_userID(ctx, field)
+	case "role":
+		return ec.fieldContext_Membership_role(ctx, field)
+	case "title":
+		return ec.fieldContext_Membership_title(ctx, field)
+	case "enterprise":
+		return ec.fieldContext_Membership_enterprise(ctx, field)
+	case "user":
+		return ec.fieldContext_Membership_user(ctx, field)
+	case "memberName":
+		return ec.fieldContext_Membership_memberName(ctx, field)
+	case "memberMaskedPhone":
+		return ec.fieldContext_Membership_memberMaskedPhone(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Membership", field.Name)
+}
+
+func (ec *executionContext) childFields_MyEnterprises(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "certified":
+		return ec.fieldContext_MyEnterprises_certified(ctx, field)
+	case "joined":
+		return ec.fieldContext_MyEnterprises_joined(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MyEnterprises", field.Name)
+}
+
+func (ec *executionContext) childFields_OpenSigningLinkPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "auth":
+		return ec.fieldContext_OpenSigningLinkPayload_auth(ctx, field)
+	case "flow":
+		return ec.fieldContext_OpenSigningLinkPayload_flow(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OpenSigningLinkPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_OrgChangePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enterprise":
+		return ec.fieldContext_OrgChangePayload_enterprise(ctx, field)
+	case "voidedSeals":
+		return ec.fieldContext_OrgChangePayload_voidedSeals(ctx, field)
+	case "revokedCertificates":
+		return ec.fieldContext_OrgChangePayload_revokedCertificates(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrgChangePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2889,6 +4367,20 @@ func (ec *executionContext) childFields_Participant(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type Participant", field.Name)
 }
 
+func (ec *executionContext) childFields_RemindResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "flowID":
+		return ec.fieldContext_RemindResult_flowID(ctx, field)
+	case "reminded":
+		return ec.fieldContext_RemindResult_reminded(ctx, field)
+	case "error":
+		return ec.fieldContext_RemindResult_error(ctx, field)
+	case "code":
+		return ec.fieldContext_RemindResult_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemindResult", field.Name)
+}
+
 func (ec *executionContext) childFields_Seal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2927,8 +4419,52 @@ func (ec *executionContext) childFields_Seal(ctx context.Context, field graphql.
 		return ec.fieldContext_Seal_enterprise(ctx, field)
 	case "certificate":
 		return ec.fieldContext_Seal_certificate(ctx, field)
+	case "imageDataURL":
+		return ec.fieldContext_Seal_imageDataURL(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Seal", field.Name)
+}
+
+func (ec *executionContext) childFields_SealGrant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_SealGrant_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_SealGrant_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_SealGrant_updatedAt(ctx, field)
+	case "enterpriseID":
+		return ec.fieldContext_SealGrant_enterpriseID(ctx, field)
+	case "sealID":
+		return ec.fieldContext_SealGrant_sealID(ctx, field)
+	case "userID":
+		return ec.fieldContext_SealGrant_userID(ctx, field)
+	case "grantedBy":
+		return ec.fieldContext_SealGrant_grantedBy(ctx, field)
+	case "validFrom":
+		return ec.fieldContext_SealGrant_validFrom(ctx, field)
+	case "validUntil":
+		return ec.fieldContext_SealGrant_validUntil(ctx, field)
+	case "scenes":
+		return ec.fieldContext_SealGrant_scenes(ctx, field)
+	case "counterparties":
+		return ec.fieldContext_SealGrant_counterparties(ctx, field)
+	case "revokedAt":
+		return ec.fieldContext_SealGrant_revokedAt(ctx, field)
+	case "revokedReason":
+		return ec.fieldContext_SealGrant_revokedReason(ctx, field)
+	case "enterprise":
+		return ec.fieldContext_SealGrant_enterprise(ctx, field)
+	case "seal":
+		return ec.fieldContext_SealGrant_seal(ctx, field)
+	case "user":
+		return ec.fieldContext_SealGrant_user(ctx, field)
+	case "sealName":
+		return ec.fieldContext_SealGrant_sealName(ctx, field)
+	case "granteeName":
+		return ec.fieldContext_SealGrant_granteeName(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SealGrant", field.Name)
 }
 
 func (ec *executionContext) childFields_SendSMSCodePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3031,6 +4567,20 @@ func (ec *executionContext) childFields_SignField(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type SignField", field.Name)
 }
 
+func (ec *executionContext) childFields_SigningLinkInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "flowName":
+		return ec.fieldContext_SigningLinkInfo_flowName(ctx, field)
+	case "initiator":
+		return ec.fieldContext_SigningLinkInfo_initiator(ctx, field)
+	case "maskedPhone":
+		return ec.fieldContext_SigningLinkInfo_maskedPhone(ctx, field)
+	case "status":
+		return ec.fieldContext_SigningLinkInfo_status(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SigningLinkInfo", field.Name)
+}
+
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3053,6 +4603,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_maskedPhone(ctx, field)
 	case "hasPassword":
 		return ec.fieldContext_User_hasPassword(ctx, field)
+	case "realNameVerified":
+		return ec.fieldContext_User_realNameVerified(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -3173,6 +4725,50 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_addMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "phone",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["phone"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "role",
+		func(ctx context.Context, v any) (membership.Role, error) {
+			return ec.unmarshalNMembershipRole2signetᚋentᚋmembershipᚐRole(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["role"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "title",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["title"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_backToEditCertOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_changePassword_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3193,6 +4789,194 @@ func (ec *executionContext) field_Mutation_changePhone_args(ctx context.Context,
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (ChangePhoneInput, error) {
 			return ec.unmarshalNChangePhoneInput2signetᚋgraphᚐChangePhoneInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_completeFaceVerification_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_confirmCertApplication_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "agreementAccepted",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["agreementAccepted"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_confirmCertOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*ConfirmCertOrderInput, error) {
+			return ec.unmarshalOConfirmCertOrderInput2ᚖsignetᚋgraphᚐConfirmCertOrderInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_continueEnterpriseCertification_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createFlow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (FlowDraftInput, error) {
+			return ec.unmarshalNFlowDraftInput2signetᚋgraphᚐFlowDraftInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createSeal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreateSealInput, error) {
+			return ec.unmarshalNCreateSealInput2signetᚋgraphᚐCreateSealInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_decideJoinRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "approve",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["approve"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_declineFlow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteFlows_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalNID2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_grantSeal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (GrantSealInput, error) {
+			return ec.unmarshalNGrantSealInput2signetᚋgraphᚐGrantSealInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3229,6 +5013,56 @@ func (ec *executionContext) field_Mutation_loginBySMS_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_openSigningLink_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (OpenSigningLinkInput, error) {
+			return ec.unmarshalNOpenSigningLinkInput2signetᚋgraphᚐOpenSigningLinkInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_payCertOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "channel",
+		func(ctx context.Context, v any) (certorder.PaymentChannel, error) {
+			return ec.unmarshalNCertOrderPaymentChannel2signetᚋentᚋcertorderᚐPaymentChannel(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channel"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_refreshCertOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_register_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3240,6 +5074,120 @@ func (ec *executionContext) field_Mutation_register_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rejoinEnterprise_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_remindFlows_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalNID2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeFlowDocument_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_renewCertificate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_requestJoinEnterprise_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "enterpriseName",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["enterpriseName"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resendCertAuthorizationCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderId"] = arg0
 	return args, nil
 }
 
@@ -3257,6 +5205,84 @@ func (ec *executionContext) field_Mutation_resetPassword_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_revokeCertificate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeEnterpriseCertification_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeFlow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeJoinRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeSealGrant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3268,6 +5294,70 @@ func (ec *executionContext) field_Mutation_revokeSession_args(ctx context.Contex
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_saveCertApplication_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CertApplicationInput, error) {
+			return ec.unmarshalNCertApplicationInput2signetᚋgraphᚐCertApplicationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendCertConfirmationCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendFlow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendIntentCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (SignFlowInput, error) {
+			return ec.unmarshalNSignFlowInput2signetᚋgraphᚐSignFlowInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -3285,6 +5375,266 @@ func (ec *executionContext) field_Mutation_sendSMSCode_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_sendSigningLinkCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setSealEnabled_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "enabled",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["enabled"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_signFlow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (SignFlowInput, error) {
+			return ec.unmarshalNSignFlowInput2signetᚋgraphᚐSignFlowInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startEnterpriseCertification_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (StartCertificationInput, error) {
+			return ec.unmarshalNStartCertificationInput2signetᚋgraphᚐStartCertificationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startFaceVerification_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "returnUrl",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["returnUrl"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startRealNameVerification_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (StartRealNameInput, error) {
+			return ec.unmarshalNStartRealNameInput2signetᚋgraphᚐStartRealNameInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_submitCertDocuments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_switchSpace_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "enterpriseId",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["enterpriseId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateFlowDraft_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (FlowDraftInput, error) {
+			return ec.unmarshalNFlowDraftInput2signetᚋgraphᚐFlowDraftInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "role",
+		func(ctx context.Context, v any) (*membership.Role, error) {
+			return ec.unmarshalOMembershipRole2ᚖsignetᚋentᚋmembershipᚐRole(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["role"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "title",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["title"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateOrganization_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (UpdateOrganizationInput, error) {
+			return ec.unmarshalNUpdateOrganizationInput2signetᚋgraphᚐUpdateOrganizationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_uploadCertDocument_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (UploadCertDocumentInput, error) {
+			return ec.unmarshalNUploadCertDocumentInput2signetᚋgraphᚐUploadCertDocumentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_verifyCertAuthorization_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "amount",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["amount"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_verifyFlowPasscode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "flowID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["flowID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "passcode",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["passcode"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_verifyOldPhone_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3299,6 +5649,64 @@ func (ec *executionContext) field_Mutation_verifyOldPhone_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_verifyRealNameByBankCard_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "cardNumber",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["cardNumber"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_verifyRealNameByCarrier_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_voidSeal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3310,6 +5718,124 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_authorizationLetterTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_certificationOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_consoleJoinRequests_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*joinrequest.Status, error) {
+			return ec.unmarshalOJoinRequestStatus2ᚖsignetᚋentᚋjoinrequestᚐStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_flows_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "list",
+		func(ctx context.Context, v any) (FlowList, error) {
+			return ec.unmarshalNFlowList2signetᚋgraphᚐFlowList(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["list"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*FlowListFilter, error) {
+			return ec.unmarshalOFlowListFilter2ᚖsignetᚋgraphᚐFlowListFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.FlowOrder, error) {
+			return ec.unmarshalOFlowOrder2ᚖsignetᚋentᚐFlowOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg6
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_myEnterprises_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg0
 	return args, nil
 }
 
@@ -3338,6 +5864,20 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_signingLink_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg0
 	return args, nil
 }
 
@@ -3474,6 +6014,61 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _ActiveSpace_enterprise(ctx context.Context, field graphql.CollectedField, obj *ActiveSpace) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActiveSpace_enterprise(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enterprise, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Enterprise) graphql.Marshaler {
+			return ec.marshalOEnterprise2ᚖsignetᚋentᚐEnterprise(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActiveSpace_enterprise(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActiveSpace",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Enterprise(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActiveSpace_role(ctx context.Context, field graphql.CollectedField, obj *ActiveSpace) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActiveSpace_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *membership.Role) graphql.Marshaler {
+			return ec.marshalOMembershipRole2ᚖsignetᚋentᚋmembershipᚐRole(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActiveSpace_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActiveSpace", field, false, false, "MembershipRole")
+}
 
 func (ec *executionContext) _AgreementAcceptance_id(ctx context.Context, field graphql.CollectedField, obj *ent.AgreementAcceptance) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -3868,6 +6463,75 @@ func (ec *executionContext) fieldContext_AuthPayload_session(_ context.Context, 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _AuthorizationLetterTemplate_fileName(ctx context.Context, field graphql.CollectedField, obj *AuthorizationLetterTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthorizationLetterTemplate_fileName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuthorizationLetterTemplate_fileName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthorizationLetterTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuthorizationLetterTemplate_contentType(ctx context.Context, field graphql.CollectedField, obj *AuthorizationLetterTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthorizationLetterTemplate_contentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuthorizationLetterTemplate_contentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthorizationLetterTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuthorizationLetterTemplate_dataURL(ctx context.Context, field graphql.CollectedField, obj *AuthorizationLetterTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthorizationLetterTemplate_dataURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DataURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuthorizationLetterTemplate_dataURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthorizationLetterTemplate", field, false, false, "String")
 }
 
 func (ec *executionContext) _CaptchaChallenge_key(ctx context.Context, field graphql.CollectedField, obj *CaptchaChallenge) (ret graphql.Marshaler) {
@@ -4895,6 +7559,75 @@ func (ec *executionContext) fieldContext_CertOrder_documents(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _CertOrder_stepTitle(ctx context.Context, field graphql.CollectedField, obj *ent.CertOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertOrder_stepTitle(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CertOrder().StepTitle(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertOrder_stepTitle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CertOrder", field, true, true, "String")
+}
+
+func (ec *executionContext) _CertOrder_canRevoke(ctx context.Context, field graphql.CollectedField, obj *ent.CertOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertOrder_canRevoke(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CertOrder().CanRevoke(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertOrder_canRevoke(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CertOrder", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _CertOrder_paymentQRDataURL(ctx context.Context, field graphql.CollectedField, obj *ent.CertOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertOrder_paymentQRDataURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CertOrder().PaymentQRDataURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CertOrder_paymentQRDataURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CertOrder", field, true, true, "String")
+}
+
 func (ec *executionContext) _Certificate_id(ctx context.Context, field graphql.CollectedField, obj *ent.Certificate) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5348,6 +8081,93 @@ func (ec *executionContext) fieldContext_Certificate_enterprise(_ context.Contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CertifiedEnterprise_enterprise(ctx context.Context, field graphql.CollectedField, obj *CertifiedEnterprise) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertifiedEnterprise_enterprise(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enterprise, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Enterprise) graphql.Marshaler {
+			return ec.marshalNEnterprise2ᚖsignetᚋentᚐEnterprise(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertifiedEnterprise_enterprise(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CertifiedEnterprise",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Enterprise(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CertifiedEnterprise_order(ctx context.Context, field graphql.CollectedField, obj *CertifiedEnterprise) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertifiedEnterprise_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Order, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CertOrder) graphql.Marshaler {
+			return ec.marshalOCertOrder2ᚖsignetᚋentᚐCertOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CertifiedEnterprise_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CertifiedEnterprise",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CertifiedEnterprise_statusTitle(ctx context.Context, field graphql.CollectedField, obj *CertifiedEnterprise) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertifiedEnterprise_statusTitle(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StatusTitle, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertifiedEnterprise_statusTitle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CertifiedEnterprise", field, false, false, "String")
 }
 
 func (ec *executionContext) _ChangePhoneTicket_ticket(ctx context.Context, field graphql.CollectedField, obj *ChangePhoneTicket) (ret graphql.Marshaler) {
@@ -6200,6 +9020,29 @@ func (ec *executionContext) fieldContext_Flow_fields(_ context.Context, field gr
 	return fc, nil
 }
 
+func (ec *executionContext) _Flow_hasPasscode(ctx context.Context, field graphql.CollectedField, obj *ent.Flow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Flow_hasPasscode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Flow().HasPasscode(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Flow_hasPasscode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Flow", field, true, true, "Boolean")
+}
+
 func (ec *executionContext) _FlowConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.FlowConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6285,6 +9128,167 @@ func (ec *executionContext) _FlowConnection_totalCount(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_FlowConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("FlowConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FlowCounts_todo(ctx context.Context, field graphql.CollectedField, obj *FlowCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowCounts_todo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Todo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowCounts_todo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FlowCounts_drafts(ctx context.Context, field graphql.CollectedField, obj *FlowCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowCounts_drafts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Drafts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowCounts_drafts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FlowCounts_done(ctx context.Context, field graphql.CollectedField, obj *FlowCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowCounts_done(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Done, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowCounts_done(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FlowCounts_initiated(ctx context.Context, field graphql.CollectedField, obj *FlowCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowCounts_initiated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Initiated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowCounts_initiated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FlowCounts_cc(ctx context.Context, field graphql.CollectedField, obj *FlowCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowCounts_cc(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cc, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowCounts_cc(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FlowCounts_completed(ctx context.Context, field graphql.CollectedField, obj *FlowCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowCounts_completed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Completed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowCounts_completed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FlowCounts_voided(ctx context.Context, field graphql.CollectedField, obj *FlowCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowCounts_voided(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Voided, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowCounts_voided(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowCounts", field, false, false, "Int")
 }
 
 func (ec *executionContext) _FlowDocument_id(ctx context.Context, field graphql.CollectedField, obj *ent.FlowDocument) (ret graphql.Marshaler) {
@@ -7059,6 +10063,98 @@ func (ec *executionContext) fieldContext_IdentityVerification_user(_ context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _IntentCodePayload_maskedPhone(ctx context.Context, field graphql.CollectedField, obj *IntentCodePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntentCodePayload_maskedPhone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaskedPhone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntentCodePayload_maskedPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntentCodePayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _IntentCodePayload_resendAfterSeconds(ctx context.Context, field graphql.CollectedField, obj *IntentCodePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntentCodePayload_resendAfterSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResendAfterSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntentCodePayload_resendAfterSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntentCodePayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IntentCodePayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *IntentCodePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntentCodePayload_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntentCodePayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntentCodePayload", field, false, false, "Time")
+}
+
+func (ec *executionContext) _IntentCodePayload_fingerprint(ctx context.Context, field graphql.CollectedField, obj *IntentCodePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntentCodePayload_fingerprint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fingerprint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntentCodePayload_fingerprint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntentCodePayload", field, false, false, "String")
+}
+
 func (ec *executionContext) _JoinRequest_id(ctx context.Context, field graphql.CollectedField, obj *ent.JoinRequest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7353,6 +10449,199 @@ func (ec *executionContext) fieldContext_JoinRequest_user(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _JoinRequest_enterpriseName(ctx context.Context, field graphql.CollectedField, obj *ent.JoinRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JoinRequest_enterpriseName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.JoinRequest().EnterpriseName(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JoinRequest_enterpriseName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JoinRequest", field, true, true, "String")
+}
+
+func (ec *executionContext) _JoinRequest_applicantName(ctx context.Context, field graphql.CollectedField, obj *ent.JoinRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JoinRequest_applicantName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.JoinRequest().ApplicantName(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JoinRequest_applicantName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JoinRequest", field, true, true, "String")
+}
+
+func (ec *executionContext) _JoinRequest_applicantMaskedPhone(ctx context.Context, field graphql.CollectedField, obj *ent.JoinRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JoinRequest_applicantMaskedPhone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.JoinRequest().ApplicantMaskedPhone(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JoinRequest_applicantMaskedPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JoinRequest", field, true, true, "String")
+}
+
+func (ec *executionContext) _JoinedEnterprise_enterpriseId(ctx context.Context, field graphql.CollectedField, obj *JoinedEnterprise) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JoinedEnterprise_enterpriseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EnterpriseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JoinedEnterprise_enterpriseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JoinedEnterprise", field, false, false, "ID")
+}
+
+func (ec *executionContext) _JoinedEnterprise_enterpriseName(ctx context.Context, field graphql.CollectedField, obj *JoinedEnterprise) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JoinedEnterprise_enterpriseName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EnterpriseName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JoinedEnterprise_enterpriseName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JoinedEnterprise", field, false, false, "String")
+}
+
+func (ec *executionContext) _JoinedEnterprise_creditCode(ctx context.Context, field graphql.CollectedField, obj *JoinedEnterprise) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JoinedEnterprise_creditCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreditCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JoinedEnterprise_creditCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JoinedEnterprise", field, false, false, "String")
+}
+
+func (ec *executionContext) _JoinedEnterprise_role(ctx context.Context, field graphql.CollectedField, obj *JoinedEnterprise) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JoinedEnterprise_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *membership.Role) graphql.Marshaler {
+			return ec.marshalOMembershipRole2ᚖsignetᚋentᚋmembershipᚐRole(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JoinedEnterprise_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JoinedEnterprise", field, false, false, "MembershipRole")
+}
+
+func (ec *executionContext) _JoinedEnterprise_request(ctx context.Context, field graphql.CollectedField, obj *JoinedEnterprise) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JoinedEnterprise_request(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Request, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.JoinRequest) graphql.Marshaler {
+			return ec.marshalOJoinRequest2ᚖsignetᚋentᚐJoinRequest(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JoinedEnterprise_request(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JoinedEnterprise",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JoinRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Membership_id(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7576,6 +10865,52 @@ func (ec *executionContext) fieldContext_Membership_user(_ context.Context, fiel
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Membership_memberName(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Membership_memberName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Membership().MemberName(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Membership_memberName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Membership", field, true, true, "String")
+}
+
+func (ec *executionContext) _Membership_memberMaskedPhone(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Membership_memberMaskedPhone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Membership().MemberMaskedPhone(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Membership_memberMaskedPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Membership", field, true, true, "String")
 }
 
 func (ec *executionContext) _Mutation_sendSMSCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -8027,6 +11362,2324 @@ func (ec *executionContext) fieldContext_Mutation_revokeSession(ctx context.Cont
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_startEnterpriseCertification(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startEnterpriseCertification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartEnterpriseCertification(ctx, fc.Args["input"].(StartCertificationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CertOrder) graphql.Marshaler {
+			return ec.marshalNCertOrder2ᚖsignetᚋentᚐCertOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startEnterpriseCertification(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertOrder(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startEnterpriseCertification_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_saveCertApplication(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_saveCertApplication(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SaveCertApplication(ctx, fc.Args["orderId"].(int), fc.Args["input"].(CertApplicationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CertOrder) graphql.Marshaler {
+			return ec.marshalNCertOrder2ᚖsignetᚋentᚐCertOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_saveCertApplication(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertOrder(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_saveCertApplication_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_backToEditCertOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_backToEditCertOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BackToEditCertOrder(ctx, fc.Args["orderId"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CertOrder) graphql.Marshaler {
+			return ec.marshalNCertOrder2ᚖsignetᚋentᚐCertOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_backToEditCertOrder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertOrder(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_backToEditCertOrder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_confirmCertOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmCertOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmCertOrder(ctx, fc.Args["orderId"].(int), fc.Args["input"].(*ConfirmCertOrderInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CertOrder) graphql.Marshaler {
+			return ec.marshalNCertOrder2ᚖsignetᚋentᚐCertOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirmCertOrder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertOrder(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirmCertOrder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resendCertAuthorizationCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resendCertAuthorizationCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResendCertAuthorizationCode(ctx, fc.Args["orderId"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *SendSMSCodePayload) graphql.Marshaler {
+			return ec.marshalNSendSMSCodePayload2ᚖsignetᚋgraphᚐSendSMSCodePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resendCertAuthorizationCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SendSMSCodePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resendCertAuthorizationCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_verifyCertAuthorization(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_verifyCertAuthorization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VerifyCertAuthorization(ctx, fc.Args["orderId"].(int), fc.Args["code"].(string), fc.Args["amount"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CertOrder) graphql.Marshaler {
+			return ec.marshalNCertOrder2ᚖsignetᚋentᚐCertOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_verifyCertAuthorization(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertOrder(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_verifyCertAuthorization_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_uploadCertDocument(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadCertDocument(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadCertDocument(ctx, fc.Args["input"].(UploadCertDocumentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CertDocument) graphql.Marshaler {
+			return ec.marshalNCertDocument2ᚖsignetᚋentᚐCertDocument(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadCertDocument(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertDocument(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadCertDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_submitCertDocuments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_submitCertDocuments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SubmitCertDocuments(ctx, fc.Args["orderId"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CertOrder) graphql.Marshaler {
+			return ec.marshalNCertOrder2ᚖsignetᚋentᚐCertOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_submitCertDocuments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertOrder(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_submitCertDocuments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendCertConfirmationCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendCertConfirmationCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendCertConfirmationCode(ctx, fc.Args["orderId"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *SendSMSCodePayload) graphql.Marshaler {
+			return ec.marshalNSendSMSCodePayload2ᚖsignetᚋgraphᚐSendSMSCodePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendCertConfirmationCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SendSMSCodePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendCertConfirmationCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_confirmCertApplication(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmCertApplication(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmCertApplication(ctx, fc.Args["orderId"].(int), fc.Args["code"].(string), fc.Args["agreementAccepted"].(bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CertOrder) graphql.Marshaler {
+			return ec.marshalNCertOrder2ᚖsignetᚋentᚐCertOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirmCertApplication(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertOrder(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirmCertApplication_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_payCertOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_payCertOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PayCertOrder(ctx, fc.Args["orderId"].(int), fc.Args["channel"].(certorder.PaymentChannel))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CertOrder) graphql.Marshaler {
+			return ec.marshalNCertOrder2ᚖsignetᚋentᚐCertOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_payCertOrder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertOrder(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_payCertOrder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_refreshCertOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_refreshCertOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RefreshCertOrder(ctx, fc.Args["orderId"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CertOrder) graphql.Marshaler {
+			return ec.marshalNCertOrder2ᚖsignetᚋentᚐCertOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_refreshCertOrder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertOrder(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_refreshCertOrder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeEnterpriseCertification(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeEnterpriseCertification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeEnterpriseCertification(ctx, fc.Args["orderId"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CertOrder) graphql.Marshaler {
+			return ec.marshalNCertOrder2ᚖsignetᚋentᚐCertOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeEnterpriseCertification(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertOrder(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeEnterpriseCertification_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_continueEnterpriseCertification(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_continueEnterpriseCertification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ContinueEnterpriseCertification(ctx, fc.Args["orderId"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CertOrder) graphql.Marshaler {
+			return ec.marshalNCertOrder2ᚖsignetᚋentᚐCertOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_continueEnterpriseCertification(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertOrder(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_continueEnterpriseCertification_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_requestJoinEnterprise(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestJoinEnterprise(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestJoinEnterprise(ctx, fc.Args["enterpriseName"].(string), fc.Args["reason"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.JoinRequest) graphql.Marshaler {
+			return ec.marshalNJoinRequest2ᚖsignetᚋentᚐJoinRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestJoinEnterprise(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JoinRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestJoinEnterprise_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeJoinRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeJoinRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeJoinRequest(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.JoinRequest) graphql.Marshaler {
+			return ec.marshalNJoinRequest2ᚖsignetᚋentᚐJoinRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeJoinRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JoinRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeJoinRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rejoinEnterprise(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rejoinEnterprise(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RejoinEnterprise(ctx, fc.Args["id"].(int), fc.Args["reason"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.JoinRequest) graphql.Marshaler {
+			return ec.marshalNJoinRequest2ᚖsignetᚋentᚐJoinRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rejoinEnterprise(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JoinRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rejoinEnterprise_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_switchSpace(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_switchSpace(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SwitchSpace(ctx, fc.Args["enterpriseId"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ActiveSpace) graphql.Marshaler {
+			return ec.marshalNActiveSpace2ᚖsignetᚋgraphᚐActiveSpace(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_switchSpace(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActiveSpace(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_switchSpace_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_decideJoinRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_decideJoinRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DecideJoinRequest(ctx, fc.Args["id"].(int), fc.Args["approve"].(bool), fc.Args["reason"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.JoinRequest) graphql.Marshaler {
+			return ec.marshalNJoinRequest2ᚖsignetᚋentᚐJoinRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_decideJoinRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JoinRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_decideJoinRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateOrganization(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateOrganization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateOrganization(ctx, fc.Args["input"].(UpdateOrganizationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *OrgChangePayload) graphql.Marshaler {
+			return ec.marshalNOrgChangePayload2ᚖsignetᚋgraphᚐOrgChangePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateOrganization(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrgChangePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateOrganization_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addMember(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddMember(ctx, fc.Args["phone"].(string), fc.Args["role"].(membership.Role), fc.Args["title"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
+			return ec.marshalNMembership2ᚖsignetᚋentᚐMembership(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addMember(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Membership(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateMember(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateMember(ctx, fc.Args["id"].(int), fc.Args["role"].(*membership.Role), fc.Args["title"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
+			return ec.marshalNMembership2ᚖsignetᚋentᚐMembership(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateMember(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Membership(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeMember(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveMember(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeMember(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createSeal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createSeal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateSeal(ctx, fc.Args["input"].(CreateSealInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Seal) graphql.Marshaler {
+			return ec.marshalNSeal2ᚖsignetᚋentᚐSeal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createSeal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Seal(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createSeal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setSealEnabled(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setSealEnabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetSealEnabled(ctx, fc.Args["id"].(int), fc.Args["enabled"].(bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Seal) graphql.Marshaler {
+			return ec.marshalNSeal2ᚖsignetᚋentᚐSeal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setSealEnabled(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Seal(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setSealEnabled_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_voidSeal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_voidSeal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VoidSeal(ctx, fc.Args["id"].(int), fc.Args["reason"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Seal) graphql.Marshaler {
+			return ec.marshalNSeal2ᚖsignetᚋentᚐSeal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_voidSeal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Seal(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_voidSeal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_grantSeal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_grantSeal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().GrantSeal(ctx, fc.Args["input"].(GrantSealInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SealGrant) graphql.Marshaler {
+			return ec.marshalNSealGrant2ᚖsignetᚋentᚐSealGrant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_grantSeal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SealGrant(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_grantSeal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeSealGrant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeSealGrant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeSealGrant(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SealGrant) graphql.Marshaler {
+			return ec.marshalNSealGrant2ᚖsignetᚋentᚐSealGrant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeSealGrant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SealGrant(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeSealGrant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_renewCertificate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_renewCertificate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RenewCertificate(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Certificate) graphql.Marshaler {
+			return ec.marshalNCertificate2ᚖsignetᚋentᚐCertificate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_renewCertificate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Certificate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_renewCertificate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeCertificate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeCertificate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeCertificate(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Certificate) graphql.Marshaler {
+			return ec.marshalNCertificate2ᚖsignetᚋentᚐCertificate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeCertificate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Certificate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeCertificate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createFlow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createFlow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateFlow(ctx, fc.Args["input"].(FlowDraftInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Flow) graphql.Marshaler {
+			return ec.marshalNFlow2ᚖsignetᚋentᚐFlow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createFlow(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Flow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createFlow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateFlowDraft(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateFlowDraft(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateFlowDraft(ctx, fc.Args["id"].(int), fc.Args["input"].(FlowDraftInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Flow) graphql.Marshaler {
+			return ec.marshalNFlow2ᚖsignetᚋentᚐFlow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateFlowDraft(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Flow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateFlowDraft_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeFlowDocument(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeFlowDocument(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveFlowDocument(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeFlowDocument(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeFlowDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendFlow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendFlow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendFlow(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Flow) graphql.Marshaler {
+			return ec.marshalNFlow2ᚖsignetᚋentᚐFlow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendFlow(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Flow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendFlow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_remindFlows(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_remindFlows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemindFlows(ctx, fc.Args["ids"].([]int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*RemindResult) graphql.Marshaler {
+			return ec.marshalNRemindResult2ᚕᚖsignetᚋgraphᚐRemindResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_remindFlows(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemindResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_remindFlows_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeFlow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeFlow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeFlow(ctx, fc.Args["id"].(int), fc.Args["reason"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Flow) graphql.Marshaler {
+			return ec.marshalNFlow2ᚖsignetᚋentᚐFlow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeFlow(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Flow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeFlow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteFlows(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteFlows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteFlows(ctx, fc.Args["ids"].([]int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteFlows(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteFlows_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendSigningLinkCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendSigningLinkCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendSigningLinkCode(ctx, fc.Args["code"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *SendSMSCodePayload) graphql.Marshaler {
+			return ec.marshalNSendSMSCodePayload2ᚖsignetᚋgraphᚐSendSMSCodePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendSigningLinkCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SendSMSCodePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendSigningLinkCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_openSigningLink(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_openSigningLink(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().OpenSigningLink(ctx, fc.Args["input"].(OpenSigningLinkInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *OpenSigningLinkPayload) graphql.Marshaler {
+			return ec.marshalNOpenSigningLinkPayload2ᚖsignetᚋgraphᚐOpenSigningLinkPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_openSigningLink(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OpenSigningLinkPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_openSigningLink_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_verifyFlowPasscode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_verifyFlowPasscode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VerifyFlowPasscode(ctx, fc.Args["flowID"].(int), fc.Args["passcode"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_verifyFlowPasscode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_verifyFlowPasscode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendIntentCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendIntentCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendIntentCode(ctx, fc.Args["input"].(SignFlowInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *IntentCodePayload) graphql.Marshaler {
+			return ec.marshalNIntentCodePayload2ᚖsignetᚋgraphᚐIntentCodePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendIntentCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IntentCodePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendIntentCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_signFlow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_signFlow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SignFlow(ctx, fc.Args["input"].(SignFlowInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Flow) graphql.Marshaler {
+			return ec.marshalNFlow2ᚖsignetᚋentᚐFlow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_signFlow(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Flow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_signFlow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_declineFlow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_declineFlow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeclineFlow(ctx, fc.Args["id"].(int), fc.Args["reason"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Flow) graphql.Marshaler {
+			return ec.marshalNFlow2ᚖsignetᚋentᚐFlow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_declineFlow(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Flow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_declineFlow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_startRealNameVerification(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startRealNameVerification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartRealNameVerification(ctx, fc.Args["input"].(StartRealNameInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.IdentityVerification) graphql.Marshaler {
+			return ec.marshalNIdentityVerification2ᚖsignetᚋentᚐIdentityVerification(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startRealNameVerification(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IdentityVerification(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startRealNameVerification_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_verifyRealNameByCarrier(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_verifyRealNameByCarrier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VerifyRealNameByCarrier(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.IdentityVerification) graphql.Marshaler {
+			return ec.marshalNIdentityVerification2ᚖsignetᚋentᚐIdentityVerification(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_verifyRealNameByCarrier(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IdentityVerification(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_verifyRealNameByCarrier_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_verifyRealNameByBankCard(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_verifyRealNameByBankCard(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VerifyRealNameByBankCard(ctx, fc.Args["id"].(int), fc.Args["cardNumber"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.IdentityVerification) graphql.Marshaler {
+			return ec.marshalNIdentityVerification2ᚖsignetᚋentᚐIdentityVerification(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_verifyRealNameByBankCard(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IdentityVerification(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_verifyRealNameByBankCard_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_startFaceVerification(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startFaceVerification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartFaceVerification(ctx, fc.Args["id"].(int), fc.Args["returnUrl"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.IdentityVerification) graphql.Marshaler {
+			return ec.marshalNIdentityVerification2ᚖsignetᚋentᚐIdentityVerification(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startFaceVerification(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IdentityVerification(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startFaceVerification_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_completeFaceVerification(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_completeFaceVerification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CompleteFaceVerification(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.IdentityVerification) graphql.Marshaler {
+			return ec.marshalNIdentityVerification2ᚖsignetᚋentᚐIdentityVerification(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_completeFaceVerification(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IdentityVerification(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_completeFaceVerification_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MyEnterprises_certified(ctx context.Context, field graphql.CollectedField, obj *MyEnterprises) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MyEnterprises_certified(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Certified, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*CertifiedEnterprise) graphql.Marshaler {
+			return ec.marshalNCertifiedEnterprise2ᚕᚖsignetᚋgraphᚐCertifiedEnterpriseᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MyEnterprises_certified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MyEnterprises",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertifiedEnterprise(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MyEnterprises_joined(ctx context.Context, field graphql.CollectedField, obj *MyEnterprises) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MyEnterprises_joined(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Joined, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*JoinedEnterprise) graphql.Marshaler {
+			return ec.marshalNJoinedEnterprise2ᚕᚖsignetᚋgraphᚐJoinedEnterpriseᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MyEnterprises_joined(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MyEnterprises",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JoinedEnterprise(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OpenSigningLinkPayload_auth(ctx context.Context, field graphql.CollectedField, obj *OpenSigningLinkPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpenSigningLinkPayload_auth(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Auth, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *AuthPayload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖsignetᚋgraphᚐAuthPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpenSigningLinkPayload_auth(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OpenSigningLinkPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthPayload(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OpenSigningLinkPayload_flow(ctx context.Context, field graphql.CollectedField, obj *OpenSigningLinkPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpenSigningLinkPayload_flow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Flow, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Flow) graphql.Marshaler {
+			return ec.marshalNFlow2ᚖsignetᚋentᚐFlow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpenSigningLinkPayload_flow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OpenSigningLinkPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Flow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrgChangePayload_enterprise(ctx context.Context, field graphql.CollectedField, obj *OrgChangePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrgChangePayload_enterprise(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enterprise, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Enterprise) graphql.Marshaler {
+			return ec.marshalNEnterprise2ᚖsignetᚋentᚐEnterprise(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrgChangePayload_enterprise(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrgChangePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Enterprise(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrgChangePayload_voidedSeals(ctx context.Context, field graphql.CollectedField, obj *OrgChangePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrgChangePayload_voidedSeals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VoidedSeals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrgChangePayload_voidedSeals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrgChangePayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OrgChangePayload_revokedCertificates(ctx context.Context, field graphql.CollectedField, obj *OrgChangePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrgChangePayload_revokedCertificates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RevokedCertificates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrgChangePayload_revokedCertificates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrgChangePayload", field, false, false, "Int")
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
@@ -8852,6 +14505,590 @@ func (ec *executionContext) fieldContext_Query_agreements(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_myEnterprises(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myEnterprises(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MyEnterprises(ctx, fc.Args["search"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *MyEnterprises) graphql.Marshaler {
+			return ec.marshalNMyEnterprises2ᚖsignetᚋgraphᚐMyEnterprises(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myEnterprises(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MyEnterprises(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_myEnterprises_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_certificationOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_certificationOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CertificationOrder(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CertOrder) graphql.Marshaler {
+			return ec.marshalNCertOrder2ᚖsignetᚋentᚐCertOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_certificationOrder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertOrder(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_certificationOrder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_authorizationLetterTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_authorizationLetterTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AuthorizationLetterTemplate(ctx, fc.Args["orderId"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *AuthorizationLetterTemplate) graphql.Marshaler {
+			return ec.marshalNAuthorizationLetterTemplate2ᚖsignetᚋgraphᚐAuthorizationLetterTemplate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_authorizationLetterTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthorizationLetterTemplate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_authorizationLetterTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_activeSpace(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_activeSpace(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ActiveSpace(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ActiveSpace) graphql.Marshaler {
+			return ec.marshalNActiveSpace2ᚖsignetᚋgraphᚐActiveSpace(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_activeSpace(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActiveSpace(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_mySealGrants(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_mySealGrants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().MySealGrants(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.SealGrant) graphql.Marshaler {
+			return ec.marshalNSealGrant2ᚕᚖsignetᚋentᚐSealGrantᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_mySealGrants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SealGrant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_consoleEnterprise(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_consoleEnterprise(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ConsoleEnterprise(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Enterprise) graphql.Marshaler {
+			return ec.marshalNEnterprise2ᚖsignetᚋentᚐEnterprise(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_consoleEnterprise(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Enterprise(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_consoleMembers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_consoleMembers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ConsoleMembers(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Membership) graphql.Marshaler {
+			return ec.marshalNMembership2ᚕᚖsignetᚋentᚐMembershipᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_consoleMembers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Membership(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_consoleSeals(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_consoleSeals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ConsoleSeals(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Seal) graphql.Marshaler {
+			return ec.marshalNSeal2ᚕᚖsignetᚋentᚐSealᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_consoleSeals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Seal(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_consoleSealGrants(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_consoleSealGrants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ConsoleSealGrants(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.SealGrant) graphql.Marshaler {
+			return ec.marshalNSealGrant2ᚕᚖsignetᚋentᚐSealGrantᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_consoleSealGrants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SealGrant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_consoleCertificates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_consoleCertificates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ConsoleCertificates(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Certificate) graphql.Marshaler {
+			return ec.marshalNCertificate2ᚕᚖsignetᚋentᚐCertificateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_consoleCertificates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Certificate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_consoleJoinRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_consoleJoinRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ConsoleJoinRequests(ctx, fc.Args["status"].(*joinrequest.Status))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.JoinRequest) graphql.Marshaler {
+			return ec.marshalNJoinRequest2ᚕᚖsignetᚋentᚐJoinRequestᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_consoleJoinRequests(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JoinRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_consoleJoinRequests_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_flows(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_flows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Flows(ctx, fc.Args["list"].(FlowList), fc.Args["filter"].(*FlowListFilter), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.FlowOrder))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.FlowConnection) graphql.Marshaler {
+			return ec.marshalNFlowConnection2ᚖsignetᚋentᚐFlowConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_flows(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_flows_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_flowCounts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_flowCounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().FlowCounts(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *FlowCounts) graphql.Marshaler {
+			return ec.marshalNFlowCounts2ᚖsignetᚋgraphᚐFlowCounts(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_flowCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowCounts(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_signingLink(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_signingLink(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SigningLink(ctx, fc.Args["code"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *SigningLinkInfo) graphql.Marshaler {
+			return ec.marshalNSigningLinkInfo2ᚖsignetᚋgraphᚐSigningLinkInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_signingLink(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SigningLinkInfo(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_signingLink_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_myIdentityVerifications(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myIdentityVerifications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().MyIdentityVerifications(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.IdentityVerification) graphql.Marshaler {
+			return ec.marshalNIdentityVerification2ᚕᚖsignetᚋentᚐIdentityVerificationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myIdentityVerifications(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IdentityVerification(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_usableSeals(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_usableSeals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().UsableSeals(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Seal) graphql.Marshaler {
+			return ec.marshalNSeal2ᚕᚖsignetᚋentᚐSealᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_usableSeals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Seal(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8926,6 +15163,98 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RemindResult_flowID(ctx context.Context, field graphql.CollectedField, obj *RemindResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemindResult_flowID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FlowID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemindResult_flowID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemindResult", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RemindResult_reminded(ctx context.Context, field graphql.CollectedField, obj *RemindResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemindResult_reminded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reminded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemindResult_reminded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemindResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RemindResult_error(ctx context.Context, field graphql.CollectedField, obj *RemindResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemindResult_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RemindResult_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemindResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _RemindResult_code(ctx context.Context, field graphql.CollectedField, obj *RemindResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemindResult_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RemindResult_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemindResult", field, false, false, "String")
 }
 
 func (ec *executionContext) _Seal_id(ctx context.Context, field graphql.CollectedField, obj *ent.Seal) (ret graphql.Marshaler) {
@@ -9369,6 +15698,29 @@ func (ec *executionContext) fieldContext_Seal_certificate(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Seal_imageDataURL(ctx context.Context, field graphql.CollectedField, obj *ent.Seal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Seal_imageDataURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Seal().ImageDataURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Seal_imageDataURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Seal", field, true, true, "String")
+}
+
 func (ec *executionContext) _SealGrant_id(ctx context.Context, field graphql.CollectedField, obj *ent.SealGrant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9762,6 +16114,52 @@ func (ec *executionContext) fieldContext_SealGrant_user(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _SealGrant_sealName(ctx context.Context, field graphql.CollectedField, obj *ent.SealGrant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SealGrant_sealName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SealGrant().SealName(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SealGrant_sealName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SealGrant", field, true, true, "String")
+}
+
+func (ec *executionContext) _SealGrant_granteeName(ctx context.Context, field graphql.CollectedField, obj *ent.SealGrant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SealGrant_granteeName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SealGrant().GranteeName(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SealGrant_granteeName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SealGrant", field, true, true, "String")
 }
 
 func (ec *executionContext) _SendSMSCodePayload_maskedPhone(ctx context.Context, field graphql.CollectedField, obj *SendSMSCodePayload) (ret graphql.Marshaler) {
@@ -10632,6 +17030,98 @@ func (ec *executionContext) fieldContext_SignField_participant(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _SigningLinkInfo_flowName(ctx context.Context, field graphql.CollectedField, obj *SigningLinkInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SigningLinkInfo_flowName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FlowName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SigningLinkInfo_flowName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SigningLinkInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _SigningLinkInfo_initiator(ctx context.Context, field graphql.CollectedField, obj *SigningLinkInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SigningLinkInfo_initiator(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Initiator, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SigningLinkInfo_initiator(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SigningLinkInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _SigningLinkInfo_maskedPhone(ctx context.Context, field graphql.CollectedField, obj *SigningLinkInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SigningLinkInfo_maskedPhone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaskedPhone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SigningLinkInfo_maskedPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SigningLinkInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _SigningLinkInfo_status(ctx context.Context, field graphql.CollectedField, obj *SigningLinkInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SigningLinkInfo_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v flow.Status) graphql.Marshaler {
+			return ec.marshalNFlowStatus2signetᚋentᚋflowᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SigningLinkInfo_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SigningLinkInfo", field, false, false, "FlowStatus")
+}
+
 func (ec *executionContext) _Subscription_heartbeat(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -10933,6 +17423,29 @@ func (ec *executionContext) _User_hasPassword(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_User_hasPassword(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _User_realNameVerified(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_realNameVerified(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().RealNameVerified(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_realNameVerified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, "Boolean")
 }
 
@@ -12545,6 +19058,104 @@ func (ec *executionContext) unmarshalInputAgreementAcceptanceWhereInput(ctx cont
 func UnmarshalAgreementAcceptanceWhereInput(ctx context.Context, raw any) (ent.AgreementAcceptanceWhereInput, error) {
 	var out ent.AgreementAcceptanceWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "AgreementAcceptanceWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCertApplicationInput(ctx context.Context, obj any) (CertApplicationInput, error) {
+	var it CertApplicationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"method", "applicantName", "applicantIdNumber", "applicantPhone", "legalRepPhone", "legalRepBankCard", "bankName", "bankAccount", "agreementAccepted"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "method":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("method"))
+			data, err := ec.unmarshalNCertOrderMethod2signetᚋentᚋcertorderᚐMethod(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Method = data
+		case "applicantName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicantName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicantName = data
+		case "applicantIdNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicantIdNumber"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicantIDNumber = data
+		case "applicantPhone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicantPhone"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicantPhone = data
+		case "legalRepPhone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("legalRepPhone"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LegalRepPhone = data
+		case "legalRepBankCard":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("legalRepBankCard"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LegalRepBankCard = data
+		case "bankName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bankName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BankName = data
+		case "bankAccount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bankAccount"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BankAccount = data
+		case "agreementAccepted":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("agreementAccepted"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AgreementAccepted = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCertApplicationInput unmarshals raw into the CertApplicationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCertApplicationInput(ctx context.Context, raw any) (CertApplicationInput, error) {
+	var out CertApplicationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CertApplicationInput", raw, &out)
 	return out, err
 }
 
@@ -16601,6 +23212,118 @@ func UnmarshalChangePhoneInput(ctx context.Context, raw any) (ChangePhoneInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputConfirmCertOrderInput(ctx context.Context, obj any) (ConfirmCertOrderInput, error) {
+	var it ConfirmCertOrderInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"legalRepBankCard", "bankAccount"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "legalRepBankCard":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("legalRepBankCard"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LegalRepBankCard = data
+		case "bankAccount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bankAccount"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BankAccount = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalConfirmCertOrderInput unmarshals raw into the ConfirmCertOrderInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConfirmCertOrderInput(ctx context.Context, raw any) (ConfirmCertOrderInput, error) {
+	var out ConfirmCertOrderInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConfirmCertOrderInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateSealInput(ctx context.Context, obj any) (CreateSealInput, error) {
+	var it CreateSealInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "name", "horizontal", "imageBase64"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNSealKind2signetᚋentᚋsealᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "horizontal":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("horizontal"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Horizontal = data
+		case "imageBase64":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("imageBase64"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ImageBase64 = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateSealInput unmarshals raw into the CreateSealInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateSealInput(ctx context.Context, raw any) (CreateSealInput, error) {
+	var out CreateSealInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateSealInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputEnterpriseWhereInput(ctx context.Context, obj any) (ent.EnterpriseWhereInput, error) {
 	var it ent.EnterpriseWhereInput
 	if obj == nil {
@@ -18316,6 +25039,181 @@ func UnmarshalFlowDocumentWhereInput(ctx context.Context, raw any) (ent.FlowDocu
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputFlowDraftInput(ctx context.Context, obj any) (FlowDraftInput, error) {
+	var it FlowDraftInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "scene", "ordered", "deadline", "passcode", "participants", "fields"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "scene":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scene"))
+			data, err := ec.unmarshalOFlowScene2ᚖsignetᚋentᚋflowᚐScene(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scene = data
+		case "ordered":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ordered"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Ordered = data
+		case "deadline":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deadline"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Deadline = data
+		case "passcode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("passcode"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Passcode = data
+		case "participants":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("participants"))
+			data, err := ec.unmarshalOParticipantInput2ᚕᚖsignetᚋgraphᚐParticipantInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Participants = data
+		case "fields":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fields"))
+			data, err := ec.unmarshalOSignFieldInput2ᚕᚖsignetᚋgraphᚐSignFieldInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Fields = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFlowDraftInput unmarshals raw into the FlowDraftInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFlowDraftInput(ctx context.Context, raw any) (FlowDraftInput, error) {
+	var out FlowDraftInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FlowDraftInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputFlowListFilter(ctx context.Context, obj any) (FlowListFilter, error) {
+	var it FlowListFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"keyword", "party", "contract", "scene", "sentFrom", "sentTo", "deadlineFrom", "deadlineTo"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "keyword":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keyword"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Keyword = data
+		case "party":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("party"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Party = data
+		case "contract":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contract"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Contract = data
+		case "scene":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scene"))
+			data, err := ec.unmarshalOFlowScene2ᚖsignetᚋentᚋflowᚐScene(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scene = data
+		case "sentFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentFrom"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentFrom = data
+		case "sentTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentTo"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentTo = data
+		case "deadlineFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deadlineFrom"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeadlineFrom = data
+		case "deadlineTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deadlineTo"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeadlineTo = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFlowListFilter unmarshals raw into the FlowListFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFlowListFilter(ctx context.Context, raw any) (FlowListFilter, error) {
+	var out FlowListFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FlowListFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputFlowOrder(ctx context.Context, obj any) (ent.FlowOrder, error) {
 	var it ent.FlowOrder
 	if obj == nil {
@@ -19311,6 +26209,83 @@ func (ec *executionContext) unmarshalInputFlowWhereInput(ctx context.Context, ob
 func UnmarshalFlowWhereInput(ctx context.Context, raw any) (ent.FlowWhereInput, error) {
 	var out ent.FlowWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "FlowWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputGrantSealInput(ctx context.Context, obj any) (GrantSealInput, error) {
+	var it GrantSealInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"sealId", "userId", "validFrom", "validUntil", "scenes", "counterparties"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "sealId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sealId"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SealID = data
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		case "validFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validFrom"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidFrom = data
+		case "validUntil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validUntil"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidUntil = data
+		case "scenes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scenes"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scenes = data
+		case "counterparties":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("counterparties"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Counterparties = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalGrantSealInput unmarshals raw into the GrantSealInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalGrantSealInput(ctx context.Context, raw any) (GrantSealInput, error) {
+	var out GrantSealInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "GrantSealInput", raw, &out)
 	return out, err
 }
 
@@ -21848,6 +28823,160 @@ func UnmarshalMembershipWhereInput(ctx context.Context, raw any) (ent.Membership
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputOpenSigningLinkInput(ctx context.Context, obj any) (OpenSigningLinkInput, error) {
+	var it OpenSigningLinkInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"code", "smsCode", "serviceAgreementVersion", "privacyStatementVersion"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "smsCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("smsCode"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SmsCode = data
+		case "serviceAgreementVersion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serviceAgreementVersion"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ServiceAgreementVersion = data
+		case "privacyStatementVersion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("privacyStatementVersion"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PrivacyStatementVersion = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOpenSigningLinkInput unmarshals raw into the OpenSigningLinkInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOpenSigningLinkInput(ctx context.Context, raw any) (OpenSigningLinkInput, error) {
+	var out OpenSigningLinkInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OpenSigningLinkInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputParticipantInput(ctx context.Context, obj any) (ParticipantInput, error) {
+	var it ParticipantInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "role", "kind", "order", "name", "phone", "email", "enterpriseName"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "role":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
+			data, err := ec.unmarshalOParticipantRole2ᚖsignetᚋentᚋparticipantᚐRole(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Role = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOParticipantKind2ᚖsignetᚋentᚋparticipantᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "order":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("order"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Order = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "enterpriseName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseName = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalParticipantInput unmarshals raw into the ParticipantInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalParticipantInput(ctx context.Context, raw any) (ParticipantInput, error) {
+	var out ParticipantInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ParticipantInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputParticipantWhereInput(ctx context.Context, obj any) (ent.ParticipantWhereInput, error) {
 	var it ent.ParticipantWhereInput
 	if obj == nil {
@@ -23168,6 +30297,90 @@ func (ec *executionContext) unmarshalInputParticipantWhereInput(ctx context.Cont
 func UnmarshalParticipantWhereInput(ctx context.Context, raw any) (ent.ParticipantWhereInput, error) {
 	var out ent.ParticipantWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ParticipantWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputPlacementInput(ctx context.Context, obj any) (PlacementInput, error) {
+	var it PlacementInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"documentID", "kind", "page", "x", "y", "width", "height"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "documentID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("documentID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DocumentID = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNSignFieldKind2signetᚋentᚋsignfieldᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "page":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("page"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Page = data
+		case "x":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("x"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.X = data
+		case "y":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("y"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Y = data
+		case "width":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("width"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Width = data
+		case "height":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("height"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Height = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPlacementInput unmarshals raw into the PlacementInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPlacementInput(ctx context.Context, raw any) (PlacementInput, error) {
+	var out PlacementInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PlacementInput", raw, &out)
 	return out, err
 }
 
@@ -25607,6 +32820,97 @@ func UnmarshalSessionWhereInput(ctx context.Context, raw any) (ent.SessionWhereI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSignFieldInput(ctx context.Context, obj any) (SignFieldInput, error) {
+	var it SignFieldInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"documentID", "participantKey", "kind", "page", "x", "y", "width", "height"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "documentID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("documentID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DocumentID = data
+		case "participantKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("participantKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ParticipantKey = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNSignFieldKind2signetᚋentᚋsignfieldᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "page":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("page"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Page = data
+		case "x":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("x"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.X = data
+		case "y":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("y"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Y = data
+		case "width":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("width"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Width = data
+		case "height":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("height"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Height = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSignFieldInput unmarshals raw into the SignFieldInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSignFieldInput(ctx context.Context, raw any) (SignFieldInput, error) {
+	var out SignFieldInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SignFieldInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSignFieldWhereInput(ctx context.Context, obj any) (ent.SignFieldWhereInput, error) {
 	var it ent.SignFieldWhereInput
 	if obj == nil {
@@ -26251,6 +33555,360 @@ func UnmarshalSignFieldWhereInput(ctx context.Context, raw any) (ent.SignFieldWh
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSignFlowInput(ctx context.Context, obj any) (SignFlowInput, error) {
+	var it SignFlowInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"flowID", "personalSealID", "enterpriseSealID", "placements", "code"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "flowID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("flowID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FlowID = data
+		case "personalSealID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("personalSealID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PersonalSealID = data
+		case "enterpriseSealID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseSealID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseSealID = data
+		case "placements":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("placements"))
+			data, err := ec.unmarshalOPlacementInput2ᚕᚖsignetᚋgraphᚐPlacementInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Placements = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSignFlowInput unmarshals raw into the SignFlowInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSignFlowInput(ctx context.Context, raw any) (SignFlowInput, error) {
+	var out SignFlowInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SignFlowInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStartCertificationInput(ctx context.Context, obj any) (StartCertificationInput, error) {
+	var it StartCertificationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["custody"]; !present {
+		asMap["custody"] = "hosted"
+	}
+
+	fieldsInOrder := [...]string{"name", "creditCode", "address", "legalRepName", "legalRepIdNumber", "custody", "ukeyType"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "creditCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("creditCode"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreditCode = data
+		case "address":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Address = data
+		case "legalRepName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("legalRepName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LegalRepName = data
+		case "legalRepIdNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("legalRepIdNumber"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LegalRepIDNumber = data
+		case "custody":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("custody"))
+			data, err := ec.unmarshalOEnterpriseCustody2ᚖsignetᚋentᚋenterpriseᚐCustody(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Custody = data
+		case "ukeyType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ukeyType"))
+			data, err := ec.unmarshalOEnterpriseUkeyType2ᚖsignetᚋentᚋenterpriseᚐUkeyType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UkeyType = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStartCertificationInput unmarshals raw into the StartCertificationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStartCertificationInput(ctx context.Context, raw any) (StartCertificationInput, error) {
+	var out StartCertificationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StartCertificationInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStartRealNameInput(ctx context.Context, obj any) (StartRealNameInput, error) {
+	var it StartRealNameInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "idNumber", "email", "phone"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "idNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNumber"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNumber = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStartRealNameInput unmarshals raw into the StartRealNameInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStartRealNameInput(ctx context.Context, raw any) (StartRealNameInput, error) {
+	var out StartRealNameInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StartRealNameInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateOrganizationInput(ctx context.Context, obj any) (UpdateOrganizationInput, error) {
+	var it UpdateOrganizationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "creditCode", "address", "legalRepName", "legalRepIdNumber"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "creditCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("creditCode"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreditCode = data
+		case "address":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Address = data
+		case "legalRepName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("legalRepName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LegalRepName = data
+		case "legalRepIdNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("legalRepIdNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LegalRepIDNumber = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateOrganizationInput unmarshals raw into the UpdateOrganizationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateOrganizationInput(ctx context.Context, raw any) (UpdateOrganizationInput, error) {
+	var out UpdateOrganizationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateOrganizationInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUploadCertDocumentInput(ctx context.Context, obj any) (UploadCertDocumentInput, error) {
+	var it UploadCertDocumentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "kind", "fileName", "contentBase64"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNCertDocumentKind2signetᚋentᚋcertdocumentᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "fileName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fileName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FileName = data
+		case "contentBase64":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contentBase64"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContentBase64 = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUploadCertDocumentInput unmarshals raw into the UploadCertDocumentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUploadCertDocumentInput(ctx context.Context, raw any) (UploadCertDocumentInput, error) {
+	var out UploadCertDocumentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UploadCertDocumentInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUserWhereInput(ctx context.Context, obj any) (ent.UserWhereInput, error) {
 	var it ent.UserWhereInput
 	if obj == nil {
@@ -26870,6 +34528,44 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 // region    **************************** object.gotpl ****************************
 
+var activeSpaceImplementors = []string{"ActiveSpace"}
+
+func (ec *executionContext) _ActiveSpace(ctx context.Context, sel ast.SelectionSet, obj *ActiveSpace) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, activeSpaceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActiveSpace")
+		case "enterprise":
+			out.Values[i] = ec._ActiveSpace_enterprise(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._ActiveSpace_role(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var agreementAcceptanceImplementors = []string{"AgreementAcceptance", "Node"}
 
 func (ec *executionContext) _AgreementAcceptance(ctx context.Context, sel ast.SelectionSet, obj *ent.AgreementAcceptance) graphql.Marshaler {
@@ -27015,6 +34711,49 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 			}
 		case "session":
 			out.Values[i] = ec._AuthPayload_session(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var authorizationLetterTemplateImplementors = []string{"AuthorizationLetterTemplate"}
+
+func (ec *executionContext) _AuthorizationLetterTemplate(ctx context.Context, sel ast.SelectionSet, obj *AuthorizationLetterTemplate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, authorizationLetterTemplateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuthorizationLetterTemplate")
+		case "fileName":
+			out.Values[i] = ec._AuthorizationLetterTemplate_fileName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contentType":
+			out.Values[i] = ec._AuthorizationLetterTemplate_contentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dataURL":
+			out.Values[i] = ec._AuthorizationLetterTemplate_dataURL(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -27321,6 +35060,24 @@ func (ec *executionContext) _CertOrder(ctx context.Context, sel ast.SelectionSet
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._CertOrder_documents(ctx, field, obj)
 				})
+		case "stepTitle":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CertOrder_stepTitle(ctx, field, obj)
+				})
+		case "canRevoke":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CertOrder_canRevoke(ctx, field, obj)
+				})
+		case "paymentQRDataURL":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CertOrder_paymentQRDataURL(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27446,6 +35203,49 @@ func (ec *executionContext) _Certificate(ctx context.Context, sel ast.SelectionS
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Certificate_enterprise(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var certifiedEnterpriseImplementors = []string{"CertifiedEnterprise"}
+
+func (ec *executionContext) _CertifiedEnterprise(ctx context.Context, sel ast.SelectionSet, obj *CertifiedEnterprise) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, certifiedEnterpriseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CertifiedEnterprise")
+		case "enterprise":
+			out.Values[i] = ec._CertifiedEnterprise_enterprise(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "order":
+			out.Values[i] = ec._CertifiedEnterprise_order(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "statusTitle":
+			out.Values[i] = ec._CertifiedEnterprise_statusTitle(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27710,6 +35510,12 @@ func (ec *executionContext) _Flow(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Flow_fields(ctx, field, obj)
 				})
+		case "hasPasscode":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Flow_hasPasscode(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27750,6 +35556,69 @@ func (ec *executionContext) _FlowConnection(ctx context.Context, sel ast.Selecti
 			}
 		case "totalCount":
 			out.Values[i] = ec._FlowConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var flowCountsImplementors = []string{"FlowCounts"}
+
+func (ec *executionContext) _FlowCounts(ctx context.Context, sel ast.SelectionSet, obj *FlowCounts) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, flowCountsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FlowCounts")
+		case "todo":
+			out.Values[i] = ec._FlowCounts_todo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "drafts":
+			out.Values[i] = ec._FlowCounts_drafts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "done":
+			out.Values[i] = ec._FlowCounts_done(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "initiated":
+			out.Values[i] = ec._FlowCounts_initiated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cc":
+			out.Values[i] = ec._FlowCounts_cc(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completed":
+			out.Values[i] = ec._FlowCounts_completed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "voided":
+			out.Values[i] = ec._FlowCounts_voided(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -28016,6 +35885,54 @@ func (ec *executionContext) _IdentityVerification(ctx context.Context, sel ast.S
 	return out
 }
 
+var intentCodePayloadImplementors = []string{"IntentCodePayload"}
+
+func (ec *executionContext) _IntentCodePayload(ctx context.Context, sel ast.SelectionSet, obj *IntentCodePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, intentCodePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IntentCodePayload")
+		case "maskedPhone":
+			out.Values[i] = ec._IntentCodePayload_maskedPhone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resendAfterSeconds":
+			out.Values[i] = ec._IntentCodePayload_resendAfterSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._IntentCodePayload_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fingerprint":
+			out.Values[i] = ec._IntentCodePayload_fingerprint(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var joinRequestImplementors = []string{"JoinRequest", "Node"}
 
 func (ec *executionContext) _JoinRequest(ctx context.Context, sel ast.SelectionSet, obj *ent.JoinRequest) graphql.Marshaler {
@@ -28089,6 +36006,77 @@ func (ec *executionContext) _JoinRequest(ctx context.Context, sel ast.SelectionS
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._JoinRequest_user(ctx, field, obj)
 				})
+		case "enterpriseName":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._JoinRequest_enterpriseName(ctx, field, obj)
+				})
+		case "applicantName":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._JoinRequest_applicantName(ctx, field, obj)
+				})
+		case "applicantMaskedPhone":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._JoinRequest_applicantMaskedPhone(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var joinedEnterpriseImplementors = []string{"JoinedEnterprise"}
+
+func (ec *executionContext) _JoinedEnterprise(ctx context.Context, sel ast.SelectionSet, obj *JoinedEnterprise) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, joinedEnterpriseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JoinedEnterprise")
+		case "enterpriseId":
+			out.Values[i] = ec._JoinedEnterprise_enterpriseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enterpriseName":
+			out.Values[i] = ec._JoinedEnterprise_enterpriseName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "creditCode":
+			out.Values[i] = ec._JoinedEnterprise_creditCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._JoinedEnterprise_role(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "request":
+			out.Values[i] = ec._JoinedEnterprise_request(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -28163,6 +36151,18 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Membership_user(ctx, field, obj)
+				})
+		case "memberName":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Membership_memberName(ctx, field, obj)
+				})
+		case "memberMaskedPhone":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Membership_memberMaskedPhone(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -28274,6 +36274,461 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeSession(ctx, field)
 			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startEnterpriseCertification":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startEnterpriseCertification(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "saveCertApplication":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_saveCertApplication(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "backToEditCertOrder":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_backToEditCertOrder(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confirmCertOrder":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirmCertOrder(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resendCertAuthorizationCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resendCertAuthorizationCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verifyCertAuthorization":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_verifyCertAuthorization(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uploadCertDocument":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadCertDocument(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "submitCertDocuments":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_submitCertDocuments(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendCertConfirmationCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendCertConfirmationCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confirmCertApplication":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirmCertApplication(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "payCertOrder":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_payCertOrder(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refreshCertOrder":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_refreshCertOrder(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeEnterpriseCertification":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeEnterpriseCertification(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "continueEnterpriseCertification":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_continueEnterpriseCertification(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestJoinEnterprise":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestJoinEnterprise(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeJoinRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeJoinRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rejoinEnterprise":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rejoinEnterprise(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "switchSpace":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_switchSpace(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "decideJoinRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_decideJoinRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateOrganization":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateOrganization(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addMember":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateMember":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeMember":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createSeal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createSeal(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setSealEnabled":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setSealEnabled(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "voidSeal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_voidSeal(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "grantSeal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_grantSeal(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeSealGrant":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeSealGrant(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "renewCertificate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_renewCertificate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeCertificate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeCertificate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createFlow":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createFlow(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateFlowDraft":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateFlowDraft(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeFlowDocument":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeFlowDocument(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendFlow":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendFlow(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "remindFlows":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_remindFlows(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeFlow":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeFlow(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteFlows":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteFlows(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendSigningLinkCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendSigningLinkCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "openSigningLink":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_openSigningLink(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verifyFlowPasscode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_verifyFlowPasscode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendIntentCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendIntentCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signFlow":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_signFlow(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "declineFlow":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_declineFlow(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startRealNameVerification":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startRealNameVerification(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verifyRealNameByCarrier":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_verifyRealNameByCarrier(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verifyRealNameByBankCard":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_verifyRealNameByBankCard(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startFaceVerification":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startFaceVerification(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completeFaceVerification":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_completeFaceVerification(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var myEnterprisesImplementors = []string{"MyEnterprises"}
+
+func (ec *executionContext) _MyEnterprises(ctx context.Context, sel ast.SelectionSet, obj *MyEnterprises) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, myEnterprisesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MyEnterprises")
+		case "certified":
+			out.Values[i] = ec._MyEnterprises_certified(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "joined":
+			out.Values[i] = ec._MyEnterprises_joined(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var openSigningLinkPayloadImplementors = []string{"OpenSigningLinkPayload"}
+
+func (ec *executionContext) _OpenSigningLinkPayload(ctx context.Context, sel ast.SelectionSet, obj *OpenSigningLinkPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, openSigningLinkPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OpenSigningLinkPayload")
+		case "auth":
+			out.Values[i] = ec._OpenSigningLinkPayload_auth(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "flow":
+			out.Values[i] = ec._OpenSigningLinkPayload_flow(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var orgChangePayloadImplementors = []string{"OrgChangePayload"}
+
+func (ec *executionContext) _OrgChangePayload(ctx context.Context, sel ast.SelectionSet, obj *OrgChangePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, orgChangePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OrgChangePayload")
+		case "enterprise":
+			out.Values[i] = ec._OrgChangePayload_enterprise(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "voidedSeals":
+			out.Values[i] = ec._OrgChangePayload_voidedSeals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokedCertificates":
+			out.Values[i] = ec._OrgChangePayload_revokedCertificates(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -28564,6 +37019,102 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_agreements(ctx, field)
 				})
+		case "myEnterprises":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myEnterprises(ctx, field)
+				})
+		case "certificationOrder":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_certificationOrder(ctx, field)
+				})
+		case "authorizationLetterTemplate":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_authorizationLetterTemplate(ctx, field)
+				})
+		case "activeSpace":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_activeSpace(ctx, field)
+				})
+		case "mySealGrants":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_mySealGrants(ctx, field)
+				})
+		case "consoleEnterprise":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_consoleEnterprise(ctx, field)
+				})
+		case "consoleMembers":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_consoleMembers(ctx, field)
+				})
+		case "consoleSeals":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_consoleSeals(ctx, field)
+				})
+		case "consoleSealGrants":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_consoleSealGrants(ctx, field)
+				})
+		case "consoleCertificates":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_consoleCertificates(ctx, field)
+				})
+		case "consoleJoinRequests":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_consoleJoinRequests(ctx, field)
+				})
+		case "flows":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_flows(ctx, field)
+				})
+		case "flowCounts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_flowCounts(ctx, field)
+				})
+		case "signingLink":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_signingLink(ctx, field)
+				})
+		case "myIdentityVerifications":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myIdentityVerifications(ctx, field)
+				})
+		case "usableSeals":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_usableSeals(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -28577,6 +37128,54 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var remindResultImplementors = []string{"RemindResult"}
+
+func (ec *executionContext) _RemindResult(ctx context.Context, sel ast.SelectionSet, obj *RemindResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, remindResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemindResult")
+		case "flowID":
+			out.Values[i] = ec._RemindResult_flowID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reminded":
+			out.Values[i] = ec._RemindResult_reminded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._RemindResult_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._RemindResult_code(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -28699,6 +37298,12 @@ func (ec *executionContext) _Seal(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Seal_certificate(ctx, field, obj)
 				})
+		case "imageDataURL":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Seal_imageDataURL(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -28809,6 +37414,18 @@ func (ec *executionContext) _SealGrant(ctx context.Context, sel ast.SelectionSet
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SealGrant_user(ctx, field, obj)
+				})
+		case "sealName":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SealGrant_sealName(ctx, field, obj)
+				})
+		case "granteeName":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SealGrant_granteeName(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -29147,6 +37764,54 @@ func (ec *executionContext) _SignField(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var signingLinkInfoImplementors = []string{"SigningLinkInfo"}
+
+func (ec *executionContext) _SigningLinkInfo(ctx context.Context, sel ast.SelectionSet, obj *SigningLinkInfo) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, signingLinkInfoImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SigningLinkInfo")
+		case "flowName":
+			out.Values[i] = ec._SigningLinkInfo_flowName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "initiator":
+			out.Values[i] = ec._SigningLinkInfo_initiator(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maskedPhone":
+			out.Values[i] = ec._SigningLinkInfo_maskedPhone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._SigningLinkInfo_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
@@ -29231,6 +37896,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_hasPassword(ctx, field, obj)
+				})
+		case "realNameVerified":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_realNameVerified(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -29611,6 +38282,14 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNActiveSpace2ᚖsignetᚋgraphᚐActiveSpace(ctx context.Context, sel ast.SelectionSet, v *ActiveSpace) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActiveSpace!")
+		return graphql.Null
+	}
+	return ec._ActiveSpace(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAgreementAcceptance2ᚖsignetᚋentᚐAgreementAcceptance(ctx context.Context, sel ast.SelectionSet, v *ent.AgreementAcceptance) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AgreementAcceptance!")
@@ -29666,6 +38345,14 @@ func (ec *executionContext) marshalNAuthPayload2ᚖsignetᚋgraphᚐAuthPayload(
 	return ec._AuthPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNAuthorizationLetterTemplate2ᚖsignetᚋgraphᚐAuthorizationLetterTemplate(ctx context.Context, sel ast.SelectionSet, v *AuthorizationLetterTemplate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AuthorizationLetterTemplate!")
+		return graphql.Null
+	}
+	return ec._AuthorizationLetterTemplate(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -29686,6 +38373,11 @@ func (ec *executionContext) marshalNCaptchaChallenge2ᚖsignetᚋgraphᚐCaptcha
 		return graphql.Null
 	}
 	return ec._CaptchaChallenge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCertApplicationInput2signetᚋgraphᚐCertApplicationInput(ctx context.Context, v any) (CertApplicationInput, error) {
+	res, err := ec.unmarshalInputCertApplicationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNCertDocument2ᚖsignetᚋentᚐCertDocument(ctx context.Context, sel ast.SelectionSet, v *ent.CertDocument) graphql.Marshaler {
@@ -29754,6 +38446,30 @@ func (ec *executionContext) unmarshalNCertOrderWhereInput2ᚖsignetᚋentᚐCert
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNCertificate2ᚕᚖsignetᚋentᚐCertificateᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Certificate) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCertificate2ᚖsignetᚋentᚐCertificate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCertificate2ᚖsignetᚋentᚐCertificate(ctx context.Context, sel ast.SelectionSet, v *ent.Certificate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Certificate!")
+		return graphql.Null
+	}
+	return ec._Certificate(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCertificateCustody2signetᚋentᚋcertificateᚐCustody(ctx context.Context, v any) (certificate.Custody, error) {
 	var res certificate.Custody
 	err := res.UnmarshalGQL(v)
@@ -29799,6 +38515,30 @@ func (ec *executionContext) unmarshalNCertificateWhereInput2ᚖsignetᚋentᚐCe
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNCertifiedEnterprise2ᚕᚖsignetᚋgraphᚐCertifiedEnterpriseᚄ(ctx context.Context, sel ast.SelectionSet, v []*CertifiedEnterprise) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCertifiedEnterprise2ᚖsignetᚋgraphᚐCertifiedEnterprise(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCertifiedEnterprise2ᚖsignetᚋgraphᚐCertifiedEnterprise(ctx context.Context, sel ast.SelectionSet, v *CertifiedEnterprise) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CertifiedEnterprise!")
+		return graphql.Null
+	}
+	return ec._CertifiedEnterprise(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNChangePasswordInput2signetᚋgraphᚐChangePasswordInput(ctx context.Context, v any) (ChangePasswordInput, error) {
 	res, err := ec.unmarshalInputChangePasswordInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -29815,6 +38555,11 @@ func (ec *executionContext) marshalNChangePhoneTicket2ᚖsignetᚋgraphᚐChange
 		return graphql.Null
 	}
 	return ec._ChangePhoneTicket(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateSealInput2signetᚋgraphᚐCreateSealInput(ctx context.Context, v any) (CreateSealInput, error) {
+	res, err := ec.unmarshalInputCreateSealInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[int], error) {
@@ -29892,6 +38637,22 @@ func (ec *executionContext) marshalNFlow2ᚖsignetᚋentᚐFlow(ctx context.Cont
 	return ec._Flow(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNFlowConnection2ᚖsignetᚋentᚐFlowConnection(ctx context.Context, sel ast.SelectionSet, v *ent.FlowConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FlowConnection!")
+		return graphql.Null
+	}
+	return ec._FlowConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFlowCounts2ᚖsignetᚋgraphᚐFlowCounts(ctx context.Context, sel ast.SelectionSet, v *FlowCounts) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FlowCounts!")
+		return graphql.Null
+	}
+	return ec._FlowCounts(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNFlowDocument2ᚖsignetᚋentᚐFlowDocument(ctx context.Context, sel ast.SelectionSet, v *ent.FlowDocument) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "FlowDocument!")
@@ -29903,6 +38664,21 @@ func (ec *executionContext) marshalNFlowDocument2ᚖsignetᚋentᚐFlowDocument(
 func (ec *executionContext) unmarshalNFlowDocumentWhereInput2ᚖsignetᚋentᚐFlowDocumentWhereInput(ctx context.Context, v any) (*ent.FlowDocumentWhereInput, error) {
 	res, err := ec.unmarshalInputFlowDocumentWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNFlowDraftInput2signetᚋgraphᚐFlowDraftInput(ctx context.Context, v any) (FlowDraftInput, error) {
+	res, err := ec.unmarshalInputFlowDraftInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNFlowList2signetᚋgraphᚐFlowList(ctx context.Context, v any) (FlowList, error) {
+	var res FlowList
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFlowList2signetᚋgraphᚐFlowList(ctx context.Context, sel ast.SelectionSet, v FlowList) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNFlowOrderField2ᚖsignetᚋentᚐFlowOrderField(ctx context.Context, v any) (*ent.FlowOrderField, error) {
@@ -29942,6 +38718,11 @@ func (ec *executionContext) marshalNFlowStatus2signetᚋentᚋflowᚐStatus(ctx 
 func (ec *executionContext) unmarshalNFlowWhereInput2ᚖsignetᚋentᚐFlowWhereInput(ctx context.Context, v any) (*ent.FlowWhereInput, error) {
 	res, err := ec.unmarshalInputFlowWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNGrantSealInput2signetᚋgraphᚐGrantSealInput(ctx context.Context, v any) (GrantSealInput, error) {
+	res, err := ec.unmarshalInputGrantSealInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNID2int(ctx context.Context, v any) (int, error) {
@@ -29985,6 +38766,30 @@ func (ec *executionContext) marshalNID2ᚕintᚄ(ctx context.Context, sel ast.Se
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNIdentityVerification2ᚕᚖsignetᚋentᚐIdentityVerificationᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.IdentityVerification) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIdentityVerification2ᚖsignetᚋentᚐIdentityVerification(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNIdentityVerification2ᚖsignetᚋentᚐIdentityVerification(ctx context.Context, sel ast.SelectionSet, v *ent.IdentityVerification) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IdentityVerification!")
+		return graphql.Null
+	}
+	return ec._IdentityVerification(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNIdentityVerificationMethod2signetᚋentᚋidentityverificationᚐMethod(ctx context.Context, v any) (identityverification.Method, error) {
@@ -30040,6 +38845,38 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) marshalNIntentCodePayload2ᚖsignetᚋgraphᚐIntentCodePayload(ctx context.Context, sel ast.SelectionSet, v *IntentCodePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IntentCodePayload!")
+		return graphql.Null
+	}
+	return ec._IntentCodePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNJoinRequest2ᚕᚖsignetᚋentᚐJoinRequestᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.JoinRequest) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJoinRequest2ᚖsignetᚋentᚐJoinRequest(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNJoinRequest2ᚖsignetᚋentᚐJoinRequest(ctx context.Context, sel ast.SelectionSet, v *ent.JoinRequest) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JoinRequest!")
+		return graphql.Null
+	}
+	return ec._JoinRequest(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNJoinRequestStatus2signetᚋentᚋjoinrequestᚐStatus(ctx context.Context, v any) (joinrequest.Status, error) {
 	var res joinrequest.Status
 	err := res.UnmarshalGQL(v)
@@ -30055,6 +38892,30 @@ func (ec *executionContext) unmarshalNJoinRequestWhereInput2ᚖsignetᚋentᚐJo
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNJoinedEnterprise2ᚕᚖsignetᚋgraphᚐJoinedEnterpriseᚄ(ctx context.Context, sel ast.SelectionSet, v []*JoinedEnterprise) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNJoinedEnterprise2ᚖsignetᚋgraphᚐJoinedEnterprise(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNJoinedEnterprise2ᚖsignetᚋgraphᚐJoinedEnterprise(ctx context.Context, sel ast.SelectionSet, v *JoinedEnterprise) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JoinedEnterprise!")
+		return graphql.Null
+	}
+	return ec._JoinedEnterprise(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNLoginByPasswordInput2signetᚋgraphᚐLoginByPasswordInput(ctx context.Context, v any) (LoginByPasswordInput, error) {
 	res, err := ec.unmarshalInputLoginByPasswordInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -30063,6 +38924,30 @@ func (ec *executionContext) unmarshalNLoginByPasswordInput2signetᚋgraphᚐLogi
 func (ec *executionContext) unmarshalNLoginBySMSInput2signetᚋgraphᚐLoginBySMSInput(ctx context.Context, v any) (LoginBySMSInput, error) {
 	res, err := ec.unmarshalInputLoginBySMSInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMembership2ᚕᚖsignetᚋentᚐMembershipᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Membership) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMembership2ᚖsignetᚋentᚐMembership(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMembership2ᚖsignetᚋentᚐMembership(ctx context.Context, sel ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Membership!")
+		return graphql.Null
+	}
+	return ec._Membership(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNMembershipRole2signetᚋentᚋmembershipᚐRole(ctx context.Context, v any) (membership.Role, error) {
@@ -30080,6 +38965,14 @@ func (ec *executionContext) unmarshalNMembershipWhereInput2ᚖsignetᚋentᚐMem
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNMyEnterprises2ᚖsignetᚋgraphᚐMyEnterprises(ctx context.Context, sel ast.SelectionSet, v *MyEnterprises) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MyEnterprises!")
+		return graphql.Null
+	}
+	return ec._MyEnterprises(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNNode2ᚕsignetᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -30090,6 +38983,19 @@ func (ec *executionContext) marshalNNode2ᚕsignetᚋentᚐNoder(ctx context.Con
 	return ret
 }
 
+func (ec *executionContext) unmarshalNOpenSigningLinkInput2signetᚋgraphᚐOpenSigningLinkInput(ctx context.Context, v any) (OpenSigningLinkInput, error) {
+	res, err := ec.unmarshalInputOpenSigningLinkInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOpenSigningLinkPayload2ᚖsignetᚋgraphᚐOpenSigningLinkPayload(ctx context.Context, sel ast.SelectionSet, v *OpenSigningLinkPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OpenSigningLinkPayload!")
+		return graphql.Null
+	}
+	return ec._OpenSigningLinkPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx context.Context, v any) (entgql.OrderDirection, error) {
 	var res entgql.OrderDirection
 	err := res.UnmarshalGQL(v)
@@ -30098,6 +39004,14 @@ func (ec *executionContext) unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentg
 
 func (ec *executionContext) marshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx context.Context, sel ast.SelectionSet, v entgql.OrderDirection) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNOrgChangePayload2ᚖsignetᚋgraphᚐOrgChangePayload(ctx context.Context, sel ast.SelectionSet, v *OrgChangePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OrgChangePayload!")
+		return graphql.Null
+	}
+	return ec._OrgChangePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
@@ -30130,6 +39044,11 @@ func (ec *executionContext) marshalNParticipant2ᚖsignetᚋentᚐParticipant(ct
 		return graphql.Null
 	}
 	return ec._Participant(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNParticipantInput2ᚖsignetᚋgraphᚐParticipantInput(ctx context.Context, v any) (*ParticipantInput, error) {
+	res, err := ec.unmarshalInputParticipantInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNParticipantKind2signetᚋentᚋparticipantᚐKind(ctx context.Context, v any) (participant.Kind, error) {
@@ -30167,9 +39086,38 @@ func (ec *executionContext) unmarshalNParticipantWhereInput2ᚖsignetᚋentᚐPa
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNPlacementInput2ᚖsignetᚋgraphᚐPlacementInput(ctx context.Context, v any) (*PlacementInput, error) {
+	res, err := ec.unmarshalInputPlacementInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNRegisterInput2signetᚋgraphᚐRegisterInput(ctx context.Context, v any) (RegisterInput, error) {
 	res, err := ec.unmarshalInputRegisterInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRemindResult2ᚕᚖsignetᚋgraphᚐRemindResultᚄ(ctx context.Context, sel ast.SelectionSet, v []*RemindResult) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRemindResult2ᚖsignetᚋgraphᚐRemindResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRemindResult2ᚖsignetᚋgraphᚐRemindResult(ctx context.Context, sel ast.SelectionSet, v *RemindResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemindResult!")
+		return graphql.Null
+	}
+	return ec._RemindResult(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNResetPasswordInput2signetᚋgraphᚐResetPasswordInput(ctx context.Context, v any) (ResetPasswordInput, error) {
@@ -30187,12 +39135,52 @@ func (ec *executionContext) marshalNSMSPurpose2signetᚋgraphᚐSMSPurpose(ctx c
 	return v
 }
 
+func (ec *executionContext) marshalNSeal2ᚕᚖsignetᚋentᚐSealᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Seal) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSeal2ᚖsignetᚋentᚐSeal(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNSeal2ᚖsignetᚋentᚐSeal(ctx context.Context, sel ast.SelectionSet, v *ent.Seal) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Seal!")
 		return graphql.Null
 	}
 	return ec._Seal(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSealGrant2ᚕᚖsignetᚋentᚐSealGrantᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.SealGrant) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSealGrant2ᚖsignetᚋentᚐSealGrant(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSealGrant2ᚖsignetᚋentᚐSealGrant(ctx context.Context, sel ast.SelectionSet, v *ent.SealGrant) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SealGrant!")
+		return graphql.Null
+	}
+	return ec._SealGrant(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNSealGrantWhereInput2ᚖsignetᚋentᚐSealGrantWhereInput(ctx context.Context, v any) (*ent.SealGrantWhereInput, error) {
@@ -30287,6 +39275,11 @@ func (ec *executionContext) marshalNSignField2ᚖsignetᚋentᚐSignField(ctx co
 	return ec._SignField(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNSignFieldInput2ᚖsignetᚋgraphᚐSignFieldInput(ctx context.Context, v any) (*SignFieldInput, error) {
+	res, err := ec.unmarshalInputSignFieldInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNSignFieldKind2signetᚋentᚋsignfieldᚐKind(ctx context.Context, v any) (signfield.Kind, error) {
 	var res signfield.Kind
 	err := res.UnmarshalGQL(v)
@@ -30300,6 +39293,29 @@ func (ec *executionContext) marshalNSignFieldKind2signetᚋentᚋsignfieldᚐKin
 func (ec *executionContext) unmarshalNSignFieldWhereInput2ᚖsignetᚋentᚐSignFieldWhereInput(ctx context.Context, v any) (*ent.SignFieldWhereInput, error) {
 	res, err := ec.unmarshalInputSignFieldWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSignFlowInput2signetᚋgraphᚐSignFlowInput(ctx context.Context, v any) (SignFlowInput, error) {
+	res, err := ec.unmarshalInputSignFlowInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSigningLinkInfo2ᚖsignetᚋgraphᚐSigningLinkInfo(ctx context.Context, sel ast.SelectionSet, v *SigningLinkInfo) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SigningLinkInfo!")
+		return graphql.Null
+	}
+	return ec._SigningLinkInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNStartCertificationInput2signetᚋgraphᚐStartCertificationInput(ctx context.Context, v any) (StartCertificationInput, error) {
+	res, err := ec.unmarshalInputStartCertificationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNStartRealNameInput2signetᚋgraphᚐStartRealNameInput(ctx context.Context, v any) (StartRealNameInput, error) {
+	res, err := ec.unmarshalInputStartRealNameInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -30346,6 +39362,16 @@ func (ec *executionContext) marshalNTime2ᚖtimeᚐTime(ctx context.Context, sel
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNUpdateOrganizationInput2signetᚋgraphᚐUpdateOrganizationInput(ctx context.Context, v any) (UpdateOrganizationInput, error) {
+	res, err := ec.unmarshalInputUpdateOrganizationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUploadCertDocumentInput2signetᚋgraphᚐUploadCertDocumentInput(ctx context.Context, v any) (UploadCertDocumentInput, error) {
+	res, err := ec.unmarshalInputUploadCertDocumentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNUser2ᚖsignetᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -30723,6 +39749,13 @@ func (ec *executionContext) unmarshalOCertDocumentWhereInput2ᚖsignetᚋentᚐC
 	}
 	res, err := ec.unmarshalInputCertDocumentWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCertOrder2ᚖsignetᚋentᚐCertOrder(ctx context.Context, sel ast.SelectionSet, v *ent.CertOrder) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CertOrder(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOCertOrderMethod2ᚕsignetᚋentᚋcertorderᚐMethodᚄ(ctx context.Context, v any) ([]certorder.Method, error) {
@@ -31146,6 +40179,14 @@ func (ec *executionContext) unmarshalOCertificateWhereInput2ᚖsignetᚋentᚐCe
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOConfirmCertOrderInput2ᚖsignetᚋgraphᚐConfirmCertOrderInput(ctx context.Context, v any) (*ConfirmCertOrderInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputConfirmCertOrderInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (*entgql.Cursor[int], error) {
 	if v == nil {
 		return nil, nil
@@ -31471,6 +40512,22 @@ func (ec *executionContext) marshalOFlowEdge2ᚖsignetᚋentᚐFlowEdge(ctx cont
 		return graphql.Null
 	}
 	return ec._FlowEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOFlowListFilter2ᚖsignetᚋgraphᚐFlowListFilter(ctx context.Context, v any) (*FlowListFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputFlowListFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOFlowOrder2ᚖsignetᚋentᚐFlowOrder(ctx context.Context, v any) (*ent.FlowOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputFlowOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOFlowScene2ᚕsignetᚋentᚋflowᚐSceneᚄ(ctx context.Context, v any) ([]flow.Scene, error) {
@@ -31890,6 +40947,13 @@ func (ec *executionContext) marshalOInt2ᚖint64(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalOJoinRequest2ᚖsignetᚋentᚐJoinRequest(ctx context.Context, sel ast.SelectionSet, v *ent.JoinRequest) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._JoinRequest(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOJoinRequestStatus2ᚕsignetᚋentᚋjoinrequestᚐStatusᚄ(ctx context.Context, v any) ([]joinrequest.Status, error) {
 	if v == nil {
 		return nil, nil
@@ -32077,6 +41141,23 @@ func (ec *executionContext) marshalOParticipant2ᚖsignetᚋentᚐParticipant(ct
 	return ec._Participant(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOParticipantInput2ᚕᚖsignetᚋgraphᚐParticipantInputᚄ(ctx context.Context, v any) ([]*ParticipantInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ParticipantInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNParticipantInput2ᚖsignetᚋgraphᚐParticipantInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) unmarshalOParticipantKind2ᚕsignetᚋentᚋparticipantᚐKindᚄ(ctx context.Context, v any) ([]participant.Kind, error) {
 	if v == nil {
 		return nil, nil
@@ -32256,6 +41337,23 @@ func (ec *executionContext) unmarshalOParticipantWhereInput2ᚖsignetᚋentᚐPa
 	}
 	res, err := ec.unmarshalInputParticipantWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOPlacementInput2ᚕᚖsignetᚋgraphᚐPlacementInputᚄ(ctx context.Context, v any) ([]*PlacementInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*PlacementInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPlacementInput2ᚖsignetᚋgraphᚐPlacementInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOSealGrantWhereInput2ᚕᚖsignetᚋentᚐSealGrantWhereInputᚄ(ctx context.Context, v any) ([]*ent.SealGrantWhereInput, error) {
@@ -32585,6 +41683,23 @@ func (ec *executionContext) marshalOSignField2ᚕᚖsignetᚋentᚐSignFieldᚄ(
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOSignFieldInput2ᚕᚖsignetᚋgraphᚐSignFieldInputᚄ(ctx context.Context, v any) ([]*SignFieldInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*SignFieldInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSignFieldInput2ᚖsignetᚋgraphᚐSignFieldInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOSignFieldKind2ᚕsignetᚋentᚋsignfieldᚐKindᚄ(ctx context.Context, v any) ([]signfield.Kind, error) {

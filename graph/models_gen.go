@@ -8,9 +8,23 @@ import (
 	"io"
 	"signet/ent"
 	"signet/ent/agreementacceptance"
+	"signet/ent/certdocument"
+	"signet/ent/certorder"
+	"signet/ent/enterprise"
+	"signet/ent/flow"
+	"signet/ent/membership"
+	"signet/ent/participant"
+	"signet/ent/seal"
+	"signet/ent/signfield"
 	"strconv"
 	"time"
 )
+
+// 会话当前所在的空间：个人空间（enterprise 为空）或企业空间。
+type ActiveSpace struct {
+	Enterprise *ent.Enterprise  `json:"enterprise,omitempty"`
+	Role       *membership.Role `json:"role,omitempty"`
+}
 
 // A legal document a user must accept when registering.
 type AgreementDocument struct {
@@ -30,11 +44,44 @@ type AuthPayload struct {
 	Session *ent.Session `json:"session"`
 }
 
+// 《法人授权委托书》模板（可打印的 HTML）。
+type AuthorizationLetterTemplate struct {
+	FileName    string `json:"fileName"`
+	ContentType string `json:"contentType"`
+	DataURL     string `json:"dataURL"`
+}
+
 // An image captcha: show imageDataURL, send key and the typed answer with the login.
 type CaptchaChallenge struct {
 	Key          string    `json:"key"`
 	ImageDataURL string    `json:"imageDataURL"`
 	ExpiresAt    time.Time `json:"expiresAt"`
+}
+
+// 证书无纸化申请：认证方式、经办人信息及认证方式所需信息。
+type CertApplicationInput struct {
+	Method            certorder.Method `json:"method"`
+	ApplicantName     string           `json:"applicantName"`
+	ApplicantIDNumber string           `json:"applicantIdNumber"`
+	ApplicantPhone    string           `json:"applicantPhone"`
+	// 法定代表人手机号（接收证书授权码）
+	LegalRepPhone string `json:"legalRepPhone"`
+	// 法定代表人银行卡号（法定代表人银行卡信息认证）
+	LegalRepBankCard *string `json:"legalRepBankCard,omitempty"`
+	// 开户银行（企业对公打款认证）
+	BankName *string `json:"bankName,omitempty"`
+	// 对公账号（企业对公打款认证）
+	BankAccount *string `json:"bankAccount,omitempty"`
+	// 已阅读并勾选相关协议
+	AgreementAccepted bool `json:"agreementAccepted"`
+}
+
+// 我认证的企业中的一行。
+type CertifiedEnterprise struct {
+	Enterprise *ent.Enterprise `json:"enterprise"`
+	Order      *ent.CertOrder  `json:"order,omitempty"`
+	// 认证中 / 已认证 / 已撤销 / 审核未通过
+	StatusTitle string `json:"statusTitle"`
 }
 
 type ChangePasswordInput struct {
@@ -56,6 +103,88 @@ type ChangePhoneTicket struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
+// 确认订单时再次提供的完整卡号或账号（订单中只保存脱敏号码）。
+type ConfirmCertOrderInput struct {
+	LegalRepBankCard *string `json:"legalRepBankCard,omitempty"`
+	BankAccount      *string `json:"bankAccount,omitempty"`
+}
+
+type CreateSealInput struct {
+	Kind seal.Kind `json:"kind"`
+	Name *string   `json:"name,omitempty"`
+	// 自定义圆章的横向文，如“财务专用章”
+	Horizontal *string `json:"horizontal,omitempty"`
+	// 上传的 PNG 印章图片（base64，透明背景）；为空时由系统生成
+	ImageBase64 *string `json:"imageBase64,omitempty"`
+}
+
+type FlowCounts struct {
+	Todo      int `json:"todo"`
+	Drafts    int `json:"drafts"`
+	Done      int `json:"done"`
+	Initiated int `json:"initiated"`
+	Cc        int `json:"cc"`
+	Completed int `json:"completed"`
+	Voided    int `json:"voided"`
+}
+
+type FlowDraftInput struct {
+	Name  string      `json:"name"`
+	Scene *flow.Scene `json:"scene,omitempty"`
+	// 顺序签署（默认）或同时签署
+	Ordered  *bool      `json:"ordered,omitempty"`
+	Deadline *time.Time `json:"deadline,omitempty"`
+	// 签署口令；空字符串表示清除
+	Passcode *string `json:"passcode,omitempty"`
+	// 签署方及抄送人（整体替换）
+	Participants []*ParticipantInput `json:"participants,omitempty"`
+	// 签署位置（整体替换，须同时提交签署方）
+	Fields []*SignFieldInput `json:"fields,omitempty"`
+}
+
+// 列表搜索：任务名称/编号；“更多”中的签署方、发起时间、合同名称/编号、场景、截止时间。
+type FlowListFilter struct {
+	Keyword      *string     `json:"keyword,omitempty"`
+	Party        *string     `json:"party,omitempty"`
+	Contract     *string     `json:"contract,omitempty"`
+	Scene        *flow.Scene `json:"scene,omitempty"`
+	SentFrom     *time.Time  `json:"sentFrom,omitempty"`
+	SentTo       *time.Time  `json:"sentTo,omitempty"`
+	DeadlineFrom *time.Time  `json:"deadlineFrom,omitempty"`
+	DeadlineTo   *time.Time  `json:"deadlineTo,omitempty"`
+}
+
+type GrantSealInput struct {
+	SealID int `json:"sealId"`
+	// 被授权成员的用户 ID
+	UserID     int       `json:"userId"`
+	ValidFrom  time.Time `json:"validFrom"`
+	ValidUntil time.Time `json:"validUntil"`
+	// 限定签约场景（general 通用、hr 人资），为空不限
+	Scenes []string `json:"scenes,omitempty"`
+	// 限定签约方名称，为空不限
+	Counterparties []string `json:"counterparties,omitempty"`
+}
+
+type IntentCodePayload struct {
+	MaskedPhone        string    `json:"maskedPhone"`
+	ResendAfterSeconds int       `json:"resendAfterSeconds"`
+	ExpiresAt          time.Time `json:"expiresAt"`
+	// 短信中的文件指纹，供签署方核对
+	Fingerprint string `json:"fingerprint"`
+}
+
+// 我加入的企业中的一行：成员身份，或加入申请。
+type JoinedEnterprise struct {
+	EnterpriseID   int    `json:"enterpriseId"`
+	EnterpriseName string `json:"enterpriseName"`
+	CreditCode     string `json:"creditCode"`
+	// 已是成员时的角色
+	Role *membership.Role `json:"role,omitempty"`
+	// 最近一次加入申请
+	Request *ent.JoinRequest `json:"request,omitempty"`
+}
+
 type LoginByPasswordInput struct {
 	Phone         string `json:"phone"`
 	Password      string `json:"password"`
@@ -68,6 +197,57 @@ type LoginBySMSInput struct {
 	Code  string `json:"code"`
 }
 
+type MyEnterprises struct {
+	Certified []*CertifiedEnterprise `json:"certified"`
+	Joined    []*JoinedEnterprise    `json:"joined"`
+}
+
+type OpenSigningLinkInput struct {
+	Code string `json:"code"`
+	// 发送到签署方手机的验证码
+	SmsCode                 string `json:"smsCode"`
+	ServiceAgreementVersion string `json:"serviceAgreementVersion"`
+	PrivacyStatementVersion string `json:"privacyStatementVersion"`
+}
+
+type OpenSigningLinkPayload struct {
+	Auth *AuthPayload `json:"auth"`
+	Flow *ent.Flow    `json:"flow"`
+}
+
+type OrgChangePayload struct {
+	Enterprise *ent.Enterprise `json:"enterprise"`
+	// 因变更而作废的印章数
+	VoidedSeals int `json:"voidedSeals"`
+	// 因企业名称或信用代码变更而吊销的证书数
+	RevokedCertificates int `json:"revokedCertificates"`
+}
+
+type ParticipantInput struct {
+	// 在本次提交中标识该签署方，供签署位置引用
+	Key  string            `json:"key"`
+	Role *participant.Role `json:"role,omitempty"`
+	Kind *participant.Kind `json:"kind,omitempty"`
+	// 签署顺序（顺序签署时从1开始，相同顺序的签署方可同时签署）
+	Order *int `json:"order,omitempty"`
+	// 姓名（企业签署方为经办人姓名）
+	Name           string  `json:"name"`
+	Phone          string  `json:"phone"`
+	Email          *string `json:"email,omitempty"`
+	EnterpriseName *string `json:"enterpriseName,omitempty"`
+}
+
+// 签署方自行放置的盖章位置
+type PlacementInput struct {
+	DocumentID int            `json:"documentID"`
+	Kind       signfield.Kind `json:"kind"`
+	Page       int            `json:"page"`
+	X          float64        `json:"x"`
+	Y          float64        `json:"y"`
+	Width      float64        `json:"width"`
+	Height     float64        `json:"height"`
+}
+
 type RegisterInput struct {
 	Phone           string `json:"phone"`
 	Password        string `json:"password"`
@@ -77,6 +257,14 @@ type RegisterInput struct {
 	ServiceAgreementVersion string `json:"serviceAgreementVersion"`
 	// 同意的《隐私声明》版本
 	PrivacyStatementVersion string `json:"privacyStatementVersion"`
+}
+
+type RemindResult struct {
+	FlowID   int `json:"flowID"`
+	Reminded int `json:"reminded"`
+	// 未能催办的原因
+	Error *string `json:"error,omitempty"`
+	Code  *string `json:"code,omitempty"`
 }
 
 type ResetPasswordInput struct {
@@ -101,7 +289,155 @@ type SendSMSCodePayload struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
+type SignFieldInput struct {
+	DocumentID     int            `json:"documentID"`
+	ParticipantKey string         `json:"participantKey"`
+	Kind           signfield.Kind `json:"kind"`
+	// 页码，从1开始
+	Page int `json:"page"`
+	// 以页面左下角为原点的坐标，单位为点（1/72英寸）
+	X      float64 `json:"x"`
+	Y      float64 `json:"y"`
+	Width  float64 `json:"width"`
+	Height float64 `json:"height"`
+}
+
+type SignFlowInput struct {
+	FlowID int `json:"flowID"`
+	// 用于个人签名/印章位置
+	PersonalSealID *int `json:"personalSealID,omitempty"`
+	// 用于企业印章位置
+	EnterpriseSealID *int              `json:"enterpriseSealID,omitempty"`
+	Placements       []*PlacementInput `json:"placements,omitempty"`
+	// 意愿认证验证码（sendIntentCode 发送）
+	Code *string `json:"code,omitempty"`
+}
+
+// 短信签署链接 /s/{code} 在验证手机号之前可展示的信息。
+type SigningLinkInfo struct {
+	FlowName string `json:"flowName"`
+	// 发起方（姓名或脱敏手机号）
+	Initiator string `json:"initiator"`
+	// 签署方手机号（脱敏）
+	MaskedPhone string      `json:"maskedPhone"`
+	Status      flow.Status `json:"status"`
+}
+
+// 认证企业表单。
+type StartCertificationInput struct {
+	// 与营业执照一致的企业名称
+	Name string `json:"name"`
+	// 统一社会信用代码（18位，GB 32100 校验）
+	CreditCode       string `json:"creditCode"`
+	Address          string `json:"address"`
+	LegalRepName     string `json:"legalRepName"`
+	LegalRepIDNumber string `json:"legalRepIdNumber"`
+	// 证书方式：托管（默认）或 UKey（CA 线下邮寄）
+	Custody *enterprise.Custody `json:"custody,omitempty"`
+	// UKey 类型：一key一章 / 一key多章（UKey 方式必填）
+	UkeyType *enterprise.UkeyType `json:"ukeyType,omitempty"`
+}
+
+// 个人实名认证信息收集（姓名、身份证号、邮箱、手机号）。
+type StartRealNameInput struct {
+	Name string `json:"name"`
+	// 18位居民身份证号（校验位按 GB 11643）
+	IDNumber string  `json:"idNumber"`
+	Email    *string `json:"email,omitempty"`
+	// 手机号：手机实名认证核验此号码；银行卡认证时为银行预留手机号
+	Phone string `json:"phone"`
+}
+
 type Subscription struct {
+}
+
+type UpdateOrganizationInput struct {
+	Name             *string `json:"name,omitempty"`
+	CreditCode       *string `json:"creditCode,omitempty"`
+	Address          *string `json:"address,omitempty"`
+	LegalRepName     *string `json:"legalRepName,omitempty"`
+	LegalRepIDNumber *string `json:"legalRepIdNumber,omitempty"`
+}
+
+// 上传申请材料。文件以 base64 传输（GraphQL 请求上限 1 MiB）；JPG/PNG 至少 300 像素，PDF 仅限授权书与营业执照，最大 5 MB。
+type UploadCertDocumentInput struct {
+	OrderID       int               `json:"orderId"`
+	Kind          certdocument.Kind `json:"kind"`
+	FileName      string            `json:"fileName"`
+	ContentBase64 string            `json:"contentBase64"`
+}
+
+// 文件管理的七个列表。
+type FlowList string
+
+const (
+	// 待办：轮到我签署
+	FlowListTodo FlowList = "TODO"
+	// 草稿
+	FlowListDrafts FlowList = "DRAFTS"
+	// 已办：我已签署，其他方未完成
+	FlowListDone FlowList = "DONE"
+	// 我发起的
+	FlowListInitiated FlowList = "INITIATED"
+	// 抄送我的
+	FlowListCc FlowList = "CC"
+	// 已完成
+	FlowListCompleted FlowList = "COMPLETED"
+	// 已作废：已撤销、已拒签或已过期
+	FlowListVoided FlowList = "VOIDED"
+)
+
+var AllFlowList = []FlowList{
+	FlowListTodo,
+	FlowListDrafts,
+	FlowListDone,
+	FlowListInitiated,
+	FlowListCc,
+	FlowListCompleted,
+	FlowListVoided,
+}
+
+func (e FlowList) IsValid() bool {
+	switch e {
+	case FlowListTodo, FlowListDrafts, FlowListDone, FlowListInitiated, FlowListCc, FlowListCompleted, FlowListVoided:
+		return true
+	}
+	return false
+}
+
+func (e FlowList) String() string {
+	return string(e)
+}
+
+func (e *FlowList) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = FlowList(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid FlowList", str)
+	}
+	return nil
+}
+
+func (e FlowList) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *FlowList) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e FlowList) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // What an SMS code is for. Each code is valid only for its purpose.

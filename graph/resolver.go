@@ -11,12 +11,20 @@ import (
 
 	"signet/accounts"
 	"signet/ent"
+	"signet/enterprises"
+	"signet/flows"
+	"signet/identity"
 )
 
 // Resolver holds the dependencies of all resolvers.
 type Resolver struct {
-	DB       *ent.Client
-	Accounts *accounts.Service
+	DB        *ent.Client
+	Accounts  *accounts.Service
+	Contracts *flows.Service
+	// Identity is personal real-name verification.
+	Identity *identity.Service
+	// Enterprises is certification, joining, spaces and the console.
+	Enterprises *enterprises.Service
 }
 
 // NewSchema returns the executable schema backed by r.

@@ -47,6 +47,12 @@ type Config struct {
 	Trust http.Handler
 	// App is the built H5/PC client (mobile/dist).
 	App fs.FS
+	// Callbacks receives third-party notifications (face liveness, payment)
+	// under /callbacks/; may be nil.
+	Callbacks http.Handler
+	// Sandbox serves the provider sandboxes' pages under /sandbox/ in
+	// development only; may be nil.
+	Sandbox http.Handler
 }
 
 // New returns the root handler.
@@ -87,6 +93,13 @@ func New(cfg Config) http.Handler {
 	if cfg.Trust != nil {
 		r.Handle("/pki/*", cfg.Trust)
 		r.Handle("/tsa", cfg.Trust)
+	}
+
+	if cfg.Callbacks != nil {
+		r.Handle("/callbacks/*", cfg.Callbacks)
+	}
+	if cfg.Dev && cfg.Sandbox != nil {
+		r.Handle("/sandbox/*", cfg.Sandbox)
 	}
 
 	gql := newGraphQL(cfg, m)

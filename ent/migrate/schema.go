@@ -873,6 +873,13 @@ var (
 				OnDelete:   schema.SetNull,
 			},
 		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "sessionspace_session_id",
+				Unique:  true,
+				Columns: []*schema.Column{SessionSpacesColumns[3]},
+			},
+		},
 	}
 	// SignFieldsColumns holds the columns for the "sign_fields" table.
 	SignFieldsColumns = []*schema.Column{

@@ -6,6 +6,7 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 
 	"signet/ent/schema/rule"
 )
@@ -33,6 +34,12 @@ func (SessionSpace) Edges() []ent.Edge {
 		edge.To("session", Session.Type).Field("session_id").Unique().Required().Immutable(),
 		edge.To("enterprise", Enterprise.Type).Field("enterprise_id").Unique(),
 	}
+}
+
+// Indexes of the SessionSpace: one row per session (the edge field alone is
+// not unique in the database).
+func (SessionSpace) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("session_id").Unique()}
 }
 
 // Policy of the SessionSpace: the session's owner.

@@ -6,6 +6,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 
+	"signet/ent/intercept"
 	"signet/ent/privacy"
 	"signet/viewer"
 )
@@ -30,16 +31,16 @@ func TenantPolicy(filter TenantFilter) ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
 			AllowIfSystem(),
-			privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
+			privacy.QueryRuleFunc(func(ctx context.Context, q ent.Query) error {
 				v := viewer.FromContext(ctx)
 				if !v.Authenticated() {
 					return privacy.Denyf("anonymous viewer")
 				}
-				sf, ok := f.(interface{ WhereP(...func(*sql.Selector)) })
-				if !ok {
-					return privacy.Denyf("unexpected filter %T", f)
+				iq, err := intercept.NewQuery(q)
+				if err != nil {
+					return privacy.Denyf("tenant filter: %v", err)
 				}
-				sf.WhereP(func(s *sql.Selector) { filter(s, v.UserID) })
+				iq.WhereP(func(s *sql.Selector) { filter(s, v.UserID) })
 				return privacy.Skip
 			}),
 			privacy.AlwaysAllowRule(),
