@@ -26,6 +26,7 @@ import (
 	"signet/database"
 	"signet/enterprises"
 	"signet/events"
+	"signet/flows"
 	"signet/graph"
 	"signet/identity"
 	"signet/jobs"
@@ -55,7 +56,9 @@ type App struct {
 	Certs       *certs.Service
 	Identity    *identity.Service
 	Enterprises *enterprises.Service
-	Sandboxes   *Sandboxes
+	// Flows are the contracts (签约任务).
+	Flows     *flows.Service
+	Sandboxes *Sandboxes
 }
 
 // Options adjust New for tests.
@@ -159,6 +162,9 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	if err := a.buildFlows(provider, opts.Now); err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -167,13 +173,14 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		Dev: cfg.Dev(), BaseURL: cfg.BaseURL, AllowedOrigins: cfg.AllowedOrigins, TrustedProxies: cfg.TrustedProxies,
 		Logger: a.Logger,
 		Schema: graph.NewSchema(&graph.Resolver{DB: a.DB.Client, Accounts: acc,
-			Identity: a.Identity, Enterprises: a.Enterprises}),
-		Accounts: acc,
-		Ready:    func(ctx context.Context) error { return a.DB.SQL.PingContext(ctx) },
-		Outbox:   a.Outbox,
-		Registry: reg,
-		Trust:    ts.Handler(),
-		App:      mobile.Dist(),
+			Identity: a.Identity, Enterprises: a.Enterprises, Contracts: a.Flows}),
+		Accounts:  acc,
+		Ready:     func(ctx context.Context) error { return a.DB.SQL.PingContext(ctx) },
+		Outbox:    a.Outbox,
+		Registry:  reg,
+		Trust:     ts.Handler(),
+		Documents: a.Flows,
+		App:       mobile.Dist(),
 
 		Callbacks: callbacks,
 		Sandbox:   sandbox,

@@ -289,7 +289,7 @@ func (s *Service) AddDocument(ctx context.Context, flowID int, name string, r io
 	if err != nil {
 		return nil, err
 	}
-	key, err := s.blobs.Put(ctx, doc.PDF)
+	key, err := s.putPDF(ctx, doc.PDF)
 	if err != nil {
 		return nil, fmt.Errorf("store document: %w", err)
 	}
@@ -366,7 +366,7 @@ func (s *Service) DocumentPDF(ctx context.Context, documentID int) (*ent.FlowDoc
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := s.blobs.Get(ctx, d.CurrentKey)
+	b, err := s.getPDF(ctx, d.CurrentKey)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read document: %w", err)
 	}

@@ -11,6 +11,7 @@
 package flows
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"signet/accounts"
+	"signet/blob"
 	"signet/database"
 	"signet/ent"
 	"signet/errs"
@@ -27,12 +29,6 @@ import (
 	"signet/signingcore/pdfnorm"
 	"signet/signingcore/tsa"
 )
-
-// Blobs keeps document bytes. Keys are returned by Put.
-type Blobs interface {
-	Put(ctx context.Context, data []byte) (key string, err error)
-	Get(ctx context.Context, key string) ([]byte, error)
-}
 
 // NotificationKind says what a notification tells its recipient.
 type NotificationKind string
@@ -80,7 +76,7 @@ type Config struct {
 	// Jobs carries notifications (SMS) as River jobs inserted in the same
 	// transaction as the change; their worker is NotifyWorker.
 	Jobs  *jobs.Queue
-	Blobs Blobs
+	Blobs blob.Store
 	// Accounts issues and checks SMS codes and logs in signing-link users.
 	Accounts *accounts.Service
 	// Certs gives the hosted signers of certificates; Seals decides who may
@@ -103,7 +99,7 @@ type Service struct {
 	database *database.DB
 	db       *ent.Client
 	jobs     *jobs.Queue
-	blobs    Blobs
+	blobs    blob.Store
 	acc      *accounts.Service
 	certs    Certs
 	seals    Seals
@@ -171,3 +167,22 @@ func (s *Service) randomCode(n int) (string, error) {
 
 // notFound is the answer for a flow that does not exist or is not the viewer's.
 func notFound() error { return errs.New(errs.NotFound, "合同不存在或无权查看") }
+
+// putPDF stores a document revision under its content hash.
+func (s *Service) putPDF(ctx context.Context, pdf []byte) (string, error) {
+	info, err := s.blobs.PutContent(ctx, bytes.NewReader(pdf))
+	if err != nil {
+		return "", err
+	}
+	return info.Key, nil
+}
+
+// getPDF reads a stored document revision.
+func (s *Service) getPDF(ctx context.Context, key string) ([]byte, error) {
+	rc, err := s.blobs.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}

@@ -3,14 +3,11 @@ package flows_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"signet/blob"
 	"signet/database"
 	"signet/ent"
 	"signet/ent/flow"
@@ -25,38 +22,12 @@ import (
 	"signet/viewer"
 )
 
-// memBlobs is an in-memory flows.Blobs for the domain tests; the server
-// uses the disk store.
-type memBlobs struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (b *memBlobs) Put(_ context.Context, data []byte) (string, error) {
-	sum := sha256.Sum256(data)
-	key := hex.EncodeToString(sum[:])
-	b.mu.Lock()
-	b.m[key] = append([]byte(nil), data...)
-	b.mu.Unlock()
-	return key, nil
-}
-
-func (b *memBlobs) Get(_ context.Context, key string) ([]byte, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	d, ok := b.m[key]
-	if !ok {
-		return nil, fmt.Errorf("no blob %s", key)
-	}
-	return d, nil
-}
-
 type env struct {
 	svc      *flows.Service
 	db       *ent.Client
 	database *database.DB
 	jobs     *jobs.Queue
-	blobs    *memBlobs
+	blobs    *blob.Disk
 	outbox   *sms.MemoryOutboxStore
 	now      time.Time
 	users    map[string]viewer.Viewer
@@ -88,7 +59,11 @@ func setup(t *testing.T, b dbtest.Backend) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { q.Stop(context.Background()) })
-	e := &env{db: db.Client, database: db, jobs: q, blobs: &memBlobs{m: map[string][]byte{}}, outbox: outbox, now: time.Now(), users: map[string]viewer.Viewer{}}
+	blobs, err := blob.OpenDisk(blob.DiskConfig{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{db: db.Client, database: db, jobs: q, blobs: blobs, outbox: outbox, now: time.Now(), users: map[string]viewer.Viewer{}}
 	e.svc, err = flows.New(flows.Config{DB: db, Jobs: q, Blobs: e.blobs, Now: func() time.Time { return e.now }})
 	if err != nil {
 		t.Fatal(err)

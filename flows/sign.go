@@ -370,7 +370,7 @@ func (s *Service) signOnce(ctx context.Context, plan *signPlan, signers map[int]
 		if len(mine) == 0 {
 			continue
 		}
-		pdf, err := s.blobs.Get(ctx, d.CurrentKey)
+		pdf, err := s.getPDF(ctx, d.CurrentKey)
 		if err != nil {
 			return fmt.Errorf("sign: read document: %w", err)
 		}
@@ -393,7 +393,7 @@ func (s *Service) signOnce(ctx context.Context, plan *signPlan, signers map[int]
 				return fmt.Errorf("sign %s: %w", d.Name, err)
 			}
 		}
-		key, err := s.blobs.Put(ctx, pdf)
+		key, err := s.putPDF(ctx, pdf)
 		if err != nil {
 			return fmt.Errorf("sign: store revision: %w", err)
 		}

@@ -67,7 +67,7 @@ func setupSigning(t *testing.T, b dbtest.Backend) *signEnv {
 		t.Fatal(err)
 	}
 	se := &signEnv{env: e, ts: ts, seals: map[string]int{}}
-	for who, id := range map[string]string{"bob": "11010519491231002X", "carol": "110105194912310030", "mallory": "110105194912310049"} {
+	for who, id := range map[string]string{"bob": "11010519491231002X", "carol": "110105194912310038", "mallory": "110105194912310046"} {
 		names := map[string]string{"bob": "王小明", "carol": "李四", "mallory": "钱七"}
 		c, err := cs.IssuePerson(ctx, e.users[who].UserID, names[who], id)
 		if err != nil {

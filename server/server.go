@@ -45,6 +45,8 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Trust serves the CA publication points (/pki/…) and the TSA (/tsa).
 	Trust http.Handler
+	// Documents backs the file upload and download endpoints; may be nil.
+	Documents Documents
 	// App is the built H5/PC client (mobile/dist).
 	App fs.FS
 	// Callbacks receives third-party notifications (face liveness, payment)
@@ -100,6 +102,10 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.Dev && cfg.Sandbox != nil {
 		r.Handle("/sandbox/*", cfg.Sandbox)
+	}
+
+	if cfg.Documents != nil {
+		fileRoutes(r, cfg.Documents, cfg.Logger)
 	}
 
 	gql := newGraphQL(cfg, m)
