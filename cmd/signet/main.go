@@ -18,6 +18,7 @@ import (
 	"signet/app"
 	"signet/config"
 	"signet/database"
+	"signet/jobs"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -92,13 +93,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
+		jobsPending, err := jobs.PlanMigration(ctx, db, stdout)
+		if err != nil {
+			return err
+		}
 		switch {
-		case !pending:
+		case !pending && !jobsPending:
 			fmt.Fprintln(stdout, "-- the schema is up to date")
 		case dry:
 			fmt.Fprintln(stdout, "-- dry run: nothing applied")
 		default:
 			if err := db.Migrate(ctx); err != nil {
+				return err
+			}
+			if err := jobs.Migrate(ctx, db, nil); err != nil {
 				return err
 			}
 			fmt.Fprintln(stdout, "-- applied")
