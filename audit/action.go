@@ -19,6 +19,7 @@ const (
 	FlowCompleted       Action = "flow.completed"
 	FlowDeleted         Action = "flow.deleted"
 	FlowDownloaded      Action = "flow.downloaded"
+	FlowEmailed         Action = "flow.emailed"
 
 	ParticipantNotified      Action = "participant.notified"
 	ParticipantViewed        Action = "participant.viewed"
@@ -47,6 +48,7 @@ var actionLabels = map[Action]string{
 	FlowCompleted:       "签署完成",
 	FlowDeleted:         "删除合同",
 	FlowDownloaded:      "下载合同",
+	FlowEmailed:         "邮件发送合同",
 
 	ParticipantNotified:      "发送签署通知",
 	ParticipantViewed:        "查看合同",

@@ -47,6 +47,10 @@ const (
 	TemplateCertApplyConfirm   Template = "ent_apply_confirm" // 证书申请签名确认（经办人）: enterprise, code
 	TemplateCertResult         Template = "ent_cert_result"   // 企业认证审核结果: enterprise, result
 	TemplateJoinResult         Template = "ent_join_result"   // 加入企业审核结果: enterprise, result
+
+	TemplateFlowCC        Template = "flow_cc"        // 抄送通知: sender, contract, link
+	TemplateFlowCompleted Template = "flow_completed" // 签署完成通知（发起方、抄送人）: contract, link
+	TemplateFlowExpired   Template = "flow_expired"   // 合同过期通知（发起方）: contract
 )
 
 // DefaultSignName is the SMS signature (签名, the 【…】 prefix) used when
@@ -101,6 +105,12 @@ func Templates() []TemplateSpec {
 			"您为${enterprise}提交的企业认证申请${result}。", nil},
 		{TemplateJoinResult, "加入企业审核结果",
 			"您申请加入${enterprise}的请求${result}。", nil},
+		{TemplateFlowCC, "抄送通知",
+			"${sender}发起的《${contract}》已抄送给您，请打开 ${link} 查看。", nil},
+		{TemplateFlowCompleted, "签署完成通知",
+			"《${contract}》已签署完成，请打开 ${link} 查看。", nil},
+		{TemplateFlowExpired, "合同过期通知",
+			"您发起的《${contract}》已超过签署截止时间且未签署完成，合同已过期。", nil},
 	}
 	for i := range specs {
 		specs[i].Params = placeholders(specs[i].Text)

@@ -117,6 +117,10 @@ func TestTemplatesTable(t *testing.T) {
 		TemplateCertApplyConfirm:   {"enterprise", "code"},
 		TemplateCertResult:         {"enterprise", "result"},
 		TemplateJoinResult:         {"enterprise", "result"},
+
+		TemplateFlowCC:        {"sender", "contract", "link"},
+		TemplateFlowCompleted: {"contract", "link"},
+		TemplateFlowExpired:   {"contract"},
 	}
 	specs := Templates()
 	if len(specs) != len(want) {
