@@ -94,7 +94,9 @@ func parseFrom(from string) (string, error) {
 }
 
 // errSend is the user-facing failure of a delivery.
-func errSend(cause error) error { return errs.Wrap(cause, errs.Internal, "邮件发送失败，请稍后再试") }
+func errSend(cause error) error {
+	return errs.Wrap(cause, errs.Internal, "邮件发送失败，请稍后再试")
+}
 
 // Send implements Provider: one connection per message, EHLO, STARTTLS by
 // policy, AUTH PLAIN when configured, MAIL/RCPT/DATA, QUIT.
