@@ -96,6 +96,7 @@ func (s *Service) CreateDraft(ctx context.Context, in DraftInput) (*ent.Flow, er
 			Payload: map[string]any{"number": f.Number, "name": f.Name}}); err != nil {
 			return err
 		}
+		s.announce(tx, f, audit.FlowCreated, f.ID)
 		out = f
 		return nil
 	})

@@ -24,6 +24,7 @@ import (
 	"signet/database"
 	"signet/ent"
 	"signet/errs"
+	"signet/events"
 	"signet/jobs"
 	"signet/signingcore/pades"
 	"signet/signingcore/pdfnorm"
@@ -92,6 +93,14 @@ type Config struct {
 	Now func() time.Time
 	// Rand is the randomness for numbers and link codes; crypto/rand when nil.
 	Rand io.Reader
+	// Broker carries live updates: every transition is published on the
+	// flow's topic after commit, and "lists changed" on the user topics of
+	// the parties (progress.go). Nil publishes nothing and refuses
+	// subscriptions.
+	Broker events.Broker
+	// Contacts adds the parties of a completed flow to each other's
+	// contacts (联系人, USR-2) in the completing transaction; nil skips it.
+	Contacts CoSigners
 }
 
 // Service implements the flow workflows.
@@ -109,6 +118,12 @@ type Service struct {
 	limits   Limits
 	now      func() time.Time
 	rand     io.Reader
+	broker   events.Broker
+	contacts CoSigners
+	// announced collects each open transaction's live updates (publish.go);
+	// reads coalesces the re-reads of many subscribers woken by one event.
+	announced pending
+	reads     coalescer
 }
 
 // New returns a Service.
@@ -118,7 +133,8 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{database: cfg.DB, db: cfg.DB.Client, jobs: cfg.Jobs, blobs: cfg.Blobs, acc: cfg.Accounts,
 		certs: cfg.Certs, seals: cfg.Seals, pades: cfg.Signer, tsa: cfg.TSA,
-		log: cfg.Logger, limits: cfg.Limits, now: cfg.Now, rand: cfg.Rand}
+		log: cfg.Logger, limits: cfg.Limits, now: cfg.Now, rand: cfg.Rand,
+		broker: cfg.Broker, contacts: cfg.Contacts}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -79,6 +79,7 @@ func (s *Service) Send(ctx context.Context, id int) (*ent.Flow, error) {
 			Payload: map[string]any{"signers": len(signers), "ordered": f.Ordered}}); err != nil {
 			return err
 		}
+		s.announce(tx, f, audit.FlowSent, f.ID)
 		return s.activate(ctx, tx, jtx, f, nextSigners(f.Ordered, signers))
 	})
 	if err != nil {
@@ -132,6 +133,7 @@ func (s *Service) activate(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *e
 			Payload: map[string]any{"name": p.Name, "order": p.SignOrder}}); err != nil {
 			return err
 		}
+		s.announce(tx, f, audit.ParticipantNotified, p.ID)
 	}
 	return nil
 }
@@ -215,6 +217,7 @@ func (s *Service) Remind(ctx context.Context, ids []int) ([]RemindResult, error)
 					Payload: map[string]any{"name": p.Name}}); err != nil {
 					return err
 				}
+				s.announce(tx, f, audit.FlowReminded, p.ID)
 				res.Reminded++
 			}
 			if res.Reminded == 0 {
@@ -260,6 +263,7 @@ func (s *Service) Revoke(ctx context.Context, id int, reason string) (*ent.Flow,
 		}
 		_, err = audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
 			Action: audit.FlowRevoked, Subject: audit.Subject{Type: "flow", ID: f.ID}, Payload: map[string]any{"reason": reason}})
+		s.announce(tx, f, audit.FlowRevoked, f.ID)
 		return err
 	})
 	if err != nil {
@@ -321,6 +325,7 @@ func (s *Service) Delete(ctx context.Context, ids []int) error {
 				Payload: map[string]any{"status": string(f.Status)}}); err != nil {
 				return err
 			}
+			s.announce(tx, f, audit.FlowDeleted, f.ID)
 		}
 		return nil
 	})

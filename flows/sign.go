@@ -294,6 +294,7 @@ func (s *Service) VerifyPasscode(ctx context.Context, flowID int, passcode strin
 		}
 		_, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
 			Action: audit.ParticipantPasscodeOK, Subject: audit.Subject{Type: "participant", ID: p.ID}})
+		s.announce(tx, f, audit.ParticipantPasscodeOK, p.ID)
 		return err
 	})
 }
@@ -434,6 +435,7 @@ func (s *Service) signOnce(ctx context.Context, plan *signPlan, signers map[int]
 				Payload: map[string]any{"sha256": r.sum, "signatures": r.adds, "revision": r.doc.Revision + r.adds}}); err != nil {
 				return err
 			}
+			s.announce(tx, plan.flow, audit.DocumentSigned, r.doc.ID)
 		}
 		n, err := tx.Participant.Update().Where(participant.ID(plan.part.ID), participant.StatusEQ(participant.StatusPending)).
 			SetStatus(participant.StatusSigned).SetSignedAt(s.now()).Save(sys)
@@ -452,6 +454,7 @@ func (s *Service) signOnce(ctx context.Context, plan *signPlan, signers map[int]
 			Payload: map[string]any{"name": plan.part.Name, "seals": seals, "intentScope": plan.scope}}); err != nil {
 			return err
 		}
+		s.announce(tx, plan.flow, audit.ParticipantSigned, plan.part.ID)
 		return s.advance(ctx, tx, jtx, plan.flow)
 	})
 }
@@ -480,6 +483,10 @@ func (s *Service) advance(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *en
 	}
 	_, err = audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: audit.System(),
 		Action: audit.FlowCompleted, Subject: audit.Subject{Type: "flow", ID: f.ID}})
+	s.announce(tx, f, audit.FlowCompleted, f.ID)
+	if err == nil && s.contacts != nil {
+		err = s.contacts.AddCoSigners(ctx, tx, f.ID)
+	}
 	return err
 }
 
@@ -528,6 +535,7 @@ func (s *Service) Decline(ctx context.Context, flowID int, reason string) (*ent.
 		_, err = audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
 			Action: audit.ParticipantDeclined, Subject: audit.Subject{Type: "participant", ID: p.ID},
 			Payload: map[string]any{"reason": reason}})
+		s.announce(tx, f, audit.ParticipantDeclined, p.ID)
 		return err
 	})
 	if err != nil {
