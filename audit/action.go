@@ -33,6 +33,42 @@ const (
 	DocumentSigned      Action = "document.signed"
 	DocumentTimestamped Action = "document.timestamped"
 	EvidenceGenerated   Action = "evidence.generated"
+
+	// Personal real-name verification (on the user's chain, UserChain).
+	IdentityVerified Action = "identity.verified"
+	IdentityFailed   Action = "identity.failed"
+
+	// Enterprise certification (on the enterprise's chain "enterprise:<id>", enterprises.AuditChain).
+	CertificationStarted   Action = "certification.started"
+	CertificationSubmitted Action = "certification.submitted"
+	CertificationApproved  Action = "certification.approved"
+	CertificationRejected  Action = "certification.rejected"
+	CertificationRevoked   Action = "certification.revoked"
+	CertificationContinued Action = "certification.continued"
+	RecertificationStarted Action = "recertification.started"
+	CertDocumentUploaded   Action = "certification.document_uploaded"
+
+	// Joining an enterprise.
+	JoinRequested Action = "join.requested"
+	JoinRevoked   Action = "join.revoked"
+	JoinApproved  Action = "join.approved"
+	JoinRejected  Action = "join.rejected"
+
+	// The enterprise console.
+	OrganizationUpdated Action = "organization.updated"
+	MemberAdded         Action = "member.added"
+	MemberUpdated       Action = "member.updated"
+	MemberRemoved       Action = "member.removed"
+	SealCreated         Action = "seal.created"
+	SealEnabled         Action = "seal.enabled"
+	SealDisabled        Action = "seal.disabled"
+	SealVoided          Action = "seal.voided"
+	SealGranted         Action = "seal.granted"
+	SealGrantRevoked    Action = "seal.grant_revoked"
+	CertificateIssued   Action = "certificate.issued"
+	CertificateRenewed  Action = "certificate.renewed"
+	CertificateRevoked  Action = "certificate.revoked"
+	CertificateBound    Action = "certificate.ukey_bound"
 )
 
 var actionLabels = map[Action]string{
@@ -62,6 +98,38 @@ var actionLabels = map[Action]string{
 	DocumentSigned:      "文件数字签名",
 	DocumentTimestamped: "加盖时间戳",
 	EvidenceGenerated:   "生成证据报告",
+
+	IdentityVerified: "个人实名认证通过",
+	IdentityFailed:   "个人实名认证未通过",
+
+	CertificationStarted:   "提交企业认证",
+	CertificationSubmitted: "提交CA审核",
+	CertificationApproved:  "企业认证通过",
+	CertificationRejected:  "企业认证未通过",
+	CertificationRevoked:   "撤销企业认证",
+	CertificationContinued: "继续企业认证",
+	RecertificationStarted: "发起企业重新认证",
+	CertDocumentUploaded:   "上传认证材料",
+
+	JoinRequested: "申请加入企业",
+	JoinRevoked:   "撤销加入申请",
+	JoinApproved:  "通过加入申请",
+	JoinRejected:  "拒绝加入申请",
+
+	OrganizationUpdated: "变更企业信息",
+	MemberAdded:         "添加成员",
+	MemberUpdated:       "编辑成员",
+	MemberRemoved:       "移除成员",
+	SealCreated:         "新建印章",
+	SealEnabled:         "启用印章",
+	SealDisabled:        "停用印章",
+	SealVoided:          "作废印章",
+	SealGranted:         "印章授权",
+	SealGrantRevoked:    "撤销印章授权",
+	CertificateIssued:   "签发证书",
+	CertificateRenewed:  "续期证书",
+	CertificateRevoked:  "吊销证书",
+	CertificateBound:    "绑定UKey证书",
 }
 
 // Known reports whether a is in the vocabulary.

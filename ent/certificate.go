@@ -57,6 +57,8 @@ type Certificate struct {
 	RevocationReason string `json:"revocation_reason,omitempty"`
 	// SupersedesID holds the value of the "supersedes_id" field.
 	SupersedesID *int `json:"supersedes_id,omitempty"`
+	// When the UKey's certificate was bound to this custody record
+	BoundAt *time.Time `json:"bound_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the CertificateQuery when eager-loading is set.
 	Edges        CertificateEdges `json:"edges"`
@@ -109,7 +111,7 @@ func (*Certificate) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case certificate.FieldKind, certificate.FieldCustody, certificate.FieldUkeyType, certificate.FieldStatus, certificate.FieldSerial, certificate.FieldSubject, certificate.FieldSubjectID, certificate.FieldKeyURI, certificate.FieldFingerprint, certificate.FieldRevocationReason:
 			values[i] = new(sql.NullString)
-		case certificate.FieldCreatedAt, certificate.FieldUpdatedAt, certificate.FieldNotBefore, certificate.FieldNotAfter, certificate.FieldRevokedAt:
+		case certificate.FieldCreatedAt, certificate.FieldUpdatedAt, certificate.FieldNotBefore, certificate.FieldNotAfter, certificate.FieldRevokedAt, certificate.FieldBoundAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -253,6 +255,13 @@ func (_m *Certificate) assignValues(columns []string, values []any) error {
 				_m.SupersedesID = new(int)
 				*_m.SupersedesID = int(value.Int64)
 			}
+		case certificate.FieldBoundAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field bound_at", values[i])
+			} else if value.Valid {
+				_m.BoundAt = new(time.Time)
+				*_m.BoundAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -368,6 +377,11 @@ func (_m *Certificate) String() string {
 	if v := _m.SupersedesID; v != nil {
 		builder.WriteString("supersedes_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.BoundAt; v != nil {
+		builder.WriteString("bound_at=")
+		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')
 	return builder.String()

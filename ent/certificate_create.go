@@ -258,6 +258,20 @@ func (_c *CertificateCreate) SetNillableSupersedesID(v *int) *CertificateCreate 
 	return _c
 }
 
+// SetBoundAt sets the "bound_at" field.
+func (_c *CertificateCreate) SetBoundAt(v time.Time) *CertificateCreate {
+	_c.mutation.SetBoundAt(v)
+	return _c
+}
+
+// SetNillableBoundAt sets the "bound_at" field if the given value is not nil.
+func (_c *CertificateCreate) SetNillableBoundAt(v *time.Time) *CertificateCreate {
+	if v != nil {
+		_c.SetBoundAt(*v)
+	}
+	return _c
+}
+
 // SetUser sets the "user" edge to the User entity.
 func (_c *CertificateCreate) SetUser(v *User) *CertificateCreate {
 	return _c.SetUserID(v.ID)
@@ -497,6 +511,10 @@ func (_c *CertificateCreate) createSpec() (*Certificate, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.SupersedesID(); ok {
 		_spec.SetField(certificate.FieldSupersedesID, field.TypeInt, value)
 		_node.SupersedesID = &value
+	}
+	if value, ok := _c.mutation.BoundAt(); ok {
+		_spec.SetField(certificate.FieldBoundAt, field.TypeTime, value)
+		_node.BoundAt = &value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -815,6 +833,24 @@ func (u *CertificateUpsert) AddSupersedesID(v int) *CertificateUpsert {
 // ClearSupersedesID clears the value of the "supersedes_id" field.
 func (u *CertificateUpsert) ClearSupersedesID() *CertificateUpsert {
 	u.SetNull(certificate.FieldSupersedesID)
+	return u
+}
+
+// SetBoundAt sets the "bound_at" field.
+func (u *CertificateUpsert) SetBoundAt(v time.Time) *CertificateUpsert {
+	u.Set(certificate.FieldBoundAt, v)
+	return u
+}
+
+// UpdateBoundAt sets the "bound_at" field to the value that was provided on create.
+func (u *CertificateUpsert) UpdateBoundAt() *CertificateUpsert {
+	u.SetExcluded(certificate.FieldBoundAt)
+	return u
+}
+
+// ClearBoundAt clears the value of the "bound_at" field.
+func (u *CertificateUpsert) ClearBoundAt() *CertificateUpsert {
+	u.SetNull(certificate.FieldBoundAt)
 	return u
 }
 
@@ -1145,6 +1181,27 @@ func (u *CertificateUpsertOne) UpdateSupersedesID() *CertificateUpsertOne {
 func (u *CertificateUpsertOne) ClearSupersedesID() *CertificateUpsertOne {
 	return u.Update(func(s *CertificateUpsert) {
 		s.ClearSupersedesID()
+	})
+}
+
+// SetBoundAt sets the "bound_at" field.
+func (u *CertificateUpsertOne) SetBoundAt(v time.Time) *CertificateUpsertOne {
+	return u.Update(func(s *CertificateUpsert) {
+		s.SetBoundAt(v)
+	})
+}
+
+// UpdateBoundAt sets the "bound_at" field to the value that was provided on create.
+func (u *CertificateUpsertOne) UpdateBoundAt() *CertificateUpsertOne {
+	return u.Update(func(s *CertificateUpsert) {
+		s.UpdateBoundAt()
+	})
+}
+
+// ClearBoundAt clears the value of the "bound_at" field.
+func (u *CertificateUpsertOne) ClearBoundAt() *CertificateUpsertOne {
+	return u.Update(func(s *CertificateUpsert) {
+		s.ClearBoundAt()
 	})
 }
 
@@ -1641,6 +1698,27 @@ func (u *CertificateUpsertBulk) UpdateSupersedesID() *CertificateUpsertBulk {
 func (u *CertificateUpsertBulk) ClearSupersedesID() *CertificateUpsertBulk {
 	return u.Update(func(s *CertificateUpsert) {
 		s.ClearSupersedesID()
+	})
+}
+
+// SetBoundAt sets the "bound_at" field.
+func (u *CertificateUpsertBulk) SetBoundAt(v time.Time) *CertificateUpsertBulk {
+	return u.Update(func(s *CertificateUpsert) {
+		s.SetBoundAt(v)
+	})
+}
+
+// UpdateBoundAt sets the "bound_at" field to the value that was provided on create.
+func (u *CertificateUpsertBulk) UpdateBoundAt() *CertificateUpsertBulk {
+	return u.Update(func(s *CertificateUpsert) {
+		s.UpdateBoundAt()
+	})
+}
+
+// ClearBoundAt clears the value of the "bound_at" field.
+func (u *CertificateUpsertBulk) ClearBoundAt() *CertificateUpsertBulk {
+	return u.Update(func(s *CertificateUpsert) {
+		s.ClearBoundAt()
 	})
 }
 

@@ -276,6 +276,26 @@ func (_u *CertificateUpdate) ClearSupersedesID() *CertificateUpdate {
 	return _u
 }
 
+// SetBoundAt sets the "bound_at" field.
+func (_u *CertificateUpdate) SetBoundAt(v time.Time) *CertificateUpdate {
+	_u.mutation.SetBoundAt(v)
+	return _u
+}
+
+// SetNillableBoundAt sets the "bound_at" field if the given value is not nil.
+func (_u *CertificateUpdate) SetNillableBoundAt(v *time.Time) *CertificateUpdate {
+	if v != nil {
+		_u.SetBoundAt(*v)
+	}
+	return _u
+}
+
+// ClearBoundAt clears the value of the "bound_at" field.
+func (_u *CertificateUpdate) ClearBoundAt() *CertificateUpdate {
+	_u.mutation.ClearBoundAt()
+	return _u
+}
+
 // Mutation returns the CertificateMutation object of the builder.
 func (_u *CertificateUpdate) Mutation() *CertificateMutation {
 	return _u.mutation
@@ -460,6 +480,12 @@ func (_u *CertificateUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	}
 	if _u.mutation.SupersedesIDCleared() {
 		_spec.ClearField(certificate.FieldSupersedesID, field.TypeInt)
+	}
+	if value, ok := _u.mutation.BoundAt(); ok {
+		_spec.SetField(certificate.FieldBoundAt, field.TypeTime, value)
+	}
+	if _u.mutation.BoundAtCleared() {
+		_spec.ClearField(certificate.FieldBoundAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -730,6 +756,26 @@ func (_u *CertificateUpdateOne) ClearSupersedesID() *CertificateUpdateOne {
 	return _u
 }
 
+// SetBoundAt sets the "bound_at" field.
+func (_u *CertificateUpdateOne) SetBoundAt(v time.Time) *CertificateUpdateOne {
+	_u.mutation.SetBoundAt(v)
+	return _u
+}
+
+// SetNillableBoundAt sets the "bound_at" field if the given value is not nil.
+func (_u *CertificateUpdateOne) SetNillableBoundAt(v *time.Time) *CertificateUpdateOne {
+	if v != nil {
+		_u.SetBoundAt(*v)
+	}
+	return _u
+}
+
+// ClearBoundAt clears the value of the "bound_at" field.
+func (_u *CertificateUpdateOne) ClearBoundAt() *CertificateUpdateOne {
+	_u.mutation.ClearBoundAt()
+	return _u
+}
+
 // Mutation returns the CertificateMutation object of the builder.
 func (_u *CertificateUpdateOne) Mutation() *CertificateMutation {
 	return _u.mutation
@@ -944,6 +990,12 @@ func (_u *CertificateUpdateOne) sqlSave(ctx context.Context) (_node *Certificate
 	}
 	if _u.mutation.SupersedesIDCleared() {
 		_spec.ClearField(certificate.FieldSupersedesID, field.TypeInt)
+	}
+	if value, ok := _u.mutation.BoundAt(); ok {
+		_spec.SetField(certificate.FieldBoundAt, field.TypeTime, value)
+	}
+	if _u.mutation.BoundAtCleared() {
+		_spec.ClearField(certificate.FieldBoundAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Certificate{config: _u.config}

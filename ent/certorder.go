@@ -27,6 +27,8 @@ type CertOrder struct {
 	EnterpriseID int `json:"enterprise_id,omitempty"`
 	// The user who applies (the certifier)
 	ApplicantID int `json:"applicant_id,omitempty"`
+	// recertification: a certified enterprise whose name or credit code changed applies again
+	Kind certorder.Kind `json:"kind,omitempty"`
 	// Step holds the value of the "step" field.
 	Step certorder.Step `json:"step,omitempty"`
 	// Method holds the value of the "method" field.
@@ -77,6 +79,8 @@ type CertOrder struct {
 	DecidedAt *time.Time `json:"decided_at,omitempty"`
 	// RejectReason holds the value of the "reject_reason" field.
 	RejectReason string `json:"reject_reason,omitempty"`
+	// A revoked re-certification (the enterprise itself stays certified)
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the CertOrderQuery when eager-loading is set.
 	Edges        CertOrderEdges `json:"edges"`
@@ -138,9 +142,9 @@ func (*CertOrder) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case certorder.FieldID, certorder.FieldEnterpriseID, certorder.FieldApplicantID, certorder.FieldTransferAmountCents, certorder.FieldTransferAttempts, certorder.FieldFeeCents:
 			values[i] = new(sql.NullInt64)
-		case certorder.FieldStep, certorder.FieldMethod, certorder.FieldApplicantName, certorder.FieldApplicantIDNumber, certorder.FieldApplicantIDMasked, certorder.FieldApplicantPhone, certorder.FieldLegalRepPhone, certorder.FieldLegalRepCardMasked, certorder.FieldBankName, certorder.FieldBankAccountMasked, certorder.FieldCheckTxnID, certorder.FieldPaymentChannel, certorder.FieldPaymentTxnID, certorder.FieldPaymentQr, certorder.FieldCaOrderID, certorder.FieldRejectReason:
+		case certorder.FieldKind, certorder.FieldStep, certorder.FieldMethod, certorder.FieldApplicantName, certorder.FieldApplicantIDNumber, certorder.FieldApplicantIDMasked, certorder.FieldApplicantPhone, certorder.FieldLegalRepPhone, certorder.FieldLegalRepCardMasked, certorder.FieldBankName, certorder.FieldBankAccountMasked, certorder.FieldCheckTxnID, certorder.FieldPaymentChannel, certorder.FieldPaymentTxnID, certorder.FieldPaymentQr, certorder.FieldCaOrderID, certorder.FieldRejectReason:
 			values[i] = new(sql.NullString)
-		case certorder.FieldCreatedAt, certorder.FieldUpdatedAt, certorder.FieldAgreementAcceptedAt, certorder.FieldAuthorizedAt, certorder.FieldConfirmedAt, certorder.FieldPaidAt, certorder.FieldSubmittedAt, certorder.FieldDecidedAt:
+		case certorder.FieldCreatedAt, certorder.FieldUpdatedAt, certorder.FieldAgreementAcceptedAt, certorder.FieldAuthorizedAt, certorder.FieldConfirmedAt, certorder.FieldPaidAt, certorder.FieldSubmittedAt, certorder.FieldDecidedAt, certorder.FieldRevokedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -186,6 +190,12 @@ func (_m *CertOrder) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field applicant_id", values[i])
 			} else if value.Valid {
 				_m.ApplicantID = int(value.Int64)
+			}
+		case certorder.FieldKind:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field kind", values[i])
+			} else if value.Valid {
+				_m.Kind = certorder.Kind(value.String)
 			}
 		case certorder.FieldStep:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -346,6 +356,13 @@ func (_m *CertOrder) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.RejectReason = value.String
 			}
+		case certorder.FieldRevokedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field revoked_at", values[i])
+			} else if value.Valid {
+				_m.RevokedAt = new(time.Time)
+				*_m.RevokedAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -408,6 +425,9 @@ func (_m *CertOrder) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("applicant_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.ApplicantID))
+	builder.WriteString(", ")
+	builder.WriteString("kind=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Kind))
 	builder.WriteString(", ")
 	builder.WriteString("step=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Step))
@@ -500,6 +520,11 @@ func (_m *CertOrder) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("reject_reason=")
 	builder.WriteString(_m.RejectReason)
+	builder.WriteString(", ")
+	if v := _m.RevokedAt; v != nil {
+		builder.WriteString("revoked_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

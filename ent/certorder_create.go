@@ -65,6 +65,20 @@ func (_c *CertOrderCreate) SetApplicantID(v int) *CertOrderCreate {
 	return _c
 }
 
+// SetKind sets the "kind" field.
+func (_c *CertOrderCreate) SetKind(v certorder.Kind) *CertOrderCreate {
+	_c.mutation.SetKind(v)
+	return _c
+}
+
+// SetNillableKind sets the "kind" field if the given value is not nil.
+func (_c *CertOrderCreate) SetNillableKind(v *certorder.Kind) *CertOrderCreate {
+	if v != nil {
+		_c.SetKind(*v)
+	}
+	return _c
+}
+
 // SetStep sets the "step" field.
 func (_c *CertOrderCreate) SetStep(v certorder.Step) *CertOrderCreate {
 	_c.mutation.SetStep(v)
@@ -415,6 +429,20 @@ func (_c *CertOrderCreate) SetNillableRejectReason(v *string) *CertOrderCreate {
 	return _c
 }
 
+// SetRevokedAt sets the "revoked_at" field.
+func (_c *CertOrderCreate) SetRevokedAt(v time.Time) *CertOrderCreate {
+	_c.mutation.SetRevokedAt(v)
+	return _c
+}
+
+// SetNillableRevokedAt sets the "revoked_at" field if the given value is not nil.
+func (_c *CertOrderCreate) SetNillableRevokedAt(v *time.Time) *CertOrderCreate {
+	if v != nil {
+		_c.SetRevokedAt(*v)
+	}
+	return _c
+}
+
 // SetEnterprise sets the "enterprise" edge to the Enterprise entity.
 func (_c *CertOrderCreate) SetEnterprise(v *Enterprise) *CertOrderCreate {
 	return _c.SetEnterpriseID(v.ID)
@@ -491,6 +519,10 @@ func (_c *CertOrderCreate) defaults() error {
 		v := certorder.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.Kind(); !ok {
+		v := certorder.DefaultKind
+		_c.mutation.SetKind(v)
+	}
 	if _, ok := _c.mutation.Step(); !ok {
 		v := certorder.DefaultStep
 		_c.mutation.SetStep(v)
@@ -519,6 +551,14 @@ func (_c *CertOrderCreate) check() error {
 	}
 	if _, ok := _c.mutation.ApplicantID(); !ok {
 		return &ValidationError{Name: "applicant_id", err: errors.New(`ent: missing required field "CertOrder.applicant_id"`)}
+	}
+	if _, ok := _c.mutation.Kind(); !ok {
+		return &ValidationError{Name: "kind", err: errors.New(`ent: missing required field "CertOrder.kind"`)}
+	}
+	if v, ok := _c.mutation.Kind(); ok {
+		if err := certorder.KindValidator(v); err != nil {
+			return &ValidationError{Name: "kind", err: fmt.Errorf(`ent: validator failed for field "CertOrder.kind": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.Step(); !ok {
 		return &ValidationError{Name: "step", err: errors.New(`ent: missing required field "CertOrder.step"`)}
@@ -650,6 +690,10 @@ func (_c *CertOrderCreate) createSpec() (*CertOrder, *sqlgraph.CreateSpec) {
 		_spec.SetField(certorder.FieldUpdatedAt, field.TypeTime, value)
 		_node.UpdatedAt = value
 	}
+	if value, ok := _c.mutation.Kind(); ok {
+		_spec.SetField(certorder.FieldKind, field.TypeEnum, value)
+		_node.Kind = value
+	}
 	if value, ok := _c.mutation.Step(); ok {
 		_spec.SetField(certorder.FieldStep, field.TypeEnum, value)
 		_node.Step = value
@@ -749,6 +793,10 @@ func (_c *CertOrderCreate) createSpec() (*CertOrder, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.RejectReason(); ok {
 		_spec.SetField(certorder.FieldRejectReason, field.TypeString, value)
 		_node.RejectReason = value
+	}
+	if value, ok := _c.mutation.RevokedAt(); ok {
+		_spec.SetField(certorder.FieldRevokedAt, field.TypeTime, value)
+		_node.RevokedAt = &value
 	}
 	if nodes := _c.mutation.EnterpriseIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1314,6 +1362,24 @@ func (u *CertOrderUpsert) ClearRejectReason() *CertOrderUpsert {
 	return u
 }
 
+// SetRevokedAt sets the "revoked_at" field.
+func (u *CertOrderUpsert) SetRevokedAt(v time.Time) *CertOrderUpsert {
+	u.Set(certorder.FieldRevokedAt, v)
+	return u
+}
+
+// UpdateRevokedAt sets the "revoked_at" field to the value that was provided on create.
+func (u *CertOrderUpsert) UpdateRevokedAt() *CertOrderUpsert {
+	u.SetExcluded(certorder.FieldRevokedAt)
+	return u
+}
+
+// ClearRevokedAt clears the value of the "revoked_at" field.
+func (u *CertOrderUpsert) ClearRevokedAt() *CertOrderUpsert {
+	u.SetNull(certorder.FieldRevokedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -1333,6 +1399,9 @@ func (u *CertOrderUpsertOne) UpdateNewValues() *CertOrderUpsertOne {
 		}
 		if _, exists := u.create.mutation.ApplicantID(); exists {
 			s.SetIgnore(certorder.FieldApplicantID)
+		}
+		if _, exists := u.create.mutation.Kind(); exists {
+			s.SetIgnore(certorder.FieldKind)
 		}
 	}))
 	return u
@@ -1904,6 +1973,27 @@ func (u *CertOrderUpsertOne) ClearRejectReason() *CertOrderUpsertOne {
 	})
 }
 
+// SetRevokedAt sets the "revoked_at" field.
+func (u *CertOrderUpsertOne) SetRevokedAt(v time.Time) *CertOrderUpsertOne {
+	return u.Update(func(s *CertOrderUpsert) {
+		s.SetRevokedAt(v)
+	})
+}
+
+// UpdateRevokedAt sets the "revoked_at" field to the value that was provided on create.
+func (u *CertOrderUpsertOne) UpdateRevokedAt() *CertOrderUpsertOne {
+	return u.Update(func(s *CertOrderUpsert) {
+		s.UpdateRevokedAt()
+	})
+}
+
+// ClearRevokedAt clears the value of the "revoked_at" field.
+func (u *CertOrderUpsertOne) ClearRevokedAt() *CertOrderUpsertOne {
+	return u.Update(func(s *CertOrderUpsert) {
+		s.ClearRevokedAt()
+	})
+}
+
 // Exec executes the query.
 func (u *CertOrderUpsertOne) Exec(ctx context.Context) error {
 	if len(u.create.conflict) == 0 {
@@ -2088,6 +2178,9 @@ func (u *CertOrderUpsertBulk) UpdateNewValues() *CertOrderUpsertBulk {
 			}
 			if _, exists := b.mutation.ApplicantID(); exists {
 				s.SetIgnore(certorder.FieldApplicantID)
+			}
+			if _, exists := b.mutation.Kind(); exists {
+				s.SetIgnore(certorder.FieldKind)
 			}
 		}
 	}))
@@ -2657,6 +2750,27 @@ func (u *CertOrderUpsertBulk) UpdateRejectReason() *CertOrderUpsertBulk {
 func (u *CertOrderUpsertBulk) ClearRejectReason() *CertOrderUpsertBulk {
 	return u.Update(func(s *CertOrderUpsert) {
 		s.ClearRejectReason()
+	})
+}
+
+// SetRevokedAt sets the "revoked_at" field.
+func (u *CertOrderUpsertBulk) SetRevokedAt(v time.Time) *CertOrderUpsertBulk {
+	return u.Update(func(s *CertOrderUpsert) {
+		s.SetRevokedAt(v)
+	})
+}
+
+// UpdateRevokedAt sets the "revoked_at" field to the value that was provided on create.
+func (u *CertOrderUpsertBulk) UpdateRevokedAt() *CertOrderUpsertBulk {
+	return u.Update(func(s *CertOrderUpsert) {
+		s.UpdateRevokedAt()
+	})
+}
+
+// ClearRevokedAt clears the value of the "revoked_at" field.
+func (u *CertOrderUpsertBulk) ClearRevokedAt() *CertOrderUpsertBulk {
+	return u.Update(func(s *CertOrderUpsert) {
+		s.ClearRevokedAt()
 	})
 }
 

@@ -539,6 +539,26 @@ func (_u *CertOrderUpdate) ClearRejectReason() *CertOrderUpdate {
 	return _u
 }
 
+// SetRevokedAt sets the "revoked_at" field.
+func (_u *CertOrderUpdate) SetRevokedAt(v time.Time) *CertOrderUpdate {
+	_u.mutation.SetRevokedAt(v)
+	return _u
+}
+
+// SetNillableRevokedAt sets the "revoked_at" field if the given value is not nil.
+func (_u *CertOrderUpdate) SetNillableRevokedAt(v *time.Time) *CertOrderUpdate {
+	if v != nil {
+		_u.SetRevokedAt(*v)
+	}
+	return _u
+}
+
+// ClearRevokedAt clears the value of the "revoked_at" field.
+func (_u *CertOrderUpdate) ClearRevokedAt() *CertOrderUpdate {
+	_u.mutation.ClearRevokedAt()
+	return _u
+}
+
 // AddDocumentIDs adds the "documents" edge to the CertDocument entity by IDs.
 func (_u *CertOrderUpdate) AddDocumentIDs(ids ...int) *CertOrderUpdate {
 	_u.mutation.AddDocumentIDs(ids...)
@@ -883,6 +903,12 @@ func (_u *CertOrderUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.RejectReasonCleared() {
 		_spec.ClearField(certorder.FieldRejectReason, field.TypeString)
+	}
+	if value, ok := _u.mutation.RevokedAt(); ok {
+		_spec.SetField(certorder.FieldRevokedAt, field.TypeTime, value)
+	}
+	if _u.mutation.RevokedAtCleared() {
+		_spec.ClearField(certorder.FieldRevokedAt, field.TypeTime)
 	}
 	if _u.mutation.DocumentsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1460,6 +1486,26 @@ func (_u *CertOrderUpdateOne) ClearRejectReason() *CertOrderUpdateOne {
 	return _u
 }
 
+// SetRevokedAt sets the "revoked_at" field.
+func (_u *CertOrderUpdateOne) SetRevokedAt(v time.Time) *CertOrderUpdateOne {
+	_u.mutation.SetRevokedAt(v)
+	return _u
+}
+
+// SetNillableRevokedAt sets the "revoked_at" field if the given value is not nil.
+func (_u *CertOrderUpdateOne) SetNillableRevokedAt(v *time.Time) *CertOrderUpdateOne {
+	if v != nil {
+		_u.SetRevokedAt(*v)
+	}
+	return _u
+}
+
+// ClearRevokedAt clears the value of the "revoked_at" field.
+func (_u *CertOrderUpdateOne) ClearRevokedAt() *CertOrderUpdateOne {
+	_u.mutation.ClearRevokedAt()
+	return _u
+}
+
 // AddDocumentIDs adds the "documents" edge to the CertDocument entity by IDs.
 func (_u *CertOrderUpdateOne) AddDocumentIDs(ids ...int) *CertOrderUpdateOne {
 	_u.mutation.AddDocumentIDs(ids...)
@@ -1834,6 +1880,12 @@ func (_u *CertOrderUpdateOne) sqlSave(ctx context.Context) (_node *CertOrder, er
 	}
 	if _u.mutation.RejectReasonCleared() {
 		_spec.ClearField(certorder.FieldRejectReason, field.TypeString)
+	}
+	if value, ok := _u.mutation.RevokedAt(); ok {
+		_spec.SetField(certorder.FieldRevokedAt, field.TypeTime, value)
+	}
+	if _u.mutation.RevokedAtCleared() {
+		_spec.ClearField(certorder.FieldRevokedAt, field.TypeTime)
 	}
 	if _u.mutation.DocumentsCleared() {
 		edge := &sqlgraph.EdgeSpec{

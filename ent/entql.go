@@ -158,6 +158,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			certorder.FieldUpdatedAt:           {Type: field.TypeTime, Column: certorder.FieldUpdatedAt},
 			certorder.FieldEnterpriseID:        {Type: field.TypeInt, Column: certorder.FieldEnterpriseID},
 			certorder.FieldApplicantID:         {Type: field.TypeInt, Column: certorder.FieldApplicantID},
+			certorder.FieldKind:                {Type: field.TypeEnum, Column: certorder.FieldKind},
 			certorder.FieldStep:                {Type: field.TypeEnum, Column: certorder.FieldStep},
 			certorder.FieldMethod:              {Type: field.TypeEnum, Column: certorder.FieldMethod},
 			certorder.FieldApplicantName:       {Type: field.TypeString, Column: certorder.FieldApplicantName},
@@ -183,6 +184,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			certorder.FieldSubmittedAt:         {Type: field.TypeTime, Column: certorder.FieldSubmittedAt},
 			certorder.FieldDecidedAt:           {Type: field.TypeTime, Column: certorder.FieldDecidedAt},
 			certorder.FieldRejectReason:        {Type: field.TypeString, Column: certorder.FieldRejectReason},
+			certorder.FieldRevokedAt:           {Type: field.TypeTime, Column: certorder.FieldRevokedAt},
 		},
 	}
 	graph.Nodes[6] = &sqlgraph.Node{
@@ -215,6 +217,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			certificate.FieldRevokedAt:        {Type: field.TypeTime, Column: certificate.FieldRevokedAt},
 			certificate.FieldRevocationReason: {Type: field.TypeString, Column: certificate.FieldRevocationReason},
 			certificate.FieldSupersedesID:     {Type: field.TypeInt, Column: certificate.FieldSupersedesID},
+			certificate.FieldBoundAt:          {Type: field.TypeTime, Column: certificate.FieldBoundAt},
 		},
 	}
 	graph.Nodes[7] = &sqlgraph.Node{
@@ -1578,6 +1581,11 @@ func (f *CertOrderFilter) WhereApplicantID(p entql.IntP) {
 	f.Where(p.Field(certorder.FieldApplicantID))
 }
 
+// WhereKind applies the entql string predicate on the kind field.
+func (f *CertOrderFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(certorder.FieldKind))
+}
+
 // WhereStep applies the entql string predicate on the step field.
 func (f *CertOrderFilter) WhereStep(p entql.StringP) {
 	f.Where(p.Field(certorder.FieldStep))
@@ -1701,6 +1709,11 @@ func (f *CertOrderFilter) WhereDecidedAt(p entql.TimeP) {
 // WhereRejectReason applies the entql string predicate on the reject_reason field.
 func (f *CertOrderFilter) WhereRejectReason(p entql.StringP) {
 	f.Where(p.Field(certorder.FieldRejectReason))
+}
+
+// WhereRevokedAt applies the entql time.Time predicate on the revoked_at field.
+func (f *CertOrderFilter) WhereRevokedAt(p entql.TimeP) {
+	f.Where(p.Field(certorder.FieldRevokedAt))
 }
 
 // WhereHasEnterprise applies a predicate to check if query has an edge enterprise.
@@ -1878,6 +1891,11 @@ func (f *CertificateFilter) WhereRevocationReason(p entql.StringP) {
 // WhereSupersedesID applies the entql int predicate on the supersedes_id field.
 func (f *CertificateFilter) WhereSupersedesID(p entql.IntP) {
 	f.Where(p.Field(certificate.FieldSupersedesID))
+}
+
+// WhereBoundAt applies the entql time.Time predicate on the bound_at field.
+func (f *CertificateFilter) WhereBoundAt(p entql.TimeP) {
+	f.Where(p.Field(certificate.FieldBoundAt))
 }
 
 // WhereHasUser applies a predicate to check if query has an edge user.

@@ -336,6 +336,11 @@ func (_q *CertOrderQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 				selectedFields = append(selectedFields, certorder.FieldApplicantID)
 				fieldSeen[certorder.FieldApplicantID] = struct{}{}
 			}
+		case "kind":
+			if _, ok := fieldSeen[certorder.FieldKind]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldKind)
+				fieldSeen[certorder.FieldKind] = struct{}{}
+			}
 		case "step":
 			if _, ok := fieldSeen[certorder.FieldStep]; !ok {
 				selectedFields = append(selectedFields, certorder.FieldStep)
@@ -445,6 +450,11 @@ func (_q *CertOrderQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 			if _, ok := fieldSeen[certorder.FieldRejectReason]; !ok {
 				selectedFields = append(selectedFields, certorder.FieldRejectReason)
 				fieldSeen[certorder.FieldRejectReason] = struct{}{}
+			}
+		case "revokedAt":
+			if _, ok := fieldSeen[certorder.FieldRevokedAt]; !ok {
+				selectedFields = append(selectedFields, certorder.FieldRevokedAt)
+				fieldSeen[certorder.FieldRevokedAt] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -617,6 +627,11 @@ func (_q *CertificateQuery) collectField(ctx context.Context, oneNode bool, opCt
 			if _, ok := fieldSeen[certificate.FieldSupersedesID]; !ok {
 				selectedFields = append(selectedFields, certificate.FieldSupersedesID)
 				fieldSeen[certificate.FieldSupersedesID] = struct{}{}
+			}
+		case "boundAt":
+			if _, ok := fieldSeen[certificate.FieldBoundAt]; !ok {
+				selectedFields = append(selectedFields, certificate.FieldBoundAt)
+				fieldSeen[certificate.FieldBoundAt] = struct{}{}
 			}
 		case "id":
 		case "__typename":

@@ -914,6 +914,12 @@ type CertOrderWhereInput struct {
 	ApplicantIDIn    []int `json:"applicantIDIn,omitempty"`
 	ApplicantIDNotIn []int `json:"applicantIDNotIn,omitempty"`
 
+	// "kind" field predicates.
+	Kind      *certorder.Kind  `json:"kind,omitempty"`
+	KindNEQ   *certorder.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []certorder.Kind `json:"kindIn,omitempty"`
+	KindNotIn []certorder.Kind `json:"kindNotIn,omitempty"`
+
 	// "step" field predicates.
 	Step      *certorder.Step  `json:"step,omitempty"`
 	StepNEQ   *certorder.Step  `json:"stepNEQ,omitempty"`
@@ -1222,6 +1228,18 @@ type CertOrderWhereInput struct {
 	RejectReasonEqualFold    *string  `json:"rejectReasonEqualFold,omitempty"`
 	RejectReasonContainsFold *string  `json:"rejectReasonContainsFold,omitempty"`
 
+	// "revoked_at" field predicates.
+	RevokedAt       *time.Time  `json:"revokedAt,omitempty"`
+	RevokedAtNEQ    *time.Time  `json:"revokedAtNEQ,omitempty"`
+	RevokedAtIn     []time.Time `json:"revokedAtIn,omitempty"`
+	RevokedAtNotIn  []time.Time `json:"revokedAtNotIn,omitempty"`
+	RevokedAtGT     *time.Time  `json:"revokedAtGT,omitempty"`
+	RevokedAtGTE    *time.Time  `json:"revokedAtGTE,omitempty"`
+	RevokedAtLT     *time.Time  `json:"revokedAtLT,omitempty"`
+	RevokedAtLTE    *time.Time  `json:"revokedAtLTE,omitempty"`
+	RevokedAtIsNil  bool        `json:"revokedAtIsNil,omitempty"`
+	RevokedAtNotNil bool        `json:"revokedAtNotNil,omitempty"`
+
 	// "enterprise" edge predicates.
 	HasEnterprise     *bool                   `json:"hasEnterprise,omitempty"`
 	HasEnterpriseWith []*EnterpriseWhereInput `json:"hasEnterpriseWith,omitempty"`
@@ -1401,6 +1419,18 @@ func (i *CertOrderWhereInput) P() (predicate.CertOrder, error) {
 	}
 	if len(i.ApplicantIDNotIn) > 0 {
 		predicates = append(predicates, certorder.ApplicantIDNotIn(i.ApplicantIDNotIn...))
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, certorder.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, certorder.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, certorder.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, certorder.KindNotIn(i.KindNotIn...))
 	}
 	if i.Step != nil {
 		predicates = append(predicates, certorder.StepEQ(*i.Step))
@@ -2194,6 +2224,36 @@ func (i *CertOrderWhereInput) P() (predicate.CertOrder, error) {
 	if i.RejectReasonContainsFold != nil {
 		predicates = append(predicates, certorder.RejectReasonContainsFold(*i.RejectReasonContainsFold))
 	}
+	if i.RevokedAt != nil {
+		predicates = append(predicates, certorder.RevokedAtEQ(*i.RevokedAt))
+	}
+	if i.RevokedAtNEQ != nil {
+		predicates = append(predicates, certorder.RevokedAtNEQ(*i.RevokedAtNEQ))
+	}
+	if len(i.RevokedAtIn) > 0 {
+		predicates = append(predicates, certorder.RevokedAtIn(i.RevokedAtIn...))
+	}
+	if len(i.RevokedAtNotIn) > 0 {
+		predicates = append(predicates, certorder.RevokedAtNotIn(i.RevokedAtNotIn...))
+	}
+	if i.RevokedAtGT != nil {
+		predicates = append(predicates, certorder.RevokedAtGT(*i.RevokedAtGT))
+	}
+	if i.RevokedAtGTE != nil {
+		predicates = append(predicates, certorder.RevokedAtGTE(*i.RevokedAtGTE))
+	}
+	if i.RevokedAtLT != nil {
+		predicates = append(predicates, certorder.RevokedAtLT(*i.RevokedAtLT))
+	}
+	if i.RevokedAtLTE != nil {
+		predicates = append(predicates, certorder.RevokedAtLTE(*i.RevokedAtLTE))
+	}
+	if i.RevokedAtIsNil {
+		predicates = append(predicates, certorder.RevokedAtIsNil())
+	}
+	if i.RevokedAtNotNil {
+		predicates = append(predicates, certorder.RevokedAtNotNil())
+	}
 
 	if i.HasEnterprise != nil {
 		p := certorder.HasEnterprise()
@@ -2451,6 +2511,18 @@ type CertificateWhereInput struct {
 	SupersedesIDLTE    *int  `json:"supersedesIDLTE,omitempty"`
 	SupersedesIDIsNil  bool  `json:"supersedesIDIsNil,omitempty"`
 	SupersedesIDNotNil bool  `json:"supersedesIDNotNil,omitempty"`
+
+	// "bound_at" field predicates.
+	BoundAt       *time.Time  `json:"boundAt,omitempty"`
+	BoundAtNEQ    *time.Time  `json:"boundAtNEQ,omitempty"`
+	BoundAtIn     []time.Time `json:"boundAtIn,omitempty"`
+	BoundAtNotIn  []time.Time `json:"boundAtNotIn,omitempty"`
+	BoundAtGT     *time.Time  `json:"boundAtGT,omitempty"`
+	BoundAtGTE    *time.Time  `json:"boundAtGTE,omitempty"`
+	BoundAtLT     *time.Time  `json:"boundAtLT,omitempty"`
+	BoundAtLTE    *time.Time  `json:"boundAtLTE,omitempty"`
+	BoundAtIsNil  bool        `json:"boundAtIsNil,omitempty"`
+	BoundAtNotNil bool        `json:"boundAtNotNil,omitempty"`
 
 	// "user" edge predicates.
 	HasUser     *bool             `json:"hasUser,omitempty"`
@@ -2987,6 +3059,36 @@ func (i *CertificateWhereInput) P() (predicate.Certificate, error) {
 	}
 	if i.SupersedesIDNotNil {
 		predicates = append(predicates, certificate.SupersedesIDNotNil())
+	}
+	if i.BoundAt != nil {
+		predicates = append(predicates, certificate.BoundAtEQ(*i.BoundAt))
+	}
+	if i.BoundAtNEQ != nil {
+		predicates = append(predicates, certificate.BoundAtNEQ(*i.BoundAtNEQ))
+	}
+	if len(i.BoundAtIn) > 0 {
+		predicates = append(predicates, certificate.BoundAtIn(i.BoundAtIn...))
+	}
+	if len(i.BoundAtNotIn) > 0 {
+		predicates = append(predicates, certificate.BoundAtNotIn(i.BoundAtNotIn...))
+	}
+	if i.BoundAtGT != nil {
+		predicates = append(predicates, certificate.BoundAtGT(*i.BoundAtGT))
+	}
+	if i.BoundAtGTE != nil {
+		predicates = append(predicates, certificate.BoundAtGTE(*i.BoundAtGTE))
+	}
+	if i.BoundAtLT != nil {
+		predicates = append(predicates, certificate.BoundAtLT(*i.BoundAtLT))
+	}
+	if i.BoundAtLTE != nil {
+		predicates = append(predicates, certificate.BoundAtLTE(*i.BoundAtLTE))
+	}
+	if i.BoundAtIsNil {
+		predicates = append(predicates, certificate.BoundAtIsNil())
+	}
+	if i.BoundAtNotNil {
+		predicates = append(predicates, certificate.BoundAtNotNil())
 	}
 
 	if i.HasUser != nil {

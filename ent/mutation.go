@@ -3939,6 +3939,7 @@ type CertOrderMutation struct {
 	id                       *int
 	created_at               *time.Time
 	updated_at               *time.Time
+	kind                     *certorder.Kind
 	step                     *certorder.Step
 	method                   *certorder.Method
 	applicant_name           *string
@@ -3967,6 +3968,7 @@ type CertOrderMutation struct {
 	submitted_at             *time.Time
 	decided_at               *time.Time
 	reject_reason            *string
+	revoked_at               *time.Time
 	clearedFields            map[string]struct{}
 	enterprise               *int
 	clearedenterprise        bool
@@ -4220,6 +4222,42 @@ func (m *CertOrderMutation) OldApplicantID(ctx context.Context) (v int, err erro
 // ResetApplicantID resets all changes to the "applicant_id" field.
 func (m *CertOrderMutation) ResetApplicantID() {
 	m.applicant = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *CertOrderMutation) SetKind(c certorder.Kind) {
+	m.kind = &c
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *CertOrderMutation) Kind() (r certorder.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldKind(ctx context.Context) (v certorder.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *CertOrderMutation) ResetKind() {
+	m.kind = nil
 }
 
 // SetStep sets the "step" field.
@@ -5469,6 +5507,55 @@ func (m *CertOrderMutation) ResetRejectReason() {
 	delete(m.clearedFields, certorder.FieldRejectReason)
 }
 
+// SetRevokedAt sets the "revoked_at" field.
+func (m *CertOrderMutation) SetRevokedAt(t time.Time) {
+	m.revoked_at = &t
+}
+
+// RevokedAt returns the value of the "revoked_at" field in the mutation.
+func (m *CertOrderMutation) RevokedAt() (r time.Time, exists bool) {
+	v := m.revoked_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevokedAt returns the old "revoked_at" field's value of the CertOrder entity.
+// If the CertOrder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertOrderMutation) OldRevokedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevokedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevokedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevokedAt: %w", err)
+	}
+	return oldValue.RevokedAt, nil
+}
+
+// ClearRevokedAt clears the value of the "revoked_at" field.
+func (m *CertOrderMutation) ClearRevokedAt() {
+	m.revoked_at = nil
+	m.clearedFields[certorder.FieldRevokedAt] = struct{}{}
+}
+
+// RevokedAtCleared returns if the "revoked_at" field was cleared in this mutation.
+func (m *CertOrderMutation) RevokedAtCleared() bool {
+	_, ok := m.clearedFields[certorder.FieldRevokedAt]
+	return ok
+}
+
+// ResetRevokedAt resets all changes to the "revoked_at" field.
+func (m *CertOrderMutation) ResetRevokedAt() {
+	m.revoked_at = nil
+	delete(m.clearedFields, certorder.FieldRevokedAt)
+}
+
 // ClearEnterprise clears the "enterprise" edge to the Enterprise entity.
 func (m *CertOrderMutation) ClearEnterprise() {
 	m.clearedenterprise = true
@@ -5611,7 +5698,7 @@ func (m *CertOrderMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CertOrderMutation) Fields() []string {
-	fields := make([]string, 0, 29)
+	fields := make([]string, 0, 31)
 	if m.created_at != nil {
 		fields = append(fields, certorder.FieldCreatedAt)
 	}
@@ -5623,6 +5710,9 @@ func (m *CertOrderMutation) Fields() []string {
 	}
 	if m.applicant != nil {
 		fields = append(fields, certorder.FieldApplicantID)
+	}
+	if m.kind != nil {
+		fields = append(fields, certorder.FieldKind)
 	}
 	if m.step != nil {
 		fields = append(fields, certorder.FieldStep)
@@ -5699,6 +5789,9 @@ func (m *CertOrderMutation) Fields() []string {
 	if m.reject_reason != nil {
 		fields = append(fields, certorder.FieldRejectReason)
 	}
+	if m.revoked_at != nil {
+		fields = append(fields, certorder.FieldRevokedAt)
+	}
 	return fields
 }
 
@@ -5715,6 +5808,8 @@ func (m *CertOrderMutation) Field(name string) (ent.Value, bool) {
 		return m.EnterpriseID()
 	case certorder.FieldApplicantID:
 		return m.ApplicantID()
+	case certorder.FieldKind:
+		return m.Kind()
 	case certorder.FieldStep:
 		return m.Step()
 	case certorder.FieldMethod:
@@ -5765,6 +5860,8 @@ func (m *CertOrderMutation) Field(name string) (ent.Value, bool) {
 		return m.DecidedAt()
 	case certorder.FieldRejectReason:
 		return m.RejectReason()
+	case certorder.FieldRevokedAt:
+		return m.RevokedAt()
 	}
 	return nil, false
 }
@@ -5782,6 +5879,8 @@ func (m *CertOrderMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldEnterpriseID(ctx)
 	case certorder.FieldApplicantID:
 		return m.OldApplicantID(ctx)
+	case certorder.FieldKind:
+		return m.OldKind(ctx)
 	case certorder.FieldStep:
 		return m.OldStep(ctx)
 	case certorder.FieldMethod:
@@ -5832,6 +5931,8 @@ func (m *CertOrderMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldDecidedAt(ctx)
 	case certorder.FieldRejectReason:
 		return m.OldRejectReason(ctx)
+	case certorder.FieldRevokedAt:
+		return m.OldRevokedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown CertOrder field %s", name)
 }
@@ -5868,6 +5969,13 @@ func (m *CertOrderMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetApplicantID(v)
+		return nil
+	case certorder.FieldKind:
+		v, ok := value.(certorder.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
 		return nil
 	case certorder.FieldStep:
 		v, ok := value.(certorder.Step)
@@ -6044,6 +6152,13 @@ func (m *CertOrderMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRejectReason(v)
 		return nil
+	case certorder.FieldRevokedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevokedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown CertOrder field %s", name)
 }
@@ -6179,6 +6294,9 @@ func (m *CertOrderMutation) ClearedFields() []string {
 	if m.FieldCleared(certorder.FieldRejectReason) {
 		fields = append(fields, certorder.FieldRejectReason)
 	}
+	if m.FieldCleared(certorder.FieldRevokedAt) {
+		fields = append(fields, certorder.FieldRevokedAt)
+	}
 	return fields
 }
 
@@ -6259,6 +6377,9 @@ func (m *CertOrderMutation) ClearField(name string) error {
 	case certorder.FieldRejectReason:
 		m.ClearRejectReason()
 		return nil
+	case certorder.FieldRevokedAt:
+		m.ClearRevokedAt()
+		return nil
 	}
 	return fmt.Errorf("unknown CertOrder nullable field %s", name)
 }
@@ -6278,6 +6399,9 @@ func (m *CertOrderMutation) ResetField(name string) error {
 		return nil
 	case certorder.FieldApplicantID:
 		m.ResetApplicantID()
+		return nil
+	case certorder.FieldKind:
+		m.ResetKind()
 		return nil
 	case certorder.FieldStep:
 		m.ResetStep()
@@ -6353,6 +6477,9 @@ func (m *CertOrderMutation) ResetField(name string) error {
 		return nil
 	case certorder.FieldRejectReason:
 		m.ResetRejectReason()
+		return nil
+	case certorder.FieldRevokedAt:
+		m.ResetRevokedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown CertOrder field %s", name)
@@ -6502,6 +6629,7 @@ type CertificateMutation struct {
 	revocation_reason *string
 	supersedes_id     *int
 	addsupersedes_id  *int
+	bound_at          *time.Time
 	clearedFields     map[string]struct{}
 	user              *int
 	cleareduser       bool
@@ -7471,6 +7599,55 @@ func (m *CertificateMutation) ResetSupersedesID() {
 	delete(m.clearedFields, certificate.FieldSupersedesID)
 }
 
+// SetBoundAt sets the "bound_at" field.
+func (m *CertificateMutation) SetBoundAt(t time.Time) {
+	m.bound_at = &t
+}
+
+// BoundAt returns the value of the "bound_at" field in the mutation.
+func (m *CertificateMutation) BoundAt() (r time.Time, exists bool) {
+	v := m.bound_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBoundAt returns the old "bound_at" field's value of the Certificate entity.
+// If the Certificate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CertificateMutation) OldBoundAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBoundAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBoundAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBoundAt: %w", err)
+	}
+	return oldValue.BoundAt, nil
+}
+
+// ClearBoundAt clears the value of the "bound_at" field.
+func (m *CertificateMutation) ClearBoundAt() {
+	m.bound_at = nil
+	m.clearedFields[certificate.FieldBoundAt] = struct{}{}
+}
+
+// BoundAtCleared returns if the "bound_at" field was cleared in this mutation.
+func (m *CertificateMutation) BoundAtCleared() bool {
+	_, ok := m.clearedFields[certificate.FieldBoundAt]
+	return ok
+}
+
+// ResetBoundAt resets all changes to the "bound_at" field.
+func (m *CertificateMutation) ResetBoundAt() {
+	m.bound_at = nil
+	delete(m.clearedFields, certificate.FieldBoundAt)
+}
+
 // ClearUser clears the "user" edge to the User entity.
 func (m *CertificateMutation) ClearUser() {
 	m.cleareduser = true
@@ -7559,7 +7736,7 @@ func (m *CertificateMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CertificateMutation) Fields() []string {
-	fields := make([]string, 0, 19)
+	fields := make([]string, 0, 20)
 	if m.created_at != nil {
 		fields = append(fields, certificate.FieldCreatedAt)
 	}
@@ -7617,6 +7794,9 @@ func (m *CertificateMutation) Fields() []string {
 	if m.supersedes_id != nil {
 		fields = append(fields, certificate.FieldSupersedesID)
 	}
+	if m.bound_at != nil {
+		fields = append(fields, certificate.FieldBoundAt)
+	}
 	return fields
 }
 
@@ -7663,6 +7843,8 @@ func (m *CertificateMutation) Field(name string) (ent.Value, bool) {
 		return m.RevocationReason()
 	case certificate.FieldSupersedesID:
 		return m.SupersedesID()
+	case certificate.FieldBoundAt:
+		return m.BoundAt()
 	}
 	return nil, false
 }
@@ -7710,6 +7892,8 @@ func (m *CertificateMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldRevocationReason(ctx)
 	case certificate.FieldSupersedesID:
 		return m.OldSupersedesID(ctx)
+	case certificate.FieldBoundAt:
+		return m.OldBoundAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown Certificate field %s", name)
 }
@@ -7852,6 +8036,13 @@ func (m *CertificateMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSupersedesID(v)
 		return nil
+	case certificate.FieldBoundAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBoundAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Certificate field %s", name)
 }
@@ -7933,6 +8124,9 @@ func (m *CertificateMutation) ClearedFields() []string {
 	if m.FieldCleared(certificate.FieldSupersedesID) {
 		fields = append(fields, certificate.FieldSupersedesID)
 	}
+	if m.FieldCleared(certificate.FieldBoundAt) {
+		fields = append(fields, certificate.FieldBoundAt)
+	}
 	return fields
 }
 
@@ -7982,6 +8176,9 @@ func (m *CertificateMutation) ClearField(name string) error {
 		return nil
 	case certificate.FieldSupersedesID:
 		m.ClearSupersedesID()
+		return nil
+	case certificate.FieldBoundAt:
+		m.ClearBoundAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Certificate nullable field %s", name)
@@ -8047,6 +8244,9 @@ func (m *CertificateMutation) ResetField(name string) error {
 		return nil
 	case certificate.FieldSupersedesID:
 		m.ResetSupersedesID()
+		return nil
+	case certificate.FieldBoundAt:
+		m.ResetBoundAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Certificate field %s", name)

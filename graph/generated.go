@@ -138,6 +138,7 @@ type ComplexityRoot struct {
 		EnterpriseID        func(childComplexity int) int
 		FeeCents            func(childComplexity int) int
 		ID                  func(childComplexity int) int
+		Kind                func(childComplexity int) int
 		LegalRepCardMasked  func(childComplexity int) int
 		LegalRepPhone       func(childComplexity int) int
 		Method              func(childComplexity int) int
@@ -147,6 +148,7 @@ type ComplexityRoot struct {
 		PaymentQr           func(childComplexity int) int
 		PaymentTxnID        func(childComplexity int) int
 		RejectReason        func(childComplexity int) int
+		RevokedAt           func(childComplexity int) int
 		Step                func(childComplexity int) int
 		StepTitle           func(childComplexity int) int
 		SubmittedAt         func(childComplexity int) int
@@ -154,6 +156,7 @@ type ComplexityRoot struct {
 	}
 
 	Certificate struct {
+		BoundAt          func(childComplexity int) int
 		CreatedAt        func(childComplexity int) int
 		Custody          func(childComplexity int) int
 		Enterprise       func(childComplexity int) int
@@ -1066,6 +1069,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CertOrder.ID(childComplexity), true
+	case "CertOrder.kind":
+		if e.ComplexityRoot.CertOrder.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertOrder.Kind(childComplexity), true
 	case "CertOrder.legalRepCardMasked":
 		if e.ComplexityRoot.CertOrder.LegalRepCardMasked == nil {
 			break
@@ -1120,6 +1129,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CertOrder.RejectReason(childComplexity), true
+	case "CertOrder.revokedAt":
+		if e.ComplexityRoot.CertOrder.RevokedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertOrder.RevokedAt(childComplexity), true
 	case "CertOrder.step":
 		if e.ComplexityRoot.CertOrder.Step == nil {
 			break
@@ -1145,6 +1160,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CertOrder.UpdatedAt(childComplexity), true
 
+	case "Certificate.boundAt":
+		if e.ComplexityRoot.Certificate.BoundAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Certificate.BoundAt(childComplexity), true
 	case "Certificate.createdAt":
 		if e.ComplexityRoot.Certificate.CreatedAt == nil {
 			break
@@ -3847,6 +3868,8 @@ func (ec *executionContext) childFields_CertOrder(ctx context.Context, field gra
 		return ec.fieldContext_CertOrder_enterpriseID(ctx, field)
 	case "applicantID":
 		return ec.fieldContext_CertOrder_applicantID(ctx, field)
+	case "kind":
+		return ec.fieldContext_CertOrder_kind(ctx, field)
 	case "step":
 		return ec.fieldContext_CertOrder_step(ctx, field)
 	case "method":
@@ -3891,6 +3914,8 @@ func (ec *executionContext) childFields_CertOrder(ctx context.Context, field gra
 		return ec.fieldContext_CertOrder_decidedAt(ctx, field)
 	case "rejectReason":
 		return ec.fieldContext_CertOrder_rejectReason(ctx, field)
+	case "revokedAt":
+		return ec.fieldContext_CertOrder_revokedAt(ctx, field)
 	case "enterprise":
 		return ec.fieldContext_CertOrder_enterprise(ctx, field)
 	case "applicant":
@@ -3943,6 +3968,8 @@ func (ec *executionContext) childFields_Certificate(ctx context.Context, field g
 		return ec.fieldContext_Certificate_revocationReason(ctx, field)
 	case "supersedesID":
 		return ec.fieldContext_Certificate_supersedesID(ctx, field)
+	case "boundAt":
+		return ec.fieldContext_Certificate_boundAt(ctx, field)
 	case "user":
 		return ec.fieldContext_Certificate_user(ctx, field)
 	case "enterprise":
@@ -6957,6 +6984,29 @@ func (ec *executionContext) fieldContext_CertOrder_applicantID(_ context.Context
 	return graphql.NewScalarFieldContext("CertOrder", field, false, false, "ID")
 }
 
+func (ec *executionContext) _CertOrder_kind(ctx context.Context, field graphql.CollectedField, obj *ent.CertOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertOrder_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v certorder.Kind) graphql.Marshaler {
+			return ec.marshalNCertOrderKind2signetᚋentᚋcertorderᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertOrder_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CertOrder", field, false, false, "CertOrderKind")
+}
+
 func (ec *executionContext) _CertOrder_step(ctx context.Context, field graphql.CollectedField, obj *ent.CertOrder) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7461,6 +7511,29 @@ func (ec *executionContext) _CertOrder_rejectReason(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_CertOrder_rejectReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CertOrder", field, false, false, "String")
+}
+
+func (ec *executionContext) _CertOrder_revokedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CertOrder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertOrder_revokedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RevokedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CertOrder_revokedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CertOrder", field, false, false, "Time")
 }
 
 func (ec *executionContext) _CertOrder_enterprise(ctx context.Context, field graphql.CollectedField, obj *ent.CertOrder) (ret graphql.Marshaler) {
@@ -8017,6 +8090,29 @@ func (ec *executionContext) _Certificate_supersedesID(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_Certificate_supersedesID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Certificate", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Certificate_boundAt(ctx context.Context, field graphql.CollectedField, obj *ent.Certificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Certificate_boundAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BoundAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Certificate_boundAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Certificate", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Certificate_user(ctx context.Context, field graphql.CollectedField, obj *ent.Certificate) (ret graphql.Marshaler) {
@@ -19793,7 +19889,7 @@ func (ec *executionContext) unmarshalInputCertOrderWhereInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "enterpriseID", "enterpriseIDNEQ", "enterpriseIDIn", "enterpriseIDNotIn", "applicantID", "applicantIDNEQ", "applicantIDIn", "applicantIDNotIn", "step", "stepNEQ", "stepIn", "stepNotIn", "method", "methodNEQ", "methodIn", "methodNotIn", "methodIsNil", "methodNotNil", "applicantName", "applicantNameNEQ", "applicantNameIn", "applicantNameNotIn", "applicantNameGT", "applicantNameGTE", "applicantNameLT", "applicantNameLTE", "applicantNameContains", "applicantNameHasPrefix", "applicantNameHasSuffix", "applicantNameIsNil", "applicantNameNotNil", "applicantNameEqualFold", "applicantNameContainsFold", "applicantIDMasked", "applicantIDMaskedNEQ", "applicantIDMaskedIn", "applicantIDMaskedNotIn", "applicantIDMaskedGT", "applicantIDMaskedGTE", "applicantIDMaskedLT", "applicantIDMaskedLTE", "applicantIDMaskedContains", "applicantIDMaskedHasPrefix", "applicantIDMaskedHasSuffix", "applicantIDMaskedIsNil", "applicantIDMaskedNotNil", "applicantIDMaskedEqualFold", "applicantIDMaskedContainsFold", "applicantPhone", "applicantPhoneNEQ", "applicantPhoneIn", "applicantPhoneNotIn", "applicantPhoneGT", "applicantPhoneGTE", "applicantPhoneLT", "applicantPhoneLTE", "applicantPhoneContains", "applicantPhoneHasPrefix", "applicantPhoneHasSuffix", "applicantPhoneIsNil", "applicantPhoneNotNil", "applicantPhoneEqualFold", "applicantPhoneContainsFold", "legalRepPhone", "legalRepPhoneNEQ", "legalRepPhoneIn", "legalRepPhoneNotIn", "legalRepPhoneGT", "legalRepPhoneGTE", "legalRepPhoneLT", "legalRepPhoneLTE", "legalRepPhoneContains", "legalRepPhoneHasPrefix", "legalRepPhoneHasSuffix", "legalRepPhoneIsNil", "legalRepPhoneNotNil", "legalRepPhoneEqualFold", "legalRepPhoneContainsFold", "legalRepCardMasked", "legalRepCardMaskedNEQ", "legalRepCardMaskedIn", "legalRepCardMaskedNotIn", "legalRepCardMaskedGT", "legalRepCardMaskedGTE", "legalRepCardMaskedLT", "legalRepCardMaskedLTE", "legalRepCardMaskedContains", "legalRepCardMaskedHasPrefix", "legalRepCardMaskedHasSuffix", "legalRepCardMaskedIsNil", "legalRepCardMaskedNotNil", "legalRepCardMaskedEqualFold", "legalRepCardMaskedContainsFold", "bankName", "bankNameNEQ", "bankNameIn", "bankNameNotIn", "bankNameGT", "bankNameGTE", "bankNameLT", "bankNameLTE", "bankNameContains", "bankNameHasPrefix", "bankNameHasSuffix", "bankNameIsNil", "bankNameNotNil", "bankNameEqualFold", "bankNameContainsFold", "bankAccountMasked", "bankAccountMaskedNEQ", "bankAccountMaskedIn", "bankAccountMaskedNotIn", "bankAccountMaskedGT", "bankAccountMaskedGTE", "bankAccountMaskedLT", "bankAccountMaskedLTE", "bankAccountMaskedContains", "bankAccountMaskedHasPrefix", "bankAccountMaskedHasSuffix", "bankAccountMaskedIsNil", "bankAccountMaskedNotNil", "bankAccountMaskedEqualFold", "bankAccountMaskedContainsFold", "checkTxnID", "checkTxnIDNEQ", "checkTxnIDIn", "checkTxnIDNotIn", "checkTxnIDGT", "checkTxnIDGTE", "checkTxnIDLT", "checkTxnIDLTE", "checkTxnIDContains", "checkTxnIDHasPrefix", "checkTxnIDHasSuffix", "checkTxnIDIsNil", "checkTxnIDNotNil", "checkTxnIDEqualFold", "checkTxnIDContainsFold", "agreementAcceptedAt", "agreementAcceptedAtNEQ", "agreementAcceptedAtIn", "agreementAcceptedAtNotIn", "agreementAcceptedAtGT", "agreementAcceptedAtGTE", "agreementAcceptedAtLT", "agreementAcceptedAtLTE", "agreementAcceptedAtIsNil", "agreementAcceptedAtNotNil", "authorizedAt", "authorizedAtNEQ", "authorizedAtIn", "authorizedAtNotIn", "authorizedAtGT", "authorizedAtGTE", "authorizedAtLT", "authorizedAtLTE", "authorizedAtIsNil", "authorizedAtNotNil", "confirmedAt", "confirmedAtNEQ", "confirmedAtIn", "confirmedAtNotIn", "confirmedAtGT", "confirmedAtGTE", "confirmedAtLT", "confirmedAtLTE", "confirmedAtIsNil", "confirmedAtNotNil", "feeCents", "feeCentsNEQ", "feeCentsIn", "feeCentsNotIn", "feeCentsGT", "feeCentsGTE", "feeCentsLT", "feeCentsLTE", "paymentChannel", "paymentChannelNEQ", "paymentChannelIn", "paymentChannelNotIn", "paymentChannelIsNil", "paymentChannelNotNil", "paymentTxnID", "paymentTxnIDNEQ", "paymentTxnIDIn", "paymentTxnIDNotIn", "paymentTxnIDGT", "paymentTxnIDGTE", "paymentTxnIDLT", "paymentTxnIDLTE", "paymentTxnIDContains", "paymentTxnIDHasPrefix", "paymentTxnIDHasSuffix", "paymentTxnIDIsNil", "paymentTxnIDNotNil", "paymentTxnIDEqualFold", "paymentTxnIDContainsFold", "paymentQr", "paymentQrNEQ", "paymentQrIn", "paymentQrNotIn", "paymentQrGT", "paymentQrGTE", "paymentQrLT", "paymentQrLTE", "paymentQrContains", "paymentQrHasPrefix", "paymentQrHasSuffix", "paymentQrIsNil", "paymentQrNotNil", "paymentQrEqualFold", "paymentQrContainsFold", "paidAt", "paidAtNEQ", "paidAtIn", "paidAtNotIn", "paidAtGT", "paidAtGTE", "paidAtLT", "paidAtLTE", "paidAtIsNil", "paidAtNotNil", "caOrderID", "caOrderIDNEQ", "caOrderIDIn", "caOrderIDNotIn", "caOrderIDGT", "caOrderIDGTE", "caOrderIDLT", "caOrderIDLTE", "caOrderIDContains", "caOrderIDHasPrefix", "caOrderIDHasSuffix", "caOrderIDIsNil", "caOrderIDNotNil", "caOrderIDEqualFold", "caOrderIDContainsFold", "submittedAt", "submittedAtNEQ", "submittedAtIn", "submittedAtNotIn", "submittedAtGT", "submittedAtGTE", "submittedAtLT", "submittedAtLTE", "submittedAtIsNil", "submittedAtNotNil", "decidedAt", "decidedAtNEQ", "decidedAtIn", "decidedAtNotIn", "decidedAtGT", "decidedAtGTE", "decidedAtLT", "decidedAtLTE", "decidedAtIsNil", "decidedAtNotNil", "rejectReason", "rejectReasonNEQ", "rejectReasonIn", "rejectReasonNotIn", "rejectReasonGT", "rejectReasonGTE", "rejectReasonLT", "rejectReasonLTE", "rejectReasonContains", "rejectReasonHasPrefix", "rejectReasonHasSuffix", "rejectReasonIsNil", "rejectReasonNotNil", "rejectReasonEqualFold", "rejectReasonContainsFold", "hasEnterprise", "hasEnterpriseWith", "hasApplicant", "hasApplicantWith", "hasDocuments", "hasDocumentsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "enterpriseID", "enterpriseIDNEQ", "enterpriseIDIn", "enterpriseIDNotIn", "applicantID", "applicantIDNEQ", "applicantIDIn", "applicantIDNotIn", "kind", "kindNEQ", "kindIn", "kindNotIn", "step", "stepNEQ", "stepIn", "stepNotIn", "method", "methodNEQ", "methodIn", "methodNotIn", "methodIsNil", "methodNotNil", "applicantName", "applicantNameNEQ", "applicantNameIn", "applicantNameNotIn", "applicantNameGT", "applicantNameGTE", "applicantNameLT", "applicantNameLTE", "applicantNameContains", "applicantNameHasPrefix", "applicantNameHasSuffix", "applicantNameIsNil", "applicantNameNotNil", "applicantNameEqualFold", "applicantNameContainsFold", "applicantIDMasked", "applicantIDMaskedNEQ", "applicantIDMaskedIn", "applicantIDMaskedNotIn", "applicantIDMaskedGT", "applicantIDMaskedGTE", "applicantIDMaskedLT", "applicantIDMaskedLTE", "applicantIDMaskedContains", "applicantIDMaskedHasPrefix", "applicantIDMaskedHasSuffix", "applicantIDMaskedIsNil", "applicantIDMaskedNotNil", "applicantIDMaskedEqualFold", "applicantIDMaskedContainsFold", "applicantPhone", "applicantPhoneNEQ", "applicantPhoneIn", "applicantPhoneNotIn", "applicantPhoneGT", "applicantPhoneGTE", "applicantPhoneLT", "applicantPhoneLTE", "applicantPhoneContains", "applicantPhoneHasPrefix", "applicantPhoneHasSuffix", "applicantPhoneIsNil", "applicantPhoneNotNil", "applicantPhoneEqualFold", "applicantPhoneContainsFold", "legalRepPhone", "legalRepPhoneNEQ", "legalRepPhoneIn", "legalRepPhoneNotIn", "legalRepPhoneGT", "legalRepPhoneGTE", "legalRepPhoneLT", "legalRepPhoneLTE", "legalRepPhoneContains", "legalRepPhoneHasPrefix", "legalRepPhoneHasSuffix", "legalRepPhoneIsNil", "legalRepPhoneNotNil", "legalRepPhoneEqualFold", "legalRepPhoneContainsFold", "legalRepCardMasked", "legalRepCardMaskedNEQ", "legalRepCardMaskedIn", "legalRepCardMaskedNotIn", "legalRepCardMaskedGT", "legalRepCardMaskedGTE", "legalRepCardMaskedLT", "legalRepCardMaskedLTE", "legalRepCardMaskedContains", "legalRepCardMaskedHasPrefix", "legalRepCardMaskedHasSuffix", "legalRepCardMaskedIsNil", "legalRepCardMaskedNotNil", "legalRepCardMaskedEqualFold", "legalRepCardMaskedContainsFold", "bankName", "bankNameNEQ", "bankNameIn", "bankNameNotIn", "bankNameGT", "bankNameGTE", "bankNameLT", "bankNameLTE", "bankNameContains", "bankNameHasPrefix", "bankNameHasSuffix", "bankNameIsNil", "bankNameNotNil", "bankNameEqualFold", "bankNameContainsFold", "bankAccountMasked", "bankAccountMaskedNEQ", "bankAccountMaskedIn", "bankAccountMaskedNotIn", "bankAccountMaskedGT", "bankAccountMaskedGTE", "bankAccountMaskedLT", "bankAccountMaskedLTE", "bankAccountMaskedContains", "bankAccountMaskedHasPrefix", "bankAccountMaskedHasSuffix", "bankAccountMaskedIsNil", "bankAccountMaskedNotNil", "bankAccountMaskedEqualFold", "bankAccountMaskedContainsFold", "checkTxnID", "checkTxnIDNEQ", "checkTxnIDIn", "checkTxnIDNotIn", "checkTxnIDGT", "checkTxnIDGTE", "checkTxnIDLT", "checkTxnIDLTE", "checkTxnIDContains", "checkTxnIDHasPrefix", "checkTxnIDHasSuffix", "checkTxnIDIsNil", "checkTxnIDNotNil", "checkTxnIDEqualFold", "checkTxnIDContainsFold", "agreementAcceptedAt", "agreementAcceptedAtNEQ", "agreementAcceptedAtIn", "agreementAcceptedAtNotIn", "agreementAcceptedAtGT", "agreementAcceptedAtGTE", "agreementAcceptedAtLT", "agreementAcceptedAtLTE", "agreementAcceptedAtIsNil", "agreementAcceptedAtNotNil", "authorizedAt", "authorizedAtNEQ", "authorizedAtIn", "authorizedAtNotIn", "authorizedAtGT", "authorizedAtGTE", "authorizedAtLT", "authorizedAtLTE", "authorizedAtIsNil", "authorizedAtNotNil", "confirmedAt", "confirmedAtNEQ", "confirmedAtIn", "confirmedAtNotIn", "confirmedAtGT", "confirmedAtGTE", "confirmedAtLT", "confirmedAtLTE", "confirmedAtIsNil", "confirmedAtNotNil", "feeCents", "feeCentsNEQ", "feeCentsIn", "feeCentsNotIn", "feeCentsGT", "feeCentsGTE", "feeCentsLT", "feeCentsLTE", "paymentChannel", "paymentChannelNEQ", "paymentChannelIn", "paymentChannelNotIn", "paymentChannelIsNil", "paymentChannelNotNil", "paymentTxnID", "paymentTxnIDNEQ", "paymentTxnIDIn", "paymentTxnIDNotIn", "paymentTxnIDGT", "paymentTxnIDGTE", "paymentTxnIDLT", "paymentTxnIDLTE", "paymentTxnIDContains", "paymentTxnIDHasPrefix", "paymentTxnIDHasSuffix", "paymentTxnIDIsNil", "paymentTxnIDNotNil", "paymentTxnIDEqualFold", "paymentTxnIDContainsFold", "paymentQr", "paymentQrNEQ", "paymentQrIn", "paymentQrNotIn", "paymentQrGT", "paymentQrGTE", "paymentQrLT", "paymentQrLTE", "paymentQrContains", "paymentQrHasPrefix", "paymentQrHasSuffix", "paymentQrIsNil", "paymentQrNotNil", "paymentQrEqualFold", "paymentQrContainsFold", "paidAt", "paidAtNEQ", "paidAtIn", "paidAtNotIn", "paidAtGT", "paidAtGTE", "paidAtLT", "paidAtLTE", "paidAtIsNil", "paidAtNotNil", "caOrderID", "caOrderIDNEQ", "caOrderIDIn", "caOrderIDNotIn", "caOrderIDGT", "caOrderIDGTE", "caOrderIDLT", "caOrderIDLTE", "caOrderIDContains", "caOrderIDHasPrefix", "caOrderIDHasSuffix", "caOrderIDIsNil", "caOrderIDNotNil", "caOrderIDEqualFold", "caOrderIDContainsFold", "submittedAt", "submittedAtNEQ", "submittedAtIn", "submittedAtNotIn", "submittedAtGT", "submittedAtGTE", "submittedAtLT", "submittedAtLTE", "submittedAtIsNil", "submittedAtNotNil", "decidedAt", "decidedAtNEQ", "decidedAtIn", "decidedAtNotIn", "decidedAtGT", "decidedAtGTE", "decidedAtLT", "decidedAtLTE", "decidedAtIsNil", "decidedAtNotNil", "rejectReason", "rejectReasonNEQ", "rejectReasonIn", "rejectReasonNotIn", "rejectReasonGT", "rejectReasonGTE", "rejectReasonLT", "rejectReasonLTE", "rejectReasonContains", "rejectReasonHasPrefix", "rejectReasonHasSuffix", "rejectReasonIsNil", "rejectReasonNotNil", "rejectReasonEqualFold", "rejectReasonContainsFold", "revokedAt", "revokedAtNEQ", "revokedAtIn", "revokedAtNotIn", "revokedAtGT", "revokedAtGTE", "revokedAtLT", "revokedAtLTE", "revokedAtIsNil", "revokedAtNotNil", "hasEnterprise", "hasEnterpriseWith", "hasApplicant", "hasApplicantWith", "hasDocuments", "hasDocumentsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -20045,6 +20141,34 @@ func (ec *executionContext) unmarshalInputCertOrderWhereInput(ctx context.Contex
 				return it, err
 			}
 			it.ApplicantIDNotIn = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOCertOrderKind2ᚖsignetᚋentᚋcertorderᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "kindNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNEQ"))
+			data, err := ec.unmarshalOCertOrderKind2ᚖsignetᚋentᚋcertorderᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNEQ = data
+		case "kindIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindIn"))
+			data, err := ec.unmarshalOCertOrderKind2ᚕsignetᚋentᚋcertorderᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindIn = data
+		case "kindNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNotIn"))
+			data, err := ec.unmarshalOCertOrderKind2ᚕsignetᚋentᚋcertorderᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNotIn = data
 		case "step":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("step"))
 			data, err := ec.unmarshalOCertOrderStep2ᚖsignetᚋentᚋcertorderᚐStep(ctx, v)
@@ -21893,6 +22017,76 @@ func (ec *executionContext) unmarshalInputCertOrderWhereInput(ctx context.Contex
 				return it, err
 			}
 			it.RejectReasonContainsFold = data
+		case "revokedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revokedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevokedAt = data
+		case "revokedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revokedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevokedAtNEQ = data
+		case "revokedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revokedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevokedAtIn = data
+		case "revokedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revokedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevokedAtNotIn = data
+		case "revokedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revokedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevokedAtGT = data
+		case "revokedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revokedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevokedAtGTE = data
+		case "revokedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revokedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevokedAtLT = data
+		case "revokedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revokedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevokedAtLTE = data
+		case "revokedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revokedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevokedAtIsNil = data
+		case "revokedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revokedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevokedAtNotNil = data
 		case "hasEnterprise":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasEnterprise"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -21963,7 +22157,7 @@ func (ec *executionContext) unmarshalInputCertificateWhereInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "userID", "userIDNEQ", "userIDIn", "userIDNotIn", "userIDIsNil", "userIDNotNil", "enterpriseID", "enterpriseIDNEQ", "enterpriseIDIn", "enterpriseIDNotIn", "enterpriseIDIsNil", "enterpriseIDNotNil", "custody", "custodyNEQ", "custodyIn", "custodyNotIn", "ukeyType", "ukeyTypeNEQ", "ukeyTypeIn", "ukeyTypeNotIn", "ukeyTypeIsNil", "ukeyTypeNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "serial", "serialNEQ", "serialIn", "serialNotIn", "serialGT", "serialGTE", "serialLT", "serialLTE", "serialContains", "serialHasPrefix", "serialHasSuffix", "serialIsNil", "serialNotNil", "serialEqualFold", "serialContainsFold", "subject", "subjectNEQ", "subjectIn", "subjectNotIn", "subjectGT", "subjectGTE", "subjectLT", "subjectLTE", "subjectContains", "subjectHasPrefix", "subjectHasSuffix", "subjectEqualFold", "subjectContainsFold", "fingerprint", "fingerprintNEQ", "fingerprintIn", "fingerprintNotIn", "fingerprintGT", "fingerprintGTE", "fingerprintLT", "fingerprintLTE", "fingerprintContains", "fingerprintHasPrefix", "fingerprintHasSuffix", "fingerprintIsNil", "fingerprintNotNil", "fingerprintEqualFold", "fingerprintContainsFold", "notBefore", "notBeforeNEQ", "notBeforeIn", "notBeforeNotIn", "notBeforeGT", "notBeforeGTE", "notBeforeLT", "notBeforeLTE", "notBeforeIsNil", "notBeforeNotNil", "notAfter", "notAfterNEQ", "notAfterIn", "notAfterNotIn", "notAfterGT", "notAfterGTE", "notAfterLT", "notAfterLTE", "notAfterIsNil", "notAfterNotNil", "revokedAt", "revokedAtNEQ", "revokedAtIn", "revokedAtNotIn", "revokedAtGT", "revokedAtGTE", "revokedAtLT", "revokedAtLTE", "revokedAtIsNil", "revokedAtNotNil", "revocationReason", "revocationReasonNEQ", "revocationReasonIn", "revocationReasonNotIn", "revocationReasonGT", "revocationReasonGTE", "revocationReasonLT", "revocationReasonLTE", "revocationReasonContains", "revocationReasonHasPrefix", "revocationReasonHasSuffix", "revocationReasonIsNil", "revocationReasonNotNil", "revocationReasonEqualFold", "revocationReasonContainsFold", "supersedesID", "supersedesIDNEQ", "supersedesIDIn", "supersedesIDNotIn", "supersedesIDGT", "supersedesIDGTE", "supersedesIDLT", "supersedesIDLTE", "supersedesIDIsNil", "supersedesIDNotNil", "hasUser", "hasUserWith", "hasEnterprise", "hasEnterpriseWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "userID", "userIDNEQ", "userIDIn", "userIDNotIn", "userIDIsNil", "userIDNotNil", "enterpriseID", "enterpriseIDNEQ", "enterpriseIDIn", "enterpriseIDNotIn", "enterpriseIDIsNil", "enterpriseIDNotNil", "custody", "custodyNEQ", "custodyIn", "custodyNotIn", "ukeyType", "ukeyTypeNEQ", "ukeyTypeIn", "ukeyTypeNotIn", "ukeyTypeIsNil", "ukeyTypeNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "serial", "serialNEQ", "serialIn", "serialNotIn", "serialGT", "serialGTE", "serialLT", "serialLTE", "serialContains", "serialHasPrefix", "serialHasSuffix", "serialIsNil", "serialNotNil", "serialEqualFold", "serialContainsFold", "subject", "subjectNEQ", "subjectIn", "subjectNotIn", "subjectGT", "subjectGTE", "subjectLT", "subjectLTE", "subjectContains", "subjectHasPrefix", "subjectHasSuffix", "subjectEqualFold", "subjectContainsFold", "fingerprint", "fingerprintNEQ", "fingerprintIn", "fingerprintNotIn", "fingerprintGT", "fingerprintGTE", "fingerprintLT", "fingerprintLTE", "fingerprintContains", "fingerprintHasPrefix", "fingerprintHasSuffix", "fingerprintIsNil", "fingerprintNotNil", "fingerprintEqualFold", "fingerprintContainsFold", "notBefore", "notBeforeNEQ", "notBeforeIn", "notBeforeNotIn", "notBeforeGT", "notBeforeGTE", "notBeforeLT", "notBeforeLTE", "notBeforeIsNil", "notBeforeNotNil", "notAfter", "notAfterNEQ", "notAfterIn", "notAfterNotIn", "notAfterGT", "notAfterGTE", "notAfterLT", "notAfterLTE", "notAfterIsNil", "notAfterNotNil", "revokedAt", "revokedAtNEQ", "revokedAtIn", "revokedAtNotIn", "revokedAtGT", "revokedAtGTE", "revokedAtLT", "revokedAtLTE", "revokedAtIsNil", "revokedAtNotNil", "revocationReason", "revocationReasonNEQ", "revocationReasonIn", "revocationReasonNotIn", "revocationReasonGT", "revocationReasonGTE", "revocationReasonLT", "revocationReasonLTE", "revocationReasonContains", "revocationReasonHasPrefix", "revocationReasonHasSuffix", "revocationReasonIsNil", "revocationReasonNotNil", "revocationReasonEqualFold", "revocationReasonContainsFold", "supersedesID", "supersedesIDNEQ", "supersedesIDIn", "supersedesIDNotIn", "supersedesIDGT", "supersedesIDGTE", "supersedesIDLT", "supersedesIDLTE", "supersedesIDIsNil", "supersedesIDNotNil", "boundAt", "boundAtNEQ", "boundAtIn", "boundAtNotIn", "boundAtGT", "boundAtGTE", "boundAtLT", "boundAtLTE", "boundAtIsNil", "boundAtNotNil", "hasUser", "hasUserWith", "hasEnterprise", "hasEnterpriseWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -23055,6 +23249,76 @@ func (ec *executionContext) unmarshalInputCertificateWhereInput(ctx context.Cont
 				return it, err
 			}
 			it.SupersedesIDNotNil = data
+		case "boundAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("boundAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BoundAt = data
+		case "boundAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("boundAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BoundAtNEQ = data
+		case "boundAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("boundAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BoundAtIn = data
+		case "boundAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("boundAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BoundAtNotIn = data
+		case "boundAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("boundAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BoundAtGT = data
+		case "boundAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("boundAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BoundAtGTE = data
+		case "boundAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("boundAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BoundAtLT = data
+		case "boundAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("boundAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BoundAtLTE = data
+		case "boundAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("boundAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BoundAtIsNil = data
+		case "boundAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("boundAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BoundAtNotNil = data
 		case "hasUser":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasUser"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -34932,6 +35196,11 @@ func (ec *executionContext) _CertOrder(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "kind":
+			out.Values[i] = ec._CertOrder_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "step":
 			out.Values[i] = ec._CertOrder_step(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -35039,6 +35308,11 @@ func (ec *executionContext) _CertOrder(ctx context.Context, sel ast.SelectionSet
 			}
 		case "rejectReason":
 			out.Values[i] = ec._CertOrder_rejectReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "revokedAt":
+			out.Values[i] = ec._CertOrder_revokedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -35188,6 +35462,11 @@ func (ec *executionContext) _Certificate(ctx context.Context, sel ast.SelectionS
 			}
 		case "supersedesID":
 			out.Values[i] = ec._Certificate_supersedesID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "boundAt":
+			out.Values[i] = ec._Certificate_boundAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -38411,6 +38690,16 @@ func (ec *executionContext) marshalNCertOrder2ᚖsignetᚋentᚐCertOrder(ctx co
 	return ec._CertOrder(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCertOrderKind2signetᚋentᚋcertorderᚐKind(ctx context.Context, v any) (certorder.Kind, error) {
+	var res certorder.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCertOrderKind2signetᚋentᚋcertorderᚐKind(ctx context.Context, sel ast.SelectionSet, v certorder.Kind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNCertOrderMethod2signetᚋentᚋcertorderᚐMethod(ctx context.Context, v any) (certorder.Method, error) {
 	var res certorder.Method
 	err := res.UnmarshalGQL(v)
@@ -39756,6 +40045,58 @@ func (ec *executionContext) marshalOCertOrder2ᚖsignetᚋentᚐCertOrder(ctx co
 		return graphql.Null
 	}
 	return ec._CertOrder(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCertOrderKind2ᚕsignetᚋentᚋcertorderᚐKindᚄ(ctx context.Context, v any) ([]certorder.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]certorder.Kind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCertOrderKind2signetᚋentᚋcertorderᚐKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOCertOrderKind2ᚕsignetᚋentᚋcertorderᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []certorder.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCertOrderKind2signetᚋentᚋcertorderᚐKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOCertOrderKind2ᚖsignetᚋentᚋcertorderᚐKind(ctx context.Context, v any) (*certorder.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(certorder.Kind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCertOrderKind2ᚖsignetᚋentᚋcertorderᚐKind(ctx context.Context, sel ast.SelectionSet, v *certorder.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOCertOrderMethod2ᚕsignetᚋentᚋcertorderᚐMethodᚄ(ctx context.Context, v any) ([]certorder.Method, error) {

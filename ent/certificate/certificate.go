@@ -56,6 +56,8 @@ const (
 	FieldRevocationReason = "revocation_reason"
 	// FieldSupersedesID holds the string denoting the supersedes_id field in the database.
 	FieldSupersedesID = "supersedes_id"
+	// FieldBoundAt holds the string denoting the bound_at field in the database.
+	FieldBoundAt = "bound_at"
 	// EdgeUser holds the string denoting the user edge name in mutations.
 	EdgeUser = "user"
 	// EdgeEnterprise holds the string denoting the enterprise edge name in mutations.
@@ -100,6 +102,7 @@ var Columns = []string{
 	FieldRevokedAt,
 	FieldRevocationReason,
 	FieldSupersedesID,
+	FieldBoundAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -336,6 +339,11 @@ func ByRevocationReason(opts ...sql.OrderTermOption) OrderOption {
 // BySupersedesID orders the results by the supersedes_id field.
 func BySupersedesID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSupersedesID, opts...).ToFunc()
+}
+
+// ByBoundAt orders the results by the bound_at field.
+func ByBoundAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBoundAt, opts...).ToFunc()
 }
 
 // ByUserField orders the results by user field.

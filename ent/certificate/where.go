@@ -130,6 +130,11 @@ func SupersedesID(v int) predicate.Certificate {
 	return predicate.Certificate(sql.FieldEQ(FieldSupersedesID, v))
 }
 
+// BoundAt applies equality check predicate on the "bound_at" field. It's identical to BoundAtEQ.
+func BoundAt(v time.Time) predicate.Certificate {
+	return predicate.Certificate(sql.FieldEQ(FieldBoundAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Certificate {
 	return predicate.Certificate(sql.FieldEQ(FieldCreatedAt, v))
@@ -1038,6 +1043,56 @@ func SupersedesIDIsNil() predicate.Certificate {
 // SupersedesIDNotNil applies the NotNil predicate on the "supersedes_id" field.
 func SupersedesIDNotNil() predicate.Certificate {
 	return predicate.Certificate(sql.FieldNotNull(FieldSupersedesID))
+}
+
+// BoundAtEQ applies the EQ predicate on the "bound_at" field.
+func BoundAtEQ(v time.Time) predicate.Certificate {
+	return predicate.Certificate(sql.FieldEQ(FieldBoundAt, v))
+}
+
+// BoundAtNEQ applies the NEQ predicate on the "bound_at" field.
+func BoundAtNEQ(v time.Time) predicate.Certificate {
+	return predicate.Certificate(sql.FieldNEQ(FieldBoundAt, v))
+}
+
+// BoundAtIn applies the In predicate on the "bound_at" field.
+func BoundAtIn(vs ...time.Time) predicate.Certificate {
+	return predicate.Certificate(sql.FieldIn(FieldBoundAt, vs...))
+}
+
+// BoundAtNotIn applies the NotIn predicate on the "bound_at" field.
+func BoundAtNotIn(vs ...time.Time) predicate.Certificate {
+	return predicate.Certificate(sql.FieldNotIn(FieldBoundAt, vs...))
+}
+
+// BoundAtGT applies the GT predicate on the "bound_at" field.
+func BoundAtGT(v time.Time) predicate.Certificate {
+	return predicate.Certificate(sql.FieldGT(FieldBoundAt, v))
+}
+
+// BoundAtGTE applies the GTE predicate on the "bound_at" field.
+func BoundAtGTE(v time.Time) predicate.Certificate {
+	return predicate.Certificate(sql.FieldGTE(FieldBoundAt, v))
+}
+
+// BoundAtLT applies the LT predicate on the "bound_at" field.
+func BoundAtLT(v time.Time) predicate.Certificate {
+	return predicate.Certificate(sql.FieldLT(FieldBoundAt, v))
+}
+
+// BoundAtLTE applies the LTE predicate on the "bound_at" field.
+func BoundAtLTE(v time.Time) predicate.Certificate {
+	return predicate.Certificate(sql.FieldLTE(FieldBoundAt, v))
+}
+
+// BoundAtIsNil applies the IsNil predicate on the "bound_at" field.
+func BoundAtIsNil() predicate.Certificate {
+	return predicate.Certificate(sql.FieldIsNull(FieldBoundAt))
+}
+
+// BoundAtNotNil applies the NotNil predicate on the "bound_at" field.
+func BoundAtNotNil() predicate.Certificate {
+	return predicate.Certificate(sql.FieldNotNull(FieldBoundAt))
 }
 
 // HasUser applies the HasEdge predicate on the "user" edge.

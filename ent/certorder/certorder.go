@@ -26,6 +26,8 @@ const (
 	FieldEnterpriseID = "enterprise_id"
 	// FieldApplicantID holds the string denoting the applicant_id field in the database.
 	FieldApplicantID = "applicant_id"
+	// FieldKind holds the string denoting the kind field in the database.
+	FieldKind = "kind"
 	// FieldStep holds the string denoting the step field in the database.
 	FieldStep = "step"
 	// FieldMethod holds the string denoting the method field in the database.
@@ -76,6 +78,8 @@ const (
 	FieldDecidedAt = "decided_at"
 	// FieldRejectReason holds the string denoting the reject_reason field in the database.
 	FieldRejectReason = "reject_reason"
+	// FieldRevokedAt holds the string denoting the revoked_at field in the database.
+	FieldRevokedAt = "revoked_at"
 	// EdgeEnterprise holds the string denoting the enterprise edge name in mutations.
 	EdgeEnterprise = "enterprise"
 	// EdgeApplicant holds the string denoting the applicant edge name in mutations.
@@ -114,6 +118,7 @@ var Columns = []string{
 	FieldUpdatedAt,
 	FieldEnterpriseID,
 	FieldApplicantID,
+	FieldKind,
 	FieldStep,
 	FieldMethod,
 	FieldApplicantName,
@@ -139,6 +144,7 @@ var Columns = []string{
 	FieldSubmittedAt,
 	FieldDecidedAt,
 	FieldRejectReason,
+	FieldRevokedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -196,6 +202,32 @@ var (
 	// RejectReasonValidator is a validator for the "reject_reason" field. It is called by the builders before save.
 	RejectReasonValidator func(string) error
 )
+
+// Kind defines the type for the "kind" enum field.
+type Kind string
+
+// KindCertification is the default value of the Kind enum.
+const DefaultKind = KindCertification
+
+// Kind values.
+const (
+	KindCertification   Kind = "certification"
+	KindRecertification Kind = "recertification"
+)
+
+func (k Kind) String() string {
+	return string(k)
+}
+
+// KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
+func KindValidator(k Kind) error {
+	switch k {
+	case KindCertification, KindRecertification:
+		return nil
+	default:
+		return fmt.Errorf("certorder: invalid enum value for kind field: %q", k)
+	}
+}
 
 // Step defines the type for the "step" enum field.
 type Step string
@@ -303,6 +335,11 @@ func ByEnterpriseID(opts ...sql.OrderTermOption) OrderOption {
 // ByApplicantID orders the results by the applicant_id field.
 func ByApplicantID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldApplicantID, opts...).ToFunc()
+}
+
+// ByKind orders the results by the kind field.
+func ByKind(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldKind, opts...).ToFunc()
 }
 
 // ByStep orders the results by the step field.
@@ -430,6 +467,11 @@ func ByRejectReason(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRejectReason, opts...).ToFunc()
 }
 
+// ByRevokedAt orders the results by the revoked_at field.
+func ByRevokedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRevokedAt, opts...).ToFunc()
+}
+
 // ByEnterpriseField orders the results by enterprise field.
 func ByEnterpriseField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -477,6 +519,24 @@ func newDocumentsStep() *sqlgraph.Step {
 		sqlgraph.To(DocumentsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, DocumentsTable, DocumentsColumn),
 	)
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e Kind) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *Kind) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = Kind(str)
+	if err := KindValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid Kind", str)
+	}
+	return nil
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

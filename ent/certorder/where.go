@@ -185,6 +185,11 @@ func RejectReason(v string) predicate.CertOrder {
 	return predicate.CertOrder(sql.FieldEQ(FieldRejectReason, v))
 }
 
+// RevokedAt applies equality check predicate on the "revoked_at" field. It's identical to RevokedAtEQ.
+func RevokedAt(v time.Time) predicate.CertOrder {
+	return predicate.CertOrder(sql.FieldEQ(FieldRevokedAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.CertOrder {
 	return predicate.CertOrder(sql.FieldEQ(FieldCreatedAt, v))
@@ -303,6 +308,26 @@ func ApplicantIDIn(vs ...int) predicate.CertOrder {
 // ApplicantIDNotIn applies the NotIn predicate on the "applicant_id" field.
 func ApplicantIDNotIn(vs ...int) predicate.CertOrder {
 	return predicate.CertOrder(sql.FieldNotIn(FieldApplicantID, vs...))
+}
+
+// KindEQ applies the EQ predicate on the "kind" field.
+func KindEQ(v Kind) predicate.CertOrder {
+	return predicate.CertOrder(sql.FieldEQ(FieldKind, v))
+}
+
+// KindNEQ applies the NEQ predicate on the "kind" field.
+func KindNEQ(v Kind) predicate.CertOrder {
+	return predicate.CertOrder(sql.FieldNEQ(FieldKind, v))
+}
+
+// KindIn applies the In predicate on the "kind" field.
+func KindIn(vs ...Kind) predicate.CertOrder {
+	return predicate.CertOrder(sql.FieldIn(FieldKind, vs...))
+}
+
+// KindNotIn applies the NotIn predicate on the "kind" field.
+func KindNotIn(vs ...Kind) predicate.CertOrder {
+	return predicate.CertOrder(sql.FieldNotIn(FieldKind, vs...))
 }
 
 // StepEQ applies the EQ predicate on the "step" field.
@@ -1788,6 +1813,56 @@ func RejectReasonEqualFold(v string) predicate.CertOrder {
 // RejectReasonContainsFold applies the ContainsFold predicate on the "reject_reason" field.
 func RejectReasonContainsFold(v string) predicate.CertOrder {
 	return predicate.CertOrder(sql.FieldContainsFold(FieldRejectReason, v))
+}
+
+// RevokedAtEQ applies the EQ predicate on the "revoked_at" field.
+func RevokedAtEQ(v time.Time) predicate.CertOrder {
+	return predicate.CertOrder(sql.FieldEQ(FieldRevokedAt, v))
+}
+
+// RevokedAtNEQ applies the NEQ predicate on the "revoked_at" field.
+func RevokedAtNEQ(v time.Time) predicate.CertOrder {
+	return predicate.CertOrder(sql.FieldNEQ(FieldRevokedAt, v))
+}
+
+// RevokedAtIn applies the In predicate on the "revoked_at" field.
+func RevokedAtIn(vs ...time.Time) predicate.CertOrder {
+	return predicate.CertOrder(sql.FieldIn(FieldRevokedAt, vs...))
+}
+
+// RevokedAtNotIn applies the NotIn predicate on the "revoked_at" field.
+func RevokedAtNotIn(vs ...time.Time) predicate.CertOrder {
+	return predicate.CertOrder(sql.FieldNotIn(FieldRevokedAt, vs...))
+}
+
+// RevokedAtGT applies the GT predicate on the "revoked_at" field.
+func RevokedAtGT(v time.Time) predicate.CertOrder {
+	return predicate.CertOrder(sql.FieldGT(FieldRevokedAt, v))
+}
+
+// RevokedAtGTE applies the GTE predicate on the "revoked_at" field.
+func RevokedAtGTE(v time.Time) predicate.CertOrder {
+	return predicate.CertOrder(sql.FieldGTE(FieldRevokedAt, v))
+}
+
+// RevokedAtLT applies the LT predicate on the "revoked_at" field.
+func RevokedAtLT(v time.Time) predicate.CertOrder {
+	return predicate.CertOrder(sql.FieldLT(FieldRevokedAt, v))
+}
+
+// RevokedAtLTE applies the LTE predicate on the "revoked_at" field.
+func RevokedAtLTE(v time.Time) predicate.CertOrder {
+	return predicate.CertOrder(sql.FieldLTE(FieldRevokedAt, v))
+}
+
+// RevokedAtIsNil applies the IsNil predicate on the "revoked_at" field.
+func RevokedAtIsNil() predicate.CertOrder {
+	return predicate.CertOrder(sql.FieldIsNull(FieldRevokedAt))
+}
+
+// RevokedAtNotNil applies the NotNil predicate on the "revoked_at" field.
+func RevokedAtNotNil() predicate.CertOrder {
+	return predicate.CertOrder(sql.FieldNotNull(FieldRevokedAt))
 }
 
 // HasEnterprise applies the HasEdge predicate on the "enterprise" edge.

@@ -138,6 +138,7 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"certification", "recertification"}, Default: "certification"},
 		{Name: "step", Type: field.TypeEnum, Enums: []string{"application", "preview", "authorization", "documents", "confirmation", "payment", "review", "approved", "rejected"}, Default: "application"},
 		{Name: "method", Type: field.TypeEnum, Nullable: true, Enums: []string{"bank_transfer", "legal_rep_phone", "legal_rep_bank_card"}},
 		{Name: "applicant_name", Type: field.TypeString, Nullable: true, Size: 64},
@@ -163,6 +164,7 @@ var (
 		{Name: "submitted_at", Type: field.TypeTime, Nullable: true},
 		{Name: "decided_at", Type: field.TypeTime, Nullable: true},
 		{Name: "reject_reason", Type: field.TypeString, Nullable: true, Size: 256},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
 		{Name: "enterprise_id", Type: field.TypeInt},
 		{Name: "applicant_id", Type: field.TypeInt},
 	}
@@ -174,13 +176,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "cert_orders_enterprises_enterprise",
-				Columns:    []*schema.Column{CertOrdersColumns[28]},
+				Columns:    []*schema.Column{CertOrdersColumns[30]},
 				RefColumns: []*schema.Column{EnterprisesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "cert_orders_users_applicant",
-				Columns:    []*schema.Column{CertOrdersColumns[29]},
+				Columns:    []*schema.Column{CertOrdersColumns[31]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -189,17 +191,17 @@ var (
 			{
 				Name:    "certorder_enterprise_id",
 				Unique:  false,
-				Columns: []*schema.Column{CertOrdersColumns[28]},
+				Columns: []*schema.Column{CertOrdersColumns[30]},
 			},
 			{
 				Name:    "certorder_step",
 				Unique:  false,
-				Columns: []*schema.Column{CertOrdersColumns[3]},
+				Columns: []*schema.Column{CertOrdersColumns[4]},
 			},
 			{
 				Name:    "certorder_applicant_id",
 				Unique:  false,
-				Columns: []*schema.Column{CertOrdersColumns[29]},
+				Columns: []*schema.Column{CertOrdersColumns[31]},
 			},
 		},
 	}
@@ -223,6 +225,7 @@ var (
 		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
 		{Name: "revocation_reason", Type: field.TypeString, Nullable: true, Size: 64},
 		{Name: "supersedes_id", Type: field.TypeInt, Nullable: true},
+		{Name: "bound_at", Type: field.TypeTime, Nullable: true},
 		{Name: "user_id", Type: field.TypeInt, Nullable: true},
 		{Name: "enterprise_id", Type: field.TypeInt, Nullable: true},
 	}
@@ -234,13 +237,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "certificates_users_user",
-				Columns:    []*schema.Column{CertificatesColumns[18]},
+				Columns:    []*schema.Column{CertificatesColumns[19]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "certificates_enterprises_enterprise",
-				Columns:    []*schema.Column{CertificatesColumns[19]},
+				Columns:    []*schema.Column{CertificatesColumns[20]},
 				RefColumns: []*schema.Column{EnterprisesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -249,12 +252,12 @@ var (
 			{
 				Name:    "certificate_user_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{CertificatesColumns[18], CertificatesColumns[6]},
+				Columns: []*schema.Column{CertificatesColumns[19], CertificatesColumns[6]},
 			},
 			{
 				Name:    "certificate_enterprise_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{CertificatesColumns[19], CertificatesColumns[6]},
+				Columns: []*schema.Column{CertificatesColumns[20], CertificatesColumns[6]},
 			},
 			{
 				Name:    "certificate_serial",

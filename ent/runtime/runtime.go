@@ -375,63 +375,63 @@ func init() {
 	// certorder.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	certorder.UpdateDefaultUpdatedAt = certorderDescUpdatedAt.UpdateDefault.(func() time.Time)
 	// certorderDescApplicantName is the schema descriptor for applicant_name field.
-	certorderDescApplicantName := certorderFields[4].Descriptor()
+	certorderDescApplicantName := certorderFields[5].Descriptor()
 	// certorder.ApplicantNameValidator is a validator for the "applicant_name" field. It is called by the builders before save.
 	certorder.ApplicantNameValidator = certorderDescApplicantName.Validators[0].(func(string) error)
 	// certorderDescApplicantIDNumber is the schema descriptor for applicant_id_number field.
-	certorderDescApplicantIDNumber := certorderFields[5].Descriptor()
+	certorderDescApplicantIDNumber := certorderFields[6].Descriptor()
 	// certorder.ApplicantIDNumberValidator is a validator for the "applicant_id_number" field. It is called by the builders before save.
 	certorder.ApplicantIDNumberValidator = certorderDescApplicantIDNumber.Validators[0].(func(string) error)
 	// certorderDescApplicantIDMasked is the schema descriptor for applicant_id_masked field.
-	certorderDescApplicantIDMasked := certorderFields[6].Descriptor()
+	certorderDescApplicantIDMasked := certorderFields[7].Descriptor()
 	// certorder.ApplicantIDMaskedValidator is a validator for the "applicant_id_masked" field. It is called by the builders before save.
 	certorder.ApplicantIDMaskedValidator = certorderDescApplicantIDMasked.Validators[0].(func(string) error)
 	// certorderDescApplicantPhone is the schema descriptor for applicant_phone field.
-	certorderDescApplicantPhone := certorderFields[7].Descriptor()
+	certorderDescApplicantPhone := certorderFields[8].Descriptor()
 	// certorder.ApplicantPhoneValidator is a validator for the "applicant_phone" field. It is called by the builders before save.
 	certorder.ApplicantPhoneValidator = certorderDescApplicantPhone.Validators[0].(func(string) error)
 	// certorderDescLegalRepPhone is the schema descriptor for legal_rep_phone field.
-	certorderDescLegalRepPhone := certorderFields[8].Descriptor()
+	certorderDescLegalRepPhone := certorderFields[9].Descriptor()
 	// certorder.LegalRepPhoneValidator is a validator for the "legal_rep_phone" field. It is called by the builders before save.
 	certorder.LegalRepPhoneValidator = certorderDescLegalRepPhone.Validators[0].(func(string) error)
 	// certorderDescLegalRepCardMasked is the schema descriptor for legal_rep_card_masked field.
-	certorderDescLegalRepCardMasked := certorderFields[9].Descriptor()
+	certorderDescLegalRepCardMasked := certorderFields[10].Descriptor()
 	// certorder.LegalRepCardMaskedValidator is a validator for the "legal_rep_card_masked" field. It is called by the builders before save.
 	certorder.LegalRepCardMaskedValidator = certorderDescLegalRepCardMasked.Validators[0].(func(string) error)
 	// certorderDescBankName is the schema descriptor for bank_name field.
-	certorderDescBankName := certorderFields[10].Descriptor()
+	certorderDescBankName := certorderFields[11].Descriptor()
 	// certorder.BankNameValidator is a validator for the "bank_name" field. It is called by the builders before save.
 	certorder.BankNameValidator = certorderDescBankName.Validators[0].(func(string) error)
 	// certorderDescBankAccountMasked is the schema descriptor for bank_account_masked field.
-	certorderDescBankAccountMasked := certorderFields[11].Descriptor()
+	certorderDescBankAccountMasked := certorderFields[12].Descriptor()
 	// certorder.BankAccountMaskedValidator is a validator for the "bank_account_masked" field. It is called by the builders before save.
 	certorder.BankAccountMaskedValidator = certorderDescBankAccountMasked.Validators[0].(func(string) error)
 	// certorderDescTransferAttempts is the schema descriptor for transfer_attempts field.
-	certorderDescTransferAttempts := certorderFields[13].Descriptor()
+	certorderDescTransferAttempts := certorderFields[14].Descriptor()
 	// certorder.DefaultTransferAttempts holds the default value on creation for the transfer_attempts field.
 	certorder.DefaultTransferAttempts = certorderDescTransferAttempts.Default.(int)
 	// certorderDescCheckTxnID is the schema descriptor for check_txn_id field.
-	certorderDescCheckTxnID := certorderFields[14].Descriptor()
+	certorderDescCheckTxnID := certorderFields[15].Descriptor()
 	// certorder.CheckTxnIDValidator is a validator for the "check_txn_id" field. It is called by the builders before save.
 	certorder.CheckTxnIDValidator = certorderDescCheckTxnID.Validators[0].(func(string) error)
 	// certorderDescFeeCents is the schema descriptor for fee_cents field.
-	certorderDescFeeCents := certorderFields[18].Descriptor()
+	certorderDescFeeCents := certorderFields[19].Descriptor()
 	// certorder.DefaultFeeCents holds the default value on creation for the fee_cents field.
 	certorder.DefaultFeeCents = certorderDescFeeCents.Default.(int)
 	// certorderDescPaymentTxnID is the schema descriptor for payment_txn_id field.
-	certorderDescPaymentTxnID := certorderFields[20].Descriptor()
+	certorderDescPaymentTxnID := certorderFields[21].Descriptor()
 	// certorder.PaymentTxnIDValidator is a validator for the "payment_txn_id" field. It is called by the builders before save.
 	certorder.PaymentTxnIDValidator = certorderDescPaymentTxnID.Validators[0].(func(string) error)
 	// certorderDescPaymentQr is the schema descriptor for payment_qr field.
-	certorderDescPaymentQr := certorderFields[21].Descriptor()
+	certorderDescPaymentQr := certorderFields[22].Descriptor()
 	// certorder.PaymentQrValidator is a validator for the "payment_qr" field. It is called by the builders before save.
 	certorder.PaymentQrValidator = certorderDescPaymentQr.Validators[0].(func(string) error)
 	// certorderDescCaOrderID is the schema descriptor for ca_order_id field.
-	certorderDescCaOrderID := certorderFields[23].Descriptor()
+	certorderDescCaOrderID := certorderFields[24].Descriptor()
 	// certorder.CaOrderIDValidator is a validator for the "ca_order_id" field. It is called by the builders before save.
 	certorder.CaOrderIDValidator = certorderDescCaOrderID.Validators[0].(func(string) error)
 	// certorderDescRejectReason is the schema descriptor for reject_reason field.
-	certorderDescRejectReason := certorderFields[26].Descriptor()
+	certorderDescRejectReason := certorderFields[27].Descriptor()
 	// certorder.RejectReasonValidator is a validator for the "reject_reason" field. It is called by the builders before save.
 	certorder.RejectReasonValidator = certorderDescRejectReason.Validators[0].(func(string) error)
 	certificateMixin := schema.Certificate{}.Mixin()

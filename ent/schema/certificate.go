@@ -40,6 +40,7 @@ func (Certificate) Fields() []ent.Field {
 		field.Time("revoked_at").Optional().Nillable(),
 		field.String("revocation_reason").Optional().MaxLen(64),
 		field.Int("supersedes_id").Optional().Nillable(),
+		field.Time("bound_at").Optional().Nillable().Comment("When the UKey's certificate was bound to this custody record"),
 	}
 }
 

@@ -24,6 +24,8 @@ func (CertOrder) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("enterprise_id").Immutable(),
 		field.Int("applicant_id").Immutable().Comment("The user who applies (the certifier)"),
+		field.Enum("kind").Values("certification", "recertification").Default("certification").Immutable().
+			Comment("recertification: a certified enterprise whose name or credit code changed applies again"),
 		field.Enum("step").Values("application", "preview", "authorization", "documents",
 			"confirmation", "payment", "review", "approved", "rejected").Default("application"),
 		field.Enum("method").Values("bank_transfer", "legal_rep_phone", "legal_rep_bank_card").Optional().Nillable(),
@@ -51,6 +53,8 @@ func (CertOrder) Fields() []ent.Field {
 		field.Time("submitted_at").Optional().Nillable(),
 		field.Time("decided_at").Optional().Nillable(),
 		field.String("reject_reason").Optional().MaxLen(256),
+		field.Time("revoked_at").Optional().Nillable().
+			Comment("A revoked re-certification (the enterprise itself stays certified)"),
 	}
 }
 
