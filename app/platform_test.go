@@ -12,14 +12,11 @@ import (
 
 	"signet/ent"
 	"signet/events"
+	"signet/flows"
 	"signet/internal/apitest"
 	"signet/internal/dbtest"
 	"signet/jobs"
 )
-
-type platformProbeArgs struct{}
-
-func (platformProbeArgs) Kind() string { return "platform_probe" }
 
 // TestPlatformWiring checks what app.New builds for domain packages: River's
 // tables migrated in development, a job inserted in the same transaction as
@@ -32,13 +29,13 @@ func TestPlatformWiring(t *testing.T) {
 		ctx := context.Background()
 
 		if err := jobs.WithTx(ctx, a.App.DB, func(tx *ent.Tx, jtx jobs.JobTx) error {
-			_, err := a.App.Jobs.InsertTx(ctx, jtx, platformProbeArgs{}, &river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
+			_, err := a.App.Jobs.InsertTx(ctx, jtx, flows.NotifyArgs{}, &river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
 			return err
 		}); err != nil {
 			t.Fatal(err)
 		}
 		var n int
-		if err := a.App.DB.SQL.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'platform_probe'`).Scan(&n); err != nil || n != 1 {
+		if err := a.App.DB.SQL.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'flows.notify'`).Scan(&n); err != nil || n != 1 {
 			t.Fatalf("river_job rows %d, %v", n, err)
 		}
 
