@@ -39,17 +39,8 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (AuthResult, e
 	if err := CheckPasswordPolicy("password", in.Password, in.PasswordConfirm); err != nil {
 		return AuthResult{}, err
 	}
-	versions := map[string]string{
-		"service_agreement": in.ServiceAgreementVersion,
-		"privacy_statement": in.PrivacyStatementVersion,
-	}
-	for _, a := range CurrentAgreements() {
-		switch v := versions[a.Document]; {
-		case v == "":
-			return AuthResult{}, errs.InvalidField("agreements", "请阅读并同意《服务协议》和《隐私声明》")
-		case v != a.Version:
-			return AuthResult{}, errs.InvalidField("agreements", "《"+a.Title+"》已更新，请重新阅读并同意")
-		}
+	if err := checkAgreements(in.ServiceAgreementVersion, in.PrivacyStatementVersion); err != nil {
+		return AuthResult{}, err
 	}
 	exists, err := s.db.User.Query().Where(user.Phone(phone)).Exist(sys)
 	if err != nil {
@@ -66,26 +57,13 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (AuthResult, e
 		return AuthResult{}, fmt.Errorf("register: %w", err)
 	}
 	var res AuthResult
-	client := viewer.ClientFrom(ctx)
 	err = s.withTx(ctx, func(tx *ent.Tx) error {
-		now := s.now()
-		u, err := tx.User.Create().SetPhone(phone).SetPhoneVerifiedAt(now).Save(sys)
-		if ent.IsConstraintError(err) {
-			return errs.New(errs.Conflict, "该手机号已注册，请直接登录")
-		}
+		u, err := s.createUser(ctx, tx, phone, "该手机号已注册，请直接登录")
 		if err != nil {
-			return fmt.Errorf("create user: %w", err)
+			return err
 		}
 		if err := tx.Credential.Create().SetUserID(u.ID).SetKind(credential.KindPassword).SetSecret(hash).Exec(sys); err != nil {
 			return fmt.Errorf("create credential: %w", err)
-		}
-		for _, a := range CurrentAgreements() {
-			err := tx.AgreementAcceptance.Create().SetUserID(u.ID).
-				SetDocument(agreementacceptance.Document(a.Document)).SetVersion(a.Version).
-				SetAcceptedAt(now).SetIP(client.IP).SetUserAgent(truncate(client.UserAgent, 512)).Exec(sys)
-			if err != nil {
-				return fmt.Errorf("record agreement: %w", err)
-			}
 		}
 		res, err = s.newSession(ctx, tx, u, MethodSMS)
 		return err
@@ -420,29 +398,14 @@ func (s *Service) SignInProvenPhone(ctx context.Context, phone, serviceAgreement
 	if u != nil {
 		return s.login(ctx, u, MethodSMS)
 	}
-	versions := map[string]string{"service_agreement": serviceAgreementVersion, "privacy_statement": privacyStatementVersion}
-	for _, a := range CurrentAgreements() {
-		if versions[a.Document] != a.Version {
-			return AuthResult{}, errs.InvalidField("agreements", "请阅读并同意《服务协议》和《隐私声明》")
-		}
+	if err := checkAgreements(serviceAgreementVersion, privacyStatementVersion); err != nil {
+		return AuthResult{}, err
 	}
 	var res AuthResult
-	client := viewer.ClientFrom(ctx)
 	err = s.withTx(ctx, func(tx *ent.Tx) error {
-		now := s.now()
-		u, err := tx.User.Create().SetPhone(phone).SetPhoneVerifiedAt(now).Save(sys)
-		if ent.IsConstraintError(err) {
-			return errs.New(errs.Conflict, "请重试")
-		}
+		u, err := s.createUser(ctx, tx, phone, "请重试")
 		if err != nil {
-			return fmt.Errorf("create user: %w", err)
-		}
-		for _, a := range CurrentAgreements() {
-			if err := tx.AgreementAcceptance.Create().SetUserID(u.ID).
-				SetDocument(agreementacceptance.Document(a.Document)).SetVersion(a.Version).
-				SetAcceptedAt(now).SetIP(client.IP).SetUserAgent(truncate(client.UserAgent, 512)).Exec(sys); err != nil {
-				return fmt.Errorf("record agreement: %w", err)
-			}
+			return err
 		}
 		res, err = s.newSession(ctx, tx, u, MethodSMS)
 		return err
@@ -453,4 +416,46 @@ func (s *Service) SignInProvenPhone(ctx context.Context, phone, serviceAgreement
 	res = res.unwrap()
 	become(ctx, res)
 	return res, nil
+}
+
+// checkAgreements requires the current versions of the agreements.
+func checkAgreements(serviceAgreementVersion, privacyStatementVersion string) error {
+	versions := map[string]string{
+		"service_agreement": serviceAgreementVersion,
+		"privacy_statement": privacyStatementVersion,
+	}
+	for _, a := range CurrentAgreements() {
+		switch v := versions[a.Document]; {
+		case v == "":
+			return errs.InvalidField("agreements", "请阅读并同意《服务协议》和《隐私声明》")
+		case v != a.Version:
+			return errs.InvalidField("agreements", "《"+a.Title+"》已更新，请重新阅读并同意")
+		}
+	}
+	return nil
+}
+
+// createUser creates an account for a proven phone and records the accepted
+// agreement versions with time and client; taken is the message for a phone
+// registered meanwhile.
+func (s *Service) createUser(ctx context.Context, tx *ent.Tx, phone, taken string) (*ent.User, error) {
+	sys := viewer.System(ctx)
+	now := s.now()
+	client := viewer.ClientFrom(ctx)
+	u, err := tx.User.Create().SetPhone(phone).SetPhoneVerifiedAt(now).Save(sys)
+	if ent.IsConstraintError(err) {
+		return nil, errs.New(errs.Conflict, taken)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	for _, a := range CurrentAgreements() {
+		err := tx.AgreementAcceptance.Create().SetUserID(u.ID).
+			SetDocument(agreementacceptance.Document(a.Document)).SetVersion(a.Version).
+			SetAcceptedAt(now).SetIP(client.IP).SetUserAgent(truncate(client.UserAgent, 512)).Exec(sys)
+		if err != nil {
+			return nil, fmt.Errorf("record agreement: %w", err)
+		}
+	}
+	return u, nil
 }
