@@ -3,15 +3,26 @@ import { accountsApi, type SMSPurpose } from '../api/operations'
 import { createCountdown, sendCodeLabel } from '../lib/countdown'
 import { toast } from '../ui/feedback'
 
-export interface SmsCodeOptions {
-  purpose: SMSPurpose
-  /** The phone to send to, or null for CHANGE_PHONE_OLD (the server uses the current one). */
-  phone: () => string | null
+interface SmsCodeCommon {
   /** Checks the phone before sending; returns false to stop (it shows its own message). */
   validate?: () => boolean
   /** Shows a failed send (usually useForm's fail, with the phone field alias). */
   onError: (e: unknown) => void
 }
+
+/** Either an accounts SMS code (purpose and phone) or another sender. */
+export type SmsCodeOptions = SmsCodeCommon &
+  (
+    | {
+        purpose: SMSPurpose
+        /** The phone to send to, or null for CHANGE_PHONE_OLD (the server uses the current one). */
+        phone: () => string | null
+      }
+    | {
+        /** Sends the code another way (a signing link's code, the 意愿认证 code). */
+        request: () => Promise<{ maskedPhone: string; resendAfterSeconds: number }>
+      }
+  )
 
 /**
  * useSmsCode drives a 获取验证码 button: it sends the code and then counts
@@ -34,7 +45,7 @@ export function useSmsCode(opts: SmsCodeOptions) {
     if (opts.validate && !opts.validate()) return false
     sending.value = true
     try {
-      const res = await accountsApi.sendSMSCode(opts.purpose, opts.phone())
+      const res = 'request' in opts ? await opts.request() : await accountsApi.sendSMSCode(opts.purpose, opts.phone())
       sent.value = true
       countdown.start(res.resendAfterSeconds)
       toast(`验证码已发送至 ${res.maskedPhone}`)
