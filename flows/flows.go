@@ -28,6 +28,7 @@ import (
 	"signet/jobs"
 	"signet/signingcore/pades"
 	"signet/signingcore/pdfnorm"
+	"signet/signingcore/pki"
 	"signet/signingcore/tsa"
 )
 
@@ -101,6 +102,10 @@ type Config struct {
 	// Contacts adds the parties of a completed flow to each other's
 	// contacts (联系人, USR-2) in the completing transaction; nil skips it.
 	Contacts CoSigners
+	// CA is the platform CA: the completion job takes the validation data
+	// (chains, CRLs, OCSP responses) from it, and verification (verify.go)
+	// trusts its root. Needed for completion and verification only.
+	CA *pki.CA
 }
 
 // Service implements the flow workflows.
@@ -120,6 +125,7 @@ type Service struct {
 	rand     io.Reader
 	broker   events.Broker
 	contacts CoSigners
+	ca       *pki.CA
 	// announced collects each open transaction's live updates (publish.go);
 	// reads coalesces the re-reads of many subscribers woken by one event.
 	announced pending
@@ -134,7 +140,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{database: cfg.DB, db: cfg.DB.Client, jobs: cfg.Jobs, blobs: cfg.Blobs, acc: cfg.Accounts,
 		certs: cfg.Certs, seals: cfg.Seals, pades: cfg.Signer, tsa: cfg.TSA,
 		log: cfg.Logger, limits: cfg.Limits, now: cfg.Now, rand: cfg.Rand,
-		broker: cfg.Broker, contacts: cfg.Contacts}
+		broker: cfg.Broker, contacts: cfg.Contacts, ca: cfg.CA}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

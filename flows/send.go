@@ -80,6 +80,9 @@ func (s *Service) Send(ctx context.Context, id int) (*ent.Flow, error) {
 			return err
 		}
 		s.announce(tx, f, audit.FlowSent, f.ID)
+		if err := s.onSent(ctx, tx, jtx, f); err != nil { // expiry job, CC notices (expire.go)
+			return err
+		}
 		return s.activate(ctx, tx, jtx, f, nextSigners(f.Ordered, signers))
 	})
 	if err != nil {

@@ -487,6 +487,9 @@ func (s *Service) advance(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *en
 	if err == nil && s.contacts != nil {
 		err = s.contacts.AddCoSigners(ctx, tx, f.ID)
 	}
+	if err == nil {
+		err = s.queueCompletion(ctx, jtx, f.ID) // complete.go
+	}
 	return err
 }
 
