@@ -330,6 +330,14 @@ func (s *Service) Sign(ctx context.Context, in SignInput) (*ent.Flow, error) {
 		}
 		signers[sl.ID] = sg
 	}
+	return s.execute(ctx, plan, signers)
+}
+
+// execute signs a checked plan whose intent code was consumed: every
+// document on its current revision, committed in one transaction or not at
+// all, signed again on the new revision when another signer moved it.
+func (s *Service) execute(ctx context.Context, plan *signPlan, signers map[int]*certs.Signer) (*ent.Flow, error) {
+	var err error
 	for attempt := 0; ; attempt++ {
 		err = s.signOnce(ctx, plan, signers)
 		if !errors.Is(err, errRevisionMoved) || attempt == 4 {
