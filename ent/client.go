@@ -18,6 +18,8 @@ import (
 	"signet/ent/certdocument"
 	"signet/ent/certificate"
 	"signet/ent/certorder"
+	"signet/ent/contact"
+	"signet/ent/contactgroup"
 	"signet/ent/credential"
 	"signet/ent/enterprise"
 	"signet/ent/flow"
@@ -64,6 +66,10 @@ type Client struct {
 	CertOrder *CertOrderClient
 	// Certificate is the client for interacting with the Certificate builders.
 	Certificate *CertificateClient
+	// Contact is the client for interacting with the Contact builders.
+	Contact *ContactClient
+	// ContactGroup is the client for interacting with the ContactGroup builders.
+	ContactGroup *ContactGroupClient
 	// Credential is the client for interacting with the Credential builders.
 	Credential *CredentialClient
 	// Enterprise is the client for interacting with the Enterprise builders.
@@ -118,6 +124,8 @@ func (c *Client) init() {
 	c.CertDocument = NewCertDocumentClient(c.config)
 	c.CertOrder = NewCertOrderClient(c.config)
 	c.Certificate = NewCertificateClient(c.config)
+	c.Contact = NewContactClient(c.config)
+	c.ContactGroup = NewContactGroupClient(c.config)
 	c.Credential = NewCredentialClient(c.config)
 	c.Enterprise = NewEnterpriseClient(c.config)
 	c.Flow = NewFlowClient(c.config)
@@ -235,6 +243,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		CertDocument:         NewCertDocumentClient(cfg),
 		CertOrder:            NewCertOrderClient(cfg),
 		Certificate:          NewCertificateClient(cfg),
+		Contact:              NewContactClient(cfg),
+		ContactGroup:         NewContactGroupClient(cfg),
 		Credential:           NewCredentialClient(cfg),
 		Enterprise:           NewEnterpriseClient(cfg),
 		Flow:                 NewFlowClient(cfg),
@@ -279,6 +289,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		CertDocument:         NewCertDocumentClient(cfg),
 		CertOrder:            NewCertOrderClient(cfg),
 		Certificate:          NewCertificateClient(cfg),
+		Contact:              NewContactClient(cfg),
+		ContactGroup:         NewContactGroupClient(cfg),
 		Credential:           NewCredentialClient(cfg),
 		Enterprise:           NewEnterpriseClient(cfg),
 		Flow:                 NewFlowClient(cfg),
@@ -327,10 +339,11 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AgreementAcceptance, c.AuditEvent, c.AuditHead, c.Captcha, c.CertDocument,
-		c.CertOrder, c.Certificate, c.Credential, c.Enterprise, c.Flow, c.FlowDocument,
-		c.IdentityVerification, c.JoinRequest, c.LoginAttempt, c.Membership,
-		c.OutboxMessage, c.Participant, c.SMSCode, c.Seal, c.SealGrant, c.Session,
-		c.SessionSpace, c.SignField, c.SigningLink, c.User,
+		c.CertOrder, c.Certificate, c.Contact, c.ContactGroup, c.Credential,
+		c.Enterprise, c.Flow, c.FlowDocument, c.IdentityVerification, c.JoinRequest,
+		c.LoginAttempt, c.Membership, c.OutboxMessage, c.Participant, c.SMSCode,
+		c.Seal, c.SealGrant, c.Session, c.SessionSpace, c.SignField, c.SigningLink,
+		c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -341,10 +354,11 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AgreementAcceptance, c.AuditEvent, c.AuditHead, c.Captcha, c.CertDocument,
-		c.CertOrder, c.Certificate, c.Credential, c.Enterprise, c.Flow, c.FlowDocument,
-		c.IdentityVerification, c.JoinRequest, c.LoginAttempt, c.Membership,
-		c.OutboxMessage, c.Participant, c.SMSCode, c.Seal, c.SealGrant, c.Session,
-		c.SessionSpace, c.SignField, c.SigningLink, c.User,
+		c.CertOrder, c.Certificate, c.Contact, c.ContactGroup, c.Credential,
+		c.Enterprise, c.Flow, c.FlowDocument, c.IdentityVerification, c.JoinRequest,
+		c.LoginAttempt, c.Membership, c.OutboxMessage, c.Participant, c.SMSCode,
+		c.Seal, c.SealGrant, c.Session, c.SessionSpace, c.SignField, c.SigningLink,
+		c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -367,6 +381,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.CertOrder.mutate(ctx, m)
 	case *CertificateMutation:
 		return c.Certificate.mutate(ctx, m)
+	case *ContactMutation:
+		return c.Contact.mutate(ctx, m)
+	case *ContactGroupMutation:
+		return c.ContactGroup.mutate(ctx, m)
 	case *CredentialMutation:
 		return c.Credential.mutate(ctx, m)
 	case *EnterpriseMutation:
@@ -1455,6 +1473,338 @@ func (c *CertificateClient) mutate(ctx context.Context, m *CertificateMutation) 
 		return (&CertificateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Certificate mutation op: %q", m.Op())
+	}
+}
+
+// ContactClient is a client for the Contact schema.
+type ContactClient struct {
+	config
+}
+
+// NewContactClient returns a client for the Contact from the given config.
+func NewContactClient(c config) *ContactClient {
+	return &ContactClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `contact.Hooks(f(g(h())))`.
+func (c *ContactClient) Use(hooks ...Hook) {
+	c.hooks.Contact = append(c.hooks.Contact, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `contact.Intercept(f(g(h())))`.
+func (c *ContactClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Contact = append(c.inters.Contact, interceptors...)
+}
+
+// Create returns a builder for creating a Contact entity.
+func (c *ContactClient) Create() *ContactCreate {
+	mutation := newContactMutation(c.config, OpCreate)
+	return &ContactCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Contact entities.
+func (c *ContactClient) CreateBulk(builders ...*ContactCreate) *ContactCreateBulk {
+	return &ContactCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ContactClient) MapCreateBulk(slice any, setFunc func(*ContactCreate, int)) *ContactCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ContactCreateBulk{err: fmt.Errorf("calling to ContactClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ContactCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ContactCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Contact.
+func (c *ContactClient) Update() *ContactUpdate {
+	mutation := newContactMutation(c.config, OpUpdate)
+	return &ContactUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ContactClient) UpdateOne(_m *Contact) *ContactUpdateOne {
+	mutation := newContactMutation(c.config, OpUpdateOne, withContact(_m))
+	return &ContactUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ContactClient) UpdateOneID(id int) *ContactUpdateOne {
+	mutation := newContactMutation(c.config, OpUpdateOne, withContactID(id))
+	return &ContactUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Contact.
+func (c *ContactClient) Delete() *ContactDelete {
+	mutation := newContactMutation(c.config, OpDelete)
+	return &ContactDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ContactClient) DeleteOne(_m *Contact) *ContactDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ContactClient) DeleteOneID(id int) *ContactDeleteOne {
+	builder := c.Delete().Where(contact.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ContactDeleteOne{builder}
+}
+
+// Query returns a query builder for Contact.
+func (c *ContactClient) Query() *ContactQuery {
+	return &ContactQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeContact},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Contact entity by its id.
+func (c *ContactClient) Get(ctx context.Context, id int) (*Contact, error) {
+	return c.Query().Where(contact.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ContactClient) GetX(ctx context.Context, id int) *Contact {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOwner queries the owner edge of a Contact.
+func (c *ContactClient) QueryOwner(_m *Contact) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(contact.Table, contact.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, contact.OwnerTable, contact.OwnerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryGroups queries the groups edge of a Contact.
+func (c *ContactClient) QueryGroups(_m *Contact) *ContactGroupQuery {
+	query := (&ContactGroupClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(contact.Table, contact.FieldID, id),
+			sqlgraph.To(contactgroup.Table, contactgroup.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, contact.GroupsTable, contact.GroupsPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ContactClient) Hooks() []Hook {
+	hooks := c.hooks.Contact
+	return append(hooks[:len(hooks):len(hooks)], contact.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ContactClient) Interceptors() []Interceptor {
+	return c.inters.Contact
+}
+
+func (c *ContactClient) mutate(ctx context.Context, m *ContactMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ContactCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ContactUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ContactUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ContactDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Contact mutation op: %q", m.Op())
+	}
+}
+
+// ContactGroupClient is a client for the ContactGroup schema.
+type ContactGroupClient struct {
+	config
+}
+
+// NewContactGroupClient returns a client for the ContactGroup from the given config.
+func NewContactGroupClient(c config) *ContactGroupClient {
+	return &ContactGroupClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `contactgroup.Hooks(f(g(h())))`.
+func (c *ContactGroupClient) Use(hooks ...Hook) {
+	c.hooks.ContactGroup = append(c.hooks.ContactGroup, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `contactgroup.Intercept(f(g(h())))`.
+func (c *ContactGroupClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ContactGroup = append(c.inters.ContactGroup, interceptors...)
+}
+
+// Create returns a builder for creating a ContactGroup entity.
+func (c *ContactGroupClient) Create() *ContactGroupCreate {
+	mutation := newContactGroupMutation(c.config, OpCreate)
+	return &ContactGroupCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ContactGroup entities.
+func (c *ContactGroupClient) CreateBulk(builders ...*ContactGroupCreate) *ContactGroupCreateBulk {
+	return &ContactGroupCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ContactGroupClient) MapCreateBulk(slice any, setFunc func(*ContactGroupCreate, int)) *ContactGroupCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ContactGroupCreateBulk{err: fmt.Errorf("calling to ContactGroupClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ContactGroupCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ContactGroupCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ContactGroup.
+func (c *ContactGroupClient) Update() *ContactGroupUpdate {
+	mutation := newContactGroupMutation(c.config, OpUpdate)
+	return &ContactGroupUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ContactGroupClient) UpdateOne(_m *ContactGroup) *ContactGroupUpdateOne {
+	mutation := newContactGroupMutation(c.config, OpUpdateOne, withContactGroup(_m))
+	return &ContactGroupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ContactGroupClient) UpdateOneID(id int) *ContactGroupUpdateOne {
+	mutation := newContactGroupMutation(c.config, OpUpdateOne, withContactGroupID(id))
+	return &ContactGroupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ContactGroup.
+func (c *ContactGroupClient) Delete() *ContactGroupDelete {
+	mutation := newContactGroupMutation(c.config, OpDelete)
+	return &ContactGroupDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ContactGroupClient) DeleteOne(_m *ContactGroup) *ContactGroupDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ContactGroupClient) DeleteOneID(id int) *ContactGroupDeleteOne {
+	builder := c.Delete().Where(contactgroup.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ContactGroupDeleteOne{builder}
+}
+
+// Query returns a query builder for ContactGroup.
+func (c *ContactGroupClient) Query() *ContactGroupQuery {
+	return &ContactGroupQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeContactGroup},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ContactGroup entity by its id.
+func (c *ContactGroupClient) Get(ctx context.Context, id int) (*ContactGroup, error) {
+	return c.Query().Where(contactgroup.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ContactGroupClient) GetX(ctx context.Context, id int) *ContactGroup {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOwner queries the owner edge of a ContactGroup.
+func (c *ContactGroupClient) QueryOwner(_m *ContactGroup) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(contactgroup.Table, contactgroup.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, contactgroup.OwnerTable, contactgroup.OwnerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryContacts queries the contacts edge of a ContactGroup.
+func (c *ContactGroupClient) QueryContacts(_m *ContactGroup) *ContactQuery {
+	query := (&ContactClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(contactgroup.Table, contactgroup.FieldID, id),
+			sqlgraph.To(contact.Table, contact.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, contactgroup.ContactsTable, contactgroup.ContactsPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ContactGroupClient) Hooks() []Hook {
+	hooks := c.hooks.ContactGroup
+	return append(hooks[:len(hooks):len(hooks)], contactgroup.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ContactGroupClient) Interceptors() []Interceptor {
+	return c.inters.ContactGroup
+}
+
+func (c *ContactGroupClient) mutate(ctx context.Context, m *ContactGroupMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ContactGroupCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ContactGroupUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ContactGroupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ContactGroupDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ContactGroup mutation op: %q", m.Op())
 	}
 }
 
@@ -4370,16 +4720,17 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 type (
 	hooks struct {
 		AgreementAcceptance, AuditEvent, AuditHead, Captcha, CertDocument, CertOrder,
-		Certificate, Credential, Enterprise, Flow, FlowDocument, IdentityVerification,
-		JoinRequest, LoginAttempt, Membership, OutboxMessage, Participant, SMSCode,
-		Seal, SealGrant, Session, SessionSpace, SignField, SigningLink, User []ent.Hook
+		Certificate, Contact, ContactGroup, Credential, Enterprise, Flow, FlowDocument,
+		IdentityVerification, JoinRequest, LoginAttempt, Membership, OutboxMessage,
+		Participant, SMSCode, Seal, SealGrant, Session, SessionSpace, SignField,
+		SigningLink, User []ent.Hook
 	}
 	inters struct {
 		AgreementAcceptance, AuditEvent, AuditHead, Captcha, CertDocument, CertOrder,
-		Certificate, Credential, Enterprise, Flow, FlowDocument, IdentityVerification,
-		JoinRequest, LoginAttempt, Membership, OutboxMessage, Participant, SMSCode,
-		Seal, SealGrant, Session, SessionSpace, SignField, SigningLink,
-		User []ent.Interceptor
+		Certificate, Contact, ContactGroup, Credential, Enterprise, Flow, FlowDocument,
+		IdentityVerification, JoinRequest, LoginAttempt, Membership, OutboxMessage,
+		Participant, SMSCode, Seal, SealGrant, Session, SessionSpace, SignField,
+		SigningLink, User []ent.Interceptor
 	}
 )
 

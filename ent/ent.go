@@ -14,6 +14,8 @@ import (
 	"signet/ent/certdocument"
 	"signet/ent/certificate"
 	"signet/ent/certorder"
+	"signet/ent/contact"
+	"signet/ent/contactgroup"
 	"signet/ent/credential"
 	"signet/ent/enterprise"
 	"signet/ent/flow"
@@ -104,6 +106,8 @@ func checkColumn(t, c string) error {
 			certdocument.Table:         certdocument.ValidColumn,
 			certorder.Table:            certorder.ValidColumn,
 			certificate.Table:          certificate.ValidColumn,
+			contact.Table:              contact.ValidColumn,
+			contactgroup.Table:         contactgroup.ValidColumn,
 			credential.Table:           credential.ValidColumn,
 			enterprise.Table:           enterprise.ValidColumn,
 			flow.Table:                 flow.ValidColumn,

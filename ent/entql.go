@@ -10,6 +10,8 @@ import (
 	"signet/ent/certdocument"
 	"signet/ent/certificate"
 	"signet/ent/certorder"
+	"signet/ent/contact"
+	"signet/ent/contactgroup"
 	"signet/ent/credential"
 	"signet/ent/enterprise"
 	"signet/ent/flow"
@@ -38,7 +40,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 25)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 27)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   agreementacceptance.Table,
@@ -222,6 +224,44 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   contact.Table,
+			Columns: contact.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: contact.FieldID,
+			},
+		},
+		Type: "Contact",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			contact.FieldCreatedAt:      {Type: field.TypeTime, Column: contact.FieldCreatedAt},
+			contact.FieldUpdatedAt:      {Type: field.TypeTime, Column: contact.FieldUpdatedAt},
+			contact.FieldUserID:         {Type: field.TypeInt, Column: contact.FieldUserID},
+			contact.FieldName:           {Type: field.TypeString, Column: contact.FieldName},
+			contact.FieldPhone:          {Type: field.TypeString, Column: contact.FieldPhone},
+			contact.FieldEmail:          {Type: field.TypeString, Column: contact.FieldEmail},
+			contact.FieldEnterpriseName: {Type: field.TypeString, Column: contact.FieldEnterpriseName},
+			contact.FieldSource:         {Type: field.TypeEnum, Column: contact.FieldSource},
+		},
+	}
+	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   contactgroup.Table,
+			Columns: contactgroup.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: contactgroup.FieldID,
+			},
+		},
+		Type: "ContactGroup",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			contactgroup.FieldCreatedAt: {Type: field.TypeTime, Column: contactgroup.FieldCreatedAt},
+			contactgroup.FieldUpdatedAt: {Type: field.TypeTime, Column: contactgroup.FieldUpdatedAt},
+			contactgroup.FieldUserID:    {Type: field.TypeInt, Column: contactgroup.FieldUserID},
+			contactgroup.FieldName:      {Type: field.TypeString, Column: contactgroup.FieldName},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   credential.Table,
 			Columns: credential.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -238,7 +278,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			credential.FieldSecret:    {Type: field.TypeString, Column: credential.FieldSecret},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   enterprise.Table,
 			Columns: enterprise.Columns,
@@ -265,7 +305,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			enterprise.FieldRecertifyRequired: {Type: field.TypeBool, Column: enterprise.FieldRecertifyRequired},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   flow.Table,
 			Columns: flow.Columns,
@@ -293,7 +333,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			flow.FieldInitiatorHiddenAt: {Type: field.TypeTime, Column: flow.FieldInitiatorHiddenAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   flowdocument.Table,
 			Columns: flowdocument.Columns,
@@ -319,7 +359,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			flowdocument.FieldRevision:       {Type: field.TypeInt, Column: flowdocument.FieldRevision},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   identityverification.Table,
 			Columns: identityverification.Columns,
@@ -349,7 +389,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			identityverification.FieldVerifiedAt:      {Type: field.TypeTime, Column: identityverification.FieldVerifiedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   joinrequest.Table,
 			Columns: joinrequest.Columns,
@@ -371,7 +411,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			joinrequest.FieldRejectReason: {Type: field.TypeString, Column: joinrequest.FieldRejectReason},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   loginattempt.Table,
 			Columns: loginattempt.Columns,
@@ -388,7 +428,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			loginattempt.FieldCreatedAt: {Type: field.TypeTime, Column: loginattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -407,7 +447,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldTitle:        {Type: field.TypeString, Column: membership.FieldTitle},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxmessage.Table,
 			Columns: outboxmessage.Columns,
@@ -425,7 +465,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxmessage.FieldCreatedAt: {Type: field.TypeTime, Column: outboxmessage.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   participant.Table,
 			Columns: participant.Columns,
@@ -459,7 +499,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			participant.FieldHiddenAt:           {Type: field.TypeTime, Column: participant.FieldHiddenAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   smscode.Table,
 			Columns: smscode.Columns,
@@ -481,7 +521,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			smscode.FieldConsumedAt: {Type: field.TypeTime, Column: smscode.FieldConsumedAt},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   seal.Table,
 			Columns: seal.Columns,
@@ -509,7 +549,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			seal.FieldVoidedReason:  {Type: field.TypeString, Column: seal.FieldVoidedReason},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   sealgrant.Table,
 			Columns: sealgrant.Columns,
@@ -534,7 +574,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			sealgrant.FieldRevokedReason:  {Type: field.TypeString, Column: sealgrant.FieldRevokedReason},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -557,7 +597,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:  {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   sessionspace.Table,
 			Columns: sessionspace.Columns,
@@ -574,7 +614,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			sessionspace.FieldEnterpriseID: {Type: field.TypeInt, Column: sessionspace.FieldEnterpriseID},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signfield.Table,
 			Columns: signfield.Columns,
@@ -598,7 +638,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signfield.FieldAppliedRevision: {Type: field.TypeInt, Column: signfield.FieldAppliedRevision},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signinglink.Table,
 			Columns: signinglink.Columns,
@@ -615,7 +655,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signinglink.FieldExpiresAt:     {Type: field.TypeTime, Column: signinglink.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -716,6 +756,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Certificate",
 		"Enterprise",
+	)
+	graph.MustAddE(
+		"owner",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   contact.OwnerTable,
+			Columns: []string{contact.OwnerColumn},
+			Bidi:    false,
+		},
+		"Contact",
+		"User",
+	)
+	graph.MustAddE(
+		"groups",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   contact.GroupsTable,
+			Columns: contact.GroupsPrimaryKey,
+			Bidi:    false,
+		},
+		"Contact",
+		"ContactGroup",
+	)
+	graph.MustAddE(
+		"owner",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   contactgroup.OwnerTable,
+			Columns: []string{contactgroup.OwnerColumn},
+			Bidi:    false,
+		},
+		"ContactGroup",
+		"User",
+	)
+	graph.MustAddE(
+		"contacts",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   contactgroup.ContactsTable,
+			Columns: contactgroup.ContactsPrimaryKey,
+			Bidi:    false,
+		},
+		"ContactGroup",
+		"Contact",
 	)
 	graph.MustAddE(
 		"user",
@@ -1927,6 +2015,202 @@ func (f *CertificateFilter) WhereHasEnterpriseWith(preds ...predicate.Enterprise
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ContactQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ContactQuery builder.
+func (_q *ContactQuery) Filter() *ContactFilter {
+	return &ContactFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ContactMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ContactMutation builder.
+func (m *ContactMutation) Filter() *ContactFilter {
+	return &ContactFilter{config: m.config, predicateAdder: m}
+}
+
+// ContactFilter provides a generic filtering capability at runtime for ContactQuery.
+type ContactFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ContactFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ContactFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(contact.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ContactFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(contact.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ContactFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(contact.FieldUpdatedAt))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *ContactFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(contact.FieldUserID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *ContactFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(contact.FieldName))
+}
+
+// WherePhone applies the entql string predicate on the phone field.
+func (f *ContactFilter) WherePhone(p entql.StringP) {
+	f.Where(p.Field(contact.FieldPhone))
+}
+
+// WhereEmail applies the entql string predicate on the email field.
+func (f *ContactFilter) WhereEmail(p entql.StringP) {
+	f.Where(p.Field(contact.FieldEmail))
+}
+
+// WhereEnterpriseName applies the entql string predicate on the enterprise_name field.
+func (f *ContactFilter) WhereEnterpriseName(p entql.StringP) {
+	f.Where(p.Field(contact.FieldEnterpriseName))
+}
+
+// WhereSource applies the entql string predicate on the source field.
+func (f *ContactFilter) WhereSource(p entql.StringP) {
+	f.Where(p.Field(contact.FieldSource))
+}
+
+// WhereHasOwner applies a predicate to check if query has an edge owner.
+func (f *ContactFilter) WhereHasOwner() {
+	f.Where(entql.HasEdge("owner"))
+}
+
+// WhereHasOwnerWith applies a predicate to check if query has an edge owner with a given conditions (other predicates).
+func (f *ContactFilter) WhereHasOwnerWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("owner", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasGroups applies a predicate to check if query has an edge groups.
+func (f *ContactFilter) WhereHasGroups() {
+	f.Where(entql.HasEdge("groups"))
+}
+
+// WhereHasGroupsWith applies a predicate to check if query has an edge groups with a given conditions (other predicates).
+func (f *ContactFilter) WhereHasGroupsWith(preds ...predicate.ContactGroup) {
+	f.Where(entql.HasEdgeWith("groups", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ContactGroupQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ContactGroupQuery builder.
+func (_q *ContactGroupQuery) Filter() *ContactGroupFilter {
+	return &ContactGroupFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ContactGroupMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ContactGroupMutation builder.
+func (m *ContactGroupMutation) Filter() *ContactGroupFilter {
+	return &ContactGroupFilter{config: m.config, predicateAdder: m}
+}
+
+// ContactGroupFilter provides a generic filtering capability at runtime for ContactGroupQuery.
+type ContactGroupFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ContactGroupFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ContactGroupFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(contactgroup.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ContactGroupFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(contactgroup.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ContactGroupFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(contactgroup.FieldUpdatedAt))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *ContactGroupFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(contactgroup.FieldUserID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *ContactGroupFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(contactgroup.FieldName))
+}
+
+// WhereHasOwner applies a predicate to check if query has an edge owner.
+func (f *ContactGroupFilter) WhereHasOwner() {
+	f.Where(entql.HasEdge("owner"))
+}
+
+// WhereHasOwnerWith applies a predicate to check if query has an edge owner with a given conditions (other predicates).
+func (f *ContactGroupFilter) WhereHasOwnerWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("owner", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasContacts applies a predicate to check if query has an edge contacts.
+func (f *ContactGroupFilter) WhereHasContacts() {
+	f.Where(entql.HasEdge("contacts"))
+}
+
+// WhereHasContactsWith applies a predicate to check if query has an edge contacts with a given conditions (other predicates).
+func (f *ContactGroupFilter) WhereHasContactsWith(preds ...predicate.Contact) {
+	f.Where(entql.HasEdgeWith("contacts", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *CredentialQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1955,7 +2239,7 @@ type CredentialFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CredentialFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2034,7 +2318,7 @@ type EnterpriseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EnterpriseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2158,7 +2442,7 @@ type FlowFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FlowFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2329,7 +2613,7 @@ type FlowDocumentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FlowDocumentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2448,7 +2732,7 @@ type IdentityVerificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdentityVerificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2587,7 +2871,7 @@ type JoinRequestFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *JoinRequestFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2700,7 +2984,7 @@ type LoginAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LoginAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2760,7 +3044,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2858,7 +3142,7 @@ type OutboxMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2923,7 +3207,7 @@ type ParticipantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ParticipantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3110,7 +3394,7 @@ type SMSCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SMSCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3195,7 +3479,7 @@ type SealFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SealFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3352,7 +3636,7 @@ type SealGrantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SealGrantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3494,7 +3778,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3598,7 +3882,7 @@ type SessionSpaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionSpaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3686,7 +3970,7 @@ type SignFieldFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SignFieldFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3823,7 +4107,7 @@ type SigningLinkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningLinkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3897,7 +4181,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -10,6 +10,8 @@ import (
 	"signet/ent/certdocument"
 	"signet/ent/certificate"
 	"signet/ent/certorder"
+	"signet/ent/contact"
+	"signet/ent/contactgroup"
 	"signet/ent/enterprise"
 	"signet/ent/flow"
 	"signet/ent/flowdocument"
@@ -670,6 +672,215 @@ func newCertificatePaginateArgs(rv map[string]any) *certificatePaginateArgs {
 	}
 	if v, ok := rv[whereField].(*CertificateWhereInput); ok {
 		args.opts = append(args.opts, WithCertificateFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ContactQuery) CollectFields(ctx context.Context, satisfies ...string) (*ContactQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ContactQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(contact.Columns))
+		selectedFields = []string{contact.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "groups":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ContactGroupClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, contactgroupImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedGroups(alias, func(wq *ContactGroupQuery) {
+				*wq = *query
+			})
+		case "createdAt":
+			if _, ok := fieldSeen[contact.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, contact.FieldCreatedAt)
+				fieldSeen[contact.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[contact.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, contact.FieldUpdatedAt)
+				fieldSeen[contact.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[contact.FieldName]; !ok {
+				selectedFields = append(selectedFields, contact.FieldName)
+				fieldSeen[contact.FieldName] = struct{}{}
+			}
+		case "phone":
+			if _, ok := fieldSeen[contact.FieldPhone]; !ok {
+				selectedFields = append(selectedFields, contact.FieldPhone)
+				fieldSeen[contact.FieldPhone] = struct{}{}
+			}
+		case "email":
+			if _, ok := fieldSeen[contact.FieldEmail]; !ok {
+				selectedFields = append(selectedFields, contact.FieldEmail)
+				fieldSeen[contact.FieldEmail] = struct{}{}
+			}
+		case "enterpriseName":
+			if _, ok := fieldSeen[contact.FieldEnterpriseName]; !ok {
+				selectedFields = append(selectedFields, contact.FieldEnterpriseName)
+				fieldSeen[contact.FieldEnterpriseName] = struct{}{}
+			}
+		case "source":
+			if _, ok := fieldSeen[contact.FieldSource]; !ok {
+				selectedFields = append(selectedFields, contact.FieldSource)
+				fieldSeen[contact.FieldSource] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type contactPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ContactPaginateOption
+}
+
+func newContactPaginateArgs(rv map[string]any) *contactPaginateArgs {
+	args := &contactPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ContactOrder{Field: &ContactOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithContactOrder(order))
+			}
+		case *ContactOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithContactOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*ContactWhereInput); ok {
+		args.opts = append(args.opts, WithContactFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ContactGroupQuery) CollectFields(ctx context.Context, satisfies ...string) (*ContactGroupQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ContactGroupQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(contactgroup.Columns))
+		selectedFields = []string{contactgroup.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[contactgroup.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, contactgroup.FieldCreatedAt)
+				fieldSeen[contactgroup.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[contactgroup.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, contactgroup.FieldUpdatedAt)
+				fieldSeen[contactgroup.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[contactgroup.FieldName]; !ok {
+				selectedFields = append(selectedFields, contactgroup.FieldName)
+				fieldSeen[contactgroup.FieldName] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type contactgroupPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ContactGroupPaginateOption
+}
+
+func newContactGroupPaginateArgs(rv map[string]any) *contactgroupPaginateArgs {
+	args := &contactgroupPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*ContactGroupWhereInput); ok {
+		args.opts = append(args.opts, WithContactGroupFilter(v.Filter))
 	}
 	return args
 }

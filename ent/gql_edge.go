@@ -68,6 +68,18 @@ func (_m *Certificate) Enterprise(ctx context.Context) (*Enterprise, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *Contact) Groups(ctx context.Context) (result []*ContactGroup, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedGroups(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.GroupsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryGroups().All(ctx)
+	}
+	return result, err
+}
+
 func (_m *Enterprise) Certifier(ctx context.Context) (*User, error) {
 	result, err := _m.Edges.CertifierOrErr()
 	if IsNotLoaded(err) {

@@ -10,6 +10,8 @@ import (
 	"signet/ent/certdocument"
 	"signet/ent/certificate"
 	"signet/ent/certorder"
+	"signet/ent/contact"
+	"signet/ent/contactgroup"
 	"signet/ent/enterprise"
 	"signet/ent/flow"
 	"signet/ent/flowdocument"
@@ -53,6 +55,16 @@ var certificateImplementors = []string{"Certificate", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Certificate) IsNode() {}
+
+var contactImplementors = []string{"Contact", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Contact) IsNode() {}
+
+var contactgroupImplementors = []string{"ContactGroup", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ContactGroup) IsNode() {}
 
 var enterpriseImplementors = []string{"Enterprise", "Node"}
 
@@ -223,6 +235,24 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(certificate.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, certificateImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case contact.Table:
+		query := c.Contact.Query().
+			Where(contact.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, contactImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case contactgroup.Table:
+		query := c.ContactGroup.Query().
+			Where(contactgroup.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, contactgroupImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -460,6 +490,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Certificate.Query().
 			Where(certificate.IDIn(ids...))
 		query, err := query.CollectFields(ctx, certificateImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case contact.Table:
+		query := c.Contact.Query().
+			Where(contact.IDIn(ids...))
+		query, err := query.CollectFields(ctx, contactImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case contactgroup.Table:
+		query := c.ContactGroup.Query().
+			Where(contactgroup.IDIn(ids...))
+		query, err := query.CollectFields(ctx, contactgroupImplementors...)
 		if err != nil {
 			return nil, err
 		}

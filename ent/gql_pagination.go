@@ -11,6 +11,8 @@ import (
 	"signet/ent/certdocument"
 	"signet/ent/certificate"
 	"signet/ent/certorder"
+	"signet/ent/contact"
+	"signet/ent/contactgroup"
 	"signet/ent/enterprise"
 	"signet/ent/flow"
 	"signet/ent/flowdocument"
@@ -1104,6 +1106,551 @@ func (_m *Certificate) ToEdge(order *CertificateOrder) *CertificateEdge {
 		order = DefaultCertificateOrder
 	}
 	return &CertificateEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ContactEdge is the edge representation of Contact.
+type ContactEdge struct {
+	Node   *Contact `json:"node"`
+	Cursor Cursor   `json:"cursor"`
+}
+
+// ContactConnection is the connection containing edges to Contact.
+type ContactConnection struct {
+	Edges      []*ContactEdge `json:"edges"`
+	PageInfo   PageInfo       `json:"pageInfo"`
+	TotalCount int            `json:"totalCount"`
+}
+
+func (c *ContactConnection) build(nodes []*Contact, pager *contactPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Contact
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Contact {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Contact {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ContactEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ContactEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ContactPaginateOption enables pagination customization.
+type ContactPaginateOption func(*contactPager) error
+
+// WithContactOrder configures pagination ordering.
+func WithContactOrder(order *ContactOrder) ContactPaginateOption {
+	if order == nil {
+		order = DefaultContactOrder
+	}
+	o := *order
+	return func(pager *contactPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultContactOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithContactFilter configures pagination filter.
+func WithContactFilter(filter func(*ContactQuery) (*ContactQuery, error)) ContactPaginateOption {
+	return func(pager *contactPager) error {
+		if filter == nil {
+			return errors.New("ContactQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type contactPager struct {
+	reverse bool
+	order   *ContactOrder
+	filter  func(*ContactQuery) (*ContactQuery, error)
+}
+
+func newContactPager(opts []ContactPaginateOption, reverse bool) (*contactPager, error) {
+	pager := &contactPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultContactOrder
+	}
+	return pager, nil
+}
+
+func (p *contactPager) applyFilter(query *ContactQuery) (*ContactQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *contactPager) toCursor(_m *Contact) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *contactPager) applyCursors(query *ContactQuery, after, before *Cursor) (*ContactQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultContactOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *contactPager) applyOrder(query *ContactQuery) *ContactQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultContactOrder.Field {
+		query = query.Order(DefaultContactOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *contactPager) orderExpr(query *ContactQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultContactOrder.Field {
+			b.Comma().Ident(DefaultContactOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Contact.
+func (_m *ContactQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ContactPaginateOption,
+) (*ContactConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newContactPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ContactConnection{Edges: []*ContactEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ContactOrderFieldName orders Contact by name.
+	ContactOrderFieldName = &ContactOrderField{
+		Value: func(_m *Contact) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: contact.FieldName,
+		toTerm: contact.ByName,
+		toCursor: func(_m *Contact) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ContactOrderField) String() string {
+	var str string
+	switch f.column {
+	case ContactOrderFieldName.column:
+		str = "NAME"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ContactOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ContactOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ContactOrderField %T must be a string", v)
+	}
+	switch str {
+	case "NAME":
+		*f = *ContactOrderFieldName
+	default:
+		return fmt.Errorf("%s is not a valid ContactOrderField", str)
+	}
+	return nil
+}
+
+// ContactOrderField defines the ordering field of Contact.
+type ContactOrderField struct {
+	// Value extracts the ordering value from the given Contact.
+	Value    func(*Contact) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) contact.OrderOption
+	toCursor func(*Contact) Cursor
+}
+
+// ContactOrder defines the ordering of Contact.
+type ContactOrder struct {
+	Direction OrderDirection     `json:"direction"`
+	Field     *ContactOrderField `json:"field"`
+}
+
+// DefaultContactOrder is the default ordering of Contact.
+var DefaultContactOrder = &ContactOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ContactOrderField{
+		Value: func(_m *Contact) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: contact.FieldID,
+		toTerm: contact.ByID,
+		toCursor: func(_m *Contact) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Contact into ContactEdge.
+func (_m *Contact) ToEdge(order *ContactOrder) *ContactEdge {
+	if order == nil {
+		order = DefaultContactOrder
+	}
+	return &ContactEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ContactGroupEdge is the edge representation of ContactGroup.
+type ContactGroupEdge struct {
+	Node   *ContactGroup `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// ContactGroupConnection is the connection containing edges to ContactGroup.
+type ContactGroupConnection struct {
+	Edges      []*ContactGroupEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *ContactGroupConnection) build(nodes []*ContactGroup, pager *contactgroupPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ContactGroup
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ContactGroup {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ContactGroup {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ContactGroupEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ContactGroupEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ContactGroupPaginateOption enables pagination customization.
+type ContactGroupPaginateOption func(*contactgroupPager) error
+
+// WithContactGroupOrder configures pagination ordering.
+func WithContactGroupOrder(order *ContactGroupOrder) ContactGroupPaginateOption {
+	if order == nil {
+		order = DefaultContactGroupOrder
+	}
+	o := *order
+	return func(pager *contactgroupPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultContactGroupOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithContactGroupFilter configures pagination filter.
+func WithContactGroupFilter(filter func(*ContactGroupQuery) (*ContactGroupQuery, error)) ContactGroupPaginateOption {
+	return func(pager *contactgroupPager) error {
+		if filter == nil {
+			return errors.New("ContactGroupQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type contactgroupPager struct {
+	reverse bool
+	order   *ContactGroupOrder
+	filter  func(*ContactGroupQuery) (*ContactGroupQuery, error)
+}
+
+func newContactGroupPager(opts []ContactGroupPaginateOption, reverse bool) (*contactgroupPager, error) {
+	pager := &contactgroupPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultContactGroupOrder
+	}
+	return pager, nil
+}
+
+func (p *contactgroupPager) applyFilter(query *ContactGroupQuery) (*ContactGroupQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *contactgroupPager) toCursor(_m *ContactGroup) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *contactgroupPager) applyCursors(query *ContactGroupQuery, after, before *Cursor) (*ContactGroupQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultContactGroupOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *contactgroupPager) applyOrder(query *ContactGroupQuery) *ContactGroupQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultContactGroupOrder.Field {
+		query = query.Order(DefaultContactGroupOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *contactgroupPager) orderExpr(query *ContactGroupQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultContactGroupOrder.Field {
+			b.Comma().Ident(DefaultContactGroupOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ContactGroup.
+func (_m *ContactGroupQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ContactGroupPaginateOption,
+) (*ContactGroupConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newContactGroupPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ContactGroupConnection{Edges: []*ContactGroupEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// ContactGroupOrderField defines the ordering field of ContactGroup.
+type ContactGroupOrderField struct {
+	// Value extracts the ordering value from the given ContactGroup.
+	Value    func(*ContactGroup) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) contactgroup.OrderOption
+	toCursor func(*ContactGroup) Cursor
+}
+
+// ContactGroupOrder defines the ordering of ContactGroup.
+type ContactGroupOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *ContactGroupOrderField `json:"field"`
+}
+
+// DefaultContactGroupOrder is the default ordering of ContactGroup.
+var DefaultContactGroupOrder = &ContactGroupOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ContactGroupOrderField{
+		Value: func(_m *ContactGroup) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: contactgroup.FieldID,
+		toTerm: contactgroup.ByID,
+		toCursor: func(_m *ContactGroup) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ContactGroup into ContactGroupEdge.
+func (_m *ContactGroup) ToEdge(order *ContactGroupOrder) *ContactGroupEdge {
+	if order == nil {
+		order = DefaultContactGroupOrder
+	}
+	return &ContactGroupEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

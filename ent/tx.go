@@ -28,6 +28,10 @@ type Tx struct {
 	CertOrder *CertOrderClient
 	// Certificate is the client for interacting with the Certificate builders.
 	Certificate *CertificateClient
+	// Contact is the client for interacting with the Contact builders.
+	Contact *ContactClient
+	// ContactGroup is the client for interacting with the ContactGroup builders.
+	ContactGroup *ContactGroupClient
 	// Credential is the client for interacting with the Credential builders.
 	Credential *CredentialClient
 	// Enterprise is the client for interacting with the Enterprise builders.
@@ -202,6 +206,8 @@ func (tx *Tx) init() {
 	tx.CertDocument = NewCertDocumentClient(tx.config)
 	tx.CertOrder = NewCertOrderClient(tx.config)
 	tx.Certificate = NewCertificateClient(tx.config)
+	tx.Contact = NewContactClient(tx.config)
+	tx.ContactGroup = NewContactGroupClient(tx.config)
 	tx.Credential = NewCredentialClient(tx.config)
 	tx.Enterprise = NewEnterpriseClient(tx.config)
 	tx.Flow = NewFlowClient(tx.config)

@@ -266,6 +266,73 @@ var (
 			},
 		},
 	}
+	// ContactsColumns holds the columns for the "contacts" table.
+	ContactsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 64},
+		{Name: "phone", Type: field.TypeString, Size: 11},
+		{Name: "email", Type: field.TypeString, Nullable: true, Size: 128, Default: ""},
+		{Name: "enterprise_name", Type: field.TypeString, Nullable: true, Size: 128, Default: ""},
+		{Name: "source", Type: field.TypeEnum, Enums: []string{"manual", "auto"}, Default: "manual"},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// ContactsTable holds the schema information for the "contacts" table.
+	ContactsTable = &schema.Table{
+		Name:       "contacts",
+		Columns:    ContactsColumns,
+		PrimaryKey: []*schema.Column{ContactsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "contacts_users_owner",
+				Columns:    []*schema.Column{ContactsColumns[8]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "contact_user_id_phone_enterprise_name",
+				Unique:  true,
+				Columns: []*schema.Column{ContactsColumns[8], ContactsColumns[4], ContactsColumns[6]},
+			},
+			{
+				Name:    "contact_user_id_name",
+				Unique:  false,
+				Columns: []*schema.Column{ContactsColumns[8], ContactsColumns[3]},
+			},
+		},
+	}
+	// ContactGroupsColumns holds the columns for the "contact_groups" table.
+	ContactGroupsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 32},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// ContactGroupsTable holds the schema information for the "contact_groups" table.
+	ContactGroupsTable = &schema.Table{
+		Name:       "contact_groups",
+		Columns:    ContactGroupsColumns,
+		PrimaryKey: []*schema.Column{ContactGroupsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "contact_groups_users_owner",
+				Columns:    []*schema.Column{ContactGroupsColumns[4]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "contactgroup_user_id_name",
+				Unique:  true,
+				Columns: []*schema.Column{ContactGroupsColumns[4], ContactGroupsColumns[3]},
+			},
+		},
+	}
 	// CredentialsColumns holds the columns for the "credentials" table.
 	CredentialsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -962,6 +1029,31 @@ var (
 		Columns:    UsersColumns,
 		PrimaryKey: []*schema.Column{UsersColumns[0]},
 	}
+	// ContactGroupMembersColumns holds the columns for the "contact_group_members" table.
+	ContactGroupMembersColumns = []*schema.Column{
+		{Name: "contact_id", Type: field.TypeInt},
+		{Name: "contact_group_id", Type: field.TypeInt},
+	}
+	// ContactGroupMembersTable holds the schema information for the "contact_group_members" table.
+	ContactGroupMembersTable = &schema.Table{
+		Name:       "contact_group_members",
+		Columns:    ContactGroupMembersColumns,
+		PrimaryKey: []*schema.Column{ContactGroupMembersColumns[0], ContactGroupMembersColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "contact_group_members_contact_id",
+				Columns:    []*schema.Column{ContactGroupMembersColumns[0]},
+				RefColumns: []*schema.Column{ContactsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "contact_group_members_contact_group_id",
+				Columns:    []*schema.Column{ContactGroupMembersColumns[1]},
+				RefColumns: []*schema.Column{ContactGroupsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AgreementAcceptancesTable,
@@ -971,6 +1063,8 @@ var (
 		CertDocumentsTable,
 		CertOrdersTable,
 		CertificatesTable,
+		ContactsTable,
+		ContactGroupsTable,
 		CredentialsTable,
 		EnterprisesTable,
 		FlowsTable,
@@ -989,6 +1083,7 @@ var (
 		SignFieldsTable,
 		SigningLinksTable,
 		UsersTable,
+		ContactGroupMembersTable,
 	}
 )
 
@@ -1019,6 +1114,14 @@ func init() {
 	CertificatesTable.ForeignKeys[1].RefTable = EnterprisesTable
 	CertificatesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(73014444032),
+	}
+	ContactsTable.ForeignKeys[0].RefTable = UsersTable
+	ContactsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(107374182400),
+	}
+	ContactGroupsTable.ForeignKeys[0].RefTable = UsersTable
+	ContactGroupsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(111669149696),
 	}
 	CredentialsTable.ForeignKeys[0].RefTable = UsersTable
 	CredentialsTable.Annotation = &entsql.Annotation{
@@ -1098,4 +1201,6 @@ func init() {
 	UsersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(30064771072),
 	}
+	ContactGroupMembersTable.ForeignKeys[0].RefTable = ContactsTable
+	ContactGroupMembersTable.ForeignKeys[1].RefTable = ContactGroupsTable
 }

@@ -27,6 +27,12 @@ type CertOrder func(*sql.Selector)
 // Certificate is the predicate function for certificate builders.
 type Certificate func(*sql.Selector)
 
+// Contact is the predicate function for contact builders.
+type Contact func(*sql.Selector)
+
+// ContactGroup is the predicate function for contactgroup builders.
+type ContactGroup func(*sql.Selector)
+
 // Credential is the predicate function for credential builders.
 type Credential func(*sql.Selector)
 

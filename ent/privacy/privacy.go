@@ -279,6 +279,54 @@ func (f CertificateMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mut
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CertificateMutation", m)
 }
 
+// The ContactQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ContactQueryRuleFunc func(context.Context, *ent.ContactQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ContactQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ContactQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ContactQuery", q)
+}
+
+// The ContactMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ContactMutationRuleFunc func(context.Context, *ent.ContactMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ContactMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ContactMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ContactMutation", m)
+}
+
+// The ContactGroupQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ContactGroupQueryRuleFunc func(context.Context, *ent.ContactGroupQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ContactGroupQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ContactGroupQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ContactGroupQuery", q)
+}
+
+// The ContactGroupMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ContactGroupMutationRuleFunc func(context.Context, *ent.ContactGroupMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ContactGroupMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ContactGroupMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ContactGroupMutation", m)
+}
+
 // The CredentialQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type CredentialQueryRuleFunc func(context.Context, *ent.CredentialQuery) error
@@ -760,6 +808,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.CertificateQuery:
 		return q.Filter(), nil
+	case *ent.ContactQuery:
+		return q.Filter(), nil
+	case *ent.ContactGroupQuery:
+		return q.Filter(), nil
 	case *ent.CredentialQuery:
 		return q.Filter(), nil
 	case *ent.EnterpriseQuery:
@@ -816,6 +868,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.CertOrderMutation:
 		return m.Filter(), nil
 	case *ent.CertificateMutation:
+		return m.Filter(), nil
+	case *ent.ContactMutation:
+		return m.Filter(), nil
+	case *ent.ContactGroupMutation:
 		return m.Filter(), nil
 	case *ent.CredentialMutation:
 		return m.Filter(), nil

@@ -11,6 +11,8 @@ import (
 	"signet/ent/certdocument"
 	"signet/ent/certificate"
 	"signet/ent/certorder"
+	"signet/ent/contact"
+	"signet/ent/contactgroup"
 	"signet/ent/credential"
 	"signet/ent/enterprise"
 	"signet/ent/flow"
@@ -482,6 +484,106 @@ func init() {
 	certificateDescRevocationReason := certificateFields[15].Descriptor()
 	// certificate.RevocationReasonValidator is a validator for the "revocation_reason" field. It is called by the builders before save.
 	certificate.RevocationReasonValidator = certificateDescRevocationReason.Validators[0].(func(string) error)
+	contactMixin := schema.Contact{}.Mixin()
+	contact.Policy = privacy.NewPolicies(schema.Contact{})
+	contact.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := contact.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	contactMixinFields0 := contactMixin[0].Fields()
+	_ = contactMixinFields0
+	contactFields := schema.Contact{}.Fields()
+	_ = contactFields
+	// contactDescCreatedAt is the schema descriptor for created_at field.
+	contactDescCreatedAt := contactMixinFields0[0].Descriptor()
+	// contact.DefaultCreatedAt holds the default value on creation for the created_at field.
+	contact.DefaultCreatedAt = contactDescCreatedAt.Default.(func() time.Time)
+	// contactDescUpdatedAt is the schema descriptor for updated_at field.
+	contactDescUpdatedAt := contactMixinFields0[1].Descriptor()
+	// contact.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	contact.DefaultUpdatedAt = contactDescUpdatedAt.Default.(func() time.Time)
+	// contact.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	contact.UpdateDefaultUpdatedAt = contactDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// contactDescName is the schema descriptor for name field.
+	contactDescName := contactFields[1].Descriptor()
+	// contact.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	contact.NameValidator = func() func(string) error {
+		validators := contactDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// contactDescPhone is the schema descriptor for phone field.
+	contactDescPhone := contactFields[2].Descriptor()
+	// contact.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	contact.PhoneValidator = contactDescPhone.Validators[0].(func(string) error)
+	// contactDescEmail is the schema descriptor for email field.
+	contactDescEmail := contactFields[3].Descriptor()
+	// contact.DefaultEmail holds the default value on creation for the email field.
+	contact.DefaultEmail = contactDescEmail.Default.(string)
+	// contact.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	contact.EmailValidator = contactDescEmail.Validators[0].(func(string) error)
+	// contactDescEnterpriseName is the schema descriptor for enterprise_name field.
+	contactDescEnterpriseName := contactFields[4].Descriptor()
+	// contact.DefaultEnterpriseName holds the default value on creation for the enterprise_name field.
+	contact.DefaultEnterpriseName = contactDescEnterpriseName.Default.(string)
+	// contact.EnterpriseNameValidator is a validator for the "enterprise_name" field. It is called by the builders before save.
+	contact.EnterpriseNameValidator = contactDescEnterpriseName.Validators[0].(func(string) error)
+	contactgroupMixin := schema.ContactGroup{}.Mixin()
+	contactgroup.Policy = privacy.NewPolicies(schema.ContactGroup{})
+	contactgroup.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := contactgroup.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	contactgroupMixinFields0 := contactgroupMixin[0].Fields()
+	_ = contactgroupMixinFields0
+	contactgroupFields := schema.ContactGroup{}.Fields()
+	_ = contactgroupFields
+	// contactgroupDescCreatedAt is the schema descriptor for created_at field.
+	contactgroupDescCreatedAt := contactgroupMixinFields0[0].Descriptor()
+	// contactgroup.DefaultCreatedAt holds the default value on creation for the created_at field.
+	contactgroup.DefaultCreatedAt = contactgroupDescCreatedAt.Default.(func() time.Time)
+	// contactgroupDescUpdatedAt is the schema descriptor for updated_at field.
+	contactgroupDescUpdatedAt := contactgroupMixinFields0[1].Descriptor()
+	// contactgroup.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	contactgroup.DefaultUpdatedAt = contactgroupDescUpdatedAt.Default.(func() time.Time)
+	// contactgroup.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	contactgroup.UpdateDefaultUpdatedAt = contactgroupDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// contactgroupDescName is the schema descriptor for name field.
+	contactgroupDescName := contactgroupFields[1].Descriptor()
+	// contactgroup.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	contactgroup.NameValidator = func() func(string) error {
+		validators := contactgroupDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	credentialMixin := schema.Credential{}.Mixin()
 	credential.Policy = privacy.NewPolicies(schema.Credential{})
 	credential.Hooks[0] = func(next ent.Mutator) ent.Mutator {
