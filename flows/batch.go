@@ -66,7 +66,7 @@ func (b BatchIntent) Eligible() []int {
 
 // batchPlan is a checked batch: one signing plan per eligible flow, the
 // refusals, and the intent scope binding the code to exactly those flows,
-// their revisions, fields and seals.
+// their documents as sent, the signer's fields and the seals.
 type batchPlan struct {
 	ids     []int
 	plans   map[int]*signPlan
@@ -175,8 +175,8 @@ func (bp *batchPlan) items() []BatchItem {
 }
 
 // SendBatchIntentCode sends one 意愿认证 code for every eligible flow of the
-// batch, bound to that set of flows, their documents' revisions, the
-// signer's fields and the seals; the other flows come back with the reason
+// batch, bound to that set of flows, their documents as sent, the signer's
+// fields and the seals; the other flows come back with the reason
 // they cannot be batch-signed. The SMS names the first contract, the number
 // of contracts and a fingerprint of the whole batch. Without any eligible
 // flow no code is sent.
@@ -202,7 +202,7 @@ func (s *Service) SendBatchIntentCode(ctx context.Context, in BatchSignInput) (B
 }
 
 // BatchSign signs every flow of the batch with one code. The flows are
-// checked again; the code only works when the eligible set, its revisions,
+// checked again; the code only works when the eligible set, its documents,
 // fields and seals are exactly those it was sent for (otherwise it is
 // refused as invalid and nothing is signed). Each eligible flow is then
 // signed through the single-signature pipeline, all or nothing per flow: a

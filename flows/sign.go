@@ -185,11 +185,14 @@ func (s *Service) plan(ctx context.Context, in SignInput) (*signPlan, error) {
 		}
 		plan.seals[fd.Kind] = sl
 	}
-	// The intent code is bound to this participant, the current revision of
-	// every document and exactly these fields and seals.
+	// The intent code is bound to this participant, the content of every
+	// document as sent (frozen, hashed once) and exactly these fields and
+	// seals. Not to the current revision: in a parallel flow another party's
+	// signature — an incremental update that only adds theirs, checked when
+	// it was made — would void a code the signer is about to type.
 	h := sha256.New()
 	for _, d := range docs {
-		fmt.Fprintf(h, "doc %d %s\n", d.ID, d.CurrentSha256)
+		fmt.Fprintf(h, "doc %d %s\n", d.ID, d.OriginalSha256)
 	}
 	fp := hex.EncodeToString(h.Sum(nil))
 	var lines []string

@@ -1,0 +1,281 @@
+package flows_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"signet/audit"
+	"signet/blob"
+	"signet/ent"
+	"signet/ent/auditevent"
+	"signet/ent/flow"
+	"signet/ent/participant"
+	"signet/ent/signfield"
+	"signet/errs"
+	"signet/flows"
+	"signet/internal/dbtest"
+	"signet/internal/testpdf"
+	"signet/signingcore/verify"
+	"signet/viewer"
+)
+
+// parallelFlow sends a parallel (unordered) flow of alice's in which bob,
+// carol and mallory each have a seal position on the same page.
+func (e *signEnv) parallelFlow(t testing.TB, name string) (*ent.Flow, *ent.FlowDocument) {
+	t.Helper()
+	ctx := e.as("alice")
+	f, err := e.svc.CreateDraft(ctx, flows.DraftInput{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := e.svc.AddDocument(ctx, f.ID, "合同.pdf", bytes.NewReader(testpdf.Make(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	field := func(key string, x float64) flows.FieldInput {
+		return flows.FieldInput{DocumentID: doc.ID, ParticipantKey: key, Kind: signfield.KindPersonalSeal, Page: 1, X: x, Y: 100, Width: 100, Height: 100}
+	}
+	if _, err := e.svc.UpdateDraft(ctx, f.ID, flows.DraftInput{Name: name, Ordered: false,
+		Participants: []flows.ParticipantInput{
+			{Key: "b", Name: "王小明", Phone: "13800000002", Order: 1},
+			{Key: "c", Name: "李四", Phone: "13800000003", Order: 1},
+			{Key: "m", Name: "钱七", Phone: "13800000009", Order: 1},
+		},
+		Fields: []flows.FieldInput{field("b", 50), field("c", 200), field("m", 350)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if f, err = e.svc.Send(ctx, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	return f, doc
+}
+
+// intentCode asks for who's intent code and returns it.
+func (e *signEnv) intentCode(t testing.TB, who string, in flows.SignInput) string {
+	t.Helper()
+	if _, _, err := e.svc.SendIntentCode(e.as(who), in); err != nil {
+		t.Fatalf("%s: send intent code: %v", who, err)
+	}
+	_, code := e.lastIntent(t, e.users[who].Phone)
+	return code
+}
+
+// finalPDF returns the document's current revision, checked by
+// signingcore/verify and poppler's pdfsig to carry want valid signatures.
+func (e *signEnv) checkSignatures(t *testing.T, docID, want int) {
+	t.Helper()
+	_, pdf, err := e.svc.DocumentPDF(e.as("alice"), docID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := e.ts.CA.RootCertificate()
+	rep, err := verify.Verify(pdf, verify.Options{Roots: []*x509.Certificate{root}, Revocation: verify.PKIRevocation{CA: e.ts.CA}})
+	if err != nil || rep.Verdict != verify.VerdictValid || len(rep.Signatures) != want {
+		t.Fatalf("verify: %v %s %v (%d signatures, want %d)", err, rep.Verdict, rep.Reasons, len(rep.Signatures), want)
+	}
+	checkPdfsig(t, &finishEnv{e}, pdf, want)
+}
+
+// TestParallelSigners: three parties of a parallel flow confirm intent and
+// sign at the same moment; each signature lands on its own revision, none
+// breaks another, and the flow completes.
+func TestParallelSigners(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		e := setupSigning(t, b)
+		f, doc := e.parallelFlow(t, "三方合作协议")
+		who := []string{"bob", "carol", "mallory"}
+		ins := map[string]flows.SignInput{}
+		for _, w := range who {
+			in := flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals[w]}
+			in.Code = e.intentCode(t, w, in)
+			ins[w] = in
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		errc := make(chan error, len(who))
+		for _, w := range who {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if _, err := e.svc.Sign(e.as(w), ins[w]); err != nil {
+					errc <- errors.New(w + ": " + err.Error())
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		close(errc)
+		for err := range errc {
+			t.Error(err)
+		}
+		if t.Failed() {
+			return
+		}
+		got, err := e.db.Flow.Get(viewer.System(context.Background()), f.ID)
+		if err != nil || got.Status != flow.StatusCompleted {
+			t.Fatalf("flow after three parallel signatures: %+v %v", got, err)
+		}
+		if r := revision(t, e, doc.ID); r < 3 {
+			t.Fatalf("document revision %d, want at least 3", r)
+		}
+		e.checkSignatures(t, doc.ID, 3)
+
+		// Parallel in the human sense: all three ask for their codes while
+		// the document is untouched, then sign one after another. Another
+		// party's signature (an incremental revision that adds only theirs)
+		// does not void a code.
+		f, doc = e.parallelFlow(t, "三方合作协议（二）")
+		e.now = e.now.Add(61 * time.Second)
+		for _, w := range who {
+			in := flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals[w]}
+			in.Code = e.intentCode(t, w, in)
+			ins[w] = in
+		}
+		for _, w := range who {
+			if _, err := e.svc.Sign(e.as(w), ins[w]); err != nil {
+				t.Fatalf("%s signs after the others: %v", w, err)
+			}
+		}
+		e.checkSignatures(t, doc.ID, 3)
+	})
+}
+
+// failingBlobs fails or interrupts the writes of signed revisions: the
+// moment between signing a document and committing it.
+type failingBlobs struct {
+	blob.Store
+	// interrupt runs at each PutContent; a non-nil error fails the write.
+	interrupt atomic.Pointer[func() error]
+}
+
+func (f *failingBlobs) PutContent(ctx context.Context, r io.Reader) (blob.Info, error) {
+	if fn := f.interrupt.Load(); fn != nil {
+		if err := (*fn)(); err != nil {
+			return blob.Info{}, err
+		}
+	}
+	return f.Store.PutContent(ctx, r)
+}
+
+// TestSignInterrupted: a signature cut off after the PDF was signed and
+// before the revision was committed — the write of the signed revision
+// fails, or the request's context is cancelled right after it — leaves the
+// flow as it was (same revision, the signer pending, no signed event) and
+// signable with a new code; the signature made then is the only one.
+func TestSignInterrupted(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		e := setupSigning(t, b)
+		fb := &failingBlobs{Store: e.blobs}
+		e.rebuild(t, func(c *flows.Config) { c.Blobs = fb })
+		f, doc := e.sendFlow(t, batchFlow{name: "中断测试"})
+		in := flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["bob"]}
+		d0, _ := e.db.FlowDocument.Get(viewer.System(context.Background()), doc.ID)
+
+		unchanged := func(what string) {
+			t.Helper()
+			d, _ := e.db.FlowDocument.Get(viewer.System(context.Background()), doc.ID)
+			if d.Revision != d0.Revision || d.CurrentKey != d0.CurrentKey || d.CurrentSha256 != d0.CurrentSha256 {
+				t.Fatalf("%s: document moved to revision %d", what, d.Revision)
+			}
+			p, _ := e.db.Participant.Query().Where(participant.FlowID(f.ID), participant.Phone("13800000002")).Only(viewer.System(context.Background()))
+			if p.Status != participant.StatusPending {
+				t.Fatalf("%s: bob is %s", what, p.Status)
+			}
+			n, _ := e.db.AuditEvent.Query().Where(auditevent.Action(string(audit.DocumentSigned))).Count(viewer.System(context.Background()))
+			if n != 0 {
+				t.Fatalf("%s: %d signed events", what, n)
+			}
+			if got := e.list(t, "bob", flows.ListTodo, flows.Filter{}); len(got) != 1 {
+				t.Fatalf("%s: bob's 待办 = %v", what, got)
+			}
+		}
+
+		// 1. The signed revision cannot be stored.
+		fail := func() error { return errors.New("disk full") }
+		fb.interrupt.Store(&fail)
+		in.Code = e.intentCode(t, "bob", in)
+		if _, err := e.svc.Sign(e.as("bob"), in); err == nil {
+			t.Fatal("signing succeeded without storing the revision")
+		}
+		unchanged("failed write")
+
+		// 2. The request is cancelled after the PDF was signed and stored,
+		// before the commit.
+		e.now = e.now.Add(61 * time.Second)
+		ctx, cancel := context.WithCancel(e.as("bob"))
+		cut := func() error { cancel(); return nil }
+		fb.interrupt.Store(&cut)
+		in.Code = e.intentCode(t, "bob", in)
+		if _, err := e.svc.Sign(ctx, in); err == nil {
+			t.Fatal("signing succeeded in a cancelled request")
+		}
+		unchanged("cancelled request")
+
+		// The used code does not sign a second time; a new one does, once.
+		fb.interrupt.Store(nil)
+		_, err := e.svc.Sign(e.as("bob"), in)
+		wantCode(t, err, errs.Invalid, "验证码已使用")
+		e.now = e.now.Add(61 * time.Second)
+		in.Code = e.intentCode(t, "bob", in)
+		if _, err := e.svc.Sign(e.as("bob"), in); err != nil {
+			t.Fatal(err)
+		}
+		e.checkSignatures(t, doc.ID, 1)
+	})
+}
+
+// TestSignRetried: the same request sent twice — one after the other (a
+// client retrying after a lost response) or at the same moment — signs
+// once.
+func TestSignRetried(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		e := setupSigning(t, b)
+		f, doc := e.sendFlow(t, batchFlow{name: "重试测试", parallel: true})
+		in := flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["bob"]}
+		in.Code = e.intentCode(t, "bob", in)
+		const tries = 4
+		var wg sync.WaitGroup
+		var ok atomic.Int32
+		errc := make(chan error, tries)
+		start := make(chan struct{})
+		for range tries {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if _, err := e.svc.Sign(e.as("bob"), in); err == nil {
+					ok.Add(1)
+				} else {
+					errc <- err
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		close(errc)
+		if ok.Load() != 1 {
+			t.Fatalf("%d of %d identical requests signed", ok.Load(), tries)
+		}
+		for err := range errc {
+			if c := errs.CodeOf(err); c != errs.Invalid && c != errs.Conflict {
+				t.Fatalf("a duplicate failed with %v, want a refusal", err)
+			}
+		}
+		// And once more, afterwards.
+		_, err := e.svc.Sign(e.as("bob"), in)
+		wantCode(t, err, errs.Conflict, "您已签署")
+		if r := revision(t, e, doc.ID); r != 1 {
+			t.Fatalf("document at revision %d after retries, want 1", r)
+		}
+		e.checkSignatures(t, doc.ID, 1)
+	})
+}
