@@ -129,6 +129,7 @@ func (s *Service) UpdateDraft(ctx context.Context, id int, in DraftInput) (*ent.
 		}
 		_, err = audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
 			Action: audit.FlowUpdated, Subject: audit.Subject{Type: "flow", ID: f.ID}})
+		s.announce(tx, f, audit.FlowUpdated, f.ID)
 		return err
 	})
 	if err != nil {
@@ -323,6 +324,7 @@ func (s *Service) AddDocument(ctx context.Context, flowID int, name string, r io
 		_, err = audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
 			Action: audit.FlowDocumentAdded, Subject: audit.Subject{Type: "document", ID: out.ID},
 			Payload: map[string]any{"name": name, "sha256": sum, "pages": len(pages)}})
+		s.announce(tx, f, audit.FlowDocumentAdded, out.ID)
 		return err
 	})
 	if err != nil {
@@ -342,7 +344,8 @@ func (s *Service) RemoveDocument(ctx context.Context, documentID int) error {
 		if err != nil {
 			return err
 		}
-		if _, err := s.ownDraft(ctx, tx.Flow, d.FlowID); err != nil {
+		f, err := s.ownDraft(ctx, tx.Flow, d.FlowID)
+		if err != nil {
 			return err
 		}
 		if _, err := tx.SignField.Delete().Where(signfield.DocumentID(d.ID)).Exec(sys); err != nil {
@@ -354,6 +357,7 @@ func (s *Service) RemoveDocument(ctx context.Context, documentID int) error {
 		_, err = audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(d.FlowID), Actor: s.actor(ctx),
 			Action: audit.FlowDocumentRemoved, Subject: audit.Subject{Type: "document", ID: d.ID},
 			Payload: map[string]any{"name": d.Name}})
+		s.announce(tx, f, audit.FlowDocumentRemoved, d.ID)
 		return err
 	})
 }

@@ -92,6 +92,7 @@ func (s *Service) OpenLink(ctx context.Context, code, smsCode, serviceAgreementV
 		}
 		_, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: audit.Participant(p.ID, p.Name),
 			Action: audit.ParticipantPhoneVerified, Subject: audit.Subject{Type: "participant", ID: p.ID}})
+		s.announce(tx, f, audit.ParticipantPhoneVerified, p.ID)
 		return err
 	})
 	if err != nil {

@@ -362,6 +362,12 @@ const updateBuffer = 8
 // behind, or when the flow is deleted; the client then re-subscribes.
 // Errors: Unauthenticated, NotFound (outsiders), Internal (no broker).
 func (s *Service) WatchFlow(ctx context.Context, flowID int) (<-chan Update, error) {
+	return WatchFlowAs(ctx, s, flowID, func(u Update) Update { return u })
+}
+
+// WatchFlowAs is WatchFlow delivering conv(update), so that an API layer
+// gets its own type without a second goroutine per subscriber.
+func WatchFlowAs[T any](ctx context.Context, s *Service, flowID int, conv func(Update) T) (<-chan T, error) {
 	if s.broker == nil {
 		return nil, errs.New(errs.Internal, "实时推送未配置")
 	}
@@ -370,8 +376,8 @@ func (s *Service) WatchFlow(ctx context.Context, flowID int) (<-chan Update, err
 		return nil, err
 	}
 	evs, cancel := s.broker.Subscribe(ctx, events.FlowTopic(f.ID))
-	out := make(chan Update, updateBuffer)
-	out <- Update{FlowID: f.ID, Kind: KindSubscribed, Status: f.Status, At: s.now()}
+	out := make(chan T, updateBuffer)
+	out <- conv(Update{FlowID: f.ID, Kind: KindSubscribed, Status: f.Status, At: s.now()})
 	go func() {
 		defer close(out)
 		defer cancel()
@@ -394,7 +400,7 @@ func (s *Service) WatchFlow(ctx context.Context, flowID int) (<-chan Update, err
 				status = st
 			}
 			select {
-			case out <- Update{FlowID: f.ID, Kind: ev.Kind, SubjectID: ev.ID, Status: status, At: s.now()}:
+			case out <- conv(Update{FlowID: f.ID, Kind: ev.Kind, SubjectID: ev.ID, Status: status, At: s.now()}):
 			case <-ctx.Done():
 				return
 			}
@@ -440,6 +446,11 @@ var AllLists = []List{ListTodo, ListDrafts, ListDone, ListInitiated, ListCC, Lis
 // when ctx ends or the broker drops the subscriber; the client then
 // re-subscribes. Errors: Unauthenticated, Internal (no broker).
 func (s *Service) WatchLists(ctx context.Context) (<-chan Counts, error) {
+	return WatchListsAs(ctx, s, func(c Counts) Counts { return c })
+}
+
+// WatchListsAs is WatchLists delivering conv(counts).
+func WatchListsAs[T any](ctx context.Context, s *Service, conv func(Counts) T) (<-chan T, error) {
 	v := viewer.FromContext(ctx)
 	if !v.Authenticated() {
 		return nil, errs.New(errs.Unauthenticated, "请先登录")
@@ -453,8 +464,8 @@ func (s *Service) WatchLists(ctx context.Context) (<-chan Counts, error) {
 		cancel()
 		return nil, err
 	}
-	out := make(chan Counts, 1)
-	out <- first
+	out := make(chan T, 1)
+	out <- conv(first)
 	go func() {
 		defer close(out)
 		defer cancel()
@@ -492,7 +503,7 @@ func (s *Service) WatchLists(ctx context.Context) (<-chan Counts, error) {
 			}
 			last = c
 			select {
-			case out <- c:
+			case out <- conv(c):
 			case <-ctx.Done():
 				return
 			}
