@@ -68,6 +68,32 @@ type Config struct {
 	// SandboxCAReviewDelay is how long the sandbox CA takes to approve an
 	// enterprise certificate application (SIGNET_SANDBOX_CA_DELAY).
 	SandboxCAReviewDelay time.Duration
+	// Mail configures email (signed HR contracts, sendCompletedFlowEmail).
+	Mail MailConfig
+}
+
+// MailConfig configures the email provider: SMTP when SMTPAddr is set,
+// otherwise the development outbox (messages are logged, not sent).
+type MailConfig struct {
+	// SMTPAddr is host:port of the submission server (SIGNET_SMTP_ADDR).
+	SMTPAddr string
+	// Username is for AUTH PLAIN (SIGNET_SMTP_USERNAME); none when empty.
+	Username string
+	// Password is read from the file named by SIGNET_SMTP_PASSWORD_FILE.
+	Password string
+	// From is the sender, e.g. "签网 <noreply@example.cn>" (SIGNET_SMTP_FROM).
+	From string
+	// StartTLS is auto (default), require or off (SIGNET_SMTP_STARTTLS).
+	StartTLS string
+}
+
+// String redacts the password so a Config can be logged.
+func (c MailConfig) String() string {
+	pw := ""
+	if c.Password != "" {
+		pw = "[redacted]"
+	}
+	return fmt.Sprintf("{SMTPAddr:%s Username:%s Password:%s From:%s StartTLS:%s}", c.SMTPAddr, c.Username, pw, c.From, c.StartTLS)
 }
 
 // KeysConfig selects the key store for the platform CA, the TSA and hosted
@@ -190,6 +216,10 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	fs.StringVar(&c.Keys.PKCS11Token, "pkcs11-token", env("SIGNET_PKCS11_TOKEN", ""), "HSM token label (SIGNET_PKCS11_TOKEN)")
 	fs.StringVar(&c.Keys.PKCS11PINFile, "pkcs11-pin-file", env("SIGNET_PKCS11_PIN_FILE", ""), "file holding the HSM user PIN (SIGNET_PKCS11_PIN_FILE)")
 	caDelay := fs.String("sandbox-ca-delay", env("SIGNET_SANDBOX_CA_DELAY", c.SandboxCAReviewDelay.String()), "how long the sandbox CA takes to approve an enterprise (SIGNET_SANDBOX_CA_DELAY)")
+	fs.StringVar(&c.Mail.SMTPAddr, "smtp-addr", env("SIGNET_SMTP_ADDR", ""), "SMTP submission server host:port; empty keeps mail in the outbox (SIGNET_SMTP_ADDR)")
+	fs.StringVar(&c.Mail.Username, "smtp-username", env("SIGNET_SMTP_USERNAME", ""), "SMTP AUTH PLAIN user (SIGNET_SMTP_USERNAME)")
+	fs.StringVar(&c.Mail.From, "smtp-from", env("SIGNET_SMTP_FROM", ""), "sender address, e.g. \"签网 <noreply@example.cn>\" (SIGNET_SMTP_FROM)")
+	fs.StringVar(&c.Mail.StartTLS, "smtp-starttls", env("SIGNET_SMTP_STARTTLS", "auto"), "auto, require or off (SIGNET_SMTP_STARTTLS)")
 	fs.StringVar(&argon, "argon2", env("SIGNET_ARGON2", ""), "argon2id cost memoryKiB,iterations,parallelism (SIGNET_ARGON2)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -259,6 +289,13 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		secret = strings.TrimSpace(string(b))
 	}
 	c.SMS.AliyunAccessKeySecret = secret
+	if f := getenv("SIGNET_SMTP_PASSWORD_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			add("SIGNET_SMTP_PASSWORD_FILE: %v", err)
+		}
+		c.Mail.Password = strings.TrimSpace(string(b))
+	}
 
 	if err := c.validate(); err != nil {
 		errList = append(errList, err)
@@ -324,6 +361,22 @@ func (c *Config) validate() error {
 		}
 	default:
 		add("--sms-provider / SIGNET_SMS_PROVIDER: %q must be outbox or aliyun", c.SMS.Provider)
+	}
+	switch c.Mail.StartTLS {
+	case "", "auto", "require", "off":
+	default:
+		add("--smtp-starttls / SIGNET_SMTP_STARTTLS: %q must be auto, require or off", c.Mail.StartTLS)
+	}
+	if c.Mail.SMTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.Mail.SMTPAddr); err != nil {
+			add("--smtp-addr / SIGNET_SMTP_ADDR: %q is not host:port (for example smtp.example.cn:587)", c.Mail.SMTPAddr)
+		}
+		if c.Mail.From == "" {
+			add("--smtp-from / SIGNET_SMTP_FROM is required with SIGNET_SMTP_ADDR")
+		}
+		if c.Mail.Username != "" && c.Mail.Password == "" {
+			add("SIGNET_SMTP_USERNAME needs SIGNET_SMTP_PASSWORD_FILE")
+		}
 	}
 	return errors.Join(errList...)
 }
