@@ -17,10 +17,19 @@ func (a *App) buildFlows(provider sms.Provider, now func() time.Time) error {
 		DB: a.DB, Jobs: a.Jobs, Blobs: a.Blobs, Accounts: a.Accounts,
 		Certs: a.Certs, Seals: a.Enterprises, Signer: pades.NewSigner(pades.Config{}), TSA: a.Trust.TSA,
 		Logger: a.Logger, Now: now,
+		CA: a.Trust.CA,
 	})
 	if err != nil {
 		return err
 	}
 	a.Flows = f
-	return jobs.AddWorker(a.Jobs, &flows.NotifyWorker{DB: a.DB.Client, SMS: provider, BaseURL: a.Config.BaseURL, Logger: a.Logger})
+	if err := jobs.AddWorker(a.Jobs, &flows.NotifyWorker{DB: a.DB.Client, SMS: provider, BaseURL: a.Config.BaseURL, Logger: a.Logger}); err != nil {
+		return err
+	}
+	mailer, err := newMailProvider(a.Config, a.Logger)
+	if err != nil {
+		return err
+	}
+	// Completion (B-LTA, evidence), expiry, notices and email.
+	return f.AddWorkers(a.Jobs, flows.WorkerDeps{SMS: provider, Mail: mailer, BaseURL: a.Config.BaseURL})
 }

@@ -75,6 +75,9 @@ func fileRoutes(r chi.Router, docs Documents, log *slog.Logger) {
 		}
 		writeError(w, req, errs.InvalidField("file", "请选择要上传的 PDF 文件"))
 	})
+	if dl, ok := docs.(Downloads); ok {
+		downloadRoutes(r, dl, log)
+	}
 	r.Get("/files/documents/{id}", func(w http.ResponseWriter, req *http.Request) {
 		id, err := strconv.Atoi(chi.URLParam(req, "id"))
 		if err != nil {
