@@ -3,6 +3,8 @@ package app_test
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -236,6 +238,39 @@ func TestCompletedContractFiles(t *testing.T) {
 		}
 		if !bytes.Contains(msgs[0].Data, []byte("Content-Type: application/pdf")) {
 			t.Fatal("no PDF attached")
+		}
+
+		// GraphQL: the evidence record, and sending the contract on by email.
+		var node struct {
+			Node struct {
+				Evidence *struct {
+					Sha256  string
+					ChainOK bool
+				}
+			}
+		}
+		s.MustDo(dave, `query($id: ID!) { node(id: $id) { ... on Flow { evidence { sha256 chainOK } } } }`, map[string]any{"id": fid}, &node)
+		sum := sha256.Sum256(files["证据报告.json"])
+		if node.Node.Evidence == nil || node.Node.Evidence.Sha256 != hex.EncodeToString(sum[:]) || !node.Node.Evidence.ChainOK {
+			t.Fatalf("evidence through GraphQL: %+v", node.Node.Evidence)
+		}
+		const sendEmail = `mutation($id: ID!, $e: String!) { sendCompletedFlowEmail(id: $id, email: $e) }`
+		if r := s.Do(bobTok, sendEmail, map[string]any{"id": fid, "e": "x@example.cn"}); r.Code() != "FORBIDDEN" {
+			t.Fatalf("a signer sends the email: %q", r.Code())
+		}
+		if r := s.Do(mallory, sendEmail, map[string]any{"id": fid, "e": "x@example.cn"}); r.Code() != "NOT_FOUND" {
+			t.Fatalf("an outsider sends the email: %q", r.Code())
+		}
+		if r := s.Do(alice, sendEmail, map[string]any{"id": fid, "e": "not-an-address"}); r.Code() != "INVALID_ARGUMENT" {
+			t.Fatalf("a bad address: %q", r.Code())
+		}
+		s.MustDo(alice, sendEmail, map[string]any{"id": fid, "e": "boss@example.cn"}, nil)
+		deadline = time.Now().Add(20 * time.Second)
+		for len(srv.Messages()) < 2 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if msgs := srv.Messages(); len(msgs) != 2 || msgs[1].To[0] != "boss@example.cn" {
+			t.Fatalf("requested email: %+v", msgs)
 		}
 
 		// VER-1: the download verifies and names its flow; a tampered copy

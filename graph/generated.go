@@ -24,6 +24,7 @@ import (
 	"signet/ent/seal"
 	"signet/ent/session"
 	"signet/ent/signfield"
+	"signet/graph/scalar"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -213,6 +214,7 @@ type ComplexityRoot struct {
 		Documents    func(childComplexity int) int
 		EndReason    func(childComplexity int) int
 		EnterpriseID func(childComplexity int) int
+		Evidence     func(childComplexity int) int
 		Fields       func(childComplexity int) int
 		FinishedAt   func(childComplexity int) int
 		HasPasscode  func(childComplexity int) int
@@ -264,6 +266,14 @@ type ComplexityRoot struct {
 	FlowEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	FlowEvidence struct {
+		ChainHash   func(childComplexity int) int
+		ChainOk     func(childComplexity int) int
+		ChainSeq    func(childComplexity int) int
+		GeneratedAt func(childComplexity int) int
+		Sha256      func(childComplexity int) int
 	}
 
 	IdentityVerification struct {
@@ -372,6 +382,7 @@ type ComplexityRoot struct {
 		RevokeSession                   func(childComplexity int, id int) int
 		SaveCertApplication             func(childComplexity int, orderID int, input CertApplicationInput) int
 		SendCertConfirmationCode        func(childComplexity int, orderID int) int
+		SendCompletedFlowEmail          func(childComplexity int, id int, email string) int
 		SendFlow                        func(childComplexity int, id int) int
 		SendIntentCode                  func(childComplexity int, input SignFlowInput) int
 		SendSMSCode                     func(childComplexity int, input SendSMSCodeInput) int
@@ -607,6 +618,7 @@ type CertOrderResolver interface {
 	PaymentQRDataURL(ctx context.Context, obj *ent.CertOrder) (*string, error)
 }
 type FlowResolver interface {
+	Evidence(ctx context.Context, obj *ent.Flow) (*FlowEvidence, error)
 	HasPasscode(ctx context.Context, obj *ent.Flow) (bool, error)
 }
 type JoinRequestResolver interface {
@@ -630,6 +642,7 @@ type MutationResolver interface {
 	ChangePhone(ctx context.Context, input ChangePhoneInput) (*ent.User, error)
 	Logout(ctx context.Context) (bool, error)
 	RevokeSession(ctx context.Context, id int) (bool, error)
+	SendCompletedFlowEmail(ctx context.Context, id int, email string) (bool, error)
 	StartEnterpriseCertification(ctx context.Context, input StartCertificationInput) (*ent.CertOrder, error)
 	SaveCertApplication(ctx context.Context, orderID int, input CertApplicationInput) (*ent.CertOrder, error)
 	BackToEditCertOrder(ctx context.Context, orderID int) (*ent.CertOrder, error)
@@ -1434,6 +1447,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Flow.EnterpriseID(childComplexity), true
+	case "Flow.evidence":
+		if e.ComplexityRoot.Flow.Evidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Flow.Evidence(childComplexity), true
 	case "Flow.fields":
 		if e.ComplexityRoot.Flow.Fields == nil {
 			break
@@ -1672,6 +1691,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FlowEdge.Node(childComplexity), true
+
+	case "FlowEvidence.chainHash":
+		if e.ComplexityRoot.FlowEvidence.ChainHash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowEvidence.ChainHash(childComplexity), true
+	case "FlowEvidence.chainOK":
+		if e.ComplexityRoot.FlowEvidence.ChainOk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowEvidence.ChainOk(childComplexity), true
+	case "FlowEvidence.chainSeq":
+		if e.ComplexityRoot.FlowEvidence.ChainSeq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowEvidence.ChainSeq(childComplexity), true
+	case "FlowEvidence.generatedAt":
+		if e.ComplexityRoot.FlowEvidence.GeneratedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowEvidence.GeneratedAt(childComplexity), true
+	case "FlowEvidence.sha256":
+		if e.ComplexityRoot.FlowEvidence.Sha256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowEvidence.Sha256(childComplexity), true
 
 	case "IdentityVerification.bankCardMasked":
 		if e.ComplexityRoot.IdentityVerification.BankCardMasked == nil {
@@ -2398,6 +2448,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendCertConfirmationCode(childComplexity, args["orderId"].(int)), true
+	case "Mutation.sendCompletedFlowEmail":
+		if e.ComplexityRoot.Mutation.SendCompletedFlowEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendCompletedFlowEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendCompletedFlowEmail(childComplexity, args["id"].(int), args["email"].(string)), true
 	case "Mutation.sendFlow":
 		if e.ComplexityRoot.Mutation.SendFlow == nil {
 			break
@@ -3721,7 +3782,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "accounts.graphql" "ent.graphql" "enterprises.graphql" "flows.graphql" "identity.graphql" "schema.graphql"
+//go:embed "accounts.graphql" "documents.graphql" "ent.graphql" "enterprises.graphql" "flows.graphql" "identity.graphql" "schema.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3734,6 +3795,7 @@ func sourceData(filename string) string {
 
 var sources = []*ast.Source{
 	{Name: "accounts.graphql", Input: sourceData("accounts.graphql"), BuiltIn: false},
+	{Name: "documents.graphql", Input: sourceData("documents.graphql"), BuiltIn: false},
 	{Name: "ent.graphql", Input: sourceData("ent.graphql"), BuiltIn: false},
 	{Name: "enterprises.graphql", Input: sourceData("enterprises.graphql"), BuiltIn: false},
 	{Name: "flows.graphql", Input: sourceData("flows.graphql"), BuiltIn: false},
@@ -4074,6 +4136,8 @@ func (ec *executionContext) childFields_Flow(ctx context.Context, field graphql.
 		return ec.fieldContext_Flow_participants(ctx, field)
 	case "fields":
 		return ec.fieldContext_Flow_fields(ctx, field)
+	case "evidence":
+		return ec.fieldContext_Flow_evidence(ctx, field)
 	case "hasPasscode":
 		return ec.fieldContext_Flow_hasPasscode(ctx, field)
 	}
@@ -4152,6 +4216,22 @@ func (ec *executionContext) childFields_FlowEdge(ctx context.Context, field grap
 		return ec.fieldContext_FlowEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FlowEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_FlowEvidence(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "generatedAt":
+		return ec.fieldContext_FlowEvidence_generatedAt(ctx, field)
+	case "sha256":
+		return ec.fieldContext_FlowEvidence_sha256(ctx, field)
+	case "chainSeq":
+		return ec.fieldContext_FlowEvidence_chainSeq(ctx, field)
+	case "chainHash":
+		return ec.fieldContext_FlowEvidence_chainHash(ctx, field)
+	case "chainOK":
+		return ec.fieldContext_FlowEvidence_chainOK(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowEvidence", field.Name)
 }
 
 func (ec *executionContext) childFields_IdentityVerification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5357,6 +5437,28 @@ func (ec *executionContext) field_Mutation_sendCertConfirmationCode_args(ctx con
 		return nil, err
 	}
 	args["orderId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendCompletedFlowEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "email",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["email"] = arg1
 	return args, nil
 }
 
@@ -9116,6 +9218,38 @@ func (ec *executionContext) fieldContext_Flow_fields(_ context.Context, field gr
 	return fc, nil
 }
 
+func (ec *executionContext) _Flow_evidence(ctx context.Context, field graphql.CollectedField, obj *ent.Flow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Flow_evidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Flow().Evidence(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *FlowEvidence) graphql.Marshaler {
+			return ec.marshalOFlowEvidence2ᚖsignetᚋgraphᚐFlowEvidence(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Flow_evidence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Flow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowEvidence(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Flow_hasPasscode(ctx context.Context, field graphql.CollectedField, obj *ent.Flow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9757,6 +9891,121 @@ func (ec *executionContext) _FlowEdge_cursor(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_FlowEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("FlowEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _FlowEvidence_generatedAt(ctx context.Context, field graphql.CollectedField, obj *FlowEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowEvidence_generatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GeneratedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowEvidence_generatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowEvidence", field, false, false, "Time")
+}
+
+func (ec *executionContext) _FlowEvidence_sha256(ctx context.Context, field graphql.CollectedField, obj *FlowEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowEvidence_sha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sha256, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowEvidence_sha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _FlowEvidence_chainSeq(ctx context.Context, field graphql.CollectedField, obj *FlowEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowEvidence_chainSeq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChainSeq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowEvidence_chainSeq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowEvidence", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FlowEvidence_chainHash(ctx context.Context, field graphql.CollectedField, obj *FlowEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowEvidence_chainHash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChainHash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowEvidence_chainHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _FlowEvidence_chainOK(ctx context.Context, field graphql.CollectedField, obj *FlowEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowEvidence_chainOK(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChainOk, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowEvidence_chainOK(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowEvidence", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _IdentityVerification_id(ctx context.Context, field graphql.CollectedField, obj *ent.IdentityVerification) (ret graphql.Marshaler) {
@@ -11454,6 +11703,50 @@ func (ec *executionContext) fieldContext_Mutation_revokeSession(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_revokeSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendCompletedFlowEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendCompletedFlowEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendCompletedFlowEmail(ctx, fc.Args["id"].(int), fc.Args["email"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendCompletedFlowEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendCompletedFlowEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -35789,6 +36082,12 @@ func (ec *executionContext) _Flow(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Flow_fields(ctx, field, obj)
 				})
+		case "evidence":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Flow_evidence(ctx, field, obj)
+				})
 		case "hasPasscode":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -36030,6 +36329,59 @@ func (ec *executionContext) _FlowEdge(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "cursor":
 			out.Values[i] = ec._FlowEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var flowEvidenceImplementors = []string{"FlowEvidence"}
+
+func (ec *executionContext) _FlowEvidence(ctx context.Context, sel ast.SelectionSet, obj *FlowEvidence) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, flowEvidenceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FlowEvidence")
+		case "generatedAt":
+			out.Values[i] = ec._FlowEvidence_generatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sha256":
+			out.Values[i] = ec._FlowEvidence_sha256(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "chainSeq":
+			out.Values[i] = ec._FlowEvidence_chainSeq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "chainHash":
+			out.Values[i] = ec._FlowEvidence_chainHash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "chainOK":
+			out.Values[i] = ec._FlowEvidence_chainOK(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -36552,6 +36904,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "revokeSession":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeSession(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendCompletedFlowEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendCompletedFlowEmail(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -39015,13 +39374,13 @@ func (ec *executionContext) unmarshalNGrantSealInput2signetᚋgraphᚐGrantSealI
 }
 
 func (ec *executionContext) unmarshalNID2int(ctx context.Context, v any) (int, error) {
-	res, err := graphql.UnmarshalIntID(v)
+	res, err := scalar.UnmarshalIntID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNID2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalIntID(v)
+	res := scalar.MarshalIntID(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
@@ -40855,6 +41214,13 @@ func (ec *executionContext) marshalOFlowEdge2ᚖsignetᚋentᚐFlowEdge(ctx cont
 	return ec._FlowEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOFlowEvidence2ᚖsignetᚋgraphᚐFlowEvidence(ctx context.Context, sel ast.SelectionSet, v *FlowEvidence) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._FlowEvidence(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOFlowListFilter2ᚖsignetᚋgraphᚐFlowListFilter(ctx context.Context, v any) (*FlowListFilter, error) {
 	if v == nil {
 		return nil, nil
@@ -41039,7 +41405,7 @@ func (ec *executionContext) unmarshalOID2ᚖint(ctx context.Context, v any) (*in
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalIntID(v)
+	res, err := scalar.UnmarshalIntID(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -41049,7 +41415,7 @@ func (ec *executionContext) marshalOID2ᚖint(ctx context.Context, sel ast.Selec
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalIntID(*v)
+	res := scalar.MarshalIntID(*v)
 	return res
 }
 

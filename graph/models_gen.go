@@ -142,6 +142,18 @@ type FlowDraftInput struct {
 	Fields []*SignFieldInput `json:"fields,omitempty"`
 }
 
+// 证据报告的存证信息：报告保存在平台，随合同压缩包下载。
+type FlowEvidence struct {
+	GeneratedAt time.Time `json:"generatedAt"`
+	// 证据报告（JSON）的 SHA-256，已由平台时间戳服务加盖时间戳
+	Sha256 string `json:"sha256"`
+	// 生成报告时签署轨迹哈希链的最后一条事件及其哈希
+	ChainSeq  int    `json:"chainSeq"`
+	ChainHash string `json:"chainHash"`
+	// 生成报告时哈希链是否校验通过
+	ChainOk bool `json:"chainOK"`
+}
+
 // 列表搜索：任务名称/编号；“更多”中的签署方、发起时间、合同名称/编号、场景、截止时间。
 type FlowListFilter struct {
 	Keyword      *string     `json:"keyword,omitempty"`
