@@ -196,7 +196,7 @@ describe('phone 360×640', () => {
     await reg.locator('input[name=code]').fill(code)
     await reg.getByRole('button', { name: '注册' }).click()
     await page.waitForURL(/\/tasks$/)
-    await waitText(page.getByTestId('under-construction'), '建设中')
+    await waitText(page.getByTestId('pager'), '共 0 条')
     await shot(page, 'phone-03-tasks')
 
     // 用户中心 through the tab bar; the phone is masked.
@@ -321,8 +321,7 @@ describe('phone 360×640', () => {
 
     // Deep links served by the SPA fallback.
     await page.goto(`${server.base}/s/abc123`)
-    await waitText(page.getByTestId('under-construction'), '签署文件 · 建设中')
-    await waitText(page.locator('.code'), 'abc123')
+    await waitText(page.getByTestId('link-invalid'), '签署链接无效，请核对短信中的链接')
     await shot(page, 'phone-10-sms-link')
     await page.goto(`${server.base}/no/such/page`)
     await waitText(page.locator('.van-empty'), '页面不存在')
@@ -420,8 +419,8 @@ describe('PC 1440×900', () => {
     await waitText(page.getByTestId('masked-phone'), masked(newPhone))
     await waitText(page.getByTestId('user-menu'), masked(newPhone))
 
-    await page.locator('nav.side').getByText('待办').click()
-    await waitText(page.getByTestId('under-construction'), '文件管理 · 建设中')
+    await page.locator('nav.side a.item', { hasText: '文件管理' }).click()
+    await waitText(page.getByTestId('pager'), '共 0 条')
     await shot(page, 'pc-06-tasks')
 
     await page.getByTestId('user-menu').click()

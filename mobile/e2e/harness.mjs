@@ -47,6 +47,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
  * It builds nothing: the binary must embed the built client (make build).
  */
 export async function startServer() {
+  // Development: run against a server that is already up (e.g. `npm run dev`,
+  // whose proxy reaches the Go server); nothing is started or stopped.
+  if (process.env.SIGNET_E2E_BASE) {
+    mkdirSync(outDir, { recursive: true })
+    return { base: process.env.SIGNET_E2E_BASE.replace(/\/$/, ''), stop: async () => {} }
+  }
   const bin = process.env.SIGNET_BIN ?? resolve(mobileDir, '../bin/signet')
   if (!existsSync(bin)) {
     throw new Error(`e2e: ${bin} is missing. Build it first with \`make build\` (it embeds mobile/dist), or set SIGNET_BIN.`)
@@ -187,7 +193,7 @@ export function shot(page, name) {
 export function recordAssets(page, name) {
   const urls = new Set()
   const onResponse = (r) => {
-    if (/\.(js|css)$/.test(new URL(r.url()).pathname)) urls.add(r.url())
+    if (/\.(m?js|css)$/.test(new URL(r.url()).pathname)) urls.add(r.url())
   }
   page.on('response', onResponse)
   return async () => {
@@ -197,6 +203,7 @@ export function recordAssets(page, name) {
       const body = Buffer.from(await (await fetch(url)).arrayBuffer())
       const file = new URL(url).pathname
       files.push({ file, kind: file.endsWith('.css') ? 'css' : 'js', raw: body.length, gzip: gzipSync(body, { level: 9 }).length })
+      // Chunks of the app name pdf.js's own files: pdf-*.js and pdf.worker*.
     }
     files.sort((a, b) => b.gzip - a.gzip)
     const total = (kind) => {

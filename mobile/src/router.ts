@@ -21,6 +21,8 @@ declare module 'vue-router' {
     tab?: TabName
     /** Where the phone nav bar's back arrow leads; none on top-level pages. */
     back?: string
+    /** PC: the page uses the full content width (tables, contracts). */
+    wide?: boolean
   }
 }
 
@@ -49,14 +51,26 @@ export const routes: RouteRecordRaw[] = [
   {
     path: '/tasks',
     name: 'tasks',
-    component: () => import('./pages/TasksPage.vue'),
-    meta: { title: '待办', layout: 'app', auth: true, tab: 'tasks' },
+    component: () => import('./pages/FlowsPage.vue'),
+    meta: { title: '文件管理', layout: 'app', auth: true, tab: 'tasks', wide: true },
+  },
+  {
+    path: '/flows/:id',
+    name: 'flow',
+    component: () => import('./pages/FlowTrailPage.vue'),
+    meta: { title: '轨迹', layout: 'app', auth: true, back: '/tasks', wide: true },
+  },
+  {
+    path: '/flows/:id/sign',
+    name: 'flow-sign',
+    component: () => import('./pages/FlowSignPage.vue'),
+    meta: { title: '签署文件', layout: 'app', auth: true, back: '/tasks', wide: true },
   },
   {
     path: '/initiate',
     name: 'initiate',
     component: () => import('./pages/InitiatePage.vue'),
-    meta: { title: '发起签约', layout: 'app', auth: true, tab: 'initiate' },
+    meta: { title: '发起签约', layout: 'app', auth: true, tab: 'initiate', wide: true },
   },
   {
     path: '/verify',
@@ -87,6 +101,12 @@ export const routes: RouteRecordRaw[] = [
     name: 'change-phone',
     component: () => import('./pages/user/ChangePhonePage.vue'),
     meta: { title: '修改手机号', layout: 'app', auth: true, back: '/user' },
+  },
+  {
+    path: '/user/realname',
+    name: 'realname',
+    component: () => import('./pages/user/RealNamePage.vue'),
+    meta: { title: '实名认证', layout: 'app', auth: true, back: '/user' },
   },
   {
     path: '/user/sessions',

@@ -1,0 +1,328 @@
+// End to end (issue 6, test b): a PC context initiates a two-party flow
+// (upload, parties, fields, send); phone contexts (360×640) sign through the
+// SMS links — code from the development outbox, real-name verification in
+// the sandbox, seal, 意愿认证 code — one with the initiator's position
+// (一键盖章), one placing the seal by tapping; a second PC context on the
+// trail page sees the progress change without reloading. Also measures the
+// signing route's JavaScript (pdf.js and its worker must load lazily).
+import assert from 'node:assert/strict'
+import { after, afterEach, before, describe, it } from 'node:test'
+import { gql, launchBrowser, outboxCount, randomPhone, recordAssets, shot, startServer, waitForCode, watchConsole } from './harness.mjs'
+import { makePdf } from './pdf.mjs'
+
+const PHONE_VIEWPORT = { width: 360, height: 640 }
+const PC_VIEWPORT = { width: 1440, height: 900 }
+/** The signing route's own JavaScript, pdf.js and its worker excluded (they load lazily). */
+const SIGN_JS_BUDGET_GZIP = 250 * 1024
+const PASSWORD = 'Signet#2026'
+
+let server
+let browser
+const openPages = new Set()
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const kb = (n) => (n / 1024).toFixed(1)
+
+async function waitText(locator, want, timeout = 10_000) {
+  const deadline = Date.now() + timeout
+  let last = ''
+  for (;;) {
+    try {
+      last = (await locator.first().innerText({ timeout: 1_000 })).trim()
+      if (typeof want === 'string' ? last.includes(want) : want.test(last)) return last
+    } catch {
+      // not there yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${want} in ${locator}; last text: ${JSON.stringify(last)}`)
+    await sleep(100)
+  }
+}
+
+async function newPage(viewport, token = null) {
+  const context = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' })
+  if (token) await context.addInitScript((t) => localStorage.setItem('signet.token', t), token)
+  const page = await context.newPage()
+  page.setDefaultTimeout(15_000)
+  openPages.add(page)
+  context.on('close', () => openPages.delete(page))
+  return { context, page, consoleErrors: watchConsole(page) }
+}
+
+afterEach(async (t) => {
+  let i = 0
+  for (const page of openPages) {
+    await shot(page, `failure-${t.name.slice(0, 20).replace(/\W+/g, '_')}-${i++}`).catch(() => {})
+    await page.context().close().catch(() => {})
+  }
+})
+
+/** register creates an account through the API (registration has its own test). */
+async function register(phone) {
+  const before = await outboxCount(server.base, phone)
+  await gql(server.base, 'mutation($p: String) { sendSMSCode(input: { purpose: REGISTER, phone: $p }) { maskedPhone } }', { p: phone })
+  const code = await waitForCode(server.base, phone, before)
+  const { agreements } = await gql(server.base, '{ agreements { document version } }')
+  const v = (k) => agreements.find((a) => a.document === k).version
+  const d = await gql(server.base, 'mutation($in: RegisterInput!) { register(input: $in) { token } }', {
+    in: { phone, password: PASSWORD, passwordConfirm: PASSWORD, code, serviceAgreementVersion: v('service_agreement'), privacyStatementVersion: v('privacy_statement') },
+  })
+  return d.register.token
+}
+
+/** signLink waits for the signing-link SMS to phone and returns its path (/s/…). */
+async function signLink(phone) {
+  const deadline = Date.now() + 15_000
+  for (;;) {
+    const r = await fetch(`${server.base}/dev/outbox?phone=${phone}`)
+    const m = ((await r.json()).messages ?? []).find((x) => x.template === 'sign_link')
+    if (m) return new URL(m.params.link).pathname
+    if (Date.now() > deadline) throw new Error(`no signing link SMS to ${phone}`)
+    await sleep(200)
+  }
+}
+
+/** A test ID number (GB 11643 check character) for the identity sandbox. */
+function idNumber(seq) {
+  const first = `11010519900101${String(seq).padStart(3, '0')}`
+  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+  const sum = [...first].reduce((s, c, i) => s + Number(c) * w[i], 0)
+  return first + '10X98765432'[sum % 11]
+}
+
+/**
+ * signOnPhone opens an SMS link at 360×640 and signs: phone code, real-name
+ * verification, then 一键盖章 (preset) or a tap on page 1 (place).
+ */
+async function signOnPhone(t, { path, phone, name, seq, mode, shots }) {
+  const p = await newPage(PHONE_VIEWPORT)
+  const { page } = p
+  const assets = recordAssets(page, `sign-route-${shots}`)
+  await page.goto(`${server.base}${path}`)
+  await page.getByTestId('link-landing').waitFor()
+  await waitText(page.getByTestId('link-landing'), phone.slice(0, 3) + '****' + phone.slice(7))
+  await page.waitForLoadState('networkidle')
+  const beforePdf = await assets()
+  assert.ok(!beforePdf.files.some((f) => /\/pdf[-.]/.test(f.file)), 'the landing page loads no pdf.js')
+  const routeAssets = recordAssets(page, `sign-route-${shots}-full`)
+  await shot(page, `${shots}-01-landing`)
+
+  const before = await outboxCount(server.base, phone)
+  await page.getByTestId('send-code').click()
+  const code = await waitForCode(server.base, phone, before)
+  await page.locator('input[name=code]').fill(code)
+  await page.getByRole('button', { name: '验证并查看合同' }).click()
+
+  // 个人实名认证 (a new account): a wrong check character first.
+  const rn = page.getByTestId('realname')
+  await rn.waitFor()
+  await rn.locator('input[name=name]').fill(name)
+  const id = idNumber(seq)
+  await rn.locator('input[name=idNumber]').fill(id.slice(0, 17) + (id[17] === '0' ? '1' : '0'))
+  await rn.getByRole('button', { name: '下一步' }).click()
+  await waitText(rn.locator('.van-field__error-message'), '身份证号校验位不正确')
+  await rn.locator('input[name=idNumber]').fill(id)
+  await shot(page, `${shots}-02-realname`)
+  await rn.getByRole('button', { name: '下一步' }).click()
+  const submit = rn.locator('button[type=submit]')
+  await waitText(submit, '手机实名认证')
+  await submit.click()
+
+  // The contract, drawn by pdf.js.
+  await page.locator('[data-page="1"][data-state="drawn"]').waitFor({ timeout: 20_000 })
+  await waitText(page.getByTestId('flow-name'), '房屋租赁合同')
+  // Zoom: the page gets wider.
+  const w0 = (await page.locator('[data-page="1"]').boundingBox()).width
+  await page.getByRole('button', { name: '放大' }).click()
+  await waitText(page.getByTestId('zoom'), '125%')
+  await sleep(200)
+  const w1 = (await page.locator('[data-page="1"]').boundingBox()).width
+  assert.ok(w1 > w0 * 1.2, `zoomed page ${w1} px vs ${w0} px`)
+  await page.getByRole('button', { name: '缩小' }).click()
+  await shot(page, `${shots}-03-contract`)
+
+  if (mode === 'preset') {
+    await page.getByTestId('one-click').click()
+    await page.getByTestId('sign-field').locator('img').first().waitFor()
+  } else {
+    await waitText(page.locator('.notice.tip'), '请点击合同页面放置印章')
+    await page.locator('[data-page="1"]').click({ position: { x: 200, y: 250 } })
+    await page.getByTestId('placement').waitFor()
+  }
+  await shot(page, `${shots}-04-stamped`)
+  await page.getByTestId('confirm-sign').click()
+  const sheet = page.getByTestId('confirm-sheet')
+  await waitText(sheet, mode === 'preset' ? '第 2 页' : '第 1 页')
+  await waitText(sheet, '共 1 处印章')
+  await shot(page, `${shots}-05-confirm`)
+
+  const beforeIntent = await outboxCount(server.base, phone)
+  await sheet.getByTestId('submit-sign').click()
+  const intentCode = await waitForCode(server.base, phone, beforeIntent)
+  const fp = await waitText(page.getByTestId('fingerprint'), /^[0-9a-f]{8}$/)
+  const sms = (await (await fetch(`${server.base}/dev/outbox?phone=${phone}`)).json()).messages[0]
+  assert.ok(sms.text.includes(fp), `the 文件指纹 ${fp} is the one in the SMS: ${sms.text}`)
+  await page.getByTestId('intent').locator('input[name=code]').fill(intentCode)
+  await shot(page, `${shots}-06-intent`)
+  await page.getByTestId('confirm-intent').click()
+  await waitText(page.getByTestId('sign-done'), '签署完成', 30_000)
+  await shot(page, `${shots}-07-done`)
+
+  await page.waitForLoadState('networkidle')
+  const full = await routeAssets()
+  const all = [...beforePdf.files, ...full.files.filter((f) => !beforePdf.files.some((b) => b.file === f.file))]
+  const isPdfjs = (f) => /\/pdf[-.]/.test(f.file)
+  const own = all.filter((f) => f.kind === 'js' && !isPdfjs(f))
+  const pdfjs = all.filter((f) => f.kind === 'js' && isPdfjs(f))
+  const sum = (fs, k) => fs.reduce((n, f) => n + f[k], 0)
+  t.diagnostic(`signing route JS without pdf.js: ${kb(sum(own, 'gzip'))} KB gzip (${kb(sum(own, 'raw'))} KB raw) in ${own.length} files; ` +
+    `pdf.js + worker, loaded lazily: ${kb(sum(pdfjs, 'gzip'))} KB gzip (${kb(sum(pdfjs, 'raw'))} KB raw) in ${pdfjs.length} files`)
+  assert.ok(pdfjs.some((f) => /worker/.test(f.file)), 'the pdf.js worker was loaded')
+  // Only the built client has meaningful sizes (a dev server serves modules unbundled).
+  if (!process.env.SIGNET_E2E_BASE) {
+    assert.ok(sum(own, 'gzip') <= SIGN_JS_BUDGET_GZIP, `signing route JS ${sum(own, 'gzip')} B gzip exceeds ${SIGN_JS_BUDGET_GZIP}`)
+  }
+  assert.deepEqual(p.consoleErrors(), [], 'no console errors on the signing phone')
+  await p.context.close()
+}
+
+before(async () => {
+  server = await startServer()
+  browser = await launchBrowser()
+})
+
+after(async () => {
+  await browser?.close()
+  await server?.stop()
+})
+
+describe('contract: PC initiates, phones sign through the SMS link, the trail updates live', () => {
+  it('initiates, signs twice and shows the progress live', { timeout: 300_000 }, async (t) => {
+    const alicePhone = randomPhone()
+    const bobPhone = randomPhone()
+    const carolPhone = randomPhone()
+    const alice = await register(alicePhone)
+
+    // 发起签约 at 1440×900.
+    const pc = await newPage(PC_VIEWPORT, alice)
+    const page = pc.page
+    if (process.env.E2E_DEBUG) page.on('request', (r) => r.url().endsWith('/graphql') && console.log('REQ', r.postData()?.slice(0, 600)))
+    await page.goto(`${server.base}/initiate`)
+    const info = page.getByTestId('step-info')
+    await info.locator('input[name=name]').fill('房屋租赁合同')
+    await page.getByTestId('next').click()
+    const up = page.getByTestId('step-upload')
+    await up.waitFor()
+    await page.waitForURL(/\/initiate\?draft=\w+/)
+    // A file that is not a PDF: the server's message under it.
+    await up.getByTestId('file-input').setInputFiles({ name: '说明.pdf', mimeType: 'application/pdf', buffer: Buffer.from('hello') })
+    await waitText(up.getByTestId('upload-error'), '不是 PDF')
+    await up.getByTestId('file-input').setInputFiles({ name: '租赁合同.pdf', mimeType: 'application/pdf', buffer: makePdf(2) })
+    await waitText(up.getByTestId('doc'), '租赁合同')
+    await waitText(up.getByTestId('doc'), '2 页')
+    await shot(page, 'pc-flow-01-upload')
+    await page.getByTestId('next').click()
+
+    const parties = page.getByTestId('step-parties')
+    await parties.waitFor()
+    // An empty party: the client's messages.
+    await page.getByTestId('next').click()
+    await waitText(parties.locator('.van-field__error-message'), '请输入姓名')
+    const forms = parties.getByTestId('party-form')
+    await forms.nth(0).locator('input[name=partyName]').fill('王小明')
+    await forms.nth(0).locator('input[name=partyPhone]').fill(bobPhone)
+    await parties.getByTestId('add-signer').click()
+    await forms.nth(1).locator('input[name=partyName]').fill('李四')
+    await forms.nth(1).locator('input[name=partyPhone]').fill(carolPhone)
+    await shot(page, 'pc-flow-02-parties')
+    await page.getByTestId('next').click()
+
+    // 签署位置: drag 王小明's 个人签章 onto page 2; 李四 gets none (places it himself).
+    const fields = page.getByTestId('step-fields')
+    await fields.waitFor()
+    await page.locator('[data-page="1"][data-state="drawn"]').waitFor({ timeout: 20_000 })
+    // Pages are drawn lazily: page 2 only once it comes near the viewport.
+    await page.locator('[data-page="2"]').scrollIntoViewIfNeeded()
+    await page.locator('[data-page="2"][data-state="drawn"]').waitFor({ timeout: 20_000 })
+    const chip = fields.locator('.pal-party').nth(0).getByTestId('palette-personal_seal')
+    await chip.dragTo(page.locator('[data-page="2"]'), { targetPosition: { x: 150, y: 300 } })
+    await page.getByTestId('field-box').waitFor()
+    assert.equal(await page.getByTestId('field-box').count(), 1)
+    await waitText(fields.locator('.pal-party').nth(0), '1 处')
+    await shot(page, 'pc-flow-03-fields')
+    await page.getByTestId('send').click()
+    await page.waitForURL(/\/flows\/\d+$/)
+    const flowPath = new URL(page.url()).pathname
+    await waitText(page.getByTestId('trail-status'), '签署中')
+
+    // The initiator's 文件管理: 我发起的 with its count, the row and 催办.
+    await page.goto(`${server.base}/tasks?list=initiated`)
+    await waitText(page.getByTestId('list-initiated'), '我发起的1')
+    await waitText(page.getByTestId('flow-row'), '房屋租赁合同')
+    await waitText(page.getByTestId('flow-row'), '王小明签署中')
+    await page.getByTestId('flow-row').locator('[data-action=remind]').click()
+    await waitText(page.locator('.van-toast'), '已催办')
+    await page.locator('input[name=keyword]').fill('不存在的合同')
+    await page.getByRole('button', { name: '搜索' }).click()
+    await waitText(page.getByTestId('pager'), '共 0 条')
+    await page.getByRole('button', { name: '更多' }).click()
+    await page.getByTestId('search-more').locator('input[name=party]').fill('王小明')
+    await page.locator('input[name=keyword]').fill('')
+    await page.getByRole('button', { name: '搜索' }).click()
+    await waitText(page.getByTestId('pager'), '共 1 条')
+    await shot(page, 'pc-flow-04-list')
+
+    // A second PC context watches the trail.
+    const watcher = await newPage(PC_VIEWPORT, alice)
+    const w = watcher.page
+    await w.goto(`${server.base}${flowPath}`)
+    // Live through the flowUpdated subscription; a server without it (the
+    // trail API still being built) gets a reload instead, and the run says so.
+    const liveText = await waitText(w.getByTestId('trail-live'), /实时更新|连接已断开/)
+    const live = liveText.includes('实时更新')
+    if (!live) t.diagnostic('the server has no flowUpdated subscription: the trail page is reloaded to see progress (not live)')
+    const refresh = async () => {
+      if (!live) await w.reload()
+    }
+    const bobRow = w.locator('[data-testid=party][data-name="王小明"]')
+    await waitText(bobRow.getByTestId('party-status'), '签署中')
+    // Reloading would lose this marker.
+    await w.evaluate(() => {
+      window.__noReload = true
+    })
+    await shot(w, 'pc-flow-05-trail-before')
+
+    // 王小明 signs on his phone with 一键盖章.
+    await signOnPhone(t, { path: await signLink(bobPhone), phone: bobPhone, name: '王小明', seq: 11, mode: 'preset', shots: 'phone-sign-bob' })
+    await refresh()
+    await waitText(bobRow.getByTestId('party-status'), '已签署')
+    await waitText(w.locator('[data-testid=party][data-name="李四"]').getByTestId('party-status'), '签署中')
+    if (live) {
+      assert.equal(await w.evaluate(() => window.__noReload), true, 'the trail page was not reloaded')
+      await w.getByRole('tab', { name: '轨迹' }).click()
+      await waitText(w.getByTestId('events'), '王小明')
+    }
+    await shot(w, 'pc-flow-06-trail-after-bob')
+
+    // 李四 places his seal himself; the flow completes, still live.
+    await signOnPhone(t, { path: await signLink(carolPhone), phone: carolPhone, name: '李四', seq: 12, mode: 'place', shots: 'phone-sign-carol' })
+    await refresh()
+    await waitText(w.getByTestId('trail-status'), '已完成', 30_000)
+    if (live) assert.equal(await w.evaluate(() => window.__noReload), true, 'the trail page was not reloaded')
+    await w.getByRole('tab', { name: '签署进度' }).click()
+    await waitText(w.locator('[data-testid=party][data-name="李四"]').getByTestId('party-status'), '已签署')
+    await shot(w, 'pc-flow-07-trail-completed')
+
+    // 已完成 in the initiator's lists.
+    await page.goto(`${server.base}/tasks?list=completed`)
+    await waitText(page.getByTestId('flow-row'), '房屋租赁合同')
+    await shot(page, 'pc-flow-08-completed')
+
+    // Expected: the refused non-PDF upload (400), and while the server lacks
+    // the trail API, its GraphQL validation failures (422) before the fallback.
+    const unexpected = (errs, allowed) => errs.filter((e) => !allowed.some((a) => e.includes(a)))
+    const trailMissing = live ? [] : ['status of 422']
+    assert.deepEqual(unexpected(pc.consoleErrors(), ['status of 400 (Bad Request)', ...trailMissing]), [], 'no console errors on the initiating PC')
+    assert.equal(pc.consoleErrors().filter((e) => e.includes('status of 400')).length, 1, 'one refused upload')
+    assert.deepEqual(unexpected(watcher.consoleErrors(), trailMissing), [], 'no console errors on the watching PC')
+  })
+})
