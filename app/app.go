@@ -97,6 +97,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		a.Close()
 		return nil, err
 	}
+	if err := a.scheduleEnterpriseJobs(); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if err := a.startPlatform(ctx); err != nil {
 		a.Close()
 		return nil, err
@@ -174,13 +178,14 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		Logger: a.Logger,
 		Schema: graph.NewSchema(&graph.Resolver{DB: a.DB.Client, Accounts: acc,
 			Identity: a.Identity, Enterprises: a.Enterprises, Contracts: a.Flows}),
-		Accounts:  acc,
-		Ready:     func(ctx context.Context) error { return a.DB.SQL.PingContext(ctx) },
-		Outbox:    a.Outbox,
-		Registry:  reg,
-		Trust:     ts.Handler(),
-		Documents: a.Flows,
-		App:       mobile.Dist(),
+		Accounts:      acc,
+		Ready:         func(ctx context.Context) error { return a.DB.SQL.PingContext(ctx) },
+		Outbox:        a.Outbox,
+		Registry:      reg,
+		Trust:         ts.Handler(),
+		Documents:     a.Flows,
+		CertDocuments: a.Enterprises,
+		App:           mobile.Dist(),
 
 		Callbacks: callbacks,
 		Sandbox:   sandbox,
@@ -238,7 +243,6 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		"database", a.DB.Dialect, "sms", a.Config.SMS.Provider)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	go a.pollReviews(ctx, 30*time.Second)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

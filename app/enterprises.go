@@ -65,12 +65,13 @@ func (a *App) buildEnterprises(provider sms.Provider, now func() time.Time) (cal
 	}
 	a.Sandboxes = sb
 	idv, err := identity.New(identity.Config{DB: a.DB.Client, Checker: sb.Identity, Face: sb.Identity,
-		ProviderName: "sandbox", Certs: cs, Seals: gen, BaseURL: cfg.BaseURL, Logger: a.Logger, Now: now})
+		ProviderName: "sandbox", Certs: cs, Seals: gen, BaseURL: cfg.BaseURL, Logger: a.Logger, Now: now, Events: a.Events})
 	if err != nil {
 		return nil, nil, err
 	}
 	a.Identity = idv
-	ents, err := enterprises.New(enterprises.Config{DB: a.DB.Client, Accounts: a.Accounts, SMS: provider, Certs: cs,
+	ents, err := enterprises.New(enterprises.Config{DB: a.DB.Client, Database: a.DB, Jobs: a.Jobs, Blobs: a.Blobs,
+		Events: a.Events, Accounts: a.Accounts, SMS: provider, Certs: cs,
 		Seals: gen, Checker: sb.Identity, Bank: sb.Bank, Pay: sb.Pay, CA: sb.CA, Fees: enterprises.DefaultFees(),
 		BaseURL: cfg.BaseURL, Logger: a.Logger, Now: now})
 	if err != nil {
@@ -164,25 +165,15 @@ func pseudonymKey(path string) ([]byte, error) {
 	return b, f.Close()
 }
 
-// pollReviews follows enterprise applications under CA review every
-// interval until ctx ends.
-//
-// INTERIM: this ticker stands in for the River job the architecture asks
-// for; when package jobs lands, the review poll becomes a periodic job and
-// this goroutine goes.
-func (a *App) pollReviews(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := a.Enterprises.PollReviews(viewer.System(ctx)); err != nil {
-				a.Logger.WarnContext(ctx, "poll CA reviews", "err", err)
-			} else if n > 0 {
-				a.Logger.InfoContext(ctx, "CA reviews concluded", "count", n)
-			}
-		}
+// scheduleEnterpriseJobs adds the periodic sweep that gives every
+// enterprise application under CA review its review job (the jobs
+// themselves are inserted with the change that starts the review). It
+// needs the River client, so it runs once every worker is registered.
+func (a *App) scheduleEnterpriseJobs() error {
+	c, err := a.Jobs.Client()
+	if err != nil {
+		return err
 	}
+	_, err = c.PeriodicJobs().AddSafely(enterprises.ReviewSweepJob())
+	return err
 }

@@ -1,17 +1,22 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"signet/config"
+	"signet/ent/certdocument"
 	"signet/ent/certificate"
+	"signet/ent/certorder"
 	"signet/ent/membership"
 	entseal "signet/ent/seal"
 	"signet/ent/sealgrant"
@@ -53,6 +58,7 @@ func TestEnterpriseAuthorizationMatrix(t *testing.T) {
 
 		sys := viewer.System(context.Background())
 		db := s.App.DB.Client
+		docA := Must(db.CertDocument.Query().Where(certdocument.HasOrderWith(certorder.ID(orderA.ID))).FirstID(sys))(t)
 		sealA := Must(db.Seal.Query().Where(entseal.EnterpriseID(orderA.EnterpriseID), entseal.KindEQ(entseal.KindContract)).Only(sys))(t)
 		certA := Must(db.Certificate.Query().Where(certificate.EnterpriseID(orderA.EnterpriseID)).Only(sys))(t)
 		memberUID := viewer.FromContext(member).UserID
@@ -62,14 +68,14 @@ func TestEnterpriseAuthorizationMatrix(t *testing.T) {
 
 		vars := map[string]any{
 			"seal": sealA.ID, "cert": certA.ID, "mem": memM.ID, "grant": grantA.ID, "jr": pendingJR.ID,
-			"order": orderA.ID, "ent": orderA.EnterpriseID, "user": memberUID,
+			"order": orderA.ID, "ent": orderA.EnterpriseID, "user": memberUID, "djr": jr.ID,
 			"from": s.Clock.Now().Format(time.RFC3339), "until": s.Clock.Now().Add(time.Hour).Format(time.RFC3339),
 		}
 		// Operations without an id act on the caller's own active space: for
 		// B's administrator they must answer about B, never about A.
 		own := map[string]bool{"consoleEnterprise": true, "consoleMembers": true, "consoleSeals": true,
 			"consoleSealGrants": true, "consoleCertificates": true, "consoleJoinRequests": true,
-			"updateOrganization": true, "addMember": true, "createSeal": true}
+			"updateOrganization": true, "addMember": true, "createSeal": true, "consoleTrail": true, "startRecertification": true}
 		aIDs := []string{strconv.Itoa(orderA.EnterpriseID), strconv.Itoa(sealA.ID), strconv.Itoa(certA.ID),
 			strconv.Itoa(memM.ID), strconv.Itoa(pendingJR.ID), strconv.Itoa(grantA.ID), "矩阵甲有限公司", certA.Serial}
 		ops := []struct{ name, query string }{
@@ -96,7 +102,13 @@ func TestEnterpriseAuthorizationMatrix(t *testing.T) {
 			{"refreshCertOrder", `mutation($order: ID!) { refreshCertOrder(orderId: $order) { id } }`},
 			{"revokeEnterpriseCertification", `mutation($order: ID!) { revokeEnterpriseCertification(orderId: $order) { id } }`},
 			{"continueEnterpriseCertification", `mutation($order: ID!) { continueEnterpriseCertification(orderId: $order) { id } }`},
-			{"uploadCertDocument", `mutation($order: ID!) { uploadCertDocument(input: {orderId: $order, kind: business_license, fileName: "x.png", contentBase64: "aGVsbG8="}) { id } }`},
+			{"startRecertification", `mutation { startRecertification { id } }`},
+			{"issueUKeyCertificate", `mutation($cert: ID!) { issueUKeyCertificate(id: $cert, csr: "x") }`},
+			{"bindUKeyCertificate", `mutation($cert: ID!) { bindUKeyCertificate(id: $cert, certificate: "x") { id } }`},
+			{"consoleTrail", `{ consoleTrail { events { action payload } } }`},
+			{"revokeJoinRequest", `mutation($jr: ID!) { revokeJoinRequest(id: $jr) { id } }`},
+			{"rejoinEnterprise", `mutation($jr: ID!) { rejoinEnterprise(id: $jr) { id } }`},
+			{"decideJoinRequest decided", `mutation($djr: ID!) { decideJoinRequest(id: $djr, approve: false) { id status } }`},
 		}
 		actors := []struct{ name, token string }{{"outsider", tokO}, {"member without the role", tokM}, {"administrator of another enterprise", tokB}}
 		for _, op := range ops {
@@ -119,6 +131,50 @@ func TestEnterpriseAuthorizationMatrix(t *testing.T) {
 				}
 			}
 		}
+		// What each of them may see of their own: never A's seals or grants.
+		for _, a := range actors {
+			for _, q := range []string{`{ usableSeals { id name } }`, `{ mySealGrants { id sealName } }`} {
+				r := s.Do(a.token, q, vars)
+				for _, id := range []string{strconv.Itoa(sealA.ID), strconv.Itoa(grantA.ID)} {
+					if a.token != tokM && strings.Contains(string(r.Data), `"`+id+`"`) {
+						t.Errorf("%s as %s shows A's %s: %s", q, a.name, id, r.Data)
+					}
+				}
+			}
+		}
+		// The plain member sees exactly the grant and the seal A gave them.
+		var mine struct {
+			UsableSeals  []struct{ ID string }
+			MySealGrants []struct{ ID, SealName string }
+		}
+		s.MustDo(tokM, `{ usableSeals { id } mySealGrants { id sealName } }`, nil, &mine)
+		if len(mine.UsableSeals) != 1 || mine.UsableSeals[0].ID != strconv.Itoa(sealA.ID) ||
+			len(mine.MySealGrants) != 1 || mine.MySealGrants[0].ID != strconv.Itoa(grantA.ID) {
+			t.Errorf("member's usable seals and grants: %+v", mine)
+		}
+		// The plain member may switch into A (and back), never into B.
+		if r := s.Do(tokM, `mutation($id: ID) { switchSpace(enterpriseId: $id) { role } }`, map[string]any{"id": orderB.EnterpriseID}); r.Code() != "FORBIDDEN" {
+			t.Errorf("member into B: %s %s", r.Code(), r.Data)
+		}
+		var sw struct{ SwitchSpace struct{ Role string } }
+		s.MustDo(tokM, `mutation($id: ID) { switchSpace(enterpriseId: $id) { role } }`, map[string]any{"id": orderA.EnterpriseID}, &sw)
+		if sw.SwitchSpace.Role != "member" {
+			t.Errorf("member in A: role %q", sw.SwitchSpace.Role)
+		}
+		// A decided request stays decided, also for A's administrator.
+		if r := s.Do(tokA, `mutation($djr: ID!) { decideJoinRequest(id: $djr, approve: false) { id } }`, vars); r.Code() != "CONFLICT" {
+			t.Errorf("deciding a decided request: %s %s", r.Code(), r.Data)
+		}
+		// Application documents: only the applicant uploads and downloads.
+		for _, tok := range []string{tokO, tokM, tokB, ""} {
+			if code, _ := uploadDoc(t, s, tok, orderA.ID, "business_license", PNG(320, 320)); code != 401 && code != 404 && code != 403 {
+				t.Errorf("upload to A's order: %d", code)
+			}
+			if code, _ := getWithToken(t, s, tok, "/files/enterprise-documents/"+strconv.Itoa(docA)); code != 401 && code != 404 && code != 403 {
+				t.Errorf("download of A's document: %d", code)
+			}
+		}
+
 		// Anonymous callers are refused too.
 		for _, op := range ops {
 			if r := s.Do("", op.query, vars); len(r.Errors) == 0 {
@@ -238,9 +294,53 @@ func TestEnterpriseAPIJourney(t *testing.T) {
 	if !strings.HasPrefix(letter.AuthorizationLetterTemplate.DataURL, "data:text/html") {
 		t.Error("no letter template")
 	}
+	oid, _ := strconv.Atoi(id)
+	// Uploads are multipart, into the blob store; refusals first.
+	if code, body := uploadDoc(t, s, tok, oid, "business_license", []byte("hello")); code != 400 || !strings.Contains(body, "仅支持") {
+		t.Errorf("text upload: %d %s", code, body)
+	}
+	if code, body := uploadDoc(t, s, tok, oid, "passport", PNG(320, 320)); code != 400 || !strings.Contains(body, "材料类型") {
+		t.Errorf("unknown kind: %d %s", code, body)
+	}
+	if code, body := uploadDoc(t, s, tok, oid, "business_license", make([]byte, 5<<20+1)); code != 400 || !strings.Contains(body, "5MB") {
+		t.Errorf("oversized upload: %d %s", code, body)
+	}
+	// Far beyond the 1 MiB GraphQL limit: a 3 MB licence scan.
+	big := append(PNG(320, 320), make([]byte, 3<<20)...)
 	for _, k := range []string{"authorization_letter", "business_license", "applicant_id_front", "applicant_id_back"} {
-		s.MustDo(tok, `mutation($in: UploadCertDocumentInput!) { uploadCertDocument(input: $in) { id size contentType } }`,
-			map[string]any{"in": map[string]any{"orderId": id, "kind": k, "fileName": k + ".png", "contentBase64": b64(PNG(320, 320))}}, nil)
+		img := PNG(320, 320)
+		if k == "business_license" {
+			img = big
+		}
+		code, body := uploadDoc(t, s, tok, oid, k, img)
+		if code != 201 {
+			t.Fatalf("upload %s: %d %s", k, code, body)
+		}
+	}
+	var docs struct {
+		CertificationOrder struct {
+			Documents []struct {
+				ID, Kind, DownloadURL string
+				Size                  int
+			}
+		}
+	}
+	s.MustDo(tok, `query($id: ID!) { certificationOrder(id: $id) { documents { id kind size downloadURL } } }`, map[string]any{"id": id}, &docs)
+	if len(docs.CertificationOrder.Documents) != 4 {
+		t.Fatalf("documents %+v", docs)
+	}
+	for _, d := range docs.CertificationOrder.Documents {
+		if d.Kind != "business_license" {
+			continue
+		}
+		code, body := getWithToken(t, s, tok, d.DownloadURL)
+		if code != 200 || len(body) != len(big) || string(body) != string(big) || d.Size != len(big) {
+			t.Fatalf("download %s: %d, %d bytes of %d", d.DownloadURL, code, len(body), len(big))
+		}
+		row := Must(s.App.DB.Client.CertDocument.Get(viewer.System(context.Background()), Must(strconv.Atoi(d.ID))(t)))(t)
+		if row.BlobKey == "" || len(row.Data) != 0 {
+			t.Errorf("document kept in the database: blob %q, %d bytes inline", row.BlobKey, len(row.Data))
+		}
 	}
 	s.MustDo(tok, `mutation($id: ID!) { submitCertDocuments(orderId: $id) { step } }`, map[string]any{"id": id}, nil)
 	s.MustDo(tok, `mutation($id: ID!) { sendCertConfirmationCode(orderId: $id) { maskedPhone } }`, map[string]any{"id": id}, nil)
@@ -321,4 +421,40 @@ func TestEnterpriseAPIJourney(t *testing.T) {
 	_ = join
 }
 
-func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+// uploadDoc posts an application document as the client does.
+func uploadDoc(t *testing.T, s *apitest.Server, token string, orderID int, kind string, data []byte) (int, string) {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", kind+".png")
+	_, _ = fw.Write(data)
+	_ = mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/files/enterprise-orders/%d/documents/%s", s.URL, orderID, kind), &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// getWithToken fetches a path as the holder of token.
+func getWithToken(t *testing.T, s *apitest.Server, token, path string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, s.URL+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}

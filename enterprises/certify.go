@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"signet/accounts"
+	"signet/audit"
 	"signet/ent"
 	"signet/ent/certificate"
 	"signet/ent/certorder"
@@ -17,6 +19,7 @@ import (
 	entseal "signet/ent/seal"
 	"signet/errs"
 	"signet/identity"
+	"signet/jobs"
 	"signet/signingcore/pki"
 	"signet/signingcore/seal"
 	"signet/sms"
@@ -114,16 +117,21 @@ func (s *Service) StartCertification(ctx context.Context, in CertifyInput) (*ent
 		fee = s.fees.UKeyCents
 	}
 	var order *ent.CertOrder
-	err = s.withTx(ctx, func(tx *ent.Tx) error {
-		ent, err := tx.Enterprise.Create().SetName(e.Name).SetCreditCode(e.CreditCode).SetAddress(e.Address).
+	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		en, err := tx.Enterprise.Create().SetName(e.Name).SetCreditCode(e.CreditCode).SetAddress(e.Address).
 			SetLegalRepName(e.LegalRepName).SetLegalRepIDNumber(e.LegalRepIDNumber).
 			SetLegalRepIDMasked(identity.MaskIDNumber(e.LegalRepIDNumber)).
 			SetCustody(enterprise.Custody(custody)).SetNillableUkeyType(ukey).SetCertifierID(uid).Save(sys)
 		if err != nil {
 			return err
 		}
-		order, err = tx.CertOrder.Create().SetEnterpriseID(ent.ID).SetApplicantID(uid).SetFeeCents(fee).Save(sys)
-		return err
+		order, err = tx.CertOrder.Create().SetEnterpriseID(en.ID).SetApplicantID(uid).SetFeeCents(fee).Save(sys)
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, fact{Enterprise: en.ID, Action: audit.CertificationStarted, Subject: subjectOrder(order.ID),
+			Payload: map[string]any{"name": en.Name, "credit_code": en.CreditCode, "custody": custody, "fee_cents": fee},
+			Users:   []int{uid}})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start certification: %w", err)
@@ -496,13 +504,22 @@ func (s *Service) ConfirmApplication(ctx context.Context, orderID int, code stri
 		next = certorder.StepReview
 	}
 	sys := viewer.System(ctx)
-	n, err := s.db.CertOrder.Update().Where(certorder.ID(o.ID), certorder.StepEQ(certorder.StepConfirmation)).
-		SetStep(next).SetConfirmedAt(s.now()).Save(sys)
+	err = s.withTx(ctx, func(tx *ent.Tx, jtx jobs.JobTx) error {
+		n, err := tx.CertOrder.Update().Where(certorder.ID(o.ID), certorder.StepEQ(certorder.StepConfirmation)).
+			SetStep(next).SetConfirmedAt(s.now()).Save(sys)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errs.New(errs.Conflict, "订单状态已变化，请刷新后重试")
+		}
+		if next != certorder.StepReview {
+			return nil
+		}
+		return s.intoReview(ctx, tx, jtx, o)
+	})
 	if err != nil {
 		return nil, err
-	}
-	if n == 0 {
-		return nil, errs.New(errs.Conflict, "订单状态已变化，请刷新后重试")
 	}
 	if next == certorder.StepReview {
 		s.submitToCA(ctx, o.ID)
@@ -568,22 +585,43 @@ func (s *Service) checkPayment(ctx context.Context, o *ent.CertOrder) error {
 	if st.State != PaymentPaid {
 		return nil
 	}
-	n, err := s.db.CertOrder.Update().
-		Where(certorder.ID(o.ID), certorder.StepEQ(certorder.StepPayment), certorder.PaymentTxnID(o.PaymentTxnID)).
-		SetStep(certorder.StepReview).SetPaidAt(st.PaidAt).Save(viewer.System(ctx))
+	sys := viewer.System(ctx)
+	moved := false
+	err = s.withTx(ctx, func(tx *ent.Tx, jtx jobs.JobTx) error {
+		n, err := tx.CertOrder.Update().
+			Where(certorder.ID(o.ID), certorder.StepEQ(certorder.StepPayment), certorder.PaymentTxnID(o.PaymentTxnID)).
+			SetStep(certorder.StepReview).SetPaidAt(st.PaidAt).ClearRevokedAt().Save(sys)
+		if err != nil || n == 0 {
+			return err
+		}
+		moved = true
+		// Paid means it goes on, even if it was revoked while the QR code
+		// was still open: a paid order cannot be revoked.
+		if o.Kind == certorder.KindCertification {
+			if err := tx.Enterprise.UpdateOneID(o.EnterpriseID).SetStatus(enterprise.StatusCertifying).Exec(sys); err != nil {
+				return err
+			}
+		}
+		return s.intoReview(ctx, tx, jtx, o)
+	})
 	if err != nil {
 		return err
 	}
-	if n > 0 {
-		// Paid means it goes on, even if it was revoked while the QR code
-		// was still open: a paid order cannot be revoked.
-		if err := s.db.Enterprise.UpdateOneID(o.EnterpriseID).SetStatus(enterprise.StatusCertifying).
-			Exec(viewer.System(ctx)); err != nil {
-			return err
-		}
+	if moved {
 		s.submitToCA(ctx, o.ID)
 	}
 	return nil
+}
+
+// intoReview records that an order went to the CA review and inserts its
+// review job, in the transaction that moved it.
+func (s *Service) intoReview(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, o *ent.CertOrder) error {
+	if err := s.record(ctx, tx, fact{Enterprise: o.EnterpriseID, Action: audit.CertificationSubmitted,
+		Subject: subjectOrder(o.ID), Payload: map[string]any{"kind": o.Kind, "fee_cents": o.FeeCents},
+		Users: []int{o.ApplicantID}}); err != nil {
+		return err
+	}
+	return s.enqueueReview(ctx, jtx, o.ID)
 }
 
 // submitToCA hands the application to the CA. An unreachable CA leaves the
@@ -600,16 +638,34 @@ func (s *Service) submitToCA(ctx context.Context, orderID int) {
 		s.log.ErrorContext(ctx, "submit to CA", "order", orderID, "err", err)
 		return
 	}
+	if o.Step != certorder.StepReview || o.CaOrderID != "" {
+		return
+	}
 	n, _ := o.QueryDocuments().Count(sys)
-	id, err := s.ca.Submit(ctx, Application{EnterpriseName: e.Name, CreditCode: e.CreditCode, LegalRepName: e.LegalRepName,
-		ApplicantName: o.ApplicantName, Method: string(*o.Method), Documents: n})
+	id, err := s.ca.Submit(ctx, Application{Reference: submissionRef(o), EnterpriseName: e.Name, CreditCode: e.CreditCode,
+		LegalRepName: e.LegalRepName, ApplicantName: o.ApplicantName, Method: string(*o.Method), Documents: n,
+		Recertification: o.Kind == certorder.KindRecertification})
 	if err != nil {
 		s.log.WarnContext(ctx, "CA unreachable; the review job will submit again", "order", orderID, "err", err)
 		return
 	}
-	if err := s.db.CertOrder.UpdateOne(o).SetCaOrderID(id).SetSubmittedAt(s.now()).Exec(sys); err != nil {
+	// Whoever submitted first recorded the same CA order (the reference
+	// makes submission idempotent).
+	if err := s.db.CertOrder.Update().Where(certorder.ID(o.ID), certorder.StepEQ(certorder.StepReview),
+		certorder.Or(certorder.CaOrderIDIsNil(), certorder.CaOrderID(""))).
+		SetCaOrderID(id).SetSubmittedAt(s.now()).Exec(sys); err != nil {
 		s.log.ErrorContext(ctx, "record CA order", "order", orderID, "err", err)
 	}
+}
+
+// submissionRef is the platform's reference of one review round of an
+// order: the CA answers a repeated submission with the same CA order.
+func submissionRef(o *ent.CertOrder) string {
+	var round int64
+	if o.ConfirmedAt != nil {
+		round = o.ConfirmedAt.UnixMicro()
+	}
+	return fmt.Sprintf("SIGNET-CERT-%d-%d", o.ID, round)
 }
 
 // Refresh asks the providers about an order waiting for them (a payment or
@@ -635,7 +691,8 @@ func (s *Service) Refresh(ctx context.Context, orderID int) (*ent.CertOrder, err
 
 // PollReviews follows every order under CA review: submits those the CA
 // has not taken yet, and concludes those it has decided. It returns how
-// many were concluded. The review job runs it periodically.
+// many were concluded. The review jobs do this per order (review.go);
+// PollReviews serves operators and tests.
 func (s *Service) PollReviews(ctx context.Context) (int, error) {
 	sys := viewer.System(ctx)
 	orders, err := s.db.CertOrder.Query().Where(certorder.StepEQ(certorder.StepReview)).Limit(500).All(sys)
@@ -673,8 +730,86 @@ func (s *Service) pollOne(ctx context.Context, o *ent.CertOrder) error {
 	return nil
 }
 
+// sealSpec is one of the three seals approval generates.
+type sealSpec struct {
+	kind entseal.Kind
+	name string
+	img  seal.Image
+}
+
+// standardSeals draws the 公章, 合同专用章 and 法定代表人章 of an enterprise.
+func (s *Service) standardSeals(e *ent.Enterprise) ([]sealSpec, error) {
+	official, err := s.seals.Official(seal.Official{Name: e.Name})
+	if err != nil {
+		return nil, fmt.Errorf("official seal: %w", err)
+	}
+	contract, err := s.seals.Official(seal.Official{Name: e.Name, Horizontal: "合同专用章"})
+	if err != nil {
+		return nil, fmt.Errorf("contract seal: %w", err)
+	}
+	legal, err := s.seals.LegalRep(seal.LegalRep{Name: e.LegalRepName})
+	if err != nil {
+		return nil, fmt.Errorf("legal representative seal: %w", err)
+	}
+	return []sealSpec{{entseal.KindOfficial, "公章", official}, {entseal.KindContract, "合同专用章", contract},
+		{entseal.KindLegalRep, "法定代表人章", legal}}, nil
+}
+
+// issueFor makes the certificates n new seals of the enterprise are bound
+// to: one hosted certificate for all; for UKey custody a pending custody
+// record (the CA mails the key) — one for all seals with 一key多章, one per
+// seal with 一key一章. The result has one entry per seal.
+func (s *Service) issueFor(ctx context.Context, e *ent.Enterprise, n int) ([]*ent.Certificate, error) {
+	out := make([]*ent.Certificate, n)
+	if e.Custody != enterprise.CustodyUkey {
+		c, err := s.certs.IssueEnterprise(ctx, e.ID, e.Name, e.CreditCode)
+		if err != nil {
+			return nil, err
+		}
+		for i := range out {
+			out[i] = c
+		}
+		return out, nil
+	}
+	t := certificate.UkeyTypeOneKeyManySeals
+	if e.UkeyType != nil {
+		t = certificate.UkeyType(*e.UkeyType)
+	}
+	for i := range out {
+		if i > 0 && t == certificate.UkeyTypeOneKeyManySeals {
+			out[i] = out[0]
+			continue
+		}
+		c, err := s.certs.RecordUKey(ctx, e.ID, e.Name, e.CreditCode, t)
+		if err != nil {
+			s.dropCerts(ctx, out)
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// dropCerts revokes (or cancels, for pending UKey records) certificates
+// made for a change that did not happen.
+func (s *Service) dropCerts(ctx context.Context, cs []*ent.Certificate) {
+	seen := map[int]bool{}
+	for _, c := range cs {
+		if c == nil || seen[c.ID] {
+			continue
+		}
+		seen[c.ID] = true
+		if err := s.certs.Revoke(ctx, c.ID, pki.ReasonCessationOfOperation); err != nil {
+			s.log.ErrorContext(ctx, "drop certificate", "certificate", c.ID, "err", err)
+		}
+	}
+}
+
 // approve issues the certificate, generates the seals and makes the
-// applicant administrator.
+// applicant administrator. A re-certification approves an enterprise that
+// is already certified: its voided seals stay voided (they signed what they
+// signed), three new seals are made on a new certificate for the current
+// name and credit code, and seal creation and renewal open again.
 func (s *Service) approve(ctx context.Context, o *ent.CertOrder) error {
 	sys := viewer.System(ctx)
 	e, err := s.db.Enterprise.Get(sys, o.EnterpriseID)
@@ -682,33 +817,16 @@ func (s *Service) approve(ctx context.Context, o *ent.CertOrder) error {
 		return err
 	}
 	// Seals first: drawing can fail on input, and nothing is issued then.
-	official, err := s.seals.Official(seal.Official{Name: e.Name})
+	specs, err := s.standardSeals(e)
 	if err != nil {
-		return fmt.Errorf("approve: official seal: %w", err)
+		return fmt.Errorf("approve: %w", err)
 	}
-	contract, err := s.seals.Official(seal.Official{Name: e.Name, Horizontal: "合同专用章"})
-	if err != nil {
-		return fmt.Errorf("approve: contract seal: %w", err)
-	}
-	legal, err := s.seals.LegalRep(seal.LegalRep{Name: e.LegalRepName})
-	if err != nil {
-		return fmt.Errorf("approve: legal representative seal: %w", err)
-	}
-	var cert *ent.Certificate
-	if e.Custody == enterprise.CustodyUkey {
-		t := certificate.UkeyTypeOneKeyManySeals
-		if e.UkeyType != nil {
-			t = certificate.UkeyType(*e.UkeyType)
-		}
-		cert, err = s.certs.RecordUKey(ctx, e.ID, e.Name, e.CreditCode, t)
-	} else {
-		cert, err = s.certs.IssueEnterprise(ctx, e.ID, e.Name, e.CreditCode)
-	}
+	certsFor, err := s.issueFor(ctx, e, len(specs))
 	if err != nil {
 		return fmt.Errorf("approve: certificate: %w", err)
 	}
 	now := s.now()
-	err = s.withTx(ctx, func(tx *ent.Tx) error {
+	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
 		n, err := tx.CertOrder.Update().Where(certorder.ID(o.ID), certorder.StepEQ(certorder.StepReview)).
 			SetStep(certorder.StepApproved).SetDecidedAt(now).Save(sys)
 		if err != nil {
@@ -717,37 +835,72 @@ func (s *Service) approve(ctx context.Context, o *ent.CertOrder) error {
 		if n == 0 {
 			return errAlreadyDecided
 		}
-		if err := tx.Enterprise.UpdateOneID(e.ID).SetStatus(enterprise.StatusCertified).SetCertifiedAt(now).
-			SetRecertifyRequired(false).Exec(sys); err != nil {
+		upd := tx.Enterprise.UpdateOneID(e.ID).SetStatus(enterprise.StatusCertified).SetRecertifyRequired(false)
+		if o.Kind == certorder.KindCertification || e.CertifiedAt == nil {
+			upd.SetCertifiedAt(now)
+		}
+		if err := upd.Exec(sys); err != nil {
 			return err
 		}
-		for _, sl := range []struct {
-			kind entseal.Kind
-			name string
-			img  seal.Image
-		}{{entseal.KindOfficial, "公章", official}, {entseal.KindContract, "合同专用章", contract}, {entseal.KindLegalRep, "法定代表人章", legal}} {
-			if err := tx.Seal.Create().SetEnterpriseID(e.ID).SetKind(sl.kind).SetName(sl.name).
+		var sealIDs []int
+		for i, sl := range specs {
+			row, err := tx.Seal.Create().SetEnterpriseID(e.ID).SetKind(sl.kind).SetName(sl.name).
 				SetImage(sl.img.PNG).SetWidth(sl.img.Width).SetHeight(sl.img.Height).
-				SetSource(entseal.SourceGenerated).SetCertificateID(cert.ID).Exec(sys); err != nil {
+				SetSource(entseal.SourceGenerated).SetCertificateID(certsFor[i].ID).Save(sys)
+			if err != nil {
+				return err
+			}
+			sealIDs = append(sealIDs, row.ID)
+		}
+		if err := tx.Membership.Create().SetEnterpriseID(e.ID).SetUserID(o.ApplicantID).SetRole(membership.RoleAdmin).
+			OnConflictColumns(membership.FieldEnterpriseID, membership.FieldUserID).
+			Update(func(u *ent.MembershipUpsert) { u.SetRole(membership.RoleAdmin) }).Exec(sys); err != nil {
+			return err
+		}
+		if err := s.record(ctx, tx, fact{Enterprise: e.ID, Action: audit.CertificationApproved, Subject: subjectOrder(o.ID),
+			Payload: map[string]any{"kind": o.Kind, "ca_order_id": o.CaOrderID, "seals": sealIDs, "name": e.Name, "credit_code": e.CreditCode},
+			Users:   []int{o.ApplicantID}}); err != nil {
+			return err
+		}
+		seen := map[int]bool{}
+		for _, c := range certsFor {
+			if seen[c.ID] {
+				continue
+			}
+			seen[c.ID] = true
+			if err := s.record(ctx, tx, fact{Enterprise: e.ID, Action: audit.CertificateIssued, Subject: subjectCertificate(c.ID),
+				Payload: certPayload(c)}); err != nil {
 				return err
 			}
 		}
-		return tx.Membership.Create().SetEnterpriseID(e.ID).SetUserID(o.ApplicantID).SetRole(membership.RoleAdmin).
-			OnConflictColumns(membership.FieldEnterpriseID, membership.FieldUserID).
-			Update(func(u *ent.MembershipUpsert) { u.SetRole(membership.RoleAdmin) }).Exec(sys)
+		return nil
 	})
 	if err == errAlreadyDecided {
-		if cert.Serial != "" {
-			_ = s.certs.Revoke(ctx, cert.ID, pki.ReasonCessationOfOperation)
-		}
+		s.dropCerts(ctx, certsFor)
 		return nil
 	}
 	if err != nil {
+		s.dropCerts(ctx, certsFor)
 		return fmt.Errorf("approve: %w", err)
 	}
-	s.notify(ctx, o.ApplicantPhone, sms.TemplateCertResult, map[string]string{
-		"enterprise": e.Name, "result": "已通过审核，企业认证成功，印章已生成"})
+	result := "已通过审核，企业认证成功，印章已生成"
+	if o.Kind == certorder.KindRecertification {
+		result = "已通过审核，企业重新认证成功，新印章已生成"
+	}
+	s.notify(ctx, o.ApplicantPhone, sms.TemplateCertResult, map[string]string{"enterprise": e.Name, "result": result})
 	return nil
+}
+
+// certPayload is what the trail keeps of a certificate.
+func certPayload(c *ent.Certificate) map[string]any {
+	p := map[string]any{"serial": c.Serial, "custody": c.Custody, "status": c.Status, "subject": c.Subject}
+	if c.UkeyType != nil {
+		p["ukey_type"] = *c.UkeyType
+	}
+	if c.NotAfter != nil {
+		p["not_after"] = c.NotAfter.UTC().Format(time.RFC3339)
+	}
+	return p
 }
 
 var errAlreadyDecided = fmt.Errorf("order already decided")
@@ -758,17 +911,26 @@ func (s *Service) reject(ctx context.Context, o *ent.CertOrder, reason string) e
 		reason = "审核未通过"
 	}
 	var name string
-	err := s.withTx(ctx, func(tx *ent.Tx) error {
+	err := s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
 		n, err := tx.CertOrder.Update().Where(certorder.ID(o.ID), certorder.StepEQ(certorder.StepReview)).
 			SetStep(certorder.StepRejected).SetDecidedAt(s.now()).SetRejectReason(reason).Save(sys)
 		if err != nil || n == 0 {
 			return err
 		}
-		e, err := tx.Enterprise.UpdateOneID(o.EnterpriseID).SetStatus(enterprise.StatusRejected).Save(sys)
-		if err == nil {
-			name = e.Name
+		e, err := tx.Enterprise.Get(sys, o.EnterpriseID)
+		if err != nil {
+			return err
 		}
-		return err
+		// A rejected re-certification leaves the enterprise certified (and
+		// still waiting for its re-certification).
+		if o.Kind == certorder.KindCertification {
+			if e, err = tx.Enterprise.UpdateOne(e).SetStatus(enterprise.StatusRejected).Save(sys); err != nil {
+				return err
+			}
+		}
+		name = e.Name
+		return s.record(ctx, tx, fact{Enterprise: e.ID, Action: audit.CertificationRejected, Subject: subjectOrder(o.ID),
+			Payload: map[string]any{"kind": o.Kind, "reason": reason, "ca_order_id": o.CaOrderID}, Users: []int{o.ApplicantID}})
 	})
 	if err != nil {
 		return fmt.Errorf("reject: %w", err)
@@ -782,14 +944,19 @@ func (s *Service) reject(ctx context.Context, o *ent.CertOrder, reason string) e
 
 // RevokeCertification (撤销) stops a certification in progress: the
 // enterprise shows 已撤销. An order that is paid or under CA review cannot
-// be revoked (Conflict).
+// be revoked (Conflict). Revoking a re-certification stops only that
+// order: the enterprise stays certified, its seals voided.
 func (s *Service) RevokeCertification(ctx context.Context, orderID int) (*ent.CertOrder, error) {
 	o, e, err := s.applicantOrder(ctx, orderID)
 	if err != nil {
 		return nil, err
 	}
-	if e.Status != enterprise.StatusCertifying {
+	recert := o.Kind == certorder.KindRecertification
+	switch {
+	case !recert && e.Status != enterprise.StatusCertifying:
 		return nil, errs.New(errs.Conflict, "只有认证中的企业可以撤销")
+	case recert && o.RevokedAt != nil:
+		return nil, errs.New(errs.Conflict, "重新认证已撤销")
 	}
 	switch {
 	case o.PaidAt != nil:
@@ -800,17 +967,30 @@ func (s *Service) RevokeCertification(ctx context.Context, orderID int) (*ent.Ce
 		return nil, errs.New(errs.Conflict, "订单已审核完成，不能撤销")
 	}
 	sys := viewer.System(ctx)
-	// Conditional on the order not having moved on meanwhile (paid by a
-	// callback, say).
-	n, err := s.db.CertOrder.Update().Where(certorder.ID(o.ID), certorder.StepEQ(o.Step), certorder.PaidAtIsNil()).
-		SetUpdatedAt(s.now()).Save(sys)
+	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		// Conditional on the order not having moved on meanwhile (paid by a
+		// callback, say).
+		upd := tx.CertOrder.Update().Where(certorder.ID(o.ID), certorder.StepEQ(o.Step), certorder.PaidAtIsNil(),
+			certorder.RevokedAtIsNil()).SetUpdatedAt(s.now())
+		if recert {
+			upd.SetRevokedAt(s.now())
+		}
+		n, err := upd.Save(sys)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errs.New(errs.Conflict, "订单状态已变化，请刷新后重试")
+		}
+		if !recert {
+			if err := tx.Enterprise.UpdateOneID(e.ID).SetStatus(enterprise.StatusRevoked).Exec(sys); err != nil {
+				return err
+			}
+		}
+		return s.record(ctx, tx, fact{Enterprise: e.ID, Action: audit.CertificationRevoked, Subject: subjectOrder(o.ID),
+			Payload: map[string]any{"kind": o.Kind, "step": o.Step}, Users: []int{o.ApplicantID}})
+	})
 	if err != nil {
-		return nil, err
-	}
-	if n == 0 {
-		return nil, errs.New(errs.Conflict, "订单状态已变化，请刷新后重试")
-	}
-	if err := s.db.Enterprise.UpdateOneID(e.ID).SetStatus(enterprise.StatusRevoked).Exec(sys); err != nil {
 		return nil, err
 	}
 	return s.db.CertOrder.Get(sys, o.ID)
@@ -825,25 +1005,43 @@ func (s *Service) ContinueCertification(ctx context.Context, orderID int) (*ent.
 		return nil, err
 	}
 	sys := viewer.System(ctx)
-	switch e.Status {
-	case enterprise.StatusRevoked:
-	case enterprise.StatusRejected:
-		if err := s.db.CertOrder.UpdateOne(o).SetStep(certorder.StepApplication).ClearCaOrderID().
-			ClearSubmittedAt().ClearDecidedAt().Exec(sys); err != nil {
+	recert := o.Kind == certorder.KindRecertification
+	rejected := o.Step == certorder.StepRejected
+	switch {
+	case recert && (o.RevokedAt != nil || rejected):
+		if !e.RecertifyRequired || e.Status != enterprise.StatusCertified {
+			return nil, errs.New(errs.Conflict, "企业无需重新认证")
+		}
+	case !recert && (e.Status == enterprise.StatusRevoked || e.Status == enterprise.StatusRejected):
+		rejected = e.Status == enterprise.StatusRejected
+		certified, err := s.db.Enterprise.Query().
+			Where(enterprise.CreditCode(e.CreditCode), enterprise.StatusEQ(enterprise.StatusCertified)).Exist(sys)
+		if err != nil {
 			return nil, err
+		}
+		if certified {
+			return nil, errs.New(errs.Conflict, "该企业已由他人完成认证，请通过【加入企业】申请加入")
 		}
 	default:
 		return nil, errs.New(errs.Conflict, "只有已撤销或审核未通过的企业可以继续认证")
 	}
-	certified, err := s.db.Enterprise.Query().
-		Where(enterprise.CreditCode(e.CreditCode), enterprise.StatusEQ(enterprise.StatusCertified)).Exist(sys)
+	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		upd := tx.CertOrder.UpdateOneID(o.ID).ClearRevokedAt()
+		if rejected {
+			upd.SetStep(certorder.StepApplication).ClearCaOrderID().ClearSubmittedAt().ClearDecidedAt()
+		}
+		if err := upd.Exec(sys); err != nil {
+			return err
+		}
+		if !recert {
+			if err := tx.Enterprise.UpdateOneID(e.ID).SetStatus(enterprise.StatusCertifying).Exec(sys); err != nil {
+				return err
+			}
+		}
+		return s.record(ctx, tx, fact{Enterprise: e.ID, Action: audit.CertificationContinued, Subject: subjectOrder(o.ID),
+			Payload: map[string]any{"kind": o.Kind, "after_rejection": rejected}, Users: []int{o.ApplicantID}})
+	})
 	if err != nil {
-		return nil, err
-	}
-	if certified {
-		return nil, errs.New(errs.Conflict, "该企业已由他人完成认证，请通过【加入企业】申请加入")
-	}
-	if err := s.db.Enterprise.UpdateOneID(e.ID).SetStatus(enterprise.StatusCertifying).Exec(sys); err != nil {
 		return nil, err
 	}
 	return s.db.CertOrder.Get(sys, o.ID)
@@ -880,6 +1078,15 @@ func (s *Service) activeOrder(ctx context.Context, orderID int) (*ent.CertOrder,
 	o, e, err := s.applicantOrder(ctx, orderID)
 	if err != nil {
 		return nil, nil, err
+	}
+	if o.Kind == certorder.KindRecertification {
+		switch {
+		case o.RevokedAt != nil:
+			return nil, nil, errs.New(errs.Conflict, "重新认证已撤销，请先点击【继续认证】")
+		case o.Step == certorder.StepApproved:
+			return nil, nil, errs.New(errs.Conflict, "企业已完成重新认证")
+		}
+		return o, e, nil
 	}
 	switch e.Status {
 	case enterprise.StatusRevoked:

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"signet/accounts"
+	"signet/audit"
 	"signet/ent"
 	"signet/ent/certificate"
 	"signet/ent/enterprise"
@@ -15,6 +16,7 @@ import (
 	"signet/ent/user"
 	"signet/errs"
 	"signet/identity"
+	"signet/jobs"
 	"signet/signingcore/pki"
 	"signet/viewer"
 )
@@ -79,7 +81,8 @@ func (s *Service) UpdateOrganization(ctx context.Context, ch OrgChange) (OrgChan
 	}
 	var res OrgChangeResult
 	var revoke []*ent.Certificate
-	err = s.withTx(ctx, func(tx *ent.Tx) error {
+	var voided []int
+	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
 		upd := tx.Enterprise.UpdateOneID(e.ID).SetName(d.Name).SetCreditCode(d.CreditCode).SetAddress(d.Address).
 			SetLegalRepName(d.LegalRepName).SetLegalRepIDNumber(d.LegalRepIDNumber).
 			SetLegalRepIDMasked(identity.MaskIDNumber(d.LegalRepIDNumber))
@@ -87,40 +90,81 @@ func (s *Service) UpdateOrganization(ctx context.Context, ch OrgChange) (OrgChan
 		switch {
 		case subjectChanged:
 			upd.SetRecertifyRequired(true)
-			n, err := tx.Seal.Update().Where(entseal.EnterpriseID(e.ID), entseal.StatusNEQ(entseal.StatusVoided)).
+			ids, err := tx.Seal.Query().Where(entseal.EnterpriseID(e.ID), entseal.StatusNEQ(entseal.StatusVoided)).IDs(sys)
+			if err != nil {
+				return err
+			}
+			n, err := tx.Seal.Update().Where(entseal.IDIn(ids...)).
 				SetStatus(entseal.StatusVoided).SetVoidedAt(now).SetVoidedReason("企业名称或统一社会信用代码变更").Save(sys)
 			if err != nil {
 				return err
 			}
-			res.VoidedSeals = n
+			res.VoidedSeals, voided = n, ids
 			revoke, err = tx.Certificate.Query().Where(certificate.EnterpriseID(e.ID),
 				certificate.StatusIn(certificate.StatusActive, certificate.StatusPending)).All(sys)
 			if err != nil {
 				return err
 			}
 		case repChanged:
-			n, err := tx.Seal.Update().Where(entseal.EnterpriseID(e.ID), entseal.KindEQ(entseal.KindLegalRep),
-				entseal.StatusNEQ(entseal.StatusVoided)).
+			ids, err := tx.Seal.Query().Where(entseal.EnterpriseID(e.ID), entseal.KindEQ(entseal.KindLegalRep),
+				entseal.StatusNEQ(entseal.StatusVoided)).IDs(sys)
+			if err != nil {
+				return err
+			}
+			n, err := tx.Seal.Update().Where(entseal.IDIn(ids...)).
 				SetStatus(entseal.StatusVoided).SetVoidedAt(now).SetVoidedReason("法定代表人变更").Save(sys)
 			if err != nil {
 				return err
 			}
-			res.VoidedSeals = n
+			res.VoidedSeals, voided = n, ids
 		}
+		var grants []int
 		if res.VoidedSeals > 0 {
-			if err := tx.SealGrant.Update().Where(sealgrant.EnterpriseID(e.ID), sealgrant.RevokedAtIsNil(),
-				sealgrant.HasSealWith(entseal.StatusEQ(entseal.StatusVoided))).
+			var err error
+			grants, err = tx.SealGrant.Query().Where(sealgrant.EnterpriseID(e.ID), sealgrant.RevokedAtIsNil(),
+				sealgrant.SealIDIn(voided...)).IDs(sys)
+			if err != nil {
+				return err
+			}
+			if err := tx.SealGrant.Update().Where(sealgrant.IDIn(grants...)).
 				SetRevokedAt(now).SetRevokedReason("印章已作废").Exec(sys); err != nil {
 				return err
 			}
 		}
-		return upd.Exec(sys)
+		if err := upd.Exec(sys); err != nil {
+			return err
+		}
+		changed := map[string]any{}
+		for k, v := range map[string][2]string{"name": {e.Name, d.Name}, "credit_code": {e.CreditCode, d.CreditCode},
+			"address": {e.Address, d.Address}, "legal_rep_name": {e.LegalRepName, d.LegalRepName},
+			"legal_rep_id": {e.LegalRepIDMasked, identity.MaskIDNumber(d.LegalRepIDNumber)}} {
+			if v[0] != v[1] {
+				changed[k] = map[string]string{"from": v[0], "to": v[1]}
+			}
+		}
+		if err := s.record(ctx, tx, fact{Enterprise: e.ID, Action: audit.OrganizationUpdated, Subject: subjectEnterprise(e.ID),
+			Payload: map[string]any{"changed": changed, "voided_seals": voided, "recertify_required": subjectChanged}}); err != nil {
+			return err
+		}
+		for _, id := range voided {
+			if err := s.record(ctx, tx, fact{Enterprise: e.ID, Action: audit.SealVoided, Subject: subjectSeal(id),
+				Payload: map[string]any{"reason": map[bool]string{true: "企业名称或统一社会信用代码变更", false: "法定代表人变更"}[subjectChanged]}}); err != nil {
+				return err
+			}
+		}
+		for _, g := range grants {
+			if err := s.record(ctx, tx, fact{Enterprise: e.ID, Action: audit.SealGrantRevoked, Subject: subjectGrant(g),
+				Payload: map[string]any{"reason": "印章已作废"}}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return OrgChangeResult{}, fmt.Errorf("update organization: %w", err)
 	}
 	for _, c := range revoke {
-		if err := s.certs.Revoke(ctx, c.ID, pki.ReasonAffiliationChanged); err != nil {
+		if err := s.revokeCert(ctx, e.ID, c.ID, pki.ReasonAffiliationChanged); err != nil {
 			s.log.ErrorContext(ctx, "revoke certificate after name change", "certificate", c.ID, "err", err)
 			continue
 		}
@@ -172,8 +216,18 @@ func (s *Service) AddMember(ctx context.Context, phone string, role Role, title 
 	if exists {
 		return nil, errs.New(errs.Conflict, "该用户已是企业成员")
 	}
-	m, err := s.db.Membership.Create().SetEnterpriseID(sp.EnterpriseID).SetUserID(u.ID).
-		SetRole(membership.Role(role)).SetTitle(title).Save(sys)
+	var m *ent.Membership
+	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		var err error
+		m, err = tx.Membership.Create().SetEnterpriseID(sp.EnterpriseID).SetUserID(u.ID).
+			SetRole(membership.Role(role)).SetTitle(title).Save(sys)
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, fact{Enterprise: sp.EnterpriseID, Action: audit.MemberAdded, Subject: subjectMember(m.ID),
+			Payload: map[string]any{"user_id": u.ID, "phone": accounts.MaskPhone(u.Phone), "role": role, "title": title},
+			Users:   []int{u.ID}})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("add member: %w", err)
 	}
@@ -192,7 +246,8 @@ func (s *Service) UpdateMember(ctx context.Context, membershipID int, role *Role
 		return nil, err
 	}
 	sys := viewer.System(ctx)
-	upd := s.db.Membership.UpdateOne(m)
+	changed := map[string]any{}
+	var upd *ent.MembershipUpdateOne
 	if role != nil {
 		if err := checkRole(*role); err != nil {
 			return nil, err
@@ -202,16 +257,51 @@ func (s *Service) UpdateMember(ctx context.Context, membershipID int, role *Role
 				return nil, err
 			}
 		}
-		upd.SetRole(membership.Role(*role))
+		if string(m.Role) != string(*role) {
+			changed["role"] = map[string]string{"from": string(m.Role), "to": string(*role)}
+		}
 	}
 	if title != nil {
 		t := strings.TrimSpace(*title)
 		if len([]rune(t)) > 64 {
 			return nil, errs.InvalidField("title", "职务最多64个字")
 		}
-		upd.SetTitle(t)
+		if t != m.Title {
+			changed["title"] = map[string]string{"from": m.Title, "to": t}
+		}
 	}
-	return upd.Save(sys)
+	if len(changed) == 0 {
+		return m, nil
+	}
+	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		upd = tx.Membership.UpdateOne(m)
+		if role != nil {
+			upd.SetRole(membership.Role(*role))
+		}
+		if title != nil {
+			upd.SetTitle(strings.TrimSpace(*title))
+		}
+		var err error
+		if m, err = upd.Save(sys); err != nil {
+			return err
+		}
+		// The last administrator: checked again inside the transaction.
+		if role != nil && *role != RoleAdmin {
+			n, err := tx.Membership.Query().Where(membership.EnterpriseID(sp.EnterpriseID), membership.RoleEQ(membership.RoleAdmin)).Count(sys)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return errs.New(errs.Conflict, "企业至少需要一名管理员")
+			}
+		}
+		return s.record(ctx, tx, fact{Enterprise: sp.EnterpriseID, Action: audit.MemberUpdated, Subject: subjectMember(m.ID),
+			Payload: map[string]any{"user_id": m.UserID, "changed": changed}, Users: []int{m.UserID}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // RemoveMember removes a member (删除用户) and revokes every seal grant
@@ -231,12 +321,39 @@ func (s *Service) RemoveMember(ctx context.Context, membershipID int) error {
 		}
 	}
 	sys := viewer.System(ctx)
-	return s.withTx(ctx, func(tx *ent.Tx) error {
-		if err := tx.SealGrant.Update().Where(sealgrant.EnterpriseID(sp.EnterpriseID), sealgrant.UserID(m.UserID),
-			sealgrant.RevokedAtIsNil()).SetRevokedAt(s.now()).SetRevokedReason("成员已被移出企业").Exec(sys); err != nil {
+	return s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		grants, err := tx.SealGrant.Query().Where(sealgrant.EnterpriseID(sp.EnterpriseID), sealgrant.UserID(m.UserID),
+			sealgrant.RevokedAtIsNil()).IDs(sys)
+		if err != nil {
 			return err
 		}
-		return tx.Membership.DeleteOneID(m.ID).Exec(sys)
+		if err := tx.SealGrant.Update().Where(sealgrant.IDIn(grants...)).
+			SetRevokedAt(s.now()).SetRevokedReason("成员已被移出企业").Exec(sys); err != nil {
+			return err
+		}
+		if err := tx.Membership.DeleteOneID(m.ID).Exec(sys); err != nil {
+			return err
+		}
+		if m.Role == membership.RoleAdmin {
+			n, err := tx.Membership.Query().Where(membership.EnterpriseID(sp.EnterpriseID), membership.RoleEQ(membership.RoleAdmin)).Count(sys)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return errs.New(errs.Conflict, "企业至少需要一名管理员")
+			}
+		}
+		if err := s.record(ctx, tx, fact{Enterprise: sp.EnterpriseID, Action: audit.MemberRemoved, Subject: subjectMember(m.ID),
+			Payload: map[string]any{"user_id": m.UserID, "role": m.Role, "revoked_grants": grants}, Users: []int{m.UserID}}); err != nil {
+			return err
+		}
+		for _, g := range grants {
+			if err := s.record(ctx, tx, fact{Enterprise: sp.EnterpriseID, Action: audit.SealGrantRevoked, Subject: subjectGrant(g),
+				Payload: map[string]any{"reason": "成员已被移出企业"}}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
@@ -289,7 +406,20 @@ func (s *Service) RenewCertificate(ctx context.Context, certID int) (*ent.Certif
 	if e.RecertifyRequired {
 		return nil, errs.New(errs.Conflict, "企业信息已变更，请重新认证后再续期证书")
 	}
-	return s.certs.Renew(ctx, c.ID)
+	nc, err := s.certs.Renew(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		p := certPayload(nc)
+		p["supersedes"] = c.ID
+		p["old_serial"] = c.Serial
+		return s.record(ctx, tx, fact{Enterprise: e.ID, Action: audit.CertificateRenewed, Subject: subjectCertificate(nc.ID), Payload: p})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return nc, nil
 }
 
 // RevokeCertificate revokes one of the console enterprise's certificates
@@ -299,10 +429,28 @@ func (s *Service) RevokeCertificate(ctx context.Context, certID int) (*ent.Certi
 	if err != nil {
 		return nil, err
 	}
-	if err := s.certs.Revoke(ctx, c.ID, pki.ReasonCessationOfOperation); err != nil {
+	if err := s.revokeCert(ctx, c.EnterpriseID, c.ID, pki.ReasonCessationOfOperation); err != nil {
 		return nil, err
 	}
 	return s.db.Certificate.Get(viewer.System(ctx), c.ID)
+}
+
+// revokeCert revokes a certificate of an enterprise and records it on the
+// enterprise's trail. The CA's revocation comes first (it is external and
+// cannot be rolled back); the trail follows it.
+func (s *Service) revokeCert(ctx context.Context, enterpriseID, certID int, reason pki.RevocationReason) error {
+	if err := s.certs.Revoke(ctx, certID, reason); err != nil {
+		return err
+	}
+	c, err := s.db.Certificate.Get(viewer.System(ctx), certID)
+	if err != nil {
+		return err
+	}
+	return s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		p := certPayload(c)
+		p["reason"] = reason.String()
+		return s.record(ctx, tx, fact{Enterprise: enterpriseID, Action: audit.CertificateRevoked, Subject: subjectCertificate(c.ID), Payload: p})
+	})
 }
 
 type consoleCertificate struct {

@@ -10,13 +10,18 @@ import (
 	"image"
 	_ "image/jpeg" // decode uploaded ID and licence photos
 	_ "image/png"
+	"io"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 
+	"signet/audit"
 	"signet/ent"
 	"signet/ent/certdocument"
+	"signet/ent/certorder"
 	"signet/errs"
+	"signet/jobs"
 	"signet/viewer"
 )
 
@@ -47,16 +52,28 @@ type Upload struct {
 	Data     []byte
 }
 
-// UploadDocument stores one application document, replacing an earlier one
-// of the same kind. Accepted: JPEG or PNG photos (at least 300 pixels on the
-// shorter side) and, for the authorisation letter and the licence, PDF; at
-// most 5 MiB. The type is taken from the content, not the name.
+// UploadDocumentFrom is UploadDocument reading the file from r (a multipart
+// part of POST /files/enterprise-orders/{id}/documents/{kind}); more than
+// MaxDocumentSize bytes are refused without reading further.
+func (s *Service) UploadDocumentFrom(ctx context.Context, orderID int, kind, fileName string, r io.Reader) (*ent.CertDocument, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxDocumentSize+1))
+	if err != nil {
+		return nil, errs.Wrap(err, errs.Invalid, "上传内容不完整，请重新上传")
+	}
+	return s.UploadDocument(ctx, orderID, Upload{Kind: certdocument.Kind(kind), FileName: fileName, Data: data})
+}
+
+// UploadDocument stores one application document in the blob store,
+// replacing an earlier one of the same kind. Accepted: JPEG or PNG photos
+// (at least 300 pixels on the shorter side) and, for the authorisation
+// letter and the licence, PDF; at most 5 MiB. The type is taken from the
+// content, not the name.
 func (s *Service) UploadDocument(ctx context.Context, orderID int, up Upload) (*ent.CertDocument, error) {
 	o, _, err := s.activeOrder(ctx, orderID)
 	if err != nil {
 		return nil, err
 	}
-	if o.Step != "documents" {
+	if o.Step != certorder.StepDocuments {
 		return nil, stepConflict(o)
 	}
 	if certdocument.KindValidator(up.Kind) != nil {
@@ -74,15 +91,60 @@ func (s *Service) UploadDocument(ctx context.Context, orderID int, up Upload) (*
 	if r := []rune(name); len(r) > 100 {
 		name = string(r[:100])
 	}
+	// The content first (content-addressed: a retry stores nothing new),
+	// then the row that points at it.
+	info, err := s.blobs.PutContent(ctx, bytes.NewReader(up.Data))
+	if err != nil {
+		return nil, fmt.Errorf("upload document: store: %w", err)
+	}
+	if info.SHA256 != hex.EncodeToString(sum[:]) {
+		return nil, fmt.Errorf("upload document: blob store digest %s, want %x", info.SHA256, sum)
+	}
 	sys := viewer.System(ctx)
-	id, err := s.db.CertDocument.Create().SetOrderID(o.ID).SetKind(up.Kind).SetFileName(name).
-		SetContentType(ct).SetSize(len(up.Data)).SetSha256(hex.EncodeToString(sum[:])).SetData(up.Data).
-		OnConflictColumns(certdocument.FieldOrderID, certdocument.FieldKind).
-		UpdateNewValues().ID(sys)
+	var id int
+	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		var err error
+		id, err = tx.CertDocument.Create().SetOrderID(o.ID).SetKind(up.Kind).SetFileName(name).
+			SetContentType(ct).SetSize(len(up.Data)).SetSha256(info.SHA256).SetBlobKey(info.Key).
+			OnConflictColumns(certdocument.FieldOrderID, certdocument.FieldKind).
+			Update(func(u *ent.CertDocumentUpsert) {
+				u.UpdateFileName().UpdateContentType().UpdateSize().UpdateSha256().UpdateBlobKey().ClearData().UpdateUpdatedAt()
+			}).ID(sys)
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, fact{Enterprise: o.EnterpriseID, Action: audit.CertDocumentUploaded, Subject: subjectOrder(o.ID),
+			Payload: map[string]any{"document_id": id, "kind": up.Kind, "sha256": info.SHA256, "size": len(up.Data), "content_type": ct},
+			Users:   []int{o.ApplicantID}})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("upload document: %w", err)
 	}
 	return s.db.CertDocument.Get(sys, id)
+}
+
+// DocumentContent opens an application document of one of the viewer's
+// orders (GET /files/enterprise-documents/{id}). Documents of other users'
+// orders are not found.
+func (s *Service) DocumentContent(ctx context.Context, documentID int) (*ent.CertDocument, io.ReadCloser, error) {
+	uid, err := s.userID(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := s.db.CertDocument.Query().Where(certdocument.ID(documentID),
+		certdocument.HasOrderWith(certorder.ApplicantID(uid))).Only(viewer.System(ctx))
+	if err != nil {
+		return nil, nil, notFound(err, "材料不存在")
+	}
+	if d.BlobKey == "" {
+		// Uploaded before documents moved to the blob store.
+		return d, io.NopCloser(bytes.NewReader(d.Data)), nil
+	}
+	rc, err := s.blobs.Get(ctx, d.BlobKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("document %d: %w", d.ID, err)
+	}
+	return d, rc, nil
 }
 
 func checkDocument(up Upload) (string, error) {
@@ -156,4 +218,9 @@ func (s *Service) AuthorizationLetter(ctx context.Context, orderID int) ([]byte,
 		"Name": e.Name, "Code": e.CreditCode, "LegalRep": e.LegalRepName, "Applicant": applicant, "ApplicantID": id,
 	})
 	return b.Bytes(), err
+}
+
+// DocumentPath is where an application document is downloaded.
+func DocumentPath(documentID int) string {
+	return "/files/enterprise-documents/" + strconv.Itoa(documentID)
 }

@@ -51,13 +51,17 @@ import (
 	"time"
 
 	"signet/accounts"
+	"signet/blob"
 	"signet/certs"
+	"signet/database"
 	"signet/ent"
 	"signet/ent/enterprise"
 	"signet/ent/membership"
 	"signet/ent/sessionspace"
 	"signet/errs"
+	"signet/events"
 	"signet/identity"
+	"signet/jobs"
 	"signet/signingcore/seal"
 	"signet/sms"
 	"signet/viewer"
@@ -76,6 +80,11 @@ func DefaultFees() Fees { return Fees{HostedCents: 9900, UKeyCents: 29900} }
 // Service runs the enterprise workflows.
 type Service struct {
 	db       *ent.Client
+	database *database.DB
+	jobs     *jobs.Queue
+	blobs    blob.Store
+	events   events.Broker
+	poll     time.Duration
 	accounts *accounts.Service
 	sms      sms.Provider
 	certs    *certs.Service
@@ -90,10 +99,20 @@ type Service struct {
 	now      func() time.Time
 }
 
-// Config builds a Service. Every field but Logger, Now and BaseURL is
-// required.
+// Config builds a Service. Every field but Logger, Now, BaseURL and
+// ReviewPoll is required.
 type Config struct {
-	DB       *ent.Client
+	DB *ent.Client
+	// Database is DB's database, for transactions that also insert jobs
+	// (jobs.WithTx).
+	Database *database.DB
+	// Jobs runs the CA review follow-up (ReviewWorker, ReviewSweepWorker).
+	Jobs *jobs.Queue
+	// Blobs keeps the application documents.
+	Blobs blob.Store
+	// Events carries live updates to the applicant, the joiner and the
+	// console (Updates).
+	Events   events.Broker
 	Accounts *accounts.Service
 	// SMS sends the result notices (CA review, join requests); codes go
 	// through Accounts.IssueCode.
@@ -108,11 +127,16 @@ type Config struct {
 	BaseURL string
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// ReviewPoll is how often an order under CA review is followed at first
+	// (DefaultReviewPoll when 0); see ReviewPollDelay.
+	ReviewPoll time.Duration
 }
 
-// New returns a Service.
+// New returns a Service. It registers the review workers on cfg.Jobs, so
+// it must be built before the queue starts.
 func New(cfg Config) (*Service, error) {
-	if cfg.DB == nil || cfg.Accounts == nil || cfg.SMS == nil || cfg.Certs == nil || cfg.Seals == nil ||
+	if cfg.DB == nil || cfg.Database == nil || cfg.Jobs == nil || cfg.Blobs == nil || cfg.Events == nil ||
+		cfg.Accounts == nil || cfg.SMS == nil || cfg.Certs == nil || cfg.Seals == nil ||
 		cfg.Checker == nil || cfg.Bank == nil || cfg.Pay == nil || cfg.CA == nil {
 		return nil, fmt.Errorf("enterprises: incomplete config")
 	}
@@ -122,9 +146,20 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{db: cfg.DB, accounts: cfg.Accounts, sms: cfg.SMS, certs: cfg.Certs, seals: cfg.Seals,
+	if cfg.ReviewPoll <= 0 {
+		cfg.ReviewPoll = DefaultReviewPoll
+	}
+	s := &Service{db: cfg.DB, database: cfg.Database, jobs: cfg.Jobs, blobs: cfg.Blobs, events: cfg.Events,
+		poll: cfg.ReviewPoll, accounts: cfg.Accounts, sms: cfg.SMS, certs: cfg.Certs, seals: cfg.Seals,
 		checker: cfg.Checker, bank: cfg.Bank, pay: cfg.Pay, ca: cfg.CA, fees: cfg.Fees,
-		baseURL: strings.TrimRight(cfg.BaseURL, "/"), log: cfg.Logger, now: cfg.Now}, nil
+		baseURL: strings.TrimRight(cfg.BaseURL, "/"), log: cfg.Logger, now: cfg.Now}
+	if err := jobs.AddWorker(cfg.Jobs, &ReviewWorker{s: s}); err != nil {
+		return nil, err
+	}
+	if err := jobs.AddWorker(cfg.Jobs, &ReviewSweepWorker{s: s}); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Role is a member's role in an enterprise.
@@ -285,15 +320,8 @@ func notFound(err error, msg string) error {
 	return err
 }
 
-// withTx runs fn in a transaction as the system.
-func (s *Service) withTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
-	tx, err := s.db.Tx(viewer.System(ctx))
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+// withTx runs fn in a transaction as the system: tx for the rows and their
+// audit events, jtx for the jobs the change causes.
+func (s *Service) withTx(ctx context.Context, fn func(tx *ent.Tx, jtx jobs.JobTx) error) error {
+	return jobs.WithTx(viewer.System(ctx), s.database, fn)
 }

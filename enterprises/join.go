@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"signet/audit"
 	"signet/ent"
 	"signet/ent/certorder"
 	"signet/ent/enterprise"
@@ -12,6 +13,7 @@ import (
 	"signet/ent/membership"
 	"signet/ent/predicate"
 	"signet/errs"
+	"signet/jobs"
 	"signet/sms"
 	"signet/viewer"
 )
@@ -64,7 +66,19 @@ func (s *Service) createJoin(ctx context.Context, uid int, e *ent.Enterprise, re
 	if pending {
 		return nil, errs.New(errs.Conflict, "您已提交加入申请，请等待企业管理员审核")
 	}
-	return s.db.JoinRequest.Create().SetEnterpriseID(e.ID).SetUserID(uid).SetReason(reason).Save(sys)
+	var r *ent.JoinRequest
+	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		var err error
+		if r, err = tx.JoinRequest.Create().SetEnterpriseID(e.ID).SetUserID(uid).SetReason(reason).Save(sys); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, fact{Enterprise: e.ID, Action: audit.JoinRequested, Subject: subjectJoin(r.ID),
+			Payload: map[string]any{"user_id": uid, "reason": reason}, Users: []int{uid}})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("request join: %w", err)
+	}
+	return r, nil
 }
 
 // RevokeJoin withdraws the viewer's pending join request (撤销).
@@ -74,16 +88,33 @@ func (s *Service) RevokeJoin(ctx context.Context, requestID int) (*ent.JoinReque
 		return nil, err
 	}
 	sys := viewer.System(ctx)
-	n, err := s.db.JoinRequest.Update().
-		Where(joinrequest.ID(requestID), joinrequest.UserID(uid), joinrequest.StatusEQ(joinrequest.StatusPending)).
-		SetStatus(joinrequest.StatusRevoked).Save(sys)
+	done := false
+	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		n, err := tx.JoinRequest.Update().
+			Where(joinrequest.ID(requestID), joinrequest.UserID(uid), joinrequest.StatusEQ(joinrequest.StatusPending)).
+			SetStatus(joinrequest.StatusRevoked).Save(sys)
+		if err != nil || n == 0 {
+			return err
+		}
+		done = true
+		r, err := tx.JoinRequest.Get(sys, requestID)
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, fact{Enterprise: r.EnterpriseID, Action: audit.JoinRevoked, Subject: subjectJoin(r.ID),
+			Payload: map[string]any{"user_id": uid}, Users: []int{uid}})
+	})
 	if err != nil {
 		return nil, err
 	}
-	if n == 0 {
-		return nil, s.joinMiss(ctx, requestID, uid)
+	r, err := s.db.JoinRequest.Query().Where(joinrequest.ID(requestID), joinrequest.UserID(uid)).Only(sys)
+	if err != nil {
+		return nil, notFound(err, "加入申请不存在")
 	}
-	return s.db.JoinRequest.Get(sys, requestID)
+	if !done {
+		return nil, errs.Newf(errs.Conflict, "该申请已%s，不能撤销", joinStatusTitle(r.Status))
+	}
+	return r, nil
 }
 
 // Rejoin applies again after a revoked or rejected request (重新加入), with
@@ -115,14 +146,6 @@ func (s *Service) Rejoin(ctx context.Context, requestID int, reason string) (*en
 		return nil, errs.InvalidField("reason", "请填写加入理由（200字以内）")
 	}
 	return s.createJoin(ctx, uid, e, reason)
-}
-
-func (s *Service) joinMiss(ctx context.Context, requestID, uid int) error {
-	r, err := s.db.JoinRequest.Query().Where(joinrequest.ID(requestID), joinrequest.UserID(uid)).Only(viewer.System(ctx))
-	if err != nil {
-		return notFound(err, "加入申请不存在")
-	}
-	return errs.Newf(errs.Conflict, "该申请已%s，不能撤销", joinStatusTitle(r.Status))
 }
 
 func joinStatusTitle(st joinrequest.Status) string {
@@ -175,7 +198,7 @@ func (s *Service) DecideJoin(ctx context.Context, requestID int, approve bool, r
 	if approve {
 		status = joinrequest.StatusApproved
 	}
-	err = s.withTx(ctx, func(tx *ent.Tx) error {
+	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
 		n, err := tx.JoinRequest.Update().Where(joinrequest.ID(r.ID), joinrequest.StatusEQ(joinrequest.StatusPending)).
 			SetStatus(status).SetDecidedBy(sp.UserID).SetDecidedAt(s.now()).SetRejectReason(reason).Save(sys)
 		if err != nil {
@@ -184,13 +207,28 @@ func (s *Service) DecideJoin(ctx context.Context, requestID int, approve bool, r
 		if n == 0 {
 			return errs.New(errs.Conflict, "该申请已被处理")
 		}
-		if !approve {
-			return nil
+		action, payload := audit.JoinRejected, map[string]any{"user_id": r.UserID, "reason": reason}
+		if approve {
+			action = audit.JoinApproved
+			// Someone already a member (added by phone meanwhile) keeps
+			// their membership and role.
+			exists, err := tx.Membership.Query().Where(membership.EnterpriseID(sp.EnterpriseID), membership.UserID(r.UserID)).Exist(sys)
+			if err != nil {
+				return err
+			}
+			if !exists {
+				m, err := tx.Membership.Create().SetEnterpriseID(sp.EnterpriseID).SetUserID(r.UserID).
+					SetRole(membership.RoleMember).Save(sys)
+				if err != nil {
+					return err
+				}
+				payload["membership_id"] = m.ID
+			}
 		}
-		return tx.Membership.Create().SetEnterpriseID(sp.EnterpriseID).SetUserID(r.UserID).SetRole(membership.RoleMember).
-			OnConflictColumns(membership.FieldEnterpriseID, membership.FieldUserID).DoNothing().Exec(sys)
+		return s.record(ctx, tx, fact{Enterprise: sp.EnterpriseID, Action: action, Subject: subjectJoin(r.ID),
+			Payload: payload, Users: []int{r.UserID}})
 	})
-	if err != nil && !isNoRows(err) {
+	if err != nil {
 		return nil, err
 	}
 	e, err := s.db.Enterprise.Get(sys, sp.EnterpriseID)
@@ -210,12 +248,6 @@ func (s *Service) DecideJoin(ctx context.Context, requestID int, approve bool, r
 	}
 	s.notify(ctx, u.Phone, sms.TemplateJoinResult, map[string]string{"enterprise": e.Name, "result": result})
 	return s.db.JoinRequest.Get(sys, r.ID)
-}
-
-// isNoRows reports ent's "no rows in result set" of an upsert that did
-// nothing (the applicant was added meanwhile).
-func isNoRows(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "no rows in result set")
 }
 
 // CertifiedEnterprise is a row of 我认证的企业: the enterprise with its
@@ -249,14 +281,23 @@ func (s *Service) MyEnterprises(ctx context.Context, search string) ([]Certified
 	if q := strings.TrimSpace(search); q != "" {
 		match = append(match, enterprise.Or(enterprise.NameContains(q), enterprise.CreditCodeContains(strings.ToUpper(q))))
 	}
-	mine, err := s.db.Enterprise.Query().Where(enterprise.CertifierID(uid)).Where(match...).
+	// An administrator who re-certifies an enterprise certified by someone
+	// else finds it here too.
+	recert, err := s.db.CertOrder.Query().Where(certorder.ApplicantID(uid), certorder.KindEQ(certorder.KindRecertification)).
+		Select(certorder.FieldEnterpriseID).Ints(sys)
+	if err != nil {
+		return nil, nil, err
+	}
+	mine, err := s.db.Enterprise.Query().Where(enterprise.Or(enterprise.CertifierID(uid), enterprise.IDIn(recert...))).Where(match...).
 		Order(ent.Desc(enterprise.FieldID)).All(sys)
 	if err != nil {
 		return nil, nil, err
 	}
 	var certified []CertifiedEnterprise
 	for _, e := range mine {
-		o, err := s.db.CertOrder.Query().Where(certorder.EnterpriseID(e.ID)).Order(ent.Desc(certorder.FieldID)).First(sys)
+		o, err := s.db.CertOrder.Query().Where(certorder.EnterpriseID(e.ID), certorder.Or(
+			certorder.ApplicantID(uid), certorder.KindEQ(certorder.KindCertification))).
+			Order(ent.Desc(certorder.FieldID)).First(sys)
 		if err != nil && !ent.IsNotFound(err) {
 			return nil, nil, err
 		}
@@ -269,8 +310,12 @@ func (s *Service) MyEnterprises(ctx context.Context, search string) ([]Certified
 	}
 	var joined []JoinedEnterprise
 	seen := map[int]bool{}
+	listed := map[int]bool{}
+	for _, e := range mine {
+		listed[e.ID] = true
+	}
 	for _, m := range ms {
-		if m.Edges.Enterprise.CertifierID == uid {
+		if m.Edges.Enterprise.CertifierID == uid || listed[m.EnterpriseID] {
 			continue // listed under 我认证的企业
 		}
 		seen[m.EnterpriseID] = true

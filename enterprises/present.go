@@ -35,12 +35,15 @@ func StatusTitle(st enterprise.Status) string {
 // CanRevoke reports whether the order's certification may be revoked now:
 // the enterprise is 认证中 and the order is neither paid nor under review.
 func (s *Service) CanRevoke(ctx context.Context, o *ent.CertOrder) (bool, error) {
-	if o.PaidAt != nil {
+	if o.PaidAt != nil || o.RevokedAt != nil {
 		return false, nil
 	}
 	switch o.Step {
 	case certorder.StepReview, certorder.StepApproved, certorder.StepRejected:
 		return false, nil
+	}
+	if o.Kind == certorder.KindRecertification {
+		return true, nil
 	}
 	e, err := s.db.Enterprise.Get(viewer.System(ctx), o.EnterpriseID)
 	if err != nil {

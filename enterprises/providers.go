@@ -77,12 +77,19 @@ type Payments interface {
 
 // Application is what the CA reviews.
 type Application struct {
+	// Reference is the platform's reference of this submission: the CA
+	// answers a repeated submission with the same reference with the order
+	// it already made (submission is idempotent).
+	Reference      string
 	EnterpriseName string
 	CreditCode     string
 	LegalRepName   string
 	ApplicantName  string
 	Method         string
 	Documents      int
+	// Recertification: a certified enterprise applies again after its name
+	// or credit code changed.
+	Recertification bool
 }
 
 // ReviewState is the state of a CA review.
@@ -105,7 +112,8 @@ type ReviewStatus struct {
 // CAReview is the external CA's application review (BJCA in the manual: up
 // to 3 working days). Submit returns the CA's order id; Status reports the
 // review. Both return an error when the CA cannot be reached; the platform
-// retries from its review job.
+// retries from its review job. Submit is idempotent per
+// Application.Reference.
 type CAReview interface {
 	Submit(ctx context.Context, app Application) (orderID string, err error)
 	Status(ctx context.Context, orderID string) (ReviewStatus, error)

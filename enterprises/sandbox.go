@@ -19,7 +19,7 @@ var ErrUnavailable = errors.New("provider unavailable")
 
 // BankSandbox stands in for the bank's transfer service. Test accounts
 // (docs/sandbox.md): an account number ending in 0000 does not exist; an
-// account holder containing 故障 finds the bank down; every other transfer
+// account holder containing 银行故障 finds the bank down; every other transfer
 // succeeds and is listed by Transfers (GET /sandbox/bank/transfers?account=),
 // as the enterprise would read it on its statement.
 type BankSandbox struct {
@@ -30,7 +30,7 @@ type BankSandbox struct {
 // SendVerification implements BankTransfer.
 func (b *BankSandbox) SendVerification(ctx context.Context, to BankAccount, cents int) (string, error) {
 	switch {
-	case strings.Contains(to.Name, "故障"):
+	case strings.Contains(to.Name, "银行故障"):
 		return "", fmt.Errorf("%w: bank gateway 503", ErrUnavailable)
 	case strings.HasSuffix(to.Number, "0000"):
 		return "", errs.InvalidField("bankAccount", "对公账户不存在，请核对开户银行和账号")
@@ -63,7 +63,7 @@ func (b *BankSandbox) Handler() http.Handler {
 // a URL of the sandbox's own page (BaseURL/sandbox/pay/{txn}); opening it
 // with ?outcome=pay pays, ?outcome=close closes the payment, and the
 // platform is notified through Notify as the real providers POST to the
-// notify URL. A subject containing 故障 finds the channel down.
+// notify URL. A subject containing 支付故障 finds the channel down.
 type PaySandbox struct {
 	BaseURL string
 	Now     func() time.Time
@@ -76,7 +76,7 @@ type PaySandbox struct {
 
 // Create implements Payments.
 func (p *PaySandbox) Create(ctx context.Context, req PaymentRequest) (Payment, error) {
-	if strings.Contains(req.Subject, "故障") {
+	if strings.Contains(req.Subject, "支付故障") {
 		return Payment{}, fmt.Errorf("%w: %s gateway 503", ErrUnavailable, req.Channel)
 	}
 	if req.AmountCents <= 0 {
@@ -149,14 +149,20 @@ func (p *PaySandbox) Handler() http.Handler {
 	})
 }
 
-// CASandbox stands in for the external CA's application review. It keeps no
-// state: the order id carries the submission time and the verdict. An
+// CASandbox stands in for the external CA's application review. The order
+// id carries the submission time and the verdict; the sandbox remembers
+// only which reference made which order (a repeated submission gets the
+// same order, as from the real CA). An
 // application is approved Delay after submission, unless the enterprise
-// name contains 驳回 (rejected: the licence does not match) or 故障 (the CA
-// cannot be reached at submission).
+// name contains 驳回 (rejected: the licence does not match) or 审核故障 (the
+// CA cannot be reached at submission).
 type CASandbox struct {
 	Delay time.Duration
 	Now   func() time.Time
+
+	mu          sync.Mutex
+	refs        map[string]string // Application.Reference → CA order id
+	submissions int
 }
 
 func (c *CASandbox) now() time.Time {
@@ -168,14 +174,32 @@ func (c *CASandbox) now() time.Time {
 
 // Submit implements CAReview.
 func (c *CASandbox) Submit(ctx context.Context, a Application) (string, error) {
-	if strings.Contains(a.EnterpriseName, "故障") {
+	if strings.Contains(a.EnterpriseName, "审核故障") {
 		return "", fmt.Errorf("%w: CA gateway 503", ErrUnavailable)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if id, ok := c.refs[a.Reference]; ok && a.Reference != "" {
+		return id, nil
 	}
 	verdict := "a"
 	if strings.Contains(a.EnterpriseName, "驳回") {
 		verdict = "r"
 	}
-	return fmt.Sprintf("SBXCA-%d-%s-%s", c.now().Unix(), verdict, randHex(4)), nil
+	id := fmt.Sprintf("SBXCA-%d-%s-%s", c.now().Unix(), verdict, randHex(4))
+	if c.refs == nil {
+		c.refs = map[string]string{}
+	}
+	c.refs[a.Reference] = id
+	c.submissions++
+	return id, nil
+}
+
+// Submissions counts the CA orders the sandbox made.
+func (c *CASandbox) Submissions() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.submissions
 }
 
 // Status implements CAReview.

@@ -11,13 +11,16 @@ import (
 	"strings"
 	"time"
 
+	"signet/audit"
 	"signet/certs"
 	"signet/ent"
 	"signet/ent/certificate"
+	"signet/ent/enterprise"
 	"signet/ent/membership"
 	entseal "signet/ent/seal"
 	"signet/ent/sealgrant"
 	"signet/errs"
+	"signet/jobs"
 	"signet/signingcore/seal"
 	"signet/viewer"
 )
@@ -69,8 +72,9 @@ func (s *Service) CreateSeal(ctx context.Context, in SealInput) (*ent.Seal, erro
 	if e.RecertifyRequired {
 		return nil, errs.New(errs.Conflict, "企业名称或统一社会信用代码已变更，请重新认证企业后再创建印章")
 	}
-	cert, err := s.certs.ActiveEnterprise(ctx, e.ID)
-	if err != nil {
+	// A certificate must exist before a seal is drawn (一key一章 makes a
+	// new UKey custody record for it below).
+	if _, err := s.certs.ActiveEnterprise(ctx, e.ID); err != nil {
 		return nil, err
 	}
 	name := strings.TrimSpace(in.Name)
@@ -116,8 +120,42 @@ func (s *Service) CreateSeal(ctx context.Context, in SealInput) (*ent.Seal, erro
 	if name == "" {
 		name = defaultSealName(in.Kind)
 	}
-	return s.db.Seal.Create().SetEnterpriseID(e.ID).SetKind(in.Kind).SetName(name).SetImage(img.PNG).
-		SetWidth(img.Width).SetHeight(img.Height).SetSource(source).SetCertificateID(cert.ID).Save(sys)
+	var cert *ent.Certificate
+	fresh := e.Custody == enterprise.CustodyUkey && e.UkeyType != nil && *e.UkeyType == enterprise.UkeyTypeOneKeyOneSeal
+	if fresh {
+		// 一key一章: every seal has its own key; the CA mails one more.
+		cert, err = s.certs.RecordUKey(ctx, e.ID, e.Name, e.CreditCode, certificate.UkeyTypeOneKeyOneSeal)
+	} else {
+		cert, err = s.certs.ActiveEnterprise(ctx, e.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var sl *ent.Seal
+	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		var err error
+		sl, err = tx.Seal.Create().SetEnterpriseID(e.ID).SetKind(in.Kind).SetName(name).SetImage(img.PNG).
+			SetWidth(img.Width).SetHeight(img.Height).SetSource(source).SetCertificateID(cert.ID).Save(sys)
+		if err != nil {
+			return err
+		}
+		if err := s.record(ctx, tx, fact{Enterprise: e.ID, Action: audit.SealCreated, Subject: subjectSeal(sl.ID),
+			Payload: map[string]any{"kind": in.Kind, "name": name, "source": source, "certificate_id": cert.ID}}); err != nil {
+			return err
+		}
+		if fresh {
+			return s.record(ctx, tx, fact{Enterprise: e.ID, Action: audit.CertificateIssued, Subject: subjectCertificate(cert.ID),
+				Payload: certPayload(cert)})
+		}
+		return nil
+	})
+	if err != nil {
+		if fresh {
+			s.dropCerts(ctx, []*ent.Certificate{cert})
+		}
+		return nil, fmt.Errorf("create seal: %w", err)
+	}
+	return sl, nil
 }
 
 func defaultSealName(k entseal.Kind) string {
@@ -192,7 +230,29 @@ func (s *Service) SetSealStatus(ctx context.Context, sealID int, st SealStatus) 
 	if sl.Status == entseal.StatusVoided {
 		return nil, errs.New(errs.Conflict, "印章已作废，不能再启用或停用")
 	}
-	return s.db.Seal.UpdateOne(sl).SetStatus(entseal.Status(st)).Save(viewer.System(ctx))
+	if sl.Status == entseal.Status(st) {
+		return sl, nil
+	}
+	sys := viewer.System(ctx)
+	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		n, err := tx.Seal.Update().Where(entseal.ID(sl.ID), entseal.StatusEQ(sl.Status)).SetStatus(entseal.Status(st)).Save(sys)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errs.New(errs.Conflict, "印章状态已变化，请刷新后重试")
+		}
+		action := audit.SealEnabled
+		if st == SealDisabled {
+			action = audit.SealDisabled
+		}
+		return s.record(ctx, tx, fact{Enterprise: *sl.EnterpriseID, Action: action, Subject: subjectSeal(sl.ID),
+			Payload: map[string]any{"name": sl.Name, "from": sl.Status}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.db.Seal.Get(sys, sl.ID)
 }
 
 // VoidSeal voids a seal for good and revokes its grants.
@@ -212,13 +272,35 @@ func (s *Service) VoidSeal(ctx context.Context, sealID int, reason string) (*ent
 		return nil, errs.InvalidField("reason", "作废原因最多100个字")
 	}
 	sys := viewer.System(ctx)
-	err = s.withTx(ctx, func(tx *ent.Tx) error {
+	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
 		now := s.now()
-		if err := tx.SealGrant.Update().Where(sealgrant.SealID(sl.ID), sealgrant.RevokedAtIsNil()).
+		n, err := tx.Seal.Update().Where(entseal.ID(sl.ID), entseal.StatusNEQ(entseal.StatusVoided)).
+			SetStatus(entseal.StatusVoided).SetVoidedAt(now).SetVoidedReason(reason).Save(sys)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errs.New(errs.Conflict, "印章已作废")
+		}
+		grants, err := tx.SealGrant.Query().Where(sealgrant.SealID(sl.ID), sealgrant.RevokedAtIsNil()).IDs(sys)
+		if err != nil {
+			return err
+		}
+		if err := tx.SealGrant.Update().Where(sealgrant.IDIn(grants...)).
 			SetRevokedAt(now).SetRevokedReason("印章已作废").Exec(sys); err != nil {
 			return err
 		}
-		return tx.Seal.UpdateOne(sl).SetStatus(entseal.StatusVoided).SetVoidedAt(now).SetVoidedReason(reason).Exec(sys)
+		if err := s.record(ctx, tx, fact{Enterprise: *sl.EnterpriseID, Action: audit.SealVoided, Subject: subjectSeal(sl.ID),
+			Payload: map[string]any{"name": sl.Name, "reason": reason, "revoked_grants": grants}}); err != nil {
+			return err
+		}
+		for _, g := range grants {
+			if err := s.record(ctx, tx, fact{Enterprise: *sl.EnterpriseID, Action: audit.SealGrantRevoked, Subject: subjectGrant(g),
+				Payload: map[string]any{"reason": "印章已作废"}}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -302,9 +384,25 @@ func (s *Service) GrantSeal(ctx context.Context, in GrantInput) (*ent.SealGrant,
 	if len(cps) > 50 {
 		return nil, errs.InvalidField("counterparties", "签约方最多50个")
 	}
-	return s.db.SealGrant.Create().SetEnterpriseID(sp.EnterpriseID).SetSealID(sl.ID).SetUserID(in.UserID).
-		SetGrantedBy(sp.UserID).SetValidFrom(in.ValidFrom).SetValidUntil(in.ValidUntil).
-		SetScenes(slices.Clone(in.Scenes)).SetCounterparties(cps).Save(sys)
+	var g *ent.SealGrant
+	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		var err error
+		g, err = tx.SealGrant.Create().SetEnterpriseID(sp.EnterpriseID).SetSealID(sl.ID).SetUserID(in.UserID).
+			SetGrantedBy(sp.UserID).SetValidFrom(in.ValidFrom).SetValidUntil(in.ValidUntil).
+			SetScenes(slices.Clone(in.Scenes)).SetCounterparties(cps).Save(sys)
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, fact{Enterprise: sp.EnterpriseID, Action: audit.SealGranted, Subject: subjectGrant(g.ID),
+			Payload: map[string]any{"seal_id": sl.ID, "seal": sl.Name, "user_id": in.UserID,
+				"valid_from": in.ValidFrom.UTC().Format(time.RFC3339), "valid_until": in.ValidUntil.UTC().Format(time.RFC3339),
+				"scenes": in.Scenes, "counterparties": cps},
+			Users: []int{in.UserID}})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("grant seal: %w", err)
+	}
+	return g, nil
 }
 
 // Grants lists the console enterprise's grants, newest first.
@@ -324,19 +422,24 @@ func (s *Service) RevokeGrant(ctx context.Context, grantID int) (*ent.SealGrant,
 		return nil, err
 	}
 	sys := viewer.System(ctx)
-	n, err := s.db.SealGrant.Update().
-		Where(sealgrant.ID(grantID), sealgrant.EnterpriseID(sp.EnterpriseID), sealgrant.RevokedAtIsNil()).
-		SetRevokedAt(s.now()).SetRevokedReason("管理员撤销授权").Save(sys)
+	g, err := s.db.SealGrant.Query().Where(sealgrant.ID(grantID), sealgrant.EnterpriseID(sp.EnterpriseID)).Only(sys)
+	if err != nil {
+		return nil, notFound(err, "授权不存在")
+	}
+	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		n, err := tx.SealGrant.Update().Where(sealgrant.ID(g.ID), sealgrant.RevokedAtIsNil()).
+			SetRevokedAt(s.now()).SetRevokedReason("管理员撤销授权").Save(sys)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errs.New(errs.Conflict, "授权已撤销")
+		}
+		return s.record(ctx, tx, fact{Enterprise: sp.EnterpriseID, Action: audit.SealGrantRevoked, Subject: subjectGrant(g.ID),
+			Payload: map[string]any{"seal_id": g.SealID, "user_id": g.UserID, "reason": "管理员撤销授权"}, Users: []int{g.UserID}})
+	})
 	if err != nil {
 		return nil, err
-	}
-	if n == 0 {
-		g, err := s.db.SealGrant.Query().Where(sealgrant.ID(grantID), sealgrant.EnterpriseID(sp.EnterpriseID)).Only(sys)
-		if err != nil {
-			return nil, notFound(err, "授权不存在")
-		}
-		_ = g
-		return nil, errs.New(errs.Conflict, "授权已撤销")
 	}
 	return s.db.SealGrant.Get(sys, grantID)
 }

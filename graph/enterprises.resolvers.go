@@ -16,6 +16,11 @@ import (
 	"signet/errs"
 )
 
+// DownloadURL is the resolver for the downloadURL field.
+func (r *certDocumentResolver) DownloadURL(ctx context.Context, obj *ent.CertDocument) (string, error) {
+	return enterprises.DocumentPath(obj.ID), nil
+}
+
 // StepTitle is the resolver for the stepTitle field.
 func (r *certOrderResolver) StepTitle(ctx context.Context, obj *ent.CertOrder) (string, error) {
 	return enterprises.StepTitle(obj.Step), nil
@@ -100,15 +105,6 @@ func (r *mutationResolver) ResendCertAuthorizationCode(ctx context.Context, orde
 // VerifyCertAuthorization is the resolver for the verifyCertAuthorization field.
 func (r *mutationResolver) VerifyCertAuthorization(ctx context.Context, orderID int, code string, amount *string) (*ent.CertOrder, error) {
 	return r.Enterprises.VerifyAuthorization(ctx, orderID, code, deref(amount))
-}
-
-// UploadCertDocument is the resolver for the uploadCertDocument field.
-func (r *mutationResolver) UploadCertDocument(ctx context.Context, input UploadCertDocumentInput) (*ent.CertDocument, error) {
-	data, err := base64.StdEncoding.DecodeString(input.ContentBase64)
-	if err != nil {
-		return nil, errs.InvalidField("contentBase64", "文件内容不是有效的 base64")
-	}
-	return r.Enterprises.UploadDocument(ctx, input.OrderID, enterprises.Upload{Kind: input.Kind, FileName: input.FileName, Data: data})
 }
 
 // SubmitCertDocuments is the resolver for the submitCertDocuments field.
@@ -258,6 +254,22 @@ func (r *mutationResolver) RevokeCertificate(ctx context.Context, id int) (*ent.
 	return r.Enterprises.RevokeCertificate(ctx, id)
 }
 
+// StartRecertification is the resolver for the startRecertification field.
+func (r *mutationResolver) StartRecertification(ctx context.Context) (*ent.CertOrder, error) {
+	return r.Enterprises.StartRecertification(ctx)
+}
+
+// IssueUKeyCertificate is the resolver for the issueUKeyCertificate field.
+func (r *mutationResolver) IssueUKeyCertificate(ctx context.Context, id int, csr string) (string, error) {
+	pem, err := r.Enterprises.IssueUKeyCertificate(ctx, id, []byte(csr))
+	return string(pem), err
+}
+
+// BindUKeyCertificate is the resolver for the bindUKeyCertificate field.
+func (r *mutationResolver) BindUKeyCertificate(ctx context.Context, id int, certificate string) (*ent.Certificate, error) {
+	return r.Enterprises.BindUKeyCertificate(ctx, id, certificateBytes(certificate))
+}
+
 // MyEnterprises is the resolver for the myEnterprises field.
 func (r *queryResolver) MyEnterprises(ctx context.Context, search *string) (*MyEnterprises, error) {
 	return myEnterprises(r.Enterprises.MyEnterprises(ctx, deref(search)))
@@ -318,6 +330,11 @@ func (r *queryResolver) ConsoleJoinRequests(ctx context.Context, status *joinreq
 	return r.Enterprises.JoinRequests(ctx, status)
 }
 
+// ConsoleTrail is the resolver for the consoleTrail field.
+func (r *queryResolver) ConsoleTrail(ctx context.Context, after *int, first *int) (*EnterpriseTrailPage, error) {
+	return enterpriseTrail(r.Enterprises.ConsoleTrail(ctx, int64(derefInt(after)), derefInt(first)))
+}
+
 // SealName is the resolver for the sealName field.
 func (r *sealGrantResolver) SealName(ctx context.Context, obj *ent.SealGrant) (string, error) {
 	return r.Enterprises.SealName(ctx, obj.SealID)
@@ -327,4 +344,9 @@ func (r *sealGrantResolver) SealName(ctx context.Context, obj *ent.SealGrant) (s
 func (r *sealGrantResolver) GranteeName(ctx context.Context, obj *ent.SealGrant) (*string, error) {
 	p, err := r.Enterprises.PersonOf(ctx, obj.UserID)
 	return p.Name, err
+}
+
+// EnterpriseUpdates is the resolver for the enterpriseUpdates field.
+func (r *subscriptionResolver) EnterpriseUpdates(ctx context.Context) (<-chan *EnterpriseLiveUpdate, error) {
+	return liveUpdates(r.Enterprises.Updates(ctx))
 }

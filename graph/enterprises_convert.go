@@ -1,9 +1,12 @@
 package graph
 
 import (
+	"encoding/base64"
+	"strings"
 	"time"
 
 	"signet/accounts"
+	"signet/audit"
 	"signet/ent/membership"
 	"signet/enterprises"
 )
@@ -60,4 +63,62 @@ func myEnterprises(certified []enterprises.CertifiedEnterprise, joined []enterpr
 		out.Joined = append(out.Joined, row)
 	}
 	return out, nil
+}
+
+// enterpriseTrail converts a page of an enterprise's trail.
+func enterpriseTrail(p enterprises.TrailPage, err error) (*EnterpriseTrailPage, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := &EnterpriseTrailPage{Events: []*EnterpriseTrailEvent{}}
+	for _, e := range p.Events {
+		out.Events = append(out.Events, &EnterpriseTrailEvent{Seq: int(e.Seq), Time: e.CreatedAt, Action: e.Action,
+			ActionLabel: audit.Action(e.Action).Label(), ActorName: e.ActorName, SubjectType: e.SubjectType,
+			SubjectID: e.SubjectID, Payload: e.Payload, Hash: e.Hash})
+	}
+	if p.Next > 0 {
+		n := int(p.Next)
+		out.Next = &n
+	}
+	return out, nil
+}
+
+// liveUpdates converts the domain's live updates for a subscription.
+func liveUpdates(in <-chan enterprises.Update, err error) (<-chan *EnterpriseLiveUpdate, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *EnterpriseLiveUpdate)
+	go func() {
+		defer close(out)
+		for u := range in {
+			lu := &EnterpriseLiveUpdate{Kind: u.Kind, ID: u.ID}
+			if u.EnterpriseID != 0 {
+				id := u.EnterpriseID
+				lu.EnterpriseID = &id
+			}
+			out <- lu
+		}
+	}()
+	return out, nil
+}
+
+// certificateBytes accepts a certificate as PEM text or as base64 DER.
+func certificateBytes(s string) []byte {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "-----BEGIN") {
+		return []byte(s)
+	}
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+		return b
+	}
+	return []byte(s)
+}
+
+// derefInt returns an optional Int's value, 0 when absent.
+func derefInt(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

@@ -14,6 +14,7 @@ import (
 	"signet/ent/certdocument"
 	"signet/ent/certificate"
 	"signet/ent/certorder"
+	"signet/ent/contact"
 	"signet/ent/enterprise"
 	"signet/ent/flow"
 	"signet/ent/identityverification"
@@ -46,7 +47,9 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	CertDocument() CertDocumentResolver
 	CertOrder() CertOrderResolver
+	ContactGroup() ContactGroupResolver
 	Flow() FlowResolver
 	JoinRequest() JoinRequestResolver
 	Membership() MembershipResolver
@@ -99,6 +102,23 @@ type ComplexityRoot struct {
 		FileName    func(childComplexity int) int
 	}
 
+	BatchIntentCodePayload struct {
+		ExpiresAt          func(childComplexity int) int
+		Fingerprint        func(childComplexity int) int
+		MaskedPhone        func(childComplexity int) int
+		ResendAfterSeconds func(childComplexity int) int
+		Results            func(childComplexity int) int
+		Sent               func(childComplexity int) int
+	}
+
+	BatchSignResult struct {
+		Code   func(childComplexity int) int
+		Error  func(childComplexity int) int
+		Flow   func(childComplexity int) int
+		FlowID func(childComplexity int) int
+		Ok     func(childComplexity int) int
+	}
+
 	CaptchaChallenge struct {
 		ExpiresAt    func(childComplexity int) int
 		ImageDataURL func(childComplexity int) int
@@ -108,6 +128,7 @@ type ComplexityRoot struct {
 	CertDocument struct {
 		ContentType func(childComplexity int) int
 		CreatedAt   func(childComplexity int) int
+		DownloadURL func(childComplexity int) int
 		FileName    func(childComplexity int) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
@@ -179,6 +200,13 @@ type ComplexityRoot struct {
 		UserID           func(childComplexity int) int
 	}
 
+	CertificateChallenge struct {
+		Digest    func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
+		Nonce     func(childComplexity int) int
+		Text      func(childComplexity int) int
+	}
+
 	CertifiedEnterprise struct {
 		Enterprise  func(childComplexity int) int
 		Order       func(childComplexity int) int
@@ -188,6 +216,37 @@ type ComplexityRoot struct {
 	ChangePhoneTicket struct {
 		ExpiresAt func(childComplexity int) int
 		Ticket    func(childComplexity int) int
+	}
+
+	Contact struct {
+		CreatedAt      func(childComplexity int) int
+		Email          func(childComplexity int) int
+		EnterpriseName func(childComplexity int) int
+		Groups         func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Name           func(childComplexity int) int
+		Phone          func(childComplexity int) int
+		Source         func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+	}
+
+	ContactConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ContactEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ContactGroup struct {
+		ContactCount func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Name         func(childComplexity int) int
+		UpdatedAt    func(childComplexity int) int
 	}
 
 	Enterprise struct {
@@ -206,6 +265,29 @@ type ComplexityRoot struct {
 		Status            func(childComplexity int) int
 		UkeyType          func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
+	}
+
+	EnterpriseLiveUpdate struct {
+		EnterpriseID func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Kind         func(childComplexity int) int
+	}
+
+	EnterpriseTrailEvent struct {
+		Action      func(childComplexity int) int
+		ActionLabel func(childComplexity int) int
+		ActorName   func(childComplexity int) int
+		Hash        func(childComplexity int) int
+		Payload     func(childComplexity int) int
+		Seq         func(childComplexity int) int
+		SubjectID   func(childComplexity int) int
+		SubjectType func(childComplexity int) int
+		Time        func(childComplexity int) int
+	}
+
+	EnterpriseTrailPage struct {
+		Events func(childComplexity int) int
+		Next   func(childComplexity int) int
 	}
 
 	Flow struct {
@@ -276,6 +358,25 @@ type ComplexityRoot struct {
 		Sha256      func(childComplexity int) int
 	}
 
+	FlowProgress struct {
+		Flow    func(childComplexity int) int
+		Parties func(childComplexity int) int
+	}
+
+	FlowTrailPage struct {
+		Events      func(childComplexity int) int
+		HasNextPage func(childComplexity int) int
+		NextAfter   func(childComplexity int) int
+	}
+
+	FlowUpdate struct {
+		FlowID    func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		Status    func(childComplexity int) int
+		SubjectID func(childComplexity int) int
+		Time      func(childComplexity int) int
+	}
+
 	IdentityVerification struct {
 		BankCardMasked  func(childComplexity int) int
 		CreatedAt       func(childComplexity int) int
@@ -344,23 +445,35 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AddContactsToGroup              func(childComplexity int, groupID int, contactIDs []int) int
 		AddMember                       func(childComplexity int, phone string, role membership.Role, title *string) int
 		BackToEditCertOrder             func(childComplexity int, orderID int) int
+		BatchSignFlows                  func(childComplexity int, input BatchSignInput) int
+		BindUKey                        func(childComplexity int, input UKeySignatureInput) int
+		BindUKeyCertificate             func(childComplexity int, id int, certificate string) int
 		ChangePassword                  func(childComplexity int, input ChangePasswordInput) int
 		ChangePhone                     func(childComplexity int, input ChangePhoneInput) int
 		CompleteFaceVerification        func(childComplexity int, id int) int
 		ConfirmCertApplication          func(childComplexity int, orderID int, code string, agreementAccepted bool) int
 		ConfirmCertOrder                func(childComplexity int, orderID int, input *ConfirmCertOrderInput) int
 		ContinueEnterpriseCertification func(childComplexity int, orderID int) int
+		CreateContact                   func(childComplexity int, input ContactInput) int
+		CreateContactGroup              func(childComplexity int, name string) int
 		CreateFlow                      func(childComplexity int, input FlowDraftInput) int
 		CreateSeal                      func(childComplexity int, input CreateSealInput) int
+		CreateUKeyChallenge             func(childComplexity int, purpose UKeyChallengePurpose) int
 		DecideJoinRequest               func(childComplexity int, id int, approve bool, reason *string) int
 		DeclineFlow                     func(childComplexity int, id int, reason string) int
+		DeleteContactGroup              func(childComplexity int, id int) int
+		DeleteContacts                  func(childComplexity int, ids []int) int
 		DeleteFlows                     func(childComplexity int, ids []int) int
 		GrantSeal                       func(childComplexity int, input GrantSealInput) int
+		IssueUKeyCertificate            func(childComplexity int, id int, csr string) int
+		LoginByCertificate              func(childComplexity int, input UKeySignatureInput) int
 		LoginByPassword                 func(childComplexity int, input LoginByPasswordInput) int
 		LoginBySms                      func(childComplexity int, input LoginBySMSInput) int
 		Logout                          func(childComplexity int) int
+		MarkFlowViewed                  func(childComplexity int, id int) int
 		NewCaptcha                      func(childComplexity int) int
 		OpenSigningLink                 func(childComplexity int, input OpenSigningLinkInput) int
 		PayCertOrder                    func(childComplexity int, orderID int, channel certorder.PaymentChannel) int
@@ -368,8 +481,10 @@ type ComplexityRoot struct {
 		Register                        func(childComplexity int, input RegisterInput) int
 		RejoinEnterprise                func(childComplexity int, id int, reason *string) int
 		RemindFlows                     func(childComplexity int, ids []int) int
+		RemoveContactsFromGroup         func(childComplexity int, groupID int, contactIDs []int) int
 		RemoveFlowDocument              func(childComplexity int, id int) int
 		RemoveMember                    func(childComplexity int, id int) int
+		RenameContactGroup              func(childComplexity int, id int, name string) int
 		RenewCertificate                func(childComplexity int, id int) int
 		RequestJoinEnterprise           func(childComplexity int, enterpriseName string, reason string) int
 		ResendCertAuthorizationCode     func(childComplexity int, orderID int) int
@@ -381,23 +496,27 @@ type ComplexityRoot struct {
 		RevokeSealGrant                 func(childComplexity int, id int) int
 		RevokeSession                   func(childComplexity int, id int) int
 		SaveCertApplication             func(childComplexity int, orderID int, input CertApplicationInput) int
+		SendBatchIntentCode             func(childComplexity int, input BatchSignInput) int
 		SendCertConfirmationCode        func(childComplexity int, orderID int) int
 		SendCompletedFlowEmail          func(childComplexity int, id int, email string) int
 		SendFlow                        func(childComplexity int, id int) int
 		SendIntentCode                  func(childComplexity int, input SignFlowInput) int
 		SendSMSCode                     func(childComplexity int, input SendSMSCodeInput) int
 		SendSigningLinkCode             func(childComplexity int, code string) int
+		SendUKeyUnbindCode              func(childComplexity int) int
 		SetSealEnabled                  func(childComplexity int, id int, enabled bool) int
 		SignFlow                        func(childComplexity int, input SignFlowInput) int
 		StartEnterpriseCertification    func(childComplexity int, input StartCertificationInput) int
 		StartFaceVerification           func(childComplexity int, id int, returnURL *string) int
 		StartRealNameVerification       func(childComplexity int, input StartRealNameInput) int
+		StartRecertification            func(childComplexity int) int
 		SubmitCertDocuments             func(childComplexity int, orderID int) int
 		SwitchSpace                     func(childComplexity int, enterpriseID *int) int
+		UnbindUKey                      func(childComplexity int, input UnbindUKeyInput) int
+		UpdateContact                   func(childComplexity int, id int, input ContactInput) int
 		UpdateFlowDraft                 func(childComplexity int, id int, input FlowDraftInput) int
 		UpdateMember                    func(childComplexity int, id int, role *membership.Role, title *string) int
 		UpdateOrganization              func(childComplexity int, input UpdateOrganizationInput) int
-		UploadCertDocument              func(childComplexity int, input UploadCertDocumentInput) int
 		VerifyCertAuthorization         func(childComplexity int, orderID int, code string, amount *string) int
 		VerifyFlowPasscode              func(childComplexity int, flowID int, passcode string) int
 		VerifyOldPhone                  func(childComplexity int, code string) int
@@ -459,6 +578,23 @@ type ComplexityRoot struct {
 		ViewedAt       func(childComplexity int) int
 	}
 
+	PartyProgress struct {
+		DeclineReason  func(childComplexity int) int
+		DeclinedAt     func(childComplexity int) int
+		EnterpriseName func(childComplexity int) int
+		IsMe           func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		LastRemindedAt func(childComplexity int) int
+		MaskedPhone    func(childComplexity int) int
+		Name           func(childComplexity int) int
+		Order          func(childComplexity int) int
+		ParticipantID  func(childComplexity int) int
+		Role           func(childComplexity int) int
+		SignedAt       func(childComplexity int) int
+		Status         func(childComplexity int) int
+		ViewedAt       func(childComplexity int) int
+	}
+
 	Query struct {
 		ActiveSpace                 func(childComplexity int) int
 		Agreements                  func(childComplexity int) int
@@ -470,7 +606,12 @@ type ComplexityRoot struct {
 		ConsoleMembers              func(childComplexity int) int
 		ConsoleSealGrants           func(childComplexity int) int
 		ConsoleSeals                func(childComplexity int) int
+		ConsoleTrail                func(childComplexity int, after *int, first *int) int
+		ContactGroups               func(childComplexity int) int
+		Contacts                    func(childComplexity int, search *string, groupID *int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ContactOrder) int
 		FlowCounts                  func(childComplexity int) int
+		FlowProgress                func(childComplexity int, id int) int
+		FlowTrail                   func(childComplexity int, id int, after *int, first int) int
 		Flows                       func(childComplexity int, list FlowList, filter *FlowListFilter, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FlowOrder) int
 		Me                          func(childComplexity int) int
 		MyEnterprises               func(childComplexity int, search *string) int
@@ -479,7 +620,9 @@ type ComplexityRoot struct {
 		Node                        func(childComplexity int, id int) int
 		Nodes                       func(childComplexity int, ids []int) int
 		SigningLink                 func(childComplexity int, code string) int
+		UkeyBindings                func(childComplexity int) int
 		UsableSeals                 func(childComplexity int) int
+		VerifyFlowTrail             func(childComplexity int, id int) int
 	}
 
 	RemindResult struct {
@@ -590,7 +733,49 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		Heartbeat func(childComplexity int, intervalSeconds int) int
+		EnterpriseUpdates func(childComplexity int) int
+		FlowUpdated       func(childComplexity int, id int) int
+		Heartbeat         func(childComplexity int, intervalSeconds int) int
+		MyListsChanged    func(childComplexity int) int
+	}
+
+	TrailEvent struct {
+		Action      func(childComplexity int) int
+		ActionLabel func(childComplexity int) int
+		Actor       func(childComplexity int) int
+		ActorType   func(childComplexity int) int
+		Hash        func(childComplexity int) int
+		IP          func(childComplexity int) int
+		PrevHash    func(childComplexity int) int
+		Reason      func(childComplexity int) int
+		Seq         func(childComplexity int) int
+		Subject     func(childComplexity int) int
+		SubjectID   func(childComplexity int) int
+		SubjectType func(childComplexity int) int
+		Time        func(childComplexity int) int
+	}
+
+	TrailProblem struct {
+		Detail func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Seq    func(childComplexity int) int
+	}
+
+	TrailVerification struct {
+		Events   func(childComplexity int) int
+		LastHash func(childComplexity int) int
+		LastSeq  func(childComplexity int) int
+		Ok       func(childComplexity int) int
+		Problems func(childComplexity int) int
+	}
+
+	UKeyBinding struct {
+		BoundAt     func(childComplexity int) int
+		Fingerprint func(childComplexity int) int
+		ID          func(childComplexity int) int
+		NotAfter    func(childComplexity int) int
+		Serial      func(childComplexity int) int
+		Subject     func(childComplexity int) int
 	}
 
 	User struct {
@@ -612,10 +797,16 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type CertDocumentResolver interface {
+	DownloadURL(ctx context.Context, obj *ent.CertDocument) (string, error)
+}
 type CertOrderResolver interface {
 	StepTitle(ctx context.Context, obj *ent.CertOrder) (string, error)
 	CanRevoke(ctx context.Context, obj *ent.CertOrder) (bool, error)
 	PaymentQRDataURL(ctx context.Context, obj *ent.CertOrder) (*string, error)
+}
+type ContactGroupResolver interface {
+	ContactCount(ctx context.Context, obj *ent.ContactGroup) (int, error)
 }
 type FlowResolver interface {
 	Evidence(ctx context.Context, obj *ent.Flow) (*FlowEvidence, error)
@@ -642,6 +833,16 @@ type MutationResolver interface {
 	ChangePhone(ctx context.Context, input ChangePhoneInput) (*ent.User, error)
 	Logout(ctx context.Context) (bool, error)
 	RevokeSession(ctx context.Context, id int) (bool, error)
+	SendBatchIntentCode(ctx context.Context, input BatchSignInput) (*BatchIntentCodePayload, error)
+	BatchSignFlows(ctx context.Context, input BatchSignInput) ([]*BatchSignResult, error)
+	CreateContact(ctx context.Context, input ContactInput) (*ent.Contact, error)
+	UpdateContact(ctx context.Context, id int, input ContactInput) (*ent.Contact, error)
+	DeleteContacts(ctx context.Context, ids []int) (bool, error)
+	CreateContactGroup(ctx context.Context, name string) (*ent.ContactGroup, error)
+	RenameContactGroup(ctx context.Context, id int, name string) (*ent.ContactGroup, error)
+	DeleteContactGroup(ctx context.Context, id int) (bool, error)
+	AddContactsToGroup(ctx context.Context, groupID int, contactIDs []int) (*ent.ContactGroup, error)
+	RemoveContactsFromGroup(ctx context.Context, groupID int, contactIDs []int) (*ent.ContactGroup, error)
 	SendCompletedFlowEmail(ctx context.Context, id int, email string) (bool, error)
 	StartEnterpriseCertification(ctx context.Context, input StartCertificationInput) (*ent.CertOrder, error)
 	SaveCertApplication(ctx context.Context, orderID int, input CertApplicationInput) (*ent.CertOrder, error)
@@ -649,7 +850,6 @@ type MutationResolver interface {
 	ConfirmCertOrder(ctx context.Context, orderID int, input *ConfirmCertOrderInput) (*ent.CertOrder, error)
 	ResendCertAuthorizationCode(ctx context.Context, orderID int) (*SendSMSCodePayload, error)
 	VerifyCertAuthorization(ctx context.Context, orderID int, code string, amount *string) (*ent.CertOrder, error)
-	UploadCertDocument(ctx context.Context, input UploadCertDocumentInput) (*ent.CertDocument, error)
 	SubmitCertDocuments(ctx context.Context, orderID int) (*ent.CertOrder, error)
 	SendCertConfirmationCode(ctx context.Context, orderID int) (*SendSMSCodePayload, error)
 	ConfirmCertApplication(ctx context.Context, orderID int, code string, agreementAccepted bool) (*ent.CertOrder, error)
@@ -673,6 +873,9 @@ type MutationResolver interface {
 	RevokeSealGrant(ctx context.Context, id int) (*ent.SealGrant, error)
 	RenewCertificate(ctx context.Context, id int) (*ent.Certificate, error)
 	RevokeCertificate(ctx context.Context, id int) (*ent.Certificate, error)
+	StartRecertification(ctx context.Context) (*ent.CertOrder, error)
+	IssueUKeyCertificate(ctx context.Context, id int, csr string) (string, error)
+	BindUKeyCertificate(ctx context.Context, id int, certificate string) (*ent.Certificate, error)
 	CreateFlow(ctx context.Context, input FlowDraftInput) (*ent.Flow, error)
 	UpdateFlowDraft(ctx context.Context, id int, input FlowDraftInput) (*ent.Flow, error)
 	RemoveFlowDocument(ctx context.Context, id int) (bool, error)
@@ -691,12 +894,20 @@ type MutationResolver interface {
 	VerifyRealNameByBankCard(ctx context.Context, id int, cardNumber string) (*ent.IdentityVerification, error)
 	StartFaceVerification(ctx context.Context, id int, returnURL *string) (*ent.IdentityVerification, error)
 	CompleteFaceVerification(ctx context.Context, id int) (*ent.IdentityVerification, error)
+	MarkFlowViewed(ctx context.Context, id int) (bool, error)
+	CreateUKeyChallenge(ctx context.Context, purpose UKeyChallengePurpose) (*CertificateChallenge, error)
+	LoginByCertificate(ctx context.Context, input UKeySignatureInput) (*AuthPayload, error)
+	BindUKey(ctx context.Context, input UKeySignatureInput) (*ent.UKeyBinding, error)
+	SendUKeyUnbindCode(ctx context.Context) (*SendSMSCodePayload, error)
+	UnbindUKey(ctx context.Context, input UnbindUKeyInput) (bool, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []int) ([]ent.Noder, error)
 	Me(ctx context.Context) (*ent.User, error)
 	Agreements(ctx context.Context) ([]*AgreementDocument, error)
+	Contacts(ctx context.Context, search *string, groupID *int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ContactOrder) (*ent.ContactConnection, error)
+	ContactGroups(ctx context.Context) ([]*ent.ContactGroup, error)
 	MyEnterprises(ctx context.Context, search *string) (*MyEnterprises, error)
 	CertificationOrder(ctx context.Context, id int) (*ent.CertOrder, error)
 	AuthorizationLetterTemplate(ctx context.Context, orderID int) (*AuthorizationLetterTemplate, error)
@@ -708,11 +919,16 @@ type QueryResolver interface {
 	ConsoleSealGrants(ctx context.Context) ([]*ent.SealGrant, error)
 	ConsoleCertificates(ctx context.Context) ([]*ent.Certificate, error)
 	ConsoleJoinRequests(ctx context.Context, status *joinrequest.Status) ([]*ent.JoinRequest, error)
+	ConsoleTrail(ctx context.Context, after *int, first *int) (*EnterpriseTrailPage, error)
 	Flows(ctx context.Context, list FlowList, filter *FlowListFilter, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FlowOrder) (*ent.FlowConnection, error)
 	FlowCounts(ctx context.Context) (*FlowCounts, error)
 	SigningLink(ctx context.Context, code string) (*SigningLinkInfo, error)
 	MyIdentityVerifications(ctx context.Context) ([]*ent.IdentityVerification, error)
 	UsableSeals(ctx context.Context) ([]*ent.Seal, error)
+	FlowTrail(ctx context.Context, id int, after *int, first int) (*FlowTrailPage, error)
+	FlowProgress(ctx context.Context, id int) (*FlowProgress, error)
+	VerifyFlowTrail(ctx context.Context, id int) (*TrailVerification, error)
+	UkeyBindings(ctx context.Context) ([]*ent.UKeyBinding, error)
 }
 type SealResolver interface {
 	ImageDataURL(ctx context.Context, obj *ent.Seal) (string, error)
@@ -726,6 +942,9 @@ type SessionResolver interface {
 }
 type SubscriptionResolver interface {
 	Heartbeat(ctx context.Context, intervalSeconds int) (<-chan *time.Time, error)
+	EnterpriseUpdates(ctx context.Context) (<-chan *EnterpriseLiveUpdate, error)
+	FlowUpdated(ctx context.Context, id int) (<-chan *FlowUpdate, error)
+	MyListsChanged(ctx context.Context) (<-chan *FlowCounts, error)
 }
 type UserResolver interface {
 	MaskedPhone(ctx context.Context, obj *ent.User) (string, error)
@@ -882,6 +1101,74 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuthorizationLetterTemplate.FileName(childComplexity), true
 
+	case "BatchIntentCodePayload.expiresAt":
+		if e.ComplexityRoot.BatchIntentCodePayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchIntentCodePayload.ExpiresAt(childComplexity), true
+	case "BatchIntentCodePayload.fingerprint":
+		if e.ComplexityRoot.BatchIntentCodePayload.Fingerprint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchIntentCodePayload.Fingerprint(childComplexity), true
+	case "BatchIntentCodePayload.maskedPhone":
+		if e.ComplexityRoot.BatchIntentCodePayload.MaskedPhone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchIntentCodePayload.MaskedPhone(childComplexity), true
+	case "BatchIntentCodePayload.resendAfterSeconds":
+		if e.ComplexityRoot.BatchIntentCodePayload.ResendAfterSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchIntentCodePayload.ResendAfterSeconds(childComplexity), true
+	case "BatchIntentCodePayload.results":
+		if e.ComplexityRoot.BatchIntentCodePayload.Results == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchIntentCodePayload.Results(childComplexity), true
+	case "BatchIntentCodePayload.sent":
+		if e.ComplexityRoot.BatchIntentCodePayload.Sent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchIntentCodePayload.Sent(childComplexity), true
+
+	case "BatchSignResult.code":
+		if e.ComplexityRoot.BatchSignResult.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchSignResult.Code(childComplexity), true
+	case "BatchSignResult.error":
+		if e.ComplexityRoot.BatchSignResult.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchSignResult.Error(childComplexity), true
+	case "BatchSignResult.flow":
+		if e.ComplexityRoot.BatchSignResult.Flow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchSignResult.Flow(childComplexity), true
+	case "BatchSignResult.flowID":
+		if e.ComplexityRoot.BatchSignResult.FlowID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchSignResult.FlowID(childComplexity), true
+	case "BatchSignResult.ok":
+		if e.ComplexityRoot.BatchSignResult.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchSignResult.Ok(childComplexity), true
+
 	case "CaptchaChallenge.expiresAt":
 		if e.ComplexityRoot.CaptchaChallenge.ExpiresAt == nil {
 			break
@@ -913,6 +1200,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CertDocument.CreatedAt(childComplexity), true
+	case "CertDocument.downloadURL":
+		if e.ComplexityRoot.CertDocument.DownloadURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertDocument.DownloadURL(childComplexity), true
 	case "CertDocument.fileName":
 		if e.ComplexityRoot.CertDocument.FileName == nil {
 			break
@@ -1294,6 +1587,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Certificate.UserID(childComplexity), true
 
+	case "CertificateChallenge.digest":
+		if e.ComplexityRoot.CertificateChallenge.Digest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertificateChallenge.Digest(childComplexity), true
+	case "CertificateChallenge.expiresAt":
+		if e.ComplexityRoot.CertificateChallenge.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertificateChallenge.ExpiresAt(childComplexity), true
+	case "CertificateChallenge.nonce":
+		if e.ComplexityRoot.CertificateChallenge.Nonce == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertificateChallenge.Nonce(childComplexity), true
+	case "CertificateChallenge.text":
+		if e.ComplexityRoot.CertificateChallenge.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertificateChallenge.Text(childComplexity), true
+
 	case "CertifiedEnterprise.enterprise":
 		if e.ComplexityRoot.CertifiedEnterprise.Enterprise == nil {
 			break
@@ -1325,6 +1643,124 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChangePhoneTicket.Ticket(childComplexity), true
+
+	case "Contact.createdAt":
+		if e.ComplexityRoot.Contact.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.CreatedAt(childComplexity), true
+	case "Contact.email":
+		if e.ComplexityRoot.Contact.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Email(childComplexity), true
+	case "Contact.enterpriseName":
+		if e.ComplexityRoot.Contact.EnterpriseName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.EnterpriseName(childComplexity), true
+	case "Contact.groups":
+		if e.ComplexityRoot.Contact.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Groups(childComplexity), true
+	case "Contact.id":
+		if e.ComplexityRoot.Contact.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.ID(childComplexity), true
+	case "Contact.name":
+		if e.ComplexityRoot.Contact.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Name(childComplexity), true
+	case "Contact.phone":
+		if e.ComplexityRoot.Contact.Phone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Phone(childComplexity), true
+	case "Contact.source":
+		if e.ComplexityRoot.Contact.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Source(childComplexity), true
+	case "Contact.updatedAt":
+		if e.ComplexityRoot.Contact.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.UpdatedAt(childComplexity), true
+
+	case "ContactConnection.edges":
+		if e.ComplexityRoot.ContactConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactConnection.Edges(childComplexity), true
+	case "ContactConnection.pageInfo":
+		if e.ComplexityRoot.ContactConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactConnection.PageInfo(childComplexity), true
+	case "ContactConnection.totalCount":
+		if e.ComplexityRoot.ContactConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactConnection.TotalCount(childComplexity), true
+
+	case "ContactEdge.cursor":
+		if e.ComplexityRoot.ContactEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactEdge.Cursor(childComplexity), true
+	case "ContactEdge.node":
+		if e.ComplexityRoot.ContactEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactEdge.Node(childComplexity), true
+
+	case "ContactGroup.contactCount":
+		if e.ComplexityRoot.ContactGroup.ContactCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactGroup.ContactCount(childComplexity), true
+	case "ContactGroup.createdAt":
+		if e.ComplexityRoot.ContactGroup.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactGroup.CreatedAt(childComplexity), true
+	case "ContactGroup.id":
+		if e.ComplexityRoot.ContactGroup.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactGroup.ID(childComplexity), true
+	case "ContactGroup.name":
+		if e.ComplexityRoot.ContactGroup.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactGroup.Name(childComplexity), true
+	case "ContactGroup.updatedAt":
+		if e.ComplexityRoot.ContactGroup.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactGroup.UpdatedAt(childComplexity), true
 
 	case "Enterprise.address":
 		if e.ComplexityRoot.Enterprise.Address == nil {
@@ -1416,6 +1852,93 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Enterprise.UpdatedAt(childComplexity), true
+
+	case "EnterpriseLiveUpdate.enterpriseId":
+		if e.ComplexityRoot.EnterpriseLiveUpdate.EnterpriseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterpriseLiveUpdate.EnterpriseID(childComplexity), true
+	case "EnterpriseLiveUpdate.id":
+		if e.ComplexityRoot.EnterpriseLiveUpdate.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterpriseLiveUpdate.ID(childComplexity), true
+	case "EnterpriseLiveUpdate.kind":
+		if e.ComplexityRoot.EnterpriseLiveUpdate.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterpriseLiveUpdate.Kind(childComplexity), true
+
+	case "EnterpriseTrailEvent.action":
+		if e.ComplexityRoot.EnterpriseTrailEvent.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterpriseTrailEvent.Action(childComplexity), true
+	case "EnterpriseTrailEvent.actionLabel":
+		if e.ComplexityRoot.EnterpriseTrailEvent.ActionLabel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterpriseTrailEvent.ActionLabel(childComplexity), true
+	case "EnterpriseTrailEvent.actorName":
+		if e.ComplexityRoot.EnterpriseTrailEvent.ActorName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterpriseTrailEvent.ActorName(childComplexity), true
+	case "EnterpriseTrailEvent.hash":
+		if e.ComplexityRoot.EnterpriseTrailEvent.Hash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterpriseTrailEvent.Hash(childComplexity), true
+	case "EnterpriseTrailEvent.payload":
+		if e.ComplexityRoot.EnterpriseTrailEvent.Payload == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterpriseTrailEvent.Payload(childComplexity), true
+	case "EnterpriseTrailEvent.seq":
+		if e.ComplexityRoot.EnterpriseTrailEvent.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterpriseTrailEvent.Seq(childComplexity), true
+	case "EnterpriseTrailEvent.subjectId":
+		if e.ComplexityRoot.EnterpriseTrailEvent.SubjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterpriseTrailEvent.SubjectID(childComplexity), true
+	case "EnterpriseTrailEvent.subjectType":
+		if e.ComplexityRoot.EnterpriseTrailEvent.SubjectType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterpriseTrailEvent.SubjectType(childComplexity), true
+	case "EnterpriseTrailEvent.time":
+		if e.ComplexityRoot.EnterpriseTrailEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterpriseTrailEvent.Time(childComplexity), true
+
+	case "EnterpriseTrailPage.events":
+		if e.ComplexityRoot.EnterpriseTrailPage.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterpriseTrailPage.Events(childComplexity), true
+	case "EnterpriseTrailPage.next":
+		if e.ComplexityRoot.EnterpriseTrailPage.Next == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnterpriseTrailPage.Next(childComplexity), true
 
 	case "Flow.createdAt":
 		if e.ComplexityRoot.Flow.CreatedAt == nil {
@@ -1722,6 +2245,69 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FlowEvidence.Sha256(childComplexity), true
+
+	case "FlowProgress.flow":
+		if e.ComplexityRoot.FlowProgress.Flow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowProgress.Flow(childComplexity), true
+	case "FlowProgress.parties":
+		if e.ComplexityRoot.FlowProgress.Parties == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowProgress.Parties(childComplexity), true
+
+	case "FlowTrailPage.events":
+		if e.ComplexityRoot.FlowTrailPage.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowTrailPage.Events(childComplexity), true
+	case "FlowTrailPage.hasNextPage":
+		if e.ComplexityRoot.FlowTrailPage.HasNextPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowTrailPage.HasNextPage(childComplexity), true
+	case "FlowTrailPage.nextAfter":
+		if e.ComplexityRoot.FlowTrailPage.NextAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowTrailPage.NextAfter(childComplexity), true
+
+	case "FlowUpdate.flowID":
+		if e.ComplexityRoot.FlowUpdate.FlowID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowUpdate.FlowID(childComplexity), true
+	case "FlowUpdate.kind":
+		if e.ComplexityRoot.FlowUpdate.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowUpdate.Kind(childComplexity), true
+	case "FlowUpdate.status":
+		if e.ComplexityRoot.FlowUpdate.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowUpdate.Status(childComplexity), true
+	case "FlowUpdate.subjectID":
+		if e.ComplexityRoot.FlowUpdate.SubjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowUpdate.SubjectID(childComplexity), true
+	case "FlowUpdate.time":
+		if e.ComplexityRoot.FlowUpdate.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FlowUpdate.Time(childComplexity), true
 
 	case "IdentityVerification.bankCardMasked":
 		if e.ComplexityRoot.IdentityVerification.BankCardMasked == nil {
@@ -2040,6 +2626,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Membership.UserID(childComplexity), true
 
+	case "Mutation.addContactsToGroup":
+		if e.ComplexityRoot.Mutation.AddContactsToGroup == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addContactsToGroup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddContactsToGroup(childComplexity, args["groupID"].(int), args["contactIDs"].([]int)), true
 	case "Mutation.addMember":
 		if e.ComplexityRoot.Mutation.AddMember == nil {
 			break
@@ -2062,6 +2659,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BackToEditCertOrder(childComplexity, args["orderId"].(int)), true
+	case "Mutation.batchSignFlows":
+		if e.ComplexityRoot.Mutation.BatchSignFlows == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_batchSignFlows_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BatchSignFlows(childComplexity, args["input"].(BatchSignInput)), true
+	case "Mutation.bindUKey":
+		if e.ComplexityRoot.Mutation.BindUKey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_bindUKey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BindUKey(childComplexity, args["input"].(UKeySignatureInput)), true
+	case "Mutation.bindUKeyCertificate":
+		if e.ComplexityRoot.Mutation.BindUKeyCertificate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_bindUKeyCertificate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BindUKeyCertificate(childComplexity, args["id"].(int), args["certificate"].(string)), true
 	case "Mutation.changePassword":
 		if e.ComplexityRoot.Mutation.ChangePassword == nil {
 			break
@@ -2128,6 +2758,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ContinueEnterpriseCertification(childComplexity, args["orderId"].(int)), true
+	case "Mutation.createContact":
+		if e.ComplexityRoot.Mutation.CreateContact == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createContact_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateContact(childComplexity, args["input"].(ContactInput)), true
+	case "Mutation.createContactGroup":
+		if e.ComplexityRoot.Mutation.CreateContactGroup == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createContactGroup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateContactGroup(childComplexity, args["name"].(string)), true
 	case "Mutation.createFlow":
 		if e.ComplexityRoot.Mutation.CreateFlow == nil {
 			break
@@ -2150,6 +2802,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateSeal(childComplexity, args["input"].(CreateSealInput)), true
+	case "Mutation.createUKeyChallenge":
+		if e.ComplexityRoot.Mutation.CreateUKeyChallenge == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createUKeyChallenge_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateUKeyChallenge(childComplexity, args["purpose"].(UKeyChallengePurpose)), true
 	case "Mutation.decideJoinRequest":
 		if e.ComplexityRoot.Mutation.DecideJoinRequest == nil {
 			break
@@ -2172,6 +2835,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeclineFlow(childComplexity, args["id"].(int), args["reason"].(string)), true
+	case "Mutation.deleteContactGroup":
+		if e.ComplexityRoot.Mutation.DeleteContactGroup == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteContactGroup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteContactGroup(childComplexity, args["id"].(int)), true
+	case "Mutation.deleteContacts":
+		if e.ComplexityRoot.Mutation.DeleteContacts == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteContacts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteContacts(childComplexity, args["ids"].([]int)), true
 	case "Mutation.deleteFlows":
 		if e.ComplexityRoot.Mutation.DeleteFlows == nil {
 			break
@@ -2194,6 +2879,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.GrantSeal(childComplexity, args["input"].(GrantSealInput)), true
+	case "Mutation.issueUKeyCertificate":
+		if e.ComplexityRoot.Mutation.IssueUKeyCertificate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_issueUKeyCertificate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.IssueUKeyCertificate(childComplexity, args["id"].(int), args["csr"].(string)), true
+	case "Mutation.loginByCertificate":
+		if e.ComplexityRoot.Mutation.LoginByCertificate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_loginByCertificate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LoginByCertificate(childComplexity, args["input"].(UKeySignatureInput)), true
 	case "Mutation.loginByPassword":
 		if e.ComplexityRoot.Mutation.LoginByPassword == nil {
 			break
@@ -2222,6 +2929,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Logout(childComplexity), true
+	case "Mutation.markFlowViewed":
+		if e.ComplexityRoot.Mutation.MarkFlowViewed == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_markFlowViewed_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MarkFlowViewed(childComplexity, args["id"].(int)), true
 	case "Mutation.newCaptcha":
 		if e.ComplexityRoot.Mutation.NewCaptcha == nil {
 			break
@@ -2294,6 +3012,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemindFlows(childComplexity, args["ids"].([]int)), true
+	case "Mutation.removeContactsFromGroup":
+		if e.ComplexityRoot.Mutation.RemoveContactsFromGroup == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeContactsFromGroup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveContactsFromGroup(childComplexity, args["groupID"].(int), args["contactIDs"].([]int)), true
 	case "Mutation.removeFlowDocument":
 		if e.ComplexityRoot.Mutation.RemoveFlowDocument == nil {
 			break
@@ -2316,6 +3045,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveMember(childComplexity, args["id"].(int)), true
+	case "Mutation.renameContactGroup":
+		if e.ComplexityRoot.Mutation.RenameContactGroup == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_renameContactGroup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RenameContactGroup(childComplexity, args["id"].(int), args["name"].(string)), true
 	case "Mutation.renewCertificate":
 		if e.ComplexityRoot.Mutation.RenewCertificate == nil {
 			break
@@ -2437,6 +3177,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SaveCertApplication(childComplexity, args["orderId"].(int), args["input"].(CertApplicationInput)), true
+	case "Mutation.sendBatchIntentCode":
+		if e.ComplexityRoot.Mutation.SendBatchIntentCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendBatchIntentCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendBatchIntentCode(childComplexity, args["input"].(BatchSignInput)), true
 	case "Mutation.sendCertConfirmationCode":
 		if e.ComplexityRoot.Mutation.SendCertConfirmationCode == nil {
 			break
@@ -2503,6 +3254,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendSigningLinkCode(childComplexity, args["code"].(string)), true
+	case "Mutation.sendUKeyUnbindCode":
+		if e.ComplexityRoot.Mutation.SendUKeyUnbindCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.SendUKeyUnbindCode(childComplexity), true
 	case "Mutation.setSealEnabled":
 		if e.ComplexityRoot.Mutation.SetSealEnabled == nil {
 			break
@@ -2558,6 +3315,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.StartRealNameVerification(childComplexity, args["input"].(StartRealNameInput)), true
+	case "Mutation.startRecertification":
+		if e.ComplexityRoot.Mutation.StartRecertification == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.StartRecertification(childComplexity), true
 	case "Mutation.submitCertDocuments":
 		if e.ComplexityRoot.Mutation.SubmitCertDocuments == nil {
 			break
@@ -2580,6 +3343,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SwitchSpace(childComplexity, args["enterpriseId"].(*int)), true
+	case "Mutation.unbindUKey":
+		if e.ComplexityRoot.Mutation.UnbindUKey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unbindUKey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnbindUKey(childComplexity, args["input"].(UnbindUKeyInput)), true
+	case "Mutation.updateContact":
+		if e.ComplexityRoot.Mutation.UpdateContact == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateContact_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateContact(childComplexity, args["id"].(int), args["input"].(ContactInput)), true
 	case "Mutation.updateFlowDraft":
 		if e.ComplexityRoot.Mutation.UpdateFlowDraft == nil {
 			break
@@ -2613,17 +3398,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateOrganization(childComplexity, args["input"].(UpdateOrganizationInput)), true
-	case "Mutation.uploadCertDocument":
-		if e.ComplexityRoot.Mutation.UploadCertDocument == nil {
-			break
-		}
-
-		args, err := ec.field_Mutation_uploadCertDocument_args(ctx, rawArgs)
-		if err != nil {
-			return 0, false
-		}
-
-		return e.ComplexityRoot.Mutation.UploadCertDocument(childComplexity, args["input"].(UploadCertDocumentInput)), true
 	case "Mutation.verifyCertAuthorization":
 		if e.ComplexityRoot.Mutation.VerifyCertAuthorization == nil {
 			break
@@ -2907,6 +3681,91 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Participant.ViewedAt(childComplexity), true
 
+	case "PartyProgress.declineReason":
+		if e.ComplexityRoot.PartyProgress.DeclineReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyProgress.DeclineReason(childComplexity), true
+	case "PartyProgress.declinedAt":
+		if e.ComplexityRoot.PartyProgress.DeclinedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyProgress.DeclinedAt(childComplexity), true
+	case "PartyProgress.enterpriseName":
+		if e.ComplexityRoot.PartyProgress.EnterpriseName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyProgress.EnterpriseName(childComplexity), true
+	case "PartyProgress.isMe":
+		if e.ComplexityRoot.PartyProgress.IsMe == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyProgress.IsMe(childComplexity), true
+	case "PartyProgress.kind":
+		if e.ComplexityRoot.PartyProgress.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyProgress.Kind(childComplexity), true
+	case "PartyProgress.lastRemindedAt":
+		if e.ComplexityRoot.PartyProgress.LastRemindedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyProgress.LastRemindedAt(childComplexity), true
+	case "PartyProgress.maskedPhone":
+		if e.ComplexityRoot.PartyProgress.MaskedPhone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyProgress.MaskedPhone(childComplexity), true
+	case "PartyProgress.name":
+		if e.ComplexityRoot.PartyProgress.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyProgress.Name(childComplexity), true
+	case "PartyProgress.order":
+		if e.ComplexityRoot.PartyProgress.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyProgress.Order(childComplexity), true
+	case "PartyProgress.participantID":
+		if e.ComplexityRoot.PartyProgress.ParticipantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyProgress.ParticipantID(childComplexity), true
+	case "PartyProgress.role":
+		if e.ComplexityRoot.PartyProgress.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyProgress.Role(childComplexity), true
+	case "PartyProgress.signedAt":
+		if e.ComplexityRoot.PartyProgress.SignedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyProgress.SignedAt(childComplexity), true
+	case "PartyProgress.status":
+		if e.ComplexityRoot.PartyProgress.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyProgress.Status(childComplexity), true
+	case "PartyProgress.viewedAt":
+		if e.ComplexityRoot.PartyProgress.ViewedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartyProgress.ViewedAt(childComplexity), true
+
 	case "Query.activeSpace":
 		if e.ComplexityRoot.Query.ActiveSpace == nil {
 			break
@@ -2982,12 +3841,62 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ConsoleSeals(childComplexity), true
+	case "Query.consoleTrail":
+		if e.ComplexityRoot.Query.ConsoleTrail == nil {
+			break
+		}
+
+		args, err := ec.field_Query_consoleTrail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ConsoleTrail(childComplexity, args["after"].(*int), args["first"].(*int)), true
+	case "Query.contactGroups":
+		if e.ComplexityRoot.Query.ContactGroups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ContactGroups(childComplexity), true
+	case "Query.contacts":
+		if e.ComplexityRoot.Query.Contacts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_contacts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Contacts(childComplexity, args["search"].(*string), args["groupID"].(*int), args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ContactOrder)), true
 	case "Query.flowCounts":
 		if e.ComplexityRoot.Query.FlowCounts == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.FlowCounts(childComplexity), true
+	case "Query.flowProgress":
+		if e.ComplexityRoot.Query.FlowProgress == nil {
+			break
+		}
+
+		args, err := ec.field_Query_flowProgress_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FlowProgress(childComplexity, args["id"].(int)), true
+	case "Query.flowTrail":
+		if e.ComplexityRoot.Query.FlowTrail == nil {
+			break
+		}
+
+		args, err := ec.field_Query_flowTrail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FlowTrail(childComplexity, args["id"].(int), args["after"].(*int), args["first"].(int)), true
 	case "Query.flows":
 		if e.ComplexityRoot.Query.Flows == nil {
 			break
@@ -3062,12 +3971,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.SigningLink(childComplexity, args["code"].(string)), true
+	case "Query.ukeyBindings":
+		if e.ComplexityRoot.Query.UkeyBindings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.UkeyBindings(childComplexity), true
 	case "Query.usableSeals":
 		if e.ComplexityRoot.Query.UsableSeals == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.UsableSeals(childComplexity), true
+	case "Query.verifyFlowTrail":
+		if e.ComplexityRoot.Query.VerifyFlowTrail == nil {
+			break
+		}
+
+		args, err := ec.field_Query_verifyFlowTrail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.VerifyFlowTrail(childComplexity, args["id"].(int)), true
 
 	case "RemindResult.code":
 		if e.ComplexityRoot.RemindResult.Code == nil {
@@ -3558,6 +4484,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SigningLinkInfo.Status(childComplexity), true
 
+	case "Subscription.enterpriseUpdates":
+		if e.ComplexityRoot.Subscription.EnterpriseUpdates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.EnterpriseUpdates(childComplexity), true
+	case "Subscription.flowUpdated":
+		if e.ComplexityRoot.Subscription.FlowUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_flowUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.FlowUpdated(childComplexity, args["id"].(int)), true
 	case "Subscription.heartbeat":
 		if e.ComplexityRoot.Subscription.Heartbeat == nil {
 			break
@@ -3569,6 +4512,178 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.Heartbeat(childComplexity, args["intervalSeconds"].(int)), true
+	case "Subscription.myListsChanged":
+		if e.ComplexityRoot.Subscription.MyListsChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.MyListsChanged(childComplexity), true
+
+	case "TrailEvent.action":
+		if e.ComplexityRoot.TrailEvent.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailEvent.Action(childComplexity), true
+	case "TrailEvent.actionLabel":
+		if e.ComplexityRoot.TrailEvent.ActionLabel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailEvent.ActionLabel(childComplexity), true
+	case "TrailEvent.actor":
+		if e.ComplexityRoot.TrailEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailEvent.Actor(childComplexity), true
+	case "TrailEvent.actorType":
+		if e.ComplexityRoot.TrailEvent.ActorType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailEvent.ActorType(childComplexity), true
+	case "TrailEvent.hash":
+		if e.ComplexityRoot.TrailEvent.Hash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailEvent.Hash(childComplexity), true
+	case "TrailEvent.ip":
+		if e.ComplexityRoot.TrailEvent.IP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailEvent.IP(childComplexity), true
+	case "TrailEvent.prevHash":
+		if e.ComplexityRoot.TrailEvent.PrevHash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailEvent.PrevHash(childComplexity), true
+	case "TrailEvent.reason":
+		if e.ComplexityRoot.TrailEvent.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailEvent.Reason(childComplexity), true
+	case "TrailEvent.seq":
+		if e.ComplexityRoot.TrailEvent.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailEvent.Seq(childComplexity), true
+	case "TrailEvent.subject":
+		if e.ComplexityRoot.TrailEvent.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailEvent.Subject(childComplexity), true
+	case "TrailEvent.subjectID":
+		if e.ComplexityRoot.TrailEvent.SubjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailEvent.SubjectID(childComplexity), true
+	case "TrailEvent.subjectType":
+		if e.ComplexityRoot.TrailEvent.SubjectType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailEvent.SubjectType(childComplexity), true
+	case "TrailEvent.time":
+		if e.ComplexityRoot.TrailEvent.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailEvent.Time(childComplexity), true
+
+	case "TrailProblem.detail":
+		if e.ComplexityRoot.TrailProblem.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailProblem.Detail(childComplexity), true
+	case "TrailProblem.kind":
+		if e.ComplexityRoot.TrailProblem.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailProblem.Kind(childComplexity), true
+	case "TrailProblem.seq":
+		if e.ComplexityRoot.TrailProblem.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailProblem.Seq(childComplexity), true
+
+	case "TrailVerification.events":
+		if e.ComplexityRoot.TrailVerification.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailVerification.Events(childComplexity), true
+	case "TrailVerification.lastHash":
+		if e.ComplexityRoot.TrailVerification.LastHash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailVerification.LastHash(childComplexity), true
+	case "TrailVerification.lastSeq":
+		if e.ComplexityRoot.TrailVerification.LastSeq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailVerification.LastSeq(childComplexity), true
+	case "TrailVerification.ok":
+		if e.ComplexityRoot.TrailVerification.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailVerification.Ok(childComplexity), true
+	case "TrailVerification.problems":
+		if e.ComplexityRoot.TrailVerification.Problems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrailVerification.Problems(childComplexity), true
+
+	case "UKeyBinding.boundAt":
+		if e.ComplexityRoot.UKeyBinding.BoundAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeyBinding.BoundAt(childComplexity), true
+	case "UKeyBinding.fingerprint":
+		if e.ComplexityRoot.UKeyBinding.Fingerprint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeyBinding.Fingerprint(childComplexity), true
+	case "UKeyBinding.id":
+		if e.ComplexityRoot.UKeyBinding.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeyBinding.ID(childComplexity), true
+	case "UKeyBinding.notAfter":
+		if e.ComplexityRoot.UKeyBinding.NotAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeyBinding.NotAfter(childComplexity), true
+	case "UKeyBinding.serial":
+		if e.ComplexityRoot.UKeyBinding.Serial == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeyBinding.Serial(childComplexity), true
+	case "UKeyBinding.subject":
+		if e.ComplexityRoot.UKeyBinding.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeyBinding.Subject(childComplexity), true
 
 	case "User.agreements":
 		if e.ComplexityRoot.User.Agreements == nil {
@@ -3652,6 +4767,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AgreementAcceptanceWhereInput", ec.unmarshalInputAgreementAcceptanceWhereInput),
+			graphql.NewInputUnmarshaler("BatchSignInput", ec.unmarshalInputBatchSignInput),
 			graphql.NewInputUnmarshaler("CertApplicationInput", ec.unmarshalInputCertApplicationInput),
 			graphql.NewInputUnmarshaler("CertDocumentWhereInput", ec.unmarshalInputCertDocumentWhereInput),
 			graphql.NewInputUnmarshaler("CertOrderWhereInput", ec.unmarshalInputCertOrderWhereInput),
@@ -3659,6 +4775,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
 			graphql.NewInputUnmarshaler("ChangePhoneInput", ec.unmarshalInputChangePhoneInput),
 			graphql.NewInputUnmarshaler("ConfirmCertOrderInput", ec.unmarshalInputConfirmCertOrderInput),
+			graphql.NewInputUnmarshaler("ContactGroupWhereInput", ec.unmarshalInputContactGroupWhereInput),
+			graphql.NewInputUnmarshaler("ContactInput", ec.unmarshalInputContactInput),
+			graphql.NewInputUnmarshaler("ContactOrder", ec.unmarshalInputContactOrder),
+			graphql.NewInputUnmarshaler("ContactWhereInput", ec.unmarshalInputContactWhereInput),
 			graphql.NewInputUnmarshaler("CreateSealInput", ec.unmarshalInputCreateSealInput),
 			graphql.NewInputUnmarshaler("EnterpriseWhereInput", ec.unmarshalInputEnterpriseWhereInput),
 			graphql.NewInputUnmarshaler("FlowDocumentWhereInput", ec.unmarshalInputFlowDocumentWhereInput),
@@ -3687,8 +4807,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SignFlowInput", ec.unmarshalInputSignFlowInput),
 			graphql.NewInputUnmarshaler("StartCertificationInput", ec.unmarshalInputStartCertificationInput),
 			graphql.NewInputUnmarshaler("StartRealNameInput", ec.unmarshalInputStartRealNameInput),
+			graphql.NewInputUnmarshaler("UKeySignatureInput", ec.unmarshalInputUKeySignatureInput),
+			graphql.NewInputUnmarshaler("UnbindUKeyInput", ec.unmarshalInputUnbindUKeyInput),
 			graphql.NewInputUnmarshaler("UpdateOrganizationInput", ec.unmarshalInputUpdateOrganizationInput),
-			graphql.NewInputUnmarshaler("UploadCertDocumentInput", ec.unmarshalInputUploadCertDocumentInput),
 			graphql.NewInputUnmarshaler("UserWhereInput", ec.unmarshalInputUserWhereInput),
 		)
 	}
@@ -3782,7 +4903,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "accounts.graphql" "documents.graphql" "ent.graphql" "enterprises.graphql" "flows.graphql" "identity.graphql" "schema.graphql"
+//go:embed "accounts.graphql" "batch.graphql" "contacts.graphql" "documents.graphql" "ent.graphql" "enterprises.graphql" "flows.graphql" "identity.graphql" "progress.graphql" "schema.graphql" "ukey.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3795,12 +4916,16 @@ func sourceData(filename string) string {
 
 var sources = []*ast.Source{
 	{Name: "accounts.graphql", Input: sourceData("accounts.graphql"), BuiltIn: false},
+	{Name: "batch.graphql", Input: sourceData("batch.graphql"), BuiltIn: false},
+	{Name: "contacts.graphql", Input: sourceData("contacts.graphql"), BuiltIn: false},
 	{Name: "documents.graphql", Input: sourceData("documents.graphql"), BuiltIn: false},
 	{Name: "ent.graphql", Input: sourceData("ent.graphql"), BuiltIn: false},
 	{Name: "enterprises.graphql", Input: sourceData("enterprises.graphql"), BuiltIn: false},
 	{Name: "flows.graphql", Input: sourceData("flows.graphql"), BuiltIn: false},
 	{Name: "identity.graphql", Input: sourceData("identity.graphql"), BuiltIn: false},
+	{Name: "progress.graphql", Input: sourceData("progress.graphql"), BuiltIn: false},
 	{Name: "schema.graphql", Input: sourceData("schema.graphql"), BuiltIn: false},
+	{Name: "ukey.graphql", Input: sourceData("ukey.graphql"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -3880,6 +5005,40 @@ func (ec *executionContext) childFields_AuthorizationLetterTemplate(ctx context.
 	return nil, fmt.Errorf("no field named %q was found under type AuthorizationLetterTemplate", field.Name)
 }
 
+func (ec *executionContext) childFields_BatchIntentCodePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sent":
+		return ec.fieldContext_BatchIntentCodePayload_sent(ctx, field)
+	case "maskedPhone":
+		return ec.fieldContext_BatchIntentCodePayload_maskedPhone(ctx, field)
+	case "resendAfterSeconds":
+		return ec.fieldContext_BatchIntentCodePayload_resendAfterSeconds(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_BatchIntentCodePayload_expiresAt(ctx, field)
+	case "fingerprint":
+		return ec.fieldContext_BatchIntentCodePayload_fingerprint(ctx, field)
+	case "results":
+		return ec.fieldContext_BatchIntentCodePayload_results(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BatchIntentCodePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_BatchSignResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "flowID":
+		return ec.fieldContext_BatchSignResult_flowID(ctx, field)
+	case "ok":
+		return ec.fieldContext_BatchSignResult_ok(ctx, field)
+	case "flow":
+		return ec.fieldContext_BatchSignResult_flow(ctx, field)
+	case "error":
+		return ec.fieldContext_BatchSignResult_error(ctx, field)
+	case "code":
+		return ec.fieldContext_BatchSignResult_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BatchSignResult", field.Name)
+}
+
 func (ec *executionContext) childFields_CaptchaChallenge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "key":
@@ -3914,6 +5073,8 @@ func (ec *executionContext) childFields_CertDocument(ctx context.Context, field 
 		return ec.fieldContext_CertDocument_sha256(ctx, field)
 	case "order":
 		return ec.fieldContext_CertDocument_order(ctx, field)
+	case "downloadURL":
+		return ec.fieldContext_CertDocument_downloadURL(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CertDocument", field.Name)
 }
@@ -4040,6 +5201,20 @@ func (ec *executionContext) childFields_Certificate(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type Certificate", field.Name)
 }
 
+func (ec *executionContext) childFields_CertificateChallenge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "nonce":
+		return ec.fieldContext_CertificateChallenge_nonce(ctx, field)
+	case "text":
+		return ec.fieldContext_CertificateChallenge_text(ctx, field)
+	case "digest":
+		return ec.fieldContext_CertificateChallenge_digest(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_CertificateChallenge_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CertificateChallenge", field.Name)
+}
+
 func (ec *executionContext) childFields_CertifiedEnterprise(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "enterprise":
@@ -4060,6 +5235,68 @@ func (ec *executionContext) childFields_ChangePhoneTicket(ctx context.Context, f
 		return ec.fieldContext_ChangePhoneTicket_expiresAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ChangePhoneTicket", field.Name)
+}
+
+func (ec *executionContext) childFields_Contact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Contact_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Contact_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Contact_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_Contact_name(ctx, field)
+	case "phone":
+		return ec.fieldContext_Contact_phone(ctx, field)
+	case "email":
+		return ec.fieldContext_Contact_email(ctx, field)
+	case "enterpriseName":
+		return ec.fieldContext_Contact_enterpriseName(ctx, field)
+	case "source":
+		return ec.fieldContext_Contact_source(ctx, field)
+	case "groups":
+		return ec.fieldContext_Contact_groups(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Contact", field.Name)
+}
+
+func (ec *executionContext) childFields_ContactConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ContactConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ContactConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ContactConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ContactConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ContactEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ContactEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ContactEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ContactEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ContactGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ContactGroup_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ContactGroup_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ContactGroup_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_ContactGroup_name(ctx, field)
+	case "contactCount":
+		return ec.fieldContext_ContactGroup_contactCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ContactGroup", field.Name)
 }
 
 func (ec *executionContext) childFields_Enterprise(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4096,6 +5333,52 @@ func (ec *executionContext) childFields_Enterprise(ctx context.Context, field gr
 		return ec.fieldContext_Enterprise_certifier(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Enterprise", field.Name)
+}
+
+func (ec *executionContext) childFields_EnterpriseLiveUpdate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_EnterpriseLiveUpdate_kind(ctx, field)
+	case "id":
+		return ec.fieldContext_EnterpriseLiveUpdate_id(ctx, field)
+	case "enterpriseId":
+		return ec.fieldContext_EnterpriseLiveUpdate_enterpriseId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnterpriseLiveUpdate", field.Name)
+}
+
+func (ec *executionContext) childFields_EnterpriseTrailEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "seq":
+		return ec.fieldContext_EnterpriseTrailEvent_seq(ctx, field)
+	case "time":
+		return ec.fieldContext_EnterpriseTrailEvent_time(ctx, field)
+	case "action":
+		return ec.fieldContext_EnterpriseTrailEvent_action(ctx, field)
+	case "actionLabel":
+		return ec.fieldContext_EnterpriseTrailEvent_actionLabel(ctx, field)
+	case "actorName":
+		return ec.fieldContext_EnterpriseTrailEvent_actorName(ctx, field)
+	case "subjectType":
+		return ec.fieldContext_EnterpriseTrailEvent_subjectType(ctx, field)
+	case "subjectId":
+		return ec.fieldContext_EnterpriseTrailEvent_subjectId(ctx, field)
+	case "payload":
+		return ec.fieldContext_EnterpriseTrailEvent_payload(ctx, field)
+	case "hash":
+		return ec.fieldContext_EnterpriseTrailEvent_hash(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnterpriseTrailEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_EnterpriseTrailPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "events":
+		return ec.fieldContext_EnterpriseTrailPage_events(ctx, field)
+	case "next":
+		return ec.fieldContext_EnterpriseTrailPage_next(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnterpriseTrailPage", field.Name)
 }
 
 func (ec *executionContext) childFields_Flow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4232,6 +5515,44 @@ func (ec *executionContext) childFields_FlowEvidence(ctx context.Context, field 
 		return ec.fieldContext_FlowEvidence_chainOK(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FlowEvidence", field.Name)
+}
+
+func (ec *executionContext) childFields_FlowProgress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "flow":
+		return ec.fieldContext_FlowProgress_flow(ctx, field)
+	case "parties":
+		return ec.fieldContext_FlowProgress_parties(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowProgress", field.Name)
+}
+
+func (ec *executionContext) childFields_FlowTrailPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "events":
+		return ec.fieldContext_FlowTrailPage_events(ctx, field)
+	case "hasNextPage":
+		return ec.fieldContext_FlowTrailPage_hasNextPage(ctx, field)
+	case "nextAfter":
+		return ec.fieldContext_FlowTrailPage_nextAfter(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowTrailPage", field.Name)
+}
+
+func (ec *executionContext) childFields_FlowUpdate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "flowID":
+		return ec.fieldContext_FlowUpdate_flowID(ctx, field)
+	case "kind":
+		return ec.fieldContext_FlowUpdate_kind(ctx, field)
+	case "subjectID":
+		return ec.fieldContext_FlowUpdate_subjectID(ctx, field)
+	case "status":
+		return ec.fieldContext_FlowUpdate_status(ctx, field)
+	case "time":
+		return ec.fieldContext_FlowUpdate_time(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FlowUpdate", field.Name)
 }
 
 func (ec *executionContext) childFields_IdentityVerification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4474,6 +5795,40 @@ func (ec *executionContext) childFields_Participant(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type Participant", field.Name)
 }
 
+func (ec *executionContext) childFields_PartyProgress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "participantID":
+		return ec.fieldContext_PartyProgress_participantID(ctx, field)
+	case "role":
+		return ec.fieldContext_PartyProgress_role(ctx, field)
+	case "kind":
+		return ec.fieldContext_PartyProgress_kind(ctx, field)
+	case "order":
+		return ec.fieldContext_PartyProgress_order(ctx, field)
+	case "name":
+		return ec.fieldContext_PartyProgress_name(ctx, field)
+	case "enterpriseName":
+		return ec.fieldContext_PartyProgress_enterpriseName(ctx, field)
+	case "maskedPhone":
+		return ec.fieldContext_PartyProgress_maskedPhone(ctx, field)
+	case "status":
+		return ec.fieldContext_PartyProgress_status(ctx, field)
+	case "viewedAt":
+		return ec.fieldContext_PartyProgress_viewedAt(ctx, field)
+	case "signedAt":
+		return ec.fieldContext_PartyProgress_signedAt(ctx, field)
+	case "declinedAt":
+		return ec.fieldContext_PartyProgress_declinedAt(ctx, field)
+	case "declineReason":
+		return ec.fieldContext_PartyProgress_declineReason(ctx, field)
+	case "lastRemindedAt":
+		return ec.fieldContext_PartyProgress_lastRemindedAt(ctx, field)
+	case "isMe":
+		return ec.fieldContext_PartyProgress_isMe(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PartyProgress", field.Name)
+}
+
 func (ec *executionContext) childFields_RemindResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "flowID":
@@ -4688,6 +6043,84 @@ func (ec *executionContext) childFields_SigningLinkInfo(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type SigningLinkInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_TrailEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "seq":
+		return ec.fieldContext_TrailEvent_seq(ctx, field)
+	case "time":
+		return ec.fieldContext_TrailEvent_time(ctx, field)
+	case "actor":
+		return ec.fieldContext_TrailEvent_actor(ctx, field)
+	case "actorType":
+		return ec.fieldContext_TrailEvent_actorType(ctx, field)
+	case "action":
+		return ec.fieldContext_TrailEvent_action(ctx, field)
+	case "actionLabel":
+		return ec.fieldContext_TrailEvent_actionLabel(ctx, field)
+	case "subjectType":
+		return ec.fieldContext_TrailEvent_subjectType(ctx, field)
+	case "subjectID":
+		return ec.fieldContext_TrailEvent_subjectID(ctx, field)
+	case "subject":
+		return ec.fieldContext_TrailEvent_subject(ctx, field)
+	case "reason":
+		return ec.fieldContext_TrailEvent_reason(ctx, field)
+	case "ip":
+		return ec.fieldContext_TrailEvent_ip(ctx, field)
+	case "hash":
+		return ec.fieldContext_TrailEvent_hash(ctx, field)
+	case "prevHash":
+		return ec.fieldContext_TrailEvent_prevHash(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TrailEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_TrailProblem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "seq":
+		return ec.fieldContext_TrailProblem_seq(ctx, field)
+	case "kind":
+		return ec.fieldContext_TrailProblem_kind(ctx, field)
+	case "detail":
+		return ec.fieldContext_TrailProblem_detail(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TrailProblem", field.Name)
+}
+
+func (ec *executionContext) childFields_TrailVerification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_TrailVerification_ok(ctx, field)
+	case "events":
+		return ec.fieldContext_TrailVerification_events(ctx, field)
+	case "lastSeq":
+		return ec.fieldContext_TrailVerification_lastSeq(ctx, field)
+	case "lastHash":
+		return ec.fieldContext_TrailVerification_lastHash(ctx, field)
+	case "problems":
+		return ec.fieldContext_TrailVerification_problems(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TrailVerification", field.Name)
+}
+
+func (ec *executionContext) childFields_UKeyBinding(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_UKeyBinding_id(ctx, field)
+	case "subject":
+		return ec.fieldContext_UKeyBinding_subject(ctx, field)
+	case "serial":
+		return ec.fieldContext_UKeyBinding_serial(ctx, field)
+	case "fingerprint":
+		return ec.fieldContext_UKeyBinding_fingerprint(ctx, field)
+	case "notAfter":
+		return ec.fieldContext_UKeyBinding_notAfter(ctx, field)
+	case "boundAt":
+		return ec.fieldContext_UKeyBinding_boundAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UKeyBinding", field.Name)
+}
+
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4832,6 +6265,28 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_addContactsToGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "groupID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "contactIDs",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalNID2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["contactIDs"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_addMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4873,6 +6328,56 @@ func (ec *executionContext) field_Mutation_backToEditCertOrder_args(ctx context.
 		return nil, err
 	}
 	args["orderId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_batchSignFlows_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (BatchSignInput, error) {
+			return ec.unmarshalNBatchSignInput2signetᚋgraphᚐBatchSignInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_bindUKeyCertificate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "certificate",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["certificate"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_bindUKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (UKeySignatureInput, error) {
+			return ec.unmarshalNUKeySignatureInput2signetᚋgraphᚐUKeySignatureInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -4984,6 +6489,34 @@ func (ec *executionContext) field_Mutation_continueEnterpriseCertification_args(
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createContactGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createContact_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ContactInput, error) {
+			return ec.unmarshalNContactInput2signetᚋgraphᚐContactInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createFlow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5009,6 +6542,20 @@ func (ec *executionContext) field_Mutation_createSeal_args(ctx context.Context, 
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createUKeyChallenge_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (UKeyChallengePurpose, error) {
+			return ec.unmarshalNUKeyChallengePurpose2signetᚋgraphᚐUKeyChallengePurpose(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg0
 	return args, nil
 }
 
@@ -5064,6 +6611,34 @@ func (ec *executionContext) field_Mutation_declineFlow_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteContactGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteContacts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalNID2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteFlows_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5084,6 +6659,42 @@ func (ec *executionContext) field_Mutation_grantSeal_args(ctx context.Context, r
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (GrantSealInput, error) {
 			return ec.unmarshalNGrantSealInput2signetᚋgraphᚐGrantSealInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_issueUKeyCertificate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "csr",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["csr"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_loginByCertificate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (UKeySignatureInput, error) {
+			return ec.unmarshalNUKeySignatureInput2signetᚋgraphᚐUKeySignatureInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5117,6 +6728,20 @@ func (ec *executionContext) field_Mutation_loginBySMS_args(ctx context.Context, 
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_markFlowViewed_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -5220,6 +6845,28 @@ func (ec *executionContext) field_Mutation_remindFlows_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_removeContactsFromGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "groupID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "contactIDs",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalNID2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["contactIDs"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_removeFlowDocument_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5245,6 +6892,28 @@ func (ec *executionContext) field_Mutation_removeMember_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_renameContactGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg1
 	return args, nil
 }
 
@@ -5423,6 +7092,20 @@ func (ec *executionContext) field_Mutation_saveCertApplication_args(ctx context.
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendBatchIntentCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (BatchSignInput, error) {
+			return ec.unmarshalNBatchSignInput2signetᚋgraphᚐBatchSignInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -5632,6 +7315,42 @@ func (ec *executionContext) field_Mutation_switchSpace_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_unbindUKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (UnbindUKeyInput, error) {
+			return ec.unmarshalNUnbindUKeyInput2signetᚋgraphᚐUnbindUKeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateContact_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ContactInput, error) {
+			return ec.unmarshalNContactInput2signetᚋgraphᚐContactInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateFlowDraft_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5690,20 +7409,6 @@ func (ec *executionContext) field_Mutation_updateOrganization_args(ctx context.C
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (UpdateOrganizationInput, error) {
 			return ec.unmarshalNUpdateOrganizationInput2signetᚋgraphᚐUpdateOrganizationInput(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["input"] = arg0
-	return args, nil
-}
-
-func (ec *executionContext) field_Mutation_uploadCertDocument_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
-	var err error
-	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (UploadCertDocumentInput, error) {
-			return ec.unmarshalNUploadCertDocumentInput2signetᚋgraphᚐUploadCertDocumentInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5892,6 +7597,134 @@ func (ec *executionContext) field_Query_consoleJoinRequests_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_consoleTrail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_contacts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "groupID",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupID"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.ContactOrder, error) {
+			return ec.unmarshalOContactOrder2ᚖsignetᚋentᚐContactOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg6
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_flowProgress_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_flowTrail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_flows_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6007,6 +7840,34 @@ func (ec *executionContext) field_Query_signingLink_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["code"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_verifyFlowTrail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_flowUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -6663,6 +8524,277 @@ func (ec *executionContext) fieldContext_AuthorizationLetterTemplate_dataURL(_ c
 	return graphql.NewScalarFieldContext("AuthorizationLetterTemplate", field, false, false, "String")
 }
 
+func (ec *executionContext) _BatchIntentCodePayload_sent(ctx context.Context, field graphql.CollectedField, obj *BatchIntentCodePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchIntentCodePayload_sent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BatchIntentCodePayload_sent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BatchIntentCodePayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _BatchIntentCodePayload_maskedPhone(ctx context.Context, field graphql.CollectedField, obj *BatchIntentCodePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchIntentCodePayload_maskedPhone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaskedPhone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BatchIntentCodePayload_maskedPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BatchIntentCodePayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _BatchIntentCodePayload_resendAfterSeconds(ctx context.Context, field graphql.CollectedField, obj *BatchIntentCodePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchIntentCodePayload_resendAfterSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResendAfterSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BatchIntentCodePayload_resendAfterSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BatchIntentCodePayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BatchIntentCodePayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *BatchIntentCodePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchIntentCodePayload_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BatchIntentCodePayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BatchIntentCodePayload", field, false, false, "Time")
+}
+
+func (ec *executionContext) _BatchIntentCodePayload_fingerprint(ctx context.Context, field graphql.CollectedField, obj *BatchIntentCodePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchIntentCodePayload_fingerprint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fingerprint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BatchIntentCodePayload_fingerprint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BatchIntentCodePayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _BatchIntentCodePayload_results(ctx context.Context, field graphql.CollectedField, obj *BatchIntentCodePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchIntentCodePayload_results(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Results, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*BatchSignResult) graphql.Marshaler {
+			return ec.marshalNBatchSignResult2ᚕᚖsignetᚋgraphᚐBatchSignResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BatchIntentCodePayload_results(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BatchIntentCodePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BatchSignResult(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BatchSignResult_flowID(ctx context.Context, field graphql.CollectedField, obj *BatchSignResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchSignResult_flowID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FlowID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BatchSignResult_flowID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BatchSignResult", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BatchSignResult_ok(ctx context.Context, field graphql.CollectedField, obj *BatchSignResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchSignResult_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BatchSignResult_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BatchSignResult", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _BatchSignResult_flow(ctx context.Context, field graphql.CollectedField, obj *BatchSignResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchSignResult_flow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Flow, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Flow) graphql.Marshaler {
+			return ec.marshalOFlow2ᚖsignetᚋentᚐFlow(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BatchSignResult_flow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BatchSignResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Flow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BatchSignResult_error(ctx context.Context, field graphql.CollectedField, obj *BatchSignResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchSignResult_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BatchSignResult_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BatchSignResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _BatchSignResult_code(ctx context.Context, field graphql.CollectedField, obj *BatchSignResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchSignResult_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BatchSignResult_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BatchSignResult", field, false, false, "String")
+}
+
 func (ec *executionContext) _CaptchaChallenge_key(ctx context.Context, field graphql.CollectedField, obj *CaptchaChallenge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6969,6 +9101,29 @@ func (ec *executionContext) fieldContext_CertDocument_order(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CertDocument_downloadURL(ctx context.Context, field graphql.CollectedField, obj *ent.CertDocument) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertDocument_downloadURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CertDocument().DownloadURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertDocument_downloadURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CertDocument", field, true, true, "String")
 }
 
 func (ec *executionContext) _CertOrder_id(ctx context.Context, field graphql.CollectedField, obj *ent.CertOrder) (ret graphql.Marshaler) {
@@ -8281,6 +10436,98 @@ func (ec *executionContext) fieldContext_Certificate_enterprise(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _CertificateChallenge_nonce(ctx context.Context, field graphql.CollectedField, obj *CertificateChallenge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertificateChallenge_nonce(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nonce, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertificateChallenge_nonce(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CertificateChallenge", field, false, false, "String")
+}
+
+func (ec *executionContext) _CertificateChallenge_text(ctx context.Context, field graphql.CollectedField, obj *CertificateChallenge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertificateChallenge_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertificateChallenge_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CertificateChallenge", field, false, false, "String")
+}
+
+func (ec *executionContext) _CertificateChallenge_digest(ctx context.Context, field graphql.CollectedField, obj *CertificateChallenge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertificateChallenge_digest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Digest, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertificateChallenge_digest(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CertificateChallenge", field, false, false, "String")
+}
+
+func (ec *executionContext) _CertificateChallenge_expiresAt(ctx context.Context, field graphql.CollectedField, obj *CertificateChallenge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertificateChallenge_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertificateChallenge_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CertificateChallenge", field, false, false, "Time")
+}
+
 func (ec *executionContext) _CertifiedEnterprise_enterprise(ctx context.Context, field graphql.CollectedField, obj *CertifiedEnterprise) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8412,6 +10659,479 @@ func (ec *executionContext) _ChangePhoneTicket_expiresAt(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_ChangePhoneTicket_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ChangePhoneTicket", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Contact_id(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Contact_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Contact_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Contact_name(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
+}
+
+func (ec *executionContext) _Contact_phone(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_phone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
+}
+
+func (ec *executionContext) _Contact_email(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
+}
+
+func (ec *executionContext) _Contact_enterpriseName(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_enterpriseName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EnterpriseName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_enterpriseName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
+}
+
+func (ec *executionContext) _Contact_source(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v contact.Source) graphql.Marshaler {
+			return ec.marshalNContactSource2signetᚋentᚋcontactᚐSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "ContactSource")
+}
+
+func (ec *executionContext) _Contact_groups(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ContactGroup) graphql.Marshaler {
+			return ec.marshalOContactGroup2ᚕᚖsignetᚋentᚐContactGroupᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Contact",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactGroup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ContactConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ContactConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ContactEdge) graphql.Marshaler {
+			return ec.marshalOContactEdge2ᚕᚖsignetᚋentᚐContactEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ContactConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContactConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ContactConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ContactConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContactConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ContactConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ContactConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ContactEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ContactEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Contact) graphql.Marshaler {
+			return ec.marshalOContact2ᚖsignetᚋentᚐContact(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ContactEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContactEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ContactEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ContactEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _ContactGroup_id(ctx context.Context, field graphql.CollectedField, obj *ent.ContactGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactGroup_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactGroup_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactGroup", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ContactGroup_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ContactGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactGroup_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactGroup_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactGroup", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ContactGroup_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ContactGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactGroup_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactGroup_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactGroup", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ContactGroup_name(ctx context.Context, field graphql.CollectedField, obj *ent.ContactGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactGroup_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactGroup_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _ContactGroup_contactCount(ctx context.Context, field graphql.CollectedField, obj *ent.ContactGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactGroup_contactCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ContactGroup().ContactCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactGroup_contactCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactGroup", field, true, true, "Int")
 }
 
 func (ec *executionContext) _Enterprise_id(ctx context.Context, field graphql.CollectedField, obj *ent.Enterprise) (ret graphql.Marshaler) {
@@ -8766,6 +11486,337 @@ func (ec *executionContext) fieldContext_Enterprise_certifier(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _EnterpriseLiveUpdate_kind(ctx context.Context, field graphql.CollectedField, obj *EnterpriseLiveUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterpriseLiveUpdate_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnterpriseLiveUpdate_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnterpriseLiveUpdate", field, false, false, "String")
+}
+
+func (ec *executionContext) _EnterpriseLiveUpdate_id(ctx context.Context, field graphql.CollectedField, obj *EnterpriseLiveUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterpriseLiveUpdate_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnterpriseLiveUpdate_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnterpriseLiveUpdate", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EnterpriseLiveUpdate_enterpriseId(ctx context.Context, field graphql.CollectedField, obj *EnterpriseLiveUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterpriseLiveUpdate_enterpriseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EnterpriseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EnterpriseLiveUpdate_enterpriseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnterpriseLiveUpdate", field, false, false, "ID")
+}
+
+func (ec *executionContext) _EnterpriseTrailEvent_seq(ctx context.Context, field graphql.CollectedField, obj *EnterpriseTrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterpriseTrailEvent_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnterpriseTrailEvent_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnterpriseTrailEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EnterpriseTrailEvent_time(ctx context.Context, field graphql.CollectedField, obj *EnterpriseTrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterpriseTrailEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnterpriseTrailEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnterpriseTrailEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _EnterpriseTrailEvent_action(ctx context.Context, field graphql.CollectedField, obj *EnterpriseTrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterpriseTrailEvent_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnterpriseTrailEvent_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnterpriseTrailEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _EnterpriseTrailEvent_actionLabel(ctx context.Context, field graphql.CollectedField, obj *EnterpriseTrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterpriseTrailEvent_actionLabel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActionLabel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnterpriseTrailEvent_actionLabel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnterpriseTrailEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _EnterpriseTrailEvent_actorName(ctx context.Context, field graphql.CollectedField, obj *EnterpriseTrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterpriseTrailEvent_actorName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnterpriseTrailEvent_actorName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnterpriseTrailEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _EnterpriseTrailEvent_subjectType(ctx context.Context, field graphql.CollectedField, obj *EnterpriseTrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterpriseTrailEvent_subjectType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubjectType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnterpriseTrailEvent_subjectType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnterpriseTrailEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _EnterpriseTrailEvent_subjectId(ctx context.Context, field graphql.CollectedField, obj *EnterpriseTrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterpriseTrailEvent_subjectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnterpriseTrailEvent_subjectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnterpriseTrailEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EnterpriseTrailEvent_payload(ctx context.Context, field graphql.CollectedField, obj *EnterpriseTrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterpriseTrailEvent_payload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Payload, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnterpriseTrailEvent_payload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnterpriseTrailEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _EnterpriseTrailEvent_hash(ctx context.Context, field graphql.CollectedField, obj *EnterpriseTrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterpriseTrailEvent_hash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnterpriseTrailEvent_hash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnterpriseTrailEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _EnterpriseTrailPage_events(ctx context.Context, field graphql.CollectedField, obj *EnterpriseTrailPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterpriseTrailPage_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*EnterpriseTrailEvent) graphql.Marshaler {
+			return ec.marshalNEnterpriseTrailEvent2ᚕᚖsignetᚋgraphᚐEnterpriseTrailEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnterpriseTrailPage_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnterpriseTrailPage",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnterpriseTrailEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnterpriseTrailPage_next(ctx context.Context, field graphql.CollectedField, obj *EnterpriseTrailPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnterpriseTrailPage_next(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Next, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EnterpriseTrailPage_next(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnterpriseTrailPage", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Flow_id(ctx context.Context, field graphql.CollectedField, obj *ent.Flow) (ret graphql.Marshaler) {
@@ -10006,6 +13057,263 @@ func (ec *executionContext) _FlowEvidence_chainOK(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_FlowEvidence_chainOK(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("FlowEvidence", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _FlowProgress_flow(ctx context.Context, field graphql.CollectedField, obj *FlowProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowProgress_flow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Flow, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Flow) graphql.Marshaler {
+			return ec.marshalNFlow2ᚖsignetᚋentᚐFlow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowProgress_flow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowProgress",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Flow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowProgress_parties(ctx context.Context, field graphql.CollectedField, obj *FlowProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowProgress_parties(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Parties, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*PartyProgress) graphql.Marshaler {
+			return ec.marshalNPartyProgress2ᚕᚖsignetᚋgraphᚐPartyProgressᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowProgress_parties(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowProgress",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PartyProgress(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowTrailPage_events(ctx context.Context, field graphql.CollectedField, obj *FlowTrailPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowTrailPage_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*TrailEvent) graphql.Marshaler {
+			return ec.marshalNTrailEvent2ᚕᚖsignetᚋgraphᚐTrailEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowTrailPage_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FlowTrailPage",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TrailEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FlowTrailPage_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *FlowTrailPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowTrailPage_hasNextPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasNextPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowTrailPage_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowTrailPage", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _FlowTrailPage_nextAfter(ctx context.Context, field graphql.CollectedField, obj *FlowTrailPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowTrailPage_nextAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextAfter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FlowTrailPage_nextAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowTrailPage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FlowUpdate_flowID(ctx context.Context, field graphql.CollectedField, obj *FlowUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowUpdate_flowID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FlowID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowUpdate_flowID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowUpdate", field, false, false, "ID")
+}
+
+func (ec *executionContext) _FlowUpdate_kind(ctx context.Context, field graphql.CollectedField, obj *FlowUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowUpdate_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowUpdate_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowUpdate", field, false, false, "String")
+}
+
+func (ec *executionContext) _FlowUpdate_subjectID(ctx context.Context, field graphql.CollectedField, obj *FlowUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowUpdate_subjectID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FlowUpdate_subjectID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowUpdate", field, false, false, "ID")
+}
+
+func (ec *executionContext) _FlowUpdate_status(ctx context.Context, field graphql.CollectedField, obj *FlowUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowUpdate_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v flow.Status) graphql.Marshaler {
+			return ec.marshalNFlowStatus2signetᚋentᚋflowᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowUpdate_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowUpdate", field, false, false, "FlowStatus")
+}
+
+func (ec *executionContext) _FlowUpdate_time(ctx context.Context, field graphql.CollectedField, obj *FlowUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FlowUpdate_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FlowUpdate_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FlowUpdate", field, false, false, "Time")
 }
 
 func (ec *executionContext) _IdentityVerification_id(ctx context.Context, field graphql.CollectedField, obj *ent.IdentityVerification) (ret graphql.Marshaler) {
@@ -11709,6 +15017,446 @@ func (ec *executionContext) fieldContext_Mutation_revokeSession(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_sendBatchIntentCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendBatchIntentCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendBatchIntentCode(ctx, fc.Args["input"].(BatchSignInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *BatchIntentCodePayload) graphql.Marshaler {
+			return ec.marshalNBatchIntentCodePayload2ᚖsignetᚋgraphᚐBatchIntentCodePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendBatchIntentCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BatchIntentCodePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendBatchIntentCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_batchSignFlows(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_batchSignFlows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BatchSignFlows(ctx, fc.Args["input"].(BatchSignInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*BatchSignResult) graphql.Marshaler {
+			return ec.marshalNBatchSignResult2ᚕᚖsignetᚋgraphᚐBatchSignResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_batchSignFlows(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BatchSignResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_batchSignFlows_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createContact(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createContact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateContact(ctx, fc.Args["input"].(ContactInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Contact) graphql.Marshaler {
+			return ec.marshalNContact2ᚖsignetᚋentᚐContact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createContact(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createContact_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateContact(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateContact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateContact(ctx, fc.Args["id"].(int), fc.Args["input"].(ContactInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Contact) graphql.Marshaler {
+			return ec.marshalNContact2ᚖsignetᚋentᚐContact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateContact(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateContact_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteContacts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteContacts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteContacts(ctx, fc.Args["ids"].([]int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteContacts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteContacts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createContactGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createContactGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateContactGroup(ctx, fc.Args["name"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ContactGroup) graphql.Marshaler {
+			return ec.marshalNContactGroup2ᚖsignetᚋentᚐContactGroup(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createContactGroup(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactGroup(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createContactGroup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_renameContactGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_renameContactGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RenameContactGroup(ctx, fc.Args["id"].(int), fc.Args["name"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ContactGroup) graphql.Marshaler {
+			return ec.marshalNContactGroup2ᚖsignetᚋentᚐContactGroup(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_renameContactGroup(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactGroup(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_renameContactGroup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteContactGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteContactGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteContactGroup(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteContactGroup(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteContactGroup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addContactsToGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addContactsToGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddContactsToGroup(ctx, fc.Args["groupID"].(int), fc.Args["contactIDs"].([]int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ContactGroup) graphql.Marshaler {
+			return ec.marshalNContactGroup2ᚖsignetᚋentᚐContactGroup(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addContactsToGroup(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactGroup(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addContactsToGroup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeContactsFromGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeContactsFromGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveContactsFromGroup(ctx, fc.Args["groupID"].(int), fc.Args["contactIDs"].([]int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ContactGroup) graphql.Marshaler {
+			return ec.marshalNContactGroup2ᚖsignetᚋentᚐContactGroup(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeContactsFromGroup(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactGroup(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeContactsFromGroup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_sendCompletedFlowEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12011,50 +15759,6 @@ func (ec *executionContext) fieldContext_Mutation_verifyCertAuthorization(ctx co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_verifyCertAuthorization_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Mutation_uploadCertDocument(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Mutation_uploadCertDocument(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UploadCertDocument(ctx, fc.Args["input"].(UploadCertDocumentInput))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.CertDocument) graphql.Marshaler {
-			return ec.marshalNCertDocument2ᚖsignetᚋentᚐCertDocument(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Mutation_uploadCertDocument(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Mutation",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CertDocument(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_uploadCertDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -13073,6 +16777,126 @@ func (ec *executionContext) fieldContext_Mutation_revokeCertificate(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_startRecertification(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startRecertification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().StartRecertification(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CertOrder) graphql.Marshaler {
+			return ec.marshalNCertOrder2ᚖsignetᚋentᚐCertOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startRecertification(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertOrder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_issueUKeyCertificate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_issueUKeyCertificate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().IssueUKeyCertificate(ctx, fc.Args["id"].(int), fc.Args["csr"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_issueUKeyCertificate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_issueUKeyCertificate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_bindUKeyCertificate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_bindUKeyCertificate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BindUKeyCertificate(ctx, fc.Args["id"].(int), fc.Args["certificate"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Certificate) graphql.Marshaler {
+			return ec.marshalNCertificate2ᚖsignetᚋentᚐCertificate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_bindUKeyCertificate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Certificate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_bindUKeyCertificate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createFlow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13859,6 +17683,258 @@ func (ec *executionContext) fieldContext_Mutation_completeFaceVerification(ctx c
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_completeFaceVerification_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_markFlowViewed(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_markFlowViewed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MarkFlowViewed(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_markFlowViewed(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_markFlowViewed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createUKeyChallenge(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createUKeyChallenge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateUKeyChallenge(ctx, fc.Args["purpose"].(UKeyChallengePurpose))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *CertificateChallenge) graphql.Marshaler {
+			return ec.marshalNCertificateChallenge2ᚖsignetᚋgraphᚐCertificateChallenge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createUKeyChallenge(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertificateChallenge(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createUKeyChallenge_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_loginByCertificate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_loginByCertificate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LoginByCertificate(ctx, fc.Args["input"].(UKeySignatureInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *AuthPayload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖsignetᚋgraphᚐAuthPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_loginByCertificate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_loginByCertificate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_bindUKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_bindUKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BindUKey(ctx, fc.Args["input"].(UKeySignatureInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.UKeyBinding) graphql.Marshaler {
+			return ec.marshalNUKeyBinding2ᚖsignetᚋentᚐUKeyBinding(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_bindUKey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UKeyBinding(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_bindUKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendUKeyUnbindCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendUKeyUnbindCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().SendUKeyUnbindCode(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *SendSMSCodePayload) graphql.Marshaler {
+			return ec.marshalNSendSMSCodePayload2ᚖsignetᚋgraphᚐSendSMSCodePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendUKeyUnbindCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SendSMSCodePayload(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unbindUKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unbindUKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UnbindUKey(ctx, fc.Args["input"].(UnbindUKeyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unbindUKey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unbindUKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -14742,6 +18818,328 @@ func (ec *executionContext) fieldContext_Participant_fields(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _PartyProgress_participantID(ctx context.Context, field graphql.CollectedField, obj *PartyProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyProgress_participantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ParticipantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PartyProgress_participantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyProgress", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PartyProgress_role(ctx context.Context, field graphql.CollectedField, obj *PartyProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyProgress_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v participant.Role) graphql.Marshaler {
+			return ec.marshalNParticipantRole2signetᚋentᚋparticipantᚐRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PartyProgress_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyProgress", field, false, false, "ParticipantRole")
+}
+
+func (ec *executionContext) _PartyProgress_kind(ctx context.Context, field graphql.CollectedField, obj *PartyProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyProgress_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v participant.Kind) graphql.Marshaler {
+			return ec.marshalNParticipantKind2signetᚋentᚋparticipantᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PartyProgress_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyProgress", field, false, false, "ParticipantKind")
+}
+
+func (ec *executionContext) _PartyProgress_order(ctx context.Context, field graphql.CollectedField, obj *PartyProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyProgress_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Order, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PartyProgress_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyProgress", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PartyProgress_name(ctx context.Context, field graphql.CollectedField, obj *PartyProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyProgress_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PartyProgress_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _PartyProgress_enterpriseName(ctx context.Context, field graphql.CollectedField, obj *PartyProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyProgress_enterpriseName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EnterpriseName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PartyProgress_enterpriseName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _PartyProgress_maskedPhone(ctx context.Context, field graphql.CollectedField, obj *PartyProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyProgress_maskedPhone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaskedPhone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PartyProgress_maskedPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _PartyProgress_status(ctx context.Context, field graphql.CollectedField, obj *PartyProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyProgress_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v participant.Status) graphql.Marshaler {
+			return ec.marshalNParticipantStatus2signetᚋentᚋparticipantᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PartyProgress_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyProgress", field, false, false, "ParticipantStatus")
+}
+
+func (ec *executionContext) _PartyProgress_viewedAt(ctx context.Context, field graphql.CollectedField, obj *PartyProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyProgress_viewedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ViewedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PartyProgress_viewedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PartyProgress_signedAt(ctx context.Context, field graphql.CollectedField, obj *PartyProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyProgress_signedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SignedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PartyProgress_signedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PartyProgress_declinedAt(ctx context.Context, field graphql.CollectedField, obj *PartyProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyProgress_declinedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeclinedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PartyProgress_declinedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PartyProgress_declineReason(ctx context.Context, field graphql.CollectedField, obj *PartyProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyProgress_declineReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeclineReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PartyProgress_declineReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _PartyProgress_lastRemindedAt(ctx context.Context, field graphql.CollectedField, obj *PartyProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyProgress_lastRemindedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastRemindedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PartyProgress_lastRemindedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PartyProgress_isMe(ctx context.Context, field graphql.CollectedField, obj *PartyProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartyProgress_isMe(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsMe, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PartyProgress_isMe(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartyProgress", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14889,6 +19287,82 @@ func (ec *executionContext) fieldContext_Query_agreements(_ context.Context, fie
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AgreementDocument(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_contacts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_contacts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Contacts(ctx, fc.Args["search"].(*string), fc.Args["groupID"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ContactOrder))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ContactConnection) graphql.Marshaler {
+			return ec.marshalNContactConnection2ᚖsignetᚋentᚐContactConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_contacts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_contacts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_contactGroups(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_contactGroups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ContactGroups(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ContactGroup) graphql.Marshaler {
+			return ec.marshalNContactGroup2ᚕᚖsignetᚋentᚐContactGroupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_contactGroups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactGroup(ctx, field)
 		},
 	}
 	return fc, nil
@@ -15294,6 +19768,50 @@ func (ec *executionContext) fieldContext_Query_consoleJoinRequests(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_consoleTrail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_consoleTrail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ConsoleTrail(ctx, fc.Args["after"].(*int), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *EnterpriseTrailPage) graphql.Marshaler {
+			return ec.marshalNEnterpriseTrailPage2ᚖsignetᚋgraphᚐEnterpriseTrailPage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_consoleTrail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnterpriseTrailPage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_consoleTrail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_flows(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15473,6 +19991,170 @@ func (ec *executionContext) fieldContext_Query_usableSeals(_ context.Context, fi
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Seal(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_flowTrail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_flowTrail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().FlowTrail(ctx, fc.Args["id"].(int), fc.Args["after"].(*int), fc.Args["first"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *FlowTrailPage) graphql.Marshaler {
+			return ec.marshalNFlowTrailPage2ᚖsignetᚋgraphᚐFlowTrailPage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_flowTrail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowTrailPage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_flowTrail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_flowProgress(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_flowProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().FlowProgress(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *FlowProgress) graphql.Marshaler {
+			return ec.marshalNFlowProgress2ᚖsignetᚋgraphᚐFlowProgress(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_flowProgress(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowProgress(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_flowProgress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_verifyFlowTrail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_verifyFlowTrail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().VerifyFlowTrail(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *TrailVerification) graphql.Marshaler {
+			return ec.marshalNTrailVerification2ᚖsignetᚋgraphᚐTrailVerification(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_verifyFlowTrail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TrailVerification(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_verifyFlowTrail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_ukeyBindings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_ukeyBindings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().UkeyBindings(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.UKeyBinding) graphql.Marshaler {
+			return ec.marshalNUKeyBinding2ᚕᚖsignetᚋentᚐUKeyBindingᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_ukeyBindings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UKeyBinding(ctx, field)
 		},
 	}
 	return fc, nil
@@ -17555,6 +22237,744 @@ func (ec *executionContext) fieldContext_Subscription_heartbeat(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_enterpriseUpdates(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_enterpriseUpdates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().EnterpriseUpdates(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *EnterpriseLiveUpdate) graphql.Marshaler {
+			return ec.marshalNEnterpriseLiveUpdate2ᚖsignetᚋgraphᚐEnterpriseLiveUpdate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_enterpriseUpdates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnterpriseLiveUpdate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_flowUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_flowUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().FlowUpdated(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *FlowUpdate) graphql.Marshaler {
+			return ec.marshalNFlowUpdate2ᚖsignetᚋgraphᚐFlowUpdate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_flowUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowUpdate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_flowUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_myListsChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_myListsChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().MyListsChanged(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *FlowCounts) graphql.Marshaler {
+			return ec.marshalNFlowCounts2ᚖsignetᚋgraphᚐFlowCounts(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_myListsChanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FlowCounts(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TrailEvent_seq(ctx context.Context, field graphql.CollectedField, obj *TrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailEvent_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailEvent_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TrailEvent_time(ctx context.Context, field graphql.CollectedField, obj *TrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailEvent_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailEvent_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TrailEvent_actor(ctx context.Context, field graphql.CollectedField, obj *TrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrailEvent_actorType(ctx context.Context, field graphql.CollectedField, obj *TrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailEvent_actorType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailEvent_actorType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrailEvent_action(ctx context.Context, field graphql.CollectedField, obj *TrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailEvent_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailEvent_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrailEvent_actionLabel(ctx context.Context, field graphql.CollectedField, obj *TrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailEvent_actionLabel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActionLabel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailEvent_actionLabel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrailEvent_subjectType(ctx context.Context, field graphql.CollectedField, obj *TrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailEvent_subjectType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubjectType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailEvent_subjectType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrailEvent_subjectID(ctx context.Context, field graphql.CollectedField, obj *TrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailEvent_subjectID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TrailEvent_subjectID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TrailEvent_subject(ctx context.Context, field graphql.CollectedField, obj *TrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailEvent_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailEvent_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrailEvent_reason(ctx context.Context, field graphql.CollectedField, obj *TrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailEvent_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TrailEvent_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrailEvent_ip(ctx context.Context, field graphql.CollectedField, obj *TrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailEvent_ip(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IP, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailEvent_ip(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrailEvent_hash(ctx context.Context, field graphql.CollectedField, obj *TrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailEvent_hash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailEvent_hash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrailEvent_prevHash(ctx context.Context, field graphql.CollectedField, obj *TrailEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailEvent_prevHash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PrevHash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailEvent_prevHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrailProblem_seq(ctx context.Context, field graphql.CollectedField, obj *TrailProblem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailProblem_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailProblem_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailProblem", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TrailProblem_kind(ctx context.Context, field graphql.CollectedField, obj *TrailProblem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailProblem_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailProblem_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailProblem", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrailProblem_detail(ctx context.Context, field graphql.CollectedField, obj *TrailProblem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailProblem_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Detail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailProblem_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailProblem", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrailVerification_ok(ctx context.Context, field graphql.CollectedField, obj *TrailVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailVerification_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailVerification_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailVerification", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _TrailVerification_events(ctx context.Context, field graphql.CollectedField, obj *TrailVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailVerification_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailVerification_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailVerification", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TrailVerification_lastSeq(ctx context.Context, field graphql.CollectedField, obj *TrailVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailVerification_lastSeq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSeq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailVerification_lastSeq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailVerification", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TrailVerification_lastHash(ctx context.Context, field graphql.CollectedField, obj *TrailVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailVerification_lastHash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastHash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailVerification_lastHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrailVerification", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrailVerification_problems(ctx context.Context, field graphql.CollectedField, obj *TrailVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrailVerification_problems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Problems, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*TrailProblem) graphql.Marshaler {
+			return ec.marshalNTrailProblem2ᚕᚖsignetᚋgraphᚐTrailProblemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrailVerification_problems(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TrailVerification",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TrailProblem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UKeyBinding_id(ctx context.Context, field graphql.CollectedField, obj *ent.UKeyBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeyBinding_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeyBinding_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeyBinding", field, false, false, "ID")
+}
+
+func (ec *executionContext) _UKeyBinding_subject(ctx context.Context, field graphql.CollectedField, obj *ent.UKeyBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeyBinding_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeyBinding_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeyBinding", field, false, false, "String")
+}
+
+func (ec *executionContext) _UKeyBinding_serial(ctx context.Context, field graphql.CollectedField, obj *ent.UKeyBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeyBinding_serial(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Serial, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeyBinding_serial(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeyBinding", field, false, false, "String")
+}
+
+func (ec *executionContext) _UKeyBinding_fingerprint(ctx context.Context, field graphql.CollectedField, obj *ent.UKeyBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeyBinding_fingerprint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fingerprint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeyBinding_fingerprint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeyBinding", field, false, false, "String")
+}
+
+func (ec *executionContext) _UKeyBinding_notAfter(ctx context.Context, field graphql.CollectedField, obj *ent.UKeyBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeyBinding_notAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NotAfter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeyBinding_notAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeyBinding", field, false, false, "Time")
+}
+
+func (ec *executionContext) _UKeyBinding_boundAt(ctx context.Context, field graphql.CollectedField, obj *ent.UKeyBinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeyBinding_boundAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BoundAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeyBinding_boundAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeyBinding", field, false, false, "Time")
+}
+
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19447,6 +24867,69 @@ func (ec *executionContext) unmarshalInputAgreementAcceptanceWhereInput(ctx cont
 func UnmarshalAgreementAcceptanceWhereInput(ctx context.Context, raw any) (ent.AgreementAcceptanceWhereInput, error) {
 	var out ent.AgreementAcceptanceWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "AgreementAcceptanceWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputBatchSignInput(ctx context.Context, obj any) (BatchSignInput, error) {
+	var it BatchSignInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"flowIDs", "personalSealID", "enterpriseSealID", "code"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "flowIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("flowIDs"))
+			data, err := ec.unmarshalNID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FlowIDs = data
+		case "personalSealID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("personalSealID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PersonalSealID = data
+		case "enterpriseSealID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseSealID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseSealID = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBatchSignInput unmarshals raw into the BatchSignInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBatchSignInput(ctx context.Context, raw any) (BatchSignInput, error) {
+	var out BatchSignInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BatchSignInput", raw, &out)
 	return out, err
 }
 
@@ -23815,6 +29298,1102 @@ func (ec *executionContext) unmarshalInputConfirmCertOrderInput(ctx context.Cont
 func UnmarshalConfirmCertOrderInput(ctx context.Context, raw any) (ConfirmCertOrderInput, error) {
 	var out ConfirmCertOrderInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConfirmCertOrderInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputContactGroupWhereInput(ctx context.Context, obj any) (ent.ContactGroupWhereInput, error) {
+	var it ent.ContactGroupWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOContactGroupWhereInput2ᚖsignetᚋentᚐContactGroupWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOContactGroupWhereInput2ᚕᚖsignetᚋentᚐContactGroupWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOContactGroupWhereInput2ᚕᚖsignetᚋentᚐContactGroupWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalContactGroupWhereInput unmarshals raw into the ContactGroupWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalContactGroupWhereInput(ctx context.Context, raw any) (ent.ContactGroupWhereInput, error) {
+	var out ent.ContactGroupWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ContactGroupWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputContactInput(ctx context.Context, obj any) (ContactInput, error) {
+	var it ContactInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "phone", "email", "enterpriseName", "groupIDs"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "enterpriseName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseName = data
+		case "groupIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupIDs = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalContactInput unmarshals raw into the ContactInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalContactInput(ctx context.Context, raw any) (ContactInput, error) {
+	var out ContactInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ContactInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputContactOrder(ctx context.Context, obj any) (ent.ContactOrder, error) {
+	var it ent.ContactOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNContactOrderField2ᚖsignetᚋentᚐContactOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalContactOrder unmarshals raw into the ContactOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalContactOrder(ctx context.Context, raw any) (ent.ContactOrder, error) {
+	var out ent.ContactOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ContactOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputContactWhereInput(ctx context.Context, obj any) (ent.ContactWhereInput, error) {
+	var it ent.ContactWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "phone", "phoneNEQ", "phoneIn", "phoneNotIn", "phoneGT", "phoneGTE", "phoneLT", "phoneLTE", "phoneContains", "phoneHasPrefix", "phoneHasSuffix", "phoneEqualFold", "phoneContainsFold", "email", "emailNEQ", "emailIn", "emailNotIn", "emailGT", "emailGTE", "emailLT", "emailLTE", "emailContains", "emailHasPrefix", "emailHasSuffix", "emailIsNil", "emailNotNil", "emailEqualFold", "emailContainsFold", "enterpriseName", "enterpriseNameNEQ", "enterpriseNameIn", "enterpriseNameNotIn", "enterpriseNameGT", "enterpriseNameGTE", "enterpriseNameLT", "enterpriseNameLTE", "enterpriseNameContains", "enterpriseNameHasPrefix", "enterpriseNameHasSuffix", "enterpriseNameIsNil", "enterpriseNameNotNil", "enterpriseNameEqualFold", "enterpriseNameContainsFold", "source", "sourceNEQ", "sourceIn", "sourceNotIn", "hasGroups", "hasGroupsWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOContactWhereInput2ᚖsignetᚋentᚐContactWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOContactWhereInput2ᚕᚖsignetᚋentᚐContactWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOContactWhereInput2ᚕᚖsignetᚋentᚐContactWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		case "phoneNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneNEQ = data
+		case "phoneIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneIn = data
+		case "phoneNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneNotIn = data
+		case "phoneGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneGT = data
+		case "phoneGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneGTE = data
+		case "phoneLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneLT = data
+		case "phoneLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneLTE = data
+		case "phoneContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneContains = data
+		case "phoneHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneHasPrefix = data
+		case "phoneHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneHasSuffix = data
+		case "phoneEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneEqualFold = data
+		case "phoneContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneContainsFold = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "emailNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailNEQ = data
+		case "emailIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailIn = data
+		case "emailNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailNotIn = data
+		case "emailGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailGT = data
+		case "emailGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailGTE = data
+		case "emailLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailLT = data
+		case "emailLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailLTE = data
+		case "emailContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailContains = data
+		case "emailHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailHasPrefix = data
+		case "emailHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailHasSuffix = data
+		case "emailIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailIsNil = data
+		case "emailNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailNotNil = data
+		case "emailEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailEqualFold = data
+		case "emailContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailContainsFold = data
+		case "enterpriseName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseName = data
+		case "enterpriseNameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseNameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseNameNEQ = data
+		case "enterpriseNameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseNameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseNameIn = data
+		case "enterpriseNameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseNameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseNameNotIn = data
+		case "enterpriseNameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseNameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseNameGT = data
+		case "enterpriseNameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseNameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseNameGTE = data
+		case "enterpriseNameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseNameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseNameLT = data
+		case "enterpriseNameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseNameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseNameLTE = data
+		case "enterpriseNameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseNameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseNameContains = data
+		case "enterpriseNameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseNameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseNameHasPrefix = data
+		case "enterpriseNameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseNameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseNameHasSuffix = data
+		case "enterpriseNameIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseNameIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseNameIsNil = data
+		case "enterpriseNameNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseNameNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseNameNotNil = data
+		case "enterpriseNameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseNameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseNameEqualFold = data
+		case "enterpriseNameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseNameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseNameContainsFold = data
+		case "source":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("source"))
+			data, err := ec.unmarshalOContactSource2ᚖsignetᚋentᚋcontactᚐSource(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Source = data
+		case "sourceNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceNEQ"))
+			data, err := ec.unmarshalOContactSource2ᚖsignetᚋentᚋcontactᚐSource(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceNEQ = data
+		case "sourceIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceIn"))
+			data, err := ec.unmarshalOContactSource2ᚕsignetᚋentᚋcontactᚐSourceᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceIn = data
+		case "sourceNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceNotIn"))
+			data, err := ec.unmarshalOContactSource2ᚕsignetᚋentᚋcontactᚐSourceᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceNotIn = data
+		case "hasGroups":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasGroups"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasGroups = data
+		case "hasGroupsWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasGroupsWith"))
+			data, err := ec.unmarshalOContactGroupWhereInput2ᚕᚖsignetᚋentᚐContactGroupWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasGroupsWith = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalContactWhereInput unmarshals raw into the ContactWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalContactWhereInput(ctx context.Context, raw any) (ent.ContactWhereInput, error) {
+	var out ent.ContactWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ContactWhereInput", raw, &out)
 	return out, err
 }
 
@@ -34333,6 +40912,118 @@ func UnmarshalStartRealNameInput(ctx context.Context, raw any) (StartRealNameInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUKeySignatureInput(ctx context.Context, obj any) (UKeySignatureInput, error) {
+	var it UKeySignatureInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"nonce", "certificate", "signature"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "nonce":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nonce"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Nonce = data
+		case "certificate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("certificate"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Certificate = data
+		case "signature":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("signature"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Signature = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUKeySignatureInput unmarshals raw into the UKeySignatureInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUKeySignatureInput(ctx context.Context, raw any) (UKeySignatureInput, error) {
+	var out UKeySignatureInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UKeySignatureInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUnbindUKeyInput(ctx context.Context, obj any) (UnbindUKeyInput, error) {
+	var it UnbindUKeyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "password", "code"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "password":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("password"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Password = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUnbindUKeyInput unmarshals raw into the UnbindUKeyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUnbindUKeyInput(ctx context.Context, raw any) (UnbindUKeyInput, error) {
+	var out UnbindUKeyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UnbindUKeyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateOrganizationInput(ctx context.Context, obj any) (UpdateOrganizationInput, error) {
 	var it UpdateOrganizationInput
 	if obj == nil {
@@ -34400,69 +41091,6 @@ func (ec *executionContext) unmarshalInputUpdateOrganizationInput(ctx context.Co
 func UnmarshalUpdateOrganizationInput(ctx context.Context, raw any) (UpdateOrganizationInput, error) {
 	var out UpdateOrganizationInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateOrganizationInput", raw, &out)
-	return out, err
-}
-
-func (ec *executionContext) unmarshalInputUploadCertDocumentInput(ctx context.Context, obj any) (UploadCertDocumentInput, error) {
-	var it UploadCertDocumentInput
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	fieldsInOrder := [...]string{"orderId", "kind", "fileName", "contentBase64"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "orderId":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
-			data, err := ec.unmarshalNID2int(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.OrderID = data
-		case "kind":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
-			data, err := ec.unmarshalNCertDocumentKind2signetᚋentᚋcertdocumentᚐKind(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Kind = data
-		case "fileName":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fileName"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.FileName = data
-		case "contentBase64":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contentBase64"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ContentBase64 = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalUploadCertDocumentInput unmarshals raw into the UploadCertDocumentInput input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalUploadCertDocumentInput(ctx context.Context, raw any) (UploadCertDocumentInput, error) {
-	var out UploadCertDocumentInput
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "UploadCertDocumentInput", raw, &out)
 	return out, err
 }
 
@@ -35052,6 +41680,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Enterprise(ctx, sel, obj)
+	case *ent.ContactGroup:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ContactGroup(ctx, sel, obj)
+	case *ent.Contact:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Contact(ctx, sel, obj)
 	case *ent.Certificate:
 		if obj == nil {
 			return graphql.Null
@@ -35331,6 +41969,117 @@ func (ec *executionContext) _AuthorizationLetterTemplate(ctx context.Context, se
 	return out
 }
 
+var batchIntentCodePayloadImplementors = []string{"BatchIntentCodePayload"}
+
+func (ec *executionContext) _BatchIntentCodePayload(ctx context.Context, sel ast.SelectionSet, obj *BatchIntentCodePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, batchIntentCodePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BatchIntentCodePayload")
+		case "sent":
+			out.Values[i] = ec._BatchIntentCodePayload_sent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maskedPhone":
+			out.Values[i] = ec._BatchIntentCodePayload_maskedPhone(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "resendAfterSeconds":
+			out.Values[i] = ec._BatchIntentCodePayload_resendAfterSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._BatchIntentCodePayload_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "fingerprint":
+			out.Values[i] = ec._BatchIntentCodePayload_fingerprint(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "results":
+			out.Values[i] = ec._BatchIntentCodePayload_results(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var batchSignResultImplementors = []string{"BatchSignResult"}
+
+func (ec *executionContext) _BatchSignResult(ctx context.Context, sel ast.SelectionSet, obj *BatchSignResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, batchSignResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BatchSignResult")
+		case "flowID":
+			out.Values[i] = ec._BatchSignResult_flowID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ok":
+			out.Values[i] = ec._BatchSignResult_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "flow":
+			out.Values[i] = ec._BatchSignResult_flow(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._BatchSignResult_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._BatchSignResult_code(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var captchaChallengeImplementors = []string{"CaptchaChallenge"}
 
 func (ec *executionContext) _CaptchaChallenge(ctx context.Context, sel ast.SelectionSet, obj *CaptchaChallenge) graphql.Marshaler {
@@ -35435,6 +42184,12 @@ func (ec *executionContext) _CertDocument(ctx context.Context, sel ast.Selection
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._CertDocument_order(ctx, field, obj)
+				})
+		case "downloadURL":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CertDocument_downloadURL(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -35792,6 +42547,54 @@ func (ec *executionContext) _Certificate(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var certificateChallengeImplementors = []string{"CertificateChallenge"}
+
+func (ec *executionContext) _CertificateChallenge(ctx context.Context, sel ast.SelectionSet, obj *CertificateChallenge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, certificateChallengeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CertificateChallenge")
+		case "nonce":
+			out.Values[i] = ec._CertificateChallenge_nonce(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "text":
+			out.Values[i] = ec._CertificateChallenge_text(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "digest":
+			out.Values[i] = ec._CertificateChallenge_digest(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._CertificateChallenge_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var certifiedEnterpriseImplementors = []string{"CertifiedEnterprise"}
 
 func (ec *executionContext) _CertifiedEnterprise(ctx context.Context, sel ast.SelectionSet, obj *CertifiedEnterprise) graphql.Marshaler {
@@ -35856,6 +42659,215 @@ func (ec *executionContext) _ChangePhoneTicket(ctx context.Context, sel ast.Sele
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var contactImplementors = []string{"Contact", "Node"}
+
+func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, obj *ent.Contact) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, contactImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Contact")
+		case "id":
+			out.Values[i] = ec._Contact_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Contact_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Contact_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Contact_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "phone":
+			out.Values[i] = ec._Contact_phone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "email":
+			out.Values[i] = ec._Contact_email(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "enterpriseName":
+			out.Values[i] = ec._Contact_enterpriseName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "source":
+			out.Values[i] = ec._Contact_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "groups":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Contact_groups(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var contactConnectionImplementors = []string{"ContactConnection"}
+
+func (ec *executionContext) _ContactConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ContactConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, contactConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ContactConnection")
+		case "edges":
+			out.Values[i] = ec._ContactConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ContactConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ContactConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var contactEdgeImplementors = []string{"ContactEdge"}
+
+func (ec *executionContext) _ContactEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ContactEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, contactEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ContactEdge")
+		case "node":
+			out.Values[i] = ec._ContactEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._ContactEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var contactGroupImplementors = []string{"ContactGroup", "Node"}
+
+func (ec *executionContext) _ContactGroup(ctx context.Context, sel ast.SelectionSet, obj *ent.ContactGroup) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, contactGroupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ContactGroup")
+		case "id":
+			out.Values[i] = ec._ContactGroup_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ContactGroup_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ContactGroup_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._ContactGroup_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contactCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ContactGroup_contactCount(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -35960,6 +42972,160 @@ func (ec *executionContext) _Enterprise(ctx context.Context, sel ast.SelectionSe
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Enterprise_certifier(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var enterpriseLiveUpdateImplementors = []string{"EnterpriseLiveUpdate"}
+
+func (ec *executionContext) _EnterpriseLiveUpdate(ctx context.Context, sel ast.SelectionSet, obj *EnterpriseLiveUpdate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, enterpriseLiveUpdateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnterpriseLiveUpdate")
+		case "kind":
+			out.Values[i] = ec._EnterpriseLiveUpdate_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "id":
+			out.Values[i] = ec._EnterpriseLiveUpdate_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enterpriseId":
+			out.Values[i] = ec._EnterpriseLiveUpdate_enterpriseId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var enterpriseTrailEventImplementors = []string{"EnterpriseTrailEvent"}
+
+func (ec *executionContext) _EnterpriseTrailEvent(ctx context.Context, sel ast.SelectionSet, obj *EnterpriseTrailEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, enterpriseTrailEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnterpriseTrailEvent")
+		case "seq":
+			out.Values[i] = ec._EnterpriseTrailEvent_seq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "time":
+			out.Values[i] = ec._EnterpriseTrailEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "action":
+			out.Values[i] = ec._EnterpriseTrailEvent_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actionLabel":
+			out.Values[i] = ec._EnterpriseTrailEvent_actionLabel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actorName":
+			out.Values[i] = ec._EnterpriseTrailEvent_actorName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subjectType":
+			out.Values[i] = ec._EnterpriseTrailEvent_subjectType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subjectId":
+			out.Values[i] = ec._EnterpriseTrailEvent_subjectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "payload":
+			out.Values[i] = ec._EnterpriseTrailEvent_payload(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hash":
+			out.Values[i] = ec._EnterpriseTrailEvent_hash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var enterpriseTrailPageImplementors = []string{"EnterpriseTrailPage"}
+
+func (ec *executionContext) _EnterpriseTrailPage(ctx context.Context, sel ast.SelectionSet, obj *EnterpriseTrailPage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, enterpriseTrailPageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnterpriseTrailPage")
+		case "events":
+			out.Values[i] = ec._EnterpriseTrailPage_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "next":
+			out.Values[i] = ec._EnterpriseTrailPage_next(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -36382,6 +43548,140 @@ func (ec *executionContext) _FlowEvidence(ctx context.Context, sel ast.Selection
 			}
 		case "chainOK":
 			out.Values[i] = ec._FlowEvidence_chainOK(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var flowProgressImplementors = []string{"FlowProgress"}
+
+func (ec *executionContext) _FlowProgress(ctx context.Context, sel ast.SelectionSet, obj *FlowProgress) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, flowProgressImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FlowProgress")
+		case "flow":
+			out.Values[i] = ec._FlowProgress_flow(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "parties":
+			out.Values[i] = ec._FlowProgress_parties(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var flowTrailPageImplementors = []string{"FlowTrailPage"}
+
+func (ec *executionContext) _FlowTrailPage(ctx context.Context, sel ast.SelectionSet, obj *FlowTrailPage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, flowTrailPageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FlowTrailPage")
+		case "events":
+			out.Values[i] = ec._FlowTrailPage_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hasNextPage":
+			out.Values[i] = ec._FlowTrailPage_hasNextPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nextAfter":
+			out.Values[i] = ec._FlowTrailPage_nextAfter(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var flowUpdateImplementors = []string{"FlowUpdate"}
+
+func (ec *executionContext) _FlowUpdate(ctx context.Context, sel ast.SelectionSet, obj *FlowUpdate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, flowUpdateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FlowUpdate")
+		case "flowID":
+			out.Values[i] = ec._FlowUpdate_flowID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._FlowUpdate_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subjectID":
+			out.Values[i] = ec._FlowUpdate_subjectID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._FlowUpdate_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "time":
+			out.Values[i] = ec._FlowUpdate_time(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -36908,6 +44208,76 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "sendBatchIntentCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendBatchIntentCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "batchSignFlows":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_batchSignFlows(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createContact":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createContact(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateContact":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateContact(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteContacts":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteContacts(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createContactGroup":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createContactGroup(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "renameContactGroup":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_renameContactGroup(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteContactGroup":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteContactGroup(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addContactsToGroup":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addContactsToGroup(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeContactsFromGroup":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeContactsFromGroup(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "sendCompletedFlowEmail":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_sendCompletedFlowEmail(ctx, field)
@@ -36953,13 +44323,6 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "verifyCertAuthorization":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_verifyCertAuthorization(ctx, field)
-			})
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "uploadCertDocument":
-			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
-				return ec._Mutation_uploadCertDocument(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -37125,6 +44488,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "startRecertification":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startRecertification(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "issueUKeyCertificate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_issueUKeyCertificate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bindUKeyCertificate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_bindUKeyCertificate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createFlow":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createFlow(ctx, field)
@@ -37247,6 +44631,48 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "completeFaceVerification":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_completeFaceVerification(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "markFlowViewed":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_markFlowViewed(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createUKeyChallenge":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createUKeyChallenge(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "loginByCertificate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_loginByCertificate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bindUKey":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_bindUKey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendUKeyUnbindCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendUKeyUnbindCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unbindUKey":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unbindUKey(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -37614,6 +45040,104 @@ func (ec *executionContext) _Participant(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var partyProgressImplementors = []string{"PartyProgress"}
+
+func (ec *executionContext) _PartyProgress(ctx context.Context, sel ast.SelectionSet, obj *PartyProgress) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, partyProgressImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PartyProgress")
+		case "participantID":
+			out.Values[i] = ec._PartyProgress_participantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._PartyProgress_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._PartyProgress_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "order":
+			out.Values[i] = ec._PartyProgress_order(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._PartyProgress_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enterpriseName":
+			out.Values[i] = ec._PartyProgress_enterpriseName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "maskedPhone":
+			out.Values[i] = ec._PartyProgress_maskedPhone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._PartyProgress_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "viewedAt":
+			out.Values[i] = ec._PartyProgress_viewedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "signedAt":
+			out.Values[i] = ec._PartyProgress_signedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "declinedAt":
+			out.Values[i] = ec._PartyProgress_declinedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "declineReason":
+			out.Values[i] = ec._PartyProgress_declineReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastRemindedAt":
+			out.Values[i] = ec._PartyProgress_lastRemindedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "isMe":
+			out.Values[i] = ec._PartyProgress_isMe(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -37656,6 +45180,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_agreements(ctx, field)
+				})
+		case "contacts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_contacts(ctx, field)
+				})
+		case "contactGroups":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_contactGroups(ctx, field)
 				})
 		case "myEnterprises":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -37723,6 +45259,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_consoleJoinRequests(ctx, field)
 				})
+		case "consoleTrail":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_consoleTrail(ctx, field)
+				})
 		case "flows":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -37752,6 +45294,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_usableSeals(ctx, field)
+				})
+		case "flowTrail":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_flowTrail(ctx, field)
+				})
+		case "flowProgress":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_flowProgress(ctx, field)
+				})
+		case "verifyFlowTrail":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_verifyFlowTrail(ctx, field)
+				})
+		case "ukeyBindings":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_ukeyBindings(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -38465,9 +46031,262 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "heartbeat":
 		return ec._Subscription_heartbeat(ctx, fields[0])
+	case "enterpriseUpdates":
+		return ec._Subscription_enterpriseUpdates(ctx, fields[0])
+	case "flowUpdated":
+		return ec._Subscription_flowUpdated(ctx, fields[0])
+	case "myListsChanged":
+		return ec._Subscription_myListsChanged(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
+}
+
+var trailEventImplementors = []string{"TrailEvent"}
+
+func (ec *executionContext) _TrailEvent(ctx context.Context, sel ast.SelectionSet, obj *TrailEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, trailEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TrailEvent")
+		case "seq":
+			out.Values[i] = ec._TrailEvent_seq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "time":
+			out.Values[i] = ec._TrailEvent_time(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actor":
+			out.Values[i] = ec._TrailEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actorType":
+			out.Values[i] = ec._TrailEvent_actorType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "action":
+			out.Values[i] = ec._TrailEvent_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actionLabel":
+			out.Values[i] = ec._TrailEvent_actionLabel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subjectType":
+			out.Values[i] = ec._TrailEvent_subjectType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subjectID":
+			out.Values[i] = ec._TrailEvent_subjectID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "subject":
+			out.Values[i] = ec._TrailEvent_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._TrailEvent_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "ip":
+			out.Values[i] = ec._TrailEvent_ip(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hash":
+			out.Values[i] = ec._TrailEvent_hash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "prevHash":
+			out.Values[i] = ec._TrailEvent_prevHash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var trailProblemImplementors = []string{"TrailProblem"}
+
+func (ec *executionContext) _TrailProblem(ctx context.Context, sel ast.SelectionSet, obj *TrailProblem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, trailProblemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TrailProblem")
+		case "seq":
+			out.Values[i] = ec._TrailProblem_seq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._TrailProblem_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "detail":
+			out.Values[i] = ec._TrailProblem_detail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var trailVerificationImplementors = []string{"TrailVerification"}
+
+func (ec *executionContext) _TrailVerification(ctx context.Context, sel ast.SelectionSet, obj *TrailVerification) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, trailVerificationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TrailVerification")
+		case "ok":
+			out.Values[i] = ec._TrailVerification_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "events":
+			out.Values[i] = ec._TrailVerification_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastSeq":
+			out.Values[i] = ec._TrailVerification_lastSeq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastHash":
+			out.Values[i] = ec._TrailVerification_lastHash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "problems":
+			out.Values[i] = ec._TrailVerification_problems(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var uKeyBindingImplementors = []string{"UKeyBinding"}
+
+func (ec *executionContext) _UKeyBinding(ctx context.Context, sel ast.SelectionSet, obj *ent.UKeyBinding) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, uKeyBindingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UKeyBinding")
+		case "id":
+			out.Values[i] = ec._UKeyBinding_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subject":
+			out.Values[i] = ec._UKeyBinding_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "serial":
+			out.Values[i] = ec._UKeyBinding_serial(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fingerprint":
+			out.Values[i] = ec._UKeyBinding_fingerprint(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "notAfter":
+			out.Values[i] = ec._UKeyBinding_notAfter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "boundAt":
+			out.Values[i] = ec._UKeyBinding_boundAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
 }
 
 var userImplementors = []string{"User", "Node"}
@@ -38991,6 +46810,43 @@ func (ec *executionContext) marshalNAuthorizationLetterTemplate2ᚖsignetᚋgrap
 	return ec._AuthorizationLetterTemplate(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNBatchIntentCodePayload2ᚖsignetᚋgraphᚐBatchIntentCodePayload(ctx context.Context, sel ast.SelectionSet, v *BatchIntentCodePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BatchIntentCodePayload!")
+		return graphql.Null
+	}
+	return ec._BatchIntentCodePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNBatchSignInput2signetᚋgraphᚐBatchSignInput(ctx context.Context, v any) (BatchSignInput, error) {
+	res, err := ec.unmarshalInputBatchSignInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBatchSignResult2ᚕᚖsignetᚋgraphᚐBatchSignResultᚄ(ctx context.Context, sel ast.SelectionSet, v []*BatchSignResult) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBatchSignResult2ᚖsignetᚋgraphᚐBatchSignResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBatchSignResult2ᚖsignetᚋgraphᚐBatchSignResult(ctx context.Context, sel ast.SelectionSet, v *BatchSignResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BatchSignResult!")
+		return graphql.Null
+	}
+	return ec._BatchSignResult(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -39118,6 +46974,14 @@ func (ec *executionContext) marshalNCertificate2ᚖsignetᚋentᚐCertificate(ct
 	return ec._Certificate(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNCertificateChallenge2ᚖsignetᚋgraphᚐCertificateChallenge(ctx context.Context, sel ast.SelectionSet, v *CertificateChallenge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CertificateChallenge!")
+		return graphql.Null
+	}
+	return ec._CertificateChallenge(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCertificateCustody2signetᚋentᚋcertificateᚐCustody(ctx context.Context, v any) (certificate.Custody, error) {
 	var res certificate.Custody
 	err := res.UnmarshalGQL(v)
@@ -39205,6 +47069,85 @@ func (ec *executionContext) marshalNChangePhoneTicket2ᚖsignetᚋgraphᚐChange
 	return ec._ChangePhoneTicket(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNContact2ᚖsignetᚋentᚐContact(ctx context.Context, sel ast.SelectionSet, v *ent.Contact) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Contact!")
+		return graphql.Null
+	}
+	return ec._Contact(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNContactConnection2ᚖsignetᚋentᚐContactConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ContactConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ContactConnection!")
+		return graphql.Null
+	}
+	return ec._ContactConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNContactGroup2ᚕᚖsignetᚋentᚐContactGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ContactGroup) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNContactGroup2ᚖsignetᚋentᚐContactGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNContactGroup2ᚖsignetᚋentᚐContactGroup(ctx context.Context, sel ast.SelectionSet, v *ent.ContactGroup) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ContactGroup!")
+		return graphql.Null
+	}
+	return ec._ContactGroup(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNContactGroupWhereInput2ᚖsignetᚋentᚐContactGroupWhereInput(ctx context.Context, v any) (*ent.ContactGroupWhereInput, error) {
+	res, err := ec.unmarshalInputContactGroupWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNContactInput2signetᚋgraphᚐContactInput(ctx context.Context, v any) (ContactInput, error) {
+	res, err := ec.unmarshalInputContactInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNContactOrderField2ᚖsignetᚋentᚐContactOrderField(ctx context.Context, v any) (*ent.ContactOrderField, error) {
+	var res = new(ent.ContactOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNContactOrderField2ᚖsignetᚋentᚐContactOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.ContactOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ContactOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNContactSource2signetᚋentᚋcontactᚐSource(ctx context.Context, v any) (contact.Source, error) {
+	var res contact.Source
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNContactSource2signetᚋentᚋcontactᚐSource(ctx context.Context, sel ast.SelectionSet, v contact.Source) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNContactWhereInput2ᚖsignetᚋentᚐContactWhereInput(ctx context.Context, v any) (*ent.ContactWhereInput, error) {
+	res, err := ec.unmarshalInputContactWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateSealInput2signetᚋgraphᚐCreateSealInput(ctx context.Context, v any) (CreateSealInput, error) {
 	res, err := ec.unmarshalInputCreateSealInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -39238,6 +47181,14 @@ func (ec *executionContext) marshalNEnterpriseCustody2signetᚋentᚋenterprise�
 	return v
 }
 
+func (ec *executionContext) marshalNEnterpriseLiveUpdate2ᚖsignetᚋgraphᚐEnterpriseLiveUpdate(ctx context.Context, sel ast.SelectionSet, v *EnterpriseLiveUpdate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EnterpriseLiveUpdate!")
+		return graphql.Null
+	}
+	return ec._EnterpriseLiveUpdate(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNEnterpriseStatus2signetᚋentᚋenterpriseᚐStatus(ctx context.Context, v any) (enterprise.Status, error) {
 	var res enterprise.Status
 	err := res.UnmarshalGQL(v)
@@ -39246,6 +47197,38 @@ func (ec *executionContext) unmarshalNEnterpriseStatus2signetᚋentᚋenterprise
 
 func (ec *executionContext) marshalNEnterpriseStatus2signetᚋentᚋenterpriseᚐStatus(ctx context.Context, sel ast.SelectionSet, v enterprise.Status) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNEnterpriseTrailEvent2ᚕᚖsignetᚋgraphᚐEnterpriseTrailEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*EnterpriseTrailEvent) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEnterpriseTrailEvent2ᚖsignetᚋgraphᚐEnterpriseTrailEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEnterpriseTrailEvent2ᚖsignetᚋgraphᚐEnterpriseTrailEvent(ctx context.Context, sel ast.SelectionSet, v *EnterpriseTrailEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EnterpriseTrailEvent!")
+		return graphql.Null
+	}
+	return ec._EnterpriseTrailEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEnterpriseTrailPage2ᚖsignetᚋgraphᚐEnterpriseTrailPage(ctx context.Context, sel ast.SelectionSet, v *EnterpriseTrailPage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EnterpriseTrailPage!")
+		return graphql.Null
+	}
+	return ec._EnterpriseTrailPage(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNEnterpriseUkeyType2signetᚋentᚋenterpriseᚐUkeyType(ctx context.Context, v any) (enterprise.UkeyType, error) {
@@ -39343,6 +47326,14 @@ func (ec *executionContext) marshalNFlowOrderField2ᚖsignetᚋentᚐFlowOrderFi
 	return v
 }
 
+func (ec *executionContext) marshalNFlowProgress2ᚖsignetᚋgraphᚐFlowProgress(ctx context.Context, sel ast.SelectionSet, v *FlowProgress) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FlowProgress!")
+		return graphql.Null
+	}
+	return ec._FlowProgress(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFlowScene2signetᚋentᚋflowᚐScene(ctx context.Context, v any) (flow.Scene, error) {
 	var res flow.Scene
 	err := res.UnmarshalGQL(v)
@@ -39361,6 +47352,22 @@ func (ec *executionContext) unmarshalNFlowStatus2signetᚋentᚋflowᚐStatus(ct
 
 func (ec *executionContext) marshalNFlowStatus2signetᚋentᚋflowᚐStatus(ctx context.Context, sel ast.SelectionSet, v flow.Status) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNFlowTrailPage2ᚖsignetᚋgraphᚐFlowTrailPage(ctx context.Context, sel ast.SelectionSet, v *FlowTrailPage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FlowTrailPage!")
+		return graphql.Null
+	}
+	return ec._FlowTrailPage(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFlowUpdate2ᚖsignetᚋgraphᚐFlowUpdate(ctx context.Context, sel ast.SelectionSet, v *FlowUpdate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FlowUpdate!")
+		return graphql.Null
+	}
+	return ec._FlowUpdate(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNFlowWhereInput2ᚖsignetᚋentᚐFlowWhereInput(ctx context.Context, v any) (*ent.FlowWhereInput, error) {
@@ -39734,6 +47741,30 @@ func (ec *executionContext) unmarshalNParticipantWhereInput2ᚖsignetᚋentᚐPa
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNPartyProgress2ᚕᚖsignetᚋgraphᚐPartyProgressᚄ(ctx context.Context, sel ast.SelectionSet, v []*PartyProgress) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPartyProgress2ᚖsignetᚋgraphᚐPartyProgress(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPartyProgress2ᚖsignetᚋgraphᚐPartyProgress(ctx context.Context, sel ast.SelectionSet, v *PartyProgress) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PartyProgress!")
+		return graphql.Null
+	}
+	return ec._PartyProgress(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNPlacementInput2ᚖsignetᚋgraphᚐPlacementInput(ctx context.Context, v any) (*PlacementInput, error) {
 	res, err := ec.unmarshalInputPlacementInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -40012,13 +48043,108 @@ func (ec *executionContext) marshalNTime2ᚖtimeᚐTime(ctx context.Context, sel
 	return res
 }
 
-func (ec *executionContext) unmarshalNUpdateOrganizationInput2signetᚋgraphᚐUpdateOrganizationInput(ctx context.Context, v any) (UpdateOrganizationInput, error) {
-	res, err := ec.unmarshalInputUpdateOrganizationInput(ctx, v)
+func (ec *executionContext) marshalNTrailEvent2ᚕᚖsignetᚋgraphᚐTrailEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*TrailEvent) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTrailEvent2ᚖsignetᚋgraphᚐTrailEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTrailEvent2ᚖsignetᚋgraphᚐTrailEvent(ctx context.Context, sel ast.SelectionSet, v *TrailEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TrailEvent!")
+		return graphql.Null
+	}
+	return ec._TrailEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTrailProblem2ᚕᚖsignetᚋgraphᚐTrailProblemᚄ(ctx context.Context, sel ast.SelectionSet, v []*TrailProblem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTrailProblem2ᚖsignetᚋgraphᚐTrailProblem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTrailProblem2ᚖsignetᚋgraphᚐTrailProblem(ctx context.Context, sel ast.SelectionSet, v *TrailProblem) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TrailProblem!")
+		return graphql.Null
+	}
+	return ec._TrailProblem(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTrailVerification2ᚖsignetᚋgraphᚐTrailVerification(ctx context.Context, sel ast.SelectionSet, v *TrailVerification) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TrailVerification!")
+		return graphql.Null
+	}
+	return ec._TrailVerification(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNUKeyBinding2ᚕᚖsignetᚋentᚐUKeyBindingᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.UKeyBinding) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUKeyBinding2ᚖsignetᚋentᚐUKeyBinding(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNUKeyBinding2ᚖsignetᚋentᚐUKeyBinding(ctx context.Context, sel ast.SelectionSet, v *ent.UKeyBinding) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UKeyBinding!")
+		return graphql.Null
+	}
+	return ec._UKeyBinding(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNUKeyChallengePurpose2signetᚋgraphᚐUKeyChallengePurpose(ctx context.Context, v any) (UKeyChallengePurpose, error) {
+	var res UKeyChallengePurpose
+	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNUploadCertDocumentInput2signetᚋgraphᚐUploadCertDocumentInput(ctx context.Context, v any) (UploadCertDocumentInput, error) {
-	res, err := ec.unmarshalInputUploadCertDocumentInput(ctx, v)
+func (ec *executionContext) marshalNUKeyChallengePurpose2signetᚋgraphᚐUKeyChallengePurpose(ctx context.Context, sel ast.SelectionSet, v UKeyChallengePurpose) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNUKeySignatureInput2signetᚋgraphᚐUKeySignatureInput(ctx context.Context, v any) (UKeySignatureInput, error) {
+	res, err := ec.unmarshalInputUKeySignatureInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUnbindUKeyInput2signetᚋgraphᚐUnbindUKeyInput(ctx context.Context, v any) (UnbindUKeyInput, error) {
+	res, err := ec.unmarshalInputUnbindUKeyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateOrganizationInput2signetᚋgraphᚐUpdateOrganizationInput(ctx context.Context, v any) (UpdateOrganizationInput, error) {
+	res, err := ec.unmarshalInputUpdateOrganizationInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -40884,6 +49010,162 @@ func (ec *executionContext) unmarshalOConfirmCertOrderInput2ᚖsignetᚋgraphᚐ
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputConfirmCertOrderInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOContact2ᚖsignetᚋentᚐContact(ctx context.Context, sel ast.SelectionSet, v *ent.Contact) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Contact(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOContactEdge2ᚕᚖsignetᚋentᚐContactEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ContactEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOContactEdge2ᚖsignetᚋentᚐContactEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOContactEdge2ᚖsignetᚋentᚐContactEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ContactEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ContactEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOContactGroup2ᚕᚖsignetᚋentᚐContactGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ContactGroup) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNContactGroup2ᚖsignetᚋentᚐContactGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOContactGroupWhereInput2ᚕᚖsignetᚋentᚐContactGroupWhereInputᚄ(ctx context.Context, v any) ([]*ent.ContactGroupWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.ContactGroupWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNContactGroupWhereInput2ᚖsignetᚋentᚐContactGroupWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOContactGroupWhereInput2ᚖsignetᚋentᚐContactGroupWhereInput(ctx context.Context, v any) (*ent.ContactGroupWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputContactGroupWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOContactOrder2ᚖsignetᚋentᚐContactOrder(ctx context.Context, v any) (*ent.ContactOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputContactOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOContactSource2ᚕsignetᚋentᚋcontactᚐSourceᚄ(ctx context.Context, v any) ([]contact.Source, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]contact.Source, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNContactSource2signetᚋentᚋcontactᚐSource(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOContactSource2ᚕsignetᚋentᚋcontactᚐSourceᚄ(ctx context.Context, sel ast.SelectionSet, v []contact.Source) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNContactSource2signetᚋentᚋcontactᚐSource(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOContactSource2ᚖsignetᚋentᚋcontactᚐSource(ctx context.Context, v any) (*contact.Source, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(contact.Source)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOContactSource2ᚖsignetᚋentᚋcontactᚐSource(ctx context.Context, sel ast.SelectionSet, v *contact.Source) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOContactWhereInput2ᚕᚖsignetᚋentᚐContactWhereInputᚄ(ctx context.Context, v any) ([]*ent.ContactWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.ContactWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNContactWhereInput2ᚖsignetᚋentᚐContactWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOContactWhereInput2ᚖsignetᚋentᚐContactWhereInput(ctx context.Context, v any) (*ent.ContactWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputContactWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 

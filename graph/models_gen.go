@@ -8,7 +8,6 @@ import (
 	"io"
 	"signet/ent"
 	"signet/ent/agreementacceptance"
-	"signet/ent/certdocument"
 	"signet/ent/certorder"
 	"signet/ent/enterprise"
 	"signet/ent/flow"
@@ -51,6 +50,44 @@ type AuthorizationLetterTemplate struct {
 	DataURL     string `json:"dataURL"`
 }
 
+type BatchIntentCodePayload struct {
+	// 是否已发送验证码（没有可批量签署的合同时不发送）
+	Sent               bool       `json:"sent"`
+	MaskedPhone        *string    `json:"maskedPhone,omitempty"`
+	ResendAfterSeconds *int       `json:"resendAfterSeconds,omitempty"`
+	ExpiresAt          *time.Time `json:"expiresAt,omitempty"`
+	// 短信中的批次指纹，供签署方核对
+	Fingerprint string `json:"fingerprint"`
+	// 每份合同能否批量签署及原因
+	Results []*BatchSignResult `json:"results"`
+}
+
+// 批量签署：对待办中的多份合同使用同一组印章、同一个短信验证码签署。
+// 仅限发起方已为本签署方设置全部签署位置、且印章为托管证书的合同。
+type BatchSignInput struct {
+	// 待办中的合同，最多100份
+	FlowIDs []int `json:"flowIDs"`
+	// 用于个人签名/印章位置
+	PersonalSealID *int `json:"personalSealID,omitempty"`
+	// 用于企业印章位置
+	EnterpriseSealID *int `json:"enterpriseSealID,omitempty"`
+	// 意愿认证验证码（sendBatchIntentCode 发送）
+	Code *string `json:"code,omitempty"`
+}
+
+// 批量签署中一份合同的结果。
+type BatchSignResult struct {
+	FlowID int `json:"flowID"`
+	// 已签署（batchSignFlows），或可以批量签署（sendBatchIntentCode）
+	Ok bool `json:"ok"`
+	// 签署后的合同
+	Flow *ent.Flow `json:"flow,omitempty"`
+	// 不能签署的原因
+	Error *string `json:"error,omitempty"`
+	// 原因的错误码（INVALID_ARGUMENT、FORBIDDEN、CONFLICT 等）
+	Code *string `json:"code,omitempty"`
+}
+
 // An image captcha: show imageDataURL, send key and the typed answer with the login.
 type CaptchaChallenge struct {
 	Key          string    `json:"key"`
@@ -74,6 +111,17 @@ type CertApplicationInput struct {
 	BankAccount *string `json:"bankAccount,omitempty"`
 	// 已阅读并勾选相关协议
 	AgreementAccepted bool `json:"agreementAccepted"`
+}
+
+// A single-use challenge for the UKey helper. Send `text` to the helper
+// (sign_challenge); it signs SHA-256 of the text (`digest`).
+type CertificateChallenge struct {
+	Nonce string `json:"nonce"`
+	// 待签名的挑战全文（交给证书应用环境）
+	Text string `json:"text"`
+	// SHA-256(text)，base64
+	Digest    string    `json:"digest"`
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 // 我认证的企业中的一行。
@@ -109,6 +157,16 @@ type ConfirmCertOrderInput struct {
 	BankAccount      *string `json:"bankAccount,omitempty"`
 }
 
+type ContactInput struct {
+	Name  string  `json:"name"`
+	Phone string  `json:"phone"`
+	Email *string `json:"email,omitempty"`
+	// 企业联系人（经办人）所属企业
+	EnterpriseName *string `json:"enterpriseName,omitempty"`
+	// 所属分组（整体替换；修改时不传则保持不变）
+	GroupIDs []int `json:"groupIDs,omitempty"`
+}
+
 type CreateSealInput struct {
 	Kind seal.Kind `json:"kind"`
 	Name *string   `json:"name,omitempty"`
@@ -116,6 +174,39 @@ type CreateSealInput struct {
 	Horizontal *string `json:"horizontal,omitempty"`
 	// 上传的 PNG 印章图片（base64，透明背景）；为空时由系统生成
 	ImageBase64 *string `json:"imageBase64,omitempty"`
+}
+
+// 实时更新：kind 为事件类型（与轨迹的 action 相同，或 resync 表示需重新读取），id 为相关记录。
+type EnterpriseLiveUpdate struct {
+	Kind string `json:"kind"`
+	ID   int    `json:"id"`
+	// 企业控制台的更新所属企业；个人的更新（认证订单、加入申请结果等）为空
+	EnterpriseID *int `json:"enterpriseId,omitempty"`
+}
+
+// 企业轨迹中的一条事件（认证、成员、印章、授权、证书等）。
+type EnterpriseTrailEvent struct {
+	// 在企业轨迹中的序号（从 1 开始）
+	Seq  int       `json:"seq"`
+	Time time.Time `json:"time"`
+	// 事件类型，如 seal.voided
+	Action string `json:"action"`
+	// 事件的中文名称，如 作废印章
+	ActionLabel string `json:"actionLabel"`
+	// 操作人（脱敏手机号）或“系统”
+	ActorName   string `json:"actorName"`
+	SubjectType string `json:"subjectType"`
+	SubjectID   int    `json:"subjectId"`
+	// 事件内容（JSON）
+	Payload string `json:"payload"`
+	// 本事件的哈希（与前一事件的哈希链接，防篡改）
+	Hash string `json:"hash"`
+}
+
+type EnterpriseTrailPage struct {
+	Events []*EnterpriseTrailEvent `json:"events"`
+	// 下一页传入 after 的值；为空表示没有更多
+	Next *int `json:"next,omitempty"`
 }
 
 type FlowCounts struct {
@@ -164,6 +255,19 @@ type FlowListFilter struct {
 	SentTo       *time.Time  `json:"sentTo,omitempty"`
 	DeadlineFrom *time.Time  `json:"deadlineFrom,omitempty"`
 	DeadlineTo   *time.Time  `json:"deadlineTo,omitempty"`
+}
+
+type FlowProgress struct {
+	Flow *ent.Flow `json:"flow"`
+	// 签署方按签署顺序，其后为抄送人
+	Parties []*PartyProgress `json:"parties"`
+}
+
+type FlowTrailPage struct {
+	Events      []*TrailEvent `json:"events"`
+	HasNextPage bool          `json:"hasNextPage"`
+	// 下一页的 after 参数；最后一页为空
+	NextAfter *int `json:"nextAfter,omitempty"`
 }
 
 type GrantSealInput struct {
@@ -247,6 +351,27 @@ type ParticipantInput struct {
 	Phone          string  `json:"phone"`
 	Email          *string `json:"email,omitempty"`
 	EnterpriseName *string `json:"enterpriseName,omitempty"`
+}
+
+// 一个签署方（或抄送人）的进度。
+type PartyProgress struct {
+	ParticipantID int              `json:"participantID"`
+	Role          participant.Role `json:"role"`
+	Kind          participant.Kind `json:"kind"`
+	// 签署顺序
+	Order          int     `json:"order"`
+	Name           string  `json:"name"`
+	EnterpriseName *string `json:"enterpriseName,omitempty"`
+	// 脱敏手机号，如 138****8000
+	MaskedPhone    string             `json:"maskedPhone"`
+	Status         participant.Status `json:"status"`
+	ViewedAt       *time.Time         `json:"viewedAt,omitempty"`
+	SignedAt       *time.Time         `json:"signedAt,omitempty"`
+	DeclinedAt     *time.Time         `json:"declinedAt,omitempty"`
+	DeclineReason  *string            `json:"declineReason,omitempty"`
+	LastRemindedAt *time.Time         `json:"lastRemindedAt,omitempty"`
+	// 是否为当前用户
+	IsMe bool `json:"isMe"`
 }
 
 // 签署方自行放置的盖章位置
@@ -363,20 +488,73 @@ type StartRealNameInput struct {
 type Subscription struct {
 }
 
+// 轨迹中的一条记录（审计事件，哈希链）。
+type TrailEvent struct {
+	// 在该合同轨迹中的序号，从1开始
+	Seq  int       `json:"seq"`
+	Time time.Time `json:"time"`
+	// 操作人：签署方姓名、发起人或“系统”
+	Actor string `json:"actor"`
+	// user、participant 或 system
+	ActorType string `json:"actorType"`
+	// 事件类型，如 participant.signed
+	Action string `json:"action"`
+	// 事件的中文名称，如“签署”
+	ActionLabel string `json:"actionLabel"`
+	// flow、participant 或 document
+	SubjectType string `json:"subjectType"`
+	SubjectID   *int   `json:"subjectID,omitempty"`
+	// 事件对象：签署方、文件或合同的名称
+	Subject string `json:"subject"`
+	// 撤销或拒签原因
+	Reason *string `json:"reason,omitempty"`
+	// 来源IP；他人的操作只显示前两段
+	IP string `json:"ip"`
+	// 本条记录的哈希（SHA-256，包含上一条的哈希）
+	Hash     string `json:"hash"`
+	PrevHash string `json:"prevHash"`
+}
+
+type TrailProblem struct {
+	Seq int `json:"seq"`
+	// edited、deleted、reordered、relinked 或 head_mismatch
+	Kind   string `json:"kind"`
+	Detail string `json:"detail"`
+}
+
+// 轨迹哈希链的校验结果。
+type TrailVerification struct {
+	Ok       bool            `json:"ok"`
+	Events   int             `json:"events"`
+	LastSeq  int             `json:"lastSeq"`
+	LastHash string          `json:"lastHash"`
+	Problems []*TrailProblem `json:"problems"`
+}
+
+// The helper's answer to a challenge.
+type UKeySignatureInput struct {
+	// createUKeyChallenge 返回的 nonce
+	Nonce string `json:"nonce"`
+	// 签名证书（DER，base64）
+	Certificate string `json:"certificate"`
+	// 签名值（ECDSA 为 DER，RSA 为 PKCS#1 v1.5；base64）
+	Signature string `json:"signature"`
+}
+
+type UnbindUKeyInput struct {
+	ID int `json:"id"`
+	// 登录密码（与短信验证码二选一）
+	Password *string `json:"password,omitempty"`
+	// sendUKeyUnbindCode 发送的短信验证码
+	Code *string `json:"code,omitempty"`
+}
+
 type UpdateOrganizationInput struct {
 	Name             *string `json:"name,omitempty"`
 	CreditCode       *string `json:"creditCode,omitempty"`
 	Address          *string `json:"address,omitempty"`
 	LegalRepName     *string `json:"legalRepName,omitempty"`
 	LegalRepIDNumber *string `json:"legalRepIdNumber,omitempty"`
-}
-
-// 上传申请材料。文件以 base64 传输（GraphQL 请求上限 1 MiB）；JPG/PNG 至少 300 像素，PDF 仅限授权书与营业执照，最大 5 MB。
-type UploadCertDocumentInput struct {
-	OrderID       int               `json:"orderId"`
-	Kind          certdocument.Kind `json:"kind"`
-	FileName      string            `json:"fileName"`
-	ContentBase64 string            `json:"contentBase64"`
 }
 
 // 文件管理的七个列表。
@@ -514,6 +692,64 @@ func (e *SMSPurpose) UnmarshalJSON(b []byte) error {
 }
 
 func (e SMSPurpose) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What a UKey challenge is for.
+type UKeyChallengePurpose string
+
+const (
+	// 证书登录（无需登录）
+	UKeyChallengePurposeLogin UKeyChallengePurpose = "LOGIN"
+	// 绑定 UKey 到当前账号（需登录）
+	UKeyChallengePurposeBind UKeyChallengePurpose = "BIND"
+)
+
+var AllUKeyChallengePurpose = []UKeyChallengePurpose{
+	UKeyChallengePurposeLogin,
+	UKeyChallengePurposeBind,
+}
+
+func (e UKeyChallengePurpose) IsValid() bool {
+	switch e {
+	case UKeyChallengePurposeLogin, UKeyChallengePurposeBind:
+		return true
+	}
+	return false
+}
+
+func (e UKeyChallengePurpose) String() string {
+	return string(e)
+}
+
+func (e *UKeyChallengePurpose) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = UKeyChallengePurpose(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid UKeyChallengePurpose", str)
+	}
+	return nil
+}
+
+func (e UKeyChallengePurpose) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *UKeyChallengePurpose) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e UKeyChallengePurpose) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

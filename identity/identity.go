@@ -24,11 +24,14 @@ import (
 	"strings"
 	"time"
 
+	"signet/accounts"
+	"signet/audit"
 	"signet/certs"
 	"signet/ent"
 	"signet/ent/identityverification"
 	entseal "signet/ent/seal"
 	"signet/errs"
+	"signet/events"
 	"signet/signingcore/seal"
 	"signet/sms"
 	"signet/viewer"
@@ -51,6 +54,7 @@ const MaxFailuresPerDay = 5
 // Service verifies people.
 type Service struct {
 	db       *ent.Client
+	events   events.Broker
 	checker  ElementChecker
 	face     FaceProvider
 	certs    *certs.Service
@@ -74,6 +78,9 @@ type Config struct {
 	BaseURL string
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Events, when set, carries a live update to the user's topic when a
+	// verification concludes.
+	Events events.Broker
 }
 
 // New returns a Service.
@@ -90,7 +97,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.ProviderName == "" {
 		cfg.ProviderName = "sandbox"
 	}
-	return &Service{db: cfg.DB, checker: cfg.Checker, face: cfg.Face, certs: cfg.Certs, seals: cfg.Seals,
+	return &Service{db: cfg.DB, events: cfg.Events, checker: cfg.Checker, face: cfg.Face, certs: cfg.Certs, seals: cfg.Seals,
 		baseURL: strings.TrimRight(cfg.BaseURL, "/"), log: cfg.Logger, now: cfg.Now, provName: cfg.ProviderName}, nil
 }
 
@@ -331,19 +338,27 @@ func (s *Service) conclude(ctx context.Context, v *ent.IdentityVerification, m M
 		return nil, s.unavailable(ctx, v, m, err)
 	}
 	sys := viewer.System(ctx)
-	upd := s.db.IdentityVerification.UpdateOne(v).SetMethod(identityverification.Method(m)).
-		SetProvider(s.provName).SetProviderTxnID(res.TxnID).AddAttempts(1)
-	if card != "" {
-		upd.SetBankCardMasked(card)
-	}
 	if !res.Match {
 		reason := res.Reason
 		if reason == "" {
 			reason = "认证信息不一致"
 		}
-		v, err := upd.SetStatus(identityverification.StatusFailed).SetFailureReason(reason).Save(sys)
+		tx, err := s.db.Tx(sys)
 		if err != nil {
+			return nil, err
+		}
+		v, err := tx.IdentityVerification.UpdateOneID(v.ID).SetMethod(identityverification.Method(m)).
+			SetProvider(s.provName).SetProviderTxnID(res.TxnID).AddAttempts(1).SetNillableBankCardMasked(nilIfEmpty(card)).
+			SetStatus(identityverification.StatusFailed).SetFailureReason(reason).Save(sys)
+		if err == nil {
+			err = s.record(ctx, tx, v, audit.IdentityFailed, map[string]any{"reason": reason})
+		}
+		if err != nil {
+			_ = tx.Rollback()
 			return nil, fmt.Errorf("identity: record failure: %w", err)
+		}
+		if err := tx.Commit(); err != nil {
+			return nil, fmt.Errorf("identity: commit: %w", err)
 		}
 		return v, errs.New(errs.Invalid, "实名认证未通过："+reason)
 	}
@@ -373,6 +388,9 @@ func (s *Service) conclude(ctx context.Context, v *ent.IdentityVerification, m M
 	if err == nil {
 		err = tx.User.UpdateOneID(v.UserID).SetName(v.Name).Exec(sys)
 	}
+	if err == nil {
+		err = s.record(ctx, tx, v, audit.IdentityVerified, map[string]any{"certificate_id": cert.ID, "serial": cert.Serial})
+	}
 	if err != nil {
 		_ = tx.Rollback()
 		return nil, fmt.Errorf("identity: record success: %w", err)
@@ -381,6 +399,35 @@ func (s *Service) conclude(ctx context.Context, v *ent.IdentityVerification, m M
 		return nil, fmt.Errorf("identity: commit: %w", err)
 	}
 	return v, nil
+}
+
+// record appends a verification's outcome to the user's trail in tx (the
+// provider, its transaction id, the method and masked data — never the ID
+// number or a face) and tells the user's live topic after commit.
+func (s *Service) record(ctx context.Context, tx *ent.Tx, v *ent.IdentityVerification, action audit.Action, extra map[string]any) error {
+	p := map[string]any{"verification_id": v.ID, "provider": v.Provider, "provider_txn_id": v.ProviderTxnID,
+		"id_number": v.IDNumberMasked}
+	if v.Method != nil {
+		p["method"] = *v.Method
+	}
+	if v.BankCardMasked != "" {
+		p["bank_card"] = v.BankCardMasked
+	}
+	for k, x := range extra {
+		p[k] = x
+	}
+	act := audit.System()
+	if vw := viewer.FromContext(ctx); vw.Authenticated() {
+		act = audit.User(vw.UserID, accounts.MaskPhone(vw.Phone))
+	}
+	if _, err := audit.Append(ctx, tx, audit.Event{Chain: audit.UserChain(v.UserID), Actor: act, Action: action,
+		Subject: audit.Subject{Type: "identity_verification", ID: v.ID}, Payload: p, Time: s.now()}); err != nil {
+		return err
+	}
+	if s.events != nil {
+		events.AfterCommit(tx, s.events, events.Event{Topic: events.UserTopic(v.UserID), Kind: string(action), ID: v.ID})
+	}
+	return nil
 }
 
 // PersonSigner returns the hosted signer of the user's personal

@@ -47,6 +47,9 @@ type Config struct {
 	Trust http.Handler
 	// Documents backs the file upload and download endpoints; may be nil.
 	Documents Documents
+	// CertDocuments backs the upload and download of enterprise
+	// certification documents; may be nil.
+	CertDocuments CertDocuments
 	// App is the built H5/PC client (mobile/dist).
 	App fs.FS
 	// Callbacks receives third-party notifications (face liveness, payment)
@@ -106,6 +109,9 @@ func New(cfg Config) http.Handler {
 
 	if cfg.Documents != nil {
 		fileRoutes(r, cfg.Documents, cfg.Logger)
+	}
+	if cfg.CertDocuments != nil {
+		certDocumentRoutes(r, cfg.CertDocuments, cfg.Logger)
 	}
 
 	gql := newGraphQL(cfg, m)

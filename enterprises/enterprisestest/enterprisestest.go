@@ -150,6 +150,8 @@ type Company struct {
 	ApplicantPhone string
 	Method         enterprises.Method
 	Custody        enterprises.Custody
+	// UKeyType defaults to one_key_many_seals for UKey custody.
+	UKeyType string
 }
 
 // BankAccount is the corporate account the helpers use.
@@ -173,11 +175,34 @@ func Certify(t testing.TB, s *apitest.Server, ctx context.Context, c Company) *e
 	if c.ApplicantPhone == "" {
 		c.ApplicantPhone = "137" + c.LegalRepPhone[3:]
 	}
+	if c.Custody == enterprises.CustodyUKey && c.UKeyType == "" {
+		c.UKeyType = "one_key_many_seals"
+	}
 	o := Must(e.StartCertification(ctx, enterprises.CertifyInput{
 		Name: c.Name, CreditCode: c.Code, Address: "浙江省杭州市西湖区文三路100号",
 		LegalRepName: c.LegalRep, LegalRepIDNumber: IDNumber("19800202", 22), Custody: c.Custody,
-		UKeyType: map[bool]string{true: "one_key_many_seals"}[c.Custody == enterprises.CustodyUKey],
+		UKeyType: c.UKeyType,
 	}))(t)
+	return Complete(t, s, ctx, o, c)
+}
+
+// ToReview drives an order from the application form through payment to
+// the CA review.
+func ToReview(t testing.TB, s *apitest.Server, ctx context.Context, o *ent.CertOrder, c Company) *ent.CertOrder {
+	t.Helper()
+	e := s.App.Enterprises
+	if c.Method == "" {
+		c.Method = enterprises.MethodLegalRepPhone
+	}
+	if c.Applicant == "" {
+		c.Applicant = "王经办"
+	}
+	if c.ApplicantID == "" {
+		c.ApplicantID = IDNumber("19900101", 11)
+	}
+	if c.ApplicantPhone == "" {
+		c.ApplicantPhone = "137" + c.LegalRepPhone[3:]
+	}
 	card := BankCard("622202")
 	o = Must(e.SaveApplication(ctx, o.ID, enterprises.ApplicationInput{
 		Method: c.Method, ApplicantName: c.Applicant, ApplicantIDNumber: c.ApplicantID, ApplicantPhone: c.ApplicantPhone,
@@ -208,6 +233,16 @@ func Certify(t testing.TB, s *apitest.Server, ctx context.Context, c Company) *e
 	if o.Step != certorder.StepReview {
 		t.Fatalf("after payment the order is at %s, want review", o.Step)
 	}
+	return o
+}
+
+// Complete drives an order from the application form to the CA's decision
+// as Certify does: a first certification or a re-certification
+// (enterprises.Service.StartRecertification).
+func Complete(t testing.TB, s *apitest.Server, ctx context.Context, o *ent.CertOrder, c Company) *ent.CertOrder {
+	t.Helper()
+	e := s.App.Enterprises
+	o = ToReview(t, s, ctx, o, c)
 	s.Clock.Advance(s.App.Config.SandboxCAReviewDelay + time.Second)
 	if _, err := e.PollReviews(viewer.System(context.Background())); err != nil {
 		t.Fatalf("poll reviews: %v", err)
