@@ -11,6 +11,7 @@ import (
 	"signet/accounts"
 	"signet/ent"
 	"signet/ent/flow"
+	"signet/errs"
 	"signet/sms"
 	"signet/viewer"
 )
@@ -107,6 +108,9 @@ func (w *NoticeWorker) Work(ctx context.Context, job *river.Job[NoticeArgs]) err
 	}
 	m.Phone = phone
 	if err := w.SMS.Send(ctx, m); err != nil {
+		if errs.CodeOf(err) == errs.Invalid {
+			return river.JobCancel(err) // a number that is not a mobile will not become one
+		}
 		return fmt.Errorf("notice: send: %w", err)
 	}
 	return nil
