@@ -308,3 +308,45 @@ func selfSigned(t *testing.T, key *ecdsa.PrivateKey, name string) []byte {
 	der := Must(x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key))(t)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
+
+// TestLiveUpdates: the console's administrator hears of a grant on the
+// enterprise's topic, the grantee on their own; an outsider hears nothing.
+func TestLiveUpdates(t *testing.T) {
+	s := start(t, dbtest.SQLite(t))
+	e := s.App.Enterprises
+	admin, _ := User(t, s, "13800000051")
+	o := Certify(t, s, admin, Company{Name: "实时更新有限公司", Code: CreditCode(9001), LegalRep: "褚一", LegalRepPhone: "13900009101"})
+	member, _ := User(t, s, "13800000052")
+	outsider, _ := User(t, s, "13800000053")
+	Must(e.SwitchSpace(admin, o.EnterpriseID))(t)
+	Must(e.AddMember(admin, "13800000052", enterprises.RoleMember, ""))(t)
+	subCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sub := func(ctx context.Context) <-chan enterprises.Update {
+		return Must(e.Updates(viewer.NewContext(subCtx, viewer.FromContext(ctx))))(t)
+	}
+	adminCh, memberCh, outsiderCh := sub(admin), sub(member), sub(outsider)
+	sl := mustSeal(t, s, o.EnterpriseID, entseal.KindOfficial)
+	g := Must(e.GrantSeal(admin, enterprises.GrantInput{SealID: sl.ID, UserID: viewer.FromContext(member).UserID,
+		ValidFrom: s.Clock.Now(), ValidUntil: s.Clock.Now().Add(time.Hour)}))(t)
+	want := func(name string, ch <-chan enterprises.Update, enterpriseID int) {
+		t.Helper()
+		select {
+		case u := <-ch:
+			if u.Kind != string(audit.SealGranted) || u.ID != g.ID || u.EnterpriseID != enterpriseID {
+				t.Errorf("%s got %+v", name, u)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s heard nothing", name)
+		}
+	}
+	want("administrator", adminCh, o.EnterpriseID)
+	want("grantee", memberCh, 0)
+	select {
+	case u := <-outsiderCh:
+		t.Errorf("outsider heard %+v", u)
+	case <-time.After(200 * time.Millisecond):
+	}
+	_, err := e.Updates(context.Background())
+	wantCode(t, err, errs.Unauthenticated, "")
+}
