@@ -69,6 +69,9 @@ type Options struct {
 	Now func() time.Time
 	// CaptchaText replaces the random captcha answers.
 	CaptchaText func() (string, error)
+	// WrapDB replaces the database just opened, before anything uses it
+	// (internal/sqlcount reopens it through a statement-counting driver).
+	WrapDB func(*database.DB) (*database.DB, error)
 }
 
 // NewLogger returns the slog logger the config asks for.
@@ -91,6 +94,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.SQLitePath())
 	if err != nil {
 		return nil, err
+	}
+	if opts.WrapDB != nil {
+		if db, err = opts.WrapDB(db); err != nil {
+			return nil, err
+		}
 	}
 	a := &App{Config: cfg, Logger: logger, DB: db}
 	if err := a.build(ctx, opts); err != nil {

@@ -54,6 +54,17 @@ func mine(v viewer.Viewer) predicate.Participant {
 // applied; the caller paginates it. It is one SQL statement per page (plus
 // one for a total count when asked for).
 func (s *Service) ListQuery(ctx context.Context, list List, f Filter) (*ent.FlowQuery, error) {
+	where, err := s.listWhere(ctx, list, f)
+	if err != nil {
+		return nil, err
+	}
+	return s.db.Flow.Query().Where(where...), nil
+}
+
+// listWhere returns the predicates of one list of the viewer's with the
+// filter applied. Each list's predicates imply the flow privacy rule (the
+// viewer initiated the flow or takes part in it).
+func (s *Service) listWhere(ctx context.Context, list List, f Filter) ([]predicate.Flow, error) {
 	v := viewer.FromContext(ctx)
 	if !v.Authenticated() {
 		return nil, errs.New(errs.Unauthenticated, "请先登录")
@@ -112,7 +123,7 @@ func (s *Service) ListQuery(ctx context.Context, list List, f Filter) (*ent.Flow
 	if f.DeadlineTo != nil {
 		where = append(where, flow.DeadlineLT(*f.DeadlineTo))
 	}
-	return s.db.Flow.Query().Where(where...), nil
+	return where, nil
 }
 
 // voided are the statuses of 已作废.

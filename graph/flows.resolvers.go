@@ -108,11 +108,19 @@ func (r *mutationResolver) DeclineFlow(ctx context.Context, id int, reason strin
 
 // Flows is the resolver for the flows field.
 func (r *queryResolver) Flows(ctx context.Context, list FlowList, filter *FlowListFilter, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FlowOrder) (*ent.FlowConnection, error) {
-	q, err := r.Contracts.ListQuery(ctx, flows.List(strings.ToLower(string(list))), listFilter(filter))
+	l, f := flows.List(strings.ToLower(string(list))), listFilter(filter)
+	q, err := r.Contracts.CountedListQuery(ctx, l, f)
 	if err != nil {
 		return nil, err
 	}
-	return q.Paginate(ctx, after, first, before, last, ent.WithFlowOrder(orderBy))
+	count := func() (int, error) {
+		q, err := r.Contracts.ListQuery(ctx, l, f)
+		if err != nil {
+			return 0, err
+		}
+		return q.Count(ctx)
+	}
+	return paginateCounted(ctx, q, count, flows.ListTotal, after, first, before, last, ent.WithFlowOrder(orderBy))
 }
 
 // FlowCounts is the resolver for the flowCounts field.

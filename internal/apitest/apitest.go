@@ -21,6 +21,7 @@ import (
 
 	"signet/app"
 	"signet/config"
+	"signet/database"
 	"signet/internal/dbtest"
 )
 
@@ -66,6 +67,8 @@ type Options struct {
 	Mode config.Mode
 	// Configure edits the config before the app is built.
 	Configure func(*config.Config)
+	// WrapDB is app.Options.WrapDB (e.g. a statement counter).
+	WrapDB func(*database.DB) (*database.DB, error)
 }
 
 // Start builds an app on backend b and serves it until the test ends.
@@ -91,7 +94,8 @@ func Start(t testing.TB, b dbtest.Backend, opts Options) *Server {
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
 	a, err := app.New(context.Background(), cfg, logger, app.Options{
-		Now: s.Clock.Now,
+		Now:    s.Clock.Now,
+		WrapDB: opts.WrapDB,
 		CaptchaText: func() (string, error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()

@@ -1,0 +1,207 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"signet/database"
+	"signet/ent/signfield"
+	"signet/ent/user"
+	"signet/flows"
+	"signet/internal/apitest"
+	"signet/internal/dbtest"
+	"signet/internal/sqlcount"
+	"signet/internal/testpdf"
+	"signet/viewer"
+)
+
+// listBudget is the most SQL statements one list request may cost, counted
+// for the whole HTTP request: authentication (the session joined with its
+// user), the page with its total count, and the parties of the page's flows.
+// BEGIN/COMMIT would count too (a list runs none). PRODUCT.md DOC-2, issue 4
+// point 1.
+const listBudget = 3
+
+const listQuery = `query($first: Int, $after: Cursor, $last: Int, $before: Cursor) {
+  flows(list: TODO, first: $first, after: $after, last: $last, before: $before) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage endCursor startCursor }
+    edges { cursor node { id name participants { name status } } }
+  }
+}`
+
+type listPage struct {
+	Flows struct {
+		TotalCount int
+		PageInfo   struct {
+			HasNextPage, HasPreviousPage bool
+			EndCursor, StartCursor       string
+		}
+		Edges []struct {
+			Cursor string
+			Node   struct {
+				ID, Name     string
+				Participants []struct{ Name, Status string }
+			}
+		}
+	}
+}
+
+// TestListStatementBudget proves a list request costs at most listBudget
+// statements whatever the page size, on both databases, by counting the
+// statements the database driver receives on behalf of the request (below
+// ent, so nothing can hide one).
+func TestListStatementBudget(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		counter := sqlcount.New()
+		dsn := b.DatabaseURL
+		if dsn == "" {
+			dsn = database.SQLiteDSN(b.SQLitePath)
+		}
+		s := apitest.Start(t, b, apitest.Options{WrapDB: func(db *database.DB) (*database.DB, error) { return counter.Reopen(db, dsn) }})
+		alice := s.Register("13800000001", passA)
+		bob := s.Register("13800000002", passA)
+		mallory := s.Register("13800000009", passA)
+
+		// 60 flows from alice, bob signs first (all in his 待办), carol second.
+		const total = 60
+		ctx := context.Background()
+		a, err := s.App.DB.Client.User.Query().Where(user.Phone("13800000001")).Only(viewer.System(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		actx := viewer.NewContext(ctx, viewer.Viewer{UserID: a.ID, Phone: a.Phone})
+		pdf := testpdf.Make(1)
+		for i := range total {
+			name := fmt.Sprintf("采购合同%02d", i)
+			f, err := s.App.Flows.CreateDraft(actx, flows.DraftInput{Name: name, Ordered: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc, err := s.App.Flows.AddDocument(actx, f.ID, "合同.pdf", bytes.NewReader(pdf))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.App.Flows.UpdateDraft(actx, f.ID, flows.DraftInput{Name: name, Ordered: true,
+				Participants: []flows.ParticipantInput{{Key: "b", Name: "王小明", Phone: "13800000002", Order: 1}, {Key: "c", Name: "李四", Phone: "13800000003", Order: 2}},
+				Fields:       []flows.FieldInput{{DocumentID: doc.ID, ParticipantKey: "b", Kind: signfield.KindPersonalSeal, Page: 1, X: 100, Y: 100, Width: 100, Height: 100}},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.App.Flows.Send(actx, f.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = alice
+
+		var seq atomic.Int64
+		// list runs the query as token and returns the page and the
+		// statements the request sent.
+		list := func(token string, vars map[string]any) (listPage, []string) {
+			t.Helper()
+			id := fmt.Sprintf("budget-%d", seq.Add(1))
+			counter.Watch(func(ctx context.Context) bool { return viewer.ClientFrom(ctx).RequestID == id })
+			r := s.DoWithHeaders(map[string]string{"Authorization": "Bearer " + token, "X-Request-ID": id}, listQuery, vars)
+			stmts := sqlcount.SQL(counter.Stop())
+			if len(r.Errors) > 0 {
+				t.Fatalf("list %v: %+v", vars, r.Errors)
+			}
+			var p listPage
+			r.Decode(t, &p)
+			return p, stmts
+		}
+		within := func(what string, stmts []string) {
+			t.Helper()
+			if len(stmts) > listBudget {
+				t.Errorf("%s: %d statements, budget %d:\n  %s", what, len(stmts), listBudget, strings.Join(stmts, "\n  "))
+			}
+		}
+
+		// The first request of a session idle for over a minute slides its
+		// expiry: one UPDATE, once per session and minute, not per list.
+		s.Clock.Advance(2 * time.Minute)
+		_, stmts := list(bob, map[string]any{"first": 5})
+		if len(stmts) != listBudget+1 || !strings.HasPrefix(stmts[1], "UPDATE") || !strings.Contains(stmts[1], "sessions") {
+			t.Fatalf("stale session: %d statements, want the budget plus the session touch:\n  %s", len(stmts), strings.Join(stmts, "\n  "))
+		}
+
+		// Whatever the page size: 1, 5, 50, all, more than all.
+		for _, n := range []int{1, 5, 50, total, 100} {
+			p, stmts := list(bob, map[string]any{"first": n})
+			within(fmt.Sprintf("first %d", n), stmts)
+			want := min(n, total)
+			if p.Flows.TotalCount != total || len(p.Flows.Edges) != want || p.Flows.PageInfo.HasNextPage != (n < total) {
+				t.Fatalf("first %d: total %d, %d edges, next %v", n, p.Flows.TotalCount, len(p.Flows.Edges), p.Flows.PageInfo.HasNextPage)
+			}
+			for _, e := range p.Flows.Edges {
+				if len(e.Node.Participants) != 2 || e.Node.Participants[0].Name == "" {
+					t.Fatalf("first %d: parties of %s = %+v", n, e.Node.ID, e.Node.Participants)
+				}
+			}
+			// The counter saw the request's real work (a counter that sees
+			// nothing would pass the budget).
+			joined := strings.Join(stmts, "\n")
+			for _, table := range []string{"sessions", "flows", "participants"} {
+				if !strings.Contains(joined, table) {
+					t.Fatalf("first %d: no statement on %s in\n  %s", n, table, strings.Join(stmts, "\n  "))
+				}
+			}
+		}
+
+		// Walking the whole list in pages of 7: same budget, every flow once,
+		// the total always the whole list's.
+		seen := map[string]bool{}
+		var after any
+		for page := 0; ; page++ {
+			p, stmts := list(bob, map[string]any{"first": 7, "after": after})
+			within(fmt.Sprintf("page %d", page), stmts)
+			if p.Flows.TotalCount != total {
+				t.Fatalf("page %d: total %d", page, p.Flows.TotalCount)
+			}
+			for _, e := range p.Flows.Edges {
+				if seen[e.Node.ID] {
+					t.Fatalf("page %d repeats %s", page, e.Node.ID)
+				}
+				seen[e.Node.ID] = true
+			}
+			if !p.Flows.PageInfo.HasNextPage {
+				// Past the end: an empty page still knows the total.
+				empty, stmts := list(bob, map[string]any{"first": 7, "after": p.Flows.PageInfo.EndCursor})
+				within("past the end", stmts)
+				if len(empty.Flows.Edges) != 0 || empty.Flows.TotalCount != total {
+					t.Fatalf("past the end: %d edges, total %d", len(empty.Flows.Edges), empty.Flows.TotalCount)
+				}
+				break
+			}
+			after = p.Flows.PageInfo.EndCursor
+		}
+		if len(seen) != total {
+			t.Fatalf("walked %d flows, want %d", len(seen), total)
+		}
+
+		// Backwards.
+		p, stmts := list(bob, map[string]any{"last": 10})
+		within("last 10", stmts)
+		if p.Flows.TotalCount != total || len(p.Flows.Edges) != 10 || !p.Flows.PageInfo.HasPreviousPage {
+			t.Fatalf("last 10: total %d, %d edges", p.Flows.TotalCount, len(p.Flows.Edges))
+		}
+		p, stmts = list(bob, map[string]any{"last": 10, "before": p.Flows.PageInfo.StartCursor})
+		within("last 10 before", stmts)
+		if p.Flows.TotalCount != total || len(p.Flows.Edges) != 10 {
+			t.Fatalf("last 10 before: total %d, %d edges", p.Flows.TotalCount, len(p.Flows.Edges))
+		}
+
+		// An outsider's empty list: nothing leaks, same budget.
+		list(mallory, map[string]any{"first": 5}) // touch the session
+		p, stmts = list(mallory, map[string]any{"first": 5})
+		within("mallory", stmts)
+		if p.Flows.TotalCount != 0 || len(p.Flows.Edges) != 0 {
+			t.Fatalf("mallory's 待办: %+v", p)
+		}
+	})
+}
