@@ -4,7 +4,7 @@ BIN      := bin/signet
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: all build run test e2e fuzz-short lint generate generate-check deps mobile bench clean
+.PHONY: all build run test e2e fuzz-short lint generate generate-check deps mobile bench clean ukey
 
 all: build
 
@@ -12,18 +12,29 @@ all: build
 build: mobile
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/signet
 
+## ukey: the UKey helper (证书应用环境) for this machine's platform, in bin/signet-ukey and in
+## bin/downloads/ where the server offers it (cgo: other platforms need their own C toolchain,
+## e.g. make ukey GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc)
+UKEY_OS   := $(or $(GOOS),$(shell $(GO) env GOOS))
+UKEY_ARCH := $(or $(GOARCH),$(shell $(GO) env GOARCH))
+UKEY_EXE  := $(if $(filter windows,$(UKEY_OS)),.exe,)
+ukey:
+	mkdir -p bin/downloads
+	CGO_ENABLED=1 $(GO) build -ldflags "$(LDFLAGS)" -o bin/downloads/signet-ukey-$(UKEY_OS)-$(UKEY_ARCH)$(UKEY_EXE) ./cmd/signet-ukey
+	cp bin/downloads/signet-ukey-$(UKEY_OS)-$(UKEY_ARCH)$(UKEY_EXE) bin/signet-ukey$(UKEY_EXE)
+
 ## run: build everything and start Signet on its embedded defaults (http://localhost:8080)
 run: build
 	./$(BIN) serve
 
 ## test: Go tests (SQLite + throwaway PostgreSQL), the client's unit tests and the browser end to end
-test: deps build
+test: deps build ukey
 	scripts/with-postgres.sh $(GO) test -count=1 ./...
 	cd mobile && npm test
 	cd mobile && npm run e2e
 
 ## e2e: the client in headless Chromium against bin/signet
-e2e: build
+e2e: build ukey
 	cd mobile && npm run e2e
 
 ## fuzz-short: every signingcore fuzz target for a few seconds (CI)

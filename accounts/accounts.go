@@ -95,6 +95,9 @@ type Config struct {
 	// CaptchaText chooses a captcha's answer; random when nil. Tests set it
 	// to know the answer without reading the image.
 	CaptchaText func() (string, error)
+	// UKey enables certificate login and UKey binding (ukey.go); disabled
+	// when its CA is nil.
+	UKey UKeyConfig
 }
 
 // Service implements the account workflows.
@@ -108,6 +111,7 @@ type Service struct {
 	rand   io.Reader
 
 	captchaText func() (string, error)
+	ukey        UKeyConfig
 }
 
 // New returns a Service.
@@ -116,7 +120,10 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("accounts.New: DB, SMS and Hasher are required")
 	}
 	s := &Service{db: cfg.DB, sms: cfg.SMS, log: cfg.Logger, policy: cfg.Policy, hasher: cfg.Hasher, now: cfg.Now, rand: cfg.Rand,
-		captchaText: cfg.CaptchaText}
+		captchaText: cfg.CaptchaText, ukey: cfg.UKey}
+	if err := cfg.UKey.check(); err != nil {
+		return nil, err
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -34,6 +34,7 @@ import (
 	"signet/server"
 	"signet/sms"
 	"signet/trust"
+	"signet/ukey"
 )
 
 // App is a built Signet instance.
@@ -161,10 +162,15 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		fixed := cfg.DevCaptchaText
 		captchaText = func() (string, error) { return fixed, nil }
 	}
+	origin, err := ukey.OriginOf(cfg.BaseURL)
+	if err != nil {
+		return err
+	}
 	acc, err := accounts.New(accounts.Config{
 		DB: a.DB.Client, SMS: provider, Logger: a.Logger, Now: opts.Now, CaptchaText: captchaText,
 		Policy: accounts.DefaultPolicy(),
 		Hasher: accounts.NewPasswordHasher(cfg.Argon2.MemoryKiB, cfg.Argon2.Iterations, cfg.Argon2.Parallelism),
+		UKey:   accounts.UKeyConfig{CA: ts.CA, Origin: origin},
 	})
 	if err != nil {
 		return err
@@ -197,6 +203,8 @@ func (a *App) build(ctx context.Context, opts Options) error {
 
 		Callbacks: callbacks,
 		Sandbox:   sandbox,
+
+		UKeyHelperDir: ukeyHelperDir(),
 	})
 	return nil
 }

@@ -37,6 +37,8 @@ import (
 	"signet/ent/signfield"
 	"signet/ent/signinglink"
 	"signet/ent/smscode"
+	"signet/ent/ukeybinding"
+	"signet/ent/ukeychallenge"
 	"signet/ent/user"
 
 	"entgo.io/ent"
@@ -104,6 +106,10 @@ type Client struct {
 	SignField *SignFieldClient
 	// SigningLink is the client for interacting with the SigningLink builders.
 	SigningLink *SigningLinkClient
+	// UKeyBinding is the client for interacting with the UKeyBinding builders.
+	UKeyBinding *UKeyBindingClient
+	// UKeyChallenge is the client for interacting with the UKeyChallenge builders.
+	UKeyChallenge *UKeyChallengeClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 }
@@ -143,6 +149,8 @@ func (c *Client) init() {
 	c.SessionSpace = NewSessionSpaceClient(c.config)
 	c.SignField = NewSignFieldClient(c.config)
 	c.SigningLink = NewSigningLinkClient(c.config)
+	c.UKeyBinding = NewUKeyBindingClient(c.config)
+	c.UKeyChallenge = NewUKeyChallengeClient(c.config)
 	c.User = NewUserClient(c.config)
 }
 
@@ -262,6 +270,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		SessionSpace:         NewSessionSpaceClient(cfg),
 		SignField:            NewSignFieldClient(cfg),
 		SigningLink:          NewSigningLinkClient(cfg),
+		UKeyBinding:          NewUKeyBindingClient(cfg),
+		UKeyChallenge:        NewUKeyChallengeClient(cfg),
 		User:                 NewUserClient(cfg),
 	}, nil
 }
@@ -308,6 +318,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		SessionSpace:         NewSessionSpaceClient(cfg),
 		SignField:            NewSignFieldClient(cfg),
 		SigningLink:          NewSigningLinkClient(cfg),
+		UKeyBinding:          NewUKeyBindingClient(cfg),
+		UKeyChallenge:        NewUKeyChallengeClient(cfg),
 		User:                 NewUserClient(cfg),
 	}, nil
 }
@@ -343,7 +355,7 @@ func (c *Client) Use(hooks ...Hook) {
 		c.Enterprise, c.Flow, c.FlowDocument, c.IdentityVerification, c.JoinRequest,
 		c.LoginAttempt, c.Membership, c.OutboxMessage, c.Participant, c.SMSCode,
 		c.Seal, c.SealGrant, c.Session, c.SessionSpace, c.SignField, c.SigningLink,
-		c.User,
+		c.UKeyBinding, c.UKeyChallenge, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -358,7 +370,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.Enterprise, c.Flow, c.FlowDocument, c.IdentityVerification, c.JoinRequest,
 		c.LoginAttempt, c.Membership, c.OutboxMessage, c.Participant, c.SMSCode,
 		c.Seal, c.SealGrant, c.Session, c.SessionSpace, c.SignField, c.SigningLink,
-		c.User,
+		c.UKeyBinding, c.UKeyChallenge, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -419,6 +431,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.SignField.mutate(ctx, m)
 	case *SigningLinkMutation:
 		return c.SigningLink.mutate(ctx, m)
+	case *UKeyBindingMutation:
+		return c.UKeyBinding.mutate(ctx, m)
+	case *UKeyChallengeMutation:
+		return c.UKeyChallenge.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
 	default:
@@ -4534,6 +4550,290 @@ func (c *SigningLinkClient) mutate(ctx context.Context, m *SigningLinkMutation) 
 	}
 }
 
+// UKeyBindingClient is a client for the UKeyBinding schema.
+type UKeyBindingClient struct {
+	config
+}
+
+// NewUKeyBindingClient returns a client for the UKeyBinding from the given config.
+func NewUKeyBindingClient(c config) *UKeyBindingClient {
+	return &UKeyBindingClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `ukeybinding.Hooks(f(g(h())))`.
+func (c *UKeyBindingClient) Use(hooks ...Hook) {
+	c.hooks.UKeyBinding = append(c.hooks.UKeyBinding, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `ukeybinding.Intercept(f(g(h())))`.
+func (c *UKeyBindingClient) Intercept(interceptors ...Interceptor) {
+	c.inters.UKeyBinding = append(c.inters.UKeyBinding, interceptors...)
+}
+
+// Create returns a builder for creating a UKeyBinding entity.
+func (c *UKeyBindingClient) Create() *UKeyBindingCreate {
+	mutation := newUKeyBindingMutation(c.config, OpCreate)
+	return &UKeyBindingCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of UKeyBinding entities.
+func (c *UKeyBindingClient) CreateBulk(builders ...*UKeyBindingCreate) *UKeyBindingCreateBulk {
+	return &UKeyBindingCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *UKeyBindingClient) MapCreateBulk(slice any, setFunc func(*UKeyBindingCreate, int)) *UKeyBindingCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &UKeyBindingCreateBulk{err: fmt.Errorf("calling to UKeyBindingClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*UKeyBindingCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &UKeyBindingCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for UKeyBinding.
+func (c *UKeyBindingClient) Update() *UKeyBindingUpdate {
+	mutation := newUKeyBindingMutation(c.config, OpUpdate)
+	return &UKeyBindingUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *UKeyBindingClient) UpdateOne(_m *UKeyBinding) *UKeyBindingUpdateOne {
+	mutation := newUKeyBindingMutation(c.config, OpUpdateOne, withUKeyBinding(_m))
+	return &UKeyBindingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *UKeyBindingClient) UpdateOneID(id int) *UKeyBindingUpdateOne {
+	mutation := newUKeyBindingMutation(c.config, OpUpdateOne, withUKeyBindingID(id))
+	return &UKeyBindingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for UKeyBinding.
+func (c *UKeyBindingClient) Delete() *UKeyBindingDelete {
+	mutation := newUKeyBindingMutation(c.config, OpDelete)
+	return &UKeyBindingDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *UKeyBindingClient) DeleteOne(_m *UKeyBinding) *UKeyBindingDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *UKeyBindingClient) DeleteOneID(id int) *UKeyBindingDeleteOne {
+	builder := c.Delete().Where(ukeybinding.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &UKeyBindingDeleteOne{builder}
+}
+
+// Query returns a query builder for UKeyBinding.
+func (c *UKeyBindingClient) Query() *UKeyBindingQuery {
+	return &UKeyBindingQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeUKeyBinding},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a UKeyBinding entity by its id.
+func (c *UKeyBindingClient) Get(ctx context.Context, id int) (*UKeyBinding, error) {
+	return c.Query().Where(ukeybinding.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *UKeyBindingClient) GetX(ctx context.Context, id int) *UKeyBinding {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a UKeyBinding.
+func (c *UKeyBindingClient) QueryUser(_m *UKeyBinding) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ukeybinding.Table, ukeybinding.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ukeybinding.UserTable, ukeybinding.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *UKeyBindingClient) Hooks() []Hook {
+	hooks := c.hooks.UKeyBinding
+	return append(hooks[:len(hooks):len(hooks)], ukeybinding.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *UKeyBindingClient) Interceptors() []Interceptor {
+	return c.inters.UKeyBinding
+}
+
+func (c *UKeyBindingClient) mutate(ctx context.Context, m *UKeyBindingMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&UKeyBindingCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&UKeyBindingUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&UKeyBindingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&UKeyBindingDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown UKeyBinding mutation op: %q", m.Op())
+	}
+}
+
+// UKeyChallengeClient is a client for the UKeyChallenge schema.
+type UKeyChallengeClient struct {
+	config
+}
+
+// NewUKeyChallengeClient returns a client for the UKeyChallenge from the given config.
+func NewUKeyChallengeClient(c config) *UKeyChallengeClient {
+	return &UKeyChallengeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `ukeychallenge.Hooks(f(g(h())))`.
+func (c *UKeyChallengeClient) Use(hooks ...Hook) {
+	c.hooks.UKeyChallenge = append(c.hooks.UKeyChallenge, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `ukeychallenge.Intercept(f(g(h())))`.
+func (c *UKeyChallengeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.UKeyChallenge = append(c.inters.UKeyChallenge, interceptors...)
+}
+
+// Create returns a builder for creating a UKeyChallenge entity.
+func (c *UKeyChallengeClient) Create() *UKeyChallengeCreate {
+	mutation := newUKeyChallengeMutation(c.config, OpCreate)
+	return &UKeyChallengeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of UKeyChallenge entities.
+func (c *UKeyChallengeClient) CreateBulk(builders ...*UKeyChallengeCreate) *UKeyChallengeCreateBulk {
+	return &UKeyChallengeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *UKeyChallengeClient) MapCreateBulk(slice any, setFunc func(*UKeyChallengeCreate, int)) *UKeyChallengeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &UKeyChallengeCreateBulk{err: fmt.Errorf("calling to UKeyChallengeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*UKeyChallengeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &UKeyChallengeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for UKeyChallenge.
+func (c *UKeyChallengeClient) Update() *UKeyChallengeUpdate {
+	mutation := newUKeyChallengeMutation(c.config, OpUpdate)
+	return &UKeyChallengeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *UKeyChallengeClient) UpdateOne(_m *UKeyChallenge) *UKeyChallengeUpdateOne {
+	mutation := newUKeyChallengeMutation(c.config, OpUpdateOne, withUKeyChallenge(_m))
+	return &UKeyChallengeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *UKeyChallengeClient) UpdateOneID(id int) *UKeyChallengeUpdateOne {
+	mutation := newUKeyChallengeMutation(c.config, OpUpdateOne, withUKeyChallengeID(id))
+	return &UKeyChallengeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for UKeyChallenge.
+func (c *UKeyChallengeClient) Delete() *UKeyChallengeDelete {
+	mutation := newUKeyChallengeMutation(c.config, OpDelete)
+	return &UKeyChallengeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *UKeyChallengeClient) DeleteOne(_m *UKeyChallenge) *UKeyChallengeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *UKeyChallengeClient) DeleteOneID(id int) *UKeyChallengeDeleteOne {
+	builder := c.Delete().Where(ukeychallenge.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &UKeyChallengeDeleteOne{builder}
+}
+
+// Query returns a query builder for UKeyChallenge.
+func (c *UKeyChallengeClient) Query() *UKeyChallengeQuery {
+	return &UKeyChallengeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeUKeyChallenge},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a UKeyChallenge entity by its id.
+func (c *UKeyChallengeClient) Get(ctx context.Context, id int) (*UKeyChallenge, error) {
+	return c.Query().Where(ukeychallenge.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *UKeyChallengeClient) GetX(ctx context.Context, id int) *UKeyChallenge {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *UKeyChallengeClient) Hooks() []Hook {
+	hooks := c.hooks.UKeyChallenge
+	return append(hooks[:len(hooks):len(hooks)], ukeychallenge.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *UKeyChallengeClient) Interceptors() []Interceptor {
+	return c.inters.UKeyChallenge
+}
+
+func (c *UKeyChallengeClient) mutate(ctx context.Context, m *UKeyChallengeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&UKeyChallengeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&UKeyChallengeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&UKeyChallengeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&UKeyChallengeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown UKeyChallenge mutation op: %q", m.Op())
+	}
+}
+
 // UserClient is a client for the User schema.
 type UserClient struct {
 	config
@@ -4723,14 +5023,14 @@ type (
 		Certificate, Contact, ContactGroup, Credential, Enterprise, Flow, FlowDocument,
 		IdentityVerification, JoinRequest, LoginAttempt, Membership, OutboxMessage,
 		Participant, SMSCode, Seal, SealGrant, Session, SessionSpace, SignField,
-		SigningLink, User []ent.Hook
+		SigningLink, UKeyBinding, UKeyChallenge, User []ent.Hook
 	}
 	inters struct {
 		AgreementAcceptance, AuditEvent, AuditHead, Captcha, CertDocument, CertOrder,
 		Certificate, Contact, ContactGroup, Credential, Enterprise, Flow, FlowDocument,
 		IdentityVerification, JoinRequest, LoginAttempt, Membership, OutboxMessage,
 		Participant, SMSCode, Seal, SealGrant, Session, SessionSpace, SignField,
-		SigningLink, User []ent.Interceptor
+		SigningLink, UKeyBinding, UKeyChallenge, User []ent.Interceptor
 	}
 )
 

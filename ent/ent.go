@@ -33,6 +33,8 @@ import (
 	"signet/ent/signfield"
 	"signet/ent/signinglink"
 	"signet/ent/smscode"
+	"signet/ent/ukeybinding"
+	"signet/ent/ukeychallenge"
 	"signet/ent/user"
 	"sync"
 
@@ -125,6 +127,8 @@ func checkColumn(t, c string) error {
 			sessionspace.Table:         sessionspace.ValidColumn,
 			signfield.Table:            signfield.ValidColumn,
 			signinglink.Table:          signinglink.ValidColumn,
+			ukeybinding.Table:          ukeybinding.ValidColumn,
+			ukeychallenge.Table:        ukeychallenge.ValidColumn,
 			user.Table:                 user.ValidColumn,
 		})
 	})

@@ -30,6 +30,8 @@ import (
 	"signet/ent/signfield"
 	"signet/ent/signinglink"
 	"signet/ent/smscode"
+	"signet/ent/ukeybinding"
+	"signet/ent/ukeychallenge"
 	"signet/ent/user"
 
 	"entgo.io/ent/dialect/sql"
@@ -40,7 +42,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 27)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 29)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   agreementacceptance.Table,
@@ -657,6 +659,50 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   ukeybinding.Table,
+			Columns: ukeybinding.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: ukeybinding.FieldID,
+			},
+		},
+		Type: "UKeyBinding",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			ukeybinding.FieldCreatedAt:   {Type: field.TypeTime, Column: ukeybinding.FieldCreatedAt},
+			ukeybinding.FieldUpdatedAt:   {Type: field.TypeTime, Column: ukeybinding.FieldUpdatedAt},
+			ukeybinding.FieldUserID:      {Type: field.TypeInt, Column: ukeybinding.FieldUserID},
+			ukeybinding.FieldFingerprint: {Type: field.TypeString, Column: ukeybinding.FieldFingerprint},
+			ukeybinding.FieldSerial:      {Type: field.TypeString, Column: ukeybinding.FieldSerial},
+			ukeybinding.FieldSubject:     {Type: field.TypeString, Column: ukeybinding.FieldSubject},
+			ukeybinding.FieldDer:         {Type: field.TypeBytes, Column: ukeybinding.FieldDer},
+			ukeybinding.FieldNotAfter:    {Type: field.TypeTime, Column: ukeybinding.FieldNotAfter},
+			ukeybinding.FieldBoundAt:     {Type: field.TypeTime, Column: ukeybinding.FieldBoundAt},
+		},
+	}
+	graph.Nodes[27] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   ukeychallenge.Table,
+			Columns: ukeychallenge.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: ukeychallenge.FieldID,
+			},
+		},
+		Type: "UKeyChallenge",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			ukeychallenge.FieldCreatedAt: {Type: field.TypeTime, Column: ukeychallenge.FieldCreatedAt},
+			ukeychallenge.FieldUpdatedAt: {Type: field.TypeTime, Column: ukeychallenge.FieldUpdatedAt},
+			ukeychallenge.FieldNonce:     {Type: field.TypeString, Column: ukeychallenge.FieldNonce},
+			ukeychallenge.FieldPurpose:   {Type: field.TypeEnum, Column: ukeychallenge.FieldPurpose},
+			ukeychallenge.FieldOrigin:    {Type: field.TypeString, Column: ukeychallenge.FieldOrigin},
+			ukeychallenge.FieldUserID:    {Type: field.TypeInt, Column: ukeychallenge.FieldUserID},
+			ukeychallenge.FieldIP:        {Type: field.TypeString, Column: ukeychallenge.FieldIP},
+			ukeychallenge.FieldExpiresAt: {Type: field.TypeTime, Column: ukeychallenge.FieldExpiresAt},
+			ukeychallenge.FieldUsedAt:    {Type: field.TypeTime, Column: ukeychallenge.FieldUsedAt},
+		},
+	}
+	graph.Nodes[28] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -1140,6 +1186,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"SigningLink",
 		"Participant",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   ukeybinding.UserTable,
+			Columns: []string{ukeybinding.UserColumn},
+			Bidi:    false,
+		},
+		"UKeyBinding",
+		"User",
 	)
 	graph.MustAddE(
 		"credentials",
@@ -4153,6 +4211,190 @@ func (f *SigningLinkFilter) WhereHasParticipantWith(preds ...predicate.Participa
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *UKeyBindingQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the UKeyBindingQuery builder.
+func (_q *UKeyBindingQuery) Filter() *UKeyBindingFilter {
+	return &UKeyBindingFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *UKeyBindingMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the UKeyBindingMutation builder.
+func (m *UKeyBindingMutation) Filter() *UKeyBindingFilter {
+	return &UKeyBindingFilter{config: m.config, predicateAdder: m}
+}
+
+// UKeyBindingFilter provides a generic filtering capability at runtime for UKeyBindingQuery.
+type UKeyBindingFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *UKeyBindingFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *UKeyBindingFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(ukeybinding.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *UKeyBindingFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(ukeybinding.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *UKeyBindingFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(ukeybinding.FieldUpdatedAt))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *UKeyBindingFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(ukeybinding.FieldUserID))
+}
+
+// WhereFingerprint applies the entql string predicate on the fingerprint field.
+func (f *UKeyBindingFilter) WhereFingerprint(p entql.StringP) {
+	f.Where(p.Field(ukeybinding.FieldFingerprint))
+}
+
+// WhereSerial applies the entql string predicate on the serial field.
+func (f *UKeyBindingFilter) WhereSerial(p entql.StringP) {
+	f.Where(p.Field(ukeybinding.FieldSerial))
+}
+
+// WhereSubject applies the entql string predicate on the subject field.
+func (f *UKeyBindingFilter) WhereSubject(p entql.StringP) {
+	f.Where(p.Field(ukeybinding.FieldSubject))
+}
+
+// WhereDer applies the entql []byte predicate on the der field.
+func (f *UKeyBindingFilter) WhereDer(p entql.BytesP) {
+	f.Where(p.Field(ukeybinding.FieldDer))
+}
+
+// WhereNotAfter applies the entql time.Time predicate on the not_after field.
+func (f *UKeyBindingFilter) WhereNotAfter(p entql.TimeP) {
+	f.Where(p.Field(ukeybinding.FieldNotAfter))
+}
+
+// WhereBoundAt applies the entql time.Time predicate on the bound_at field.
+func (f *UKeyBindingFilter) WhereBoundAt(p entql.TimeP) {
+	f.Where(p.Field(ukeybinding.FieldBoundAt))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *UKeyBindingFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *UKeyBindingFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *UKeyChallengeQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the UKeyChallengeQuery builder.
+func (_q *UKeyChallengeQuery) Filter() *UKeyChallengeFilter {
+	return &UKeyChallengeFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *UKeyChallengeMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the UKeyChallengeMutation builder.
+func (m *UKeyChallengeMutation) Filter() *UKeyChallengeFilter {
+	return &UKeyChallengeFilter{config: m.config, predicateAdder: m}
+}
+
+// UKeyChallengeFilter provides a generic filtering capability at runtime for UKeyChallengeQuery.
+type UKeyChallengeFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *UKeyChallengeFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *UKeyChallengeFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(ukeychallenge.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *UKeyChallengeFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(ukeychallenge.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *UKeyChallengeFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(ukeychallenge.FieldUpdatedAt))
+}
+
+// WhereNonce applies the entql string predicate on the nonce field.
+func (f *UKeyChallengeFilter) WhereNonce(p entql.StringP) {
+	f.Where(p.Field(ukeychallenge.FieldNonce))
+}
+
+// WherePurpose applies the entql string predicate on the purpose field.
+func (f *UKeyChallengeFilter) WherePurpose(p entql.StringP) {
+	f.Where(p.Field(ukeychallenge.FieldPurpose))
+}
+
+// WhereOrigin applies the entql string predicate on the origin field.
+func (f *UKeyChallengeFilter) WhereOrigin(p entql.StringP) {
+	f.Where(p.Field(ukeychallenge.FieldOrigin))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *UKeyChallengeFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(ukeychallenge.FieldUserID))
+}
+
+// WhereIP applies the entql string predicate on the ip field.
+func (f *UKeyChallengeFilter) WhereIP(p entql.StringP) {
+	f.Where(p.Field(ukeychallenge.FieldIP))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *UKeyChallengeFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(ukeychallenge.FieldExpiresAt))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *UKeyChallengeFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(ukeychallenge.FieldUsedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *UserQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -4181,7 +4423,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

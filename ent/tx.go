@@ -66,6 +66,10 @@ type Tx struct {
 	SignField *SignFieldClient
 	// SigningLink is the client for interacting with the SigningLink builders.
 	SigningLink *SigningLinkClient
+	// UKeyBinding is the client for interacting with the UKeyBinding builders.
+	UKeyBinding *UKeyBindingClient
+	// UKeyChallenge is the client for interacting with the UKeyChallenge builders.
+	UKeyChallenge *UKeyChallengeClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 
@@ -225,6 +229,8 @@ func (tx *Tx) init() {
 	tx.SessionSpace = NewSessionSpaceClient(tx.config)
 	tx.SignField = NewSignFieldClient(tx.config)
 	tx.SigningLink = NewSigningLinkClient(tx.config)
+	tx.UKeyBinding = NewUKeyBindingClient(tx.config)
+	tx.UKeyChallenge = NewUKeyChallengeClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }
 

@@ -50,6 +50,9 @@ type Config struct {
 	// CertDocuments backs the upload and download of enterprise
 	// certification documents; may be nil.
 	CertDocuments CertDocuments
+	// UKeyHelperDir holds the builds of the UKey helper offered at
+	// /downloads/signet-ukey (make ukey); the page says so when it is empty.
+	UKeyHelperDir string
 	// App is the built H5/PC client (mobile/dist).
 	App fs.FS
 	// Callbacks receives third-party notifications (face liveness, payment)
@@ -113,6 +116,8 @@ func New(cfg Config) http.Handler {
 	if cfg.CertDocuments != nil {
 		certDocumentRoutes(r, cfg.CertDocuments, cfg.Logger)
 	}
+
+	ukeyRoutes(r, cfg.UKeyHelperDir, cfg.Logger)
 
 	gql := newGraphQL(cfg, m)
 	r.Handle("/graphql", gql)

@@ -320,6 +320,30 @@ func (f SigningLinkFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SigningLinkMutation", m)
 }
 
+// The UKeyBindingFunc type is an adapter to allow the use of ordinary
+// function as UKeyBinding mutator.
+type UKeyBindingFunc func(context.Context, *ent.UKeyBindingMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f UKeyBindingFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.UKeyBindingMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.UKeyBindingMutation", m)
+}
+
+// The UKeyChallengeFunc type is an adapter to allow the use of ordinary
+// function as UKeyChallenge mutator.
+type UKeyChallengeFunc func(context.Context, *ent.UKeyChallengeMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f UKeyChallengeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.UKeyChallengeMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.UKeyChallengeMutation", m)
+}
+
 // The UserFunc type is an adapter to allow the use of ordinary
 // function as User mutator.
 type UserFunc func(context.Context, *ent.UserMutation) (ent.Value, error)

@@ -34,6 +34,8 @@ import (
 	"signet/ent/signfield"
 	"signet/ent/signinglink"
 	"signet/ent/smscode"
+	"signet/ent/ukeybinding"
+	"signet/ent/ukeychallenge"
 	"signet/ent/user"
 
 	"entgo.io/ent/dialect/sql"
@@ -797,6 +799,60 @@ func (f TraverseSigningLink) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.SigningLinkQuery", q)
 }
 
+// The UKeyBindingFunc type is an adapter to allow the use of ordinary function as a Querier.
+type UKeyBindingFunc func(context.Context, *ent.UKeyBindingQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f UKeyBindingFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.UKeyBindingQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.UKeyBindingQuery", q)
+}
+
+// The TraverseUKeyBinding type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseUKeyBinding func(context.Context, *ent.UKeyBindingQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseUKeyBinding) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseUKeyBinding) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.UKeyBindingQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.UKeyBindingQuery", q)
+}
+
+// The UKeyChallengeFunc type is an adapter to allow the use of ordinary function as a Querier.
+type UKeyChallengeFunc func(context.Context, *ent.UKeyChallengeQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f UKeyChallengeFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.UKeyChallengeQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.UKeyChallengeQuery", q)
+}
+
+// The TraverseUKeyChallenge type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseUKeyChallenge func(context.Context, *ent.UKeyChallengeQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseUKeyChallenge) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseUKeyChallenge) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.UKeyChallengeQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.UKeyChallengeQuery", q)
+}
+
 // The UserFunc type is an adapter to allow the use of ordinary function as a Querier.
 type UserFunc func(context.Context, *ent.UserQuery) (ent.Value, error)
 
@@ -879,6 +935,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.SignFieldQuery, predicate.SignField, signfield.OrderOption]{typ: ent.TypeSignField, tq: q}, nil
 	case *ent.SigningLinkQuery:
 		return &query[*ent.SigningLinkQuery, predicate.SigningLink, signinglink.OrderOption]{typ: ent.TypeSigningLink, tq: q}, nil
+	case *ent.UKeyBindingQuery:
+		return &query[*ent.UKeyBindingQuery, predicate.UKeyBinding, ukeybinding.OrderOption]{typ: ent.TypeUKeyBinding, tq: q}, nil
+	case *ent.UKeyChallengeQuery:
+		return &query[*ent.UKeyChallengeQuery, predicate.UKeyChallenge, ukeychallenge.OrderOption]{typ: ent.TypeUKeyChallenge, tq: q}, nil
 	case *ent.UserQuery:
 		return &query[*ent.UserQuery, predicate.User, user.OrderOption]{typ: ent.TypeUser, tq: q}, nil
 	default:

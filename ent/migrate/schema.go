@@ -1014,6 +1014,71 @@ var (
 			},
 		},
 	}
+	// UkeyBindingsColumns holds the columns for the "ukey_bindings" table.
+	UkeyBindingsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "fingerprint", Type: field.TypeString, Size: 64},
+		{Name: "serial", Type: field.TypeString, Size: 64},
+		{Name: "subject", Type: field.TypeString, Size: 256},
+		{Name: "der", Type: field.TypeBytes},
+		{Name: "not_after", Type: field.TypeTime},
+		{Name: "bound_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// UkeyBindingsTable holds the schema information for the "ukey_bindings" table.
+	UkeyBindingsTable = &schema.Table{
+		Name:       "ukey_bindings",
+		Columns:    UkeyBindingsColumns,
+		PrimaryKey: []*schema.Column{UkeyBindingsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "ukey_bindings_users_user",
+				Columns:    []*schema.Column{UkeyBindingsColumns[9]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ukeybinding_fingerprint",
+				Unique:  true,
+				Columns: []*schema.Column{UkeyBindingsColumns[3]},
+			},
+			{
+				Name:    "ukeybinding_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{UkeyBindingsColumns[9]},
+			},
+		},
+	}
+	// UkeyChallengesColumns holds the columns for the "ukey_challenges" table.
+	UkeyChallengesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "nonce", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"login", "bind"}},
+		{Name: "origin", Type: field.TypeString, Size: 256},
+		{Name: "user_id", Type: field.TypeInt, Nullable: true},
+		{Name: "ip", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true},
+	}
+	// UkeyChallengesTable holds the schema information for the "ukey_challenges" table.
+	UkeyChallengesTable = &schema.Table{
+		Name:       "ukey_challenges",
+		Columns:    UkeyChallengesColumns,
+		PrimaryKey: []*schema.Column{UkeyChallengesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ukeychallenge_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{UkeyChallengesColumns[8]},
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -1082,6 +1147,8 @@ var (
 		SessionSpacesTable,
 		SignFieldsTable,
 		SigningLinksTable,
+		UkeyBindingsTable,
+		UkeyChallengesTable,
 		UsersTable,
 		ContactGroupMembersTable,
 	}
@@ -1197,6 +1264,13 @@ func init() {
 	SigningLinksTable.ForeignKeys[0].RefTable = ParticipantsTable
 	SigningLinksTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(51539607552),
+	}
+	UkeyBindingsTable.ForeignKeys[0].RefTable = UsersTable
+	UkeyBindingsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(115964116992),
+	}
+	UkeyChallengesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(120259084288),
 	}
 	UsersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(30064771072),

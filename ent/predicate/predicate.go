@@ -84,5 +84,11 @@ type SignField func(*sql.Selector)
 // SigningLink is the predicate function for signinglink builders.
 type SigningLink func(*sql.Selector)
 
+// UKeyBinding is the predicate function for ukeybinding builders.
+type UKeyBinding func(*sql.Selector)
+
+// UKeyChallenge is the predicate function for ukeychallenge builders.
+type UKeyChallenge func(*sql.Selector)
+
 // User is the predicate function for user builders.
 type User func(*sql.Selector)

@@ -735,6 +735,54 @@ func (f SigningLinkMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mut
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SigningLinkMutation", m)
 }
 
+// The UKeyBindingQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type UKeyBindingQueryRuleFunc func(context.Context, *ent.UKeyBindingQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f UKeyBindingQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.UKeyBindingQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.UKeyBindingQuery", q)
+}
+
+// The UKeyBindingMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type UKeyBindingMutationRuleFunc func(context.Context, *ent.UKeyBindingMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f UKeyBindingMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.UKeyBindingMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.UKeyBindingMutation", m)
+}
+
+// The UKeyChallengeQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type UKeyChallengeQueryRuleFunc func(context.Context, *ent.UKeyChallengeQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f UKeyChallengeQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.UKeyChallengeQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.UKeyChallengeQuery", q)
+}
+
+// The UKeyChallengeMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type UKeyChallengeMutationRuleFunc func(context.Context, *ent.UKeyChallengeMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f UKeyChallengeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.UKeyChallengeMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.UKeyChallengeMutation", m)
+}
+
 // The UserQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type UserQueryRuleFunc func(context.Context, *ent.UserQuery) error
@@ -846,6 +894,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.SigningLinkQuery:
 		return q.Filter(), nil
+	case *ent.UKeyBindingQuery:
+		return q.Filter(), nil
+	case *ent.UKeyChallengeQuery:
+		return q.Filter(), nil
 	case *ent.UserQuery:
 		return q.Filter(), nil
 	default:
@@ -906,6 +958,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.SignFieldMutation:
 		return m.Filter(), nil
 	case *ent.SigningLinkMutation:
+		return m.Filter(), nil
+	case *ent.UKeyBindingMutation:
+		return m.Filter(), nil
+	case *ent.UKeyChallengeMutation:
 		return m.Filter(), nil
 	case *ent.UserMutation:
 		return m.Filter(), nil

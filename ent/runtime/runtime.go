@@ -31,6 +31,8 @@ import (
 	"signet/ent/signfield"
 	"signet/ent/signinglink"
 	"signet/ent/smscode"
+	"signet/ent/ukeybinding"
+	"signet/ent/ukeychallenge"
 	"signet/ent/user"
 	"time"
 
@@ -1409,6 +1411,138 @@ func init() {
 			return nil
 		}
 	}()
+	ukeybindingMixin := schema.UKeyBinding{}.Mixin()
+	ukeybinding.Policy = privacy.NewPolicies(schema.UKeyBinding{})
+	ukeybinding.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := ukeybinding.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	ukeybindingMixinFields0 := ukeybindingMixin[0].Fields()
+	_ = ukeybindingMixinFields0
+	ukeybindingFields := schema.UKeyBinding{}.Fields()
+	_ = ukeybindingFields
+	// ukeybindingDescCreatedAt is the schema descriptor for created_at field.
+	ukeybindingDescCreatedAt := ukeybindingMixinFields0[0].Descriptor()
+	// ukeybinding.DefaultCreatedAt holds the default value on creation for the created_at field.
+	ukeybinding.DefaultCreatedAt = ukeybindingDescCreatedAt.Default.(func() time.Time)
+	// ukeybindingDescUpdatedAt is the schema descriptor for updated_at field.
+	ukeybindingDescUpdatedAt := ukeybindingMixinFields0[1].Descriptor()
+	// ukeybinding.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	ukeybinding.DefaultUpdatedAt = ukeybindingDescUpdatedAt.Default.(func() time.Time)
+	// ukeybinding.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	ukeybinding.UpdateDefaultUpdatedAt = ukeybindingDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// ukeybindingDescFingerprint is the schema descriptor for fingerprint field.
+	ukeybindingDescFingerprint := ukeybindingFields[1].Descriptor()
+	// ukeybinding.FingerprintValidator is a validator for the "fingerprint" field. It is called by the builders before save.
+	ukeybinding.FingerprintValidator = func() func(string) error {
+		validators := ukeybindingDescFingerprint.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(fingerprint string) error {
+			for _, fn := range fns {
+				if err := fn(fingerprint); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// ukeybindingDescSerial is the schema descriptor for serial field.
+	ukeybindingDescSerial := ukeybindingFields[2].Descriptor()
+	// ukeybinding.SerialValidator is a validator for the "serial" field. It is called by the builders before save.
+	ukeybinding.SerialValidator = func() func(string) error {
+		validators := ukeybindingDescSerial.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(serial string) error {
+			for _, fn := range fns {
+				if err := fn(serial); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// ukeybindingDescSubject is the schema descriptor for subject field.
+	ukeybindingDescSubject := ukeybindingFields[3].Descriptor()
+	// ukeybinding.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	ukeybinding.SubjectValidator = ukeybindingDescSubject.Validators[0].(func(string) error)
+	// ukeybindingDescDer is the schema descriptor for der field.
+	ukeybindingDescDer := ukeybindingFields[4].Descriptor()
+	// ukeybinding.DerValidator is a validator for the "der" field. It is called by the builders before save.
+	ukeybinding.DerValidator = ukeybindingDescDer.Validators[0].(func([]byte) error)
+	ukeychallengeMixin := schema.UKeyChallenge{}.Mixin()
+	ukeychallenge.Policy = privacy.NewPolicies(schema.UKeyChallenge{})
+	ukeychallenge.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := ukeychallenge.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	ukeychallengeMixinFields0 := ukeychallengeMixin[0].Fields()
+	_ = ukeychallengeMixinFields0
+	ukeychallengeFields := schema.UKeyChallenge{}.Fields()
+	_ = ukeychallengeFields
+	// ukeychallengeDescCreatedAt is the schema descriptor for created_at field.
+	ukeychallengeDescCreatedAt := ukeychallengeMixinFields0[0].Descriptor()
+	// ukeychallenge.DefaultCreatedAt holds the default value on creation for the created_at field.
+	ukeychallenge.DefaultCreatedAt = ukeychallengeDescCreatedAt.Default.(func() time.Time)
+	// ukeychallengeDescUpdatedAt is the schema descriptor for updated_at field.
+	ukeychallengeDescUpdatedAt := ukeychallengeMixinFields0[1].Descriptor()
+	// ukeychallenge.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	ukeychallenge.DefaultUpdatedAt = ukeychallengeDescUpdatedAt.Default.(func() time.Time)
+	// ukeychallenge.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	ukeychallenge.UpdateDefaultUpdatedAt = ukeychallengeDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// ukeychallengeDescNonce is the schema descriptor for nonce field.
+	ukeychallengeDescNonce := ukeychallengeFields[0].Descriptor()
+	// ukeychallenge.NonceValidator is a validator for the "nonce" field. It is called by the builders before save.
+	ukeychallenge.NonceValidator = func() func(string) error {
+		validators := ukeychallengeDescNonce.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(nonce string) error {
+			for _, fn := range fns {
+				if err := fn(nonce); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// ukeychallengeDescOrigin is the schema descriptor for origin field.
+	ukeychallengeDescOrigin := ukeychallengeFields[2].Descriptor()
+	// ukeychallenge.OriginValidator is a validator for the "origin" field. It is called by the builders before save.
+	ukeychallenge.OriginValidator = func() func(string) error {
+		validators := ukeychallengeDescOrigin.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(origin string) error {
+			for _, fn := range fns {
+				if err := fn(origin); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// ukeychallengeDescIP is the schema descriptor for ip field.
+	ukeychallengeDescIP := ukeychallengeFields[4].Descriptor()
+	// ukeychallenge.IPValidator is a validator for the "ip" field. It is called by the builders before save.
+	ukeychallenge.IPValidator = ukeychallengeDescIP.Validators[0].(func(string) error)
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {
