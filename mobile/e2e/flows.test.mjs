@@ -205,7 +205,8 @@ describe('contract: PC initiates, phones sign through the SMS link, the trail up
     // 发起签约 at 1440×900.
     const pc = await newPage(PC_VIEWPORT, alice)
     const page = pc.page
-    if (process.env.E2E_DEBUG) page.on('request', (r) => r.url().endsWith('/graphql') && console.log('REQ', r.postData()?.slice(0, 600)))
+    if (process.env.E2E_DEBUG) page.on('console', (m) => console.log('CONSOLE', m.text().slice(0, 1500)))
+    if (process.env.E2E_DEBUG) page.on('request', (r) => r.url().endsWith('/graphql') && console.log('REQ', (r.postData() ?? '').replace(/"query":"[^"]*",/, '')))
     await page.goto(`${server.base}/initiate`)
     const info = page.getByTestId('step-info')
     await info.locator('input[name=name]').fill('房屋租赁合同')

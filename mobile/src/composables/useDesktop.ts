@@ -10,8 +10,16 @@ export function useDesktop(): Readonly<Ref<boolean>> {
   if (!shared) {
     const mq = window.matchMedia(DESKTOP_QUERY)
     const r = ref(mq.matches)
-    mq.addEventListener('change', (e) => {
-      r.value = e.matches
+    // Switching layouts re-mounts the page (the PC shell and the phone shell
+    // are different trees), losing what a form holds. Follow only a width
+    // that stays: a passing change (a full-page screenshot, a window being
+    // dragged across 1024px) is ignored.
+    let settle: ReturnType<typeof setTimeout> | undefined
+    mq.addEventListener('change', () => {
+      clearTimeout(settle)
+      settle = setTimeout(() => {
+        r.value = mq.matches
+      }, 250)
     })
     shared = r
   }
