@@ -23,6 +23,7 @@ import (
 	"signet/blob"
 	"signet/certs"
 	"signet/config"
+	"signet/contacts"
 	"signet/database"
 	"signet/enterprises"
 	"signet/events"
@@ -58,7 +59,9 @@ type App struct {
 	Identity    *identity.Service
 	Enterprises *enterprises.Service
 	// Flows are the contracts (签约任务).
-	Flows     *flows.Service
+	Flows *flows.Service
+	// Contacts are the users' address books (联系人, USR-2).
+	Contacts  *contacts.Service
 	Sandboxes *Sandboxes
 }
 
@@ -191,7 +194,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		Dev: cfg.Dev(), BaseURL: cfg.BaseURL, AllowedOrigins: cfg.AllowedOrigins, TrustedProxies: cfg.TrustedProxies,
 		Logger: a.Logger,
 		Schema: graph.NewSchema(&graph.Resolver{DB: a.DB.Client, Accounts: acc,
-			Identity: a.Identity, Enterprises: a.Enterprises, Contracts: a.Flows}),
+			Identity: a.Identity, Enterprises: a.Enterprises, Contracts: a.Flows, ContactBook: a.Contacts}),
 		Accounts:      acc,
 		Ready:         func(ctx context.Context) error { return a.DB.SQL.PingContext(ctx) },
 		Outbox:        a.Outbox,

@@ -3,6 +3,7 @@ package app
 import (
 	"time"
 
+	"signet/contacts"
 	"signet/flows"
 	"signet/jobs"
 	"signet/signingcore/pades"
@@ -13,10 +14,11 @@ import (
 // accounts (codes), certificates and seal grants, and registers the worker
 // that sends their SMS.
 func (a *App) buildFlows(provider sms.Provider, now func() time.Time) error {
+	a.Contacts = contacts.New(a.DB.Client)
 	f, err := flows.New(flows.Config{
 		DB: a.DB, Jobs: a.Jobs, Blobs: a.Blobs, Accounts: a.Accounts,
 		Certs: a.Certs, Seals: a.Enterprises, Signer: pades.NewSigner(pades.Config{}), TSA: a.Trust.TSA,
-		Logger: a.Logger, Now: now,
+		Logger: a.Logger, Now: now, Broker: a.Events, Contacts: a.Contacts,
 		CA: a.Trust.CA,
 	})
 	if err != nil {

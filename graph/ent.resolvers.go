@@ -20,8 +20,14 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 	return r.DB.Noders(ctx, ids)
 }
 
+// CertDocument returns CertDocumentResolver implementation.
+func (r *Resolver) CertDocument() CertDocumentResolver { return &certDocumentResolver{r} }
+
 // CertOrder returns CertOrderResolver implementation.
 func (r *Resolver) CertOrder() CertOrderResolver { return &certOrderResolver{r} }
+
+// ContactGroup returns ContactGroupResolver implementation.
+func (r *Resolver) ContactGroup() ContactGroupResolver { return &contactGroupResolver{r} }
 
 // Flow returns FlowResolver implementation.
 func (r *Resolver) Flow() FlowResolver { return &flowResolver{r} }
@@ -48,13 +54,15 @@ func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
-	certOrderResolver   struct{ *Resolver }
-	flowResolver        struct{ *Resolver }
-	joinRequestResolver struct{ *Resolver }
-	membershipResolver  struct{ *Resolver }
-	queryResolver       struct{ *Resolver }
-	sealResolver        struct{ *Resolver }
-	sealGrantResolver   struct{ *Resolver }
-	sessionResolver     struct{ *Resolver }
-	userResolver        struct{ *Resolver }
+	certDocumentResolver struct{ *Resolver }
+	certOrderResolver    struct{ *Resolver }
+	contactGroupResolver struct{ *Resolver }
+	flowResolver         struct{ *Resolver }
+	joinRequestResolver  struct{ *Resolver }
+	membershipResolver   struct{ *Resolver }
+	queryResolver        struct{ *Resolver }
+	sealResolver         struct{ *Resolver }
+	sealGrantResolver    struct{ *Resolver }
+	sessionResolver      struct{ *Resolver }
+	userResolver         struct{ *Resolver }
 )

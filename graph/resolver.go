@@ -10,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"signet/accounts"
+	"signet/contacts"
 	"signet/ent"
 	"signet/enterprises"
 	"signet/flows"
@@ -25,6 +26,8 @@ type Resolver struct {
 	Identity *identity.Service
 	// Enterprises is certification, joining, spaces and the console.
 	Enterprises *enterprises.Service
+	// ContactBook is the user's contacts and groups (联系人管理).
+	ContactBook *contacts.Service
 }
 
 // NewSchema returns the executable schema backed by r.
