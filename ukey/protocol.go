@@ -154,11 +154,11 @@ type Certificate struct {
 	// KeyID is the token object's CKA_ID, hex (the private key has the same).
 	KeyID string `json:"keyId"`
 	// Token is the label of the token holding it.
-	Token   string    `json:"token"`
-	Label   string    `json:"label,omitempty"`
-	Subject string    `json:"subject"`
-	Issuer  string    `json:"issuer"`
-	Serial  string    `json:"serial"`
+	Token    string    `json:"token"`
+	Label    string    `json:"label,omitempty"`
+	Subject  string    `json:"subject"`
+	Issuer   string    `json:"issuer"`
+	Serial   string    `json:"serial"`
 	NotAfter time.Time `json:"notAfter"`
 	// DER is the certificate, base64.
 	DER string `json:"der"`
