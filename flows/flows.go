@@ -127,9 +127,9 @@ type Service struct {
 	contacts CoSigners
 	ca       *pki.CA
 	// announced collects each open transaction's live updates (publish.go);
-	// reads coalesces the re-reads of many subscribers woken by one event.
+	// hubs fan one flow's updates out to its watchers on this node.
 	announced pending
-	reads     coalescer
+	hubs      hubs
 }
 
 // New returns a Service.

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"signet/accounts"
@@ -366,7 +367,7 @@ func (s *Service) WatchFlow(ctx context.Context, flowID int) (<-chan Update, err
 }
 
 // WatchFlowAs is WatchFlow delivering conv(update), so that an API layer
-// gets its own type without a second goroutine per subscriber.
+// gets its own type without a goroutine of its own per subscriber.
 func WatchFlowAs[T any](ctx context.Context, s *Service, flowID int, conv func(Update) T) (<-chan T, error) {
 	if s.broker == nil {
 		return nil, errs.New(errs.Internal, "实时推送未配置")
@@ -375,66 +376,144 @@ func WatchFlowAs[T any](ctx context.Context, s *Service, flowID int, conv func(U
 	if err != nil {
 		return nil, err
 	}
-	evs, cancel := s.broker.Subscribe(ctx, events.FlowTopic(f.ID))
 	out := make(chan T, updateBuffer)
 	out <- conv(Update{FlowID: f.ID, Kind: KindSubscribed, Status: f.Status, At: s.now()})
-	go func() {
-		defer close(out)
-		defer cancel()
-		status := f.Status
-		for {
-			var ev events.Event
-			var ok bool
+	w := &watcher{
+		send: func(u Update) bool {
 			select {
-			case <-ctx.Done():
-				return
-			case ev, ok = <-evs:
-				if !ok {
-					return
-				}
+			case out <- conv(u):
+				return true
+			default:
+				return false
 			}
-			st, gone, err := s.flowStatus(ctx, f.ID, ev)
-			if err != nil {
-				s.log.Warn("flows: re-read for a subscriber", "flow", f.ID, "err", err)
-			} else if !gone {
-				status = st
-			}
-			select {
-			case out <- conv(Update{FlowID: f.ID, Kind: ev.Kind, SubjectID: ev.ID, Status: status, At: s.now()}):
-			case <-ctx.Done():
-				return
-			}
-			if gone {
-				return
-			}
-		}
-	}()
+		},
+		close: func() { close(out) },
+	}
+	s.hubs.join(s, f, w)
+	context.AfterFunc(ctx, func() { s.hubs.leave(f.ID, w) })
 	return out, nil
 }
 
-// flowStatus re-reads a flow's status after ev, sharing the read with the
-// other subscribers on this node woken by the same event.
-func (s *Service) flowStatus(ctx context.Context, id int, ev events.Event) (flow.Status, bool, error) {
-	key := ev.Topic + "|" + ev.Kind + "|" + strconv.Itoa(ev.ID)
-	v, err := s.reads.do(key, func() (any, error) {
-		rctx, cancel := context.WithTimeout(viewer.System(context.WithoutCancel(ctx)), readTimeout)
-		defer cancel()
-		f, err := s.db.Flow.Query().Where(flow.ID(id)).Select(flow.FieldStatus).Only(rctx)
-		if ent.IsNotFound(err) {
-			return nil, nil
+// Watching one flow: every watcher of a flow on this node shares one hub —
+// one broker subscription, one goroutine and one re-read of the flow per
+// event, whatever the number of watchers — so 10,000 people following one
+// contract cost a channel each, not a goroutine and a query each. A watcher
+// whose channel is full when an update comes is dropped (its channel
+// closed), never waited for; so is every watcher when the broker drops the
+// hub itself.
+
+// watcher is one subscriber of a flow hub. send never blocks.
+type watcher struct {
+	send  func(Update) bool
+	close func()
+}
+
+type flowHub struct {
+	id      int
+	cancel  func()
+	mu      sync.Mutex
+	members map[*watcher]struct{}
+}
+
+type hubs struct {
+	mu sync.Mutex
+	m  map[int]*flowHub
+}
+
+// join adds w to flow f's hub, starting the hub when it is the first.
+func (hs *hubs) join(s *Service, f *ent.Flow, w *watcher) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.m == nil {
+		hs.m = map[int]*flowHub{}
+	}
+	h := hs.m[f.ID]
+	if h == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		evs, stop := s.broker.Subscribe(ctx, events.FlowTopic(f.ID))
+		h = &flowHub{id: f.ID, members: map[*watcher]struct{}{}, cancel: func() { stop(); cancel() }}
+		hs.m[f.ID] = h
+		go hs.run(s, h, f.Status, evs)
+	}
+	h.mu.Lock()
+	h.members[w] = struct{}{}
+	h.mu.Unlock()
+}
+
+// leave removes w (when still there) and stops the hub after its last
+// watcher.
+func (hs *hubs) leave(flowID int, w *watcher) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	h := hs.m[flowID]
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	if _, ok := h.members[w]; ok {
+		delete(h.members, w)
+		w.close()
+	}
+	empty := len(h.members) == 0
+	h.mu.Unlock()
+	if empty {
+		delete(hs.m, flowID)
+		h.cancel()
+	}
+}
+
+// run re-reads the flow after each event and hands the update to every
+// watcher, until the broker closes the subscription (the last watcher left,
+// the hub fell behind, or the broker closed) or the flow is deleted.
+func (hs *hubs) run(s *Service, h *flowHub, status flow.Status, evs <-chan events.Event) {
+	defer func() {
+		hs.mu.Lock()
+		if hs.m[h.id] == h {
+			delete(hs.m, h.id)
 		}
+		hs.mu.Unlock()
+		h.cancel()
+		h.mu.Lock()
+		for w := range h.members {
+			delete(h.members, w)
+			w.close()
+		}
+		h.mu.Unlock()
+	}()
+	for ev := range evs {
+		st, gone, err := s.flowStatus(h.id)
 		if err != nil {
-			return nil, err
+			s.log.Warn("flows: re-read for watchers", "flow", h.id, "err", err)
+		} else if !gone {
+			status = st
 		}
-		return f.Status, nil
-	})
+		u := Update{FlowID: h.id, Kind: ev.Kind, SubjectID: ev.ID, Status: status, At: s.now()}
+		h.mu.Lock()
+		for w := range h.members {
+			if !w.send(u) {
+				delete(h.members, w)
+				w.close()
+			}
+		}
+		h.mu.Unlock()
+		if gone {
+			return
+		}
+	}
+}
+
+// flowStatus re-reads a flow's status; gone when it was deleted.
+func (s *Service) flowStatus(id int) (flow.Status, bool, error) {
+	ctx, cancel := context.WithTimeout(viewer.System(context.Background()), 10*time.Second)
+	defer cancel()
+	f, err := s.db.Flow.Query().Where(flow.ID(id)).Select(flow.FieldStatus).Only(ctx)
+	if ent.IsNotFound(err) {
+		return "", true, nil
+	}
 	if err != nil {
 		return "", false, err
 	}
-	if v == nil {
-		return "", true, nil
-	}
-	return v.(flow.Status), false, nil
+	return f.Status, false, nil
 }
 
 // AllLists are the seven lists, in the manual's order.

@@ -3,7 +3,6 @@ package flows
 import (
 	"context"
 	"sync"
-	"time"
 
 	"signet/audit"
 	"signet/ent"
@@ -148,45 +147,3 @@ func (s *Service) partyUsers(ctx context.Context, flowID int) ([]int, error) {
 	}
 	return ids, nil
 }
-
-// coalescer shares one read among the subscribers woken by the same event
-// on this node: 10,000 people watching one flow cost one query per event,
-// not 10,000. A caller joins a read only while it is in flight, and reads
-// are keyed by the event, so nobody is handed a result read before the
-// event that woke them was committed.
-type coalescer struct {
-	mu    sync.Mutex
-	calls map[string]*coalesced
-}
-
-type coalesced struct {
-	done chan struct{}
-	val  any
-	err  error
-}
-
-// do returns fn's result, running it once for all concurrent callers of key.
-func (c *coalescer) do(key string, fn func() (any, error)) (any, error) {
-	c.mu.Lock()
-	if c.calls == nil {
-		c.calls = map[string]*coalesced{}
-	}
-	if cl, ok := c.calls[key]; ok {
-		c.mu.Unlock()
-		<-cl.done
-		return cl.val, cl.err
-	}
-	cl := &coalesced{done: make(chan struct{})}
-	c.calls[key] = cl
-	c.mu.Unlock()
-	cl.val, cl.err = fn()
-	c.mu.Lock()
-	delete(c.calls, key)
-	c.mu.Unlock()
-	close(cl.done)
-	return cl.val, cl.err
-}
-
-// readTimeout bounds a shared re-read, which runs detached from the
-// subscriber that started it.
-const readTimeout = 10 * time.Second
