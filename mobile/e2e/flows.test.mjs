@@ -318,6 +318,22 @@ describe('contract: PC initiates, phones sign through the SMS link, the trail up
     await waitText(page.getByTestId('flow-row'), '房屋租赁合同')
     await shot(page, 'pc-flow-08-completed')
 
+    // The same pages on the initiator's phone.
+    const ph = await newPage(PHONE_VIEWPORT, alice)
+    await ph.page.goto(`${server.base}/tasks?list=completed`)
+    await waitText(ph.page.getByTestId('flow-row'), '房屋租赁合同')
+    await shot(ph.page, 'phone-flow-01-completed')
+    await ph.page.getByTestId('flow-row').locator('[data-action=trail]').click()
+    await waitText(ph.page.getByTestId('trail-status'), '已完成')
+    await shot(ph.page, 'phone-flow-02-trail')
+    await ph.page.getByRole('tab', { name: '预览' }).click()
+    await ph.page.locator('[data-page="1"][data-state="drawn"]').waitFor({ timeout: 20_000 })
+    await shot(ph.page, 'phone-flow-03-preview')
+    await ph.page.goto(`${server.base}/initiate`)
+    await ph.page.getByTestId('step-info').waitFor()
+    await shot(ph.page, 'phone-flow-04-initiate')
+    assert.deepEqual(ph.consoleErrors(), [], "no console errors on the initiator's phone")
+
     // Expected: the refused non-PDF upload (400), and while the server lacks
     // the trail API, its GraphQL validation failures (422) before the fallback.
     const unexpected = (errs, allowed) => errs.filter((e) => !allowed.some((a) => e.includes(a)))
@@ -325,5 +341,73 @@ describe('contract: PC initiates, phones sign through the SMS link, the trail up
     assert.deepEqual(unexpected(pc.consoleErrors(), ['status of 400 (Bad Request)', ...trailMissing]), [], 'no console errors on the initiating PC')
     assert.equal(pc.consoleErrors().filter((e) => e.includes('status of 400')).length, 1, 'one refused upload')
     assert.deepEqual(unexpected(watcher.consoleErrors(), trailMissing), [], 'no console errors on the watching PC')
+  })
+})
+
+/** apiFlow drafts, uploads, sets one signer with a position and sends, through the API. */
+async function apiFlow(token, name, signer) {
+  const { createFlow } = await gql(server.base, 'mutation($in: FlowDraftInput!) { createFlow(input: $in) { id } }', { in: { name } }, token)
+  const form = new FormData()
+  form.append('name', name)
+  form.append('file', new Blob([makePdf(1)], { type: 'application/pdf' }), `${name}.pdf`)
+  const r = await fetch(`${server.base}/files/flows/${createFlow.id}/documents`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: form })
+  assert.equal(r.status, 201)
+  const doc = await r.json()
+  await gql(server.base, 'mutation($id: ID!, $in: FlowDraftInput!) { updateFlowDraft(id: $id, input: $in) { id } }', {
+    id: createFlow.id,
+    in: {
+      name,
+      participants: [{ key: 's', name: signer.name, phone: signer.phone }],
+      fields: [{ documentID: String(doc.id), participantKey: 's', kind: 'personal_seal', page: 1, x: 300, y: 100, width: 110, height: 55 }],
+    },
+  }, token)
+  await gql(server.base, 'mutation($id: ID!) { sendFlow(id: $id) { id } }', { id: createFlow.id }, token)
+  return createFlow.id
+}
+
+describe('批量签署 from the PC', () => {
+  it('signs the selected 待办 with one code and downloads them from 已完成', { timeout: 180_000 }, async () => {
+    const alice = await register(randomPhone())
+    const davePhone = randomPhone()
+    const dave = await register(davePhone)
+    const { startRealNameVerification: rn } = await gql(server.base, 'mutation($in: StartRealNameInput!) { startRealNameVerification(input: $in) { id } }',
+      { in: { name: '赵大伟', idNumber: idNumber(21), phone: davePhone } }, dave)
+    await gql(server.base, 'mutation($id: ID!) { verifyRealNameByCarrier(id: $id) { status } }', { id: rn.id }, dave)
+    await apiFlow(alice, '采购合同', { name: '赵大伟', phone: davePhone })
+    await apiFlow(alice, '服务合同', { name: '赵大伟', phone: davePhone })
+
+    const pc = await newPage(PC_VIEWPORT, dave)
+    const { page } = pc
+    await page.goto(`${server.base}/tasks`)
+    await waitText(page.getByTestId('list-todo'), '待办2')
+    await waitText(page.getByTestId('pager'), '共 2 条')
+    await page.locator('.batch .van-checkbox').click()
+    await page.getByTestId('batch-sign-open').click()
+    const dialog = page.getByTestId('batch-sign')
+    await dialog.waitFor()
+    const before = await outboxCount(server.base, davePhone)
+    await dialog.getByTestId('send-code').click()
+    const code = await waitForCode(server.base, davePhone, before)
+    await waitText(dialog.getByTestId('batch-check'), '采购合同')
+    await dialog.locator('input[name=code]').fill(code)
+    await shot(page, 'pc-batch-01-dialog')
+    await dialog.getByRole('button', { name: '确定' }).click()
+    const results = dialog.getByTestId('batch-results')
+    await waitText(results, /采购合同：已签署/, 30_000)
+    await waitText(results, /服务合同：已签署/)
+    await shot(page, 'pc-batch-02-results')
+    await dialog.getByRole('button', { name: '完成' }).click()
+    await waitText(page.getByTestId('pager'), '共 0 条')
+
+    // 已完成: both, downloaded together as one zip.
+    await page.getByTestId('list-completed').click()
+    await waitText(page.getByTestId('pager'), '共 2 条')
+    await page.locator('.batch .van-checkbox').click()
+    const download = page.waitForEvent('download')
+    await page.locator('.batch').getByRole('button', { name: '下载' }).click()
+    const file = await download
+    assert.match(file.suggestedFilename(), /\.zip$/)
+    await shot(page, 'pc-batch-03-completed')
+    assert.deepEqual(pc.consoleErrors(), [], 'no console errors on the PC')
   })
 })

@@ -11,6 +11,7 @@ export {}
 /* prettier-ignore */
 declare module 'vue' {
   export interface GlobalComponents {
+    BatchSignDialog: typeof import('./components/BatchSignDialog.vue')['default']
     BrandMark: typeof import('./components/BrandMark.vue')['default']
     PasswordFields: typeof import('./components/PasswordFields.vue')['default']
     PdfPages: typeof import('./components/PdfPages.vue')['default']

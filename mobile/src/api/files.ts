@@ -68,6 +68,27 @@ export function createFiles(opts: FilesOptions = {}) {
       const body = (await res.json()) as { id: number | string; name: string; pages: PageSize[]; sha256: string }
       return { id: String(body.id), name: body.name, pages: body.pages, sha256: body.sha256 }
     },
+    /**
+     * zip downloads flows as one archive (their current PDFs and evidence
+     * reports): GET /files/flows/{id}/zip, or /files/flows/zip?ids=… for
+     * several. Returns null when the server has no zip endpoint yet (its SPA
+     * fallback answers with the page).
+     */
+    async zip(flowIDs: string[]): Promise<{ data: Blob; fileName: string } | null> {
+      const url =
+        flowIDs.length === 1
+          ? `/files/flows/${encodeURIComponent(flowIDs[0]!)}/zip`
+          : `/files/flows/zip?ids=${flowIDs.map(encodeURIComponent).join(',')}`
+      let res: Response
+      try {
+        res = await doFetch(url, { headers: auth() })
+      } catch (e) {
+        throw toApiError(e)
+      }
+      if (!res.ok) throw await failure(res)
+      if (!(res.headers.get('Content-Type') ?? '').includes('zip')) return null
+      return { data: await res.blob(), fileName: dispositionName(res.headers.get('Content-Disposition')) ?? '合同.zip' }
+    },
     /** pdf reads a document's current revision. */
     async pdf(documentID: string): Promise<ArrayBuffer> {
       let res: Response
@@ -83,6 +104,21 @@ export function createFiles(opts: FilesOptions = {}) {
 }
 
 export const files = createFiles()
+
+/** dispositionName reads the file name of a Content-Disposition header (filename* first). */
+export function dispositionName(header: string | null): string | null {
+  if (!header) return null
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(header)
+  if (star) {
+    try {
+      return decodeURIComponent(star[1]!.trim())
+    } catch {
+      // fall through to the plain name
+    }
+  }
+  const plain = /filename="?([^";]+)"?/i.exec(header)
+  return plain ? plain[1]!.trim() : null
+}
 
 /** saveAs offers bytes to the person as a download. */
 export function saveAs(data: BlobPart, fileName: string, type = 'application/pdf'): void {

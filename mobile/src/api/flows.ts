@@ -324,6 +324,11 @@ export const OpenSigningLinkMutation = operation<
 }`,
 )
 
+export const MarkFlowViewedMutation = operation<{ markFlowViewed: boolean }, { id: string }>(
+  'MarkFlowViewed',
+  'mutation MarkFlowViewed($id: ID!) { markFlowViewed(id: $id) }',
+)
+
 export const VerifyFlowPasscodeMutation = operation<{ verifyFlowPasscode: boolean }, { flowID: string; passcode: string }>(
   'VerifyFlowPasscode',
   'mutation VerifyFlowPasscode($flowID: ID!, $passcode: String!) { verifyFlowPasscode(flowID: $flowID, passcode: $passcode) }',
@@ -415,6 +420,8 @@ export const flowsApi = {
     client.request(SendSigningLinkCodeMutation, { code }).then((d) => d.sendSigningLinkCode),
   openSigningLink: (input: { code: string; smsCode: string; serviceAgreementVersion: string; privacyStatementVersion: string }) =>
     client.request(OpenSigningLinkMutation, { input }).then((d) => d.openSigningLink),
+  /** markViewed records 查看合同 in the trail (once per party; the server decides). */
+  markViewed: (id: string) => client.request(MarkFlowViewedMutation, { id }).then((d) => d.markFlowViewed),
   verifyPasscode: (flowID: string, passcode: string) =>
     client.request(VerifyFlowPasscodeMutation, { flowID, passcode }).then((d) => d.verifyFlowPasscode),
   sendIntentCode: (input: SignFlowInput) => client.request(SendIntentCodeMutation, { input }).then((d) => d.sendIntentCode),
@@ -431,4 +438,50 @@ export const identityApi = {
   startFace: (id: string, returnUrl: string) =>
     client.request(StartFaceMutation, { id, returnUrl }).then((d) => d.startFaceVerification),
   completeFace: (id: string) => client.request(CompleteFaceMutation, { id }).then((d) => d.completeFaceVerification),
+}
+
+// Batch signing (graph/batch.graphql)
+
+export interface BatchSignInput {
+  flowIDs: string[]
+  personalSealID?: string
+  enterpriseSealID?: string
+  code?: string
+}
+
+export interface BatchSignResult {
+  flowID: string
+  ok: boolean
+  error: string | null
+  code: string | null
+  flow: { id: string; name: string; status: FlowStatus } | null
+}
+
+export interface BatchIntentCode {
+  sent: boolean
+  maskedPhone: string | null
+  resendAfterSeconds: number | null
+  expiresAt: string | null
+  fingerprint: string
+  results: BatchSignResult[]
+}
+
+const BATCH_RESULT = 'flowID ok error code flow { id name status }'
+
+export const SendBatchIntentCodeMutation = operation<{ sendBatchIntentCode: BatchIntentCode }, { input: BatchSignInput }>(
+  'SendBatchIntentCode',
+  `mutation SendBatchIntentCode($input: BatchSignInput!) {
+  sendBatchIntentCode(input: $input) { sent maskedPhone resendAfterSeconds expiresAt fingerprint results { ${BATCH_RESULT} } }
+}`,
+)
+
+export const BatchSignFlowsMutation = operation<{ batchSignFlows: BatchSignResult[] }, { input: BatchSignInput }>(
+  'BatchSignFlows',
+  `mutation BatchSignFlows($input: BatchSignInput!) { batchSignFlows(input: $input) { ${BATCH_RESULT} } }`,
+)
+
+export const batchApi = {
+  sendIntentCode: (input: BatchSignInput) =>
+    client.request(SendBatchIntentCodeMutation, { input }).then((d) => d.sendBatchIntentCode),
+  sign: (input: BatchSignInput) => client.request(BatchSignFlowsMutation, { input }).then((d) => d.batchSignFlows),
 }

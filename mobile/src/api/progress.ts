@@ -82,11 +82,6 @@ export const VerifyFlowTrailQuery = operation<{ verifyFlowTrail: TrailVerificati
   'query VerifyFlowTrail($id: ID!) { verifyFlowTrail(id: $id) { ok events problems { seq kind detail } } }',
 )
 
-export const MarkFlowViewedMutation = operation<{ markFlowViewed: boolean }, { id: string }>(
-  'MarkFlowViewed',
-  'mutation MarkFlowViewed($id: ID!) { markFlowViewed(id: $id) }',
-)
-
 export const FlowUpdatedSubscription = operation<{ flowUpdated: FlowUpdate }, { id: string }>(
   'FlowUpdated',
   'subscription FlowUpdated($id: ID!) { flowUpdated(id: $id) { flowID kind subjectID status time } }',
@@ -122,7 +117,6 @@ export const progressApi = {
     return out
   },
   verifyTrail: (id: string) => client.request(VerifyFlowTrailQuery, { id }).then((d) => d.verifyFlowTrail),
-  markViewed: (id: string) => client.request(MarkFlowViewedMutation, { id }).then((d) => d.markFlowViewed),
   /** watchFlow calls fn on every update of the flow until the returned function is called. */
   watchFlow: (id: string, fn: (u: FlowUpdate) => void, onError?: (message: string) => void) =>
     subscriptions().subscribe(FlowUpdatedSubscription, { id }, {
