@@ -67,12 +67,12 @@ func raiseFileLimit(t testing.TB, need int) {
 
 // memInUse is the server process's Go memory in use after a GC: heap
 // objects and goroutine stacks.
-func memInUse() uint64 {
+func memInUse() (heap, stack uint64) {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse + ms.StackInuse
+	return ms.HeapInuse, ms.StackInuse
 }
 
 func rssKB() int {
@@ -90,6 +90,7 @@ type fanoutResult struct {
 	name              string
 	conns, rounds     int
 	perConnKB, rssKB  float64
+	heapKB, stackKB   float64
 	p50, p99, max     time.Duration
 	setup             time.Duration
 	goroutinesPerConn float64
@@ -109,7 +110,8 @@ type fanoutTarget struct {
 func runFanout(t *testing.T, name string, target fanoutTarget, n, rounds int) fanoutResult {
 	t.Helper()
 	res := fanoutResult{name: name, conns: n, rounds: rounds}
-	memBefore, rssBefore, gBefore := memInUse(), rssKB(), runtime.NumGoroutine()
+	heapBefore, stackBefore := memInUse()
+	rssBefore, gBefore := rssKB(), runtime.NumGoroutine()
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestWebsocketFanoutClients$", "-test.v=false")
 	cmd.Env = append(os.Environ(), "SIGNET_BENCH_WS_CHILD=1", "SIGNET_BENCH_WS_MODE="+target.mode,
@@ -154,8 +156,11 @@ func runFanout(t *testing.T, name string, target fanoutTarget, n, rounds int) fa
 	}
 	res.setup = time.Since(start)
 	time.Sleep(time.Second) // let the last handshakes settle
-	memAfter, rssAfter := memInUse(), rssKB()
-	res.perConnKB = float64(int64(memAfter)-int64(memBefore)) / float64(n) / 1024
+	heapAfter, stackAfter := memInUse()
+	rssAfter := rssKB()
+	res.heapKB = float64(int64(heapAfter)-int64(heapBefore)) / float64(n) / 1024
+	res.stackKB = float64(int64(stackAfter)-int64(stackBefore)) / float64(n) / 1024
+	res.perConnKB = res.heapKB + res.stackKB
 	res.rssKB = float64(rssAfter-rssBefore) / float64(n)
 	res.goroutinesPerConn = float64(runtime.NumGoroutine()-gBefore) / float64(n)
 
@@ -278,8 +283,8 @@ func TestWebsocketFanout(t *testing.T) {
 	}
 
 	for _, r := range results {
-		t.Logf("%-45s conns=%d rounds=%d setup=%v mem/conn=%.1f KB (RSS %.1f KB) goroutines/conn=%.1f broadcast p50=%v p99=%v max=%v missing=%d",
-			r.name, r.conns, r.rounds, r.setup.Round(time.Millisecond), r.perConnKB, r.rssKB, r.goroutinesPerConn,
+		t.Logf("%-45s conns=%d rounds=%d setup=%v mem/conn=%.1f KB (heap %.1f, stacks %.1f; RSS %.1f KB) goroutines/conn=%.1f broadcast p50=%v p99=%v max=%v missing=%d",
+			r.name, r.conns, r.rounds, r.setup.Round(time.Millisecond), r.perConnKB, r.heapKB, r.stackKB, r.rssKB, r.goroutinesPerConn,
 			r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.max.Round(time.Millisecond), r.missing)
 	}
 }
