@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { FlowDetail, Participant, Seal, SignField } from '../api/flows'
-import { blocker, mySigner, openFields, personalSeals, signInput } from './signing'
+import { blocker, mySigner, openFields, personalSeals, sealsFor, signInput } from './signing'
 
 const person = (o: Partial<Participant>): Participant => ({
   id: 'p1', role: 'signer', kind: 'person', signOrder: 1, name: '王小明', phone: '13800000002', enterpriseName: null,
@@ -58,6 +58,17 @@ describe('signing', () => {
   it('offers personal seals with the default first', () => {
     const s = personalSeals([seal({ id: 'a' }), seal({ id: 'e', kind: 'official', enterpriseID: 'E' }), seal({ id: 'b', isDefault: true })])
     expect(s.map((x) => x.id)).toEqual(['b', 'a'])
+  })
+
+  it('offers an enterprise signer only the enterprise seals', () => {
+    const all = [
+      seal({ id: 'me' }),
+      seal({ id: 'legal', kind: 'legal_rep', enterpriseID: 'E' }),
+      seal({ id: 'official', kind: 'official', enterpriseID: 'E' }),
+      seal({ id: 'contract', kind: 'contract', enterpriseID: 'E', isDefault: true }),
+    ]
+    expect(sealsFor(person({ kind: 'enterprise' }), all).map((x) => x.id)).toEqual(['contract', 'official'])
+    expect(sealsFor(person({}), all).map((x) => x.id)).toEqual(['me'])
   })
 
   it('builds the sign input for the signer kind', () => {

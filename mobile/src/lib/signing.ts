@@ -35,6 +35,17 @@ export function personalSeals(seals: Seal[]): Seal[] {
   return [...own].sort((a, b) => Number(b.isDefault) - Number(a.isDefault))
 }
 
+/**
+ * sealsFor lists the seals a signer may use: their personal seals, or for an
+ * enterprise signer the enterprise's seals the current space offers (the
+ * legal representative's seal cannot stand in for the enterprise's).
+ */
+export function sealsFor(p: Participant, seals: Seal[]): Seal[] {
+  if (p.kind !== 'enterprise') return personalSeals(seals)
+  const ent = seals.filter((s) => s.enterpriseID !== null && s.kind !== 'legal_rep' && s.kind !== 'personal' && s.kind !== 'handwritten')
+  return [...ent].sort((a, b) => Number(b.isDefault) - Number(a.isDefault))
+}
+
 export type Blocker =
   | { kind: 'status'; message: string }
   | { kind: 'not-signer'; message: string }
