@@ -345,7 +345,7 @@ describe('contract: PC initiates, phones sign through the SMS link, the trail up
 })
 
 /** apiFlow drafts, uploads, sets one signer with a position and sends, through the API. */
-async function apiFlow(token, name, signer) {
+async function apiFlow(token, name, signer, passcode = undefined) {
   const { createFlow } = await gql(server.base, 'mutation($in: FlowDraftInput!) { createFlow(input: $in) { id } }', { in: { name } }, token)
   const form = new FormData()
   form.append('name', name)
@@ -357,6 +357,7 @@ async function apiFlow(token, name, signer) {
     id: createFlow.id,
     in: {
       name,
+      passcode,
       participants: [{ key: 's', name: signer.name, phone: signer.phone }],
       fields: [{ documentID: String(doc.id), participantKey: 's', kind: 'personal_seal', page: 1, x: 300, y: 100, width: 110, height: 55 }],
     },
@@ -409,5 +410,57 @@ describe('批量签署 from the PC', () => {
     assert.match(file.suggestedFilename(), /\.zip$/)
     await shot(page, 'pc-batch-03-completed')
     assert.deepEqual(pc.consoleErrors(), [], 'no console errors on the PC')
+  })
+})
+
+
+describe('签署口令 and 拒签 on the phone', () => {
+  it('asks for the passcode, then declines with a reason', { timeout: 120_000 }, async () => {
+    const alice = await register(randomPhone())
+    const erinPhone = randomPhone()
+    const flowID = await apiFlow(alice, '借款合同', { name: '钱七', phone: erinPhone }, '2468')
+
+    const p = await newPage(PHONE_VIEWPORT)
+    const { page } = p
+    await page.goto(`${server.base}${await signLink(erinPhone)}`)
+    await waitText(page.getByTestId('link-flow-name'), '借款合同')
+    const before = await outboxCount(server.base, erinPhone)
+    await page.getByTestId('send-code').click()
+    await page.locator('input[name=code]').fill(await waitForCode(server.base, erinPhone, before))
+    await page.getByRole('button', { name: '验证并查看合同' }).click()
+
+    const gate = page.getByTestId('passcode')
+    await gate.waitFor()
+    await gate.locator('input[name=passcode]').fill('1111')
+    await gate.getByRole('button', { name: '确定' }).click()
+    await waitText(gate.locator('.van-field__error-message'), /^签署口令错误，还可尝试\d次$/)
+    await shot(page, 'phone-passcode-error')
+    await gate.locator('input[name=passcode]').fill('2468')
+    await gate.getByRole('button', { name: '确定' }).click()
+
+    const rn = page.getByTestId('realname')
+    await rn.waitFor()
+    await rn.locator('input[name=name]').fill('钱七')
+    await rn.locator('input[name=idNumber]').fill(idNumber(31))
+    await rn.getByRole('button', { name: '下一步' }).click()
+    const submit = rn.locator('button[type=submit]')
+    await waitText(submit, '手机实名认证')
+    await submit.click()
+
+    await page.locator('[data-page="1"][data-state="drawn"]').waitFor({ timeout: 20_000 })
+    await page.getByTestId('decline').click()
+    const sheet = page.getByTestId('decline-sheet')
+    await sheet.getByRole('button', { name: '确认拒签' }).click()
+    await waitText(sheet.locator('.van-field__error-message'), '请填写拒签原因')
+    await sheet.locator('textarea[name=reason]').fill('借款金额与约定不符')
+    await shot(page, 'phone-decline')
+    await sheet.getByRole('button', { name: '确认拒签' }).click()
+    await waitText(page.getByTestId('sign-done'), '已拒签')
+    await shot(page, 'phone-declined')
+
+    const { node } = await gql(server.base, 'query($id: ID!) { node(id: $id) { ... on Flow { status endReason } } }', { id: flowID }, alice)
+    assert.equal(node.status, 'declined')
+    assert.equal(node.endReason, '借款金额与约定不符')
+    assert.deepEqual(p.consoleErrors(), [], 'no console errors on the phone')
   })
 })
