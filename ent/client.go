@@ -30,6 +30,7 @@ import (
 	"signet/ent/membership"
 	"signet/ent/outboxmessage"
 	"signet/ent/participant"
+	"signet/ent/pendingsignature"
 	"signet/ent/seal"
 	"signet/ent/sealgrant"
 	"signet/ent/session"
@@ -92,6 +93,8 @@ type Client struct {
 	OutboxMessage *OutboxMessageClient
 	// Participant is the client for interacting with the Participant builders.
 	Participant *ParticipantClient
+	// PendingSignature is the client for interacting with the PendingSignature builders.
+	PendingSignature *PendingSignatureClient
 	// SMSCode is the client for interacting with the SMSCode builders.
 	SMSCode *SMSCodeClient
 	// Seal is the client for interacting with the Seal builders.
@@ -142,6 +145,7 @@ func (c *Client) init() {
 	c.Membership = NewMembershipClient(c.config)
 	c.OutboxMessage = NewOutboxMessageClient(c.config)
 	c.Participant = NewParticipantClient(c.config)
+	c.PendingSignature = NewPendingSignatureClient(c.config)
 	c.SMSCode = NewSMSCodeClient(c.config)
 	c.Seal = NewSealClient(c.config)
 	c.SealGrant = NewSealGrantClient(c.config)
@@ -263,6 +267,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Membership:           NewMembershipClient(cfg),
 		OutboxMessage:        NewOutboxMessageClient(cfg),
 		Participant:          NewParticipantClient(cfg),
+		PendingSignature:     NewPendingSignatureClient(cfg),
 		SMSCode:              NewSMSCodeClient(cfg),
 		Seal:                 NewSealClient(cfg),
 		SealGrant:            NewSealGrantClient(cfg),
@@ -311,6 +316,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Membership:           NewMembershipClient(cfg),
 		OutboxMessage:        NewOutboxMessageClient(cfg),
 		Participant:          NewParticipantClient(cfg),
+		PendingSignature:     NewPendingSignatureClient(cfg),
 		SMSCode:              NewSMSCodeClient(cfg),
 		Seal:                 NewSealClient(cfg),
 		SealGrant:            NewSealGrantClient(cfg),
@@ -353,9 +359,9 @@ func (c *Client) Use(hooks ...Hook) {
 		c.AgreementAcceptance, c.AuditEvent, c.AuditHead, c.Captcha, c.CertDocument,
 		c.CertOrder, c.Certificate, c.Contact, c.ContactGroup, c.Credential,
 		c.Enterprise, c.Flow, c.FlowDocument, c.IdentityVerification, c.JoinRequest,
-		c.LoginAttempt, c.Membership, c.OutboxMessage, c.Participant, c.SMSCode,
-		c.Seal, c.SealGrant, c.Session, c.SessionSpace, c.SignField, c.SigningLink,
-		c.UKeyBinding, c.UKeyChallenge, c.User,
+		c.LoginAttempt, c.Membership, c.OutboxMessage, c.Participant,
+		c.PendingSignature, c.SMSCode, c.Seal, c.SealGrant, c.Session, c.SessionSpace,
+		c.SignField, c.SigningLink, c.UKeyBinding, c.UKeyChallenge, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -368,9 +374,9 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.AgreementAcceptance, c.AuditEvent, c.AuditHead, c.Captcha, c.CertDocument,
 		c.CertOrder, c.Certificate, c.Contact, c.ContactGroup, c.Credential,
 		c.Enterprise, c.Flow, c.FlowDocument, c.IdentityVerification, c.JoinRequest,
-		c.LoginAttempt, c.Membership, c.OutboxMessage, c.Participant, c.SMSCode,
-		c.Seal, c.SealGrant, c.Session, c.SessionSpace, c.SignField, c.SigningLink,
-		c.UKeyBinding, c.UKeyChallenge, c.User,
+		c.LoginAttempt, c.Membership, c.OutboxMessage, c.Participant,
+		c.PendingSignature, c.SMSCode, c.Seal, c.SealGrant, c.Session, c.SessionSpace,
+		c.SignField, c.SigningLink, c.UKeyBinding, c.UKeyChallenge, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -417,6 +423,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.OutboxMessage.mutate(ctx, m)
 	case *ParticipantMutation:
 		return c.Participant.mutate(ctx, m)
+	case *PendingSignatureMutation:
+		return c.PendingSignature.mutate(ctx, m)
 	case *SMSCodeMutation:
 		return c.SMSCode.mutate(ctx, m)
 	case *SealMutation:
@@ -3404,6 +3412,140 @@ func (c *ParticipantClient) mutate(ctx context.Context, m *ParticipantMutation) 
 	}
 }
 
+// PendingSignatureClient is a client for the PendingSignature schema.
+type PendingSignatureClient struct {
+	config
+}
+
+// NewPendingSignatureClient returns a client for the PendingSignature from the given config.
+func NewPendingSignatureClient(c config) *PendingSignatureClient {
+	return &PendingSignatureClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `pendingsignature.Hooks(f(g(h())))`.
+func (c *PendingSignatureClient) Use(hooks ...Hook) {
+	c.hooks.PendingSignature = append(c.hooks.PendingSignature, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `pendingsignature.Intercept(f(g(h())))`.
+func (c *PendingSignatureClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PendingSignature = append(c.inters.PendingSignature, interceptors...)
+}
+
+// Create returns a builder for creating a PendingSignature entity.
+func (c *PendingSignatureClient) Create() *PendingSignatureCreate {
+	mutation := newPendingSignatureMutation(c.config, OpCreate)
+	return &PendingSignatureCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PendingSignature entities.
+func (c *PendingSignatureClient) CreateBulk(builders ...*PendingSignatureCreate) *PendingSignatureCreateBulk {
+	return &PendingSignatureCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PendingSignatureClient) MapCreateBulk(slice any, setFunc func(*PendingSignatureCreate, int)) *PendingSignatureCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PendingSignatureCreateBulk{err: fmt.Errorf("calling to PendingSignatureClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PendingSignatureCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PendingSignatureCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PendingSignature.
+func (c *PendingSignatureClient) Update() *PendingSignatureUpdate {
+	mutation := newPendingSignatureMutation(c.config, OpUpdate)
+	return &PendingSignatureUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PendingSignatureClient) UpdateOne(_m *PendingSignature) *PendingSignatureUpdateOne {
+	mutation := newPendingSignatureMutation(c.config, OpUpdateOne, withPendingSignature(_m))
+	return &PendingSignatureUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PendingSignatureClient) UpdateOneID(id int) *PendingSignatureUpdateOne {
+	mutation := newPendingSignatureMutation(c.config, OpUpdateOne, withPendingSignatureID(id))
+	return &PendingSignatureUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PendingSignature.
+func (c *PendingSignatureClient) Delete() *PendingSignatureDelete {
+	mutation := newPendingSignatureMutation(c.config, OpDelete)
+	return &PendingSignatureDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PendingSignatureClient) DeleteOne(_m *PendingSignature) *PendingSignatureDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PendingSignatureClient) DeleteOneID(id int) *PendingSignatureDeleteOne {
+	builder := c.Delete().Where(pendingsignature.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PendingSignatureDeleteOne{builder}
+}
+
+// Query returns a query builder for PendingSignature.
+func (c *PendingSignatureClient) Query() *PendingSignatureQuery {
+	return &PendingSignatureQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePendingSignature},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PendingSignature entity by its id.
+func (c *PendingSignatureClient) Get(ctx context.Context, id int) (*PendingSignature, error) {
+	return c.Query().Where(pendingsignature.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PendingSignatureClient) GetX(ctx context.Context, id int) *PendingSignature {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PendingSignatureClient) Hooks() []Hook {
+	hooks := c.hooks.PendingSignature
+	return append(hooks[:len(hooks):len(hooks)], pendingsignature.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PendingSignatureClient) Interceptors() []Interceptor {
+	return c.inters.PendingSignature
+}
+
+func (c *PendingSignatureClient) mutate(ctx context.Context, m *PendingSignatureMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PendingSignatureCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PendingSignatureUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PendingSignatureUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PendingSignatureDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PendingSignature mutation op: %q", m.Op())
+	}
+}
+
 // SMSCodeClient is a client for the SMSCode schema.
 type SMSCodeClient struct {
 	config
@@ -5022,15 +5164,15 @@ type (
 		AgreementAcceptance, AuditEvent, AuditHead, Captcha, CertDocument, CertOrder,
 		Certificate, Contact, ContactGroup, Credential, Enterprise, Flow, FlowDocument,
 		IdentityVerification, JoinRequest, LoginAttempt, Membership, OutboxMessage,
-		Participant, SMSCode, Seal, SealGrant, Session, SessionSpace, SignField,
-		SigningLink, UKeyBinding, UKeyChallenge, User []ent.Hook
+		Participant, PendingSignature, SMSCode, Seal, SealGrant, Session, SessionSpace,
+		SignField, SigningLink, UKeyBinding, UKeyChallenge, User []ent.Hook
 	}
 	inters struct {
 		AgreementAcceptance, AuditEvent, AuditHead, Captcha, CertDocument, CertOrder,
 		Certificate, Contact, ContactGroup, Credential, Enterprise, Flow, FlowDocument,
 		IdentityVerification, JoinRequest, LoginAttempt, Membership, OutboxMessage,
-		Participant, SMSCode, Seal, SealGrant, Session, SessionSpace, SignField,
-		SigningLink, UKeyBinding, UKeyChallenge, User []ent.Interceptor
+		Participant, PendingSignature, SMSCode, Seal, SealGrant, Session, SessionSpace,
+		SignField, SigningLink, UKeyBinding, UKeyChallenge, User []ent.Interceptor
 	}
 )
 

@@ -26,6 +26,7 @@ import (
 	"signet/ent/membership"
 	"signet/ent/outboxmessage"
 	"signet/ent/participant"
+	"signet/ent/pendingsignature"
 	"signet/ent/seal"
 	"signet/ent/sealgrant"
 	"signet/ent/session"
@@ -120,6 +121,7 @@ func checkColumn(t, c string) error {
 			membership.Table:           membership.ValidColumn,
 			outboxmessage.Table:        outboxmessage.ValidColumn,
 			participant.Table:          participant.ValidColumn,
+			pendingsignature.Table:     pendingsignature.ValidColumn,
 			smscode.Table:              smscode.ValidColumn,
 			seal.Table:                 seal.ValidColumn,
 			sealgrant.Table:            sealgrant.ValidColumn,

@@ -22,6 +22,7 @@ import (
 	"signet/ent/membership"
 	"signet/ent/outboxmessage"
 	"signet/ent/participant"
+	"signet/ent/pendingsignature"
 	"signet/ent/predicate"
 	"signet/ent/seal"
 	"signet/ent/sealgrant"
@@ -42,7 +43,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 29)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 30)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   agreementacceptance.Table,
@@ -503,6 +504,31 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   pendingsignature.Table,
+			Columns: pendingsignature.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: pendingsignature.FieldID,
+			},
+		},
+		Type: "PendingSignature",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			pendingsignature.FieldCreatedAt:     {Type: field.TypeTime, Column: pendingsignature.FieldCreatedAt},
+			pendingsignature.FieldUpdatedAt:     {Type: field.TypeTime, Column: pendingsignature.FieldUpdatedAt},
+			pendingsignature.FieldUserID:        {Type: field.TypeInt, Column: pendingsignature.FieldUserID},
+			pendingsignature.FieldFlowID:        {Type: field.TypeInt, Column: pendingsignature.FieldFlowID},
+			pendingsignature.FieldParticipantID: {Type: field.TypeInt, Column: pendingsignature.FieldParticipantID},
+			pendingsignature.FieldScope:         {Type: field.TypeString, Column: pendingsignature.FieldScope},
+			pendingsignature.FieldFingerprint:   {Type: field.TypeString, Column: pendingsignature.FieldFingerprint},
+			pendingsignature.FieldState:         {Type: field.TypeBytes, Column: pendingsignature.FieldState},
+			pendingsignature.FieldRound:         {Type: field.TypeInt, Column: pendingsignature.FieldRound},
+			pendingsignature.FieldStatus:        {Type: field.TypeEnum, Column: pendingsignature.FieldStatus},
+			pendingsignature.FieldExpiresAt:     {Type: field.TypeTime, Column: pendingsignature.FieldExpiresAt},
+			pendingsignature.FieldFinishedAt:    {Type: field.TypeTime, Column: pendingsignature.FieldFinishedAt},
+		},
+	}
+	graph.Nodes[20] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   smscode.Table,
 			Columns: smscode.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -523,7 +549,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			smscode.FieldConsumedAt: {Type: field.TypeTime, Column: smscode.FieldConsumedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   seal.Table,
 			Columns: seal.Columns,
@@ -551,7 +577,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			seal.FieldVoidedReason:  {Type: field.TypeString, Column: seal.FieldVoidedReason},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   sealgrant.Table,
 			Columns: sealgrant.Columns,
@@ -576,7 +602,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			sealgrant.FieldRevokedReason:  {Type: field.TypeString, Column: sealgrant.FieldRevokedReason},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -599,7 +625,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:  {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   sessionspace.Table,
 			Columns: sessionspace.Columns,
@@ -616,7 +642,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			sessionspace.FieldEnterpriseID: {Type: field.TypeInt, Column: sessionspace.FieldEnterpriseID},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signfield.Table,
 			Columns: signfield.Columns,
@@ -640,7 +666,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signfield.FieldAppliedRevision: {Type: field.TypeInt, Column: signfield.FieldAppliedRevision},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signinglink.Table,
 			Columns: signinglink.Columns,
@@ -657,7 +683,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signinglink.FieldExpiresAt:     {Type: field.TypeTime, Column: signinglink.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ukeybinding.Table,
 			Columns: ukeybinding.Columns,
@@ -679,7 +705,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ukeybinding.FieldBoundAt:     {Type: field.TypeTime, Column: ukeybinding.FieldBoundAt},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ukeychallenge.Table,
 			Columns: ukeychallenge.Columns,
@@ -701,7 +727,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ukeychallenge.FieldUsedAt:    {Type: field.TypeTime, Column: ukeychallenge.FieldUsedAt},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -3424,6 +3450,106 @@ func (f *ParticipantFilter) WhereHasFieldsWith(preds ...predicate.SignField) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PendingSignatureQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PendingSignatureQuery builder.
+func (_q *PendingSignatureQuery) Filter() *PendingSignatureFilter {
+	return &PendingSignatureFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PendingSignatureMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PendingSignatureMutation builder.
+func (m *PendingSignatureMutation) Filter() *PendingSignatureFilter {
+	return &PendingSignatureFilter{config: m.config, predicateAdder: m}
+}
+
+// PendingSignatureFilter provides a generic filtering capability at runtime for PendingSignatureQuery.
+type PendingSignatureFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PendingSignatureFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *PendingSignatureFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(pendingsignature.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PendingSignatureFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(pendingsignature.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *PendingSignatureFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(pendingsignature.FieldUpdatedAt))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *PendingSignatureFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(pendingsignature.FieldUserID))
+}
+
+// WhereFlowID applies the entql int predicate on the flow_id field.
+func (f *PendingSignatureFilter) WhereFlowID(p entql.IntP) {
+	f.Where(p.Field(pendingsignature.FieldFlowID))
+}
+
+// WhereParticipantID applies the entql int predicate on the participant_id field.
+func (f *PendingSignatureFilter) WhereParticipantID(p entql.IntP) {
+	f.Where(p.Field(pendingsignature.FieldParticipantID))
+}
+
+// WhereScope applies the entql string predicate on the scope field.
+func (f *PendingSignatureFilter) WhereScope(p entql.StringP) {
+	f.Where(p.Field(pendingsignature.FieldScope))
+}
+
+// WhereFingerprint applies the entql string predicate on the fingerprint field.
+func (f *PendingSignatureFilter) WhereFingerprint(p entql.StringP) {
+	f.Where(p.Field(pendingsignature.FieldFingerprint))
+}
+
+// WhereState applies the entql []byte predicate on the state field.
+func (f *PendingSignatureFilter) WhereState(p entql.BytesP) {
+	f.Where(p.Field(pendingsignature.FieldState))
+}
+
+// WhereRound applies the entql int predicate on the round field.
+func (f *PendingSignatureFilter) WhereRound(p entql.IntP) {
+	f.Where(p.Field(pendingsignature.FieldRound))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *PendingSignatureFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(pendingsignature.FieldStatus))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *PendingSignatureFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(pendingsignature.FieldExpiresAt))
+}
+
+// WhereFinishedAt applies the entql time.Time predicate on the finished_at field.
+func (f *PendingSignatureFilter) WhereFinishedAt(p entql.TimeP) {
+	f.Where(p.Field(pendingsignature.FieldFinishedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SMSCodeQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3452,7 +3578,7 @@ type SMSCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SMSCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3537,7 +3663,7 @@ type SealFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SealFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3694,7 +3820,7 @@ type SealGrantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SealGrantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3836,7 +3962,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3940,7 +4066,7 @@ type SessionSpaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionSpaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4028,7 +4154,7 @@ type SignFieldFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SignFieldFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4165,7 +4291,7 @@ type SigningLinkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningLinkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4239,7 +4365,7 @@ type UKeyBindingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UKeyBindingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4338,7 +4464,7 @@ type UKeyChallengeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UKeyChallengeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4423,7 +4549,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

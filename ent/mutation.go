@@ -25,6 +25,7 @@ import (
 	"signet/ent/membership"
 	"signet/ent/outboxmessage"
 	"signet/ent/participant"
+	"signet/ent/pendingsignature"
 	"signet/ent/predicate"
 	"signet/ent/schema/pdftypes"
 	"signet/ent/seal"
@@ -72,6 +73,7 @@ const (
 	TypeMembership           = "Membership"
 	TypeOutboxMessage        = "OutboxMessage"
 	TypeParticipant          = "Participant"
+	TypePendingSignature     = "PendingSignature"
 	TypeSMSCode              = "SMSCode"
 	TypeSeal                 = "Seal"
 	TypeSealGrant            = "SealGrant"
@@ -20393,6 +20395,1083 @@ func (m *ParticipantMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Participant edge %s", name)
+}
+
+// PendingSignatureMutation represents an operation that mutates the PendingSignature nodes in the graph.
+type PendingSignatureMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	created_at        *time.Time
+	updated_at        *time.Time
+	user_id           *int
+	adduser_id        *int
+	flow_id           *int
+	addflow_id        *int
+	participant_id    *int
+	addparticipant_id *int
+	scope             *string
+	fingerprint       *string
+	state             *[]byte
+	round             *int
+	addround          *int
+	status            *pendingsignature.Status
+	expires_at        *time.Time
+	finished_at       *time.Time
+	clearedFields     map[string]struct{}
+	done              bool
+	oldValue          func(context.Context) (*PendingSignature, error)
+	predicates        []predicate.PendingSignature
+}
+
+var _ ent.Mutation = (*PendingSignatureMutation)(nil)
+
+// pendingsignatureOption allows management of the mutation configuration using functional options.
+type pendingsignatureOption func(*PendingSignatureMutation)
+
+// newPendingSignatureMutation creates new mutation for the PendingSignature entity.
+func newPendingSignatureMutation(c config, op Op, opts ...pendingsignatureOption) *PendingSignatureMutation {
+	m := &PendingSignatureMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePendingSignature,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPendingSignatureID sets the ID field of the mutation.
+func withPendingSignatureID(id int) pendingsignatureOption {
+	return func(m *PendingSignatureMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PendingSignature
+		)
+		m.oldValue = func(ctx context.Context) (*PendingSignature, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PendingSignature.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPendingSignature sets the old PendingSignature of the mutation.
+func withPendingSignature(node *PendingSignature) pendingsignatureOption {
+	return func(m *PendingSignatureMutation) {
+		m.oldValue = func(context.Context) (*PendingSignature, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PendingSignatureMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PendingSignatureMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PendingSignatureMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PendingSignatureMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PendingSignature.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PendingSignatureMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PendingSignatureMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the PendingSignature entity.
+// If the PendingSignature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingSignatureMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PendingSignatureMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *PendingSignatureMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *PendingSignatureMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the PendingSignature entity.
+// If the PendingSignature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingSignatureMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *PendingSignatureMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *PendingSignatureMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *PendingSignatureMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the PendingSignature entity.
+// If the PendingSignature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingSignatureMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *PendingSignatureMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *PendingSignatureMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *PendingSignatureMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+}
+
+// SetFlowID sets the "flow_id" field.
+func (m *PendingSignatureMutation) SetFlowID(i int) {
+	m.flow_id = &i
+	m.addflow_id = nil
+}
+
+// FlowID returns the value of the "flow_id" field in the mutation.
+func (m *PendingSignatureMutation) FlowID() (r int, exists bool) {
+	v := m.flow_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFlowID returns the old "flow_id" field's value of the PendingSignature entity.
+// If the PendingSignature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingSignatureMutation) OldFlowID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFlowID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFlowID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFlowID: %w", err)
+	}
+	return oldValue.FlowID, nil
+}
+
+// AddFlowID adds i to the "flow_id" field.
+func (m *PendingSignatureMutation) AddFlowID(i int) {
+	if m.addflow_id != nil {
+		*m.addflow_id += i
+	} else {
+		m.addflow_id = &i
+	}
+}
+
+// AddedFlowID returns the value that was added to the "flow_id" field in this mutation.
+func (m *PendingSignatureMutation) AddedFlowID() (r int, exists bool) {
+	v := m.addflow_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFlowID resets all changes to the "flow_id" field.
+func (m *PendingSignatureMutation) ResetFlowID() {
+	m.flow_id = nil
+	m.addflow_id = nil
+}
+
+// SetParticipantID sets the "participant_id" field.
+func (m *PendingSignatureMutation) SetParticipantID(i int) {
+	m.participant_id = &i
+	m.addparticipant_id = nil
+}
+
+// ParticipantID returns the value of the "participant_id" field in the mutation.
+func (m *PendingSignatureMutation) ParticipantID() (r int, exists bool) {
+	v := m.participant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldParticipantID returns the old "participant_id" field's value of the PendingSignature entity.
+// If the PendingSignature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingSignatureMutation) OldParticipantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldParticipantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldParticipantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldParticipantID: %w", err)
+	}
+	return oldValue.ParticipantID, nil
+}
+
+// AddParticipantID adds i to the "participant_id" field.
+func (m *PendingSignatureMutation) AddParticipantID(i int) {
+	if m.addparticipant_id != nil {
+		*m.addparticipant_id += i
+	} else {
+		m.addparticipant_id = &i
+	}
+}
+
+// AddedParticipantID returns the value that was added to the "participant_id" field in this mutation.
+func (m *PendingSignatureMutation) AddedParticipantID() (r int, exists bool) {
+	v := m.addparticipant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetParticipantID resets all changes to the "participant_id" field.
+func (m *PendingSignatureMutation) ResetParticipantID() {
+	m.participant_id = nil
+	m.addparticipant_id = nil
+}
+
+// SetScope sets the "scope" field.
+func (m *PendingSignatureMutation) SetScope(s string) {
+	m.scope = &s
+}
+
+// Scope returns the value of the "scope" field in the mutation.
+func (m *PendingSignatureMutation) Scope() (r string, exists bool) {
+	v := m.scope
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScope returns the old "scope" field's value of the PendingSignature entity.
+// If the PendingSignature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingSignatureMutation) OldScope(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScope is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScope requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScope: %w", err)
+	}
+	return oldValue.Scope, nil
+}
+
+// ResetScope resets all changes to the "scope" field.
+func (m *PendingSignatureMutation) ResetScope() {
+	m.scope = nil
+}
+
+// SetFingerprint sets the "fingerprint" field.
+func (m *PendingSignatureMutation) SetFingerprint(s string) {
+	m.fingerprint = &s
+}
+
+// Fingerprint returns the value of the "fingerprint" field in the mutation.
+func (m *PendingSignatureMutation) Fingerprint() (r string, exists bool) {
+	v := m.fingerprint
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFingerprint returns the old "fingerprint" field's value of the PendingSignature entity.
+// If the PendingSignature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingSignatureMutation) OldFingerprint(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFingerprint is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFingerprint requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFingerprint: %w", err)
+	}
+	return oldValue.Fingerprint, nil
+}
+
+// ResetFingerprint resets all changes to the "fingerprint" field.
+func (m *PendingSignatureMutation) ResetFingerprint() {
+	m.fingerprint = nil
+}
+
+// SetState sets the "state" field.
+func (m *PendingSignatureMutation) SetState(b []byte) {
+	m.state = &b
+}
+
+// State returns the value of the "state" field in the mutation.
+func (m *PendingSignatureMutation) State() (r []byte, exists bool) {
+	v := m.state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldState returns the old "state" field's value of the PendingSignature entity.
+// If the PendingSignature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingSignatureMutation) OldState(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldState: %w", err)
+	}
+	return oldValue.State, nil
+}
+
+// ResetState resets all changes to the "state" field.
+func (m *PendingSignatureMutation) ResetState() {
+	m.state = nil
+}
+
+// SetRound sets the "round" field.
+func (m *PendingSignatureMutation) SetRound(i int) {
+	m.round = &i
+	m.addround = nil
+}
+
+// Round returns the value of the "round" field in the mutation.
+func (m *PendingSignatureMutation) Round() (r int, exists bool) {
+	v := m.round
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRound returns the old "round" field's value of the PendingSignature entity.
+// If the PendingSignature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingSignatureMutation) OldRound(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRound is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRound requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRound: %w", err)
+	}
+	return oldValue.Round, nil
+}
+
+// AddRound adds i to the "round" field.
+func (m *PendingSignatureMutation) AddRound(i int) {
+	if m.addround != nil {
+		*m.addround += i
+	} else {
+		m.addround = &i
+	}
+}
+
+// AddedRound returns the value that was added to the "round" field in this mutation.
+func (m *PendingSignatureMutation) AddedRound() (r int, exists bool) {
+	v := m.addround
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRound resets all changes to the "round" field.
+func (m *PendingSignatureMutation) ResetRound() {
+	m.round = nil
+	m.addround = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *PendingSignatureMutation) SetStatus(pe pendingsignature.Status) {
+	m.status = &pe
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *PendingSignatureMutation) Status() (r pendingsignature.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the PendingSignature entity.
+// If the PendingSignature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingSignatureMutation) OldStatus(ctx context.Context) (v pendingsignature.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *PendingSignatureMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *PendingSignatureMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *PendingSignatureMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the PendingSignature entity.
+// If the PendingSignature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingSignatureMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *PendingSignatureMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (m *PendingSignatureMutation) SetFinishedAt(t time.Time) {
+	m.finished_at = &t
+}
+
+// FinishedAt returns the value of the "finished_at" field in the mutation.
+func (m *PendingSignatureMutation) FinishedAt() (r time.Time, exists bool) {
+	v := m.finished_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFinishedAt returns the old "finished_at" field's value of the PendingSignature entity.
+// If the PendingSignature object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingSignatureMutation) OldFinishedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFinishedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFinishedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFinishedAt: %w", err)
+	}
+	return oldValue.FinishedAt, nil
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (m *PendingSignatureMutation) ClearFinishedAt() {
+	m.finished_at = nil
+	m.clearedFields[pendingsignature.FieldFinishedAt] = struct{}{}
+}
+
+// FinishedAtCleared returns if the "finished_at" field was cleared in this mutation.
+func (m *PendingSignatureMutation) FinishedAtCleared() bool {
+	_, ok := m.clearedFields[pendingsignature.FieldFinishedAt]
+	return ok
+}
+
+// ResetFinishedAt resets all changes to the "finished_at" field.
+func (m *PendingSignatureMutation) ResetFinishedAt() {
+	m.finished_at = nil
+	delete(m.clearedFields, pendingsignature.FieldFinishedAt)
+}
+
+// Where appends a list predicates to the PendingSignatureMutation builder.
+func (m *PendingSignatureMutation) Where(ps ...predicate.PendingSignature) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PendingSignatureMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PendingSignatureMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PendingSignature, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PendingSignatureMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PendingSignatureMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PendingSignature).
+func (m *PendingSignatureMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PendingSignatureMutation) Fields() []string {
+	fields := make([]string, 0, 12)
+	if m.created_at != nil {
+		fields = append(fields, pendingsignature.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, pendingsignature.FieldUpdatedAt)
+	}
+	if m.user_id != nil {
+		fields = append(fields, pendingsignature.FieldUserID)
+	}
+	if m.flow_id != nil {
+		fields = append(fields, pendingsignature.FieldFlowID)
+	}
+	if m.participant_id != nil {
+		fields = append(fields, pendingsignature.FieldParticipantID)
+	}
+	if m.scope != nil {
+		fields = append(fields, pendingsignature.FieldScope)
+	}
+	if m.fingerprint != nil {
+		fields = append(fields, pendingsignature.FieldFingerprint)
+	}
+	if m.state != nil {
+		fields = append(fields, pendingsignature.FieldState)
+	}
+	if m.round != nil {
+		fields = append(fields, pendingsignature.FieldRound)
+	}
+	if m.status != nil {
+		fields = append(fields, pendingsignature.FieldStatus)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, pendingsignature.FieldExpiresAt)
+	}
+	if m.finished_at != nil {
+		fields = append(fields, pendingsignature.FieldFinishedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PendingSignatureMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case pendingsignature.FieldCreatedAt:
+		return m.CreatedAt()
+	case pendingsignature.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case pendingsignature.FieldUserID:
+		return m.UserID()
+	case pendingsignature.FieldFlowID:
+		return m.FlowID()
+	case pendingsignature.FieldParticipantID:
+		return m.ParticipantID()
+	case pendingsignature.FieldScope:
+		return m.Scope()
+	case pendingsignature.FieldFingerprint:
+		return m.Fingerprint()
+	case pendingsignature.FieldState:
+		return m.State()
+	case pendingsignature.FieldRound:
+		return m.Round()
+	case pendingsignature.FieldStatus:
+		return m.Status()
+	case pendingsignature.FieldExpiresAt:
+		return m.ExpiresAt()
+	case pendingsignature.FieldFinishedAt:
+		return m.FinishedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PendingSignatureMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case pendingsignature.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case pendingsignature.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case pendingsignature.FieldUserID:
+		return m.OldUserID(ctx)
+	case pendingsignature.FieldFlowID:
+		return m.OldFlowID(ctx)
+	case pendingsignature.FieldParticipantID:
+		return m.OldParticipantID(ctx)
+	case pendingsignature.FieldScope:
+		return m.OldScope(ctx)
+	case pendingsignature.FieldFingerprint:
+		return m.OldFingerprint(ctx)
+	case pendingsignature.FieldState:
+		return m.OldState(ctx)
+	case pendingsignature.FieldRound:
+		return m.OldRound(ctx)
+	case pendingsignature.FieldStatus:
+		return m.OldStatus(ctx)
+	case pendingsignature.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case pendingsignature.FieldFinishedAt:
+		return m.OldFinishedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown PendingSignature field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PendingSignatureMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case pendingsignature.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case pendingsignature.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case pendingsignature.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case pendingsignature.FieldFlowID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFlowID(v)
+		return nil
+	case pendingsignature.FieldParticipantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetParticipantID(v)
+		return nil
+	case pendingsignature.FieldScope:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScope(v)
+		return nil
+	case pendingsignature.FieldFingerprint:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFingerprint(v)
+		return nil
+	case pendingsignature.FieldState:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetState(v)
+		return nil
+	case pendingsignature.FieldRound:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRound(v)
+		return nil
+	case pendingsignature.FieldStatus:
+		v, ok := value.(pendingsignature.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case pendingsignature.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case pendingsignature.FieldFinishedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFinishedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PendingSignature field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PendingSignatureMutation) AddedFields() []string {
+	var fields []string
+	if m.adduser_id != nil {
+		fields = append(fields, pendingsignature.FieldUserID)
+	}
+	if m.addflow_id != nil {
+		fields = append(fields, pendingsignature.FieldFlowID)
+	}
+	if m.addparticipant_id != nil {
+		fields = append(fields, pendingsignature.FieldParticipantID)
+	}
+	if m.addround != nil {
+		fields = append(fields, pendingsignature.FieldRound)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PendingSignatureMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case pendingsignature.FieldUserID:
+		return m.AddedUserID()
+	case pendingsignature.FieldFlowID:
+		return m.AddedFlowID()
+	case pendingsignature.FieldParticipantID:
+		return m.AddedParticipantID()
+	case pendingsignature.FieldRound:
+		return m.AddedRound()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PendingSignatureMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case pendingsignature.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	case pendingsignature.FieldFlowID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFlowID(v)
+		return nil
+	case pendingsignature.FieldParticipantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddParticipantID(v)
+		return nil
+	case pendingsignature.FieldRound:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRound(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PendingSignature numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PendingSignatureMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(pendingsignature.FieldFinishedAt) {
+		fields = append(fields, pendingsignature.FieldFinishedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PendingSignatureMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PendingSignatureMutation) ClearField(name string) error {
+	switch name {
+	case pendingsignature.FieldFinishedAt:
+		m.ClearFinishedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PendingSignature nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PendingSignatureMutation) ResetField(name string) error {
+	switch name {
+	case pendingsignature.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case pendingsignature.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case pendingsignature.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case pendingsignature.FieldFlowID:
+		m.ResetFlowID()
+		return nil
+	case pendingsignature.FieldParticipantID:
+		m.ResetParticipantID()
+		return nil
+	case pendingsignature.FieldScope:
+		m.ResetScope()
+		return nil
+	case pendingsignature.FieldFingerprint:
+		m.ResetFingerprint()
+		return nil
+	case pendingsignature.FieldState:
+		m.ResetState()
+		return nil
+	case pendingsignature.FieldRound:
+		m.ResetRound()
+		return nil
+	case pendingsignature.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case pendingsignature.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case pendingsignature.FieldFinishedAt:
+		m.ResetFinishedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PendingSignature field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PendingSignatureMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PendingSignatureMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PendingSignatureMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PendingSignatureMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PendingSignatureMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PendingSignatureMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PendingSignatureMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown PendingSignature unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PendingSignatureMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown PendingSignature edge %s", name)
 }
 
 // SMSCodeMutation represents an operation that mutates the SMSCode nodes in the graph.

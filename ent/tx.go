@@ -52,6 +52,8 @@ type Tx struct {
 	OutboxMessage *OutboxMessageClient
 	// Participant is the client for interacting with the Participant builders.
 	Participant *ParticipantClient
+	// PendingSignature is the client for interacting with the PendingSignature builders.
+	PendingSignature *PendingSignatureClient
 	// SMSCode is the client for interacting with the SMSCode builders.
 	SMSCode *SMSCodeClient
 	// Seal is the client for interacting with the Seal builders.
@@ -222,6 +224,7 @@ func (tx *Tx) init() {
 	tx.Membership = NewMembershipClient(tx.config)
 	tx.OutboxMessage = NewOutboxMessageClient(tx.config)
 	tx.Participant = NewParticipantClient(tx.config)
+	tx.PendingSignature = NewPendingSignatureClient(tx.config)
 	tx.SMSCode = NewSMSCodeClient(tx.config)
 	tx.Seal = NewSealClient(tx.config)
 	tx.SealGrant = NewSealGrantClient(tx.config)

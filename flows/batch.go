@@ -31,6 +31,9 @@ type BatchSignInput struct {
 	EnterpriseSealID int
 	// Code is the 意愿认证 code SendBatchIntentCode sent.
 	Code string
+	// ukey admits seals whose certificate is on a UKey (the UKey batch of
+	// ukeysign.go signs them through the helper).
+	ukey bool
 }
 
 // BatchItem is the outcome for one flow of a batch.
@@ -72,6 +75,7 @@ type batchPlan struct {
 	plans   map[int]*signPlan
 	refused map[int]error
 	signers map[int]*certs.Signer // by seal ID
+	ukey    bool                  // UKey certificates admitted (BatchSignInput.ukey)
 	scope   string
 	fingerp string
 	names   []string
@@ -96,7 +100,7 @@ func (s *Service) planBatch(ctx context.Context, in BatchSignInput) (*batchPlan,
 		return nil, errs.New(errs.Internal, "签署服务未配置")
 	}
 	seen := map[int]bool{}
-	bp := &batchPlan{plans: map[int]*signPlan{}, refused: map[int]error{}, signers: map[int]*certs.Signer{}}
+	bp := &batchPlan{plans: map[int]*signPlan{}, refused: map[int]error{}, signers: map[int]*certs.Signer{}, ukey: in.ukey}
 	for _, id := range in.FlowIDs {
 		if !seen[id] {
 			seen[id] = true
@@ -155,6 +159,9 @@ func (s *Service) batchSigner(ctx context.Context, bp *batchPlan, sl *ent.Seal) 
 		return errs.New(errs.NotFound, "证书不存在")
 	}
 	if c.Custody != certificate.CustodyHosted {
+		if bp.ukey {
+			return nil // signed on the token: PrepareUKeyBatchSign checks it
+		}
 		return errBatchUKey
 	}
 	sg, err := s.certs.Signer(ctx, c.ID)

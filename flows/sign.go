@@ -74,6 +74,20 @@ type signPlan struct {
 	seals   map[signfield.Kind]*ent.Seal
 	scope   string
 	fingerp string
+	// ukeys names the UKey certificates (fingerprints) that signed, for
+	// the trail; beforeCommit runs first in the committing transaction.
+	// Both are set by the UKey path only (ukeysign.go).
+	ukeys        []string
+	beforeCommit func(ctx context.Context, tx *ent.Tx) error
+}
+
+// signedPayload is the participant.signed event's payload.
+func (p *signPlan) signedPayload(seals []int) map[string]any {
+	m := map[string]any{"name": p.part.Name, "seals": seals, "intentScope": p.scope}
+	if len(p.ukeys) > 0 {
+		m["ukeyCertificates"] = p.ukeys
+	}
+	return m
 }
 
 // plan checks that the viewer may sign the flow now with these seals and
@@ -364,13 +378,7 @@ func (s *Service) execute(ctx context.Context, plan *signPlan, signers map[int]*
 // signOnce signs every document on its current revision and commits all of
 // it in one transaction, or nothing.
 func (s *Service) signOnce(ctx context.Context, plan *signPlan, signers map[int]*certs.Signer) error {
-	type result struct {
-		doc  *ent.FlowDocument
-		key  string
-		sum  string
-		adds int
-	}
-	var results []result
+	var results []signedDoc
 	now := s.now()
 	for _, d := range plan.docs {
 		var mine []*ent.SignField
@@ -410,10 +418,34 @@ func (s *Service) signOnce(ctx context.Context, plan *signPlan, signers map[int]
 			return fmt.Errorf("sign: store revision: %w", err)
 		}
 		sum := sha256.Sum256(pdf)
-		results = append(results, result{doc: d, key: key, sum: hex.EncodeToString(sum[:]), adds: len(mine)})
+		results = append(results, signedDoc{doc: d, key: key, sum: hex.EncodeToString(sum[:]), adds: len(mine)})
 	}
+	return s.commitSigned(ctx, plan, results)
+}
+
+// signedDoc is one document signed by a participant, ready to commit: its
+// row as read before signing (the revision signed on), the stored new
+// revision and the number of signatures added.
+type signedDoc struct {
+	doc  *ent.FlowDocument
+	key  string
+	sum  string
+	adds int
+}
+
+// commitSigned records the signed documents, the participant's signature
+// and what follows, in one transaction: errRevisionMoved when a document is
+// no longer on the revision it was signed on. plan.beforeCommit, when set,
+// runs first in the same transaction (the UKey path uses up its pending
+// signature there).
+func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []signedDoc) error {
 	return s.withTx(ctx, func(tx *ent.Tx, jtx jobs.JobTx) error {
 		sys := viewer.System(ctx)
+		if plan.beforeCommit != nil {
+			if err := plan.beforeCommit(ctx, tx); err != nil {
+				return err
+			}
+		}
 		for _, r := range results {
 			n, err := tx.FlowDocument.Update().
 				Where(flowdocument.ID(r.doc.ID), flowdocument.Revision(r.doc.Revision), flowdocument.CurrentSha256(r.doc.CurrentSha256)).
@@ -462,7 +494,7 @@ func (s *Service) signOnce(ctx context.Context, plan *signPlan, signers map[int]
 		}
 		if _, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(plan.flow.ID), Actor: s.actor(ctx),
 			Action: audit.ParticipantSigned, Subject: audit.Subject{Type: "participant", ID: plan.part.ID},
-			Payload: map[string]any{"name": plan.part.Name, "seals": seals, "intentScope": plan.scope}}); err != nil {
+			Payload: plan.signedPayload(seals)}); err != nil {
 			return err
 		}
 		s.announce(tx, plan.flow, audit.ParticipantSigned, plan.part.ID)

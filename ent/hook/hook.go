@@ -236,6 +236,18 @@ func (f ParticipantFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ParticipantMutation", m)
 }
 
+// The PendingSignatureFunc type is an adapter to allow the use of ordinary
+// function as PendingSignature mutator.
+type PendingSignatureFunc func(context.Context, *ent.PendingSignatureMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PendingSignatureFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PendingSignatureMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PendingSignatureMutation", m)
+}
+
 // The SMSCodeFunc type is an adapter to allow the use of ordinary
 // function as SMSCode mutator.
 type SMSCodeFunc func(context.Context, *ent.SMSCodeMutation) (ent.Value, error)

@@ -26,6 +26,7 @@ import (
 	"signet/ent/membership"
 	"signet/ent/outboxmessage"
 	"signet/ent/participant"
+	"signet/ent/pendingsignature"
 	"signet/ent/predicate"
 	"signet/ent/seal"
 	"signet/ent/sealgrant"
@@ -610,6 +611,33 @@ func (f TraverseParticipant) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ParticipantQuery", q)
 }
 
+// The PendingSignatureFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PendingSignatureFunc func(context.Context, *ent.PendingSignatureQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PendingSignatureFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PendingSignatureQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PendingSignatureQuery", q)
+}
+
+// The TraversePendingSignature type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePendingSignature func(context.Context, *ent.PendingSignatureQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePendingSignature) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePendingSignature) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PendingSignatureQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PendingSignatureQuery", q)
+}
+
 // The SMSCodeFunc type is an adapter to allow the use of ordinary function as a Querier.
 type SMSCodeFunc func(context.Context, *ent.SMSCodeQuery) (ent.Value, error)
 
@@ -921,6 +949,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.OutboxMessageQuery, predicate.OutboxMessage, outboxmessage.OrderOption]{typ: ent.TypeOutboxMessage, tq: q}, nil
 	case *ent.ParticipantQuery:
 		return &query[*ent.ParticipantQuery, predicate.Participant, participant.OrderOption]{typ: ent.TypeParticipant, tq: q}, nil
+	case *ent.PendingSignatureQuery:
+		return &query[*ent.PendingSignatureQuery, predicate.PendingSignature, pendingsignature.OrderOption]{typ: ent.TypePendingSignature, tq: q}, nil
 	case *ent.SMSCodeQuery:
 		return &query[*ent.SMSCodeQuery, predicate.SMSCode, smscode.OrderOption]{typ: ent.TypeSMSCode, tq: q}, nil
 	case *ent.SealQuery:

@@ -739,6 +739,40 @@ var (
 			},
 		},
 	}
+	// PendingSignaturesColumns holds the columns for the "pending_signatures" table.
+	PendingSignaturesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeInt},
+		{Name: "flow_id", Type: field.TypeInt},
+		{Name: "participant_id", Type: field.TypeInt},
+		{Name: "scope", Type: field.TypeString, Size: 256},
+		{Name: "fingerprint", Type: field.TypeString, Size: 16},
+		{Name: "state", Type: field.TypeBytes},
+		{Name: "round", Type: field.TypeInt, Default: 1},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"pending", "completed", "cancelled", "void"}, Default: "pending"},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
+	}
+	// PendingSignaturesTable holds the schema information for the "pending_signatures" table.
+	PendingSignaturesTable = &schema.Table{
+		Name:       "pending_signatures",
+		Columns:    PendingSignaturesColumns,
+		PrimaryKey: []*schema.Column{PendingSignaturesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "pendingsignature_participant_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{PendingSignaturesColumns[5], PendingSignaturesColumns[10]},
+			},
+			{
+				Name:    "pendingsignature_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{PendingSignaturesColumns[11]},
+			},
+		},
+	}
 	// SmsCodesColumns holds the columns for the "sms_codes" table.
 	SmsCodesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -1140,6 +1174,7 @@ var (
 		MembershipsTable,
 		OutboxMessagesTable,
 		ParticipantsTable,
+		PendingSignaturesTable,
 		SmsCodesTable,
 		SealsTable,
 		SealGrantsTable,
@@ -1230,6 +1265,9 @@ func init() {
 	ParticipantsTable.ForeignKeys[1].RefTable = UsersTable
 	ParticipantsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(42949672960),
+	}
+	PendingSignaturesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(124554051584),
 	}
 	SmsCodesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(21474836480),

@@ -63,6 +63,9 @@ type OutboxMessage func(*sql.Selector)
 // Participant is the predicate function for participant builders.
 type Participant func(*sql.Selector)
 
+// PendingSignature is the predicate function for pendingsignature builders.
+type PendingSignature func(*sql.Selector)
+
 // SMSCode is the predicate function for smscode builders.
 type SMSCode func(*sql.Selector)
 

@@ -567,6 +567,30 @@ func (f ParticipantMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mut
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ParticipantMutation", m)
 }
 
+// The PendingSignatureQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PendingSignatureQueryRuleFunc func(context.Context, *ent.PendingSignatureQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PendingSignatureQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PendingSignatureQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PendingSignatureQuery", q)
+}
+
+// The PendingSignatureMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PendingSignatureMutationRuleFunc func(context.Context, *ent.PendingSignatureMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PendingSignatureMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PendingSignatureMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PendingSignatureMutation", m)
+}
+
 // The SMSCodeQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type SMSCodeQueryRuleFunc func(context.Context, *ent.SMSCodeQuery) error
@@ -880,6 +904,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ParticipantQuery:
 		return q.Filter(), nil
+	case *ent.PendingSignatureQuery:
+		return q.Filter(), nil
 	case *ent.SMSCodeQuery:
 		return q.Filter(), nil
 	case *ent.SealQuery:
@@ -944,6 +970,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.OutboxMessageMutation:
 		return m.Filter(), nil
 	case *ent.ParticipantMutation:
+		return m.Filter(), nil
+	case *ent.PendingSignatureMutation:
 		return m.Filter(), nil
 	case *ent.SMSCodeMutation:
 		return m.Filter(), nil

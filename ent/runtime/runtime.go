@@ -23,6 +23,7 @@ import (
 	"signet/ent/membership"
 	"signet/ent/outboxmessage"
 	"signet/ent/participant"
+	"signet/ent/pendingsignature"
 	"signet/ent/schema"
 	"signet/ent/seal"
 	"signet/ent/sealgrant"
@@ -1160,6 +1161,42 @@ func init() {
 	participant.DefaultPasscodeFailures = participantDescPasscodeFailures.Default.(int)
 	// participant.PasscodeFailuresValidator is a validator for the "passcode_failures" field. It is called by the builders before save.
 	participant.PasscodeFailuresValidator = participantDescPasscodeFailures.Validators[0].(func(int) error)
+	pendingsignatureMixin := schema.PendingSignature{}.Mixin()
+	pendingsignature.Policy = privacy.NewPolicies(schema.PendingSignature{})
+	pendingsignature.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := pendingsignature.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	pendingsignatureMixinFields0 := pendingsignatureMixin[0].Fields()
+	_ = pendingsignatureMixinFields0
+	pendingsignatureFields := schema.PendingSignature{}.Fields()
+	_ = pendingsignatureFields
+	// pendingsignatureDescCreatedAt is the schema descriptor for created_at field.
+	pendingsignatureDescCreatedAt := pendingsignatureMixinFields0[0].Descriptor()
+	// pendingsignature.DefaultCreatedAt holds the default value on creation for the created_at field.
+	pendingsignature.DefaultCreatedAt = pendingsignatureDescCreatedAt.Default.(func() time.Time)
+	// pendingsignatureDescUpdatedAt is the schema descriptor for updated_at field.
+	pendingsignatureDescUpdatedAt := pendingsignatureMixinFields0[1].Descriptor()
+	// pendingsignature.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	pendingsignature.DefaultUpdatedAt = pendingsignatureDescUpdatedAt.Default.(func() time.Time)
+	// pendingsignature.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	pendingsignature.UpdateDefaultUpdatedAt = pendingsignatureDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// pendingsignatureDescScope is the schema descriptor for scope field.
+	pendingsignatureDescScope := pendingsignatureFields[3].Descriptor()
+	// pendingsignature.ScopeValidator is a validator for the "scope" field. It is called by the builders before save.
+	pendingsignature.ScopeValidator = pendingsignatureDescScope.Validators[0].(func(string) error)
+	// pendingsignatureDescFingerprint is the schema descriptor for fingerprint field.
+	pendingsignatureDescFingerprint := pendingsignatureFields[4].Descriptor()
+	// pendingsignature.FingerprintValidator is a validator for the "fingerprint" field. It is called by the builders before save.
+	pendingsignature.FingerprintValidator = pendingsignatureDescFingerprint.Validators[0].(func(string) error)
+	// pendingsignatureDescRound is the schema descriptor for round field.
+	pendingsignatureDescRound := pendingsignatureFields[6].Descriptor()
+	// pendingsignature.DefaultRound holds the default value on creation for the round field.
+	pendingsignature.DefaultRound = pendingsignatureDescRound.Default.(int)
 	smscode.Policy = privacy.NewPolicies(schema.SMSCode{})
 	smscode.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
