@@ -4,13 +4,23 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 
 	"signet/audit"
 	"signet/certs"
@@ -32,6 +42,7 @@ import (
 	"signet/signingcore/keystore"
 	"signet/signingcore/pki"
 	"signet/ukey"
+	"signet/ukey/helper"
 	"signet/ukey/ukeytest"
 	"signet/viewer"
 )
@@ -163,7 +174,9 @@ func (e *ukeyEnv) enterprise(t *testing.T, n int, name string, typ certificate.U
 			t.Fatal(err)
 		}
 		tok.MustWriteCertificate(t, iss.DER())
-		c, err := e.certs.BindUKey(ctx, rec.ID, iss.DER())
+		// PEM, as IssueUKey hands it out (certs.parseCertificate trims
+		// whitespace, which corrupts a DER ending in a space-like byte).
+		c, err := e.certs.BindUKey(ctx, rec.ID, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: iss.DER()}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -602,5 +615,167 @@ func TestUKeyBatchSign(t *testing.T) {
 			t.Fatalf("flow 2 again: %v %+v", err, done)
 		}
 		e.checkSignatures(t, d2.ID, 1)
+	})
+}
+
+// helperPage is the signing page's paired connection to a running UKey
+// helper (ukey/helper, as signet-ukey --yes --pin-file runs it).
+type helperPage struct {
+	t  *testing.T
+	ws *websocket.Conn
+	n  int
+}
+
+func startUKeyHelper(t *testing.T, tok *ukeytest.Token, pin string) (*helperPage, *syncBuffer) {
+	t.Helper()
+	const origin = "https://sign.example.com"
+	pinFile := filepath.Join(t.TempDir(), "pin")
+	if err := os.WriteFile(pinFile, []byte(pin), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	inR, inW := io.Pipe()
+	t.Cleanup(func() { inW.Close() })
+	h, err := helper.New(helper.Config{Origins: []string{origin}, Token: helper.PKCS11Token{Module: tok.Module},
+		Console: helper.NewTerminalConsole(inR, out, helper.ConsoleOptions{Yes: true, PINFile: pinFile})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, strings.Replace(hs.URL, "http:", "ws:", 1)+ukey.Path,
+		&websocket.DialOptions{HTTPHeader: http.Header{"Origin": {origin}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	p := &helperPage{t: t, ws: ws}
+	p.do(ukey.Request{Type: ukey.TypePair})
+	m := regexp.MustCompile(`配对码：(\d{3}) (\d{3})`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no pairing code:\n%s", out.String())
+	}
+	if r := p.do(ukey.Request{Type: ukey.TypePairConfirm, Code: m[1] + m[2]}); r.Type != ukey.TypePaired {
+		t.Fatalf("pairing: %+v", r)
+	}
+	return p, out
+}
+
+func (p *helperPage) do(req ukey.Request) ukey.Reply {
+	p.t.Helper()
+	p.n++
+	req.ID = strconv.Itoa(p.n)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := wsjson.Write(ctx, p.ws, req); err != nil {
+		p.t.Fatal(err)
+	}
+	var r ukey.Reply
+	if err := wsjson.Read(ctx, p.ws, &r); err != nil {
+		p.t.Fatal(err)
+	}
+	return r
+}
+
+// signStep forwards a step's digests to the helper as the page does and
+// returns the signatures, or the helper's error.
+func (p *helperPage) signStep(st *flows.UKeyStep) ([]flows.UKeySignature, *ukey.Error) {
+	p.t.Helper()
+	var out []flows.UKeySignature
+	for _, d := range st.Digests {
+		r := p.do(ukey.Request{Type: ukey.TypeSignDigest, Certificate: d.Certificate, Hash: ukey.HashSHA256,
+			Digest: base64.StdEncoding.EncodeToString(d.Digest), ContractName: st.ContractName, Fingerprint: st.Fingerprint})
+		if r.Type != ukey.TypeSignature {
+			return nil, r.Error
+		}
+		sig, err := base64.StdEncoding.DecodeString(r.Signature)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		out = append(out, flows.UKeySignature{DocumentID: d.DocumentID, Signature: sig})
+	}
+	return out, nil
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestUKeySignThroughHelper: an enterprise 公章 on a UKey signs a flow with
+// the running helper between prepare and complete (the helper shows the
+// contract and fingerprint); a wrong PIN and a removed token fail at the
+// helper and leave the flow signable.
+func TestUKeySignThroughHelper(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		e := setupUKey(t, b)
+		seals, fps := e.enterprise(t, 4, "杭州助手科技有限公司", certificate.UkeyTypeOneKeyManySeals, e.a)
+		f, doc := e.ukeyFlow(t, ukeyFlowSpec{name: "技术服务合同", enterprise: "杭州助手科技有限公司", bobFields: []signfield.Kind{signfield.KindEnterpriseSeal}})
+		in := flows.UKeySignInput{SignInput: flows.SignInput{FlowID: f.ID, EnterpriseSealID: seals[0]}}
+
+		t.Run("wrong PIN", func(t *testing.T) {
+			p, _ := startUKeyHelper(t, e.a, "000000"+e.a.PIN)
+			st := e.prepare(t, in)
+			_, herr := p.signStep(st)
+			if herr == nil || herr.Code != ukey.ErrWrongPIN {
+				t.Fatalf("helper: %+v", herr)
+			}
+			if err := e.svc.CancelUKeySign(e.as("bob"), st.PendingID); err != nil {
+				t.Fatal(err)
+			}
+			if revision(t, e.signEnv, doc.ID) != 0 || e.participantStatus(t, f.ID, "bob") != participant.StatusPending {
+				t.Fatal("a wrong PIN changed the flow")
+			}
+		})
+
+		p, out := startUKeyHelper(t, e.a, e.a.PIN)
+		if r := p.do(ukey.Request{Type: ukey.TypeListCertificates}); len(r.Certificates) != 1 || r.Certificates[0].Fingerprint != fps[0] {
+			t.Fatalf("the helper lists %+v", r.Certificates)
+		}
+		st := e.prepare(t, in)
+		sigs, herr := p.signStep(st)
+		if herr != nil {
+			t.Fatalf("helper: %+v", herr)
+		}
+		if !strings.Contains(out.String(), "技术服务合同") || !strings.Contains(out.String(), st.Fingerprint) {
+			t.Fatalf("the helper did not show the contract and fingerprint:\n%s", out.String())
+		}
+		done, err := e.svc.CompleteUKeySign(e.as("bob"), st.PendingID, sigs)
+		if err != nil || !done.Done() {
+			t.Fatalf("complete: %v", err)
+		}
+		e.checkSignatures(t, doc.ID, 1)
+
+		t.Run("token removed", func(t *testing.T) {
+			f2, doc2 := e.ukeyFlow(t, ukeyFlowSpec{name: "拔出", enterprise: "杭州助手科技有限公司", bobFields: []signfield.Kind{signfield.KindEnterpriseSeal}})
+			in2 := flows.UKeySignInput{SignInput: flows.SignInput{FlowID: f2.ID, EnterpriseSealID: seals[1]}}
+			st := e.prepare(t, in2)
+			if err := e.a.Remove(); err != nil {
+				t.Fatal(err)
+			}
+			_, herr := p.signStep(st)
+			if herr == nil || herr.Code != ukey.ErrTokenAbsent {
+				t.Fatalf("helper: %+v", herr)
+			}
+			_, err := e.svc.CompleteUKeySign(e.as("bob"), st.PendingID, nil)
+			wantCode(t, err, errs.Invalid, "缺少")
+			if revision(t, e.signEnv, doc2.ID) != 0 || e.participantStatus(t, f2.ID, "bob") != participant.StatusPending {
+				t.Fatal("a removed token changed the flow")
+			}
+		})
 	})
 }
