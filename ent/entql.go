@@ -329,6 +329,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			flow.FieldDeadline:          {Type: field.TypeTime, Column: flow.FieldDeadline},
 			flow.FieldPasscodeHash:      {Type: field.TypeBytes, Column: flow.FieldPasscodeHash},
 			flow.FieldInitiatorID:       {Type: field.TypeInt, Column: flow.FieldInitiatorID},
+			flow.FieldInitiatorName:     {Type: field.TypeString, Column: flow.FieldInitiatorName},
 			flow.FieldEnterpriseID:      {Type: field.TypeInt, Column: flow.FieldEnterpriseID},
 			flow.FieldSentAt:            {Type: field.TypeTime, Column: flow.FieldSentAt},
 			flow.FieldFinishedAt:        {Type: field.TypeTime, Column: flow.FieldFinishedAt},
@@ -2585,6 +2586,11 @@ func (f *FlowFilter) WherePasscodeHash(p entql.BytesP) {
 // WhereInitiatorID applies the entql int predicate on the initiator_id field.
 func (f *FlowFilter) WhereInitiatorID(p entql.IntP) {
 	f.Where(p.Field(flow.FieldInitiatorID))
+}
+
+// WhereInitiatorName applies the entql string predicate on the initiator_name field.
+func (f *FlowFilter) WhereInitiatorName(p entql.StringP) {
+	f.Where(p.Field(flow.FieldInitiatorName))
 }
 
 // WhereEnterpriseID applies the entql int predicate on the enterprise_id field.

@@ -38,6 +38,8 @@ type Flow struct {
 	PasscodeHash *[]byte `json:"-"`
 	// InitiatorID holds the value of the "initiator_id" field.
 	InitiatorID int `json:"initiator_id,omitempty"`
+	// How the parties see the initiator: the verified name, or the masked phone; refreshed when sent
+	InitiatorName string `json:"initiator_name,omitempty"`
 	// The enterprise space the flow was sent from; nil for the personal space
 	EnterpriseID *int `json:"enterprise_id,omitempty"`
 	// SentAt holds the value of the "sent_at" field.
@@ -124,7 +126,7 @@ func (*Flow) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case flow.FieldID, flow.FieldInitiatorID, flow.FieldEnterpriseID:
 			values[i] = new(sql.NullInt64)
-		case flow.FieldNumber, flow.FieldName, flow.FieldScene, flow.FieldStatus, flow.FieldEndReason:
+		case flow.FieldNumber, flow.FieldName, flow.FieldScene, flow.FieldStatus, flow.FieldInitiatorName, flow.FieldEndReason:
 			values[i] = new(sql.NullString)
 		case flow.FieldCreatedAt, flow.FieldUpdatedAt, flow.FieldDeadline, flow.FieldSentAt, flow.FieldFinishedAt, flow.FieldInitiatorHiddenAt:
 			values[i] = new(sql.NullTime)
@@ -209,6 +211,12 @@ func (_m *Flow) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field initiator_id", values[i])
 			} else if value.Valid {
 				_m.InitiatorID = int(value.Int64)
+			}
+		case flow.FieldInitiatorName:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field initiator_name", values[i])
+			} else if value.Valid {
+				_m.InitiatorName = value.String
 			}
 		case flow.FieldEnterpriseID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -330,6 +338,9 @@ func (_m *Flow) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("initiator_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.InitiatorID))
+	builder.WriteString(", ")
+	builder.WriteString("initiator_name=")
+	builder.WriteString(_m.InitiatorName)
 	builder.WriteString(", ")
 	if v := _m.EnterpriseID; v != nil {
 		builder.WriteString("enterprise_id=")

@@ -134,6 +134,20 @@ func (_c *FlowCreate) SetInitiatorID(v int) *FlowCreate {
 	return _c
 }
 
+// SetInitiatorName sets the "initiator_name" field.
+func (_c *FlowCreate) SetInitiatorName(v string) *FlowCreate {
+	_c.mutation.SetInitiatorName(v)
+	return _c
+}
+
+// SetNillableInitiatorName sets the "initiator_name" field if the given value is not nil.
+func (_c *FlowCreate) SetNillableInitiatorName(v *string) *FlowCreate {
+	if v != nil {
+		_c.SetInitiatorName(*v)
+	}
+	return _c
+}
+
 // SetEnterpriseID sets the "enterprise_id" field.
 func (_c *FlowCreate) SetEnterpriseID(v int) *FlowCreate {
 	_c.mutation.SetEnterpriseID(v)
@@ -317,6 +331,10 @@ func (_c *FlowCreate) defaults() error {
 		v := flow.DefaultOrdered
 		_c.mutation.SetOrdered(v)
 	}
+	if _, ok := _c.mutation.InitiatorName(); !ok {
+		v := flow.DefaultInitiatorName
+		_c.mutation.SetInitiatorName(v)
+	}
 	return nil
 }
 
@@ -365,6 +383,14 @@ func (_c *FlowCreate) check() error {
 	}
 	if _, ok := _c.mutation.InitiatorID(); !ok {
 		return &ValidationError{Name: "initiator_id", err: errors.New(`ent: missing required field "Flow.initiator_id"`)}
+	}
+	if _, ok := _c.mutation.InitiatorName(); !ok {
+		return &ValidationError{Name: "initiator_name", err: errors.New(`ent: missing required field "Flow.initiator_name"`)}
+	}
+	if v, ok := _c.mutation.InitiatorName(); ok {
+		if err := flow.InitiatorNameValidator(v); err != nil {
+			return &ValidationError{Name: "initiator_name", err: fmt.Errorf(`ent: validator failed for field "Flow.initiator_name": %w`, err)}
+		}
 	}
 	if v, ok := _c.mutation.EndReason(); ok {
 		if err := flow.EndReasonValidator(v); err != nil {
@@ -436,6 +462,10 @@ func (_c *FlowCreate) createSpec() (*Flow, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.PasscodeHash(); ok {
 		_spec.SetField(flow.FieldPasscodeHash, field.TypeBytes, value)
 		_node.PasscodeHash = &value
+	}
+	if value, ok := _c.mutation.InitiatorName(); ok {
+		_spec.SetField(flow.FieldInitiatorName, field.TypeString, value)
+		_node.InitiatorName = value
 	}
 	if value, ok := _c.mutation.EnterpriseID(); ok {
 		_spec.SetField(flow.FieldEnterpriseID, field.TypeInt, value)
@@ -667,6 +697,18 @@ func (u *FlowUpsert) UpdatePasscodeHash() *FlowUpsert {
 // ClearPasscodeHash clears the value of the "passcode_hash" field.
 func (u *FlowUpsert) ClearPasscodeHash() *FlowUpsert {
 	u.SetNull(flow.FieldPasscodeHash)
+	return u
+}
+
+// SetInitiatorName sets the "initiator_name" field.
+func (u *FlowUpsert) SetInitiatorName(v string) *FlowUpsert {
+	u.Set(flow.FieldInitiatorName, v)
+	return u
+}
+
+// UpdateInitiatorName sets the "initiator_name" field to the value that was provided on create.
+func (u *FlowUpsert) UpdateInitiatorName() *FlowUpsert {
+	u.SetExcluded(flow.FieldInitiatorName)
 	return u
 }
 
@@ -905,6 +947,20 @@ func (u *FlowUpsertOne) UpdatePasscodeHash() *FlowUpsertOne {
 func (u *FlowUpsertOne) ClearPasscodeHash() *FlowUpsertOne {
 	return u.Update(func(s *FlowUpsert) {
 		s.ClearPasscodeHash()
+	})
+}
+
+// SetInitiatorName sets the "initiator_name" field.
+func (u *FlowUpsertOne) SetInitiatorName(v string) *FlowUpsertOne {
+	return u.Update(func(s *FlowUpsert) {
+		s.SetInitiatorName(v)
+	})
+}
+
+// UpdateInitiatorName sets the "initiator_name" field to the value that was provided on create.
+func (u *FlowUpsertOne) UpdateInitiatorName() *FlowUpsertOne {
+	return u.Update(func(s *FlowUpsert) {
+		s.UpdateInitiatorName()
 	})
 }
 
@@ -1321,6 +1377,20 @@ func (u *FlowUpsertBulk) UpdatePasscodeHash() *FlowUpsertBulk {
 func (u *FlowUpsertBulk) ClearPasscodeHash() *FlowUpsertBulk {
 	return u.Update(func(s *FlowUpsert) {
 		s.ClearPasscodeHash()
+	})
+}
+
+// SetInitiatorName sets the "initiator_name" field.
+func (u *FlowUpsertBulk) SetInitiatorName(v string) *FlowUpsertBulk {
+	return u.Update(func(s *FlowUpsert) {
+		s.SetInitiatorName(v)
+	})
+}
+
+// UpdateInitiatorName sets the "initiator_name" field to the value that was provided on create.
+func (u *FlowUpsertBulk) UpdateInitiatorName() *FlowUpsertBulk {
+	return u.Update(func(s *FlowUpsert) {
+		s.UpdateInitiatorName()
 	})
 }
 

@@ -126,6 +126,20 @@ func (_u *FlowUpdate) ClearPasscodeHash() *FlowUpdate {
 	return _u
 }
 
+// SetInitiatorName sets the "initiator_name" field.
+func (_u *FlowUpdate) SetInitiatorName(v string) *FlowUpdate {
+	_u.mutation.SetInitiatorName(v)
+	return _u
+}
+
+// SetNillableInitiatorName sets the "initiator_name" field if the given value is not nil.
+func (_u *FlowUpdate) SetNillableInitiatorName(v *string) *FlowUpdate {
+	if v != nil {
+		_u.SetInitiatorName(*v)
+	}
+	return _u
+}
+
 // SetSentAt sets the "sent_at" field.
 func (_u *FlowUpdate) SetSentAt(v time.Time) *FlowUpdate {
 	_u.mutation.SetSentAt(v)
@@ -378,6 +392,11 @@ func (_u *FlowUpdate) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Flow.status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.InitiatorName(); ok {
+		if err := flow.InitiatorNameValidator(v); err != nil {
+			return &ValidationError{Name: "initiator_name", err: fmt.Errorf(`ent: validator failed for field "Flow.initiator_name": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.EndReason(); ok {
 		if err := flow.EndReasonValidator(v); err != nil {
 			return &ValidationError{Name: "end_reason", err: fmt.Errorf(`ent: validator failed for field "Flow.end_reason": %w`, err)}
@@ -433,6 +452,9 @@ func (_u *FlowUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.PasscodeHashCleared() {
 		_spec.ClearField(flow.FieldPasscodeHash, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.InitiatorName(); ok {
+		_spec.SetField(flow.FieldInitiatorName, field.TypeString, value)
 	}
 	if _u.mutation.EnterpriseIDCleared() {
 		_spec.ClearField(flow.FieldEnterpriseID, field.TypeInt)
@@ -712,6 +734,20 @@ func (_u *FlowUpdateOne) ClearPasscodeHash() *FlowUpdateOne {
 	return _u
 }
 
+// SetInitiatorName sets the "initiator_name" field.
+func (_u *FlowUpdateOne) SetInitiatorName(v string) *FlowUpdateOne {
+	_u.mutation.SetInitiatorName(v)
+	return _u
+}
+
+// SetNillableInitiatorName sets the "initiator_name" field if the given value is not nil.
+func (_u *FlowUpdateOne) SetNillableInitiatorName(v *string) *FlowUpdateOne {
+	if v != nil {
+		_u.SetInitiatorName(*v)
+	}
+	return _u
+}
+
 // SetSentAt sets the "sent_at" field.
 func (_u *FlowUpdateOne) SetSentAt(v time.Time) *FlowUpdateOne {
 	_u.mutation.SetSentAt(v)
@@ -977,6 +1013,11 @@ func (_u *FlowUpdateOne) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Flow.status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.InitiatorName(); ok {
+		if err := flow.InitiatorNameValidator(v); err != nil {
+			return &ValidationError{Name: "initiator_name", err: fmt.Errorf(`ent: validator failed for field "Flow.initiator_name": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.EndReason(); ok {
 		if err := flow.EndReasonValidator(v); err != nil {
 			return &ValidationError{Name: "end_reason", err: fmt.Errorf(`ent: validator failed for field "Flow.end_reason": %w`, err)}
@@ -1049,6 +1090,9 @@ func (_u *FlowUpdateOne) sqlSave(ctx context.Context) (_node *Flow, err error) {
 	}
 	if _u.mutation.PasscodeHashCleared() {
 		_spec.ClearField(flow.FieldPasscodeHash, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.InitiatorName(); ok {
+		_spec.SetField(flow.FieldInitiatorName, field.TypeString, value)
 	}
 	if _u.mutation.EnterpriseIDCleared() {
 		_spec.ClearField(flow.FieldEnterpriseID, field.TypeInt)

@@ -1147,6 +1147,11 @@ func (_q *FlowQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, flow.FieldInitiatorID)
 				fieldSeen[flow.FieldInitiatorID] = struct{}{}
 			}
+		case "initiatorName":
+			if _, ok := fieldSeen[flow.FieldInitiatorName]; !ok {
+				selectedFields = append(selectedFields, flow.FieldInitiatorName)
+				fieldSeen[flow.FieldInitiatorName] = struct{}{}
+			}
 		case "enterpriseID":
 			if _, ok := fieldSeen[flow.FieldEnterpriseID]; !ok {
 				selectedFields = append(selectedFields, flow.FieldEnterpriseID)

@@ -4566,6 +4566,21 @@ type FlowWhereInput struct {
 	InitiatorIDIn    []int `json:"initiatorIDIn,omitempty"`
 	InitiatorIDNotIn []int `json:"initiatorIDNotIn,omitempty"`
 
+	// "initiator_name" field predicates.
+	InitiatorName             *string  `json:"initiatorName,omitempty"`
+	InitiatorNameNEQ          *string  `json:"initiatorNameNEQ,omitempty"`
+	InitiatorNameIn           []string `json:"initiatorNameIn,omitempty"`
+	InitiatorNameNotIn        []string `json:"initiatorNameNotIn,omitempty"`
+	InitiatorNameGT           *string  `json:"initiatorNameGT,omitempty"`
+	InitiatorNameGTE          *string  `json:"initiatorNameGTE,omitempty"`
+	InitiatorNameLT           *string  `json:"initiatorNameLT,omitempty"`
+	InitiatorNameLTE          *string  `json:"initiatorNameLTE,omitempty"`
+	InitiatorNameContains     *string  `json:"initiatorNameContains,omitempty"`
+	InitiatorNameHasPrefix    *string  `json:"initiatorNameHasPrefix,omitempty"`
+	InitiatorNameHasSuffix    *string  `json:"initiatorNameHasSuffix,omitempty"`
+	InitiatorNameEqualFold    *string  `json:"initiatorNameEqualFold,omitempty"`
+	InitiatorNameContainsFold *string  `json:"initiatorNameContainsFold,omitempty"`
+
 	// "enterprise_id" field predicates.
 	EnterpriseID       *int  `json:"enterpriseID,omitempty"`
 	EnterpriseIDNEQ    *int  `json:"enterpriseIDNEQ,omitempty"`
@@ -4928,6 +4943,45 @@ func (i *FlowWhereInput) P() (predicate.Flow, error) {
 	}
 	if len(i.InitiatorIDNotIn) > 0 {
 		predicates = append(predicates, flow.InitiatorIDNotIn(i.InitiatorIDNotIn...))
+	}
+	if i.InitiatorName != nil {
+		predicates = append(predicates, flow.InitiatorNameEQ(*i.InitiatorName))
+	}
+	if i.InitiatorNameNEQ != nil {
+		predicates = append(predicates, flow.InitiatorNameNEQ(*i.InitiatorNameNEQ))
+	}
+	if len(i.InitiatorNameIn) > 0 {
+		predicates = append(predicates, flow.InitiatorNameIn(i.InitiatorNameIn...))
+	}
+	if len(i.InitiatorNameNotIn) > 0 {
+		predicates = append(predicates, flow.InitiatorNameNotIn(i.InitiatorNameNotIn...))
+	}
+	if i.InitiatorNameGT != nil {
+		predicates = append(predicates, flow.InitiatorNameGT(*i.InitiatorNameGT))
+	}
+	if i.InitiatorNameGTE != nil {
+		predicates = append(predicates, flow.InitiatorNameGTE(*i.InitiatorNameGTE))
+	}
+	if i.InitiatorNameLT != nil {
+		predicates = append(predicates, flow.InitiatorNameLT(*i.InitiatorNameLT))
+	}
+	if i.InitiatorNameLTE != nil {
+		predicates = append(predicates, flow.InitiatorNameLTE(*i.InitiatorNameLTE))
+	}
+	if i.InitiatorNameContains != nil {
+		predicates = append(predicates, flow.InitiatorNameContains(*i.InitiatorNameContains))
+	}
+	if i.InitiatorNameHasPrefix != nil {
+		predicates = append(predicates, flow.InitiatorNameHasPrefix(*i.InitiatorNameHasPrefix))
+	}
+	if i.InitiatorNameHasSuffix != nil {
+		predicates = append(predicates, flow.InitiatorNameHasSuffix(*i.InitiatorNameHasSuffix))
+	}
+	if i.InitiatorNameEqualFold != nil {
+		predicates = append(predicates, flow.InitiatorNameEqualFold(*i.InitiatorNameEqualFold))
+	}
+	if i.InitiatorNameContainsFold != nil {
+		predicates = append(predicates, flow.InitiatorNameContainsFold(*i.InitiatorNameContainsFold))
 	}
 	if i.EnterpriseID != nil {
 		predicates = append(predicates, flow.EnterpriseIDEQ(*i.EnterpriseID))

@@ -11637,6 +11637,7 @@ type FlowMutation struct {
 	ordered             *bool
 	deadline            *time.Time
 	passcode_hash       *[]byte
+	initiator_name      *string
 	enterprise_id       *int
 	addenterprise_id    *int
 	sent_at             *time.Time
@@ -12144,6 +12145,42 @@ func (m *FlowMutation) ResetInitiatorID() {
 	m.initiator = nil
 }
 
+// SetInitiatorName sets the "initiator_name" field.
+func (m *FlowMutation) SetInitiatorName(s string) {
+	m.initiator_name = &s
+}
+
+// InitiatorName returns the value of the "initiator_name" field in the mutation.
+func (m *FlowMutation) InitiatorName() (r string, exists bool) {
+	v := m.initiator_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInitiatorName returns the old "initiator_name" field's value of the Flow entity.
+// If the Flow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlowMutation) OldInitiatorName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInitiatorName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInitiatorName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInitiatorName: %w", err)
+	}
+	return oldValue.InitiatorName, nil
+}
+
+// ResetInitiatorName resets all changes to the "initiator_name" field.
+func (m *FlowMutation) ResetInitiatorName() {
+	m.initiator_name = nil
+}
+
 // SetEnterpriseID sets the "enterprise_id" field.
 func (m *FlowMutation) SetEnterpriseID(i int) {
 	m.enterprise_id = &i
@@ -12633,7 +12670,7 @@ func (m *FlowMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *FlowMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 16)
 	if m.created_at != nil {
 		fields = append(fields, flow.FieldCreatedAt)
 	}
@@ -12663,6 +12700,9 @@ func (m *FlowMutation) Fields() []string {
 	}
 	if m.initiator != nil {
 		fields = append(fields, flow.FieldInitiatorID)
+	}
+	if m.initiator_name != nil {
+		fields = append(fields, flow.FieldInitiatorName)
 	}
 	if m.enterprise_id != nil {
 		fields = append(fields, flow.FieldEnterpriseID)
@@ -12707,6 +12747,8 @@ func (m *FlowMutation) Field(name string) (ent.Value, bool) {
 		return m.PasscodeHash()
 	case flow.FieldInitiatorID:
 		return m.InitiatorID()
+	case flow.FieldInitiatorName:
+		return m.InitiatorName()
 	case flow.FieldEnterpriseID:
 		return m.EnterpriseID()
 	case flow.FieldSentAt:
@@ -12746,6 +12788,8 @@ func (m *FlowMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldPasscodeHash(ctx)
 	case flow.FieldInitiatorID:
 		return m.OldInitiatorID(ctx)
+	case flow.FieldInitiatorName:
+		return m.OldInitiatorName(ctx)
 	case flow.FieldEnterpriseID:
 		return m.OldEnterpriseID(ctx)
 	case flow.FieldSentAt:
@@ -12834,6 +12878,13 @@ func (m *FlowMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetInitiatorID(v)
+		return nil
+	case flow.FieldInitiatorName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInitiatorName(v)
 		return nil
 	case flow.FieldEnterpriseID:
 		v, ok := value.(int)
@@ -13008,6 +13059,9 @@ func (m *FlowMutation) ResetField(name string) error {
 		return nil
 	case flow.FieldInitiatorID:
 		m.ResetInitiatorID()
+		return nil
+	case flow.FieldInitiatorName:
+		m.ResetInitiatorName()
 		return nil
 	case flow.FieldEnterpriseID:
 		m.ResetEnterpriseID()

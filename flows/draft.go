@@ -83,8 +83,12 @@ func (s *Service) CreateDraft(ctx context.Context, in DraftInput) (*ent.Flow, er
 		if scene == "" {
 			scene = flow.SceneGeneral
 		}
+		name, err := s.displayName(ctx, tx.Client(), v.UserID)
+		if err != nil {
+			return err
+		}
 		f, err := tx.Flow.Create().SetNumber(number).SetName(strings.TrimSpace(in.Name)).
-			SetScene(scene).SetOrdered(in.Ordered).SetInitiatorID(v.UserID).Save(sys)
+			SetScene(scene).SetOrdered(in.Ordered).SetInitiatorID(v.UserID).SetInitiatorName(name).Save(sys)
 		if err != nil {
 			return fmt.Errorf("create flow: %w", err)
 		}
@@ -371,6 +375,13 @@ func (s *Service) DocumentPDF(ctx context.Context, documentID int) (*ent.FlowDoc
 	if err != nil {
 		return nil, nil, err
 	}
+	f, err := s.db.Flow.Get(viewer.System(ctx), d.FlowID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.requirePasscode(ctx, f); err != nil {
+		return nil, nil, err
+	}
 	b, err := s.getPDF(ctx, d.CurrentKey)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read document: %w", err)
@@ -443,3 +454,45 @@ func (s *Service) actor(ctx context.Context) audit.Actor {
 
 // shanghai is China Standard Time, for task numbers and messages.
 func shanghai() *time.Location { return time.FixedZone("CST", 8*3600) }
+
+// displayName is how a user appears to others: the verified name, or the
+// masked phone.
+func (s *Service) displayName(ctx context.Context, c *ent.Client, userID int) (string, error) {
+	u, err := c.User.Get(viewer.System(ctx), userID)
+	if err != nil {
+		return "", fmt.Errorf("initiator: %w", err)
+	}
+	if u.Name != "" {
+		return u.Name, nil
+	}
+	return accounts.MaskPhone(u.Phone), nil
+}
+
+// PasscodeVerified reports whether the viewer may read the flow's documents
+// as far as the signing passcode (签署口令) is concerned: no passcode, the
+// initiator, or a party who entered it.
+func (s *Service) PasscodeVerified(ctx context.Context, f *ent.Flow) (bool, error) {
+	v := viewer.FromContext(ctx)
+	if !HasPasscode(f) || f.InitiatorID == v.UserID {
+		return true, nil
+	}
+	n, err := s.db.Participant.Query().
+		Where(participant.FlowID(f.ID), mine(v), participant.PasscodeVerifiedAtNotNil()).Count(viewer.System(ctx))
+	if err != nil {
+		return false, err
+	}
+	return n > 0, nil
+}
+
+// requirePasscode refuses the documents of a flow with a passcode to a party
+// who has not entered it.
+func (s *Service) requirePasscode(ctx context.Context, f *ent.Flow) error {
+	ok, err := s.PasscodeVerified(ctx, f)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errs.New(errs.Forbidden, "该合同设置了签署口令，请先输入签署口令再查看")
+	}
+	return nil
+}

@@ -71,7 +71,11 @@ func (s *Service) Send(ctx context.Context, id int) (*ent.Flow, error) {
 				return err
 			}
 		}
-		if err := tx.Flow.UpdateOne(f).SetStatus(flow.StatusSigning).SetSentAt(now).Exec(sys); err != nil {
+		initiator, err := s.displayName(ctx, tx.Client(), f.InitiatorID)
+		if err != nil {
+			return err
+		}
+		if err := tx.Flow.UpdateOne(f).SetStatus(flow.StatusSigning).SetSentAt(now).SetInitiatorName(initiator).Exec(sys); err != nil {
 			return fmt.Errorf("send: %w", err)
 		}
 		if _, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),

@@ -285,7 +285,8 @@ func (s *Service) VerifyPasscode(ctx context.Context, flowID int, passcode strin
 	if err != nil {
 		return err
 	}
-	p, err := s.db.Participant.Query().Where(participant.FlowID(f.ID), mine(v), participant.RoleEQ(participant.RoleSigner)).First(sys)
+	p, err := s.db.Participant.Query().Where(participant.FlowID(f.ID), mine(v)).
+		Order(ent.Asc(participant.FieldRole)).First(sys)
 	if ent.IsNotFound(err) {
 		return notFound()
 	}
@@ -306,7 +307,8 @@ func (s *Service) VerifyPasscode(ctx context.Context, flowID int, passcode strin
 		return errs.InvalidField("passcode", fmt.Sprintf("签署口令错误，还可尝试%d次", 4-p.PasscodeFailures))
 	}
 	return s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
-		if err := tx.Participant.UpdateOne(p).SetPasscodeVerifiedAt(s.now()).Exec(sys); err != nil {
+		// Every row of the viewer in this flow (signer and CC alike) is cleared.
+		if _, err := tx.Participant.Update().Where(participant.FlowID(f.ID), mine(v)).SetPasscodeVerifiedAt(s.now()).Save(sys); err != nil {
 			return err
 		}
 		_, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),

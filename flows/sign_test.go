@@ -226,3 +226,48 @@ func TestDecline(t *testing.T) {
 		}
 	})
 }
+
+func TestPasscode(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		e := setupSigning(t, b)
+		f, doc := e.draft(t, "保密协议")
+		code := "8426"
+		if _, err := e.svc.UpdateDraft(e.as("alice"), f.ID, flows.DraftInput{Name: "保密协议", Ordered: true, Passcode: &code}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Send(e.as("alice"), f.ID); err != nil {
+			t.Fatal(err)
+		}
+		f, _ = e.db.Flow.Get(e.as("bob"), f.ID)
+		if !flows.HasPasscode(f) || f.InitiatorName != "alice" {
+			t.Fatalf("flow: passcode %v, initiator %q", flows.HasPasscode(f), f.InitiatorName)
+		}
+		// The initiator reads; the signer must enter the passcode first.
+		if _, _, err := e.svc.DocumentPDF(e.as("alice"), doc.ID); err != nil {
+			t.Fatalf("initiator reads: %v", err)
+		}
+		_, _, err := e.svc.DocumentPDF(e.as("bob"), doc.ID)
+		wantCode(t, err, errs.Forbidden, "请先输入签署口令")
+		if ok, _ := e.svc.PasscodeVerified(e.as("bob"), f); ok {
+			t.Fatal("passcode verified before entering it")
+		}
+		_, _, err = e.svc.SendIntentCode(e.as("bob"), flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["bob"]})
+		wantCode(t, err, errs.Forbidden, "请先输入签署口令")
+		wantCode(t, e.svc.VerifyPasscode(e.as("bob"), f.ID, "0000"), errs.Invalid, "签署口令错误，还可尝试4次")
+		if err := e.svc.VerifyPasscode(e.as("bob"), f.ID, code); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.DocumentPDF(e.as("bob"), doc.ID); err != nil {
+			t.Fatalf("after the passcode: %v", err)
+		}
+		if ok, _ := e.svc.PasscodeVerified(e.as("bob"), f); !ok {
+			t.Fatal("passcode not recorded")
+		}
+		// Five wrong tries lock it for that party.
+		for i := 0; i < 5; i++ {
+			e.svc.VerifyPasscode(e.as("carol"), f.ID, "1111")
+		}
+		wantCode(t, e.svc.VerifyPasscode(e.as("carol"), f.ID, code), errs.RateLimited, "错误次数过多")
+		wantCode(t, e.svc.VerifyPasscode(e.as("mallory"), f.ID, code), errs.NotFound, "合同不存在")
+	})
+}

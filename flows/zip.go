@@ -86,6 +86,9 @@ func (s *Service) PrepareDownload(ctx context.Context, ids []int) (*Download, er
 		if batch && f.Status != flow.StatusCompleted {
 			return nil, errs.New(errs.Conflict, "批量下载仅限已完成的合同：《"+f.Name+"》"+statusLabel(f.Status))
 		}
+		if err := s.requirePasscode(ctx, f); err != nil {
+			return nil, err
+		}
 		prefix := ""
 		if batch {
 			prefix = uniqueName(names, safeName(f.Number+"_"+f.Name)) + "/"

@@ -69,7 +69,7 @@ func fileRoutes(r chi.Router, docs Documents, log *slog.Logger) {
 				}
 				w.Header().Set("Content-Type", "application/json; charset=utf-8")
 				w.WriteHeader(http.StatusCreated)
-				_ = json.NewEncoder(w).Encode(map[string]any{"id": doc.ID, "name": doc.Name, "pages": doc.Pages, "sha256": doc.OriginalSha256})
+				_ = json.NewEncoder(w).Encode(map[string]any{"id": strconv.Itoa(doc.ID), "name": doc.Name, "pages": doc.Pages, "sha256": doc.OriginalSha256})
 				return
 			}
 		}

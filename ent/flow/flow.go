@@ -38,6 +38,8 @@ const (
 	FieldPasscodeHash = "passcode_hash"
 	// FieldInitiatorID holds the string denoting the initiator_id field in the database.
 	FieldInitiatorID = "initiator_id"
+	// FieldInitiatorName holds the string denoting the initiator_name field in the database.
+	FieldInitiatorName = "initiator_name"
 	// FieldEnterpriseID holds the string denoting the enterprise_id field in the database.
 	FieldEnterpriseID = "enterprise_id"
 	// FieldSentAt holds the string denoting the sent_at field in the database.
@@ -101,6 +103,7 @@ var Columns = []string{
 	FieldDeadline,
 	FieldPasscodeHash,
 	FieldInitiatorID,
+	FieldInitiatorName,
 	FieldEnterpriseID,
 	FieldSentAt,
 	FieldFinishedAt,
@@ -138,6 +141,10 @@ var (
 	NameValidator func(string) error
 	// DefaultOrdered holds the default value on creation for the "ordered" field.
 	DefaultOrdered bool
+	// DefaultInitiatorName holds the default value on creation for the "initiator_name" field.
+	DefaultInitiatorName string
+	// InitiatorNameValidator is a validator for the "initiator_name" field. It is called by the builders before save.
+	InitiatorNameValidator func(string) error
 	// EndReasonValidator is a validator for the "end_reason" field. It is called by the builders before save.
 	EndReasonValidator func(string) error
 )
@@ -249,6 +256,11 @@ func ByDeadline(opts ...sql.OrderTermOption) OrderOption {
 // ByInitiatorID orders the results by the initiator_id field.
 func ByInitiatorID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldInitiatorID, opts...).ToFunc()
+}
+
+// ByInitiatorName orders the results by the initiator_name field.
+func ByInitiatorName(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldInitiatorName, opts...).ToFunc()
 }
 
 // ByEnterpriseID orders the results by the enterprise_id field.

@@ -95,6 +95,11 @@ func InitiatorID(v int) predicate.Flow {
 	return predicate.Flow(sql.FieldEQ(FieldInitiatorID, v))
 }
 
+// InitiatorName applies equality check predicate on the "initiator_name" field. It's identical to InitiatorNameEQ.
+func InitiatorName(v string) predicate.Flow {
+	return predicate.Flow(sql.FieldEQ(FieldInitiatorName, v))
+}
+
 // EnterpriseID applies equality check predicate on the "enterprise_id" field. It's identical to EnterpriseIDEQ.
 func EnterpriseID(v int) predicate.Flow {
 	return predicate.Flow(sql.FieldEQ(FieldEnterpriseID, v))
@@ -498,6 +503,71 @@ func InitiatorIDIn(vs ...int) predicate.Flow {
 // InitiatorIDNotIn applies the NotIn predicate on the "initiator_id" field.
 func InitiatorIDNotIn(vs ...int) predicate.Flow {
 	return predicate.Flow(sql.FieldNotIn(FieldInitiatorID, vs...))
+}
+
+// InitiatorNameEQ applies the EQ predicate on the "initiator_name" field.
+func InitiatorNameEQ(v string) predicate.Flow {
+	return predicate.Flow(sql.FieldEQ(FieldInitiatorName, v))
+}
+
+// InitiatorNameNEQ applies the NEQ predicate on the "initiator_name" field.
+func InitiatorNameNEQ(v string) predicate.Flow {
+	return predicate.Flow(sql.FieldNEQ(FieldInitiatorName, v))
+}
+
+// InitiatorNameIn applies the In predicate on the "initiator_name" field.
+func InitiatorNameIn(vs ...string) predicate.Flow {
+	return predicate.Flow(sql.FieldIn(FieldInitiatorName, vs...))
+}
+
+// InitiatorNameNotIn applies the NotIn predicate on the "initiator_name" field.
+func InitiatorNameNotIn(vs ...string) predicate.Flow {
+	return predicate.Flow(sql.FieldNotIn(FieldInitiatorName, vs...))
+}
+
+// InitiatorNameGT applies the GT predicate on the "initiator_name" field.
+func InitiatorNameGT(v string) predicate.Flow {
+	return predicate.Flow(sql.FieldGT(FieldInitiatorName, v))
+}
+
+// InitiatorNameGTE applies the GTE predicate on the "initiator_name" field.
+func InitiatorNameGTE(v string) predicate.Flow {
+	return predicate.Flow(sql.FieldGTE(FieldInitiatorName, v))
+}
+
+// InitiatorNameLT applies the LT predicate on the "initiator_name" field.
+func InitiatorNameLT(v string) predicate.Flow {
+	return predicate.Flow(sql.FieldLT(FieldInitiatorName, v))
+}
+
+// InitiatorNameLTE applies the LTE predicate on the "initiator_name" field.
+func InitiatorNameLTE(v string) predicate.Flow {
+	return predicate.Flow(sql.FieldLTE(FieldInitiatorName, v))
+}
+
+// InitiatorNameContains applies the Contains predicate on the "initiator_name" field.
+func InitiatorNameContains(v string) predicate.Flow {
+	return predicate.Flow(sql.FieldContains(FieldInitiatorName, v))
+}
+
+// InitiatorNameHasPrefix applies the HasPrefix predicate on the "initiator_name" field.
+func InitiatorNameHasPrefix(v string) predicate.Flow {
+	return predicate.Flow(sql.FieldHasPrefix(FieldInitiatorName, v))
+}
+
+// InitiatorNameHasSuffix applies the HasSuffix predicate on the "initiator_name" field.
+func InitiatorNameHasSuffix(v string) predicate.Flow {
+	return predicate.Flow(sql.FieldHasSuffix(FieldInitiatorName, v))
+}
+
+// InitiatorNameEqualFold applies the EqualFold predicate on the "initiator_name" field.
+func InitiatorNameEqualFold(v string) predicate.Flow {
+	return predicate.Flow(sql.FieldEqualFold(FieldInitiatorName, v))
+}
+
+// InitiatorNameContainsFold applies the ContainsFold predicate on the "initiator_name" field.
+func InitiatorNameContainsFold(v string) predicate.Flow {
+	return predicate.Flow(sql.FieldContainsFold(FieldInitiatorName, v))
 }
 
 // EnterpriseIDEQ applies the EQ predicate on the "enterprise_id" field.

@@ -424,6 +424,7 @@ var (
 		{Name: "ordered", Type: field.TypeBool, Default: true},
 		{Name: "deadline", Type: field.TypeTime, Nullable: true},
 		{Name: "passcode_hash", Type: field.TypeBytes, Nullable: true},
+		{Name: "initiator_name", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "enterprise_id", Type: field.TypeInt, Nullable: true},
 		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
 		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
@@ -439,7 +440,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "flows_users_initiator",
-				Columns:    []*schema.Column{FlowsColumns[15]},
+				Columns:    []*schema.Column{FlowsColumns[16]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -448,7 +449,7 @@ var (
 			{
 				Name:    "flow_initiator_id_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{FlowsColumns[15], FlowsColumns[6], FlowsColumns[1]},
+				Columns: []*schema.Column{FlowsColumns[16], FlowsColumns[6], FlowsColumns[1]},
 			},
 			{
 				Name:    "flow_status_deadline",

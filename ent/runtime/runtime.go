@@ -801,8 +801,14 @@ func init() {
 	flowDescOrdered := flowFields[4].Descriptor()
 	// flow.DefaultOrdered holds the default value on creation for the ordered field.
 	flow.DefaultOrdered = flowDescOrdered.Default.(bool)
+	// flowDescInitiatorName is the schema descriptor for initiator_name field.
+	flowDescInitiatorName := flowFields[8].Descriptor()
+	// flow.DefaultInitiatorName holds the default value on creation for the initiator_name field.
+	flow.DefaultInitiatorName = flowDescInitiatorName.Default.(string)
+	// flow.InitiatorNameValidator is a validator for the "initiator_name" field. It is called by the builders before save.
+	flow.InitiatorNameValidator = flowDescInitiatorName.Validators[0].(func(string) error)
 	// flowDescEndReason is the schema descriptor for end_reason field.
-	flowDescEndReason := flowFields[11].Descriptor()
+	flowDescEndReason := flowFields[12].Descriptor()
 	// flow.EndReasonValidator is a validator for the "end_reason" field. It is called by the builders before save.
 	flow.EndReasonValidator = flowDescEndReason.Validators[0].(func(string) error)
 	flowdocumentMixin := schema.FlowDocument{}.Mixin()

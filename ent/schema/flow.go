@@ -38,6 +38,8 @@ func (Flow) Fields() []ent.Field {
 		field.Time("deadline").Optional().Nillable().Annotations(entgql.OrderField("DEADLINE")),
 		field.Bytes("passcode_hash").Optional().Nillable().Sensitive().Annotations(entgql.Skip()),
 		field.Int("initiator_id").Immutable(),
+		field.String("initiator_name").Default("").MaxLen(64).
+			Comment("How the parties see the initiator: the verified name, or the masked phone; refreshed when sent"),
 		field.Int("enterprise_id").Optional().Nillable().Immutable().
 			Comment("The enterprise space the flow was sent from; nil for the personal space"),
 		field.Time("sent_at").Optional().Nillable().Annotations(entgql.OrderField("SENT_AT")),
