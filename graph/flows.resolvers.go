@@ -20,6 +20,11 @@ func (r *flowResolver) HasPasscode(ctx context.Context, obj *ent.Flow) (bool, er
 	return flows.HasPasscode(obj), nil
 }
 
+// PasscodeVerified is the resolver for the passcodeVerified field.
+func (r *flowResolver) PasscodeVerified(ctx context.Context, obj *ent.Flow) (bool, error) {
+	return r.Contracts.PasscodeVerified(ctx, obj)
+}
+
 // CreateFlow is the resolver for the createFlow field.
 func (r *mutationResolver) CreateFlow(ctx context.Context, input FlowDraftInput) (*ent.Flow, error) {
 	return r.Contracts.CreateDraft(ctx, draftInput(input))
