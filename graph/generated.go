@@ -291,28 +291,26 @@ type ComplexityRoot struct {
 	}
 
 	Flow struct {
-		CreatedAt        func(childComplexity int) int
-		Deadline         func(childComplexity int) int
-		Documents        func(childComplexity int) int
-		EndReason        func(childComplexity int) int
-		EnterpriseID     func(childComplexity int) int
-		Evidence         func(childComplexity int) int
-		Fields           func(childComplexity int) int
-		FinishedAt       func(childComplexity int) int
-		HasPasscode      func(childComplexity int) int
-		ID               func(childComplexity int) int
-		Initiator        func(childComplexity int) int
-		InitiatorID      func(childComplexity int) int
-		InitiatorName    func(childComplexity int) int
-		Name             func(childComplexity int) int
-		Number           func(childComplexity int) int
-		Ordered          func(childComplexity int) int
-		Participants     func(childComplexity int) int
-		PasscodeVerified func(childComplexity int) int
-		Scene            func(childComplexity int) int
-		SentAt           func(childComplexity int) int
-		Status           func(childComplexity int) int
-		UpdatedAt        func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		Deadline     func(childComplexity int) int
+		Documents    func(childComplexity int) int
+		EndReason    func(childComplexity int) int
+		EnterpriseID func(childComplexity int) int
+		Evidence     func(childComplexity int) int
+		Fields       func(childComplexity int) int
+		FinishedAt   func(childComplexity int) int
+		HasPasscode  func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Initiator    func(childComplexity int) int
+		InitiatorID  func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Number       func(childComplexity int) int
+		Ordered      func(childComplexity int) int
+		Participants func(childComplexity int) int
+		Scene        func(childComplexity int) int
+		SentAt       func(childComplexity int) int
+		Status       func(childComplexity int) int
+		UpdatedAt    func(childComplexity int) int
 	}
 
 	FlowConnection struct {
@@ -453,9 +451,12 @@ type ComplexityRoot struct {
 		BatchSignFlows                  func(childComplexity int, input BatchSignInput) int
 		BindUKey                        func(childComplexity int, input UKeySignatureInput) int
 		BindUKeyCertificate             func(childComplexity int, id int, certificate string) int
+		CancelUKeySign                  func(childComplexity int, pendingID int) int
 		ChangePassword                  func(childComplexity int, input ChangePasswordInput) int
 		ChangePhone                     func(childComplexity int, input ChangePhoneInput) int
 		CompleteFaceVerification        func(childComplexity int, id int) int
+		CompleteUKeyBatchSign           func(childComplexity int, input []*CompleteUKeySignInput) int
+		CompleteUKeySign                func(childComplexity int, input CompleteUKeySignInput) int
 		ConfirmCertApplication          func(childComplexity int, orderID int, code string, agreementAccepted bool) int
 		ConfirmCertOrder                func(childComplexity int, orderID int, input *ConfirmCertOrderInput) int
 		ContinueEnterpriseCertification func(childComplexity int, orderID int) int
@@ -479,6 +480,8 @@ type ComplexityRoot struct {
 		NewCaptcha                      func(childComplexity int) int
 		OpenSigningLink                 func(childComplexity int, input OpenSigningLinkInput) int
 		PayCertOrder                    func(childComplexity int, orderID int, channel certorder.PaymentChannel) int
+		PrepareUKeyBatchSign            func(childComplexity int, input UKeyBatchSignInput) int
+		PrepareUKeySign                 func(childComplexity int, input UKeySignFlowInput) int
 		RefreshCertOrder                func(childComplexity int, orderID int) int
 		Register                        func(childComplexity int, input RegisterInput) int
 		RejoinEnterprise                func(childComplexity int, id int, reason *string) int
@@ -505,6 +508,7 @@ type ComplexityRoot struct {
 		SendIntentCode                  func(childComplexity int, input SignFlowInput) int
 		SendSMSCode                     func(childComplexity int, input SendSMSCodeInput) int
 		SendSigningLinkCode             func(childComplexity int, code string) int
+		SendUKeyBatchIntentCode         func(childComplexity int, input UKeyBatchSignInput) int
 		SendUKeyUnbindCode              func(childComplexity int) int
 		SetSealEnabled                  func(childComplexity int, id int, enabled bool) int
 		SignFlow                        func(childComplexity int, input SignFlowInput) int
@@ -771,6 +775,14 @@ type ComplexityRoot struct {
 		Problems func(childComplexity int) int
 	}
 
+	UKeyBatchSignResult struct {
+		Code   func(childComplexity int) int
+		Error  func(childComplexity int) int
+		FlowID func(childComplexity int) int
+		Ok     func(childComplexity int) int
+		Step   func(childComplexity int) int
+	}
+
 	UKeyBinding struct {
 		BoundAt     func(childComplexity int) int
 		Fingerprint func(childComplexity int) int
@@ -778,6 +790,26 @@ type ComplexityRoot struct {
 		NotAfter    func(childComplexity int) int
 		Serial      func(childComplexity int) int
 		Subject     func(childComplexity int) int
+	}
+
+	UKeyDigest struct {
+		Certificate  func(childComplexity int) int
+		Digest       func(childComplexity int) int
+		DocumentID   func(childComplexity int) int
+		DocumentName func(childComplexity int) int
+		SealName     func(childComplexity int) int
+	}
+
+	UKeySignStep struct {
+		ContractName func(childComplexity int) int
+		Digests      func(childComplexity int) int
+		Done         func(childComplexity int) int
+		ExpiresAt    func(childComplexity int) int
+		Fingerprint  func(childComplexity int) int
+		Flow         func(childComplexity int) int
+		FlowID       func(childComplexity int) int
+		PendingID    func(childComplexity int) int
+		Round        func(childComplexity int) int
 	}
 
 	User struct {
@@ -813,7 +845,6 @@ type ContactGroupResolver interface {
 type FlowResolver interface {
 	Evidence(ctx context.Context, obj *ent.Flow) (*FlowEvidence, error)
 	HasPasscode(ctx context.Context, obj *ent.Flow) (bool, error)
-	PasscodeVerified(ctx context.Context, obj *ent.Flow) (bool, error)
 }
 type JoinRequestResolver interface {
 	EnterpriseName(ctx context.Context, obj *ent.JoinRequest) (string, error)
@@ -903,6 +934,12 @@ type MutationResolver interface {
 	BindUKey(ctx context.Context, input UKeySignatureInput) (*ent.UKeyBinding, error)
 	SendUKeyUnbindCode(ctx context.Context) (*SendSMSCodePayload, error)
 	UnbindUKey(ctx context.Context, input UnbindUKeyInput) (bool, error)
+	PrepareUKeySign(ctx context.Context, input UKeySignFlowInput) (*UKeySignStep, error)
+	CompleteUKeySign(ctx context.Context, input CompleteUKeySignInput) (*UKeySignStep, error)
+	CancelUKeySign(ctx context.Context, pendingID int) (bool, error)
+	SendUKeyBatchIntentCode(ctx context.Context, input UKeyBatchSignInput) (*BatchIntentCodePayload, error)
+	PrepareUKeyBatchSign(ctx context.Context, input UKeyBatchSignInput) ([]*UKeyBatchSignResult, error)
+	CompleteUKeyBatchSign(ctx context.Context, input []*CompleteUKeySignInput) ([]*UKeyBatchSignResult, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
@@ -2015,12 +2052,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Flow.InitiatorID(childComplexity), true
-	case "Flow.initiatorName":
-		if e.ComplexityRoot.Flow.InitiatorName == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Flow.InitiatorName(childComplexity), true
 	case "Flow.name":
 		if e.ComplexityRoot.Flow.Name == nil {
 			break
@@ -2045,12 +2076,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Flow.Participants(childComplexity), true
-	case "Flow.passcodeVerified":
-		if e.ComplexityRoot.Flow.PasscodeVerified == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Flow.PasscodeVerified(childComplexity), true
 	case "Flow.scene":
 		if e.ComplexityRoot.Flow.Scene == nil {
 			break
@@ -2707,6 +2732,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BindUKeyCertificate(childComplexity, args["id"].(int), args["certificate"].(string)), true
+	case "Mutation.cancelUKeySign":
+		if e.ComplexityRoot.Mutation.CancelUKeySign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelUKeySign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelUKeySign(childComplexity, args["pendingID"].(int)), true
 	case "Mutation.changePassword":
 		if e.ComplexityRoot.Mutation.ChangePassword == nil {
 			break
@@ -2740,6 +2776,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CompleteFaceVerification(childComplexity, args["id"].(int)), true
+	case "Mutation.completeUKeyBatchSign":
+		if e.ComplexityRoot.Mutation.CompleteUKeyBatchSign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_completeUKeyBatchSign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CompleteUKeyBatchSign(childComplexity, args["input"].([]*CompleteUKeySignInput)), true
+	case "Mutation.completeUKeySign":
+		if e.ComplexityRoot.Mutation.CompleteUKeySign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_completeUKeySign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CompleteUKeySign(childComplexity, args["input"].(CompleteUKeySignInput)), true
 	case "Mutation.confirmCertApplication":
 		if e.ComplexityRoot.Mutation.ConfirmCertApplication == nil {
 			break
@@ -2983,6 +3041,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PayCertOrder(childComplexity, args["orderId"].(int), args["channel"].(certorder.PaymentChannel)), true
+	case "Mutation.prepareUKeyBatchSign":
+		if e.ComplexityRoot.Mutation.PrepareUKeyBatchSign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_prepareUKeyBatchSign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PrepareUKeyBatchSign(childComplexity, args["input"].(UKeyBatchSignInput)), true
+	case "Mutation.prepareUKeySign":
+		if e.ComplexityRoot.Mutation.PrepareUKeySign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_prepareUKeySign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PrepareUKeySign(childComplexity, args["input"].(UKeySignFlowInput)), true
 	case "Mutation.refreshCertOrder":
 		if e.ComplexityRoot.Mutation.RefreshCertOrder == nil {
 			break
@@ -3269,6 +3349,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendSigningLinkCode(childComplexity, args["code"].(string)), true
+	case "Mutation.sendUKeyBatchIntentCode":
+		if e.ComplexityRoot.Mutation.SendUKeyBatchIntentCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendUKeyBatchIntentCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendUKeyBatchIntentCode(childComplexity, args["input"].(UKeyBatchSignInput)), true
 	case "Mutation.sendUKeyUnbindCode":
 		if e.ComplexityRoot.Mutation.SendUKeyUnbindCode == nil {
 			break
@@ -4663,6 +4754,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TrailVerification.Problems(childComplexity), true
 
+	case "UKeyBatchSignResult.code":
+		if e.ComplexityRoot.UKeyBatchSignResult.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeyBatchSignResult.Code(childComplexity), true
+	case "UKeyBatchSignResult.error":
+		if e.ComplexityRoot.UKeyBatchSignResult.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeyBatchSignResult.Error(childComplexity), true
+	case "UKeyBatchSignResult.flowID":
+		if e.ComplexityRoot.UKeyBatchSignResult.FlowID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeyBatchSignResult.FlowID(childComplexity), true
+	case "UKeyBatchSignResult.ok":
+		if e.ComplexityRoot.UKeyBatchSignResult.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeyBatchSignResult.Ok(childComplexity), true
+	case "UKeyBatchSignResult.step":
+		if e.ComplexityRoot.UKeyBatchSignResult.Step == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeyBatchSignResult.Step(childComplexity), true
+
 	case "UKeyBinding.boundAt":
 		if e.ComplexityRoot.UKeyBinding.BoundAt == nil {
 			break
@@ -4699,6 +4821,92 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UKeyBinding.Subject(childComplexity), true
+
+	case "UKeyDigest.certificate":
+		if e.ComplexityRoot.UKeyDigest.Certificate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeyDigest.Certificate(childComplexity), true
+	case "UKeyDigest.digest":
+		if e.ComplexityRoot.UKeyDigest.Digest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeyDigest.Digest(childComplexity), true
+	case "UKeyDigest.documentID":
+		if e.ComplexityRoot.UKeyDigest.DocumentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeyDigest.DocumentID(childComplexity), true
+	case "UKeyDigest.documentName":
+		if e.ComplexityRoot.UKeyDigest.DocumentName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeyDigest.DocumentName(childComplexity), true
+	case "UKeyDigest.sealName":
+		if e.ComplexityRoot.UKeyDigest.SealName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeyDigest.SealName(childComplexity), true
+
+	case "UKeySignStep.contractName":
+		if e.ComplexityRoot.UKeySignStep.ContractName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeySignStep.ContractName(childComplexity), true
+	case "UKeySignStep.digests":
+		if e.ComplexityRoot.UKeySignStep.Digests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeySignStep.Digests(childComplexity), true
+	case "UKeySignStep.done":
+		if e.ComplexityRoot.UKeySignStep.Done == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeySignStep.Done(childComplexity), true
+	case "UKeySignStep.expiresAt":
+		if e.ComplexityRoot.UKeySignStep.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeySignStep.ExpiresAt(childComplexity), true
+	case "UKeySignStep.fingerprint":
+		if e.ComplexityRoot.UKeySignStep.Fingerprint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeySignStep.Fingerprint(childComplexity), true
+	case "UKeySignStep.flow":
+		if e.ComplexityRoot.UKeySignStep.Flow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeySignStep.Flow(childComplexity), true
+	case "UKeySignStep.flowID":
+		if e.ComplexityRoot.UKeySignStep.FlowID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeySignStep.FlowID(childComplexity), true
+	case "UKeySignStep.pendingID":
+		if e.ComplexityRoot.UKeySignStep.PendingID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeySignStep.PendingID(childComplexity), true
+	case "UKeySignStep.round":
+		if e.ComplexityRoot.UKeySignStep.Round == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UKeySignStep.Round(childComplexity), true
 
 	case "User.agreements":
 		if e.ComplexityRoot.User.Agreements == nil {
@@ -4789,6 +4997,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CertificateWhereInput", ec.unmarshalInputCertificateWhereInput),
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
 			graphql.NewInputUnmarshaler("ChangePhoneInput", ec.unmarshalInputChangePhoneInput),
+			graphql.NewInputUnmarshaler("CompleteUKeySignInput", ec.unmarshalInputCompleteUKeySignInput),
 			graphql.NewInputUnmarshaler("ConfirmCertOrderInput", ec.unmarshalInputConfirmCertOrderInput),
 			graphql.NewInputUnmarshaler("ContactGroupWhereInput", ec.unmarshalInputContactGroupWhereInput),
 			graphql.NewInputUnmarshaler("ContactInput", ec.unmarshalInputContactInput),
@@ -4822,6 +5031,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SignFlowInput", ec.unmarshalInputSignFlowInput),
 			graphql.NewInputUnmarshaler("StartCertificationInput", ec.unmarshalInputStartCertificationInput),
 			graphql.NewInputUnmarshaler("StartRealNameInput", ec.unmarshalInputStartRealNameInput),
+			graphql.NewInputUnmarshaler("UKeyBatchSignInput", ec.unmarshalInputUKeyBatchSignInput),
+			graphql.NewInputUnmarshaler("UKeyDocumentSignatureInput", ec.unmarshalInputUKeyDocumentSignatureInput),
+			graphql.NewInputUnmarshaler("UKeySignFlowInput", ec.unmarshalInputUKeySignFlowInput),
 			graphql.NewInputUnmarshaler("UKeySignatureInput", ec.unmarshalInputUKeySignatureInput),
 			graphql.NewInputUnmarshaler("UnbindUKeyInput", ec.unmarshalInputUnbindUKeyInput),
 			graphql.NewInputUnmarshaler("UpdateOrganizationInput", ec.unmarshalInputUpdateOrganizationInput),
@@ -4918,7 +5130,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "accounts.graphql" "batch.graphql" "contacts.graphql" "documents.graphql" "ent.graphql" "enterprises.graphql" "flows.graphql" "identity.graphql" "progress.graphql" "schema.graphql" "ukey.graphql"
+//go:embed "accounts.graphql" "batch.graphql" "contacts.graphql" "documents.graphql" "ent.graphql" "enterprises.graphql" "flows.graphql" "identity.graphql" "progress.graphql" "schema.graphql" "ukey.graphql" "ukeysign.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -4941,6 +5153,7 @@ var sources = []*ast.Source{
 	{Name: "progress.graphql", Input: sourceData("progress.graphql"), BuiltIn: false},
 	{Name: "schema.graphql", Input: sourceData("schema.graphql"), BuiltIn: false},
 	{Name: "ukey.graphql", Input: sourceData("ukey.graphql"), BuiltIn: false},
+	{Name: "ukeysign.graphql", Input: sourceData("ukeysign.graphql"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -5418,8 +5631,6 @@ func (ec *executionContext) childFields_Flow(ctx context.Context, field graphql.
 		return ec.fieldContext_Flow_deadline(ctx, field)
 	case "initiatorID":
 		return ec.fieldContext_Flow_initiatorID(ctx, field)
-	case "initiatorName":
-		return ec.fieldContext_Flow_initiatorName(ctx, field)
 	case "enterpriseID":
 		return ec.fieldContext_Flow_enterpriseID(ctx, field)
 	case "sentAt":
@@ -5440,8 +5651,6 @@ func (ec *executionContext) childFields_Flow(ctx context.Context, field graphql.
 		return ec.fieldContext_Flow_evidence(ctx, field)
 	case "hasPasscode":
 		return ec.fieldContext_Flow_hasPasscode(ctx, field)
-	case "passcodeVerified":
-		return ec.fieldContext_Flow_passcodeVerified(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Flow", field.Name)
 }
@@ -6122,6 +6331,22 @@ func (ec *executionContext) childFields_TrailVerification(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type TrailVerification", field.Name)
 }
 
+func (ec *executionContext) childFields_UKeyBatchSignResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "flowID":
+		return ec.fieldContext_UKeyBatchSignResult_flowID(ctx, field)
+	case "ok":
+		return ec.fieldContext_UKeyBatchSignResult_ok(ctx, field)
+	case "step":
+		return ec.fieldContext_UKeyBatchSignResult_step(ctx, field)
+	case "error":
+		return ec.fieldContext_UKeyBatchSignResult_error(ctx, field)
+	case "code":
+		return ec.fieldContext_UKeyBatchSignResult_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UKeyBatchSignResult", field.Name)
+}
+
 func (ec *executionContext) childFields_UKeyBinding(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -6138,6 +6363,46 @@ func (ec *executionContext) childFields_UKeyBinding(ctx context.Context, field g
 		return ec.fieldContext_UKeyBinding_boundAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UKeyBinding", field.Name)
+}
+
+func (ec *executionContext) childFields_UKeyDigest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "documentID":
+		return ec.fieldContext_UKeyDigest_documentID(ctx, field)
+	case "documentName":
+		return ec.fieldContext_UKeyDigest_documentName(ctx, field)
+	case "digest":
+		return ec.fieldContext_UKeyDigest_digest(ctx, field)
+	case "certificate":
+		return ec.fieldContext_UKeyDigest_certificate(ctx, field)
+	case "sealName":
+		return ec.fieldContext_UKeyDigest_sealName(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UKeyDigest", field.Name)
+}
+
+func (ec *executionContext) childFields_UKeySignStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pendingID":
+		return ec.fieldContext_UKeySignStep_pendingID(ctx, field)
+	case "flowID":
+		return ec.fieldContext_UKeySignStep_flowID(ctx, field)
+	case "contractName":
+		return ec.fieldContext_UKeySignStep_contractName(ctx, field)
+	case "fingerprint":
+		return ec.fieldContext_UKeySignStep_fingerprint(ctx, field)
+	case "round":
+		return ec.fieldContext_UKeySignStep_round(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_UKeySignStep_expiresAt(ctx, field)
+	case "digests":
+		return ec.fieldContext_UKeySignStep_digests(ctx, field)
+	case "done":
+		return ec.fieldContext_UKeySignStep_done(ctx, field)
+	case "flow":
+		return ec.fieldContext_UKeySignStep_flow(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UKeySignStep", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6400,6 +6665,20 @@ func (ec *executionContext) field_Mutation_bindUKey_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelUKeySign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "pendingID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["pendingID"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_changePassword_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6439,6 +6718,34 @@ func (ec *executionContext) field_Mutation_completeFaceVerification_args(ctx con
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_completeUKeyBatchSign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) ([]*CompleteUKeySignInput, error) {
+			return ec.unmarshalNCompleteUKeySignInput2ᚕᚖsignetᚋgraphᚐCompleteUKeySignInputᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_completeUKeySign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CompleteUKeySignInput, error) {
+			return ec.unmarshalNCompleteUKeySignInput2signetᚋgraphᚐCompleteUKeySignInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -6797,6 +7104,34 @@ func (ec *executionContext) field_Mutation_payCertOrder_args(ctx context.Context
 		return nil, err
 	}
 	args["channel"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_prepareUKeyBatchSign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (UKeyBatchSignInput, error) {
+			return ec.unmarshalNUKeyBatchSignInput2signetᚋgraphᚐUKeyBatchSignInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_prepareUKeySign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (UKeySignFlowInput, error) {
+			return ec.unmarshalNUKeySignFlowInput2signetᚋgraphᚐUKeySignFlowInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -7217,6 +7552,20 @@ func (ec *executionContext) field_Mutation_sendSigningLinkCode_args(ctx context.
 		return nil, err
 	}
 	args["code"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendUKeyBatchIntentCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (UKeyBatchSignInput, error) {
+			return ec.unmarshalNUKeyBatchSignInput2signetᚋgraphᚐUKeyBatchSignInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -12068,29 +12417,6 @@ func (ec *executionContext) fieldContext_Flow_initiatorID(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Flow", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Flow_initiatorName(ctx context.Context, field graphql.CollectedField, obj *ent.Flow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Flow_initiatorName(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.InitiatorName, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Flow_initiatorName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Flow", field, false, false, "String")
-}
-
 func (ec *executionContext) _Flow_enterpriseID(ctx context.Context, field graphql.CollectedField, obj *ent.Flow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12363,29 +12689,6 @@ func (ec *executionContext) _Flow_hasPasscode(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Flow_hasPasscode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Flow", field, true, true, "Boolean")
-}
-
-func (ec *executionContext) _Flow_passcodeVerified(ctx context.Context, field graphql.CollectedField, obj *ent.Flow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Flow_passcodeVerified(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Flow().PasscodeVerified(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Flow_passcodeVerified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Flow", field, true, true, "Boolean")
 }
 
@@ -18006,6 +18309,270 @@ func (ec *executionContext) fieldContext_Mutation_unbindUKey(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_prepareUKeySign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_prepareUKeySign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PrepareUKeySign(ctx, fc.Args["input"].(UKeySignFlowInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *UKeySignStep) graphql.Marshaler {
+			return ec.marshalNUKeySignStep2ᚖsignetᚋgraphᚐUKeySignStep(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_prepareUKeySign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UKeySignStep(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_prepareUKeySign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_completeUKeySign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_completeUKeySign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CompleteUKeySign(ctx, fc.Args["input"].(CompleteUKeySignInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *UKeySignStep) graphql.Marshaler {
+			return ec.marshalNUKeySignStep2ᚖsignetᚋgraphᚐUKeySignStep(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_completeUKeySign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UKeySignStep(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_completeUKeySign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelUKeySign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelUKeySign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelUKeySign(ctx, fc.Args["pendingID"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelUKeySign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelUKeySign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendUKeyBatchIntentCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendUKeyBatchIntentCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendUKeyBatchIntentCode(ctx, fc.Args["input"].(UKeyBatchSignInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *BatchIntentCodePayload) graphql.Marshaler {
+			return ec.marshalNBatchIntentCodePayload2ᚖsignetᚋgraphᚐBatchIntentCodePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendUKeyBatchIntentCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BatchIntentCodePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendUKeyBatchIntentCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_prepareUKeyBatchSign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_prepareUKeyBatchSign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PrepareUKeyBatchSign(ctx, fc.Args["input"].(UKeyBatchSignInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UKeyBatchSignResult) graphql.Marshaler {
+			return ec.marshalNUKeyBatchSignResult2ᚕᚖsignetᚋgraphᚐUKeyBatchSignResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_prepareUKeyBatchSign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UKeyBatchSignResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_prepareUKeyBatchSign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_completeUKeyBatchSign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_completeUKeyBatchSign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CompleteUKeyBatchSign(ctx, fc.Args["input"].([]*CompleteUKeySignInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UKeyBatchSignResult) graphql.Marshaler {
+			return ec.marshalNUKeyBatchSignResult2ᚕᚖsignetᚋgraphᚐUKeyBatchSignResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_completeUKeyBatchSign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UKeyBatchSignResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_completeUKeyBatchSign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _MyEnterprises_certified(ctx context.Context, field graphql.CollectedField, obj *MyEnterprises) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22902,6 +23469,130 @@ func (ec *executionContext) fieldContext_TrailVerification_problems(_ context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _UKeyBatchSignResult_flowID(ctx context.Context, field graphql.CollectedField, obj *UKeyBatchSignResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeyBatchSignResult_flowID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FlowID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeyBatchSignResult_flowID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeyBatchSignResult", field, false, false, "ID")
+}
+
+func (ec *executionContext) _UKeyBatchSignResult_ok(ctx context.Context, field graphql.CollectedField, obj *UKeyBatchSignResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeyBatchSignResult_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeyBatchSignResult_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeyBatchSignResult", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _UKeyBatchSignResult_step(ctx context.Context, field graphql.CollectedField, obj *UKeyBatchSignResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeyBatchSignResult_step(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Step, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *UKeySignStep) graphql.Marshaler {
+			return ec.marshalOUKeySignStep2ᚖsignetᚋgraphᚐUKeySignStep(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UKeyBatchSignResult_step(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UKeyBatchSignResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UKeySignStep(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UKeyBatchSignResult_error(ctx context.Context, field graphql.CollectedField, obj *UKeyBatchSignResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeyBatchSignResult_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UKeyBatchSignResult_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeyBatchSignResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _UKeyBatchSignResult_code(ctx context.Context, field graphql.CollectedField, obj *UKeyBatchSignResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeyBatchSignResult_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UKeyBatchSignResult_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeyBatchSignResult", field, false, false, "String")
+}
+
 func (ec *executionContext) _UKeyBinding_id(ctx context.Context, field graphql.CollectedField, obj *ent.UKeyBinding) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23038,6 +23729,346 @@ func (ec *executionContext) _UKeyBinding_boundAt(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_UKeyBinding_boundAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UKeyBinding", field, false, false, "Time")
+}
+
+func (ec *executionContext) _UKeyDigest_documentID(ctx context.Context, field graphql.CollectedField, obj *UKeyDigest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeyDigest_documentID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DocumentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeyDigest_documentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeyDigest", field, false, false, "ID")
+}
+
+func (ec *executionContext) _UKeyDigest_documentName(ctx context.Context, field graphql.CollectedField, obj *UKeyDigest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeyDigest_documentName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DocumentName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeyDigest_documentName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeyDigest", field, false, false, "String")
+}
+
+func (ec *executionContext) _UKeyDigest_digest(ctx context.Context, field graphql.CollectedField, obj *UKeyDigest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeyDigest_digest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Digest, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeyDigest_digest(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeyDigest", field, false, false, "String")
+}
+
+func (ec *executionContext) _UKeyDigest_certificate(ctx context.Context, field graphql.CollectedField, obj *UKeyDigest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeyDigest_certificate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Certificate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeyDigest_certificate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeyDigest", field, false, false, "String")
+}
+
+func (ec *executionContext) _UKeyDigest_sealName(ctx context.Context, field graphql.CollectedField, obj *UKeyDigest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeyDigest_sealName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SealName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UKeyDigest_sealName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeyDigest", field, false, false, "String")
+}
+
+func (ec *executionContext) _UKeySignStep_pendingID(ctx context.Context, field graphql.CollectedField, obj *UKeySignStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeySignStep_pendingID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PendingID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UKeySignStep_pendingID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeySignStep", field, false, false, "ID")
+}
+
+func (ec *executionContext) _UKeySignStep_flowID(ctx context.Context, field graphql.CollectedField, obj *UKeySignStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeySignStep_flowID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FlowID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeySignStep_flowID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeySignStep", field, false, false, "ID")
+}
+
+func (ec *executionContext) _UKeySignStep_contractName(ctx context.Context, field graphql.CollectedField, obj *UKeySignStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeySignStep_contractName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContractName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeySignStep_contractName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeySignStep", field, false, false, "String")
+}
+
+func (ec *executionContext) _UKeySignStep_fingerprint(ctx context.Context, field graphql.CollectedField, obj *UKeySignStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeySignStep_fingerprint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fingerprint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeySignStep_fingerprint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeySignStep", field, false, false, "String")
+}
+
+func (ec *executionContext) _UKeySignStep_round(ctx context.Context, field graphql.CollectedField, obj *UKeySignStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeySignStep_round(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Round, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeySignStep_round(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeySignStep", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UKeySignStep_expiresAt(ctx context.Context, field graphql.CollectedField, obj *UKeySignStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeySignStep_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UKeySignStep_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeySignStep", field, false, false, "Time")
+}
+
+func (ec *executionContext) _UKeySignStep_digests(ctx context.Context, field graphql.CollectedField, obj *UKeySignStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeySignStep_digests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Digests, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UKeyDigest) graphql.Marshaler {
+			return ec.marshalNUKeyDigest2ᚕᚖsignetᚋgraphᚐUKeyDigestᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeySignStep_digests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UKeySignStep",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UKeyDigest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UKeySignStep_done(ctx context.Context, field graphql.CollectedField, obj *UKeySignStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeySignStep_done(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Done, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UKeySignStep_done(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UKeySignStep", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _UKeySignStep_flow(ctx context.Context, field graphql.CollectedField, obj *UKeySignStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UKeySignStep_flow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Flow, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Flow) graphql.Marshaler {
+			return ec.marshalOFlow2ᚖsignetᚋentᚐFlow(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UKeySignStep_flow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UKeySignStep",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Flow(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
@@ -29317,6 +30348,55 @@ func UnmarshalChangePhoneInput(ctx context.Context, raw any) (ChangePhoneInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCompleteUKeySignInput(ctx context.Context, obj any) (CompleteUKeySignInput, error) {
+	var it CompleteUKeySignInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"pendingID", "signatures"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "pendingID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pendingID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PendingID = data
+		case "signatures":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("signatures"))
+			data, err := ec.unmarshalNUKeyDocumentSignatureInput2ᚕᚖsignetᚋgraphᚐUKeyDocumentSignatureInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Signatures = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCompleteUKeySignInput unmarshals raw into the CompleteUKeySignInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCompleteUKeySignInput(ctx context.Context, raw any) (CompleteUKeySignInput, error) {
+	var out CompleteUKeySignInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CompleteUKeySignInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputConfirmCertOrderInput(ctx context.Context, obj any) (ConfirmCertOrderInput, error) {
 	var it ConfirmCertOrderInput
 	if obj == nil {
@@ -32479,7 +33559,7 @@ func (ec *executionContext) unmarshalInputFlowWhereInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "numberContains", "numberHasPrefix", "numberHasSuffix", "numberEqualFold", "numberContainsFold", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "scene", "sceneNEQ", "sceneIn", "sceneNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "ordered", "orderedNEQ", "deadline", "deadlineNEQ", "deadlineIn", "deadlineNotIn", "deadlineGT", "deadlineGTE", "deadlineLT", "deadlineLTE", "deadlineIsNil", "deadlineNotNil", "initiatorID", "initiatorIDNEQ", "initiatorIDIn", "initiatorIDNotIn", "initiatorName", "initiatorNameNEQ", "initiatorNameIn", "initiatorNameNotIn", "initiatorNameGT", "initiatorNameGTE", "initiatorNameLT", "initiatorNameLTE", "initiatorNameContains", "initiatorNameHasPrefix", "initiatorNameHasSuffix", "initiatorNameEqualFold", "initiatorNameContainsFold", "enterpriseID", "enterpriseIDNEQ", "enterpriseIDIn", "enterpriseIDNotIn", "enterpriseIDGT", "enterpriseIDGTE", "enterpriseIDLT", "enterpriseIDLTE", "enterpriseIDIsNil", "enterpriseIDNotNil", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "sentAtIsNil", "sentAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "endReason", "endReasonNEQ", "endReasonIn", "endReasonNotIn", "endReasonGT", "endReasonGTE", "endReasonLT", "endReasonLTE", "endReasonContains", "endReasonHasPrefix", "endReasonHasSuffix", "endReasonIsNil", "endReasonNotNil", "endReasonEqualFold", "endReasonContainsFold", "hasInitiator", "hasInitiatorWith", "hasDocuments", "hasDocumentsWith", "hasParticipants", "hasParticipantsWith", "hasFields", "hasFieldsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "numberContains", "numberHasPrefix", "numberHasSuffix", "numberEqualFold", "numberContainsFold", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "scene", "sceneNEQ", "sceneIn", "sceneNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "ordered", "orderedNEQ", "deadline", "deadlineNEQ", "deadlineIn", "deadlineNotIn", "deadlineGT", "deadlineGTE", "deadlineLT", "deadlineLTE", "deadlineIsNil", "deadlineNotNil", "initiatorID", "initiatorIDNEQ", "initiatorIDIn", "initiatorIDNotIn", "enterpriseID", "enterpriseIDNEQ", "enterpriseIDIn", "enterpriseIDNotIn", "enterpriseIDGT", "enterpriseIDGTE", "enterpriseIDLT", "enterpriseIDLTE", "enterpriseIDIsNil", "enterpriseIDNotNil", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "sentAtIsNil", "sentAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "endReason", "endReasonNEQ", "endReasonIn", "endReasonNotIn", "endReasonGT", "endReasonGTE", "endReasonLT", "endReasonLTE", "endReasonContains", "endReasonHasPrefix", "endReasonHasSuffix", "endReasonIsNil", "endReasonNotNil", "endReasonEqualFold", "endReasonContainsFold", "hasInitiator", "hasInitiatorWith", "hasDocuments", "hasDocumentsWith", "hasParticipants", "hasParticipantsWith", "hasFields", "hasFieldsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -33025,97 +34105,6 @@ func (ec *executionContext) unmarshalInputFlowWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.InitiatorIDNotIn = data
-		case "initiatorName":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorName"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.InitiatorName = data
-		case "initiatorNameNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.InitiatorNameNEQ = data
-		case "initiatorNameIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.InitiatorNameIn = data
-		case "initiatorNameNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.InitiatorNameNotIn = data
-		case "initiatorNameGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.InitiatorNameGT = data
-		case "initiatorNameGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.InitiatorNameGTE = data
-		case "initiatorNameLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.InitiatorNameLT = data
-		case "initiatorNameLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.InitiatorNameLTE = data
-		case "initiatorNameContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.InitiatorNameContains = data
-		case "initiatorNameHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.InitiatorNameHasPrefix = data
-		case "initiatorNameHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.InitiatorNameHasSuffix = data
-		case "initiatorNameEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.InitiatorNameEqualFold = data
-		case "initiatorNameContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.InitiatorNameContainsFold = data
 		case "enterpriseID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseID"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -41068,6 +42057,202 @@ func UnmarshalStartRealNameInput(ctx context.Context, raw any) (StartRealNameInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUKeyBatchSignInput(ctx context.Context, obj any) (UKeyBatchSignInput, error) {
+	var it UKeyBatchSignInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"flowIDs", "personalSealID", "enterpriseSealID", "code", "ukeyCertificate"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "flowIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("flowIDs"))
+			data, err := ec.unmarshalNID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FlowIDs = data
+		case "personalSealID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("personalSealID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PersonalSealID = data
+		case "enterpriseSealID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseSealID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseSealID = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "ukeyCertificate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ukeyCertificate"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UkeyCertificate = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUKeyBatchSignInput unmarshals raw into the UKeyBatchSignInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUKeyBatchSignInput(ctx context.Context, raw any) (UKeyBatchSignInput, error) {
+	var out UKeyBatchSignInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UKeyBatchSignInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUKeyDocumentSignatureInput(ctx context.Context, obj any) (UKeyDocumentSignatureInput, error) {
+	var it UKeyDocumentSignatureInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"documentID", "signature"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "documentID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("documentID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DocumentID = data
+		case "signature":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("signature"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Signature = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUKeyDocumentSignatureInput unmarshals raw into the UKeyDocumentSignatureInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUKeyDocumentSignatureInput(ctx context.Context, raw any) (UKeyDocumentSignatureInput, error) {
+	var out UKeyDocumentSignatureInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UKeyDocumentSignatureInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUKeySignFlowInput(ctx context.Context, obj any) (UKeySignFlowInput, error) {
+	var it UKeySignFlowInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"flowID", "personalSealID", "enterpriseSealID", "placements", "code", "ukeyCertificate"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "flowID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("flowID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FlowID = data
+		case "personalSealID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("personalSealID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PersonalSealID = data
+		case "enterpriseSealID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseSealID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnterpriseSealID = data
+		case "placements":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("placements"))
+			data, err := ec.unmarshalOPlacementInput2ᚕᚖsignetᚋgraphᚐPlacementInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Placements = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "ukeyCertificate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ukeyCertificate"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UkeyCertificate = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUKeySignFlowInput unmarshals raw into the UKeySignFlowInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUKeySignFlowInput(ctx context.Context, raw any) (UKeySignFlowInput, error) {
+	var out UKeySignFlowInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UKeySignFlowInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUKeySignatureInput(ctx context.Context, obj any) (UKeySignatureInput, error) {
 	var it UKeySignatureInput
 	if obj == nil {
@@ -43360,11 +44545,6 @@ func (ec *executionContext) _Flow(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "initiatorName":
-			out.Values[i] = ec._Flow_initiatorName(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
 		case "enterpriseID":
 			out.Values[i] = ec._Flow_enterpriseID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -43420,12 +44600,6 @@ func (ec *executionContext) _Flow(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Flow_hasPasscode(ctx, field, obj)
-				})
-		case "passcodeVerified":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Flow_passcodeVerified(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -44840,6 +46014,48 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "unbindUKey":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_unbindUKey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "prepareUKeySign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_prepareUKeySign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completeUKeySign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_completeUKeySign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelUKeySign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelUKeySign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendUKeyBatchIntentCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendUKeyBatchIntentCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "prepareUKeyBatchSign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_prepareUKeyBatchSign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completeUKeyBatchSign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_completeUKeyBatchSign(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -46398,6 +47614,59 @@ func (ec *executionContext) _TrailVerification(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var uKeyBatchSignResultImplementors = []string{"UKeyBatchSignResult"}
+
+func (ec *executionContext) _UKeyBatchSignResult(ctx context.Context, sel ast.SelectionSet, obj *UKeyBatchSignResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, uKeyBatchSignResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UKeyBatchSignResult")
+		case "flowID":
+			out.Values[i] = ec._UKeyBatchSignResult_flowID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ok":
+			out.Values[i] = ec._UKeyBatchSignResult_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "step":
+			out.Values[i] = ec._UKeyBatchSignResult_step(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._UKeyBatchSignResult_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._UKeyBatchSignResult_code(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var uKeyBindingImplementors = []string{"UKeyBinding"}
 
 func (ec *executionContext) _UKeyBinding(ctx context.Context, sel ast.SelectionSet, obj *ent.UKeyBinding) graphql.Marshaler {
@@ -46437,6 +47706,132 @@ func (ec *executionContext) _UKeyBinding(ctx context.Context, sel ast.SelectionS
 		case "boundAt":
 			out.Values[i] = ec._UKeyBinding_boundAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var uKeyDigestImplementors = []string{"UKeyDigest"}
+
+func (ec *executionContext) _UKeyDigest(ctx context.Context, sel ast.SelectionSet, obj *UKeyDigest) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, uKeyDigestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UKeyDigest")
+		case "documentID":
+			out.Values[i] = ec._UKeyDigest_documentID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "documentName":
+			out.Values[i] = ec._UKeyDigest_documentName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "digest":
+			out.Values[i] = ec._UKeyDigest_digest(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "certificate":
+			out.Values[i] = ec._UKeyDigest_certificate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sealName":
+			out.Values[i] = ec._UKeyDigest_sealName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var uKeySignStepImplementors = []string{"UKeySignStep"}
+
+func (ec *executionContext) _UKeySignStep(ctx context.Context, sel ast.SelectionSet, obj *UKeySignStep) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, uKeySignStepImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UKeySignStep")
+		case "pendingID":
+			out.Values[i] = ec._UKeySignStep_pendingID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "flowID":
+			out.Values[i] = ec._UKeySignStep_flowID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contractName":
+			out.Values[i] = ec._UKeySignStep_contractName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fingerprint":
+			out.Values[i] = ec._UKeySignStep_fingerprint(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "round":
+			out.Values[i] = ec._UKeySignStep_round(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._UKeySignStep_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "digests":
+			out.Values[i] = ec._UKeySignStep_digests(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "done":
+			out.Values[i] = ec._UKeySignStep_done(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "flow":
+			out.Values[i] = ec._UKeySignStep_flow(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -47234,6 +48629,30 @@ func (ec *executionContext) marshalNChangePhoneTicket2ᚖsignetᚋgraphᚐChange
 		return graphql.Null
 	}
 	return ec._ChangePhoneTicket(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCompleteUKeySignInput2signetᚋgraphᚐCompleteUKeySignInput(ctx context.Context, v any) (CompleteUKeySignInput, error) {
+	res, err := ec.unmarshalInputCompleteUKeySignInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCompleteUKeySignInput2ᚕᚖsignetᚋgraphᚐCompleteUKeySignInputᚄ(ctx context.Context, v any) ([]*CompleteUKeySignInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*CompleteUKeySignInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCompleteUKeySignInput2ᚖsignetᚋgraphᚐCompleteUKeySignInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNCompleteUKeySignInput2ᚖsignetᚋgraphᚐCompleteUKeySignInput(ctx context.Context, v any) (*CompleteUKeySignInput, error) {
+	res, err := ec.unmarshalInputCompleteUKeySignInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNContact2ᚖsignetᚋentᚐContact(ctx context.Context, sel ast.SelectionSet, v *ent.Contact) graphql.Marshaler {
@@ -48266,6 +49685,35 @@ func (ec *executionContext) marshalNTrailVerification2ᚖsignetᚋgraphᚐTrailV
 	return ec._TrailVerification(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNUKeyBatchSignInput2signetᚋgraphᚐUKeyBatchSignInput(ctx context.Context, v any) (UKeyBatchSignInput, error) {
+	res, err := ec.unmarshalInputUKeyBatchSignInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUKeyBatchSignResult2ᚕᚖsignetᚋgraphᚐUKeyBatchSignResultᚄ(ctx context.Context, sel ast.SelectionSet, v []*UKeyBatchSignResult) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUKeyBatchSignResult2ᚖsignetᚋgraphᚐUKeyBatchSignResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNUKeyBatchSignResult2ᚖsignetᚋgraphᚐUKeyBatchSignResult(ctx context.Context, sel ast.SelectionSet, v *UKeyBatchSignResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UKeyBatchSignResult!")
+		return graphql.Null
+	}
+	return ec._UKeyBatchSignResult(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNUKeyBinding2ᚕᚖsignetᚋentᚐUKeyBindingᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.UKeyBinding) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -48298,6 +49746,62 @@ func (ec *executionContext) unmarshalNUKeyChallengePurpose2signetᚋgraphᚐUKey
 
 func (ec *executionContext) marshalNUKeyChallengePurpose2signetᚋgraphᚐUKeyChallengePurpose(ctx context.Context, sel ast.SelectionSet, v UKeyChallengePurpose) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNUKeyDigest2ᚕᚖsignetᚋgraphᚐUKeyDigestᚄ(ctx context.Context, sel ast.SelectionSet, v []*UKeyDigest) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUKeyDigest2ᚖsignetᚋgraphᚐUKeyDigest(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNUKeyDigest2ᚖsignetᚋgraphᚐUKeyDigest(ctx context.Context, sel ast.SelectionSet, v *UKeyDigest) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UKeyDigest!")
+		return graphql.Null
+	}
+	return ec._UKeyDigest(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNUKeyDocumentSignatureInput2ᚕᚖsignetᚋgraphᚐUKeyDocumentSignatureInputᚄ(ctx context.Context, v any) ([]*UKeyDocumentSignatureInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*UKeyDocumentSignatureInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNUKeyDocumentSignatureInput2ᚖsignetᚋgraphᚐUKeyDocumentSignatureInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNUKeyDocumentSignatureInput2ᚖsignetᚋgraphᚐUKeyDocumentSignatureInput(ctx context.Context, v any) (*UKeyDocumentSignatureInput, error) {
+	res, err := ec.unmarshalInputUKeyDocumentSignatureInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUKeySignFlowInput2signetᚋgraphᚐUKeySignFlowInput(ctx context.Context, v any) (UKeySignFlowInput, error) {
+	res, err := ec.unmarshalInputUKeySignFlowInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUKeySignStep2ᚖsignetᚋgraphᚐUKeySignStep(ctx context.Context, sel ast.SelectionSet, v *UKeySignStep) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UKeySignStep!")
+		return graphql.Null
+	}
+	return ec._UKeySignStep(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUKeySignatureInput2signetᚋgraphᚐUKeySignatureInput(ctx context.Context, v any) (UKeySignatureInput, error) {
@@ -51051,6 +52555,13 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := graphql.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOUKeySignStep2ᚖsignetᚋgraphᚐUKeySignStep(ctx context.Context, sel ast.SelectionSet, v *UKeySignStep) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._UKeySignStep(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOUser2ᚖsignetᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {

@@ -151,6 +151,11 @@ type ChangePhoneTicket struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
+type CompleteUKeySignInput struct {
+	PendingID  int                           `json:"pendingID"`
+	Signatures []*UKeyDocumentSignatureInput `json:"signatures"`
+}
+
 // 确认订单时再次提供的完整卡号或账号（订单中只保存脱敏号码）。
 type ConfirmCertOrderInput struct {
 	LegalRepBankCard *string `json:"legalRepBankCard,omitempty"`
@@ -529,6 +534,75 @@ type TrailVerification struct {
 	LastSeq  int             `json:"lastSeq"`
 	LastHash string          `json:"lastHash"`
 	Problems []*TrailProblem `json:"problems"`
+}
+
+// UKey 批量签署：与 BatchSignInput 相同，允许 UKey 证书的印章。
+type UKeyBatchSignInput struct {
+	FlowIDs          []int `json:"flowIDs"`
+	PersonalSealID   *int  `json:"personalSealID,omitempty"`
+	EnterpriseSealID *int  `json:"enterpriseSealID,omitempty"`
+	// sendUKeyBatchIntentCode 发送的验证码
+	Code            *string `json:"code,omitempty"`
+	UkeyCertificate *string `json:"ukeyCertificate,omitempty"`
+}
+
+// UKey 批量签署中一份合同的结果。
+type UKeyBatchSignResult struct {
+	FlowID int  `json:"flowID"`
+	Ok     bool `json:"ok"`
+	// 待签名摘要或签署结果
+	Step  *UKeySignStep `json:"step,omitempty"`
+	Error *string       `json:"error,omitempty"`
+	Code  *string       `json:"code,omitempty"`
+}
+
+// One digest for the helper (sign_digest).
+type UKeyDigest struct {
+	DocumentID   int    `json:"documentID"`
+	DocumentName string `json:"documentName"`
+	// 待签名摘要（SHA-256，base64），原样交给证书应用环境
+	Digest string `json:"digest"`
+	// 须使用的证书指纹（与证书应用环境 list_certificates 一致）
+	Certificate string  `json:"certificate"`
+	SealName    *string `json:"sealName,omitempty"`
+}
+
+type UKeyDocumentSignatureInput struct {
+	DocumentID int `json:"documentID"`
+	// 证书应用环境返回的签名值（base64）
+	Signature string `json:"signature"`
+}
+
+// UKey 签署：与 signFlow 相同的印章、位置与意愿认证验证码（sendIntentCode 发送）。
+// 印章证书为 UKey（企业 UKey 托管，一key一章或一key多章）时在 UKey 上签名；
+// 指定 ukeyCertificate 时，个人签名/印章位置使用本人已绑定的 UKey 证书签名。
+type UKeySignFlowInput struct {
+	FlowID           int               `json:"flowID"`
+	PersonalSealID   *int              `json:"personalSealID,omitempty"`
+	EnterpriseSealID *int              `json:"enterpriseSealID,omitempty"`
+	Placements       []*PlacementInput `json:"placements,omitempty"`
+	// 意愿认证验证码
+	Code *string `json:"code,omitempty"`
+	// 本人已绑定的个人 UKey 证书指纹（SHA-256，十六进制），用于个人签名/印章位置
+	UkeyCertificate *string `json:"ukeyCertificate,omitempty"`
+}
+
+// Where a UKey signature stands.
+type UKeySignStep struct {
+	// completeUKeySign / cancelUKeySign 使用；已完成时为空
+	PendingID *int `json:"pendingID,omitempty"`
+	FlowID    int  `json:"flowID"`
+	// 证书应用环境显示的合同名称与文件指纹（与意愿认证短信一致）
+	ContractName string `json:"contractName"`
+	Fingerprint  string `json:"fingerprint"`
+	// 第几轮（同一文件上每个签署位置一轮）
+	Round     int        `json:"round"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// 待签名摘要；为空表示已完成
+	Digests []*UKeyDigest `json:"digests"`
+	Done    bool          `json:"done"`
+	// 签署完成后的合同
+	Flow *ent.Flow `json:"flow,omitempty"`
 }
 
 // The helper's answer to a challenge.
