@@ -291,26 +291,28 @@ type ComplexityRoot struct {
 	}
 
 	Flow struct {
-		CreatedAt    func(childComplexity int) int
-		Deadline     func(childComplexity int) int
-		Documents    func(childComplexity int) int
-		EndReason    func(childComplexity int) int
-		EnterpriseID func(childComplexity int) int
-		Evidence     func(childComplexity int) int
-		Fields       func(childComplexity int) int
-		FinishedAt   func(childComplexity int) int
-		HasPasscode  func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Initiator    func(childComplexity int) int
-		InitiatorID  func(childComplexity int) int
-		Name         func(childComplexity int) int
-		Number       func(childComplexity int) int
-		Ordered      func(childComplexity int) int
-		Participants func(childComplexity int) int
-		Scene        func(childComplexity int) int
-		SentAt       func(childComplexity int) int
-		Status       func(childComplexity int) int
-		UpdatedAt    func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Deadline         func(childComplexity int) int
+		Documents        func(childComplexity int) int
+		EndReason        func(childComplexity int) int
+		EnterpriseID     func(childComplexity int) int
+		Evidence         func(childComplexity int) int
+		Fields           func(childComplexity int) int
+		FinishedAt       func(childComplexity int) int
+		HasPasscode      func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Initiator        func(childComplexity int) int
+		InitiatorID      func(childComplexity int) int
+		InitiatorName    func(childComplexity int) int
+		Name             func(childComplexity int) int
+		Number           func(childComplexity int) int
+		Ordered          func(childComplexity int) int
+		Participants     func(childComplexity int) int
+		PasscodeVerified func(childComplexity int) int
+		Scene            func(childComplexity int) int
+		SentAt           func(childComplexity int) int
+		Status           func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
 	}
 
 	FlowConnection struct {
@@ -845,6 +847,7 @@ type ContactGroupResolver interface {
 type FlowResolver interface {
 	Evidence(ctx context.Context, obj *ent.Flow) (*FlowEvidence, error)
 	HasPasscode(ctx context.Context, obj *ent.Flow) (bool, error)
+	PasscodeVerified(ctx context.Context, obj *ent.Flow) (bool, error)
 }
 type JoinRequestResolver interface {
 	EnterpriseName(ctx context.Context, obj *ent.JoinRequest) (string, error)
@@ -2052,6 +2055,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Flow.InitiatorID(childComplexity), true
+	case "Flow.initiatorName":
+		if e.ComplexityRoot.Flow.InitiatorName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Flow.InitiatorName(childComplexity), true
 	case "Flow.name":
 		if e.ComplexityRoot.Flow.Name == nil {
 			break
@@ -2076,6 +2085,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Flow.Participants(childComplexity), true
+	case "Flow.passcodeVerified":
+		if e.ComplexityRoot.Flow.PasscodeVerified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Flow.PasscodeVerified(childComplexity), true
 	case "Flow.scene":
 		if e.ComplexityRoot.Flow.Scene == nil {
 			break
@@ -5631,6 +5646,8 @@ func (ec *executionContext) childFields_Flow(ctx context.Context, field graphql.
 		return ec.fieldContext_Flow_deadline(ctx, field)
 	case "initiatorID":
 		return ec.fieldContext_Flow_initiatorID(ctx, field)
+	case "initiatorName":
+		return ec.fieldContext_Flow_initiatorName(ctx, field)
 	case "enterpriseID":
 		return ec.fieldContext_Flow_enterpriseID(ctx, field)
 	case "sentAt":
@@ -5651,6 +5668,8 @@ func (ec *executionContext) childFields_Flow(ctx context.Context, field graphql.
 		return ec.fieldContext_Flow_evidence(ctx, field)
 	case "hasPasscode":
 		return ec.fieldContext_Flow_hasPasscode(ctx, field)
+	case "passcodeVerified":
+		return ec.fieldContext_Flow_passcodeVerified(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Flow", field.Name)
 }
@@ -12417,6 +12436,29 @@ func (ec *executionContext) fieldContext_Flow_initiatorID(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Flow", field, false, false, "ID")
 }
 
+func (ec *executionContext) _Flow_initiatorName(ctx context.Context, field graphql.CollectedField, obj *ent.Flow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Flow_initiatorName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InitiatorName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Flow_initiatorName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Flow", field, false, false, "String")
+}
+
 func (ec *executionContext) _Flow_enterpriseID(ctx context.Context, field graphql.CollectedField, obj *ent.Flow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12689,6 +12731,29 @@ func (ec *executionContext) _Flow_hasPasscode(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Flow_hasPasscode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Flow", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Flow_passcodeVerified(ctx context.Context, field graphql.CollectedField, obj *ent.Flow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Flow_passcodeVerified(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Flow().PasscodeVerified(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Flow_passcodeVerified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Flow", field, true, true, "Boolean")
 }
 
@@ -33559,7 +33624,7 @@ func (ec *executionContext) unmarshalInputFlowWhereInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "numberContains", "numberHasPrefix", "numberHasSuffix", "numberEqualFold", "numberContainsFold", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "scene", "sceneNEQ", "sceneIn", "sceneNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "ordered", "orderedNEQ", "deadline", "deadlineNEQ", "deadlineIn", "deadlineNotIn", "deadlineGT", "deadlineGTE", "deadlineLT", "deadlineLTE", "deadlineIsNil", "deadlineNotNil", "initiatorID", "initiatorIDNEQ", "initiatorIDIn", "initiatorIDNotIn", "enterpriseID", "enterpriseIDNEQ", "enterpriseIDIn", "enterpriseIDNotIn", "enterpriseIDGT", "enterpriseIDGTE", "enterpriseIDLT", "enterpriseIDLTE", "enterpriseIDIsNil", "enterpriseIDNotNil", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "sentAtIsNil", "sentAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "endReason", "endReasonNEQ", "endReasonIn", "endReasonNotIn", "endReasonGT", "endReasonGTE", "endReasonLT", "endReasonLTE", "endReasonContains", "endReasonHasPrefix", "endReasonHasSuffix", "endReasonIsNil", "endReasonNotNil", "endReasonEqualFold", "endReasonContainsFold", "hasInitiator", "hasInitiatorWith", "hasDocuments", "hasDocumentsWith", "hasParticipants", "hasParticipantsWith", "hasFields", "hasFieldsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "numberContains", "numberHasPrefix", "numberHasSuffix", "numberEqualFold", "numberContainsFold", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "scene", "sceneNEQ", "sceneIn", "sceneNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "ordered", "orderedNEQ", "deadline", "deadlineNEQ", "deadlineIn", "deadlineNotIn", "deadlineGT", "deadlineGTE", "deadlineLT", "deadlineLTE", "deadlineIsNil", "deadlineNotNil", "initiatorID", "initiatorIDNEQ", "initiatorIDIn", "initiatorIDNotIn", "initiatorName", "initiatorNameNEQ", "initiatorNameIn", "initiatorNameNotIn", "initiatorNameGT", "initiatorNameGTE", "initiatorNameLT", "initiatorNameLTE", "initiatorNameContains", "initiatorNameHasPrefix", "initiatorNameHasSuffix", "initiatorNameEqualFold", "initiatorNameContainsFold", "enterpriseID", "enterpriseIDNEQ", "enterpriseIDIn", "enterpriseIDNotIn", "enterpriseIDGT", "enterpriseIDGTE", "enterpriseIDLT", "enterpriseIDLTE", "enterpriseIDIsNil", "enterpriseIDNotNil", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "sentAtIsNil", "sentAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "endReason", "endReasonNEQ", "endReasonIn", "endReasonNotIn", "endReasonGT", "endReasonGTE", "endReasonLT", "endReasonLTE", "endReasonContains", "endReasonHasPrefix", "endReasonHasSuffix", "endReasonIsNil", "endReasonNotNil", "endReasonEqualFold", "endReasonContainsFold", "hasInitiator", "hasInitiatorWith", "hasDocuments", "hasDocumentsWith", "hasParticipants", "hasParticipantsWith", "hasFields", "hasFieldsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -34105,6 +34170,97 @@ func (ec *executionContext) unmarshalInputFlowWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.InitiatorIDNotIn = data
+		case "initiatorName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InitiatorName = data
+		case "initiatorNameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InitiatorNameNEQ = data
+		case "initiatorNameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InitiatorNameIn = data
+		case "initiatorNameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InitiatorNameNotIn = data
+		case "initiatorNameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InitiatorNameGT = data
+		case "initiatorNameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InitiatorNameGTE = data
+		case "initiatorNameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InitiatorNameLT = data
+		case "initiatorNameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InitiatorNameLTE = data
+		case "initiatorNameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InitiatorNameContains = data
+		case "initiatorNameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InitiatorNameHasPrefix = data
+		case "initiatorNameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InitiatorNameHasSuffix = data
+		case "initiatorNameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InitiatorNameEqualFold = data
+		case "initiatorNameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatorNameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InitiatorNameContainsFold = data
 		case "enterpriseID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enterpriseID"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -44545,6 +44701,11 @@ func (ec *executionContext) _Flow(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "initiatorName":
+			out.Values[i] = ec._Flow_initiatorName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "enterpriseID":
 			out.Values[i] = ec._Flow_enterpriseID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -44600,6 +44761,12 @@ func (ec *executionContext) _Flow(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Flow_hasPasscode(ctx, field, obj)
+				})
+		case "passcodeVerified":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Flow_passcodeVerified(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
