@@ -137,8 +137,9 @@ func (s *Service) enterpriseName(ctx context.Context, id int) (string, error) {
 
 // parseCertificate reads one X.509 certificate, PEM or DER.
 func parseCertificate(data []byte) (*x509.Certificate, error) {
-	data = bytes.TrimSpace(data)
-	if b, _ := pem.Decode(data); b != nil {
+	// Only PEM may carry surrounding whitespace: trimming DER could cut a
+	// final byte that happens to look like a space.
+	if b, _ := pem.Decode(bytes.TrimSpace(data)); b != nil {
 		if b.Type != "CERTIFICATE" {
 			return nil, errs.InvalidField("certificate", "请上传X.509证书（PEM或DER）")
 		}
