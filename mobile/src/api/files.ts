@@ -5,6 +5,7 @@
 import { ApiError, fromGraphQLErrors, MESSAGE_INTERNAL, toApiError, type GraphQLErrorLike } from './errors'
 import { tokens as pageTokens, type TokenStore } from './token'
 import type { PageSize } from './flows'
+import type { Verification } from './verification'
 
 export interface UploadedDocument {
   id: string
@@ -88,6 +89,22 @@ export function createFiles(opts: FilesOptions = {}) {
       if (!res.ok) throw await failure(res)
       if (!(res.headers.get('Content-Type') ?? '').includes('zip')) return null
       return { data: await res.blob(), fileName: dispositionName(res.headers.get('Content-Disposition')) ?? '合同.zip' }
+    },
+    /**
+     * verify sends a PDF to POST /files/verify (with the token when signed
+     * in, so the report names the viewer's flow the file belongs to).
+     */
+    async verify(file: Blob, fileName: string): Promise<Verification> {
+      const form = new FormData()
+      form.append('file', file, fileName)
+      let res: Response
+      try {
+        res = await doFetch('/files/verify', { method: 'POST', headers: auth(), body: form })
+      } catch (e) {
+        throw toApiError(e)
+      }
+      if (!res.ok) throw await failure(res)
+      return (await res.json()) as Verification
     },
     /** pdf reads a document's current revision. */
     async pdf(documentID: string): Promise<ArrayBuffer> {
