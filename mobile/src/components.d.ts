@@ -20,6 +20,7 @@ declare module 'vue' {
     RouterView: typeof import('vue-router')['RouterView']
     SignFlow: typeof import('./components/SignFlow.vue')['default']
     SmsCodeField: typeof import('./components/SmsCodeField.vue')['default']
+    UKeyHelperPanel: typeof import('./components/UKeyHelperPanel.vue')['default']
     UKeyLogin: typeof import('./components/UKeyLogin.vue')['default']
     UnderConstruction: typeof import('./components/UnderConstruction.vue')['default']
     VanActionSheet: typeof import('vant/es')['ActionSheet']
