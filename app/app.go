@@ -32,6 +32,7 @@ import (
 	"signet/identity"
 	"signet/jobs"
 	"signet/mobile"
+	"signet/pairing"
 	"signet/server"
 	"signet/sms"
 	"signet/trust"
@@ -63,6 +64,8 @@ type App struct {
 	// Contacts are the users' address books (联系人, USR-2).
 	Contacts  *contacts.Service
 	Sandboxes *Sandboxes
+	// Pairing is QR handwriting capture and personal seals (app/pairing.go).
+	Pairing *pairing.Service
 }
 
 // Options adjust New for tests.
@@ -186,6 +189,9 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	if err := a.buildFlows(provider, opts.Now); err != nil {
 		return err
 	}
+	if err := a.buildPairing(opts.Now); err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -194,7 +200,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		Dev: cfg.Dev(), BaseURL: cfg.BaseURL, AllowedOrigins: cfg.AllowedOrigins, TrustedProxies: cfg.TrustedProxies,
 		Logger: a.Logger,
 		Schema: graph.NewSchema(&graph.Resolver{DB: a.DB.Client, Accounts: acc,
-			Identity: a.Identity, Enterprises: a.Enterprises, Contracts: a.Flows, ContactBook: a.Contacts}),
+			Identity: a.Identity, Enterprises: a.Enterprises, Contracts: a.Flows, ContactBook: a.Contacts, Pairings: a.Pairing}),
 		Accounts:      acc,
 		Ready:         func(ctx context.Context) error { return a.DB.SQL.PingContext(ctx) },
 		Outbox:        a.Outbox,
@@ -208,6 +214,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		Sandbox:   sandbox,
 
 		UKeyHelperDir: ukeyHelperDir(),
+		Pairing:       a.Pairing,
 	})
 	return nil
 }

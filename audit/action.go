@@ -69,6 +69,12 @@ const (
 	CertificateRenewed  Action = "certificate.renewed"
 	CertificateRevoked  Action = "certificate.revoked"
 	CertificateBound    Action = "certificate.ukey_bound"
+
+	// Personal seals and QR pairing (on the user's chain, UserChain; package pairing).
+	PairingCreated      Action = "pairing.created"
+	HandwritingCaptured Action = "seal.handwriting_captured"
+	SealDefaultSet      Action = "seal.default_set"
+	SealDeleted         Action = "seal.deleted"
 )
 
 var actionLabels = map[Action]string{
@@ -130,6 +136,11 @@ var actionLabels = map[Action]string{
 	CertificateRenewed:  "续期证书",
 	CertificateRevoked:  "吊销证书",
 	CertificateBound:    "绑定UKey证书",
+
+	PairingCreated:      "生成手写签名二维码",
+	HandwritingCaptured: "添加手写签名",
+	SealDefaultSet:      "设置默认印章",
+	SealDeleted:         "删除印章",
 }
 
 // Known reports whether a is in the vocabulary.

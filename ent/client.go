@@ -29,6 +29,7 @@ import (
 	"signet/ent/loginattempt"
 	"signet/ent/membership"
 	"signet/ent/outboxmessage"
+	"signet/ent/pairingsession"
 	"signet/ent/participant"
 	"signet/ent/pendingsignature"
 	"signet/ent/seal"
@@ -91,6 +92,8 @@ type Client struct {
 	Membership *MembershipClient
 	// OutboxMessage is the client for interacting with the OutboxMessage builders.
 	OutboxMessage *OutboxMessageClient
+	// PairingSession is the client for interacting with the PairingSession builders.
+	PairingSession *PairingSessionClient
 	// Participant is the client for interacting with the Participant builders.
 	Participant *ParticipantClient
 	// PendingSignature is the client for interacting with the PendingSignature builders.
@@ -144,6 +147,7 @@ func (c *Client) init() {
 	c.LoginAttempt = NewLoginAttemptClient(c.config)
 	c.Membership = NewMembershipClient(c.config)
 	c.OutboxMessage = NewOutboxMessageClient(c.config)
+	c.PairingSession = NewPairingSessionClient(c.config)
 	c.Participant = NewParticipantClient(c.config)
 	c.PendingSignature = NewPendingSignatureClient(c.config)
 	c.SMSCode = NewSMSCodeClient(c.config)
@@ -266,6 +270,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		LoginAttempt:         NewLoginAttemptClient(cfg),
 		Membership:           NewMembershipClient(cfg),
 		OutboxMessage:        NewOutboxMessageClient(cfg),
+		PairingSession:       NewPairingSessionClient(cfg),
 		Participant:          NewParticipantClient(cfg),
 		PendingSignature:     NewPendingSignatureClient(cfg),
 		SMSCode:              NewSMSCodeClient(cfg),
@@ -315,6 +320,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		LoginAttempt:         NewLoginAttemptClient(cfg),
 		Membership:           NewMembershipClient(cfg),
 		OutboxMessage:        NewOutboxMessageClient(cfg),
+		PairingSession:       NewPairingSessionClient(cfg),
 		Participant:          NewParticipantClient(cfg),
 		PendingSignature:     NewPendingSignatureClient(cfg),
 		SMSCode:              NewSMSCodeClient(cfg),
@@ -359,7 +365,7 @@ func (c *Client) Use(hooks ...Hook) {
 		c.AgreementAcceptance, c.AuditEvent, c.AuditHead, c.Captcha, c.CertDocument,
 		c.CertOrder, c.Certificate, c.Contact, c.ContactGroup, c.Credential,
 		c.Enterprise, c.Flow, c.FlowDocument, c.IdentityVerification, c.JoinRequest,
-		c.LoginAttempt, c.Membership, c.OutboxMessage, c.Participant,
+		c.LoginAttempt, c.Membership, c.OutboxMessage, c.PairingSession, c.Participant,
 		c.PendingSignature, c.SMSCode, c.Seal, c.SealGrant, c.Session, c.SessionSpace,
 		c.SignField, c.SigningLink, c.UKeyBinding, c.UKeyChallenge, c.User,
 	} {
@@ -374,7 +380,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.AgreementAcceptance, c.AuditEvent, c.AuditHead, c.Captcha, c.CertDocument,
 		c.CertOrder, c.Certificate, c.Contact, c.ContactGroup, c.Credential,
 		c.Enterprise, c.Flow, c.FlowDocument, c.IdentityVerification, c.JoinRequest,
-		c.LoginAttempt, c.Membership, c.OutboxMessage, c.Participant,
+		c.LoginAttempt, c.Membership, c.OutboxMessage, c.PairingSession, c.Participant,
 		c.PendingSignature, c.SMSCode, c.Seal, c.SealGrant, c.Session, c.SessionSpace,
 		c.SignField, c.SigningLink, c.UKeyBinding, c.UKeyChallenge, c.User,
 	} {
@@ -421,6 +427,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Membership.mutate(ctx, m)
 	case *OutboxMessageMutation:
 		return c.OutboxMessage.mutate(ctx, m)
+	case *PairingSessionMutation:
+		return c.PairingSession.mutate(ctx, m)
 	case *ParticipantMutation:
 		return c.Participant.mutate(ctx, m)
 	case *PendingSignatureMutation:
@@ -3230,6 +3238,140 @@ func (c *OutboxMessageClient) mutate(ctx context.Context, m *OutboxMessageMutati
 	}
 }
 
+// PairingSessionClient is a client for the PairingSession schema.
+type PairingSessionClient struct {
+	config
+}
+
+// NewPairingSessionClient returns a client for the PairingSession from the given config.
+func NewPairingSessionClient(c config) *PairingSessionClient {
+	return &PairingSessionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `pairingsession.Hooks(f(g(h())))`.
+func (c *PairingSessionClient) Use(hooks ...Hook) {
+	c.hooks.PairingSession = append(c.hooks.PairingSession, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `pairingsession.Intercept(f(g(h())))`.
+func (c *PairingSessionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PairingSession = append(c.inters.PairingSession, interceptors...)
+}
+
+// Create returns a builder for creating a PairingSession entity.
+func (c *PairingSessionClient) Create() *PairingSessionCreate {
+	mutation := newPairingSessionMutation(c.config, OpCreate)
+	return &PairingSessionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PairingSession entities.
+func (c *PairingSessionClient) CreateBulk(builders ...*PairingSessionCreate) *PairingSessionCreateBulk {
+	return &PairingSessionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PairingSessionClient) MapCreateBulk(slice any, setFunc func(*PairingSessionCreate, int)) *PairingSessionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PairingSessionCreateBulk{err: fmt.Errorf("calling to PairingSessionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PairingSessionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PairingSessionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PairingSession.
+func (c *PairingSessionClient) Update() *PairingSessionUpdate {
+	mutation := newPairingSessionMutation(c.config, OpUpdate)
+	return &PairingSessionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PairingSessionClient) UpdateOne(_m *PairingSession) *PairingSessionUpdateOne {
+	mutation := newPairingSessionMutation(c.config, OpUpdateOne, withPairingSession(_m))
+	return &PairingSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PairingSessionClient) UpdateOneID(id int) *PairingSessionUpdateOne {
+	mutation := newPairingSessionMutation(c.config, OpUpdateOne, withPairingSessionID(id))
+	return &PairingSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PairingSession.
+func (c *PairingSessionClient) Delete() *PairingSessionDelete {
+	mutation := newPairingSessionMutation(c.config, OpDelete)
+	return &PairingSessionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PairingSessionClient) DeleteOne(_m *PairingSession) *PairingSessionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PairingSessionClient) DeleteOneID(id int) *PairingSessionDeleteOne {
+	builder := c.Delete().Where(pairingsession.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PairingSessionDeleteOne{builder}
+}
+
+// Query returns a query builder for PairingSession.
+func (c *PairingSessionClient) Query() *PairingSessionQuery {
+	return &PairingSessionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePairingSession},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PairingSession entity by its id.
+func (c *PairingSessionClient) Get(ctx context.Context, id int) (*PairingSession, error) {
+	return c.Query().Where(pairingsession.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PairingSessionClient) GetX(ctx context.Context, id int) *PairingSession {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PairingSessionClient) Hooks() []Hook {
+	hooks := c.hooks.PairingSession
+	return append(hooks[:len(hooks):len(hooks)], pairingsession.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PairingSessionClient) Interceptors() []Interceptor {
+	return c.inters.PairingSession
+}
+
+func (c *PairingSessionClient) mutate(ctx context.Context, m *PairingSessionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PairingSessionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PairingSessionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PairingSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PairingSessionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PairingSession mutation op: %q", m.Op())
+	}
+}
+
 // ParticipantClient is a client for the Participant schema.
 type ParticipantClient struct {
 	config
@@ -5164,15 +5306,17 @@ type (
 		AgreementAcceptance, AuditEvent, AuditHead, Captcha, CertDocument, CertOrder,
 		Certificate, Contact, ContactGroup, Credential, Enterprise, Flow, FlowDocument,
 		IdentityVerification, JoinRequest, LoginAttempt, Membership, OutboxMessage,
-		Participant, PendingSignature, SMSCode, Seal, SealGrant, Session, SessionSpace,
-		SignField, SigningLink, UKeyBinding, UKeyChallenge, User []ent.Hook
+		PairingSession, Participant, PendingSignature, SMSCode, Seal, SealGrant,
+		Session, SessionSpace, SignField, SigningLink, UKeyBinding, UKeyChallenge,
+		User []ent.Hook
 	}
 	inters struct {
 		AgreementAcceptance, AuditEvent, AuditHead, Captcha, CertDocument, CertOrder,
 		Certificate, Contact, ContactGroup, Credential, Enterprise, Flow, FlowDocument,
 		IdentityVerification, JoinRequest, LoginAttempt, Membership, OutboxMessage,
-		Participant, PendingSignature, SMSCode, Seal, SealGrant, Session, SessionSpace,
-		SignField, SigningLink, UKeyBinding, UKeyChallenge, User []ent.Interceptor
+		PairingSession, Participant, PendingSignature, SMSCode, Seal, SealGrant,
+		Session, SessionSpace, SignField, SigningLink, UKeyBinding, UKeyChallenge,
+		User []ent.Interceptor
 	}
 )
 

@@ -25,6 +25,7 @@ import (
 	"signet/ent/loginattempt"
 	"signet/ent/membership"
 	"signet/ent/outboxmessage"
+	"signet/ent/pairingsession"
 	"signet/ent/participant"
 	"signet/ent/pendingsignature"
 	"signet/ent/seal"
@@ -120,6 +121,7 @@ func checkColumn(t, c string) error {
 			loginattempt.Table:         loginattempt.ValidColumn,
 			membership.Table:           membership.ValidColumn,
 			outboxmessage.Table:        outboxmessage.ValidColumn,
+			pairingsession.Table:       pairingsession.ValidColumn,
 			participant.Table:          participant.ValidColumn,
 			pendingsignature.Table:     pendingsignature.ValidColumn,
 			smscode.Table:              smscode.ValidColumn,

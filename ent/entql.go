@@ -21,6 +21,7 @@ import (
 	"signet/ent/loginattempt"
 	"signet/ent/membership"
 	"signet/ent/outboxmessage"
+	"signet/ent/pairingsession"
 	"signet/ent/participant"
 	"signet/ent/pendingsignature"
 	"signet/ent/predicate"
@@ -43,7 +44,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 30)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 31)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   agreementacceptance.Table,
@@ -471,6 +472,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   pairingsession.Table,
+			Columns: pairingsession.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: pairingsession.FieldID,
+			},
+		},
+		Type: "PairingSession",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			pairingsession.FieldCreatedAt: {Type: field.TypeTime, Column: pairingsession.FieldCreatedAt},
+			pairingsession.FieldUpdatedAt: {Type: field.TypeTime, Column: pairingsession.FieldUpdatedAt},
+			pairingsession.FieldTokenHash: {Type: field.TypeString, Column: pairingsession.FieldTokenHash},
+			pairingsession.FieldUserID:    {Type: field.TypeInt, Column: pairingsession.FieldUserID},
+			pairingsession.FieldPurpose:   {Type: field.TypeEnum, Column: pairingsession.FieldPurpose},
+			pairingsession.FieldExpiresAt: {Type: field.TypeTime, Column: pairingsession.FieldExpiresAt},
+			pairingsession.FieldUsedAt:    {Type: field.TypeTime, Column: pairingsession.FieldUsedAt},
+			pairingsession.FieldSealID:    {Type: field.TypeInt, Column: pairingsession.FieldSealID},
+			pairingsession.FieldStrokes:   {Type: field.TypeBytes, Column: pairingsession.FieldStrokes},
+			pairingsession.FieldIP:        {Type: field.TypeString, Column: pairingsession.FieldIP},
+			pairingsession.FieldUserAgent: {Type: field.TypeString, Column: pairingsession.FieldUserAgent},
+		},
+	}
+	graph.Nodes[19] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   participant.Table,
 			Columns: participant.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -503,7 +528,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			participant.FieldHiddenAt:           {Type: field.TypeTime, Column: participant.FieldHiddenAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pendingsignature.Table,
 			Columns: pendingsignature.Columns,
@@ -528,7 +553,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pendingsignature.FieldFinishedAt:    {Type: field.TypeTime, Column: pendingsignature.FieldFinishedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   smscode.Table,
 			Columns: smscode.Columns,
@@ -550,7 +575,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			smscode.FieldConsumedAt: {Type: field.TypeTime, Column: smscode.FieldConsumedAt},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   seal.Table,
 			Columns: seal.Columns,
@@ -578,7 +603,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			seal.FieldVoidedReason:  {Type: field.TypeString, Column: seal.FieldVoidedReason},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   sealgrant.Table,
 			Columns: sealgrant.Columns,
@@ -603,7 +628,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			sealgrant.FieldRevokedReason:  {Type: field.TypeString, Column: sealgrant.FieldRevokedReason},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -626,7 +651,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldRevokedAt:  {Type: field.TypeTime, Column: session.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   sessionspace.Table,
 			Columns: sessionspace.Columns,
@@ -643,7 +668,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			sessionspace.FieldEnterpriseID: {Type: field.TypeInt, Column: sessionspace.FieldEnterpriseID},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signfield.Table,
 			Columns: signfield.Columns,
@@ -667,7 +692,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signfield.FieldAppliedRevision: {Type: field.TypeInt, Column: signfield.FieldAppliedRevision},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signinglink.Table,
 			Columns: signinglink.Columns,
@@ -684,7 +709,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signinglink.FieldExpiresAt:     {Type: field.TypeTime, Column: signinglink.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ukeybinding.Table,
 			Columns: ukeybinding.Columns,
@@ -706,7 +731,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ukeybinding.FieldBoundAt:     {Type: field.TypeTime, Column: ukeybinding.FieldBoundAt},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ukeychallenge.Table,
 			Columns: ukeychallenge.Columns,
@@ -728,7 +753,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ukeychallenge.FieldUsedAt:    {Type: field.TypeTime, Column: ukeychallenge.FieldUsedAt},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -3269,6 +3294,101 @@ func (f *OutboxMessageFilter) WhereCreatedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PairingSessionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PairingSessionQuery builder.
+func (_q *PairingSessionQuery) Filter() *PairingSessionFilter {
+	return &PairingSessionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PairingSessionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PairingSessionMutation builder.
+func (m *PairingSessionMutation) Filter() *PairingSessionFilter {
+	return &PairingSessionFilter{config: m.config, predicateAdder: m}
+}
+
+// PairingSessionFilter provides a generic filtering capability at runtime for PairingSessionQuery.
+type PairingSessionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PairingSessionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *PairingSessionFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(pairingsession.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PairingSessionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(pairingsession.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *PairingSessionFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(pairingsession.FieldUpdatedAt))
+}
+
+// WhereTokenHash applies the entql string predicate on the token_hash field.
+func (f *PairingSessionFilter) WhereTokenHash(p entql.StringP) {
+	f.Where(p.Field(pairingsession.FieldTokenHash))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *PairingSessionFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(pairingsession.FieldUserID))
+}
+
+// WherePurpose applies the entql string predicate on the purpose field.
+func (f *PairingSessionFilter) WherePurpose(p entql.StringP) {
+	f.Where(p.Field(pairingsession.FieldPurpose))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *PairingSessionFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(pairingsession.FieldExpiresAt))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *PairingSessionFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(pairingsession.FieldUsedAt))
+}
+
+// WhereSealID applies the entql int predicate on the seal_id field.
+func (f *PairingSessionFilter) WhereSealID(p entql.IntP) {
+	f.Where(p.Field(pairingsession.FieldSealID))
+}
+
+// WhereStrokes applies the entql []byte predicate on the strokes field.
+func (f *PairingSessionFilter) WhereStrokes(p entql.BytesP) {
+	f.Where(p.Field(pairingsession.FieldStrokes))
+}
+
+// WhereIP applies the entql string predicate on the ip field.
+func (f *PairingSessionFilter) WhereIP(p entql.StringP) {
+	f.Where(p.Field(pairingsession.FieldIP))
+}
+
+// WhereUserAgent applies the entql string predicate on the user_agent field.
+func (f *PairingSessionFilter) WhereUserAgent(p entql.StringP) {
+	f.Where(p.Field(pairingsession.FieldUserAgent))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ParticipantQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3297,7 +3417,7 @@ type ParticipantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ParticipantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3484,7 +3604,7 @@ type PendingSignatureFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PendingSignatureFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3584,7 +3704,7 @@ type SMSCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SMSCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3669,7 +3789,7 @@ type SealFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SealFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3826,7 +3946,7 @@ type SealGrantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SealGrantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3968,7 +4088,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4072,7 +4192,7 @@ type SessionSpaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionSpaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4160,7 +4280,7 @@ type SignFieldFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SignFieldFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4297,7 +4417,7 @@ type SigningLinkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SigningLinkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4371,7 +4491,7 @@ type UKeyBindingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UKeyBindingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4470,7 +4590,7 @@ type UKeyChallengeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UKeyChallengeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4555,7 +4675,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

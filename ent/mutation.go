@@ -24,6 +24,7 @@ import (
 	"signet/ent/loginattempt"
 	"signet/ent/membership"
 	"signet/ent/outboxmessage"
+	"signet/ent/pairingsession"
 	"signet/ent/participant"
 	"signet/ent/pendingsignature"
 	"signet/ent/predicate"
@@ -72,6 +73,7 @@ const (
 	TypeLoginAttempt         = "LoginAttempt"
 	TypeMembership           = "Membership"
 	TypeOutboxMessage        = "OutboxMessage"
+	TypePairingSession       = "PairingSession"
 	TypeParticipant          = "Participant"
 	TypePendingSignature     = "PendingSignature"
 	TypeSMSCode              = "SMSCode"
@@ -18543,6 +18545,1040 @@ func (m *OutboxMessageMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *OutboxMessageMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown OutboxMessage edge %s", name)
+}
+
+// PairingSessionMutation represents an operation that mutates the PairingSession nodes in the graph.
+type PairingSessionMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	created_at    *time.Time
+	updated_at    *time.Time
+	token_hash    *string
+	user_id       *int
+	adduser_id    *int
+	purpose       *pairingsession.Purpose
+	expires_at    *time.Time
+	used_at       *time.Time
+	seal_id       *int
+	addseal_id    *int
+	strokes       *[]byte
+	ip            *string
+	user_agent    *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*PairingSession, error)
+	predicates    []predicate.PairingSession
+}
+
+var _ ent.Mutation = (*PairingSessionMutation)(nil)
+
+// pairingsessionOption allows management of the mutation configuration using functional options.
+type pairingsessionOption func(*PairingSessionMutation)
+
+// newPairingSessionMutation creates new mutation for the PairingSession entity.
+func newPairingSessionMutation(c config, op Op, opts ...pairingsessionOption) *PairingSessionMutation {
+	m := &PairingSessionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePairingSession,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPairingSessionID sets the ID field of the mutation.
+func withPairingSessionID(id int) pairingsessionOption {
+	return func(m *PairingSessionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PairingSession
+		)
+		m.oldValue = func(ctx context.Context) (*PairingSession, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PairingSession.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPairingSession sets the old PairingSession of the mutation.
+func withPairingSession(node *PairingSession) pairingsessionOption {
+	return func(m *PairingSessionMutation) {
+		m.oldValue = func(context.Context) (*PairingSession, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PairingSessionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PairingSessionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PairingSessionMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PairingSessionMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PairingSession.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PairingSessionMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PairingSessionMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the PairingSession entity.
+// If the PairingSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingSessionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PairingSessionMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *PairingSessionMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *PairingSessionMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the PairingSession entity.
+// If the PairingSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingSessionMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *PairingSessionMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetTokenHash sets the "token_hash" field.
+func (m *PairingSessionMutation) SetTokenHash(s string) {
+	m.token_hash = &s
+}
+
+// TokenHash returns the value of the "token_hash" field in the mutation.
+func (m *PairingSessionMutation) TokenHash() (r string, exists bool) {
+	v := m.token_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTokenHash returns the old "token_hash" field's value of the PairingSession entity.
+// If the PairingSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingSessionMutation) OldTokenHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTokenHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTokenHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTokenHash: %w", err)
+	}
+	return oldValue.TokenHash, nil
+}
+
+// ResetTokenHash resets all changes to the "token_hash" field.
+func (m *PairingSessionMutation) ResetTokenHash() {
+	m.token_hash = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *PairingSessionMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *PairingSessionMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the PairingSession entity.
+// If the PairingSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingSessionMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *PairingSessionMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *PairingSessionMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *PairingSessionMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+}
+
+// SetPurpose sets the "purpose" field.
+func (m *PairingSessionMutation) SetPurpose(pa pairingsession.Purpose) {
+	m.purpose = &pa
+}
+
+// Purpose returns the value of the "purpose" field in the mutation.
+func (m *PairingSessionMutation) Purpose() (r pairingsession.Purpose, exists bool) {
+	v := m.purpose
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPurpose returns the old "purpose" field's value of the PairingSession entity.
+// If the PairingSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingSessionMutation) OldPurpose(ctx context.Context) (v pairingsession.Purpose, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPurpose is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPurpose requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPurpose: %w", err)
+	}
+	return oldValue.Purpose, nil
+}
+
+// ResetPurpose resets all changes to the "purpose" field.
+func (m *PairingSessionMutation) ResetPurpose() {
+	m.purpose = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *PairingSessionMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *PairingSessionMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the PairingSession entity.
+// If the PairingSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingSessionMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *PairingSessionMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// SetUsedAt sets the "used_at" field.
+func (m *PairingSessionMutation) SetUsedAt(t time.Time) {
+	m.used_at = &t
+}
+
+// UsedAt returns the value of the "used_at" field in the mutation.
+func (m *PairingSessionMutation) UsedAt() (r time.Time, exists bool) {
+	v := m.used_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsedAt returns the old "used_at" field's value of the PairingSession entity.
+// If the PairingSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingSessionMutation) OldUsedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsedAt: %w", err)
+	}
+	return oldValue.UsedAt, nil
+}
+
+// ClearUsedAt clears the value of the "used_at" field.
+func (m *PairingSessionMutation) ClearUsedAt() {
+	m.used_at = nil
+	m.clearedFields[pairingsession.FieldUsedAt] = struct{}{}
+}
+
+// UsedAtCleared returns if the "used_at" field was cleared in this mutation.
+func (m *PairingSessionMutation) UsedAtCleared() bool {
+	_, ok := m.clearedFields[pairingsession.FieldUsedAt]
+	return ok
+}
+
+// ResetUsedAt resets all changes to the "used_at" field.
+func (m *PairingSessionMutation) ResetUsedAt() {
+	m.used_at = nil
+	delete(m.clearedFields, pairingsession.FieldUsedAt)
+}
+
+// SetSealID sets the "seal_id" field.
+func (m *PairingSessionMutation) SetSealID(i int) {
+	m.seal_id = &i
+	m.addseal_id = nil
+}
+
+// SealID returns the value of the "seal_id" field in the mutation.
+func (m *PairingSessionMutation) SealID() (r int, exists bool) {
+	v := m.seal_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSealID returns the old "seal_id" field's value of the PairingSession entity.
+// If the PairingSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingSessionMutation) OldSealID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSealID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSealID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSealID: %w", err)
+	}
+	return oldValue.SealID, nil
+}
+
+// AddSealID adds i to the "seal_id" field.
+func (m *PairingSessionMutation) AddSealID(i int) {
+	if m.addseal_id != nil {
+		*m.addseal_id += i
+	} else {
+		m.addseal_id = &i
+	}
+}
+
+// AddedSealID returns the value that was added to the "seal_id" field in this mutation.
+func (m *PairingSessionMutation) AddedSealID() (r int, exists bool) {
+	v := m.addseal_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearSealID clears the value of the "seal_id" field.
+func (m *PairingSessionMutation) ClearSealID() {
+	m.seal_id = nil
+	m.addseal_id = nil
+	m.clearedFields[pairingsession.FieldSealID] = struct{}{}
+}
+
+// SealIDCleared returns if the "seal_id" field was cleared in this mutation.
+func (m *PairingSessionMutation) SealIDCleared() bool {
+	_, ok := m.clearedFields[pairingsession.FieldSealID]
+	return ok
+}
+
+// ResetSealID resets all changes to the "seal_id" field.
+func (m *PairingSessionMutation) ResetSealID() {
+	m.seal_id = nil
+	m.addseal_id = nil
+	delete(m.clearedFields, pairingsession.FieldSealID)
+}
+
+// SetStrokes sets the "strokes" field.
+func (m *PairingSessionMutation) SetStrokes(b []byte) {
+	m.strokes = &b
+}
+
+// Strokes returns the value of the "strokes" field in the mutation.
+func (m *PairingSessionMutation) Strokes() (r []byte, exists bool) {
+	v := m.strokes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStrokes returns the old "strokes" field's value of the PairingSession entity.
+// If the PairingSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingSessionMutation) OldStrokes(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStrokes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStrokes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStrokes: %w", err)
+	}
+	return oldValue.Strokes, nil
+}
+
+// ClearStrokes clears the value of the "strokes" field.
+func (m *PairingSessionMutation) ClearStrokes() {
+	m.strokes = nil
+	m.clearedFields[pairingsession.FieldStrokes] = struct{}{}
+}
+
+// StrokesCleared returns if the "strokes" field was cleared in this mutation.
+func (m *PairingSessionMutation) StrokesCleared() bool {
+	_, ok := m.clearedFields[pairingsession.FieldStrokes]
+	return ok
+}
+
+// ResetStrokes resets all changes to the "strokes" field.
+func (m *PairingSessionMutation) ResetStrokes() {
+	m.strokes = nil
+	delete(m.clearedFields, pairingsession.FieldStrokes)
+}
+
+// SetIP sets the "ip" field.
+func (m *PairingSessionMutation) SetIP(s string) {
+	m.ip = &s
+}
+
+// IP returns the value of the "ip" field in the mutation.
+func (m *PairingSessionMutation) IP() (r string, exists bool) {
+	v := m.ip
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIP returns the old "ip" field's value of the PairingSession entity.
+// If the PairingSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingSessionMutation) OldIP(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIP is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIP requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIP: %w", err)
+	}
+	return oldValue.IP, nil
+}
+
+// ClearIP clears the value of the "ip" field.
+func (m *PairingSessionMutation) ClearIP() {
+	m.ip = nil
+	m.clearedFields[pairingsession.FieldIP] = struct{}{}
+}
+
+// IPCleared returns if the "ip" field was cleared in this mutation.
+func (m *PairingSessionMutation) IPCleared() bool {
+	_, ok := m.clearedFields[pairingsession.FieldIP]
+	return ok
+}
+
+// ResetIP resets all changes to the "ip" field.
+func (m *PairingSessionMutation) ResetIP() {
+	m.ip = nil
+	delete(m.clearedFields, pairingsession.FieldIP)
+}
+
+// SetUserAgent sets the "user_agent" field.
+func (m *PairingSessionMutation) SetUserAgent(s string) {
+	m.user_agent = &s
+}
+
+// UserAgent returns the value of the "user_agent" field in the mutation.
+func (m *PairingSessionMutation) UserAgent() (r string, exists bool) {
+	v := m.user_agent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserAgent returns the old "user_agent" field's value of the PairingSession entity.
+// If the PairingSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PairingSessionMutation) OldUserAgent(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserAgent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserAgent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserAgent: %w", err)
+	}
+	return oldValue.UserAgent, nil
+}
+
+// ClearUserAgent clears the value of the "user_agent" field.
+func (m *PairingSessionMutation) ClearUserAgent() {
+	m.user_agent = nil
+	m.clearedFields[pairingsession.FieldUserAgent] = struct{}{}
+}
+
+// UserAgentCleared returns if the "user_agent" field was cleared in this mutation.
+func (m *PairingSessionMutation) UserAgentCleared() bool {
+	_, ok := m.clearedFields[pairingsession.FieldUserAgent]
+	return ok
+}
+
+// ResetUserAgent resets all changes to the "user_agent" field.
+func (m *PairingSessionMutation) ResetUserAgent() {
+	m.user_agent = nil
+	delete(m.clearedFields, pairingsession.FieldUserAgent)
+}
+
+// Where appends a list predicates to the PairingSessionMutation builder.
+func (m *PairingSessionMutation) Where(ps ...predicate.PairingSession) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PairingSessionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PairingSessionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PairingSession, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PairingSessionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PairingSessionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PairingSession).
+func (m *PairingSessionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PairingSessionMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.created_at != nil {
+		fields = append(fields, pairingsession.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, pairingsession.FieldUpdatedAt)
+	}
+	if m.token_hash != nil {
+		fields = append(fields, pairingsession.FieldTokenHash)
+	}
+	if m.user_id != nil {
+		fields = append(fields, pairingsession.FieldUserID)
+	}
+	if m.purpose != nil {
+		fields = append(fields, pairingsession.FieldPurpose)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, pairingsession.FieldExpiresAt)
+	}
+	if m.used_at != nil {
+		fields = append(fields, pairingsession.FieldUsedAt)
+	}
+	if m.seal_id != nil {
+		fields = append(fields, pairingsession.FieldSealID)
+	}
+	if m.strokes != nil {
+		fields = append(fields, pairingsession.FieldStrokes)
+	}
+	if m.ip != nil {
+		fields = append(fields, pairingsession.FieldIP)
+	}
+	if m.user_agent != nil {
+		fields = append(fields, pairingsession.FieldUserAgent)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PairingSessionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case pairingsession.FieldCreatedAt:
+		return m.CreatedAt()
+	case pairingsession.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case pairingsession.FieldTokenHash:
+		return m.TokenHash()
+	case pairingsession.FieldUserID:
+		return m.UserID()
+	case pairingsession.FieldPurpose:
+		return m.Purpose()
+	case pairingsession.FieldExpiresAt:
+		return m.ExpiresAt()
+	case pairingsession.FieldUsedAt:
+		return m.UsedAt()
+	case pairingsession.FieldSealID:
+		return m.SealID()
+	case pairingsession.FieldStrokes:
+		return m.Strokes()
+	case pairingsession.FieldIP:
+		return m.IP()
+	case pairingsession.FieldUserAgent:
+		return m.UserAgent()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PairingSessionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case pairingsession.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case pairingsession.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case pairingsession.FieldTokenHash:
+		return m.OldTokenHash(ctx)
+	case pairingsession.FieldUserID:
+		return m.OldUserID(ctx)
+	case pairingsession.FieldPurpose:
+		return m.OldPurpose(ctx)
+	case pairingsession.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case pairingsession.FieldUsedAt:
+		return m.OldUsedAt(ctx)
+	case pairingsession.FieldSealID:
+		return m.OldSealID(ctx)
+	case pairingsession.FieldStrokes:
+		return m.OldStrokes(ctx)
+	case pairingsession.FieldIP:
+		return m.OldIP(ctx)
+	case pairingsession.FieldUserAgent:
+		return m.OldUserAgent(ctx)
+	}
+	return nil, fmt.Errorf("unknown PairingSession field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PairingSessionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case pairingsession.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case pairingsession.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case pairingsession.FieldTokenHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTokenHash(v)
+		return nil
+	case pairingsession.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case pairingsession.FieldPurpose:
+		v, ok := value.(pairingsession.Purpose)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPurpose(v)
+		return nil
+	case pairingsession.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case pairingsession.FieldUsedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsedAt(v)
+		return nil
+	case pairingsession.FieldSealID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSealID(v)
+		return nil
+	case pairingsession.FieldStrokes:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStrokes(v)
+		return nil
+	case pairingsession.FieldIP:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIP(v)
+		return nil
+	case pairingsession.FieldUserAgent:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserAgent(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PairingSession field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PairingSessionMutation) AddedFields() []string {
+	var fields []string
+	if m.adduser_id != nil {
+		fields = append(fields, pairingsession.FieldUserID)
+	}
+	if m.addseal_id != nil {
+		fields = append(fields, pairingsession.FieldSealID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PairingSessionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case pairingsession.FieldUserID:
+		return m.AddedUserID()
+	case pairingsession.FieldSealID:
+		return m.AddedSealID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PairingSessionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case pairingsession.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	case pairingsession.FieldSealID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSealID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PairingSession numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PairingSessionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(pairingsession.FieldUsedAt) {
+		fields = append(fields, pairingsession.FieldUsedAt)
+	}
+	if m.FieldCleared(pairingsession.FieldSealID) {
+		fields = append(fields, pairingsession.FieldSealID)
+	}
+	if m.FieldCleared(pairingsession.FieldStrokes) {
+		fields = append(fields, pairingsession.FieldStrokes)
+	}
+	if m.FieldCleared(pairingsession.FieldIP) {
+		fields = append(fields, pairingsession.FieldIP)
+	}
+	if m.FieldCleared(pairingsession.FieldUserAgent) {
+		fields = append(fields, pairingsession.FieldUserAgent)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PairingSessionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PairingSessionMutation) ClearField(name string) error {
+	switch name {
+	case pairingsession.FieldUsedAt:
+		m.ClearUsedAt()
+		return nil
+	case pairingsession.FieldSealID:
+		m.ClearSealID()
+		return nil
+	case pairingsession.FieldStrokes:
+		m.ClearStrokes()
+		return nil
+	case pairingsession.FieldIP:
+		m.ClearIP()
+		return nil
+	case pairingsession.FieldUserAgent:
+		m.ClearUserAgent()
+		return nil
+	}
+	return fmt.Errorf("unknown PairingSession nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PairingSessionMutation) ResetField(name string) error {
+	switch name {
+	case pairingsession.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case pairingsession.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case pairingsession.FieldTokenHash:
+		m.ResetTokenHash()
+		return nil
+	case pairingsession.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case pairingsession.FieldPurpose:
+		m.ResetPurpose()
+		return nil
+	case pairingsession.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case pairingsession.FieldUsedAt:
+		m.ResetUsedAt()
+		return nil
+	case pairingsession.FieldSealID:
+		m.ResetSealID()
+		return nil
+	case pairingsession.FieldStrokes:
+		m.ResetStrokes()
+		return nil
+	case pairingsession.FieldIP:
+		m.ResetIP()
+		return nil
+	case pairingsession.FieldUserAgent:
+		m.ResetUserAgent()
+		return nil
+	}
+	return fmt.Errorf("unknown PairingSession field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PairingSessionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PairingSessionMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PairingSessionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PairingSessionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PairingSessionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PairingSessionMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PairingSessionMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown PairingSession unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PairingSessionMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown PairingSession edge %s", name)
 }
 
 // ParticipantMutation represents an operation that mutates the Participant nodes in the graph.

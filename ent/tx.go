@@ -50,6 +50,8 @@ type Tx struct {
 	Membership *MembershipClient
 	// OutboxMessage is the client for interacting with the OutboxMessage builders.
 	OutboxMessage *OutboxMessageClient
+	// PairingSession is the client for interacting with the PairingSession builders.
+	PairingSession *PairingSessionClient
 	// Participant is the client for interacting with the Participant builders.
 	Participant *ParticipantClient
 	// PendingSignature is the client for interacting with the PendingSignature builders.
@@ -223,6 +225,7 @@ func (tx *Tx) init() {
 	tx.LoginAttempt = NewLoginAttemptClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)
 	tx.OutboxMessage = NewOutboxMessageClient(tx.config)
+	tx.PairingSession = NewPairingSessionClient(tx.config)
 	tx.Participant = NewParticipantClient(tx.config)
 	tx.PendingSignature = NewPendingSignatureClient(tx.config)
 	tx.SMSCode = NewSMSCodeClient(tx.config)

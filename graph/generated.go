@@ -465,6 +465,7 @@ type ComplexityRoot struct {
 		CreateContact                   func(childComplexity int, input ContactInput) int
 		CreateContactGroup              func(childComplexity int, name string) int
 		CreateFlow                      func(childComplexity int, input FlowDraftInput) int
+		CreateHandwritingPairing        func(childComplexity int) int
 		CreateSeal                      func(childComplexity int, input CreateSealInput) int
 		CreateUKeyChallenge             func(childComplexity int, purpose UKeyChallengePurpose) int
 		DecideJoinRequest               func(childComplexity int, id int, approve bool, reason *string) int
@@ -472,6 +473,7 @@ type ComplexityRoot struct {
 		DeleteContactGroup              func(childComplexity int, id int) int
 		DeleteContacts                  func(childComplexity int, ids []int) int
 		DeleteFlows                     func(childComplexity int, ids []int) int
+		DeletePersonalSeal              func(childComplexity int, id int) int
 		GrantSeal                       func(childComplexity int, input GrantSealInput) int
 		IssueUKeyCertificate            func(childComplexity int, id int, csr string) int
 		LoginByCertificate              func(childComplexity int, input UKeySignatureInput) int
@@ -512,6 +514,7 @@ type ComplexityRoot struct {
 		SendSigningLinkCode             func(childComplexity int, code string) int
 		SendUKeyBatchIntentCode         func(childComplexity int, input UKeyBatchSignInput) int
 		SendUKeyUnbindCode              func(childComplexity int) int
+		SetDefaultPersonalSeal          func(childComplexity int, id int) int
 		SetSealEnabled                  func(childComplexity int, id int, enabled bool) int
 		SignFlow                        func(childComplexity int, input SignFlowInput) int
 		StartEnterpriseCertification    func(childComplexity int, input StartCertificationInput) int
@@ -519,6 +522,7 @@ type ComplexityRoot struct {
 		StartRealNameVerification       func(childComplexity int, input StartRealNameInput) int
 		StartRecertification            func(childComplexity int) int
 		SubmitCertDocuments             func(childComplexity int, orderID int) int
+		SubmitHandwriting               func(childComplexity int, input SubmitHandwritingInput) int
 		SwitchSpace                     func(childComplexity int, enterpriseID *int) int
 		UnbindUKey                      func(childComplexity int, input UnbindUKeyInput) int
 		UpdateContact                   func(childComplexity int, id int, input ContactInput) int
@@ -559,6 +563,27 @@ type ComplexityRoot struct {
 	PageSize struct {
 		Height func(childComplexity int) int
 		Width  func(childComplexity int) int
+	}
+
+	Pairing struct {
+		ExpiresAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Seal      func(childComplexity int) int
+		Status    func(childComplexity int) int
+	}
+
+	PairingInfo struct {
+		ExpiresAt func(childComplexity int) int
+		Message   func(childComplexity int) int
+		OwnerName func(childComplexity int) int
+		Status    func(childComplexity int) int
+	}
+
+	PairingTicket struct {
+		Pairing    func(childComplexity int) int
+		QRImageURL func(childComplexity int) int
+		Token      func(childComplexity int) int
+		URL        func(childComplexity int) int
 	}
 
 	Participant struct {
@@ -624,9 +649,12 @@ type ComplexityRoot struct {
 		Me                          func(childComplexity int) int
 		MyEnterprises               func(childComplexity int, search *string) int
 		MyIdentityVerifications     func(childComplexity int) int
+		MyPersonalSeals             func(childComplexity int) int
 		MySealGrants                func(childComplexity int) int
 		Node                        func(childComplexity int, id int) int
 		Nodes                       func(childComplexity int, ids []int) int
+		Pairing                     func(childComplexity int, id int) int
+		PairingInfo                 func(childComplexity int, token string) int
 		SigningLink                 func(childComplexity int, code string) int
 		UkeyBindings                func(childComplexity int) int
 		UsableSeals                 func(childComplexity int) int
@@ -745,6 +773,7 @@ type ComplexityRoot struct {
 		FlowUpdated       func(childComplexity int, id int) int
 		Heartbeat         func(childComplexity int, intervalSeconds int) int
 		MyListsChanged    func(childComplexity int) int
+		PairingUpdated    func(childComplexity int, id int) int
 	}
 
 	TrailEvent struct {
@@ -931,6 +960,10 @@ type MutationResolver interface {
 	VerifyRealNameByBankCard(ctx context.Context, id int, cardNumber string) (*ent.IdentityVerification, error)
 	StartFaceVerification(ctx context.Context, id int, returnURL *string) (*ent.IdentityVerification, error)
 	CompleteFaceVerification(ctx context.Context, id int) (*ent.IdentityVerification, error)
+	CreateHandwritingPairing(ctx context.Context) (*PairingTicket, error)
+	SubmitHandwriting(ctx context.Context, input SubmitHandwritingInput) (*PairingInfo, error)
+	SetDefaultPersonalSeal(ctx context.Context, id int) (*ent.Seal, error)
+	DeletePersonalSeal(ctx context.Context, id int) (bool, error)
 	MarkFlowViewed(ctx context.Context, id int) (bool, error)
 	CreateUKeyChallenge(ctx context.Context, purpose UKeyChallengePurpose) (*CertificateChallenge, error)
 	LoginByCertificate(ctx context.Context, input UKeySignatureInput) (*AuthPayload, error)
@@ -968,6 +1001,9 @@ type QueryResolver interface {
 	SigningLink(ctx context.Context, code string) (*SigningLinkInfo, error)
 	MyIdentityVerifications(ctx context.Context) ([]*ent.IdentityVerification, error)
 	UsableSeals(ctx context.Context) ([]*ent.Seal, error)
+	PairingInfo(ctx context.Context, token string) (*PairingInfo, error)
+	Pairing(ctx context.Context, id int) (*Pairing, error)
+	MyPersonalSeals(ctx context.Context) ([]*ent.Seal, error)
 	FlowTrail(ctx context.Context, id int, after *int, first int) (*FlowTrailPage, error)
 	FlowProgress(ctx context.Context, id int) (*FlowProgress, error)
 	VerifyFlowTrail(ctx context.Context, id int) (*TrailVerification, error)
@@ -986,6 +1022,7 @@ type SessionResolver interface {
 type SubscriptionResolver interface {
 	Heartbeat(ctx context.Context, intervalSeconds int) (<-chan *time.Time, error)
 	EnterpriseUpdates(ctx context.Context) (<-chan *EnterpriseLiveUpdate, error)
+	PairingUpdated(ctx context.Context, id int) (<-chan *Pairing, error)
 	FlowUpdated(ctx context.Context, id int) (<-chan *FlowUpdate, error)
 	MyListsChanged(ctx context.Context) (<-chan *FlowCounts, error)
 }
@@ -2879,6 +2916,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateFlow(childComplexity, args["input"].(FlowDraftInput)), true
+	case "Mutation.createHandwritingPairing":
+		if e.ComplexityRoot.Mutation.CreateHandwritingPairing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.CreateHandwritingPairing(childComplexity), true
 	case "Mutation.createSeal":
 		if e.ComplexityRoot.Mutation.CreateSeal == nil {
 			break
@@ -2956,6 +2999,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteFlows(childComplexity, args["ids"].([]int)), true
+	case "Mutation.deletePersonalSeal":
+		if e.ComplexityRoot.Mutation.DeletePersonalSeal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deletePersonalSeal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeletePersonalSeal(childComplexity, args["id"].(int)), true
 	case "Mutation.grantSeal":
 		if e.ComplexityRoot.Mutation.GrantSeal == nil {
 			break
@@ -3381,6 +3435,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendUKeyUnbindCode(childComplexity), true
+	case "Mutation.setDefaultPersonalSeal":
+		if e.ComplexityRoot.Mutation.SetDefaultPersonalSeal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setDefaultPersonalSeal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetDefaultPersonalSeal(childComplexity, args["id"].(int)), true
 	case "Mutation.setSealEnabled":
 		if e.ComplexityRoot.Mutation.SetSealEnabled == nil {
 			break
@@ -3453,6 +3518,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SubmitCertDocuments(childComplexity, args["orderId"].(int)), true
+	case "Mutation.submitHandwriting":
+		if e.ComplexityRoot.Mutation.SubmitHandwriting == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_submitHandwriting_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SubmitHandwriting(childComplexity, args["input"].(SubmitHandwritingInput)), true
 	case "Mutation.switchSpace":
 		if e.ComplexityRoot.Mutation.SwitchSpace == nil {
 			break
@@ -3668,6 +3744,81 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageSize.Width(childComplexity), true
+
+	case "Pairing.expiresAt":
+		if e.ComplexityRoot.Pairing.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Pairing.ExpiresAt(childComplexity), true
+	case "Pairing.id":
+		if e.ComplexityRoot.Pairing.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Pairing.ID(childComplexity), true
+	case "Pairing.seal":
+		if e.ComplexityRoot.Pairing.Seal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Pairing.Seal(childComplexity), true
+	case "Pairing.status":
+		if e.ComplexityRoot.Pairing.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Pairing.Status(childComplexity), true
+
+	case "PairingInfo.expiresAt":
+		if e.ComplexityRoot.PairingInfo.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PairingInfo.ExpiresAt(childComplexity), true
+	case "PairingInfo.message":
+		if e.ComplexityRoot.PairingInfo.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PairingInfo.Message(childComplexity), true
+	case "PairingInfo.ownerName":
+		if e.ComplexityRoot.PairingInfo.OwnerName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PairingInfo.OwnerName(childComplexity), true
+	case "PairingInfo.status":
+		if e.ComplexityRoot.PairingInfo.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PairingInfo.Status(childComplexity), true
+
+	case "PairingTicket.pairing":
+		if e.ComplexityRoot.PairingTicket.Pairing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PairingTicket.Pairing(childComplexity), true
+	case "PairingTicket.qrImageURL":
+		if e.ComplexityRoot.PairingTicket.QRImageURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PairingTicket.QRImageURL(childComplexity), true
+	case "PairingTicket.token":
+		if e.ComplexityRoot.PairingTicket.Token == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PairingTicket.Token(childComplexity), true
+	case "PairingTicket.url":
+		if e.ComplexityRoot.PairingTicket.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PairingTicket.URL(childComplexity), true
 
 	case "Participant.createdAt":
 		if e.ComplexityRoot.Participant.CreatedAt == nil {
@@ -4053,6 +4204,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.MyIdentityVerifications(childComplexity), true
+	case "Query.myPersonalSeals":
+		if e.ComplexityRoot.Query.MyPersonalSeals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MyPersonalSeals(childComplexity), true
 	case "Query.mySealGrants":
 		if e.ComplexityRoot.Query.MySealGrants == nil {
 			break
@@ -4081,6 +4238,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]int)), true
+	case "Query.pairing":
+		if e.ComplexityRoot.Query.Pairing == nil {
+			break
+		}
+
+		args, err := ec.field_Query_pairing_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Pairing(childComplexity, args["id"].(int)), true
+	case "Query.pairingInfo":
+		if e.ComplexityRoot.Query.PairingInfo == nil {
+			break
+		}
+
+		args, err := ec.field_Query_pairingInfo_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PairingInfo(childComplexity, args["token"].(string)), true
 	case "Query.signingLink":
 		if e.ComplexityRoot.Query.SigningLink == nil {
 			break
@@ -4639,6 +4818,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.MyListsChanged(childComplexity), true
+	case "Subscription.pairingUpdated":
+		if e.ComplexityRoot.Subscription.PairingUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_pairingUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.PairingUpdated(childComplexity, args["id"].(int)), true
 
 	case "TrailEvent.action":
 		if e.ComplexityRoot.TrailEvent.Action == nil {
@@ -5046,6 +5236,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SignFlowInput", ec.unmarshalInputSignFlowInput),
 			graphql.NewInputUnmarshaler("StartCertificationInput", ec.unmarshalInputStartCertificationInput),
 			graphql.NewInputUnmarshaler("StartRealNameInput", ec.unmarshalInputStartRealNameInput),
+			graphql.NewInputUnmarshaler("SubmitHandwritingInput", ec.unmarshalInputSubmitHandwritingInput),
 			graphql.NewInputUnmarshaler("UKeyBatchSignInput", ec.unmarshalInputUKeyBatchSignInput),
 			graphql.NewInputUnmarshaler("UKeyDocumentSignatureInput", ec.unmarshalInputUKeyDocumentSignatureInput),
 			graphql.NewInputUnmarshaler("UKeySignFlowInput", ec.unmarshalInputUKeySignFlowInput),
@@ -5145,7 +5336,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "accounts.graphql" "batch.graphql" "contacts.graphql" "documents.graphql" "ent.graphql" "enterprises.graphql" "flows.graphql" "identity.graphql" "progress.graphql" "schema.graphql" "ukey.graphql" "ukeysign.graphql"
+//go:embed "accounts.graphql" "batch.graphql" "contacts.graphql" "documents.graphql" "ent.graphql" "enterprises.graphql" "flows.graphql" "identity.graphql" "pairing.graphql" "progress.graphql" "schema.graphql" "ukey.graphql" "ukeysign.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -5165,6 +5356,7 @@ var sources = []*ast.Source{
 	{Name: "enterprises.graphql", Input: sourceData("enterprises.graphql"), BuiltIn: false},
 	{Name: "flows.graphql", Input: sourceData("flows.graphql"), BuiltIn: false},
 	{Name: "identity.graphql", Input: sourceData("identity.graphql"), BuiltIn: false},
+	{Name: "pairing.graphql", Input: sourceData("pairing.graphql"), BuiltIn: false},
 	{Name: "progress.graphql", Input: sourceData("progress.graphql"), BuiltIn: false},
 	{Name: "schema.graphql", Input: sourceData("schema.graphql"), BuiltIn: false},
 	{Name: "ukey.graphql", Input: sourceData("ukey.graphql"), BuiltIn: false},
@@ -5990,6 +6182,48 @@ func (ec *executionContext) childFields_PageSize(ctx context.Context, field grap
 		return ec.fieldContext_PageSize_height(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageSize", field.Name)
+}
+
+func (ec *executionContext) childFields_Pairing(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Pairing_id(ctx, field)
+	case "status":
+		return ec.fieldContext_Pairing_status(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_Pairing_expiresAt(ctx, field)
+	case "seal":
+		return ec.fieldContext_Pairing_seal(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Pairing", field.Name)
+}
+
+func (ec *executionContext) childFields_PairingInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_PairingInfo_status(ctx, field)
+	case "message":
+		return ec.fieldContext_PairingInfo_message(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_PairingInfo_expiresAt(ctx, field)
+	case "ownerName":
+		return ec.fieldContext_PairingInfo_ownerName(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PairingInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_PairingTicket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pairing":
+		return ec.fieldContext_PairingTicket_pairing(ctx, field)
+	case "token":
+		return ec.fieldContext_PairingTicket_token(ctx, field)
+	case "url":
+		return ec.fieldContext_PairingTicket_url(ctx, field)
+	case "qrImageURL":
+		return ec.fieldContext_PairingTicket_qrImageURL(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PairingTicket", field.Name)
 }
 
 func (ec *executionContext) childFields_Participant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6998,6 +7232,20 @@ func (ec *executionContext) field_Mutation_deleteFlows_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deletePersonalSeal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_grantSeal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7588,6 +7836,20 @@ func (ec *executionContext) field_Mutation_sendUKeyBatchIntentCode_args(ctx cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setDefaultPersonalSeal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setSealEnabled_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7685,6 +7947,20 @@ func (ec *executionContext) field_Mutation_submitCertDocuments_args(ctx context.
 		return nil, err
 	}
 	args["orderId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_submitHandwriting_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (SubmitHandwritingInput, error) {
+			return ec.unmarshalNSubmitHandwritingInput2signetᚋgraphᚐSubmitHandwritingInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -8216,6 +8492,34 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_pairingInfo_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_pairing_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_signingLink_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8269,6 +8573,20 @@ func (ec *executionContext) field_Subscription_heartbeat_args(ctx context.Contex
 		return nil, err
 	}
 	args["intervalSeconds"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_pairingUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -18122,6 +18440,170 @@ func (ec *executionContext) fieldContext_Mutation_completeFaceVerification(ctx c
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createHandwritingPairing(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createHandwritingPairing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().CreateHandwritingPairing(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PairingTicket) graphql.Marshaler {
+			return ec.marshalNPairingTicket2ᚖsignetᚋgraphᚐPairingTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createHandwritingPairing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PairingTicket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_submitHandwriting(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_submitHandwriting(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SubmitHandwriting(ctx, fc.Args["input"].(SubmitHandwritingInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PairingInfo) graphql.Marshaler {
+			return ec.marshalNPairingInfo2ᚖsignetᚋgraphᚐPairingInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_submitHandwriting(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PairingInfo(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_submitHandwriting_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setDefaultPersonalSeal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setDefaultPersonalSeal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetDefaultPersonalSeal(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Seal) graphql.Marshaler {
+			return ec.marshalNSeal2ᚖsignetᚋentᚐSeal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setDefaultPersonalSeal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Seal(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setDefaultPersonalSeal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deletePersonalSeal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deletePersonalSeal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeletePersonalSeal(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deletePersonalSeal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deletePersonalSeal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_markFlowViewed(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18980,6 +19462,300 @@ func (ec *executionContext) _PageSize_height(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_PageSize_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageSize", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Pairing_id(ctx context.Context, field graphql.CollectedField, obj *Pairing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Pairing_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Pairing_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Pairing", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Pairing_status(ctx context.Context, field graphql.CollectedField, obj *Pairing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Pairing_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v PairingStatus) graphql.Marshaler {
+			return ec.marshalNPairingStatus2signetᚋgraphᚐPairingStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Pairing_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Pairing", field, false, false, "PairingStatus")
+}
+
+func (ec *executionContext) _Pairing_expiresAt(ctx context.Context, field graphql.CollectedField, obj *Pairing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Pairing_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Pairing_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Pairing", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Pairing_seal(ctx context.Context, field graphql.CollectedField, obj *Pairing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Pairing_seal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Seal) graphql.Marshaler {
+			return ec.marshalOSeal2ᚖsignetᚋentᚐSeal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Pairing_seal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Pairing",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Seal(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PairingInfo_status(ctx context.Context, field graphql.CollectedField, obj *PairingInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PairingInfo_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v PairingStatus) graphql.Marshaler {
+			return ec.marshalNPairingStatus2signetᚋgraphᚐPairingStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PairingInfo_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PairingInfo", field, false, false, "PairingStatus")
+}
+
+func (ec *executionContext) _PairingInfo_message(ctx context.Context, field graphql.CollectedField, obj *PairingInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PairingInfo_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PairingInfo_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PairingInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _PairingInfo_expiresAt(ctx context.Context, field graphql.CollectedField, obj *PairingInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PairingInfo_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PairingInfo_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PairingInfo", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PairingInfo_ownerName(ctx context.Context, field graphql.CollectedField, obj *PairingInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PairingInfo_ownerName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OwnerName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PairingInfo_ownerName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PairingInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _PairingTicket_pairing(ctx context.Context, field graphql.CollectedField, obj *PairingTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PairingTicket_pairing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Pairing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Pairing) graphql.Marshaler {
+			return ec.marshalNPairing2ᚖsignetᚋgraphᚐPairing(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PairingTicket_pairing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PairingTicket",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Pairing(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PairingTicket_token(ctx context.Context, field graphql.CollectedField, obj *PairingTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PairingTicket_token(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Token, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PairingTicket_token(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PairingTicket", field, false, false, "String")
+}
+
+func (ec *executionContext) _PairingTicket_url(ctx context.Context, field graphql.CollectedField, obj *PairingTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PairingTicket_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PairingTicket_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PairingTicket", field, false, false, "String")
+}
+
+func (ec *executionContext) _PairingTicket_qrImageURL(ctx context.Context, field graphql.CollectedField, obj *PairingTicket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PairingTicket_qrImageURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QRImageURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PairingTicket_qrImageURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PairingTicket", field, false, false, "String")
 }
 
 func (ec *executionContext) _Participant_id(ctx context.Context, field graphql.CollectedField, obj *ent.Participant) (ret graphql.Marshaler) {
@@ -20681,6 +21457,126 @@ func (ec *executionContext) _Query_usableSeals(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Query_usableSeals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Seal(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_pairingInfo(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_pairingInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PairingInfo(ctx, fc.Args["token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PairingInfo) graphql.Marshaler {
+			return ec.marshalNPairingInfo2ᚖsignetᚋgraphᚐPairingInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_pairingInfo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PairingInfo(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_pairingInfo_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_pairing(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_pairing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Pairing(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Pairing) graphql.Marshaler {
+			return ec.marshalNPairing2ᚖsignetᚋgraphᚐPairing(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_pairing(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Pairing(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_pairing_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_myPersonalSeals(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myPersonalSeals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().MyPersonalSeals(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Seal) graphql.Marshaler {
+			return ec.marshalNSeal2ᚕᚖsignetᚋentᚐSealᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myPersonalSeals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
@@ -22962,6 +23858,50 @@ func (ec *executionContext) fieldContext_Subscription_enterpriseUpdates(_ contex
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_EnterpriseLiveUpdate(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_pairingUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_pairingUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().PairingUpdated(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Pairing) graphql.Marshaler {
+			return ec.marshalNPairing2ᚖsignetᚋgraphᚐPairing(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_pairingUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Pairing(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_pairingUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -42213,6 +43153,62 @@ func UnmarshalStartRealNameInput(ctx context.Context, raw any) (StartRealNameInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSubmitHandwritingInput(ctx context.Context, obj any) (SubmitHandwritingInput, error) {
+	var it SubmitHandwritingInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"token", "png", "strokes"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "token":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("token"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Token = data
+		case "png":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("png"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Png = data
+		case "strokes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("strokes"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Strokes = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSubmitHandwritingInput unmarshals raw into the SubmitHandwritingInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSubmitHandwritingInput(ctx context.Context, raw any) (SubmitHandwritingInput, error) {
+	var out SubmitHandwritingInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SubmitHandwritingInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUKeyBatchSignInput(ctx context.Context, obj any) (UKeyBatchSignInput, error) {
 	var it UKeyBatchSignInput
 	if obj == nil {
@@ -46143,6 +47139,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createHandwritingPairing":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createHandwritingPairing(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "submitHandwriting":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_submitHandwriting(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setDefaultPersonalSeal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setDefaultPersonalSeal(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deletePersonalSeal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deletePersonalSeal(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "markFlowViewed":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_markFlowViewed(ctx, field)
@@ -46429,6 +47453,150 @@ func (ec *executionContext) _PageSize(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "height":
 			out.Values[i] = ec._PageSize_height(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var pairingImplementors = []string{"Pairing"}
+
+func (ec *executionContext) _Pairing(ctx context.Context, sel ast.SelectionSet, obj *Pairing) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pairingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Pairing")
+		case "id":
+			out.Values[i] = ec._Pairing_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Pairing_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._Pairing_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "seal":
+			out.Values[i] = ec._Pairing_seal(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var pairingInfoImplementors = []string{"PairingInfo"}
+
+func (ec *executionContext) _PairingInfo(ctx context.Context, sel ast.SelectionSet, obj *PairingInfo) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pairingInfoImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PairingInfo")
+		case "status":
+			out.Values[i] = ec._PairingInfo_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._PairingInfo_message(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._PairingInfo_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "ownerName":
+			out.Values[i] = ec._PairingInfo_ownerName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var pairingTicketImplementors = []string{"PairingTicket"}
+
+func (ec *executionContext) _PairingTicket(ctx context.Context, sel ast.SelectionSet, obj *PairingTicket) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pairingTicketImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PairingTicket")
+		case "pairing":
+			out.Values[i] = ec._PairingTicket_pairing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "token":
+			out.Values[i] = ec._PairingTicket_token(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._PairingTicket_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "qrImageURL":
+			out.Values[i] = ec._PairingTicket_qrImageURL(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46844,6 +48012,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_usableSeals(ctx, field)
+				})
+		case "pairingInfo":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_pairingInfo(ctx, field)
+				})
+		case "pairing":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_pairing(ctx, field)
+				})
+		case "myPersonalSeals":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myPersonalSeals(ctx, field)
 				})
 		case "flowTrail":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -47583,6 +48769,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_heartbeat(ctx, fields[0])
 	case "enterpriseUpdates":
 		return ec._Subscription_enterpriseUpdates(ctx, fields[0])
+	case "pairingUpdated":
+		return ec._Subscription_pairingUpdated(ctx, fields[0])
 	case "flowUpdated":
 		return ec._Subscription_flowUpdated(ctx, fields[0])
 	case "myListsChanged":
@@ -49446,6 +50634,40 @@ func (ec *executionContext) marshalNPageSize2ᚕsignetᚋentᚋschemaᚋpdftypes
 	return ret
 }
 
+func (ec *executionContext) marshalNPairing2ᚖsignetᚋgraphᚐPairing(ctx context.Context, sel ast.SelectionSet, v *Pairing) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Pairing!")
+		return graphql.Null
+	}
+	return ec._Pairing(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPairingInfo2ᚖsignetᚋgraphᚐPairingInfo(ctx context.Context, sel ast.SelectionSet, v *PairingInfo) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PairingInfo!")
+		return graphql.Null
+	}
+	return ec._PairingInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPairingStatus2signetᚋgraphᚐPairingStatus(ctx context.Context, v any) (PairingStatus, error) {
+	var res PairingStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPairingStatus2signetᚋgraphᚐPairingStatus(ctx context.Context, sel ast.SelectionSet, v PairingStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNPairingTicket2ᚖsignetᚋgraphᚐPairingTicket(ctx context.Context, sel ast.SelectionSet, v *PairingTicket) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PairingTicket!")
+		return graphql.Null
+	}
+	return ec._PairingTicket(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNParticipant2ᚖsignetᚋentᚐParticipant(ctx context.Context, sel ast.SelectionSet, v *ent.Participant) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Participant!")
@@ -49762,6 +50984,11 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNSubmitHandwritingInput2signetᚋgraphᚐSubmitHandwritingInput(ctx context.Context, v any) (SubmitHandwritingInput, error) {
+	res, err := ec.unmarshalInputSubmitHandwritingInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
@@ -52181,6 +53408,13 @@ func (ec *executionContext) unmarshalOPlacementInput2ᚕᚖsignetᚋgraphᚐPlac
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalOSeal2ᚖsignetᚋentᚐSeal(ctx context.Context, sel ast.SelectionSet, v *ent.Seal) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Seal(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOSealGrantWhereInput2ᚕᚖsignetᚋentᚐSealGrantWhereInputᚄ(ctx context.Context, v any) ([]*ent.SealGrantWhereInput, error) {

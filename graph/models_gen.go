@@ -344,6 +344,35 @@ type OrgChangePayload struct {
 	RevokedCertificates int `json:"revokedCertificates"`
 }
 
+// 手写签名二维码会话（仅创建者可见）
+type Pairing struct {
+	ID        int           `json:"id"`
+	Status    PairingStatus `json:"status"`
+	ExpiresAt time.Time     `json:"expiresAt"`
+	// 提交的手写签名（COMPLETED 后）
+	Seal *ent.Seal `json:"seal,omitempty"`
+}
+
+// 手机采集页看到的二维码状态（无需登录）
+type PairingInfo struct {
+	Status PairingStatus `json:"status"`
+	// 无法使用时的提示
+	Message   *string    `json:"message,omitempty"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// 签名归属的账号（脱敏姓名或手机号）
+	OwnerName *string `json:"ownerName,omitempty"`
+}
+
+// 新建的二维码会话；token 只在此处返回一次
+type PairingTicket struct {
+	Pairing *Pairing `json:"pairing"`
+	Token   string   `json:"token"`
+	// 手机采集页地址（二维码内容）
+	URL string `json:"url"`
+	// 二维码图片地址（PNG）
+	QRImageURL string `json:"qrImageURL"`
+}
+
 type ParticipantInput struct {
 	// 在本次提交中标识该签署方，供签署位置引用
 	Key  string            `json:"key"`
@@ -488,6 +517,14 @@ type StartRealNameInput struct {
 	Email    *string `json:"email,omitempty"`
 	// 手机号：手机实名认证核验此号码；银行卡认证时为银行预留手机号
 	Phone string `json:"phone"`
+}
+
+type SubmitHandwritingInput struct {
+	Token string `json:"token"`
+	// PNG 图片，base64（可带 data:image/png;base64, 前缀），最大512KB
+	Png string `json:"png"`
+	// 笔迹 JSON：{width,height,strokes:[[{x,y,t,p?}]]}，t 为毫秒
+	Strokes string `json:"strokes"`
 }
 
 type Subscription struct {
@@ -699,6 +736,70 @@ func (e *FlowList) UnmarshalJSON(b []byte) error {
 }
 
 func (e FlowList) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// 二维码会话的状态
+type PairingStatus string
+
+const (
+	// 等待手机扫码提交
+	PairingStatusWaiting PairingStatus = "WAITING"
+	// 已提交手写签名（二维码已使用）
+	PairingStatusCompleted PairingStatus = "COMPLETED"
+	// 二维码已过期
+	PairingStatusExpired PairingStatus = "EXPIRED"
+	// 二维码无效（仅 pairingInfo）
+	PairingStatusInvalid PairingStatus = "INVALID"
+)
+
+var AllPairingStatus = []PairingStatus{
+	PairingStatusWaiting,
+	PairingStatusCompleted,
+	PairingStatusExpired,
+	PairingStatusInvalid,
+}
+
+func (e PairingStatus) IsValid() bool {
+	switch e {
+	case PairingStatusWaiting, PairingStatusCompleted, PairingStatusExpired, PairingStatusInvalid:
+		return true
+	}
+	return false
+}
+
+func (e PairingStatus) String() string {
+	return string(e)
+}
+
+func (e *PairingStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PairingStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PairingStatus", str)
+	}
+	return nil
+}
+
+func (e PairingStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PairingStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PairingStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

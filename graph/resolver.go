@@ -15,6 +15,7 @@ import (
 	"signet/enterprises"
 	"signet/flows"
 	"signet/identity"
+	"signet/pairing"
 )
 
 // Resolver holds the dependencies of all resolvers.
@@ -28,6 +29,8 @@ type Resolver struct {
 	Enterprises *enterprises.Service
 	// ContactBook is the user's contacts and groups (联系人管理).
 	ContactBook *contacts.Service
+	// Pairing is QR handwriting capture and personal seals (USR-1, USR-3).
+	Pairings *pairing.Service
 }
 
 // NewSchema returns the executable schema backed by r.

@@ -61,6 +61,8 @@ type Config struct {
 	// Sandbox serves the provider sandboxes' pages under /sandbox/ in
 	// development only; may be nil.
 	Sandbox http.Handler
+	// Pairing draws the QR codes of handwriting pairings (USR-1); may be nil.
+	Pairing PairingQR
 }
 
 // New returns the root handler.
@@ -118,6 +120,9 @@ func New(cfg Config) http.Handler {
 	}
 
 	ukeyRoutes(r, cfg.UKeyHelperDir, cfg.Logger)
+	if cfg.Pairing != nil {
+		pairingRoutes(r, cfg.Pairing, cfg.Logger)
+	}
 
 	gql := newGraphQL(cfg, m)
 	r.Handle("/graphql", gql)

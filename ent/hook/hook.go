@@ -224,6 +224,18 @@ func (f OutboxMessageFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Valu
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OutboxMessageMutation", m)
 }
 
+// The PairingSessionFunc type is an adapter to allow the use of ordinary
+// function as PairingSession mutator.
+type PairingSessionFunc func(context.Context, *ent.PairingSessionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PairingSessionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PairingSessionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PairingSessionMutation", m)
+}
+
 // The ParticipantFunc type is an adapter to allow the use of ordinary
 // function as Participant mutator.
 type ParticipantFunc func(context.Context, *ent.ParticipantMutation) (ent.Value, error)

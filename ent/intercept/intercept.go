@@ -25,6 +25,7 @@ import (
 	"signet/ent/loginattempt"
 	"signet/ent/membership"
 	"signet/ent/outboxmessage"
+	"signet/ent/pairingsession"
 	"signet/ent/participant"
 	"signet/ent/pendingsignature"
 	"signet/ent/predicate"
@@ -584,6 +585,33 @@ func (f TraverseOutboxMessage) Traverse(ctx context.Context, q ent.Query) error 
 	return fmt.Errorf("unexpected query type %T. expect *ent.OutboxMessageQuery", q)
 }
 
+// The PairingSessionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PairingSessionFunc func(context.Context, *ent.PairingSessionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PairingSessionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PairingSessionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PairingSessionQuery", q)
+}
+
+// The TraversePairingSession type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePairingSession func(context.Context, *ent.PairingSessionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePairingSession) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePairingSession) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PairingSessionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PairingSessionQuery", q)
+}
+
 // The ParticipantFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ParticipantFunc func(context.Context, *ent.ParticipantQuery) (ent.Value, error)
 
@@ -947,6 +975,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.MembershipQuery, predicate.Membership, membership.OrderOption]{typ: ent.TypeMembership, tq: q}, nil
 	case *ent.OutboxMessageQuery:
 		return &query[*ent.OutboxMessageQuery, predicate.OutboxMessage, outboxmessage.OrderOption]{typ: ent.TypeOutboxMessage, tq: q}, nil
+	case *ent.PairingSessionQuery:
+		return &query[*ent.PairingSessionQuery, predicate.PairingSession, pairingsession.OrderOption]{typ: ent.TypePairingSession, tq: q}, nil
 	case *ent.ParticipantQuery:
 		return &query[*ent.ParticipantQuery, predicate.Participant, participant.OrderOption]{typ: ent.TypeParticipant, tq: q}, nil
 	case *ent.PendingSignatureQuery:

@@ -678,6 +678,39 @@ var (
 			},
 		},
 	}
+	// PairingSessionsColumns holds the columns for the "pairing_sessions" table.
+	PairingSessionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "token_hash", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "user_id", Type: field.TypeInt},
+		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"handwriting"}, Default: "handwriting"},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "seal_id", Type: field.TypeInt, Nullable: true},
+		{Name: "strokes", Type: field.TypeBytes, Nullable: true, Size: 1048576},
+		{Name: "ip", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "user_agent", Type: field.TypeString, Nullable: true, Size: 256},
+	}
+	// PairingSessionsTable holds the schema information for the "pairing_sessions" table.
+	PairingSessionsTable = &schema.Table{
+		Name:       "pairing_sessions",
+		Columns:    PairingSessionsColumns,
+		PrimaryKey: []*schema.Column{PairingSessionsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "pairingsession_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{PairingSessionsColumns[4]},
+			},
+			{
+				Name:    "pairingsession_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{PairingSessionsColumns[6]},
+			},
+		},
+	}
 	// ParticipantsColumns holds the columns for the "participants" table.
 	ParticipantsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -1174,6 +1207,7 @@ var (
 		LoginAttemptsTable,
 		MembershipsTable,
 		OutboxMessagesTable,
+		PairingSessionsTable,
 		ParticipantsTable,
 		PendingSignaturesTable,
 		SmsCodesTable,
@@ -1261,6 +1295,9 @@ func init() {
 	}
 	OutboxMessagesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),
+	}
+	PairingSessionsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(128849018880),
 	}
 	ParticipantsTable.ForeignKeys[0].RefTable = FlowsTable
 	ParticipantsTable.ForeignKeys[1].RefTable = UsersTable

@@ -60,6 +60,9 @@ type Membership func(*sql.Selector)
 // OutboxMessage is the predicate function for outboxmessage builders.
 type OutboxMessage func(*sql.Selector)
 
+// PairingSession is the predicate function for pairingsession builders.
+type PairingSession func(*sql.Selector)
+
 // Participant is the predicate function for participant builders.
 type Participant func(*sql.Selector)
 

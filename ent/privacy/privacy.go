@@ -543,6 +543,30 @@ func (f OutboxMessageMutationRuleFunc) EvalMutation(ctx context.Context, m ent.M
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OutboxMessageMutation", m)
 }
 
+// The PairingSessionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PairingSessionQueryRuleFunc func(context.Context, *ent.PairingSessionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PairingSessionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PairingSessionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PairingSessionQuery", q)
+}
+
+// The PairingSessionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PairingSessionMutationRuleFunc func(context.Context, *ent.PairingSessionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PairingSessionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PairingSessionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PairingSessionMutation", m)
+}
+
 // The ParticipantQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ParticipantQueryRuleFunc func(context.Context, *ent.ParticipantQuery) error
@@ -902,6 +926,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.OutboxMessageQuery:
 		return q.Filter(), nil
+	case *ent.PairingSessionQuery:
+		return q.Filter(), nil
 	case *ent.ParticipantQuery:
 		return q.Filter(), nil
 	case *ent.PendingSignatureQuery:
@@ -968,6 +994,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.MembershipMutation:
 		return m.Filter(), nil
 	case *ent.OutboxMessageMutation:
+		return m.Filter(), nil
+	case *ent.PairingSessionMutation:
 		return m.Filter(), nil
 	case *ent.ParticipantMutation:
 		return m.Filter(), nil

@@ -22,6 +22,7 @@ import (
 	"signet/ent/loginattempt"
 	"signet/ent/membership"
 	"signet/ent/outboxmessage"
+	"signet/ent/pairingsession"
 	"signet/ent/participant"
 	"signet/ent/pendingsignature"
 	"signet/ent/schema"
@@ -1097,6 +1098,60 @@ func init() {
 	outboxmessageDescTemplate := outboxmessageFields[1].Descriptor()
 	// outboxmessage.TemplateValidator is a validator for the "template" field. It is called by the builders before save.
 	outboxmessage.TemplateValidator = outboxmessageDescTemplate.Validators[0].(func(string) error)
+	pairingsessionMixin := schema.PairingSession{}.Mixin()
+	pairingsession.Policy = privacy.NewPolicies(schema.PairingSession{})
+	pairingsession.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := pairingsession.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	pairingsessionMixinFields0 := pairingsessionMixin[0].Fields()
+	_ = pairingsessionMixinFields0
+	pairingsessionFields := schema.PairingSession{}.Fields()
+	_ = pairingsessionFields
+	// pairingsessionDescCreatedAt is the schema descriptor for created_at field.
+	pairingsessionDescCreatedAt := pairingsessionMixinFields0[0].Descriptor()
+	// pairingsession.DefaultCreatedAt holds the default value on creation for the created_at field.
+	pairingsession.DefaultCreatedAt = pairingsessionDescCreatedAt.Default.(func() time.Time)
+	// pairingsessionDescUpdatedAt is the schema descriptor for updated_at field.
+	pairingsessionDescUpdatedAt := pairingsessionMixinFields0[1].Descriptor()
+	// pairingsession.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	pairingsession.DefaultUpdatedAt = pairingsessionDescUpdatedAt.Default.(func() time.Time)
+	// pairingsession.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	pairingsession.UpdateDefaultUpdatedAt = pairingsessionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// pairingsessionDescTokenHash is the schema descriptor for token_hash field.
+	pairingsessionDescTokenHash := pairingsessionFields[0].Descriptor()
+	// pairingsession.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
+	pairingsession.TokenHashValidator = func() func(string) error {
+		validators := pairingsessionDescTokenHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(token_hash string) error {
+			for _, fn := range fns {
+				if err := fn(token_hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// pairingsessionDescStrokes is the schema descriptor for strokes field.
+	pairingsessionDescStrokes := pairingsessionFields[6].Descriptor()
+	// pairingsession.StrokesValidator is a validator for the "strokes" field. It is called by the builders before save.
+	pairingsession.StrokesValidator = pairingsessionDescStrokes.Validators[0].(func([]byte) error)
+	// pairingsessionDescIP is the schema descriptor for ip field.
+	pairingsessionDescIP := pairingsessionFields[7].Descriptor()
+	// pairingsession.IPValidator is a validator for the "ip" field. It is called by the builders before save.
+	pairingsession.IPValidator = pairingsessionDescIP.Validators[0].(func(string) error)
+	// pairingsessionDescUserAgent is the schema descriptor for user_agent field.
+	pairingsessionDescUserAgent := pairingsessionFields[8].Descriptor()
+	// pairingsession.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
+	pairingsession.UserAgentValidator = pairingsessionDescUserAgent.Validators[0].(func(string) error)
 	participantMixin := schema.Participant{}.Mixin()
 	participant.Policy = privacy.NewPolicies(schema.Participant{})
 	participant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
