@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { dayRange, grantState, orgChangeResult, orgChanges, scenesText } from './console'
+import { dayRange, grantState, orgChangeResult, orgChanges, scenesText, spaceOptions } from './console'
 
 const e = { name: '某某科技有限公司', creditCode: '91310000MA1FL0000X', address: '上海市', legalRepName: '张三' }
 const same = { ...e, legalRepIdNumber: '' }
@@ -45,5 +45,22 @@ describe('orgChangeResult', () => {
   it('counts', () => {
     expect(orgChangeResult(0, 0)).toBe('已保存')
     expect(orgChangeResult(3, 1)).toBe('已保存，作废印章 3 枚，吊销证书 1 张')
+  })
+})
+
+describe('spaceOptions', () => {
+  it('personal first, then member enterprises and certified ones, once each', () => {
+    const opts = spaceOptions({
+      joined: [
+        { enterpriseId: '1', enterpriseName: '甲公司', creditCode: 'a', role: 'member', request: null },
+        { enterpriseId: '2', enterpriseName: '乙公司', creditCode: 'b', role: null, request: null },
+      ],
+      certified: [
+        { enterprise: { id: '3', name: '丙公司', creditCode: 'c', status: 'certified' }, order: null, statusTitle: '已认证' },
+        { enterprise: { id: '1', name: '甲公司', creditCode: 'a', status: 'certified' }, order: null, statusTitle: '已认证' },
+        { enterprise: { id: '4', name: '丁公司', creditCode: 'd', status: 'certifying' }, order: null, statusTitle: '认证中' },
+      ],
+    })
+    expect(opts.map((o) => o.name)).toEqual(['个人空间', '甲公司', '丙公司'])
   })
 })

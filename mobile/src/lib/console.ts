@@ -1,5 +1,5 @@
 // 企业控制台: labels and the small rules the console pages show.
-import type { CertificateStatus, Enterprise, JoinRequestStatus, MembershipRole, SealGrant, SealKind, SealStatus, UpdateOrganizationInput } from '../api/enterprise'
+import type { CertificateStatus, Enterprise, MyEnterprises, JoinRequestStatus, MembershipRole, SealGrant, SealKind, SealStatus, UpdateOrganizationInput } from '../api/enterprise'
 
 export const ROLE_TEXT: Record<MembershipRole, string> = { admin: '管理员', member: '普通成员' }
 
@@ -82,4 +82,28 @@ export function dayRange(from: string, until: string): { validFrom: string; vali
   const b = new Date(`${until}T23:59:59`)
   if (Number.isNaN(a.getTime()) || Number.isNaN(b.getTime()) || b.getTime() <= a.getTime()) return null
   return { validFrom: a.toISOString(), validUntil: b.toISOString() }
+}
+
+export interface SpaceOption {
+  /** null: 个人空间 */
+  id: string | null
+  name: string
+  role: MembershipRole | null
+}
+
+/** spaceOptions lists the spaces one can switch to: 个人空间, then the enterprises one belongs to. */
+export function spaceOptions(my: MyEnterprises): SpaceOption[] {
+  const out: SpaceOption[] = [{ id: null, name: '个人空间', role: null }]
+  const seen = new Set<string>()
+  for (const j of my.joined) {
+    if (!j.role || seen.has(j.enterpriseId)) continue
+    seen.add(j.enterpriseId)
+    out.push({ id: j.enterpriseId, name: j.enterpriseName, role: j.role })
+  }
+  for (const c of my.certified) {
+    if (c.enterprise.status !== 'certified' || seen.has(c.enterprise.id)) continue
+    seen.add(c.enterprise.id)
+    out.push({ id: c.enterprise.id, name: c.enterprise.name, role: 'admin' })
+  }
+  return out
 }
