@@ -50,11 +50,17 @@ type crashOrders struct {
 // crashPrepared is what the server process did before it was killed.
 type crashPrepared struct {
 	Alice, Bob     string // tokens
-	FlowID         string
-	Docs           []crashDoc
 	SealID, UKeyFP string
-	Step           ukeyStep // the prepared, never completed, UKey signature
-	Now            time.Time
+	// Flows each wait on bob's prepared, never completed, UKey signature:
+	// the first is signed afresh after the restart, the second resumed.
+	Flows []crashFlow
+	Now   time.Time
+}
+
+type crashFlow struct {
+	ID   string
+	Docs []crashDoc
+	Step ukeyStep
 }
 
 type crashDoc struct {
@@ -63,13 +69,14 @@ type crashDoc struct {
 	Sha256   string
 }
 
-// TestCrashSafety kills a real server process (SIGKILL) between a UKey
-// signature's prepare and complete (issue 4 point 10) on SQLite and on
-// PostgreSQL, starts the server again on the same data and checks: the flow
-// is still signing and the signer pending, every document's current revision
-// is intact (the stored PDF's SHA-256 is the row's and it verifies), a fresh
-// signature voids the one prepared before the crash, completes once, and a
-// retried completion is refused as already used.
+// TestCrashSafety kills a real server process (SIGKILL) between UKey
+// signatures' prepare and complete (issue 4 point 10) on SQLite and on
+// PostgreSQL, starts the server again on the same data and checks: the flows
+// are still signing and the signer pending, every document's current
+// revision is intact (the stored PDF's SHA-256 is the row's and it
+// verifies); on one flow a fresh signature voids the one prepared before the
+// crash, on the other the pre-crash signature is completed; each signs once
+// and a retried completion is refused as already used.
 func TestCrashSafety(t *testing.T) {
 	for _, kind := range dbtest.Kinds {
 		t.Run(kind, func(t *testing.T) {
@@ -87,73 +94,95 @@ func TestCrashSafety(t *testing.T) {
 			}
 			orders := crashOrders{Backend: b, DataDir: dir, PublicKey: pub, Out: filepath.Join(dir, "prepared.json")}
 			prep := runUntilPrepared(t, orders)
+			if len(prep.Flows) != 2 {
+				t.Fatalf("prepared %d flows", len(prep.Flows))
+			}
 
 			// The same data, a new process's worth of state: nothing in memory
 			// survives, only the database and the blob store.
 			s := apitest.Start(t, b, apitest.Options{Configure: func(c *config.Config) { c.DataDir = dir }})
-			// Past the dead server's clock and the SMS resend interval; the CA
-			// stamps certificates with the real time.
-			s.Clock.Advance(prep.Now.Add(2*time.Minute).Sub(s.Clock.Now()))
-			ctx := context.Background()
-			sys := viewer.System(ctx)
+			// Past the dead server's clock and the SMS resend interval, within
+			// the pending signatures' life; the CA stamps certificates with the
+			// real time.
+			s.Clock.Advance(prep.Now.Add(2 * time.Minute).Sub(s.Clock.Now()))
+			sys := viewer.System(context.Background())
 
-			// The flow is still signing, bob still pending, nothing half-made.
-			crashFlowState(t, s, prep, "signing", "pending")
-			for _, d := range prep.Docs {
-				got := crashDocument(t, s, d.ID, 1)
-				if got.Revision != d.Revision || got.Sha256 != d.Sha256 {
-					t.Fatalf("document %d after the crash = rev %d %s, before = rev %d %s", d.ID, got.Revision, got.Sha256, d.Revision, d.Sha256)
+			// Both flows still signing, bob still pending, nothing half-made.
+			for _, f := range prep.Flows {
+				crashFlowState(t, s, prep.Bob, f.ID, "signing", "pending")
+				for _, d := range f.Docs {
+					got := crashDocument(t, s, d.ID, 1)
+					if got.Revision != d.Revision || got.Sha256 != d.Sha256 {
+						t.Fatalf("document %d after the crash = rev %d %s, before = rev %d %s", d.ID, got.Revision, got.Sha256, d.Revision, d.Sha256)
+					}
+				}
+				if row, err := s.App.DB.Client.PendingSignature.Get(sys, crashID(f.Step.PendingID)); err != nil || row.Status != pendingsignature.StatusPending {
+					t.Fatalf("pending signature after the crash: %v %+v", err, row)
 				}
 			}
-			var oldID int
-			fmt.Sscan(prep.Step.PendingID, &oldID)
-			if row, err := s.App.DB.Client.PendingSignature.Get(sys, oldID); err != nil || row.Status != pendingsignature.StatusPending {
-				t.Fatalf("pending signature after the crash: %v %+v", err, row)
-			}
+			fresh, resumed := prep.Flows[0], prep.Flows[1]
 
-			// Bob starts again (his page lost the digests with the crash): a new
-			// code and prepare void the old pending signature.
-			in := map[string]any{"flowID": prep.FlowID, "personalSealID": prep.SealID, "ukeyCertificate": prep.UKeyFP}
+			// Flow 1: bob starts again (his page lost the digests with the
+			// crash): a new code and prepare void the old pending signature.
+			in := map[string]any{"flowID": fresh.ID, "personalSealID": prep.SealID, "ukeyCertificate": prep.UKeyFP}
 			s.MustDo(prep.Bob, `mutation($in: SignFlowInput!) { sendIntentCode(input: $in) { fingerprint } }`,
-				map[string]any{"in": map[string]any{"flowID": prep.FlowID, "personalSealID": prep.SealID}}, nil)
+				map[string]any{"in": map[string]any{"flowID": fresh.ID, "personalSealID": prep.SealID}}, nil)
 			in["code"] = s.LastCode("13800000002")
 			var again struct{ PrepareUKeySign ukeyStep }
 			s.MustDo(prep.Bob, prepareUKey, map[string]any{"in": in}, &again)
 			step := again.PrepareUKeySign
-			if step.Done || step.PendingID == "" || step.PendingID == prep.Step.PendingID || len(step.Digests) != len(prep.Docs) {
+			if step.Done || step.PendingID == "" || step.PendingID == fresh.Step.PendingID || len(step.Digests) != len(fresh.Docs) {
 				t.Fatalf("prepared again: %+v", step)
 			}
-			if row, err := s.App.DB.Client.PendingSignature.Get(sys, oldID); err != nil || row.Status == pendingsignature.StatusPending {
+			if row, err := s.App.DB.Client.PendingSignature.Get(sys, crashID(fresh.Step.PendingID)); err != nil || row.Status == pendingsignature.StatusPending {
 				t.Fatalf("the pre-crash pending signature is still live: %v %+v", err, row)
 			}
 			// Even correctly signed, the pre-crash digests no longer complete.
-			old := crashSign(t, tok, prep.Step)
+			old := crashSign(t, tok, fresh.Step)
 			if r := s.Do(prep.Bob, completeUKey, map[string]any{"in": old}); r.Code() != "CONFLICT" || !strings.Contains(r.Message(), "失效") {
 				t.Fatalf("completing the pre-crash signature: %q %q", r.Code(), r.Message())
 			}
-			crashFlowState(t, s, prep, "signing", "pending")
-
-			done := crashSign(t, tok, step)
-			var out struct{ CompleteUKeySign ukeyStep }
-			s.MustDo(prep.Bob, completeUKey, map[string]any{"in": done}, &out)
-			if !out.CompleteUKeySign.Done || out.CompleteUKeySign.Flow == nil || out.CompleteUKeySign.Flow.Status != "completed" {
-				t.Fatalf("completed %+v", out.CompleteUKeySign)
-			}
-			// A retried completion (the answer lost on the way) signs nothing.
-			if r := s.Do(prep.Bob, completeUKey, map[string]any{"in": done}); r.Code() != "CONFLICT" || !strings.Contains(r.Message(), "已处理") {
-				t.Fatalf("completing twice: %q %q", r.Code(), r.Message())
-			}
+			crashFlowState(t, s, prep.Bob, fresh.ID, "signing", "pending")
+			crashComplete(t, s, prep.Bob, crashSign(t, tok, step))
 			if r := s.Do(prep.Bob, completeUKey, map[string]any{"in": old}); r.Code() != "CONFLICT" {
 				t.Fatalf("completing the pre-crash signature after the fresh one: %q %q", r.Code(), r.Message())
 			}
-			crashFlowState(t, s, prep, "completed", "signed")
-			for _, d := range prep.Docs {
-				if got := crashDocument(t, s, d.ID, 2); got.Revision <= d.Revision {
-					t.Fatalf("document %d: revision %d after bob's signature, %d before", d.ID, got.Revision, d.Revision)
+
+			// Flow 2: the pre-crash pending signature survived in the database
+			// and the blob store: the helper's signatures complete it.
+			crashComplete(t, s, prep.Bob, crashSign(t, tok, resumed.Step))
+
+			for _, f := range prep.Flows {
+				crashFlowState(t, s, prep.Bob, f.ID, "completed", "signed")
+				for _, d := range f.Docs {
+					if got := crashDocument(t, s, d.ID, 2); got.Revision <= d.Revision {
+						t.Fatalf("document %d: revision %d after bob's signature, %d before", d.ID, got.Revision, d.Revision)
+					}
 				}
 			}
 		})
 	}
+}
+
+// crashComplete completes a UKey signature, which completes the flow, and
+// retries the completion (the answer lost on the way): refused as already
+// used, it signs nothing more.
+func crashComplete(t *testing.T, s *apitest.Server, token string, done map[string]any) {
+	t.Helper()
+	var out struct{ CompleteUKeySign ukeyStep }
+	s.MustDo(token, completeUKey, map[string]any{"in": done}, &out)
+	if !out.CompleteUKeySign.Done || out.CompleteUKeySign.Flow == nil || out.CompleteUKeySign.Flow.Status != "completed" {
+		t.Fatalf("completed %+v", out.CompleteUKeySign)
+	}
+	if r := s.Do(token, completeUKey, map[string]any{"in": done}); r.Code() != "CONFLICT" || !strings.Contains(r.Message(), "已处理") {
+		t.Fatalf("completing twice: %q %q", r.Code(), r.Message())
+	}
+}
+
+func crashID(id string) int {
+	var n int
+	fmt.Sscan(id, &n)
+	return n
 }
 
 // runUntilPrepared runs the server process until it reports the prepared
@@ -193,7 +222,7 @@ func runUntilPrepared(t *testing.T, orders crashOrders) crashPrepared {
 			if err := <-exited; err == nil || !strings.Contains(err.Error(), "killed") {
 				t.Fatalf("server process: %v, want killed\n%s", err, serverLog())
 			}
-			t.Logf("killed the server process after it prepared pending signature %s", prep.Step.PendingID)
+			t.Logf("killed the server process after it prepared %d UKey signatures", len(prep.Flows))
 			if os.Getenv("SIGNET_CRASH_LOG") != "" {
 				t.Log(serverLog())
 			}
@@ -258,11 +287,34 @@ func TestCrashServerProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Two documents; carol signs first (hosted), then bob with the UKey.
+	seal := personalSeal(t, s, bob)
+	cseal := personalSeal(t, s, carol)
+	out := crashPrepared{Alice: alice, Bob: bob, SealID: seal, UKeyFP: fp}
+	for n := 0; n < 2; n++ {
+		out.Flows = append(out.Flows, crashPrepare(t, s, alice, bob, carol, seal, cseal, fp))
+		s.Clock.Advance(61 * time.Second) // the SMS resend interval
+	}
+	out.Now = s.Clock.Now()
+	data, _ := json.Marshal(out)
+	if err := os.WriteFile(orders.Out+".part", data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(orders.Out+".part", orders.Out); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("prepared; waiting for SIGKILL")
+	time.Sleep(2 * time.Minute) // the parent kills it long before
+	t.Fatal("not killed")
+}
+
+// crashPrepare drives a contract of two documents to bob's prepared UKey
+// signature: carol signs first (hosted), then bob prepares.
+func crashPrepare(t *testing.T, s *apitest.Server, alice, bob, carol, seal, cseal, fp string) crashFlow {
+	t.Helper()
 	var created struct{ CreateFlow struct{ ID string } }
 	s.MustDo(alice, `mutation($in: FlowDraftInput!) { createFlow(input: $in) { id } }`, map[string]any{"in": map[string]any{"name": "断电合同"}}, &created)
 	fid := created.CreateFlow.ID
-	var docIDs []string
+	var docIDs []int
 	var fields []map[string]any
 	for i, pages := range []int{2, 3} {
 		st, doc := upload(t, s, alice, fid, fmt.Sprint("附件", i+1), testpdf.Make(pages))
@@ -270,7 +322,7 @@ func TestCrashServerProcess(t *testing.T) {
 			t.Fatalf("upload = %d %v", st, doc)
 		}
 		id := fmt.Sprint(doc["id"])
-		docIDs = append(docIDs, id)
+		docIDs = append(docIDs, crashID(id))
 		fields = append(fields,
 			map[string]any{"documentID": id, "participantKey": "c", "kind": "personal_seal", "page": 1, "x": 300, "y": 80, "width": 100, "height": 50},
 			map[string]any{"documentID": id, "participantKey": "b", "kind": "personal_seal", "page": pages, "x": 100, "y": 100, "width": 120, "height": 60})
@@ -285,12 +337,11 @@ func TestCrashServerProcess(t *testing.T) {
 		}}, nil)
 	s.MustDo(alice, `mutation($id: ID!) { sendFlow(id: $id) { status } }`, map[string]any{"id": fid}, nil)
 
-	cin := map[string]any{"flowID": fid, "personalSealID": personalSeal(t, s, carol)}
+	cin := map[string]any{"flowID": fid, "personalSealID": cseal}
 	s.MustDo(carol, `mutation($in: SignFlowInput!) { sendIntentCode(input: $in) { fingerprint } }`, map[string]any{"in": cin}, nil)
 	cin["code"] = s.LastCode("13800000003")
 	s.MustDo(carol, signMutation, map[string]any{"in": cin}, nil)
 
-	seal := personalSeal(t, s, bob)
 	s.MustDo(bob, `mutation($in: SignFlowInput!) { sendIntentCode(input: $in) { fingerprint } }`,
 		map[string]any{"in": map[string]any{"flowID": fid, "personalSealID": seal}}, nil)
 	in := map[string]any{"flowID": fid, "personalSealID": seal, "ukeyCertificate": fp, "code": s.LastCode("13800000002")}
@@ -299,31 +350,19 @@ func TestCrashServerProcess(t *testing.T) {
 	if prep.PrepareUKeySign.Done || len(prep.PrepareUKeySign.Digests) != 2 {
 		t.Fatalf("prepared %+v", prep.PrepareUKeySign)
 	}
-
-	out := crashPrepared{Alice: alice, Bob: bob, FlowID: fid, SealID: seal, UKeyFP: fp, Step: prep.PrepareUKeySign, Now: s.Clock.Now()}
+	f := crashFlow{ID: fid, Step: prep.PrepareUKeySign}
 	for _, id := range docIDs {
-		var n int
-		fmt.Sscan(id, &n)
-		d, err := s.App.DB.Client.FlowDocument.Get(sys, n)
+		d, err := s.App.DB.Client.FlowDocument.Get(viewer.System(context.Background()), id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out.Docs = append(out.Docs, crashDoc{ID: n, Revision: d.Revision, Sha256: d.CurrentSha256})
+		f.Docs = append(f.Docs, crashDoc{ID: id, Revision: d.Revision, Sha256: d.CurrentSha256})
 	}
-	data, _ := json.Marshal(out)
-	if err := os.WriteFile(orders.Out+".part", data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(orders.Out+".part", orders.Out); err != nil {
-		t.Fatal(err)
-	}
-	t.Log("prepared; waiting for SIGKILL")
-	time.Sleep(2 * time.Minute) // the parent kills it long before
-	t.Fatal("not killed")
+	return f
 }
 
 // crashFlowState checks the flow's and bob's status as bob sees them.
-func crashFlowState(t *testing.T, s *apitest.Server, prep crashPrepared, flowStatus, bobStatus string) {
+func crashFlowState(t *testing.T, s *apitest.Server, bob, flowID, flowStatus, bobStatus string) {
 	t.Helper()
 	var out struct {
 		Node struct {
@@ -331,7 +370,7 @@ func crashFlowState(t *testing.T, s *apitest.Server, prep crashPrepared, flowSta
 			Participants []struct{ Name, Status string }
 		}
 	}
-	s.MustDo(prep.Bob, `query($id: ID!) { node(id: $id) { ... on Flow { status participants { name status } } } }`, map[string]any{"id": prep.FlowID}, &out)
+	s.MustDo(bob, `query($id: ID!) { node(id: $id) { ... on Flow { status participants { name status } } } }`, map[string]any{"id": flowID}, &out)
 	if out.Node.Status != flowStatus || len(out.Node.Participants) != 2 {
 		t.Fatalf("flow = %+v, want %q with two participants", out.Node, flowStatus)
 	}
