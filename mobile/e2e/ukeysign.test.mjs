@@ -5,7 +5,9 @@
 // server's own CA issues (ukey/ukeytest/ukeytoken), bound to the signer. The
 // page pairs with the helper, the helper signs the digest, the flow completes
 // and the downloaded PDF verifies (POST /files/verify) with the UKey's
-// certificate as the signer. Needs ../bin/signet (make build), ../bin/signet-ukey
+// certificate as the signer. A first attempt with a wrong PIN (the helper
+// reads --pin-file for every signature) is cancelled and leaves the flow
+// signable. Needs ../bin/signet (make build), ../bin/signet-ukey
 // (make ukey), Go, and the Debian packages softhsm2, opensc and chromium.
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
@@ -279,13 +281,39 @@ describe('UKey signing on the signing page', () => {
     await intent.getByTestId('ukey-ready').waitFor()
     await shot(page, 'ukeysign-01-ready')
 
+    // A wrong PIN at the helper: the page cancels the pending signature
+    // (cancelUKeySign), says so, and the flow stays signable.
+    const operations = []
+    page.on('request', (r) => {
+      const m = /"operationName":"(\w+)"/.exec(r.postData() ?? '') ?? /"query":"(?:mutation|query) (\w+)/.exec(r.postData() ?? '')
+      if (r.url().endsWith('/graphql') && m) operations.push(m[1])
+    })
+    writeFileSync(pinFile, '99999999')
     await intent.locator('input[name=code]').fill(code)
     await intent.getByTestId('confirm-intent').click()
+    await waitText(intent.locator('.sg-form-error'), 'UKey PIN 码错误')
+    await waitText(intent.locator('.sg-form-error'), '合同仍可签署')
+    await waitFor('cancelUKeySign', () => operations.includes('CancelUKeySign'))
+    assert.ok(operations.includes('PrepareUKeySign') && !operations.includes('CompleteUKeySign'), operations.join(' '))
+    await shot(page, 'ukeysign-02-wrong-pin')
+    const { node: pending } = await gql(base, 'query($id: ID!) { node(id: $id) { ... on Flow { status } } }', { id: fid }, token)
+    assert.notEqual(pending.status, 'completed')
+
+    // The right PIN and a new code (the first one was used up by prepare).
+    writeFileSync(pinFile, ukey.pin)
+    const sendCode = intent.getByTestId('send-code')
+    await waitFor('获取验证码 again', async () => await sendCode.isEnabled(), 75_000)
+    const n2 = await outboxCount(base, phone)
+    await sendCode.click()
+    const code2 = await waitForCode(base, phone, n2)
+    await intent.locator('input[name=code]').fill(code2)
+    await intent.getByTestId('confirm-intent').click()
     await page.waitForURL((u) => u.pathname === `/flows/${fid}`, { timeout: 30_000 })
-    await shot(page, 'ukeysign-02-signed')
+    await shot(page, 'ukeysign-03-signed')
 
     // The helper showed the contract and its fingerprint at its console.
-    assert.match(helper.out, /UKey租赁合同/)
+    assert.match(helper.out, /合同：UKey租赁合同/)
+    assert.ok(operations.includes('CompleteUKeySign'), operations.join(' '))
     const { node: flow } = await gql(base, 'query($id: ID!) { node(id: $id) { ... on Flow { status } } }', { id: fid }, token)
     assert.equal(flow.status, 'completed')
 
