@@ -328,3 +328,131 @@ export const enterpriseApi = {
 }
 
 export type { SentCode }
+
+// ---- 认证企业: the certification order ----
+
+export type CertOrderStep = 'application' | 'preview' | 'authorization' | 'documents' | 'confirmation' | 'payment' | 'review' | 'approved' | 'rejected'
+export type CertOrderMethod = 'bank_transfer' | 'legal_rep_phone' | 'legal_rep_bank_card'
+export type CertDocumentKind = 'authorization_letter' | 'business_license' | 'applicant_id_front' | 'applicant_id_back'
+export type PaymentChannel = 'alipay' | 'wechat'
+
+export interface CertOrder {
+  id: string
+  step: CertOrderStep
+  stepTitle: string
+  canRevoke: boolean
+  kind: string
+  method: CertOrderMethod | null
+  applicantName: string | null
+  applicantIDMasked: string | null
+  applicantPhone: string | null
+  legalRepPhone: string | null
+  legalRepCardMasked: string | null
+  bankName: string | null
+  bankAccountMasked: string | null
+  feeCents: number
+  paymentChannel: PaymentChannel | null
+  paymentQr: string | null
+  paymentQRDataURL: string | null
+  paidAt: string | null
+  submittedAt: string | null
+  decidedAt: string | null
+  rejectReason: string | null
+  revokedAt: string | null
+  enterprise: { id: string; name: string; creditCode: string; address: string; legalRepName: string; legalRepIDMasked: string; custody: string; ukeyType: string | null; status: string }
+  documents: { id: string; kind: CertDocumentKind; fileName: string; size: number; downloadURL: string }[] | null
+}
+
+export interface StartCertificationInput {
+  name: string
+  creditCode: string
+  address: string
+  legalRepName: string
+  legalRepIdNumber: string
+  custody: 'hosted' | 'ukey'
+  ukeyType?: 'one_key_one_seal' | 'one_key_many_seals' | null
+}
+
+export interface CertApplicationInput {
+  method: CertOrderMethod
+  applicantName: string
+  applicantIdNumber: string
+  applicantPhone: string
+  legalRepPhone: string
+  legalRepBankCard?: string | null
+  bankName?: string | null
+  bankAccount?: string | null
+  agreementAccepted: boolean
+}
+
+const ORDER = `id step stepTitle canRevoke kind method applicantName applicantIDMasked applicantPhone legalRepPhone legalRepCardMasked bankName bankAccountMasked
+  feeCents paymentChannel paymentQr paymentQRDataURL paidAt submittedAt decidedAt rejectReason revokedAt
+  enterprise { id name creditCode address legalRepName legalRepIDMasked custody ukeyType status }
+  documents { id kind fileName size downloadURL }`
+
+function orderMutation<V extends Record<string, unknown>>(field: string, args: string, params: string) {
+  return (vars: V) =>
+    client
+      .request(op<Record<string, CertOrder>, Record<string, unknown>>(field, `mutation ${field}(${params}) { ${field}(${args}) { ${ORDER} } }`), vars)
+      .then((d) => d[field]!)
+}
+
+export const certApi = {
+  order: (id: string) =>
+    client
+      .request(op<{ certificationOrder: CertOrder }, { id: string }>('CertificationOrder', `query CertificationOrder($id: ID!) { certificationOrder(id: $id) { ${ORDER} } }`), { id })
+      .then((d) => d.certificationOrder),
+  start: orderMutation<{ input: StartCertificationInput }>('startEnterpriseCertification', 'input: $input', '$input: StartCertificationInput!'),
+  saveApplication: orderMutation<{ orderId: string; input: CertApplicationInput }>('saveCertApplication', 'orderId: $orderId, input: $input', '$orderId: ID!, $input: CertApplicationInput!'),
+  backToEdit: orderMutation<{ orderId: string }>('backToEditCertOrder', 'orderId: $orderId', '$orderId: ID!'),
+  confirm: orderMutation<{ orderId: string; input: { legalRepBankCard?: string | null; bankAccount?: string | null } | null }>(
+    'confirmCertOrder',
+    'orderId: $orderId, input: $input',
+    '$orderId: ID!, $input: ConfirmCertOrderInput',
+  ),
+  verifyAuthorization: orderMutation<{ orderId: string; code: string; amount: string | null }>(
+    'verifyCertAuthorization',
+    'orderId: $orderId, code: $code, amount: $amount',
+    '$orderId: ID!, $code: String!, $amount: String',
+  ),
+  submitDocuments: orderMutation<{ orderId: string }>('submitCertDocuments', 'orderId: $orderId', '$orderId: ID!'),
+  confirmApplication: orderMutation<{ orderId: string; code: string; agreementAccepted: boolean }>(
+    'confirmCertApplication',
+    'orderId: $orderId, code: $code, agreementAccepted: $agreementAccepted',
+    '$orderId: ID!, $code: String!, $agreementAccepted: Boolean!',
+  ),
+  pay: orderMutation<{ orderId: string; channel: PaymentChannel }>('payCertOrder', 'orderId: $orderId, channel: $channel', '$orderId: ID!, $channel: CertOrderPaymentChannel!'),
+  refresh: orderMutation<{ orderId: string }>('refreshCertOrder', 'orderId: $orderId', '$orderId: ID!'),
+  revoke: orderMutation<{ orderId: string }>('revokeEnterpriseCertification', 'orderId: $orderId', '$orderId: ID!'),
+  continue: orderMutation<{ orderId: string }>('continueEnterpriseCertification', 'orderId: $orderId', '$orderId: ID!'),
+  resendAuthorizationCode: (orderId: string) =>
+    client
+      .request(
+        op<{ resendCertAuthorizationCode: SentCode }, { orderId: string }>(
+          'ResendCertAuthorizationCode',
+          'mutation ResendCertAuthorizationCode($orderId: ID!) { resendCertAuthorizationCode(orderId: $orderId) { maskedPhone resendAfterSeconds expiresAt } }',
+        ),
+        { orderId },
+      )
+      .then((d) => d.resendCertAuthorizationCode),
+  sendConfirmationCode: (orderId: string) =>
+    client
+      .request(
+        op<{ sendCertConfirmationCode: SentCode }, { orderId: string }>(
+          'SendCertConfirmationCode',
+          'mutation SendCertConfirmationCode($orderId: ID!) { sendCertConfirmationCode(orderId: $orderId) { maskedPhone resendAfterSeconds expiresAt } }',
+        ),
+        { orderId },
+      )
+      .then((d) => d.sendCertConfirmationCode),
+  letterTemplate: (orderId: string) =>
+    client
+      .request(
+        op<{ authorizationLetterTemplate: { fileName: string; contentType: string; dataURL: string } }, { orderId: string }>(
+          'AuthorizationLetterTemplate',
+          'query AuthorizationLetterTemplate($orderId: ID!) { authorizationLetterTemplate(orderId: $orderId) { fileName contentType dataURL } }',
+        ),
+        { orderId },
+      )
+      .then((d) => d.authorizationLetterTemplate),
+}

@@ -106,6 +106,28 @@ export function createFiles(opts: FilesOptions = {}) {
       if (!res.ok) throw await failure(res)
       return (await res.json()) as Verification
     },
+    /**
+     * uploadCertDocument sends one application document of a certification
+     * order (授权书, 营业执照, 经办人身份证正反面): JPG/PNG, or PDF for the
+     * first two, at most 5 MB.
+     */
+    async uploadCertDocument(orderID: string, kind: string, file: Blob, fileName: string): Promise<{ id: string; kind: string; fileName: string; size: number }> {
+      const form = new FormData()
+      form.append('file', file, fileName)
+      let res: Response
+      try {
+        res = await doFetch(`/files/enterprise-orders/${encodeURIComponent(orderID)}/documents/${encodeURIComponent(kind)}`, {
+          method: 'POST',
+          headers: auth(),
+          body: form,
+        })
+      } catch (e) {
+        throw toApiError(e)
+      }
+      if (!res.ok) throw await failure(res)
+      const body = (await res.json()) as { id: number | string; kind: string; fileName: string; size: number }
+      return { ...body, id: String(body.id) }
+    },
     /** pdf reads a document's current revision. */
     async pdf(documentID: string): Promise<ArrayBuffer> {
       let res: Response
