@@ -115,6 +115,18 @@ export const routes: RouteRecordRaw[] = [
     meta: { title: '登录设备', layout: 'app', auth: true, back: '/user' },
   },
   {
+    path: '/user/seals',
+    name: 'seals',
+    component: () => import('./pages/user/SealsPage.vue'),
+    meta: { title: '个人印章', layout: 'app', auth: true, back: '/user' },
+  },
+  {
+    path: '/p/:token',
+    name: 'pair-capture',
+    component: () => import('./pages/PairCapturePage.vue'),
+    meta: { title: '手写签名', layout: 'bare' },
+  },
+  {
     path: '/s/:code',
     name: 'sms-link',
     component: () => import('./pages/SmsLinkPage.vue'),
