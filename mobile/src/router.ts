@@ -82,7 +82,19 @@ export const routes: RouteRecordRaw[] = [
     path: '/console',
     name: 'console',
     component: () => import('./pages/ConsolePage.vue'),
-    meta: { title: '企业控制台', layout: 'app', auth: true },
+    meta: { title: '企业控制台', layout: 'app', auth: true, wide: true },
+  },
+  {
+    path: '/enterprises',
+    name: 'enterprises',
+    component: () => import('./pages/enterprise/EnterprisesPage.vue'),
+    meta: { title: '我的企业', layout: 'app', auth: true, back: '/user' },
+  },
+  {
+    path: '/enterprises/certify',
+    name: 'certify-enterprise',
+    component: () => import('./pages/enterprise/CertifyPage.vue'),
+    meta: { title: '认证企业', layout: 'app', auth: true, back: '/enterprises' },
   },
   {
     path: '/user',
