@@ -46,6 +46,9 @@ import (
 // DefaultTTL is how long a pairing's QR code stays valid.
 const DefaultTTL = 5 * time.Minute
 
+// MaxRecent bounds the unexpired pairings of one user.
+const MaxRecent = 20
+
 // Config configures a Service.
 type Config struct {
 	DB     *ent.Client
@@ -174,6 +177,21 @@ func (s *Service) Create(ctx context.Context) (*Ticket, error) {
 	token := base64.RawURLEncoding.EncodeToString(b[:])
 	sys := viewer.System(ctx)
 	c := viewer.ClientFrom(ctx)
+	now := s.now()
+	recent, err := s.db.PairingSession.Query().Where(pairingsession.UserID(v.UserID),
+		pairingsession.ExpiresAtGT(now)).Count(sys)
+	if err != nil {
+		return nil, fmt.Errorf("pairing: count: %w", err)
+	}
+	if recent >= MaxRecent {
+		return nil, errs.New(errs.RateLimited, "生成二维码过于频繁，请稍后再试")
+	}
+	// Unused codes that expired a day ago are of no further interest (used
+	// ones keep the stroke data of their signature).
+	if _, err := s.db.PairingSession.Delete().Where(pairingsession.UserID(v.UserID), pairingsession.UsedAtIsNil(),
+		pairingsession.ExpiresAtLT(now.Add(-24*time.Hour))).Exec(sys); err != nil {
+		s.log.WarnContext(ctx, "pairing: clean up", "err", err)
+	}
 	var p *ent.PairingSession
 	err = s.withTx(ctx, func(tx *ent.Tx) error {
 		var err error

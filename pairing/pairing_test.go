@@ -360,3 +360,27 @@ func checkQR(t *testing.T, qr []byte, want string) {
 		t.Fatalf("QR decodes to %q, want %q", got, want)
 	}
 }
+
+func TestPairingLimitAndCleanup(t *testing.T) {
+	e := setup(t, dbtest.SQLite(t))
+	alice := e.as("alice")
+	for i := 0; i < pairing.MaxRecent; i++ {
+		if _, err := e.svc.Create(alice); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := e.svc.Create(alice)
+	wantCode(t, err, errs.RateLimited, "过于频繁")
+	if _, err := e.svc.Create(e.as("bob")); err != nil {
+		t.Fatalf("bob is not limited by alice: %v", err)
+	}
+	// Once they expire, new codes can be made, and a day later the unused
+	// ones are deleted.
+	e.clock.add(pairing.DefaultTTL + 25*time.Hour)
+	if _, err := e.svc.Create(alice); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.db.PairingSession.Query().Count(viewer.System(context.Background())); n != 2 {
+		t.Fatalf("%d sessions after clean-up, want alice's new one and bob's", n)
+	}
+}
