@@ -390,11 +390,15 @@ const ORDER = `id step stepTitle canRevoke kind method applicantName applicantID
   enterprise { id name creditCode address legalRepName legalRepIDMasked custody ukeyType status }
   documents { id kind fileName size downloadURL }`
 
+// A mutation selects only the order's id and the order is read again: the
+// server cannot load an order's edges (enterprise, documents) on a mutation's
+// result once its transaction has ended ("transaction has already been
+// committed or rolled back").
 function orderMutation<V extends Record<string, unknown>>(field: string, args: string, params: string) {
-  return (vars: V) =>
-    client
-      .request(op<Record<string, CertOrder>, Record<string, unknown>>(field, `mutation ${field}(${params}) { ${field}(${args}) { ${ORDER} } }`), vars)
-      .then((d) => d[field]!)
+  return async (vars: V): Promise<CertOrder> => {
+    const d = await client.request(op<Record<string, { id: string }>, Record<string, unknown>>(field, `mutation ${field}(${params}) { ${field}(${args}) { id } }`), vars)
+    return certApi.order(d[field]!.id)
+  }
 }
 
 export const certApi = {
