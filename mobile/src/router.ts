@@ -121,6 +121,12 @@ export const routes: RouteRecordRaw[] = [
     meta: { title: '实名认证', layout: 'app', auth: true, back: '/user' },
   },
   {
+    path: '/user/ukey',
+    name: 'ukey-bindings',
+    component: () => import('./pages/user/UKeyBindPage.vue'),
+    meta: { title: '绑定UKey', layout: 'app', auth: true, back: '/user' },
+  },
+  {
     path: '/user/sessions',
     name: 'sessions',
     component: () => import('./pages/user/SessionsPage.vue'),
