@@ -237,6 +237,21 @@ describe('证书登录 with the UKey helper', () => {
     assert.equal(me.me.maskedPhone, `${phone.slice(0, 3)}****${phone.slice(7)}`)
     await shot(page, 'ukey-03-logged-in')
 
+    // 用户中心 → 绑定UKey: the binding is listed; unbind with the login
+    // password, then bind again through the page and the helper.
+    await page.goto(`${base}/user/ukey`)
+    await waitText(page.getByTestId('ukey-binding'), NAME)
+    await page.getByTestId('ukey-unbind').click()
+    await page.getByTestId('unbind-password').locator('input').fill(PASSWORD)
+    await page.getByRole('button', { name: '确认' }).click()
+    await waitText(page.getByTestId('ukey-bindings'), '尚未绑定 UKey')
+    assert.equal((await gql(base, '{ ukeyBindings { id } }', {}, sessionToken)).ukeyBindings.length, 0)
+    await page.getByTestId('ukey-bind-start').click()
+    await page.getByTestId('ukey-bind-submit').click()
+    await waitText(page.getByTestId('ukey-binding'), NAME)
+    assert.equal((await gql(base, '{ ukeyBindings { serial } }', {}, sessionToken)).ukeyBindings[0].serial, ukey.serial)
+    await shot(page, 'ukey-04-bindings')
+
     // The PIN stayed in the helper: never in the page, never in the server's log.
     assert.ok(!helper.out.includes(ukey.pin), 'the PIN was printed by the helper')
     assert.deepEqual(errors().filter((e) => !e.includes('ERR_CONNECTION_REFUSED') && !e.includes('WebSocket')), [])
