@@ -332,6 +332,20 @@ describe('contract: PC initiates, phones sign through the SMS link, the trail up
     await ph.page.goto(`${server.base}/initiate`)
     await ph.page.getByTestId('step-info').waitFor()
     await shot(ph.page, 'phone-flow-04-initiate')
+    // 文档验证: the signed PDF, downloaded and uploaded again, is valid, lists
+    // both signatures and names this flow (phone and PC).
+    const { node: signed } = await gql(server.base, 'query($id: ID!) { node(id: $id) { ... on Flow { documents { id } } } }', { id: flowPath.split('/').pop() }, alice)
+    const res = await fetch(`${server.base}/files/documents/${signed.documents[0].id}`, { headers: { Authorization: `Bearer ${alice}` } })
+    const signedPdf = { name: '房屋租赁合同.pdf', mimeType: 'application/pdf', buffer: Buffer.from(await res.arrayBuffer()) }
+    for (const [p, name] of [[ph.page, 'phone-flow-05-verify'], [page, 'pc-flow-09-verify']]) {
+      await p.goto(`${server.base}/verify`)
+      await p.getByTestId('verify-input').setInputFiles(signedPdf)
+      await waitText(p.getByTestId('verify-verdict'), '文件有效')
+      await waitText(p.getByTestId('verify-flow'), '房屋租赁合同')
+      assert.ok((await p.getByTestId('verify-signature').count()) >= 2, 'both signatures are listed')
+      await waitText(p.getByTestId('verify-signature').first(), '签署后是否被修改')
+      await shot(p, name)
+    }
     assert.deepEqual(ph.consoleErrors(), [], "no console errors on the initiator's phone")
 
     // Expected: the refused non-PDF upload (400), and while the server lacks

@@ -105,6 +105,8 @@ describe('signature rows', () => {
     expect(v.rows.find((r) => r.label === '证书状态')).toMatchObject({ value: '已吊销：密钥泄露', tone: 'danger' })
     const ts = signatureView(sig({ kind: 'doc_timestamp', index: 3 }))
     expect(ts.title).toBe('文档时间戳 3')
+    expect(ts.statusText).toBe('时间戳有效')
+    expect(signerName({ ...cert, organization: 'Signet', commonName: 'Signet TSA' })).toBe('Signet TSA')
     expect(ts.rows.some((r) => r.label === '印章')).toBe(false)
   })
 })

@@ -55,7 +55,7 @@ const STATUS_TEXT: Record<string, [string, Tone]> = {
 export function signerName(c: VerifiedCertificate | undefined, claimed?: string): string {
   if (!c) return claimed || '未知'
   const cn = c.commonName || claimed || ''
-  if (c.organization && c.organization !== cn) return cn ? `${c.organization}（${cn}）` : c.organization
+  if (c.organization && c.organization !== cn && !cn.includes(c.organization)) return cn ? `${c.organization}（${cn}）` : c.organization
   return cn || c.subject || '未知'
 }
 
@@ -106,8 +106,9 @@ const REVOCATION_TEXT: Record<string, string> = {
 
 /** signatureView is one signature's card. */
 export function signatureView(s: VerifiedSignature): SignatureView {
-  const [statusText, tone] = STATUS_TEXT[s.status] ?? ['未知', 'warning' as Tone]
   const stamp = s.kind === 'doc_timestamp'
+  const [text, tone] = STATUS_TEXT[s.status] ?? ['未知', 'warning' as Tone]
+  const statusText = stamp ? text.replace('签名', '时间戳') : text
   const rows: Row[] = []
   rows.push({ label: stamp ? '时间戳机构' : '签署人', value: signerName(s.signer, s.name) })
   rows.push({ label: '证书', value: certificateText(s.signer) })
