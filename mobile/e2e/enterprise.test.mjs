@@ -164,6 +164,7 @@ describe('企业: certification, console, joining', () => {
     await page.getByTestId('certify-refresh').click()
     await page.getByTestId('certify-result').waitFor()
     await shot(page, 'ent-09-review')
+    // The review job polls the CA every 30 s; 刷新审核进度 asks at once.
     for (let i = 0; i < 20 && !(await page.getByTestId('certify-result').innerText()).includes('认证成功'); i++) {
       await page.waitForTimeout(1000)
       await page.getByRole('button', { name: '刷新审核进度' }).click().catch(() => {})
