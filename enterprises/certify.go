@@ -136,7 +136,9 @@ func (s *Service) StartCertification(ctx context.Context, in CertifyInput) (*ent
 	if err != nil {
 		return nil, fmt.Errorf("start certification: %w", err)
 	}
-	return order, nil
+	// The row above belongs to the committed transaction: read it again so
+	// callers can load its edges.
+	return s.db.CertOrder.Get(viewer.System(ctx), order.ID)
 }
 
 // enterpriseDetails are the checked organisation fields.

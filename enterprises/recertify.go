@@ -64,5 +64,6 @@ func (s *Service) StartRecertification(ctx context.Context) (*ent.CertOrder, err
 	if err != nil {
 		return nil, fmt.Errorf("start recertification: %w", err)
 	}
-	return o, nil
+	// Read the row again outside the committed transaction (edges load later).
+	return s.db.CertOrder.Get(viewer.System(ctx), o.ID)
 }
