@@ -33,6 +33,7 @@ import (
 
 	"golang.org/x/crypto/ocsp"
 
+	"signet/audit"
 	"signet/ent"
 	"signet/ent/certificate"
 	"signet/ent/identityverification"
@@ -182,15 +183,24 @@ func (s *Service) BindUKey(ctx context.Context, in UKeySignature) (*ent.UKeyBind
 	if err := s.checkIdentity(ctx, u, cert); err != nil {
 		return nil, err
 	}
-	b, err := s.db.UKeyBinding.Create().SetUserID(u.ID).SetFingerprint(ukey.Fingerprint(cert.Raw)).
-		SetSerial(pki.SerialHex(cert.SerialNumber)).SetSubject(truncate(cert.Subject.String(), 256)).SetDer(cert.Raw).
-		SetNotAfter(cert.NotAfter).SetBoundAt(s.now()).Save(viewer.System(ctx))
-	if ent.IsConstraintError(err) {
-		return nil, errs.New(errs.Conflict, "该 UKey 已绑定账号")
-	}
+	var b *ent.UKeyBinding
+	err = s.withTx(ctx, func(tx *ent.Tx) error {
+		var err error
+		b, err = tx.UKeyBinding.Create().SetUserID(u.ID).SetFingerprint(ukey.Fingerprint(cert.Raw)).
+			SetSerial(pki.SerialHex(cert.SerialNumber)).SetSubject(truncate(cert.Subject.String(), 256)).SetDer(cert.Raw).
+			SetNotAfter(cert.NotAfter).SetBoundAt(s.now()).Save(viewer.System(ctx))
+		if ent.IsConstraintError(err) {
+			return errs.New(errs.Conflict, "该 UKey 已绑定账号")
+		}
+		if err != nil {
+			return fmt.Errorf("bind ukey: %w", err)
+		}
+		return s.auditUKey(ctx, tx, u, audit.UKeyBound, b)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("bind ukey: %w", err)
+		return nil, err
 	}
+	b = b.Unwrap()
 	s.log.InfoContext(ctx, "ukey bound", "user", u.ID, "serial", b.Serial)
 	return b, nil
 }
@@ -263,8 +273,14 @@ func (s *Service) UnbindUKey(ctx context.Context, in UnbindUKeyInput) error {
 	default:
 		return errs.InvalidField("password", "请输入登录密码或短信验证码")
 	}
-	if _, err := s.db.UKeyBinding.Delete().Where(ukeybinding.ID(b.ID)).Exec(sys); err != nil {
-		return fmt.Errorf("unbind ukey: %w", err)
+	err = s.withTx(ctx, func(tx *ent.Tx) error {
+		if _, err := tx.UKeyBinding.Delete().Where(ukeybinding.ID(b.ID)).Exec(sys); err != nil {
+			return fmt.Errorf("unbind ukey: %w", err)
+		}
+		return s.auditUKey(ctx, tx, u, audit.UKeyUnbound, b)
+	})
+	if err != nil {
+		return err
 	}
 	s.log.InfoContext(ctx, "ukey unbound", "user", u.ID, "serial", b.Serial)
 	return nil
@@ -425,4 +441,12 @@ func (s *Service) checkIdentity(ctx context.Context, u *ent.User, cert *x509.Cer
 		return errs.InvalidField("certificate", "该证书不属于您本人（证书上的身份与您的实名认证信息不一致）")
 	}
 	return nil
+}
+
+// auditUKey records a bind or unbind on the user's trail.
+func (s *Service) auditUKey(ctx context.Context, tx *ent.Tx, u *ent.User, action audit.Action, b *ent.UKeyBinding) error {
+	_, err := audit.Append(ctx, tx, audit.Event{Chain: audit.UserChain(u.ID), Actor: audit.User(u.ID, MaskPhone(u.Phone)),
+		Action: action, Subject: audit.Subject{Type: "ukey", ID: b.ID},
+		Payload: map[string]any{"serial": b.Serial, "fingerprint": b.Fingerprint}})
+	return err
 }

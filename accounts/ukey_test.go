@@ -18,6 +18,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 
+	"signet/audit"
 	"signet/ent/certificate"
 	"signet/ent/privacy"
 	"signet/ent/session"
@@ -345,6 +346,25 @@ func TestUKeyLoginAndBinding(t *testing.T) {
 			}
 			r := s.Do("", loginMutation, map[string]any{"in": signed(t, s, p, "", "LOGIN", personal.DER())})
 			wantRefused(t, r, "UNAUTHENTICATED", "尚未绑定")
+			// Binding and unbinding are on the user's trail, and the chain holds.
+			v, err := s.App.Accounts.Authenticate(bg, tokenA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := audit.List(viewer.System(bg), s.App.DB.Client, audit.UserChain(v.UserID), 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[audit.Action]bool{}
+			for _, ev := range page.Events {
+				seen[audit.Action(ev.Action)] = true
+			}
+			if !seen[audit.UKeyBound] || !seen[audit.UKeyUnbound] {
+				t.Errorf("user trail actions %v, want bind and unbind", seen)
+			}
+			if rep, err := audit.Verify(viewer.System(bg), s.App.DB.Client, audit.UserChain(v.UserID)); err != nil || !rep.OK() {
+				t.Errorf("user chain: %v %+v", err, rep)
+			}
 		})
 
 		t.Run("a revoked certificate can neither bind nor log in", func(t *testing.T) {

@@ -36,6 +36,8 @@ const (
 
 	// Personal real-name verification (on the user's chain, UserChain).
 	IdentityVerified Action = "identity.verified"
+	UKeyBound        Action = "user.ukey_bound"
+	UKeyUnbound      Action = "user.ukey_unbound"
 	IdentityFailed   Action = "identity.failed"
 
 	// Enterprise certification (on the enterprise's chain "enterprise:<id>", enterprises.AuditChain).
@@ -106,6 +108,8 @@ var actionLabels = map[Action]string{
 	EvidenceGenerated:   "生成证据报告",
 
 	IdentityVerified: "个人实名认证通过",
+	UKeyBound:        "绑定UKey",
+	UKeyUnbound:      "解绑UKey",
 	IdentityFailed:   "个人实名认证未通过",
 
 	CertificationStarted:   "提交企业认证",
