@@ -133,6 +133,12 @@ export const routes: RouteRecordRaw[] = [
     meta: { title: '登录设备', layout: 'app', auth: true, back: '/user' },
   },
   {
+    path: '/user/contacts',
+    name: 'contacts',
+    component: () => import('./pages/user/ContactsPage.vue'),
+    meta: { title: '联系人管理', layout: 'app', auth: true, back: '/user', wide: true },
+  },
+  {
     path: '/user/seals',
     name: 'seals',
     component: () => import('./pages/user/SealsPage.vue'),
