@@ -13,6 +13,8 @@ declare module 'vue' {
   export interface GlobalComponents {
     BatchSignDialog: typeof import('./components/BatchSignDialog.vue')['default']
     BrandMark: typeof import('./components/BrandMark.vue')['default']
+    ContactGroupList: typeof import('./components/ContactGroupList.vue')['default']
+    ContactPicker: typeof import('./components/ContactPicker.vue')['default']
     HandwritingQrDialog: typeof import('./components/HandwritingQrDialog.vue')['default']
     PasswordFields: typeof import('./components/PasswordFields.vue')['default']
     PdfPages: typeof import('./components/PdfPages.vue')['default']
