@@ -81,6 +81,11 @@ describe('signature rows', () => {
     expect(modificationText(later).value).toContain('仅追加了 2 次')
     const changed = sig({ coverage: { ...sig().coverage, changesAfter: 'changed' } })
     expect(modificationText(changed)).toMatchObject({ value: '签署后文件内容被修改', tone: 'danger' })
+    // Bytes inside the signed ranges changed: tampered, even with only signatures appended after it.
+    const tampered = sig({ status: 'invalid', integrity: { ...sig().integrity, digestOK: false }, coverage: { ...later.coverage } })
+    expect(modificationText(tampered)).toMatchObject({ value: '已被篡改（签名覆盖的内容与签名不符）', tone: 'danger' })
+    const cut = sig({ status: 'invalid', integrity: { ...sig().integrity, byteRangeOK: false } })
+    expect(modificationText(cut).tone).toBe('danger')
   })
   it('shows the time-stamp', () => {
     expect(timestampText(sig()).value).toBe(`${formatDateTime('2026-11-20T08:30:01Z')}（有效，Signet TSA）`)
@@ -102,6 +107,8 @@ describe('signature rows', () => {
   it('marks a revoked certificate and a document time-stamp', () => {
     const v = signatureView(sig({ status: 'invalid', problems: ['证书已吊销'], revocation: { status: 'revoked', reason: '密钥泄露' } }))
     expect(v.tone).toBe('danger')
+    expect(v.problems).toEqual(['证书已吊销'])
+    expect(signatureView(sig({ status: 'invalid', summary: '摘要不匹配', problems: ['摘要不匹配', '证书已吊销'] })).problems).toEqual(['证书已吊销'])
     expect(v.rows.find((r) => r.label === '证书状态')).toMatchObject({ value: '已吊销：密钥泄露', tone: 'danger' })
     const ts = signatureView(sig({ kind: 'doc_timestamp', index: 3 }))
     expect(ts.title).toBe('文档时间戳 3')

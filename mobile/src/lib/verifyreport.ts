@@ -71,8 +71,15 @@ export function issuerName(dn: string): string {
   return m ? m[1]!.trim() : dn
 }
 
-/** modificationText answers 签署后是否被修改. */
+/**
+ * modificationText answers 签署后是否被修改. Bytes the signature covers that
+ * no longer match its digest were changed too: that is tampering, whatever
+ * was appended after it.
+ */
 export function modificationText(s: VerifiedSignature): Row {
+  if (!s.integrity.byteRangeOK || !s.integrity.digestOK) {
+    return { label: '签署后是否被修改', value: '已被篡改（签名覆盖的内容与签名不符）', tone: 'danger' }
+  }
   switch (s.coverage.changesAfter) {
     case 'none':
       return { label: '签署后是否被修改', value: '未修改', tone: 'success' }
@@ -139,7 +146,8 @@ export function signatureView(s: VerifiedSignature): SignatureView {
     tone,
     statusText,
     summary: s.summary,
-    problems: s.problems ?? [],
+    // The summary often is the only problem: say it once.
+    problems: (s.problems ?? []).filter((p) => p !== s.summary),
     notes: s.notes ?? [],
     rows,
   }
