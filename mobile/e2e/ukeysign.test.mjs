@@ -7,8 +7,13 @@
 // and the downloaded PDF verifies (POST /files/verify) with the UKey's
 // certificate as the signer. A first attempt with a wrong PIN (the helper
 // reads --pin-file for every signature) is cancelled and leaves the flow
-// signable. Needs ../bin/signet (make build), ../bin/signet-ukey
-// (make ukey), Go, and the Debian packages softhsm2, opensc and chromium.
+// signable. The batch case signs several 待办 flows from the PC's 批量签署
+// dialog through the same helper: a wrong PIN cancels them all (still
+// signable), then they sign over two rounds where a flow has two positions,
+// a flow that cannot be batch-signed keeps its reason, and the downloaded
+// PDFs verify (POST /files/verify and poppler's pdfsig). Needs ../bin/signet
+// (make build), ../bin/signet-ukey (make ukey), Go, and the Debian packages
+// softhsm2, opensc and chromium (poppler-utils and libnss3-tools for pdfsig).
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -18,6 +23,7 @@ import { join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { gql, launchBrowser, mobileDir, outboxCount, outDir, randomPhone, shot, waitForCode, watchConsole } from './harness.mjs'
 import { makePdf } from './pdf.mjs'
+import { pdfsigCheck } from './pdfsig.mjs'
 
 const repo = resolve(mobileDir, '..')
 const SIGNET = process.env.SIGNET_BIN ?? join(repo, 'bin/signet')
@@ -173,91 +179,171 @@ async function uploadPdf(token, flowID, name) {
   return (await r.json()).id
 }
 
+/**
+ * ukeySigner (once per run) registers the signer with a verified real name,
+ * makes the stand-in UKey, starts the helper with --yes and --pin-file, and
+ * binds the UKey (ACC-8, tested by ukey.test.mjs) from the server's origin
+ * with a pairing of its own that no page keeps: the pages pair on their own.
+ */
+let signerSetup = null
+function ukeySigner() {
+  signerSetup ??= setUpSigner()
+  return signerSetup
+}
+
+async function setUpSigner() {
+  const { base } = server
+  const initiator = await register(randomPhone())
+  const phone = randomPhone()
+  const token = await register(phone)
+  const { startRealNameVerification: v } = await gql(base,
+    'mutation($in: StartRealNameInput!) { startRealNameVerification(input: $in) { id } }',
+    { in: { name: NAME, idNumber: ID_NUMBER, phone } }, token)
+  await gql(base, 'mutation($id: ID!) { verifyRealNameByCarrier(id: $id) { status } }', { id: v.id }, token)
+
+  // The signer's UKey: keys by pkcs11-tool, a personal certificate from this server's CA.
+  const ukey = JSON.parse(execFileSync('go', ['run', './ukey/ukeytest/ukeytoken', '--dir', join(tmp, 'ukey'), '--data', server.data,
+    '--base-url', base, '--name', NAME, '--id-number', ID_NUMBER], { cwd: repo, encoding: 'utf8' }))
+  const pinFile = join(tmp, 'pin')
+  writeFileSync(pinFile, ukey.pin)
+  const helperPort = await freePort()
+  const helperUrl = `ws://127.0.0.1:${helperPort}/v1/ws`
+  helper = spawnLogged('ukeysign-helper', HELPER, ['--addr', `127.0.0.1:${helperPort}`, '--origin', base, '--module', ukey.module,
+    '--pairings', '', '--yes', '--pin-file', pinFile], { SOFTHSM2_CONF: ukey.conf })
+  await waitFor('helper start', () => helper.out.includes('已启动'))
+
+  const { context, page, errors } = await newPcPage({ helperUrl, token })
+  // Bind from the page's origin with a pairing the page does not keep.
+  await page.goto(`${base}/tasks`)
+  const seen = pairingCount()
+  await page.evaluate(async (url) => {
+    const ws = new WebSocket(url)
+    const replies = []
+    ws.onmessage = (e) => replies.push(JSON.parse(e.data))
+    await new Promise((r) => (ws.onopen = r))
+    window.__ask = async (req) => {
+      ws.send(JSON.stringify(req))
+      while (!replies.some((x) => x.id === req.id)) await new Promise((r) => setTimeout(r, 50))
+      return replies.find((x) => x.id === req.id)
+    }
+    window.__ws = ws
+    await window.__ask({ id: 'h', type: 'hello' })
+    await window.__ask({ id: 'p', type: 'pair' })
+  }, helperUrl)
+  const bindCode = await pairingCode(seen)
+  const bound = await page.evaluate(async (code) => {
+    const api = async (query, variables) => {
+      const r = await fetch('/graphql', { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${localStorage.getItem('signet.token')}` },
+        body: JSON.stringify({ query, variables }) })
+      const b = await r.json()
+      if (b.errors) throw new Error(b.errors[0].message)
+      return b.data
+    }
+    const paired = await window.__ask({ id: 'c', type: 'pair_confirm', code })
+    if (paired.type !== 'paired') throw new Error(JSON.stringify(paired))
+    const list = await window.__ask({ id: 'l', type: 'list_certificates' })
+    const fingerprint = list.certificates[0].fingerprint
+    const ch = (await api('mutation { createUKeyChallenge(purpose: BIND) { nonce text } }')).createUKeyChallenge
+    const sig = await window.__ask({ id: 's', type: 'sign_challenge', certificate: fingerprint, challenge: ch.text })
+    window.__ws.close()
+    if (sig.type !== 'signature') throw new Error(JSON.stringify(sig))
+    return (await api('mutation($in: UKeySignatureInput!) { bindUKey(input: $in) { serial fingerprint } }',
+      { in: { nonce: ch.nonce, certificate: sig.certificateDer, signature: sig.signature } })).bindUKey
+  }, bindCode)
+  assert.equal(bound.serial, ukey.serial)
+  // That pairing was not kept for the page: the signing page pairs on its own.
+  assert.equal(await page.evaluate(() => localStorage.getItem('signet.ukey.pairing')), null)
+  assert.deepEqual(errors().filter((e) => !e.includes('ERR_CONNECTION_REFUSED') && !e.includes('WebSocket')), [])
+  await context.close()
+  return { initiator, phone, token, ukey, pinFile, helperUrl }
+}
+
+/** newPcPage opens a 1440×900 page signed in as the signer, with the helper's address set. */
+async function newPcPage(s) {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' })
+  await context.addInitScript(({ url, t }) => {
+    localStorage.setItem('signet.ukey.helperUrl', url)
+    localStorage.setItem('signet.token', t)
+  }, { url: s.helperUrl, t: s.token })
+  const page = await context.newPage()
+  page.setDefaultTimeout(15_000)
+  return { context, page, errors: watchConsole(page) }
+}
+
+/** trackOperations records the GraphQL operations a page sends. */
+function trackOperations(page) {
+  const operations = []
+  page.on('request', (r) => {
+    const m = /"operationName":"(\w+)"/.exec(r.postData() ?? '') ?? /"query":"(?:mutation|query) (\w+)/.exec(r.postData() ?? '')
+    if (r.url().endsWith('/graphql') && m) operations.push(m[1])
+  })
+  return operations
+}
+
+/** pairInPage pairs the page's UKeyHelperPanel (inside `within`) with the helper. */
+async function pairInPage(within) {
+  // One pairing request per 3 s for the whole helper.
+  await sleep(3_200)
+  const seen = pairingCount()
+  await within.getByTestId('ukey-pair').click()
+  const code = await pairingCode(seen)
+  await within.getByTestId('ukey-pair-code').locator('input').fill(code)
+  await within.getByTestId('ukey-pair-confirm').click()
+  await within.getByTestId('ukey-ready').waitFor()
+}
+
+/** sendFlowTo drafts a flow from the initiator to the signer with `fields` on one 2-page document and sends it. */
+async function sendFlowTo(s, name, fields) {
+  const { base } = server
+  const { createFlow } = await gql(base, 'mutation($in: FlowDraftInput!) { createFlow(input: $in) { id } }', { in: { name } }, s.initiator)
+  const docID = await uploadPdf(s.initiator, createFlow.id, name)
+  await gql(base, 'mutation($id: ID!, $in: FlowDraftInput!) { updateFlowDraft(id: $id, input: $in) { id } }', {
+    id: createFlow.id, in: {
+      name,
+      participants: [{ key: 'b', name: NAME, phone: s.phone, order: 1 }],
+      fields: fields.map((f) => ({ documentID: String(docID), participantKey: 'b', kind: 'personal_seal', width: 120, height: 60, ...f })),
+    },
+  }, s.initiator)
+  await gql(base, 'mutation($id: ID!) { sendFlow(id: $id) { status } }', { id: createFlow.id }, s.initiator)
+  return { fid: createFlow.id, docID }
+}
+
+const flowStatus = async (s, id) =>
+  (await gql(server.base, 'query($id: ID!) { node(id: $id) { ... on Flow { status } } }', { id }, s.token)).node.status
+
+/** verifySigned checks a signed document: /files/verify (valid, a signature by the UKey) and pdfsig (`want` valid signatures). */
+async function verifySigned(s, docID, want) {
+  const { base } = server
+  const pdf = await fetch(`${base}/files/documents/${docID}`, { headers: { Authorization: `Bearer ${s.token}` } })
+  assert.equal(pdf.status, 200)
+  const bytes = Buffer.from(await pdf.arrayBuffer())
+  const form = new FormData()
+  form.append('file', new Blob([bytes], { type: 'application/pdf' }), 'signed.pdf')
+  const res = await (await fetch(`${base}/files/verify`, { method: 'POST', headers: { Authorization: `Bearer ${s.token}` }, body: form })).json()
+  assert.equal(res.platform, true, JSON.stringify(res))
+  assert.equal(res.report.verdict, 'valid', JSON.stringify(res.report))
+  const hex = (v) => String(v).toLowerCase().replace(/[^0-9a-f]/g, '').replace(/^0+/, '')
+  const byUKey = res.report.signatures.filter((x) => x.signer && hex(x.signer.serial) === hex(s.ukey.serial))
+  assert.equal(byUKey.length, want, `signatures by the UKey's certificate ${s.ukey.serial}: ${JSON.stringify(res.report.signatures.map((x) => x.signer?.serial))}`)
+  const poppler = await pdfsigCheck(base, bytes)
+  if (poppler === null) {
+    console.log('# pdfsig or certutil not installed: poppler check skipped')
+  } else {
+    assert.equal(poppler.valid, want, poppler.out)
+    assert.equal(poppler.digestMismatch, false, poppler.out)
+  }
+  return bytes
+}
+
 describe('UKey signing on the signing page', () => {
   it('pairs with the helper, signs with the bound UKey, and the PDF verifies', async () => {
+    const s = await ukeySigner()
     const { base } = server
-    const initiator = await register(randomPhone())
-    const phone = randomPhone()
-    const token = await register(phone)
-    const { startRealNameVerification: v } = await gql(base,
-      'mutation($in: StartRealNameInput!) { startRealNameVerification(input: $in) { id } }',
-      { in: { name: NAME, idNumber: ID_NUMBER, phone } }, token)
-    await gql(base, 'mutation($id: ID!) { verifyRealNameByCarrier(id: $id) { status } }', { id: v.id }, token)
-
-    // The signer's UKey: keys by pkcs11-tool, a personal certificate from this server's CA.
-    const ukey = JSON.parse(execFileSync('go', ['run', './ukey/ukeytest/ukeytoken', '--dir', join(tmp, 'ukey'), '--data', server.data,
-      '--base-url', base, '--name', NAME, '--id-number', ID_NUMBER], { cwd: repo, encoding: 'utf8' }))
-    const pinFile = join(tmp, 'pin')
-    writeFileSync(pinFile, ukey.pin)
-    const helperPort = await freePort()
-    const helperUrl = `ws://127.0.0.1:${helperPort}/v1/ws`
-    helper = spawnLogged('ukeysign-helper', HELPER, ['--addr', `127.0.0.1:${helperPort}`, '--origin', base, '--module', ukey.module,
-      '--pairings', '', '--yes', '--pin-file', pinFile], { SOFTHSM2_CONF: ukey.conf })
-    await waitFor('helper start', () => helper.out.includes('已启动'))
-
-    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' })
-    await context.addInitScript(({ url, t }) => {
-      localStorage.setItem('signet.ukey.helperUrl', url)
-      localStorage.setItem('signet.token', t)
-    }, { url: helperUrl, t: token })
-    const page = await context.newPage()
-    page.setDefaultTimeout(15_000)
-    const errors = watchConsole(page)
-
-    // Bind the UKey (ACC-8, tested by ukey.test.mjs) from the page's origin
-    // with a pairing of its own that the page does not keep.
-    await page.goto(`${base}/tasks`)
-    let seen = pairingCount()
-    await page.evaluate(async (url) => {
-      const ws = new WebSocket(url)
-      const replies = []
-      ws.onmessage = (e) => replies.push(JSON.parse(e.data))
-      await new Promise((r) => (ws.onopen = r))
-      window.__ask = async (req) => {
-        ws.send(JSON.stringify(req))
-        while (!replies.some((x) => x.id === req.id)) await new Promise((r) => setTimeout(r, 50))
-        return replies.find((x) => x.id === req.id)
-      }
-      window.__ws = ws
-      await window.__ask({ id: 'h', type: 'hello' })
-      await window.__ask({ id: 'p', type: 'pair' })
-    }, helperUrl)
-    const bindCode = await pairingCode(seen)
-    const bound = await page.evaluate(async (code) => {
-      const api = async (query, variables) => {
-        const r = await fetch('/graphql', { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${localStorage.getItem('signet.token')}` },
-          body: JSON.stringify({ query, variables }) })
-        const b = await r.json()
-        if (b.errors) throw new Error(b.errors[0].message)
-        return b.data
-      }
-      const paired = await window.__ask({ id: 'c', type: 'pair_confirm', code })
-      if (paired.type !== 'paired') throw new Error(JSON.stringify(paired))
-      const list = await window.__ask({ id: 'l', type: 'list_certificates' })
-      const fingerprint = list.certificates[0].fingerprint
-      const ch = (await api('mutation { createUKeyChallenge(purpose: BIND) { nonce text } }')).createUKeyChallenge
-      const sig = await window.__ask({ id: 's', type: 'sign_challenge', certificate: fingerprint, challenge: ch.text })
-      window.__ws.close()
-      if (sig.type !== 'signature') throw new Error(JSON.stringify(sig))
-      return (await api('mutation($in: UKeySignatureInput!) { bindUKey(input: $in) { serial fingerprint } }',
-        { in: { nonce: ch.nonce, certificate: sig.certificateDer, signature: sig.signature } })).bindUKey
-    }, bindCode)
-    assert.equal(bound.serial, ukey.serial)
-    // That pairing was not kept for the page: the signing page pairs on its own.
-    assert.equal(await page.evaluate(() => localStorage.getItem('signet.ukey.pairing')), null)
-
+    const { phone, token, ukey, pinFile } = s
     // A flow for the signer: one document, one personal seal position.
-    const { createFlow } = await gql(base, 'mutation($in: FlowDraftInput!) { createFlow(input: $in) { id } }', { in: { name: 'UKey租赁合同' } }, initiator)
-    const fid = createFlow.id
-    const docID = await uploadPdf(initiator, fid, '租赁合同')
-    await gql(base, 'mutation($id: ID!, $in: FlowDraftInput!) { updateFlowDraft(id: $id, input: $in) { id } }', {
-      id: fid, in: {
-        name: 'UKey租赁合同',
-        participants: [{ key: 'b', name: NAME, phone, order: 1 }],
-        fields: [{ documentID: String(docID), participantKey: 'b', kind: 'personal_seal', page: 2, x: 100, y: 100, width: 120, height: 60 }],
-      },
-    }, initiator)
-    await gql(base, 'mutation($id: ID!) { sendFlow(id: $id) { status } }', { id: fid }, initiator)
+    const { fid, docID } = await sendFlowTo(s, 'UKey租赁合同', [{ page: 2, x: 100, y: 100 }])
+    const { context, page, errors } = await newPcPage(s)
+    const operations = trackOperations(page)
 
     // The signing page: 一键盖章 → 确认签署 → 提交签署 → 意愿认证 with the UKey.
     await page.goto(`${base}/flows/${fid}/sign`)
@@ -270,24 +356,12 @@ describe('UKey signing on the signing page', () => {
     const intent = page.getByTestId('intent')
     await intent.getByTestId('use-ukey').click()
 
-    // Not paired on this page yet: the code appears in the helper's window
-    // (one pairing request per 3 s for the whole helper).
-    await sleep(3_200)
-    seen = pairingCount()
-    await intent.getByTestId('ukey-pair').click()
-    const pageCode = await pairingCode(seen)
-    await intent.getByTestId('ukey-pair-code').locator('input').fill(pageCode)
-    await intent.getByTestId('ukey-pair-confirm').click()
-    await intent.getByTestId('ukey-ready').waitFor()
+    // Not paired on this page yet: the code appears in the helper's window.
+    await pairInPage(intent)
     await shot(page, 'ukeysign-01-ready')
 
     // A wrong PIN at the helper: the page cancels the pending signature
     // (cancelUKeySign), says so, and the flow stays signable.
-    const operations = []
-    page.on('request', (r) => {
-      const m = /"operationName":"(\w+)"/.exec(r.postData() ?? '') ?? /"query":"(?:mutation|query) (\w+)/.exec(r.postData() ?? '')
-      if (r.url().endsWith('/graphql') && m) operations.push(m[1])
-    })
     writeFileSync(pinFile, '99999999')
     await intent.locator('input[name=code]').fill(code)
     await intent.getByTestId('confirm-intent').click()
@@ -296,8 +370,7 @@ describe('UKey signing on the signing page', () => {
     await waitFor('cancelUKeySign', () => operations.includes('CancelUKeySign'))
     assert.ok(operations.includes('PrepareUKeySign') && !operations.includes('CompleteUKeySign'), operations.join(' '))
     await shot(page, 'ukeysign-02-wrong-pin')
-    const { node: pending } = await gql(base, 'query($id: ID!) { node(id: $id) { ... on Flow { status } } }', { id: fid }, token)
-    assert.notEqual(pending.status, 'completed')
+    assert.notEqual(await flowStatus(s, fid), 'completed')
 
     // The right PIN and a new code (the first one was used up by prepare).
     writeFileSync(pinFile, ukey.pin)
@@ -314,20 +387,93 @@ describe('UKey signing on the signing page', () => {
     // The helper showed the contract and its fingerprint at its console.
     assert.match(helper.out, /合同：UKey租赁合同/)
     assert.ok(operations.includes('CompleteUKeySign'), operations.join(' '))
-    const { node: flow } = await gql(base, 'query($id: ID!) { node(id: $id) { ... on Flow { status } } }', { id: fid }, token)
-    assert.equal(flow.status, 'completed')
+    assert.equal(await flowStatus(s, fid), 'completed')
 
     // The downloaded PDF verifies, signed by the UKey's certificate.
-    const pdf = await fetch(`${base}/files/documents/${docID}`, { headers: { Authorization: `Bearer ${token}` } })
-    assert.equal(pdf.status, 200)
-    const form = new FormData()
-    form.append('file', new Blob([await pdf.arrayBuffer()], { type: 'application/pdf' }), 'signed.pdf')
-    const res = await (await fetch(`${base}/files/verify`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: form })).json()
-    assert.equal(res.platform, true, JSON.stringify(res))
-    assert.equal(res.report.verdict, 'valid', JSON.stringify(res.report))
-    const hex = (s) => String(s).toLowerCase().replace(/[^0-9a-f]/g, '').replace(/^0+/, '')
-    assert.ok(res.report.signatures.some((s) => s.signer && hex(s.signer.serial) === hex(ukey.serial)),
-      `no signature by the UKey's certificate ${ukey.serial}: ${JSON.stringify(res.report.signatures.map((s) => s.signer?.serial))}`)
+    await verifySigned(s, docID, 1)
+
+    assert.ok(!helper.out.includes(ukey.pin), 'the PIN was printed by the helper')
+    assert.deepEqual(errors().filter((e) => !e.includes('ERR_CONNECTION_REFUSED') && !e.includes('WebSocket')), [])
+    await context.close()
+  })
+})
+
+describe('UKey in the PC 批量签署 dialog', () => {
+  it('signs several 待办 through the helper; a wrong PIN leaves them signable; an ineligible flow keeps its reason', { timeout: 240_000 }, async () => {
+    const s = await ukeySigner()
+    const { base } = server
+    const { phone, ukey, pinFile } = s
+    // Two flows the initiator positioned (the first with two positions on
+    // one document: two rounds at the helper) and one where the signer must
+    // place the seal, which cannot be batch-signed.
+    const a = await sendFlowTo(s, 'UKey采购合同', [{ page: 1, x: 100, y: 100 }, { page: 2, x: 300, y: 120 }])
+    const b = await sendFlowTo(s, 'UKey服务合同', [{ page: 2, x: 100, y: 100 }])
+    const c = await sendFlowTo(s, 'UKey自行盖章合同', [])
+    writeFileSync(pinFile, ukey.pin)
+
+    const { context, page, errors } = await newPcPage(s)
+    const operations = trackOperations(page)
+    await page.goto(`${base}/tasks`)
+    await waitText(page.getByTestId('list-todo'), '待办3')
+    await waitText(page.getByTestId('pager'), '共 3 条')
+    await page.locator('.batch .van-checkbox').click()
+    await page.getByTestId('batch-sign-open').click()
+    const dialog = page.getByTestId('batch-sign')
+    await dialog.waitFor()
+
+    // 使用 UKey 签署: the dialog finds the helper and pairs with it.
+    await dialog.getByTestId('use-ukey').click()
+    await pairInPage(dialog)
+    await waitText(dialog.getByTestId('batch-confirm'), '使用 UKey 签署')
+
+    // One code for the eligible two (sendUKeyBatchIntentCode); the third says why not.
+    const n = await outboxCount(base, phone)
+    await dialog.getByTestId('send-code').click()
+    const code = await waitForCode(base, phone, n)
+    assert.ok(operations.includes('SendUKeyBatchIntentCode'), operations.join(' '))
+    await waitText(dialog.getByTestId('batch-check'), 'UKey自行盖章合同：需要自行放置印章的合同不能批量签署')
+    await shot(page, 'ukeysign-batch-01-ready')
+
+    // A wrong PIN: the first contract fails at the helper, nothing is
+    // completed, every pending signature is cancelled and the flows stay signable.
+    writeFileSync(pinFile, '99999999')
+    await dialog.locator('input[name=code]').fill(code)
+    await dialog.getByTestId('batch-confirm').click()
+    const error = dialog.getByTestId('batch-error')
+    await waitText(error, 'UKey PIN 码错误')
+    await waitText(error, '合同仍可签署')
+    await waitText(dialog.getByTestId('batch-check'), 'UKey服务合同：未签署（UKey PIN 码错误），合同仍可签署')
+    assert.equal(operations.filter((o) => o === 'CancelUKeySign').length, 2, operations.join(' '))
+    assert.ok(operations.includes('PrepareUKeyBatchSign') && !operations.includes('CompleteUKeyBatchSign'), operations.join(' '))
+    await shot(page, 'ukeysign-batch-02-wrong-pin')
+    for (const f of [a, b]) assert.equal(await flowStatus(s, f.fid), 'signing')
+
+    // The right PIN and a new code: both sign, the third keeps its reason.
+    writeFileSync(pinFile, ukey.pin)
+    const sendCode = dialog.getByTestId('send-code')
+    await waitFor('获取验证码 again', async () => await sendCode.isEnabled(), 75_000)
+    const n2 = await outboxCount(base, phone)
+    await sendCode.click()
+    const code2 = await waitForCode(base, phone, n2)
+    await dialog.locator('input[name=code]').fill(code2)
+    await dialog.getByTestId('batch-confirm').click()
+    const results = dialog.getByTestId('batch-results')
+    await waitText(results, 'UKey采购合同：已签署', 60_000)
+    await waitText(results, 'UKey服务合同：已签署')
+    await waitText(results, 'UKey自行盖章合同：需要自行放置印章的合同不能批量签署')
+    await shot(page, 'ukeysign-batch-03-results')
+    // Three helper confirmations: two rounds for the first contract, one for the second.
+    assert.equal(operations.filter((o) => o === 'CompleteUKeyBatchSign').length, 3, operations.join(' '))
+    assert.match(helper.out, /合同：UKey采购合同/)
+    assert.match(helper.out, /合同：UKey服务合同/)
+    await dialog.getByRole('button', { name: '完成' }).click()
+    await waitText(page.getByTestId('pager'), '共 1 条')
+
+    assert.equal(await flowStatus(s, a.fid), 'completed')
+    assert.equal(await flowStatus(s, b.fid), 'completed')
+    assert.equal(await flowStatus(s, c.fid), 'signing')
+    await verifySigned(s, a.docID, 2)
+    await verifySigned(s, b.docID, 1)
 
     assert.ok(!helper.out.includes(ukey.pin), 'the PIN was printed by the helper')
     assert.deepEqual(errors().filter((e) => !e.includes('ERR_CONNECTION_REFUSED') && !e.includes('WebSocket')), [])
