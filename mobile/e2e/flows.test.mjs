@@ -9,6 +9,8 @@ import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, it } from 'node:test'
 import { gql, launchBrowser, outboxCount, randomPhone, recordAssets, shot, startServer, waitForCode, watchConsole } from './harness.mjs'
 import { makePdf } from './pdf.mjs'
+import { pdfsigCheck } from './pdfsig.mjs'
+import { appendContentUpdate, tamperContent } from './tamper.mjs'
 
 const PHONE_VIEWPORT = { width: 360, height: 640 }
 const PC_VIEWPORT = { width: 1440, height: 900 }
@@ -346,6 +348,32 @@ describe('contract: PC initiates, phones sign through the SMS link, the trail up
       await waitText(p.getByTestId('verify-signature').first(), '签署后是否被修改')
       await shot(p, name)
     }
+    // A tampered copy — a digit of the first page's drawing changed inside
+    // the signed byte ranges, the file still well-formed — is 文件无效: the
+    // page says the file was tampered with and each signature is invalid
+    // (poppler's pdfsig agrees: digest mismatch).
+    const tampered = { ...signedPdf, name: '房屋租赁合同（改）.pdf', buffer: tamperContent(signedPdf.buffer) }
+    await page.getByTestId('verify-input').setInputFiles(tampered)
+    await waitText(page.getByTestId('verify-verdict'), '文件无效')
+    await waitText(page.getByTestId('verify-verdict'), '文件已被篡改')
+    const sigCards = page.getByTestId('verify-signature')
+    assert.ok((await sigCards.count()) >= 2, 'the signatures are listed')
+    for (const card of await sigCards.all()) {
+      await waitText(card, '无效')
+      await waitText(card, '已被篡改（签名覆盖的内容与签名不符）')
+    }
+    await shot(page, 'pc-flow-10-verify-tampered')
+    const poppler = await pdfsigCheck(server.base, tampered.buffer)
+    if (poppler) assert.ok(poppler.digestMismatch && poppler.valid === 0, poppler.out)
+    else t.diagnostic('pdfsig or certutil not installed: poppler check of the tampered copy skipped')
+    // A copy with an incremental update after the last signature that
+    // redraws a page is 文件无效 too: changed after signing.
+    const appended = { ...signedPdf, name: '房屋租赁合同（追加）.pdf', buffer: appendContentUpdate(signedPdf.buffer) }
+    await page.getByTestId('verify-input').setInputFiles(appended)
+    await waitText(page.getByTestId('verify-verdict'), '签名后文件被修改')
+    await waitText(page.getByTestId('verify-verdict'), '文件无效')
+    await waitText(page.getByTestId('verify-signature').first(), '签署后文件内容被修改')
+    await shot(page, 'pc-flow-11-verify-appended')
     assert.deepEqual(ph.consoleErrors(), [], "no console errors on the initiator's phone")
 
     // Expected: the refused non-PDF upload (400), and while the server lacks
