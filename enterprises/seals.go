@@ -466,6 +466,12 @@ func (s *Service) CanUseSeal(ctx context.Context, userID, sealID int, sc Scope) 
 	return err
 }
 
+// UsableSeal is CanUseSeal returning the seal it checked, for the signing
+// pipeline that applies it next.
+func (s *Service) UsableSeal(ctx context.Context, userID, sealID int, sc Scope) (*ent.Seal, error) {
+	return s.checkSealUse(ctx, userID, sealID, sc)
+}
+
 func (s *Service) checkSealUse(ctx context.Context, userID, sealID int, sc Scope) (*ent.Seal, error) {
 	sys := viewer.System(ctx)
 	sl, err := s.db.Seal.Get(sys, sealID)

@@ -32,11 +32,11 @@ import (
 // whose grant does not cover the scene.
 type generalOnlySeals struct{ ownerSeals }
 
-func (g generalOnlySeals) CanUseSeal(ctx context.Context, userID, sealID int, sc enterprises.Scope) error {
+func (g generalOnlySeals) UsableSeal(ctx context.Context, userID, sealID int, sc enterprises.Scope) (*ent.Seal, error) {
 	if sc.Scene == string(flow.SceneHr) {
-		return errs.New(errs.Forbidden, "您没有该印章的有效授权，请联系企业管理员授权")
+		return nil, errs.New(errs.Forbidden, "您没有该印章的有效授权，请联系企业管理员授权")
 	}
-	return g.ownerSeals.CanUseSeal(ctx, userID, sealID, sc)
+	return g.ownerSeals.UsableSeal(ctx, userID, sealID, sc)
 }
 
 // rebuild replaces the signing env's service by one built with the same

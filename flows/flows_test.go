@@ -35,15 +35,31 @@ type env struct {
 
 func setup(t *testing.T, b dbtest.Backend) *env {
 	t.Helper()
+	return setupWith(t, b, nil)
+}
+
+// setupWith is setup with the migrated database's pool replaced by
+// wrap(db, dsn) when wrap is set (sqlcount.Counter.Reopen).
+func setupWith(t *testing.T, b dbtest.Backend, wrap func(*database.DB, string) (*database.DB, error)) *env {
+	t.Helper()
 	ctx := context.Background()
 	db, err := database.Open(ctx, b.DatabaseURL, b.SQLitePath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if wrap != nil {
+		dsn := b.DatabaseURL
+		if dsn == "" {
+			dsn = database.SQLiteDSN(b.SQLitePath)
+		}
+		if db, err = wrap(db, dsn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { db.Close() })
 	if err := jobs.Migrate(ctx, db, nil); err != nil {
 		t.Fatal(err)
 	}

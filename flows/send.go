@@ -87,7 +87,11 @@ func (s *Service) Send(ctx context.Context, id int) (*ent.Flow, error) {
 		if err := s.onSent(ctx, tx, jtx, f); err != nil { // expiry job, CC notices (expire.go)
 			return err
 		}
-		return s.activate(ctx, tx, jtx, f, nextSigners(f.Ordered, signers))
+		events, err := s.activate(ctx, tx, jtx, f, nextSigners(f.Ordered, signers))
+		if err == nil && len(events) > 0 {
+			_, err = audit.AppendAll(ctx, tx, events...)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -119,30 +123,30 @@ func nextSigners(ordered bool, signers []*ent.Participant) []*ent.Participant {
 
 // activate makes participants pending, gives each a signing link and
 // queues the SMS that carries it.
-func (s *Service) activate(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *ent.Flow, ps []*ent.Participant) error {
+func (s *Service) activate(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *ent.Flow, ps []*ent.Participant) ([]audit.Event, error) {
 	sys := viewer.System(ctx)
+	var events []audit.Event
 	for _, p := range ps {
 		if p.Status == participant.StatusPending {
 			continue
 		}
-		if err := tx.Participant.UpdateOne(p).SetStatus(participant.StatusPending).Exec(sys); err != nil {
-			return fmt.Errorf("activate: %w", err)
+		// A bulk update: UpdateOne would read the row back.
+		if err := tx.Participant.Update().Where(participant.ID(p.ID)).SetStatus(participant.StatusPending).Exec(sys); err != nil {
+			return nil, fmt.Errorf("activate: %w", err)
 		}
 		code, err := s.linkFor(ctx, tx, p)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := s.notify(ctx, jtx, Notification{Type: NotifySignLink, FlowID: f.ID, ParticipantID: p.ID, LinkCode: code}); err != nil {
-			return fmt.Errorf("notify: %w", err)
+			return nil, fmt.Errorf("notify: %w", err)
 		}
-		if _, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: audit.System(),
+		events = append(events, audit.Event{Chain: audit.FlowChain(f.ID), Actor: audit.System(),
 			Action: audit.ParticipantNotified, Subject: audit.Subject{Type: "participant", ID: p.ID},
-			Payload: map[string]any{"name": p.Name, "order": p.SignOrder}}); err != nil {
-			return err
-		}
+			Payload: map[string]any{"name": p.Name, "order": p.SignOrder}})
 		s.announce(tx, f, audit.ParticipantNotified, p.ID)
 	}
-	return nil
+	return events, nil
 }
 
 // linkFor returns the participant's signing link code, creating it once.

@@ -37,7 +37,8 @@ type Certs interface {
 // owner of a personal seal; an administrator, or a member with a valid
 // grant, for an enterprise seal).
 type Seals interface {
-	CanUseSeal(ctx context.Context, userID, sealID int, sc enterprises.Scope) error
+	// UsableSeal returns the seal when the user may apply it in the scope.
+	UsableSeal(ctx context.Context, userID, sealID int, sc enterprises.Scope) (*ent.Seal, error)
 }
 
 // PurposeIntent is the SMS code purpose of 意愿认证.
@@ -232,12 +233,9 @@ func (s *Service) sealFor(ctx context.Context, v viewer.Viewer, p *ent.Participa
 		}
 		return nil, errs.InvalidField(field, "请选择个人签名或印章")
 	}
-	if err := s.seals.CanUseSeal(ctx, v.UserID, id, sc); err != nil {
-		return nil, err
-	}
-	sl, err := s.db.Seal.Query().Where(entseal.ID(id)).WithEnterprise().Only(viewer.System(ctx))
+	sl, err := s.seals.UsableSeal(ctx, v.UserID, id, sc)
 	if err != nil {
-		return nil, errs.New(errs.NotFound, "印章不存在")
+		return nil, err
 	}
 	switch kind {
 	case signfield.KindEnterpriseSeal:
@@ -247,7 +245,11 @@ func (s *Service) sealFor(ctx context.Context, v viewer.Viewer, p *ent.Participa
 		if sl.Kind == entseal.KindLegalRep {
 			return nil, errs.InvalidField(field, "法定代表人章不能代替企业印章")
 		}
-		if e := sl.Edges.Enterprise; e == nil || e.Name != p.EnterpriseName {
+		e, err := s.db.Enterprise.Get(viewer.System(ctx), *sl.EnterpriseID)
+		if err != nil && !ent.IsNotFound(err) {
+			return nil, err
+		}
+		if e == nil || e.Name != p.EnterpriseName {
 			return nil, errs.New(errs.Forbidden, "该印章不属于签署企业“"+p.EnterpriseName+"”")
 		}
 	default:
@@ -448,6 +450,15 @@ func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []si
 				return err
 			}
 		}
+		// The flow's trail is locked first: commits of one flow take turns,
+		// so advance sees whether the other parties have signed. The
+		// documents', the participant's and advance's events are appended
+		// together at the end (one insert).
+		trail, err := audit.Lock(ctx, tx, audit.FlowChain(plan.flow.ID))
+		if err != nil {
+			return err
+		}
+		var events []audit.Event
 		for _, r := range results {
 			n, err := tx.FlowDocument.Update().
 				Where(flowdocument.ID(r.doc.ID), flowdocument.Revision(r.doc.Revision), flowdocument.CurrentSha256(r.doc.CurrentSha256)).
@@ -464,7 +475,7 @@ func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []si
 				}
 				rev := r.doc.Revision + r.adds
 				if fd.ID != 0 {
-					if err := tx.SignField.UpdateOneID(fd.ID).SetAppliedRevision(rev).Exec(sys); err != nil {
+					if err := tx.SignField.Update().Where(signfield.ID(fd.ID)).SetAppliedRevision(rev).Exec(sys); err != nil {
 						return err
 					}
 					continue
@@ -475,11 +486,9 @@ func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []si
 					return err
 				}
 			}
-			if _, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(plan.flow.ID), Actor: s.actor(ctx),
+			events = append(events, audit.Event{Chain: audit.FlowChain(plan.flow.ID), Actor: s.actor(ctx),
 				Action: audit.DocumentSigned, Subject: audit.Subject{Type: "document", ID: r.doc.ID},
-				Payload: map[string]any{"sha256": r.sum, "signatures": r.adds, "revision": r.doc.Revision + r.adds}}); err != nil {
-				return err
-			}
+				Payload: map[string]any{"sha256": r.sum, "signatures": r.adds, "revision": r.doc.Revision + r.adds}})
 			s.announce(tx, plan.flow, audit.DocumentSigned, r.doc.ID)
 		}
 		n, err := tx.Participant.Update().Where(participant.ID(plan.part.ID), participant.StatusEQ(participant.StatusPending)).
@@ -494,27 +503,31 @@ func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []si
 		for _, sl := range plan.seals {
 			seals = append(seals, sl.ID)
 		}
-		if _, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(plan.flow.ID), Actor: s.actor(ctx),
+		events = append(events, audit.Event{Chain: audit.FlowChain(plan.flow.ID), Actor: s.actor(ctx),
 			Action: audit.ParticipantSigned, Subject: audit.Subject{Type: "participant", ID: plan.part.ID},
-			Payload: plan.signedPayload(seals)}); err != nil {
+			Payload: plan.signedPayload(seals)})
+		s.announce(tx, plan.flow, audit.ParticipantSigned, plan.part.ID)
+		more, err := s.advance(ctx, tx, jtx, plan.flow)
+		if err != nil {
 			return err
 		}
-		s.announce(tx, plan.flow, audit.ParticipantSigned, plan.part.ID)
-		return s.advance(ctx, tx, jtx, plan.flow)
+		_, err = trail.Append(ctx, append(events, more...)...)
+		return err
 	})
 }
 
 // advance notifies the next signers, or completes the flow when everyone
-// has signed.
-func (s *Service) advance(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *ent.Flow) error {
+// has signed. It returns the audit events of what it did, for the caller to
+// append after its own (audit.AppendAll).
+func (s *Service) advance(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *ent.Flow) ([]audit.Event, error) {
 	sys := viewer.System(ctx)
 	parts, err := tx.Participant.Query().Where(participant.FlowID(f.ID), participant.RoleEQ(participant.RoleSigner)).All(sys)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, p := range parts {
 		if p.Status == participant.StatusPending {
-			return nil // others of this round still sign
+			return nil, nil // others of this round still sign
 		}
 	}
 	next := nextSigners(f.Ordered, parts)
@@ -524,18 +537,19 @@ func (s *Service) advance(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *en
 	n, err := tx.Flow.Update().Where(flow.ID(f.ID), flow.StatusEQ(flow.StatusSigning)).
 		SetStatus(flow.StatusCompleted).SetFinishedAt(s.now()).Save(sys)
 	if err != nil || n == 0 {
-		return err
+		return nil, err
 	}
-	_, err = audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: audit.System(),
-		Action: audit.FlowCompleted, Subject: audit.Subject{Type: "flow", ID: f.ID}})
 	s.announce(tx, f, audit.FlowCompleted, f.ID)
-	if err == nil && s.contacts != nil {
-		err = s.contacts.AddCoSigners(ctx, tx, f.ID)
+	if s.contacts != nil {
+		if err := s.contacts.AddCoSigners(ctx, tx, f.ID); err != nil {
+			return nil, err
+		}
 	}
-	if err == nil {
-		err = s.queueCompletion(ctx, jtx, f.ID) // complete.go
+	if err := s.queueCompletion(ctx, jtx, f.ID); err != nil { // complete.go
+		return nil, err
 	}
-	return err
+	return []audit.Event{{Chain: audit.FlowChain(f.ID), Actor: audit.System(),
+		Action: audit.FlowCompleted, Subject: audit.Subject{Type: "flow", ID: f.ID}}}, nil
 }
 
 // Decline (拒签) ends the flow with the signer's reason.

@@ -9,6 +9,7 @@ import (
 
 	"signet/accounts"
 	"signet/certs"
+	"signet/database"
 	"signet/ent"
 	"signet/ent/flow"
 	"signet/ent/participant"
@@ -26,29 +27,37 @@ import (
 	"signet/viewer"
 )
 
-// ownerSeals is the personal-seal rule of enterprises.CanUseSeal (only the
+// ownerSeals is the personal-seal rule of enterprises.UsableSeal (only the
 // owner applies a personal seal), enough for persons signing; enterprise
 // seals and grants are tested in the enterprises package and end to end.
 type ownerSeals struct{ db *ent.Client }
 
-func (o ownerSeals) CanUseSeal(ctx context.Context, userID, sealID int, _ enterprises.Scope) error {
+func (o ownerSeals) UsableSeal(ctx context.Context, userID, sealID int, _ enterprises.Scope) (*ent.Seal, error) {
 	sl, err := o.db.Seal.Get(viewer.System(ctx), sealID)
 	if err != nil || sl.UserID == nil || *sl.UserID != userID {
-		return errs.New(errs.NotFound, "印章不存在")
+		return nil, errs.New(errs.NotFound, "印章不存在")
 	}
-	return nil
+	return sl, nil
 }
 
 type signEnv struct {
 	*env
 	ts    *trust.Services
 	seals map[string]int
+	certs *certs.Service
+	gen   *seal.Generator
 }
 
 func setupSigning(t *testing.T, b dbtest.Backend) *signEnv {
 	t.Helper()
+	return setupSigningWith(t, b, nil)
+}
+
+// setupSigningWith is setupSigning over setupWith(t, b, wrap).
+func setupSigningWith(t *testing.T, b dbtest.Backend, wrap func(*database.DB, string) (*database.DB, error)) *signEnv {
+	t.Helper()
 	ctx := context.Background()
-	e := setup(t, b)
+	e := setupWith(t, b, wrap)
 	ts, _, err := trust.Open(ctx, trust.Config{DataDir: t.TempDir(), BaseURL: "https://sign.example.com", Create: true})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +75,7 @@ func setupSigning(t *testing.T, b dbtest.Backend) *signEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	se := &signEnv{env: e, ts: ts, seals: map[string]int{}}
+	se := &signEnv{env: e, ts: ts, seals: map[string]int{}, certs: cs, gen: gen}
 	for who, id := range map[string]string{"bob": "11010519491231002X", "carol": "110105194912310038", "mallory": "110105194912310046"} {
 		names := map[string]string{"bob": "王小明", "carol": "李四", "mallory": "钱七"}
 		c, err := cs.IssuePerson(ctx, e.users[who].UserID, names[who], id)

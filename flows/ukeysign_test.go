@@ -52,12 +52,12 @@ import (
 // end); these tests are about where the key is.
 type anySeals struct{ db *ent.Client }
 
-func (a anySeals) CanUseSeal(ctx context.Context, userID, sealID int, _ enterprises.Scope) error {
+func (a anySeals) UsableSeal(ctx context.Context, userID, sealID int, _ enterprises.Scope) (*ent.Seal, error) {
 	sl, err := a.db.Seal.Get(viewer.System(ctx), sealID)
 	if err != nil || (sl.EnterpriseID == nil && (sl.UserID == nil || *sl.UserID != userID)) {
-		return errs.New(errs.NotFound, "印章不存在")
+		return nil, errs.New(errs.NotFound, "印章不存在")
 	}
-	return nil
+	return sl, nil
 }
 
 // ukeyEnv is the signing env with the platform CA wired in (UKey

@@ -1,0 +1,61 @@
+package flows_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"signet/internal/dbtest"
+	"signet/internal/sqlcount"
+)
+
+// signMarker marks the context of the one signature whose statements are
+// counted, so the job queue's polling on the same pool is not.
+type signMarker struct{}
+
+// TestSignStatementBudget counts the statements one signature sends to the
+// database (sqlcount wraps the driver, below ent: BEGIN and COMMIT count),
+// for a two-party sequential flow whose first signer signs one field: the
+// plan and checks, the intent code, the certificate, the commit with the
+// audit events and the next signer's activation, and the reload. Every
+// statement is a round trip and, on SQLite, a parse: the figure is the
+// signing pipeline's overhead around cryptography (docs/benchmarks.md).
+func TestSignStatementBudget(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		counter := sqlcount.New()
+		e := setupSigningWith(t, b, counter.Reopen)
+		in := e.readyToSign(t, "语句计数")
+		ctx := context.WithValue(e.as("bob"), signMarker{}, true)
+		counter.Watch(func(ctx context.Context) bool { return ctx.Value(signMarker{}) != nil })
+		_, err := e.svc.Sign(ctx, in)
+		stmts := sqlcount.SQL(counter.Stop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var list strings.Builder
+		for i, s := range stmts {
+			if len(s) > 160 && !strings.Contains(s, "audit_heads") {
+				s = s[:160] + "…"
+			}
+			fmt.Fprintf(&list, "%2d %s\n", i+1, s)
+		}
+		t.Logf("%d statements:\n%s", len(stmts), list.String())
+		if len(stmts) > signBudget {
+			t.Fatalf("one signature sent %d statements, budget %d", len(stmts), signBudget)
+		}
+	})
+}
+
+// signBudget is what one signature costs today (37 before the trail was
+// appended in one statement per transaction and the seal checked once):
+//
+//	 9  plan and checks: flow, participants, documents, fields, the seal (its
+//	    use checked by enterprises), the intent code read and consumed, the
+//	    certificate
+//	11  BEGIN, the flow's trail locked, the document's revision, the field,
+//	    the participant, the other signers read, the next one made pending,
+//	    their signing link read and created, their SMS job, COMMIT …
+//	 2  … the audit events inserted and the chain head advanced
+//	 1  the flow read back for the answer
+const signBudget = 22
