@@ -116,8 +116,44 @@ func TestWebsocket(t *testing.T) {
 		if err == nil {
 			t.Fatalf("got %+v, want the connection closed", m)
 		}
+		// 4403 Forbidden: graphql-ws does not retry it, and the H5 app
+		// maps it to UNAUTHENTICATED (mobile/src/api/errors.ts).
 		if status := websocket.CloseStatus(err); status != 4403 {
-			t.Logf("closed with %v", err)
+			t.Fatalf("closed with %v, want close code 4403", err)
+		}
+	})
+
+	t.Run("legacy graphql-ws protocol still served", func(t *testing.T) {
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		h := http.Header{}
+		h.Set("Origin", s.URL)
+		c, _, err := websocket.Dial(dctx, "ws"+strings.TrimPrefix(s.URL, "http")+"/graphql", &websocket.DialOptions{
+			Subprotocols: []string{"graphql-ws"}, HTTPHeader: h,
+		})
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		defer c.CloseNow()
+		if c.Subprotocol() != "graphql-ws" {
+			t.Fatalf("subprotocol %q, want graphql-ws", c.Subprotocol())
+		}
+		wsjson.Write(ctx, c, map[string]any{"type": "connection_init", "payload": map[string]any{"authorization": "Bearer " + token}})
+		if m, err := readWS(t, c); err != nil || m.Type != "connection_ack" {
+			t.Fatalf("init: %+v %v, want connection_ack", m, err)
+		}
+		wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "start", "payload": map[string]any{"query": "{ me { phone } }"}})
+		for {
+			m, err := readWS(t, c)
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if m.ID == "1" && m.Type == "data" {
+				if !strings.Contains(string(m.Payload), phoneA) {
+					t.Fatalf("me over graphql-ws = %s", m.Payload)
+				}
+				break
+			}
 		}
 	})
 

@@ -23,6 +23,7 @@ import (
 	"signet/ent"
 	"signet/ent/privacy"
 	"signet/errs"
+	"signet/server/gqlws"
 	"signet/viewer"
 )
 
@@ -38,6 +39,36 @@ func newGraphQL(cfg Config, m *metrics) http.Handler {
 		origins = append(origins, u.Host)
 	}
 	origins = append(origins, cfg.AllowedOrigins...)
+	// graphql-transport-ws (what the H5 app's graphql-ws speaks) through our
+	// lean transport (server/gqlws: two goroutines and a few KB per
+	// subscribed connection); the legacy graphql-ws protocol, or an upgrade
+	// naming no subprotocol, still through gqlgen's. Both authenticate
+	// connection_init the same way and check the same origins.
+	srv.AddTransport(&gqlws.Transport{
+		AcceptOptions: websocket.AcceptOptions{OriginPatterns: origins},
+		InitTimeout:   10 * time.Second,
+		PingInterval:  20 * time.Second,
+		// A connection carries only what our code reads from a context —
+		// the client (address, request ID) and the viewer the middleware
+		// found, which connection_init may replace — not the request's
+		// whole chain, which gqlgen walks for each field of each event.
+		ConnContext: func(r *http.Request) context.Context {
+			ctx := viewer.WithClient(context.Background(), viewer.ClientFrom(r.Context()))
+			return viewer.NewContext(ctx, viewer.FromContext(r.Context()))
+		},
+		InitFunc: func(ctx context.Context, p map[string]any) (context.Context, error) {
+			ctx2, err := authenticateInit(ctx, cfg.Accounts, p)
+			if err != nil && errs.CodeOf(err) == errs.Internal {
+				// Not the client's fault: 1013 Try Again Later makes
+				// graphql-ws retry, where 4403 would end its session.
+				cfg.Logger.ErrorContext(ctx, "websocket connection_init", "err", err,
+					"request_id", viewer.ClientFrom(ctx).RequestID)
+				return nil, &gqlws.CloseError{Code: 1013, Reason: "Try Again Later", Err: err}
+			}
+			return ctx2, err
+		},
+		Logger: cfg.Logger,
+	})
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,
 		PingPongInterval:      20 * time.Second,
