@@ -390,7 +390,8 @@ func WatchFlowAs[T any](ctx context.Context, s *Service, flowID int, conv func(U
 		close: func() { close(out) },
 	}
 	s.hubs.join(s, f, w)
-	context.AfterFunc(ctx, func() { s.hubs.leave(f.ID, w) })
+	id := f.ID // not f: a watcher may live for hours, the loaded flow need not
+	context.AfterFunc(ctx, func() { s.hubs.leave(id, w) })
 	return out, nil
 }
 
