@@ -35,6 +35,39 @@ type DB struct {
 	Client  *ent.Client
 	SQL     *sql.DB
 	Dialect string
+	// writer is SQLite's write lock as a token: one write transaction of
+	// this process at a time (LockWrites).
+	writer chan struct{}
+}
+
+// New wraps an open pool of dialect drv (dialect.SQLite or
+// dialect.Postgres) in a DB.
+func New(drv string, pool *sql.DB, opts ...ent.Option) *DB {
+	d := &DB{Client: ent.NewClient(append([]ent.Option{ent.Driver(entsql.OpenDB(drv, pool))}, opts...)...), SQL: pool, Dialect: drv}
+	if drv == dialect.SQLite {
+		d.writer = make(chan struct{}, 1)
+	}
+	return d
+}
+
+// LockWrites waits for this process's turn to write and returns the
+// function that ends it. SQLite admits one writer at a time: a
+// transaction that begins while another holds the write lock would wait
+// in SQLite's busy handler, which polls with sleeps of up to 100 ms, so
+// under contention writers would mostly sleep. Queueing them here instead
+// hands the lock over at once. Call it before BEGIN and unlock after COMMIT
+// or ROLLBACK, never while holding a connection another writer needs. On
+// PostgreSQL, which locks rows, it does nothing.
+func (d *DB) LockWrites(ctx context.Context) (unlock func(), err error) {
+	if d.writer == nil {
+		return func() {}, nil
+	}
+	select {
+	case d.writer <- struct{}{}:
+		return func() { <-d.writer }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Close closes the client and the pool.
@@ -73,8 +106,7 @@ func Open(ctx context.Context, databaseURL, sqlitePath string, opts ...ent.Optio
 		db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", drv, err)
 	}
-	client := ent.NewClient(append([]ent.Option{ent.Driver(entsql.OpenDB(drv, db))}, opts...)...)
-	return &DB{Client: client, SQL: db, Dialect: drv}, nil
+	return New(drv, db, opts...), nil
 }
 
 // SQLiteDSN is the DSN Signet uses for an SQLite file: foreign keys on, WAL,

@@ -36,6 +36,11 @@ import (
 // on it and whose "transaction" commits or rolls back that *sql.Tx. Options
 // given to the application's ent client (a debug logger) do not carry over.
 func WithTx(ctx context.Context, db *database.DB, fn func(tx *ent.Tx, jtx JobTx) error) (err error) {
+	unlock, err := db.LockWrites(ctx)
+	if err != nil {
+		return fmt.Errorf("jobs: begin: %w", err)
+	}
+	defer unlock()
 	stx, err := db.SQL.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("jobs: begin: %w", err)

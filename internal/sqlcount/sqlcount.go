@@ -19,10 +19,8 @@ import (
 	"strings"
 	"sync"
 
-	entsql "entgo.io/ent/dialect/sql"
 
 	"signet/database"
-	"signet/ent"
 )
 
 // Counter records the statements of watched contexts.
@@ -103,8 +101,7 @@ func (c *Counter) Reopen(db *database.DB, dsn string) (*database.DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, pool)))
-	return &database.DB{Client: client, SQL: pool, Dialect: db.Dialect}, nil
+	return database.New(db.Dialect, pool), nil
 }
 
 type connector struct {
