@@ -30,7 +30,7 @@ export function sealKindFor(p: Participant): SignFieldKind {
 }
 
 /** personalSeals are the seals a person signs with (their own, never an enterprise's). */
-export function personalSeals(seals: Seal[]): Seal[] {
+export function personalSeals<S extends Seal>(seals: S[]): S[] {
   const own = seals.filter((s) => s.enterpriseID === null && (s.kind === 'personal' || s.kind === 'handwritten'))
   return [...own].sort((a, b) => Number(b.isDefault) - Number(a.isDefault))
 }
@@ -41,7 +41,11 @@ export function personalSeals(seals: Seal[]): Seal[] {
  * legal representative's seal cannot stand in for the enterprise's).
  */
 export function sealsFor(p: Participant, seals: Seal[]): Seal[] {
-  if (p.kind !== 'enterprise') return personalSeals(seals)
+  return p.kind === 'enterprise' ? enterpriseSeals(seals) : personalSeals(seals)
+}
+
+/** enterpriseSeals are the enterprise seals among seals, the default first (never the legal representative's). */
+export function enterpriseSeals<S extends Seal>(seals: S[]): S[] {
   const ent = seals.filter((s) => s.enterpriseID !== null && s.kind !== 'legal_rep' && s.kind !== 'personal' && s.kind !== 'handwritten')
   return [...ent].sort((a, b) => Number(b.isDefault) - Number(a.isDefault))
 }
