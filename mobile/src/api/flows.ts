@@ -485,3 +485,40 @@ export const batchApi = {
     client.request(SendBatchIntentCodeMutation, { input }).then((d) => d.sendBatchIntentCode),
   sign: (input: BatchSignInput) => client.request(BatchSignFlowsMutation, { input }).then((d) => d.batchSignFlows),
 }
+
+/**
+ * A seal as the 批量签署 dialog offers it: with its enterprise and how its
+ * certificate is kept (hosted, or on a UKey — an enterprise's 一key一章 or
+ * 一key多章 custody — whose certificate must be on the plugged-in token).
+ */
+export interface BatchSeal extends Seal {
+  enterprise: { name: string } | null
+  certificate: { custody: 'hosted' | 'ukey'; status: 'pending' | 'active' | 'revoked' | 'superseded'; fingerprint: string | null } | null
+}
+
+/** A selected flow's parties and positions: which seals the viewer needs in it. */
+export type BatchFlowFields = Pick<FlowDetail, 'id' | 'participants' | 'fields'>
+
+const BATCH_SEAL = 'id kind name width height isDefault imageDataURL enterpriseID enterprise { name } certificate { custody status fingerprint }'
+
+/** The seals of a batch: the current space's (enterprise seals in an enterprise space) and the viewer's personal ones. */
+export const BatchSealsQuery = operation<{ usableSeals: BatchSeal[]; myPersonalSeals: BatchSeal[] }>(
+  'BatchSeals',
+  `query BatchSeals { usableSeals { ${BATCH_SEAL} } myPersonalSeals { ${BATCH_SEAL} } }`,
+)
+
+export const BatchFlowFieldsQuery = operation<{ nodes: (Partial<BatchFlowFields> | null)[] }, { ids: string[] }>(
+  'BatchFlowFields',
+  `query BatchFlowFields($ids: [ID!]!) {
+  nodes(ids: $ids) { ... on Flow { id participants { ${PARTICIPANT} } fields { id documentID participantID kind page x y width height placedBySigner appliedRevision } } }
+}`,
+)
+
+/** The data the 批量签署 dialog needs before the code is sent. */
+export const batchSetupApi = {
+  seals: () => client.request(BatchSealsQuery),
+  flowFields: async (ids: string[]): Promise<BatchFlowFields[]> => {
+    const d = await client.request(BatchFlowFieldsQuery, { ids })
+    return d.nodes.flatMap((n) => (n?.id && n.participants !== undefined ? [{ id: n.id, participants: n.participants ?? null, fields: n.fields ?? null }] : []))
+  },
+}

@@ -4,7 +4,6 @@ import { HelperError } from './ukey'
 import {
   batchAbortMessage,
   cancelledText,
-  presentBinding,
   runUKeyBatchSign,
   type UKeyBatchItem,
   type UKeyBatchResult,
@@ -171,15 +170,5 @@ describe('messages', () => {
     expect(cancelledText('token_absent')).toBe('未签署（未检测到 UKey，请插入 UKey），合同仍可签署')
     expect(cancelledText('odd', '奇怪的错误')).toBe('未签署（奇怪的错误），合同仍可签署')
     expect(batchAbortMessage('timeout', '', 0)).toBe('证书应用环境长时间未响应，本次批量签署未完成，合同仍可签署。请重新获取验证码后再试。')
-  })
-})
-
-describe('presentBinding', () => {
-  it('needs the bound certificate on the token (fingerprints compared without case or separators)', () => {
-    const b = [{ fingerprint: 'AB:CD' }, { fingerprint: 'ef01' }]
-    expect(presentBinding(b, ['EF01'])).toBe(b[1])
-    expect(presentBinding(b, ['abcd', 'ef01'])).toBe(b[0])
-    expect(presentBinding(b, ['9999'])).toBeNull()
-    expect(presentBinding([], ['abcd'])).toBeNull()
   })
 })

@@ -234,13 +234,3 @@ export async function runUKeyBatchSign(
     abortMessage: abort ? batchAbortMessage(abort.code, abort.message, signed) : null,
   }
 }
-
-/**
- * presentBinding is the bound UKey whose certificate is on the plugged-in
- * token, or null: batch signing needs the bound certificate at hand.
- */
-export function presentBinding<B extends { fingerprint: string }>(bindings: B[], onToken: string[]): B | null {
-  const norm = (s: string) => s.toLowerCase().replace(/[^0-9a-f]/g, '')
-  const present = new Set(onToken.map(norm))
-  return bindings.find((b) => present.has(norm(b.fingerprint))) ?? null
-}
