@@ -66,23 +66,54 @@ const verifyBatch = 1000
 // deleted, reordered and relinked rows and a head that disagrees with the
 // last row. A nil error with problems means the chain is damaged; an error
 // means it could not be read. It queries as the viewer in ctx (use
-// viewer.System after checking access).
+// viewer.System after checking access). The chain may be appended to
+// meanwhile: Verify checks it as of a head it read after the rows.
 func Verify(ctx context.Context, client *ent.Client, chain string) (Report, error) {
 	rep := Report{Chain: chain, LastHash: Genesis}
 	var rows []row
-	for after := int64(0); ; {
-		p, err := List(ctx, client, chain, after, verifyBatch)
+	// readAfter appends the rows numbered after seq and says how many.
+	readAfter := func(seq int64) (int, error) {
+		n := 0
+		for after := seq; ; {
+			p, err := List(ctx, client, chain, after, verifyBatch)
+			if err != nil {
+				return n, err
+			}
+			for _, e := range p.Events {
+				rec := RecordOf(e)
+				rows = append(rows, row{seq: e.Seq, hash: e.Hash, prev: e.PrevHash, rec: rec, contentOK: rec.Hash() == e.Hash})
+			}
+			n += len(p.Events)
+			if p.Next == 0 {
+				return n, nil
+			}
+			after = p.Next
+		}
+	}
+	lastSeq := func() int64 {
+		if len(rows) == 0 {
+			return 0
+		}
+		return rows[len(rows)-1].seq
+	}
+	if _, err := readAfter(0); err != nil {
+		return rep, err
+	}
+	// Events and the head that counts them are committed together, so a
+	// head read after the rows counts at least those rows. One that counts
+	// more means events were appended after the rows were read — or the
+	// tail was deleted: read on until the rows reach a head read after
+	// them, or no more rows come.
+	head, headErr := client.AuditHead.Query().Where(audithead.Chain(chain)).Only(ctx)
+	for headErr == nil && head.Seq > lastSeq() {
+		n, err := readAfter(lastSeq())
 		if err != nil {
 			return rep, err
 		}
-		for _, e := range p.Events {
-			rec := RecordOf(e)
-			rows = append(rows, row{seq: e.Seq, hash: e.Hash, prev: e.PrevHash, rec: rec, contentOK: rec.Hash() == e.Hash})
-		}
-		if p.Next == 0 {
+		if n == 0 {
 			break
 		}
-		after = p.Next
+		head, headErr = client.AuditHead.Query().Where(audithead.Chain(chain)).Only(ctx)
 	}
 	rep.Events = len(rows)
 
@@ -141,14 +172,13 @@ func Verify(ctx context.Context, client *ent.Client, chain string) (Report, erro
 		rep.LastSeq, rep.LastHash = rows[n-1].seq, rows[n-1].hash
 	}
 
-	head, err := client.AuditHead.Query().Where(audithead.Chain(chain)).Only(ctx)
 	switch {
-	case ent.IsNotFound(err):
+	case ent.IsNotFound(headErr):
 		if len(rows) > 0 {
 			rep.Problems = append(rep.Problems, Problem{Seq: rep.LastSeq, Kind: HeadMismatch, Detail: "轨迹的链头记录缺失"})
 		}
-	case err != nil:
-		return rep, fmt.Errorf("audit: read chain head %s: %w", chain, err)
+	case headErr != nil:
+		return rep, fmt.Errorf("audit: read chain head %s: %w", chain, headErr)
 	case head.Seq != rep.LastSeq || head.Hash != rep.LastHash:
 		detail := "链头记录与最后一条事件不符"
 		if head.Seq > rep.LastSeq {
