@@ -8,11 +8,24 @@
 // verify (POST /files/verify and poppler's pdfsig). A member whose grant is
 // limited to the HR scene gets one contract signed and the other refused with
 // the server's reason, per flow; a member without any grant is told the space
-// has no seal of the enterprise. Needs ../bin/signet (make build).
+// has no seal of the enterprise. Under UKey custody (一key一章): the dialog
+// requires 使用 UKey 签署, says a seal whose UKey is not bound yet cannot sign
+// and that the token lacks the chosen seal's certificate until it is written
+// there, then signs two contracts through the helper (bin/signet-ukey, --yes
+// and --pin-file) with a SoftHSM token whose certificate the console's CA
+// sandbox issued (issueUKeyCertificate) and bindUKeyCertificate bound; the
+// PDFs carry the token's certificate. Needs ../bin/signet (make build),
+// ../bin/signet-ukey (make ukey) and the Debian packages softhsm2, opensc
+// and openssl (poppler-utils and libnss3-tools for pdfsig).
 import assert from 'node:assert/strict'
+import { execFileSync, spawn } from 'node:child_process'
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { deflateSync } from 'node:zlib'
-import { gql, launchBrowser, outboxCount, randomPhone, shot, startServer, waitForCode, watchConsole } from './harness.mjs'
+import { gql, launchBrowser, mobileDir, outboxCount, outDir, randomPhone, shot, startServer, waitForCode, watchConsole } from './harness.mjs'
 import { makePdf } from './pdf.mjs'
 import { pdfsigCheck } from './pdfsig.mjs'
 
@@ -20,15 +33,22 @@ process.env.SIGNET_SANDBOX_CA_DELAY = '1s'
 const PASSWORD = 'Passw0rd!x'
 const ENTERPRISE = `华东人力科技有限公司${Date.now() % 10000}`
 
+const HELPER = process.env.SIGNET_UKEY_BIN ?? resolve(mobileDir, '../bin/signet-ukey')
+
 let server
 let browser
+let helper // the UKey helper of the UKey case, if started
+let tmp
 before(async () => {
   server = await startServer()
   browser = await launchBrowser()
+  tmp = mkdtempSync(join(tmpdir(), 'signet-entbatch-e2e-'))
 })
 after(async () => {
   await browser?.close()
+  await helper?.stop()
   await server?.stop()
+  if (tmp) rmSync(tmp, { recursive: true, force: true })
 })
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
@@ -112,11 +132,11 @@ function png() {
  * documents, the applicant's confirmation, the payment sandbox, the
  * sandbox CA's review. The applicant becomes the enterprise's administrator.
  */
-async function certify(admin, name) {
+async function certify(admin, name, custody = {}) {
   const { base } = server
   const q = (query, variables) => gql(base, query, variables, admin.token)
   const { startEnterpriseCertification: order } = await q('mutation($in: StartCertificationInput!) { startEnterpriseCertification(input: $in) { id } }', {
-    in: { name, creditCode: creditCode(Date.now() % 1e9), address: '上海市浦东新区世纪大道1号', legalRepName: '张三', legalRepIdNumber: idNumber(11) },
+    in: { name, creditCode: creditCode(Date.now() % 1e9), address: '上海市浦东新区世纪大道1号', legalRepName: '张三', legalRepIdNumber: idNumber(11), ...custody },
   })
   const id = order.id
   const legalPhone = randomPhone()
@@ -160,7 +180,7 @@ const switchSpace = (user, enterpriseId) =>
  * position, then, when `next` is given, a person with a personal seal
  * position, signing in that order; and sends it.
  */
-async function sendToEnterprise(initiator, name, scene, handler, next = null) {
+async function sendToEnterprise(initiator, name, scene, handler, next = null, enterpriseName = ENTERPRISE) {
   const { base } = server
   const q = (query, variables) => gql(base, query, variables, initiator.token)
   const { createFlow } = await q('mutation($in: FlowDraftInput!) { createFlow(input: $in) { id } }', { in: { name, scene } })
@@ -170,7 +190,7 @@ async function sendToEnterprise(initiator, name, scene, handler, next = null) {
   const r = await fetch(`${base}/files/flows/${createFlow.id}/documents`, { method: 'POST', headers: { Authorization: `Bearer ${initiator.token}` }, body: form })
   assert.equal(r.status, 201, await r.clone().text())
   const docID = String((await r.json()).id)
-  const participants = [{ key: 'e', kind: 'enterprise', enterpriseName: ENTERPRISE, name: handler.name, phone: handler.phone, order: 1 }]
+  const participants = [{ key: 'e', kind: 'enterprise', enterpriseName, name: handler.name, phone: handler.phone, order: 1 }]
   const fields = [{ documentID: docID, participantKey: 'e', kind: 'enterprise_seal', page: 2, x: 320, y: 120, width: 150, height: 150 }]
   if (next) {
     participants.push({ key: 'p', name: next.name, phone: next.phone, order: 2 })
@@ -187,7 +207,7 @@ const flowState = async (user, id) =>
   (await gql(server.base, 'query($id: ID!) { node(id: $id) { ... on Flow { status participants { kind status } } } }', { id }, user.token)).node
 
 /** verifySigned downloads a document and checks it: valid on /files/verify and in pdfsig, with `want` signatures. */
-async function verifySigned(user, docID, want) {
+async function verifySigned(user, docID, want, enterpriseName = ENTERPRISE, serial = null) {
   const { base } = server
   const pdf = await fetch(`${base}/files/documents/${docID}`, { headers: { Authorization: `Bearer ${user.token}` } })
   assert.equal(pdf.status, 200)
@@ -199,7 +219,12 @@ async function verifySigned(user, docID, want) {
   assert.equal(res.report.verdict, 'valid', JSON.stringify(res.report))
   const sigs = res.report.signatures.filter((s) => s.kind === 'signature')
   assert.equal(sigs.length, want, JSON.stringify(res.report.signatures))
-  assert.ok(sigs.some((s) => s.signer?.organization === ENTERPRISE), `no signature by ${ENTERPRISE}: ${JSON.stringify(sigs)}`)
+  const byEnterprise = sigs.filter((s) => s.signer?.organization === enterpriseName)
+  assert.equal(byEnterprise.length, 1, `signatures by ${enterpriseName}: ${JSON.stringify(sigs)}`)
+  if (serial) {
+    const hex = (v) => String(v).toLowerCase().replace(/[^0-9a-f]/g, '').replace(/^0+/, '')
+    assert.equal(hex(byEnterprise[0].signer.serial), hex(serial), 'signed with the UKey’s certificate')
+  }
   const poppler = await pdfsigCheck(base, bytes)
   if (poppler === null) {
     console.log('# pdfsig or certutil not installed: poppler check skipped')
@@ -209,10 +234,13 @@ async function verifySigned(user, docID, want) {
   }
 }
 
-/** pcPage opens a 1440×900 page signed in as user. */
-async function pcPage(user) {
+/** pcPage opens a 1440×900 page signed in as user (with the UKey helper's address when given). */
+async function pcPage(user, helperUrl = null) {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' })
-  await context.addInitScript((t) => localStorage.setItem('signet.token', t), user.token)
+  await context.addInitScript(({ t, url }) => {
+    localStorage.setItem('signet.token', t)
+    if (url) localStorage.setItem('signet.ukey.helperUrl', url)
+  }, { t: user.token, url: helperUrl })
   const page = await context.newPage()
   page.setDefaultTimeout(15_000)
   return { context, page, errors: watchConsole(page) }
@@ -346,6 +374,199 @@ describe('批量签署 for an enterprise: refusals', () => {
     assert.equal(await dialog.getByTestId('send-code').isDisabled(), true)
     await shot(page, 'entbatch-05-no-grant')
     assert.deepEqual(errors(), [])
+    await context.close()
+  })
+})
+
+// UKey custody
+
+const sleepMs = (ms) => new Promise((r) => setTimeout(r, ms))
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer()
+    srv.unref()
+    srv.on('error', rej)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address()
+      srv.close(() => res(port))
+    })
+  })
+}
+
+/** spawnHelper starts bin/signet-ukey for the token; its output goes to test-output/e2e/entbatch-helper.log and to `out`. */
+function spawnHelper(args, env) {
+  const log = createWriteStream(join(outDir, 'entbatch-helper.log'))
+  const proc = spawn(HELPER, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  const state = { out: '', exited: null }
+  for (const s of [proc.stdout, proc.stderr]) {
+    s.on('data', (b) => {
+      state.out += b.toString()
+      log.write(b)
+    })
+  }
+  const killOnExit = () => proc.kill('SIGKILL')
+  process.once('exit', killOnExit)
+  proc.on('exit', (code, signal) => {
+    state.exited = { code, signal }
+    process.removeListener('exit', killOnExit)
+  })
+  state.stop = async () => {
+    if (state.exited === null) {
+      proc.kill('SIGTERM')
+      for (let i = 0; i < 50 && state.exited === null; i++) await sleepMs(100)
+      if (state.exited === null) proc.kill('SIGKILL')
+    }
+  }
+  return state
+}
+
+async function until(what, cond, timeout = 15_000) {
+  const deadline = Date.now() + timeout
+  for (;;) {
+    const v = await cond()
+    if (v) return v
+    if (Date.now() > deadline) throw new Error(`e2e: timed out waiting for ${what}`)
+    await sleepMs(100)
+  }
+}
+
+/**
+ * makeToken makes the stand-in UKey: a SoftHSM token holding a P-256 key
+ * (made by openssl and imported, so that openssl can write the CSR the CA
+ * sandbox needs), and the helper's --pin-file.
+ */
+function makeToken(dir) {
+  mkdirSync(join(dir, 'tokens'), { recursive: true })
+  const conf = join(dir, 'softhsm2.conf')
+  writeFileSync(conf, `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`)
+  const env = { ...process.env, SOFTHSM2_CONF: conf }
+  const module = '/usr/lib/softhsm/libsofthsm2.so'
+  const label = `EntKey-${Date.now() % 100000}`
+  const pin = String(100000 + Math.floor(Math.random() * 900000))
+  const run = (bin, args) => execFileSync(bin, args, { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+  run('softhsm2-util', ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', `so${pin}`])
+  run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'key.pem'])
+  run('openssl', ['pkcs8', '-topk8', '-nocrypt', '-in', 'key.pem', '-out', 'key.p8'])
+  run('softhsm2-util', ['--import', 'key.p8', '--token', label, '--label', 'signet-ukey', '--id', '4b01', '--pin', pin])
+  run('openssl', ['req', '-new', '-key', 'key.pem', '-subj', '/CN=signet-ukey', '-out', 'csr.pem'])
+  rmSync(join(dir, 'key.pem'))
+  rmSync(join(dir, 'key.p8'))
+  const pinFile = join(dir, 'pin')
+  writeFileSync(pinFile, pin)
+  return {
+    conf, module, pin, pinFile,
+    csr: readFileSync(join(dir, 'csr.pem'), 'utf8'),
+    /** writeCertificate puts the issued certificate (PEM) on the token beside its key, as the CA does before mailing it. */
+    writeCertificate(pem) {
+      writeFileSync(join(dir, 'cert.pem'), pem)
+      run('openssl', ['x509', '-in', 'cert.pem', '-outform', 'DER', '-out', 'cert.der'])
+      run('pkcs11-tool', ['--module', module, '--token-label', label, '--login', '--pin', pin, '--write-object', 'cert.der', '--type', 'cert', '--id', '4b01', '--label', 'signet-ukey'])
+      const serial = run('openssl', ['x509', '-in', 'cert.pem', '-noout', '-serial']).toString().trim().replace(/^serial=/, '')
+      return serial
+    },
+  }
+}
+
+/** pairInDialog pairs the dialog's helper panel: the code appears in the helper's output. */
+async function pairInDialog(dialog) {
+  const seen = [...helper.out.matchAll(/配对码：/g)].length
+  await dialog.getByTestId('ukey-pair').click()
+  const m = await until('pairing code', () => {
+    const all = [...helper.out.matchAll(/配对码：(\d{3}) (\d{3})/g)]
+    return all.length > seen ? all[all.length - 1] : null
+  })
+  await dialog.getByTestId('ukey-pair-code').locator('input').fill(m[1] + m[2])
+  await dialog.getByTestId('ukey-pair-confirm').click()
+  await dialog.getByTestId('ukey-ready').waitFor()
+}
+
+describe('批量签署 for an enterprise under UKey custody', () => {
+  it('needs the chosen seal’s UKey on the token and signs through the helper', { timeout: 240_000 }, async () => {
+    if (!existsSync(HELPER)) throw new Error(`e2e: ${HELPER} is missing: run \`make ukey\` first.`)
+    const { initiator } = await enterprise()
+    const { base } = server
+    const name = `华东人力UKey科技有限公司${Date.now() % 10000}`
+    const admin = { ...(await register(randomPhone())), name: '孙经办' }
+    const entID = await certify(admin, name, { custody: 'ukey', ukeyType: 'one_key_one_seal' })
+    await switchSpace(admin, entID)
+    const q = (query, variables) => gql(base, query, variables, admin.token)
+    const { consoleSeals } = await q('{ consoleSeals { id kind name certificateID } }')
+    const contract = consoleSeals.find((s) => s.kind === 'contract')
+    const official = consoleSeals.find((s) => s.kind === 'official')
+    assert.ok(contract && official && contract.certificateID !== official.certificateID, JSON.stringify(consoleSeals))
+
+    const a = await sendToEnterprise(initiator, 'UKey劳动合同（甲）', 'hr', admin, null, name)
+    const b = await sendToEnterprise(initiator, 'UKey劳动合同（乙）', 'hr', admin, null, name)
+
+    // The token for the 合同专用章: the CA sandbox issues its certificate for
+    // the token's CSR and the console binds it; it is not on the token yet.
+    const token = makeToken(join(tmp, 'ukey'))
+    const { issueUKeyCertificate: pem } = await q('mutation($id: ID!, $csr: String!) { issueUKeyCertificate(id: $id, csr: $csr) }', { id: contract.certificateID, csr: token.csr })
+    const bound = await q('mutation($id: ID!, $c: String!) { bindUKeyCertificate(id: $id, certificate: $c) { status fingerprint } }', { id: contract.certificateID, c: pem })
+    assert.equal(bound.bindUKeyCertificate.status, 'active')
+
+    const helperPort = await freePort()
+    const helperUrl = `ws://127.0.0.1:${helperPort}/v1/ws`
+    helper = spawnHelper(['--addr', `127.0.0.1:${helperPort}`, '--origin', base, '--module', token.module, '--pairings', '', '--yes', '--pin-file', token.pinFile],
+      { SOFTHSM2_CONF: token.conf })
+    await until('helper start', () => helper.out.includes('已启动'))
+
+    const { context, page, errors } = await pcPage(admin, helperUrl)
+    const operations = []
+    page.on('request', (r) => {
+      const m = /"operationName":"(\w+)"/.exec(r.postData() ?? '')
+      if (r.url().endsWith('/graphql') && m) operations.push(m[1])
+    })
+    const dialog = await openBatch(page, 2)
+    const seals = dialog.getByTestId('batch-enterprise-seals')
+    await seals.waitFor()
+    // UKey seals are marked; the UKey is required, not optional.
+    await waitText(seals, 'UKey')
+    const useUKey = dialog.getByTestId('use-ukey')
+    await useUKey.waitFor()
+    const html = await useUKey.evaluate((el) => el.outerHTML)
+    assert.match(html, /van-checkbox--disabled/, html)
+    assert.match(html, /van-checkbox__icon--checked/, html)
+
+    // The 公章's UKey is not bound yet: it cannot sign.
+    await seals.locator(`button[data-seal-name="${official.name}"]`).click()
+    await waitText(dialog.getByTestId('ukey-problem'), `企业印章“${official.name}”的 UKey 尚未绑定证书，请联系企业管理员`)
+    await seals.locator(`button[data-seal-name="${contract.name}"]`).click()
+    await waitText(dialog.getByTestId('ukey-required'), `企业印章“${contract.name}”的证书由 UKey 托管`)
+
+    // Pairing; the token does not hold the seal's certificate yet.
+    await pairInDialog(dialog)
+    await waitText(dialog.getByTestId('ukey-problem'), `UKey 中没有企业印章“${contract.name}”的证书`)
+    await shot(page, 'entbatch-06-ukey-missing')
+    const serial = token.writeCertificate(pem)
+    await dialog.getByRole('button', { name: '重新读取 UKey' }).click()
+    await dialog.getByTestId('ukey-ready').waitFor()
+    await until('the certificate on the token', async () => (await dialog.getByTestId('ukey-problem').count()) === 0)
+
+    const n = await outboxCount(base, admin.phone)
+    await dialog.getByTestId('send-code').click()
+    const code = await waitForCode(base, admin.phone, n)
+    assert.ok(operations.includes('SendUKeyBatchIntentCode'), operations.join(' '))
+    await waitText(dialog.getByTestId('batch-check'), 'UKey劳动合同（乙）')
+    await dialog.locator('input[name=code]').fill(code)
+    await shot(page, 'entbatch-07-ukey-ready')
+    await dialog.getByTestId('batch-confirm').click()
+    const results = dialog.getByTestId('batch-results')
+    await waitText(results, 'UKey劳动合同（甲）：已签署', 60_000)
+    await waitText(results, 'UKey劳动合同（乙）：已签署')
+    await shot(page, 'entbatch-08-ukey-results')
+    assert.equal(operations.filter((o) => o === 'CompleteUKeyBatchSign').length, 2, operations.join(' '))
+    assert.match(helper.out, /合同：UKey劳动合同（甲）/)
+    assert.match(helper.out, /合同：UKey劳动合同（乙）/)
+    assert.ok(!helper.out.includes(token.pin), 'the PIN was printed by the helper')
+    await dialog.getByRole('button', { name: '完成' }).click()
+
+    for (const f of [a, b]) {
+      assert.equal((await flowState(initiator, f.id)).status, 'completed')
+      await verifySigned(initiator, f.docID, 1, name, serial)
+    }
+    assert.deepEqual(errors().filter((e) => !e.includes('ERR_CONNECTION_REFUSED') && !e.includes('WebSocket')), [])
     await context.close()
   })
 })
