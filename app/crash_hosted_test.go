@@ -25,6 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"signet/audit"
 	"signet/config"
 	"signet/ent"
@@ -701,12 +703,15 @@ func hcOutboxCode(s *apitest.Server, phone, contract string) (string, error) {
 //     on a completed flow; the row's revision counts them; a party's fields
 //     are marked applied exactly when the party is signed;
 //   - the flow's trail verifies as a hash chain and records each party's
-//     signature and each document's signatures once, the completion once.
+//     signature and each document's signatures once, the completion once;
+//   - the jobs the committing transactions queued are there: the signing
+//     link of each pending party, the completion of a completed flow.
 func hcCheck(t *testing.T, s *apitest.Server, fs []hcFlow) map[string]int {
 	t.Helper()
 	ctx := viewer.System(context.Background())
 	db := s.App.DB.Client
 	root, _ := s.App.Trust.CA.RootCertificate()
+	completions, links := hcJobs(t, s)
 	states := map[string]int{}
 	for _, hf := range fs {
 		fid := hcID(hf.ID)
@@ -736,6 +741,12 @@ func hcCheck(t *testing.T, s *apitest.Server, fs []hcFlow) map[string]int {
 		signed := map[int]bool{}
 		for _, p := range parts {
 			signed[p.ID] = p.Status == participant.StatusSigned
+			if p.Status == participant.StatusPending && !links[p.ID] {
+				t.Fatalf("%s: party %d pending without a signing-link job", hf.Name, p.SignOrder)
+			}
+		}
+		if f.Status == flow.StatusCompleted && !completions[fid] {
+			t.Fatalf("%s: completed without a completion job", hf.Name)
 		}
 		fields, err := db.SignField.Query().Where(signfield.FlowID(fid)).All(ctx)
 		if err != nil {
@@ -847,6 +858,48 @@ func hcCheck(t *testing.T, s *apitest.Server, fs []hcFlow) map[string]int {
 	}
 	t.Logf("flows: %d with the first party pending, %d with the second pending, %d completed", states["first"], states["second"], states["completed"])
 	return states
+}
+
+// hcJobs reads River's jobs: the flows with a completion job and the
+// participants with a signing-link job, whatever their state.
+func hcJobs(t *testing.T, s *apitest.Server) (completions, links map[int]bool) {
+	t.Helper()
+	args := "args::text"
+	if s.App.DB.Dialect == dialect.SQLite {
+		args = "json(args)" // River keeps SQLite's binary JSONB
+	}
+	rows, err := s.App.DB.SQL.QueryContext(context.Background(), `SELECT kind, `+args+` FROM river_job WHERE kind IN ('flows.complete', 'flows.notify')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	completions, links = map[int]bool{}, map[int]bool{}
+	for rows.Next() {
+		var kind string
+		var args []byte
+		if err := rows.Scan(&kind, &args); err != nil {
+			t.Fatal(err)
+		}
+		if kind == "flows.complete" {
+			var a flows.CompleteArgs
+			if err := json.Unmarshal(args, &a); err != nil {
+				t.Fatal(err)
+			}
+			completions[a.FlowID] = true
+			continue
+		}
+		var a flows.NotifyArgs
+		if err := json.Unmarshal(args, &a); err != nil {
+			t.Fatal(err)
+		}
+		if a.Type == flows.NotifySignLink {
+			links[a.ParticipantID] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return completions, links
 }
 
 func b2i(b bool) int {
