@@ -124,10 +124,11 @@ type hcOrders struct {
 // Jobs the dead process had taken — the next signer's signing-link SMS, a
 // completed flow's completion (validation data, document time-stamp,
 // evidence report, notices) — stay "running" in River until its rescuer
-// retries them after RescueStuckJobsAfter (River's default, an hour; jobs
-// does not set it). The flows stay consistent and signable meanwhile (that
-// the jobs exist is checked), but that SMS and that sealing wait an hour, and
-// a job that had done its work before the kill runs again. The test logs them.
+// retries them after jobs.Config.RescueAfter (10 minutes by default). The
+// flows stay consistent and signable meanwhile (that the jobs exist is
+// checked), but that SMS and that sealing wait that long, and a job that had
+// done its work before the kill runs again (an SMS may be sent twice:
+// delivery is at least once). The test logs them.
 func TestCrashDuringHostedSign(t *testing.T) {
 	for _, kind := range dbtest.Kinds {
 		t.Run(kind, func(t *testing.T) {
@@ -406,7 +407,7 @@ func (h *hcHarness) restart(t *testing.T, last bool) {
 
 // report logs what the kill left behind that no request will pick up: jobs
 // River still counts as running on the dead process (its rescuer retries
-// them only after RescueStuckJobsAfter, an hour by default), and orphan
+// them only after jobs.Config.RescueAfter, 10 minutes by default), and orphan
 // signed revisions (written before this server began).
 func (h *hcHarness) report(t *testing.T, s *apitest.Server, began time.Time) {
 	t.Helper()

@@ -66,7 +66,17 @@ type Config struct {
 	RetryPolicy river.ClientRetryPolicy
 	// JobTimeout bounds one attempt (River's default, 1 min, when 0).
 	JobTimeout time.Duration
+	// RescueAfter is how long a job may stay running before it is taken
+	// for dead — its node was killed mid-job — and run again (10 min when
+	// 0: above the longest job's own timeout, the completion's 5 min, so a
+	// live slow job is not run twice; River's default is an hour, which
+	// would hold a next signer's SMS or a completion that long after a
+	// crash). Jobs are written to be run again.
+	RescueAfter time.Duration
 }
+
+// DefaultRescueAfter is Config.RescueAfter's default.
+const DefaultRescueAfter = 10 * time.Minute
 
 // Queue owns the River client of one node.
 type Queue struct {
@@ -148,13 +158,14 @@ func (q *Queue) clientLocked() (*river.Client[*sql.Tx], error) {
 		return q.client, nil
 	}
 	cfg := &river.Config{
-		ID:                clientID(),
-		Logger:            q.logger,
-		FetchPollInterval: q.cfg.PollInterval,
-		MaxAttempts:       q.cfg.MaxAttempts,
-		RetryPolicy:       q.cfg.RetryPolicy,
-		JobTimeout:        q.cfg.JobTimeout,
-		Workers:           q.workers,
+		ID:                   clientID(),
+		Logger:               q.logger,
+		FetchPollInterval:    q.cfg.PollInterval,
+		MaxAttempts:          q.cfg.MaxAttempts,
+		RetryPolicy:          q.cfg.RetryPolicy,
+		JobTimeout:           q.cfg.JobTimeout,
+		Workers:              q.workers,
+		RescueStuckJobsAfter: q.cfg.RescueAfter,
 		// A job of a kind this binary does not know (a newer node inserted
 		// it during a rolling upgrade) waits for a node that does.
 		FetchOnlyKnownKinds: true,
@@ -169,6 +180,9 @@ func (q *Queue) clientLocked() (*river.Client[*sql.Tx], error) {
 		// Insert-only: with no workers there is nothing to run, and River
 		// refuses queues without workers.
 		cfg.Workers = nil
+	}
+	if cfg.RescueStuckJobsAfter == 0 {
+		cfg.RescueStuckJobsAfter = DefaultRescueAfter
 	}
 	if cfg.FetchPollInterval == 0 {
 		cfg.FetchPollInterval = river.FetchPollIntervalDefault
