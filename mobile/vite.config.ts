@@ -4,7 +4,7 @@ import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib'
-import type { Plugin } from 'vite'
+import type { Plugin, Rolldown } from 'vite'
 import { defineConfig } from 'vitest/config'
 import vue from '@vitejs/plugin-vue'
 import Components from 'unplugin-vue-components/vite'
@@ -46,6 +46,74 @@ function vantIconFont(): Plugin {
       const rel = relative(dirname(id.split('?')[0]!), cacheFile).split('\\').join('/')
       return { code: code.replace(m[0], `src: url("${rel}") format("woff2")`), map: null }
     },
+  }
+}
+
+const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url))
+
+// Route chunks. Left to itself the bundler splits every module shared by a
+// different set of routes into its own chunk: the SMS link (/s/:code) then
+// needed about 55 files (each Vant component's JS and CSS), fetched six at a
+// time over HTTP/1.1, 562.5 ms apart on a phone's 3G (docs/benchmarks.md).
+// So: the entry's own static imports (Vue, the router, the API client; split
+// in five otherwise) are one chunk, and each group below takes what its
+// roots import statically, beyond what the entry holds, into one chunk (and
+// one CSS file):
+//  - landing: the pages a visitor opens from outside — the SMS link and
+//    登录 — with their layouts, Vant components and API modules. Most other
+//    routes import Vant's basics from it too.
+//  - signing: SignFlow (the SMS link's second step and 签署文件) with what
+//    it needs beyond landing; pdf.js stays a lazy chunk of its own. Pages
+//    that share a piece of it (文件管理's checkboxes, 实名认证's form, the
+//    UKey panel) load the whole chunk, about 13 KB gzip more than they need:
+//    cheaper on a phone's network than the dozen round trips of the pieces.
+// A module goes to the first group that reaches it. Dynamic imports are
+// not followed: a lazily imported page stays lazy. Vant's barrel (vant/es,
+// where unplugin-vue-components imports components from) is not followed
+// either — it lists every component, used or not; the component a page uses
+// is known by its style import (vant/es/button/style/index.mjs stands for
+// vant/es/button/index.mjs), which the resolver and src/ui/feedback.ts add.
+const chunkGroups = [
+  { name: 'landing', roots: ['pages/SmsLinkPage.vue', 'pages/LoginPage.vue', 'layouts/BareLayout.vue', 'layouts/AuthLayout.vue'] },
+  { name: 'signing', roots: ['components/SignFlow.vue'] },
+]
+
+const vantBarrel = /[\\/]node_modules[\\/]vant[\\/]es[\\/]index\.mjs$/
+const vantStyle = /^(.*[\\/]node_modules[\\/]vant[\\/]es[\\/][\w-]+)([\\/])style[\\/]index\.mjs$/
+
+function routeChunkName() {
+  let owner: Map<string, string> | undefined
+  const closure = (ctx: Rolldown.ChunkingContext, roots: string[], skip: Set<string>) => {
+    const seen = new Set<string>()
+    const stack = [...roots]
+    while (stack.length > 0) {
+      const id = stack.pop()!
+      if (seen.has(id) || skip.has(id) || vantBarrel.test(id)) continue
+      const info = ctx.getModuleInfo(id)
+      if (!info) {
+        if (roots.includes(id)) throw new Error(`chunk groups: ${id} is not part of the build`)
+        continue
+      }
+      seen.add(id)
+      stack.push(...info.importedIds)
+      const style = vantStyle.exec(id)
+      if (style) stack.push(`${style[1]}${style[2]}index.mjs`)
+    }
+    return seen
+  }
+  return (id: string, ctx: Rolldown.ChunkingContext) => {
+    if (!owner) {
+      owner = new Map()
+      const taken = closure(ctx, [src('main.ts')], new Set())
+      for (const m of taken) owner.set(m, 'index')
+      for (const g of chunkGroups) {
+        for (const m of closure(ctx, g.roots.map(src), taken)) {
+          owner.set(m, g.name)
+          taken.add(m)
+        }
+      }
+    }
+    return owner.get(id) ?? null
   }
 }
 
@@ -97,6 +165,15 @@ export default defineConfig({
     reportCompressedSize: true,
     // pdf.js (about 500 KB raw, 150 KB gzip) is one lazily loaded chunk by design.
     chunkSizeWarningLimit: 600,
+    rolldownOptions: {
+      output: {
+        codeSplitting: {
+          // The closures hold their dependencies already; the entry's modules
+          // are a group of their own, never pulled into a route's.
+          groups: [{ name: routeChunkName(), includeDependenciesRecursively: false }],
+        },
+      },
+    },
   },
   server: {
     proxy: {
