@@ -16,12 +16,16 @@
 //
 //   - one goroutine reading, started fresh after connection_init (the HTTP
 //     handler returns once the connection is acknowledged, so net/http's
-//     request state and the middleware frames are freed, and the reader's
-//     stack holds only the read loop);
-//   - one goroutine per active operation, also started fresh once the
+//     request state and the middleware frames are freed), which decodes no
+//     more than a message's envelope so that its stack stays small;
+//   - for a subscription whose resolver notifies when it has sent a value
+//     (Notifier; flowUpdated does), no goroutine while it is idle: each
+//     notification starts a short-lived goroutine that takes the value,
+//     executes the selection and writes the frame;
+//   - for any other operation, one goroutine, started fresh once the
 //     operation is set up (parsing, validation and the subscription
 //     resolver's queries run on a short-lived goroutine whose deep stack is
-//     dropped);
+//     dropped), blocked on the resolver's channel as gqlgen's is;
 //   - no goroutine for liveness: one time.AfterFunc timer per connection
 //     sends a ping every PingInterval and closes a connection that has sent
 //     nothing for two intervals, and closing a connection cancels its
@@ -237,9 +241,69 @@ type conn struct {
 
 // op is one active operation.
 type op struct {
+	c      *conn
 	id     string
 	idJSON []byte // the id as a JSON string, for frames
 	cancel context.CancelFunc
+
+	// A subscription whose resolver notifies (see Notifier) is "pushed":
+	// no goroutine waits on its stream; notify starts one to drain it.
+	push atomic.Int32 // pushOpen until the first notify or the end of setup
+	// pending counts notifications not yet drained, plus one while the
+	// operation is being set up; whoever moves it from 0 runs drain.
+	pending atomic.Int32
+	ended   bool // the stream has ended; only drain touches it
+	// Set before setup gives up its count, for drain.
+	ctx       context.Context
+	rc        *graphql.OperationContext
+	responses graphql.ResponseHandler
+}
+
+const (
+	pushOpen     = iota // setup running, nobody has notified yet
+	pushNotified        // the resolver notifies: drained on demand
+	pushWaiting         // a goroutine waits on the stream
+)
+
+type notifierKey struct{}
+
+// Notifier returns, inside a subscription resolver run by this transport,
+// a function the resolver calls after each value it sends on the channel it
+// returns, and after closing that channel; nil elsewhere. A resolver that
+// notifies for its first value before returning (a subscription that starts
+// with the current state does) holds no goroutine while idle: the
+// transport receives from the channel only when told that a value is
+// there. A resolver that does not, or notifies only later, gets a goroutine
+// blocked on its channel as usual, and its notifications are ignored. The
+// function never blocks and may be called from any goroutine.
+func Notifier(ctx context.Context) func() {
+	o, _ := ctx.Value(notifierKey{}).(*op)
+	if o == nil {
+		return nil
+	}
+	return o.notify
+}
+
+func (o *op) notify() {
+	if o.push.Load() == pushOpen {
+		o.push.CompareAndSwap(pushOpen, pushNotified)
+	}
+	if o.push.Load() == pushNotified && o.pending.Add(1) == 1 {
+		go o.c.drain(o)
+	}
+}
+
+// kick makes a pushed operation notice that its context was cancelled.
+func (o *op) kick() {
+	if o.push.Load() == pushNotified && o.pending.Add(1) == 1 {
+		go o.c.drain(o)
+	}
+}
+
+// end cancels o, and has it noticed.
+func (o *op) end() {
+	o.cancel()
+	o.kick()
 }
 
 // message is a client's message.
@@ -400,12 +464,7 @@ func (c *conn) handle(data []byte) bool {
 	case "complete":
 		c.stop(*m.ID)
 	case "subscribe":
-		params, ok := parseParams(m.Payload)
-		if !ok {
-			c.closeWith(CloseBadRequest, "Invalid message received")
-			return false
-		}
-		return c.subscribe(*m.ID, params)
+		return c.subscribe(*m.ID, m.Payload)
 	}
 	return true
 }
@@ -421,7 +480,7 @@ func (c *conn) shutdown() {
 	}
 	c.mu.Unlock()
 	for _, o := range ops {
-		o.cancel()
+		o.end()
 	}
 	_ = c.ws.CloseNow()
 }
@@ -435,7 +494,7 @@ func (c *conn) closeWith(code int, reason string) {
 	c.closed = true
 	c.mu.Unlock()
 	for _, o := range ops {
-		o.cancel()
+		o.end()
 	}
 	_ = c.ws.Close(websocket.StatusCode(code), reason)
 }
@@ -486,11 +545,14 @@ func parseParams(payload json.RawMessage) (*graphql.RawParams, bool) {
 
 // subscribe starts operation id; false when the connection was closed
 // because the id is in use.
-func (c *conn) subscribe(id string, params *graphql.RawParams) bool {
+//
+// Decoding the payload is left to start: JSON decoding of the variables
+// would grow the reader's stack for good (see readLoop).
+func (c *conn) subscribe(id string, payload json.RawMessage) bool {
 	start := graphql.Now()
-	idJSON, _ := json.Marshal(id)
 	ctx, cancel := context.WithCancel(c.ctx)
-	o := &op{id: id, idJSON: idJSON, cancel: cancel}
+	o := &op{c: c, id: id, cancel: cancel}
+	o.pending.Store(1) // setup's count
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -505,7 +567,7 @@ func (c *conn) subscribe(id string, params *graphql.RawParams) bool {
 	}
 	c.ops = append(c.ops, o)
 	c.mu.Unlock()
-	go c.start(ctx, o, params, start)
+	go c.start(ctx, o, payload, start)
 	return true
 }
 
@@ -521,7 +583,7 @@ func (c *conn) stop(id string) {
 	}
 	c.mu.Unlock()
 	if o != nil {
-		o.cancel()
+		o.end()
 	}
 }
 
@@ -535,22 +597,29 @@ func (c *conn) done(o *op) {
 	o.cancel()
 }
 
-// start parses, validates and dispatches an operation. A subscription's
-// stream then runs on a goroutine of its own, so that the long-lived
-// goroutine starts with a small stack instead of keeping the one that
-// parsing and the resolver's queries grew.
-func (c *conn) start(ctx context.Context, o *op, params *graphql.RawParams, start time.Time) {
+// start parses, validates and dispatches an operation, on a goroutine of
+// its own whose deep stack (parsing, validation, the subscription
+// resolver's queries) is dropped when it ends. A subscription is then
+// either pushed (its resolver notifies: nothing waits while it is idle) or
+// streamed by a fresh goroutine, which starts with a small stack.
+func (c *conn) start(ctx context.Context, o *op, payload json.RawMessage, start time.Time) {
 	var rc *graphql.OperationContext
-	streaming := false
+	owned := false // true once drain or stream has taken the operation over
 	defer func() {
 		if v := recover(); v != nil {
 			c.sendPanic(ctx, o, rc, v)
 		}
-		if !streaming {
+		if !owned {
 			c.done(o)
 		}
 	}()
-	ctx = graphql.StartOperationTrace(ctx)
+	o.idJSON, _ = json.Marshal(o.id) // before any frame of o
+	params, ok := parseParams(payload)
+	if !ok {
+		c.closeWith(CloseBadRequest, "Invalid message received")
+		return
+	}
+	ctx = context.WithValue(graphql.StartOperationTrace(ctx), notifierKey{}, o)
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	rc, errs := c.exec.CreateOperationContext(ctx, params)
 	if errs != nil {
@@ -569,13 +638,58 @@ func (c *conn) start(ctx context.Context, o *op, params *graphql.RawParams, star
 	}
 	ctx = graphql.WithOperationContext(ctx, rc)
 	responses, ctx := c.exec.DispatchOperation(ctx, rc)
-	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription {
-		streaming = true
-		go c.stream(ctx, o, rc, responses)
+	owned = true
+	if o.push.CompareAndSwap(pushOpen, pushWaiting) {
+		if rc.Operation != nil && rc.Operation.Operation == ast.Subscription {
+			go c.stream(ctx, o, rc, responses)
+		} else {
+			c.stream(ctx, o, rc, responses)
+		}
 		return
 	}
-	streaming = true // stream calls done
-	c.stream(ctx, o, rc, responses)
+	// Pushed: publish what drain needs, then give up setup's count; values
+	// notified meanwhile (the first one) are drained here.
+	o.ctx, o.rc, o.responses = ctx, rc, responses
+	if o.pending.Add(-1) != 0 {
+		c.drain(o)
+	}
+}
+
+// drain sends a pushed operation's responses, one per notification, until
+// none is pending. It never blocks on the stream: each notification stands
+// for a value in the channel, its closing, or the operation's cancellation.
+func (c *conn) drain(o *op) {
+	for {
+		if !o.ended {
+			c.drainOne(o)
+		}
+		if o.pending.Add(-1) == 0 {
+			return
+		}
+	}
+}
+
+func (c *conn) drainOne(o *op) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.sendPanic(o.ctx, o, o.rc, v)
+			o.ended = true
+			c.done(o)
+		}
+	}()
+	resp := o.responses(o.ctx)
+	switch {
+	case resp == nil:
+		o.ended = true
+		if o.ctx.Err() == nil {
+			c.sendComplete(o)
+		}
+		c.done(o)
+	case o.ctx.Err() == nil:
+		if c.sendNext(o, resp) != nil {
+			o.cancel() // the connection is failing: its reader ends o
+		}
+	}
 }
 
 // stream sends the operation's responses until it ends, then complete —

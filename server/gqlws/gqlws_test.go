@@ -24,7 +24,9 @@ import (
 
 // fakeExec stands in for gqlgen's executor: a query answers {"n":1}; the
 // query "bad" fails validation; any other subscription streams what the
-// test sends on its channel (one per operation, in order of dispatch).
+// test sends on its channel (one per operation, in order of dispatch). A
+// subscription whose query mentions "pushed" notifies the transport, as
+// flows.WatchFlowNotify does, starting with {"x":0}.
 type fakeExec struct {
 	mu      sync.Mutex
 	streams []*stream
@@ -35,6 +37,23 @@ type stream struct {
 	ch     chan string
 	ctx    context.Context
 	viewer string
+	notify func()
+}
+
+// send streams v, as a resolver does.
+func (s *stream) send(v string) {
+	s.ch <- v
+	if s.notify != nil {
+		s.notify()
+	}
+}
+
+// end closes the stream, as a resolver does when its source ends.
+func (s *stream) end() {
+	close(s.ch)
+	if s.notify != nil {
+		s.notify()
+	}
 }
 
 type viewerKey struct{}
@@ -62,6 +81,10 @@ func (f *fakeExec) DispatchOperation(ctx context.Context, rc *graphql.OperationC
 	}
 	v, _ := ctx.Value(viewerKey{}).(string)
 	s := &stream{ch: make(chan string, 8), ctx: ctx, viewer: v}
+	if strings.Contains(rc.RawQuery, "pushed") {
+		s.notify = gqlws.Notifier(ctx)
+		s.send(`{"x":0}`)
+	}
 	f.mu.Lock()
 	f.streams = append(f.streams, s)
 	f.mu.Unlock()
@@ -195,22 +218,61 @@ func (c *client) init() {
 	c.expect(`{"type":"connection_ack"}`)
 }
 
+// modes are the two ways an operation is streamed: a goroutine waiting on
+// the resolver's channel, or drained when the resolver notifies.
+var modes = []struct{ name, query string }{
+	{"waiting", "subscription { x }"},
+	{"pushed", "subscription { pushed }"},
+}
+
+// subscribe starts query as id and returns its stream, past the pushed
+// mode's first value.
+func (c *client) subscribe(exec *fakeExec, id, query string) *stream {
+	c.t.Helper()
+	c.send(`{"id":"` + id + `","type":"subscribe","payload":{"query":"` + query + `","variables":{"n":12345678901234}}}`)
+	s := <-exec.started
+	if s.notify != nil {
+		c.expect(`{"id":"` + id + `","type":"next","payload":{"data":{"x":0}}}`)
+	}
+	return s
+}
+
 func TestSubscriptionLifecycle(t *testing.T) {
-	srv, exec := server(t, &gqlws.Transport{})
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			srv, exec := server(t, &gqlws.Transport{})
+			c := dial(t, srv)
+			c.init()
+			s := c.subscribe(exec, "s1", m.query)
+			if s.viewer != "good" {
+				t.Errorf("operation context viewer %q, want InitFunc's", s.viewer)
+			}
+			s.send(`{"x":1}`)
+			c.expect(`{"id":"s1","type":"next","payload":{"data":{"x":1}}}`)
+			s.send(`{"x":"二"}`)
+			s.send(`{"x":3}`)
+			c.expect(`{"id":"s1","type":"next","payload":{"data":{"x":"二"}}}`)
+			c.expect(`{"id":"s1","type":"next","payload":{"data":{"x":3}}}`)
+			s.end() // the server ends the stream
+			c.expect(`{"id":"s1","type":"complete"}`)
+
+			// A panic while streaming is an error for that operation only.
+			s = c.subscribe(exec, "p1", m.query)
+			s.send("panic")
+			f, err := c.read(5 * time.Second)
+			if err != nil || f.ID != "p1" || f.Type != "error" {
+				t.Fatalf("after a panic got %s %v, want an error for p1", f.raw, err)
+			}
+			c.send(`{"type":"ping"}`)
+			c.expect(`{"type":"pong"}`) // and nothing else for p1
+		})
+	}
+}
+
+func TestQueriesAndErrors(t *testing.T) {
+	srv, _ := server(t, &gqlws.Transport{})
 	c := dial(t, srv)
 	c.init()
-	c.send(`{"id":"s1","type":"subscribe","payload":{"query":"subscription { x }","variables":{"n":12345678901234}}}`)
-	s := <-exec.started
-	if s.viewer != "good" {
-		t.Errorf("operation context viewer %q, want InitFunc's", s.viewer)
-	}
-	s.ch <- `{"x":1}`
-	c.expect(`{"id":"s1","type":"next","payload":{"data":{"x":1}}}`)
-	s.ch <- `{"x":"二"}`
-	c.expect(`{"id":"s1","type":"next","payload":{"data":{"x":"二"}}}`)
-	close(s.ch) // the server ends the stream
-	c.expect(`{"id":"s1","type":"complete"}`)
-
 	// Queries and mutations: one next, then complete.
 	c.send(`{"id":"q1","type":"subscribe","payload":{"query":"{ n }"}}`)
 	c.expect(`{"id":"q1","type":"next","payload":{"data":{"n":1}}}`)
@@ -218,43 +280,35 @@ func TestSubscriptionLifecycle(t *testing.T) {
 
 	// A validation error: error, and nothing after it for that id.
 	c.send(`{"id":"v1","type":"subscribe","payload":{"query":"bad"}}`)
-	f := c.expect(`{"id":"v1","type":"error","payload":[{"message":"Cannot query field \"bad\"","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`)
-	_ = f
+	c.expect(`{"id":"v1","type":"error","payload":[{"message":"Cannot query field \"bad\"","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`)
 	c.send(`{"type":"ping"}`)
 	c.expect(`{"type":"pong"}`) // not a complete for v1
-
-	// A panic while streaming is an error for that operation only.
-	c.send(`{"id":"p1","type":"subscribe","payload":{"query":"subscription { x }"}}`)
-	s = <-exec.started
-	s.ch <- "panic"
-	f, err := c.read(5 * time.Second)
-	if err != nil || f.ID != "p1" || f.Type != "error" {
-		t.Fatalf("after a panic got %s %v, want an error for p1", f.raw, err)
-	}
 }
 
 func TestClientCompleteStopsOperation(t *testing.T) {
-	srv, exec := server(t, &gqlws.Transport{})
-	c := dial(t, srv)
-	c.init()
-	c.send(`{"id":"a","type":"subscribe","payload":{"query":"subscription { x }"}}`)
-	s := <-exec.started
-	c.send(`{"id":"a","type":"complete"}`)
-	select {
-	case <-s.ctx.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the operation's context was not cancelled by the client's complete")
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			srv, exec := server(t, &gqlws.Transport{})
+			c := dial(t, srv)
+			c.init()
+			s := c.subscribe(exec, "a", m.query)
+			c.send(`{"id":"a","type":"complete"}`)
+			select {
+			case <-s.ctx.Done():
+			case <-time.After(5 * time.Second):
+				t.Fatal("the operation's context was not cancelled by the client's complete")
+			}
+			s.send(`{"x":"late"}`) // nothing more is sent for a
+			// The id is free again.
+			s2 := c.subscribe(exec, "a", m.query)
+			s2.send(`{"x":2}`)
+			c.expect(`{"id":"a","type":"next","payload":{"data":{"x":2}}}`)
+			// A complete for an unknown id is ignored.
+			c.send(`{"id":"zzz","type":"complete"}`)
+			c.send(`{"type":"ping","payload":{"k":"v"}}`)
+			c.expect(`{"type":"pong","payload":{"k":"v"}}`)
+		})
 	}
-	s.ch <- `{"x":"late"}` // nothing more is sent for a
-	// The id is free again.
-	c.send(`{"id":"a","type":"subscribe","payload":{"query":"subscription { x }"}}`)
-	s2 := <-exec.started
-	s2.ch <- `{"x":2}`
-	c.expect(`{"id":"a","type":"next","payload":{"data":{"x":2}}}`)
-	// A complete for an unknown id is ignored.
-	c.send(`{"id":"zzz","type":"complete"}`)
-	c.send(`{"type":"ping","payload":{"k":"v"}}`)
-	c.expect(`{"type":"pong","payload":{"k":"v"}}`)
 }
 
 func TestRefusals(t *testing.T) {
@@ -386,71 +440,108 @@ func TestOriginChecked(t *testing.T) {
 	}
 }
 
-// TestGoroutines checks what a connection holds: its reading goroutine and
-// one per active operation, and nothing once it is closed.
+// TestGoroutines checks what a connection holds: its reading goroutine,
+// one per waiting operation and none for a pushed one, and nothing once it
+// is closed.
 func TestGoroutines(t *testing.T) {
-	srv, exec := server(t, &gqlws.Transport{})
-	settle := func(want func(int) bool) int {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			n := runtime.NumGoroutine()
-			if want(n) || time.Now().After(deadline) {
-				return n
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			srv, exec := server(t, &gqlws.Transport{})
+			settle := func(want func(int) bool) int {
+				deadline := time.Now().Add(5 * time.Second)
+				for {
+					n := runtime.NumGoroutine()
+					if want(n) || time.Now().After(deadline) {
+						return n
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	// One warm-up connection so that the server's own goroutines exist.
-	w := dial(t, srv)
-	w.init()
-	w.c.Close(websocket.StatusNormalClosure, "")
-	before := settle(func(int) bool { time.Sleep(100 * time.Millisecond); return true })
+			// One warm-up connection so that the server's own goroutines exist.
+			w := dial(t, srv)
+			w.init()
+			w.c.Close(websocket.StatusNormalClosure, "")
+			before := settle(func(int) bool { time.Sleep(100 * time.Millisecond); return true })
 
-	const n = 50
-	var clients []*client
-	for i := 0; i < n; i++ {
-		c := dial(t, srv)
-		c.init()
-		c.send(`{"id":"1","type":"subscribe","payload":{"query":"subscription { x }"}}`)
-		s := <-exec.started
-		s.ch <- `{"x":1}`
-		c.expect(`{"id":"1","type":"next","payload":{"data":{"x":1}}}`)
-		clients = append(clients, c)
-	}
-	during := settle(func(g int) bool { return g-before <= 2*n })
-	if per := float64(during-before) / n; per > 2 {
-		t.Errorf("%.2f goroutines per subscribed connection, want 2 (reader and operation)", per)
-	}
-	for _, c := range clients {
-		c.c.Close(websocket.StatusNormalClosure, "")
-	}
-	after := settle(func(g int) bool { return g <= before })
-	if after > before {
-		buf := make([]byte, 1<<20)
-		t.Fatalf("%d goroutines after closing, %d before:\n%s", after, before, buf[:runtime.Stack(buf, true)])
-	}
-	exec.mu.Lock()
-	defer exec.mu.Unlock()
-	for i, s := range exec.streams {
-		if s.ctx.Err() == nil {
-			t.Errorf("operation %d still running after its connection closed", i)
-		}
+			const n = 50
+			perConn := 2
+			if m.name == "pushed" {
+				perConn = 1
+			}
+			var clients []*client
+			for i := 0; i < n; i++ {
+				c := dial(t, srv)
+				c.init()
+				s := c.subscribe(exec, "1", m.query)
+				s.send(`{"x":1}`)
+				c.expect(`{"id":"1","type":"next","payload":{"data":{"x":1}}}`)
+				clients = append(clients, c)
+			}
+			during := settle(func(g int) bool { return g-before <= perConn*n })
+			if per := float64(during-before) / n; per > float64(perConn) {
+				t.Errorf("%.2f goroutines per subscribed connection, want %d", per, perConn)
+			}
+			for _, c := range clients {
+				c.c.Close(websocket.StatusNormalClosure, "")
+			}
+			after := settle(func(g int) bool { return g <= before })
+			if after > before {
+				buf := make([]byte, 1<<20)
+				t.Fatalf("%d goroutines after closing, %d before:\n%s", after, before, buf[:runtime.Stack(buf, true)])
+			}
+			exec.mu.Lock()
+			defer exec.mu.Unlock()
+			for i, s := range exec.streams {
+				if s.ctx.Err() == nil {
+					t.Errorf("operation %d still running after its connection closed", i)
+				}
+			}
+		})
 	}
 }
 
 // TestAbruptClose: a client that vanishes without a close frame frees its
 // operations too.
 func TestAbruptClose(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			srv, exec := server(t, &gqlws.Transport{})
+			c := dial(t, srv)
+			c.init()
+			s := c.subscribe(exec, "1", m.query)
+			c.c.CloseNow()
+			select {
+			case <-s.ctx.Done():
+			case <-time.After(5 * time.Second):
+				t.Fatal("operation still running after the client vanished")
+			}
+		})
+	}
+}
+
+// TestLateNotifier: a resolver that notifies only after it has returned
+// gets a waiting goroutine, and its notifications change nothing.
+func TestLateNotifier(t *testing.T) {
 	srv, exec := server(t, &gqlws.Transport{})
 	c := dial(t, srv)
 	c.init()
 	c.send(`{"id":"1","type":"subscribe","payload":{"query":"subscription { x }"}}`)
 	s := <-exec.started
-	c.c.CloseNow()
-	select {
-	case <-s.ctx.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("operation still running after the client vanished")
+	time.Sleep(50 * time.Millisecond) // setup is over
+	s.notify = gqlws.Notifier(s.ctx)
+	if s.notify == nil {
+		t.Fatal("no Notifier in an operation's context")
+	}
+	for i := 1; i <= 3; i++ {
+		s.send(fmt.Sprintf(`{"x":%d}`, i))
+	}
+	for i := 1; i <= 3; i++ {
+		c.expect(fmt.Sprintf(`{"id":"1","type":"next","payload":{"data":{"x":%d}}}`, i))
+	}
+	s.end()
+	c.expect(`{"id":"1","type":"complete"}`)
+	if gqlws.Notifier(context.Background()) != nil {
+		t.Error("a Notifier outside the transport")
 	}
 }
 
