@@ -369,6 +369,18 @@ func (s *Service) WatchFlow(ctx context.Context, flowID int) (<-chan Update, err
 // WatchFlowAs is WatchFlow delivering conv(update), so that an API layer
 // gets its own type without a goroutine of its own per subscriber.
 func WatchFlowAs[T any](ctx context.Context, s *Service, flowID int, conv func(Update) T) (<-chan T, error) {
+	return WatchFlowNotify(ctx, s, flowID, conv, nil)
+}
+
+// WatchFlowNotify is WatchFlowAs calling notify, when not nil, after each
+// update it puts in the channel (the first one before it returns) and after
+// closing the channel — so that a transport can read the channel when told
+// instead of keeping a goroutine blocked on it (server/gqlws.Notifier).
+// notify is called from the flow's hub and must not block.
+func WatchFlowNotify[T any](ctx context.Context, s *Service, flowID int, conv func(Update) T, notify func()) (<-chan T, error) {
+	if notify == nil {
+		notify = func() {}
+	}
 	if s.broker == nil {
 		return nil, errs.New(errs.Internal, "实时推送未配置")
 	}
@@ -378,16 +390,18 @@ func WatchFlowAs[T any](ctx context.Context, s *Service, flowID int, conv func(U
 	}
 	out := make(chan T, updateBuffer)
 	out <- conv(Update{FlowID: f.ID, Kind: KindSubscribed, Status: f.Status, At: s.now()})
+	notify()
 	w := &watcher{
 		send: func(u Update) bool {
 			select {
 			case out <- conv(u):
+				notify()
 				return true
 			default:
 				return false
 			}
 		},
-		close: func() { close(out) },
+		close: func() { close(out); notify() },
 	}
 	s.hubs.join(s, f, w)
 	id := f.ID // not f: a watcher may live for hours, the loaded flow need not

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -387,6 +388,46 @@ func TestRolledBackTransitionIsNotPublished(t *testing.T) {
 			t.Fatal("the watch of a deleted flow did not end")
 		}
 	})
+}
+
+// TestWatchFlowNotify checks the count a transport relies on (server/gqlws):
+// notify is called once for each update put in the channel, the first one
+// before WatchFlowNotify returns, and once after the channel is closed.
+func TestWatchFlowNotify(t *testing.T) {
+	e := setupLive(t, dbtest.SQLite(t))
+	f, _ := e.draft(t, "通知")
+	ctx, cancel := context.WithCancel(e.as("alice"))
+	defer cancel()
+	var notified atomic.Int64
+	watch, err := flows.WatchFlowNotify(ctx, e.svc, f.ID, func(u flows.Update) flows.Update { return u },
+		func() { notified.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := notified.Load(); n != 1 {
+		t.Fatalf("notified %d times on return, want once for the first update", n)
+	}
+	received := 0
+	nextUpdate(t, watch, flows.KindSubscribed)
+	received++
+	for i := 0; i < 3; i++ {
+		if err := e.broker.Publish(ctx, events.Event{Topic: events.FlowTopic(f.ID), Kind: "flow.sent", ID: f.ID}); err != nil {
+			t.Fatal(err)
+		}
+		nextUpdate(t, watch, "flow.sent")
+		received++
+	}
+	cancel()
+	for range watch {
+		received++
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for notified.Load() != int64(received+1) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := notified.Load(); n != int64(received+1) {
+		t.Fatalf("notified %d times for %d updates and the close, want %d", n, received, received+1)
+	}
 }
 
 // TestSlowSubscriberIsDropped checks that a watcher who never reads is
