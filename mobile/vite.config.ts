@@ -61,7 +61,7 @@ const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta
 // one CSS file):
 //  - landing: the pages a visitor opens from outside — the SMS link and
 //    登录 — with their layouts, Vant components and API modules. Most other
-//    routes import Vant's basics from it too.
+//    routes import Vant's basics from it too, so index.html preloads it.
 //  - signing: SignFlow (the SMS link's second step and 签署文件) with what
 //    it needs beyond landing; pdf.js stays a lazy chunk of its own. Pages
 //    that share a piece of it (文件管理's checkboxes, 实名认证's form, the
@@ -117,6 +117,55 @@ function routeChunkName() {
   }
 }
 
+// earlyPaint rewrites the built index.html so the first paint needs the HTML
+// alone and the SMS link's code starts loading with the entry:
+//  - the entry's small stylesheet (src/styles/base.css) is inlined: a
+//    <link rel="stylesheet"> would hold back the static shell of index.html
+//    for another round trip;
+//  - the landing chunk is preloaded (modulepreload for its JS, preload for
+//    its CSS, which is not render-blocking): the router would only ask for it
+//    once the entry has run.
+function earlyPaint(): Plugin {
+  return {
+    name: 'signet-early-paint',
+    apply: 'build',
+    transformIndexHtml: {
+      order: 'post',
+      handler(html, ctx) {
+        const bundle = ctx.bundle!
+        html = html.replace(/\s*<link rel="stylesheet"[^>]* href="\/(assets\/[^"]+\.css)">/g, (tag, file: string) => {
+          const css = String((bundle[file] as Rolldown.OutputAsset | undefined)?.source ?? '')
+          if (!css || css.length > 8 * 1024 || /url\(|@import/.test(css)) return tag // keep it a file
+          return `\n    <style>${css}</style>`
+        })
+        const landing = Object.values(bundle).find((c): c is Rolldown.OutputChunk => c.type === 'chunk' && c.name === 'landing')
+        if (!landing) this.error('no landing chunk: see chunkGroups in vite.config.ts')
+        // The chunk and the chunks it imports (e.g. rolldown's runtime
+        // helpers): the browser would find those only after parsing it.
+        const js: string[] = []
+        const css: string[] = []
+        const visit = (file: string) => {
+          const chunk = bundle[file]
+          if (chunk?.type !== 'chunk' || js.includes(file) || html.includes(`/${file}"`)) return
+          js.push(file)
+          css.push(...(chunk.viteMetadata?.importedCss ?? []))
+          chunk.imports.forEach(visit)
+        }
+        visit(landing.fileName)
+        return {
+          html,
+          tags: [
+            ...js.map((f) => ({ tag: 'link', attrs: { rel: 'modulepreload', crossorigin: true, href: `/${f}` }, injectTo: 'head' as const })),
+            // crossorigin: Vite's loader adds the stylesheet with crossorigin too,
+            // and only a request of the same mode reuses the preload.
+            ...css.map((f) => ({ tag: 'link', attrs: { rel: 'preload', as: 'style', crossorigin: true, href: `/${f}` }, injectTo: 'head' as const })),
+          ],
+        }
+      },
+    },
+  }
+}
+
 // precompress writes name.br and name.gz beside each text file of the build
 // (from 1 KB on) when they make it at least 10 % smaller. The Go server sends
 // the copy the browser accepts (server/app.go); nothing is compressed per
@@ -154,6 +203,7 @@ export default defineConfig({
     // Imports each Vant component (and only its CSS) where a template uses it.
     Components({ resolvers: [VantResolver()], dts: 'src/components.d.ts' }),
     vantIconFont(),
+    earlyPaint(),
     precompress(),
     keepGitkeep(),
   ],

@@ -1,6 +1,7 @@
 // Routes in history mode: the Go server answers every unknown GET path with
 // index.html, so deep links such as /s/abc open the right page. Pages are
 // imported lazily so heavy later pages (pdf.js) stay out of the login bundle.
+import { shallowReactive, type Component } from 'vue'
 import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
 import { isSignedIn } from './auth'
 import { tokens } from './api/token'
@@ -176,6 +177,29 @@ export const router = createRouter({
   scrollBehavior: (_to, _from, saved) => saved ?? { top: 0 },
 })
 
+const layoutLoaders: Record<LayoutName, () => Promise<{ default: Component }>> = {
+  auth: () => import('./layouts/AuthLayout.vue'),
+  app: () => import('./layouts/AppLayout.vue'),
+  bare: () => import('./layouts/BareLayout.vue'),
+}
+
+/** The layouts loaded so far, by name (App.vue renders the route's). */
+export const layouts = shallowReactive<Partial<Record<LayoutName, Component>>>({})
+const loading = new Map<LayoutName, Promise<void>>()
+
+function loadLayout(name: LayoutName): Promise<void> {
+  let p = loading.get(name)
+  if (!p) {
+    p = layoutLoaders[name]().then((m) => {
+      layouts[name] = m.default
+    })
+    // A failed load is tried again by the next navigation.
+    p.catch(() => loading.delete(name))
+    loading.set(name, p)
+  }
+  return p
+}
+
 router.beforeEach((to) => {
   if (to.meta.auth && !isSignedIn()) {
     return { name: 'login', query: { redirect: to.fullPath }, replace: true }
@@ -183,7 +207,16 @@ router.beforeEach((to) => {
   if (to.meta.guestOnly && isSignedIn()) {
     return { path: safeRedirect(to.query.redirect, HOME), replace: true }
   }
+  // The layout's code loads alongside the page's.
+  if (to.matched.length > 0 && to.meta.layout) void loadLayout(to.meta.layout).catch(() => {})
   return true
+})
+
+// A route's layout is in before its navigation ends, like its page: the app
+// never renders a route without its layout, so no frame is empty between
+// index.html's static shell and the first page, nor between two layouts.
+router.beforeResolve(async (to) => {
+  if (to.matched.length > 0 && to.meta.layout) await loadLayout(to.meta.layout)
 })
 
 router.afterEach((to) => {
