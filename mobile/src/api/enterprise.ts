@@ -49,6 +49,18 @@ export interface ConsoleSeal {
   createdAt: string
   voidedAt: string | null
   voidedReason: string | null
+  certificateID: string | null
+  /** The certificate the seal signs with (custody 托管 / UKey; a UKey one is pending until bound); in consoleApi.seals() only. */
+  certificate?: { id: string; custody: string; ukeyType: string | null; status: CertificateStatus } | null
+}
+
+/** A seal without its image: which custody record it is on (证书管理). */
+export interface ConsoleSealRef {
+  id: string
+  kind: SealKind
+  name: string
+  status: SealStatus
+  certificateID: string | null
 }
 
 export interface SealGrant {
@@ -69,12 +81,17 @@ export interface ConsoleCertificate {
   id: string
   kind: string
   custody: string
+  /** one_key_one_seal / one_key_many_seals for UKey custody */
+  ukeyType: string | null
   status: CertificateStatus
   serial: string | null
   subject: string
+  /** SHA-256 of the DER, hex; null while a UKey record waits for its certificate */
+  fingerprint: string | null
   notBefore: string | null
   notAfter: string | null
   revokedAt: string | null
+  boundAt: string | null
 }
 
 export interface JoinRequest {
@@ -131,9 +148,13 @@ export interface CreateSealInput {
 const ENTERPRISE = 'id name creditCode address legalRepName legalRepIDMasked custody status certifiedAt recertifyRequired'
 const SPACE = 'enterprise { id name } role'
 const MEMBER = 'id userID role title memberName memberMaskedPhone createdAt'
-const SEAL = 'id kind name status isDefault imageDataURL createdAt voidedAt voidedReason'
+const SEAL = 'id kind name status isDefault imageDataURL createdAt voidedAt voidedReason certificateID'
+// The certificate edge only in the list: a seal returned by a mutation may
+// come from its (committed) transaction, whose client cannot load edges.
+const SEAL_LIST = `${SEAL} certificate { id custody ukeyType status }`
+const SEAL_REF = 'id kind name status certificateID'
 const GRANT = 'id sealID userID sealName granteeName validFrom validUntil scenes counterparties revokedAt createdAt'
-const CERT = 'id kind custody status serial subject notBefore notAfter revokedAt'
+const CERT = 'id kind custody ukeyType status serial subject fingerprint notBefore notAfter revokedAt boundAt'
 const JOIN = 'id enterpriseID enterpriseName applicantName applicantMaskedPhone reason status rejectReason createdAt decidedAt'
 
 const op = operation
@@ -189,7 +210,9 @@ export const consoleApi = {
     client
       .request(op<{ removeMember: boolean }, { id: string }>('RemoveMember', 'mutation RemoveMember($id: ID!) { removeMember(id: $id) }'), { id })
       .then((d) => d.removeMember),
-  seals: () => client.request(op<{ consoleSeals: ConsoleSeal[] }>('ConsoleSeals', `query ConsoleSeals { consoleSeals { ${SEAL} } }`)).then((d) => d.consoleSeals),
+  seals: () => client.request(op<{ consoleSeals: ConsoleSeal[] }>('ConsoleSeals', `query ConsoleSeals { consoleSeals { ${SEAL_LIST} } }`)).then((d) => d.consoleSeals),
+  sealRefs: () =>
+    client.request(op<{ consoleSeals: ConsoleSealRef[] }>('ConsoleSealRefs', `query ConsoleSealRefs { consoleSeals { ${SEAL_REF} } }`)).then((d) => d.consoleSeals),
   createSeal: (input: CreateSealInput) =>
     client
       .request(
@@ -236,6 +259,22 @@ export const consoleApi = {
     client
       .request(op<{ revokeCertificate: ConsoleCertificate }, { id: string }>('RevokeCertificate', `mutation RevokeCertificate($id: ID!) { revokeCertificate(id: $id) { ${CERT} } }`), { id })
       .then((d) => d.revokeCertificate),
+  /**
+   * bindUKeyCertificate binds the certificate read from the enterprise's
+   * UKey (DER, base64, as the helper lists it) to a pending UKey custody
+   * record and its seals. The server checks it (platform CA, validity, the
+   * enterprise's name and credit code, not bound elsewhere, 一key一章).
+   */
+  bindUKeyCertificate: (id: string, certificate: string) =>
+    client
+      .request(
+        op<{ bindUKeyCertificate: ConsoleCertificate }, { id: string; certificate: string }>(
+          'BindUKeyCertificate',
+          `mutation BindUKeyCertificate($id: ID!, $certificate: String!) { bindUKeyCertificate(id: $id, certificate: $certificate) { ${CERT} } }`,
+        ),
+        { id, certificate },
+      )
+      .then((d) => d.bindUKeyCertificate),
   joinRequests: (status: JoinRequestStatus | null) =>
     client
       .request(
