@@ -8,15 +8,21 @@
 // verify (POST /files/verify and poppler's pdfsig). A member whose grant is
 // limited to the HR scene gets one contract signed and the other refused with
 // the server's reason, per flow; a member without any grant is told the space
-// has no seal of the enterprise. Under UKey custody (一key一章): the dialog
-// requires 使用 UKey 签署, says a seal whose UKey is not bound yet cannot sign
-// and that the token lacks the chosen seal's certificate until it is written
-// there, then signs two contracts through the helper (bin/signet-ukey, --yes
-// and --pin-file) with a SoftHSM token whose certificate the console's CA
-// sandbox issued (issueUKeyCertificate) and bindUKeyCertificate bound; the
-// PDFs carry the token's certificate. Needs ../bin/signet (make build),
-// ../bin/signet-ukey (make ukey) and the Debian packages softhsm2, opensc
-// and openssl (poppler-utils and libnss3-tools for pdfsig).
+// has no seal of the enterprise. Under UKey custody (一key一章): the
+// administrator binds the 合同专用章's UKey in the 企业控制台's 证书管理 —
+// the SoftHSM token standing in for the mailed UKey holds the certificate the
+// CA sandbox issued for its CSR (issueUKeyCertificate, test setup), beside
+// the administrator's personal UKey (ukey/ukeytest/ukeytoken): pairing with
+// the helper, the enterprise's certificate chosen first, the personal one
+// refused with the server's reason, then bound; 证书管理 shows it bound with
+// its serial and validity, 印章管理 which seals are 已绑定 UKey / UKey 待绑定.
+// Then the batch dialog requires 使用 UKey 签署, says a seal whose UKey is not
+// bound yet cannot sign and that the token lacks the chosen seal's
+// certificate until it is there, and signs two contracts through the helper
+// (bin/signet-ukey, --yes and --pin-file); the PDFs carry the token's
+// certificate. Needs ../bin/signet (make build), ../bin/signet-ukey (make
+// ukey), Go (ukeytoken) and the Debian packages softhsm2, opensc and openssl
+// (poppler-utils and libnss3-tools for pdfsig).
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -52,6 +58,8 @@ after(async () => {
 })
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+/** A certificate serial as bare lower-case hex without leading zeros (openssl, pdf reports and the API differ). */
+const hexSerial = (v) => String(v).toLowerCase().replace(/[^0-9a-f]/g, '').replace(/^0+/, '')
 
 async function waitText(locator, want, timeout = 15_000) {
   const deadline = Date.now() + timeout
@@ -222,8 +230,7 @@ async function verifySigned(user, docID, want, enterpriseName = ENTERPRISE, seri
   const byEnterprise = sigs.filter((s) => s.signer?.organization === enterpriseName)
   assert.equal(byEnterprise.length, 1, `signatures by ${enterpriseName}: ${JSON.stringify(sigs)}`)
   if (serial) {
-    const hex = (v) => String(v).toLowerCase().replace(/[^0-9a-f]/g, '').replace(/^0+/, '')
-    assert.equal(hex(byEnterprise[0].signer.serial), hex(serial), 'signed with the UKey’s certificate')
+    assert.equal(hexSerial(byEnterprise[0].signer.serial), hexSerial(serial), 'signed with the UKey’s certificate')
   }
   const poppler = await pdfsigCheck(base, bytes)
   if (poppler === null) {
@@ -434,7 +441,9 @@ async function until(what, cond, timeout = 15_000) {
 /**
  * makeToken makes the stand-in UKey: a SoftHSM token holding a P-256 key
  * (made by openssl and imported, so that openssl can write the CSR the CA
- * sandbox needs), and the helper's --pin-file.
+ * sandbox needs), and the helper's --pin-file. The token dir may already
+ * hold other tokens (the same SoftHSM configuration): they are plugged in
+ * beside it.
  */
 function makeToken(dir) {
   mkdirSync(join(dir, 'tokens'), { recursive: true })
@@ -465,10 +474,27 @@ function makeToken(dir) {
       const serial = run('openssl', ['x509', '-in', 'cert.pem', '-noout', '-serial']).toString().trim().replace(/^serial=/, '')
       return serial
     },
+    /** removeCertificate takes the certificate off the token again (the key stays). */
+    removeCertificate() {
+      run('pkcs11-tool', ['--module', module, '--token-label', label, '--login', '--pin', pin, '--delete-object', '--type', 'cert', '--id', '4b01'])
+    },
   }
 }
 
-/** pairInDialog pairs the dialog's helper panel: the code appears in the helper's output. */
+/**
+ * personalUKey makes the administrator's personal UKey in dir (before the
+ * enterprise's, same SoftHSM configuration): keys by pkcs11-tool and a
+ * personal certificate from this server's CA (ukey/ukeytest/ukeytoken).
+ */
+function personalUKey(dir, name, id) {
+  if (!server.data) throw new Error('e2e: the UKey custody case needs the server’s data folder (not with SIGNET_E2E_BASE)')
+  const out = execFileSync('go', ['run', './ukey/ukeytest/ukeytoken', '--dir', dir, '--data', server.data, '--base-url', server.base, '--name', name, '--id-number', id],
+    { cwd: resolve(mobileDir, '..'), encoding: 'utf8' })
+  return JSON.parse(out)
+}
+
+
+/** pairInDialog pairs the helper panel in dialog (UKeyHelperPanel): the code appears in the helper's output. */
 async function pairInDialog(dialog) {
   const seen = [...helper.out.matchAll(/配对码：/g)].length
   await dialog.getByTestId('ukey-pair').click()
@@ -482,7 +508,7 @@ async function pairInDialog(dialog) {
 }
 
 describe('批量签署 for an enterprise under UKey custody', () => {
-  it('needs the chosen seal’s UKey on the token and signs through the helper', { timeout: 240_000 }, async () => {
+  it('the administrator binds the UKey in 证书管理; the batch needs the chosen seal’s UKey on the token and signs through the helper', { timeout: 300_000 }, async () => {
     if (!existsSync(HELPER)) throw new Error(`e2e: ${HELPER} is missing: run \`make ukey\` first.`)
     const { initiator } = await enterprise()
     const { base } = server
@@ -499,12 +525,15 @@ describe('批量签署 for an enterprise under UKey custody', () => {
     const a = await sendToEnterprise(initiator, 'UKey劳动合同（甲）', 'hr', admin, null, name)
     const b = await sendToEnterprise(initiator, 'UKey劳动合同（乙）', 'hr', admin, null, name)
 
-    // The token for the 合同专用章: the CA sandbox issues its certificate for
-    // the token's CSR and the console binds it; it is not on the token yet.
-    const token = makeToken(join(tmp, 'ukey'))
+    // Two UKeys plugged in: the administrator's personal one, and the one
+    // the CA mails for the 合同专用章 — the CA sandbox issues its
+    // certificate for the token's CSR and it is written on the token (what
+    // the CA does before mailing it; the page does not make keys).
+    const ukeyDir = join(tmp, 'ukey')
+    const personal = personalUKey(ukeyDir, admin.name, idNumber(21))
+    const token = makeToken(ukeyDir)
     const { issueUKeyCertificate: pem } = await q('mutation($id: ID!, $csr: String!) { issueUKeyCertificate(id: $id, csr: $csr) }', { id: contract.certificateID, csr: token.csr })
-    const bound = await q('mutation($id: ID!, $c: String!) { bindUKeyCertificate(id: $id, certificate: $c) { status fingerprint } }', { id: contract.certificateID, c: pem })
-    assert.equal(bound.bindUKeyCertificate.status, 'active')
+    const serial = token.writeCertificate(pem)
 
     const helperPort = await freePort()
     const helperUrl = `ws://127.0.0.1:${helperPort}/v1/ws`
@@ -518,6 +547,68 @@ describe('批量签署 for an enterprise under UKey custody', () => {
       const m = /"operationName":"(\w+)"/.exec(r.postData() ?? '')
       if (r.url().endsWith('/graphql') && m) operations.push(m[1])
     })
+
+    // 证书管理: the 合同专用章's UKey waits for binding.
+    await page.goto(`${base}/console?tab=certs`)
+    const row = page.locator(`[data-testid=cert][data-cert-id="${contract.certificateID}"]`)
+    await waitText(row.getByTestId('cert-status'), '待绑定')
+    await waitText(row.getByTestId('cert-seals'), `印章：${contract.name}`)
+    await waitText(row, 'UKey 证书（一key一章）')
+    await row.getByTestId('cert-bind-ukey').click()
+    const bind = page.getByTestId('ukey-custody-bind')
+    await waitText(bind.getByTestId('ukey-bind-seals'), contract.name)
+    await pairInDialog(bind)
+    // Both tokens' certificates, the enterprise's first and chosen.
+    const items = bind.getByTestId('ukey-token-cert')
+    await until('the token certificates', async () => (await items.count()) === 2)
+    const entItem = bind.locator('[data-testid=ukey-token-cert][data-fit=enterprise]')
+    const personalItem = bind.locator('[data-testid=ukey-token-cert][data-fit=personal]')
+    assert.equal(await items.first().getAttribute('data-fit'), 'enterprise')
+    await waitText(entItem, '本企业证书')
+    await waitText(personalItem, admin.name)
+    await waitText(personalItem, '个人证书')
+    assert.equal(await entItem.locator('.van-radio__icon--checked').count(), 1, 'the enterprise certificate is preselected')
+    await shot(page, 'entbatch-06-ukey-bind')
+    // The personal certificate is not the enterprise's: the server refuses it.
+    await personalItem.click()
+    assert.equal(await personalItem.locator('.van-radio__icon--checked').count(), 1)
+    await bind.getByTestId('ukey-bind-confirm').click()
+    await waitText(bind.getByTestId('ukey-bind-error'), '证书主体与企业名称或统一社会信用代码不一致')
+    await shot(page, 'entbatch-06-ukey-bind-refused')
+    await entItem.click()
+    await bind.getByTestId('ukey-bind-confirm').click()
+    await bind.waitFor({ state: 'detached' })
+    assert.equal(operations.filter((o) => o === 'BindUKeyCertificate').length, 2, operations.join(' '))
+    await waitText(row.getByTestId('cert-status'), '有效')
+    await waitText(row, '已绑定 UKey')
+    const shownSerial = await waitText(row.getByTestId('cert-serial'), /序列号 [0-9a-f]+/)
+    assert.equal(hexSerial(shownSerial.replace('序列号', '')), hexSerial(serial))
+    await waitText(row.getByTestId('cert-validity'), /有效期 \d{4}-\d{2}-\d{2} 至 \d{4}-\d{2}-\d{2}/)
+    await shot(page, 'entbatch-06-ukey-bound')
+    const { consoleCertificates } = await q('{ consoleCertificates { id status fingerprint } }')
+    const record = consoleCertificates.find((c) => c.id === contract.certificateID)
+    assert.equal(record.status, 'active')
+    assert.ok(!personal.serial || hexSerial(personal.serial) !== hexSerial(serial))
+
+    // The 公章's UKey: the certificate on the token is bound already, so none is chosen.
+    await page.locator(`[data-testid=cert][data-cert-id="${official.certificateID}"]`).getByTestId('cert-bind-ukey').click()
+    await until('the token certificates', async () => (await items.count()) === 2)
+    await waitText(entItem, '已绑定')
+    assert.match(await entItem.locator('.van-radio').evaluate((el) => el.className), /van-radio--disabled|disabled/)
+    assert.equal(await bind.locator('.van-radio__icon--checked').count(), 0)
+    assert.equal(await bind.getByTestId('ukey-bind-confirm').isDisabled(), true)
+    await bind.getByRole('button', { name: '取消' }).click()
+    await bind.waitFor({ state: 'detached' })
+
+    // 印章管理: which seals are in UKey custody, and whether bound.
+    await page.goto(`${base}/console?tab=seals`)
+    await waitText(page.locator(`[data-testid=seal][data-seal-name="${contract.name}"]`).getByTestId('seal-custody'), '已绑定 UKey')
+    await waitText(page.locator(`[data-testid=seal][data-seal-name="${official.name}"]`).getByTestId('seal-custody'), 'UKey 待绑定')
+    await shot(page, 'entbatch-06-ukey-seals')
+
+    // The batch: without the seal's certificate on the token (taken off it),
+    // then with it.
+    token.removeCertificate()
     const dialog = await openBatch(page, 2)
     const seals = dialog.getByTestId('batch-enterprise-seals')
     await seals.waitFor()
@@ -535,11 +626,11 @@ describe('批量签署 for an enterprise under UKey custody', () => {
     await seals.locator(`button[data-seal-name="${contract.name}"]`).click()
     await waitText(dialog.getByTestId('ukey-required'), `企业印章“${contract.name}”的证书由 UKey 托管`)
 
-    // Pairing; the token does not hold the seal's certificate yet.
-    await pairInDialog(dialog)
+    // Paired already (in 证书管理); the token does not hold the seal's certificate.
+    await dialog.getByTestId('ukey-ready').waitFor()
     await waitText(dialog.getByTestId('ukey-problem'), `UKey 中没有企业印章“${contract.name}”的证书`)
     await shot(page, 'entbatch-06-ukey-missing')
-    const serial = token.writeCertificate(pem)
+    assert.equal(hexSerial(token.writeCertificate(pem)), hexSerial(serial))
     await dialog.getByRole('button', { name: '重新读取 UKey' }).click()
     await dialog.getByTestId('ukey-ready').waitFor()
     await until('the certificate on the token', async () => (await dialog.getByTestId('ukey-problem').count()) === 0)

@@ -43,8 +43,10 @@ function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 /**
- * startServer runs `signet serve` and resolves once /readyz answers.
- * It builds nothing: the binary must embed the built client (make build).
+ * startServer runs `signet serve` and resolves once /readyz answers, with
+ * the server's base URL and its temporary data folder (absent for
+ * SIGNET_E2E_BASE). It builds nothing: the binary must embed the built
+ * client (make build).
  */
 export async function startServer() {
   // Development: run against a server that is already up (e.g. `npm run dev`,
@@ -114,7 +116,7 @@ export async function startServer() {
     await stop()
     throw new Error('e2e: the binary serves no Vue app (placeholder or empty dist): run `make build` first.')
   }
-  return { base, stop }
+  return { base, data, stop }
 }
 
 export async function launchBrowser() {
