@@ -17,7 +17,16 @@ type Purpose string
 const (
 	PurposeLogin Purpose = "login" // certificate login (ACC-4)
 	PurposeBind  Purpose = "bind"  // binding a UKey to the logged-in account (ACC-8)
+	// PurposeBindEnterprise binds an enterprise's UKey to its custody record
+	// in the enterprise console (ENT-1): the administrator proves the token
+	// holds the key of the certificate being bound.
+	PurposeBindEnterprise Purpose = "bind_enterprise"
 )
+
+// Known reports whether p is one of the purposes above.
+func (p Purpose) Known() bool {
+	return p == PurposeLogin || p == PurposeBind || p == PurposeBindEnterprise
+}
 
 // challengeHeader is the first line of every challenge text. It keeps a
 // challenge's digest apart from every other thing a UKey signs (a PAdES
@@ -82,7 +91,7 @@ func ParseChallenge(text string) (Challenge, error) {
 		return Challenge{}, err
 	}
 	c.Purpose = Purpose(p)
-	if c.Purpose != PurposeLogin && c.Purpose != PurposeBind {
+	if !c.Purpose.Known() {
 		return Challenge{}, fmt.Errorf("%w: purpose %q", ErrBadChallenge, p)
 	}
 	if c.Origin, err = field(lines[2], "origin"); err != nil {

@@ -20,6 +20,10 @@ func TestChallengeRoundTrip(t *testing.T) {
 	if len(c.Digest()) != 32 {
 		t.Fatal("digest size")
 	}
+	c.Purpose = PurposeBindEnterprise
+	if got, err := ParseChallenge(c.Text()); err != nil || got != c || !strings.Contains(c.Text(), "purpose: bind_enterprise\n") {
+		t.Fatalf("enterprise binding: %+v, %v", got, err)
+	}
 }
 
 func TestParseChallengeRefuses(t *testing.T) {

@@ -361,8 +361,11 @@ func (c *conn) signChallenge(ctx context.Context, req ukey.Request) ukey.Reply {
 		return *bad
 	}
 	action := "登录 " + ch.Origin
-	if ch.Purpose == ukey.PurposeBind {
+	switch ch.Purpose {
+	case ukey.PurposeBind:
 		action = "将此 UKey 绑定到 " + ch.Origin + " 的当前账号"
+	case ukey.PurposeBindEnterprise:
+		action = "将此 UKey 作为企业 UKey 绑定到 " + ch.Origin + " 的企业印章（绑定后这些印章须插入此 UKey 签署）"
 	}
 	summary := fmt.Sprintf("===== 证书应用环境：签名确认 =====\n操作：%s\n证书：%s\n请求编号：%s…", action,
 		ukey.Describe(tc.Certificate), ch.Nonce[:8])

@@ -324,6 +324,21 @@ func TestHelperECDSA(t *testing.T) {
 		}
 	})
 
+	t.Run("sign an enterprise binding challenge", func(t *testing.T) {
+		ch := challenge(origin, ukey.PurposeBindEnterprise)
+		r := c.do(ukey.Request{Type: ukey.TypeSignChallenge, Certificate: fp, Challenge: ch.Text()})
+		if r.Type != ukey.TypeSignature {
+			t.Fatalf("sign: %+v", r)
+		}
+		sig, _ := base64.StdEncoding.DecodeString(r.Signature)
+		if !ecdsa.VerifyASN1(f.cert.Certificate.PublicKey.(*ecdsa.PublicKey), ch.Digest(), sig) {
+			t.Fatal("the signature does not verify")
+		}
+		if out := f.out.String(); !strings.Contains(out, "操作：将此 UKey 作为企业 UKey 绑定到 "+origin+" 的企业印章") {
+			t.Errorf("the console did not show the enterprise binding:\n%s", out)
+		}
+	})
+
 	t.Run("a challenge for another origin is refused", func(t *testing.T) {
 		for _, text := range []string{
 			challenge("https://evil.example", ukey.PurposeLogin).Text(),
