@@ -369,3 +369,45 @@ func TestMigratePlan(t *testing.T) {
 		}
 	})
 }
+
+// TestRowsOutliveTheTransaction: a row created in WithTx and returned can
+// still load its edges after the commit (they are read from the pool, not
+// the finished transaction), and sees what the transaction committed.
+func TestRowsOutliveTheTransaction(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		db := openDB(t, b)
+		ctx := viewer.System(context.Background())
+		var seal *ent.Seal
+		if err := jobs.WithTx(ctx, db, func(tx *ent.Tx, jtx jobs.JobTx) error {
+			u, err := tx.User.Create().SetPhone("13800000001").SetName("王小明").Save(ctx)
+			if err != nil {
+				return err
+			}
+			seal, err = tx.Seal.Create().SetUserID(u.ID).SetKind("personal").SetName("王小明").
+				SetImage([]byte{1}).SetWidth(1).SetHeight(1).SetSource("generated").Save(ctx)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		u, err := seal.QueryUser().Only(ctx)
+		if err != nil || u.Phone != "13800000001" {
+			t.Fatalf("the seal's user after the commit: %v %+v", err, u)
+		}
+		// A rolled-back transaction's rows read what the database holds:
+		// nothing of theirs.
+		var gone *ent.User
+		failed := errors.New("roll back")
+		if err := jobs.WithTx(ctx, db, func(tx *ent.Tx, jtx jobs.JobTx) error {
+			gone, err = tx.User.Create().SetPhone("13800000002").SetName("李四").Save(ctx)
+			if err != nil {
+				return err
+			}
+			return failed
+		}); !errors.Is(err, failed) {
+			t.Fatal(err)
+		}
+		if n, err := gone.QuerySessions().Count(ctx); err != nil || n != 0 {
+			t.Fatalf("a rolled-back row's edges: %d, %v", n, err)
+		}
+	})
+}

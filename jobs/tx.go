@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync/atomic"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -35,6 +36,10 @@ import (
 // the *sql.Tx itself and builds a short-lived ent client whose driver runs
 // on it and whose "transaction" commits or rolls back that *sql.Tx. Options
 // given to the application's ent client (a debug logger) do not carry over.
+//
+// Rows read or written in fn stay usable after WithTx returns: once the
+// transaction has ended, their queries (loading an edge, say) run on the
+// pool instead of the finished *sql.Tx, outside any transaction.
 func WithTx(ctx context.Context, db *database.DB, fn func(tx *ent.Tx, jtx JobTx) error) (err error) {
 	unlock, err := db.LockWrites(ctx)
 	if err != nil {
@@ -45,7 +50,8 @@ func WithTx(ctx context.Context, db *database.DB, fn func(tx *ent.Tx, jtx JobTx)
 	if err != nil {
 		return fmt.Errorf("jobs: begin: %w", err)
 	}
-	client := ent.NewClient(ent.Driver(&txDriver{Driver: entsql.NewDriver(db.Dialect, entsql.Conn{ExecQuerier: stx}), tx: stx}))
+	sw := &switching{tx: stx, pool: db.SQL}
+	client := ent.NewClient(ent.Driver(&txDriver{Driver: entsql.NewDriver(db.Dialect, entsql.Conn{ExecQuerier: sw}), sw: sw}))
 	tx, err := client.Tx(ctx)
 	if err != nil {
 		stx.Rollback()
@@ -73,12 +79,50 @@ func WithTx(ctx context.Context, db *database.DB, fn func(tx *ent.Tx, jtx JobTx)
 // the transaction ent opens on it is that *sql.Tx itself.
 type txDriver struct {
 	*entsql.Driver
-	tx *sql.Tx
+	sw *switching
 }
 
 // Tx returns the bound transaction.
 func (d *txDriver) Tx(context.Context) (dialect.Tx, error) {
-	return &entsql.Tx{Conn: entsql.Conn{ExecQuerier: d.tx}, Tx: d.tx}, nil
+	return &entsql.Tx{Conn: entsql.Conn{ExecQuerier: d.sw}, Tx: endingTx{d.sw}}, nil
+}
+
+// switching runs statements on the transaction until it has ended, then on
+// the pool: rows handed out of WithTx keep working.
+type switching struct {
+	tx    *sql.Tx
+	pool  *sql.DB
+	ended atomic.Bool
+}
+
+func (s *switching) on() entsql.ExecQuerier {
+	if s.ended.Load() {
+		return s.pool
+	}
+	return s.tx
+}
+
+func (s *switching) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return s.on().ExecContext(ctx, query, args...)
+}
+
+func (s *switching) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.on().QueryContext(ctx, query, args...)
+}
+
+// endingTx commits or rolls back the *sql.Tx and then switches to the pool.
+type endingTx struct{ sw *switching }
+
+func (t endingTx) Commit() error {
+	err := t.sw.tx.Commit()
+	t.sw.ended.Store(true)
+	return err
+}
+
+func (t endingTx) Rollback() error {
+	err := t.sw.tx.Rollback()
+	t.sw.ended.Store(true)
+	return err
 }
 
 // Close does nothing: the pool belongs to the application.
