@@ -131,6 +131,18 @@ func TestEnterpriseAuthorizationMatrix(t *testing.T) {
 				}
 			}
 		}
+		// A seal answered by createSeal loads its edges (it came out of the
+		// creating transaction, which has ended by then).
+		var created struct {
+			CreateSeal struct {
+				ID          string
+				Certificate *struct{ ID string }
+			}
+		}
+		s.MustDo(tokB, `mutation { createSeal(input: {kind: custom, horizontal: "人事专用章"}) { id certificate { id } } }`, nil, &created)
+		if created.CreateSeal.Certificate == nil || created.CreateSeal.Certificate.ID == "" {
+			t.Fatalf("createSeal's certificate: %+v", created.CreateSeal)
+		}
 		// What each of them may see of their own: never A's seals or grants.
 		for _, a := range actors {
 			for _, q := range []string{`{ usableSeals { id name } }`, `{ mySealGrants { id sealName } }`} {
