@@ -13,11 +13,13 @@ package database
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -65,10 +67,27 @@ func (d *DB) LockWrites(ctx context.Context) (unlock func(), err error) {
 	select {
 	case d.writer <- struct{}{}:
 		return func() { <-d.writer }, nil
+	default:
+	}
+	// As long as SQLite's own busy timeout, and then the same refusal: a
+	// writer that never ends (or one nested in another) fails instead of
+	// hanging every other.
+	t := time.NewTimer(writeWait)
+	defer t.Stop()
+	select {
+	case d.writer <- struct{}{}:
+		return func() { <-d.writer }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-t.C:
+		return nil, errWriteBusy
 	}
 }
+
+// writeWait is how long LockWrites waits, SQLiteDSN's busy_timeout.
+const writeWait = 10 * time.Second
+
+var errWriteBusy = errors.New("database: another write transaction has held SQLite's write lock for 10 s (database is locked)")
 
 // Close closes the client and the pool.
 func (d *DB) Close() error { return d.Client.Close() }
