@@ -82,25 +82,96 @@ func (s *Service) ukeyEnabled() error {
 	return nil
 }
 
+func (s *Service) ukeyRecordEnabled() error {
+	if s.ukey.CA == nil {
+		return errs.New(errs.Forbidden, "本平台未开通 UKey 验证")
+	}
+	return nil
+}
+
 // CreateUKeyChallenge issues a challenge for login (anyone) or for binding a
 // UKey to the viewer's account (logged in only).
 func (s *Service) CreateUKeyChallenge(ctx context.Context, purpose ukey.Purpose) (ukey.Challenge, error) {
 	if err := s.ukeyEnabled(); err != nil {
 		return ukey.Challenge{}, err
 	}
-	sys := viewer.System(ctx)
-	create := s.db.UKeyChallenge.Create()
 	switch purpose {
 	case ukey.PurposeLogin:
-		create.SetPurpose(ukeychallenge.PurposeLogin)
+		return s.issueChallenge(ctx, challengeScope{purpose: purpose})
 	case ukey.PurposeBind:
 		u, err := s.currentUser(ctx)
 		if err != nil {
 			return ukey.Challenge{}, err
 		}
-		create.SetPurpose(ukeychallenge.PurposeBind).SetUserID(u.ID)
-	default:
+		return s.issueChallenge(ctx, challengeScope{purpose: purpose, userID: u.ID})
+	}
+	return ukey.Challenge{}, errs.InvalidField("purpose", "不支持的用途")
+}
+
+// CreateUKeyChallengeFor issues a challenge by which the viewer proves that
+// a UKey holds a certificate's key before an operation on one record:
+// ukey.PurposeBindEnterprise, binding the enterprise's UKey custody record
+// certificateID (package enterprises). The caller has checked that the
+// viewer may act on the record; ProveUKeyPossession takes the answer.
+func (s *Service) CreateUKeyChallengeFor(ctx context.Context, purpose ukey.Purpose, certificateID int) (ukey.Challenge, error) {
+	if err := s.ukeyRecordEnabled(); err != nil {
+		return ukey.Challenge{}, err
+	}
+	if purpose != ukey.PurposeBindEnterprise || certificateID <= 0 {
 		return ukey.Challenge{}, errs.InvalidField("purpose", "不支持的用途")
+	}
+	u, err := s.currentUser(ctx)
+	if err != nil {
+		return ukey.Challenge{}, err
+	}
+	return s.issueChallenge(ctx, challengeScope{purpose: purpose, userID: u.ID, certificateID: certificateID})
+}
+
+// ProveUKeyPossession takes the viewer's answer to a challenge of
+// CreateUKeyChallengeFor(purpose, certificateID): it uses up the challenge —
+// whatever follows, so an answer is never taken twice — and checks the
+// signature over it with the key of in.Certificate (DER). It returns the
+// certificate; which certificates the operation accepts (issuer, subject,
+// revocation) is the caller's to check. Invalid (field nonce) for a missing,
+// unknown, used or expired challenge and for one issued to another user,
+// purpose or record; Invalid (field signature) for a signature another key
+// made; Invalid (field certificate) for a malformed certificate.
+func (s *Service) ProveUKeyPossession(ctx context.Context, purpose ukey.Purpose, certificateID int, in UKeySignature) (*x509.Certificate, error) {
+	if err := s.ukeyRecordEnabled(); err != nil {
+		return nil, err
+	}
+	u, err := s.currentUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, cert, err := s.prove(ctx, challengeScope{purpose: purpose, userID: u.ID, certificateID: certificateID}, in)
+	return cert, err
+}
+
+// challengeScope is what a challenge is issued for and the only answer it
+// takes: the purpose, the user it was issued to (none for login) and the
+// record it concerns (an enterprise's UKey custody record for
+// bind_enterprise, none otherwise).
+type challengeScope struct {
+	purpose       ukey.Purpose
+	userID        int
+	certificateID int
+}
+
+// issueChallenge stores a new challenge for the scope and the configured
+// origin.
+func (s *Service) issueChallenge(ctx context.Context, sc challengeScope) (ukey.Challenge, error) {
+	sys := viewer.System(ctx)
+	purpose := ukeychallenge.Purpose(sc.purpose)
+	if err := ukeychallenge.PurposeValidator(purpose); err != nil {
+		return ukey.Challenge{}, errs.InvalidField("purpose", "不支持的用途")
+	}
+	create := s.db.UKeyChallenge.Create().SetPurpose(purpose)
+	if sc.userID != 0 {
+		create.SetUserID(sc.userID)
+	}
+	if sc.certificateID != 0 {
+		create.SetCertificateID(sc.certificateID)
 	}
 	raw := make([]byte, 32)
 	if _, err := io.ReadFull(s.rand, raw); err != nil {
@@ -111,7 +182,7 @@ func (s *Service) CreateUKeyChallenge(ctx context.Context, purpose ukey.Purpose)
 	if ttl <= 0 {
 		ttl = DefaultUKeyChallengeTTL
 	}
-	ch := ukey.Challenge{Purpose: purpose, Origin: s.ukey.Origin, Nonce: base64.RawURLEncoding.EncodeToString(raw),
+	ch := ukey.Challenge{Purpose: sc.purpose, Origin: s.ukey.Origin, Nonce: base64.RawURLEncoding.EncodeToString(raw),
 		ExpiresAt: now.Add(ttl).UTC().Truncate(time.Second)}
 	err := create.SetNonce(ch.Nonce).SetOrigin(ch.Origin).SetIP(truncate(viewer.ClientFrom(ctx).IP, 64)).
 		SetExpiresAt(ch.ExpiresAt).SetCreatedAt(now).Exec(sys)
@@ -140,12 +211,11 @@ func (s *Service) LoginByCertificate(ctx context.Context, in UKeySignature) (Aut
 	if err := s.ukeyEnabled(); err != nil {
 		return AuthResult{}, err
 	}
-	ch, err := s.useChallenge(ctx, in.Nonce, ukeychallenge.PurposeLogin, 0)
+	_, cert, err := s.prove(ctx, challengeScope{purpose: ukey.PurposeLogin}, in)
 	if err != nil {
 		return AuthResult{}, err
 	}
-	cert, err := s.checkUKeyCertificate(ctx, ch, in)
-	if err != nil {
+	if err := s.checkPersonCertificate(ctx, cert); err != nil {
 		return AuthResult{}, err
 	}
 	sys := viewer.System(ctx)
@@ -172,12 +242,11 @@ func (s *Service) BindUKey(ctx context.Context, in UKeySignature) (*ent.UKeyBind
 	if err != nil {
 		return nil, err
 	}
-	ch, err := s.useChallenge(ctx, in.Nonce, ukeychallenge.PurposeBind, u.ID)
+	_, cert, err := s.prove(ctx, challengeScope{purpose: ukey.PurposeBind, userID: u.ID}, in)
 	if err != nil {
 		return nil, err
 	}
-	cert, err := s.checkUKeyCertificate(ctx, ch, in)
-	if err != nil {
+	if err := s.checkPersonCertificate(ctx, cert); err != nil {
 		return nil, err
 	}
 	if err := s.checkIdentity(ctx, u, cert); err != nil {
@@ -286,10 +355,28 @@ func (s *Service) UnbindUKey(ctx context.Context, in UnbindUKeyInput) error {
 	return nil
 }
 
-// useChallenge uses up a challenge: known, of the purpose (and, for bind,
-// issued to userID), not used before and not expired. The conditional
-// update makes it single-use across nodes.
-func (s *Service) useChallenge(ctx context.Context, nonce string, purpose ukeychallenge.Purpose, userID int) (*ent.UKeyChallenge, error) {
+// prove uses up the challenge in.Nonce of the scope (useChallenge), then
+// checks in.Signature over its digest with the key of in.Certificate.
+func (s *Service) prove(ctx context.Context, sc challengeScope, in UKeySignature) (*ent.UKeyChallenge, *x509.Certificate, error) {
+	ch, err := s.useChallenge(ctx, in.Nonce, sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(in.Certificate)
+	if err != nil {
+		return nil, nil, errs.InvalidField("certificate", "证书格式不正确")
+	}
+	text := ukey.Challenge{Purpose: ukey.Purpose(ch.Purpose), Origin: ch.Origin, Nonce: ch.Nonce, ExpiresAt: ch.ExpiresAt.UTC()}
+	if err := verifyDigestSignature(cert.PublicKey, text.Digest(), in.Signature); err != nil {
+		return nil, nil, errs.InvalidField("signature", "签名验证失败，请确认使用的是所选证书的 UKey")
+	}
+	return ch, cert, nil
+}
+
+// useChallenge uses up a challenge: known, issued for exactly the scope
+// (purpose, user, record), not used before and not expired. The
+// conditional update makes it single-use across nodes.
+func (s *Service) useChallenge(ctx context.Context, nonce string, sc challengeScope) (*ent.UKeyChallenge, error) {
 	sys := viewer.System(ctx)
 	bad := errs.InvalidField("nonce", "验证请求无效，请重试")
 	if nonce == "" || len(nonce) > 64 {
@@ -302,7 +389,7 @@ func (s *Service) useChallenge(ctx context.Context, nonce string, purpose ukeych
 	if err != nil {
 		return nil, fmt.Errorf("ukey challenge: %w", err)
 	}
-	if ch.Purpose != purpose || (purpose == ukeychallenge.PurposeBind && (ch.UserID == nil || *ch.UserID != userID)) {
+	if string(ch.Purpose) != string(sc.purpose) || intOrZero(ch.UserID) != sc.userID || intOrZero(ch.CertificateID) != sc.certificateID {
 		return nil, bad
 	}
 	now := s.now()
@@ -321,25 +408,24 @@ func (s *Service) useChallenge(ctx context.Context, nonce string, purpose ukeych
 	return ch, nil
 }
 
-// checkUKeyCertificate checks the signature over the challenge, then the
-// certificate: validity, chain to the platform root, a person's certificate,
-// not revoked.
-func (s *Service) checkUKeyCertificate(ctx context.Context, ch *ent.UKeyChallenge, in UKeySignature) (*x509.Certificate, error) {
-	cert, err := x509.ParseCertificate(in.Certificate)
-	if err != nil {
-		return nil, errs.InvalidField("certificate", "证书格式不正确")
+func intOrZero(p *int) int {
+	if p == nil {
+		return 0
 	}
-	text := ukey.Challenge{Purpose: ukey.Purpose(ch.Purpose), Origin: ch.Origin, Nonce: ch.Nonce, ExpiresAt: ch.ExpiresAt.UTC()}
-	if err := verifyDigestSignature(cert.PublicKey, text.Digest(), in.Signature); err != nil {
-		return nil, errs.InvalidField("signature", "签名验证失败，请确认使用的是所选证书的 UKey")
-	}
+	return *p
+}
+
+// checkPersonCertificate checks a login or bind certificate whose key signed
+// the challenge: validity, chain to the platform root, a person's
+// certificate, not revoked.
+func (s *Service) checkPersonCertificate(ctx context.Context, cert *x509.Certificate) error {
 	now := s.now()
 	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
-		return nil, errs.InvalidField("certificate", "证书不在有效期内")
+		return errs.InvalidField("certificate", "证书不在有效期内")
 	}
 	chain, err := s.ukey.CA.Chain()
 	if err != nil {
-		return nil, fmt.Errorf("ukey certificate: %w", err)
+		return fmt.Errorf("ukey certificate: %w", err)
 	}
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	roots.AddCert(chain[len(chain)-1])
@@ -348,15 +434,12 @@ func (s *Service) checkUKeyCertificate(ctx context.Context, ch *ent.UKeyChalleng
 	}
 	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}}); err != nil {
-		return nil, errs.InvalidField("certificate", "该证书不是本平台签发的有效证书")
+		return errs.InvalidField("certificate", "该证书不是本平台签发的有效证书")
 	}
 	if !isPersonCertificate(cert) {
-		return nil, errs.InvalidField("certificate", "只有个人证书可以用于登录或绑定，企业证书不可以")
+		return errs.InvalidField("certificate", "只有个人证书可以用于登录或绑定，企业证书不可以")
 	}
-	if err := s.checkNotRevoked(ctx, cert, chain[0]); err != nil {
-		return nil, err
-	}
-	return cert, nil
+	return s.checkNotRevoked(ctx, cert, chain[0])
 }
 
 // verifyDigestSignature checks an ECDSA (ASN.1 DER) or RSA PKCS#1 v1.5

@@ -742,15 +742,16 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "UKeyChallenge",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			ukeychallenge.FieldCreatedAt: {Type: field.TypeTime, Column: ukeychallenge.FieldCreatedAt},
-			ukeychallenge.FieldUpdatedAt: {Type: field.TypeTime, Column: ukeychallenge.FieldUpdatedAt},
-			ukeychallenge.FieldNonce:     {Type: field.TypeString, Column: ukeychallenge.FieldNonce},
-			ukeychallenge.FieldPurpose:   {Type: field.TypeEnum, Column: ukeychallenge.FieldPurpose},
-			ukeychallenge.FieldOrigin:    {Type: field.TypeString, Column: ukeychallenge.FieldOrigin},
-			ukeychallenge.FieldUserID:    {Type: field.TypeInt, Column: ukeychallenge.FieldUserID},
-			ukeychallenge.FieldIP:        {Type: field.TypeString, Column: ukeychallenge.FieldIP},
-			ukeychallenge.FieldExpiresAt: {Type: field.TypeTime, Column: ukeychallenge.FieldExpiresAt},
-			ukeychallenge.FieldUsedAt:    {Type: field.TypeTime, Column: ukeychallenge.FieldUsedAt},
+			ukeychallenge.FieldCreatedAt:     {Type: field.TypeTime, Column: ukeychallenge.FieldCreatedAt},
+			ukeychallenge.FieldUpdatedAt:     {Type: field.TypeTime, Column: ukeychallenge.FieldUpdatedAt},
+			ukeychallenge.FieldNonce:         {Type: field.TypeString, Column: ukeychallenge.FieldNonce},
+			ukeychallenge.FieldPurpose:       {Type: field.TypeEnum, Column: ukeychallenge.FieldPurpose},
+			ukeychallenge.FieldOrigin:        {Type: field.TypeString, Column: ukeychallenge.FieldOrigin},
+			ukeychallenge.FieldUserID:        {Type: field.TypeInt, Column: ukeychallenge.FieldUserID},
+			ukeychallenge.FieldCertificateID: {Type: field.TypeInt, Column: ukeychallenge.FieldCertificateID},
+			ukeychallenge.FieldIP:            {Type: field.TypeString, Column: ukeychallenge.FieldIP},
+			ukeychallenge.FieldExpiresAt:     {Type: field.TypeTime, Column: ukeychallenge.FieldExpiresAt},
+			ukeychallenge.FieldUsedAt:        {Type: field.TypeTime, Column: ukeychallenge.FieldUsedAt},
 		},
 	}
 	graph.Nodes[30] = &sqlgraph.Node{
@@ -4629,6 +4630,11 @@ func (f *UKeyChallengeFilter) WhereOrigin(p entql.StringP) {
 // WhereUserID applies the entql int predicate on the user_id field.
 func (f *UKeyChallengeFilter) WhereUserID(p entql.IntP) {
 	f.Where(p.Field(ukeychallenge.FieldUserID))
+}
+
+// WhereCertificateID applies the entql int predicate on the certificate_id field.
+func (f *UKeyChallengeFilter) WhereCertificateID(p entql.IntP) {
+	f.Where(p.Field(ukeychallenge.FieldCertificateID))
 }
 
 // WhereIP applies the entql string predicate on the ip field.

@@ -30191,23 +30191,25 @@ func (m *UKeyBindingMutation) ResetEdge(name string) error {
 // UKeyChallengeMutation represents an operation that mutates the UKeyChallenge nodes in the graph.
 type UKeyChallengeMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *int
-	created_at    *time.Time
-	updated_at    *time.Time
-	nonce         *string
-	purpose       *ukeychallenge.Purpose
-	origin        *string
-	user_id       *int
-	adduser_id    *int
-	ip            *string
-	expires_at    *time.Time
-	used_at       *time.Time
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*UKeyChallenge, error)
-	predicates    []predicate.UKeyChallenge
+	op                Op
+	typ               string
+	id                *int
+	created_at        *time.Time
+	updated_at        *time.Time
+	nonce             *string
+	purpose           *ukeychallenge.Purpose
+	origin            *string
+	user_id           *int
+	adduser_id        *int
+	certificate_id    *int
+	addcertificate_id *int
+	ip                *string
+	expires_at        *time.Time
+	used_at           *time.Time
+	clearedFields     map[string]struct{}
+	done              bool
+	oldValue          func(context.Context) (*UKeyChallenge, error)
+	predicates        []predicate.UKeyChallenge
 }
 
 var _ ent.Mutation = (*UKeyChallengeMutation)(nil)
@@ -30558,6 +30560,76 @@ func (m *UKeyChallengeMutation) ResetUserID() {
 	delete(m.clearedFields, ukeychallenge.FieldUserID)
 }
 
+// SetCertificateID sets the "certificate_id" field.
+func (m *UKeyChallengeMutation) SetCertificateID(i int) {
+	m.certificate_id = &i
+	m.addcertificate_id = nil
+}
+
+// CertificateID returns the value of the "certificate_id" field in the mutation.
+func (m *UKeyChallengeMutation) CertificateID() (r int, exists bool) {
+	v := m.certificate_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCertificateID returns the old "certificate_id" field's value of the UKeyChallenge entity.
+// If the UKeyChallenge object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UKeyChallengeMutation) OldCertificateID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCertificateID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCertificateID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCertificateID: %w", err)
+	}
+	return oldValue.CertificateID, nil
+}
+
+// AddCertificateID adds i to the "certificate_id" field.
+func (m *UKeyChallengeMutation) AddCertificateID(i int) {
+	if m.addcertificate_id != nil {
+		*m.addcertificate_id += i
+	} else {
+		m.addcertificate_id = &i
+	}
+}
+
+// AddedCertificateID returns the value that was added to the "certificate_id" field in this mutation.
+func (m *UKeyChallengeMutation) AddedCertificateID() (r int, exists bool) {
+	v := m.addcertificate_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearCertificateID clears the value of the "certificate_id" field.
+func (m *UKeyChallengeMutation) ClearCertificateID() {
+	m.certificate_id = nil
+	m.addcertificate_id = nil
+	m.clearedFields[ukeychallenge.FieldCertificateID] = struct{}{}
+}
+
+// CertificateIDCleared returns if the "certificate_id" field was cleared in this mutation.
+func (m *UKeyChallengeMutation) CertificateIDCleared() bool {
+	_, ok := m.clearedFields[ukeychallenge.FieldCertificateID]
+	return ok
+}
+
+// ResetCertificateID resets all changes to the "certificate_id" field.
+func (m *UKeyChallengeMutation) ResetCertificateID() {
+	m.certificate_id = nil
+	m.addcertificate_id = nil
+	delete(m.clearedFields, ukeychallenge.FieldCertificateID)
+}
+
 // SetIP sets the "ip" field.
 func (m *UKeyChallengeMutation) SetIP(s string) {
 	m.ip = &s
@@ -30726,7 +30798,7 @@ func (m *UKeyChallengeMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UKeyChallengeMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.created_at != nil {
 		fields = append(fields, ukeychallenge.FieldCreatedAt)
 	}
@@ -30744,6 +30816,9 @@ func (m *UKeyChallengeMutation) Fields() []string {
 	}
 	if m.user_id != nil {
 		fields = append(fields, ukeychallenge.FieldUserID)
+	}
+	if m.certificate_id != nil {
+		fields = append(fields, ukeychallenge.FieldCertificateID)
 	}
 	if m.ip != nil {
 		fields = append(fields, ukeychallenge.FieldIP)
@@ -30774,6 +30849,8 @@ func (m *UKeyChallengeMutation) Field(name string) (ent.Value, bool) {
 		return m.Origin()
 	case ukeychallenge.FieldUserID:
 		return m.UserID()
+	case ukeychallenge.FieldCertificateID:
+		return m.CertificateID()
 	case ukeychallenge.FieldIP:
 		return m.IP()
 	case ukeychallenge.FieldExpiresAt:
@@ -30801,6 +30878,8 @@ func (m *UKeyChallengeMutation) OldField(ctx context.Context, name string) (ent.
 		return m.OldOrigin(ctx)
 	case ukeychallenge.FieldUserID:
 		return m.OldUserID(ctx)
+	case ukeychallenge.FieldCertificateID:
+		return m.OldCertificateID(ctx)
 	case ukeychallenge.FieldIP:
 		return m.OldIP(ctx)
 	case ukeychallenge.FieldExpiresAt:
@@ -30858,6 +30937,13 @@ func (m *UKeyChallengeMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetUserID(v)
 		return nil
+	case ukeychallenge.FieldCertificateID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCertificateID(v)
+		return nil
 	case ukeychallenge.FieldIP:
 		v, ok := value.(string)
 		if !ok {
@@ -30890,6 +30976,9 @@ func (m *UKeyChallengeMutation) AddedFields() []string {
 	if m.adduser_id != nil {
 		fields = append(fields, ukeychallenge.FieldUserID)
 	}
+	if m.addcertificate_id != nil {
+		fields = append(fields, ukeychallenge.FieldCertificateID)
+	}
 	return fields
 }
 
@@ -30900,6 +30989,8 @@ func (m *UKeyChallengeMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case ukeychallenge.FieldUserID:
 		return m.AddedUserID()
+	case ukeychallenge.FieldCertificateID:
+		return m.AddedCertificateID()
 	}
 	return nil, false
 }
@@ -30916,6 +31007,13 @@ func (m *UKeyChallengeMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddUserID(v)
 		return nil
+	case ukeychallenge.FieldCertificateID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCertificateID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown UKeyChallenge numeric field %s", name)
 }
@@ -30926,6 +31024,9 @@ func (m *UKeyChallengeMutation) ClearedFields() []string {
 	var fields []string
 	if m.FieldCleared(ukeychallenge.FieldUserID) {
 		fields = append(fields, ukeychallenge.FieldUserID)
+	}
+	if m.FieldCleared(ukeychallenge.FieldCertificateID) {
+		fields = append(fields, ukeychallenge.FieldCertificateID)
 	}
 	if m.FieldCleared(ukeychallenge.FieldIP) {
 		fields = append(fields, ukeychallenge.FieldIP)
@@ -30949,6 +31050,9 @@ func (m *UKeyChallengeMutation) ClearField(name string) error {
 	switch name {
 	case ukeychallenge.FieldUserID:
 		m.ClearUserID()
+		return nil
+	case ukeychallenge.FieldCertificateID:
+		m.ClearCertificateID()
 		return nil
 	case ukeychallenge.FieldIP:
 		m.ClearIP()
@@ -30981,6 +31085,9 @@ func (m *UKeyChallengeMutation) ResetField(name string) error {
 		return nil
 	case ukeychallenge.FieldUserID:
 		m.ResetUserID()
+		return nil
+	case ukeychallenge.FieldCertificateID:
+		m.ResetCertificateID()
 		return nil
 	case ukeychallenge.FieldIP:
 		m.ResetIP()

@@ -29,6 +29,8 @@ type UKeyChallenge struct {
 	Origin string `json:"origin,omitempty"`
 	// The account a bind challenge was issued to; empty for login
 	UserID *int `json:"user_id,omitempty"`
+	// The enterprise's UKey custody record a bind_enterprise challenge may bind
+	CertificateID *int `json:"certificate_id,omitempty"`
 	// IP holds the value of the "ip" field.
 	IP string `json:"ip,omitempty"`
 	// ExpiresAt holds the value of the "expires_at" field.
@@ -43,7 +45,7 @@ func (*UKeyChallenge) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case ukeychallenge.FieldID, ukeychallenge.FieldUserID:
+		case ukeychallenge.FieldID, ukeychallenge.FieldUserID, ukeychallenge.FieldCertificateID:
 			values[i] = new(sql.NullInt64)
 		case ukeychallenge.FieldNonce, ukeychallenge.FieldPurpose, ukeychallenge.FieldOrigin, ukeychallenge.FieldIP:
 			values[i] = new(sql.NullString)
@@ -106,6 +108,13 @@ func (_m *UKeyChallenge) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.UserID = new(int)
 				*_m.UserID = int(value.Int64)
+			}
+		case ukeychallenge.FieldCertificateID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field certificate_id", values[i])
+			} else if value.Valid {
+				_m.CertificateID = new(int)
+				*_m.CertificateID = int(value.Int64)
 			}
 		case ukeychallenge.FieldIP:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -179,6 +188,11 @@ func (_m *UKeyChallenge) String() string {
 	builder.WriteString(", ")
 	if v := _m.UserID; v != nil {
 		builder.WriteString("user_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.CertificateID; v != nil {
+		builder.WriteString("certificate_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")

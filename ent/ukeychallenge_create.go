@@ -82,6 +82,20 @@ func (_c *UKeyChallengeCreate) SetNillableUserID(v *int) *UKeyChallengeCreate {
 	return _c
 }
 
+// SetCertificateID sets the "certificate_id" field.
+func (_c *UKeyChallengeCreate) SetCertificateID(v int) *UKeyChallengeCreate {
+	_c.mutation.SetCertificateID(v)
+	return _c
+}
+
+// SetNillableCertificateID sets the "certificate_id" field if the given value is not nil.
+func (_c *UKeyChallengeCreate) SetNillableCertificateID(v *int) *UKeyChallengeCreate {
+	if v != nil {
+		_c.SetCertificateID(*v)
+	}
+	return _c
+}
+
 // SetIP sets the "ip" field.
 func (_c *UKeyChallengeCreate) SetIP(v string) *UKeyChallengeCreate {
 	_c.mutation.SetIP(v)
@@ -261,6 +275,10 @@ func (_c *UKeyChallengeCreate) createSpec() (*UKeyChallenge, *sqlgraph.CreateSpe
 		_spec.SetField(ukeychallenge.FieldUserID, field.TypeInt, value)
 		_node.UserID = &value
 	}
+	if value, ok := _c.mutation.CertificateID(); ok {
+		_spec.SetField(ukeychallenge.FieldCertificateID, field.TypeInt, value)
+		_node.CertificateID = &value
+	}
 	if value, ok := _c.mutation.IP(); ok {
 		_spec.SetField(ukeychallenge.FieldIP, field.TypeString, value)
 		_node.IP = value
@@ -380,6 +398,9 @@ func (u *UKeyChallengeUpsertOne) UpdateNewValues() *UKeyChallengeUpsertOne {
 		}
 		if _, exists := u.create.mutation.UserID(); exists {
 			s.SetIgnore(ukeychallenge.FieldUserID)
+		}
+		if _, exists := u.create.mutation.CertificateID(); exists {
+			s.SetIgnore(ukeychallenge.FieldCertificateID)
 		}
 		if _, exists := u.create.mutation.IP(); exists {
 			s.SetIgnore(ukeychallenge.FieldIP)
@@ -643,6 +664,9 @@ func (u *UKeyChallengeUpsertBulk) UpdateNewValues() *UKeyChallengeUpsertBulk {
 			}
 			if _, exists := b.mutation.UserID(); exists {
 				s.SetIgnore(ukeychallenge.FieldUserID)
+			}
+			if _, exists := b.mutation.CertificateID(); exists {
+				s.SetIgnore(ukeychallenge.FieldCertificateID)
 			}
 			if _, exists := b.mutation.IP(); exists {
 				s.SetIgnore(ukeychallenge.FieldIP)

@@ -123,6 +123,9 @@ func (_u *UKeyChallengeUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	if _u.mutation.UserIDCleared() {
 		_spec.ClearField(ukeychallenge.FieldUserID, field.TypeInt)
 	}
+	if _u.mutation.CertificateIDCleared() {
+		_spec.ClearField(ukeychallenge.FieldCertificateID, field.TypeInt)
+	}
 	if _u.mutation.IPCleared() {
 		_spec.ClearField(ukeychallenge.FieldIP, field.TypeString)
 	}
@@ -277,6 +280,9 @@ func (_u *UKeyChallengeUpdateOne) sqlSave(ctx context.Context) (_node *UKeyChall
 	}
 	if _u.mutation.UserIDCleared() {
 		_spec.ClearField(ukeychallenge.FieldUserID, field.TypeInt)
+	}
+	if _u.mutation.CertificateIDCleared() {
+		_spec.ClearField(ukeychallenge.FieldCertificateID, field.TypeInt)
 	}
 	if _u.mutation.IPCleared() {
 		_spec.ClearField(ukeychallenge.FieldIP, field.TypeString)

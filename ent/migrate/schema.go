@@ -1127,9 +1127,10 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "nonce", Type: field.TypeString, Unique: true, Size: 64},
-		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"login", "bind"}},
+		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"login", "bind", "bind_enterprise"}},
 		{Name: "origin", Type: field.TypeString, Size: 256},
 		{Name: "user_id", Type: field.TypeInt, Nullable: true},
+		{Name: "certificate_id", Type: field.TypeInt, Nullable: true},
 		{Name: "ip", Type: field.TypeString, Nullable: true, Size: 64},
 		{Name: "expires_at", Type: field.TypeTime},
 		{Name: "used_at", Type: field.TypeTime, Nullable: true},
@@ -1143,7 +1144,7 @@ var (
 			{
 				Name:    "ukeychallenge_expires_at",
 				Unique:  false,
-				Columns: []*schema.Column{UkeyChallengesColumns[8]},
+				Columns: []*schema.Column{UkeyChallengesColumns[9]},
 			},
 		},
 	}

@@ -1638,7 +1638,7 @@ func init() {
 		}
 	}()
 	// ukeychallengeDescIP is the schema descriptor for ip field.
-	ukeychallengeDescIP := ukeychallengeFields[4].Descriptor()
+	ukeychallengeDescIP := ukeychallengeFields[5].Descriptor()
 	// ukeychallenge.IPValidator is a validator for the "ip" field. It is called by the builders before save.
 	ukeychallenge.IPValidator = ukeychallengeDescIP.Validators[0].(func(string) error)
 	userMixin := schema.User{}.Mixin()

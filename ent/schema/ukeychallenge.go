@@ -10,10 +10,11 @@ import (
 	"signet/ent/schema/rule"
 )
 
-// UKeyChallenge is a server challenge a UKey signs to log in or to bind the
-// token to an account (package accounts, ukey.go): a random nonce for one
-// purpose and origin, valid until expires_at and usable once. It lives in
-// the database so any node can check it.
+// UKeyChallenge is a server challenge a UKey signs to log in, to bind the
+// token to an account, or to bind an enterprise's token to its custody record
+// (package accounts, ukey.go): a random nonce for one purpose and origin,
+// valid until expires_at and usable once. It lives in the database so any
+// node can check it.
 type UKeyChallenge struct{ ent.Schema }
 
 // Mixin of the UKeyChallenge.
@@ -23,10 +24,12 @@ func (UKeyChallenge) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 func (UKeyChallenge) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("nonce").Unique().NotEmpty().MaxLen(64).Immutable(),
-		field.Enum("purpose").Values("login", "bind").Immutable(),
+		field.Enum("purpose").Values("login", "bind", "bind_enterprise").Immutable(),
 		field.String("origin").NotEmpty().MaxLen(256).Immutable(),
 		field.Int("user_id").Optional().Nillable().Immutable().
 			Comment("The account a bind challenge was issued to; empty for login"),
+		field.Int("certificate_id").Optional().Nillable().Immutable().
+			Comment("The enterprise's UKey custody record a bind_enterprise challenge may bind"),
 		field.String("ip").Optional().MaxLen(64).Immutable(),
 		field.Time("expires_at").Immutable(),
 		field.Time("used_at").Optional().Nillable(),

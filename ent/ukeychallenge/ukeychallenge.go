@@ -29,6 +29,8 @@ const (
 	FieldOrigin = "origin"
 	// FieldUserID holds the string denoting the user_id field in the database.
 	FieldUserID = "user_id"
+	// FieldCertificateID holds the string denoting the certificate_id field in the database.
+	FieldCertificateID = "certificate_id"
 	// FieldIP holds the string denoting the ip field in the database.
 	FieldIP = "ip"
 	// FieldExpiresAt holds the string denoting the expires_at field in the database.
@@ -48,6 +50,7 @@ var Columns = []string{
 	FieldPurpose,
 	FieldOrigin,
 	FieldUserID,
+	FieldCertificateID,
 	FieldIP,
 	FieldExpiresAt,
 	FieldUsedAt,
@@ -90,8 +93,9 @@ type Purpose string
 
 // Purpose values.
 const (
-	PurposeLogin Purpose = "login"
-	PurposeBind  Purpose = "bind"
+	PurposeLogin          Purpose = "login"
+	PurposeBind           Purpose = "bind"
+	PurposeBindEnterprise Purpose = "bind_enterprise"
 )
 
 func (pu Purpose) String() string {
@@ -101,7 +105,7 @@ func (pu Purpose) String() string {
 // PurposeValidator is a validator for the "purpose" field enum values. It is called by the builders before save.
 func PurposeValidator(pu Purpose) error {
 	switch pu {
-	case PurposeLogin, PurposeBind:
+	case PurposeLogin, PurposeBind, PurposeBindEnterprise:
 		return nil
 	default:
 		return fmt.Errorf("ukeychallenge: invalid enum value for purpose field: %q", pu)
@@ -144,6 +148,11 @@ func ByOrigin(opts ...sql.OrderTermOption) OrderOption {
 // ByUserID orders the results by the user_id field.
 func ByUserID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUserID, opts...).ToFunc()
+}
+
+// ByCertificateID orders the results by the certificate_id field.
+func ByCertificateID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCertificateID, opts...).ToFunc()
 }
 
 // ByIP orders the results by the ip field.

@@ -79,6 +79,11 @@ func UserID(v int) predicate.UKeyChallenge {
 	return predicate.UKeyChallenge(sql.FieldEQ(FieldUserID, v))
 }
 
+// CertificateID applies equality check predicate on the "certificate_id" field. It's identical to CertificateIDEQ.
+func CertificateID(v int) predicate.UKeyChallenge {
+	return predicate.UKeyChallenge(sql.FieldEQ(FieldCertificateID, v))
+}
+
 // IP applies equality check predicate on the "ip" field. It's identical to IPEQ.
 func IP(v string) predicate.UKeyChallenge {
 	return predicate.UKeyChallenge(sql.FieldEQ(FieldIP, v))
@@ -372,6 +377,56 @@ func UserIDIsNil() predicate.UKeyChallenge {
 // UserIDNotNil applies the NotNil predicate on the "user_id" field.
 func UserIDNotNil() predicate.UKeyChallenge {
 	return predicate.UKeyChallenge(sql.FieldNotNull(FieldUserID))
+}
+
+// CertificateIDEQ applies the EQ predicate on the "certificate_id" field.
+func CertificateIDEQ(v int) predicate.UKeyChallenge {
+	return predicate.UKeyChallenge(sql.FieldEQ(FieldCertificateID, v))
+}
+
+// CertificateIDNEQ applies the NEQ predicate on the "certificate_id" field.
+func CertificateIDNEQ(v int) predicate.UKeyChallenge {
+	return predicate.UKeyChallenge(sql.FieldNEQ(FieldCertificateID, v))
+}
+
+// CertificateIDIn applies the In predicate on the "certificate_id" field.
+func CertificateIDIn(vs ...int) predicate.UKeyChallenge {
+	return predicate.UKeyChallenge(sql.FieldIn(FieldCertificateID, vs...))
+}
+
+// CertificateIDNotIn applies the NotIn predicate on the "certificate_id" field.
+func CertificateIDNotIn(vs ...int) predicate.UKeyChallenge {
+	return predicate.UKeyChallenge(sql.FieldNotIn(FieldCertificateID, vs...))
+}
+
+// CertificateIDGT applies the GT predicate on the "certificate_id" field.
+func CertificateIDGT(v int) predicate.UKeyChallenge {
+	return predicate.UKeyChallenge(sql.FieldGT(FieldCertificateID, v))
+}
+
+// CertificateIDGTE applies the GTE predicate on the "certificate_id" field.
+func CertificateIDGTE(v int) predicate.UKeyChallenge {
+	return predicate.UKeyChallenge(sql.FieldGTE(FieldCertificateID, v))
+}
+
+// CertificateIDLT applies the LT predicate on the "certificate_id" field.
+func CertificateIDLT(v int) predicate.UKeyChallenge {
+	return predicate.UKeyChallenge(sql.FieldLT(FieldCertificateID, v))
+}
+
+// CertificateIDLTE applies the LTE predicate on the "certificate_id" field.
+func CertificateIDLTE(v int) predicate.UKeyChallenge {
+	return predicate.UKeyChallenge(sql.FieldLTE(FieldCertificateID, v))
+}
+
+// CertificateIDIsNil applies the IsNil predicate on the "certificate_id" field.
+func CertificateIDIsNil() predicate.UKeyChallenge {
+	return predicate.UKeyChallenge(sql.FieldIsNull(FieldCertificateID))
+}
+
+// CertificateIDNotNil applies the NotNil predicate on the "certificate_id" field.
+func CertificateIDNotNil() predicate.UKeyChallenge {
+	return predicate.UKeyChallenge(sql.FieldNotNull(FieldCertificateID))
 }
 
 // IPEQ applies the EQ predicate on the "ip" field.
