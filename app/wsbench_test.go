@@ -11,7 +11,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,13 +37,24 @@ import (
 // each event) and for a bare coder/websocket broadcast as the baseline.
 //
 // The clients run in a child process (this test binary re-executed), so the
-// server process's memory is measured alone. Latency is from just before the
-// broker's Publish to the moment a client has read its frame (both processes
-// read the same wall clock). It runs only when asked:
+// server process's memory is measured alone. They answer graphql-ws pings
+// as graphql-ws does, and read without a deadline (a deadline costs a
+// context.AfterFunc per read, client work that only slows both rows on a
+// shared machine). Latency is from just before the broker's Publish to the
+// moment a client has read its frame (both processes read the same wall
+// clock). Memory is the growth of the Go heap in use (spans holding live
+// objects, so fragmentation counts) and of goroutine stacks after two GCs,
+// per connection, once all are subscribed and again after the broadcasts;
+// live objects (HeapAlloc) are shown beside. The server's CPU time over the
+// broadcasts, per frame delivered, is the load-independent part of the
+// latency. It runs only when asked:
 //
 //	SIGNET_BENCH_WS=1 go test -run TestWebsocketFanout -v -timeout 30m ./app/
 //
-// SIGNET_BENCH_WS_CONNS (10000) and SIGNET_BENCH_WS_ROUNDS (20) adjust it.
+// SIGNET_BENCH_WS_CONNS (10000) and SIGNET_BENCH_WS_ROUNDS (20) adjust it;
+// SIGNET_BENCH_WS_PROFILE=dir writes the server's heap and goroutine
+// profiles (once subscribed) and CPU profile (over the broadcasts) per row,
+// with every allocation sampled when SIGNET_BENCH_WS_PROFILE_EXACT=1 (slow).
 
 func envInt(name string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
@@ -67,12 +80,19 @@ func raiseFileLimit(t testing.TB, need int) {
 
 // memInUse is the server process's Go memory in use after a GC: heap
 // objects and goroutine stacks.
-func memInUse() (heap, stack uint64) {
+func memInUse() (heap, stack, live uint64) {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse, ms.StackInuse
+	return ms.HeapInuse, ms.StackInuse, ms.HeapAlloc
+}
+
+// cpuTime is the process's CPU time so far (user and system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func rssKB() int {
@@ -91,6 +111,9 @@ type fanoutResult struct {
 	conns, rounds     int
 	perConnKB, rssKB  float64
 	heapKB, stackKB   float64
+	liveKB            float64 // live objects (HeapAlloc); heapKB counts their spans
+	afterKB           float64 // heap + stacks per connection after the broadcasts
+	cpuPerFrame       time.Duration
 	p50, p99, max     time.Duration
 	setup             time.Duration
 	goroutinesPerConn float64
@@ -110,7 +133,8 @@ type fanoutTarget struct {
 func runFanout(t *testing.T, name string, target fanoutTarget, n, rounds int) fanoutResult {
 	t.Helper()
 	res := fanoutResult{name: name, conns: n, rounds: rounds}
-	heapBefore, stackBefore := memInUse()
+	scanBuf := make([]byte, 1<<20) // before the measurement: it is the harness's
+	heapBefore, stackBefore, liveBefore := memInUse()
 	rssBefore, gBefore := rssKB(), runtime.NumGoroutine()
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestWebsocketFanoutClients$", "-test.v=false")
@@ -129,7 +153,7 @@ func runFanout(t *testing.T, name string, target fanoutTarget, n, rounds int) fa
 	lines := make(chan string, 16)
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
+		sc.Buffer(scanBuf, 64<<20)
 		for sc.Scan() {
 			lines <- sc.Text()
 		}
@@ -156,21 +180,49 @@ func runFanout(t *testing.T, name string, target fanoutTarget, n, rounds int) fa
 	}
 	res.setup = time.Since(start)
 	time.Sleep(time.Second) // let the last handshakes settle
-	heapAfter, stackAfter := memInUse()
+	heapAfter, stackAfter, liveAfter := memInUse()
 	rssAfter := rssKB()
 	res.heapKB = float64(int64(heapAfter)-int64(heapBefore)) / float64(n) / 1024
 	res.stackKB = float64(int64(stackAfter)-int64(stackBefore)) / float64(n) / 1024
+	res.liveKB = float64(int64(liveAfter)-int64(liveBefore)) / float64(n) / 1024
 	res.perConnKB = res.heapKB + res.stackKB
 	res.rssKB = float64(rssAfter-rssBefore) / float64(n)
 	res.goroutinesPerConn = float64(runtime.NumGoroutine()-gBefore) / float64(n)
+	if dir := os.Getenv("SIGNET_BENCH_WS_PROFILE"); dir != "" {
+		for _, p := range []string{"heap", "goroutine"} {
+			f, err := os.Create(filepath.Join(dir, target.mode+"."+p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pprof.Lookup(p).WriteTo(f, 0)
+			f.Close()
+		}
+	}
 
 	sent := make([]int64, rounds)
+	if dir := os.Getenv("SIGNET_BENCH_WS_PROFILE"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, target.mode+".cpu"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	cpuBefore := cpuTime()
 	for k := 0; k < rounds; k++ {
 		sent[k] = time.Now().UnixNano()
 		target.publish(k)
 		expect(fmt.Sprintf("ROUND %d", k), 10*time.Second) // a missed frame is counted below
 		time.Sleep(200 * time.Millisecond)
 	}
+	// The server's CPU per frame (the rounds' pauses included: the
+	// server is idle then, but for Signet's own timers and jobs).
+	res.cpuPerFrame = (cpuTime() - cpuBefore) / time.Duration(n*rounds)
+	// Memory again, with the connections still open after the broadcasts:
+	// the operations' stacks have grown to marshal responses and shrunk
+	// back at GC, and the setup's garbage is gone.
+	heapAfter, stackAfter, _ = memInUse()
+	res.afterKB = float64(int64(heapAfter)-int64(heapBefore)+int64(stackAfter)-int64(stackBefore)) / float64(n) / 1024
 	stdin.Close()
 	var arrivals [][]int64
 	raw, ok := expect("ARRIVALS ", time.Minute)
@@ -210,6 +262,9 @@ func TestWebsocketFanout(t *testing.T) {
 	n := envInt("SIGNET_BENCH_WS_CONNS", 10000)
 	rounds := envInt("SIGNET_BENCH_WS_ROUNDS", 20)
 	raiseFileLimit(t, n+1000)
+	if os.Getenv("SIGNET_BENCH_WS_PROFILE_EXACT") != "" {
+		runtime.MemProfileRate = 1 // every allocation in the heap profiles (slow)
+	}
 	var results []fanoutResult
 
 	// Baseline: a bare coder/websocket broadcast, one writer goroutine per
@@ -283,9 +338,10 @@ func TestWebsocketFanout(t *testing.T) {
 	}
 
 	for _, r := range results {
-		t.Logf("%-45s conns=%d rounds=%d setup=%v mem/conn=%.1f KB (heap %.1f, stacks %.1f; RSS %.1f KB) goroutines/conn=%.1f broadcast p50=%v p99=%v max=%v missing=%d",
-			r.name, r.conns, r.rounds, r.setup.Round(time.Millisecond), r.perConnKB, r.heapKB, r.stackKB, r.rssKB, r.goroutinesPerConn,
-			r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.max.Round(time.Millisecond), r.missing)
+		t.Logf("%-45s conns=%d rounds=%d setup=%v mem/conn=%.1f KB (heap %.1f [live objects %.1f], stacks %.1f; RSS %.1f KB; after broadcasts %.1f KB) goroutines/conn=%.1f broadcast p50=%v p99=%v max=%v missing=%d server CPU/frame=%v",
+			r.name, r.conns, r.rounds, r.setup.Round(time.Millisecond), r.perConnKB, r.heapKB, r.liveKB, r.stackKB, r.rssKB, r.afterKB, r.goroutinesPerConn,
+			r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.max.Round(time.Millisecond), r.missing,
+			r.cpuPerFrame.Round(100*time.Nanosecond))
 	}
 }
 
@@ -375,7 +431,10 @@ func TestWebsocketFanoutClients(t *testing.T) {
 			go func() {
 				first := true
 				for {
-					_, msg, err := c.Read(ctx)
+					// No deadline: with one, coder/websocket arms and disarms a
+					// context.AfterFunc per read, client work that slows both
+					// rows' latency on a shared machine. Close ends the reads.
+					_, msg, err := c.Read(context.Background())
 					if err != nil {
 						if first {
 							fmt.Fprintf(os.Stderr, "conn %d: %v\n", i, err)
@@ -385,7 +444,10 @@ func TestWebsocketFanoutClients(t *testing.T) {
 					}
 					now := time.Now().UnixNano()
 					if mode == "signet" && !bytes.Contains(msg, []byte(`"type":"next"`)) {
-						continue // connection_ack, ping
+						if bytes.Contains(msg, []byte(`"type":"ping"`)) { // as graphql-ws does
+							c.Write(ctx, websocket.MessageText, []byte(`{"type":"pong"}`))
+						}
+						continue // connection_ack, pong
 					}
 					if first {
 						first = false
