@@ -275,7 +275,9 @@ type notifierKey struct{}
 // transport receives from the channel only when told that a value is
 // there. A resolver that does not, or notifies only later, gets a goroutine
 // blocked on its channel as usual, and its notifications are ignored. The
-// function never blocks and may be called from any goroutine.
+// function never blocks and may be called from any goroutine. Notify only
+// for the channel the resolver returns without an error: each call is
+// taken as one value (or the close) waiting there.
 func Notifier(ctx context.Context) func() {
 	o, _ := ctx.Value(notifierKey{}).(*op)
 	if o == nil {
