@@ -31,14 +31,14 @@ var oidOrganizationIdentifier = asn1.ObjectIdentifier{2, 5, 4, 97}
 // PEM, to be written to the token and bound with BindUKey. Invalid for a
 // bad request; Conflict when the record is not pending.
 func (s *Service) IssueUKey(ctx context.Context, certID int, csr []byte) ([]byte, error) {
-	c, err := s.pendingUKey(ctx, certID)
+	c, err := pendingUKey(ctx, s.db, certID)
 	if err != nil {
 		return nil, err
 	}
 	if c.EnterpriseID == nil {
 		return nil, errs.New(errs.Conflict, "只有企业UKey可以在此签发")
 	}
-	name, err := s.enterpriseName(ctx, *c.EnterpriseID)
+	name, err := enterpriseName(ctx, s.db, *c.EnterpriseID)
 	if err != nil {
 		return nil, err
 	}
@@ -58,13 +58,56 @@ func (s *Service) IssueUKey(ctx context.Context, certID int, csr []byte) ([]byte
 // certificate bound elsewhere is refused. The record becomes active with
 // the certificate's serial, subject and validity; seals bound to the record
 // sign with it (on the token). Invalid for a certificate that does not fit;
-// Conflict when the record is not pending.
+// Conflict when the record is not pending. It does not ask for proof that
+// the caller holds the key: the console binds through
+// enterprises.BindUKeyCertificate, which does, then calls BindUKeyTx.
 func (s *Service) BindUKey(ctx context.Context, certID int, data []byte) (*ent.Certificate, error) {
-	c, err := s.pendingUKey(ctx, certID)
+	x, err := parseCertificate(data)
 	if err != nil {
 		return nil, err
 	}
-	x, err := parseCertificate(data)
+	return s.bindUKey(ctx, s.db, certID, x)
+}
+
+// BindUKeyTx is BindUKey for a parsed certificate, in the caller's
+// transaction (so that the caller's record of the binding commits with it).
+func (s *Service) BindUKeyTx(ctx context.Context, tx *ent.Tx, certID int, x *x509.Certificate) (*ent.Certificate, error) {
+	return s.bindUKey(ctx, tx.Client(), certID, x)
+}
+
+// CheckUKey tells whether BindUKey would bind the certificate to the
+// custody record now, without binding it: the same errors.
+func (s *Service) CheckUKey(ctx context.Context, certID int, x *x509.Certificate) error {
+	_, err := s.checkUKey(ctx, s.db, certID, x)
+	return err
+}
+
+// ParseCertificate reads one X.509 certificate, PEM or DER. Invalid when it
+// is neither.
+func ParseCertificate(data []byte) (*x509.Certificate, error) { return parseCertificate(data) }
+
+func (s *Service) bindUKey(ctx context.Context, db *ent.Client, certID int, x *x509.Certificate) (*ent.Certificate, error) {
+	c, err := s.checkUKey(ctx, db, certID, x)
+	if err != nil {
+		return nil, err
+	}
+	sys := viewer.System(ctx)
+	n, err := db.Certificate.Update().Where(certificate.ID(c.ID), certificate.StatusEQ(certificate.StatusPending)).
+		SetStatus(certificate.StatusActive).SetSerial(pki.SerialHex(x.SerialNumber)).SetSubject(truncate(x.Subject.String(), 256)).
+		SetDer(x.Raw).SetFingerprint(pki.Fingerprint(x.Raw)).SetNotBefore(x.NotBefore).SetNotAfter(x.NotAfter).SetBoundAt(s.now()).Save(sys)
+	if err != nil {
+		return nil, fmt.Errorf("bind ukey: %w", err)
+	}
+	if n == 0 {
+		return nil, errs.New(errs.Conflict, "该UKey已绑定证书")
+	}
+	return db.Certificate.Get(sys, c.ID)
+}
+
+// checkUKey returns the pending custody record certID if x may be bound to
+// it.
+func (s *Service) checkUKey(ctx context.Context, db *ent.Client, certID int, x *x509.Certificate) (*ent.Certificate, error) {
+	c, err := pendingUKey(ctx, db, certID)
 	if err != nil {
 		return nil, err
 	}
@@ -75,8 +118,7 @@ func (s *Service) BindUKey(ctx context.Context, certID int, data []byte) (*ent.C
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	inter.AddCert(chain[0])
 	roots.AddCert(chain[len(chain)-1])
-	now := s.now()
-	if _, err := x.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
+	if _, err := x.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: s.now(),
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		return nil, errs.Wrap(err, errs.Invalid, "证书不是由平台信任的CA签发，或已过期")
 	}
@@ -84,7 +126,7 @@ func (s *Service) BindUKey(ctx context.Context, certID int, data []byte) (*ent.C
 		return nil, errs.InvalidField("certificate", "该证书不能用于签名")
 	}
 	if c.EnterpriseID != nil {
-		name, err := s.enterpriseName(ctx, *c.EnterpriseID)
+		name, err := enterpriseName(ctx, db, *c.EnterpriseID)
 		if err != nil {
 			return nil, err
 		}
@@ -92,29 +134,18 @@ func (s *Service) BindUKey(ctx context.Context, certID int, data []byte) (*ent.C
 			return nil, errs.InvalidField("certificate", "证书主体与企业名称或统一社会信用代码不一致")
 		}
 	}
-	fp := pki.Fingerprint(x.Raw)
-	sys := viewer.System(ctx)
-	taken, err := s.db.Certificate.Query().Where(certificate.Fingerprint(fp)).Exist(sys)
+	taken, err := db.Certificate.Query().Where(certificate.Fingerprint(pki.Fingerprint(x.Raw))).Exist(viewer.System(ctx))
 	if err != nil {
 		return nil, err
 	}
 	if taken {
 		return nil, errs.New(errs.Conflict, "该证书已绑定")
 	}
-	n, err := s.db.Certificate.Update().Where(certificate.ID(c.ID), certificate.StatusEQ(certificate.StatusPending)).
-		SetStatus(certificate.StatusActive).SetSerial(pki.SerialHex(x.SerialNumber)).SetSubject(truncate(x.Subject.String(), 256)).
-		SetDer(x.Raw).SetFingerprint(fp).SetNotBefore(x.NotBefore).SetNotAfter(x.NotAfter).SetBoundAt(now).Save(sys)
-	if err != nil {
-		return nil, fmt.Errorf("bind ukey: %w", err)
-	}
-	if n == 0 {
-		return nil, errs.New(errs.Conflict, "该UKey已绑定证书")
-	}
-	return s.db.Certificate.Get(sys, c.ID)
+	return c, nil
 }
 
-func (s *Service) pendingUKey(ctx context.Context, certID int) (*ent.Certificate, error) {
-	c, err := s.db.Certificate.Get(viewer.System(ctx), certID)
+func pendingUKey(ctx context.Context, db *ent.Client, certID int) (*ent.Certificate, error) {
+	c, err := db.Certificate.Get(viewer.System(ctx), certID)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -127,8 +158,8 @@ func (s *Service) pendingUKey(ctx context.Context, certID int) (*ent.Certificate
 	return c, nil
 }
 
-func (s *Service) enterpriseName(ctx context.Context, id int) (string, error) {
-	e, err := s.db.Enterprise.Get(viewer.System(ctx), id)
+func enterpriseName(ctx context.Context, db *ent.Client, id int) (string, error) {
+	e, err := db.Enterprise.Get(viewer.System(ctx), id)
 	if err != nil {
 		return "", err
 	}

@@ -256,21 +256,21 @@ func TestTrailRecertificationAndUKey(t *testing.T) {
 		csrPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr})
 		certPEM := Must(e.IssueUKeyCertificate(admin, rec.ID, csrPEM))(t)
 		// Refusals: garbage, a self-made certificate, another enterprise's.
-		_, err = e.BindUKeyCertificate(admin, rec.ID, []byte("not a certificate"))
+		_, err = bindProven(t, admin, e, rec.ID, []byte("not a certificate"), softKey(key))
 		wantCode(t, err, errs.Invalid, "证书格式")
 		self := selfSigned(t, key, "优盾一章有限公司")
-		_, err = e.BindUKeyCertificate(admin, rec.ID, self)
+		_, err = bindProven(t, admin, e, rec.ID, self, softKey(key))
 		wantCode(t, err, errs.Invalid, "CA")
 		_, err = e.IssueUKeyCertificate(member, rec.ID, csrPEM)
 		wantCode(t, err, errs.Forbidden, "")
-		bound := Must(e.BindUKeyCertificate(admin, rec.ID, certPEM))(t)
+		bound := Must(bindProven(t, admin, e, rec.ID, certPEM, softKey(key)))(t)
 		if bound.Status != certificate.StatusActive || bound.BoundAt == nil || bound.Serial == "" || bound.KeyURI != "" {
 			t.Fatalf("bound record %+v", bound)
 		}
-		_, err = e.BindUKeyCertificate(admin, rec.ID, certPEM)
+		_, err = bindProven(t, admin, e, rec.ID, certPEM, softKey(key))
 		wantCode(t, err, errs.Conflict, "")
 		// The same certificate cannot serve a second record.
-		_, err = e.BindUKeyCertificate(admin, recs[1].ID, certPEM)
+		_, err = bindProven(t, admin, e, recs[1].ID, certPEM, softKey(key))
 		wantCode(t, err, errs.Conflict, "已绑定")
 		// A new seal of a 一key一章 enterprise gets its own custody record.
 		ns := Must(e.CreateSeal(admin, enterprises.SealInput{Kind: entseal.KindCustom, Horizontal: "财务专用章"}))(t)
@@ -288,12 +288,12 @@ func TestTrailRecertificationAndUKey(t *testing.T) {
 		mrec := Must(s.App.DB.Client.Certificate.Query().Where(certificate.EnterpriseID(mo.EnterpriseID)).Only(viewer.System(admin)))(t)
 		Must(e.SwitchSpace(admin, mo.EnterpriseID))(t)
 		// Another enterprise's record is not found from this console.
-		_, err = e.BindUKeyCertificate(admin, recs[2].ID, certPEM)
+		_, err = bindProven(t, admin, e, recs[2].ID, certPEM, softKey(key))
 		wantCode(t, err, errs.NotFound, "")
 		// A certificate naming another enterprise does not bind.
-		_, err = e.BindUKeyCertificate(admin, mrec.ID, certPEM)
+		_, err = bindProven(t, admin, e, mrec.ID, certPEM, softKey(key))
 		wantCode(t, err, errs.Invalid, "不一致")
-		Must(e.BindUKeyCertificate(admin, mrec.ID, Must(e.IssueUKeyCertificate(admin, mrec.ID, csrPEM))(t)))(t)
+		Must(bindProven(t, admin, e, mrec.ID, Must(e.IssueUKeyCertificate(admin, mrec.ID, csrPEM))(t), softKey(key)))(t)
 		if n := Must(s.App.DB.Client.Seal.Query().Where(entseal.CertificateID(mrec.ID)).Count(viewer.System(admin)))(t); n != 3 {
 			t.Errorf("一key多章: %d seals on the key", n)
 		}

@@ -265,9 +265,18 @@ func (r *mutationResolver) IssueUKeyCertificate(ctx context.Context, id int, csr
 	return string(pem), err
 }
 
+// CreateUKeyBindChallenge is the resolver for the createUKeyBindChallenge field.
+func (r *mutationResolver) CreateUKeyBindChallenge(ctx context.Context, id int, certificate string) (*CertificateChallenge, error) {
+	return certificateChallenge(r.Enterprises.CreateUKeyBindChallenge(ctx, id, certificateBytes(certificate)))
+}
+
 // BindUKeyCertificate is the resolver for the bindUKeyCertificate field.
-func (r *mutationResolver) BindUKeyCertificate(ctx context.Context, id int, certificate string) (*ent.Certificate, error) {
-	return r.Enterprises.BindUKeyCertificate(ctx, id, certificateBytes(certificate))
+func (r *mutationResolver) BindUKeyCertificate(ctx context.Context, input BindUKeyCertificateInput) (*ent.Certificate, error) {
+	in, err := ukeyBinding(input)
+	if err != nil {
+		return nil, err
+	}
+	return r.Enterprises.BindUKeyCertificate(ctx, in)
 }
 
 // MyEnterprises is the resolver for the myEnterprises field.

@@ -452,7 +452,7 @@ type ComplexityRoot struct {
 		BackToEditCertOrder             func(childComplexity int, orderID int) int
 		BatchSignFlows                  func(childComplexity int, input BatchSignInput) int
 		BindUKey                        func(childComplexity int, input UKeySignatureInput) int
-		BindUKeyCertificate             func(childComplexity int, id int, certificate string) int
+		BindUKeyCertificate             func(childComplexity int, input BindUKeyCertificateInput) int
 		CancelUKeySign                  func(childComplexity int, pendingID int) int
 		ChangePassword                  func(childComplexity int, input ChangePasswordInput) int
 		ChangePhone                     func(childComplexity int, input ChangePhoneInput) int
@@ -467,6 +467,7 @@ type ComplexityRoot struct {
 		CreateFlow                      func(childComplexity int, input FlowDraftInput) int
 		CreateHandwritingPairing        func(childComplexity int) int
 		CreateSeal                      func(childComplexity int, input CreateSealInput) int
+		CreateUKeyBindChallenge         func(childComplexity int, id int, certificate string) int
 		CreateUKeyChallenge             func(childComplexity int, purpose UKeyChallengePurpose) int
 		DecideJoinRequest               func(childComplexity int, id int, approve bool, reason *string) int
 		DeclineFlow                     func(childComplexity int, id int, reason string) int
@@ -941,7 +942,8 @@ type MutationResolver interface {
 	RevokeCertificate(ctx context.Context, id int) (*ent.Certificate, error)
 	StartRecertification(ctx context.Context) (*ent.CertOrder, error)
 	IssueUKeyCertificate(ctx context.Context, id int, csr string) (string, error)
-	BindUKeyCertificate(ctx context.Context, id int, certificate string) (*ent.Certificate, error)
+	CreateUKeyBindChallenge(ctx context.Context, id int, certificate string) (*CertificateChallenge, error)
+	BindUKeyCertificate(ctx context.Context, input BindUKeyCertificateInput) (*ent.Certificate, error)
 	CreateFlow(ctx context.Context, input FlowDraftInput) (*ent.Flow, error)
 	UpdateFlowDraft(ctx context.Context, id int, input FlowDraftInput) (*ent.Flow, error)
 	RemoveFlowDocument(ctx context.Context, id int) (bool, error)
@@ -2783,7 +2785,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.BindUKeyCertificate(childComplexity, args["id"].(int), args["certificate"].(string)), true
+		return e.ComplexityRoot.Mutation.BindUKeyCertificate(childComplexity, args["input"].(BindUKeyCertificateInput)), true
 	case "Mutation.cancelUKeySign":
 		if e.ComplexityRoot.Mutation.CancelUKeySign == nil {
 			break
@@ -2933,6 +2935,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateSeal(childComplexity, args["input"].(CreateSealInput)), true
+	case "Mutation.createUKeyBindChallenge":
+		if e.ComplexityRoot.Mutation.CreateUKeyBindChallenge == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createUKeyBindChallenge_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateUKeyBindChallenge(childComplexity, args["id"].(int), args["certificate"].(string)), true
 	case "Mutation.createUKeyChallenge":
 		if e.ComplexityRoot.Mutation.CreateUKeyChallenge == nil {
 			break
@@ -5196,6 +5209,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AgreementAcceptanceWhereInput", ec.unmarshalInputAgreementAcceptanceWhereInput),
 			graphql.NewInputUnmarshaler("BatchSignInput", ec.unmarshalInputBatchSignInput),
+			graphql.NewInputUnmarshaler("BindUKeyCertificateInput", ec.unmarshalInputBindUKeyCertificateInput),
 			graphql.NewInputUnmarshaler("CertApplicationInput", ec.unmarshalInputCertApplicationInput),
 			graphql.NewInputUnmarshaler("CertDocumentWhereInput", ec.unmarshalInputCertDocumentWhereInput),
 			graphql.NewInputUnmarshaler("CertOrderWhereInput", ec.unmarshalInputCertOrderWhereInput),
@@ -6885,22 +6899,14 @@ func (ec *executionContext) field_Mutation_batchSignFlows_args(ctx context.Conte
 func (ec *executionContext) field_Mutation_bindUKeyCertificate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
-		func(ctx context.Context, v any) (int, error) {
-			return ec.unmarshalNID2int(ctx, v)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (BindUKeyCertificateInput, error) {
+			return ec.unmarshalNBindUKeyCertificateInput2signetᚋgraphᚐBindUKeyCertificateInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["id"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "certificate",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["certificate"] = arg1
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -7121,6 +7127,28 @@ func (ec *executionContext) field_Mutation_createSeal_args(ctx context.Context, 
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createUKeyBindChallenge_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "certificate",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["certificate"] = arg1
 	return args, nil
 }
 
@@ -17604,6 +17632,50 @@ func (ec *executionContext) fieldContext_Mutation_issueUKeyCertificate(ctx conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createUKeyBindChallenge(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createUKeyBindChallenge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateUKeyBindChallenge(ctx, fc.Args["id"].(int), fc.Args["certificate"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *CertificateChallenge) graphql.Marshaler {
+			return ec.marshalNCertificateChallenge2ᚖsignetᚋgraphᚐCertificateChallenge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createUKeyBindChallenge(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertificateChallenge(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createUKeyBindChallenge_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_bindUKeyCertificate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17614,7 +17686,7 @@ func (ec *executionContext) _Mutation_bindUKeyCertificate(ctx context.Context, f
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().BindUKeyCertificate(ctx, fc.Args["id"].(int), fc.Args["certificate"].(string))
+			return ec.Resolvers.Mutation().BindUKeyCertificate(ctx, fc.Args["input"].(BindUKeyCertificateInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Certificate) graphql.Marshaler {
@@ -27031,6 +27103,69 @@ func (ec *executionContext) unmarshalInputBatchSignInput(ctx context.Context, ob
 func UnmarshalBatchSignInput(ctx context.Context, raw any) (BatchSignInput, error) {
 	var out BatchSignInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "BatchSignInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputBindUKeyCertificateInput(ctx context.Context, obj any) (BindUKeyCertificateInput, error) {
+	var it BindUKeyCertificateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "certificate", "nonce", "signature"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "certificate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("certificate"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Certificate = data
+		case "nonce":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nonce"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Nonce = data
+		case "signature":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("signature"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Signature = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBindUKeyCertificateInput unmarshals raw into the BindUKeyCertificateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBindUKeyCertificateInput(ctx context.Context, raw any) (BindUKeyCertificateInput, error) {
+	var out BindUKeyCertificateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BindUKeyCertificateInput", raw, &out)
 	return out, err
 }
 
@@ -47006,6 +47141,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createUKeyBindChallenge":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createUKeyBindChallenge(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "bindUKeyCertificate":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_bindUKeyCertificate(ctx, field)
@@ -49762,6 +49904,11 @@ func (ec *executionContext) marshalNBatchSignResult2ᚖsignetᚋgraphᚐBatchSig
 		return graphql.Null
 	}
 	return ec._BatchSignResult(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNBindUKeyCertificateInput2signetᚋgraphᚐBindUKeyCertificateInput(ctx context.Context, v any) (BindUKeyCertificateInput, error) {
+	res, err := ec.unmarshalInputBindUKeyCertificateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {

@@ -88,6 +88,20 @@ type BatchSignResult struct {
 	Code *string `json:"code,omitempty"`
 }
 
+// Binding an enterprise's UKey with proof of possession: the certificate
+// read from the UKey and the helper's signature, with that certificate's
+// key, over a challenge from createUKeyBindChallenge for the same record.
+type BindUKeyCertificateInput struct {
+	// 待绑定的 UKey 记录（consoleCertificates 中状态为待绑定的 UKey 证书）
+	ID int `json:"id"`
+	// UKey 中的证书（base64 的 DER，或 PEM）
+	Certificate string `json:"certificate"`
+	// createUKeyBindChallenge 返回的 nonce
+	Nonce string `json:"nonce"`
+	// 签名值（ECDSA 为 DER，RSA 为 PKCS#1 v1.5；base64）
+	Signature string `json:"signature"`
+}
+
 // An image captcha: show imageDataURL, send key and the typed answer with the login.
 type CaptchaChallenge struct {
 	Key          string    `json:"key"`

@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"encoding/base64"
 	"signet/accounts"
 	"signet/ent"
 	"signet/ukey"
@@ -17,11 +16,7 @@ import (
 
 // CreateUKeyChallenge is the resolver for the createUKeyChallenge field.
 func (r *mutationResolver) CreateUKeyChallenge(ctx context.Context, purpose UKeyChallengePurpose) (*CertificateChallenge, error) {
-	ch, err := r.Accounts.CreateUKeyChallenge(ctx, ukey.Purpose(strings.ToLower(string(purpose))))
-	if err != nil {
-		return nil, err
-	}
-	return &CertificateChallenge{Nonce: ch.Nonce, Text: ch.Text(), Digest: base64.StdEncoding.EncodeToString(ch.Digest()), ExpiresAt: ch.ExpiresAt}, nil
+	return certificateChallenge(r.Accounts.CreateUKeyChallenge(ctx, ukey.Purpose(strings.ToLower(string(purpose)))))
 }
 
 // LoginByCertificate is the resolver for the loginByCertificate field.
