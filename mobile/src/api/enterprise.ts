@@ -4,6 +4,7 @@
 // written by hand to match the selections below.
 import { client, operation } from './client'
 import type { SentCode } from './operations'
+import type { CertificateChallenge } from './ukey'
 
 export type MembershipRole = 'admin' | 'member'
 export type SealKind = 'personal' | 'handwritten' | 'official' | 'contract' | 'legal_rep' | 'custom'
@@ -92,6 +93,18 @@ export interface ConsoleCertificate {
   notAfter: string | null
   revokedAt: string | null
   boundAt: string | null
+}
+
+/** bindUKeyCertificate's input: the record, the certificate and the proof of possession. */
+export interface BindUKeyCertificateInput {
+  /** The pending UKey custody record. */
+  id: string
+  /** DER, base64, as the helper lists it. */
+  certificate: string
+  /** From createUKeyBindChallenge. */
+  nonce: string
+  /** The helper's signature over the challenge with the certificate's key, base64. */
+  signature: string
 }
 
 export interface JoinRequest {
@@ -260,19 +273,35 @@ export const consoleApi = {
       .request(op<{ revokeCertificate: ConsoleCertificate }, { id: string }>('RevokeCertificate', `mutation RevokeCertificate($id: ID!) { revokeCertificate(id: $id) { ${CERT} } }`), { id })
       .then((d) => d.revokeCertificate),
   /**
-   * bindUKeyCertificate binds the certificate read from the enterprise's
-   * UKey (DER, base64, as the helper lists it) to a pending UKey custody
-   * record and its seals. The server checks it (platform CA, validity, the
-   * enterprise's name and credit code, not bound elsewhere, 一key一章).
+   * createUKeyBindChallenge checks that the certificate read from the
+   * enterprise's UKey (DER, base64, as the helper lists it) may be bound to
+   * the pending UKey custody record (platform CA, validity, the enterprise's
+   * name and credit code, not bound elsewhere, 一key一章) and returns the
+   * challenge the helper signs with its key (api/ukeybind.ts).
    */
-  bindUKeyCertificate: (id: string, certificate: string) =>
+  createUKeyBindChallenge: (id: string, certificate: string) =>
     client
       .request(
-        op<{ bindUKeyCertificate: ConsoleCertificate }, { id: string; certificate: string }>(
-          'BindUKeyCertificate',
-          `mutation BindUKeyCertificate($id: ID!, $certificate: String!) { bindUKeyCertificate(id: $id, certificate: $certificate) { ${CERT} } }`,
+        op<{ createUKeyBindChallenge: CertificateChallenge }, { id: string; certificate: string }>(
+          'CreateUKeyBindChallenge',
+          'mutation CreateUKeyBindChallenge($id: ID!, $certificate: String!) { createUKeyBindChallenge(id: $id, certificate: $certificate) { nonce text digest expiresAt } }',
         ),
         { id, certificate },
+      )
+      .then((d) => d.createUKeyBindChallenge),
+  /**
+   * bindUKeyCertificate binds the certificate to the record and its seals
+   * with the helper's signature over the challenge (proof that the UKey
+   * holds the key); the server checks the certificate again.
+   */
+  bindUKeyCertificate: (input: BindUKeyCertificateInput) =>
+    client
+      .request(
+        op<{ bindUKeyCertificate: ConsoleCertificate }, { input: BindUKeyCertificateInput }>(
+          'BindUKeyCertificate',
+          `mutation BindUKeyCertificate($input: BindUKeyCertificateInput!) { bindUKeyCertificate(input: $input) { ${CERT} } }`,
+        ),
+        { input },
       )
       .then((d) => d.bindUKeyCertificate),
   joinRequests: (status: JoinRequestStatus | null) =>
