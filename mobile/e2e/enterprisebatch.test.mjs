@@ -14,7 +14,9 @@
 // CA sandbox issued for its CSR (issueUKeyCertificate, test setup), beside
 // the administrator's personal UKey (ukey/ukeytest/ukeytoken): pairing with
 // the helper, the enterprise's certificate chosen first, the personal one
-// refused with the server's reason, then bound; 证书管理 shows it bound with
+// refused with the server's reason before any PIN, then bound with proof of
+// possession (the helper signs the server's challenge with the token's key,
+// confirmed and the PIN typed in its window); 证书管理 shows it bound with
 // its serial and validity, 印章管理 which seals are 已绑定 UKey / UKey 待绑定.
 // Then the batch dialog requires 使用 UKey 签署, says a seal whose UKey is not
 // bound yet cannot sign and that the token lacks the chosen seal's
@@ -569,16 +571,26 @@ describe('批量签署 for an enterprise under UKey custody', () => {
     await waitText(personalItem, '个人证书')
     assert.equal(await entItem.locator('.van-radio__icon--checked').count(), 1, 'the enterprise certificate is preselected')
     await shot(page, 'entbatch-06-ukey-bind')
-    // The personal certificate is not the enterprise's: the server refuses it.
+    // The personal certificate is not the enterprise's: the server refuses it
+    // when asked for the binding challenge, before the helper asks for a PIN.
     await personalItem.click()
     assert.equal(await personalItem.locator('.van-radio__icon--checked').count(), 1)
+    const confirmations = () => [...helper.out.matchAll(/签名确认/g)].length
+    const confirmsBefore = confirmations()
     await bind.getByTestId('ukey-bind-confirm').click()
     await waitText(bind.getByTestId('ukey-bind-error'), '证书主体与企业名称或统一社会信用代码不一致')
+    assert.equal(confirmations(), confirmsBefore, 'the refused certificate reached the helper')
     await shot(page, 'entbatch-06-ukey-bind-refused')
+    // The enterprise's: the helper signs the challenge with its key on the
+    // token (confirmed and the PIN typed in its window), then the binding.
     await entItem.click()
     await bind.getByTestId('ukey-bind-confirm').click()
     await bind.waitFor({ state: 'detached' })
-    assert.equal(operations.filter((o) => o === 'BindUKeyCertificate').length, 2, operations.join(' '))
+    assert.equal(operations.filter((o) => o === 'CreateUKeyBindChallenge').length, 2, operations.join(' '))
+    assert.equal(operations.filter((o) => o === 'BindUKeyCertificate').length, 1, operations.join(' '))
+    assert.ok(helper.out.includes(`操作：将此 UKey 作为企业 UKey 绑定到 ${base} 的企业印章`), helper.out)
+    assert.equal(confirmations(), confirmsBefore + 1, 'one confirmation for the binding')
+    assert.ok(!helper.out.includes(token.pin), 'the PIN was printed by the helper')
     await waitText(row.getByTestId('cert-status'), '有效')
     await waitText(row, '已绑定 UKey')
     const shownSerial = await waitText(row.getByTestId('cert-serial'), /序列号 [0-9a-f]+/)
