@@ -25,7 +25,7 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/schema"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+	"modernc.org/sqlite"
 
 	"signet/ent"
 	"signet/ent/migrate"
@@ -113,10 +113,7 @@ func Open(ctx context.Context, databaseURL, sqlitePath string, opts ...ent.Optio
 		if err := os.MkdirAll(filepath.Dir(sqlitePath), 0o700); err != nil {
 			return nil, fmt.Errorf("create data folder: %w", err)
 		}
-		db, err = sql.Open("sqlite", SQLiteDSN(sqlitePath))
-		if err != nil {
-			return nil, fmt.Errorf("open sqlite: %w", err)
-		}
+		db = sql.OpenDB(cachingConnector{d: cachingDriver{inner: &sqlite.Driver{}}, dsn: SQLiteDSN(sqlitePath)})
 		// One writer at a time is SQLite's model; a small pool keeps readers
 		// concurrent under WAL while writes queue on the busy timeout.
 		db.SetMaxOpenConns(4)

@@ -1,0 +1,185 @@
+package database
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"sync"
+)
+
+// SQLite compiles every statement it runs, and the embedded SQLite (a Go
+// translation of the C library) spends a good part of a request's CPU in its
+// parser: ent sends each statement as text, and database/sql prepares,
+// runs and finalizes it every time. The SQLite pool therefore keeps, per
+// connection, the compiled statements it has run (the same few hundred
+// texts come back all the time), and runs a text it has seen on its
+// compiled statement. PostgreSQL needs none of this: pgx caches prepared
+// statements per connection itself.
+
+// stmtCacheSize bounds the statements kept per connection; the oldest is
+// dropped beyond it.
+const stmtCacheSize = 256
+
+// cachingDriver opens connections that keep their compiled statements.
+type cachingDriver struct{ inner driver.Driver }
+
+func (d cachingDriver) Open(name string) (driver.Conn, error) {
+	c, err := d.inner.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return newCachingConn(c)
+}
+
+// cachingConnector opens dsn through cachingDriver.
+type cachingConnector struct {
+	d   cachingDriver
+	dsn string
+}
+
+func (k cachingConnector) Connect(context.Context) (driver.Conn, error) { return k.d.Open(k.dsn) }
+func (k cachingConnector) Driver() driver.Driver                         { return k.d }
+
+// sqliteConn is what database/sql uses of the SQLite driver's connection.
+type sqliteConn interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.QueryerContext
+	driver.ExecerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+}
+
+// cachingConn is a connection with its compiled statements by text. A
+// statement still reading rows is busy: the same text run meanwhile (a
+// query inside a loop over another's rows) is compiled once more, not
+// cached.
+type cachingConn struct {
+	sqliteConn
+	mu    sync.Mutex
+	stmts map[string]*cachedStmt
+	order []string // oldest first
+}
+
+type cachedStmt struct {
+	st   driver.Stmt
+	busy bool
+}
+
+func newCachingConn(c driver.Conn) (driver.Conn, error) {
+	sc, ok := c.(sqliteConn)
+	if !ok {
+		c.Close()
+		return nil, errors.New("database: the SQLite driver's connection lacks an interface the statement cache needs")
+	}
+	return &cachingConn{sqliteConn: sc, stmts: map[string]*cachedStmt{}}, nil
+}
+
+// take returns query's statement, compiled now if it is new, marked busy;
+// nil (and no error) when it is busy already.
+func (c *cachingConn) take(ctx context.Context, query string) (*cachedStmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cs := c.stmts[query]; cs != nil {
+		if cs.busy {
+			return nil, nil
+		}
+		cs.busy = true
+		return cs, nil
+	}
+	st, err := c.sqliteConn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.order) >= stmtCacheSize {
+		for i, q := range c.order {
+			if old := c.stmts[q]; !old.busy {
+				old.st.Close()
+				delete(c.stmts, q)
+				c.order = append(c.order[:i], c.order[i+1:]...)
+				break
+			}
+		}
+	}
+	cs := &cachedStmt{st: st, busy: true}
+	c.stmts[query] = cs
+	c.order = append(c.order, query)
+	return cs, nil
+}
+
+func (c *cachingConn) release(cs *cachedStmt) {
+	c.mu.Lock()
+	cs.busy = false
+	c.mu.Unlock()
+}
+
+func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	cs, err := c.take(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if cs == nil {
+		return c.sqliteConn.QueryContext(ctx, query, args)
+	}
+	rows, err := cs.st.(driver.StmtQueryContext).QueryContext(ctx, args)
+	if err != nil {
+		c.release(cs)
+		return nil, err
+	}
+	full, ok := rows.(sqliteRows)
+	if !ok {
+		rows.Close()
+		c.release(cs)
+		return nil, errors.New("database: the SQLite driver's rows lack an interface the statement cache forwards")
+	}
+	return &cachedRows{sqliteRows: full, release: func() { c.release(cs) }}, nil
+}
+
+func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	cs, err := c.take(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if cs == nil {
+		return c.sqliteConn.ExecContext(ctx, query, args)
+	}
+	defer c.release(cs)
+	return cs.st.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
+// Close finalizes the kept statements and closes the connection.
+func (c *cachingConn) Close() error {
+	c.mu.Lock()
+	for _, cs := range c.stmts {
+		cs.st.Close()
+	}
+	c.stmts, c.order = nil, nil
+	c.mu.Unlock()
+	return c.sqliteConn.Close()
+}
+
+// sqliteRows is what database/sql uses of the SQLite driver's rows.
+type sqliteRows interface {
+	driver.Rows
+	driver.RowsColumnTypeDatabaseTypeName
+	driver.RowsColumnTypeLength
+	driver.RowsColumnTypeNullable
+	driver.RowsColumnTypePrecisionScale
+	driver.RowsColumnTypeScanType
+}
+
+// cachedRows frees its statement for the next run when closed (the driver
+// resets a compiled statement's rows instead of finalizing it).
+type cachedRows struct {
+	sqliteRows
+	once    sync.Once
+	release func()
+}
+
+func (r *cachedRows) Close() error {
+	err := r.sqliteRows.Close()
+	r.once.Do(r.release)
+	return err
+}
