@@ -489,12 +489,24 @@ func TestGoroutines(t *testing.T) {
 				buf := make([]byte, 1<<20)
 				t.Fatalf("%d goroutines after closing, %d before:\n%s", after, before, buf[:runtime.Stack(buf, true)])
 			}
-			exec.mu.Lock()
-			defer exec.mu.Unlock()
-			for i, s := range exec.streams {
-				if s.ctx.Err() == nil {
-					t.Errorf("operation %d still running after its connection closed", i)
+			// A pushed operation holds no goroutine, so the count above says
+			// nothing about it: wait (boundedly) for every operation's end.
+			running := func() []int {
+				exec.mu.Lock()
+				defer exec.mu.Unlock()
+				var out []int
+				for i, s := range exec.streams {
+					if s.ctx.Err() == nil {
+						out = append(out, i)
+					}
 				}
+				return out
+			}
+			for deadline := time.Now().Add(5 * time.Second); len(running()) > 0 && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
+			for _, i := range running() {
+				t.Errorf("operation %d still running after its connection closed", i)
 			}
 		})
 	}
