@@ -1,18 +1,21 @@
 // End to end: the accounts pages against the real server, in Chromium.
 // Needs ../bin/signet built with the client embedded (make build).
 import assert from 'node:assert/strict'
-import { after, afterEach, before, describe, it } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import {
   DEV_CAPTCHA_TEXT,
   gql,
   launchBrowser,
+  openPage,
   outboxCount,
   randomPhone,
   recordAssets,
+  registerAccount,
+  shootOpenPagesAfterEach,
   shot,
   startServer,
   waitForCode,
-  watchConsole,
+  waitText as waitForText,
 } from './harness.mjs'
 
 const PHONE_VIEWPORT = { width: 360, height: 640 }
@@ -30,45 +33,21 @@ let captchaHook = false
 
 const masked = (phone) => `${phone.slice(0, 3)}****${phone.slice(7)}`
 
-/** waitText waits until locator's text matches want (string: contains). */
-async function waitText(locator, want, timeout = 10_000) {
-  const deadline = Date.now() + timeout
-  let last = ''
-  for (;;) {
-    try {
-      last = (await locator.first().innerText({ timeout: 1_000 })).trim()
-      if (typeof want === 'string' ? last.includes(want) : want.test(last)) return last
-    } catch {
-      // not there yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${want} in ${locator}; last text: ${JSON.stringify(last)}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
+/** waitText waits for a text, 10 s unless told. */
+const waitText = (locator, want, timeout = 10_000) => waitForText(locator, want, timeout)
 
 /** fieldError is the Vant error line of the field whose input has name. */
 const fieldError = (scope, name) =>
   scope.locator('.van-field', { has: scope.page().locator(`input[name="${name}"]`) }).locator('.van-field__error-message')
 
-const openPages = new Set()
+// On a failure, keep a picture of every page still open.
+const trackPage = shootOpenPagesAfterEach()
 
 async function newPage(viewport) {
-  const context = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' })
-  const page = await context.newPage()
-  page.setDefaultTimeout(10_000)
-  openPages.add(page)
-  context.on('close', () => openPages.delete(page))
-  return { context, page, consoleErrors: watchConsole(page) }
+  const p = await openPage(browser, { viewport }, { timeout: 10_000 })
+  trackPage(p.page)
+  return p
 }
-
-// On a failure, keep a picture of every page still open.
-afterEach(async (t) => {
-  let i = 0
-  for (const page of openPages) {
-    await shot(page, `failure-${t.name.slice(0, 20).replace(/\W+/g, '_')}-${i++}`).catch(() => {})
-    await page.context().close().catch(() => {})
-  }
-})
 
 async function confirmDialog(page, button) {
   const dialog = page.locator('.van-dialog')
@@ -361,18 +340,8 @@ describe('PC 1440×900', () => {
     // An account made through the API, with two sessions.
     const phone = randomPhone()
     const send = 'mutation($p: SMSPurpose!, $phone: String) { sendSMSCode(input: {purpose: $p, phone: $phone}) { resendAfterSeconds } }'
+    const reg = await registerAccount(server.base, phone, PASSWORD)
     let n = await outboxCount(server.base, phone)
-    await gql(server.base, send, { p: 'REGISTER', phone })
-    const regCode = await waitForCode(server.base, phone, n)
-    const { agreements } = await gql(server.base, '{ agreements { document version } }')
-    const version = (doc) => agreements.find((x) => x.document === doc).version
-    const reg = await gql(server.base, 'mutation($in: RegisterInput!) { register(input: $in) { token } }', {
-      in: {
-        phone, password: PASSWORD, passwordConfirm: PASSWORD, code: regCode,
-        serviceAgreementVersion: version('service_agreement'), privacyStatementVersion: version('privacy_statement'),
-      },
-    })
-    n = await outboxCount(server.base, phone)
     await gql(server.base, send, { p: 'LOGIN', phone })
     const loginCode = await waitForCode(server.base, phone, n)
     const login = await gql(server.base, 'mutation($in: LoginBySMSInput!) { loginBySMS(input: $in) { token } }', {
@@ -396,7 +365,7 @@ describe('PC 1440×900', () => {
     await list.getByTestId('revoke').click()
     await confirmDialog(page, '下线')
     await waitText(list, '共 1 台设备')
-    await assert.rejects(gql(server.base, '{ me { id } }', {}, reg.register.token), (e) => e.extensions?.code === 'UNAUTHENTICATED')
+    await assert.rejects(gql(server.base, '{ me { id } }', {}, reg.token), (e) => e.extensions?.code === 'UNAUTHENTICATED')
 
     // 修改手机号: a code to the current phone, then the new phone and its code.
     await page.locator('nav.side').getByText('个人信息').click()

@@ -5,8 +5,8 @@
 // phone (360×640); and the 发起签约 wizard filling a party from the contacts.
 // Needs ../bin/signet built with the client embedded (make build).
 import assert from 'node:assert/strict'
-import { after, afterEach, before, describe, it } from 'node:test'
-import { gql, launchBrowser, outboxCount, randomPhone, shot, startServer, waitForCode, watchConsole } from './harness.mjs'
+import { after, before, describe, it } from 'node:test'
+import { gql, launchBrowser, openPage, randomPhone, registerAccount, shootOpenPagesAfterEach, shot, sleep, startServer, waitText as waitForText } from './harness.mjs'
 import { makePdf } from './pdf.mjs'
 
 const PHONE_VIEWPORT = { width: 360, height: 640 }
@@ -15,24 +15,10 @@ const PASSWORD = 'Signet#2026'
 
 let server
 let browser
-const openPages = new Set()
+const trackPage = shootOpenPagesAfterEach()
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-async function waitText(locator, want, timeout = 10_000) {
-  const deadline = Date.now() + timeout
-  let last = ''
-  for (;;) {
-    try {
-      last = (await locator.first().innerText({ timeout: 1_000 })).trim()
-      if (typeof want === 'string' ? last.includes(want) : want.test(last)) return last
-    } catch {
-      // not there yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${want} in ${locator}; last text: ${JSON.stringify(last)}`)
-    await sleep(100)
-  }
-}
+/** waitText waits for a text, 10 s unless told. */
+const waitText = (locator, want, timeout = 10_000) => waitForText(locator, want, timeout)
 
 /** waitCount waits until locator matches n elements. */
 async function waitCount(locator, n, timeout = 10_000) {
@@ -46,34 +32,14 @@ async function waitCount(locator, n, timeout = 10_000) {
 }
 
 async function newPage(viewport, token) {
-  const context = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' })
-  await context.addInitScript((t) => localStorage.setItem('signet.token', t), token)
-  const page = await context.newPage()
-  page.setDefaultTimeout(10_000)
-  openPages.add(page)
-  context.on('close', () => openPages.delete(page))
-  return { context, page, consoleErrors: watchConsole(page) }
+  const p = await openPage(browser, { viewport }, { token, timeout: 10_000 })
+  trackPage(p.page)
+  return p
 }
-
-afterEach(async (t) => {
-  let i = 0
-  for (const page of openPages) {
-    await shot(page, `failure-${t.name.slice(0, 20).replace(/\W+/g, '_')}-${i++}`).catch(() => {})
-    await page.context().close().catch(() => {})
-  }
-})
 
 /** register creates an account through the API (registration has its own test). */
 async function register(phone) {
-  const before = await outboxCount(server.base, phone)
-  await gql(server.base, 'mutation($p: String) { sendSMSCode(input: { purpose: REGISTER, phone: $p }) { maskedPhone } }', { p: phone })
-  const code = await waitForCode(server.base, phone, before)
-  const { agreements } = await gql(server.base, '{ agreements { document version } }')
-  const v = (k) => agreements.find((a) => a.document === k).version
-  const d = await gql(server.base, 'mutation($in: RegisterInput!) { register(input: $in) { token } }', {
-    in: { phone, password: PASSWORD, passwordConfirm: PASSWORD, code, serviceAgreementVersion: v('service_agreement'), privacyStatementVersion: v('privacy_statement') },
-  })
-  return d.register.token
+  return (await registerAccount(server.base, phone, PASSWORD)).token
 }
 
 const CREATE = 'mutation($in: ContactInput!) { createContact(input: $in) { id } }'

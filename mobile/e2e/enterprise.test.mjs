@@ -7,8 +7,8 @@
 // Needs ../bin/signet built with the client embedded (make build).
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { deflateSync } from 'node:zlib'
-import { gql, launchBrowser, outboxCount, randomPhone, shot, startServer, waitForCode, watchConsole } from './harness.mjs'
+import { gql, launchBrowser, openPage, outboxCount, randomPhone, registerAccount, shot, startServer, waitForCode } from './harness.mjs'
+import { creditCode, documentPng } from './identity.mjs'
 import { makePdf } from './pdf.mjs'
 
 process.env.SIGNET_SANDBOX_CA_DELAY = '2s'
@@ -26,54 +26,7 @@ after(async () => {
 })
 
 async function register(phone) {
-  const base = server.base
-  const before = await outboxCount(base, phone)
-  await gql(base, 'mutation($p: String) { sendSMSCode(input: { purpose: REGISTER, phone: $p }) { maskedPhone } }', { p: phone })
-  const code = await waitForCode(base, phone, before)
-  const { agreements } = await gql(base, '{ agreements { document version } }')
-  const v = (k) => agreements.find((a) => a.document === k).version
-  const d = await gql(base, 'mutation($in: RegisterInput!) { register(input: $in) { token } }', {
-    in: { phone, password: PASSWORD, passwordConfirm: PASSWORD, code, serviceAgreementVersion: v('service_agreement'), privacyStatementVersion: v('privacy_statement') },
-  })
-  return { phone, token: d.register.token }
-}
-
-/** A credit code with a correct GB 32100 check character. */
-function creditCode(n) {
-  const cs = '0123456789ABCDEFGHJKLMNPQRTUWXY'
-  const w = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
-  const body = ('91310000' + String(n).padStart(9, '0')).slice(0, 17)
-  let s = 0
-  for (let i = 0; i < 17; i++) s += cs.indexOf(body[i]) * w[i]
-  return body + cs[(31 - (s % 31)) % 31]
-}
-
-/** A 400×400 PNG (documents need at least 300 pixels). */
-function png() {
-  const crc = (buf) => {
-    let c = ~0
-    for (const b of buf) {
-      c ^= b
-      for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1))
-    }
-    return ~c >>> 0
-  }
-  const chunk = (type, data) => {
-    const t = Buffer.concat([Buffer.from(type), data])
-    const len = Buffer.alloc(4)
-    len.writeUInt32BE(data.length)
-    const c = Buffer.alloc(4)
-    c.writeUInt32BE(crc(t))
-    return Buffer.concat([len, t, c])
-  }
-  const w = 400
-  const ihdr = Buffer.alloc(13)
-  ihdr.writeUInt32BE(w, 0)
-  ihdr.writeUInt32BE(w, 4)
-  ihdr.set([8, 2, 0, 0, 0], 8)
-  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(w * 3, 0xc8)])
-  const raw = Buffer.concat(Array.from({ length: w }, () => row))
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))])
+  return { phone, token: (await registerAccount(server.base, phone, PASSWORD)).token }
 }
 
 async function waitVerdict(page) {
@@ -85,14 +38,10 @@ describe('企业: certification, console, joining', () => {
   it('certifies an enterprise, manages it in the console and verifies a file', { timeout: 240_000 }, async () => {
     const base = server.base
     const reg = await register(randomPhone())
-    const docPng = { name: 'doc.png', mimeType: 'image/png', buffer: png() }
+    const docPng = { name: 'doc.png', mimeType: 'image/png', buffer: documentPng() }
     const unsignedPdf = { name: 'unsigned.pdf', mimeType: 'application/pdf', buffer: Buffer.from(makePdf(1)) }
     const credit = creditCode
-    const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' })
-    await ctx.addInitScript((t) => localStorage.setItem('signet.token', t), reg.token)
-    const page = await ctx.newPage()
-    page.setDefaultTimeout(15_000)
-    const errors = watchConsole(page)
+    const { context: ctx, page, consoleErrors: errors } = await openPage(browser, { viewport: { width: 1440, height: 900 } }, { token: reg.token })
     const legalPhone = randomPhone()
     await page.goto(`${base}/enterprises`)
     await page.getByTestId('enterprises').waitFor()

@@ -26,22 +26,20 @@
 // ukey), Go (ukeytoken) and the Debian packages softhsm2, opensc and openssl
 // (poppler-utils and libnss3-tools for pdfsig).
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { deflateSync } from 'node:zlib'
-import { gql, launchBrowser, mobileDir, outboxCount, outDir, randomPhone, shot, startServer, waitForCode, watchConsole } from './harness.mjs'
+import { freePort, gql, launchBrowser, openPage, outboxCount, randomPhone, registerAccount, shot, sleep, startServer, waitFor, waitForCode, waitText } from './harness.mjs'
+import { creditCode, documentPng, idNumber } from './identity.mjs'
 import { makePdf } from './pdf.mjs'
 import { pdfsigCheck } from './pdfsig.mjs'
+import { HELPER_BIN, personalUKey, startHelper } from './ukeysetup.mjs'
 
 process.env.SIGNET_SANDBOX_CA_DELAY = '1s'
 const PASSWORD = 'Passw0rd!x'
 const ENTERPRISE = `华东人力科技有限公司${Date.now() % 10000}`
-
-const HELPER = process.env.SIGNET_UKEY_BIN ?? resolve(mobileDir, '../bin/signet-ukey')
 
 let server
 let browser
@@ -59,81 +57,11 @@ after(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true })
 })
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 /** A certificate serial as bare lower-case hex without leading zeros (openssl, pdf reports and the API differ). */
 const hexSerial = (v) => String(v).toLowerCase().replace(/[^0-9a-f]/g, '').replace(/^0+/, '')
 
-async function waitText(locator, want, timeout = 15_000) {
-  const deadline = Date.now() + timeout
-  let last = ''
-  for (;;) {
-    try {
-      last = (await locator.first().innerText({ timeout: 1_000 })).trim()
-      if (typeof want === 'string' ? last.includes(want) : want.test(last)) return last
-    } catch {
-      // not there yet
-    }
-    if (Date.now() > deadline) throw new Error(`e2e: timed out waiting for ${want} (last: ${JSON.stringify(last)})`)
-    await sleep(100)
-  }
-}
-
 async function register(phone) {
-  const { base } = server
-  const n = await outboxCount(base, phone)
-  await gql(base, 'mutation($p: String) { sendSMSCode(input: { purpose: REGISTER, phone: $p }) { maskedPhone } }', { p: phone })
-  const code = await waitForCode(base, phone, n)
-  const { agreements } = await gql(base, '{ agreements { document version } }')
-  const v = (k) => agreements.find((a) => a.document === k).version
-  const d = await gql(base, 'mutation($in: RegisterInput!) { register(input: $in) { token user { id } } }', {
-    in: { phone, password: PASSWORD, passwordConfirm: PASSWORD, code, serviceAgreementVersion: v('service_agreement'), privacyStatementVersion: v('privacy_statement') },
-  })
-  return { phone, token: d.register.token, id: d.register.user.id }
-}
-
-function idNumber(seq) {
-  const body = '110101' + '19900101' + String(seq).padStart(3, '0')
-  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-  const sum = [...body].reduce((n, c, i) => n + Number(c) * w[i], 0)
-  return body + '10X98765432'[sum % 11]
-}
-
-/** A credit code with a correct GB 32100 check character. */
-function creditCode(n) {
-  const cs = '0123456789ABCDEFGHJKLMNPQRTUWXY'
-  const w = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
-  const body = ('91310000' + String(n).padStart(9, '0')).slice(0, 17)
-  let s = 0
-  for (let i = 0; i < 17; i++) s += cs.indexOf(body[i]) * w[i]
-  return body + cs[(31 - (s % 31)) % 31]
-}
-
-/** A 400×400 PNG (certification documents need at least 300 pixels). */
-function png() {
-  const crc = (buf) => {
-    let c = ~0
-    for (const b of buf) {
-      c ^= b
-      for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1))
-    }
-    return ~c >>> 0
-  }
-  const chunk = (type, data) => {
-    const t = Buffer.concat([Buffer.from(type), data])
-    const len = Buffer.alloc(4)
-    len.writeUInt32BE(data.length)
-    const c = Buffer.alloc(4)
-    c.writeUInt32BE(crc(t))
-    return Buffer.concat([len, t, c])
-  }
-  const w = 400
-  const ihdr = Buffer.alloc(13)
-  ihdr.writeUInt32BE(w, 0)
-  ihdr.writeUInt32BE(w, 4)
-  ihdr.set([8, 2, 0, 0, 0], 8)
-  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(w * 3, 0xc8)])
-  const raw = Buffer.concat(Array.from({ length: w }, () => row))
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))])
+  return { phone, ...(await registerAccount(server.base, phone, PASSWORD)) }
 }
 
 /**
@@ -146,19 +74,19 @@ async function certify(admin, name, custody = {}) {
   const { base } = server
   const q = (query, variables) => gql(base, query, variables, admin.token)
   const { startEnterpriseCertification: order } = await q('mutation($in: StartCertificationInput!) { startEnterpriseCertification(input: $in) { id } }', {
-    in: { name, creditCode: creditCode(Date.now() % 1e9), address: '上海市浦东新区世纪大道1号', legalRepName: '张三', legalRepIdNumber: idNumber(11), ...custody },
+    in: { name, creditCode: creditCode(Date.now() % 1e9), address: '上海市浦东新区世纪大道1号', legalRepName: '张三', legalRepIdNumber: idNumber(11, '110101'), ...custody },
   })
   const id = order.id
   const legalPhone = randomPhone()
   await q('mutation($id: ID!, $in: CertApplicationInput!) { saveCertApplication(orderId: $id, input: $in) { step } }', {
-    id, in: { method: 'legal_rep_phone', applicantName: '李经办', applicantIdNumber: idNumber(12), applicantPhone: admin.phone, legalRepPhone: legalPhone, agreementAccepted: true },
+    id, in: { method: 'legal_rep_phone', applicantName: '李经办', applicantIdNumber: idNumber(12, '110101'), applicantPhone: admin.phone, legalRepPhone: legalPhone, agreementAccepted: true },
   })
   const n = await outboxCount(base, legalPhone)
   await q('mutation($id: ID!) { confirmCertOrder(orderId: $id) { step } }', { id })
   await q('mutation($id: ID!, $c: String!) { verifyCertAuthorization(orderId: $id, code: $c) { step } }', { id, c: await waitForCode(base, legalPhone, n) })
   for (const kind of ['authorization_letter', 'business_license', 'applicant_id_front', 'applicant_id_back']) {
     const form = new FormData()
-    form.append('file', new Blob([png()], { type: 'image/png' }), `${kind}.png`)
+    form.append('file', new Blob([documentPng()], { type: 'image/png' }), `${kind}.png`)
     const r = await fetch(`${base}/files/enterprise-orders/${id}/documents/${kind}`, { method: 'POST', headers: { Authorization: `Bearer ${admin.token}` }, body: form })
     assert.equal(r.status, 201, await r.text())
   }
@@ -245,14 +173,8 @@ async function verifySigned(user, docID, want, enterpriseName = ENTERPRISE, seri
 
 /** pcPage opens a 1440×900 page signed in as user (with the UKey helper's address when given). */
 async function pcPage(user, helperUrl = null) {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' })
-  await context.addInitScript(({ t, url }) => {
-    localStorage.setItem('signet.token', t)
-    if (url) localStorage.setItem('signet.ukey.helperUrl', url)
-  }, { t: user.token, url: helperUrl })
-  const page = await context.newPage()
-  page.setDefaultTimeout(15_000)
-  return { context, page, errors: watchConsole(page) }
+  const { context, page, consoleErrors } = await openPage(browser, { viewport: { width: 1440, height: 900 } }, { token: user.token, helperUrl })
+  return { context, page, errors: consoleErrors }
 }
 
 /** openBatch selects every 待办 (expecting `count`) and opens the 批量签署 dialog. */
@@ -389,57 +311,6 @@ describe('批量签署 for an enterprise: refusals', () => {
 
 // UKey custody
 
-const sleepMs = (ms) => new Promise((r) => setTimeout(r, ms))
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const srv = createServer()
-    srv.unref()
-    srv.on('error', rej)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => res(port))
-    })
-  })
-}
-
-/** spawnHelper starts bin/signet-ukey for the token; its output goes to test-output/e2e/entbatch-helper.log and to `out`. */
-function spawnHelper(args, env) {
-  const log = createWriteStream(join(outDir, 'entbatch-helper.log'))
-  const proc = spawn(HELPER, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
-  const state = { out: '', exited: null }
-  for (const s of [proc.stdout, proc.stderr]) {
-    s.on('data', (b) => {
-      state.out += b.toString()
-      log.write(b)
-    })
-  }
-  const killOnExit = () => proc.kill('SIGKILL')
-  process.once('exit', killOnExit)
-  proc.on('exit', (code, signal) => {
-    state.exited = { code, signal }
-    process.removeListener('exit', killOnExit)
-  })
-  state.stop = async () => {
-    if (state.exited === null) {
-      proc.kill('SIGTERM')
-      for (let i = 0; i < 50 && state.exited === null; i++) await sleepMs(100)
-      if (state.exited === null) proc.kill('SIGKILL')
-    }
-  }
-  return state
-}
-
-async function until(what, cond, timeout = 15_000) {
-  const deadline = Date.now() + timeout
-  for (;;) {
-    const v = await cond()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`e2e: timed out waiting for ${what}`)
-    await sleepMs(100)
-  }
-}
-
 /**
  * makeToken makes the stand-in UKey: a SoftHSM token holding a P-256 key
  * (made by openssl and imported, so that openssl can write the CSR the CA
@@ -483,24 +354,11 @@ function makeToken(dir) {
   }
 }
 
-/**
- * personalUKey makes the administrator's personal UKey in dir (before the
- * enterprise's, same SoftHSM configuration): keys by pkcs11-tool and a
- * personal certificate from this server's CA (ukey/ukeytest/ukeytoken).
- */
-function personalUKey(dir, name, id) {
-  if (!server.data) throw new Error('e2e: the UKey custody case needs the server’s data folder (not with SIGNET_E2E_BASE)')
-  const out = execFileSync('go', ['run', './ukey/ukeytest/ukeytoken', '--dir', dir, '--data', server.data, '--base-url', server.base, '--name', name, '--id-number', id],
-    { cwd: resolve(mobileDir, '..'), encoding: 'utf8' })
-  return JSON.parse(out)
-}
-
-
 /** pairInDialog pairs the helper panel in dialog (UKeyHelperPanel): the code appears in the helper's output. */
 async function pairInDialog(dialog) {
   const seen = [...helper.out.matchAll(/配对码：/g)].length
   await dialog.getByTestId('ukey-pair').click()
-  const m = await until('pairing code', () => {
+  const m = await waitFor('pairing code', () => {
     const all = [...helper.out.matchAll(/配对码：(\d{3}) (\d{3})/g)]
     return all.length > seen ? all[all.length - 1] : null
   })
@@ -511,7 +369,7 @@ async function pairInDialog(dialog) {
 
 describe('批量签署 for an enterprise under UKey custody', () => {
   it('the administrator binds the UKey in 证书管理; the batch needs the chosen seal’s UKey on the token and signs through the helper', { timeout: 300_000 }, async () => {
-    if (!existsSync(HELPER)) throw new Error(`e2e: ${HELPER} is missing: run \`make ukey\` first.`)
+    if (!existsSync(HELPER_BIN)) throw new Error(`e2e: ${HELPER_BIN} is missing: run \`make ukey\` first.`)
     const { initiator } = await enterprise()
     const { base } = server
     const name = `华东人力UKey科技有限公司${Date.now() % 10000}`
@@ -532,16 +390,14 @@ describe('批量签署 for an enterprise under UKey custody', () => {
     // certificate for the token's CSR and it is written on the token (what
     // the CA does before mailing it; the page does not make keys).
     const ukeyDir = join(tmp, 'ukey')
-    const personal = personalUKey(ukeyDir, admin.name, idNumber(21))
+    const personal = personalUKey(server, ukeyDir, admin.name, idNumber(21, '110101'))
     const token = makeToken(ukeyDir)
     const { issueUKeyCertificate: pem } = await q('mutation($id: ID!, $csr: String!) { issueUKeyCertificate(id: $id, csr: $csr) }', { id: contract.certificateID, csr: token.csr })
     const serial = token.writeCertificate(pem)
 
     const helperPort = await freePort()
     const helperUrl = `ws://127.0.0.1:${helperPort}/v1/ws`
-    helper = spawnHelper(['--addr', `127.0.0.1:${helperPort}`, '--origin', base, '--module', token.module, '--pairings', '', '--yes', '--pin-file', token.pinFile],
-      { SOFTHSM2_CONF: token.conf })
-    await until('helper start', () => helper.out.includes('已启动'))
+    helper = await startHelper('entbatch-helper', { port: helperPort, origin: base, module: token.module, conf: token.conf, pinFile: token.pinFile })
 
     const { context, page, errors } = await pcPage(admin, helperUrl)
     const operations = []
@@ -562,7 +418,7 @@ describe('批量签署 for an enterprise under UKey custody', () => {
     await pairInDialog(bind)
     // Both tokens' certificates, the enterprise's first and chosen.
     const items = bind.getByTestId('ukey-token-cert')
-    await until('the token certificates', async () => (await items.count()) === 2)
+    await waitFor('the token certificates', async () => (await items.count()) === 2)
     const entItem = bind.locator('[data-testid=ukey-token-cert][data-fit=enterprise]')
     const personalItem = bind.locator('[data-testid=ukey-token-cert][data-fit=personal]')
     assert.equal(await items.first().getAttribute('data-fit'), 'enterprise')
@@ -604,7 +460,7 @@ describe('批量签署 for an enterprise under UKey custody', () => {
 
     // The 公章's UKey: the certificate on the token is bound already, so none is chosen.
     await page.locator(`[data-testid=cert][data-cert-id="${official.certificateID}"]`).getByTestId('cert-bind-ukey').click()
-    await until('the token certificates', async () => (await items.count()) === 2)
+    await waitFor('the token certificates', async () => (await items.count()) === 2)
     await waitText(entItem, '已绑定')
     assert.match(await entItem.locator('.van-radio').evaluate((el) => el.className), /van-radio--disabled|disabled/)
     assert.equal(await bind.locator('.van-radio__icon--checked').count(), 0)
@@ -645,7 +501,7 @@ describe('批量签署 for an enterprise under UKey custody', () => {
     assert.equal(hexSerial(token.writeCertificate(pem)), hexSerial(serial))
     await dialog.getByRole('button', { name: '重新读取 UKey' }).click()
     await dialog.getByTestId('ukey-ready').waitFor()
-    await until('the certificate on the token', async () => (await dialog.getByTestId('ukey-problem').count()) === 0)
+    await waitFor('the certificate on the token', async () => (await dialog.getByTestId('ukey-problem').count()) === 0)
 
     const n = await outboxCount(base, admin.phone)
     await dialog.getByTestId('send-code').click()

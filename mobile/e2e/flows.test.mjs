@@ -6,8 +6,9 @@
 // trail page sees the progress change without reloading. Also measures the
 // signing route's JavaScript (pdf.js and its worker must load lazily).
 import assert from 'node:assert/strict'
-import { after, afterEach, before, describe, it } from 'node:test'
-import { gql, launchBrowser, outboxCount, randomPhone, recordAssets, shot, startServer, waitForCode, watchConsole } from './harness.mjs'
+import { after, before, describe, it } from 'node:test'
+import { gql, launchBrowser, openPage, outboxCount, randomPhone, recordAssets, registerAccount, shootOpenPagesAfterEach, signLink, shot, startServer, waitForCode, waitText as waitForText } from './harness.mjs'
+import { idNumber } from './identity.mjs'
 import { makePdf } from './pdf.mjs'
 import { pdfsigCheck } from './pdfsig.mjs'
 import { appendContentUpdate, tamperContent } from './tamper.mjs'
@@ -20,77 +21,26 @@ const PASSWORD = 'Signet#2026'
 
 let server
 let browser
-const openPages = new Set()
+const trackPage = shootOpenPagesAfterEach()
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const kb = (n) => (n / 1024).toFixed(1)
 
-async function waitText(locator, want, timeout = 10_000) {
-  const deadline = Date.now() + timeout
-  let last = ''
-  for (;;) {
-    try {
-      last = (await locator.first().innerText({ timeout: 1_000 })).trim()
-      if (typeof want === 'string' ? last.includes(want) : want.test(last)) return last
-    } catch {
-      // not there yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${want} in ${locator}; last text: ${JSON.stringify(last)}`)
-    await sleep(100)
-  }
-}
+/** waitText waits for a text, 10 s unless told. */
+const waitText = (locator, want, timeout = 10_000) => waitForText(locator, want, timeout)
 
 async function newPage(viewport, token = null) {
-  const context = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' })
-  if (token) await context.addInitScript((t) => localStorage.setItem('signet.token', t), token)
-  const page = await context.newPage()
-  page.setDefaultTimeout(15_000)
-  openPages.add(page)
-  context.on('close', () => openPages.delete(page))
-  return { context, page, consoleErrors: watchConsole(page) }
+  const p = await openPage(browser, { viewport }, { token })
+  trackPage(p.page)
+  return p
 }
-
-afterEach(async (t) => {
-  let i = 0
-  for (const page of openPages) {
-    await shot(page, `failure-${t.name.slice(0, 20).replace(/\W+/g, '_')}-${i++}`).catch(() => {})
-    await page.context().close().catch(() => {})
-  }
-})
 
 /** register creates an account through the API (registration has its own test). */
 async function register(phone) {
-  const before = await outboxCount(server.base, phone)
-  await gql(server.base, 'mutation($p: String) { sendSMSCode(input: { purpose: REGISTER, phone: $p }) { maskedPhone } }', { p: phone })
-  const code = await waitForCode(server.base, phone, before)
-  const { agreements } = await gql(server.base, '{ agreements { document version } }')
-  const v = (k) => agreements.find((a) => a.document === k).version
-  const d = await gql(server.base, 'mutation($in: RegisterInput!) { register(input: $in) { token } }', {
-    in: { phone, password: PASSWORD, passwordConfirm: PASSWORD, code, serviceAgreementVersion: v('service_agreement'), privacyStatementVersion: v('privacy_statement') },
-  })
-  return d.register.token
-}
-
-/** signLink waits for the signing-link SMS to phone and returns its path (/s/…). */
-async function signLink(phone) {
-  const deadline = Date.now() + 15_000
-  for (;;) {
-    const r = await fetch(`${server.base}/dev/outbox?phone=${phone}`)
-    const m = ((await r.json()).messages ?? []).find((x) => x.template === 'sign_link')
-    if (m) return new URL(m.params.link).pathname
-    if (Date.now() > deadline) throw new Error(`no signing link SMS to ${phone}`)
-    await sleep(200)
-  }
+  return (await registerAccount(server.base, phone, PASSWORD)).token
 }
 
 /** A test ID number (GB 11643 check character) for the identity sandbox. */
-function idNumber(seq) {
-  const first = `11010519900101${String(seq).padStart(3, '0')}`
-  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-  const sum = [...first].reduce((s, c, i) => s + Number(c) * w[i], 0)
-  return first + '10X98765432'[sum % 11]
-}
-
 /**
  * signOnPhone opens an SMS link at 360×640 and signs: phone code, real-name
  * verification, then 一键盖章 (preset) or a tap on page 1 (place).
@@ -295,7 +245,7 @@ describe('contract: PC initiates, phones sign through the SMS link, the trail up
     await shot(w, 'pc-flow-05-trail-before')
 
     // 王小明 signs on his phone with 一键盖章.
-    await signOnPhone(t, { path: await signLink(bobPhone), phone: bobPhone, name: '王小明', seq: 11, mode: 'preset', shots: 'phone-sign-bob' })
+    await signOnPhone(t, { path: await signLink(server.base, bobPhone), phone: bobPhone, name: '王小明', seq: 11, mode: 'preset', shots: 'phone-sign-bob' })
     await refresh()
     await waitText(bobRow.getByTestId('party-status'), '已签署')
     await waitText(w.locator('[data-testid=party][data-name="李四"]').getByTestId('party-status'), '签署中')
@@ -307,7 +257,7 @@ describe('contract: PC initiates, phones sign through the SMS link, the trail up
     await shot(w, 'pc-flow-06-trail-after-bob')
 
     // 李四 places his seal himself; the flow completes, still live.
-    await signOnPhone(t, { path: await signLink(carolPhone), phone: carolPhone, name: '李四', seq: 12, mode: 'place', shots: 'phone-sign-carol' })
+    await signOnPhone(t, { path: await signLink(server.base, carolPhone), phone: carolPhone, name: '李四', seq: 12, mode: 'place', shots: 'phone-sign-carol' })
     await refresh()
     await waitText(w.getByTestId('trail-status'), '已完成', 30_000)
     if (live) assert.equal(await w.evaluate(() => window.__noReload), true, 'the trail page was not reloaded')
@@ -464,7 +414,7 @@ describe('签署口令 and 拒签 on the phone', () => {
 
     const p = await newPage(PHONE_VIEWPORT)
     const { page } = p
-    await page.goto(`${server.base}${await signLink(erinPhone)}`)
+    await page.goto(`${server.base}${await signLink(server.base, erinPhone)}`)
     await waitText(page.getByTestId('link-flow-name'), '借款合同')
     const before = await outboxCount(server.base, erinPhone)
     await page.getByTestId('send-code').click()

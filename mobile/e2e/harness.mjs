@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
+import { afterEach } from 'node:test'
 import { chromium } from 'playwright-core'
 
 export const mobileDir = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -28,7 +29,8 @@ const CHROMIUM_ARGS = [
   '--disable-quic',
 ]
 
-function freePort() {
+/** freePort asks the system for a free 127.0.0.1 port. */
+export function freePort() {
   return new Promise((res, rej) => {
     const srv = createServer()
     srv.unref()
@@ -40,7 +42,7 @@ function freePort() {
   })
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 /**
  * startServer runs `signet serve` and resolves once /readyz answers, with
@@ -169,6 +171,18 @@ export function randomPhone() {
   return `139${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`
 }
 
+/** signLink waits for the signing-link SMS to phone and returns its path (/s/…). */
+export async function signLink(base, phone) {
+  const deadline = Date.now() + 15_000
+  for (;;) {
+    const r = await fetch(`${base}/dev/outbox?phone=${phone}`)
+    const m = ((await r.json()).messages ?? []).find((x) => x.template === 'sign_link')
+    if (m) return new URL(m.params.link).pathname
+    if (Date.now() > deadline) throw new Error(`no signing link SMS to ${phone}`)
+    await sleep(200)
+  }
+}
+
 /**
  * watchConsole records console errors and uncaught page errors; call the
  * returned function to get them.
@@ -215,5 +229,86 @@ export function recordAssets(page, name) {
     const report = { js: total('js'), css: total('css'), files }
     writeFileSync(join(outDir, `${name}-assets.json`), JSON.stringify(report, null, 2))
     return report
+  }
+}
+
+/**
+ * registerAccount creates an account through the API (registration has its
+ * own test): the REGISTER code from the outbox, the current agreements.
+ */
+export async function registerAccount(base, phone, password) {
+  const before = await outboxCount(base, phone)
+  await gql(base, 'mutation($p: String) { sendSMSCode(input: { purpose: REGISTER, phone: $p }) { maskedPhone } }', { p: phone })
+  const code = await waitForCode(base, phone, before)
+  const { agreements } = await gql(base, '{ agreements { document version } }')
+  const v = (k) => agreements.find((a) => a.document === k).version
+  const d = await gql(base, 'mutation($in: RegisterInput!) { register(input: $in) { token user { id } } }', {
+    in: { phone, password, passwordConfirm: password, code, serviceAgreementVersion: v('service_agreement'), privacyStatementVersion: v('privacy_statement') },
+  })
+  return { token: d.register.token, id: d.register.user.id }
+}
+
+/**
+ * openPage opens a page in a new browser context (zh-CN, Asia/Shanghai, plus
+ * `options`: viewport, touch…), signed in with `token` and pointed at the
+ * UKey helper's `helperUrl` when given; `timeout` is the page's default.
+ */
+export async function openPage(browser, options, { token = null, helperUrl = null, timeout = 15_000 } = {}) {
+  const context = await browser.newContext({ ...options, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' })
+  if (token || helperUrl) {
+    await context.addInitScript(({ t, url }) => {
+      if (t) localStorage.setItem('signet.token', t)
+      if (url) localStorage.setItem('signet.ukey.helperUrl', url)
+    }, { t: token, url: helperUrl })
+  }
+  const page = await context.newPage()
+  page.setDefaultTimeout(timeout)
+  return { context, page, consoleErrors: watchConsole(page) }
+}
+
+/**
+ * shootOpenPagesAfterEach keeps, after each test, a picture of every page
+ * still open (failure-<test>-<n>.png) and closes its context. It returns the
+ * function that adds a page to those watched; a closed context leaves.
+ */
+export function shootOpenPagesAfterEach() {
+  const openPages = new Set()
+  afterEach(async (t) => {
+    let i = 0
+    for (const page of openPages) {
+      await shot(page, `failure-${t.name.slice(0, 20).replace(/\W+/g, '_')}-${i++}`).catch(() => {})
+      await page.context().close().catch(() => {})
+    }
+  })
+  return (page) => {
+    openPages.add(page)
+    page.context().on('close', () => openPages.delete(page))
+  }
+}
+
+/** waitText waits until locator's text matches want (string: contains) and returns the text. */
+export async function waitText(locator, want, timeout = 15_000) {
+  const deadline = Date.now() + timeout
+  let last = ''
+  for (;;) {
+    try {
+      last = (await locator.first().innerText({ timeout: 1_000 })).trim()
+      if (typeof want === 'string' ? last.includes(want) : want.test(last)) return last
+    } catch {
+      // not there yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${want} in ${locator}; last text: ${JSON.stringify(last)}`)
+    await sleep(100)
+  }
+}
+
+/** waitFor waits until cond() returns something truthy and returns it. */
+export async function waitFor(what, cond, timeout = 15_000) {
+  const deadline = Date.now() + timeout
+  for (;;) {
+    const v = await cond()
+    if (v) return v
+    if (Date.now() > deadline) throw new Error(`e2e: timed out waiting for ${what}`)
+    await sleep(100)
   }
 }

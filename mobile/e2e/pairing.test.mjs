@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { gql, launchBrowser, outboxCount, randomPhone, shot, startServer, waitForCode, watchConsole } from './harness.mjs'
+import { gql, launchBrowser, openPage, randomPhone, registerAccount, shot, startServer } from './harness.mjs'
+import { idNumber } from './identity.mjs'
 
 const PHONE_VIEWPORT = { width: 360, height: 640 }
 const PC_VIEWPORT = { width: 1440, height: 900 }
@@ -29,30 +30,11 @@ after(async () => {
 })
 
 async function register(phone) {
-  const before = await outboxCount(server.base, phone)
-  await gql(server.base, 'mutation($p: String) { sendSMSCode(input: { purpose: REGISTER, phone: $p }) { maskedPhone } }', { p: phone })
-  const code = await waitForCode(server.base, phone, before)
-  const { agreements } = await gql(server.base, '{ agreements { document version } }')
-  const v = (k) => agreements.find((a) => a.document === k).version
-  const d = await gql(server.base, 'mutation($in: RegisterInput!) { register(input: $in) { token } }', {
-    in: { phone, password: PASSWORD, passwordConfirm: PASSWORD, code, serviceAgreementVersion: v('service_agreement'), privacyStatementVersion: v('privacy_statement') },
-  })
-  return d.register.token
-}
-
-function idNumber(seq) {
-  const first = `11010519900101${String(seq).padStart(3, '0')}`
-  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-  const sum = [...first].reduce((s, c, i) => s + Number(c) * w[i], 0)
-  return first + '10X98765432'[sum % 11]
+  return (await registerAccount(server.base, phone, PASSWORD)).token
 }
 
 async function newPage(viewport, token = null) {
-  const context = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', hasTouch: viewport.width < 500 })
-  if (token) await context.addInitScript((t) => localStorage.setItem('signet.token', t), token)
-  const page = await context.newPage()
-  page.setDefaultTimeout(10_000)
-  return { context, page, consoleErrors: watchConsole(page) }
+  return openPage(browser, { viewport, hasTouch: viewport.width < 500 }, { token, timeout: 10_000 })
 }
 
 /** decodeQR reads a QR PNG with zbarimg (Debian zbar-tools); null when not installed. */

@@ -16,8 +16,9 @@
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, afterEach, before, describe, it } from 'node:test'
-import { gql, launchBrowser, outboxCount, outDir, randomPhone, shot, startServer, waitForCode, watchConsole } from './harness.mjs'
+import { after, before, describe, it } from 'node:test'
+import { gql, launchBrowser, openPage, outboxCount, outDir, randomPhone, registerAccount, shootOpenPagesAfterEach, signLink, startServer, waitForCode, waitText } from './harness.mjs'
+import { idNumber } from './identity.mjs'
 import { makePdf } from './pdf.mjs'
 
 const PHONE = { viewport: { width: 360, height: 640 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
@@ -48,7 +49,7 @@ const DESKTOP = { viewport: { width: 1440, height: 900 } }
 
 let server
 let browser
-const openPages = new Set()
+const trackPage = shootOpenPagesAfterEach()
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const median = (xs) => {
@@ -57,71 +58,17 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
-async function waitText(locator, want, timeout = 15_000) {
-  const deadline = Date.now() + timeout
-  let last = ''
-  for (;;) {
-    try {
-      last = (await locator.first().innerText({ timeout: 1_000 })).trim()
-      if (typeof want === 'string' ? last.includes(want) : want.test(last)) return last
-    } catch {
-      // not there yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${want} in ${locator}; last text: ${JSON.stringify(last)}`)
-    await sleep(100)
-  }
-}
-
 /** viewShot keeps what the phone's screen shows (a zoomed page scrolls sideways inside it). */
 const viewShot = (page, name) => page.screenshot({ path: join(outDir, `${name}.png`) })
 
 async function newPage(device = PHONE) {
-  const context = await browser.newContext({ ...device, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' })
-  const page = await context.newPage()
-  page.setDefaultTimeout(15_000)
-  openPages.add(page)
-  context.on('close', () => openPages.delete(page))
-  return { context, page, consoleErrors: watchConsole(page) }
+  const p = await openPage(browser, device)
+  trackPage(p.page)
+  return p
 }
-
-afterEach(async (t) => {
-  let i = 0
-  for (const page of openPages) {
-    await shot(page, `failure-${t.name.slice(0, 20).replace(/\W+/g, '_')}-${i++}`).catch(() => {})
-    await page.context().close().catch(() => {})
-  }
-})
 
 async function register(phone) {
-  const before = await outboxCount(server.base, phone)
-  await gql(server.base, 'mutation($p: String) { sendSMSCode(input: { purpose: REGISTER, phone: $p }) { maskedPhone } }', { p: phone })
-  const code = await waitForCode(server.base, phone, before)
-  const { agreements } = await gql(server.base, '{ agreements { document version } }')
-  const v = (k) => agreements.find((a) => a.document === k).version
-  const d = await gql(server.base, 'mutation($in: RegisterInput!) { register(input: $in) { token } }', {
-    in: { phone, password: PASSWORD, passwordConfirm: PASSWORD, code, serviceAgreementVersion: v('service_agreement'), privacyStatementVersion: v('privacy_statement') },
-  })
-  return d.register.token
-}
-
-/** A test ID number (GB 11643 check character) for the identity sandbox. */
-function idNumber(seq) {
-  const first = `11010519900101${String(seq).padStart(3, '0')}`
-  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-  const sum = [...first].reduce((s, c, i) => s + Number(c) * w[i], 0)
-  return first + '10X98765432'[sum % 11]
-}
-
-/** signLink waits for the signing-link SMS to phone and returns its path (/s/…). */
-async function signLink(phone) {
-  const deadline = Date.now() + 15_000
-  for (;;) {
-    const r = await fetch(`${server.base}/dev/outbox?phone=${phone}`)
-    const m = ((await r.json()).messages ?? []).find((x) => x.template === 'sign_link')
-    if (m) return new URL(m.params.link).pathname
-    if (Date.now() > deadline) throw new Error(`no signing link SMS to ${phone}`)
-    await sleep(200)
-  }
+  return (await registerAccount(server.base, phone, PASSWORD)).token
 }
 
 /** The signer's link: alice sends a two-page contract with one position to a verified bob. */
@@ -156,7 +103,7 @@ before(async () => {
     },
   }, alice)
   await gql(server.base, 'mutation($id: ID!) { sendFlow(id: $id) { id } }', { id: createFlow.id }, alice)
-  link = await signLink(bobPhone)
+  link = await signLink(server.base, bobPhone)
 })
 
 after(async () => {

@@ -4,92 +4,18 @@
 // Needs ../bin/signet (make build), ../bin/signet-ukey (make ukey), Go, and the
 // Debian packages softhsm2, opensc and chromium (make test installs them).
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { gql, launchBrowser, mobileDir, outboxCount, outDir, randomPhone, shot, waitForCode, watchConsole } from './harness.mjs'
+import { freePort, gql, launchBrowser, randomPhone, registerAccount, shot, waitFor, waitText, watchConsole } from './harness.mjs'
+import { idNumber } from './identity.mjs'
+import { personalUKey, requireUKeyBinaries, startHelper, startSignet } from './ukeysetup.mjs'
 
-const repo = resolve(mobileDir, '..')
-const SIGNET = process.env.SIGNET_BIN ?? join(repo, 'bin/signet')
-const HELPER = process.env.SIGNET_UKEY_BIN ?? join(repo, 'bin/signet-ukey')
 const PASSWORD = 'Signet#2026'
 const NAME = '王小明'
 // A valid resident ID number (GB 11643 check digit), the sandbox accepts it.
-const ID_NUMBER = idNumber('110101', '19880808', '321')
-
-function idNumber(region, birth, seq) {
-  const body = region + birth + seq
-  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-  const sum = [...body].reduce((n, c, i) => n + Number(c) * w[i], 0)
-  return body + '10X98765432'[sum % 11]
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const srv = createServer()
-    srv.unref()
-    srv.on('error', rej)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => res(port))
-    })
-  })
-}
-
-/** spawnLogged starts a process whose output goes to test-output/e2e/<name>.log and to `out`. */
-function spawnLogged(name, bin, args, env) {
-  const log = createWriteStream(join(outDir, `${name}.log`))
-  const proc = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
-  const state = { out: '', exited: null }
-  for (const s of [proc.stdout, proc.stderr]) {
-    s.on('data', (b) => {
-      state.out += b.toString()
-      log.write(b)
-    })
-  }
-  const killOnExit = () => proc.kill('SIGKILL')
-  process.once('exit', killOnExit)
-  proc.on('exit', (code, signal) => {
-    state.exited = { code, signal }
-    process.removeListener('exit', killOnExit)
-  })
-  state.stop = async () => {
-    if (state.exited === null) {
-      proc.kill('SIGTERM')
-      for (let i = 0; i < 50 && state.exited === null; i++) await sleep(100)
-      if (state.exited === null) proc.kill('SIGKILL')
-    }
-  }
-  return state
-}
-
-async function waitFor(what, cond, timeout = 15_000) {
-  const deadline = Date.now() + timeout
-  for (;;) {
-    const v = await cond()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`e2e: timed out waiting for ${what}`)
-    await sleep(100)
-  }
-}
-
-async function waitText(locator, want, timeout = 15_000) {
-  let last = ''
-  await waitFor(`text ${want} (last: ${last})`, async () => {
-    try {
-      last = (await locator.first().innerText({ timeout: 1_000 })).trim()
-    } catch {
-      return false
-    }
-    return last.includes(want)
-  }, timeout)
-  return last
-}
+const ID_NUMBER = idNumber(321, '110101', '19880808')
 
 let server // { base, data, stop }
 let helper // spawnLogged state
@@ -97,27 +23,9 @@ let browser
 let tmp
 
 before(async () => {
-  for (const [bin, how] of [[SIGNET, 'make build'], [HELPER, 'make ukey']]) {
-    if (!existsSync(bin)) throw new Error(`e2e: ${bin} is missing: run \`${how}\` first.`)
-  }
-  mkdirSync(outDir, { recursive: true })
+  requireUKeyBinaries()
   tmp = mkdtempSync(join(tmpdir(), 'signet-ukey-e2e-'))
-  const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
-  const data = join(tmp, 'data')
-  const s = spawnLogged('ukey-server', SIGNET, ['serve', '--addr', `127.0.0.1:${port}`, '--data', data], {
-    SIGNET_MODE: 'development',
-    SIGNET_BASE_URL: base,
-  })
-  server = { base, data, stop: s.stop }
-  await waitFor('signet /readyz', async () => {
-    if (s.exited) throw new Error(`e2e: signet exited: ${s.out}`)
-    try {
-      return (await fetch(`${base}/readyz`)).ok
-    } catch {
-      return false
-    }
-  }, 30_000)
+  server = await startSignet('ukey-server', join(tmp, 'data'))
   browser = await launchBrowser()
 })
 
@@ -133,19 +41,7 @@ describe('证书登录 with the UKey helper', () => {
     const { base } = server
     // A verified user (real-name sandbox: carrier three elements).
     const phone = randomPhone()
-    const send = 'mutation($p: SMSPurpose!, $phone: String) { sendSMSCode(input: {purpose: $p, phone: $phone}) { resendAfterSeconds } }'
-    let n = await outboxCount(base, phone)
-    await gql(base, send, { p: 'REGISTER', phone })
-    const code = await waitForCode(base, phone, n)
-    const { agreements } = await gql(base, '{ agreements { document version } }')
-    const version = (doc) => agreements.find((x) => x.document === doc).version
-    const { register } = await gql(base, 'mutation($in: RegisterInput!) { register(input: $in) { token } }', {
-      in: {
-        phone, password: PASSWORD, passwordConfirm: PASSWORD, code,
-        serviceAgreementVersion: version('service_agreement'), privacyStatementVersion: version('privacy_statement'),
-      },
-    })
-    const token = register.token
+    const { token } = await registerAccount(base, phone, PASSWORD)
     const { startRealNameVerification: v } = await gql(base,
       'mutation($in: StartRealNameInput!) { startRealNameVerification(input: $in) { id } }',
       { in: { name: NAME, idNumber: ID_NUMBER, phone } }, token)
@@ -153,8 +49,7 @@ describe('证书登录 with the UKey helper', () => {
 
     // The UKey: keys by pkcs11-tool, a personal certificate from this server's CA.
     const ukeyDir = join(tmp, 'ukey')
-    const ukey = JSON.parse(execFileSync('go', ['run', './ukey/ukeytest/ukeytoken', '--dir', ukeyDir, '--data', server.data,
-      '--base-url', base, '--name', NAME, '--id-number', ID_NUMBER], { cwd: repo, encoding: 'utf8' }))
+    const ukey = personalUKey(server, ukeyDir, NAME, ID_NUMBER)
     const pinFile = join(tmp, 'pin')
     writeFileSync(pinFile, ukey.pin)
 
@@ -177,9 +72,7 @@ describe('证书登录 with the UKey helper', () => {
     await shot(page, 'ukey-01-download')
 
     // The helper starts (tests confirm with --yes and read the PIN from a file).
-    helper = spawnLogged('ukey-helper', HELPER, ['--addr', `127.0.0.1:${helperPort}`, '--origin', base, '--module', ukey.module,
-      '--pairings', '', '--yes', '--pin-file', pinFile], { SOFTHSM2_CONF: ukey.conf })
-    await waitFor('helper start', () => helper.out.includes('已启动'))
+    helper = await startHelper('ukey-helper', { port: helperPort, origin: base, module: ukey.module, conf: ukey.conf, pinFile })
     await page.getByRole('button', { name: '已运行，重新检测' }).click()
 
     // Pairing: the code appears only in the helper's window.

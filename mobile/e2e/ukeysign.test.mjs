@@ -15,95 +15,19 @@
 // (make build), ../bin/signet-ukey (make ukey), Go, and the Debian packages
 // softhsm2, opensc and chromium (poppler-utils and libnss3-tools for pdfsig).
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { gql, launchBrowser, mobileDir, outboxCount, outDir, randomPhone, shot, waitForCode, watchConsole } from './harness.mjs'
+import { freePort, gql, launchBrowser, openPage, outboxCount, randomPhone, registerAccount, shot, sleep, waitFor, waitForCode, waitText } from './harness.mjs'
+import { idNumber } from './identity.mjs'
 import { makePdf } from './pdf.mjs'
 import { pdfsigCheck } from './pdfsig.mjs'
+import { personalUKey, requireUKeyBinaries, startHelper, startSignet } from './ukeysetup.mjs'
 
-const repo = resolve(mobileDir, '..')
-const SIGNET = process.env.SIGNET_BIN ?? join(repo, 'bin/signet')
-const HELPER = process.env.SIGNET_UKEY_BIN ?? join(repo, 'bin/signet-ukey')
 const PASSWORD = 'Signet#2026'
 const NAME = '李四海'
-const ID_NUMBER = idNumber('110101', '19900315', '457')
-
-function idNumber(region, birth, seq) {
-  const body = region + birth + seq
-  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-  const sum = [...body].reduce((n, c, i) => n + Number(c) * w[i], 0)
-  return body + '10X98765432'[sum % 11]
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const srv = createServer()
-    srv.unref()
-    srv.on('error', rej)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => res(port))
-    })
-  })
-}
-
-/** spawnLogged starts a process whose output goes to test-output/e2e/<name>.log and to `out`. */
-function spawnLogged(name, bin, args, env) {
-  const log = createWriteStream(join(outDir, `${name}.log`))
-  const proc = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
-  const state = { out: '', exited: null }
-  for (const s of [proc.stdout, proc.stderr]) {
-    s.on('data', (b) => {
-      state.out += b.toString()
-      log.write(b)
-    })
-  }
-  const killOnExit = () => proc.kill('SIGKILL')
-  process.once('exit', killOnExit)
-  proc.on('exit', (code, signal) => {
-    state.exited = { code, signal }
-    process.removeListener('exit', killOnExit)
-  })
-  state.stop = async () => {
-    if (state.exited === null) {
-      proc.kill('SIGTERM')
-      for (let i = 0; i < 50 && state.exited === null; i++) await sleep(100)
-      if (state.exited === null) proc.kill('SIGKILL')
-    }
-  }
-  return state
-}
-
-async function waitFor(what, cond, timeout = 15_000) {
-  const deadline = Date.now() + timeout
-  for (;;) {
-    const v = await cond()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`e2e: timed out waiting for ${what}`)
-    await sleep(100)
-  }
-}
-
-async function waitText(locator, want, timeout = 15_000) {
-  let last = ''
-  await waitFor(`text ${want}`, async () => {
-    try {
-      last = (await locator.first().innerText({ timeout: 1_000 })).trim()
-    } catch {
-      return false
-    }
-    return last.includes(want)
-  }, timeout).catch((e) => {
-    throw new Error(`${e.message} (last: ${JSON.stringify(last)})`)
-  })
-  return last
-}
+const ID_NUMBER = idNumber(457, '110101', '19900315')
 
 /** pairingCode waits for the helper to print a pairing code after `seen` earlier ones. */
 async function pairingCode(seen) {
@@ -121,27 +45,9 @@ let browser
 let tmp
 
 before(async () => {
-  for (const [bin, how] of [[SIGNET, 'make build'], [HELPER, 'make ukey']]) {
-    if (!existsSync(bin)) throw new Error(`e2e: ${bin} is missing: run \`${how}\` first.`)
-  }
-  mkdirSync(outDir, { recursive: true })
+  requireUKeyBinaries()
   tmp = mkdtempSync(join(tmpdir(), 'signet-ukeysign-e2e-'))
-  const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
-  const data = join(tmp, 'data')
-  const s = spawnLogged('ukeysign-server', SIGNET, ['serve', '--addr', `127.0.0.1:${port}`, '--data', data], {
-    SIGNET_MODE: 'development',
-    SIGNET_BASE_URL: base,
-  })
-  server = { base, data, stop: s.stop }
-  await waitFor('signet /readyz', async () => {
-    if (s.exited) throw new Error(`e2e: signet exited: ${s.out}`)
-    try {
-      return (await fetch(`${base}/readyz`)).ok
-    } catch {
-      return false
-    }
-  }, 30_000)
+  server = await startSignet('ukeysign-server', join(tmp, 'data'))
   browser = await launchBrowser()
 })
 
@@ -153,21 +59,7 @@ after(async () => {
 })
 
 /** register creates an account through the API. */
-async function register(phone) {
-  const { base } = server
-  const n = await outboxCount(base, phone)
-  await gql(base, 'mutation($phone: String) { sendSMSCode(input: {purpose: REGISTER, phone: $phone}) { resendAfterSeconds } }', { phone })
-  const code = await waitForCode(base, phone, n)
-  const { agreements } = await gql(base, '{ agreements { document version } }')
-  const version = (doc) => agreements.find((x) => x.document === doc).version
-  const { register } = await gql(base, 'mutation($in: RegisterInput!) { register(input: $in) { token } }', {
-    in: {
-      phone, password: PASSWORD, passwordConfirm: PASSWORD, code,
-      serviceAgreementVersion: version('service_agreement'), privacyStatementVersion: version('privacy_statement'),
-    },
-  })
-  return register.token
-}
+const register = async (phone) => (await registerAccount(server.base, phone, PASSWORD)).token
 
 /** uploadPdf adds a document to a draft flow (POST /files/flows/{id}/documents). */
 async function uploadPdf(token, flowID, name) {
@@ -202,15 +94,12 @@ async function setUpSigner() {
   await gql(base, 'mutation($id: ID!) { verifyRealNameByCarrier(id: $id) { status } }', { id: v.id }, token)
 
   // The signer's UKey: keys by pkcs11-tool, a personal certificate from this server's CA.
-  const ukey = JSON.parse(execFileSync('go', ['run', './ukey/ukeytest/ukeytoken', '--dir', join(tmp, 'ukey'), '--data', server.data,
-    '--base-url', base, '--name', NAME, '--id-number', ID_NUMBER], { cwd: repo, encoding: 'utf8' }))
+  const ukey = personalUKey(server, join(tmp, 'ukey'), NAME, ID_NUMBER)
   const pinFile = join(tmp, 'pin')
   writeFileSync(pinFile, ukey.pin)
   const helperPort = await freePort()
   const helperUrl = `ws://127.0.0.1:${helperPort}/v1/ws`
-  helper = spawnLogged('ukeysign-helper', HELPER, ['--addr', `127.0.0.1:${helperPort}`, '--origin', base, '--module', ukey.module,
-    '--pairings', '', '--yes', '--pin-file', pinFile], { SOFTHSM2_CONF: ukey.conf })
-  await waitFor('helper start', () => helper.out.includes('已启动'))
+  helper = await startHelper('ukeysign-helper', { port: helperPort, origin: base, module: ukey.module, conf: ukey.conf, pinFile })
 
   const { context, page, errors } = await newPcPage({ helperUrl, token })
   // Bind from the page's origin with a pairing the page does not keep.
@@ -260,14 +149,8 @@ async function setUpSigner() {
 
 /** newPcPage opens a 1440×900 page signed in as the signer, with the helper's address set. */
 async function newPcPage(s) {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' })
-  await context.addInitScript(({ url, t }) => {
-    localStorage.setItem('signet.ukey.helperUrl', url)
-    localStorage.setItem('signet.token', t)
-  }, { url: s.helperUrl, t: s.token })
-  const page = await context.newPage()
-  page.setDefaultTimeout(15_000)
-  return { context, page, errors: watchConsole(page) }
+  const { context, page, consoleErrors } = await openPage(browser, { viewport: { width: 1440, height: 900 } }, { token: s.token, helperUrl: s.helperUrl })
+  return { context, page, errors: consoleErrors }
 }
 
 /** trackOperations records the GraphQL operations a page sends. */
