@@ -38,7 +38,7 @@ type cachingConnector struct {
 }
 
 func (k cachingConnector) Connect(context.Context) (driver.Conn, error) { return k.d.Open(k.dsn) }
-func (k cachingConnector) Driver() driver.Driver                         { return k.d }
+func (k cachingConnector) Driver() driver.Driver                        { return k.d }
 
 // sqliteConn is what database/sql uses of the SQLite driver's connection.
 type sqliteConn interface {

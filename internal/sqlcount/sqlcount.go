@@ -19,7 +19,6 @@ import (
 	"strings"
 	"sync"
 
-
 	"signet/database"
 )
 
