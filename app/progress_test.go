@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -222,6 +223,12 @@ func TestLiveProgress(t *testing.T) {
 			sub.until("flow.completed", func(d map[string]any) bool {
 				return field(d, "flowUpdated", "kind") == "flow.completed" && field(d, "flowUpdated", "status") == "completed"
 			})
+		}
+		// Alice and Bob sent the same operation: each of those updates was
+		// executed once on B and the other's frame reused it
+		// (server/gqlws/share.go) — yet each got the whole update above.
+		if _, body := bs.Get("/metrics"); !regexp.MustCompile(`(?m)^signet_graphql_ws_shared_frames_total [1-9]`).Match(body) {
+			t.Errorf("no shared frames on instance B's /metrics:\n%s", regexp.MustCompile(`(?m)^signet_graphql_ws.*$`).Find(body))
 		}
 		bobLists.until("已完成 1", func(d map[string]any) bool {
 			return field(d, "myListsChanged", "todo") == "0" && field(d, "myListsChanged", "completed") == "1"

@@ -354,9 +354,6 @@ type Update struct {
 // current status, sent once the subscription is live.
 const KindSubscribed = "subscribed"
 
-// updateBuffer is how many updates a subscriber's channel holds.
-const updateBuffer = 8
-
 // WatchFlow streams the flow's updates to one who may follow it, starting
 // with its current status (KindSubscribed), until ctx ends. The channel is
 // closed when ctx ends, when the broker drops the subscriber for falling
@@ -369,44 +366,46 @@ func (s *Service) WatchFlow(ctx context.Context, flowID int) (<-chan Update, err
 // WatchFlowAs is WatchFlow delivering conv(update), so that an API layer
 // gets its own type without a goroutine of its own per subscriber.
 func WatchFlowAs[T any](ctx context.Context, s *Service, flowID int, conv func(Update) T) (<-chan T, error) {
-	return WatchFlowNotify(ctx, s, flowID, conv, nil)
-}
-
-// WatchFlowNotify is WatchFlowAs calling notify, when not nil, after each
-// update it puts in the channel (the first one before it returns) and after
-// closing the channel — so that a transport can read the channel when told
-// instead of keeping a goroutine blocked on it (server/gqlws.Notifier).
-// notify is called from the flow's hub and must not block.
-func WatchFlowNotify[T any](ctx context.Context, s *Service, flowID int, conv func(Update) T, notify func()) (<-chan T, error) {
-	if notify == nil {
-		notify = func() {}
-	}
-	if s.broker == nil {
-		return nil, errs.New(errs.Internal, "实时推送未配置")
-	}
-	f, _, err := s.follow(ctx, flowID)
+	out := make(chan T, UpdateBuffer)
+	err := s.WatchFlowFunc(ctx, flowID, func(u Update) bool {
+		select {
+		case out <- conv(u):
+			return true
+		default:
+			return false
+		}
+	}, func() { close(out) })
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan T, updateBuffer)
-	out <- conv(Update{FlowID: f.ID, Kind: KindSubscribed, Status: f.Status, At: s.now()})
-	notify()
-	w := &watcher{
-		send: func(u Update) bool {
-			select {
-			case out <- conv(u):
-				notify()
-				return true
-			default:
-				return false
-			}
-		},
-		close: func() { close(out); notify() },
+	return out, nil
+}
+
+// UpdateBuffer is how many updates a subscriber's channel should hold.
+const UpdateBuffer = 8
+
+// WatchFlowFunc is WatchFlow for a transport that keeps the channel itself
+// (server/gqlws.Stream): send gets each update — the first one, the flow's
+// current status, before WatchFlowFunc returns — and must not block; when
+// it returns false (the subscriber is behind) the watcher is dropped. done
+// is called once the watch has ended, when ctx ends, the watcher is dropped
+// or the flow deleted, and nothing is sent after it. send and done are
+// called from the flow's hub, one at a time. An update's Kind other than
+// KindSubscribed is the same for every watcher of the flow.
+func (s *Service) WatchFlowFunc(ctx context.Context, flowID int, send func(Update) bool, done func()) error {
+	if s.broker == nil {
+		return errs.New(errs.Internal, "实时推送未配置")
 	}
+	f, _, err := s.follow(ctx, flowID)
+	if err != nil {
+		return err
+	}
+	send(Update{FlowID: f.ID, Kind: KindSubscribed, Status: f.Status, At: s.now()})
+	w := &watcher{send: send, close: done}
 	s.hubs.join(s, f, w)
 	id := f.ID // not f: a watcher may live for hours, the loaded flow need not
 	context.AfterFunc(ctx, func() { s.hubs.leave(id, w) })
-	return out, nil
+	return nil
 }
 
 // Watching one flow: every watcher of a flow on this node shares one hub —

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -390,43 +390,60 @@ func TestRolledBackTransitionIsNotPublished(t *testing.T) {
 	})
 }
 
-// TestWatchFlowNotify checks the count a transport relies on (server/gqlws):
-// notify is called once for each update put in the channel, the first one
-// before WatchFlowNotify returns, and once after the channel is closed.
-func TestWatchFlowNotify(t *testing.T) {
+// TestWatchFlowFunc checks what a transport keeping its own channel relies
+// on (server/gqlws.Stream): the first update is sent before WatchFlowFunc
+// returns, every update after it once, done once at the end and nothing
+// after done.
+func TestWatchFlowFunc(t *testing.T) {
 	e := setupLive(t, dbtest.SQLite(t))
 	f, _ := e.draft(t, "通知")
 	ctx, cancel := context.WithCancel(e.as("alice"))
 	defer cancel()
-	var notified atomic.Int64
-	watch, err := flows.WatchFlowNotify(ctx, e.svc, f.ID, func(u flows.Update) flows.Update { return u },
-		func() { notified.Add(1) })
+	var mu sync.Mutex
+	var got []string
+	var ended int
+	updates := make(chan flows.Update, 10)
+	err := e.svc.WatchFlowFunc(ctx, f.ID, func(u flows.Update) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if ended > 0 {
+			t.Errorf("update %s after done", u.Kind)
+		}
+		got = append(got, u.Kind)
+		updates <- u
+		return true
+	}, func() {
+		mu.Lock()
+		ended++
+		mu.Unlock()
+		close(updates)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := notified.Load(); n != 1 {
-		t.Fatalf("notified %d times on return, want once for the first update", n)
+	mu.Lock()
+	if len(got) != 1 || got[0] != flows.KindSubscribed {
+		t.Fatalf("on return got %v, want the first update", got)
 	}
-	received := 0
-	nextUpdate(t, watch, flows.KindSubscribed)
-	received++
+	mu.Unlock()
+	nextUpdate(t, updates, flows.KindSubscribed)
 	for i := 0; i < 3; i++ {
 		if err := e.broker.Publish(ctx, events.Event{Topic: events.FlowTopic(f.ID), Kind: "flow.sent", ID: f.ID}); err != nil {
 			t.Fatal(err)
 		}
-		nextUpdate(t, watch, "flow.sent")
-		received++
+		nextUpdate(t, updates, "flow.sent")
 	}
 	cancel()
-	for range watch {
-		received++
+	for range updates {
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for notified.Load() != int64(received+1) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if ended != 1 || len(got) != 4 {
+		t.Fatalf("done called %d times after %v, want once after 4 updates", ended, got)
 	}
-	if n := notified.Load(); n != int64(received+1) {
-		t.Fatalf("notified %d times for %d updates and the close, want %d", n, received, received+1)
+	if err := e.svc.WatchFlowFunc(e.as("mallory"), f.ID, func(flows.Update) bool { return true }, func() {}); errs.CodeOf(err) != errs.NotFound {
+		t.Fatalf("an outsider watching: %v, want NotFound", err)
 	}
 }
 

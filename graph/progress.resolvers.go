@@ -8,7 +8,6 @@ package graph
 import (
 	"context"
 	"signet/flows"
-	"signet/server/gqlws"
 )
 
 // MarkFlowViewed is the resolver for the markFlowViewed field.
@@ -49,7 +48,7 @@ func (r *queryResolver) VerifyFlowTrail(ctx context.Context, id int) (*TrailVeri
 
 // FlowUpdated is the resolver for the flowUpdated field.
 func (r *subscriptionResolver) FlowUpdated(ctx context.Context, id int) (<-chan *FlowUpdate, error) {
-	return flows.WatchFlowNotify(ctx, r.Contracts, id, flowUpdate, gqlws.Notifier(ctx))
+	return watchFlow(ctx, r.Contracts, id)
 }
 
 // MyListsChanged is the resolver for the myListsChanged field.

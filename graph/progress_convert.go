@@ -1,12 +1,14 @@
 package graph
 
 import (
+	"context"
 	"time"
 
 	"signet/audit"
 	"signet/contacts"
 	"signet/ent/flow"
 	"signet/flows"
+	"signet/server/gqlws"
 )
 
 // FlowUpdate is the GraphQL FlowUpdate (declared here because ent's
@@ -26,6 +28,26 @@ func flowUpdate(u flows.Update) *FlowUpdate {
 		out.SubjectID = &id
 	}
 	return out
+}
+
+// watchFlow streams a flow's updates through a gqlws.Stream (a plain
+// channel under other transports). Every watcher of a flow gets the same
+// hub updates, and a FlowUpdate is made of the update alone — plain fields,
+// nothing about the viewer — so those are sent shared: one execution of the
+// subscriber's selection serves all who sent the same operation. The first
+// update (subscribed) is the subscriber's own.
+func watchFlow(ctx context.Context, contracts *flows.Service, id int) (<-chan *FlowUpdate, error) {
+	st := gqlws.NewStream[*FlowUpdate](ctx, flows.UpdateBuffer)
+	err := contracts.WatchFlowFunc(ctx, id, func(u flows.Update) bool {
+		if u.Kind == flows.KindSubscribed {
+			return st.Send(flowUpdate(u))
+		}
+		return st.SendShared(u, flowUpdate(u))
+	}, st.Close)
+	if err != nil {
+		return nil, err
+	}
+	return st.C(), nil
 }
 
 func flowCounts(c flows.Counts) *FlowCounts {

@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -44,7 +45,7 @@ func newGraphQL(cfg Config, m *metrics) http.Handler {
 	// subscribed connection); the legacy graphql-ws protocol, or an upgrade
 	// naming no subprotocol, still through gqlgen's. Both authenticate
 	// connection_init the same way and check the same origins.
-	srv.AddTransport(&gqlws.Transport{
+	ws := &gqlws.Transport{
 		AcceptOptions: websocket.AcceptOptions{OriginPatterns: origins},
 		InitTimeout:   10 * time.Second,
 		PingInterval:  20 * time.Second,
@@ -68,7 +69,12 @@ func newGraphQL(cfg Config, m *metrics) http.Handler {
 			return ctx2, err
 		},
 		Logger: cfg.Logger,
-	})
+	}
+	srv.AddTransport(ws)
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: "signet", Name: "graphql_ws_shared_frames_total",
+		Help: "Subscription frames sent from a response another subscriber's execution made (a broadcast's value executed once per operation).",
+	}, func() float64 { return float64(ws.SharedFrames()) }))
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,
 		PingPongInterval:      20 * time.Second,
@@ -97,6 +103,9 @@ func newGraphQL(cfg Config, m *metrics) http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	// Lets a broadcast's subscribers share one execution where it is safe
+	// (server/gqlws/share.go).
+	srv.Use(gqlws.ShareGuard{})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		op := graphql.GetOperationContext(ctx)
 		name := op.OperationName

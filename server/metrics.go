@@ -10,12 +10,14 @@ import (
 )
 
 type metrics struct {
+	reg        *prometheus.Registry
 	requests   *prometheus.HistogramVec
 	graphqlOps *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
 	m := &metrics{
+		reg: reg,
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "signet", Name: "http_request_duration_seconds",
 			Help:    "HTTP request latency by route and status.",

@@ -145,6 +145,8 @@ type Transport struct {
 	ReadBufferSize, WriteBufferSize int
 	// Logger receives connection errors at debug level; nil discards them.
 	Logger *slog.Logger
+
+	shared shareCache // responses of shared values (share.go)
 }
 
 var _ graphql.Transport = (*Transport)(nil)
@@ -257,6 +259,10 @@ type op struct {
 	ctx       context.Context
 	rc        *graphql.OperationContext
 	responses graphql.ResponseHandler
+	// src is the operation's Stream, when its resolver made one; opKey
+	// identifies the operation for shared responses (see share.go).
+	src   source
+	opKey [32]byte
 }
 
 const (
@@ -616,6 +622,7 @@ func (c *conn) start(ctx context.Context, o *op, payload json.RawMessage, start 
 		}
 	}()
 	o.idJSON, _ = json.Marshal(o.id) // before any frame of o
+	o.opKey = operationKey(payload)
 	params, ok := parseParams(payload)
 	if !ok {
 		c.closeWith(CloseBadRequest, "Invalid message received")
@@ -679,7 +686,53 @@ func (c *conn) drainOne(o *op) {
 			c.done(o)
 		}
 	}()
-	resp := o.responses(o.ctx)
+	ctx := o.ctx
+	if o.src != nil {
+		if key := o.src.nextKey(); key != nil && ctx.Err() == nil {
+			c.drainShared(o, shareKey{key: key, op: o.opKey})
+			return
+		}
+	}
+	c.handleResponse(o, o.responses(ctx))
+}
+
+// drainShared sends a shared value (see share.go): the response another
+// subscriber's execution left for k, or, for the first one there, or when
+// that execution could not be shared, its own.
+func (c *conn) drainShared(o *op, k shareKey) {
+	e, owner := c.t.shared.claim(k)
+	if !owner {
+		<-e.done
+		if e.data != nil {
+			o.src.skip()
+			c.t.shared.hits.Add(1)
+			if c.sendData(o, e.data) != nil {
+				o.cancel()
+			}
+			return
+		}
+		c.handleResponse(o, o.responses(o.ctx))
+		return
+	}
+	c.handleResponse(o, c.executeShared(o, e))
+}
+
+// executeShared executes o for entry e and fills it. e is done before
+// anything is written: the others must not wait for this connection's
+// socket. On a panic e stays empty and the others execute on their own.
+func (c *conn) executeShared(o *op, e *shared) *graphql.Response {
+	defer close(e.done)
+	w := &watch{}
+	resp := o.responses(context.WithValue(o.ctx, watchKey{}, w))
+	if resp != nil && o.ctx.Err() == nil && w.clean() && dataOnly(resp) && len(resp.Data) > 0 {
+		e.data = bytes.Clone(resp.Data) // Data is the executor's buffer, reused
+	}
+	return resp
+}
+
+// handleResponse sends what a pushed operation's stream gave: a response,
+// or its end (nil).
+func (c *conn) handleResponse(o *op, resp *graphql.Response) {
 	switch {
 	case resp == nil:
 		o.ended = true
@@ -707,6 +760,9 @@ func (c *conn) stream(ctx context.Context, o *op, rc *graphql.OperationContext, 
 		resp := responses(ctx)
 		if resp == nil {
 			break
+		}
+		if o.src != nil {
+			o.src.nextKey() // a Stream's keys are used only when pushed
 		}
 		if ctx.Err() != nil || c.sendNext(o, resp) != nil {
 			return
@@ -774,6 +830,15 @@ func (c *conn) sendNext(o *op, resp *graphql.Response) error {
 	return c.writeFrame(o, "next", func(b []byte) ([]byte, error) { return appendResponse(b, resp) })
 }
 
+// sendData sends a next frame of data alone, already JSON.
+func (c *conn) sendData(o *op, data []byte) error {
+	return c.writeFrame(o, "next", func(b []byte) ([]byte, error) {
+		b = append(b, `{"data":`...)
+		b = append(b, data...)
+		return append(b, '}'), nil
+	})
+}
+
 func (c *conn) sendErrors(o *op, list gqlerror.List) error {
 	return c.writeFrame(o, "error", func(b []byte) ([]byte, error) {
 		j, err := json.Marshal(list)
@@ -787,7 +852,7 @@ func (c *conn) sendComplete(o *op) error { return c.writeFrame(o, "complete", ni
 // written as is: gqlgen's Data is already JSON, and encoding/json would scan
 // it again.
 func appendResponse(b []byte, resp *graphql.Response) ([]byte, error) {
-	if len(resp.Errors) == 0 && len(resp.Extensions) == 0 && resp.Label == "" && resp.Path == nil && resp.HasNext == nil {
+	if dataOnly(resp) {
 		b = append(b, `{"data":`...)
 		if len(resp.Data) == 0 {
 			b = append(b, "null"...)
@@ -798,6 +863,11 @@ func appendResponse(b []byte, resp *graphql.Response) ([]byte, error) {
 	}
 	j, err := json.Marshal(resp)
 	return append(b, j...), err
+}
+
+// dataOnly reports whether resp carries nothing but data.
+func dataOnly(resp *graphql.Response) bool {
+	return len(resp.Errors) == 0 && len(resp.Extensions) == 0 && resp.Label == "" && resp.Path == nil && resp.HasNext == nil
 }
 
 // pong answers a ping, echoing its payload.

@@ -113,10 +113,18 @@ func (f *fakeExec) DispatchError(ctx context.Context, list gqlerror.List) *graph
 func server(t *testing.T, tr *gqlws.Transport) (*httptest.Server, *fakeExec) {
 	t.Helper()
 	exec := newFakeExec()
+	return serve(t, tr, exec), exec
+}
+
+// serve starts tr in front of exec; without an InitFunc, connection_init
+// takes the tokens "good" and "other" as the viewer, "down" is the
+// server's failure and any other token is refused.
+func serve(t *testing.T, tr *gqlws.Transport, exec graphql.GraphExecutor) *httptest.Server {
+	t.Helper()
 	if tr.InitFunc == nil {
 		tr.InitFunc = func(ctx context.Context, p map[string]any) (context.Context, error) {
 			switch p["token"] {
-			case "good", nil:
+			case "good", "other", nil:
 				return context.WithValue(ctx, viewerKey{}, p["token"]), nil
 			case "down":
 				return nil, &gqlws.CloseError{Code: 1013, Reason: "Try Again Later", Err: errors.New("database down")}
@@ -132,7 +140,7 @@ func server(t *testing.T, tr *gqlws.Transport) (*httptest.Server, *fakeExec) {
 		tr.Do(w, r, exec)
 	}))
 	t.Cleanup(srv.Close)
-	return srv, exec
+	return srv
 }
 
 type client struct {
@@ -314,32 +322,32 @@ func TestClientCompleteStopsOperation(t *testing.T) {
 func TestRefusals(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		tr   gqlws.Transport
+		tr   *gqlws.Transport
 		send []string
 		code int
 	}{
-		{"init refused", gqlws.Transport{}, []string{`{"type":"connection_init","payload":{"token":"forged"}}`}, 4403},
-		{"init refused with a close error", gqlws.Transport{}, []string{`{"type":"connection_init","payload":{"token":"down"}}`}, 1013},
-		{"no init in time", gqlws.Transport{InitTimeout: 100 * time.Millisecond}, nil, 4408},
-		{"pings do not count as init", gqlws.Transport{InitTimeout: 200 * time.Millisecond}, []string{`{"type":"ping"}`}, 4408},
-		{"subscribe before init", gqlws.Transport{}, []string{`{"id":"1","type":"subscribe","payload":{"query":"subscription { x }"}}`}, 4401},
-		{"second init", gqlws.Transport{}, []string{`{"type":"connection_init"}`, `{"type":"connection_init"}`}, 4429},
-		{"duplicate id", gqlws.Transport{}, []string{`{"type":"connection_init"}`,
+		{"init refused", &gqlws.Transport{}, []string{`{"type":"connection_init","payload":{"token":"forged"}}`}, 4403},
+		{"init refused with a close error", &gqlws.Transport{}, []string{`{"type":"connection_init","payload":{"token":"down"}}`}, 1013},
+		{"no init in time", &gqlws.Transport{InitTimeout: 100 * time.Millisecond}, nil, 4408},
+		{"pings do not count as init", &gqlws.Transport{InitTimeout: 200 * time.Millisecond}, []string{`{"type":"ping"}`}, 4408},
+		{"subscribe before init", &gqlws.Transport{}, []string{`{"id":"1","type":"subscribe","payload":{"query":"subscription { x }"}}`}, 4401},
+		{"second init", &gqlws.Transport{}, []string{`{"type":"connection_init"}`, `{"type":"connection_init"}`}, 4429},
+		{"duplicate id", &gqlws.Transport{}, []string{`{"type":"connection_init"}`,
 			`{"id":"1","type":"subscribe","payload":{"query":"subscription { x }"}}`,
 			`{"id":"1","type":"subscribe","payload":{"query":"subscription { y }"}}`}, 4409},
-		{"unknown type", gqlws.Transport{}, []string{`{"type":"connection_init"}`, `{"type":"start","id":"1"}`}, 4400},
-		{"server-to-client type", gqlws.Transport{}, []string{`{"type":"connection_init"}`, `{"type":"next","id":"1","payload":{}}`}, 4400},
-		{"not json", gqlws.Transport{}, []string{`{"type":"connection_init"`}, 4400},
-		{"no type", gqlws.Transport{}, []string{`{"id":"1"}`}, 4400},
-		{"subscribe without id", gqlws.Transport{}, []string{`{"type":"connection_init"}`, `{"type":"subscribe","payload":{"query":"{ n }"}}`}, 4400},
-		{"numeric id", gqlws.Transport{}, []string{`{"type":"connection_init"}`, `{"id":1,"type":"subscribe","payload":{"query":"{ n }"}}`}, 4400},
-		{"subscribe without query", gqlws.Transport{}, []string{`{"type":"connection_init"}`, `{"id":"1","type":"subscribe","payload":{}}`}, 4400},
-		{"subscribe with a string payload", gqlws.Transport{}, []string{`{"type":"connection_init"}`, `{"id":"1","type":"subscribe","payload":"{ n }"}`}, 4400},
-		{"init with a list payload", gqlws.Transport{}, []string{`{"type":"connection_init","payload":[1]}`}, 4400},
-		{"too large", gqlws.Transport{ReadLimit: 64}, []string{`{"type":"connection_init","payload":{"token":"` + strings.Repeat("x", 100) + `"}}`}, 1009},
+		{"unknown type", &gqlws.Transport{}, []string{`{"type":"connection_init"}`, `{"type":"start","id":"1"}`}, 4400},
+		{"server-to-client type", &gqlws.Transport{}, []string{`{"type":"connection_init"}`, `{"type":"next","id":"1","payload":{}}`}, 4400},
+		{"not json", &gqlws.Transport{}, []string{`{"type":"connection_init"`}, 4400},
+		{"no type", &gqlws.Transport{}, []string{`{"id":"1"}`}, 4400},
+		{"subscribe without id", &gqlws.Transport{}, []string{`{"type":"connection_init"}`, `{"type":"subscribe","payload":{"query":"{ n }"}}`}, 4400},
+		{"numeric id", &gqlws.Transport{}, []string{`{"type":"connection_init"}`, `{"id":1,"type":"subscribe","payload":{"query":"{ n }"}}`}, 4400},
+		{"subscribe without query", &gqlws.Transport{}, []string{`{"type":"connection_init"}`, `{"id":"1","type":"subscribe","payload":{}}`}, 4400},
+		{"subscribe with a string payload", &gqlws.Transport{}, []string{`{"type":"connection_init"}`, `{"id":"1","type":"subscribe","payload":"{ n }"}`}, 4400},
+		{"init with a list payload", &gqlws.Transport{}, []string{`{"type":"connection_init","payload":[1]}`}, 4400},
+		{"too large", &gqlws.Transport{ReadLimit: 64}, []string{`{"type":"connection_init","payload":{"token":"` + strings.Repeat("x", 100) + `"}}`}, 1009},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, _ := server(t, &tc.tr)
+			srv, _ := server(t, tc.tr)
 			c := dial(t, srv)
 			for _, m := range tc.send {
 				c.send(m)
