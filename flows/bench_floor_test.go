@@ -1,0 +1,132 @@
+package flows_test
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"signet/database"
+	"signet/internal/dbtest"
+	"signet/internal/sqlcount"
+)
+
+// signFloor measures the bare baselines of what one signature must do
+// besides signingcore's work, for TestSignThroughput:
+//
+//   - sql: the statements one real signature sends (recorded by sqlcount
+//     in an environment of its own) run again with bare database/sql — no
+//     ent, no hooks, no privacy rules, no statement cache — in a
+//     transaction that is rolled back. They run on the state after that
+//     signature, so an UPDATE guarded by the participant's status changes
+//     nothing, and each INSERT runs under a savepoint because its unique
+//     keys are taken (an error would abort a PostgreSQL transaction): a
+//     rough floor, not an exact one.
+//   - blob: the signed revision written durably with plain os calls: a
+//     temporary file written and fsynced, renamed, its folder fsynced.
+func signFloor(t *testing.T, b dbtest.Backend, revisionSize int) (sqlPerOp, blobPerOp time.Duration, statements int) {
+	t.Helper()
+	counter := sqlcount.New()
+	var dsn string
+	b = dbtest.New(t, b.Name) // a database of its own
+	e := setupSigningWith(t, b, func(db *database.DB, d string) (*database.DB, error) {
+		dsn = d
+		return counter.Reopen(db, d)
+	})
+	in := e.readyToSign(t, "底线")
+	ctx := context.WithValue(e.as("bob"), signMarker{}, true)
+	counter.Watch(func(ctx context.Context) bool { return ctx.Value(signMarker{}) != nil })
+	_, err := e.svc.Sign(ctx, in)
+	stmts := counter.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	drv := "sqlite"
+	if b.DatabaseURL != "" {
+		drv = "pgx"
+	}
+	raw, err := sql.Open(drv, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var replay []sqlcount.Statement
+	for _, s := range stmts {
+		if s.SQL != "BEGIN" && s.SQL != "COMMIT" {
+			replay = append(replay, s)
+		}
+	}
+	sqlRun := testing.Benchmark(func(bb *testing.B) {
+		for bb.Loop() {
+			tx, err := raw.Begin()
+			if err != nil {
+				bb.Fatal(err)
+			}
+			for _, s := range replay {
+				insert := strings.HasPrefix(s.SQL, "INSERT") || strings.Contains(s.SQL, "INSERT INTO river_job")
+				if insert {
+					if _, err := tx.Exec("SAVEPOINT floor"); err != nil {
+						bb.Fatal(err)
+					}
+				}
+				rows, err := tx.Query(s.SQL, s.Args...)
+				if err == nil {
+					for rows.Next() {
+					}
+					err = rows.Err()
+					rows.Close()
+				}
+				if insert {
+					undo := "RELEASE SAVEPOINT floor"
+					if err != nil {
+						undo = "ROLLBACK TO SAVEPOINT floor"
+					}
+					if _, err := tx.Exec(undo); err != nil {
+						bb.Fatal(err)
+					}
+				} else if err != nil {
+					bb.Fatalf("replay %.80s: %v", s.SQL, err)
+				}
+			}
+			if err := tx.Rollback(); err != nil {
+				bb.Fatal(err)
+			}
+		}
+	})
+
+	dir := t.TempDir()
+	data := make([]byte, revisionSize)
+	i := 0
+	blobRun := testing.Benchmark(func(bb *testing.B) {
+		for bb.Loop() {
+			i++
+			f, err := os.CreateTemp(dir, "tmp-*")
+			if err == nil {
+				_, err = f.Write(data)
+			}
+			if err == nil {
+				err = f.Sync()
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err == nil {
+				err = os.Rename(f.Name(), filepath.Join(dir, "rev-"+time.Now().Format("150405.000000000")))
+			}
+			if err == nil {
+				var d *os.File
+				if d, err = os.Open(dir); err == nil {
+					err = d.Sync()
+					d.Close()
+				}
+			}
+			if err != nil {
+				bb.Fatal(err)
+			}
+		}
+	})
+	return time.Duration(sqlRun.NsPerOp()), time.Duration(blobRun.NsPerOp()), len(stmts)
+}
