@@ -19,9 +19,12 @@
 //     request state and the middleware frames are freed), which decodes no
 //     more than a message's envelope so that its stack stays small;
 //   - for a subscription whose resolver notifies when it has sent a value
-//     (Notifier; flowUpdated does), no goroutine while it is idle: each
-//     notification starts a short-lived goroutine that takes the value,
-//     executes the selection and writes the frame;
+//     (Notifier, or a Stream; flowUpdated uses one), no goroutine while it
+//     is idle: each notification starts a short-lived goroutine that takes
+//     the value, executes the selection and writes the frame — or, for a
+//     value sent shared, writes the response another subscriber's
+//     execution made (share.go: one execution per event and operation for
+//     a broadcast);
 //   - for any other operation, one goroutine, started fresh once the
 //     operation is set up (parsing, validation and the subscription
 //     resolver's queries run on a short-lived goroutine whose deep stack is

@@ -26,7 +26,7 @@ import (
 // query "bad" fails validation; any other subscription streams what the
 // test sends on its channel (one per operation, in order of dispatch). A
 // subscription whose query mentions "pushed" notifies the transport, as
-// flows.WatchFlowNotify does, starting with {"x":0}.
+// flowUpdated did before it used a Stream, starting with {"x":0}.
 type fakeExec struct {
 	mu      sync.Mutex
 	streams []*stream
