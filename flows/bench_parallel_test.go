@@ -15,6 +15,7 @@ import (
 	"signet/ent"
 	entseal "signet/ent/seal"
 	"signet/ent/signfield"
+	"signet/enterprises/enterprisestest"
 	"signet/flows"
 	"signet/internal/dbtest"
 	"signet/internal/testpdf"
@@ -160,7 +161,7 @@ func (e *signEnv) addSigner(t testing.TB, who, phone, name string, seq int) {
 		t.Fatal(err)
 	}
 	e.users[who] = viewer.Viewer{UserID: u.ID, Phone: phone}
-	c, err := e.certs.IssuePerson(ctx, u.ID, name, idNumber("19800101", seq))
+	c, err := e.certs.IssuePerson(ctx, u.ID, name, enterprisestest.IDNumber("19800101", seq))
 	if err != nil {
 		t.Fatalf("issue %s: %v", who, err)
 	}
@@ -210,16 +211,4 @@ func (e *signEnv) flowFor(t testing.TB, who, name string) flows.SignInput {
 	in := flows.SignInput{FlowID: sent.ID, PersonalSealID: e.seals[who]}
 	in.Code = e.intentCode(t, who, in)
 	return in
-}
-
-// idNumber returns a valid 18-digit resident ID number (GB 11643 check
-// digit) born on birth (YYYYMMDD) with sequence seq.
-func idNumber(birth string, seq int) string {
-	s := fmt.Sprintf("110101%s%03d", birth, seq%1000)
-	w := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i := range 17 {
-		sum += int(s[i]-'0') * w[i]
-	}
-	return s + string("10X98765432"[sum%11])
 }

@@ -1,0 +1,244 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"signet/enterprises/enterprisestest"
+	"signet/internal/apitest"
+	"signet/internal/dbtest"
+	"signet/internal/testpdf"
+	"signet/signingcore/pades"
+	"signet/viewer"
+)
+
+// TestSignMutationThroughput is the issue's signing measurement taken
+// literally: the signFlow mutation end to end — GraphQL over HTTP on
+// loopback with the signer's bearer token, through the real router,
+// middleware, session lookup, gqlgen and the domain (plan, intent code,
+// PAdES B-T with the software key store and the in-process TSA, the
+// revision written with fsync, the commit, the job that texts the next
+// signer) — against signingcore alone signing the same 2-page document
+// with the same seal, key and TSA. Sequential (one signature at a time,
+// each timed on its own) and W signers at once (each on a flow of their
+// own; signingcore alone W at a time too). Everything a round needs — the
+// flows, sent, the intent codes — is made before its clock starts, and the
+// job queue is drained. The HTTP client runs in this process, so CPU/op
+// includes it. The flows package's TestSignThroughput measures
+// flows.Service.Sign without the API, and the bare floor. On demand:
+//
+//	SIGNET_BENCH=1 scripts/with-postgres.sh go test -count=1 -run TestSignMutationThroughput -v ./app/
+func TestSignMutationThroughput(t *testing.T) {
+	if os.Getenv("SIGNET_BENCH") == "" {
+		t.Skip("set SIGNET_BENCH=1 to run the signing harness")
+	}
+	workers := envInt("SIGNET_BENCH_WORKERS", 16)
+	rounds := envInt("SIGNET_BENCH_ROUNDS", 12)
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		s := apitest.Start(t, b, apitest.Options{})
+		h := &signBench{s: s, alice: s.Register("13800000001", passA), pdf: testpdf.Make(2)}
+		for i := range workers {
+			h.addSigner(t, i)
+		}
+
+		// signingcore alone, sequential and W at a time.
+		sign := h.coreSigner(t)
+		core := testing.Benchmark(func(b *testing.B) {
+			for b.Loop() {
+				if err := sign(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		var coreParallel time.Duration
+		cpu0 := processCPU()
+		for range rounds {
+			coreParallel += inParallel(t, workers, func(int) error { return sign() })
+		}
+		coreCPU := (processCPU() - cpu0) / time.Duration(workers*rounds)
+
+		// The mutation, sequential.
+		var seq time.Duration
+		for r := range rounds {
+			ins := h.round(t, r)
+			for i, in := range ins {
+				t0 := time.Now()
+				if err := h.signFlow(i, in); err != nil {
+					t.Fatal(err)
+				}
+				seq += time.Since(t0)
+			}
+		}
+		// The mutation, W signers at once.
+		var par, parCPU time.Duration
+		for r := range rounds {
+			ins := h.round(t, rounds+r)
+			cpu0 := processCPU()
+			par += inParallel(t, workers, func(i int) error { return h.signFlow(i, ins[i]) })
+			parCPU += processCPU() - cpu0
+		}
+
+		n := float64(workers * rounds)
+		coreSeq, fullSeq := 1e9/float64(core.NsPerOp()), n/seq.Seconds()
+		coreOps, fullOps := n/coreParallel.Seconds(), n/par.Seconds()
+		fmt.Printf("CONTRACTS-SIGN-MUTATION %s sequential: signingcore alone %s/op (%.0f/s) | signFlow over HTTP %s/op (%.0f/s) | ratio %.2f\n",
+			b.Name, time.Duration(core.NsPerOp()).Round(time.Microsecond), coreSeq, (seq / time.Duration(n)).Round(time.Microsecond), fullSeq, fullSeq/coreSeq)
+		fmt.Printf("CONTRACTS-SIGN-MUTATION %s %d at once × %d rounds: signingcore alone %.0f/s (%s CPU/op) | signFlow over HTTP %.0f/s (%s CPU/op with the client) | ratio %.2f\n",
+			b.Name, workers, rounds, coreOps, coreCPU.Round(time.Microsecond), fullOps, (parCPU / time.Duration(n)).Round(time.Microsecond), fullOps/coreOps)
+	})
+}
+
+// signBench holds the harness's signers and what a round needs.
+type signBench struct {
+	s       *apitest.Server
+	alice   string
+	pdf     []byte
+	signers []benchSigner
+}
+
+type benchSigner struct {
+	phone, token, seal string
+}
+
+var benchNames = []string{"王小明", "李小红", "张伟", "刘洋", "陈静", "杨帆", "赵磊", "黄敏",
+	"周杰", "吴芳", "徐强", "孙丽", "马超", "朱琳", "胡斌", "郭婷"}
+
+// addSigner registers signer i, verifies their real name (which issues
+// their certificate and personal seal) and keeps their token and seal.
+func (h *signBench) addSigner(t *testing.T, i int) {
+	t.Helper()
+	phone := fmt.Sprintf("139%08d", 1001+i) // not …0000: the identity sandbox refuses those
+	tok := h.s.Register(phone, passA)
+	verifyRealName(t, h.s, tok, benchNames[i%len(benchNames)], enterprisestest.IDNumber("19800101", i), phone)
+	h.signers = append(h.signers, benchSigner{phone: phone, token: tok, seal: personalSeal(t, h.s, tok)})
+}
+
+// round sends each signer a flow of alice's (signer first, a second party
+// after them, one field on page 2), asks for each signer's intent code and
+// returns the signFlow inputs. The clock moves a day first, past the
+// codes' daily caps.
+func (h *signBench) round(t *testing.T, r int) []map[string]any {
+	t.Helper()
+	h.s.Clock.Advance(25 * time.Hour)
+	ids := make([]string, len(h.signers))
+	for i, sg := range h.signers {
+		var created struct{ CreateFlow struct{ ID string } }
+		name := fmt.Sprintf("吞吐测试%d-%d", r, i)
+		h.s.MustDo(h.alice, `mutation($in: FlowDraftInput!) { createFlow(input: $in) { id } }`,
+			map[string]any{"in": map[string]any{"name": name}}, &created)
+		fid := created.CreateFlow.ID
+		st, doc := upload(t, h.s, h.alice, fid, "合同", h.pdf)
+		if st != http.StatusCreated {
+			t.Fatalf("upload = %d %v", st, doc)
+		}
+		h.s.MustDo(h.alice, `mutation($id: ID!, $in: FlowDraftInput!) { updateFlowDraft(id: $id, input: $in) { id } }`, map[string]any{
+			"id": fid, "in": map[string]any{"name": name, "ordered": true,
+				"participants": []map[string]any{
+					{"key": "w", "name": benchNames[i%len(benchNames)], "phone": sg.phone, "order": 1},
+					{"key": "c", "name": "李四", "phone": fmt.Sprintf("137%08d", i), "order": 2},
+				},
+				"fields": []map[string]any{{"documentID": fmt.Sprint(doc["id"]), "participantKey": "w", "kind": "personal_seal",
+					"page": 2, "x": 100, "y": 100, "width": 120, "height": 120}},
+			}}, nil)
+		h.s.MustDo(h.alice, `mutation($id: ID!) { sendFlow(id: $id) { status } }`, map[string]any{"id": fid}, nil)
+		ids[i] = fid
+	}
+	h.waitJobsIdle(t) // the signing links texted, so the newest message is the intent code
+	ins := make([]map[string]any, len(h.signers))
+	for i, sg := range h.signers {
+		in := map[string]any{"flowID": ids[i], "personalSealID": sg.seal}
+		h.s.MustDo(sg.token, `mutation($in: SignFlowInput!) { sendIntentCode(input: $in) { fingerprint } }`, map[string]any{"in": in}, nil)
+		in["code"] = h.s.LastCode(sg.phone)
+		ins[i] = in
+	}
+	h.waitJobsIdle(t)
+	return ins
+}
+
+// signFlow posts the signFlow mutation as signer i, as the page does.
+func (h *signBench) signFlow(i int, in map[string]any) error {
+	r := h.s.Do(h.signers[i].token, signMutation, map[string]any{"in": in})
+	if r.Code() != "" || !bytes.Contains(r.Data, []byte(`"signFlow"`)) {
+		return fmt.Errorf("signFlow: %s %s", r.Code(), r.Message())
+	}
+	return nil
+}
+
+// coreSigner returns signingcore alone signing the harness's document with
+// signer 0's seal, key and chain and the platform TSA.
+func (h *signBench) coreSigner(t *testing.T) func() error {
+	t.Helper()
+	ctx := viewer.System(context.Background())
+	id, err := strconv.Atoi(h.signers[0].seal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := h.s.App.DB.Client.Seal.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := h.s.App.Certs.Signer(ctx, *sl.CertificateID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := pades.NewSigner(pades.Config{})
+	chain := append([]*x509.Certificate{sg.Certificate}, sg.Chain...)
+	return func() error {
+		_, err := signer.Sign(context.Background(), h.pdf, pades.Request{FieldName: "Bench", Page: 2, Rect: pades.Rect{100, 100, 220, 220},
+			Appearance: sl.Image, Chain: chain, Name: benchNames[0], Reason: "签署", Location: "签网", SigningTime: time.Now()},
+			sg.Key, h.s.App.Trust.TSA)
+		return err
+	}
+}
+
+func (h *signBench) waitJobsIdle(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		var n int
+		if err := h.s.App.DB.SQL.QueryRow(`SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'retryable')`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+	t.Fatal("the job queue did not drain in 30 s")
+}
+
+// inParallel runs fn(0…n-1) at once and returns the wall time.
+func inParallel(t *testing.T, n int, fn func(i int) error) time.Duration {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	t0 := time.Now()
+	for i := range n {
+		wg.Go(func() { errs[i] = fn(i) })
+	}
+	wg.Wait()
+	took := time.Since(t0)
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return took
+}
+
+// processCPU is this process's user and system CPU time (PostgreSQL's is
+// not in it).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
