@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -205,6 +206,45 @@ func TestSharedResponses(t *testing.T) {
 			s.c.expect(`{"id":"` + s.id + `","type":"complete"}`)
 		}
 	})
+}
+
+// TestSharedResponsesUnderLoad: many subscribers and events at once, each
+// subscriber gets every event in order, and each event is executed once.
+func TestSharedResponsesUnderLoad(t *testing.T) {
+	const subscribers, events = 40, 25
+	exec := &shareExec{started: make(chan *gqlws.Stream[string], subscribers)}
+	tr := &gqlws.Transport{}
+	subs := make([]subscriber, subscribers)
+	for i := range subs {
+		subs[i] = subscribeShared(t, exec, tr, "good", fmt.Sprint(i), "subscription { v }", `{}`)
+	}
+	exec.executions.Store(0)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for e := range events {
+			for _, s := range subs {
+				for !s.st.SendShared(e, fmt.Sprint(e)) {
+					time.Sleep(time.Millisecond) // full: the client is reading
+				}
+			}
+		}
+	})
+	for _, s := range subs {
+		wg.Go(func() {
+			for e := range events {
+				f, err := s.c.read(10 * time.Second)
+				want := `{"id":"` + s.id + `","type":"next","payload":{"data":{"v":"` + fmt.Sprint(e) + `"}}}`
+				if err != nil || f.raw != want {
+					t.Errorf("subscriber %s, event %d: %v %s", s.id, e, err, f.raw)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := exec.executions.Load(); n != events {
+		t.Errorf("%d executions for %d events to %d subscribers, want %d", n, events, subscribers, events)
+	}
 }
 
 // TestStreamOutsideTransport: under another transport a Stream is a plain
