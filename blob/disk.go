@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -32,6 +33,9 @@ type DiskConfig struct {
 type Disk struct {
 	root *os.Root
 	log  *slog.Logger
+	// made remembers the folders known to exist (objects' fan-out folders),
+	// so a write does not ask for each of them again.
+	made sync.Map
 }
 
 var _ Store = (*Disk)(nil)
@@ -164,11 +168,23 @@ func (d *Disk) writeTemp(ctx context.Context, r io.Reader) (string, Info, error)
 // commit renames tmp to target and makes the rename durable.
 func (d *Disk) commit(tmp, target string) error {
 	dir := path.Dir(target)
-	if err := d.root.MkdirAll(dir, 0o700); err != nil {
-		d.root.Remove(tmp)
-		return fmt.Errorf("blob: %w", err)
-	}
-	if err := d.root.Rename(tmp, target); err != nil {
+	_, known := d.made.Load(dir)
+	for {
+		if !known {
+			if err := d.root.MkdirAll(dir, 0o700); err != nil {
+				d.root.Remove(tmp)
+				return fmt.Errorf("blob: %w", err)
+			}
+			d.made.Store(dir, struct{}{})
+		}
+		err := d.root.Rename(tmp, target)
+		if err == nil {
+			break
+		}
+		if known && errors.Is(err, fs.ErrNotExist) {
+			known = false // the folder was removed behind our back: make it again
+			continue
+		}
 		d.root.Remove(tmp)
 		return fmt.Errorf("blob: %w", err)
 	}

@@ -199,3 +199,31 @@ func BenchmarkDiskPutContent(b *testing.B) {
 }
 
 func bytesReader(b []byte) io.Reader { return strings.NewReader(string(b)) }
+
+// TestDiskFolderRemovedBehindItsBack: the store remembers the folders it
+// made; one removed from outside is made again by the next write.
+func TestDiskFolderRemovedBehindItsBack(t *testing.T) {
+	dir := t.TempDir()
+	d := openDisk(t, dir)
+	ctx := context.Background()
+	info, err := d.PutContent(ctx, strings.NewReader("contract v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Delete(ctx, info.Key); err != nil {
+		t.Fatal(err)
+	}
+	fanout := filepath.Join(dir, "objects", "sha256", info.SHA256[:2])
+	if err := os.Remove(fanout); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.PutContent(ctx, strings.NewReader("contract v1")); err != nil {
+		t.Fatalf("write after the folder was removed: %v", err)
+	}
+	if got := blobtest.MustRead(t, d, info.Key); string(got) != "contract v1" {
+		t.Errorf("read %q", got)
+	}
+	if tmps, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(tmps) != 0 {
+		t.Errorf("%d temporary files left", len(tmps))
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -242,12 +241,10 @@ func (s *Service) sealDocument(ctx context.Context, f *ent.Flow, d *ent.FlowDocu
 	if err != nil {
 		return fmt.Errorf("document time-stamp: %w", err)
 	}
-	key, err := s.putPDF(ctx, lta)
+	key, hexSum, err := s.putPDF(ctx, lta)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	sum := sha256.Sum256(lta)
-	hexSum := hex.EncodeToString(sum[:])
 	return s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
 		sys := viewer.System(ctx)
 		n, err := tx.FlowDocument.Update().

@@ -295,7 +295,7 @@ func (s *Service) AddDocument(ctx context.Context, flowID int, name string, r io
 	if err != nil {
 		return nil, err
 	}
-	key, err := s.putPDF(ctx, doc.PDF)
+	key, _, err := s.putPDF(ctx, doc.PDF) // doc.SHA256 is the same sum
 	if err != nil {
 		return nil, fmt.Errorf("store document: %w", err)
 	}

@@ -191,12 +191,12 @@ func (s *Service) randomCode(n int) (string, error) {
 func notFound() error { return errs.New(errs.NotFound, "合同不存在或无权查看") }
 
 // putPDF stores a document revision under its content hash.
-func (s *Service) putPDF(ctx context.Context, pdf []byte) (string, error) {
+func (s *Service) putPDF(ctx context.Context, pdf []byte) (key, sum string, err error) {
 	info, err := s.blobs.PutContent(ctx, bytes.NewReader(pdf))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return info.Key, nil
+	return info.Key, info.SHA256, nil
 }
 
 // getPDF reads a stored document revision.

@@ -417,12 +417,11 @@ func (s *Service) signOnce(ctx context.Context, plan *signPlan, signers map[int]
 				return fmt.Errorf("sign %s: %w", d.Name, err)
 			}
 		}
-		key, err := s.putPDF(ctx, pdf)
+		key, sum, err := s.putPDF(ctx, pdf)
 		if err != nil {
 			return fmt.Errorf("sign: store revision: %w", err)
 		}
-		sum := sha256.Sum256(pdf)
-		results = append(results, signedDoc{doc: d, key: key, sum: hex.EncodeToString(sum[:]), adds: len(mine)})
+		results = append(results, signedDoc{doc: d, key: key, sum: sum, adds: len(mine)})
 	}
 	return s.commitSigned(ctx, plan, results)
 }

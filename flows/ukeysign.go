@@ -424,7 +424,7 @@ func (s *Service) ukeyRound(ctx context.Context, plan *signPlan, keys map[int]*u
 			if err != nil {
 				return err
 			}
-			if d.Prepared, err = s.putPDF(ctx, b); err != nil {
+			if d.Prepared, _, err = s.putPDF(ctx, b); err != nil {
 				return fmt.Errorf("ukey sign: store prepared: %w", err)
 			}
 			d.Digest, d.Certificate, d.SealID = p.Digest, k.fingerprint, sl.ID
@@ -445,12 +445,11 @@ func (s *Service) ukeyRound(ctx context.Context, plan *signPlan, keys map[int]*u
 
 // storeWork keeps the document with the signatures completed so far.
 func (s *Service) storeWork(ctx context.Context, d *ukeyDocState, pdf []byte) error {
-	key, err := s.putPDF(ctx, pdf)
+	key, sum, err := s.putPDF(ctx, pdf)
 	if err != nil {
 		return fmt.Errorf("ukey sign: store revision: %w", err)
 	}
-	sum := sha256.Sum256(pdf)
-	d.WorkKey, d.WorkSum = key, hex.EncodeToString(sum[:])
+	d.WorkKey, d.WorkSum = key, sum
 	return nil
 }
 
