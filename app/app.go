@@ -112,7 +112,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		a.Close()
 		return nil, err
 	}
-	if err := a.scheduleEnterpriseJobs(); err != nil {
+	if err := a.schedulePeriodicJobs(); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -190,6 +190,9 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		return err
 	}
 	if err := a.buildPairing(opts.Now); err != nil {
+		return err
+	}
+	if err := a.addBlobSweep(); err != nil {
 		return err
 	}
 

@@ -3,6 +3,7 @@ package app_test
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -225,6 +226,28 @@ func TestCompletedContractFiles(t *testing.T) {
 		}
 		if st, _, _ := get(t, s, alice, "/files/flows/zip?ids=abc"); st != http.StatusBadRequest {
 			t.Fatalf("batch with a bad id = %d", st)
+		}
+
+		// The blob sweep (no grace here: nothing is in flight) removes the
+		// revisions the later ones contain whole — bob's signed revision
+		// and carol's, which the completion's document time-stamp extended
+		// — and keeps what the contract refers to: the download is the
+		// same, and so is the preview.
+		swept, err := s.App.SweepBlobs(context.Background(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if swept.Removed != 2 || swept.Kept != 5 {
+			t.Errorf("sweep = %+v, want 2 intermediate revisions removed and 5 blobs kept (original, final, evidence JSON, HTML and time-stamp)", swept)
+		}
+		if st, _, again := get(t, s, dave, "/files/flows/"+fid+"/zip"); st != http.StatusOK || !bytes.Equal(unzipBody(t, again)["劳动合同.pdf"], final) {
+			t.Fatalf("zip after the sweep = %d", st)
+		}
+		if st, _, preview := get(t, s, dave, "/files/documents/"+docID); st != http.StatusOK || !bytes.Equal(preview, final) {
+			t.Fatalf("preview after the sweep = %d", st)
+		}
+		if res, err := s.App.SweepBlobs(context.Background(), 0); err != nil || res.Removed != 0 {
+			t.Errorf("second sweep = %+v %v, want nothing removed", res, err)
 		}
 
 		// DOC-8: the new employee got the signed contract by email.

@@ -165,15 +165,19 @@ func pseudonymKey(path string) ([]byte, error) {
 	return b, f.Close()
 }
 
-// scheduleEnterpriseJobs adds the periodic sweep that gives every
+// schedulePeriodicJobs adds the periodic jobs: the sweep that gives every
 // enterprise application under CA review its review job (the jobs
-// themselves are inserted with the change that starts the review). It
-// needs the River client, so it runs once every worker is registered.
-func (a *App) scheduleEnterpriseJobs() error {
+// themselves are inserted with the change that starts the review), and the
+// blob store's sweep (app/blobsweep.go). It needs the River client, so it
+// runs once every worker is registered.
+func (a *App) schedulePeriodicJobs() error {
 	c, err := a.Jobs.Client()
 	if err != nil {
 		return err
 	}
-	_, err = c.PeriodicJobs().AddSafely(enterprises.ReviewSweepJob())
+	if _, err = c.PeriodicJobs().AddSafely(enterprises.ReviewSweepJob()); err != nil {
+		return err
+	}
+	_, err = c.PeriodicJobs().AddSafely(blobSweepJob())
 	return err
 }

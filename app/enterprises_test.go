@@ -178,6 +178,16 @@ func TestEnterpriseAuthorizationMatrix(t *testing.T) {
 		if r := s.Do(tokA, `mutation($djr: ID!) { decideJoinRequest(id: $djr, approve: false) { id } }`, vars); r.Code() != "CONFLICT" {
 			t.Errorf("deciding a decided request: %s %s", r.Code(), r.Data)
 		}
+		// Application documents are kept by the blob sweep.
+		blobKeys := map[string]bool{}
+		if err := e.BlobKeys(context.Background(), func(k string) { blobKeys[k] = true }); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range Must(db.CertDocument.Query().All(sys))(t) {
+			if !blobKeys[d.BlobKey] {
+				t.Errorf("BlobKeys misses application document %d (%s)", d.ID, d.BlobKey)
+			}
+		}
 		// Application documents: only the applicant uploads and downloads.
 		for _, tok := range []string{tokO, tokM, tokB, ""} {
 			if code, _ := uploadDoc(t, s, tok, orderA.ID, "business_license", PNG(320, 320)); code != 401 && code != 404 && code != 403 {

@@ -36,6 +36,9 @@ type Disk struct {
 	// made remembers the folders known to exist (objects' fan-out folders),
 	// so a write does not ask for each of them again.
 	made sync.Map
+	// sweep orders SweepContent's removals with PutContent: a removal holds
+	// it exclusively, PutContent shared (see SweepContent).
+	sweep sync.RWMutex
 }
 
 var _ Store = (*Disk)(nil)
@@ -128,10 +131,18 @@ func (d *Disk) PutContent(ctx context.Context, r io.Reader) (Info, error) {
 	}
 	info.Key = ContentKey(info.SHA256)
 	target := objectPath(info.Key)
+	d.sweep.RLock()
+	defer d.sweep.RUnlock()
 	if st, err := d.root.Stat(target); err == nil && st.Size() == info.Size {
-		// Already stored (the same bytes, by construction).
+		// Already stored (the same bytes, by construction). Its time is
+		// refreshed: the caller is about to refer to it, and SweepContent
+		// leaves recently stored blobs alone.
 		d.root.Remove(tmp)
-		info.ModTime = st.ModTime()
+		now := time.Now()
+		if err := d.root.Chtimes(target, now, now); err != nil {
+			return Info{}, fmt.Errorf("blob: %w", err)
+		}
+		info.ModTime = now
 		return info, nil
 	}
 	if err := d.commit(tmp, target); err != nil {
@@ -258,4 +269,108 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// SweepResult is what SweepContent did.
+type SweepResult struct {
+	// Removed blobs and their bytes; Kept the content blobs left (referred
+	// to, or too recent).
+	Removed int
+	Bytes   int64
+	Kept    int
+}
+
+// SweepContent removes the content blobs (keys under sha256/) that keep
+// says nothing refers to and that were stored more than olderThan ago —
+// storing the same content again counts as storing it (PutContent refreshes
+// the file's time). It is the store's garbage collection: a caller lists
+// every key its database refers to, then sweeps. olderThan covers the
+// writes in flight while it lists: a blob is written before the row that
+// refers to it is committed.
+//
+// A blob found unreferenced may be stored again while the sweep runs (the
+// same bytes uploaded anew): each removal re-checks the file's time while
+// holding PutContent off, so such a blob is kept. This orders removals with
+// PutContent calls of this process only; a folder shared by several
+// processes must be swept by one of them while the others are stopped.
+func (d *Disk) SweepContent(ctx context.Context, olderThan time.Duration, keep func(key string) bool) (SweepResult, error) {
+	var res SweepResult
+	base := objectsDir + "/sha256"
+	fanouts, err := d.readDir(base)
+	if err != nil {
+		return res, err
+	}
+	for _, fo := range fanouts {
+		if !fo.IsDir() || len(fo.Name()) != 2 {
+			continue
+		}
+		dir := base + "/" + fo.Name()
+		entries, err := d.readDir(dir)
+		if err != nil {
+			return res, err
+		}
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			key := ContentKey(e.Name())
+			if contentSum(key) == "" || !strings.HasPrefix(e.Name(), fo.Name()) || !e.Type().IsRegular() {
+				continue // not a blob of this store
+			}
+			info, err := e.Info()
+			if err != nil || time.Since(info.ModTime()) < olderThan || keep(key) {
+				res.Kept++
+				continue
+			}
+			removed, size, err := d.removeStale(dir+"/"+e.Name(), olderThan)
+			if err != nil {
+				return res, err
+			}
+			if removed {
+				res.Removed++
+				res.Bytes += size
+				d.log.Info("blob: removed a blob nothing refers to", "key", key, "bytes", size)
+			} else {
+				res.Kept++
+			}
+		}
+	}
+	return res, nil
+}
+
+// removeStale removes name when it is still older than olderThan, with
+// PutContent held off.
+func (d *Disk) removeStale(name string, olderThan time.Duration) (bool, int64, error) {
+	d.sweep.Lock()
+	defer d.sweep.Unlock()
+	st, err := d.root.Stat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, 0, nil
+	}
+	if err != nil {
+		return false, 0, fmt.Errorf("blob: %w", err)
+	}
+	if time.Since(st.ModTime()) < olderThan {
+		return false, 0, nil // stored again meanwhile
+	}
+	if err := d.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, 0, fmt.Errorf("blob: %w", err)
+	}
+	return true, st.Size(), nil
+}
+
+func (d *Disk) readDir(name string) ([]fs.DirEntry, error) {
+	f, err := d.root.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("blob: %w", err)
+	}
+	defer f.Close()
+	entries, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, fmt.Errorf("blob: %w", err)
+	}
+	return entries, nil
 }

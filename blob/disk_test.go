@@ -227,3 +227,68 @@ func TestDiskFolderRemovedBehindItsBack(t *testing.T) {
 		t.Errorf("%d temporary files left", len(tmps))
 	}
 }
+
+// TestDiskSweepContent: a sweep removes the old content blobs nothing
+// refers to, and nothing else — not a referenced one, not a recent one, not
+// one stored again since, not a blob under a key of its own.
+func TestDiskSweepContent(t *testing.T) {
+	dir := t.TempDir()
+	d := openDisk(t, dir)
+	ctx := context.Background()
+	put := func(content string) blob.Info {
+		t.Helper()
+		info, err := d.PutContent(ctx, strings.NewReader(content))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info
+	}
+	age := func(info blob.Info) {
+		t.Helper()
+		old := time.Now().Add(-48 * time.Hour)
+		p := filepath.Join(dir, "objects", "sha256", info.SHA256[:2], info.SHA256)
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orphan, referenced, recent, again := put("intermediate revision"), put("current revision"), put("in flight"), put("uploaded twice")
+	for _, info := range []blob.Info{orphan, referenced, again} {
+		age(info)
+	}
+	put("uploaded twice") // stored again: its time is refreshed
+	if _, err := d.Put(ctx, "named/contract.pdf", strings.NewReader("a blob under its own key")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.SweepContent(ctx, 24*time.Hour, func(key string) bool { return key == referenced.Key })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Removed != 1 || res.Bytes != orphan.Size || res.Kept != 3 {
+		t.Errorf("sweep = %+v, want 1 removed (%d bytes), 3 kept", res, orphan.Size)
+	}
+	if _, err := d.Stat(ctx, orphan.Key); !blobtest.IsNotFound(err) {
+		t.Errorf("the orphan is still there: %v", err)
+	}
+	for _, info := range []blob.Info{referenced, recent, again} {
+		if _, err := d.Stat(ctx, info.Key); err != nil {
+			t.Errorf("%s removed: %v", info.Key, err)
+		}
+	}
+	if got := blobtest.MustRead(t, d, "named/contract.pdf"); string(got) != "a blob under its own key" {
+		t.Errorf("named blob: %q", got)
+	}
+	// Storing the removed content again brings it back.
+	if info := put("intermediate revision"); info.Key != orphan.Key {
+		t.Fatal("content key changed")
+	}
+	if got := blobtest.MustRead(t, d, orphan.Key); string(got) != "intermediate revision" {
+		t.Errorf("after storing it again: %q", got)
+	}
+	// A cancelled sweep stops.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	age(orphan)
+	if _, err := d.SweepContent(cctx, time.Hour, func(string) bool { return false }); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled sweep: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"net/http"
@@ -320,6 +321,32 @@ func TestUKeySignPersonal(t *testing.T) {
 			wantCode(t, err, errs.Invalid, "不对应")
 			if got := revision(t, e.signEnv, doc.ID); got != 0 {
 				t.Fatalf("revision after refusals = %d", got)
+			}
+		})
+
+		t.Run("a pending signature's blobs are referred to", func(t *testing.T) {
+			row, err := e.db.PendingSignature.Get(viewer.System(context.Background()), st.PendingID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var state struct {
+				Docs []struct{ Base, Prepared string }
+			}
+			if err := json.Unmarshal(row.State, &state); err != nil || len(state.Docs) != 1 || state.Docs[0].Prepared == "" {
+				t.Fatalf("state %s: %v", row.State, err)
+			}
+			keys := map[string]bool{}
+			if err := e.svc.BlobKeys(context.Background(), func(k string) { keys[k] = true }); err != nil {
+				t.Fatal(err)
+			}
+			d, err := e.db.FlowDocument.Get(viewer.System(context.Background()), doc.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{d.OriginalKey, d.CurrentKey, state.Docs[0].Base, state.Docs[0].Prepared} {
+				if !keys[k] {
+					t.Errorf("BlobKeys misses %s", k)
+				}
 			}
 		})
 
