@@ -31,8 +31,6 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/crypto/ocsp"
-
 	"signet/audit"
 	"signet/ent"
 	"signet/ent/certificate"
@@ -439,7 +437,7 @@ func (s *Service) checkPersonCertificate(ctx context.Context, cert *x509.Certifi
 	if !isPersonCertificate(cert) {
 		return errs.InvalidField("certificate", "只有个人证书可以用于登录或绑定，企业证书不可以")
 	}
-	return s.checkNotRevoked(ctx, cert, chain[0])
+	return s.ukey.CA.CheckNotRevoked(ctx, cert, chain[0])
 }
 
 // verifyDigestSignature checks an ECDSA (ASN.1 DER) or RSA PKCS#1 v1.5
@@ -473,25 +471,6 @@ func isPersonCertificate(c *x509.Certificate) bool {
 		}
 	}
 	return true
-}
-
-// checkNotRevoked asks the platform CA's OCSP responder.
-func (s *Service) checkNotRevoked(ctx context.Context, cert, issuer *x509.Certificate) error {
-	der, err := s.ukey.CA.OCSPForCertificate(ctx, cert)
-	if err != nil {
-		return fmt.Errorf("ukey certificate: ocsp: %w", err)
-	}
-	resp, err := ocsp.ParseResponseForCert(der, cert, issuer)
-	if err != nil {
-		return fmt.Errorf("ukey certificate: ocsp: %w", err)
-	}
-	switch resp.Status {
-	case ocsp.Good:
-		return nil
-	case ocsp.Revoked:
-		return errs.InvalidField("certificate", "该证书已吊销")
-	}
-	return errs.Wrap(fmt.Errorf("ocsp status %d", resp.Status), errs.Internal, "暂时无法确认证书状态，请稍后再试")
 }
 
 // checkIdentity requires the certificate to name the user's verified

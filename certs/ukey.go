@@ -125,6 +125,9 @@ func (s *Service) checkUKey(ctx context.Context, db *ent.Client, certID int, x *
 	if x.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
 		return nil, errs.InvalidField("certificate", "该证书不能用于签名")
 	}
+	if err := s.ca.CheckNotRevoked(ctx, x, chain[0]); err != nil {
+		return nil, err
+	}
 	if c.EnterpriseID != nil {
 		name, err := enterpriseName(ctx, db, *c.EnterpriseID)
 		if err != nil {

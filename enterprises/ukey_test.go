@@ -153,6 +153,13 @@ func TestBindUKeyCertificateProof(t *testing.T) {
 			self := selfSigned(t, key, co.Name)
 			personal := Must(ca.IssuePerson(context.Background(), pki.PersonRequest{Name: "贺一", SubjectID: "P1234567890", Key: pki.SubjectKey{PublicKey: pubA}}))(t).DER()
 			foreign := issue("凭证他家有限公司", CreditCode(8102), pubA)
+			// The enterprise's own certificate on token A, revoked at the CA
+			// (a UKey reported lost).
+			lost := Must(ca.IssueEnterprise(context.Background(), pki.EnterpriseRequest{Name: co.Name, CreditCode: co.Code, Key: pki.SubjectKey{PublicKey: pubA}}))(t)
+			if err := ca.Revoke(context.Background(), lost.Serial, pki.ReasonKeyCompromise); err != nil {
+				t.Fatal(err)
+			}
+			revoked := lost.DER()
 			for _, c := range []struct {
 				name string
 				cert []byte
@@ -164,6 +171,7 @@ func TestBindUKeyCertificateProof(t *testing.T) {
 				{"not the platform CA's", self, errs.Invalid, "CA"},
 				{"a personal certificate", personal, errs.Invalid, "不一致"},
 				{"another enterprise's", foreign, errs.Invalid, "不一致"},
+				{"revoked", revoked, errs.Invalid, "已吊销"},
 			} {
 				_, err := e.CreateUKeyBindChallenge(admin, recContract, c.cert)
 				wantCode(t, err, c.code, c.msg)
@@ -180,6 +188,7 @@ func TestBindUKeyCertificateProof(t *testing.T) {
 				{"self-signed", self, softKey(key), "CA"},
 				{"personal", personal, signA, "不一致"},
 				{"another enterprise's", foreign, signA, "不一致"},
+				{"revoked", revoked, signA, "已吊销"},
 			} {
 				ch := challenge(admin, recContract, certA)
 				_, err := bind(admin, recContract, c.cert, ch.Nonce, c.sign(t, ch.Digest()))

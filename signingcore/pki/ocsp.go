@@ -117,3 +117,25 @@ func issuerMatches(req *ocsp.Request, issuer *x509.Certificate) bool {
 	kh.Write(spki.PublicKey.RightAlign())
 	return bytes.Equal(nh.Sum(nil), req.IssuerNameHash) && bytes.Equal(kh.Sum(nil), req.IssuerKeyHash)
 }
+
+// CheckNotRevoked asks the CA's OCSP responder about cert, issued by
+// issuer (the issuing CA), as a relying party does: nil when it is good;
+// errs.Invalid (field "certificate", "该证书已吊销") when revoked; errs.Internal
+// when the answer is neither (not issued by this CA) or cannot be had.
+func (ca *CA) CheckNotRevoked(ctx context.Context, cert, issuer *x509.Certificate) error {
+	der, err := ca.OCSPForCertificate(ctx, cert)
+	if err != nil {
+		return fmt.Errorf("certificate status: ocsp: %w", err)
+	}
+	resp, err := ocsp.ParseResponseForCert(der, cert, issuer)
+	if err != nil {
+		return fmt.Errorf("certificate status: ocsp: %w", err)
+	}
+	switch resp.Status {
+	case ocsp.Good:
+		return nil
+	case ocsp.Revoked:
+		return errs.InvalidField("certificate", "该证书已吊销")
+	}
+	return errs.Wrap(fmt.Errorf("ocsp status %d", resp.Status), errs.Internal, "暂时无法确认证书状态，请稍后再试")
+}
