@@ -8,13 +8,12 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"signet/enterprises/enterprisestest"
 	"signet/internal/apitest"
+	"signet/internal/benchutil"
 	"signet/internal/dbtest"
 	"signet/internal/testpdf"
 	"signet/signingcore/pades"
@@ -41,8 +40,8 @@ func TestSignMutationThroughput(t *testing.T) {
 	if os.Getenv("SIGNET_BENCH") == "" {
 		t.Skip("set SIGNET_BENCH=1 to run the signing harness")
 	}
-	workers := envInt("SIGNET_BENCH_WORKERS", 16)
-	rounds := envInt("SIGNET_BENCH_ROUNDS", 12)
+	workers := benchutil.EnvInt("SIGNET_BENCH_WORKERS", 16)
+	rounds := benchutil.EnvInt("SIGNET_BENCH_ROUNDS", 12)
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
 		s := apitest.Start(t, b, apitest.Options{})
 		h := &signBench{s: s, alice: s.Register("13800000001", passA), pdf: testpdf.Make(2)}
@@ -60,11 +59,11 @@ func TestSignMutationThroughput(t *testing.T) {
 			}
 		})
 		var coreParallel time.Duration
-		cpu0 := processCPU()
+		cpu0 := benchutil.ProcessCPU()
 		for range rounds {
-			coreParallel += inParallel(t, workers, func(int) error { return sign() })
+			coreParallel += benchutil.InParallel(t, workers, func(int) error { return sign() })
 		}
-		coreCPU := (processCPU() - cpu0) / time.Duration(workers*rounds)
+		coreCPU := (benchutil.ProcessCPU() - cpu0) / time.Duration(workers*rounds)
 
 		// The mutation, sequential.
 		var seq time.Duration
@@ -82,9 +81,9 @@ func TestSignMutationThroughput(t *testing.T) {
 		var par, parCPU time.Duration
 		for r := range rounds {
 			ins := h.round(t, rounds+r)
-			cpu0 := processCPU()
-			par += inParallel(t, workers, func(i int) error { return h.signFlow(i, ins[i]) })
-			parCPU += processCPU() - cpu0
+			cpu0 := benchutil.ProcessCPU()
+			par += benchutil.InParallel(t, workers, func(i int) error { return h.signFlow(i, ins[i]) })
+			parCPU += benchutil.ProcessCPU() - cpu0
 		}
 
 		n := float64(workers * rounds)
@@ -202,43 +201,5 @@ func (h *signBench) coreSigner(t *testing.T) func() error {
 
 func (h *signBench) waitJobsIdle(t *testing.T) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		var n int
-		if err := h.s.App.DB.SQL.QueryRow(`SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'retryable')`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			return
-		}
-	}
-	t.Fatal("the job queue did not drain in 30 s")
-}
-
-// inParallel runs fn(0…n-1) at once and returns the wall time.
-func inParallel(t *testing.T, n int, fn func(i int) error) time.Duration {
-	t.Helper()
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	t0 := time.Now()
-	for i := range n {
-		wg.Go(func() { errs[i] = fn(i) })
-	}
-	wg.Wait()
-	took := time.Since(t0)
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return took
-}
-
-// processCPU is this process's user and system CPU time (PostgreSQL's is
-// not in it).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	benchutil.WaitJobsIdle(t, h.s.App.DB.SQL)
 }

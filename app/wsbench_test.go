@@ -27,6 +27,7 @@ import (
 
 	"signet/events"
 	"signet/internal/apitest"
+	"signet/internal/benchutil"
 	"signet/internal/dbtest"
 )
 
@@ -55,13 +56,6 @@ import (
 // SIGNET_BENCH_WS_PROFILE=dir writes the server's heap and goroutine
 // profiles (once subscribed) and CPU profile (over the broadcasts) per row,
 // with every allocation sampled when SIGNET_BENCH_WS_PROFILE_EXACT=1 (slow).
-
-func envInt(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
-		return n
-	}
-	return def
-}
 
 // raiseFileLimit lifts the soft open-file limit to the hard one.
 func raiseFileLimit(t testing.TB, need int) {
@@ -259,8 +253,8 @@ func TestWebsocketFanout(t *testing.T) {
 	if os.Getenv("SIGNET_BENCH_WS") == "" || os.Getenv("SIGNET_BENCH_WS_CHILD") != "" {
 		t.Skip("set SIGNET_BENCH_WS=1 to run the websocket fan-out harness")
 	}
-	n := envInt("SIGNET_BENCH_WS_CONNS", 10000)
-	rounds := envInt("SIGNET_BENCH_WS_ROUNDS", 20)
+	n := benchutil.EnvInt("SIGNET_BENCH_WS_CONNS", 10000)
+	rounds := benchutil.EnvInt("SIGNET_BENCH_WS_ROUNDS", 20)
 	raiseFileLimit(t, n+1000)
 	if os.Getenv("SIGNET_BENCH_WS_PROFILE_EXACT") != "" {
 		runtime.MemProfileRate = 1 // every allocation in the heap profiles (slow)
@@ -351,8 +345,8 @@ func TestWebsocketFanoutClients(t *testing.T) {
 	if os.Getenv("SIGNET_BENCH_WS_CHILD") == "" {
 		t.Skip("the client side of TestWebsocketFanout")
 	}
-	n := envInt("SIGNET_BENCH_WS_CONNS", 10000)
-	rounds := envInt("SIGNET_BENCH_WS_ROUNDS", 20)
+	n := benchutil.EnvInt("SIGNET_BENCH_WS_CONNS", 10000)
+	rounds := benchutil.EnvInt("SIGNET_BENCH_WS_ROUNDS", 20)
 	raiseFileLimit(t, n+1000)
 	mode, url, origin := os.Getenv("SIGNET_BENCH_WS_MODE"), os.Getenv("SIGNET_BENCH_WS_URL"), os.Getenv("SIGNET_BENCH_WS_ORIGIN")
 	token, flowID := os.Getenv("SIGNET_BENCH_WS_TOKEN"), os.Getenv("SIGNET_BENCH_WS_FLOW")

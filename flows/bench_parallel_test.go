@@ -6,9 +6,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
-	"strconv"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +14,7 @@ import (
 	"signet/ent/signfield"
 	"signet/enterprises/enterprisestest"
 	"signet/flows"
+	"signet/internal/benchutil"
 	"signet/internal/dbtest"
 	"signet/internal/testpdf"
 	"signet/signingcore/pades"
@@ -39,8 +37,8 @@ func TestSignThroughputParallel(t *testing.T) {
 	if os.Getenv("SIGNET_BENCH") == "" {
 		t.Skip("set SIGNET_BENCH=1 to run the signing harness")
 	}
-	workers := benchEnv("SIGNET_BENCH_WORKERS", 16)
-	rounds := benchEnv("SIGNET_BENCH_ROUNDS", 12)
+	workers := benchutil.EnvInt("SIGNET_BENCH_WORKERS", 16)
+	rounds := benchutil.EnvInt("SIGNET_BENCH_ROUNDS", 12)
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
 		e := setupSigning(t, b)
 		ctx := context.Background()
@@ -62,9 +60,9 @@ func TestSignThroughputParallel(t *testing.T) {
 		signer := pades.NewSigner(pades.Config{})
 		pdf := testpdf.Make(2)
 		var core time.Duration
-		cpu0 := processCPU()
+		cpu0 := benchutil.ProcessCPU()
 		for range rounds {
-			core += inParallel(t, workers, func(int) error {
+			core += benchutil.InParallel(t, workers, func(int) error {
 				_, err := signer.Sign(ctx, pdf, pades.Request{FieldName: "Bench", Page: 2, Rect: pades.Rect{100, 100, 220, 220},
 					Appearance: sl.Image, Chain: append([]*x509.Certificate{sg.Certificate}, sg.Chain...), Name: "签署人",
 					Reason: "签署", Location: "签网", SigningTime: time.Now()}, sg.Key, e.ts.TSA)
@@ -72,7 +70,7 @@ func TestSignThroughputParallel(t *testing.T) {
 			})
 		}
 
-		coreCPU := processCPU() - cpu0
+		coreCPU := benchutil.ProcessCPU() - cpu0
 
 		// Sign end to end, W flows at a time, each signer on their own.
 		var full, fullCPU time.Duration
@@ -83,12 +81,12 @@ func TestSignThroughputParallel(t *testing.T) {
 				ins[i] = e.flowFor(t, who, fmt.Sprintf("并发吞吐%d-%d", r, i))
 			}
 			e.waitJobsIdle(t) // the round's first SMS sent before the clock starts
-			cpu0 := processCPU()
-			full += inParallel(t, workers, func(i int) error {
+			cpu0 := benchutil.ProcessCPU()
+			full += benchutil.InParallel(t, workers, func(i int) error {
 				_, err := e.svc.Sign(e.as(signers[i]), ins[i])
 				return err
 			})
-			fullCPU += processCPU() - cpu0
+			fullCPU += benchutil.ProcessCPU() - cpu0
 		}
 
 		n := float64(workers * rounds)
@@ -99,56 +97,10 @@ func TestSignThroughputParallel(t *testing.T) {
 	})
 }
 
-// inParallel runs fn(0…n-1) at once and returns the wall clock it took.
-func inParallel(t *testing.T, n int, fn func(i int) error) time.Duration {
-	t.Helper()
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	t0 := time.Now()
-	for i := range n {
-		wg.Go(func() { errs[i] = fn(i) })
-	}
-	wg.Wait()
-	took := time.Since(t0)
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("worker %d: %v", i, err)
-		}
-	}
-	return took
-}
-
-// waitJobsIdle waits until the job queue has nothing to run now (jobs
-// scheduled for later, such as expiry, do not count).
+// waitJobsIdle waits until the job queue has nothing to run now.
 func (e *signEnv) waitJobsIdle(t testing.TB) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		var n int
-		if err := e.database.SQL.QueryRow(`SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'retryable')`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			return
-		}
-	}
-	t.Fatal("the job queue did not drain in 30 s")
-}
-
-// processCPU is the user and system CPU time this process has used (the
-// database server's, for PostgreSQL, is not in it).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func benchEnv(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
-		return n
-	}
-	return def
+	benchutil.WaitJobsIdle(t, e.database.SQL)
 }
 
 // addSigner registers a user with a hosted personal certificate and a
