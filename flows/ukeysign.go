@@ -38,6 +38,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
@@ -70,6 +71,11 @@ type UKeySignInput struct {
 	// hosted certificate. Seals whose own certificate is on a UKey (an
 	// enterprise's UKey custody, 一key一章 or 一key多章) always sign on it.
 	UKeyCertificate string
+	// TokenCertificates optionally lists the fingerprints of the
+	// certificates on the plugged-in token, as the helper reported them: a
+	// UKey certificate the signature needs that is not among them is
+	// refused before the intent code is used (see checkOnToken).
+	TokenCertificates []string
 }
 
 // UKeyDigest is one signature the helper must make (sign_digest).
@@ -190,10 +196,45 @@ func (s *Service) PrepareUKeySign(ctx context.Context, in UKeySignInput) (*UKeyS
 	if err != nil {
 		return nil, err
 	}
+	if err := checkOnToken(keys, in.TokenCertificates); err != nil {
+		return nil, err
+	}
 	if err := s.acc.ConsumeCode(ctx, "code", plan.part.Phone, PurposeIntent, plan.scope, in.Code); err != nil {
 		return nil, err
 	}
 	return s.startUKey(ctx, plan, keys, in.UKeyCertificate)
+}
+
+// checkOnToken refuses a signature whose UKey certificates are not all on
+// the plugged-in token, when the page listed the token's certificates
+// (onToken): otherwise the helper would find out only after the intent
+// code was used, and the signer would need a new one.
+func checkOnToken(keys map[int]*ukeyKey, onToken []string) error {
+	if len(onToken) == 0 {
+		return nil
+	}
+	present := map[string]bool{}
+	for _, fp := range onToken {
+		present[normFingerprint(fp)] = true
+	}
+	for _, k := range keys {
+		if k.hosted == nil && !present[normFingerprint(k.fingerprint)] {
+			return errs.InvalidField("tokenCertificates", "插入的UKey中没有签署所需的证书，请插入该印章或本人已绑定的UKey")
+		}
+	}
+	return nil
+}
+
+// normFingerprint writes a fingerprint as lowercase hex digits only (the
+// helper may show AB:CD:…).
+func normFingerprint(fp string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(fp) {
+		if r >= '0' && r <= '9' || r >= 'a' && r <= 'f' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // ukeyKeys resolves how each seal of the plan signs.
@@ -725,7 +766,8 @@ func (s *Service) CancelUKeySign(ctx context.Context, pendingID int) error {
 // admitted; personal fields may be signed with a bound personal UKey.
 type UKeyBatchInput struct {
 	BatchSignInput
-	UKeyCertificate string
+	UKeyCertificate   string
+	TokenCertificates []string // as UKeySignInput's
 }
 
 // UKeyBatchItem is one flow of a UKey batch: its step (digests waiting, or
@@ -767,10 +809,25 @@ func (s *Service) PrepareUKeyBatchSign(ctx context.Context, in UKeyBatchInput) (
 	if len(bp.plans) == 0 {
 		return nil, errs.New(errs.Conflict, "所选合同均不能批量签署")
 	}
-	// A wrong personal UKey refuses the batch before the code is used.
+	// A wrong personal UKey refuses the batch before the code is used, and
+	// so does a token without a certificate the batch's seals need (their
+	// other refusals are the flows' own, below).
 	if in.UKeyCertificate != "" {
 		if _, err := s.boundUKey(ctx, in.UKeyCertificate); err != nil {
 			return nil, err
+		}
+	}
+	if len(in.TokenCertificates) > 0 {
+		seals := map[signfield.Kind]*ent.Seal{}
+		for _, p := range bp.plans {
+			for kind, sl := range p.seals {
+				seals[kind] = sl
+			}
+		}
+		if keys, err := s.ukeyKeys(ctx, &signPlan{seals: seals}, in.UKeyCertificate); err == nil {
+			if err := checkOnToken(keys, in.TokenCertificates); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := s.acc.ConsumeCode(ctx, "code", viewer.FromContext(ctx).Phone, PurposeIntent, bp.scope, in.Code); err != nil {

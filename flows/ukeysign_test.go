@@ -448,7 +448,23 @@ func TestUKeySignEnterprise(t *testing.T) {
 					Code: e.code(t, in.SignInput)})
 				wantCode(t, err, errs.Conflict, "请使用UKey签署")
 
-				st := e.prepare(t, in)
+				// The page lists the plugged-in token's certificates: a token
+				// without the seal's is refused before the code is used, and
+				// the same code then prepares with the right token (the
+				// helper may write fingerprints as AB:CD:…).
+				in.Code = e.code(t, in.SignInput)
+				in.TokenCertificates = []string{strings.Repeat("ab", 32)}
+				_, err = e.svc.PrepareUKeySign(e.as("bob"), in)
+				wantCode(t, err, errs.Invalid, "没有签署所需的证书")
+				var colons []string
+				for i := 0; i < len(c.fp); i += 2 {
+					colons = append(colons, strings.ToUpper(c.fp[i:i+2]))
+				}
+				in.TokenCertificates = []string{strings.Repeat("ab", 32), strings.Join(colons, ":")}
+				st, err := e.svc.PrepareUKeySign(e.as("bob"), in)
+				if err != nil {
+					t.Fatalf("prepare with the right token: %v", err)
+				}
 				// The personal (hosted) field came first and is signed on the
 				// server; the enterprise seal waits for the token.
 				if st.Done() || len(st.Digests) != 1 || st.Digests[0].Certificate != c.fp {
@@ -599,6 +615,12 @@ func TestUKeyBatchSign(t *testing.T) {
 		}
 		_, in.Code = e.lastIntent(t, "13800000002")
 		e.now = e.now.Add(61 * time.Second)
+		// A token without the seal's certificate is refused before the code
+		// is used.
+		in.TokenCertificates = []string{oneFP[1]}
+		_, err = e.svc.PrepareUKeyBatchSign(e.as("bob"), in)
+		wantCode(t, err, errs.Invalid, "没有签署所需的证书")
+		in.TokenCertificates = []string{oneFP[1], oneFP[0]}
 		items, err := e.svc.PrepareUKeyBatchSign(e.as("bob"), in)
 		if err != nil || len(items) != 3 {
 			t.Fatalf("prepare batch: %v %+v", err, items)

@@ -43355,7 +43355,7 @@ func (ec *executionContext) unmarshalInputUKeyBatchSignInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"flowIDs", "personalSealID", "enterpriseSealID", "code", "ukeyCertificate"}
+	fieldsInOrder := [...]string{"flowIDs", "personalSealID", "enterpriseSealID", "code", "ukeyCertificate", "tokenCertificates"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -43397,6 +43397,13 @@ func (ec *executionContext) unmarshalInputUKeyBatchSignInput(ctx context.Context
 				return it, err
 			}
 			it.UkeyCertificate = data
+		case "tokenCertificates":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tokenCertificates"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TokenCertificates = data
 		}
 	}
 	return it, nil
@@ -43474,7 +43481,7 @@ func (ec *executionContext) unmarshalInputUKeySignFlowInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"flowID", "personalSealID", "enterpriseSealID", "placements", "code", "ukeyCertificate"}
+	fieldsInOrder := [...]string{"flowID", "personalSealID", "enterpriseSealID", "placements", "code", "ukeyCertificate", "tokenCertificates"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -43523,6 +43530,13 @@ func (ec *executionContext) unmarshalInputUKeySignFlowInput(ctx context.Context,
 				return it, err
 			}
 			it.UkeyCertificate = data
+		case "tokenCertificates":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tokenCertificates"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TokenCertificates = data
 		}
 	}
 	return it, nil

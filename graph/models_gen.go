@@ -595,6 +595,8 @@ type UKeyBatchSignInput struct {
 	// sendUKeyBatchIntentCode 发送的验证码
 	Code            *string `json:"code,omitempty"`
 	UkeyCertificate *string `json:"ukeyCertificate,omitempty"`
+	// 同 UKeySignFlowInput.tokenCertificates
+	TokenCertificates []string `json:"tokenCertificates,omitempty"`
 }
 
 // UKey 批量签署中一份合同的结果。
@@ -636,6 +638,8 @@ type UKeySignFlowInput struct {
 	Code *string `json:"code,omitempty"`
 	// 本人已绑定的个人 UKey 证书指纹（SHA-256，十六进制），用于个人签名/印章位置
 	UkeyCertificate *string `json:"ukeyCertificate,omitempty"`
+	// 插入的 UKey 中的证书指纹（证书应用环境列出的）。给出时，签署所需的 UKey 证书不在其中即拒绝，验证码不会被使用
+	TokenCertificates []string `json:"tokenCertificates,omitempty"`
 }
 
 // Where a UKey signature stands.

@@ -13,7 +13,8 @@ func ukeySignInput(in UKeySignFlowInput) flows.UKeySignInput {
 	return flows.UKeySignInput{
 		SignInput: signInput(SignFlowInput{FlowID: in.FlowID, PersonalSealID: in.PersonalSealID,
 			EnterpriseSealID: in.EnterpriseSealID, Placements: in.Placements, Code: in.Code}),
-		UKeyCertificate: deref(in.UkeyCertificate),
+		UKeyCertificate:   deref(in.UkeyCertificate),
+		TokenCertificates: in.TokenCertificates,
 	}
 }
 
@@ -35,7 +36,8 @@ func ukeyBatchInput(in UKeyBatchSignInput) flows.UKeyBatchInput {
 	return flows.UKeyBatchInput{
 		BatchSignInput: batchInput(BatchSignInput{FlowIDs: in.FlowIDs, PersonalSealID: in.PersonalSealID,
 			EnterpriseSealID: in.EnterpriseSealID, Code: in.Code}),
-		UKeyCertificate: deref(in.UkeyCertificate),
+		UKeyCertificate:   deref(in.UkeyCertificate),
+		TokenCertificates: in.TokenCertificates,
 	}
 }
 

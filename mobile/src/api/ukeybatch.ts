@@ -22,6 +22,8 @@ export interface UKeyBatchSignInput {
   code?: string
   /** The signer's bound personal UKey certificate (SHA-256 hex), for personal fields. */
   ukeyCertificate?: string
+  /** As UKeySignFlowInput's: the plugged-in token's certificates. */
+  tokenCertificates?: string[]
 }
 
 /** One flow of prepareUKeyBatchSign / completeUKeyBatchSign. */

@@ -12,6 +12,9 @@ import { HelperError } from './ukey'
 export interface UKeySignFlowInput extends SignFlowInput {
   /** The signer's bound personal UKey certificate (SHA-256 hex), for personal fields. */
   ukeyCertificate?: string
+  /** The fingerprints of the certificates on the plugged-in token (as the helper listed them): the server refuses a
+   * signature needing another before the code is used. */
+  tokenCertificates?: string[]
 }
 
 export interface UKeyDigest {
