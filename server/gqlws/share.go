@@ -28,7 +28,10 @@ import (
 //     cache, and a response is kept only when every field it resolved was a
 //     plain struct field — no resolver, no method, no directive, which are
 //     what could read the viewer from the context — and it has no errors or
-//     extensions. Without ShareGuard nothing is kept.
+//     extensions. Without ShareGuard nothing is kept. What the guard cannot
+//     see is a scalar marshaled with the context (graphql.ContextMarshaler):
+//     a type sent shared must not use one that reads the viewer (Signet's
+//     scalars read nothing from the context).
 //
 // Values sent with Send, and responses that are not kept, are executed per
 // subscriber as before.
