@@ -19,8 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"signet/app"
 	"signet/config"
 	"signet/internal/apitest"
+	"signet/internal/benchutil"
 	"signet/internal/dbtest"
 	"signet/internal/testpdf"
 	"signet/mail/smtptest"
@@ -248,6 +250,15 @@ func TestCompletedContractFiles(t *testing.T) {
 		}
 		if res, err := s.App.SweepBlobs(context.Background(), 0); err != nil || res.Removed != 0 {
 			t.Errorf("second sweep = %+v %v, want nothing removed", res, err)
+		}
+		// The periodic job's worker, through River (its 24-hour grace keeps everything here).
+		if _, err := s.App.Jobs.Insert(context.Background(), app.BlobSweepArgs{}, nil); err != nil {
+			t.Fatal(err)
+		}
+		benchutil.WaitJobsIdle(t, s.App.DB.SQL)
+		var state string
+		if err := s.App.DB.SQL.QueryRow(`SELECT state FROM river_job WHERE kind = 'blob_sweep' ORDER BY id DESC LIMIT 1`).Scan(&state); err != nil || state != "completed" {
+			t.Errorf("blob sweep job: %q %v, want completed", state, err)
 		}
 
 		// DOC-8: the new employee got the signed contract by email.

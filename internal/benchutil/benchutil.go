@@ -1,6 +1,7 @@
 // Package benchutil holds what the on-demand harnesses (docs/benchmarks.md)
-// share: running workers at once, the process's CPU time, waiting for the
-// job queue, and reading their settings from the environment.
+// share — running workers at once, the process's CPU time, waiting for the
+// job queue, reading their settings from the environment — and tests use
+// too (WaitJobsIdle).
 package benchutil
 
 import (
