@@ -37,7 +37,9 @@ func (f *shareExec) CreateOperationContext(ctx context.Context, p *graphql.RawPa
 
 func (f *shareExec) DispatchOperation(ctx context.Context, rc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
 	st := gqlws.NewStream[string](ctx, 8)
-	st.Send("first") // the subscriber's own first value: the operation is pushed
+	if !strings.Contains(rc.RawQuery, "late") {
+		st.Send("first") // the subscriber's own first value: the operation is pushed
+	}
 	f.mu.Lock()
 	f.streams = append(f.streams, st)
 	f.mu.Unlock()
@@ -245,6 +247,29 @@ func TestSharedResponsesUnderLoad(t *testing.T) {
 	if n := exec.executions.Load(); n != events {
 		t.Errorf("%d executions for %d events to %d subscribers, want %d", n, events, subscribers, events)
 	}
+}
+
+// TestSharedValuesOfAWaitingOperation: a resolver whose first value comes
+// only after it returned gets a goroutine waiting on its Stream; its shared
+// values are delivered in order all the same (each executed on its own).
+func TestSharedValuesOfAWaitingOperation(t *testing.T) {
+	exec := &shareExec{started: make(chan *gqlws.Stream[string], 2)}
+	srv := serve(t, &gqlws.Transport{}, exec)
+	c := dial(t, srv)
+	c.init()
+	c.send(`{"id":"1","type":"subscribe","payload":{"query":"subscription { v late }"}}`)
+	st := <-exec.started
+	time.Sleep(50 * time.Millisecond) // setup is over: the operation waits on the stream
+	for i := range 20 {
+		for !st.SendShared(i, fmt.Sprint(i)) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for i := range 20 {
+		c.expect(fmt.Sprintf(`{"id":"1","type":"next","payload":{"data":{"v":"%d"}}}`, i))
+	}
+	st.Close()
+	c.expect(`{"id":"1","type":"complete"}`)
 }
 
 // TestStreamOutsideTransport: under another transport a Stream is a plain
