@@ -14,12 +14,14 @@
 package certs
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"time"
 
 	"signet/ent"
@@ -37,6 +39,40 @@ type Service struct {
 	ca           *pki.CA
 	pseudonymKey []byte
 	now          func() time.Time
+	// signers keeps the parsed certificate and the key found for recently
+	// used hosted certificates (Signer).
+	signers signerCache
+}
+
+// signerCache holds Signers by certificate ID. An entry is used only for the
+// same DER and key URI as the row just read, and only after the row's
+// status, custody and validity were checked, so a revoked or replaced
+// certificate is never signed with from the cache.
+type signerCache struct {
+	mu sync.Mutex
+	m  map[int]*Signer
+}
+
+// signerCacheSize bounds the cache; it is emptied when full.
+const signerCacheSize = 1024
+
+func (c *signerCache) get(id int, der []byte, keyURI string) *Signer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sg := c.m[id]
+	if sg == nil || sg.keyURI != keyURI || !bytes.Equal(sg.Certificate.Raw, der) {
+		return nil
+	}
+	return sg
+}
+
+func (c *signerCache) put(sg *Signer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= signerCacheSize {
+		c.m = make(map[int]*Signer)
+	}
+	c.m[sg.CertificateID] = sg
 }
 
 // Config builds a Service. PseudonymKey is the secret (at least 16 bytes)
@@ -205,11 +241,14 @@ type Signer struct {
 	Key           crypto.Signer
 	Certificate   *x509.Certificate
 	Chain         []*x509.Certificate
+	keyURI        string
 }
 
 // Signer returns the signer of an active hosted certificate. It returns
 // Conflict for a revoked, expired or UKey certificate (a UKey signs on the
-// user's PC).
+// user's PC). The row is read and checked every time; the parsed
+// certificate and the key come from a cache when the row still names them.
+// The Signer is shared: callers must not modify it.
 func (s *Service) Signer(ctx context.Context, certID int) (*Signer, error) {
 	c, err := s.db.Certificate.Get(viewer.System(ctx), certID)
 	if err != nil {
@@ -224,6 +263,9 @@ func (s *Service) Signer(ctx context.Context, certID int) (*Signer, error) {
 	if c.NotAfter != nil && !s.now().Before(*c.NotAfter) {
 		return nil, errs.New(errs.Conflict, "证书已过期，请续期后再签署")
 	}
+	if sg := s.signers.get(c.ID, c.Der, c.KeyURI); sg != nil {
+		return sg, nil
+	}
 	cert, err := x509.ParseCertificate(c.Der)
 	if err != nil {
 		return nil, fmt.Errorf("signer: parse certificate %d: %w", c.ID, err)
@@ -236,7 +278,9 @@ func (s *Service) Signer(ctx context.Context, certID int) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signer: chain: %w", err)
 	}
-	return &Signer{CertificateID: c.ID, Key: key, Certificate: cert, Chain: chain}, nil
+	sg := &Signer{CertificateID: c.ID, Key: key, Certificate: cert, Chain: chain, keyURI: c.KeyURI}
+	s.signers.put(sg)
+	return sg, nil
 }
 
 // ActivePerson returns the user's active personal certificate, or NotFound.
