@@ -106,8 +106,10 @@ func Open(ctx context.Context, databaseURL, sqlitePath string, opts ...ent.Optio
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		// Idle connections are kept up to the limit: under load a smaller
+		// idle pool closes connections only to open new ones a moment later.
 		db.SetMaxOpenConns(20)
-		db.SetMaxIdleConns(10)
+		db.SetMaxIdleConns(20)
 	} else {
 		drv = dialect.SQLite
 		if err := os.MkdirAll(filepath.Dir(sqlitePath), 0o700); err != nil {
@@ -117,6 +119,10 @@ func Open(ctx context.Context, databaseURL, sqlitePath string, opts ...ent.Optio
 		// One writer at a time is SQLite's model; a small pool keeps readers
 		// concurrent under WAL while writes queue on the busy timeout.
 		db.SetMaxOpenConns(4)
+		// All four stay open: database/sql keeps 2 idle by default, so under
+		// load the others were closed and reopened, each reopening paying
+		// SQLite's schema load and losing its statement cache.
+		db.SetMaxIdleConns(4)
 	}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
