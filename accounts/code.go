@@ -190,51 +190,78 @@ func (s *Service) IssueCode(ctx context.Context, req CodeRequest) (SentCode, err
 // errors. Each wrong try counts; after Policy.CodeMaxAttempts the code is
 // dead. All refusals are Invalid with a message saying what to do.
 func (s *Service) ConsumeCode(ctx context.Context, field, phone string, purpose Purpose, scope, code string) error {
+	c, err := s.CheckCode(ctx, field, phone, purpose, scope, code)
+	if err != nil {
+		return err
+	}
+	return c.Consume(ctx, s.db)
+}
+
+// CodeClaim is a code CheckCode found right, not yet used up.
+type CodeClaim struct {
+	id, maxAttempts int
+	field           string
+	at              time.Time
+}
+
+// Consume uses the code up through db — the client of the transaction that
+// acts on the code, so that the code is used exactly when that commits. It
+// is refused (Invalid, 验证码已使用) when another request used it first.
+func (c CodeClaim) Consume(ctx context.Context, db *ent.Client) error {
+	n, err := db.SMSCode.Update().
+		Where(smscode.ID(c.id), smscode.ConsumedAtIsNil(), smscode.AttemptsLT(c.maxAttempts)).
+		SetConsumedAt(c.at).Save(viewer.System(ctx))
+	if err != nil {
+		return fmt.Errorf("consume code: %w", err)
+	}
+	if n == 0 {
+		return errs.InvalidField(c.field, "验证码已使用，请重新获取")
+	}
+	return nil
+}
+
+// CheckCode is ConsumeCode but for the last step: a right code is returned
+// as a claim, for the caller to use up in the transaction that acts on it
+// (CodeClaim.Consume). A request that fails before that commit leaves the
+// code usable; of two requests with the same code only one commits. Wrong
+// tries count at once, as in ConsumeCode.
+func (s *Service) CheckCode(ctx context.Context, field, phone string, purpose Purpose, scope, code string) (CodeClaim, error) {
 	sys := viewer.System(ctx)
 	now := s.now()
 	if len(code) != 6 {
-		return errs.InvalidField(field, "请输入6位数字验证码")
+		return CodeClaim{}, errs.InvalidField(field, "请输入6位数字验证码")
 	}
 	row, err := s.db.SMSCode.Query().
 		Where(smscode.Phone(phone), smscode.Purpose(string(purpose)), smscode.Scope(scope)).
 		Order(ent.Desc(smscode.FieldCreatedAt)).First(sys)
 	if ent.IsNotFound(err) {
-		return errs.InvalidField(field, "验证码无效，请先获取验证码")
+		return CodeClaim{}, errs.InvalidField(field, "验证码无效，请先获取验证码")
 	}
 	if err != nil {
-		return fmt.Errorf("consume code: %w", err)
+		return CodeClaim{}, fmt.Errorf("consume code: %w", err)
 	}
 	switch {
 	case row.ConsumedAt != nil:
-		return errs.InvalidField(field, "验证码已使用，请重新获取")
+		return CodeClaim{}, errs.InvalidField(field, "验证码已使用，请重新获取")
 	case row.Attempts >= s.policy.CodeMaxAttempts:
-		return errs.InvalidField(field, "验证码错误次数过多，请重新获取")
+		return CodeClaim{}, errs.InvalidField(field, "验证码错误次数过多，请重新获取")
 	case !now.Before(row.ExpiresAt):
-		return errs.InvalidField(field, "验证码已过期，请重新获取")
+		return CodeClaim{}, errs.InvalidField(field, "验证码已过期，请重新获取")
 	}
 	if !checkSecret(row.CodeHash, code) {
 		n, err := s.db.SMSCode.Update().
 			Where(smscode.ID(row.ID), smscode.AttemptsLT(s.policy.CodeMaxAttempts)).
 			AddAttempts(1).Save(sys)
 		if err != nil {
-			return fmt.Errorf("consume code: count attempt: %w", err)
+			return CodeClaim{}, fmt.Errorf("consume code: count attempt: %w", err)
 		}
 		left := s.policy.CodeMaxAttempts - row.Attempts - 1
 		if n == 0 || left <= 0 {
-			return errs.InvalidField(field, "验证码错误次数过多，请重新获取")
+			return CodeClaim{}, errs.InvalidField(field, "验证码错误次数过多，请重新获取")
 		}
-		return errs.InvalidField(field, fmt.Sprintf("验证码错误，还可尝试%d次", left))
+		return CodeClaim{}, errs.InvalidField(field, fmt.Sprintf("验证码错误，还可尝试%d次", left))
 	}
-	n, err := s.db.SMSCode.Update().
-		Where(smscode.ID(row.ID), smscode.ConsumedAtIsNil(), smscode.AttemptsLT(s.policy.CodeMaxAttempts)).
-		SetConsumedAt(now).Save(sys)
-	if err != nil {
-		return fmt.Errorf("consume code: %w", err)
-	}
-	if n == 0 {
-		return errs.InvalidField(field, "验证码已使用，请重新获取")
-	}
-	return nil
+	return CodeClaim{id: row.ID, maxAttempts: s.policy.CodeMaxAttempts, field: field, at: now}, nil
 }
 
 // hashSecret returns salt || SHA-256(salt || secret).

@@ -20,7 +20,13 @@ import (
 type platform struct {
 	events interface{ Close() error }
 	blobs  *blob.Disk
+	// stopMover ends the staged-revision mover and waits for it.
+	stopMover func()
 }
+
+// moverInterval is how often the mover looks for staged revisions that no
+// commit on this node announced (other nodes', a crashed process's).
+const moverInterval = 30 * time.Second
 
 // buildPlatform migrates River's tables (development) or checks them
 // (production), and builds the broker (in process on SQLite, LISTEN/NOTIFY on
@@ -70,7 +76,18 @@ func (a *App) buildPlatform(ctx context.Context) error {
 }
 
 // startPlatform starts working jobs (when any worker was registered).
+// It also starts the mover that writes staged signed revisions to the blob
+// store (flows/staged.go).
 func (a *App) startPlatform(ctx context.Context) error {
+	if a.Flows != nil {
+		mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			a.Flows.RunMover(mctx, moverInterval)
+		}()
+		a.platform.stopMover = func() { cancel(); <-done }
+	}
 	if a.Jobs == nil {
 		return nil
 	}
@@ -91,6 +108,9 @@ func (a *App) closePlatform() error {
 			errList = append(errList, fmt.Errorf("jobs: %w", err))
 		}
 		cancel()
+	}
+	if a.platform.stopMover != nil {
+		a.platform.stopMover()
 	}
 	if a.platform.events != nil {
 		errList = append(errList, a.platform.events.Close())

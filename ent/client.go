@@ -39,6 +39,7 @@ import (
 	"signet/ent/signfield"
 	"signet/ent/signinglink"
 	"signet/ent/smscode"
+	"signet/ent/stagedblob"
 	"signet/ent/ukeybinding"
 	"signet/ent/ukeychallenge"
 	"signet/ent/user"
@@ -112,6 +113,8 @@ type Client struct {
 	SignField *SignFieldClient
 	// SigningLink is the client for interacting with the SigningLink builders.
 	SigningLink *SigningLinkClient
+	// StagedBlob is the client for interacting with the StagedBlob builders.
+	StagedBlob *StagedBlobClient
 	// UKeyBinding is the client for interacting with the UKeyBinding builders.
 	UKeyBinding *UKeyBindingClient
 	// UKeyChallenge is the client for interacting with the UKeyChallenge builders.
@@ -157,6 +160,7 @@ func (c *Client) init() {
 	c.SessionSpace = NewSessionSpaceClient(c.config)
 	c.SignField = NewSignFieldClient(c.config)
 	c.SigningLink = NewSigningLinkClient(c.config)
+	c.StagedBlob = NewStagedBlobClient(c.config)
 	c.UKeyBinding = NewUKeyBindingClient(c.config)
 	c.UKeyChallenge = NewUKeyChallengeClient(c.config)
 	c.User = NewUserClient(c.config)
@@ -280,6 +284,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		SessionSpace:         NewSessionSpaceClient(cfg),
 		SignField:            NewSignFieldClient(cfg),
 		SigningLink:          NewSigningLinkClient(cfg),
+		StagedBlob:           NewStagedBlobClient(cfg),
 		UKeyBinding:          NewUKeyBindingClient(cfg),
 		UKeyChallenge:        NewUKeyChallengeClient(cfg),
 		User:                 NewUserClient(cfg),
@@ -330,6 +335,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		SessionSpace:         NewSessionSpaceClient(cfg),
 		SignField:            NewSignFieldClient(cfg),
 		SigningLink:          NewSigningLinkClient(cfg),
+		StagedBlob:           NewStagedBlobClient(cfg),
 		UKeyBinding:          NewUKeyBindingClient(cfg),
 		UKeyChallenge:        NewUKeyChallengeClient(cfg),
 		User:                 NewUserClient(cfg),
@@ -367,7 +373,8 @@ func (c *Client) Use(hooks ...Hook) {
 		c.Enterprise, c.Flow, c.FlowDocument, c.IdentityVerification, c.JoinRequest,
 		c.LoginAttempt, c.Membership, c.OutboxMessage, c.PairingSession, c.Participant,
 		c.PendingSignature, c.SMSCode, c.Seal, c.SealGrant, c.Session, c.SessionSpace,
-		c.SignField, c.SigningLink, c.UKeyBinding, c.UKeyChallenge, c.User,
+		c.SignField, c.SigningLink, c.StagedBlob, c.UKeyBinding, c.UKeyChallenge,
+		c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -382,7 +389,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.Enterprise, c.Flow, c.FlowDocument, c.IdentityVerification, c.JoinRequest,
 		c.LoginAttempt, c.Membership, c.OutboxMessage, c.PairingSession, c.Participant,
 		c.PendingSignature, c.SMSCode, c.Seal, c.SealGrant, c.Session, c.SessionSpace,
-		c.SignField, c.SigningLink, c.UKeyBinding, c.UKeyChallenge, c.User,
+		c.SignField, c.SigningLink, c.StagedBlob, c.UKeyBinding, c.UKeyChallenge,
+		c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -447,6 +455,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.SignField.mutate(ctx, m)
 	case *SigningLinkMutation:
 		return c.SigningLink.mutate(ctx, m)
+	case *StagedBlobMutation:
+		return c.StagedBlob.mutate(ctx, m)
 	case *UKeyBindingMutation:
 		return c.UKeyBinding.mutate(ctx, m)
 	case *UKeyChallengeMutation:
@@ -4834,6 +4844,140 @@ func (c *SigningLinkClient) mutate(ctx context.Context, m *SigningLinkMutation) 
 	}
 }
 
+// StagedBlobClient is a client for the StagedBlob schema.
+type StagedBlobClient struct {
+	config
+}
+
+// NewStagedBlobClient returns a client for the StagedBlob from the given config.
+func NewStagedBlobClient(c config) *StagedBlobClient {
+	return &StagedBlobClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `stagedblob.Hooks(f(g(h())))`.
+func (c *StagedBlobClient) Use(hooks ...Hook) {
+	c.hooks.StagedBlob = append(c.hooks.StagedBlob, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `stagedblob.Intercept(f(g(h())))`.
+func (c *StagedBlobClient) Intercept(interceptors ...Interceptor) {
+	c.inters.StagedBlob = append(c.inters.StagedBlob, interceptors...)
+}
+
+// Create returns a builder for creating a StagedBlob entity.
+func (c *StagedBlobClient) Create() *StagedBlobCreate {
+	mutation := newStagedBlobMutation(c.config, OpCreate)
+	return &StagedBlobCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of StagedBlob entities.
+func (c *StagedBlobClient) CreateBulk(builders ...*StagedBlobCreate) *StagedBlobCreateBulk {
+	return &StagedBlobCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *StagedBlobClient) MapCreateBulk(slice any, setFunc func(*StagedBlobCreate, int)) *StagedBlobCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &StagedBlobCreateBulk{err: fmt.Errorf("calling to StagedBlobClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*StagedBlobCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &StagedBlobCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for StagedBlob.
+func (c *StagedBlobClient) Update() *StagedBlobUpdate {
+	mutation := newStagedBlobMutation(c.config, OpUpdate)
+	return &StagedBlobUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *StagedBlobClient) UpdateOne(_m *StagedBlob) *StagedBlobUpdateOne {
+	mutation := newStagedBlobMutation(c.config, OpUpdateOne, withStagedBlob(_m))
+	return &StagedBlobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *StagedBlobClient) UpdateOneID(id int) *StagedBlobUpdateOne {
+	mutation := newStagedBlobMutation(c.config, OpUpdateOne, withStagedBlobID(id))
+	return &StagedBlobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for StagedBlob.
+func (c *StagedBlobClient) Delete() *StagedBlobDelete {
+	mutation := newStagedBlobMutation(c.config, OpDelete)
+	return &StagedBlobDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *StagedBlobClient) DeleteOne(_m *StagedBlob) *StagedBlobDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *StagedBlobClient) DeleteOneID(id int) *StagedBlobDeleteOne {
+	builder := c.Delete().Where(stagedblob.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &StagedBlobDeleteOne{builder}
+}
+
+// Query returns a query builder for StagedBlob.
+func (c *StagedBlobClient) Query() *StagedBlobQuery {
+	return &StagedBlobQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeStagedBlob},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a StagedBlob entity by its id.
+func (c *StagedBlobClient) Get(ctx context.Context, id int) (*StagedBlob, error) {
+	return c.Query().Where(stagedblob.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *StagedBlobClient) GetX(ctx context.Context, id int) *StagedBlob {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *StagedBlobClient) Hooks() []Hook {
+	hooks := c.hooks.StagedBlob
+	return append(hooks[:len(hooks):len(hooks)], stagedblob.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *StagedBlobClient) Interceptors() []Interceptor {
+	return c.inters.StagedBlob
+}
+
+func (c *StagedBlobClient) mutate(ctx context.Context, m *StagedBlobMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&StagedBlobCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&StagedBlobUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&StagedBlobUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&StagedBlobDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown StagedBlob mutation op: %q", m.Op())
+	}
+}
+
 // UKeyBindingClient is a client for the UKeyBinding schema.
 type UKeyBindingClient struct {
 	config
@@ -5307,16 +5451,16 @@ type (
 		Certificate, Contact, ContactGroup, Credential, Enterprise, Flow, FlowDocument,
 		IdentityVerification, JoinRequest, LoginAttempt, Membership, OutboxMessage,
 		PairingSession, Participant, PendingSignature, SMSCode, Seal, SealGrant,
-		Session, SessionSpace, SignField, SigningLink, UKeyBinding, UKeyChallenge,
-		User []ent.Hook
+		Session, SessionSpace, SignField, SigningLink, StagedBlob, UKeyBinding,
+		UKeyChallenge, User []ent.Hook
 	}
 	inters struct {
 		AgreementAcceptance, AuditEvent, AuditHead, Captcha, CertDocument, CertOrder,
 		Certificate, Contact, ContactGroup, Credential, Enterprise, Flow, FlowDocument,
 		IdentityVerification, JoinRequest, LoginAttempt, Membership, OutboxMessage,
 		PairingSession, Participant, PendingSignature, SMSCode, Seal, SealGrant,
-		Session, SessionSpace, SignField, SigningLink, UKeyBinding, UKeyChallenge,
-		User []ent.Interceptor
+		Session, SessionSpace, SignField, SigningLink, StagedBlob, UKeyBinding,
+		UKeyChallenge, User []ent.Interceptor
 	}
 )
 

@@ -35,6 +35,7 @@ import (
 	"signet/ent/signfield"
 	"signet/ent/signinglink"
 	"signet/ent/smscode"
+	"signet/ent/stagedblob"
 	"signet/ent/ukeybinding"
 	"signet/ent/ukeychallenge"
 	"signet/ent/user"
@@ -131,6 +132,7 @@ func checkColumn(t, c string) error {
 			sessionspace.Table:         sessionspace.ValidColumn,
 			signfield.Table:            signfield.ValidColumn,
 			signinglink.Table:          signinglink.ValidColumn,
+			stagedblob.Table:           stagedblob.ValidColumn,
 			ukeybinding.Table:          ukeybinding.ValidColumn,
 			ukeychallenge.Table:        ukeychallenge.ValidColumn,
 			user.Table:                 user.ValidColumn,

@@ -32,6 +32,7 @@ import (
 	"signet/ent/signfield"
 	"signet/ent/signinglink"
 	"signet/ent/smscode"
+	"signet/ent/stagedblob"
 	"signet/ent/ukeybinding"
 	"signet/ent/ukeychallenge"
 	"signet/ent/user"
@@ -44,7 +45,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 31)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 32)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   agreementacceptance.Table,
@@ -711,6 +712,22 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   stagedblob.Table,
+			Columns: stagedblob.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: stagedblob.FieldID,
+			},
+		},
+		Type: "StagedBlob",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			stagedblob.FieldKey:       {Type: field.TypeString, Column: stagedblob.FieldKey},
+			stagedblob.FieldContent:   {Type: field.TypeBytes, Column: stagedblob.FieldContent},
+			stagedblob.FieldCreatedAt: {Type: field.TypeTime, Column: stagedblob.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[29] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ukeybinding.Table,
 			Columns: ukeybinding.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -731,7 +748,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ukeybinding.FieldBoundAt:     {Type: field.TypeTime, Column: ukeybinding.FieldBoundAt},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ukeychallenge.Table,
 			Columns: ukeychallenge.Columns,
@@ -754,7 +771,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ukeychallenge.FieldUsedAt:        {Type: field.TypeTime, Column: ukeychallenge.FieldUsedAt},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -4464,6 +4481,61 @@ func (f *SigningLinkFilter) WhereHasParticipantWith(preds ...predicate.Participa
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *StagedBlobQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the StagedBlobQuery builder.
+func (_q *StagedBlobQuery) Filter() *StagedBlobFilter {
+	return &StagedBlobFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *StagedBlobMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the StagedBlobMutation builder.
+func (m *StagedBlobMutation) Filter() *StagedBlobFilter {
+	return &StagedBlobFilter{config: m.config, predicateAdder: m}
+}
+
+// StagedBlobFilter provides a generic filtering capability at runtime for StagedBlobQuery.
+type StagedBlobFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *StagedBlobFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *StagedBlobFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(stagedblob.FieldID))
+}
+
+// WhereKey applies the entql string predicate on the key field.
+func (f *StagedBlobFilter) WhereKey(p entql.StringP) {
+	f.Where(p.Field(stagedblob.FieldKey))
+}
+
+// WhereContent applies the entql []byte predicate on the content field.
+func (f *StagedBlobFilter) WhereContent(p entql.BytesP) {
+	f.Where(p.Field(stagedblob.FieldContent))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *StagedBlobFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(stagedblob.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *UKeyBindingQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -4492,7 +4564,7 @@ type UKeyBindingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UKeyBindingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4591,7 +4663,7 @@ type UKeyChallengeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UKeyChallengeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4681,7 +4753,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -70,6 +70,8 @@ type Tx struct {
 	SignField *SignFieldClient
 	// SigningLink is the client for interacting with the SigningLink builders.
 	SigningLink *SigningLinkClient
+	// StagedBlob is the client for interacting with the StagedBlob builders.
+	StagedBlob *StagedBlobClient
 	// UKeyBinding is the client for interacting with the UKeyBinding builders.
 	UKeyBinding *UKeyBindingClient
 	// UKeyChallenge is the client for interacting with the UKeyChallenge builders.
@@ -235,6 +237,7 @@ func (tx *Tx) init() {
 	tx.SessionSpace = NewSessionSpaceClient(tx.config)
 	tx.SignField = NewSignFieldClient(tx.config)
 	tx.SigningLink = NewSigningLinkClient(tx.config)
+	tx.StagedBlob = NewStagedBlobClient(tx.config)
 	tx.UKeyBinding = NewUKeyBindingClient(tx.config)
 	tx.UKeyChallenge = NewUKeyChallengeClient(tx.config)
 	tx.User = NewUserClient(tx.config)

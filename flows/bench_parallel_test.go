@@ -42,6 +42,7 @@ func TestSignThroughputParallel(t *testing.T) {
 	rounds := benchutil.EnvInt("SIGNET_BENCH_ROUNDS", 12)
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
 		e := setupSigning(t, b)
+		e.runMover(t)
 		ctx := context.Background()
 		signers := make([]string, workers)
 		for i := range signers {

@@ -3,6 +3,7 @@ package flows_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -18,10 +19,12 @@ import (
 	"signet/ent/flow"
 	"signet/ent/participant"
 	"signet/ent/signfield"
+	"signet/ent/smscode"
 	"signet/errs"
 	"signet/flows"
 	"signet/internal/dbtest"
 	"signet/internal/testpdf"
+	"signet/signingcore/tsa"
 	"signet/signingcore/verify"
 	"signet/viewer"
 )
@@ -127,6 +130,11 @@ func TestParallelSigners(t *testing.T) {
 		if r := revision(t, e, doc.ID); r < 3 {
 			t.Fatalf("document revision %d, want at least 3", r)
 		}
+		// Each committed signature staged its revision; the attempts that
+		// lost the race (errRevisionMoved, signed again) left nothing.
+		if n := e.db.StagedBlob.Query().CountX(viewer.System(context.Background())); n != 3 {
+			t.Fatalf("%d staged revisions after three signatures, want 3", n)
+		}
 		e.checkSignatures(t, doc.ID, 3)
 
 		// Parallel in the human sense: all three ask for their codes while
@@ -157,6 +165,23 @@ type failingBlobs struct {
 	interrupt atomic.Pointer[func() error]
 }
 
+// interruptTSA fails or interrupts signing right after the time-stamp,
+// the last step before a staged revision's commit.
+type interruptTSA struct {
+	tsa.Timestamper
+	interrupt atomic.Pointer[func() error]
+}
+
+func (f *interruptTSA) Timestamp(ctx context.Context, digest []byte, hash crypto.Hash) ([]byte, error) {
+	tok, err := f.Timestamper.Timestamp(ctx, digest, hash)
+	if fn := f.interrupt.Load(); fn != nil && err == nil {
+		if err := (*fn)(); err != nil {
+			return nil, err
+		}
+	}
+	return tok, err
+}
+
 func (f *failingBlobs) PutContent(ctx context.Context, r io.Reader) (blob.Info, error) {
 	if fn := f.interrupt.Load(); fn != nil {
 		if err := (*fn)(); err != nil {
@@ -167,70 +192,97 @@ func (f *failingBlobs) PutContent(ctx context.Context, r io.Reader) (blob.Info, 
 }
 
 // TestSignInterrupted: a signature cut off after the PDF was signed and
-// before the revision was committed — the write of the signed revision
-// fails, or the request's context is cancelled right after it — leaves the
-// flow as it was (same revision, the signer pending, no signed event) and
-// signable with a new code; the signature made then is the only one.
+// before the revision was committed leaves the flow as it was (same
+// revision, the signer pending, no signed event, nothing staged) and the
+// intent code unused: the same code signs afterwards, once. Both
+// ways a revision is kept are cut: written to the blob store before the
+// commit (a revision over the stage limit; the write fails, or the request
+// is cancelled right after it) and staged in the commit (the time-stamp
+// fails, or the request is cancelled right after it).
 func TestSignInterrupted(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
-		e := setupSigning(t, b)
-		fb := &failingBlobs{Store: e.blobs}
-		e.rebuild(t, func(c *flows.Config) { c.Blobs = fb })
-		f, doc := e.sendFlow(t, batchFlow{name: "中断测试"})
-		in := flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["bob"]}
-		d0, _ := e.db.FlowDocument.Get(viewer.System(context.Background()), doc.ID)
-
-		unchanged := func(what string) {
-			t.Helper()
-			d, _ := e.db.FlowDocument.Get(viewer.System(context.Background()), doc.ID)
-			if d.Revision != d0.Revision || d.CurrentKey != d0.CurrentKey || d.CurrentSha256 != d0.CurrentSha256 {
-				t.Fatalf("%s: document moved to revision %d", what, d.Revision)
-			}
-			p, _ := e.db.Participant.Query().Where(participant.FlowID(f.ID), participant.Phone("13800000002")).Only(viewer.System(context.Background()))
-			if p.Status != participant.StatusPending {
-				t.Fatalf("%s: bob is %s", what, p.Status)
-			}
-			n, _ := e.db.AuditEvent.Query().Where(auditevent.Action(string(audit.DocumentSigned))).Count(viewer.System(context.Background()))
-			if n != 0 {
-				t.Fatalf("%s: %d signed events", what, n)
-			}
-			if got := e.list(t, "bob", flows.ListTodo, flows.Filter{}); len(got) != 1 {
-				t.Fatalf("%s: bob's 待办 = %v", what, got)
-			}
+		for _, mode := range []string{"stored", "staged"} {
+			t.Run(mode, func(t *testing.T) { signInterrupted(t, dbtest.New(t, b.Name), mode == "staged") })
 		}
-
-		// 1. The signed revision cannot be stored.
-		fail := func() error { return errors.New("disk full") }
-		fb.interrupt.Store(&fail)
-		in.Code = e.intentCode(t, "bob", in)
-		if _, err := e.svc.Sign(e.as("bob"), in); err == nil {
-			t.Fatal("signing succeeded without storing the revision")
-		}
-		unchanged("failed write")
-
-		// 2. The request is cancelled after the PDF was signed and stored,
-		// before the commit.
-		e.now = e.now.Add(61 * time.Second)
-		ctx, cancel := context.WithCancel(e.as("bob"))
-		cut := func() error { cancel(); return nil }
-		fb.interrupt.Store(&cut)
-		in.Code = e.intentCode(t, "bob", in)
-		if _, err := e.svc.Sign(ctx, in); err == nil {
-			t.Fatal("signing succeeded in a cancelled request")
-		}
-		unchanged("cancelled request")
-
-		// The used code does not sign a second time; a new one does, once.
-		fb.interrupt.Store(nil)
-		_, err := e.svc.Sign(e.as("bob"), in)
-		wantCode(t, err, errs.Invalid, "验证码已使用")
-		e.now = e.now.Add(61 * time.Second)
-		in.Code = e.intentCode(t, "bob", in)
-		if _, err := e.svc.Sign(e.as("bob"), in); err != nil {
-			t.Fatal(err)
-		}
-		e.checkSignatures(t, doc.ID, 1)
 	})
+}
+
+func signInterrupted(t *testing.T, b dbtest.Backend, staged bool) {
+	e := setupSigning(t, b)
+	var interrupt *atomic.Pointer[func() error]
+	if staged {
+		ft := &interruptTSA{Timestamper: e.ts.TSA}
+		interrupt = &ft.interrupt
+		e.rebuild(t, func(c *flows.Config) { c.TSA = ft })
+	} else {
+		fb := &failingBlobs{Store: e.blobs}
+		interrupt = &fb.interrupt
+		e.rebuild(t, func(c *flows.Config) { c.Blobs, c.StageLimit = fb, -1 })
+	}
+	f, doc := e.sendFlow(t, batchFlow{name: "中断测试"})
+	in := flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["bob"]}
+	sys := viewer.System(context.Background())
+	d0, _ := e.db.FlowDocument.Get(sys, doc.ID)
+
+	unchanged := func(what string) {
+		t.Helper()
+		d, _ := e.db.FlowDocument.Get(sys, doc.ID)
+		if d.Revision != d0.Revision || d.CurrentKey != d0.CurrentKey || d.CurrentSha256 != d0.CurrentSha256 {
+			t.Fatalf("%s: document moved to revision %d", what, d.Revision)
+		}
+		p, _ := e.db.Participant.Query().Where(participant.FlowID(f.ID), participant.Phone("13800000002")).Only(sys)
+		if p.Status != participant.StatusPending {
+			t.Fatalf("%s: bob is %s", what, p.Status)
+		}
+		n, _ := e.db.AuditEvent.Query().Where(auditevent.Action(string(audit.DocumentSigned))).Count(sys)
+		if n != 0 {
+			t.Fatalf("%s: %d signed events", what, n)
+		}
+		if n := e.db.StagedBlob.Query().CountX(sys); n != 0 {
+			t.Fatalf("%s: %d staged revisions", what, n)
+		}
+		if got := e.list(t, "bob", flows.ListTodo, flows.Filter{}); len(got) != 1 {
+			t.Fatalf("%s: bob's 待办 = %v", what, got)
+		}
+	}
+
+	// 1. The signed revision cannot be stored (or time-stamped).
+	fail := func() error { return errors.New("disk full") }
+	interrupt.Store(&fail)
+	in.Code = e.intentCode(t, "bob", in)
+	if _, err := e.svc.Sign(e.as("bob"), in); err == nil {
+		t.Fatal("signing succeeded without storing the revision")
+	}
+	unchanged("failed write")
+
+	// 2. The request is cancelled after the PDF was signed, before the
+	// commit.
+	e.now = e.now.Add(61 * time.Second)
+	ctx, cancel := context.WithCancel(e.as("bob"))
+	cut := func() error { cancel(); return nil }
+	interrupt.Store(&cut)
+	in.Code = e.intentCode(t, "bob", in)
+	if _, err := e.svc.Sign(ctx, in); err == nil {
+		t.Fatal("signing succeeded in a cancelled request")
+	}
+	unchanged("cancelled request")
+
+	// The code is used up by the commit that signs, not before it.
+	code, err := e.db.SMSCode.Query().Where(smscode.Purpose(string(flows.PurposeIntent))).
+		Order(ent.Desc(smscode.FieldID)).First(sys)
+	if err != nil || code.ConsumedAt != nil {
+		t.Fatalf("the interrupted request's code: %v, used %v", err, code.ConsumedAt)
+	}
+	interrupt.Store(nil)
+	if _, err := e.svc.Sign(e.as("bob"), in); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.Sign(e.as("bob"), in)
+	wantCode(t, err, errs.Conflict, "您已签署")
+	if code := e.db.SMSCode.GetX(sys, code.ID); code.ConsumedAt == nil {
+		t.Fatal("the code that signed is not used up")
+	}
+	e.checkSignatures(t, doc.ID, 1)
 }
 
 // TestSignRetried: the same request sent twice — one after the other (a

@@ -102,6 +102,10 @@ type Config struct {
 	// Contacts adds the parties of a completed flow to each other's
 	// contacts (联系人, USR-2) in the completing transaction; nil skips it.
 	Contacts CoSigners
+	// StageLimit is the largest signed revision staged in the database
+	// (staged.go): DefaultStageLimit when 0; negative writes every revision
+	// to the blob store before the commit.
+	StageLimit int
 	// CA is the platform CA: the completion job takes the validation data
 	// (chains, CRLs, OCSP responses) from it, and verification (verify.go)
 	// trusts its root. Needed for completion and verification only.
@@ -130,6 +134,9 @@ type Service struct {
 	// hubs fan one flow's updates out to its watchers on this node.
 	announced pending
 	hubs      hubs
+	// stageLimit and staged: staged revisions (staged.go).
+	stageLimit int
+	staged     chan struct{}
 }
 
 // New returns a Service.
@@ -140,7 +147,11 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{database: cfg.DB, db: cfg.DB.Client, jobs: cfg.Jobs, blobs: cfg.Blobs, acc: cfg.Accounts,
 		certs: cfg.Certs, seals: cfg.Seals, pades: cfg.Signer, tsa: cfg.TSA,
 		log: cfg.Logger, limits: cfg.Limits, now: cfg.Now, rand: cfg.Rand,
-		broker: cfg.Broker, contacts: cfg.Contacts, ca: cfg.CA}
+		broker: cfg.Broker, contacts: cfg.Contacts, ca: cfg.CA,
+		stageLimit: cfg.StageLimit, staged: make(chan struct{}, 1)}
+	if s.stageLimit == 0 {
+		s.stageLimit = DefaultStageLimit
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -201,7 +212,7 @@ func (s *Service) putPDF(ctx context.Context, pdf []byte) (key, sum string, err 
 
 // getPDF reads a stored document revision.
 func (s *Service) getPDF(ctx context.Context, key string) ([]byte, error) {
-	rc, err := s.blobs.Get(ctx, key)
+	rc, err := s.OpenRevision(ctx, key)
 	if err != nil {
 		return nil, err
 	}

@@ -76,8 +76,9 @@ type signPlan struct {
 	scope   string
 	fingerp string
 	// ukeys names the UKey certificates (fingerprints) that signed, for
-	// the trail; beforeCommit runs first in the committing transaction.
-	// Both are set by the UKey path only (ukeysign.go).
+	// the trail (set by the UKey path, ukeysign.go); beforeCommit runs
+	// first in the committing transaction (it uses up the intent code, or
+	// the UKey path's pending signature).
 	ukeys        []string
 	beforeCommit func(ctx context.Context, tx *ent.Tx) error
 }
@@ -334,9 +335,14 @@ func (s *Service) Sign(ctx context.Context, in SignInput) (*ent.Flow, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.acc.ConsumeCode(ctx, "code", plan.part.Phone, PurposeIntent, plan.scope, in.Code); err != nil {
+	// The intent code is checked now and used up in the commit: a request
+	// that fails before it leaves the code usable, and of two requests with
+	// one code only one commits (commitSigned rolls the other back).
+	claim, err := s.acc.CheckCode(ctx, "code", plan.part.Phone, PurposeIntent, plan.scope, in.Code)
+	if err != nil {
 		return nil, err
 	}
+	plan.beforeCommit = func(ctx context.Context, tx *ent.Tx) error { return claim.Consume(ctx, tx.Client()) }
 	signers := map[int]*certs.Signer{}
 	for _, sl := range plan.seals {
 		if sl.CertificateID == nil {
@@ -417,32 +423,34 @@ func (s *Service) signOnce(ctx context.Context, plan *signPlan, signers map[int]
 				return fmt.Errorf("sign %s: %w", d.Name, err)
 			}
 		}
-		key, sum, err := s.putPDF(ctx, pdf)
-		if err != nil {
-			return fmt.Errorf("sign: store revision: %w", err)
-		}
-		results = append(results, signedDoc{doc: d, key: key, sum: sum, adds: len(mine)})
+		results = append(results, signedDoc{doc: d, pdf: pdf, adds: len(mine)})
 	}
-	return s.commitSigned(ctx, plan, results)
+	staged, err := s.commitSigned(ctx, plan, results)
+	if staged {
+		s.kickMover()
+	}
+	return err
 }
 
 // signedDoc is one document signed by a participant, ready to commit: its
-// row as read before signing (the revision signed on), the stored new
-// revision and the number of signatures added.
+// row as read before signing (the revision signed on), the new revision and
+// the number of signatures added. The revision is either pdf, staged in the
+// commit, or already stored under key with SHA-256 sum (the UKey path).
 type signedDoc struct {
-	doc  *ent.FlowDocument
-	key  string
-	sum  string
-	adds int
+	doc      *ent.FlowDocument
+	pdf      []byte
+	key, sum string
+	adds     int
 }
 
-// commitSigned records the signed documents, the participant's signature
-// and what follows, in one transaction: errRevisionMoved when a document is
-// no longer on the revision it was signed on. plan.beforeCommit, when set,
-// runs first in the same transaction (the UKey path uses up its pending
-// signature there).
-func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []signedDoc) error {
-	return s.withTx(ctx, func(tx *ent.Tx, jtx jobs.JobTx) error {
+// commitSigned records the signed documents (their revisions staged in the
+// transaction, staged.go), the participant's signature and what follows, in
+// one transaction: errRevisionMoved when a document is no longer on the
+// revision it was signed on. plan.beforeCommit, when set, runs first in the
+// same transaction (the UKey path uses up its pending signature there).
+// staged reports whether a committed revision waits for the mover.
+func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []signedDoc) (staged bool, err error) {
+	err = s.withTx(ctx, func(tx *ent.Tx, jtx jobs.JobTx) error {
 		sys := viewer.System(ctx)
 		if plan.beforeCommit != nil {
 			if err := plan.beforeCommit(ctx, tx); err != nil {
@@ -458,10 +466,19 @@ func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []si
 			return err
 		}
 		var events []audit.Event
+		staged = false
 		for _, r := range results {
+			key, sum := r.key, r.sum
+			if r.pdf != nil {
+				var inTx bool
+				if key, sum, inTx, err = s.stageRevision(ctx, tx, r.pdf); err != nil {
+					return err
+				}
+				staged = staged || inTx
+			}
 			n, err := tx.FlowDocument.Update().
 				Where(flowdocument.ID(r.doc.ID), flowdocument.Revision(r.doc.Revision), flowdocument.CurrentSha256(r.doc.CurrentSha256)).
-				SetCurrentKey(r.key).SetCurrentSha256(r.sum).AddRevision(r.adds).Save(sys)
+				SetCurrentKey(key).SetCurrentSha256(sum).AddRevision(r.adds).Save(sys)
 			if err != nil {
 				return err
 			}
@@ -487,7 +504,7 @@ func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []si
 			}
 			events = append(events, audit.Event{Chain: audit.FlowChain(plan.flow.ID), Actor: s.actor(ctx),
 				Action: audit.DocumentSigned, Subject: audit.Subject{Type: "document", ID: r.doc.ID},
-				Payload: map[string]any{"sha256": r.sum, "signatures": r.adds, "revision": r.doc.Revision + r.adds}})
+				Payload: map[string]any{"sha256": sum, "signatures": r.adds, "revision": r.doc.Revision + r.adds}})
 			s.announce(tx, plan.flow, audit.DocumentSigned, r.doc.ID)
 		}
 		n, err := tx.Participant.Update().Where(participant.ID(plan.part.ID), participant.StatusEQ(participant.StatusPending)).
@@ -513,6 +530,7 @@ func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []si
 		_, err = trail.Append(ctx, append(events, more...)...)
 		return err
 	})
+	return staged && err == nil, err
 }
 
 // advance notifies the next signers, or completes the flow when everyone

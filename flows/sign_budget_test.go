@@ -29,7 +29,15 @@ func TestSignStatementBudget(t *testing.T) {
 		ctx := context.WithValue(e.as("bob"), signMarker{}, true)
 		counter.Watch(func(ctx context.Context) bool { return ctx.Value(signMarker{}) != nil })
 		_, err := e.svc.Sign(ctx, in)
-		stmts := sqlcount.SQL(counter.Stop())
+		var stmts []string
+		for _, q := range sqlcount.SQL(counter.Stop()) {
+			// River wakes its producers on PostgreSQL with a NOTIFY after an
+			// insert, at most once per queue in a short interval: whether
+			// this signature sends it depends on the setup's timing.
+			if !strings.HasPrefix(q, "-- name: PGNotifyMany") {
+				stmts = append(stmts, q)
+			}
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,12 +58,13 @@ func TestSignStatementBudget(t *testing.T) {
 // signBudget is what one signature costs today (37 before the trail was
 // appended in one statement per transaction and the seal checked once):
 //
-//	 9  plan and checks: flow, participants, documents, fields, the seal (its
-//	    use checked by enterprises), the intent code read and consumed, the
-//	    certificate
-//	11  BEGIN, the flow's trail locked, the document's revision, the field,
-//	    the participant, the other signers read, the next one made pending,
-//	    their signing link read and created, their SMS job, COMMIT …
-//	 2  … the audit events inserted and the chain head advanced
+//	 7  plan and checks: flow, participants, documents, fields, the seal (its
+//	    use checked by enterprises), the intent code read, the certificate
+//	12  BEGIN, the intent code used up (in the commit that signs), the
+//	    flow's trail locked, the new revision staged (staged.go: in the
+//	    commit instead of a synced file before it), the document's revision,
+//	    the field, the participant, the other signers read, the next one
+//	    made pending, their signing link read and created, their SMS job …
+//	 3  … the audit events inserted, the chain head advanced, COMMIT
 //	 1  the flow read back for the answer
-const signBudget = 22
+const signBudget = 23

@@ -644,7 +644,7 @@ func (s *Service) CompleteUKeySign(ctx context.Context, pendingID int, sigs []UK
 		}
 		return err
 	}
-	err = s.commitSigned(ctx, plan, results)
+	_, err = s.commitSigned(ctx, plan, results)
 	if errors.Is(err, errRevisionMoved) {
 		s.voidPending(ctx, row.ID)
 		return nil, errPendingMoved

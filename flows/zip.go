@@ -164,7 +164,7 @@ func (d *Download) WriteTo(ctx context.Context, w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		rc, err := d.s.blobs.Get(ctx, e.key)
+		rc, err := d.s.OpenRevision(ctx, e.key)
 		if err != nil {
 			return fmt.Errorf("zip %s: %w", e.name, err)
 		}

@@ -344,6 +344,18 @@ func (f SigningLinkFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SigningLinkMutation", m)
 }
 
+// The StagedBlobFunc type is an adapter to allow the use of ordinary
+// function as StagedBlob mutator.
+type StagedBlobFunc func(context.Context, *ent.StagedBlobMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f StagedBlobFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.StagedBlobMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StagedBlobMutation", m)
+}
+
 // The UKeyBindingFunc type is an adapter to allow the use of ordinary
 // function as UKeyBinding mutator.
 type UKeyBindingFunc func(context.Context, *ent.UKeyBindingMutation) (ent.Value, error)

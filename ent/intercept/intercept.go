@@ -36,6 +36,7 @@ import (
 	"signet/ent/signfield"
 	"signet/ent/signinglink"
 	"signet/ent/smscode"
+	"signet/ent/stagedblob"
 	"signet/ent/ukeybinding"
 	"signet/ent/ukeychallenge"
 	"signet/ent/user"
@@ -855,6 +856,33 @@ func (f TraverseSigningLink) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.SigningLinkQuery", q)
 }
 
+// The StagedBlobFunc type is an adapter to allow the use of ordinary function as a Querier.
+type StagedBlobFunc func(context.Context, *ent.StagedBlobQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f StagedBlobFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.StagedBlobQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.StagedBlobQuery", q)
+}
+
+// The TraverseStagedBlob type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseStagedBlob func(context.Context, *ent.StagedBlobQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseStagedBlob) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseStagedBlob) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StagedBlobQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.StagedBlobQuery", q)
+}
+
 // The UKeyBindingFunc type is an adapter to allow the use of ordinary function as a Querier.
 type UKeyBindingFunc func(context.Context, *ent.UKeyBindingQuery) (ent.Value, error)
 
@@ -995,6 +1023,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.SignFieldQuery, predicate.SignField, signfield.OrderOption]{typ: ent.TypeSignField, tq: q}, nil
 	case *ent.SigningLinkQuery:
 		return &query[*ent.SigningLinkQuery, predicate.SigningLink, signinglink.OrderOption]{typ: ent.TypeSigningLink, tq: q}, nil
+	case *ent.StagedBlobQuery:
+		return &query[*ent.StagedBlobQuery, predicate.StagedBlob, stagedblob.OrderOption]{typ: ent.TypeStagedBlob, tq: q}, nil
 	case *ent.UKeyBindingQuery:
 		return &query[*ent.UKeyBindingQuery, predicate.UKeyBinding, ukeybinding.OrderOption]{typ: ent.TypeUKeyBinding, tq: q}, nil
 	case *ent.UKeyChallengeQuery:

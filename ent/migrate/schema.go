@@ -1082,6 +1082,26 @@ var (
 			},
 		},
 	}
+	// StagedBlobsColumns holds the columns for the "staged_blobs" table.
+	StagedBlobsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "key", Type: field.TypeString, Unique: true, Size: 512},
+		{Name: "content", Type: field.TypeBytes},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// StagedBlobsTable holds the schema information for the "staged_blobs" table.
+	StagedBlobsTable = &schema.Table{
+		Name:       "staged_blobs",
+		Columns:    StagedBlobsColumns,
+		PrimaryKey: []*schema.Column{StagedBlobsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "stagedblob_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{StagedBlobsColumns[3]},
+			},
+		},
+	}
 	// UkeyBindingsColumns holds the columns for the "ukey_bindings" table.
 	UkeyBindingsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -1218,6 +1238,7 @@ var (
 		SessionSpacesTable,
 		SignFieldsTable,
 		SigningLinksTable,
+		StagedBlobsTable,
 		UkeyBindingsTable,
 		UkeyChallengesTable,
 		UsersTable,
@@ -1341,6 +1362,9 @@ func init() {
 	SigningLinksTable.ForeignKeys[0].RefTable = ParticipantsTable
 	SigningLinksTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(51539607552),
+	}
+	StagedBlobsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(133143986176),
 	}
 	UkeyBindingsTable.ForeignKeys[0].RefTable = UsersTable
 	UkeyBindingsTable.Annotation = &entsql.Annotation{

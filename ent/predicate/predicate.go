@@ -90,6 +90,9 @@ type SignField func(*sql.Selector)
 // SigningLink is the predicate function for signinglink builders.
 type SigningLink func(*sql.Selector)
 
+// StagedBlob is the predicate function for stagedblob builders.
+type StagedBlob func(*sql.Selector)
+
 // UKeyBinding is the predicate function for ukeybinding builders.
 type UKeyBinding func(*sql.Selector)
 

@@ -783,6 +783,30 @@ func (f SigningLinkMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mut
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SigningLinkMutation", m)
 }
 
+// The StagedBlobQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type StagedBlobQueryRuleFunc func(context.Context, *ent.StagedBlobQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f StagedBlobQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StagedBlobQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.StagedBlobQuery", q)
+}
+
+// The StagedBlobMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type StagedBlobMutationRuleFunc func(context.Context, *ent.StagedBlobMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f StagedBlobMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.StagedBlobMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.StagedBlobMutation", m)
+}
+
 // The UKeyBindingQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type UKeyBindingQueryRuleFunc func(context.Context, *ent.UKeyBindingQuery) error
@@ -946,6 +970,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.SigningLinkQuery:
 		return q.Filter(), nil
+	case *ent.StagedBlobQuery:
+		return q.Filter(), nil
 	case *ent.UKeyBindingQuery:
 		return q.Filter(), nil
 	case *ent.UKeyChallengeQuery:
@@ -1014,6 +1040,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.SignFieldMutation:
 		return m.Filter(), nil
 	case *ent.SigningLinkMutation:
+		return m.Filter(), nil
+	case *ent.StagedBlobMutation:
 		return m.Filter(), nil
 	case *ent.UKeyBindingMutation:
 		return m.Filter(), nil

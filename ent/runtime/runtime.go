@@ -33,6 +33,7 @@ import (
 	"signet/ent/signfield"
 	"signet/ent/signinglink"
 	"signet/ent/smscode"
+	"signet/ent/stagedblob"
 	"signet/ent/ukeybinding"
 	"signet/ent/ukeychallenge"
 	"signet/ent/user"
@@ -1503,6 +1504,35 @@ func init() {
 		return func(code string) error {
 			for _, fn := range fns {
 				if err := fn(code); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	stagedblob.Policy = privacy.NewPolicies(schema.StagedBlob{})
+	stagedblob.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := stagedblob.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	stagedblobFields := schema.StagedBlob{}.Fields()
+	_ = stagedblobFields
+	// stagedblobDescKey is the schema descriptor for key field.
+	stagedblobDescKey := stagedblobFields[0].Descriptor()
+	// stagedblob.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	stagedblob.KeyValidator = func() func(string) error {
+		validators := stagedblobDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
 					return err
 				}
 			}

@@ -1,0 +1,143 @@
+package flows
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"signet/blob"
+	"signet/ent"
+	"signet/ent/stagedblob"
+	"signet/errs"
+	"signet/viewer"
+)
+
+// Staged revisions. A signature's new revision must be durable before the
+// commit that refers to it. Writing it to the blob store first costs a file
+// sync, a rename and a folder sync on the request path — more than the
+// signature itself. Instead the revision is inserted as a staged blob in the
+// committing transaction, so it is exactly as durable as the commit and
+// disappears with a rollback; the mover (RunMover) then writes staged blobs
+// to the store and deletes their rows. Readers (OpenRevision) look in the store
+// first and in the staged table second; a blob is in at least one of them at
+// every moment, because the mover deletes a row only after the store has
+// the blob durably.
+
+// DefaultStageLimit is the largest revision staged in the database; larger
+// ones are written to the blob store before the commit.
+const DefaultStageLimit = 8 << 20
+
+// moveBatch is how many staged blobs the mover writes per round.
+const moveBatch = 32
+
+// stageRevision stores a revision for the transaction tx: staged in it when
+// it is small enough, else durably in the blob store. It returns the blob
+// key and the content's SHA-256 (hex).
+func (s *Service) stageRevision(ctx context.Context, tx *ent.Tx, pdf []byte) (key, sum string, staged bool, err error) {
+	if s.stageLimit < 0 || len(pdf) > s.stageLimit {
+		key, sum, err = s.putPDF(ctx, pdf)
+		return key, sum, false, err
+	}
+	h := sha256.Sum256(pdf)
+	sum = hex.EncodeToString(h[:])
+	key = blob.ContentKey(sum)
+	// The same content staged twice (a retried commit) is one row.
+	q, args := entsql.Dialect(s.database.Dialect).Insert(stagedblob.Table).
+		Columns(stagedblob.FieldKey, stagedblob.FieldContent, stagedblob.FieldCreatedAt).
+		Values(key, pdf, s.now()).
+		OnConflict(entsql.ConflictColumns(stagedblob.FieldKey), entsql.DoNothing()).Query()
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return "", "", false, fmt.Errorf("stage revision: %w", err)
+	}
+	return key, sum, true, nil
+}
+
+// OpenRevision opens a stored document revision (a FlowDocument's current
+// or original key), from the blob store or, until the mover has written it
+// there, from the staged table. Errors: errs.NotFound.
+func (s *Service) OpenRevision(ctx context.Context, key string) (io.ReadCloser, error) {
+	rc, err := s.blobs.Get(ctx, key)
+	if err == nil || !errs.Is(err, errs.NotFound) {
+		return rc, err
+	}
+	b, serr := s.db.StagedBlob.Query().Where(stagedblob.Key(key)).Select(stagedblob.FieldContent).Only(viewer.System(ctx))
+	switch {
+	case serr == nil:
+		return io.NopCloser(bytes.NewReader(b.Content)), nil
+	case !ent.IsNotFound(serr):
+		return nil, serr
+	}
+	// Moved between the two reads: the store has it now.
+	return s.blobs.Get(ctx, key)
+}
+
+// kickMover tells this node's mover that a commit staged something.
+func (s *Service) kickMover() {
+	select {
+	case s.staged <- struct{}{}:
+	default:
+	}
+}
+
+// MoveStaged writes up to limit staged blobs, oldest first, to the blob
+// store and deletes their rows; it returns how many it moved. Several nodes
+// may move at once: writing the same content twice is harmless, and so is
+// deleting a row already deleted.
+func (s *Service) MoveStaged(ctx context.Context, limit int) (int, error) {
+	sys := viewer.System(ctx)
+	rows, err := s.db.StagedBlob.Query().Order(ent.Asc(stagedblob.FieldID)).Limit(limit).All(sys)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	ids := make([]int, 0, len(rows))
+	for _, r := range rows {
+		info, err := s.blobs.PutContent(ctx, bytes.NewReader(r.Content))
+		if err != nil {
+			return 0, fmt.Errorf("move staged blob %s: %w", r.Key, err)
+		}
+		if info.Key != r.Key {
+			// The row's bytes do not match its key: keep it for a person to see.
+			s.log.Error("staged blob does not match its key", "key", r.Key, "content", info.Key)
+			continue
+		}
+		ids = append(ids, r.ID)
+	}
+	if _, err := s.db.StagedBlob.Delete().Where(stagedblob.IDIn(ids...)).Exec(sys); err != nil {
+		return 0, fmt.Errorf("move staged blobs: %w", err)
+	}
+	return len(ids), nil
+}
+
+// RunMover moves staged blobs to the blob store until ctx ends: at once,
+// whenever a commit on this node staged one, and every interval (for what
+// other nodes or a crashed process left).
+func (s *Service) RunMover(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		for {
+			n, err := s.MoveStaged(ctx, moveBatch)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Error("move staged blobs", "err", err)
+				}
+				break
+			}
+			if n < moveBatch {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.staged:
+		case <-t.C:
+		}
+	}
+}
