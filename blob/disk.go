@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -112,12 +113,12 @@ func (d *Disk) Put(ctx context.Context, key string, r io.Reader) (Info, error) {
 	if !ValidKey(key) || strings.HasPrefix(key, ContentPrefix) {
 		return Info{}, invalidKey(key)
 	}
-	tmp, info, err := d.writeTemp(ctx, r)
+	tmp, info, err := d.writeTemp(ctx, r, true)
 	if err != nil {
 		return Info{}, err
 	}
 	info.Key = key
-	if err := d.commit(tmp, objectPath(key)); err != nil {
+	if err := d.commit(tmp, objectPath(key), true); err != nil {
 		return Info{}, err
 	}
 	return info, nil
@@ -125,14 +126,74 @@ func (d *Disk) Put(ctx context.Context, key string, r io.Reader) (Info, error) {
 
 // PutContent stores r under its content key (see Store).
 func (d *Disk) PutContent(ctx context.Context, r io.Reader) (Info, error) {
-	tmp, info, err := d.writeTemp(ctx, r)
+	tmp, info, err := d.writeTemp(ctx, r, true)
 	if err != nil {
 		return Info{}, err
 	}
-	info.Key = ContentKey(info.SHA256)
-	target := objectPath(info.Key)
 	d.sweep.RLock()
 	defer d.sweep.RUnlock()
+	return d.placeContent(tmp, info, true)
+}
+
+// PutContents stores each of contents as PutContent does, with two file
+// system syncs for all of them (one for the data, one for the names)
+// instead of two per blob. It is for moving many blobs at once (the staged
+// revisions, flows/staged.go); infos are in the order of contents. On
+// error some of them may be stored.
+func (d *Disk) PutContents(ctx context.Context, contents [][]byte) ([]Info, error) {
+	if !haveSyncFS {
+		infos := make([]Info, len(contents))
+		for i, c := range contents {
+			info, err := d.PutContent(ctx, bytes.NewReader(c))
+			if err != nil {
+				return nil, err
+			}
+			infos[i] = info
+		}
+		return infos, nil
+	}
+	tmps := make([]string, 0, len(contents))
+	written := make([]Info, 0, len(contents))
+	placed := 0
+	defer func() { // the temporary files not placed
+		for _, t := range tmps[placed:] {
+			d.root.Remove(t)
+		}
+	}()
+	for _, c := range contents {
+		tmp, info, err := d.writeTemp(ctx, bytes.NewReader(c), false)
+		if err != nil {
+			return nil, err
+		}
+		tmps, written = append(tmps, tmp), append(written, info)
+	}
+	if err := d.syncFS(); err != nil {
+		return nil, err
+	}
+	d.sweep.RLock()
+	defer d.sweep.RUnlock()
+	infos := make([]Info, len(written))
+	for i := range written {
+		info, err := d.placeContent(tmps[i], written[i], false)
+		placed++ // placed or removed, either way not ours to remove
+		if err != nil {
+			return nil, err
+		}
+		infos[i] = info
+	}
+	if err := d.syncFS(); err != nil {
+		return nil, err
+	}
+	return infos, nil
+}
+
+// placeContent moves a written temporary file to its content key, or drops
+// it when the same content is stored already (refreshing that one's time).
+// syncDir syncs the target's folder after the rename. The caller holds
+// d.sweep for reading.
+func (d *Disk) placeContent(tmp string, info Info, syncDir bool) (Info, error) {
+	info.Key = ContentKey(info.SHA256)
+	target := objectPath(info.Key)
 	if st, err := d.root.Stat(target); err == nil && st.Size() == info.Size {
 		// Already stored (the same bytes, by construction). Its time is
 		// refreshed: the caller is about to refer to it, and SweepContent
@@ -145,7 +206,7 @@ func (d *Disk) PutContent(ctx context.Context, r io.Reader) (Info, error) {
 		info.ModTime = now
 		return info, nil
 	}
-	if err := d.commit(tmp, target); err != nil {
+	if err := d.commit(tmp, target, syncDir); err != nil {
 		return Info{}, err
 	}
 	return info, nil
@@ -153,7 +214,7 @@ func (d *Disk) PutContent(ctx context.Context, r io.Reader) (Info, error) {
 
 // writeTemp copies r into a new fsynced temporary file and returns its
 // name; on failure nothing is left behind.
-func (d *Disk) writeTemp(ctx context.Context, r io.Reader) (string, Info, error) {
+func (d *Disk) writeTemp(ctx context.Context, r io.Reader, sync bool) (string, Info, error) {
 	var rnd [12]byte
 	_, _ = rand.Read(rnd[:])
 	name := tmpDir + "/" + hex.EncodeToString(rnd[:]) + ".tmp"
@@ -163,7 +224,7 @@ func (d *Disk) writeTemp(ctx context.Context, r io.Reader) (string, Info, error)
 	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(f, h), &ctxReader{ctx: ctx, r: r})
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -177,7 +238,7 @@ func (d *Disk) writeTemp(ctx context.Context, r io.Reader) (string, Info, error)
 }
 
 // commit renames tmp to target and makes the rename durable.
-func (d *Disk) commit(tmp, target string) error {
+func (d *Disk) commit(tmp, target string, syncDir bool) error {
 	dir := path.Dir(target)
 	_, known := d.made.Load(dir)
 	for {
@@ -198,6 +259,9 @@ func (d *Disk) commit(tmp, target string) error {
 		}
 		d.root.Remove(tmp)
 		return fmt.Errorf("blob: %w", err)
+	}
+	if !syncDir {
+		return nil
 	}
 	if f, err := d.root.Open(dir); err == nil {
 		err = f.Sync()

@@ -2,6 +2,8 @@ package blob_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -290,5 +292,52 @@ func TestDiskSweepContent(t *testing.T) {
 	age(orphan)
 	if _, err := d.SweepContent(cctx, time.Hour, func(string) bool { return false }); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled sweep: %v", err)
+	}
+}
+
+// TestDiskPutContents: a batch stores each content under its content key,
+// as PutContent does — the same content twice in the batch and content
+// stored before included (its time refreshed) — and leaves no temporary
+// file, also when it is cancelled half way.
+func TestDiskPutContents(t *testing.T) {
+	dir := t.TempDir()
+	d := openDisk(t, dir)
+	ctx := context.Background()
+	before, err := d.PutContent(ctx, strings.NewReader("stored before"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "objects", "sha256", before.SHA256[:2], before.SHA256)
+	old := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	contents := [][]byte{[]byte("revision one"), []byte("stored before"), []byte("revision two"), []byte("revision one")}
+	infos, err := d.PutContents(ctx, contents)
+	if err != nil || len(infos) != len(contents) {
+		t.Fatalf("PutContents: %d infos, %v", len(infos), err)
+	}
+	for i, c := range contents {
+		sum := sha256.Sum256(c)
+		if infos[i].Key != blob.ContentKey(hex.EncodeToString(sum[:])) || infos[i].Size != int64(len(c)) {
+			t.Errorf("info %d = %+v", i, infos[i])
+		}
+		if got := blobtest.MustRead(t, d, infos[i].Key); string(got) != string(c) {
+			t.Errorf("blob %d = %q", i, got)
+		}
+	}
+	if infos[1].Key != before.Key {
+		t.Error("content stored before got another key")
+	}
+	if st, err := os.Stat(p); err != nil || time.Since(st.ModTime()) > time.Hour {
+		t.Errorf("the time of content stored again was not refreshed: %v", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := d.PutContents(cctx, [][]byte{[]byte("never stored")}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled PutContents: %v", err)
+	}
+	if left, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(left) != 0 {
+		t.Errorf("%d temporary files left", len(left))
 	}
 }

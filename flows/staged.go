@@ -95,15 +95,15 @@ func (s *Service) MoveStaged(ctx context.Context, limit int) (int, error) {
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}
+	infos, err := s.putStaged(ctx, rows)
+	if err != nil {
+		return 0, fmt.Errorf("move staged blobs: %w", err)
+	}
 	ids := make([]int, 0, len(rows))
-	for _, r := range rows {
-		info, err := s.blobs.PutContent(ctx, bytes.NewReader(r.Content))
-		if err != nil {
-			return 0, fmt.Errorf("move staged blob %s: %w", r.Key, err)
-		}
-		if info.Key != r.Key {
+	for i, r := range rows {
+		if infos[i].Key != r.Key {
 			// The row's bytes do not match its key: keep it for a person to see.
-			s.log.Error("staged blob does not match its key", "key", r.Key, "content", info.Key)
+			s.log.Error("staged blob does not match its key", "key", r.Key, "content", infos[i].Key)
 			continue
 		}
 		ids = append(ids, r.ID)
@@ -112,6 +112,29 @@ func (s *Service) MoveStaged(ctx context.Context, limit int) (int, error) {
 		return 0, fmt.Errorf("move staged blobs: %w", err)
 	}
 	return len(ids), nil
+}
+
+// putStaged stores the rows' contents durably, with one file system sync
+// for all of them when the store can (blob.Disk.PutContents).
+func (s *Service) putStaged(ctx context.Context, rows []*ent.StagedBlob) ([]blob.Info, error) {
+	if many, ok := s.blobs.(interface {
+		PutContents(context.Context, [][]byte) ([]blob.Info, error)
+	}); ok {
+		contents := make([][]byte, len(rows))
+		for i, r := range rows {
+			contents[i] = r.Content
+		}
+		return many.PutContents(ctx, contents)
+	}
+	infos := make([]blob.Info, len(rows))
+	for i, r := range rows {
+		info, err := s.blobs.PutContent(ctx, bytes.NewReader(r.Content))
+		if err != nil {
+			return nil, err
+		}
+		infos[i] = info
+	}
+	return infos, nil
 }
 
 // RunMover moves staged blobs to the blob store until ctx ends: at once,
