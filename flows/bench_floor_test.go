@@ -27,6 +27,11 @@ import (
 //     rough floor, not an exact one.
 //   - blob: the signed revision written durably with plain os calls: a
 //     temporary file written and fsynced, renamed, its folder fsynced.
+//     Signatures no longer do this on the request path (the revision is
+//     staged in the commit, flows/staged.go); it is printed for comparison.
+//
+// The staged revision's INSERT replays as a no-op (its key is taken: ON
+// CONFLICT DO NOTHING), so the bare SQL leaves out writing its bytes.
 func signFloor(t *testing.T, b dbtest.Backend, revisionSize int) (sqlPerOp, blobPerOp time.Duration, statements int) {
 	t.Helper()
 	counter := sqlcount.New()

@@ -19,8 +19,9 @@ import (
 // TestSignThroughput is the signing harness of docs/benchmarks.md
 // ("contracts"): a signature through flows.Service.Sign end to end (plan,
 // intent code check, PAdES B-T with the software key store and the
-// in-process TSA, revision written to the disk blob store, the commit with
-// its audit events and next-signer job) next to signingcore alone signing
+// in-process TSA, the commit with the staged revision, the intent code used
+// up, its audit events and next-signer job; the mover writing revisions to
+// the disk blob store runs alongside, as in the app) next to signingcore alone signing
 // the same document with the same key, seal and TSA; and a batch of 100
 // flows. Go's benchmark runner does the timing (testing.Benchmark); the
 // harness reports figures and asserts nothing about time. On demand:
@@ -114,9 +115,9 @@ func TestSignThroughput(t *testing.T) {
 		fullOps := 1e9 / float64(full.NsPerOp())
 		fmt.Printf("CONTRACTS-SIGN %s: signingcore alone %s/op (%.0f/s, %d ops) | Sign end to end %s/op (%.0f/s, %d ops, %d B/op) | ratio %.2f\n",
 			b.Name, time.Duration(core.NsPerOp()), coreOps, core.N, time.Duration(full.NsPerOp()), fullOps, full.N, full.AllocedBytesPerOp(), fullOps/coreOps)
-		floor := time.Duration(core.NsPerOp()) + sqlFloor + blobFloor
-		fmt.Printf("CONTRACTS-SIGN-FLOOR %s: signingcore %s + bare SQL of the %d statements %s + bare durable write of the %d-byte revision %s = %s/op (%.0f/s) | best ratio this design allows %.2f\n",
-			b.Name, time.Duration(core.NsPerOp()), nStmts, sqlFloor, len(signed), blobFloor, floor, 1e9/float64(floor), float64(core.NsPerOp())/float64(floor))
+		floor := time.Duration(core.NsPerOp()) + sqlFloor
+		fmt.Printf("CONTRACTS-SIGN-FLOOR %s: signingcore %s + bare SQL of the %d statements %s = %s/op (%.0f/s) | best ratio this design allows %.2f | (a bare durable write of the %d-byte revision, no longer on the request path: %s)\n",
+			b.Name, time.Duration(core.NsPerOp()), nStmts, sqlFloor, floor, 1e9/float64(floor), float64(core.NsPerOp())/float64(floor), len(signed), blobFloor)
 		fmt.Printf("CONTRACTS-BATCH %s: 100 flows — sendBatchIntentCode %s, batchSign %s (%s per flow)\n",
 			b.Name, sendTook.Round(time.Millisecond), signTook.Round(time.Millisecond), (signTook / 100).Round(10*time.Microsecond))
 	})
