@@ -33,8 +33,12 @@ import (
 // ones are written to the blob store before the commit.
 const DefaultStageLimit = 8 << 20
 
-// moveBatch is how many staged blobs the mover writes per round.
-const moveBatch = 32
+// moveBatch and moveBytes bound what the mover writes per round: this many
+// staged blobs, and no more bytes than this (past the first blob) in memory.
+const (
+	moveBatch = 32
+	moveBytes = 32 << 20
+)
 
 // stageRevision stores a revision for the transaction tx: staged in it when
 // it is small enough, else durably in the blob store. It returns the blob
@@ -85,33 +89,52 @@ func (s *Service) kickMover() {
 	}
 }
 
-// MoveStaged writes up to limit staged blobs, oldest first, to the blob
-// store and deletes their rows; it returns how many it moved. Several nodes
-// may move at once: writing the same content twice is harmless, and so is
-// deleting a row already deleted.
+// MoveStaged writes up to limit staged blobs (and about moveBytes), oldest
+// first, to the blob store and deletes their rows; it returns how many it
+// moved. Several nodes may move at once: writing the same content twice is
+// harmless, and so is deleting a row already deleted.
 func (s *Service) MoveStaged(ctx context.Context, limit int) (int, error) {
 	sys := viewer.System(ctx)
-	rows, err := s.db.StagedBlob.Query().Order(ent.Asc(stagedblob.FieldID)).Limit(limit).All(sys)
-	if err != nil || len(rows) == 0 {
+	ids, err := s.db.StagedBlob.Query().Order(ent.Asc(stagedblob.FieldID)).Limit(limit).IDs(sys)
+	if err != nil || len(ids) == 0 {
 		return 0, err
+	}
+	// One row at a time, so a batch of large revisions stops at moveBytes.
+	var rows []*ent.StagedBlob
+	size := 0
+	for _, id := range ids {
+		r, err := s.db.StagedBlob.Get(sys, id)
+		if ent.IsNotFound(err) {
+			continue // another node moved it
+		}
+		if err != nil {
+			return 0, err
+		}
+		rows = append(rows, r)
+		if size += len(r.Content); size >= moveBytes {
+			break
+		}
+	}
+	if len(rows) == 0 {
+		return 0, nil
 	}
 	infos, err := s.putStaged(ctx, rows)
 	if err != nil {
 		return 0, fmt.Errorf("move staged blobs: %w", err)
 	}
-	ids := make([]int, 0, len(rows))
+	moved := make([]int, 0, len(rows))
 	for i, r := range rows {
 		if infos[i].Key != r.Key {
 			// The row's bytes do not match its key: keep it for a person to see.
 			s.log.Error("staged blob does not match its key", "key", r.Key, "content", infos[i].Key)
 			continue
 		}
-		ids = append(ids, r.ID)
+		moved = append(moved, r.ID)
 	}
-	if _, err := s.db.StagedBlob.Delete().Where(stagedblob.IDIn(ids...)).Exec(sys); err != nil {
+	if _, err := s.db.StagedBlob.Delete().Where(stagedblob.IDIn(moved...)).Exec(sys); err != nil {
 		return 0, fmt.Errorf("move staged blobs: %w", err)
 	}
-	return len(ids), nil
+	return len(moved), nil
 }
 
 // putStaged stores the rows' contents durably, with one file system sync
@@ -152,7 +175,7 @@ func (s *Service) RunMover(ctx context.Context, every time.Duration) {
 				}
 				break
 			}
-			if n < moveBatch {
+			if n == 0 {
 				break
 			}
 		}
