@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"signet/accounts"
 	"signet/audit"
@@ -364,9 +365,12 @@ func (s *Service) Sign(ctx context.Context, in SignInput) (*ent.Flow, error) {
 // document on its current revision, committed in one transaction or not at
 // all, signed again on the new revision when another signer moved it.
 func (s *Service) execute(ctx context.Context, plan *signPlan, signers map[int]*certs.Signer) (*ent.Flow, error) {
-	var err error
+	var (
+		done committed
+		err  error
+	)
 	for attempt := 0; ; attempt++ {
-		err = s.signOnce(ctx, plan, signers)
+		done, err = s.signOnce(ctx, plan, signers)
 		if !errors.Is(err, errRevisionMoved) || attempt == 4 {
 			break
 		}
@@ -382,12 +386,19 @@ func (s *Service) execute(ctx context.Context, plan *signPlan, signers map[int]*
 	if err != nil {
 		return nil, err
 	}
-	return s.reload(ctx, plan.flow.ID)
+	// The answer is the flow as the plan read it (the viewer's involvement
+	// checked there) with what this commit changed: a signature changes the
+	// flow's row only when it completes the flow (its updated_at aside).
+	f := *plan.flow
+	if done.completed {
+		f.Status, f.FinishedAt = flow.StatusCompleted, &done.at
+	}
+	return &f, nil
 }
 
 // signOnce signs every document on its current revision and commits all of
 // it in one transaction, or nothing.
-func (s *Service) signOnce(ctx context.Context, plan *signPlan, signers map[int]*certs.Signer) error {
+func (s *Service) signOnce(ctx context.Context, plan *signPlan, signers map[int]*certs.Signer) (committed, error) {
 	var results []signedDoc
 	now := s.now()
 	for _, d := range plan.docs {
@@ -402,7 +413,7 @@ func (s *Service) signOnce(ctx context.Context, plan *signPlan, signers map[int]
 		}
 		pdf, err := s.getPDF(ctx, d.CurrentKey)
 		if err != nil {
-			return fmt.Errorf("sign: read document: %w", err)
+			return committed{}, fmt.Errorf("sign: read document: %w", err)
 		}
 		for i, fd := range mine {
 			sl := plan.seals[fd.Kind]
@@ -420,16 +431,16 @@ func (s *Service) signOnce(ctx context.Context, plan *signPlan, signers map[int]
 			}
 			pdf, err = s.pades.Sign(ctx, pdf, req, sg.Key, s.tsa)
 			if err != nil {
-				return fmt.Errorf("sign %s: %w", d.Name, err)
+				return committed{}, fmt.Errorf("sign %s: %w", d.Name, err)
 			}
 		}
 		results = append(results, signedDoc{doc: d, pdf: pdf, adds: len(mine)})
 	}
-	staged, err := s.commitSigned(ctx, plan, results)
-	if staged {
+	done, err := s.commitSigned(ctx, plan, results)
+	if done.staged {
 		s.kickMover()
 	}
-	return err
+	return done, err
 }
 
 // signedDoc is one document signed by a participant, ready to commit: its
@@ -447,9 +458,9 @@ type signedDoc struct {
 // transaction, staged.go), the participant's signature and what follows, in
 // one transaction: errRevisionMoved when a document is no longer on the
 // revision it was signed on. plan.beforeCommit, when set, runs first in the
-// same transaction (the UKey path uses up its pending signature there).
-// staged reports whether a committed revision waits for the mover.
-func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []signedDoc) (staged bool, err error) {
+// same transaction (it uses up the intent code, or the UKey path's pending
+// signature).
+func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []signedDoc) (done committed, err error) {
 	err = s.withTx(ctx, func(tx *ent.Tx, jtx jobs.JobTx) error {
 		sys := viewer.System(ctx)
 		if plan.beforeCommit != nil {
@@ -466,7 +477,7 @@ func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []si
 			return err
 		}
 		var events []audit.Event
-		staged = false
+		done = committed{}
 		for _, r := range results {
 			key, sum := r.key, r.sum
 			if r.pdf != nil {
@@ -474,7 +485,7 @@ func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []si
 				if key, sum, inTx, err = s.stageRevision(ctx, tx, r.pdf); err != nil {
 					return err
 				}
-				staged = staged || inTx
+				done.staged = done.staged || inTx
 			}
 			n, err := tx.FlowDocument.Update().
 				Where(flowdocument.ID(r.doc.ID), flowdocument.Revision(r.doc.Revision), flowdocument.CurrentSha256(r.doc.CurrentSha256)).
@@ -523,50 +534,66 @@ func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []si
 			Action: audit.ParticipantSigned, Subject: audit.Subject{Type: "participant", ID: plan.part.ID},
 			Payload: plan.signedPayload(seals)})
 		s.announce(tx, plan.flow, audit.ParticipantSigned, plan.part.ID)
-		more, err := s.advance(ctx, tx, jtx, plan.flow)
+		more, completedAt, err := s.advance(ctx, tx, jtx, plan.flow)
 		if err != nil {
 			return err
+		}
+		if completedAt != nil {
+			done.completed, done.at = true, *completedAt
 		}
 		_, err = trail.Append(ctx, append(events, more...)...)
 		return err
 	})
-	return staged && err == nil, err
+	if err != nil {
+		return committed{}, err
+	}
+	return done, nil
+}
+
+// committed is what a signature's commit did besides signing: a revision
+// staged for the mover, the flow completed (at).
+type committed struct {
+	staged, completed bool
+	at                time.Time
 }
 
 // advance notifies the next signers, or completes the flow when everyone
-// has signed. It returns the audit events of what it did, for the caller to
-// append after its own (audit.AppendAll).
-func (s *Service) advance(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *ent.Flow) ([]audit.Event, error) {
+// has signed (completedAt is then the flow's finishing time). It returns the
+// audit events of what it did, for the caller to append after its own
+// (audit.AppendAll).
+func (s *Service) advance(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *ent.Flow) (events []audit.Event, completedAt *time.Time, err error) {
 	sys := viewer.System(ctx)
 	parts, err := tx.Participant.Query().Where(participant.FlowID(f.ID), participant.RoleEQ(participant.RoleSigner)).All(sys)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, p := range parts {
 		if p.Status == participant.StatusPending {
-			return nil, nil // others of this round still sign
+			return nil, nil, nil // others of this round still sign
 		}
 	}
 	next := nextSigners(f.Ordered, parts)
 	if len(next) > 0 {
-		return s.activate(ctx, tx, jtx, f, next)
+		events, err := s.activate(ctx, tx, jtx, f, next)
+		return events, nil, err
 	}
+	now := s.now()
 	n, err := tx.Flow.Update().Where(flow.ID(f.ID), flow.StatusEQ(flow.StatusSigning)).
-		SetStatus(flow.StatusCompleted).SetFinishedAt(s.now()).Save(sys)
+		SetStatus(flow.StatusCompleted).SetFinishedAt(now).Save(sys)
 	if err != nil || n == 0 {
-		return nil, err
+		return nil, nil, err
 	}
 	s.announce(tx, f, audit.FlowCompleted, f.ID)
 	if s.contacts != nil {
 		if err := s.contacts.AddCoSigners(ctx, tx, f.ID); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := s.queueCompletion(ctx, jtx, f.ID); err != nil { // complete.go
-		return nil, err
+		return nil, nil, err
 	}
 	return []audit.Event{{Chain: audit.FlowChain(f.ID), Actor: audit.System(),
-		Action: audit.FlowCompleted, Subject: audit.Subject{Type: "flow", ID: f.ID}}}, nil
+		Action: audit.FlowCompleted, Subject: audit.Subject{Type: "flow", ID: f.ID}}}, &now, nil
 }
 
 // Decline (拒签) ends the flow with the signer's reason.
