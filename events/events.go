@@ -59,6 +59,10 @@ type Broker interface {
 	// never waits for a subscriber. Errors: an invalid event, or (on
 	// PostgreSQL) a failure to reach the database.
 	Publish(ctx context.Context, ev Event) error
+	// PublishAll publishes evs in order, as Publish would one by one, but
+	// on PostgreSQL in one statement. An invalid event is refused and the
+	// others are published; the error is the first refusal or failure.
+	PublishAll(ctx context.Context, evs []Event) error
 	// Subscribe returns a channel of topic's events and a function that
 	// ends the subscription. The channel is closed when ctx ends, when
 	// cancel is called, when the broker closes, or when the subscriber falls

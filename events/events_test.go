@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strings"
 	"sync"
@@ -289,6 +290,25 @@ func TestPostgresAcrossBrokers(t *testing.T) {
 	}
 	if got := recv(t, onB); got.ID != 2 {
 		t.Errorf("after commit/rollback got %+v, want only the committed one", got)
+	}
+	quiet(t, onB, 100*time.Millisecond)
+
+	// Several in one statement, in order; an invalid one is refused and
+	// the others still go out.
+	batch := []events.Event{{Topic: "flow:7", Kind: "a", ID: 1}, {Topic: "", Kind: "invalid"}, {Topic: "flow:7", Kind: "b", ID: 2}, {Topic: "flow:7", Kind: "c", ID: 3}}
+	if err := a.PublishAll(ctx, batch); !errors.Is(err, events.ErrInvalid) {
+		t.Errorf("PublishAll with an invalid event: %v, want ErrInvalid", err)
+	}
+	for _, want := range []events.Event{batch[0], batch[2], batch[3]} {
+		if got := recv(t, onB); got != want {
+			t.Errorf("PublishAll: broker B got %+v, want %+v", got, want)
+		}
+	}
+	if err := a.PublishAll(ctx, batch[3:]); err != nil {
+		t.Errorf("PublishAll of one: %v", err)
+	}
+	if got := recv(t, onB); got != batch[3] {
+		t.Errorf("PublishAll of one: got %+v", got)
 	}
 	quiet(t, onB, 100*time.Millisecond)
 

@@ -54,6 +54,17 @@ func (l *Local) Publish(_ context.Context, ev Event) error {
 	return nil
 }
 
+// PublishAll publishes evs in order (see Broker).
+func (l *Local) PublishAll(ctx context.Context, evs []Event) error {
+	var first error
+	for _, ev := range evs {
+		if err := l.Publish(ctx, ev); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // broadcast sends every subscriber an event made for its topic.
 func (l *Local) broadcast(kind string) {
 	l.mu.RLock()

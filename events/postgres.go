@@ -86,24 +86,66 @@ func NewPostgres(cfg PostgresConfig) (*Postgres, error) {
 // Publish sends ev to every node through pg_notify. It fails when the
 // payload would reach PostgreSQL's 8000-byte limit (keep events to IDs).
 func (p *Postgres) Publish(ctx context.Context, ev Event) error {
-	if err := ev.validate(); err != nil {
-		p.log.Warn("events: publish refused", "err", err)
-		return err
-	}
-	payload, err := json.Marshal(ev)
+	payload, err := p.payload(ev)
 	if err != nil {
-		return fmt.Errorf("events: encode: %w", err)
-	}
-	if len(payload) > MaxPayload {
-		err := fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrInvalid, len(payload), MaxPayload)
-		p.log.Warn("events: publish refused", "err", err)
 		return err
 	}
-	if _, err := p.cfg.DB.ExecContext(ctx, `SELECT pg_notify($1, $2)`, p.cfg.Channel, string(payload)); err != nil {
+	if _, err := p.cfg.DB.ExecContext(ctx, `SELECT pg_notify($1, $2)`, p.cfg.Channel, payload); err != nil {
 		p.log.Warn("events: publish failed", "topic", ev.Topic, "kind", ev.Kind, "err", err)
 		return fmt.Errorf("events: notify: %w", err)
 	}
 	return nil
+}
+
+// PublishAll sends evs with one statement: a pg_notify per element of the
+// payload array, in the array's order (see Broker).
+func (p *Postgres) PublishAll(ctx context.Context, evs []Event) error {
+	var first error
+	payloads := make([]string, 0, len(evs))
+	for _, ev := range evs {
+		payload, err := p.payload(ev)
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		payloads = append(payloads, payload)
+	}
+	switch len(payloads) {
+	case 0:
+		return first
+	case 1:
+		_, err := p.cfg.DB.ExecContext(ctx, `SELECT pg_notify($1, $2)`, p.cfg.Channel, payloads[0])
+		if err != nil {
+			p.log.Warn("events: publish failed", "events", 1, "err", err)
+			return fmt.Errorf("events: notify: %w", err)
+		}
+		return first
+	}
+	if _, err := p.cfg.DB.ExecContext(ctx, `SELECT pg_notify($1, n.payload) FROM unnest($2::text[]) AS n(payload)`, p.cfg.Channel, payloads); err != nil {
+		p.log.Warn("events: publish failed", "events", len(payloads), "err", err)
+		return fmt.Errorf("events: notify: %w", err)
+	}
+	return first
+}
+
+// payload is ev as a NOTIFY payload, or the reason it cannot be sent.
+func (p *Postgres) payload(ev Event) (string, error) {
+	if err := ev.validate(); err != nil {
+		p.log.Warn("events: publish refused", "err", err)
+		return "", err
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return "", fmt.Errorf("events: encode: %w", err)
+	}
+	if len(payload) > MaxPayload {
+		err := fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrInvalid, len(payload), MaxPayload)
+		p.log.Warn("events: publish refused", "err", err)
+		return "", err
+	}
+	return string(payload), nil
 }
 
 // Subscribe registers a local subscriber (see Broker).

@@ -101,9 +101,7 @@ func (s *Service) take(tx *ent.Tx) *announcement {
 // publish sends a committed transaction's events. Failures are logged by
 // the broker: the change is committed and live updates are best effort.
 func (s *Service) publish(ctx context.Context, a *announcement) {
-	for _, ev := range a.evs {
-		_ = s.broker.Publish(ctx, ev)
-	}
+	evs := a.evs
 	users := map[int]bool{}
 	for _, f := range a.flows {
 		users[f.initiator] = true
@@ -116,8 +114,9 @@ func (s *Service) publish(ctx context.Context, a *announcement) {
 		}
 	}
 	for id := range users {
-		_ = s.broker.Publish(ctx, events.Event{Topic: events.UserTopic(id), Kind: KindListsChanged})
+		evs = append(evs, events.Event{Topic: events.UserTopic(id), Kind: KindListsChanged})
 	}
+	_ = s.broker.PublishAll(ctx, evs) // one statement on PostgreSQL
 }
 
 // partyUsers returns the users whose lists hold flow id as a party: bound
