@@ -18,20 +18,6 @@ import (
 	"signet/viewer"
 )
 
-func openDB(t testing.TB, b dbtest.Backend) *database.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := database.Open(ctx, b.DatabaseURL, b.SQLitePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
 // appendN appends n events to chain, one transaction each.
 func appendN(t testing.TB, db *database.DB, chain string, n int) []*ent.AuditEvent {
 	t.Helper()
@@ -82,7 +68,7 @@ func exec(t *testing.T, db *database.DB, query string, args ...any) {
 
 func TestAppendChainsAndVerifies(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
-		db := openDB(t, b)
+		db := dbtest.Open(t, b)
 		evs := appendN(t, db, "flow:1", 5)
 		appendN(t, db, "flow:2", 2)
 		for i, e := range evs {
@@ -160,7 +146,7 @@ func TestTamperingIsReported(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				db := openDB(t, dbtest.New(t, b.Name))
+				db := dbtest.Open(t, dbtest.New(t, b.Name))
 				evs := appendN(t, db, "flow:1", 5)
 				if rep := verify(t, db, "flow:1"); !rep.OK() {
 					t.Fatalf("before tampering: %+v", rep.Problems)
@@ -184,7 +170,7 @@ func TestTamperingIsReported(t *testing.T) {
 
 func TestNoUpdateOrDeleteThroughEnt(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
-		db := openDB(t, b)
+		db := dbtest.Open(t, b)
 		evs := appendN(t, db, "flow:1", 2)
 		sys := viewer.System(context.Background())
 		// Even an explicit privacy allow (which skips the policy) does not
@@ -220,7 +206,7 @@ func TestNoUpdateOrDeleteThroughEnt(t *testing.T) {
 
 func TestAppendRefusesBadEvents(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
-		db := openDB(t, b)
+		db := dbtest.Open(t, b)
 		ctx := context.Background()
 		good := audit.Event{Chain: "flow:1", Actor: audit.System(), Action: audit.FlowSent}
 		bad := map[string]func(e *audit.Event){
@@ -247,7 +233,7 @@ func TestAppendRefusesBadEvents(t *testing.T) {
 
 func TestRolledBackAppendLeavesNoTrace(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
-		db := openDB(t, b)
+		db := dbtest.Open(t, b)
 		ctx := context.Background()
 		appendN(t, db, "flow:1", 2)
 		tx, err := db.Client.Tx(ctx)
@@ -274,7 +260,7 @@ func TestRolledBackAppendLeavesNoTrace(t *testing.T) {
 // the head lock must serialise them into 1..n without gaps or duplicates.
 func TestConcurrentAppends(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
-		db := openDB(t, b)
+		db := dbtest.Open(t, b)
 		const workers, each = 8, 10
 		var wg sync.WaitGroup
 		errc := make(chan error, workers*each)
@@ -313,7 +299,7 @@ func TestConcurrentAppends(t *testing.T) {
 
 func TestListPaginates(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
-		db := openDB(t, b)
+		db := dbtest.Open(t, b)
 		appendN(t, db, "flow:1", 7)
 		ctx := viewer.System(context.Background())
 		var seqs []int64

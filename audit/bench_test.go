@@ -18,7 +18,7 @@ import (
 func BenchmarkAppend(b *testing.B) {
 	for _, kind := range dbtest.Kinds {
 		b.Run(kind, func(b *testing.B) {
-			db := openDB(b, dbtest.New(b, kind))
+			db := dbtest.Open(b, dbtest.New(b, kind))
 			ctx := context.Background()
 			ev := audit.Event{Chain: "flow:1", Actor: audit.User(7, "王小明"), Action: audit.ParticipantSigned,
 				Subject: audit.Subject{Type: "participant", ID: 9}, Payload: map[string]any{"document": 3, "revision": "ab12cd34"}}
@@ -51,7 +51,7 @@ func BenchmarkAppend(b *testing.B) {
 func BenchmarkVerify(b *testing.B) {
 	for _, kind := range dbtest.Kinds {
 		b.Run(kind, func(b *testing.B) {
-			db := openDB(b, dbtest.New(b, kind))
+			db := dbtest.Open(b, dbtest.New(b, kind))
 			appendN(b, db, "flow:1", 1000)
 			for b.Loop() {
 				rep, err := audit.Verify(sysCtx(), db.Client, "flow:1")

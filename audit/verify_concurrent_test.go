@@ -18,7 +18,7 @@ import (
 // report verify live chains the same way).
 func TestVerifyWhileAppending(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
-		db := openDB(t, b)
+		db := dbtest.Open(t, b)
 		const chain = "flow:7"
 		appendN(t, db, chain, 3)
 		var done atomic.Bool

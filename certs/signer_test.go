@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"signet/certs"
-	"signet/database"
 	"signet/enterprises/enterprisestest"
 	"signet/errs"
 	"signet/internal/dbtest"
@@ -24,14 +23,7 @@ func TestSignerCache(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
 		ctx := context.Background()
 		sys := viewer.System(ctx)
-		db, err := database.Open(ctx, b.DatabaseURL, b.SQLitePath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
+		db := dbtest.Open(t, b)
 		ts, _, err := trust.Open(ctx, trust.Config{DataDir: t.TempDir(), BaseURL: "https://sign.example.com", Create: true})
 		if err != nil {
 			t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"signet/contacts"
-	"signet/database"
 	"signet/ent"
 	"signet/ent/contact"
 	"signet/ent/flow"
@@ -25,14 +24,7 @@ type env struct {
 func setup(t *testing.T, b dbtest.Backend) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := database.Open(ctx, b.DatabaseURL, b.SQLitePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.Open(t, b)
 	e := &env{svc: contacts.New(db.Client), db: db.Client, users: map[string]viewer.Viewer{}}
 	for name, phone := range map[string]string{"alice": "13800000001", "bob": "13800000002", "carol": "13800000003", "mallory": "13800000009"} {
 		u, err := db.Client.User.Create().SetPhone(phone).SetName(name).Save(viewer.System(ctx))

@@ -30,7 +30,7 @@ func BenchmarkPublishReceive(b *testing.B) {
 	})
 	b.Run("postgres", func(b *testing.B) {
 		be := dbtest.Postgres(b)
-		db := openDB(b, be)
+		db := dbtest.Open(b, be)
 		run(b, newPostgres(b, db, be.DatabaseURL), newPostgres(b, db, be.DatabaseURL))
 	})
 }

@@ -176,7 +176,7 @@ func TestLocalSlowSubscriberIsDropped(t *testing.T) {
 
 func TestAfterCommit(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, be dbtest.Backend) {
-		db := openDB(t, be)
+		db := dbtest.Open(t, be)
 		b := events.NewLocal(8, nil)
 		ctx := context.Background()
 		ch, cancel := b.Subscribe(ctx, "flow:1")
@@ -220,20 +220,6 @@ func TestAfterCommit(t *testing.T) {
 	})
 }
 
-func openDB(t testing.TB, b dbtest.Backend) *database.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := database.Open(ctx, b.DatabaseURL, b.SQLitePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
 func newPostgres(t testing.TB, db *database.DB, url string) *events.Postgres {
 	t.Helper()
 	p, err := events.NewPostgres(events.PostgresConfig{URL: url, DB: db.SQL, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
@@ -251,7 +237,7 @@ func newPostgres(t testing.TB, db *database.DB, url string) *events.Postgres {
 
 func TestPostgresAcrossBrokers(t *testing.T) {
 	be := dbtest.Postgres(t)
-	db := openDB(t, be)
+	db := dbtest.Open(t, be)
 	base := runtime.NumGoroutine()
 	a := newPostgres(t, db, be.DatabaseURL)
 	b := newPostgres(t, db, be.DatabaseURL)
@@ -330,7 +316,7 @@ func TestPostgresAcrossBrokers(t *testing.T) {
 
 func TestPostgresReconnects(t *testing.T) {
 	be := dbtest.Postgres(t)
-	db := openDB(t, be)
+	db := dbtest.Open(t, be)
 	p := newPostgres(t, db, be.DatabaseURL)
 	ctx := context.Background()
 	ch, cancel := p.Subscribe(ctx, "flow:1")

@@ -70,14 +70,7 @@ func (quickRetry) NextRetry(*rivertype.JobRow) time.Time {
 func openDB(t testing.TB, b dbtest.Backend) *database.DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := database.Open(ctx, b.DatabaseURL, b.SQLitePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.Open(t, b)
 	if err := jobs.Migrate(ctx, db, nil); err != nil {
 		t.Fatal(err)
 	}

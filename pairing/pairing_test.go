@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"signet/audit"
-	"signet/database"
 	"signet/ent"
 	"signet/ent/auditevent"
 	"signet/ent/certificate"
@@ -53,17 +52,11 @@ func (c *clock) add(d time.Duration) {
 func setup(t *testing.T, b dbtest.Backend) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := database.Open(ctx, b.DatabaseURL, b.SQLitePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.Open(t, b)
 	e := &env{db: db.Client, broker: events.NewLocal(0, nil), clock: &clock{t: time.Now()},
 		users: map[string]viewer.Viewer{}, certs: map[string]int{}}
 	t.Cleanup(func() { e.broker.Close() })
+	var err error
 	e.svc, err = pairing.New(pairing.Config{DB: db.Client, Broker: e.broker, BaseURL: "https://sign.example.cn/",
 		Now: e.clock.now})
 	if err != nil {

@@ -47,6 +47,22 @@ func ForEach(t *testing.T, fn func(t *testing.T, b Backend)) {
 	}
 }
 
+// Open opens b's database, migrates it to the current schema and closes it
+// when the test ends.
+func Open(t testing.TB, b Backend) *database.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := database.Open(ctx, b.DatabaseURL, b.SQLitePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 // Kinds are the supported backends.
 var Kinds = []string{"sqlite", "postgres"}
 
