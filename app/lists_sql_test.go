@@ -58,12 +58,7 @@ type listPage struct {
 // ent, so nothing can hide one).
 func TestListStatementBudget(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
-		counter := sqlcount.New()
-		dsn := b.DatabaseURL
-		if dsn == "" {
-			dsn = database.SQLiteDSN(b.SQLitePath)
-		}
-		s := apitest.Start(t, b, apitest.Options{WrapDB: func(db *database.DB) (*database.DB, error) { return counter.Reopen(db, dsn) }})
+		s, counter := startCounting(t, b)
 		alice := s.Register("13800000001", passA)
 		bob := s.Register("13800000002", passA)
 		mallory := s.Register("13800000009", passA)
@@ -204,4 +199,17 @@ func TestListStatementBudget(t *testing.T) {
 			t.Fatalf("mallory's 待办: %+v", p)
 		}
 	})
+}
+
+// startCounting starts a Signet whose database statements counter sees
+// (internal/sqlcount).
+func startCounting(t *testing.T, b dbtest.Backend) (*apitest.Server, *sqlcount.Counter) {
+	t.Helper()
+	counter := sqlcount.New()
+	dsn := b.DatabaseURL
+	if dsn == "" {
+		dsn = database.SQLiteDSN(b.SQLitePath)
+	}
+	s := apitest.Start(t, b, apitest.Options{WrapDB: func(db *database.DB) (*database.DB, error) { return counter.Reopen(db, dsn) }})
+	return s, counter
 }

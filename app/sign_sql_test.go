@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"signet/database"
-	"signet/internal/apitest"
 	"signet/internal/dbtest"
 	"signet/internal/sqlcount"
 	"signet/internal/testpdf"
@@ -24,12 +22,7 @@ import (
 func TestSignMutationStatementBudget(t *testing.T) {
 	const budget = 26
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
-		counter := sqlcount.New()
-		dsn := b.DatabaseURL
-		if dsn == "" {
-			dsn = database.SQLiteDSN(b.SQLitePath)
-		}
-		s := apitest.Start(t, b, apitest.Options{WrapDB: func(db *database.DB) (*database.DB, error) { return counter.Reopen(db, dsn) }})
+		s, counter := startCounting(t, b)
 		h := &signBench{s: s, alice: s.Register("13800000001", passA), pdf: testpdf.Make(2)}
 		h.addSigner(t, 0)
 		ins := h.round(t, 0)

@@ -20,7 +20,6 @@ import (
 	"signet/audit"
 	"signet/blob"
 	"signet/certs"
-	"signet/database"
 	"signet/ent"
 	"signet/ent/auditevent"
 	"signet/ent/flow"
@@ -51,14 +50,7 @@ type finishEnv struct {
 func setupFinish(t *testing.T, b dbtest.Backend, mailer mail.Provider) *finishEnv {
 	t.Helper()
 	ctx := context.Background()
-	db, err := database.Open(ctx, b.DatabaseURL, b.SQLitePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.Open(t, b)
 	if err := jobs.Migrate(ctx, db, nil); err != nil {
 		t.Fatal(err)
 	}
