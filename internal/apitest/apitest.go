@@ -87,7 +87,11 @@ func Start(t testing.TB, b dbtest.Backend, opts Options) *Server {
 	if opts.Configure != nil {
 		opts.Configure(&cfg)
 	}
-	s := &Server{T: t, Clock: NewClock(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)), captcha: "AB3D"}
+	// The clock starts at the real time: the CA and the TSA (trust) stamp
+	// certificates and tokens with the real clock, and a certificate issued
+	// during a test must be valid at the services' time. A fixed start made
+	// tests that check a freshly issued certificate fail later in the day.
+	s := &Server{T: t, Clock: NewClock(time.Now().UTC().Truncate(time.Second)), captcha: "AB3D"}
 	level := slog.LevelWarn
 	if os.Getenv("SIGNET_TEST_LOG") != "" {
 		level = slog.LevelDebug
