@@ -95,28 +95,29 @@ func (s *Service) kickMover() {
 // harmless, and so is deleting a row already deleted.
 func (s *Service) MoveStaged(ctx context.Context, limit int) (int, error) {
 	sys := viewer.System(ctx)
-	ids, err := s.db.StagedBlob.Query().Order(ent.Asc(stagedblob.FieldID)).Limit(limit).IDs(sys)
-	if err != nil || len(ids) == 0 {
+	// Sizes first, so a batch of large revisions stops at moveBytes.
+	var sizes []struct {
+		ID   int `json:"id"`
+		Size int `json:"size"`
+	}
+	err := s.db.StagedBlob.Query().Order(ent.Asc(stagedblob.FieldID)).Limit(limit).
+		Modify(func(sel *entsql.Selector) {
+			sel.Select(sel.C(stagedblob.FieldID), entsql.As("length("+sel.C(stagedblob.FieldContent)+")", "size"))
+		}).Scan(sys, &sizes)
+	if err != nil || len(sizes) == 0 {
 		return 0, err
 	}
-	// One row at a time, so a batch of large revisions stops at moveBytes.
-	var rows []*ent.StagedBlob
-	size := 0
-	for _, id := range ids {
-		r, err := s.db.StagedBlob.Get(sys, id)
-		if ent.IsNotFound(err) {
-			continue // another node moved it
-		}
-		if err != nil {
-			return 0, err
-		}
-		rows = append(rows, r)
-		if size += len(r.Content); size >= moveBytes {
+	var ids []int
+	total := 0
+	for _, r := range sizes {
+		ids = append(ids, r.ID)
+		if total += r.Size; total >= moveBytes {
 			break
 		}
 	}
-	if len(rows) == 0 {
-		return 0, nil
+	rows, err := s.db.StagedBlob.Query().Where(stagedblob.IDIn(ids...)).Order(ent.Asc(stagedblob.FieldID)).All(sys)
+	if err != nil || len(rows) == 0 {
+		return 0, err
 	}
 	infos, err := s.putStaged(ctx, rows)
 	if err != nil {
