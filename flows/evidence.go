@@ -259,7 +259,7 @@ func (s *Service) generateEvidence(ctx context.Context, f *ent.Flow) error {
 		if err := s.queue(ctx, jtx, NoticeArgs{FlowID: f.ID, Notice: NoticeCompleted}, nil); err != nil {
 			return err
 		}
-		if err := s.noticeCC(ctx, tx, jtx, f, NoticeCompleted); err != nil {
+		if err := s.noticeCC(ctx, tx, jtx, f, NoticeCompleted, nil); err != nil {
 			return err
 		}
 		if f.Scene != "hr" {

@@ -46,7 +46,7 @@ const EndReasonExpired = "已超过签署截止时间"
 // onSent queues what sending starts besides the signers' links: the expiry
 // job at the deadline, and the CC recipients' notices (DOC-7), each with its
 // own link and an audit event. Send calls it in its transaction.
-func (s *Service) onSent(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *ent.Flow) error {
+func (s *Service) onSent(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *ent.Flow, codes map[int]string) error {
 	if f.Deadline != nil {
 		// River schedules on the wall clock; the service clock decides
 		// whether the deadline has passed (Expire snoozes when it has not).
@@ -55,11 +55,12 @@ func (s *Service) onSent(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *ent
 			return err
 		}
 	}
-	return s.noticeCC(ctx, tx, jtx, f, NoticeCC)
+	return s.noticeCC(ctx, tx, jtx, f, NoticeCC, codes)
 }
 
-// noticeCC queues a notice to every CC recipient of f.
-func (s *Service) noticeCC(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *ent.Flow, kind NoticeKind) error {
+// noticeCC queues a notice to every CC recipient of f, with their link
+// (from codes when the caller has it).
+func (s *Service) noticeCC(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *ent.Flow, kind NoticeKind, codes map[int]string) error {
 	if !s.queues(NoticeArgs{}.Kind()) {
 		return nil // nobody would send it: record nothing
 	}
@@ -69,9 +70,11 @@ func (s *Service) noticeCC(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *e
 		return err
 	}
 	for _, p := range ccs {
-		code, err := s.linkFor(ctx, tx, p)
-		if err != nil {
-			return err
+		code, ok := codes[p.ID]
+		if !ok {
+			if code, err = s.linkFor(ctx, tx, p); err != nil {
+				return err
+			}
 		}
 		if err := s.queue(ctx, jtx, NoticeArgs{FlowID: f.ID, Notice: kind, ParticipantID: p.ID, LinkCode: code}, nil); err != nil {
 			return err

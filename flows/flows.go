@@ -182,13 +182,16 @@ func (s *Service) notify(ctx context.Context, jtx jobs.JobTx, n Notification) er
 }
 
 // randomCode returns n characters from an alphabet without look-alikes.
-func (s *Service) randomCode(n int) (string, error) {
+func (s *Service) randomCode(n int) (string, error) { return randomCode(s.rand, n) }
+
+// randomCode returns n characters of r from an alphabet without look-alikes.
+func randomCode(r io.Reader, n int) (string, error) {
 	const alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz"
 	limit := 256 - 256%len(alphabet)
 	out := make([]byte, 0, n)
 	var b [1]byte
 	for len(out) < n {
-		if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		if _, err := io.ReadFull(r, b[:]); err != nil {
 			return "", fmt.Errorf("random code: %w", err)
 		}
 		if int(b[0]) < limit {

@@ -2,15 +2,18 @@ package flows
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/riverqueue/river"
 
 	"signet/accounts"
 	"signet/ent"
 	"signet/ent/flow"
+	"signet/ent/signinglink"
 	"signet/sms"
 	"signet/viewer"
 )
@@ -61,11 +64,40 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	if sender == "" {
 		sender = accounts.MaskPhone(f.Edges.Initiator.Phone)
 	}
-	link := strings.TrimRight(w.BaseURL, "/") + "/s/" + n.LinkCode
+	code := n.LinkCode
+	if code == "" {
+		if code, err = w.linkCode(ctx, p); err != nil {
+			return fmt.Errorf("notify: link: %w", err)
+		}
+	}
+	link := strings.TrimRight(w.BaseURL, "/") + "/s/" + code
 	err = w.SMS.Send(ctx, sms.Message{Phone: p.Phone, Template: sms.TemplateSignLink,
 		Params: map[string]string{"sender": sender, "contract": f.Name, "link": link}})
 	if err != nil {
 		return fmt.Errorf("notify: send: %w", err)
 	}
 	return nil
+}
+
+// linkCode finds the participant's signing link for a notification queued
+// without its code (a signature activating the next signer leaves the
+// lookup to the job). Sending makes every party's link; a flow sent before
+// it did gets the link made here.
+func (w *NotifyWorker) linkCode(ctx context.Context, p *ent.Participant) (string, error) {
+	sys := viewer.System(ctx)
+	l, err := w.DB.SigningLink.Query().Where(signinglink.ParticipantID(p.ID)).Order(ent.Asc(signinglink.FieldID)).First(sys)
+	if err == nil {
+		return l.Code, nil
+	}
+	if !ent.IsNotFound(err) {
+		return "", err
+	}
+	code, err := randomCode(rand.Reader, 8)
+	if err != nil {
+		return "", err
+	}
+	if err := w.DB.SigningLink.Create().SetCode(code).SetParticipantID(p.ID).SetCreatedAt(time.Now()).Exec(sys); err != nil {
+		return "", err
+	}
+	return code, nil
 }

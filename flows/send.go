@@ -84,10 +84,14 @@ func (s *Service) Send(ctx context.Context, id int) (*ent.Flow, error) {
 			return err
 		}
 		s.announce(tx, f, audit.FlowSent, f.ID)
-		if err := s.onSent(ctx, tx, jtx, f); err != nil { // expiry job, CC notices (expire.go)
+		codes, err := s.createLinks(ctx, tx, parts)
+		if err != nil {
 			return err
 		}
-		events, err := s.activate(ctx, tx, jtx, f, nextSigners(f.Ordered, signers))
+		if err := s.onSent(ctx, tx, jtx, f, codes); err != nil { // expiry job, CC notices (expire.go)
+			return err
+		}
+		events, err := s.activate(ctx, tx, jtx, f, nextSigners(f.Ordered, signers), codes)
 		if err == nil && len(events) > 0 {
 			_, err = audit.AppendAll(ctx, tx, events...)
 		}
@@ -121,9 +125,12 @@ func nextSigners(ordered bool, signers []*ent.Participant) []*ent.Participant {
 	return out
 }
 
-// activate makes participants pending, gives each a signing link and
-// queues the SMS that carries it.
-func (s *Service) activate(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *ent.Flow, ps []*ent.Participant) ([]audit.Event, error) {
+// activate makes participants pending and queues the SMS with each one's
+// signing link. Sending made the links (createLinks) and passes their codes;
+// a signature that activates the next signers does not read them: the job
+// looks the link up (NotifyWorker), which keeps two statements off the
+// signing commit.
+func (s *Service) activate(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *ent.Flow, ps []*ent.Participant, codes map[int]string) ([]audit.Event, error) {
 	sys := viewer.System(ctx)
 	var events []audit.Event
 	for _, p := range ps {
@@ -134,11 +141,7 @@ func (s *Service) activate(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *e
 		if err := tx.Participant.Update().Where(participant.ID(p.ID)).SetStatus(participant.StatusPending).Exec(sys); err != nil {
 			return nil, fmt.Errorf("activate: %w", err)
 		}
-		code, err := s.linkFor(ctx, tx, p)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.notify(ctx, jtx, Notification{Type: NotifySignLink, FlowID: f.ID, ParticipantID: p.ID, LinkCode: code}); err != nil {
+		if err := s.notify(ctx, jtx, Notification{Type: NotifySignLink, FlowID: f.ID, ParticipantID: p.ID, LinkCode: codes[p.ID]}); err != nil {
 			return nil, fmt.Errorf("notify: %w", err)
 		}
 		events = append(events, audit.Event{Chain: audit.FlowChain(f.ID), Actor: audit.System(),
@@ -149,10 +152,34 @@ func (s *Service) activate(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *e
 	return events, nil
 }
 
-// linkFor returns the participant's signing link code, creating it once.
+// createLinks gives every party of a flow being sent its signing link (the
+// /s/{code} short code), in one statement, and returns the codes by
+// participant ID. The links of signers whose turn comes later exist from
+// now on but are sent only when their turn comes; a link proves nothing by
+// itself (the phone is proven first).
+func (s *Service) createLinks(ctx context.Context, tx *ent.Tx, parts []*ent.Participant) (map[int]string, error) {
+	codes := make(map[int]string, len(parts))
+	creates := make([]*ent.SigningLinkCreate, 0, len(parts))
+	now := s.now()
+	for _, p := range parts {
+		code, err := s.randomCode(8)
+		if err != nil {
+			return nil, err
+		}
+		codes[p.ID] = code
+		creates = append(creates, tx.SigningLink.Create().SetCode(code).SetParticipantID(p.ID).SetCreatedAt(now))
+	}
+	if err := tx.SigningLink.CreateBulk(creates...).Exec(viewer.System(ctx)); err != nil {
+		return nil, fmt.Errorf("signing links: %w", err)
+	}
+	return codes, nil
+}
+
+// linkFor returns the participant's signing link code, creating it once
+// (flows sent before sending made every party's link may lack it).
 func (s *Service) linkFor(ctx context.Context, tx *ent.Tx, p *ent.Participant) (string, error) {
 	sys := viewer.System(ctx)
-	l, err := tx.SigningLink.Query().Where(signinglink.ParticipantID(p.ID)).First(sys)
+	l, err := tx.SigningLink.Query().Where(signinglink.ParticipantID(p.ID)).Order(ent.Asc(signinglink.FieldID)).First(sys)
 	if err == nil {
 		return l.Code, nil
 	}

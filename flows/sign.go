@@ -574,7 +574,7 @@ func (s *Service) advance(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *en
 	}
 	next := nextSigners(f.Ordered, parts)
 	if len(next) > 0 {
-		events, err := s.activate(ctx, tx, jtx, f, next)
+		events, err := s.activate(ctx, tx, jtx, f, next, nil)
 		return events, nil, err
 	}
 	now := s.now()

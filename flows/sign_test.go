@@ -15,6 +15,7 @@ import (
 	"signet/ent/participant"
 	entseal "signet/ent/seal"
 	"signet/ent/signfield"
+	"signet/ent/signinglink"
 	"signet/enterprises"
 	"signet/errs"
 	"signet/flows"
@@ -176,7 +177,13 @@ func TestSignFlow(t *testing.T) {
 		if ids := e.list(t, "carol", flows.ListTodo, flows.Filter{}); len(ids) != 1 {
 			t.Fatalf("carol's 待办 after bob = %v", ids)
 		}
-		waitSMS(t, e.outbox, e.users["carol"].Phone) // her signing link
+		// Her signing link: made when the flow was sent, looked up by the
+		// SMS job (bob's commit did not read it), and it names her phone.
+		carolSMS := waitSMS(t, e.outbox, e.users["carol"].Phone)
+		info, err := e.svc.Link(context.Background(), strings.TrimPrefix(carolSMS.Params["link"], "https://sign.example.com/s/"))
+		if err != nil || info.MaskedPhone != accounts.MaskPhone(e.users["carol"].Phone) || info.FlowName != "采购合同" {
+			t.Fatalf("carol's link %q: %+v %v", carolSMS.Params["link"], info, err)
+		}
 
 		// Carol places her own seal and signs: the flow completes.
 		got, err = e.sign(t, "carol", carol)
@@ -208,6 +215,39 @@ func TestSignFlow(t *testing.T) {
 		bad[len(bad)/3] ^= 1
 		if rep, err := verify.Verify(bad, verify.Options{Roots: []*x509.Certificate{root}}); err == nil && rep.Verdict == verify.VerdictValid {
 			t.Fatal("a tampered document verifies")
+		}
+	})
+}
+
+// TestNextSignerLinkMadeByJob: a flow sent before sending made every
+// party's link has none for the signers whose turn came later. When such a
+// signer's turn comes, the SMS job makes the link (once) and sends it.
+func TestNextSignerLinkMadeByJob(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		e := setupSigning(t, b)
+		f, _ := e.draft(t, "旧合同")
+		if _, err := e.svc.Send(e.as("alice"), f.ID); err != nil {
+			t.Fatal(err)
+		}
+		sys := viewer.System(context.Background())
+		carol, err := e.db.Participant.Query().Where(participant.FlowID(f.ID), participant.Phone(e.users["carol"].Phone)).Only(sys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.db.SigningLink.Delete().Where(signinglink.ParticipantID(carol.ID)).Exec(sys); err != nil || n != 1 {
+			t.Fatalf("carol's link made at sending: %d %v", n, err)
+		}
+		if _, err := e.sign(t, "bob", flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["bob"]}); err != nil {
+			t.Fatal(err)
+		}
+		msg := waitSMS(t, e.outbox, e.users["carol"].Phone)
+		code := strings.TrimPrefix(msg.Params["link"], "https://sign.example.com/s/")
+		links, err := e.db.SigningLink.Query().Where(signinglink.ParticipantID(carol.ID)).All(sys)
+		if err != nil || len(links) != 1 || links[0].Code != code || code == "" {
+			t.Fatalf("carol's links %v (%v), SMS link %q", links, err, msg.Params["link"])
+		}
+		if info, err := e.svc.Link(context.Background(), code); err != nil || info.FlowName != "旧合同" {
+			t.Fatalf("link %q: %+v %v", code, info, err)
 		}
 	})
 }
