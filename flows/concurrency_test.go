@@ -285,6 +285,76 @@ func signInterrupted(t *testing.T, b dbtest.Backend, staged bool) {
 	e.checkSignatures(t, doc.ID, 1)
 }
 
+// TestSignRacesFlowEnd: the flow ends while a signer's documents are being
+// signed — the initiator revokes it, another signer declines, or its
+// deadline passes — and the signature, checked before, is refused at its
+// commit: nothing of it is written, and the intent code stays unused.
+func TestSignRacesFlowEnd(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		for _, tc := range []struct {
+			name, want string
+			status     flow.Status
+			end        func(e *signEnv, f *ent.Flow) error
+		}{
+			{"revoked", "合同已撤销", flow.StatusRevoked, func(e *signEnv, f *ent.Flow) error {
+				_, err := e.svc.Revoke(e.as("alice"), f.ID, "条款有误")
+				return err
+			}},
+			{"declined", "合同已被拒签", flow.StatusDeclined, func(e *signEnv, f *ent.Flow) error {
+				_, err := e.svc.Decline(e.as("carol"), f.ID, "不同意")
+				return err
+			}},
+			{"deadline", "合同已过签署截止时间", flow.StatusSigning, func(e *signEnv, f *ent.Flow) error {
+				e.now = e.now.Add(2 * time.Hour)
+				return nil
+			}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				e := setupSigning(t, dbtest.New(t, b.Name))
+				ft := &interruptTSA{Timestamper: e.ts.TSA}
+				e.rebuild(t, func(c *flows.Config) { c.TSA = ft })
+				f, doc := e.sendFlow(t, batchFlow{name: "竞态测试", parallel: true})
+				sys := viewer.System(context.Background())
+				if tc.name == "deadline" {
+					e.db.Flow.UpdateOneID(f.ID).SetDeadline(e.now.Add(time.Hour)).ExecX(sys)
+				}
+				d0 := e.db.FlowDocument.GetX(sys, doc.ID)
+				in := flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["bob"]}
+				in.Code = e.intentCode(t, "bob", in)
+				end := func() error { return tc.end(e, f) }
+				ft.interrupt.Store(&end)
+				_, err := e.svc.Sign(e.as("bob"), in)
+				wantCode(t, err, errs.Conflict, tc.want)
+				ft.interrupt.Store(nil)
+
+				if got := e.db.Flow.GetX(sys, f.ID); got.Status != tc.status {
+					t.Fatalf("flow %s, want %s", got.Status, tc.status)
+				}
+				if d := e.db.FlowDocument.GetX(sys, doc.ID); d.Revision != d0.Revision || d.CurrentSha256 != d0.CurrentSha256 {
+					t.Fatalf("document moved to revision %d", d.Revision)
+				}
+				bob := e.db.Participant.Query().Where(participant.FlowID(f.ID), participant.Phone(e.users["bob"].Phone)).OnlyX(sys)
+				if bob.Status != participant.StatusPending || bob.SignedAt != nil {
+					t.Fatalf("bob is %s", bob.Status)
+				}
+				if n := e.db.AuditEvent.Query().Where(auditevent.Action(string(audit.ParticipantSigned))).CountX(sys); n != 0 {
+					t.Fatalf("%d signed events", n)
+				}
+				if n := e.db.StagedBlob.Query().CountX(sys); n != 0 {
+					t.Fatalf("%d staged revisions", n)
+				}
+				code := e.db.SMSCode.Query().Where(smscode.Purpose(string(flows.PurposeIntent))).Order(ent.Desc(smscode.FieldID)).FirstX(sys)
+				if code.ConsumedAt != nil {
+					t.Fatal("the refused signature used up its code")
+				}
+				// And it stays refused.
+				_, err = e.svc.Sign(e.as("bob"), in)
+				wantCode(t, err, errs.Conflict, tc.want)
+			})
+		}
+	})
+}
+
 // TestSignRetried: the same request sent twice — one after the other (a
 // client retrying after a lost response) or at the same moment — signs
 // once.

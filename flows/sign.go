@@ -130,17 +130,11 @@ func (s *Service) plan(ctx context.Context, in SignInput) (*signPlan, error) {
 		return nil, notFound()
 	case p == nil:
 		return nil, errs.New(errs.Forbidden, "您不是该合同的签署方")
-	case f.Status != flow.StatusSigning:
-		return nil, errs.New(errs.Conflict, "合同"+statusLabel(f.Status)+"，不能签署")
-	case f.Deadline != nil && !s.now().Before(*f.Deadline):
-		return nil, errs.New(errs.Conflict, "合同已过签署截止时间，不能签署")
-	case p.Status == participant.StatusSigned:
-		return nil, errs.New(errs.Conflict, "您已签署该合同")
-	case p.Status == participant.StatusDeclined:
-		return nil, errs.New(errs.Conflict, "您已拒签该合同")
-	case p.Status != participant.StatusPending:
-		return nil, errs.New(errs.Conflict, "还未轮到您签署，请等待前序签署方完成")
-	case HasPasscode(f) && p.PasscodeVerifiedAt == nil:
+	}
+	if err := s.signable(f, p); err != nil {
+		return nil, err
+	}
+	if HasPasscode(f) && p.PasscodeVerifiedAt == nil {
 		return nil, errs.New(errs.Forbidden, "请先输入签署口令")
 	}
 	docs, err := s.db.FlowDocument.Query().Where(flowdocument.FlowID(f.ID)).Order(ent.Asc(flowdocument.FieldPosition)).All(sys)
@@ -221,6 +215,42 @@ func (s *Service) plan(ctx context.Context, in SignInput) (*signPlan, error) {
 	plan.fingerp = fp[:8]
 	plan.scope = fmt.Sprintf("f%d:p%d:%s:%s", f.ID, p.ID, fp[:16], hex.EncodeToString(fh[:8]))
 	return plan, nil
+}
+
+// signable says why participant p cannot sign flow f now, or nil.
+func (s *Service) signable(f *ent.Flow, p *ent.Participant) error {
+	switch {
+	case f.Status != flow.StatusSigning:
+		return errs.New(errs.Conflict, "合同"+statusLabel(f.Status)+"，不能签署")
+	case f.Deadline != nil && !s.now().Before(*f.Deadline):
+		return errs.New(errs.Conflict, "合同已过签署截止时间，不能签署")
+	case p.Status == participant.StatusSigned:
+		return errs.New(errs.Conflict, "您已签署该合同")
+	case p.Status == participant.StatusDeclined:
+		return errs.New(errs.Conflict, "您已拒签该合同")
+	case p.Status != participant.StatusPending:
+		return errs.New(errs.Conflict, "还未轮到您签署，请等待前序签署方完成")
+	}
+	return nil
+}
+
+// notSignable reads, in the committing transaction, why a signature that
+// was planned can no longer be committed (the flow ended or the
+// participant signed meanwhile).
+func (s *Service) notSignable(ctx context.Context, tx *ent.Tx, flowID, partID int) error {
+	sys := viewer.System(ctx)
+	f, err := tx.Flow.Get(sys, flowID)
+	if err != nil {
+		return err
+	}
+	p, err := tx.Participant.Get(sys, partID)
+	if err != nil {
+		return err
+	}
+	if err := s.signable(f, p); err != nil {
+		return err
+	}
+	return errs.New(errs.Conflict, "合同状态已变化，请刷新后重试")
 }
 
 // sealFor checks that the viewer may apply seal id to a field of kind for p.
@@ -518,13 +548,24 @@ func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []si
 				Payload: map[string]any{"sha256": sum, "signatures": r.adds, "revision": r.doc.Revision + r.adds}})
 			s.announce(tx, plan.flow, audit.DocumentSigned, r.doc.ID)
 		}
-		n, err := tx.Participant.Update().Where(participant.ID(plan.part.ID), participant.StatusEQ(participant.StatusPending)).
-			SetStatus(participant.StatusSigned).SetSignedAt(s.now()).Save(sys)
+		// The flow is checked again here, under the trail's lock: it may have
+		// been revoked or declined, or have passed its deadline, while the
+		// documents were being signed (for a UKey, while the user was at the
+		// token). The status check rides on the participant's update, so it
+		// costs nothing when the signature goes through; the deadline cannot
+		// change once the flow is sent.
+		now := s.now()
+		if d := plan.flow.Deadline; d != nil && !now.Before(*d) {
+			return errs.New(errs.Conflict, "合同已过签署截止时间，不能签署")
+		}
+		n, err := tx.Participant.Update().Where(participant.ID(plan.part.ID), participant.StatusEQ(participant.StatusPending),
+			participant.HasFlowWith(flow.StatusEQ(flow.StatusSigning))).
+			SetStatus(participant.StatusSigned).SetSignedAt(now).Save(sys)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
-			return errs.New(errs.Conflict, "您已签署该合同")
+			return s.notSignable(ctx, tx, plan.flow.ID, plan.part.ID)
 		}
 		seals := []int{}
 		for _, sl := range plan.seals {
