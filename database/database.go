@@ -133,9 +133,16 @@ func Open(ctx context.Context, databaseURL, sqlitePath string, opts ...ent.Optio
 
 // SQLiteDSN is the DSN Signet uses for an SQLite file: foreign keys on, WAL,
 // a busy timeout, and transactions that take the write lock at BEGIN so two
-// writers never deadlock upgrading read locks.
+// writers never deadlock upgrading read locks. Times are written in UTC in
+// SQLite's own format ("2006-01-02 15:04:05.999999999+00:00"): SQLite
+// compares them as text, so a value kept in its own zone (the driver's
+// default, time.Time.String) made a filter from the pages at +08:00 miss or
+// catch flows by eight hours. Rows written before keep their text; those
+// written on a server in UTC still compare right but for the very same
+// instant.
 func SQLiteDSN(path string) string {
-	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate" +
+		"&_time_format=sqlite&_timezone=UTC"
 }
 
 var migrateOptions = []schema.MigrateOption{

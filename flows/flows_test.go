@@ -254,6 +254,49 @@ func TestFlowLifecycle(t *testing.T) {
 	})
 }
 
+// TestListTimeFilters: the lists' time ranges (发起时间, 截止时间) compare
+// instants, whatever zone the filter, the stored value and the server's
+// clock are in (China Standard Time from the pages, UTC on the server).
+func TestListTimeFilters(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		e := setup(t, b)
+		cst := time.FixedZone("CST", 8*3600)
+		e.now = time.Date(2026, 11, 27, 20, 0, 0, 0, time.UTC) // 2026-11-28 04:00 in Beijing
+		f, _ := e.draft(t, "时区测试")
+		deadline := time.Date(2026, 11, 30, 9, 0, 0, 0, cst) // 2026-11-30 01:00 UTC
+		e.db.Flow.UpdateOneID(f.ID).SetDeadline(deadline).ExecX(viewer.System(context.Background()))
+		if _, err := e.svc.Send(e.as("alice"), f.ID); err != nil {
+			t.Fatal(err)
+		}
+		at := func(s string) *time.Time {
+			v, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return &v
+		}
+		for _, tc := range []struct {
+			name string
+			f    flows.Filter
+			want int
+		}{
+			{"sent from the very instant", flows.Filter{SentFrom: at("2026-11-28T04:00:00+08:00")}, 1},
+			{"sent from a second later", flows.Filter{SentFrom: at("2026-11-28T04:00:01+08:00")}, 0},
+			{"sent before Beijing midnight", flows.Filter{SentTo: at("2026-11-28T00:00:00+08:00")}, 0},
+			{"sent before a second later", flows.Filter{SentTo: at("2026-11-28T04:00:01+08:00")}, 1},
+			{"sent on the Beijing day", flows.Filter{SentFrom: at("2026-11-28T00:00:00+08:00"), SentTo: at("2026-11-29T00:00:00+08:00")}, 1},
+			{"sent on the UTC day after", flows.Filter{SentFrom: at("2026-11-28T00:00:00Z")}, 0},
+			{"deadline before 05:00 UTC", flows.Filter{DeadlineTo: at("2026-11-30T05:00:00Z")}, 1},
+			{"deadline from 05:00 UTC", flows.Filter{DeadlineFrom: at("2026-11-30T05:00:00Z")}, 0},
+			{"deadline from 01:00 UTC", flows.Filter{DeadlineFrom: at("2026-11-30T01:00:00Z")}, 1},
+		} {
+			if got := e.list(t, "alice", flows.ListInitiated, tc.f); len(got) != tc.want {
+				t.Errorf("%s: %v, want %d", tc.name, got, tc.want)
+			}
+		}
+	})
+}
+
 func TestDraftRefusals(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
 		e := setup(t, b)
