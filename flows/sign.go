@@ -669,7 +669,13 @@ func (s *Service) Decline(ctx context.Context, flowID int, reason string) (*ent.
 			return errs.New(errs.Conflict, "您已签署该合同，不能拒签")
 		}
 		now := s.now()
-		if err := tx.Participant.UpdateOne(p).SetStatus(participant.StatusDeclined).SetDeclinedAt(now).SetDeclineReason(reason).Exec(sys); err != nil {
+		// Guarded: a signature of this participant committed since the read
+		// above (PostgreSQL, another request) must not turn into a refusal.
+		if n, err := tx.Participant.Update().Where(participant.ID(p.ID), participant.StatusNotIn(participant.StatusSigned, participant.StatusDeclined)).
+			SetStatus(participant.StatusDeclined).SetDeclinedAt(now).SetDeclineReason(reason).Save(sys); err != nil || n == 0 {
+			if err == nil {
+				err = errs.New(errs.Conflict, "您已签署该合同，不能拒签")
+			}
 			return err
 		}
 		if n, err := tx.Flow.Update().Where(flow.ID(f.ID), flow.StatusEQ(flow.StatusSigning)).
