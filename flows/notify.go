@@ -13,7 +13,6 @@ import (
 	"signet/accounts"
 	"signet/ent"
 	"signet/ent/flow"
-	"signet/ent/signinglink"
 	"signet/sms"
 	"signet/viewer"
 )
@@ -84,20 +83,5 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 // lookup to the job). Sending makes every party's link; a flow sent before
 // it did gets the link made here.
 func (w *NotifyWorker) linkCode(ctx context.Context, p *ent.Participant) (string, error) {
-	sys := viewer.System(ctx)
-	l, err := w.DB.SigningLink.Query().Where(signinglink.ParticipantID(p.ID)).Order(ent.Asc(signinglink.FieldID)).First(sys)
-	if err == nil {
-		return l.Code, nil
-	}
-	if !ent.IsNotFound(err) {
-		return "", err
-	}
-	code, err := randomCode(rand.Reader, 8)
-	if err != nil {
-		return "", err
-	}
-	if err := w.DB.SigningLink.Create().SetCode(code).SetParticipantID(p.ID).SetCreatedAt(time.Now()).Exec(sys); err != nil {
-		return "", err
-	}
-	return code, nil
+	return findOrMakeLink(ctx, w.DB, rand.Reader, time.Now(), p.ID)
 }

@@ -3,7 +3,9 @@ package flows
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
+	"time"
 
 	"signet/audit"
 	"signet/ent"
@@ -178,19 +180,25 @@ func (s *Service) createLinks(ctx context.Context, tx *ent.Tx, parts []*ent.Part
 // linkFor returns the participant's signing link code, creating it once
 // (flows sent before sending made every party's link may lack it).
 func (s *Service) linkFor(ctx context.Context, tx *ent.Tx, p *ent.Participant) (string, error) {
+	return findOrMakeLink(ctx, tx.Client(), s.rand, s.now(), p.ID)
+}
+
+// findOrMakeLink returns participant partID's signing link code from db,
+// making the link (at now, its code read from r) when there is none.
+func findOrMakeLink(ctx context.Context, db *ent.Client, r io.Reader, now time.Time, partID int) (string, error) {
 	sys := viewer.System(ctx)
-	l, err := tx.SigningLink.Query().Where(signinglink.ParticipantID(p.ID)).Order(ent.Asc(signinglink.FieldID)).First(sys)
+	l, err := db.SigningLink.Query().Where(signinglink.ParticipantID(partID)).Order(ent.Asc(signinglink.FieldID)).First(sys)
 	if err == nil {
 		return l.Code, nil
 	}
 	if !ent.IsNotFound(err) {
 		return "", err
 	}
-	code, err := s.randomCode(8)
+	code, err := randomCode(r, 8)
 	if err != nil {
 		return "", err
 	}
-	if err := tx.SigningLink.Create().SetCode(code).SetParticipantID(p.ID).SetCreatedAt(s.now()).Exec(sys); err != nil {
+	if err := db.SigningLink.Create().SetCode(code).SetParticipantID(partID).SetCreatedAt(now).Exec(sys); err != nil {
 		return "", fmt.Errorf("signing link: %w", err)
 	}
 	return code, nil
