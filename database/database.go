@@ -13,13 +13,11 @@ package database
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -37,57 +35,13 @@ type DB struct {
 	Client  *ent.Client
 	SQL     *sql.DB
 	Dialect string
-	// writer is SQLite's write lock as a token: one write transaction of
-	// this process at a time (LockWrites).
-	writer chan struct{}
 }
 
 // New wraps an open pool of dialect drv (dialect.SQLite or
 // dialect.Postgres) in a DB.
 func New(drv string, pool *sql.DB, opts ...ent.Option) *DB {
-	d := &DB{Client: ent.NewClient(append([]ent.Option{ent.Driver(entsql.OpenDB(drv, pool))}, opts...)...), SQL: pool, Dialect: drv}
-	if drv == dialect.SQLite {
-		d.writer = make(chan struct{}, 1)
-	}
-	return d
+	return &DB{Client: ent.NewClient(append([]ent.Option{ent.Driver(entsql.OpenDB(drv, pool))}, opts...)...), SQL: pool, Dialect: drv}
 }
-
-// LockWrites waits for this process's turn to write and returns the
-// function that ends it. SQLite admits one writer at a time: a
-// transaction that begins while another holds the write lock would wait
-// in SQLite's busy handler, which polls with sleeps of up to 100 ms, so
-// under contention writers would mostly sleep. Queueing them here instead
-// hands the lock over at once. Call it before BEGIN and unlock after COMMIT
-// or ROLLBACK, never while holding a connection another writer needs. On
-// PostgreSQL, which locks rows, it does nothing.
-func (d *DB) LockWrites(ctx context.Context) (unlock func(), err error) {
-	if d.writer == nil {
-		return func() {}, nil
-	}
-	select {
-	case d.writer <- struct{}{}:
-		return func() { <-d.writer }, nil
-	default:
-	}
-	// As long as SQLite's own busy timeout, and then the same refusal: a
-	// writer that never ends (or one nested in another) fails instead of
-	// hanging every other.
-	t := time.NewTimer(writeWait)
-	defer t.Stop()
-	select {
-	case d.writer <- struct{}{}:
-		return func() { <-d.writer }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-t.C:
-		return nil, errWriteBusy
-	}
-}
-
-// writeWait is how long LockWrites waits, SQLiteDSN's busy_timeout.
-const writeWait = 10 * time.Second
-
-var errWriteBusy = errors.New("database: another write transaction has held SQLite's write lock for 10 s (database is locked)")
 
 // Close closes the client and the pool.
 func (d *DB) Close() error { return d.Client.Close() }
@@ -115,7 +69,7 @@ func Open(ctx context.Context, databaseURL, sqlitePath string, opts ...ent.Optio
 		if err := os.MkdirAll(filepath.Dir(sqlitePath), 0o700); err != nil {
 			return nil, fmt.Errorf("create data folder: %w", err)
 		}
-		db = sql.OpenDB(cachingConnector{d: cachingDriver{inner: &sqlite.Driver{}}, dsn: SQLiteDSN(sqlitePath)})
+		db = sql.OpenDB(cachingConnector{d: cachingDriver{inner: &sqlite.Driver{}, writer: make(writeLock, 1)}, dsn: SQLiteDSN(sqlitePath)})
 		// One writer at a time is SQLite's model; a small pool keeps readers
 		// concurrent under WAL while writes queue on the busy timeout.
 		db.SetMaxOpenConns(4)

@@ -20,15 +20,19 @@ import (
 // dropped beyond it.
 const stmtCacheSize = 256
 
-// cachingDriver opens connections that keep their compiled statements.
-type cachingDriver struct{ inner driver.Driver }
+// cachingDriver opens connections that keep their compiled statements and
+// share one write lock (writelock.go).
+type cachingDriver struct {
+	inner  driver.Driver
+	writer writeLock
+}
 
 func (d cachingDriver) Open(name string) (driver.Conn, error) {
 	c, err := d.inner.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	return newCachingConn(c)
+	return newCachingConn(c, d.writer)
 }
 
 // cachingConnector opens dsn through cachingDriver.
@@ -61,6 +65,10 @@ type cachingConn struct {
 	mu    sync.Mutex
 	stmts map[string]*cachedStmt
 	order []string // oldest first
+	// writer is the process's SQLite write lock; inTx says that this
+	// connection is in a transaction (writelock.go).
+	writer writeLock
+	inTx   bool
 }
 
 type cachedStmt struct {
@@ -68,13 +76,13 @@ type cachedStmt struct {
 	busy bool
 }
 
-func newCachingConn(c driver.Conn) (driver.Conn, error) {
+func newCachingConn(c driver.Conn, writer writeLock) (driver.Conn, error) {
 	sc, ok := c.(sqliteConn)
 	if !ok {
 		c.Close()
 		return nil, errors.New("database: the SQLite driver's connection lacks an interface the statement cache needs")
 	}
-	return &cachingConn{sqliteConn: sc, stmts: map[string]*cachedStmt{}}, nil
+	return &cachingConn{sqliteConn: sc, stmts: map[string]*cachedStmt{}, writer: writer}, nil
 }
 
 // take returns query's statement, compiled now if it is new, marked busy;
@@ -115,29 +123,64 @@ func (c *cachingConn) release(cs *cachedStmt) {
 	c.mu.Unlock()
 }
 
+// QueryContext runs query on its kept statement. A write outside a
+// transaction (an UPDATE … RETURNING) holds the write lock until its rows
+// are closed.
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	cs, err := c.take(ctx, query)
+	unlock, err := c.lockStatement(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	if cs == nil {
-		return c.sqliteConn.QueryContext(ctx, query, args)
+	done := func() {
+		if unlock != nil {
+			unlock()
+		}
 	}
-	rows, err := cs.st.(driver.StmtQueryContext).QueryContext(ctx, args)
+	cs, err := c.take(ctx, query)
 	if err != nil {
-		c.release(cs)
+		done()
+		return nil, err
+	}
+	var rows driver.Rows
+	if cs == nil {
+		rows, err = c.sqliteConn.QueryContext(ctx, query, args)
+	} else {
+		rows, err = cs.st.(driver.StmtQueryContext).QueryContext(ctx, args)
+	}
+	if err != nil {
+		if cs != nil {
+			c.release(cs)
+		}
+		done()
 		return nil, err
 	}
 	full, ok := rows.(sqliteRows)
 	if !ok {
 		rows.Close()
-		c.release(cs)
+		if cs != nil {
+			c.release(cs)
+		}
+		done()
 		return nil, errors.New("database: the SQLite driver's rows lack an interface the statement cache forwards")
 	}
-	return &cachedRows{sqliteRows: full, release: func() { c.release(cs) }}, nil
+	return &cachedRows{sqliteRows: full, release: func() {
+		if cs != nil {
+			c.release(cs)
+		}
+		done()
+	}}, nil
 }
 
+// ExecContext runs query on its kept statement; a write outside a
+// transaction holds the write lock while it runs.
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	unlock, err := c.lockStatement(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if unlock != nil {
+		defer unlock()
+	}
 	cs, err := c.take(ctx, query)
 	if err != nil {
 		return nil, err
