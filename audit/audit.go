@@ -29,12 +29,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 
+	"signet/database"
 	"signet/ent"
 	"signet/ent/auditevent"
 	"signet/ent/audithead"
@@ -127,136 +130,171 @@ func Append(ctx context.Context, tx *ent.Tx, ev Event) (*ent.AuditEvent, error) 
 }
 
 // AppendAll adds evs, in order, inside tx and returns the stored rows in
-// the same order: what Append does for each, in fewer round trips — per
-// chain one statement reads and locks the head (two when the chain is new),
-// one inserts its events and one advances the head, however many events.
-// A transition that records several facts at once (a signature: each
-// document signed, then the participant) appends them together.
+// the same order: what Append does for each, in fewer round trips — one
+// statement reads and locks the heads of all their chains (one more per
+// new chain), one inserts the events and one advances the heads, however
+// many events. A transition that records several facts at once (a
+// signature: each document signed, then the participant) appends them
+// together.
 func AppendAll(ctx context.Context, tx *ent.Tx, evs ...Event) ([]*ent.AuditEvent, error) {
-	rows := make([]*ent.AuditEvent, len(evs))
-	done := make([]bool, len(evs))
-	for i := range evs {
-		if done[i] {
-			continue
-		}
-		// This chain's events, in order.
-		var (
-			idx   []int
-			group []Event
-		)
-		for j := i; j < len(evs); j++ {
-			if evs[j].Chain == evs[i].Chain {
-				idx, group = append(idx, j), append(group, evs[j])
-				done[j] = true
-			}
-		}
-		w, err := Lock(ctx, tx, evs[i].Chain)
-		if err != nil {
-			return nil, err
-		}
-		saved, err := w.Append(ctx, group...)
-		if err != nil {
-			return nil, err
-		}
-		for k, j := range idx {
-			rows[j] = saved[k]
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	var chains []string
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		if !seen[ev.Chain] {
+			seen[ev.Chain] = true
+			chains = append(chains, ev.Chain)
 		}
 	}
-	return rows, nil
-}
-
-// Writer appends to one chain whose head its transaction holds locked
-// (Lock). It belongs to that transaction and is not safe for concurrent use.
-type Writer struct {
-	tx    *ent.Tx
-	chain string
-	head  *ent.AuditHead
-}
-
-// Lock locks chain's head until tx ends and returns a Writer for it. A
-// transition that must see the chain's other writers' committed work (e.g.
-// whether the other parties have signed) locks first, so writers of one
-// chain take turns, and appends its events when it knows them.
-func Lock(ctx context.Context, tx *ent.Tx, chain string) (*Writer, error) {
-	if chain == "" || len(chain) > 128 {
-		return nil, errs.Wrap(fmt.Errorf("audit: bad chain %q", chain), errs.Invalid, "审计事件的链标识不正确")
-	}
-	head, err := lockHead(viewer.System(ctx), tx, chain)
+	w, err := Lock(ctx, tx, chains...)
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{tx: tx, chain: chain, head: head}, nil
+	return w.Append(ctx, evs...)
 }
 
-// Append adds evs, in order, to the writer's chain (every event's Chain
-// must be it) in two statements: one insert and one head update.
+// Writer appends to the chains whose heads its transaction holds locked
+// (Lock). It belongs to that transaction and is not safe for concurrent use.
+type Writer struct {
+	tx    *ent.Tx
+	heads map[string]*ent.AuditHead
+}
+
+// Lock locks the heads of chains until tx ends and returns a Writer for
+// them. A transition that must see the chain's other writers' committed
+// work (e.g. whether the other parties have signed) locks first, so writers
+// of one chain take turns, and appends its events when it knows them.
+// Several chains (several flows' signatures committed together) are locked
+// in one statement, in the order of their keys, so two transactions locking
+// overlapping sets never wait for each other in a circle.
+func Lock(ctx context.Context, tx *ent.Tx, chains ...string) (*Writer, error) {
+	for _, c := range chains {
+		if c == "" || len(c) > 128 {
+			return nil, errs.Wrap(fmt.Errorf("audit: bad chain %q", c), errs.Invalid, "审计事件的链标识不正确")
+		}
+	}
+	heads, err := lockHeads(viewer.System(ctx), tx, chains)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer{tx: tx, heads: heads}, nil
+}
+
+// Append adds evs, in order, to the writer's chains (every event's Chain
+// must be one of them) in two statements: one insert and one update of the
+// heads.
 func (w *Writer) Append(ctx context.Context, evs ...Event) ([]*ent.AuditEvent, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
 	sctx := viewer.System(ctx)
-	seq, prev := w.head.Seq, w.head.Hash
+	type tip struct {
+		seq  int64
+		hash string
+	}
+	tips := map[string]*tip{}
+	var moved []string // chains in the order first appended to
 	creates := make([]*ent.AuditEventCreate, len(evs))
 	for i, ev := range evs {
-		if ev.Chain != w.chain {
-			return nil, errs.Wrap(fmt.Errorf("audit: event for %q on a writer of %q", ev.Chain, w.chain), errs.Invalid, "审计事件的链标识不正确")
+		head := w.heads[ev.Chain]
+		if head == nil {
+			return nil, errs.Wrap(fmt.Errorf("audit: event for %q on a writer of other chains", ev.Chain), errs.Invalid, "审计事件的链标识不正确")
 		}
 		rec, err := record(ctx, ev)
 		if err != nil {
 			return nil, err
 		}
-		seq++
-		rec.Seq, rec.PrevHash = seq, prev
-		prev = rec.Hash()
+		t := tips[ev.Chain]
+		if t == nil {
+			t = &tip{head.Seq, head.Hash}
+			tips[ev.Chain] = t
+			moved = append(moved, ev.Chain)
+		}
+		t.seq++
+		rec.Seq, rec.PrevHash = t.seq, t.hash
+		t.hash = rec.Hash()
 		creates[i] = w.tx.AuditEvent.Create().
 			SetChain(rec.Chain).SetSeq(rec.Seq).SetCreatedAt(rec.Time).
 			SetActorType(rec.ActorType).SetActorID(rec.ActorID).SetActorName(rec.ActorName).
 			SetAction(rec.Action).SetSubjectType(rec.SubjectType).SetSubjectID(rec.SubjectID).
 			SetPayload(rec.Payload).SetIP(rec.IP).SetUserAgent(rec.UserAgent).SetRequestID(rec.RequestID).
-			SetPrevHash(rec.PrevHash).SetHash(prev)
+			SetPrevHash(rec.PrevHash).SetHash(t.hash)
 	}
 	saved, err := w.tx.AuditEvent.CreateBulk(creates...).Save(sctx)
 	if err != nil {
-		return nil, fmt.Errorf("audit: append to %s: %w", w.chain, err)
+		return nil, fmt.Errorf("audit: append to %s: %w", strings.Join(moved, ", "), err)
 	}
 	// A bulk update: UpdateOne would read the row back, one more round trip
-	// for nothing.
-	if err := w.tx.AuditHead.Update().Where(audithead.ID(w.head.ID)).SetSeq(seq).SetHash(prev).Exec(sctx); err != nil {
-		return nil, fmt.Errorf("audit: advance chain head %s: %w", w.chain, err)
+	// for nothing. Several heads move in one statement (CASE on the id).
+	upd := w.tx.AuditHead.Update()
+	if len(moved) == 1 {
+		t := tips[moved[0]]
+		upd = upd.Where(audithead.ID(w.heads[moved[0]].ID)).SetSeq(t.seq).SetHash(t.hash)
+	} else {
+		ids := make([]int, len(moved))
+		for i, c := range moved {
+			ids[i] = w.heads[c].ID
+		}
+		seqs, hashes := make([]int64, len(moved)), make([]string, len(moved))
+		for i, c := range moved {
+			seqs[i], hashes[i] = tips[c].seq, tips[c].hash
+		}
+		upd = upd.Where(audithead.IDIn(ids...)).Modify(func(u *entsql.UpdateBuilder) {
+			u.Set(audithead.FieldSeq, database.ByID(ids, seqs, "BIGINT"))
+			u.Set(audithead.FieldHash, database.ByID(ids, hashes, "TEXT"))
+		})
 	}
-	w.head.Seq, w.head.Hash = seq, prev
+	if n, err := upd.Save(sctx); err != nil || n != len(moved) {
+		if err == nil {
+			err = fmt.Errorf("%d of %d heads", n, len(moved))
+		}
+		return nil, fmt.Errorf("audit: advance chain heads %s: %w", strings.Join(moved, ", "), err)
+	}
+	for c, t := range tips {
+		w.heads[c].Seq, w.heads[c].Hash = t.seq, t.hash
+	}
 	return saved, nil
 }
 
-// lockHead returns chain's head, locked until tx ends: SELECT … FOR UPDATE
-// on PostgreSQL (on SQLite the transaction already holds the database's
-// write lock from BEGIN IMMEDIATE). A new chain's head is created by an
-// upsert whose DO UPDATE takes the same lock when two transactions race to
-// create it.
-func lockHead(ctx context.Context, tx *ent.Tx, chain string) (*ent.AuditHead, error) {
-	head, err := tx.AuditHead.Query().Where(audithead.Chain(chain), func(s *entsql.Selector) {
+// lockHeads returns the heads of chains, locked until tx ends: one
+// SELECT … FOR UPDATE, in the order of the chain keys, on PostgreSQL (on
+// SQLite the transaction already holds the database's write lock from BEGIN
+// IMMEDIATE). A new chain's head is created by an upsert whose DO UPDATE
+// takes the same lock when two transactions race to create it.
+func lockHeads(ctx context.Context, tx *ent.Tx, chains []string) (map[string]*ent.AuditHead, error) {
+	sorted := append([]string(nil), chains...)
+	sort.Strings(sorted)
+	found, err := tx.AuditHead.Query().Where(audithead.ChainIn(sorted...), func(s *entsql.Selector) {
+		s.OrderBy(s.C(audithead.FieldChain))
 		if s.Dialect() == dialect.Postgres {
 			s.ForUpdate()
 		}
-	}).Only(ctx)
-	if err == nil {
-		return head, nil
-	}
-	if !ent.IsNotFound(err) {
-		return nil, fmt.Errorf("audit: lock chain %s: %w", chain, err)
-	}
-	id, err := tx.AuditHead.Create().SetChain(chain).SetSeq(0).SetHash(Genesis).
-		OnConflictColumns(audithead.FieldChain).
-		Update(func(u *ent.AuditHeadUpsert) { u.AddSeq(0) }).
-		ID(ctx)
+	}).All(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("audit: lock chain %s: %w", chain, err)
+		return nil, fmt.Errorf("audit: lock chains %s: %w", strings.Join(sorted, ", "), err)
 	}
-	head, err = tx.AuditHead.Get(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("audit: read chain head %s: %w", chain, err)
+	heads := make(map[string]*ent.AuditHead, len(sorted))
+	for _, h := range found {
+		heads[h.Chain] = h
 	}
-	return head, nil
+	for _, chain := range sorted {
+		if heads[chain] != nil {
+			continue
+		}
+		id, err := tx.AuditHead.Create().SetChain(chain).SetSeq(0).SetHash(Genesis).
+			OnConflictColumns(audithead.FieldChain).
+			Update(func(u *ent.AuditHeadUpsert) { u.AddSeq(0) }).
+			ID(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("audit: lock chain %s: %w", chain, err)
+		}
+		if heads[chain], err = tx.AuditHead.Get(ctx, id); err != nil {
+			return nil, fmt.Errorf("audit: read chain head %s: %w", chain, err)
+		}
+	}
+	return heads, nil
 }
 
 // record checks ev and returns its hashed fields, without Seq and PrevHash.

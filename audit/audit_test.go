@@ -297,6 +297,76 @@ func TestConcurrentAppends(t *testing.T) {
 	})
 }
 
+// TestAppendToSeveralChains: one transaction locks several chains (a group
+// commit of several flows' signatures) and appends to them interleaved, in
+// one insert and one head update. Transactions that lock overlapping sets,
+// named in different orders, take turns without deadlocking (the heads are
+// locked in key order), and a chain new to the set is created on the way.
+func TestAppendToSeveralChains(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		db := dbtest.Open(t, b)
+		appendN(t, db, "flow:1", 2)
+		sets := [][]string{{"flow:1", "flow:2", "flow:3"}, {"flow:3", "flow:2", "flow:1"}, {"flow:2", "flow:1"}, {"flow:3", "flow:1"}}
+		const rounds = 10
+		want := map[string]int{"flow:1": 2}
+		for _, set := range sets {
+			for _, c := range set {
+				want[c] += 2 * rounds
+			}
+		}
+		var wg sync.WaitGroup
+		errc := make(chan error, len(sets)*rounds)
+		for w, set := range sets {
+			wg.Go(func() {
+				ctx := context.Background()
+				for range rounds {
+					errc <- withTx(ctx, db.Client, func(tx *ent.Tx) error {
+						tr, err := audit.Lock(ctx, tx, set...)
+						if err != nil {
+							return err
+						}
+						var evs []audit.Event
+						for range 2 {
+							for _, c := range set {
+								evs = append(evs, audit.Event{Chain: c, Actor: audit.User(w, "u"), Action: audit.ParticipantSigned})
+							}
+						}
+						saved, err := tr.Append(ctx, evs...)
+						if err == nil && len(saved) != len(evs) {
+							err = fmt.Errorf("%d rows for %d events", len(saved), len(evs))
+						}
+						return err
+					})
+				}
+			})
+		}
+		wg.Wait()
+		close(errc)
+		for err := range errc {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		for c, n := range want {
+			if rep := verify(t, db, c); !rep.OK() || rep.Events != n || rep.LastSeq != int64(n) {
+				t.Errorf("%s: report %+v, want %d events", c, rep, n)
+			}
+		}
+		// An event of a chain the writer does not hold is refused.
+		err := withTx(context.Background(), db.Client, func(tx *ent.Tx) error {
+			tr, err := audit.Lock(context.Background(), tx, "flow:1", "flow:2")
+			if err != nil {
+				return err
+			}
+			_, err = tr.Append(context.Background(), audit.Event{Chain: "flow:3", Actor: audit.System(), Action: audit.FlowSent})
+			return err
+		})
+		if errs.As(err) == nil || errs.As(err).Code != errs.Invalid {
+			t.Fatalf("append to an unlocked chain: %v", err)
+		}
+	})
+}
+
 func TestListPaginates(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
 		db := dbtest.Open(t, b)

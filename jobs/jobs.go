@@ -257,13 +257,27 @@ func (q *Queue) Stop(ctx context.Context) error {
 
 // JobTx is the database transaction jobs are inserted into; WithTx hands it
 // out next to the *ent.Tx of the same transaction.
-type JobTx struct{ tx *sql.Tx }
+type JobTx struct {
+	tx  *sql.Tx
+	buf *insertBuffer
+}
+
+// insertBuffer holds the jobs queued in one WithTx, inserted together
+// (one statement) when its function returns, before the commit.
+type insertBuffer struct {
+	q      *Queue
+	params []river.InsertManyParams
+}
 
 // SQL returns the underlying transaction.
 func (j JobTx) SQL() *sql.Tx { return j.tx }
 
-// InsertTx inserts a job in the caller's transaction: it becomes visible to
+// InsertTx queues a job in the caller's transaction: it becomes visible to
 // workers when the transaction commits, and never exists if it rolls back.
+// Inside WithTx the jobs of one transaction are inserted together, in one
+// statement, when its function returns (a transaction that signs several
+// documents, or commits several signatures, queues several jobs): the
+// result is then nil, and an insert that fails fails WithTx.
 func (q *Queue) InsertTx(ctx context.Context, jtx JobTx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
 	if jtx.tx == nil {
 		return nil, errors.New("jobs: InsertTx outside WithTx")
@@ -272,11 +286,40 @@ func (q *Queue) InsertTx(ctx context.Context, jtx JobTx, args river.JobArgs, opt
 	if err != nil {
 		return nil, err
 	}
+	if b := jtx.buf; b != nil {
+		if b.q != nil && b.q != q {
+			return nil, errors.New("jobs: one transaction inserting into two queues")
+		}
+		b.q = q
+		b.params = append(b.params, river.InsertManyParams{Args: args, InsertOpts: opts})
+		return nil, nil
+	}
 	res, err := c.InsertTx(ctx, jtx.tx, args, opts)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: insert %s: %w", args.Kind(), err)
 	}
 	return res, nil
+}
+
+// flush inserts the jobs buffered in jtx.
+func (j JobTx) flush(ctx context.Context) error {
+	b := j.buf
+	if b == nil || len(b.params) == 0 {
+		return nil
+	}
+	c, err := b.q.Client()
+	if err != nil {
+		return err
+	}
+	if _, err := c.InsertManyTx(ctx, j.tx, b.params); err != nil {
+		kinds := make([]string, len(b.params))
+		for i, p := range b.params {
+			kinds[i] = p.Args.Kind()
+		}
+		return fmt.Errorf("jobs: insert %s: %w", strings.Join(kinds, ", "), err)
+	}
+	b.params = nil
+	return nil
 }
 
 // Insert inserts a job in its own transaction (for work not tied to a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -401,6 +402,61 @@ func TestRowsOutliveTheTransaction(t *testing.T) {
 		}
 		if n, err := gone.QuerySessions().Count(ctx); err != nil || n != 0 {
 			t.Fatalf("a rolled-back row's edges: %d, %v", n, err)
+		}
+	})
+}
+
+// TestJobsOfOneTransactionInsertTogether: the jobs one WithTx queues are
+// inserted together when its function returns — all of them run once it
+// commits — and an insert that fails then (a kind no worker runs) fails
+// WithTx and rolls the whole transaction back.
+func TestJobsOfOneTransactionInsertTogether(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		db := openDB(t, b)
+		w := &pingWorker{got: make(chan done, 10)}
+		q := startQueue(t, db, w)
+		ctx := context.Background()
+		if err := jobs.WithTx(ctx, db, func(tx *ent.Tx, jtx jobs.JobTx) error {
+			for n := range 3 {
+				if _, err := q.InsertTx(ctx, jtx, pingArgs{N: n}, nil); err != nil {
+					return err
+				}
+			}
+			// Queued, not inserted yet: the transaction sees no job row.
+			var rows int
+			if err := jtx.SQL().QueryRowContext(ctx, "SELECT count(*) FROM river_job").Scan(&rows); err != nil || rows != 0 {
+				return fmt.Errorf("%d job rows before the function returned (%v)", rows, err)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		ran := map[int]bool{}
+		for range 3 {
+			ran[wait(t, w.got, 10*time.Second).n] = true
+		}
+		if len(ran) != 3 {
+			t.Fatalf("ran %v, want jobs 0, 1 and 2", ran)
+		}
+
+		err := jobs.WithTx(ctx, db, func(tx *ent.Tx, jtx jobs.JobTx) error {
+			if _, err := audit.Append(ctx, tx, audit.Event{Chain: "flow:9", Actor: audit.System(), Action: audit.FlowSent}); err != nil {
+				return err
+			}
+			if _, err := q.InsertTx(ctx, jtx, pingArgs{N: 9}, nil); err != nil {
+				return err
+			}
+			_, err := q.InsertTx(ctx, jtx, otherArgs{}, nil)
+			return err
+		})
+		if err == nil || !strings.Contains(err.Error(), "test_other") {
+			t.Fatalf("WithTx with an unknown kind queued: %v", err)
+		}
+		if n := countJobs(t, db); n != 3 {
+			t.Errorf("%d job rows, want the first three", n)
+		}
+		if n := db.Client.AuditEvent.Query().Where(auditevent.Chain("flow:9")).CountX(viewer.System(ctx)); n != 0 {
+			t.Errorf("%d audit rows of the failed transaction", n)
 		}
 	})
 }

@@ -17,7 +17,9 @@ import (
 // (with ent's hooks, privacy rules and commit hooks such as
 // events.AfterCommit) and jtx for Queue.InsertTx. It commits when fn returns
 // nil and rolls back when fn fails or panics. On SQLite the transaction takes
-// the write lock at BEGIN (the DSN asks for BEGIN IMMEDIATE).
+// the write lock at BEGIN (the DSN asks for BEGIN IMMEDIATE). The jobs fn
+// queues with Queue.InsertTx are inserted together, in one statement, when
+// fn returns.
 //
 //	err := jobs.WithTx(ctx, db, func(tx *ent.Tx, jtx jobs.JobTx) error {
 //		f, err := tx.Flow.UpdateOneID(id).SetStatus(flow.StatusSigning).Save(ctx)
@@ -41,11 +43,10 @@ import (
 // transaction has ended, their queries (loading an edge, say) run on the
 // pool instead of the finished *sql.Tx, outside any transaction.
 func WithTx(ctx context.Context, db *database.DB, fn func(tx *ent.Tx, jtx JobTx) error) (err error) {
-	unlock, err := db.LockWrites(ctx)
-	if err != nil {
-		return fmt.Errorf("jobs: begin: %w", err)
-	}
-	defer unlock()
+	// On SQLite the transaction waits for the process's write lock at
+	// BEGIN and gives it back at COMMIT or ROLLBACK — before ent's commit
+	// hooks run (live updates read who to tell), so the next writer need not
+	// wait for them (database/writelock.go).
 	stx, err := db.SQL.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("jobs: begin: %w", err)
@@ -63,7 +64,12 @@ func WithTx(ctx context.Context, db *database.DB, fn func(tx *ent.Tx, jtx JobTx)
 			panic(p)
 		}
 	}()
-	if err := fn(tx, JobTx{tx: stx}); err != nil {
+	jtx := JobTx{tx: stx, buf: &insertBuffer{}}
+	err = fn(tx, jtx)
+	if err == nil {
+		err = jtx.flush(ctx)
+	}
+	if err != nil {
 		if rerr := tx.Rollback(); rerr != nil {
 			return fmt.Errorf("%w (rollback: %v)", err, rerr)
 		}
