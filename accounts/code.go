@@ -220,6 +220,38 @@ func (c CodeClaim) Consume(ctx context.Context, db *ent.Client) error {
 	return nil
 }
 
+// ConsumeAll uses several claimed codes up through db in one statement,
+// each as Consume would (at the latest of their check times). It is refused
+// as a whole (Invalid, 验证码已使用) when any of them was used first: the
+// caller's transaction then rolls back, and nothing is used up.
+func ConsumeAll(ctx context.Context, db *ent.Client, claims ...CodeClaim) error {
+	switch len(claims) {
+	case 0:
+		return nil
+	case 1:
+		return claims[0].Consume(ctx, db)
+	}
+	ids := make([]int, len(claims))
+	at, most := claims[0].at, claims[0].maxAttempts
+	for i, c := range claims {
+		ids[i] = c.id
+		if c.at.After(at) {
+			at = c.at
+		}
+		most = min(most, c.maxAttempts)
+	}
+	n, err := db.SMSCode.Update().
+		Where(smscode.IDIn(ids...), smscode.ConsumedAtIsNil(), smscode.AttemptsLT(most)).
+		SetConsumedAt(at).Save(viewer.System(ctx))
+	if err != nil {
+		return fmt.Errorf("consume codes: %w", err)
+	}
+	if n != len(claims) {
+		return errs.InvalidField(claims[0].field, "验证码已使用，请重新获取")
+	}
+	return nil
+}
+
 // CheckCode is ConsumeCode but for the last step: a right code is returned
 // as a claim, for the caller to use up in the transaction that acts on it
 // (CodeClaim.Consume). A request that fails before that commit leaves the

@@ -133,7 +133,9 @@ type Service struct {
 	// announced collects each open transaction's live updates (publish.go);
 	// hubs fan one flow's updates out to its watchers on this node.
 	announced pending
-	hubs      hubs
+	// group commits signatures together (commit.go).
+	group committer
+	hubs  hubs
 	// stageLimit and staged: staged revisions (staged.go).
 	stageLimit int
 	staged     chan struct{}

@@ -127,29 +127,49 @@ func nextSigners(ordered bool, signers []*ent.Participant) []*ent.Participant {
 	return out
 }
 
+// activation is a flow whose next signers are made pending.
+type activation struct {
+	flow *ent.Flow
+	next []*ent.Participant
+}
+
 // activate makes participants pending and queues the SMS with each one's
 // signing link. Sending made the links (createLinks) and passes their codes;
 // a signature that activates the next signers does not read them: the job
 // looks the link up (NotifyWorker), which keeps two statements off the
 // signing commit.
 func (s *Service) activate(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *ent.Flow, ps []*ent.Participant, codes map[int]string) ([]audit.Event, error) {
-	sys := viewer.System(ctx)
-	var events []audit.Event
-	for _, p := range ps {
-		if p.Status == participant.StatusPending {
-			continue
+	events, err := s.activateAll(ctx, tx, jtx, []activation{{f, ps}}, codes)
+	return events[f.ID], err
+}
+
+// activateAll is activate for several flows at once (a group commit): one
+// update makes all of their next signers pending. It returns each flow's
+// audit events by flow ID.
+func (s *Service) activateAll(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, acts []activation, codes map[int]string) (map[int][]audit.Event, error) {
+	events := map[int][]audit.Event{}
+	var ids []int
+	for _, a := range acts {
+		for _, p := range a.next {
+			if p.Status == participant.StatusPending {
+				continue
+			}
+			ids = append(ids, p.ID)
+			if err := s.notify(ctx, jtx, Notification{Type: NotifySignLink, FlowID: a.flow.ID, ParticipantID: p.ID, LinkCode: codes[p.ID]}); err != nil {
+				return nil, fmt.Errorf("notify: %w", err)
+			}
+			events[a.flow.ID] = append(events[a.flow.ID], audit.Event{Chain: audit.FlowChain(a.flow.ID), Actor: audit.System(),
+				Action: audit.ParticipantNotified, Subject: audit.Subject{Type: "participant", ID: p.ID},
+				Payload: map[string]any{"name": p.Name, "order": p.SignOrder}})
+			s.announce(tx, a.flow, audit.ParticipantNotified, p.ID)
 		}
-		// A bulk update: UpdateOne would read the row back.
-		if err := tx.Participant.Update().Where(participant.ID(p.ID)).SetStatus(participant.StatusPending).Exec(sys); err != nil {
-			return nil, fmt.Errorf("activate: %w", err)
-		}
-		if err := s.notify(ctx, jtx, Notification{Type: NotifySignLink, FlowID: f.ID, ParticipantID: p.ID, LinkCode: codes[p.ID]}); err != nil {
-			return nil, fmt.Errorf("notify: %w", err)
-		}
-		events = append(events, audit.Event{Chain: audit.FlowChain(f.ID), Actor: audit.System(),
-			Action: audit.ParticipantNotified, Subject: audit.Subject{Type: "participant", ID: p.ID},
-			Payload: map[string]any{"name": p.Name, "order": p.SignOrder}})
-		s.announce(tx, f, audit.ParticipantNotified, p.ID)
+	}
+	if len(ids) == 0 {
+		return events, nil
+	}
+	// A bulk update: UpdateOne would read each row back.
+	if err := tx.Participant.Update().Where(participant.IDIn(ids...)).SetStatus(participant.StatusPending).Exec(viewer.System(ctx)); err != nil {
+		return nil, fmt.Errorf("activate: %w", err)
 	}
 	return events, nil
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"signet/accounts"
 	"signet/audit"
@@ -82,6 +81,8 @@ type signPlan struct {
 	// the UKey path's pending signature).
 	ukeys        []string
 	beforeCommit func(ctx context.Context, tx *ent.Tx) error
+	// claim is the intent code checked by Sign, used up in the commit.
+	claim *accounts.CodeClaim
 }
 
 // signedPayload is the participant.signed event's payload.
@@ -373,7 +374,7 @@ func (s *Service) Sign(ctx context.Context, in SignInput) (*ent.Flow, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan.beforeCommit = func(ctx context.Context, tx *ent.Tx) error { return claim.Consume(ctx, tx.Client()) }
+	plan.claim = &claim
 	signers := map[int]*certs.Signer{}
 	for _, sl := range plan.seals {
 		if sl.CertificateID == nil {
@@ -395,6 +396,8 @@ func (s *Service) Sign(ctx context.Context, in SignInput) (*ent.Flow, error) {
 // document on its current revision, committed in one transaction or not at
 // all, signed again on the new revision when another signer moved it.
 func (s *Service) execute(ctx context.Context, plan *signPlan, signers map[int]*certs.Signer) (*ent.Flow, error) {
+	s.group.signing.Add(1) // a group's leader waits for it (commit.go)
+	defer s.group.signing.Add(-1)
 	var (
 		done committed
 		err  error
@@ -482,159 +485,6 @@ type signedDoc struct {
 	pdf      []byte
 	key, sum string
 	adds     int
-}
-
-// commitSigned records the signed documents (their revisions staged in the
-// transaction, staged.go), the participant's signature and what follows, in
-// one transaction: errRevisionMoved when a document is no longer on the
-// revision it was signed on. plan.beforeCommit, when set, runs first in the
-// same transaction (it uses up the intent code, or the UKey path's pending
-// signature).
-func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []signedDoc) (done committed, err error) {
-	err = s.withTx(ctx, func(tx *ent.Tx, jtx jobs.JobTx) error {
-		sys := viewer.System(ctx)
-		if plan.beforeCommit != nil {
-			if err := plan.beforeCommit(ctx, tx); err != nil {
-				return err
-			}
-		}
-		// The flow's trail is locked first: commits of one flow take turns,
-		// so advance sees whether the other parties have signed. The
-		// documents', the participant's and advance's events are appended
-		// together at the end (one insert).
-		trail, err := audit.Lock(ctx, tx, audit.FlowChain(plan.flow.ID))
-		if err != nil {
-			return err
-		}
-		var events []audit.Event
-		done = committed{}
-		for _, r := range results {
-			key, sum := r.key, r.sum
-			if r.pdf != nil {
-				var inTx bool
-				if key, sum, inTx, err = s.stageRevision(ctx, tx, r.pdf); err != nil {
-					return err
-				}
-				done.staged = done.staged || inTx
-			}
-			n, err := tx.FlowDocument.Update().
-				Where(flowdocument.ID(r.doc.ID), flowdocument.Revision(r.doc.Revision), flowdocument.CurrentSha256(r.doc.CurrentSha256)).
-				SetCurrentKey(key).SetCurrentSha256(sum).AddRevision(r.adds).Save(sys)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return errRevisionMoved
-			}
-			for _, fd := range plan.fields {
-				if fd.DocumentID != r.doc.ID {
-					continue
-				}
-				rev := r.doc.Revision + r.adds
-				if fd.ID != 0 {
-					if err := tx.SignField.Update().Where(signfield.ID(fd.ID)).SetAppliedRevision(rev).Exec(sys); err != nil {
-						return err
-					}
-					continue
-				}
-				if err := tx.SignField.Create().SetFlowID(fd.FlowID).SetDocumentID(fd.DocumentID).SetParticipantID(plan.part.ID).
-					SetKind(fd.Kind).SetPage(fd.Page).SetX(fd.X).SetY(fd.Y).SetWidth(fd.Width).SetHeight(fd.Height).
-					SetPlacedBySigner(true).SetAppliedRevision(rev).Exec(sys); err != nil {
-					return err
-				}
-			}
-			events = append(events, audit.Event{Chain: audit.FlowChain(plan.flow.ID), Actor: s.actor(ctx),
-				Action: audit.DocumentSigned, Subject: audit.Subject{Type: "document", ID: r.doc.ID},
-				Payload: map[string]any{"sha256": sum, "signatures": r.adds, "revision": r.doc.Revision + r.adds}})
-			s.announce(tx, plan.flow, audit.DocumentSigned, r.doc.ID)
-		}
-		// The flow is checked again here, under the trail's lock: it may have
-		// been revoked or declined, or have passed its deadline, while the
-		// documents were being signed (for a UKey, while the user was at the
-		// token). The status check rides on the participant's update, so it
-		// costs nothing when the signature goes through; the deadline cannot
-		// change once the flow is sent.
-		now := s.now()
-		if d := plan.flow.Deadline; d != nil && !now.Before(*d) {
-			return errs.New(errs.Conflict, "合同已过签署截止时间，不能签署")
-		}
-		n, err := tx.Participant.Update().Where(participant.ID(plan.part.ID), participant.StatusEQ(participant.StatusPending),
-			participant.HasFlowWith(flow.StatusEQ(flow.StatusSigning))).
-			SetStatus(participant.StatusSigned).SetSignedAt(now).Save(sys)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return s.notSignable(ctx, tx, plan.flow.ID, plan.part.ID)
-		}
-		seals := []int{}
-		for _, sl := range plan.seals {
-			seals = append(seals, sl.ID)
-		}
-		events = append(events, audit.Event{Chain: audit.FlowChain(plan.flow.ID), Actor: s.actor(ctx),
-			Action: audit.ParticipantSigned, Subject: audit.Subject{Type: "participant", ID: plan.part.ID},
-			Payload: plan.signedPayload(seals)})
-		s.announce(tx, plan.flow, audit.ParticipantSigned, plan.part.ID)
-		more, completedAt, err := s.advance(ctx, tx, jtx, plan.flow)
-		if err != nil {
-			return err
-		}
-		if completedAt != nil {
-			done.completed, done.at = true, *completedAt
-		}
-		_, err = trail.Append(ctx, append(events, more...)...)
-		return err
-	})
-	if err != nil {
-		return committed{}, err
-	}
-	return done, nil
-}
-
-// committed is what a signature's commit did besides signing: a revision
-// staged for the mover, the flow completed (at).
-type committed struct {
-	staged, completed bool
-	at                time.Time
-}
-
-// advance notifies the next signers, or completes the flow when everyone
-// has signed (completedAt is then the flow's finishing time). It returns the
-// audit events of what it did, for the caller to append after its own
-// (audit.AppendAll).
-func (s *Service) advance(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *ent.Flow) (events []audit.Event, completedAt *time.Time, err error) {
-	sys := viewer.System(ctx)
-	parts, err := tx.Participant.Query().Where(participant.FlowID(f.ID), participant.RoleEQ(participant.RoleSigner)).All(sys)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, p := range parts {
-		if p.Status == participant.StatusPending {
-			return nil, nil, nil // others of this round still sign
-		}
-	}
-	next := nextSigners(f.Ordered, parts)
-	if len(next) > 0 {
-		events, err := s.activate(ctx, tx, jtx, f, next, nil)
-		return events, nil, err
-	}
-	now := s.now()
-	n, err := tx.Flow.Update().Where(flow.ID(f.ID), flow.StatusEQ(flow.StatusSigning)).
-		SetStatus(flow.StatusCompleted).SetFinishedAt(now).Save(sys)
-	if err != nil || n == 0 {
-		return nil, nil, err
-	}
-	s.announce(tx, f, audit.FlowCompleted, f.ID)
-	if s.contacts != nil {
-		if err := s.contacts.AddCoSigners(ctx, tx, f.ID); err != nil {
-			return nil, nil, err
-		}
-	}
-	if err := s.queueCompletion(ctx, jtx, f.ID); err != nil { // complete.go
-		return nil, nil, err
-	}
-	return []audit.Event{{Chain: audit.FlowChain(f.ID), Actor: audit.System(),
-		Action: audit.FlowCompleted, Subject: audit.Subject{Type: "flow", ID: f.ID}}}, &now, nil
 }
 
 // Decline (拒签) ends the flow with the signer's reason.

@@ -40,26 +40,40 @@ const (
 	moveBytes = 32 << 20
 )
 
-// stageRevision stores a revision for the transaction tx: staged in it when
-// it is small enough, else durably in the blob store. It returns the blob
-// key and the content's SHA-256 (hex).
-func (s *Service) stageRevision(ctx context.Context, tx *ent.Tx, pdf []byte) (key, sum string, staged bool, err error) {
-	if s.stageLimit < 0 || len(pdf) > s.stageLimit {
-		key, sum, err = s.putPDF(ctx, pdf)
-		return key, sum, false, err
+// stageRevisions stores revisions for the transaction tx: staged in it
+// (one insert for all) when small enough, else durably in the blob store.
+// It returns each one's blob key and SHA-256 (hex), and whether any was
+// staged.
+func (s *Service) stageRevisions(ctx context.Context, tx *ent.Tx, pdfs [][]byte) (keys, sums []string, staged bool, err error) {
+	keys, sums = make([]string, len(pdfs)), make([]string, len(pdfs))
+	ins := entsql.Dialect(s.database.Dialect).Insert(stagedblob.Table).
+		Columns(stagedblob.FieldKey, stagedblob.FieldContent, stagedblob.FieldCreatedAt)
+	now := s.now()
+	seen := map[string]bool{}
+	for i, pdf := range pdfs {
+		if s.stageLimit < 0 || len(pdf) > s.stageLimit {
+			if keys[i], sums[i], err = s.putPDF(ctx, pdf); err != nil {
+				return nil, nil, false, err
+			}
+			continue
+		}
+		h := sha256.Sum256(pdf)
+		sums[i] = hex.EncodeToString(h[:])
+		keys[i] = blob.ContentKey(sums[i])
+		if !seen[keys[i]] {
+			seen[keys[i]] = true
+			ins.Values(keys[i], pdf, now)
+		}
 	}
-	h := sha256.Sum256(pdf)
-	sum = hex.EncodeToString(h[:])
-	key = blob.ContentKey(sum)
+	if len(seen) == 0 {
+		return keys, sums, false, nil
+	}
 	// The same content staged twice (a retried commit) is one row.
-	q, args := entsql.Dialect(s.database.Dialect).Insert(stagedblob.Table).
-		Columns(stagedblob.FieldKey, stagedblob.FieldContent, stagedblob.FieldCreatedAt).
-		Values(key, pdf, s.now()).
-		OnConflict(entsql.ConflictColumns(stagedblob.FieldKey), entsql.DoNothing()).Query()
+	q, args := ins.OnConflict(entsql.ConflictColumns(stagedblob.FieldKey), entsql.DoNothing()).Query()
 	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-		return "", "", false, fmt.Errorf("stage revision: %w", err)
+		return nil, nil, false, fmt.Errorf("stage revisions: %w", err)
 	}
-	return key, sum, true, nil
+	return keys, sums, true, nil
 }
 
 // OpenRevision opens a stored document revision (a FlowDocument's current

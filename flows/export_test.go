@@ -1,0 +1,27 @@
+package flows
+
+// HoldCommits makes every signature that reaches its commit wait in the
+// group-commit queue (as if a group were committing) until release, which
+// commits all that are queued as one group: the tests build a group
+// deterministically. queued says how many wait.
+func HoldCommits(s *Service) (queued func() int, release func()) {
+	g := &s.group
+	g.mu.Lock()
+	g.leading = true
+	g.mu.Unlock()
+	queued = func() int {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return len(g.queue)
+	}
+	release = func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if len(g.queue) > 0 {
+			close(g.queue[0].lead)
+		} else {
+			g.leading = false
+		}
+	}
+	return queued, release
+}
