@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"signet/accounts"
 	"signet/ent"
 	entseal "signet/ent/seal"
 	"signet/ent/signfield"
@@ -76,6 +77,7 @@ func TestSignThroughputParallel(t *testing.T) {
 
 		// Sign end to end, W flows at a time, each signer on their own.
 		var full, fullCPU time.Duration
+		stopProfile := benchutil.StartProfile(t, b.Name)
 		for r := range rounds {
 			e.now = e.now.Add(25 * time.Hour) // past the resend gap and the daily cap
 			ins := make([]flows.SignInput, workers)
@@ -91,6 +93,7 @@ func TestSignThroughputParallel(t *testing.T) {
 			})
 			fullCPU += benchutil.ProcessCPU() - cpu0
 		}
+		stopProfile()
 
 		n := float64(workers * rounds)
 		coreOps, fullOps := n/core.Seconds(), n/full.Seconds()
@@ -166,4 +169,97 @@ func (e *signEnv) flowFor(t testing.TB, who, name string) flows.SignInput {
 	in := flows.SignInput{FlowID: sent.ID, PersonalSealID: e.seals[who]}
 	in.Code = e.intentCode(t, who, in)
 	return in
+}
+
+// TestSignThroughputSustained is the sustained half of the concurrent
+// harness: every flow and intent code is prepared first (untimed; the SMS
+// code policy is relaxed so that all the codes live at once), then W signers
+// each sign their N flows back to back, with no rounds: throughput is all
+// signatures over the wall clock of the whole run, next to signingcore alone
+// run the same way (W workers, N signatures each). The rounds of
+// TestSignThroughputParallel wait for a round's slowest signature before the
+// next starts, which charges each round's tail to throughput; this one
+// measures the rate a node sustains. It reports and asserts nothing about
+// time. On demand:
+//
+//	SIGNET_BENCH=1 scripts/with-postgres.sh go test -count=1 -run TestSignThroughputSustained -v ./flows/
+//
+// SIGNET_BENCH_WORKERS (16) and SIGNET_BENCH_EACH (16) adjust it.
+func TestSignThroughputSustained(t *testing.T) {
+	if os.Getenv("SIGNET_BENCH") == "" {
+		t.Skip("set SIGNET_BENCH=1 to run the signing harness")
+	}
+	workers := benchutil.EnvInt("SIGNET_BENCH_WORKERS", 16)
+	each := benchutil.EnvInt("SIGNET_BENCH_EACH", 16)
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		e := setupSigning(t, b)
+		e.rebuild(t, func(c *flows.Config) {
+			p := accounts.DefaultPolicy()
+			p.CodeTTL, p.CodeResendAfter, p.CodeDailyPerPhone, p.CodeDailyPerIP = time.Hour, 0, 1<<20, 1<<20
+			acc, err := accounts.New(accounts.Config{DB: e.db, SMS: smsOutbox(e.env), Hasher: accounts.NewPasswordHasher(8*1024, 1, 1),
+				Policy: p, Now: func() time.Time { return e.now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Accounts = acc
+		})
+		e.runMover(t)
+		ctx := context.Background()
+		signers := make([]string, workers)
+		for i := range signers {
+			signers[i] = fmt.Sprintf("w%02d", i)
+			e.addSigner(t, signers[i], fmt.Sprintf("139%08d", i), fmt.Sprintf("签署人%02d", i), i)
+		}
+		ins := make([][]flows.SignInput, workers)
+		for r := range each {
+			for i, who := range signers {
+				ins[i] = append(ins[i], e.flowFor(t, who, fmt.Sprintf("持续吞吐%d-%d", r, i)))
+			}
+		}
+
+		sl, err := e.db.Seal.Get(viewer.System(ctx), e.seals[signers[0]])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sg, err := e.certs.Signer(ctx, *sl.CertificateID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer := pades.NewSigner(pades.Config{})
+		pdf := testpdf.Make(2)
+		e.waitJobsIdle(t)
+		runtime.GC()
+		cpu0 := benchutil.ProcessCPU()
+		core := benchutil.InParallel(t, workers, func(int) error {
+			for range each {
+				if _, err := signer.Sign(ctx, pdf, pades.Request{FieldName: "Bench", Page: 2, Rect: pades.Rect{100, 100, 220, 220},
+					Appearance: sl.Image, Chain: append([]*x509.Certificate{sg.Certificate}, sg.Chain...), Name: "签署人",
+					Reason: "签署", Location: "签网", SigningTime: time.Now()}, sg.Key, e.ts.TSA); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		coreCPU := benchutil.ProcessCPU() - cpu0
+
+		runtime.GC()
+		stopProfile := benchutil.StartProfile(t, b.Name+"-sustained")
+		cpu0 = benchutil.ProcessCPU()
+		full := benchutil.InParallel(t, workers, func(i int) error {
+			for _, in := range ins[i] {
+				if _, err := e.svc.Sign(e.as(signers[i]), in); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		fullCPU := benchutil.ProcessCPU() - cpu0
+		stopProfile()
+
+		n := float64(workers * each)
+		coreOps, fullOps := n/core.Seconds(), n/full.Seconds()
+		fmt.Printf("CONTRACTS-SIGN-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (%s CPU/op) | Sign end to end %.0f/s (%s CPU/op in this process) | ratio %.2f\n",
+			b.Name, workers, each, coreOps, (coreCPU / time.Duration(n)).Round(time.Microsecond),
+			fullOps, (fullCPU / time.Duration(n)).Round(time.Microsecond), fullOps/coreOps)
+	})
 }

@@ -5,9 +5,14 @@
 package benchutil
 
 import (
+	"context"
 	"database/sql"
 	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -22,7 +27,9 @@ func InParallel(t testing.TB, n int, fn func(i int) error) time.Duration {
 	var wg sync.WaitGroup
 	t0 := time.Now()
 	for i := range n {
-		wg.Go(func() { errs[i] = fn(i) })
+		wg.Go(func() {
+			pprof.Do(context.Background(), pprof.Labels("phase", "timed"), func(context.Context) { errs[i] = fn(i) })
+		})
 	}
 	wg.Wait()
 	took := time.Since(t0)
@@ -66,4 +73,45 @@ func EnvInt(name string, def int) int {
 		return n
 	}
 	return def
+}
+
+// StartProfile starts a CPU profile of the process when SIGNET_BENCH_PROFILE
+// names a folder (name.cpu.pprof in it) and returns what stops it; without
+// the variable it does nothing. It also samples where goroutines block
+// (name.block.pprof). The workers of InParallel carry the pprof
+// label phase=timed, so `go tool pprof -tagfocus=phase=timed` keeps what
+// the timed part ran in them (jobs and other background work do not carry
+// it).
+func StartProfile(t testing.TB, name string) (stop func()) {
+	t.Helper()
+	dir := os.Getenv("SIGNET_BENCH_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".cpu.pprof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	runtime.SetBlockProfileRate(10_000) // one blocking event in each 10 µs spent blocked
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+		runtime.SetBlockProfileRate(0)
+		bf, err := os.Create(filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".block.pprof"))
+		if err == nil {
+			err = pprof.Lookup("block").WriteTo(bf, 0)
+			if cerr := bf.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	}
 }
