@@ -49,7 +49,7 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	if err != nil {
 		return fmt.Errorf("notify: participant: %w", err)
 	}
-	f, err := w.DB.Flow.Query().Where(flow.ID(n.FlowID)).WithInitiator().Only(sys)
+	f, err := w.DB.Flow.Get(sys, n.FlowID)
 	if ent.IsNotFound(err) {
 		return nil
 	}
@@ -59,9 +59,17 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	if f.Status != flow.StatusSigning {
 		return nil
 	}
-	sender := f.Edges.Initiator.Name
+	// Sending records how the initiator is named (verified name, or masked
+	// phone); a flow without it is read from the account.
+	sender := f.InitiatorName
 	if sender == "" {
-		sender = accounts.MaskPhone(f.Edges.Initiator.Phone)
+		u, err := w.DB.User.Get(sys, f.InitiatorID)
+		if err != nil {
+			return fmt.Errorf("notify: initiator: %w", err)
+		}
+		if sender = u.Name; sender == "" {
+			sender = accounts.MaskPhone(u.Phone)
+		}
 	}
 	code := n.LinkCode
 	if code == "" {

@@ -103,13 +103,17 @@ func (s *Service) take(tx *ent.Tx) *announcement {
 func (s *Service) publish(ctx context.Context, a *announcement) {
 	evs := a.evs
 	users := map[int]bool{}
-	for _, f := range a.flows {
+	ids := make([]int, len(a.flows))
+	for i, f := range a.flows {
 		users[f.initiator] = true
-		ids, err := s.partyUsers(ctx, f.id)
+		ids[i] = f.id
+	}
+	if len(ids) > 0 {
+		parties, err := s.partyUsers(ctx, ids)
 		if err != nil {
-			s.log.Warn("flows: affected users", "flow", f.id, "err", err)
+			s.log.Warn("flows: affected users", "flows", ids, "err", err)
 		}
-		for _, id := range ids {
+		for _, id := range parties {
 			users[id] = true
 		}
 	}
@@ -119,11 +123,12 @@ func (s *Service) publish(ctx context.Context, a *announcement) {
 	_ = s.broker.PublishAll(ctx, evs) // one statement on PostgreSQL
 }
 
-// partyUsers returns the users whose lists hold flow id as a party: bound
-// participants, and the owners of the phones of unbound ones.
-func (s *Service) partyUsers(ctx context.Context, flowID int) ([]int, error) {
+// partyUsers returns the users whose lists hold the flows as a party: bound
+// participants, and the owners of the phones of unbound ones — two
+// statements however many flows (a group commit announces several).
+func (s *Service) partyUsers(ctx context.Context, flowIDs []int) ([]int, error) {
 	sys := viewer.System(ctx)
-	parts, err := s.db.Participant.Query().Where(participant.FlowID(flowID)).
+	parts, err := s.db.Participant.Query().Where(participant.FlowIDIn(flowIDs...)).
 		Select(participant.FieldUserID, participant.FieldPhone).All(sys)
 	if err != nil {
 		return nil, err

@@ -220,8 +220,9 @@ func TestSignFlow(t *testing.T) {
 }
 
 // TestNextSignerLinkMadeByJob: a flow sent before sending made every
-// party's link has none for the signers whose turn came later. When such a
-// signer's turn comes, the SMS job makes the link (once) and sends it.
+// party's link (and recorded the initiator's name) still texts the next
+// signer a working link naming the initiator: the job makes the link once
+// and reads the name from the account.
 func TestNextSignerLinkMadeByJob(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
 		e := setupSigning(t, b)
@@ -237,10 +238,17 @@ func TestNextSignerLinkMadeByJob(t *testing.T) {
 		if n, err := e.db.SigningLink.Delete().Where(signinglink.ParticipantID(carol.ID)).Exec(sys); err != nil || n != 1 {
 			t.Fatalf("carol's link made at sending: %d %v", n, err)
 		}
+		// Nor did an old flow record how its initiator is named.
+		if err := e.db.Flow.UpdateOneID(f.ID).SetInitiatorName("").Exec(sys); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := e.sign(t, "bob", flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["bob"]}); err != nil {
 			t.Fatal(err)
 		}
 		msg := waitSMS(t, e.outbox, e.users["carol"].Phone)
+		if want := sendFlowSender(t, e); msg.Params["sender"] != want {
+			t.Errorf("SMS sender %q, want %q", msg.Params["sender"], want)
+		}
 		code := strings.TrimPrefix(msg.Params["link"], "https://sign.example.com/s/")
 		links, err := e.db.SigningLink.Query().Where(signinglink.ParticipantID(carol.ID)).All(sys)
 		if err != nil || len(links) != 1 || links[0].Code != code || code == "" {
@@ -250,6 +258,20 @@ func TestNextSignerLinkMadeByJob(t *testing.T) {
 			t.Fatalf("link %q: %+v %v", code, info, err)
 		}
 	})
+}
+
+// sendFlowSender is how alice's SMS name her: her verified name, or her
+// masked phone.
+func sendFlowSender(t *testing.T, e *signEnv) string {
+	t.Helper()
+	u, err := e.db.User.Get(viewer.System(context.Background()), e.users["alice"].UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Name != "" {
+		return u.Name
+	}
+	return accounts.MaskPhone(u.Phone)
 }
 
 func TestDecline(t *testing.T) {
