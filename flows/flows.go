@@ -50,6 +50,10 @@ type Notification struct {
 	ParticipantID int
 	// LinkCode is the /s/{code} short code, for sign links and reminders.
 	LinkCode string
+	// Phone is the participant's, as it was when the notification was
+	// queued (a sent flow's parties do not change), so the job need not
+	// read the participant; jobs queued without it read it.
+	Phone string `json:",omitempty"`
 }
 
 // Limits bound what a flow may hold.

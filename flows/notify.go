@@ -36,18 +36,22 @@ type NotifyWorker struct {
 	Logger  *slog.Logger
 }
 
-// Work implements river.Worker. A participant or flow that is gone, or a
-// flow that is no longer being signed, is not an error: there is nothing
-// left to say.
+// Work implements river.Worker. A flow (or, for a job queued without the
+// phone, a participant) that is gone, or a flow that is no longer being
+// signed, is not an error: there is nothing left to say.
 func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
 	n := job.Args.Notification
 	sys := viewer.System(ctx)
-	p, err := w.DB.Participant.Get(sys, n.ParticipantID)
-	if ent.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("notify: participant: %w", err)
+	phone := n.Phone
+	if phone == "" { // queued by an earlier version
+		p, err := w.DB.Participant.Get(sys, n.ParticipantID)
+		if ent.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("notify: participant: %w", err)
+		}
+		phone = p.Phone
 	}
 	f, err := w.DB.Flow.Get(sys, n.FlowID)
 	if ent.IsNotFound(err) {
@@ -73,12 +77,12 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	}
 	code := n.LinkCode
 	if code == "" {
-		if code, err = w.linkCode(ctx, p); err != nil {
+		if code, err = w.linkCode(ctx, n.ParticipantID); err != nil {
 			return fmt.Errorf("notify: link: %w", err)
 		}
 	}
 	link := strings.TrimRight(w.BaseURL, "/") + "/s/" + code
-	err = w.SMS.Send(ctx, sms.Message{Phone: p.Phone, Template: sms.TemplateSignLink,
+	err = w.SMS.Send(ctx, sms.Message{Phone: phone, Template: sms.TemplateSignLink,
 		Params: map[string]string{"sender": sender, "contract": f.Name, "link": link}})
 	if err != nil {
 		return fmt.Errorf("notify: send: %w", err)
@@ -90,6 +94,6 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 // without its code (a signature activating the next signer leaves the
 // lookup to the job). Sending makes every party's link; a flow sent before
 // it did gets the link made here.
-func (w *NotifyWorker) linkCode(ctx context.Context, p *ent.Participant) (string, error) {
-	return findOrMakeLink(ctx, w.DB, rand.Reader, time.Now(), p.ID)
+func (w *NotifyWorker) linkCode(ctx context.Context, partID int) (string, error) {
+	return findOrMakeLink(ctx, w.DB, rand.Reader, time.Now(), partID)
 }

@@ -155,7 +155,7 @@ func (s *Service) activateAll(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, a
 				continue
 			}
 			ids = append(ids, p.ID)
-			if err := s.notify(ctx, jtx, Notification{Type: NotifySignLink, FlowID: a.flow.ID, ParticipantID: p.ID, LinkCode: codes[p.ID]}); err != nil {
+			if err := s.notify(ctx, jtx, Notification{Type: NotifySignLink, FlowID: a.flow.ID, ParticipantID: p.ID, LinkCode: codes[p.ID], Phone: p.Phone}); err != nil {
 				return nil, fmt.Errorf("notify: %w", err)
 			}
 			events[a.flow.ID] = append(events[a.flow.ID], audit.Event{Chain: audit.FlowChain(a.flow.ID), Actor: audit.System(),
@@ -275,7 +275,7 @@ func (s *Service) Remind(ctx context.Context, ids []int) ([]RemindResult, error)
 				if err := tx.Participant.UpdateOne(p).SetLastRemindedAt(now).Exec(sys); err != nil {
 					return err
 				}
-				if err := s.notify(ctx, jtx, Notification{Type: NotifyReminder, FlowID: f.ID, ParticipantID: p.ID, LinkCode: code}); err != nil {
+				if err := s.notify(ctx, jtx, Notification{Type: NotifyReminder, FlowID: f.ID, ParticipantID: p.ID, LinkCode: code, Phone: p.Phone}); err != nil {
 					return err
 				}
 				if _, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"signet/accounts"
 	"signet/certs"
 	"signet/database"
@@ -24,6 +26,7 @@ import (
 	"signet/signingcore/pades"
 	"signet/signingcore/seal"
 	"signet/signingcore/verify"
+	"signet/sms"
 	"signet/trust"
 	"signet/viewer"
 )
@@ -256,6 +259,35 @@ func TestNextSignerLinkMadeByJob(t *testing.T) {
 		}
 		if info, err := e.svc.Link(context.Background(), code); err != nil || info.FlowName != "旧合同" {
 			t.Fatalf("link %q: %+v %v", code, info, err)
+		}
+	})
+}
+
+// TestNotifyJobQueuedWithoutPhone: a sign-link job queued by an earlier
+// version carries only IDs; the job reads the participant's phone and
+// texts them their link.
+func TestNotifyJobQueuedWithoutPhone(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		e := setupSigning(t, b)
+		f, _ := e.draft(t, "旧任务")
+		if _, err := e.svc.Send(e.as("alice"), f.ID); err != nil {
+			t.Fatal(err)
+		}
+		sys := viewer.System(context.Background())
+		carol, err := e.db.Participant.Query().Where(participant.FlowID(f.ID), participant.Phone(e.users["carol"].Phone)).Only(sys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := &flows.NotifyWorker{DB: e.db, SMS: sms.NewOutbox(e.outbox, nil), BaseURL: "https://sign.example.com"}
+		job := &river.Job[flows.NotifyArgs]{Args: flows.NotifyArgs{Notification: flows.Notification{
+			Type: flows.NotifySignLink, FlowID: f.ID, ParticipantID: carol.ID}}}
+		if err := w.Work(context.Background(), job); err != nil {
+			t.Fatal(err)
+		}
+		msg := waitSMS(t, e.outbox, e.users["carol"].Phone)
+		links, err := e.db.SigningLink.Query().Where(signinglink.ParticipantID(carol.ID)).All(sys)
+		if err != nil || len(links) != 1 || msg.Params["link"] != "https://sign.example.com/s/"+links[0].Code {
+			t.Fatalf("SMS link %q, carol's links %v %v", msg.Params["link"], links, err)
 		}
 	})
 }
