@@ -45,32 +45,14 @@ func TestSignThroughputParallel(t *testing.T) {
 		e := setupSigning(t, b)
 		e.runMover(t)
 		ctx := context.Background()
-		signers := make([]string, workers)
-		for i := range signers {
-			signers[i] = fmt.Sprintf("w%02d", i)
-			e.addSigner(t, signers[i], fmt.Sprintf("139%08d", i), fmt.Sprintf("签署人%02d", i), i)
-		}
+		signers := e.addSigners(t, workers)
 
 		// signingcore alone, W at a time.
-		sl, err := e.db.Seal.Get(viewer.System(ctx), e.seals[signers[0]])
-		if err != nil {
-			t.Fatal(err)
-		}
-		sg, err := e.certs.Signer(ctx, *sl.CertificateID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		signer := pades.NewSigner(pades.Config{})
-		pdf := testpdf.Make(2)
+		coreSign := e.coreSigner(t, signers[0])
 		var core time.Duration
 		cpu0 := benchutil.ProcessCPU()
 		for range rounds {
-			core += benchutil.InParallel(t, workers, func(int) error {
-				_, err := signer.Sign(ctx, pdf, pades.Request{FieldName: "Bench", Page: 2, Rect: pades.Rect{100, 100, 220, 220},
-					Appearance: sl.Image, Chain: append([]*x509.Certificate{sg.Certificate}, sg.Chain...), Name: "签署人",
-					Reason: "签署", Location: "签网", SigningTime: time.Now()}, sg.Key, e.ts.TSA)
-				return err
-			})
+			core += benchutil.InParallel(t, workers, func(int) error { return coreSign(ctx) })
 		}
 
 		coreCPU := benchutil.ProcessCPU() - cpu0
@@ -101,6 +83,42 @@ func TestSignThroughputParallel(t *testing.T) {
 			b.Name, workers, rounds, coreOps, (coreCPU / time.Duration(n)).Round(time.Microsecond),
 			fullOps, (fullCPU / time.Duration(n)).Round(time.Microsecond), fullOps/coreOps)
 	})
+}
+
+// addSigners registers n signers (w00, w01, …) with hosted certificates
+// and default seals, and returns their names.
+func (e *signEnv) addSigners(t testing.TB, n int) []string {
+	t.Helper()
+	signers := make([]string, n)
+	for i := range signers {
+		signers[i] = fmt.Sprintf("w%02d", i)
+		e.addSigner(t, signers[i], fmt.Sprintf("139%08d", i), fmt.Sprintf("签署人%02d", i), i)
+	}
+	return signers
+}
+
+// coreSigner returns signingcore alone signing the harnesses' 2-page
+// document with who's seal, hosted key and the platform TSA: the baseline
+// the signing pipeline is compared with.
+func (e *signEnv) coreSigner(t testing.TB, who string) func(context.Context) error {
+	t.Helper()
+	ctx := context.Background()
+	sl, err := e.db.Seal.Get(viewer.System(ctx), e.seals[who])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := e.certs.Signer(ctx, *sl.CertificateID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := pades.NewSigner(pades.Config{})
+	pdf := testpdf.Make(2)
+	return func(ctx context.Context) error {
+		_, err := signer.Sign(ctx, pdf, pades.Request{FieldName: "Bench", Page: 2, Rect: pades.Rect{100, 100, 220, 220},
+			Appearance: sl.Image, Chain: append([]*x509.Certificate{sg.Certificate}, sg.Chain...), Name: "签署人",
+			Reason: "签署", Location: "签网", SigningTime: time.Now()}, sg.Key, e.ts.TSA)
+		return err
+	}
 }
 
 // waitJobsIdle waits until the job queue has nothing to run now.
@@ -205,11 +223,7 @@ func TestSignThroughputSustained(t *testing.T) {
 		})
 		e.runMover(t)
 		ctx := context.Background()
-		signers := make([]string, workers)
-		for i := range signers {
-			signers[i] = fmt.Sprintf("w%02d", i)
-			e.addSigner(t, signers[i], fmt.Sprintf("139%08d", i), fmt.Sprintf("签署人%02d", i), i)
-		}
+		signers := e.addSigners(t, workers)
 		ins := make([][]flows.SignInput, workers)
 		for r := range each {
 			for i, who := range signers {
@@ -217,24 +231,13 @@ func TestSignThroughputSustained(t *testing.T) {
 			}
 		}
 
-		sl, err := e.db.Seal.Get(viewer.System(ctx), e.seals[signers[0]])
-		if err != nil {
-			t.Fatal(err)
-		}
-		sg, err := e.certs.Signer(ctx, *sl.CertificateID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		signer := pades.NewSigner(pades.Config{})
-		pdf := testpdf.Make(2)
+		coreSign := e.coreSigner(t, signers[0])
 		e.waitJobsIdle(t)
 		runtime.GC()
 		cpu0 := benchutil.ProcessCPU()
 		core := benchutil.InParallel(t, workers, func(int) error {
 			for range each {
-				if _, err := signer.Sign(ctx, pdf, pades.Request{FieldName: "Bench", Page: 2, Rect: pades.Rect{100, 100, 220, 220},
-					Appearance: sl.Image, Chain: append([]*x509.Certificate{sg.Certificate}, sg.Chain...), Name: "签署人",
-					Reason: "签署", Location: "签网", SigningTime: time.Now()}, sg.Key, e.ts.TSA); err != nil {
+				if err := coreSign(ctx); err != nil {
 					return err
 				}
 			}

@@ -222,6 +222,22 @@ func TestSignFlow(t *testing.T) {
 	})
 }
 
+// sentToCarol sends a draft of alice's (bob signs first, carol second) and
+// returns it with carol's participant row.
+func (e *signEnv) sentToCarol(t *testing.T, name string) (*ent.Flow, *ent.Participant) {
+	t.Helper()
+	f, _ := e.draft(t, name)
+	if _, err := e.svc.Send(e.as("alice"), f.ID); err != nil {
+		t.Fatal(err)
+	}
+	carol, err := e.db.Participant.Query().Where(participant.FlowID(f.ID), participant.Phone(e.users["carol"].Phone)).
+		Only(viewer.System(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, carol
+}
+
 // TestNextSignerLinkMadeByJob: a flow sent before sending made every
 // party's link (and recorded the initiator's name) still texts the next
 // signer a working link naming the initiator: the job makes the link once
@@ -229,15 +245,8 @@ func TestSignFlow(t *testing.T) {
 func TestNextSignerLinkMadeByJob(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
 		e := setupSigning(t, b)
-		f, _ := e.draft(t, "旧合同")
-		if _, err := e.svc.Send(e.as("alice"), f.ID); err != nil {
-			t.Fatal(err)
-		}
+		f, carol := e.sentToCarol(t, "旧合同")
 		sys := viewer.System(context.Background())
-		carol, err := e.db.Participant.Query().Where(participant.FlowID(f.ID), participant.Phone(e.users["carol"].Phone)).Only(sys)
-		if err != nil {
-			t.Fatal(err)
-		}
 		if n, err := e.db.SigningLink.Delete().Where(signinglink.ParticipantID(carol.ID)).Exec(sys); err != nil || n != 1 {
 			t.Fatalf("carol's link made at sending: %d %v", n, err)
 		}
@@ -269,15 +278,8 @@ func TestNextSignerLinkMadeByJob(t *testing.T) {
 func TestNotifyJobQueuedWithoutPhone(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
 		e := setupSigning(t, b)
-		f, _ := e.draft(t, "旧任务")
-		if _, err := e.svc.Send(e.as("alice"), f.ID); err != nil {
-			t.Fatal(err)
-		}
+		f, carol := e.sentToCarol(t, "旧任务")
 		sys := viewer.System(context.Background())
-		carol, err := e.db.Participant.Query().Where(participant.FlowID(f.ID), participant.Phone(e.users["carol"].Phone)).Only(sys)
-		if err != nil {
-			t.Fatal(err)
-		}
 		w := &flows.NotifyWorker{DB: e.db, SMS: sms.NewOutbox(e.outbox, nil), BaseURL: "https://sign.example.com"}
 		job := &river.Job[flows.NotifyArgs]{Args: flows.NotifyArgs{Notification: flows.Notification{
 			Type: flows.NotifySignLink, FlowID: f.ID, ParticipantID: carol.ID}}}
