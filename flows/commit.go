@@ -3,6 +3,7 @@ package flows
 import (
 	"context"
 	"errors"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,8 +72,18 @@ type commitItem struct {
 	results []signedDoc
 	done    committed
 	err     error
-	ready   chan struct{} // closed when done and err are set
+	ready   chan struct{} // closed when done and err are set (finish)
 	lead    chan struct{} // closed when this request leads the next group
+	// finished says that ready is closed; only the group's leader touches it.
+	finished bool
+}
+
+// finish hands the item its outcome.
+func (it *commitItem) finish(err error) {
+	if !it.finished {
+		it.finished, it.err = true, err
+		close(it.ready)
+	}
 }
 
 // committed is what a signature's commit did besides signing: a revision
@@ -122,7 +133,19 @@ func (s *Service) commitSigned(ctx context.Context, plan *signPlan, results []si
 	g.queue = append(g.queue[:0], g.queue[n:]...)
 	g.mu.Unlock()
 
-	s.commitGroup(group) // it is the group's first
+	func() {
+		// A group that panics must not leave its signers waiting for ever,
+		// nor the queue without a leader: each gets an error instead.
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("flows: group commit panicked", "panic", p, "stack", string(debug.Stack()))
+				for _, x := range group {
+					x.finish(errs.New(errs.Internal, "签署提交失败，请稍后重试"))
+				}
+			}
+		}()
+		s.commitGroup(group) // it is the group's first
+	}()
 
 	g.mu.Lock()
 	if len(g.queue) > 0 {
@@ -176,7 +199,7 @@ func (s *Service) commitGroup(group []*commitItem) {
 		err := s.commitAll(context.WithoutCancel(together[0].ctx), together)
 		if err == nil {
 			for _, it := range together {
-				close(it.ready)
+				it.finish(nil)
 			}
 			together = nil
 		} else if !errors.Is(err, errGroupConflict) {
@@ -185,8 +208,7 @@ func (s *Service) commitGroup(group []*commitItem) {
 	}
 	for _, it := range append(together, alone...) {
 		it.done = committed{}
-		it.err = s.commitAll(it.ctx, []*commitItem{it})
-		close(it.ready)
+		it.finish(s.commitAll(it.ctx, []*commitItem{it}))
 	}
 }
 
