@@ -401,3 +401,63 @@ func TestSignRetried(t *testing.T) {
 		e.checkSignatures(t, doc.ID, 1)
 	})
 }
+
+// TestEndingAFlowLocksItsTrailFirst: revoking or declining a flow takes the
+// flow's trail before it touches the flow's rows, as a signature's commit
+// does — so while a commit holds the trail, the revocation waits without
+// holding the flow row the commit updates next (it would on PostgreSQL, and
+// one of the two would be aborted as a deadlock). Once the commit (here: one
+// that completes the flow) is in, the revocation answers that the flow is
+// no longer being signed.
+func TestEndingAFlowLocksItsTrailFirst(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		e := setupSigning(t, b)
+		for _, end := range []struct {
+			name string
+			do   func(id int) error
+			msg  string
+		}{
+			{"revoke", func(id int) error { _, err := e.svc.Revoke(e.as("alice"), id, "条款有误"); return err }, "只有签署中的合同可以撤销"},
+			{"decline", func(id int) error { _, err := e.svc.Decline(e.as("bob"), id, "不同意"); return err }, "合同已完成，不能拒签"},
+		} {
+			f, _ := e.sendFlow(t, batchFlow{name: "锁顺序-" + end.name})
+			ctx := context.Background()
+			sys := viewer.System(ctx)
+			tx, err := e.db.Tx(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := audit.Lock(ctx, tx, audit.FlowChain(f.ID)); err != nil {
+				tx.Rollback()
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- end.do(f.ID) }()
+			time.Sleep(300 * time.Millisecond)
+			select {
+			case err := <-done:
+				tx.Rollback()
+				t.Fatalf("%s went in while a commit held the trail: %v", end.name, err)
+			default:
+			}
+			// What a completing commit does after the trail: the flow row.
+			uctx, cancel := context.WithTimeout(sys, 5*time.Second)
+			n, err := tx.Flow.Update().Where(flow.ID(f.ID), flow.StatusEQ(flow.StatusSigning)).
+				SetStatus(flow.StatusCompleted).SetFinishedAt(time.Now()).Save(uctx)
+			cancel()
+			if err != nil || n != 1 {
+				tx.Rollback()
+				t.Fatalf("%s: the commit could not complete the flow: %d %v", end.name, n, err)
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				wantCode(t, err, errs.Conflict, end.msg)
+			case <-time.After(15 * time.Second):
+				t.Fatalf("%s never finished", end.name)
+			}
+		}
+	})
+}

@@ -108,12 +108,16 @@ func (s *Service) Expire(ctx context.Context, id int) error {
 		return river.JobSnooze(f.Deadline.Sub(now) + 100*time.Millisecond)
 	}
 	return s.withTx(ctx, func(tx *ent.Tx, jtx jobs.JobTx) error {
+		trail, err := lockFirst(ctx, tx, f.ID)
+		if err != nil {
+			return err
+		}
 		n, err := tx.Flow.Update().Where(flow.ID(f.ID), flow.StatusEQ(flow.StatusSigning)).
 			SetStatus(flow.StatusExpired).SetFinishedAt(s.now()).SetEndReason(EndReasonExpired).Save(sys)
 		if err != nil || n == 0 {
 			return err // n == 0: it finished meanwhile
 		}
-		if _, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: audit.System(),
+		if _, err := trail.Append(ctx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: audit.System(),
 			Action: audit.FlowExpired, Subject: audit.Subject{Type: "flow", ID: f.ID},
 			Payload: map[string]any{"deadline": f.Deadline.UTC().Format(time.RFC3339), "reason": EndReasonExpired}}); err != nil {
 			return err

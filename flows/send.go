@@ -297,6 +297,19 @@ func (s *Service) Remind(ctx context.Context, ids []int) ([]RemindResult, error)
 	return out, nil
 }
 
+// lockFirst locks flow id's trail before a transition that ends the flow
+// (revoke, decline, expiry) touches its rows. A signature's commit locks
+// the trail first and then updates the participants and, when it
+// completes, the flow; a transition that updated the flow or a participant
+// first and locked the trail after could wait for that commit while it
+// waits for them (a deadlock on PostgreSQL, which gives up one of the two).
+// Taking the trail first, both queue on it. An unknown flow has no trail
+// yet: locking creates its head, which the transaction's refusal rolls
+// back.
+func lockFirst(ctx context.Context, tx *ent.Tx, id int) (*audit.Writer, error) {
+	return audit.Lock(ctx, tx, audit.FlowChain(id))
+}
+
 // Revoke (撤销) ends a flow of the viewer's while someone has not signed;
 // it moves to 已作废.
 func (s *Service) Revoke(ctx context.Context, id int, reason string) (*ent.Flow, error) {
@@ -309,6 +322,11 @@ func (s *Service) Revoke(ctx context.Context, id int, reason string) (*ent.Flow,
 	}
 	err := s.withTx(ctx, func(tx *ent.Tx, jtx jobs.JobTx) error {
 		sys := viewer.System(ctx)
+		// The trail first, as a signature's commit locks it (lockFirst).
+		trail, err := lockFirst(ctx, tx, id)
+		if err != nil {
+			return err
+		}
 		f, err := tx.Flow.Get(sys, id)
 		if ent.IsNotFound(err) || (err == nil && f.InitiatorID != v.UserID) {
 			return notFound()
@@ -327,7 +345,7 @@ func (s *Service) Revoke(ctx context.Context, id int, reason string) (*ent.Flow,
 		if n == 0 {
 			return errs.New(errs.Conflict, "合同状态已变化，请刷新后重试")
 		}
-		_, err = audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
+		_, err = trail.Append(ctx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
 			Action: audit.FlowRevoked, Subject: audit.Subject{Type: "flow", ID: f.ID}, Payload: map[string]any{"reason": reason}})
 		s.announce(tx, f, audit.FlowRevoked, f.ID)
 		return err

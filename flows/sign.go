@@ -498,6 +498,10 @@ func (s *Service) Decline(ctx context.Context, flowID int, reason string) (*ent.
 	}
 	err := s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
 		sys := viewer.System(ctx)
+		trail, err := lockFirst(ctx, tx, flowID)
+		if err != nil {
+			return err
+		}
 		f, err := tx.Flow.Get(sys, flowID)
 		if ent.IsNotFound(err) {
 			return notFound()
@@ -535,7 +539,7 @@ func (s *Service) Decline(ctx context.Context, flowID int, reason string) (*ent.
 			}
 			return err
 		}
-		_, err = audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
+		_, err = trail.Append(ctx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
 			Action: audit.ParticipantDeclined, Subject: audit.Subject{Type: "participant", ID: p.ID},
 			Payload: map[string]any{"reason": reason}})
 		s.announce(tx, f, audit.ParticipantDeclined, p.ID)
