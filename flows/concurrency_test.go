@@ -402,23 +402,44 @@ func TestSignRetried(t *testing.T) {
 	})
 }
 
-// TestEndingAFlowLocksItsTrailFirst: revoking or declining a flow takes the
-// flow's trail before it touches the flow's rows, as a signature's commit
-// does — so while a commit holds the trail, the revocation waits without
-// holding the flow row the commit updates next (it would on PostgreSQL, and
-// one of the two would be aborted as a deadlock). Once the commit (here: one
-// that completes the flow) is in, the revocation answers that the flow is
-// no longer being signed.
+// TestEndingAFlowLocksItsTrailFirst: revoking, declining, reminding and
+// viewing a flow take the flow's trail before they touch its rows, as a
+// signature's commit does — so while a commit holds the trail, they wait
+// without holding the rows the commit updates next (they did on
+// PostgreSQL, and one of the two was aborted as a deadlock). Once the
+// commit (here: one that completes the flow) is in, they answer that the
+// flow is no longer being signed, or record the view.
 func TestEndingAFlowLocksItsTrailFirst(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
 		e := setupSigning(t, b)
+		conflict := func(msg string) func(*testing.T, error) {
+			return func(t *testing.T, err error) { wantCode(t, err, errs.Conflict, msg) }
+		}
 		for _, end := range []struct {
-			name string
-			do   func(id int) error
-			msg  string
+			name  string
+			do    func(id int) error
+			check func(*testing.T, error)
 		}{
-			{"revoke", func(id int) error { _, err := e.svc.Revoke(e.as("alice"), id, "条款有误"); return err }, "只有签署中的合同可以撤销"},
-			{"decline", func(id int) error { _, err := e.svc.Decline(e.as("bob"), id, "不同意"); return err }, "合同已完成，不能拒签"},
+			{"revoke", func(id int) error { _, err := e.svc.Revoke(e.as("alice"), id, "条款有误"); return err }, conflict("只有签署中的合同可以撤销")},
+			{"decline", func(id int) error { _, err := e.svc.Decline(e.as("bob"), id, "不同意"); return err }, conflict("合同已完成，不能拒签")},
+			{"remind", func(id int) error {
+				res, err := e.svc.Remind(e.as("alice"), []int{id})
+				if err == nil {
+					err = res[0].Err
+				}
+				return err
+			}, conflict("只有签署中的合同可以催办")},
+			{"view", func(id int) error {
+				ok, err := e.svc.MarkViewed(e.as("bob"), id)
+				if err == nil && !ok {
+					err = errors.New("the first view was not recorded")
+				}
+				return err
+			}, func(t *testing.T, err error) {
+				if err != nil {
+					t.Errorf("view: %v", err)
+				}
+			}},
 		} {
 			f, _ := e.sendFlow(t, batchFlow{name: "锁顺序-" + end.name})
 			ctx := context.Background()
@@ -440,10 +461,15 @@ func TestEndingAFlowLocksItsTrailFirst(t *testing.T) {
 				t.Fatalf("%s went in while a commit held the trail: %v", end.name, err)
 			default:
 			}
-			// What a completing commit does after the trail: the flow row.
+			// What a completing commit does after the trail: the signer's
+			// row, then the flow's.
 			uctx, cancel := context.WithTimeout(sys, 5*time.Second)
-			n, err := tx.Flow.Update().Where(flow.ID(f.ID), flow.StatusEQ(flow.StatusSigning)).
-				SetStatus(flow.StatusCompleted).SetFinishedAt(time.Now()).Save(uctx)
+			n, err := tx.Participant.Update().Where(participant.FlowID(f.ID), participant.Phone(e.users["bob"].Phone)).
+				SetStatus(participant.StatusSigned).Save(uctx)
+			if err == nil && n == 1 {
+				n, err = tx.Flow.Update().Where(flow.ID(f.ID), flow.StatusEQ(flow.StatusSigning)).
+					SetStatus(flow.StatusCompleted).SetFinishedAt(time.Now()).Save(uctx)
+			}
 			cancel()
 			if err != nil || n != 1 {
 				tx.Rollback()
@@ -454,7 +480,7 @@ func TestEndingAFlowLocksItsTrailFirst(t *testing.T) {
 			}
 			select {
 			case err := <-done:
-				wantCode(t, err, errs.Conflict, end.msg)
+				end.check(t, err)
 			case <-time.After(15 * time.Second):
 				t.Fatalf("%s never finished", end.name)
 			}

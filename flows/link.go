@@ -86,11 +86,15 @@ func (s *Service) OpenLink(ctx context.Context, code, smsCode, serviceAgreementV
 	}
 	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
 		sys := viewer.System(ctx)
+		trail, err := lockFirst(ctx, tx, f.ID)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.Participant.Update().Where(participant.ID(p.ID), participant.UserIDIsNil()).
 			SetUserID(res.User.ID).Save(sys); err != nil {
 			return err
 		}
-		_, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: audit.Participant(p.ID, p.Name),
+		_, err = trail.Append(ctx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: audit.Participant(p.ID, p.Name),
 			Action: audit.ParticipantPhoneVerified, Subject: audit.Subject{Type: "participant", ID: p.ID}})
 		s.announce(tx, f, audit.ParticipantPhoneVerified, p.ID)
 		return err

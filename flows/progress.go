@@ -68,14 +68,24 @@ func (s *Service) MarkViewed(ctx context.Context, flowID int) (bool, error) {
 		return false, err
 	}
 	v := viewer.FromContext(ctx)
+	var first []*ent.Participant // the viewer's parties not yet viewed
+	for _, p := range parts {
+		if isMine(p, v) && f.Status != flow.StatusDraft && p.ViewedAt == nil {
+			first = append(first, p)
+		}
+	}
+	if len(first) == 0 {
+		return false, nil
+	}
 	recorded := false
 	err = s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
 		sys := viewer.System(ctx)
+		trail, err := lockFirst(ctx, tx, f.ID)
+		if err != nil {
+			return err
+		}
 		now := s.now()
-		for _, p := range parts {
-			if !isMine(p, v) || f.Status == flow.StatusDraft {
-				continue
-			}
+		for _, p := range first {
 			n, err := tx.Participant.Update().Where(participant.ID(p.ID), participant.ViewedAtIsNil()).SetViewedAt(now).Save(sys)
 			if err != nil {
 				return err
@@ -83,7 +93,7 @@ func (s *Service) MarkViewed(ctx context.Context, flowID int) (bool, error) {
 			if n == 0 {
 				continue
 			}
-			if _, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
+			if _, err := trail.Append(ctx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
 				Action: audit.ParticipantViewed, Subject: audit.Subject{Type: "participant", ID: p.ID},
 				Payload: map[string]any{"name": p.Name}}); err != nil {
 				return err

@@ -248,6 +248,10 @@ func (s *Service) Remind(ctx context.Context, ids []int) ([]RemindResult, error)
 		res := RemindResult{FlowID: id}
 		res.Err = s.withTx(ctx, func(tx *ent.Tx, jtx jobs.JobTx) error {
 			sys := viewer.System(ctx)
+			trail, err := lockFirst(ctx, tx, id)
+			if err != nil {
+				return err
+			}
 			f, err := tx.Flow.Get(sys, id)
 			if ent.IsNotFound(err) || (err == nil && f.InitiatorID != v.UserID) {
 				return notFound()
@@ -278,7 +282,7 @@ func (s *Service) Remind(ctx context.Context, ids []int) ([]RemindResult, error)
 				if err := s.notify(ctx, jtx, Notification{Type: NotifyReminder, FlowID: f.ID, ParticipantID: p.ID, LinkCode: code, Phone: p.Phone}); err != nil {
 					return err
 				}
-				if _, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
+				if _, err := trail.Append(ctx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
 					Action: audit.FlowReminded, Subject: audit.Subject{Type: "participant", ID: p.ID},
 					Payload: map[string]any{"name": p.Name}}); err != nil {
 					return err
@@ -297,10 +301,11 @@ func (s *Service) Remind(ctx context.Context, ids []int) ([]RemindResult, error)
 	return out, nil
 }
 
-// lockFirst locks flow id's trail before a transition that ends the flow
-// (revoke, decline, expiry) touches its rows. A signature's commit locks
-// the trail first and then updates the participants and, when it
-// completes, the flow; a transition that updated the flow or a participant
+// lockFirst locks flow id's trail before a transaction that records an
+// event of a sent flow touches the flow's rows (revoke, decline, expiry,
+// reminders, views, a proven phone, the passcode). A signature's commit
+// locks the trail first and then updates the participants and, when it
+// completes, the flow; a transaction that updated the flow or a participant
 // first and locked the trail after could wait for that commit while it
 // waits for them (a deadlock on PostgreSQL, which gives up one of the two).
 // Taking the trail first, both queue on it. An unknown flow has no trail

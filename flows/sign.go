@@ -342,11 +342,15 @@ func (s *Service) VerifyPasscode(ctx context.Context, flowID int, passcode strin
 		return errs.InvalidField("passcode", fmt.Sprintf("签署口令错误，还可尝试%d次", 4-p.PasscodeFailures))
 	}
 	return s.withTx(ctx, func(tx *ent.Tx, _ jobs.JobTx) error {
+		trail, err := lockFirst(ctx, tx, f.ID)
+		if err != nil {
+			return err
+		}
 		// Every row of the viewer in this flow (signer and CC alike) is cleared.
 		if _, err := tx.Participant.Update().Where(participant.FlowID(f.ID), mine(v)).SetPasscodeVerifiedAt(s.now()).Save(sys); err != nil {
 			return err
 		}
-		_, err := audit.Append(ctx, tx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
+		_, err = trail.Append(ctx, audit.Event{Chain: audit.FlowChain(f.ID), Actor: s.actor(ctx),
 			Action: audit.ParticipantPasscodeOK, Subject: audit.Subject{Type: "participant", ID: p.ID}})
 		s.announce(tx, f, audit.ParticipantPasscodeOK, p.ID)
 		return err
