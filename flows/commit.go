@@ -86,11 +86,12 @@ func (it *commitItem) finish(err error) {
 	}
 }
 
-// committed is what a signature's commit did besides signing: a revision
-// staged for the mover, the flow completed (at).
+// committed is what a signature's commit did besides signing: the flow
+// completed (at). The commit tells the mover itself when it staged a
+// revision.
 type committed struct {
-	staged, completed bool
-	at                time.Time
+	completed bool
+	at        time.Time
 }
 
 // errGroupConflict says that a group could not commit together.
@@ -207,7 +208,6 @@ func (s *Service) commitGroup(group []*commitItem) {
 		}
 	}
 	for _, it := range append(together, alone...) {
-		it.done = committed{}
 		it.finish(s.commitAll(it.ctx, []*commitItem{it}))
 	}
 }
@@ -400,9 +400,6 @@ func (s *Service) commitAll(ctx context.Context, items []*commitItem) error {
 	})
 	if staged && err == nil {
 		s.kickMover()
-	}
-	for _, it := range items {
-		it.done.staged = staged && err == nil
 	}
 	return err
 }

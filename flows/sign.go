@@ -473,11 +473,7 @@ func (s *Service) signOnce(ctx context.Context, plan *signPlan, signers map[int]
 		}
 		results = append(results, signedDoc{doc: d, pdf: pdf, adds: len(mine)})
 	}
-	done, err := s.commitSigned(ctx, plan, results)
-	if done.staged {
-		s.kickMover()
-	}
-	return done, err
+	return s.commitSigned(ctx, plan, results)
 }
 
 // signedDoc is one document signed by a participant, ready to commit: its
