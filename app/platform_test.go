@@ -29,7 +29,7 @@ func TestPlatformWiring(t *testing.T) {
 		ctx := context.Background()
 
 		if err := jobs.WithTx(ctx, a.App.DB, func(tx *ent.Tx, jtx jobs.JobTx) error {
-			_, err := a.App.Jobs.InsertTx(ctx, jtx, flows.NotifyArgs{}, &river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
+			err := a.App.Jobs.InsertTx(ctx, jtx, flows.NotifyArgs{}, &river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
 			return err
 		}); err != nil {
 			t.Fatal(err)

@@ -59,27 +59,24 @@ func (w writeLock) release() { <-w }
 // BeginTx takes the token for the transaction and gives it back when the
 // transaction ends.
 func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	took := false
 	if c.writer != nil {
 		if err := c.writer.acquire(ctx); err != nil {
 			return nil, err
 		}
-		took = true
+	}
+	end := func() {
+		c.inTx = false
+		if c.writer != nil {
+			c.writer.release()
+		}
 	}
 	tx, err := c.sqliteConn.BeginTx(ctx, opts)
 	if err != nil {
-		if took {
-			c.writer.release()
-		}
+		end()
 		return nil, err
 	}
 	c.inTx = true
-	return &endTx{Tx: tx, end: func() {
-		c.inTx = false
-		if took {
-			c.writer.release()
-		}
-	}}, nil
+	return &endTx{Tx: tx, end: end}, nil
 }
 
 // endTx runs end once the transaction has committed or rolled back.

@@ -116,8 +116,7 @@ func (s *Service) followReview(ctx context.Context, orderID int) (bool, error) {
 // request submits at once).
 func (s *Service) enqueueReview(ctx context.Context, jtx jobs.JobTx, orderID int) error {
 	// River schedules by the wall clock, not the domain clock.
-	_, err := s.jobs.InsertTx(ctx, jtx, ReviewArgs{OrderID: orderID}, &river.InsertOpts{ScheduledAt: time.Now().Add(s.poll)})
-	return err
+	return s.jobs.InsertTx(ctx, jtx, ReviewArgs{OrderID: orderID}, &river.InsertOpts{ScheduledAt: time.Now().Add(s.poll)})
 }
 
 // ReviewSweepArgs is the periodic job that gives every order in review a

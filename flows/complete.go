@@ -96,7 +96,7 @@ func (s *Service) queue(ctx context.Context, jtx jobs.JobTx, args river.JobArgs,
 		s.log.WarnContext(ctx, "flows: job kind not registered; not queued", "kind", args.Kind())
 		return nil
 	}
-	if _, err := s.jobs.InsertTx(ctx, jtx, args, opts); err != nil {
+	if err := s.jobs.InsertTx(ctx, jtx, args, opts); err != nil {
 		return fmt.Errorf("queue %s: %w", args.Kind(), err)
 	}
 	return nil

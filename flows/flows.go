@@ -181,7 +181,7 @@ func (s *Service) withTx(ctx context.Context, fn func(tx *ent.Tx, jtx jobs.JobTx
 
 // notify queues a notification in the transaction of jtx.
 func (s *Service) notify(ctx context.Context, jtx jobs.JobTx, n Notification) error {
-	if _, err := s.jobs.InsertTx(ctx, jtx, NotifyArgs{n}, nil); err != nil {
+	if err := s.jobs.InsertTx(ctx, jtx, NotifyArgs{n}, nil); err != nil {
 		return fmt.Errorf("queue notification: %w", err)
 	}
 	return nil

@@ -274,31 +274,25 @@ func (j JobTx) SQL() *sql.Tx { return j.tx }
 
 // InsertTx queues a job in the caller's transaction: it becomes visible to
 // workers when the transaction commits, and never exists if it rolls back.
-// Inside WithTx the jobs of one transaction are inserted together, in one
-// statement, when its function returns (a transaction that signs several
-// documents, or commits several signatures, queues several jobs): the
-// result is then nil, and an insert that fails fails WithTx.
-func (q *Queue) InsertTx(ctx context.Context, jtx JobTx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
-	if jtx.tx == nil {
-		return nil, errors.New("jobs: InsertTx outside WithTx")
+// The jobs of one WithTx are inserted together, in one statement, when its
+// function returns (a transaction that commits several signatures queues
+// several jobs); an insert that fails then fails WithTx.
+func (q *Queue) InsertTx(ctx context.Context, jtx JobTx, args river.JobArgs, opts *river.InsertOpts) error {
+	b := jtx.buf
+	if jtx.tx == nil || b == nil {
+		return errors.New("jobs: InsertTx outside WithTx")
 	}
-	c, err := q.Client()
-	if err != nil {
-		return nil, err
+	// The client is built now, which closes registration and fails early on
+	// a queue that cannot run.
+	if _, err := q.Client(); err != nil {
+		return err
 	}
-	if b := jtx.buf; b != nil {
-		if b.q != nil && b.q != q {
-			return nil, errors.New("jobs: one transaction inserting into two queues")
-		}
-		b.q = q
-		b.params = append(b.params, river.InsertManyParams{Args: args, InsertOpts: opts})
-		return nil, nil
+	if b.q != nil && b.q != q {
+		return errors.New("jobs: one transaction inserting into two queues")
 	}
-	res, err := c.InsertTx(ctx, jtx.tx, args, opts)
-	if err != nil {
-		return nil, fmt.Errorf("jobs: insert %s: %w", args.Kind(), err)
-	}
-	return res, nil
+	b.q = q
+	b.params = append(b.params, river.InsertManyParams{Args: args, InsertOpts: opts})
+	return nil
 }
 
 // flush inserts the jobs buffered in jtx.

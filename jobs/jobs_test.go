@@ -136,7 +136,7 @@ func TestCommittedJobRunsRolledBackNever(t *testing.T) {
 					return err
 				}
 				events.AfterCommit(tx, broker, events.Event{Topic: "flow:1", Kind: "sent", ID: n})
-				if _, err := q.InsertTx(ctx, jtx, pingArgs{N: n}, nil); err != nil {
+				if err := q.InsertTx(ctx, jtx, pingArgs{N: n}, nil); err != nil {
 					return err
 				}
 				if fail {
@@ -196,7 +196,7 @@ func TestWithTxRollsBackOnPanic(t *testing.T) {
 				}
 			}()
 			jobs.WithTx(ctx, db, func(tx *ent.Tx, jtx jobs.JobTx) error {
-				if _, err := q.InsertTx(ctx, jtx, pingArgs{N: 1}, nil); err != nil {
+				if err := q.InsertTx(ctx, jtx, pingArgs{N: 1}, nil); err != nil {
 					t.Fatal(err)
 				}
 				panic("boom")
@@ -207,7 +207,7 @@ func TestWithTxRollsBackOnPanic(t *testing.T) {
 		}
 		// The connection went back to the pool in a usable state.
 		if err := jobs.WithTx(ctx, db, func(tx *ent.Tx, jtx jobs.JobTx) error {
-			_, err := q.InsertTx(ctx, jtx, pingArgs{N: 2}, nil)
+			err := q.InsertTx(ctx, jtx, pingArgs{N: 2}, nil)
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -240,7 +240,7 @@ func TestScheduledJobRunsAfterItsTime(t *testing.T) {
 		ctx := context.Background()
 		at := time.Now().Add(1500 * time.Millisecond)
 		if err := jobs.WithTx(ctx, db, func(tx *ent.Tx, jtx jobs.JobTx) error {
-			_, err := q.InsertTx(ctx, jtx, pingArgs{N: 7}, &river.InsertOpts{ScheduledAt: at})
+			err := q.InsertTx(ctx, jtx, pingArgs{N: 7}, &river.InsertOpts{ScheduledAt: at})
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -418,7 +418,7 @@ func TestJobsOfOneTransactionInsertTogether(t *testing.T) {
 		ctx := context.Background()
 		if err := jobs.WithTx(ctx, db, func(tx *ent.Tx, jtx jobs.JobTx) error {
 			for n := range 3 {
-				if _, err := q.InsertTx(ctx, jtx, pingArgs{N: n}, nil); err != nil {
+				if err := q.InsertTx(ctx, jtx, pingArgs{N: n}, nil); err != nil {
 					return err
 				}
 			}
@@ -443,10 +443,10 @@ func TestJobsOfOneTransactionInsertTogether(t *testing.T) {
 			if _, err := audit.Append(ctx, tx, audit.Event{Chain: "flow:9", Actor: audit.System(), Action: audit.FlowSent}); err != nil {
 				return err
 			}
-			if _, err := q.InsertTx(ctx, jtx, pingArgs{N: 9}, nil); err != nil {
+			if err := q.InsertTx(ctx, jtx, pingArgs{N: 9}, nil); err != nil {
 				return err
 			}
-			_, err := q.InsertTx(ctx, jtx, otherArgs{}, nil)
+			err := q.InsertTx(ctx, jtx, otherArgs{}, nil)
 			return err
 		})
 		if err == nil || !strings.Contains(err.Error(), "test_other") {

@@ -30,8 +30,7 @@ import (
 //			return err
 //		}
 //		events.AfterCommit(tx, broker, events.Event{Topic: events.FlowTopic(id), Kind: "flow.sent", ID: id})
-//		_, err = queue.InsertTx(ctx, jtx, NotifyArgs{FlowID: id}, nil)
-//		return err
+//		return queue.InsertTx(ctx, jtx, NotifyArgs{FlowID: id}, nil)
 //	})
 //
 // How: ent cannot hand out the *sql.Tx under an *ent.Tx, so WithTx begins
