@@ -63,7 +63,12 @@ func (a *App) SweepBlobs(ctx context.Context, grace time.Duration) (blob.SweepRe
 	// The keys are listed first: a row committed after this refers to a
 	// blob written (or stored again) after it, which grace protects.
 	refs := map[string]struct{}{}
-	add := func(k string) { refs[k] = struct{}{} }
+	add := func(k string) {
+		refs[k] = struct{}{}
+		if p := blob.PackOf(k); p != "" { // a pack is kept while anything refers into it
+			refs[p] = struct{}{}
+		}
+	}
 	if a.Flows == nil || a.Enterprises == nil {
 		return blob.SweepResult{}, errors.New("blob sweep: the services are not built")
 	}

@@ -77,7 +77,8 @@ func (a *App) buildPlatform(ctx context.Context) error {
 
 // startPlatform starts working jobs (when any worker was registered).
 // It also starts the mover that writes staged signed revisions to the blob
-// store (flows/staged.go).
+// store (flows/staged.go): the disk store packs them before the commit
+// instead, so the mover finds only what an earlier version staged.
 func (a *App) startPlatform(ctx context.Context) error {
 	if a.Flows != nil {
 		mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -40,6 +40,8 @@ type Disk struct {
 	// sweep orders SweepContent's removals with PutContent: a removal holds
 	// it exclusively, PutContent shared (see SweepContent).
 	sweep sync.RWMutex
+	// pack is the pack file this process appends to (pack.go).
+	pack packWriter
 }
 
 var _ Store = (*Disk)(nil)
@@ -76,7 +78,10 @@ func OpenDisk(cfg DiskConfig) (*Disk, error) {
 }
 
 // Close releases the store's folder handle.
-func (d *Disk) Close() error { return d.root.Close() }
+func (d *Disk) Close() error {
+	d.closePack()
+	return d.root.Close()
+}
 
 func (d *Disk) cleanTemp(olderThan time.Duration) {
 	dir, err := d.root.Open(tmpDir)
@@ -110,7 +115,7 @@ func objectPath(key string) string {
 
 // Put stores r under key (see Store).
 func (d *Disk) Put(ctx context.Context, key string, r io.Reader) (Info, error) {
-	if !ValidKey(key) || strings.HasPrefix(key, ContentPrefix) {
+	if !ValidKey(key) || strings.HasPrefix(key, ContentPrefix) || strings.HasPrefix(key, PackPrefix) {
 		return Info{}, invalidKey(key)
 	}
 	tmp, info, err := d.writeTemp(ctx, r, true)
@@ -278,6 +283,10 @@ func (d *Disk) Get(_ context.Context, key string) (io.ReadCloser, error) {
 	if !ValidKey(key) {
 		return nil, invalidKey(key)
 	}
+	if strings.HasPrefix(key, PackPrefix) {
+		rc, _, err := d.openPacked(key)
+		return rc, err
+	}
 	f, err := d.root.Open(objectPath(key))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, notFound(key, err)
@@ -297,6 +306,15 @@ func (d *Disk) Stat(_ context.Context, key string) (Info, error) {
 	if !ValidKey(key) {
 		return Info{}, invalidKey(key)
 	}
+	if strings.HasPrefix(key, PackPrefix) {
+		rc, st, err := d.openPacked(key)
+		if err != nil {
+			return Info{}, err
+		}
+		rc.Close()
+		_, _, n, _ := parsePackKey(key)
+		return Info{Key: key, Size: n, ModTime: st.ModTime()}, nil
+	}
 	st, err := d.root.Stat(objectPath(key))
 	if errors.Is(err, fs.ErrNotExist) {
 		return Info{}, notFound(key, err)
@@ -310,10 +328,17 @@ func (d *Disk) Stat(_ context.Context, key string) (Info, error) {
 	return Info{Key: key, Size: st.Size(), SHA256: contentSum(key), ModTime: st.ModTime()}, nil
 }
 
-// Delete removes the blob (see Store).
+// Delete removes the blob (see Store). A pack member is removed with its
+// pack, by SweepContent.
 func (d *Disk) Delete(_ context.Context, key string) error {
 	if !ValidKey(key) {
 		return invalidKey(key)
+	}
+	if strings.HasPrefix(key, PackPrefix) {
+		if _, _, _, ok := parsePackKey(key); !ok {
+			return invalidKey(key)
+		}
+		return nil
 	}
 	err := d.root.Remove(objectPath(key))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -345,7 +370,9 @@ type SweepResult struct {
 }
 
 // SweepContent removes the content blobs (keys under sha256/) that keep
-// says nothing refers to and that were stored more than olderThan ago —
+// says nothing refers to and, likewise, the packs nothing refers into
+// (keep is asked with PackOf's name; pack.go), that were stored more than
+// olderThan ago —
 // storing the same content again counts as storing it (PutContent refreshes
 // the file's time). It is the store's garbage collection: a caller lists
 // every key its database refers to, then sweeps. olderThan covers the
@@ -359,6 +386,9 @@ type SweepResult struct {
 // processes must be swept by one of them while the others are stopped.
 func (d *Disk) SweepContent(ctx context.Context, olderThan time.Duration, keep func(key string) bool) (SweepResult, error) {
 	var res SweepResult
+	if err := d.sweepPacks(ctx, olderThan, keep, &res); err != nil {
+		return res, err
+	}
 	base := objectsDir + "/sha256"
 	fanouts, err := d.readDir(base)
 	if err != nil {

@@ -3,6 +3,7 @@ package flows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 
 	"signet/accounts"
 	"signet/audit"
+	"signet/blob"
 	"signet/database"
 	"signet/ent"
 	"signet/ent/flow"
@@ -30,7 +32,7 @@ import (
 // Instead, signatures that are ready to commit while another group is
 // committing wait, and the next group commits them together: one
 // transaction, and per group — not per signature — one statement for each
-// step (the codes used up, the trails locked, the revisions staged, the
+// step (the codes used up, the trails locked, the revisions packed, the
 // documents, fields and participants updated, the next signers made
 // pending, the jobs queued, the events appended). A signature that arrives
 // when nothing is committing commits at once, alone.
@@ -97,8 +99,9 @@ type committed struct {
 // errGroupConflict says that a group could not commit together.
 var errGroupConflict = errors.New("flows: a signature of the group cannot commit")
 
-// commitSigned records the signed documents (their revisions staged in the
-// transaction, staged.go), the participant's signature and what follows —
+// commitSigned records the signed documents (their revisions packed just
+// before the transaction, or staged in it: staged.go), the participant's
+// signature and what follows —
 // the next signers notified, or the flow completed — in one transaction,
 // together with the other signatures ready at the same time (group commit,
 // above). Errors: errRevisionMoved when a document is no longer on the
@@ -224,6 +227,9 @@ func (s *Service) commitAll(ctx context.Context, items []*commitItem) error {
 		}
 		return errGroupConflict
 	}
+	if err := s.packRevisions(ctx, items); err != nil {
+		return err
+	}
 	var staged bool
 	err := s.withTx(ctx, func(tx *ent.Tx, jtx jobs.JobTx) error {
 		sys := viewer.System(ctx)
@@ -254,13 +260,14 @@ func (s *Service) commitAll(ctx context.Context, items []*commitItem) error {
 		if err != nil {
 			return err
 		}
-		// The revisions, staged in this transaction (one insert) unless too
-		// large, then the documents moved to them — each only if it is still
-		// on the revision it was signed on.
+		// The revisions not packed already (a store without packs), staged
+		// in this transaction (one insert) unless too large; then the
+		// documents moved to them — each only if it is still on the revision
+		// it was signed on.
 		var pdfs [][]byte
 		for _, it := range items {
 			for _, r := range it.results {
-				if r.pdf != nil {
+				if r.key == "" {
 					pdfs = append(pdfs, r.pdf)
 				}
 			}
@@ -281,7 +288,7 @@ func (s *Service) commitAll(ctx context.Context, items []*commitItem) error {
 		for _, it := range items {
 			for i := range it.results {
 				r := &it.results[i]
-				if r.pdf != nil {
+				if r.key == "" {
 					r.key, r.sum, k = keys[k], sums[k], k+1
 				}
 				docIDs, adds = append(docIDs, r.doc.ID), append(adds, r.adds)
@@ -402,6 +409,41 @@ func (s *Service) commitAll(ctx context.Context, items []*commitItem) error {
 		s.kickMover()
 	}
 	return err
+}
+
+// packRevisions stores the items' new revisions, when the blob store packs
+// (blob.Disk), in one pack write with one sync for all, before the
+// transaction that refers to them: a crash in between leaves bytes no key
+// refers to, which the sweep removes with their pack. A revision packed
+// once keeps its key when its signature commits again (alone, after its
+// group could not).
+func (s *Service) packRevisions(ctx context.Context, items []*commitItem) error {
+	packer, ok := s.blobs.(blob.Packer)
+	if !ok {
+		return nil
+	}
+	var (
+		todo     []*signedDoc
+		contents [][]byte
+	)
+	for _, it := range items {
+		for i := range it.results {
+			if r := &it.results[i]; r.key == "" {
+				todo, contents = append(todo, r), append(contents, r.pdf)
+			}
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	infos, err := packer.PutPacked(ctx, contents)
+	if err != nil {
+		return fmt.Errorf("sign: store revisions: %w", err)
+	}
+	for i, r := range todo {
+		r.key, r.sum = infos[i].Key, infos[i].SHA256
+	}
+	return nil
 }
 
 // advance notifies the next signers of each flow of fs, or completes the

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,7 +98,18 @@ func StartProfile(t testing.TB, name string) (stop func()) {
 		t.Fatal(err)
 	}
 	runtime.SetBlockProfileRate(10_000) // one blocking event in each 10 µs spent blocked
+	tf, err := os.Create(filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".trace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := trace.Start(tf); err != nil {
+		t.Fatal(err)
+	}
 	return func() {
+		trace.Stop()
+		if err := tf.Close(); err != nil {
+			t.Error(err)
+		}
 		pprof.StopCPUProfile()
 		if err := f.Close(); err != nil {
 			t.Error(err)
