@@ -51,7 +51,8 @@ func (w *blobSweepWorker) Work(ctx context.Context, _ *river.Job[BlobSweepArgs])
 func (w *blobSweepWorker) Timeout(*river.Job[BlobSweepArgs]) time.Duration { return time.Hour }
 
 // SweepBlobs removes the content blobs that neither the contracts nor the
-// enterprises refer to and that were stored more than grace ago. A store
+// enterprises refer to, and the closed packs nothing refers into, stored
+// more than grace ago. A store
 // that cannot sweep (not the disk store) is left alone.
 func (a *App) SweepBlobs(ctx context.Context, grace time.Duration) (blob.SweepResult, error) {
 	d, ok := a.Blobs.(interface {
@@ -62,23 +63,17 @@ func (a *App) SweepBlobs(ctx context.Context, grace time.Duration) (blob.SweepRe
 	}
 	// The keys are listed first: a row committed after this refers to a
 	// blob written (or stored again) after it, which grace protects.
-	refs := map[string]struct{}{}
-	add := func(k string) {
-		refs[k] = struct{}{}
-		if p := blob.PackOf(k); p != "" { // a pack is kept while anything refers into it
-			refs[p] = struct{}{}
-		}
-	}
+	refs := blob.Refs{}
 	if a.Flows == nil || a.Enterprises == nil {
 		return blob.SweepResult{}, errors.New("blob sweep: the services are not built")
 	}
-	if err := a.Flows.BlobKeys(ctx, add); err != nil {
+	if err := a.Flows.BlobKeys(ctx, refs.Add); err != nil {
 		return blob.SweepResult{}, err
 	}
-	if err := a.Enterprises.BlobKeys(ctx, add); err != nil {
+	if err := a.Enterprises.BlobKeys(ctx, refs.Add); err != nil {
 		return blob.SweepResult{}, err
 	}
-	return d.SweepContent(ctx, grace, func(k string) bool { _, ok := refs[k]; return ok })
+	return d.SweepContent(ctx, grace, refs.Keep)
 }
 
 // addBlobSweep registers the sweep's worker.

@@ -167,6 +167,25 @@ func PackOf(key string) string {
 	return PackPrefix + name
 }
 
+// Refs is the set of keys a database refers to, for SweepContent: its Keep
+// keeps those blobs and every pack one of them points into.
+type Refs map[string]struct{}
+
+// Add records a key referred to.
+func (r Refs) Add(key string) {
+	r[key] = struct{}{}
+	if p := PackOf(key); p != "" {
+		r[p] = struct{}{}
+	}
+}
+
+// Keep says whether the sweep must keep key (a content key, or a pack's
+// name from PackOf).
+func (r Refs) Keep(key string) bool {
+	_, ok := r[key]
+	return ok
+}
+
 // parsePackKey splits a pack member's key.
 func parsePackKey(key string) (name string, off, n int64, ok bool) {
 	rest, found := strings.CutPrefix(key, PackPrefix)

@@ -149,7 +149,9 @@ func TestDiskSweepPacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	age(current[0].Key)
-	res, err := d.SweepContent(ctx, 24*time.Hour, func(key string) bool { return key == blob.PackOf(referenced) })
+	refs := blob.Refs{}
+	refs.Add(referenced) // a member's key keeps its whole pack
+	res, err := d.SweepContent(ctx, 24*time.Hour, refs.Keep)
 	if err != nil {
 		t.Fatal(err)
 	}

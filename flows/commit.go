@@ -411,15 +411,17 @@ func (s *Service) commitAll(ctx context.Context, items []*commitItem) error {
 	return err
 }
 
-// packRevisions stores the items' new revisions, when the blob store packs
+// packRevisions stores a group's new revisions, when the blob store packs
 // (blob.Disk), in one pack write with one sync for all, before the
 // transaction that refers to them: a crash in between leaves bytes no key
 // refers to, which the sweep removes with their pack. A revision packed
 // once keeps its key when its signature commits again (alone, after its
-// group could not).
+// group could not). A signature committing alone is staged in its
+// transaction instead (staged.go): a sync of its own on the request path
+// would cost it more than the staging insert, where a group shares one.
 func (s *Service) packRevisions(ctx context.Context, items []*commitItem) error {
 	packer, ok := s.blobs.(blob.Packer)
-	if !ok {
+	if !ok || len(items) < 2 {
 		return nil
 	}
 	var (

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"signet/audit"
+	"signet/blob"
 	"signet/ent"
 	"signet/ent/auditevent"
 	"signet/ent/flow"
@@ -107,6 +108,7 @@ func TestGroupCommit(t *testing.T) {
 		}
 		revs := []int{revision(t, e, nextDoc.ID), revision(t, e, lastDoc.ID), revision(t, e, placedDoc.ID)}
 
+		staged := e.db.StagedBlob.Query().CountX(sys) // carol's, alone
 		counter.Watch(func(ctx context.Context) bool { return ctx.Value(groupMarker{}) != nil })
 		for i, err := range e.signHeld(t, ins, nil) {
 			if err != nil {
@@ -128,10 +130,22 @@ func TestGroupCommit(t *testing.T) {
 			t.Fatalf("the group sent %d statements (%d in its commit):\n%s", len(stmts), commit, strings.Join(stmts, "\n"))
 		}
 
+		// The group's revisions went into one pack before its transaction
+		// (blob.Disk.PutPacked); nothing was staged, and each is signed.
+		packs := map[string]bool{}
 		for i, d := range []int{nextDoc.ID, lastDoc.ID, placedDoc.ID} {
 			if r := revision(t, e, d); r != revs[i]+1 {
 				t.Errorf("document %d: revision %d, want %d", d, r, revs[i]+1)
 			}
+			doc := e.db.FlowDocument.GetX(sys, d)
+			packs[blob.PackOf(doc.CurrentKey)] = true
+			e.checkSignatures(t, d, revs[i]+1)
+		}
+		if len(packs) != 1 || packs[""] {
+			t.Errorf("the group's revisions are in packs %v, want one", packs)
+		}
+		if n := e.db.StagedBlob.Query().CountX(sys); n != staged {
+			t.Errorf("%d revisions staged by a group", n-staged)
 		}
 		for _, id := range []int{next.ID, last.ID, placed.ID} {
 			p, err := e.db.Participant.Query().Where(participant.FlowID(id), participant.Phone(e.users["bob"].Phone)).Only(sys)

@@ -21,9 +21,10 @@ import (
 // Staged revisions. A signature's new revision must be durable before the
 // commit that refers to it. The disk store packs the revisions of a group
 // commit into one file with one sync before the transaction (blob.Packer,
-// commit.go: packRevisions). A store that cannot pack (an object store)
-// would cost a write per revision on the request path — more than the
-// signature itself. For such a store the revision is inserted as a staged blob in the
+// commit.go: packRevisions). For a signature committing alone, or a store
+// that cannot pack (an object store), a write of its own on the request
+// path would cost more than the signature itself. Instead the revision is
+// inserted as a staged blob in the
 // committing transaction, so it is exactly as durable as the commit and
 // disappears with a rollback; the mover (RunMover) then writes staged blobs
 // to the store and deletes their rows. Readers (OpenRevision) look in the store

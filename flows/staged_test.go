@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"signet/blob"
 	"signet/ent"
 	"signet/ent/stagedblob"
 	"signet/errs"
@@ -18,8 +17,8 @@ import (
 	"signet/viewer"
 )
 
-// TestStagedRevisions: with a blob store that cannot pack (as an
-// S3-compatible store could not), a signature's revision is committed in the database
+// TestStagedRevisions: a signature committing alone (a group packs its
+// revisions instead: TestGroupCommit) has its revision committed in the database
 // (flows/staged.go) and read from there until the mover writes it to the
 // blob store; moving keeps the bytes and the key, and the rows go. A revision
 // over the stage limit goes to the store before the commit, as before. The
@@ -28,7 +27,6 @@ import (
 func TestStagedRevisions(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
 		e := setupSigning(t, b)
-		e.rebuild(t, func(c *flows.Config) { c.Blobs = unpacked{e.blobs} })
 		ctx := context.Background()
 		sys := viewer.System(ctx)
 
@@ -95,7 +93,7 @@ func TestStagedRevisions(t *testing.T) {
 		e.checkSignatures(t, d.ID, 1)
 
 		// Over the limit: stored before the commit, nothing staged.
-		e.rebuild(t, func(c *flows.Config) { c.Blobs, c.StageLimit = unpacked{e.blobs}, -1 })
+		e.rebuild(t, func(c *flows.Config) { c.StageLimit = -1 })
 		d = signed("直接存储")
 		if inStore(d.CurrentKey) == nil {
 			t.Fatal("a revision over the stage limit is not in the blob store")
@@ -105,7 +103,7 @@ func TestStagedRevisions(t *testing.T) {
 		}
 
 		// The running mover is told of each staging commit.
-		e.rebuild(t, func(c *flows.Config) { c.Blobs = unpacked{e.blobs} })
+		e.rebuild(t, nil)
 		mctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() { defer close(done); e.svc.RunMover(mctx, time.Hour) }()
@@ -117,43 +115,6 @@ func TestStagedRevisions(t *testing.T) {
 				t.Fatal("the mover did not move the staged revision")
 			}
 			time.Sleep(10 * time.Millisecond)
-		}
-		e.checkSignatures(t, d.ID, 1)
-	})
-}
-
-// unpacked is a blob store without PutPacked.
-type unpacked struct{ blob.Store }
-
-// TestPackedRevisions: with the disk store, a signature's revision is in
-// a pack before its commit — nothing staged — and reads back whole.
-func TestPackedRevisions(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
-		e := setupSigning(t, b)
-		ctx := context.Background()
-		sys := viewer.System(ctx)
-		f, err := e.svc.Sign(e.as("bob"), e.readyToSign(t, "打包修订"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := f.QueryDocuments().Only(sys)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if blob.PackOf(d.CurrentKey) == "" || d.Revision != 1 {
-			t.Fatalf("document after the signature: revision %d, key %s", d.Revision, d.CurrentKey)
-		}
-		if c := e.db.StagedBlob.Query().CountX(sys); c != 0 {
-			t.Fatalf("%d staged rows", c)
-		}
-		rc, err := e.blobs.Get(ctx, d.CurrentKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pdf, err := io.ReadAll(rc)
-		rc.Close()
-		if sum := sha256.Sum256(pdf); err != nil || hex.EncodeToString(sum[:]) != d.CurrentSha256 {
-			t.Fatalf("the packed revision does not match the document's SHA-256 (%v)", err)
 		}
 		e.checkSignatures(t, d.ID, 1)
 	})
