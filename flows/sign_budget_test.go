@@ -72,3 +72,59 @@ func TestSignStatementBudget(t *testing.T) {
 // created in the commit (two more): sending makes every party's link now,
 // and the SMS job looks it up.
 const signBudget = 20
+
+// TestSignUsesIndexes runs SQLite's EXPLAIN QUERY PLAN on every statement
+// one signature sends, with its arguments: none may read a whole table, or
+// a signature's cost would grow with the number of contracts (the signer's
+// fields and the intent code were read by scanning until the seventh
+// session). SQLite only: without statistics its planner takes an index
+// whenever one serves, where PostgreSQL rightly scans a small table.
+func TestSignUsesIndexes(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		if b.DatabaseURL != "" {
+			t.Skip("SQLite's plans are the deterministic check")
+		}
+		counter := sqlcount.New()
+		e := setupSigningWith(t, b, counter.Reopen)
+		in := e.readyToSign(t, "索引检查")
+		ctx := context.WithValue(e.as("bob"), signMarker{}, true)
+		counter.Watch(func(ctx context.Context) bool { return ctx.Value(signMarker{}) != nil })
+		_, err := e.svc.Sign(ctx, in)
+		stmts := counter.Stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked := 0
+		for _, st := range stmts {
+			verb, _, _ := strings.Cut(st.SQL, " ")
+			switch strings.ToUpper(verb) {
+			case "SELECT", "UPDATE", "DELETE", "WITH":
+			default:
+				continue
+			}
+			rows, err := e.database.SQL.Query("EXPLAIN QUERY PLAN "+st.SQL, st.Args...)
+			if err != nil {
+				t.Fatalf("explain %s: %v", st.SQL, err)
+			}
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			rows.Close()
+			checked++
+			for _, line := range plan {
+				if strings.HasPrefix(line, "SCAN ") && !strings.Contains(line, "CONSTANT ROW") {
+					t.Errorf("reads a whole table (%s):\n%s", line, st.SQL)
+				}
+			}
+		}
+		if checked < 8 {
+			t.Fatalf("only %d statements checked", checked)
+		}
+	})
+}

@@ -832,6 +832,11 @@ var (
 				Columns: []*schema.Column{SmsCodesColumns[1], SmsCodesColumns[7]},
 			},
 			{
+				Name:    "smscode_phone_purpose_scope_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{SmsCodesColumns[1], SmsCodesColumns[2], SmsCodesColumns[3], SmsCodesColumns[7]},
+			},
+			{
 				Name:    "smscode_ip_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{SmsCodesColumns[5], SmsCodesColumns[7]},
@@ -1059,6 +1064,23 @@ var (
 				OnDelete:   schema.NoAction,
 			},
 		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "signfield_participant_id",
+				Unique:  false,
+				Columns: []*schema.Column{SignFieldsColumns[10]},
+			},
+			{
+				Name:    "signfield_flow_id",
+				Unique:  false,
+				Columns: []*schema.Column{SignFieldsColumns[9]},
+			},
+			{
+				Name:    "signfield_document_id",
+				Unique:  false,
+				Columns: []*schema.Column{SignFieldsColumns[11]},
+			},
+		},
 	}
 	// SigningLinksColumns holds the columns for the "signing_links" table.
 	SigningLinksColumns = []*schema.Column{
@@ -1079,6 +1101,13 @@ var (
 				Columns:    []*schema.Column{SigningLinksColumns[4]},
 				RefColumns: []*schema.Column{ParticipantsColumns[0]},
 				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "signinglink_participant_id",
+				Unique:  false,
+				Columns: []*schema.Column{SigningLinksColumns[4]},
 			},
 		},
 	}

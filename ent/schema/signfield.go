@@ -4,6 +4,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 
 	"signet/ent/schema/rule"
 )
@@ -36,6 +37,12 @@ func (SignField) Edges() []ent.Edge {
 		edge.To("document", FlowDocument.Type).Field("document_id").Unique().Required(),
 		edge.From("participant", Participant.Type).Ref("fields").Field("participant_id").Unique(),
 	}
+}
+
+// Indexes of the SignField: a signer's fields are read by participant when
+// signing, a flow's by flow (drafts, progress), a document's when it goes.
+func (SignField) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("participant_id"), index.Fields("flow_id"), index.Fields("document_id")}
 }
 
 // Policy of the SignField: visible with its flow.

@@ -6,6 +6,7 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 
 	"signet/ent/schema/rule"
 )
@@ -31,6 +32,10 @@ func (SigningLink) Edges() []ent.Edge {
 		edge.To("participant", Participant.Type).Field("participant_id").Unique().Required().Immutable(),
 	}
 }
+
+// Indexes of the SigningLink: a participant's link is looked up when a
+// notification texts it.
+func (SigningLink) Indexes() []ent.Index { return []ent.Index{index.Fields("participant_id")} }
 
 // Policy of the SigningLink.
 func (SigningLink) Policy() ent.Policy { return rule.SystemOnlyPolicy() }

@@ -30,10 +30,13 @@ func (SMSCode) Fields() []ent.Field {
 	}
 }
 
-// Indexes of the SMSCode.
+// Indexes of the SMSCode: a phone's codes by time (the sending limits);
+// the newest code of a phone for one purpose and scope (checking a code);
+// an IP's codes by time.
 func (SMSCode) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("phone", "created_at"),
+		index.Fields("phone", "purpose", "scope", "created_at"),
 		index.Fields("ip", "created_at"),
 	}
 }
