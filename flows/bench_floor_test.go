@@ -1,7 +1,6 @@
 package flows_test
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"os"
@@ -42,11 +41,7 @@ func signFloor(t *testing.T, b dbtest.Backend, revisionSize int) (sqlPerOp, blob
 		dsn = d
 		return counter.Reopen(db, d)
 	})
-	in := e.readyToSign(t, "底线")
-	ctx := context.WithValue(e.as("bob"), signMarker{}, true)
-	counter.Watch(func(ctx context.Context) bool { return ctx.Value(signMarker{}) != nil })
-	_, err := e.svc.Sign(ctx, in)
-	stmts := counter.Stop()
+	stmts, err := e.recordSign(t, counter, "底线")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,17 @@ import (
 // counted, so the job queue's polling on the same pool is not.
 type signMarker struct{}
 
+// recordSign has bob sign a new flow named name and returns the statements
+// that signature sent (counter wraps e's database), with its error.
+func (e *signEnv) recordSign(t testing.TB, counter *sqlcount.Counter, name string) ([]sqlcount.Statement, error) {
+	t.Helper()
+	in := e.readyToSign(t, name)
+	ctx := context.WithValue(e.as("bob"), signMarker{}, true)
+	counter.Watch(func(ctx context.Context) bool { return ctx.Value(signMarker{}) != nil })
+	_, err := e.svc.Sign(ctx, in)
+	return counter.Stop(), err
+}
+
 // TestSignStatementBudget counts the statements one signature sends to the
 // database (sqlcount wraps the driver, below ent: BEGIN and COMMIT count),
 // for a two-party sequential flow whose first signer signs one field: the
@@ -25,12 +36,9 @@ func TestSignStatementBudget(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
 		counter := sqlcount.New()
 		e := setupSigningWith(t, b, counter.Reopen)
-		in := e.readyToSign(t, "语句计数")
-		ctx := context.WithValue(e.as("bob"), signMarker{}, true)
-		counter.Watch(func(ctx context.Context) bool { return ctx.Value(signMarker{}) != nil })
-		_, err := e.svc.Sign(ctx, in)
+		recorded, err := e.recordSign(t, counter, "语句计数")
 		var stmts []string
-		for _, q := range sqlcount.SQL(counter.Stop()) {
+		for _, q := range sqlcount.SQL(recorded) {
 			// River wakes its producers on PostgreSQL with a NOTIFY after an
 			// insert, at most once per queue in a short interval: whether
 			// this signature sends it depends on the setup's timing.
@@ -86,11 +94,7 @@ func TestSignUsesIndexes(t *testing.T) {
 		}
 		counter := sqlcount.New()
 		e := setupSigningWith(t, b, counter.Reopen)
-		in := e.readyToSign(t, "索引检查")
-		ctx := context.WithValue(e.as("bob"), signMarker{}, true)
-		counter.Watch(func(ctx context.Context) bool { return ctx.Value(signMarker{}) != nil })
-		_, err := e.svc.Sign(ctx, in)
-		stmts := counter.Stop()
+		stmts, err := e.recordSign(t, counter, "索引检查")
 		if err != nil {
 			t.Fatal(err)
 		}
