@@ -53,7 +53,7 @@ type Config struct {
 	// Logger may be nil.
 	Logger *slog.Logger
 	// Workers is how many jobs of the default queue run at once on this
-	// node (10 when 0).
+	// node (DefaultWorkers when 0).
 	Workers int
 	// PollInterval is how often the node looks for available and scheduled
 	// jobs (1 s when 0). Neither driver here uses LISTEN/NOTIFY for jobs.
@@ -74,6 +74,14 @@ type Config struct {
 	// crash). Jobs are written to be run again.
 	RescueAfter time.Duration
 }
+
+// DefaultWorkers is Config.Workers's default. River fetches at most a
+// worker slot's worth of jobs per fetch and fetches at most once per
+// cooldown (100 ms), so the slots bound how many jobs a node runs per
+// second: with 10 a node texted at most 100 signers per second, fewer than
+// it signs for. The jobs wait on the network (SMS, e-mail) more than they
+// compute; a slot is a goroutine while its job runs.
+const DefaultWorkers = 100
 
 // DefaultRescueAfter is Config.RescueAfter's default.
 const DefaultRescueAfter = 10 * time.Minute
@@ -173,7 +181,7 @@ func (q *Queue) clientLocked() (*river.Client[*sql.Tx], error) {
 	if len(q.kinds) > 0 {
 		workers := q.cfg.Workers
 		if workers <= 0 {
-			workers = 10
+			workers = DefaultWorkers
 		}
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: workers}}
 	} else {
