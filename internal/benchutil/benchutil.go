@@ -127,3 +127,39 @@ func StartProfile(t testing.TB, name string) (stop func()) {
 		}
 	}
 }
+
+// MachineTicks reads the whole machine's busy and total CPU ticks from
+// /proc/stat (iowait and idle count as not busy); zero where there is no
+// /proc. Busy(a, b) turns two readings into the share of the machine that
+// was busy between them.
+func MachineTicks() (busy, total int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 5 || fields[0] != "cpu" {
+		return 0, 0
+	}
+	for i, f := range fields[1:] {
+		n, _ := strconv.ParseInt(f, 10, 64)
+		if i >= 8 { // guest time is already in user time
+			break
+		}
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total
+}
+
+// Busy is the share of the machine's CPU that was busy between two
+// MachineTicks readings, 0 when they cannot tell.
+func Busy(busy0, total0, busy1, total1 int64) float64 {
+	if total1 <= total0 {
+		return 0
+	}
+	return float64(busy1-busy0) / float64(total1-total0)
+}
