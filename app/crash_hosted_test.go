@@ -878,14 +878,15 @@ func hcCheck(t *testing.T, s *apitest.Server, fs []hcFlow) map[string]int {
 }
 
 // hcJobs reads River's jobs: the flows with a completion job and the
-// participants with a signing-link job, whatever their state.
+// participants with a signing-link job (single or in a batch), whatever
+// their state.
 func hcJobs(t *testing.T, s *apitest.Server) (completions, links map[int]bool) {
 	t.Helper()
 	args := "args::text"
 	if s.App.DB.Dialect == dialect.SQLite {
 		args = "json(args)" // River keeps SQLite's binary JSONB
 	}
-	rows, err := s.App.DB.SQL.QueryContext(context.Background(), `SELECT kind, `+args+` FROM river_job WHERE kind IN ('flows.complete', 'flows.notify')`)
+	rows, err := s.App.DB.SQL.QueryContext(context.Background(), `SELECT kind, `+args+` FROM river_job WHERE kind IN ('flows.complete', 'flows.notify', 'flows.notify_batch')`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -905,12 +906,24 @@ func hcJobs(t *testing.T, s *apitest.Server) (completions, links map[int]bool) {
 			completions[a.FlowID] = true
 			continue
 		}
-		var a flows.NotifyArgs
-		if err := json.Unmarshal(args, &a); err != nil {
-			t.Fatal(err)
+		var ns []flows.Notification
+		if kind == "flows.notify_batch" {
+			var a flows.NotifyBatchArgs
+			if err := json.Unmarshal(args, &a); err != nil {
+				t.Fatal(err)
+			}
+			ns = a.Notifications
+		} else {
+			var a flows.NotifyArgs
+			if err := json.Unmarshal(args, &a); err != nil {
+				t.Fatal(err)
+			}
+			ns = []flows.Notification{a.Notification}
 		}
-		if a.Type == flows.NotifySignLink {
-			links[a.ParticipantID] = true
+		for _, n := range ns {
+			if n.Type == flows.NotifySignLink {
+				links[n.ParticipantID] = true
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {

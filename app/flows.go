@@ -5,7 +5,6 @@ import (
 
 	"signet/contacts"
 	"signet/flows"
-	"signet/jobs"
 	"signet/signingcore/pades"
 	"signet/sms"
 )
@@ -25,7 +24,7 @@ func (a *App) buildFlows(provider sms.Provider, now func() time.Time) error {
 		return err
 	}
 	a.Flows = f
-	if err := jobs.AddWorker(a.Jobs, &flows.NotifyWorker{DB: a.DB.Client, SMS: provider, BaseURL: a.Config.BaseURL, Logger: a.Logger}); err != nil {
+	if err := flows.AddNotifyWorkers(a.Jobs, &flows.NotifyWorker{DB: a.DB.Client, SMS: provider, BaseURL: a.Config.BaseURL, Logger: a.Logger}); err != nil {
 		return err
 	}
 	mailer, err := newMailProvider(a.Config, a.Logger)

@@ -120,7 +120,7 @@ func setupFinish(t *testing.T, b dbtest.Backend, mailer mail.Provider) *finishEn
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := jobs.AddWorker(q, &flows.NotifyWorker{DB: db.Client, SMS: smsp, BaseURL: "https://sign.example.com"}); err != nil {
+	if err := flows.AddNotifyWorkers(q, &flows.NotifyWorker{DB: db.Client, SMS: smsp, BaseURL: "https://sign.example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.svc.AddWorkers(q, flows.WorkerDeps{SMS: smsp, Mail: mailer, BaseURL: "https://sign.example.com"}); err != nil {

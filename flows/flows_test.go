@@ -68,7 +68,7 @@ func setupWith(t *testing.T, b dbtest.Backend, wrap func(*database.DB, string) (
 		t.Fatal(err)
 	}
 	outbox := sms.NewMemoryOutboxStore(100)
-	if err := jobs.AddWorker(q, &flows.NotifyWorker{DB: db.Client, SMS: sms.NewOutbox(outbox, nil), BaseURL: "https://sign.example.com"}); err != nil {
+	if err := flows.AddNotifyWorkers(q, &flows.NotifyWorker{DB: db.Client, SMS: sms.NewOutbox(outbox, nil), BaseURL: "https://sign.example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := q.Start(ctx); err != nil {

@@ -148,16 +148,17 @@ func (s *Service) activate(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, f *e
 // audit events by flow ID.
 func (s *Service) activateAll(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, acts []activation, codes map[int]string) (map[int][]audit.Event, error) {
 	events := map[int][]audit.Event{}
-	var ids []int
+	var (
+		ids   []int
+		texts []Notification
+	)
 	for _, a := range acts {
 		for _, p := range a.next {
 			if p.Status == participant.StatusPending {
 				continue
 			}
 			ids = append(ids, p.ID)
-			if err := s.notify(ctx, jtx, Notification{Type: NotifySignLink, FlowID: a.flow.ID, ParticipantID: p.ID, LinkCode: codes[p.ID], Phone: p.Phone}); err != nil {
-				return nil, fmt.Errorf("notify: %w", err)
-			}
+			texts = append(texts, Notification{Type: NotifySignLink, FlowID: a.flow.ID, ParticipantID: p.ID, LinkCode: codes[p.ID], Phone: p.Phone})
 			events[a.flow.ID] = append(events[a.flow.ID], audit.Event{Chain: audit.FlowChain(a.flow.ID), Actor: audit.System(),
 				Action: audit.ParticipantNotified, Subject: audit.Subject{Type: "participant", ID: p.ID},
 				Payload: map[string]any{"name": p.Name, "order": p.SignOrder}})
@@ -166,6 +167,17 @@ func (s *Service) activateAll(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, a
 	}
 	if len(ids) == 0 {
 		return events, nil
+	}
+	// One job texts them all (NotifyBatchWorker); one alone keeps the
+	// single job.
+	var err error
+	if len(texts) == 1 {
+		err = s.notify(ctx, jtx, texts[0])
+	} else {
+		err = s.jobs.InsertTx(ctx, jtx, NotifyBatchArgs{texts}, nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
 	}
 	// A bulk update: UpdateOne would read each row back.
 	if err := tx.Participant.Update().Where(participant.IDIn(ids...)).SetStatus(participant.StatusPending).Exec(viewer.System(ctx)); err != nil {
