@@ -594,6 +594,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			seal.FieldKind:          {Type: field.TypeEnum, Column: seal.FieldKind},
 			seal.FieldName:          {Type: field.TypeString, Column: seal.FieldName},
 			seal.FieldImage:         {Type: field.TypeBytes, Column: seal.FieldImage},
+			seal.FieldAppearance:    {Type: field.TypeBytes, Column: seal.FieldAppearance},
 			seal.FieldWidth:         {Type: field.TypeInt, Column: seal.FieldWidth},
 			seal.FieldHeight:        {Type: field.TypeInt, Column: seal.FieldHeight},
 			seal.FieldSource:        {Type: field.TypeEnum, Column: seal.FieldSource},
@@ -3851,6 +3852,11 @@ func (f *SealFilter) WhereName(p entql.StringP) {
 // WhereImage applies the entql []byte predicate on the image field.
 func (f *SealFilter) WhereImage(p entql.BytesP) {
 	f.Where(p.Field(seal.FieldImage))
+}
+
+// WhereAppearance applies the entql []byte predicate on the appearance field.
+func (f *SealFilter) WhereAppearance(p entql.BytesP) {
+	f.Where(p.Field(seal.FieldAppearance))
 }
 
 // WhereWidth applies the entql int predicate on the width field.

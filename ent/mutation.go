@@ -23412,6 +23412,7 @@ type SealMutation struct {
 	kind               *seal.Kind
 	name               *string
 	image              *[]byte
+	appearance         *[]byte
 	width              *int
 	addwidth           *int
 	height             *int
@@ -23807,6 +23808,55 @@ func (m *SealMutation) OldImage(ctx context.Context) (v []byte, err error) {
 // ResetImage resets all changes to the "image" field.
 func (m *SealMutation) ResetImage() {
 	m.image = nil
+}
+
+// SetAppearance sets the "appearance" field.
+func (m *SealMutation) SetAppearance(b []byte) {
+	m.appearance = &b
+}
+
+// Appearance returns the value of the "appearance" field in the mutation.
+func (m *SealMutation) Appearance() (r []byte, exists bool) {
+	v := m.appearance
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppearance returns the old "appearance" field's value of the Seal entity.
+// If the Seal object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SealMutation) OldAppearance(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppearance is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppearance requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppearance: %w", err)
+	}
+	return oldValue.Appearance, nil
+}
+
+// ClearAppearance clears the value of the "appearance" field.
+func (m *SealMutation) ClearAppearance() {
+	m.appearance = nil
+	m.clearedFields[seal.FieldAppearance] = struct{}{}
+}
+
+// AppearanceCleared returns if the "appearance" field was cleared in this mutation.
+func (m *SealMutation) AppearanceCleared() bool {
+	_, ok := m.clearedFields[seal.FieldAppearance]
+	return ok
+}
+
+// ResetAppearance resets all changes to the "appearance" field.
+func (m *SealMutation) ResetAppearance() {
+	m.appearance = nil
+	delete(m.clearedFields, seal.FieldAppearance)
 }
 
 // SetWidth sets the "width" field.
@@ -24291,7 +24341,7 @@ func (m *SealMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SealMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 16)
 	if m.created_at != nil {
 		fields = append(fields, seal.FieldCreatedAt)
 	}
@@ -24312,6 +24362,9 @@ func (m *SealMutation) Fields() []string {
 	}
 	if m.image != nil {
 		fields = append(fields, seal.FieldImage)
+	}
+	if m.appearance != nil {
+		fields = append(fields, seal.FieldAppearance)
 	}
 	if m.width != nil {
 		fields = append(fields, seal.FieldWidth)
@@ -24359,6 +24412,8 @@ func (m *SealMutation) Field(name string) (ent.Value, bool) {
 		return m.Name()
 	case seal.FieldImage:
 		return m.Image()
+	case seal.FieldAppearance:
+		return m.Appearance()
 	case seal.FieldWidth:
 		return m.Width()
 	case seal.FieldHeight:
@@ -24398,6 +24453,8 @@ func (m *SealMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldName(ctx)
 	case seal.FieldImage:
 		return m.OldImage(ctx)
+	case seal.FieldAppearance:
+		return m.OldAppearance(ctx)
 	case seal.FieldWidth:
 		return m.OldWidth(ctx)
 	case seal.FieldHeight:
@@ -24471,6 +24528,13 @@ func (m *SealMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetImage(v)
+		return nil
+	case seal.FieldAppearance:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppearance(v)
 		return nil
 	case seal.FieldWidth:
 		v, ok := value.(int)
@@ -24591,6 +24655,9 @@ func (m *SealMutation) ClearedFields() []string {
 	if m.FieldCleared(seal.FieldEnterpriseID) {
 		fields = append(fields, seal.FieldEnterpriseID)
 	}
+	if m.FieldCleared(seal.FieldAppearance) {
+		fields = append(fields, seal.FieldAppearance)
+	}
 	if m.FieldCleared(seal.FieldCertificateID) {
 		fields = append(fields, seal.FieldCertificateID)
 	}
@@ -24619,6 +24686,9 @@ func (m *SealMutation) ClearField(name string) error {
 		return nil
 	case seal.FieldEnterpriseID:
 		m.ClearEnterpriseID()
+		return nil
+	case seal.FieldAppearance:
+		m.ClearAppearance()
 		return nil
 	case seal.FieldCertificateID:
 		m.ClearCertificateID()
@@ -24657,6 +24727,9 @@ func (m *SealMutation) ResetField(name string) error {
 		return nil
 	case seal.FieldImage:
 		m.ResetImage()
+		return nil
+	case seal.FieldAppearance:
+		m.ResetAppearance()
 		return nil
 	case seal.FieldWidth:
 		m.ResetWidth()

@@ -34,6 +34,8 @@ type Seal struct {
 	Name string `json:"name,omitempty"`
 	// PNG, transparent background
 	Image []byte `json:"image,omitempty"`
+	// the image encoded for signatures (pades.EncodeAppearance), made whenever the image is set; empty when it cannot be encoded
+	Appearance []byte `json:"appearance,omitempty"`
 	// Width holds the value of the "width" field.
 	Width int `json:"width,omitempty"`
 	// Height holds the value of the "height" field.
@@ -109,7 +111,7 @@ func (*Seal) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case seal.FieldImage:
+		case seal.FieldImage, seal.FieldAppearance:
 			values[i] = new([]byte)
 		case seal.FieldIsDefault:
 			values[i] = new(sql.NullBool)
@@ -183,6 +185,12 @@ func (_m *Seal) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field image", values[i])
 			} else if value != nil {
 				_m.Image = *value
+			}
+		case seal.FieldAppearance:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field appearance", values[i])
+			} else if value != nil {
+				_m.Appearance = *value
 			}
 		case seal.FieldWidth:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -309,6 +317,9 @@ func (_m *Seal) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("image=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Image))
+	builder.WriteString(", ")
+	builder.WriteString("appearance=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Appearance))
 	builder.WriteString(", ")
 	builder.WriteString("width=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Width))

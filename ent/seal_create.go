@@ -99,6 +99,12 @@ func (_c *SealCreate) SetImage(v []byte) *SealCreate {
 	return _c
 }
 
+// SetAppearance sets the "appearance" field.
+func (_c *SealCreate) SetAppearance(v []byte) *SealCreate {
+	_c.mutation.SetAppearance(v)
+	return _c
+}
+
 // SetWidth sets the "width" field.
 func (_c *SealCreate) SetWidth(v int) *SealCreate {
 	_c.mutation.SetWidth(v)
@@ -373,6 +379,10 @@ func (_c *SealCreate) createSpec() (*Seal, *sqlgraph.CreateSpec) {
 		_spec.SetField(seal.FieldImage, field.TypeBytes, value)
 		_node.Image = value
 	}
+	if value, ok := _c.mutation.Appearance(); ok {
+		_spec.SetField(seal.FieldAppearance, field.TypeBytes, value)
+		_node.Appearance = value
+	}
 	if value, ok := _c.mutation.Width(); ok {
 		_spec.SetField(seal.FieldWidth, field.TypeInt, value)
 		_node.Width = value
@@ -537,6 +547,24 @@ func (u *SealUpsert) SetImage(v []byte) *SealUpsert {
 // UpdateImage sets the "image" field to the value that was provided on create.
 func (u *SealUpsert) UpdateImage() *SealUpsert {
 	u.SetExcluded(seal.FieldImage)
+	return u
+}
+
+// SetAppearance sets the "appearance" field.
+func (u *SealUpsert) SetAppearance(v []byte) *SealUpsert {
+	u.Set(seal.FieldAppearance, v)
+	return u
+}
+
+// UpdateAppearance sets the "appearance" field to the value that was provided on create.
+func (u *SealUpsert) UpdateAppearance() *SealUpsert {
+	u.SetExcluded(seal.FieldAppearance)
+	return u
+}
+
+// ClearAppearance clears the value of the "appearance" field.
+func (u *SealUpsert) ClearAppearance() *SealUpsert {
+	u.SetNull(seal.FieldAppearance)
 	return u
 }
 
@@ -750,6 +778,27 @@ func (u *SealUpsertOne) SetImage(v []byte) *SealUpsertOne {
 func (u *SealUpsertOne) UpdateImage() *SealUpsertOne {
 	return u.Update(func(s *SealUpsert) {
 		s.UpdateImage()
+	})
+}
+
+// SetAppearance sets the "appearance" field.
+func (u *SealUpsertOne) SetAppearance(v []byte) *SealUpsertOne {
+	return u.Update(func(s *SealUpsert) {
+		s.SetAppearance(v)
+	})
+}
+
+// UpdateAppearance sets the "appearance" field to the value that was provided on create.
+func (u *SealUpsertOne) UpdateAppearance() *SealUpsertOne {
+	return u.Update(func(s *SealUpsert) {
+		s.UpdateAppearance()
+	})
+}
+
+// ClearAppearance clears the value of the "appearance" field.
+func (u *SealUpsertOne) ClearAppearance() *SealUpsertOne {
+	return u.Update(func(s *SealUpsert) {
+		s.ClearAppearance()
 	})
 }
 
@@ -1148,6 +1197,27 @@ func (u *SealUpsertBulk) SetImage(v []byte) *SealUpsertBulk {
 func (u *SealUpsertBulk) UpdateImage() *SealUpsertBulk {
 	return u.Update(func(s *SealUpsert) {
 		s.UpdateImage()
+	})
+}
+
+// SetAppearance sets the "appearance" field.
+func (u *SealUpsertBulk) SetAppearance(v []byte) *SealUpsertBulk {
+	return u.Update(func(s *SealUpsert) {
+		s.SetAppearance(v)
+	})
+}
+
+// UpdateAppearance sets the "appearance" field to the value that was provided on create.
+func (u *SealUpsertBulk) UpdateAppearance() *SealUpsertBulk {
+	return u.Update(func(s *SealUpsert) {
+		s.UpdateAppearance()
+	})
+}
+
+// ClearAppearance clears the value of the "appearance" field.
+func (u *SealUpsertBulk) ClearAppearance() *SealUpsertBulk {
+	return u.Update(func(s *SealUpsert) {
+		s.ClearAppearance()
 	})
 }
 

@@ -56,6 +56,18 @@ func (_u *SealUpdate) SetImage(v []byte) *SealUpdate {
 	return _u
 }
 
+// SetAppearance sets the "appearance" field.
+func (_u *SealUpdate) SetAppearance(v []byte) *SealUpdate {
+	_u.mutation.SetAppearance(v)
+	return _u
+}
+
+// ClearAppearance clears the value of the "appearance" field.
+func (_u *SealUpdate) ClearAppearance() *SealUpdate {
+	_u.mutation.ClearAppearance()
+	return _u
+}
+
 // SetWidth sets the "width" field.
 func (_u *SealUpdate) SetWidth(v int) *SealUpdate {
 	_u.mutation.ResetWidth()
@@ -296,6 +308,12 @@ func (_u *SealUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Image(); ok {
 		_spec.SetField(seal.FieldImage, field.TypeBytes, value)
 	}
+	if value, ok := _u.mutation.Appearance(); ok {
+		_spec.SetField(seal.FieldAppearance, field.TypeBytes, value)
+	}
+	if _u.mutation.AppearanceCleared() {
+		_spec.ClearField(seal.FieldAppearance, field.TypeBytes)
+	}
 	if value, ok := _u.mutation.Width(); ok {
 		_spec.SetField(seal.FieldWidth, field.TypeInt, value)
 	}
@@ -400,6 +418,18 @@ func (_u *SealUpdateOne) SetNillableName(v *string) *SealUpdateOne {
 // SetImage sets the "image" field.
 func (_u *SealUpdateOne) SetImage(v []byte) *SealUpdateOne {
 	_u.mutation.SetImage(v)
+	return _u
+}
+
+// SetAppearance sets the "appearance" field.
+func (_u *SealUpdateOne) SetAppearance(v []byte) *SealUpdateOne {
+	_u.mutation.SetAppearance(v)
+	return _u
+}
+
+// ClearAppearance clears the value of the "appearance" field.
+func (_u *SealUpdateOne) ClearAppearance() *SealUpdateOne {
+	_u.mutation.ClearAppearance()
 	return _u
 }
 
@@ -672,6 +702,12 @@ func (_u *SealUpdateOne) sqlSave(ctx context.Context) (_node *Seal, err error) {
 	}
 	if value, ok := _u.mutation.Image(); ok {
 		_spec.SetField(seal.FieldImage, field.TypeBytes, value)
+	}
+	if value, ok := _u.mutation.Appearance(); ok {
+		_spec.SetField(seal.FieldAppearance, field.TypeBytes, value)
+	}
+	if _u.mutation.AppearanceCleared() {
+		_spec.ClearField(seal.FieldAppearance, field.TypeBytes)
 	}
 	if value, ok := _u.mutation.Width(); ok {
 		_spec.SetField(seal.FieldWidth, field.TypeInt, value)

@@ -456,15 +456,16 @@ func (s *Service) signOnce(ctx context.Context, plan *signPlan, signers map[int]
 			sl := plan.seals[fd.Kind]
 			sg := signers[sl.ID]
 			req := pades.Request{
-				FieldName:   fmt.Sprintf("Signet-P%d-R%d-%d", plan.part.ID, d.Revision, i+1),
-				Page:        fd.Page,
-				Rect:        pades.Rect{fd.X, fd.Y, fd.X + fd.Width, fd.Y + fd.Height},
-				Appearance:  sl.Image,
-				Chain:       append([]*x509.Certificate{sg.Certificate}, sg.Chain...),
-				Name:        partyName(plan.part),
-				Reason:      "签署《" + plan.flow.Name + "》",
-				Location:    "签网",
-				SigningTime: now,
+				FieldName:         fmt.Sprintf("Signet-P%d-R%d-%d", plan.part.ID, d.Revision, i+1),
+				Page:              fd.Page,
+				Rect:              pades.Rect{fd.X, fd.Y, fd.X + fd.Width, fd.Y + fd.Height},
+				Appearance:        sl.Image,
+				EncodedAppearance: sl.Appearance,
+				Chain:             append([]*x509.Certificate{sg.Certificate}, sg.Chain...),
+				Name:              partyName(plan.part),
+				Reason:            "签署《" + plan.flow.Name + "》",
+				Location:          "签网",
+				SigningTime:       now,
 			}
 			pdf, err = s.pades.Sign(ctx, pdf, req, sg.Key, s.tsa)
 			if err != nil {

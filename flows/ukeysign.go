@@ -438,14 +438,15 @@ func (s *Service) ukeyRound(ctx context.Context, plan *signPlan, keys map[int]*u
 			sl := plan.seals[fd.Kind]
 			k := keys[sl.ID]
 			req := pades.Request{
-				FieldName:   fmt.Sprintf("Signet-P%d-R%d-%d", plan.part.ID, d.Revision, d.Done+1),
-				Page:        fd.Page,
-				Rect:        pades.Rect{fd.X, fd.Y, fd.X + fd.Width, fd.Y + fd.Height},
-				Appearance:  sl.Image,
-				Name:        partyName(plan.part),
-				Reason:      "签署《" + plan.flow.Name + "》",
-				Location:    "签网",
-				SigningTime: st.Time,
+				FieldName:         fmt.Sprintf("Signet-P%d-R%d-%d", plan.part.ID, d.Revision, d.Done+1),
+				Page:              fd.Page,
+				Rect:              pades.Rect{fd.X, fd.Y, fd.X + fd.Width, fd.Y + fd.Height},
+				Appearance:        sl.Image,
+				EncodedAppearance: sl.Appearance,
+				Name:              partyName(plan.part),
+				Reason:            "签署《" + plan.flow.Name + "》",
+				Location:          "签网",
+				SigningTime:       st.Time,
 			}
 			if k.hosted != nil {
 				req.Chain = append([]*x509.Certificate{k.hosted.Certificate}, k.hosted.Chain...)

@@ -851,6 +851,7 @@ var (
 		{Name: "kind", Type: field.TypeEnum, Enums: []string{"personal", "handwritten", "official", "contract", "legal_rep", "custom"}},
 		{Name: "name", Type: field.TypeString, Size: 64},
 		{Name: "image", Type: field.TypeBytes, Size: 2097152},
+		{Name: "appearance", Type: field.TypeBytes, Nullable: true},
 		{Name: "width", Type: field.TypeInt},
 		{Name: "height", Type: field.TypeInt},
 		{Name: "source", Type: field.TypeEnum, Enums: []string{"generated", "uploaded", "handwritten"}},
@@ -870,19 +871,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "seals_users_user",
-				Columns:    []*schema.Column{SealsColumns[13]},
+				Columns:    []*schema.Column{SealsColumns[14]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "seals_enterprises_enterprise",
-				Columns:    []*schema.Column{SealsColumns[14]},
+				Columns:    []*schema.Column{SealsColumns[15]},
 				RefColumns: []*schema.Column{EnterprisesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "seals_certificates_certificate",
-				Columns:    []*schema.Column{SealsColumns[15]},
+				Columns:    []*schema.Column{SealsColumns[16]},
 				RefColumns: []*schema.Column{CertificatesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -891,12 +892,12 @@ var (
 			{
 				Name:    "seal_user_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{SealsColumns[13], SealsColumns[9]},
+				Columns: []*schema.Column{SealsColumns[14], SealsColumns[10]},
 			},
 			{
 				Name:    "seal_enterprise_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{SealsColumns[14], SealsColumns[9]},
+				Columns: []*schema.Column{SealsColumns[15], SealsColumns[10]},
 			},
 		},
 	}

@@ -1318,6 +1318,9 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	sealHooks := schema.Seal{}.Hooks()
+
+	seal.Hooks[1] = sealHooks[0]
 	sealMixinFields0 := sealMixin[0].Fields()
 	_ = sealMixinFields0
 	sealFields := schema.Seal{}.Fields()
@@ -1355,11 +1358,11 @@ func init() {
 	// seal.ImageValidator is a validator for the "image" field. It is called by the builders before save.
 	seal.ImageValidator = sealDescImage.Validators[0].(func([]byte) error)
 	// sealDescIsDefault is the schema descriptor for is_default field.
-	sealDescIsDefault := sealFields[9].Descriptor()
+	sealDescIsDefault := sealFields[10].Descriptor()
 	// seal.DefaultIsDefault holds the default value on creation for the is_default field.
 	seal.DefaultIsDefault = sealDescIsDefault.Default.(bool)
 	// sealDescVoidedReason is the schema descriptor for voided_reason field.
-	sealDescVoidedReason := sealFields[12].Descriptor()
+	sealDescVoidedReason := sealFields[13].Descriptor()
 	// seal.VoidedReasonValidator is a validator for the "voided_reason" field. It is called by the builders before save.
 	seal.VoidedReasonValidator = sealDescVoidedReason.Validators[0].(func(string) error)
 	sealgrantMixin := schema.SealGrant{}.Mixin()

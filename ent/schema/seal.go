@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"context"
+
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema/edge"
@@ -8,6 +10,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"signet/ent/schema/rule"
+	"signet/signingcore/pades"
 )
 
 // Seal is a seal image a person or an enterprise signs with: a personal name
@@ -27,6 +30,8 @@ func (Seal) Fields() []ent.Field {
 		field.Enum("kind").Values("personal", "handwritten", "official", "contract", "legal_rep", "custom").Immutable(),
 		field.String("name").NotEmpty().MaxLen(64),
 		field.Bytes("image").MaxLen(2<<20).Annotations(entgql.Skip()).Comment("PNG, transparent background"),
+		field.Bytes("appearance").Optional().Annotations(entgql.Skip()).
+			Comment("the image encoded for signatures (pades.EncodeAppearance), made whenever the image is set; empty when it cannot be encoded"),
 		field.Int("width"),
 		field.Int("height"),
 		field.Enum("source").Values("generated", "uploaded", "handwritten").Immutable(),
@@ -50,6 +55,35 @@ func (Seal) Edges() []ent.Edge {
 // Indexes of the Seal.
 func (Seal) Indexes() []ent.Index {
 	return []ent.Index{index.Fields("user_id", "status"), index.Fields("enterprise_id", "status")}
+}
+
+// Hooks of the Seal: the image's encoding for signatures follows the image.
+func (Seal) Hooks() []ent.Hook { return []ent.Hook{encodeAppearance} }
+
+// encodeAppearance sets a seal's appearance from its image whenever a
+// mutation sets the image: decoding and compressing a seal image costs more
+// CPU than the rest of a signature, so it is done once, here, instead of at
+// each signature (signingcore's own cache keeps a few dozen seals; a
+// platform's signers use thousands). An image that is not a PNG gets no
+// appearance; signing with it fails as before.
+func encodeAppearance(next ent.Mutator) ent.Mutator {
+	return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+		if v, ok := m.Field("image"); ok && m.Op().Is(ent.OpCreate|ent.OpUpdate|ent.OpUpdateOne) {
+			img, _ := v.([]byte)
+			enc, err := pades.EncodeAppearance(img)
+			if err == nil {
+				err = m.SetField("appearance", enc)
+			} else if m.Op().Is(ent.OpCreate) {
+				err = nil
+			} else {
+				err = m.ClearField("appearance")
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		return next.Mutate(ctx, m)
+	})
 }
 
 // Policy of the Seal: the owner, or the members of the owning enterprise.

@@ -32,6 +32,8 @@ const (
 	FieldName = "name"
 	// FieldImage holds the string denoting the image field in the database.
 	FieldImage = "image"
+	// FieldAppearance holds the string denoting the appearance field in the database.
+	FieldAppearance = "appearance"
 	// FieldWidth holds the string denoting the width field in the database.
 	FieldWidth = "width"
 	// FieldHeight holds the string denoting the height field in the database.
@@ -89,6 +91,7 @@ var Columns = []string{
 	FieldKind,
 	FieldName,
 	FieldImage,
+	FieldAppearance,
 	FieldWidth,
 	FieldHeight,
 	FieldSource,
@@ -115,7 +118,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "signet/ent/runtime"
 var (
-	Hooks  [1]ent.Hook
+	Hooks  [2]ent.Hook
 	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time

@@ -85,6 +85,11 @@ func Image(v []byte) predicate.Seal {
 	return predicate.Seal(sql.FieldEQ(FieldImage, v))
 }
 
+// Appearance applies equality check predicate on the "appearance" field. It's identical to AppearanceEQ.
+func Appearance(v []byte) predicate.Seal {
+	return predicate.Seal(sql.FieldEQ(FieldAppearance, v))
+}
+
 // Width applies equality check predicate on the "width" field. It's identical to WidthEQ.
 func Width(v int) predicate.Seal {
 	return predicate.Seal(sql.FieldEQ(FieldWidth, v))
@@ -378,6 +383,56 @@ func ImageLT(v []byte) predicate.Seal {
 // ImageLTE applies the LTE predicate on the "image" field.
 func ImageLTE(v []byte) predicate.Seal {
 	return predicate.Seal(sql.FieldLTE(FieldImage, v))
+}
+
+// AppearanceEQ applies the EQ predicate on the "appearance" field.
+func AppearanceEQ(v []byte) predicate.Seal {
+	return predicate.Seal(sql.FieldEQ(FieldAppearance, v))
+}
+
+// AppearanceNEQ applies the NEQ predicate on the "appearance" field.
+func AppearanceNEQ(v []byte) predicate.Seal {
+	return predicate.Seal(sql.FieldNEQ(FieldAppearance, v))
+}
+
+// AppearanceIn applies the In predicate on the "appearance" field.
+func AppearanceIn(vs ...[]byte) predicate.Seal {
+	return predicate.Seal(sql.FieldIn(FieldAppearance, vs...))
+}
+
+// AppearanceNotIn applies the NotIn predicate on the "appearance" field.
+func AppearanceNotIn(vs ...[]byte) predicate.Seal {
+	return predicate.Seal(sql.FieldNotIn(FieldAppearance, vs...))
+}
+
+// AppearanceGT applies the GT predicate on the "appearance" field.
+func AppearanceGT(v []byte) predicate.Seal {
+	return predicate.Seal(sql.FieldGT(FieldAppearance, v))
+}
+
+// AppearanceGTE applies the GTE predicate on the "appearance" field.
+func AppearanceGTE(v []byte) predicate.Seal {
+	return predicate.Seal(sql.FieldGTE(FieldAppearance, v))
+}
+
+// AppearanceLT applies the LT predicate on the "appearance" field.
+func AppearanceLT(v []byte) predicate.Seal {
+	return predicate.Seal(sql.FieldLT(FieldAppearance, v))
+}
+
+// AppearanceLTE applies the LTE predicate on the "appearance" field.
+func AppearanceLTE(v []byte) predicate.Seal {
+	return predicate.Seal(sql.FieldLTE(FieldAppearance, v))
+}
+
+// AppearanceIsNil applies the IsNil predicate on the "appearance" field.
+func AppearanceIsNil() predicate.Seal {
+	return predicate.Seal(sql.FieldIsNull(FieldAppearance))
+}
+
+// AppearanceNotNil applies the NotNil predicate on the "appearance" field.
+func AppearanceNotNil() predicate.Seal {
+	return predicate.Seal(sql.FieldNotNull(FieldAppearance))
 }
 
 // WidthEQ applies the EQ predicate on the "width" field.

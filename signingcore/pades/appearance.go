@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"image"
 	"image/color"
@@ -58,6 +59,60 @@ func (c *imageCache) get(pngData []byte) (*sealImage, error) {
 		}
 		c.items[key] = img
 		c.order = append(c.order, key)
+	}
+	return img, nil
+}
+
+// EncodeAppearance turns a seal's PNG into what a signature's appearance is
+// drawn from: its colour and alpha planes, deflated. Decoding and deflating
+// a 400×400 seal takes several milliseconds of CPU — more than the rest of
+// a signature — so a seal's encoding is made once, stored with the seal,
+// and passed as Request.EncodedAppearance; the Signer's own cache (for
+// Request.Appearance) holds only a few dozen seals, and a platform's
+// signers use thousands.
+//
+// The encoding is opaque: "SGAP", a version byte, the width, the height and
+// the colour plane's length as uvarints, the colour plane, then the alpha
+// plane (empty when the image is opaque).
+func EncodeAppearance(pngData []byte) ([]byte, error) {
+	img, err := encodeSeal(pngData)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, 5+3*binary.MaxVarintLen64+len(img.rgb)+len(img.alpha))
+	out = append(out, appearanceMagic...)
+	out = binary.AppendUvarint(out, uint64(img.width))
+	out = binary.AppendUvarint(out, uint64(img.height))
+	out = binary.AppendUvarint(out, uint64(len(img.rgb)))
+	out = append(out, img.rgb...)
+	return append(out, img.alpha...), nil
+}
+
+// appearanceMagic starts EncodeAppearance's output (format version 1).
+const appearanceMagic = "SGAP\x01"
+
+// decodeAppearance reads EncodeAppearance's output; the planes point into b.
+func decodeAppearance(b []byte) (*sealImage, error) {
+	bad := errs.New(errs.Invalid, "印章图片的编码无效，请重新保存印章")
+	rest, ok := bytes.CutPrefix(b, []byte(appearanceMagic))
+	if !ok {
+		return nil, bad
+	}
+	var vals [3]uint64
+	for i := range vals {
+		v, n := binary.Uvarint(rest)
+		if n <= 0 {
+			return nil, bad
+		}
+		vals[i], rest = v, rest[n:]
+	}
+	w, h, n := vals[0], vals[1], vals[2]
+	if w == 0 || h == 0 || w > 4096 || h > 4096 || n == 0 || n > uint64(len(rest)) {
+		return nil, bad
+	}
+	img := &sealImage{width: int(w), height: int(h), rgb: rest[:n:n]}
+	if len(rest) > int(n) {
+		img.alpha = rest[n:]
 	}
 	return img, nil
 }

@@ -81,10 +81,14 @@ type Request struct {
 	// Page is the 1-based page that shows the signature.
 	Page int
 	// Rect is the widget rectangle on that page. A zero Rect (or no
-	// Appearance) makes an invisible signature.
+	// Appearance nor EncodedAppearance) makes an invisible signature.
 	Rect Rect
 	// Appearance is the seal image: PNG bytes, alpha is kept as a soft mask.
 	Appearance []byte
+	// EncodedAppearance is the seal image as EncodeAppearance made it,
+	// stored with the seal; when set it is used instead of Appearance, and
+	// the image is neither decoded nor compressed again.
+	EncodedAppearance []byte
 	// Chain holds the signer certificate first, then its issuers.
 	Chain []*x509.Certificate
 	// Name, Reason, Location and ContactInfo go into the signature
@@ -398,7 +402,14 @@ func (s *Signer) Prepare(pdf []byte, req Request) (_ *Prepared, err error) {
 		return nil, errs.New(errs.Invalid, "签名区域无效：右上角坐标必须大于左下角坐标")
 	}
 	var img *sealImage
-	if visible && len(req.Appearance) > 0 {
+	switch {
+	case !visible:
+	case len(req.EncodedAppearance) > 0:
+		var err error
+		if img, err = decodeAppearance(req.EncodedAppearance); err != nil {
+			return nil, err
+		}
+	case len(req.Appearance) > 0:
 		var err error
 		if img, err = s.images.get(req.Appearance); err != nil {
 			return nil, err

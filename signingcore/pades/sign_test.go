@@ -406,6 +406,55 @@ func TestImageCacheReused(t *testing.T) {
 	}
 }
 
+// TestEncodedAppearance: a seal encoded once (EncodeAppearance, stored with
+// the seal) signs to the same bytes as its PNG, without touching the
+// Signer's cache; a damaged encoding is refused with Invalid, not drawn.
+func TestEncodedAppearance(t *testing.T) {
+	f := newFixture(t)
+	pdf := makePDF(2, 1000, false)
+	enc, err := EncodeAppearance(sealPNG(400))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromPNG := f.sign(t, pdf, f.request(1))
+	s := NewSigner(Config{})
+	req := f.request(1)
+	req.Appearance, req.EncodedAppearance = nil, enc
+	fromEnc, err := s.Sign(context.Background(), pdf, req, f.key, f.tsa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.images.items) != 0 {
+		t.Errorf("the encoded appearance went through the cache (%d images)", len(s.images.items))
+	}
+	// The signature values differ (ECDSA is randomised, and so is the
+	// time-stamp); everything before /Contents is the same.
+	cut := func(b []byte) []byte {
+		i := bytes.LastIndex(b, []byte("/Contents<"))
+		if i <= len(pdf) {
+			t.Fatal("no /Contents in the update")
+		}
+		return b[:i]
+	}
+	if !bytes.Equal(cut(fromPNG), cut(fromEnc)) {
+		t.Error("signing with the encoded appearance wrote another document than with the PNG")
+	}
+	if _, n, good := f.pdfsig(t, fromEnc); n != 1 || good != 1 {
+		t.Errorf("pdfsig: %d signatures, %d valid", n, good)
+	}
+	for name, bad := range map[string][]byte{
+		"not an encoding": sealPNG(400),
+		"truncated":       enc[:12],
+		"no planes":       enc[:len(appearanceMagic)+3],
+	} {
+		req.EncodedAppearance = bad
+		_, err := s.Sign(context.Background(), pdf, req, f.key, f.tsa)
+		if errs.CodeOf(err) != errs.Invalid {
+			t.Errorf("%s: %v, want Invalid", name, err)
+		}
+	}
+}
+
 func TestPdfText(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"Plain (x) \\", `(Plain \(x\) \\)`},
