@@ -82,7 +82,8 @@ func EnvInt(name string, def int) int {
 // (name.block.pprof). The workers of InParallel carry the pprof
 // label phase=timed, so `go tool pprof -tagfocus=phase=timed` keeps what
 // the timed part ran in them (jobs and other background work do not carry
-// it).
+// it). name.allocs.pprof holds the allocations since the process started
+// (memory profiles carry no labels: focus on the timed part's functions).
 func StartProfile(t testing.TB, name string) (stop func()) {
 	t.Helper()
 	dir := os.Getenv("SIGNET_BENCH_PROFILE")
@@ -115,6 +116,13 @@ func StartProfile(t testing.TB, name string) (stop func()) {
 			t.Error(err)
 		}
 		runtime.SetBlockProfileRate(0)
+		if af, err := os.Create(filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".allocs.pprof")); err == nil {
+			// Since the process started: focus on the timed part's functions.
+			if err := pprof.Lookup("allocs").WriteTo(af, 0); err != nil {
+				t.Error(err)
+			}
+			af.Close()
+		}
 		bf, err := os.Create(filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".block.pprof"))
 		if err == nil {
 			err = pprof.Lookup("block").WriteTo(bf, 0)
