@@ -80,12 +80,17 @@ func TestSignMutationThroughput(t *testing.T) {
 		}
 		// The mutation, W signers at once.
 		var par, parCPU time.Duration
+		stopProfile := func() {}
 		for r := range rounds {
 			ins := h.round(t, rounds+r)
+			if r == 0 { // the timed rounds only (profiles of the setup between them too)
+				stopProfile = benchutil.StartProfile(t, b.Name+"-signflow")
+			}
 			cpu0 := benchutil.ProcessCPU()
 			par += benchutil.InParallel(t, workers, func(i int) error { return h.signFlow(i, ins[i]) })
 			parCPU += benchutil.ProcessCPU() - cpu0
 		}
+		stopProfile()
 
 		n := float64(workers * rounds)
 		coreSeq, fullSeq := 1e9/float64(core.NsPerOp()), n/seq.Seconds()
