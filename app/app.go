@@ -129,6 +129,9 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		if err := a.DB.Migrate(ctx); err != nil {
 			return err
 		}
+		if _, err := enterprises.EncodeSealAppearances(ctx, a.DB.Client); err != nil {
+			return err
+		}
 	} else {
 		pending, err := a.DB.PlanMigration(ctx, nil)
 		if err != nil {

@@ -598,3 +598,38 @@ func (s *Service) MyGrants(ctx context.Context) ([]*ent.SealGrant, error) {
 	return s.db.SealGrant.Query().Where(sealgrant.EnterpriseID(sp.EnterpriseID), sealgrant.UserID(sp.UserID)).
 		Order(ent.Desc(sealgrant.FieldID)).All(viewer.System(ctx))
 }
+
+// EncodeSealAppearances gives every seal stored without its appearance —
+// before seals carried one (ent/schema Seal) — its appearance, a batch at
+// a time, and returns how many it encoded. Signing with such a seal works
+// without it, but decodes and compresses the image at each signature once
+// more seals are in use than signingcore's cache holds. An image that is
+// not a PNG stays without one. `signet migrate` runs it, and so does a
+// development start.
+func EncodeSealAppearances(ctx context.Context, db *ent.Client) (int, error) {
+	sys := viewer.System(ctx)
+	done, last := 0, 0
+	for {
+		seals, err := db.Seal.Query().Where(entseal.AppearanceIsNil(), entseal.IDGT(last)).
+			Order(ent.Asc(entseal.FieldID)).Limit(50).All(sys)
+		if err != nil {
+			return done, err
+		}
+		if len(seals) == 0 {
+			return done, nil
+		}
+		for _, sl := range seals {
+			last = sl.ID
+			// Setting the image again runs the Seal hook that encodes it.
+			n, err := db.Seal.Update().Where(entseal.ID(sl.ID), entseal.AppearanceIsNil()).SetImage(sl.Image).Save(sys)
+			if err != nil {
+				return done, fmt.Errorf("seal %d: %w", sl.ID, err)
+			}
+			if n == 1 {
+				if enc, err := db.Seal.Query().Where(entseal.ID(sl.ID), entseal.AppearanceNotNil()).Exist(sys); err == nil && enc {
+					done++
+				}
+			}
+		}
+	}
+}

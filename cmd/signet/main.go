@@ -18,6 +18,7 @@ import (
 	"signet/app"
 	"signet/config"
 	"signet/database"
+	"signet/enterprises"
 	"signet/jobs"
 )
 
@@ -110,6 +111,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				return err
 			}
 			fmt.Fprintln(stdout, "-- applied")
+		}
+		if !dry {
+			n, err := enterprises.EncodeSealAppearances(ctx, db.Client)
+			if err != nil {
+				return fmt.Errorf("encode seal appearances: %w", err)
+			}
+			if n > 0 {
+				fmt.Fprintf(stdout, "-- %d seals given their appearance for signatures\n", n)
+			}
 		}
 		return nil
 	case "ca":
