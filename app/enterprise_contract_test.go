@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,14 +74,19 @@ func TestContractWithEnterprise(t *testing.T) {
 		if r.Code() != "FORBIDDEN" {
 			t.Fatalf("signing without a grant: %q %q, want FORBIDDEN", r.Code(), r.Message())
 		}
-		var seals struct{ UsableSeals []struct{ ID, Kind string } }
+		var seals struct {
+			UsableSeals []struct{ ID, Kind, ImageDataURL string }
+		}
 		// The administrator grants the contract seal for this scene.
 		et.Must(e.GrantSeal(admin, enterprises.GrantInput{SealID: seal.ID, UserID: viewer.FromContext(handler).UserID,
 			ValidFrom: s.Clock.Now().Add(-time.Minute), ValidUntil: s.Clock.Now().Add(24 * time.Hour)}))(t)
-		s.MustDo(tokH, `{ usableSeals { id kind } }`, nil, &seals)
+		s.MustDo(tokH, `{ usableSeals { id kind imageDataURL } }`, nil, &seals)
 		found := false
 		for _, sl := range seals.UsableSeals {
 			found = found || sl.ID == strconv.Itoa(seal.ID)
+			if !strings.HasPrefix(sl.ImageDataURL, "data:image/png;base64,iVBOR") { // the stamping page draws it
+				t.Errorf("usable seal %s: image %.40q", sl.ID, sl.ImageDataURL)
+			}
 		}
 		if !found {
 			t.Fatalf("the granted seal is not usable: %+v", seals.UsableSeals)

@@ -265,8 +265,8 @@ func TestEnterpriseAuthorizationMatrix(t *testing.T) {
 			ConsoleSeals []struct{ ID, ImageDataURL string }
 		}
 		s.MustDo(tokA, `{ consoleSeals { id imageDataURL } }`, nil, &seals)
-		if len(seals.ConsoleSeals) != 3 || !strings.HasPrefix(seals.ConsoleSeals[0].ImageDataURL, "data:image/png;base64,") {
-			t.Errorf("console seals %d", len(seals.ConsoleSeals))
+		if len(seals.ConsoleSeals) != 3 || !strings.HasPrefix(seals.ConsoleSeals[0].ImageDataURL, "data:image/png;base64,iVBOR") {
+			t.Errorf("console seals %d, the first's image %.40q", len(seals.ConsoleSeals), seals.ConsoleSeals[0].ImageDataURL)
 		}
 		var jrs struct {
 			ConsoleJoinRequests []struct {

@@ -32,7 +32,14 @@ func (s *Service) Seals(ctx context.Context) ([]*ent.Seal, error) {
 		return nil, err
 	}
 	return s.db.Seal.Query().Where(entseal.EnterpriseID(sp.EnterpriseID)).Order(ent.Asc(entseal.FieldID)).
-		All(viewer.System(ctx))
+		Select(sealListFields()...).All(viewer.System(ctx))
+}
+
+// sealListFields are the seal columns a list reads: all but the appearance,
+// which only signing uses (≈ 25 KB a seal; the image stays, the pages show
+// it).
+func sealListFields() []string {
+	return slices.DeleteFunc(slices.Clone(entseal.Columns), func(c string) bool { return c == entseal.FieldAppearance })
 }
 
 // SealInput creates an enterprise seal: drawn by the generator (Image nil)
@@ -567,7 +574,7 @@ func (s *Service) UsableSeals(ctx context.Context) ([]*ent.Seal, error) {
 	sys := viewer.System(ctx)
 	if sp.Personal() {
 		return s.db.Seal.Query().Where(entseal.UserID(sp.UserID), entseal.StatusEQ(entseal.StatusEnabled)).
-			Order(ent.Desc(entseal.FieldIsDefault), ent.Asc(entseal.FieldID)).All(sys)
+			Order(ent.Desc(entseal.FieldIsDefault), ent.Asc(entseal.FieldID)).Select(sealListFields()...).All(sys)
 	}
 	q := s.db.Seal.Query().Where(entseal.EnterpriseID(sp.EnterpriseID), entseal.StatusEQ(entseal.StatusEnabled),
 		entseal.HasCertificateWith(certificate.StatusIn(certificate.StatusActive, certificate.StatusPending)))
@@ -575,7 +582,7 @@ func (s *Service) UsableSeals(ctx context.Context) ([]*ent.Seal, error) {
 		now := s.now()
 		q.Where(entseal.IDIn(s.grantedSealIDs(ctx, sp, now)...))
 	}
-	return q.Order(ent.Asc(entseal.FieldID)).All(sys)
+	return q.Order(ent.Asc(entseal.FieldID)).Select(sealListFields()...).All(sys)
 }
 
 func (s *Service) grantedSealIDs(ctx context.Context, sp Space, now time.Time) []int {
