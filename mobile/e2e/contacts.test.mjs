@@ -154,7 +154,10 @@ describe('联系人管理', () => {
     assert.deepEqual(await rowNames(page), ['王小明'])
     await search.fill('13900001005')
     await page.getByTestId('contact-search').click()
+    // The pager said 共 1 条 for the search before too: wait for this one's row.
+    await page.locator('[data-testid=contact-row][data-name="测试05"]').waitFor()
     await waitText(page.getByTestId('pager'), '共 1 条')
+    await waitCount(page.getByTestId('contact-row'), 1)
     assert.deepEqual(await rowNames(page), ['测试05'])
     await search.fill('不存在的人')
     await page.getByTestId('contact-search').click()
