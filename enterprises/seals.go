@@ -615,28 +615,30 @@ func (s *Service) MyGrants(ctx context.Context) ([]*ent.SealGrant, error) {
 // development start.
 func EncodeSealAppearances(ctx context.Context, db *ent.Client) (int, error) {
 	sys := viewer.System(ctx)
-	done, last := 0, 0
-	for {
+	before, err := db.Seal.Query().Where(entseal.AppearanceIsNil()).Count(sys)
+	if err != nil || before == 0 {
+		return 0, err
+	}
+	for last := 0; ; {
 		seals, err := db.Seal.Query().Where(entseal.AppearanceIsNil(), entseal.IDGT(last)).
 			Order(ent.Asc(entseal.FieldID)).Limit(50).All(sys)
 		if err != nil {
-			return done, err
+			return 0, err
 		}
 		if len(seals) == 0 {
-			return done, nil
+			break
 		}
 		for _, sl := range seals {
 			last = sl.ID
 			// Setting the image again runs the Seal hook that encodes it.
-			n, err := db.Seal.Update().Where(entseal.ID(sl.ID), entseal.AppearanceIsNil()).SetImage(sl.Image).Save(sys)
-			if err != nil {
-				return done, fmt.Errorf("seal %d: %w", sl.ID, err)
-			}
-			if n == 1 {
-				if enc, err := db.Seal.Query().Where(entseal.ID(sl.ID), entseal.AppearanceNotNil()).Exist(sys); err == nil && enc {
-					done++
-				}
+			if err := db.Seal.Update().Where(entseal.ID(sl.ID), entseal.AppearanceIsNil()).SetImage(sl.Image).Exec(sys); err != nil {
+				return 0, fmt.Errorf("seal %d: %w", sl.ID, err)
 			}
 		}
 	}
+	after, err := db.Seal.Query().Where(entseal.AppearanceIsNil()).Count(sys)
+	if err != nil {
+		return 0, err
+	}
+	return before - after, nil
 }
