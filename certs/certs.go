@@ -254,6 +254,22 @@ func (s *Service) Signer(ctx context.Context, certID int) (*Signer, error) {
 	if err != nil {
 		return nil, notFound(err)
 	}
+	return s.SignerOf(ctx, c)
+}
+
+// SignerWith is SignerOf(row) when row is certificate certID (read with
+// the seal bound to it), and Signer(certID) otherwise.
+func (s *Service) SignerWith(ctx context.Context, certID int, row *ent.Certificate) (*Signer, error) {
+	if row != nil && row.ID == certID {
+		return s.SignerOf(ctx, row)
+	}
+	return s.Signer(ctx, certID)
+}
+
+// SignerOf is Signer for a certificate row the caller has just read (the
+// signing pipeline reads it with the seal bound to it, in one statement:
+// enterprises.SealForSigning). It checks the row as Signer does.
+func (s *Service) SignerOf(ctx context.Context, c *ent.Certificate) (*Signer, error) {
 	if c.Status != certificate.StatusActive {
 		return nil, errs.New(errs.Conflict, "证书已失效，无法签署")
 	}

@@ -33,7 +33,7 @@ func main() {
 			gen.FeatureIntercept,
 			gen.FeatureGlobalID,
 		},
-	}, entc.Extensions(ex))
+	}, entc.Extensions(ex), entc.TemplateFiles("template/scan.tmpl"))
 	if err != nil {
 		log.Fatalf("running ent codegen: %v", err)
 	}

@@ -1,5 +1,5 @@
-// Package ent is the generated data access layer. Only ent/schema (and
-// entc.go, generate.go) are hand-written; every other file is produced by
+// Package ent is the generated data access layer. Only ent/schema, template
+// (and entc.go, generate.go) are hand-written; every other file is produced by
 // `go generate ./...` and must not be edited.
 package ent
 

@@ -479,9 +479,10 @@ func (s *Service) UsableSeal(ctx context.Context, userID, sealID int, sc Scope) 
 	return s.checkSealUse(ctx, userID, sealID, sc)
 }
 
+// checkSealUse is CanUseSeal returning the seal as SealForSigning reads it.
 func (s *Service) checkSealUse(ctx context.Context, userID, sealID int, sc Scope) (*ent.Seal, error) {
 	sys := viewer.System(ctx)
-	sl, err := s.db.Seal.Get(sys, sealID)
+	sl, err := SealForSigning(ctx, s.database, sealID)
 	if err != nil {
 		return nil, notFound(err, "印章不存在")
 	}
@@ -555,7 +556,7 @@ func (s *Service) SealSigner(ctx context.Context, userID, sealID int, sc Scope) 
 	if err != nil {
 		return nil, err
 	}
-	signer, err := s.certs.Signer(ctx, *sl.CertificateID)
+	signer, err := s.certs.SignerWith(ctx, *sl.CertificateID, sl.Edges.Certificate)
 	if err != nil {
 		return nil, err
 	}

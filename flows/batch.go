@@ -166,7 +166,7 @@ func (s *Service) batchSigner(ctx context.Context, bp *batchPlan, sl *ent.Seal) 
 		}
 		return errBatchUKey
 	}
-	sg, err := s.certs.Signer(ctx, c.ID)
+	sg, err := s.certs.SignerOf(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ func (e *signEnv) rebuild(t testing.TB, edit func(*flows.Config)) {
 		t.Fatal(err)
 	}
 	cfg := flows.Config{DB: e.database, Jobs: e.jobs, Blobs: e.blobs, Accounts: acc,
-		Certs: cs, Seals: ownerSeals{e.db}, Signer: pades.NewSigner(pades.Config{}), TSA: e.ts.TSA,
+		Certs: cs, Seals: ownerSeals{e.database}, Signer: pades.NewSigner(pades.Config{}), TSA: e.ts.TSA,
 		Now: func() time.Time { return e.now }}
 	if edit != nil {
 		edit(&cfg)
@@ -147,7 +147,7 @@ func revision(t testing.TB, e *signEnv, docID int) int {
 func TestBatchSign(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
 		e := setupSigning(t, b)
-		e.rebuild(t, func(c *flows.Config) { c.Seals = generalOnlySeals{ownerSeals{e.db}} })
+		e.rebuild(t, func(c *flows.Config) { c.Seals = generalOnlySeals{ownerSeals{e.database}} })
 		bob := e.as("bob")
 
 		var okIDs []int

@@ -115,7 +115,7 @@ func setupFinish(t *testing.T, b dbtest.Backend, mailer mail.Provider) *finishEn
 		t.Fatal(err)
 	}
 	e.svc, err = flows.New(flows.Config{DB: db, Jobs: q, Blobs: blobs, Accounts: acc,
-		Certs: cs, Seals: ownerSeals{e.db}, Signer: pades.NewSigner(pades.Config{}), TSA: ts.TSA, CA: ts.CA,
+		Certs: cs, Seals: ownerSeals{e.database}, Signer: pades.NewSigner(pades.Config{}), TSA: ts.TSA, CA: ts.CA,
 		Now: func() time.Time { return e.now }})
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,11 @@
 package flows
 
+import (
+	"context"
+
+	"signet/ent"
+)
+
 // HoldCommits makes every signature that reaches its commit wait in the
 // group-commit queue (as if a group were committing) until release, which
 // commits all that are queued as one group: the tests build a group
@@ -24,4 +30,14 @@ func HoldCommits(s *Service) (queued func() int, release func()) {
 		}
 	}
 	return queued, release
+}
+
+// ReadPlan runs the signing plan's two reads (planread.go).
+func ReadPlan(s *Service, ctx context.Context, flowID, partID int) (*ent.Flow, []*ent.Participant, []*ent.FlowDocument, []*ent.SignField, error) {
+	f, parts, err := s.readFlowParties(ctx, flowID)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	docs, fields, err := s.readDocsFields(ctx, flowID, partID)
+	return f, parts, docs, fields, err
 }

@@ -143,6 +143,8 @@ type Service struct {
 	// stageLimit and staged: staged revisions (staged.go).
 	stageLimit int
 	staged     chan struct{}
+	// plansql: the signing plan's reads (planread.go).
+	plansql planSQL
 }
 
 // New returns a Service.
@@ -154,7 +156,7 @@ func New(cfg Config) (*Service, error) {
 		certs: cfg.Certs, seals: cfg.Seals, pades: cfg.Signer, tsa: cfg.TSA,
 		log: cfg.Logger, limits: cfg.Limits, now: cfg.Now, rand: cfg.Rand,
 		broker: cfg.Broker, contacts: cfg.Contacts, ca: cfg.CA,
-		stageLimit: cfg.StageLimit, staged: make(chan struct{}, 1)}
+		stageLimit: cfg.StageLimit, staged: make(chan struct{}, 1), plansql: planStatements(cfg.DB.Dialect)}
 	if s.stageLimit == 0 {
 		s.stageLimit = DefaultStageLimit
 	}

@@ -46,7 +46,7 @@ func setupLive(t *testing.T, b dbtest.Backend) *liveEnv {
 	le := &liveEnv{signEnv: se, broker: events.NewLocal(0, nil), contacts: contacts.New(se.db)}
 	t.Cleanup(func() { le.broker.Close() })
 	se.svc, err = flows.New(flows.Config{DB: se.database, Jobs: se.jobs, Blobs: se.blobs, Accounts: acc,
-		Certs: cs, Seals: ownerSeals{se.db}, Signer: pades.NewSigner(pades.Config{}), TSA: se.ts.TSA,
+		Certs: cs, Seals: ownerSeals{se.database}, Signer: pades.NewSigner(pades.Config{}), TSA: se.ts.TSA,
 		Now: func() time.Time { return se.now }, Broker: le.broker, Contacts: le.contacts})
 	if err != nil {
 		t.Fatal(err)

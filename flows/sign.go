@@ -31,13 +31,19 @@ import (
 // Certs gives the hosted signer of a certificate (package certs).
 type Certs interface {
 	Signer(ctx context.Context, certID int) (*certs.Signer, error)
+	// SignerOf checks a certificate row just read and gives its signer.
+	SignerOf(ctx context.Context, c *ent.Certificate) (*certs.Signer, error)
+	// SignerWith is SignerOf(row) when row is certificate certID (the
+	// seal's, read with it: Seals), and Signer(certID) otherwise.
+	SignerWith(ctx context.Context, certID int, row *ent.Certificate) (*certs.Signer, error)
 }
 
 // Seals decides whether a user may apply a seal (package enterprises: the
 // owner of a personal seal; an administrator, or a member with a valid
 // grant, for an enterprise seal).
 type Seals interface {
-	// UsableSeal returns the seal when the user may apply it in the scope.
+	// UsableSeal returns the seal when the user may apply it in the scope,
+	// as enterprises.SealForSigning reads it (its certificate with it).
 	UsableSeal(ctx context.Context, userID, sealID int, sc enterprises.Scope) (*ent.Seal, error)
 }
 
@@ -105,14 +111,10 @@ func (s *Service) plan(ctx context.Context, in SignInput) (*signPlan, error) {
 		return nil, errs.New(errs.Internal, "签署服务未配置")
 	}
 	sys := viewer.System(ctx)
-	f, err := s.db.Flow.Get(sys, in.FlowID)
+	f, parts, err := s.readFlowParties(sys, in.FlowID)
 	if ent.IsNotFound(err) {
 		return nil, notFound()
 	}
-	if err != nil {
-		return nil, err
-	}
-	parts, err := s.db.Participant.Query().Where(participant.FlowID(f.ID)).All(sys)
 	if err != nil {
 		return nil, err
 	}
@@ -138,12 +140,7 @@ func (s *Service) plan(ctx context.Context, in SignInput) (*signPlan, error) {
 	if HasPasscode(f) && p.PasscodeVerifiedAt == nil {
 		return nil, errs.New(errs.Forbidden, "请先输入签署口令")
 	}
-	docs, err := s.db.FlowDocument.Query().Where(flowdocument.FlowID(f.ID)).Order(ent.Asc(flowdocument.FieldPosition)).All(sys)
-	if err != nil {
-		return nil, err
-	}
-	fields, err := s.db.SignField.Query().Where(signfield.ParticipantID(p.ID), signfield.AppliedRevisionIsNil(),
-		signfield.KindNEQ(signfield.KindDate)).All(sys)
+	docs, fields, err := s.readDocsFields(sys, f.ID, p.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -387,7 +384,7 @@ func (s *Service) Sign(ctx context.Context, in SignInput) (*ent.Flow, error) {
 		if _, ok := signers[sl.ID]; ok {
 			continue
 		}
-		sg, err := s.certs.Signer(ctx, *sl.CertificateID)
+		sg, err := s.certs.SignerWith(ctx, *sl.CertificateID, sl.Edges.Certificate)
 		if err != nil {
 			return nil, err
 		}

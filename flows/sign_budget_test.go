@@ -64,10 +64,14 @@ func TestSignStatementBudget(t *testing.T) {
 }
 
 // signBudget is what one signature costs today (37 before the trail was
-// appended in one statement per transaction and the seal checked once):
+// appended in one statement per transaction and the seal checked once; 20
+// before the plan read the flow with its parties, and the documents with
+// the signer's fields, in one join each — planread.go — and the seal with
+// its certificate — enterprises.SealForSigning):
 //
-//	 7  plan and checks: flow, participants, documents, fields, the seal (its
-//	    use checked by enterprises), the intent code read, the certificate
+//	 4  plan and checks: the flow with its participants, the documents with
+//	    the signer's fields, the seal with its certificate (its use checked
+//	    by enterprises), the intent code read
 //	10  BEGIN, the intent code used up (in the commit that signs), the
 //	    flow's trail locked, the new revision staged (staged.go: in the
 //	    commit instead of a synced file before it), the document's revision,
@@ -79,7 +83,7 @@ func TestSignStatementBudget(t *testing.T) {
 // was read back: one statement more). The next signer's link was read and
 // created in the commit (two more): sending makes every party's link now,
 // and the SMS job looks it up.
-const signBudget = 20
+const signBudget = 17
 
 // TestSignUsesIndexes runs SQLite's EXPLAIN QUERY PLAN on every statement
 // one signature sends, with its arguments: none may read a whole table, or

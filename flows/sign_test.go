@@ -34,10 +34,10 @@ import (
 // ownerSeals is the personal-seal rule of enterprises.UsableSeal (only the
 // owner applies a personal seal), enough for persons signing; enterprise
 // seals and grants are tested in the enterprises package and end to end.
-type ownerSeals struct{ db *ent.Client }
+type ownerSeals struct{ db *database.DB }
 
 func (o ownerSeals) UsableSeal(ctx context.Context, userID, sealID int, _ enterprises.Scope) (*ent.Seal, error) {
-	sl, err := o.db.Seal.Get(viewer.System(ctx), sealID)
+	sl, err := enterprises.SealForSigning(ctx, o.db, sealID)
 	if err != nil || sl.UserID == nil || *sl.UserID != userID {
 		return nil, errs.New(errs.NotFound, "印章不存在")
 	}
@@ -104,7 +104,7 @@ func setupSigningWith(t *testing.T, b dbtest.Backend, wrap func(*database.DB, st
 		t.Fatal(err)
 	}
 	e.svc, err = flows.New(flows.Config{DB: e.database, Jobs: e.jobs, Blobs: e.blobs, Accounts: acc,
-		Certs: cs, Seals: ownerSeals{e.db}, Signer: pades.NewSigner(pades.Config{}), TSA: ts.TSA,
+		Certs: cs, Seals: ownerSeals{e.database}, Signer: pades.NewSigner(pades.Config{}), TSA: ts.TSA,
 		Now: func() time.Time { return e.now }})
 	if err != nil {
 		t.Fatal(err)

@@ -268,7 +268,7 @@ func (s *Service) ukeyKeys(ctx context.Context, plan *signPlan, personalUKey str
 			}
 			keys[sl.ID] = bound
 		default:
-			sg, err := s.certs.Signer(ctx, c.ID)
+			sg, err := s.certs.SignerOf(ctx, c)
 			if err != nil {
 				return nil, err
 			}
