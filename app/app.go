@@ -79,6 +79,10 @@ type Options struct {
 	// WrapDB replaces the database just opened, before anything uses it
 	// (internal/sqlcount reopens it through a statement-counting driver).
 	WrapDB func(*database.DB) (*database.DB, error)
+	// Policy edits the accounts policy (accounts.DefaultPolicy) before it
+	// is used: the sustained signing harness keeps many intent codes live
+	// at once.
+	Policy func(*accounts.Policy)
 }
 
 // NewLogger returns the slog logger the config asks for.
@@ -175,9 +179,13 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	policy := accounts.DefaultPolicy()
+	if opts.Policy != nil {
+		opts.Policy(&policy)
+	}
 	acc, err := accounts.New(accounts.Config{
 		DB: a.DB.Client, SMS: provider, Logger: a.Logger, Now: opts.Now, CaptchaText: captchaText,
-		Policy: accounts.DefaultPolicy(),
+		Policy: policy,
 		Hasher: accounts.NewPasswordHasher(cfg.Argon2.MemoryKiB, cfg.Argon2.Iterations, cfg.Argon2.Parallelism),
 		UKey:   accounts.UKeyConfig{CA: ts.CA, Origin: origin},
 	})

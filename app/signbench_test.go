@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"signet/accounts"
 	"signet/enterprises/enterprisestest"
 	"signet/internal/apitest"
 	"signet/internal/benchutil"
@@ -135,39 +136,148 @@ func (h *signBench) round(t *testing.T, r int) []map[string]any {
 	t.Helper()
 	h.s.Clock.Advance(25 * time.Hour)
 	ids := make([]string, len(h.signers))
-	for i, sg := range h.signers {
-		var created struct{ CreateFlow struct{ ID string } }
-		name := fmt.Sprintf("吞吐测试%d-%d", r, i)
-		h.s.MustDo(h.alice, `mutation($in: FlowDraftInput!) { createFlow(input: $in) { id } }`,
-			map[string]any{"in": map[string]any{"name": name}}, &created)
-		fid := created.CreateFlow.ID
-		st, doc := upload(t, h.s, h.alice, fid, "合同", h.pdf)
-		if st != http.StatusCreated {
-			t.Fatalf("upload = %d %v", st, doc)
-		}
-		h.s.MustDo(h.alice, `mutation($id: ID!, $in: FlowDraftInput!) { updateFlowDraft(id: $id, input: $in) { id } }`, map[string]any{
-			"id": fid, "in": map[string]any{"name": name, "ordered": true,
-				"participants": []map[string]any{
-					{"key": "w", "name": benchNames[i%len(benchNames)], "phone": sg.phone, "order": 1},
-					{"key": "c", "name": "李四", "phone": fmt.Sprintf("137%08d", i), "order": 2},
-				},
-				"fields": []map[string]any{{"documentID": fmt.Sprint(doc["id"]), "participantKey": "w", "kind": "personal_seal",
-					"page": 2, "x": 100, "y": 100, "width": 120, "height": 120}},
-			}}, nil)
-		h.s.MustDo(h.alice, `mutation($id: ID!) { sendFlow(id: $id) { status } }`, map[string]any{"id": fid}, nil)
-		ids[i] = fid
+	for i := range h.signers {
+		ids[i] = h.sendFlow(t, fmt.Sprintf("吞吐测试%d-%d", r, i), i)
 	}
 	h.waitJobsIdle(t) // the signing links texted, so the newest message is the intent code
 	ins := make([]map[string]any, len(h.signers))
-	for i, sg := range h.signers {
-		in := map[string]any{"flowID": ids[i], "personalSealID": sg.seal}
-		h.s.MustDo(sg.token, `mutation($in: SignFlowInput!) { sendIntentCode(input: $in) { fingerprint } }`, map[string]any{"in": in}, nil)
-		in["code"] = h.s.LastCode(sg.phone)
-		ins[i] = in
+	for i, id := range ids {
+		ins[i] = h.intent(t, i, id)
 	}
 	h.waitJobsIdle(t)
 	runtime.GC() // the round's setup garbage is not the signatures'
 	return ins
+}
+
+// sendFlow drafts, uploads and sends a flow of alice's named name in which
+// signer i signs first (one field on page 2) and a second party after
+// them, and returns its ID.
+func (h *signBench) sendFlow(t *testing.T, name string, i int) string {
+	t.Helper()
+	sg := h.signers[i]
+	var created struct{ CreateFlow struct{ ID string } }
+	h.s.MustDo(h.alice, `mutation($in: FlowDraftInput!) { createFlow(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"name": name}}, &created)
+	fid := created.CreateFlow.ID
+	st, doc := upload(t, h.s, h.alice, fid, "合同", h.pdf)
+	if st != http.StatusCreated {
+		t.Fatalf("upload = %d %v", st, doc)
+	}
+	h.s.MustDo(h.alice, `mutation($id: ID!, $in: FlowDraftInput!) { updateFlowDraft(id: $id, input: $in) { id } }`, map[string]any{
+		"id": fid, "in": map[string]any{"name": name, "ordered": true,
+			"participants": []map[string]any{
+				{"key": "w", "name": benchNames[i%len(benchNames)], "phone": sg.phone, "order": 1},
+				{"key": "c", "name": "李四", "phone": fmt.Sprintf("137%08d", i), "order": 2},
+			},
+			"fields": []map[string]any{{"documentID": fmt.Sprint(doc["id"]), "participantKey": "w", "kind": "personal_seal",
+				"page": 2, "x": 100, "y": 100, "width": 120, "height": 120}},
+		}}, nil)
+	h.s.MustDo(h.alice, `mutation($id: ID!) { sendFlow(id: $id) { status } }`, map[string]any{"id": fid}, nil)
+	return fid
+}
+
+// intent asks for signer i's intent code for flow id (the newest message
+// to their phone then) and returns the signFlow input.
+func (h *signBench) intent(t *testing.T, i int, id string) map[string]any {
+	t.Helper()
+	sg := h.signers[i]
+	in := map[string]any{"flowID": id, "personalSealID": sg.seal}
+	h.s.MustDo(sg.token, `mutation($in: SignFlowInput!) { sendIntentCode(input: $in) { fingerprint } }`, map[string]any{"in": in}, nil)
+	in["code"] = h.s.LastCode(sg.phone)
+	return in
+}
+
+// TestSignMutationSustained is TestSignMutationThroughput without rounds,
+// as TestSignThroughputSustained (package flows) is for the service: every
+// flow and intent code is made first (the SMS code policy relaxed so that
+// all the codes live at once), then W signers each post their N signFlow
+// mutations back to back over HTTP, and the clock stops when the
+// signatures' jobs (the next signer's text) have run too. signingcore
+// alone runs the same way (W at a time, N each). The rounds of
+// TestSignMutationThroughput charge each round's slowest signature to
+// throughput; this is the rate a node sustains. The HTTP client runs in
+// this process and on this machine: its CPU is the server's loss. On
+// demand:
+//
+//	SIGNET_BENCH=1 scripts/with-postgres.sh go test -count=1 -run TestSignMutationSustained -v ./app/
+//
+// SIGNET_BENCH_WORKERS (16) and SIGNET_BENCH_EACH (64) adjust it.
+func TestSignMutationSustained(t *testing.T) {
+	if os.Getenv("SIGNET_BENCH") == "" {
+		t.Skip("set SIGNET_BENCH=1 to run the signing harness")
+	}
+	workers := benchutil.EnvInt("SIGNET_BENCH_WORKERS", 16)
+	each := benchutil.EnvInt("SIGNET_BENCH_EACH", 64)
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		s := apitest.Start(t, b, apitest.Options{Policy: func(p *accounts.Policy) {
+			p.CodeTTL, p.CodeResendAfter, p.CodeDailyPerPhone, p.CodeDailyPerIP = 24*time.Hour, 0, 1<<20, 1<<20
+		}})
+		h := &signBench{s: s, alice: s.Register("13800000001", passA), pdf: testpdf.Make(2)}
+		for i := range workers {
+			h.addSigner(t, i)
+		}
+		ids := make([][]string, workers)
+		for r := range each + 1 {
+			for i := range workers {
+				ids[i] = append(ids[i], h.sendFlow(t, fmt.Sprintf("持续吞吐%d-%d", r, i), i))
+			}
+		}
+		h.waitJobsIdle(t) // the signing links texted, so the newest message is the intent code
+		ins := make([][]map[string]any, workers)
+		for i := range workers {
+			for _, id := range ids[i] {
+				ins[i] = append(ins[i], h.intent(t, i, id))
+			}
+		}
+		// Warm up, untimed: each signer signs one flow, all at once.
+		benchutil.InParallel(t, workers, func(i int) error {
+			err := h.signFlow(i, ins[i][0])
+			ins[i] = ins[i][1:]
+			return err
+		})
+		h.waitJobsIdle(t)
+
+		sign := h.coreSigner(t)
+		if err := sign(); err != nil { // its seal image encoded
+			t.Fatal(err)
+		}
+		runtime.GC()
+		cpu0 := benchutil.ProcessCPU()
+		core := benchutil.InParallel(t, workers, func(int) error {
+			for range each {
+				if err := sign(); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		coreCPU := benchutil.ProcessCPU() - cpu0
+
+		runtime.GC()
+		stopProfile := benchutil.StartProfile(t, b.Name+"-signflow-sustained")
+		cpu0 = benchutil.ProcessCPU()
+		busy0, total0 := benchutil.MachineTicks()
+		t0 := time.Now()
+		answered := benchutil.InParallel(t, workers, func(i int) error {
+			for _, in := range ins[i] {
+				if err := h.signFlow(i, in); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		h.waitJobsIdle(t) // the next signers' texts are part of the work
+		full := time.Since(t0)
+		busy1, total1 := benchutil.MachineTicks()
+		fullCPU := benchutil.ProcessCPU() - cpu0
+		stopProfile()
+
+		n := float64(workers * each)
+		coreOps, fullOps := n/core.Seconds(), n/full.Seconds()
+		fmt.Printf("CONTRACTS-SIGN-MUTATION-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (%s CPU/op) | signFlow over HTTP %.0f/s with their jobs done (answered at %.0f/s; %s CPU/op with the client, machine %.0f%% busy) | ratio %.2f\n",
+			b.Name, workers, each, coreOps, (coreCPU / time.Duration(n)).Round(time.Microsecond), fullOps, n/answered.Seconds(),
+			(fullCPU / time.Duration(n)).Round(time.Microsecond), 100*benchutil.Busy(busy0, total0, busy1, total1), fullOps/coreOps)
+	})
 }
 
 // signFlow posts the signFlow mutation as signer i, as the page does.

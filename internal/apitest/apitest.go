@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"signet/accounts"
 	"strings"
 	"sync"
 	"testing"
@@ -69,6 +70,8 @@ type Options struct {
 	Configure func(*config.Config)
 	// WrapDB is app.Options.WrapDB (e.g. a statement counter).
 	WrapDB func(*database.DB) (*database.DB, error)
+	// Policy is app.Options.Policy.
+	Policy func(*accounts.Policy)
 }
 
 // Start builds an app on backend b and serves it until the test ends.
@@ -100,6 +103,7 @@ func Start(t testing.TB, b dbtest.Backend, opts Options) *Server {
 	a, err := app.New(context.Background(), cfg, logger, app.Options{
 		Now:    s.Clock.Now,
 		WrapDB: opts.WrapDB,
+		Policy: opts.Policy,
 		CaptchaText: func() (string, error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
