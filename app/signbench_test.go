@@ -241,42 +241,16 @@ func TestSignMutationSustained(t *testing.T) {
 		if err := sign(); err != nil { // its seal image encoded
 			t.Fatal(err)
 		}
-		runtime.GC()
-		cpu0 := benchutil.ProcessCPU()
-		core := benchutil.InParallel(t, workers, func(int) error {
-			for range each {
-				if err := sign(); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		coreCPU := benchutil.ProcessCPU() - cpu0
-
-		runtime.GC()
-		stopProfile := benchutil.StartProfile(t, b.Name+"-signflow-sustained")
-		cpu0 = benchutil.ProcessCPU()
-		busy0, total0 := benchutil.MachineTicks()
-		t0 := time.Now()
-		answered := benchutil.InParallel(t, workers, func(i int) error {
-			for _, in := range ins[i] {
-				if err := h.signFlow(i, in); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		h.waitJobsIdle(t) // the next signers' texts are part of the work
-		full := time.Since(t0)
-		busy1, total1 := benchutil.MachineTicks()
-		fullCPU := benchutil.ProcessCPU() - cpu0
-		stopProfile()
-
-		n := float64(workers * each)
-		coreOps, fullOps := n/core.Seconds(), n/full.Seconds()
+		run := benchutil.SustainedRun{Workers: workers, Each: each, Profile: b.Name + "-signflow-sustained",
+			Core: sign,
+			Sign: func(w, k int) error { return h.signFlow(w, ins[w][k]) },
+			// The next signers' texts are part of the work.
+			Drain: func() { h.waitJobsIdle(t) },
+		}
+		m := benchutil.RunSustained(t, run)
+		coreOps, fullOps := run.Rate(m.Core), run.Rate(m.Full)
 		fmt.Printf("CONTRACTS-SIGN-MUTATION-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (%s CPU/op) | signFlow over HTTP %.0f/s with their jobs done (answered at %.0f/s; %s CPU/op with the client, machine %.0f%% busy) | ratio %.2f\n",
-			b.Name, workers, each, coreOps, (coreCPU / time.Duration(n)).Round(time.Microsecond), fullOps, n/answered.Seconds(),
-			(fullCPU / time.Duration(n)).Round(time.Microsecond), 100*benchutil.Busy(busy0, total0, busy1, total1), fullOps/coreOps)
+			b.Name, workers, each, coreOps, run.PerOp(m.CoreCPU), fullOps, run.Rate(m.Answered), run.PerOp(m.FullCPU), 100*m.Busy, fullOps/coreOps)
 	})
 }
 

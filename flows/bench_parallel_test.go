@@ -249,48 +249,26 @@ func TestSignThroughputSustained(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.waitJobsIdle(t)
-		runtime.GC()
-		cpu0 := benchutil.ProcessCPU()
-		core := benchutil.InParallel(t, workers, func(int) error {
-			for range each {
-				if err := coreSign(ctx); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		coreCPU := benchutil.ProcessCPU() - cpu0
-
-		runtime.GC()
-		stopProfile := benchutil.StartProfile(t, b.Name+"-sustained")
-		cpu0 = benchutil.ProcessCPU()
-		busy0, total0 := benchutil.MachineTicks()
-		t0 := time.Now()
-		answered := benchutil.InParallel(t, workers, func(i int) error {
-			for _, in := range ins[i] {
-				if _, err := e.svc.Sign(e.as(signers[i]), in); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
 		var backlog int
-		if err := e.database.SQL.QueryRow(`SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'retryable')`).Scan(&backlog); err != nil {
-			t.Fatal(err)
+		run := benchutil.SustainedRun{Workers: workers, Each: each, Profile: b.Name + "-sustained",
+			Core: func() error { return coreSign(ctx) },
+			Sign: func(w, k int) error {
+				_, err := e.svc.Sign(e.as(signers[w]), ins[w][k])
+				return err
+			},
+			Answered: func() {
+				if err := e.database.SQL.QueryRow(`SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'retryable')`).Scan(&backlog); err != nil {
+					t.Fatal(err)
+				}
+			},
+			// The signatures' jobs (the next signer's text, or the
+			// completion) are part of the work: a rate the job queue cannot
+			// keep up with is not sustained.
+			Drain: func() { e.waitJobsIdle(t) },
 		}
-		// The signatures' jobs (the next signer's text, or the completion)
-		// are part of the work: a rate the job queue cannot keep up with is
-		// not sustained. The clock stops when the queue has drained.
-		e.waitJobsIdle(t)
-		full := time.Since(t0)
-		busy1, total1 := benchutil.MachineTicks()
-		fullCPU := benchutil.ProcessCPU() - cpu0
-		stopProfile()
-
-		n := float64(workers * each)
-		coreOps, fullOps := n/core.Seconds(), n/full.Seconds()
+		m := benchutil.RunSustained(t, run)
+		coreOps, fullOps := run.Rate(m.Core), run.Rate(m.Full)
 		fmt.Printf("CONTRACTS-SIGN-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (%s CPU/op) | Sign end to end %.0f/s with their jobs done (answered at %.0f/s, %d jobs left then; %s CPU/op in this process, machine %.0f%% busy) | ratio %.2f\n",
-			b.Name, workers, each, coreOps, (coreCPU / time.Duration(n)).Round(time.Microsecond),
-			fullOps, n/answered.Seconds(), backlog, (fullCPU / time.Duration(n)).Round(time.Microsecond), 100*benchutil.Busy(busy0, total0, busy1, total1), fullOps/coreOps)
+			b.Name, workers, each, coreOps, run.PerOp(m.CoreCPU), fullOps, run.Rate(m.Answered), backlog, run.PerOp(m.FullCPU), 100*m.Busy, fullOps/coreOps)
 	})
 }

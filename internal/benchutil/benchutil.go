@@ -171,3 +171,83 @@ func Busy(busy0, total0, busy1, total1 int64) float64 {
 	}
 	return float64(busy1-busy0) / float64(total1-total0)
 }
+
+// SustainedRun describes one run of a sustained signing harness (flows
+// TestSignThroughputSustained, app TestSignMutationSustained): signingcore
+// alone, then the pipeline, each by Workers workers doing Each signatures
+// back to back, with no rounds.
+type SustainedRun struct {
+	Workers, Each int
+	// Core is one signature of signingcore alone.
+	Core func() error
+	// Sign is worker w's k-th timed signature.
+	Sign func(w, k int) error
+	// Answered runs at the last answer, before Drain (the backlog read).
+	Answered func()
+	// Drain waits until the signatures' jobs have run: the clock stops
+	// after it.
+	Drain func()
+	// Profile names the profile of the timed part (StartProfile).
+	Profile string
+}
+
+// Sustained is what RunSustained measured: wall clock and this process's
+// CPU of signingcore alone and of the pipeline (to its last answer, and
+// with its jobs done), and how busy the machine was in the pipeline's run.
+type Sustained struct {
+	Core, Answered, Full time.Duration
+	CoreCPU, FullCPU     time.Duration
+	Busy                 float64
+}
+
+// RunSustained runs r: signingcore alone, then the pipeline, a garbage
+// collection before each.
+func RunSustained(t testing.TB, r SustainedRun) Sustained {
+	t.Helper()
+	var m Sustained
+	runtime.GC()
+	cpu0 := ProcessCPU()
+	m.Core = InParallel(t, r.Workers, func(int) error {
+		for range r.Each {
+			if err := r.Core(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	m.CoreCPU = ProcessCPU() - cpu0
+
+	runtime.GC()
+	stop := StartProfile(t, r.Profile)
+	cpu0 = ProcessCPU()
+	busy0, total0 := MachineTicks()
+	t0 := time.Now()
+	m.Answered = InParallel(t, r.Workers, func(w int) error {
+		for k := range r.Each {
+			if err := r.Sign(w, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if r.Answered != nil {
+		r.Answered()
+	}
+	r.Drain()
+	m.Full = time.Since(t0)
+	busy1, total1 := MachineTicks()
+	m.FullCPU = ProcessCPU() - cpu0
+	stop()
+	m.Busy = Busy(busy0, total0, busy1, total1)
+	return m
+}
+
+// PerOp is d per signature of the run.
+func (r SustainedRun) PerOp(d time.Duration) time.Duration {
+	return (d / time.Duration(r.Workers*r.Each)).Round(time.Microsecond)
+}
+
+// Rate is the run's signatures per second in d.
+func (r SustainedRun) Rate(d time.Duration) float64 {
+	return float64(r.Workers*r.Each) / d.Seconds()
+}
