@@ -30,7 +30,6 @@ import (
 
 // Certs gives the hosted signer of a certificate (package certs).
 type Certs interface {
-	Signer(ctx context.Context, certID int) (*certs.Signer, error)
 	// SignerOf checks a certificate row just read and gives its signer.
 	SignerOf(ctx context.Context, c *ent.Certificate) (*certs.Signer, error)
 	// SignerWith is SignerOf(row) when row is certificate certID (the
