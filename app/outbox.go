@@ -26,6 +26,20 @@ func (s outboxStore) Save(ctx context.Context, m sms.OutboxMessage) error {
 	return nil
 }
 
+// SaveAll implements sms.BatchOutboxStore: one insert.
+func (s outboxStore) SaveAll(ctx context.Context, ms []sms.OutboxMessage) error {
+	builders := make([]*ent.OutboxMessageCreate, len(ms))
+	for i, m := range ms {
+		builders[i] = s.db.OutboxMessage.Create().
+			SetPhone(m.Phone).SetTemplate(string(m.Template)).SetParams(m.Params).
+			SetText(m.Text).SetCreatedAt(m.CreatedAt)
+	}
+	if err := s.db.OutboxMessage.CreateBulk(builders...).Exec(viewer.System(ctx)); err != nil {
+		return fmt.Errorf("outbox save %d: %w", len(ms), err)
+	}
+	return nil
+}
+
 // List implements sms.OutboxStore.
 func (s outboxStore) List(ctx context.Context, phone string, limit int) ([]sms.OutboxMessage, error) {
 	q := s.db.OutboxMessage.Query()

@@ -75,8 +75,21 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 // send texts n (its phone and link code known) about flow f, unless f is
 // no longer being signed.
 func (w *NotifyWorker) send(ctx context.Context, f *ent.Flow, n Notification) error {
+	m, ok, err := w.message(ctx, f, n)
+	if err != nil || !ok {
+		return err
+	}
+	if err := w.SMS.Send(ctx, m); err != nil {
+		return fmt.Errorf("notify: send: %w", err)
+	}
+	return nil
+}
+
+// message is the text of n about flow f; ok is false when f is no longer
+// being signed (nothing to say).
+func (w *NotifyWorker) message(ctx context.Context, f *ent.Flow, n Notification) (m sms.Message, ok bool, err error) {
 	if f.Status != flow.StatusSigning {
-		return nil
+		return sms.Message{}, false, nil
 	}
 	// Sending records how the initiator is named (verified name, or masked
 	// phone); a flow without it is read from the account.
@@ -84,18 +97,15 @@ func (w *NotifyWorker) send(ctx context.Context, f *ent.Flow, n Notification) er
 	if sender == "" {
 		u, err := w.DB.User.Get(viewer.System(ctx), f.InitiatorID)
 		if err != nil {
-			return fmt.Errorf("notify: initiator: %w", err)
+			return sms.Message{}, false, fmt.Errorf("notify: initiator: %w", err)
 		}
 		if sender = u.Name; sender == "" {
 			sender = accounts.MaskPhone(u.Phone)
 		}
 	}
 	link := strings.TrimRight(w.BaseURL, "/") + "/s/" + n.LinkCode
-	if err := w.SMS.Send(ctx, sms.Message{Phone: n.Phone, Template: sms.TemplateSignLink,
-		Params: map[string]string{"sender": sender, "contract": f.Name, "link": link}}); err != nil {
-		return fmt.Errorf("notify: send: %w", err)
-	}
-	return nil
+	return sms.Message{Phone: n.Phone, Template: sms.TemplateSignLink,
+		Params: map[string]string{"sender": sender, "contract": f.Name, "link": link}}, true, nil
 }
 
 // NotifyBatchArgs is the River job that delivers the sign links of one
@@ -162,7 +172,16 @@ func (w *NotifyBatchWorker) Work(ctx context.Context, job *river.Job[NotifyBatch
 			}
 		}
 	}
-	var again []river.InsertManyParams
+	var (
+		again []river.InsertManyParams
+		msgs  []sms.Message
+		sent  []Notification // sent[k] is msgs[k]'s
+	)
+	retry := func(n Notification, err error) {
+		w.logger().Warn("notify: a text of a batch failed; it is queued again on its own",
+			"flow", n.FlowID, "participant", n.ParticipantID, "err", err)
+		again = append(again, river.InsertManyParams{Args: NotifyArgs{n}})
+	}
 	for _, n := range ns {
 		f := byID[n.FlowID]
 		if f == nil { // deleted: nothing left to say
@@ -175,10 +194,19 @@ func (w *NotifyBatchWorker) Work(ctx context.Context, job *river.Job[NotifyBatch
 			again = append(again, river.InsertManyParams{Args: NotifyArgs{n}})
 			continue
 		}
-		if err := w.send(ctx, f, n); err != nil {
-			w.logger().Warn("notify: a text of a batch failed; it is queued again on its own",
-				"flow", n.FlowID, "participant", n.ParticipantID, "err", err)
-			again = append(again, river.InsertManyParams{Args: NotifyArgs{n}})
+		m, ok, err := w.message(ctx, f, n)
+		if err != nil {
+			retry(n, err)
+			continue
+		}
+		if ok {
+			msgs, sent = append(msgs, m), append(sent, n)
+		}
+	}
+	// The texts go together (one insert into the development outbox).
+	for k, err := range sms.SendAll(ctx, w.SMS, msgs) {
+		if err != nil {
+			retry(sent[k], fmt.Errorf("notify: send: %w", err))
 		}
 	}
 	if len(again) == 0 {

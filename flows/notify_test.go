@@ -3,6 +3,7 @@ package flows_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -25,17 +26,54 @@ type flakySMS struct {
 	contract string
 	mu       sync.Mutex
 	failed   bool
+	// sends and batches count the calls of Send and SendBatch.
+	sends, batches int
 }
 
 func (f *flakySMS) Send(ctx context.Context, m sms.Message) error {
 	f.mu.Lock()
 	fail := !f.failed && m.Params["contract"] == f.contract
 	f.failed = f.failed || fail
+	f.sends++
 	f.mu.Unlock()
 	if fail {
 		return errs.Wrap(errors.New("gateway unavailable"), errs.Internal, "短信发送失败，请稍后再试")
 	}
 	return f.next.Send(ctx, m)
+}
+
+func (f *flakySMS) counts() (sends, batches int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sends, f.batches
+}
+
+// flakyBatchSMS is flakySMS as a BatchProvider: the texts of a batch go to
+// next's SendBatch in one call, but for the first to f.contract, refused.
+type flakyBatchSMS struct{ *flakySMS }
+
+func (f flakyBatchSMS) SendBatch(ctx context.Context, ms []sms.Message) []error {
+	f.mu.Lock()
+	f.batches++
+	f.mu.Unlock()
+	out := make([]error, len(ms))
+	var pass []sms.Message
+	var at []int
+	for i, m := range ms {
+		f.mu.Lock()
+		fail := !f.failed && m.Params["contract"] == f.contract
+		f.failed = f.failed || fail
+		f.mu.Unlock()
+		if fail {
+			out[i] = errs.Wrap(errors.New("gateway unavailable"), errs.Internal, "短信发送失败，请稍后再试")
+			continue
+		}
+		pass, at = append(pass, m), append(at, i)
+	}
+	for k, err := range f.next.(sms.BatchProvider).SendBatch(ctx, pass) {
+		out[at[k]] = err
+	}
+	return out
 }
 
 // TestNotifyBatch: a batch job texts each signer of its flows once — the
@@ -45,59 +83,77 @@ func (f *flakySMS) Send(ctx context.Context, m sms.Message) error {
 func TestNotifyBatch(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
 		e := setupSigning(t, b)
-		ctx := context.Background()
-		one, carol1 := e.sentToCarol(t, "批量通知一")
-		ended, carol2 := e.sentToCarol(t, "批量通知二")
-		flaky, carol3 := e.sentToCarol(t, "批量通知三")
-		if _, err := e.svc.Revoke(e.as("alice"), ended.ID, "作废"); err != nil {
-			t.Fatal(err)
-		}
-		phone := e.users["carol"].Phone
-		before, _ := e.outbox.List(ctx, phone, 100)
-
-		w := &flows.NotifyBatchWorker{
-			NotifyWorker: &flows.NotifyWorker{DB: e.db, SMS: &flakySMS{next: sms.NewOutbox(e.outbox, nil), contract: flaky.Name},
-				BaseURL: "https://sign.example.com"},
-			Jobs: e.jobs,
-		}
-		var ns []flows.Notification
-		for _, x := range []struct {
-			f *ent.Flow
-			p *ent.Participant
-		}{{one, carol1}, {ended, carol2}, {flaky, carol3}} {
-			ns = append(ns, flows.Notification{Type: flows.NotifySignLink, FlowID: x.f.ID, ParticipantID: x.p.ID, Phone: phone})
-		}
-		if err := w.Work(ctx, &river.Job[flows.NotifyBatchArgs]{Args: flows.NotifyBatchArgs{Notifications: ns}}); err != nil {
-			t.Fatalf("the batch failed (its texts would be sent again): %v", err)
-		}
-
-		// The failed text was queued on its own; the queue's worker sends it.
-		var got map[string]int
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			msgs, _ := e.outbox.List(ctx, phone, 100)
-			got = map[string]int{}
-			for _, m := range msgs[:len(msgs)-len(before)] {
-				got[m.Params["contract"]]++
-			}
-			if got[flaky.Name] > 0 {
-				break
-			}
-		}
-		if got[one.Name] != 1 || got[flaky.Name] != 1 || got[ended.Name] != 0 || len(got) != 2 {
-			t.Fatalf("texts by contract %v; want one each for %q and %q, none for the revoked %q", got, one.Name, flaky.Name, ended.Name)
-		}
-		for _, x := range []struct {
-			f *ent.Flow
-			p *ent.Participant
-		}{{one, carol1}, {flaky, carol3}} {
-			msgs, _ := e.outbox.List(ctx, phone, 100)
-			for _, m := range msgs {
-				if m.Params["contract"] == x.f.Name && m.Params["link"] != "https://sign.example.com/s/"+linkCode(t, e, x.p.ID) {
-					t.Errorf("%s: link %q", x.f.Name, m.Params["link"])
-				}
-			}
+		for _, batch := range []bool{false, true} {
+			t.Run(fmt.Sprintf("batch=%v", batch), func(t *testing.T) { testNotifyBatch(t, e, batch) })
 		}
 	})
+}
+
+// testNotifyBatch is TestNotifyBatch with a provider that sends one text
+// at a time, or (batch) all of a job's texts in one call.
+func testNotifyBatch(t *testing.T, e *signEnv, batch bool) {
+	ctx := context.Background()
+	sfx := fmt.Sprint(batch)
+	one, carol1 := e.sentToCarol(t, "批量通知一"+sfx)
+	ended, carol2 := e.sentToCarol(t, "批量通知二"+sfx)
+	flaky, carol3 := e.sentToCarol(t, "批量通知三"+sfx)
+	if _, err := e.svc.Revoke(e.as("alice"), ended.ID, "作废"); err != nil {
+		t.Fatal(err)
+	}
+	phone := e.users["carol"].Phone
+	e.waitJobsIdle(t) // the sending texts are all out
+	before, _ := e.outbox.List(ctx, phone, 100)
+
+	var provider sms.Provider = &flakySMS{next: sms.NewOutbox(e.outbox, nil), contract: flaky.Name}
+	if batch {
+		provider = flakyBatchSMS{provider.(*flakySMS)}
+	}
+	w := &flows.NotifyBatchWorker{
+		NotifyWorker: &flows.NotifyWorker{DB: e.db, SMS: provider, BaseURL: "https://sign.example.com"},
+		Jobs:         e.jobs,
+	}
+	var ns []flows.Notification
+	for _, x := range []struct {
+		f *ent.Flow
+		p *ent.Participant
+	}{{one, carol1}, {ended, carol2}, {flaky, carol3}} {
+		ns = append(ns, flows.Notification{Type: flows.NotifySignLink, FlowID: x.f.ID, ParticipantID: x.p.ID, Phone: phone})
+	}
+	if err := w.Work(ctx, &river.Job[flows.NotifyBatchArgs]{Args: flows.NotifyBatchArgs{Notifications: ns}}); err != nil {
+		t.Fatalf("the batch failed (its texts would be sent again): %v", err)
+	}
+	flk := provider.(interface{ counts() (int, int) })
+	if sends, batches := flk.counts(); batch && (sends != 0 || batches != 1) || !batch && (sends != 2 || batches != 0) {
+		t.Errorf("the job called Send %d and SendBatch %d times; want %s", sends, batches,
+			map[bool]string{true: "SendBatch once", false: "Send for each text of a flow still signing"}[batch])
+	}
+
+	// The failed text was queued on its own; the queue's worker sends it.
+	var got map[string]int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		msgs, _ := e.outbox.List(ctx, phone, 100)
+		got = map[string]int{}
+		for _, m := range msgs[:len(msgs)-len(before)] {
+			got[m.Params["contract"]]++
+		}
+		if got[flaky.Name] > 0 {
+			break
+		}
+	}
+	if got[one.Name] != 1 || got[flaky.Name] != 1 || got[ended.Name] != 0 || len(got) != 2 {
+		t.Fatalf("texts by contract %v; want one each for %q and %q, none for the revoked %q", got, one.Name, flaky.Name, ended.Name)
+	}
+	for _, x := range []struct {
+		f *ent.Flow
+		p *ent.Participant
+	}{{one, carol1}, {flaky, carol3}} {
+		msgs, _ := e.outbox.List(ctx, phone, 100)
+		for _, m := range msgs {
+			if m.Params["contract"] == x.f.Name && m.Params["link"] != "https://sign.example.com/s/"+linkCode(t, e, x.p.ID) {
+				t.Errorf("%s: link %q", x.f.Name, m.Params["link"])
+			}
+		}
+	}
 }
 
 // linkCode is participant partID's signing link code.

@@ -35,6 +35,15 @@ type OutboxStore interface {
 	List(ctx context.Context, phone string, limit int) ([]OutboxMessage, error)
 }
 
+// BatchOutboxStore is an OutboxStore that saves several messages at once
+// (the application's: one insert). Outbox.SendBatch uses it when the store
+// has it.
+type BatchOutboxStore interface {
+	OutboxStore
+	// SaveAll stores ms, all or none.
+	SaveAll(ctx context.Context, ms []OutboxMessage) error
+}
+
 // Outbox is the development Provider: it renders each message, saves it to
 // an OutboxStore and logs it, and sends nothing. Developers read their codes
 // from the log or from OutboxHandler.
@@ -45,7 +54,7 @@ type Outbox struct {
 	now      func() time.Time
 }
 
-var _ Provider = (*Outbox)(nil)
+var _ BatchProvider = (*Outbox)(nil)
 
 // NewOutbox returns an Outbox saving to store and logging to logger (a nil
 // logger discards the log). Messages are signed with DefaultSignName.
@@ -66,31 +75,85 @@ func (o *Outbox) WithSignName(name string) *Outbox {
 // Send implements Provider. It returns Invalid for a bad phone number and
 // Internal when the message cannot be rendered or saved.
 func (o *Outbox) Send(ctx context.Context, m Message) error {
+	msg, err := o.render(m)
+	if err != nil {
+		return err
+	}
+	if err := o.store.Save(ctx, msg); err != nil {
+		return errs.Wrap(fmt.Errorf("sms: outbox save: %w", err), errs.Internal, "短信发送失败，请稍后再试")
+	}
+	o.logKept(ctx, msg)
+	return nil
+}
+
+// SendBatch implements BatchProvider: each message is checked and rendered
+// as Send does, and those that pass are saved together — with one SaveAll
+// when the store is a BatchOutboxStore, else one Save each.
+func (o *Outbox) SendBatch(ctx context.Context, ms []Message) []error {
+	out := make([]error, len(ms))
+	var (
+		msgs []OutboxMessage
+		at   []int // msgs[k] is ms[at[k]]
+	)
+	for i, m := range ms {
+		msg, err := o.render(m)
+		if err != nil {
+			out[i] = err
+			continue
+		}
+		msgs, at = append(msgs, msg), append(at, i)
+	}
+	bs, ok := o.store.(BatchOutboxStore)
+	if !ok || len(msgs) < 2 {
+		for k, msg := range msgs {
+			if err := o.store.Save(ctx, msg); err != nil {
+				out[at[k]] = errs.Wrap(fmt.Errorf("sms: outbox save: %w", err), errs.Internal, "短信发送失败，请稍后再试")
+				continue
+			}
+			o.logKept(ctx, msg)
+		}
+		return out
+	}
+	if err := bs.SaveAll(ctx, msgs); err != nil {
+		err = errs.Wrap(fmt.Errorf("sms: outbox save %d: %w", len(msgs), err), errs.Internal, "短信发送失败，请稍后再试")
+		for _, i := range at {
+			out[i] = err
+		}
+		return out
+	}
+	for _, msg := range msgs {
+		o.logKept(ctx, msg)
+	}
+	return out
+}
+
+// render checks m and makes the message the outbox keeps: Invalid for a bad
+// phone number, Internal when it cannot be rendered.
+func (o *Outbox) render(m Message) (OutboxMessage, error) {
 	if !ValidPhone(m.Phone) {
-		return errs.InvalidField("phone", "手机号码格式不正确")
+		return OutboxMessage{}, errs.InvalidField("phone", "手机号码格式不正确")
 	}
 	text, err := RenderSigned(o.signName, m.Template, m.Params)
 	if err != nil {
-		return errs.Wrap(fmt.Errorf("sms: outbox send: %w", err), errs.Internal, "短信发送失败，请稍后再试")
+		return OutboxMessage{}, errs.Wrap(fmt.Errorf("sms: outbox send: %w", err), errs.Internal, "短信发送失败，请稍后再试")
 	}
 	id, err := newID()
 	if err != nil {
-		return errs.Wrap(fmt.Errorf("sms: outbox send: %w", err), errs.Internal, "短信发送失败，请稍后再试")
+		return OutboxMessage{}, errs.Wrap(fmt.Errorf("sms: outbox send: %w", err), errs.Internal, "短信发送失败，请稍后再试")
 	}
-	msg := OutboxMessage{
+	return OutboxMessage{
 		ID:        id,
 		Phone:     m.Phone,
 		Template:  m.Template,
 		Params:    copyParams(m.Params),
 		Text:      text,
 		CreatedAt: o.now().UTC(),
-	}
-	if err := o.store.Save(ctx, msg); err != nil {
-		return errs.Wrap(fmt.Errorf("sms: outbox save: %w", err), errs.Internal, "短信发送失败，请稍后再试")
-	}
+	}, nil
+}
+
+func (o *Outbox) logKept(ctx context.Context, msg OutboxMessage) {
 	o.logger.InfoContext(ctx, "sms outbox: message not sent, kept in outbox",
 		"id", msg.ID, "phone", msg.Phone, "template", string(msg.Template), "text", msg.Text)
-	return nil
 }
 
 func newID() (string, error) {
@@ -120,9 +183,10 @@ type MemoryOutboxStore struct {
 	mu       sync.Mutex
 	capacity int
 	msgs     []OutboxMessage // oldest first
+	saved    int
 }
 
-var _ OutboxStore = (*MemoryOutboxStore)(nil)
+var _ BatchOutboxStore = (*MemoryOutboxStore)(nil)
 
 // NewMemoryOutboxStore returns an empty store that keeps at most capacity
 // messages (DefaultMemoryOutboxCapacity when capacity <= 0).
@@ -135,19 +199,35 @@ func NewMemoryOutboxStore(capacity int) *MemoryOutboxStore {
 
 // Save implements OutboxStore.
 func (s *MemoryOutboxStore) Save(ctx context.Context, m OutboxMessage) error {
+	return s.SaveAll(ctx, []OutboxMessage{m})
+}
+
+// SaveAll implements BatchOutboxStore.
+func (s *MemoryOutboxStore) SaveAll(ctx context.Context, ms []OutboxMessage) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory outbox save: %w", err)
 	}
-	m.Params = copyParams(m.Params)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.msgs) == s.capacity {
-		// Drop the oldest; copy down so the backing array does not grow.
-		copy(s.msgs, s.msgs[1:])
-		s.msgs = s.msgs[:len(s.msgs)-1]
+	for _, m := range ms {
+		m.Params = copyParams(m.Params)
+		if len(s.msgs) == s.capacity {
+			// Drop the oldest; copy down so the backing array does not grow.
+			copy(s.msgs, s.msgs[1:])
+			s.msgs = s.msgs[:len(s.msgs)-1]
+		}
+		s.msgs = append(s.msgs, m)
+		s.saved++
 	}
-	s.msgs = append(s.msgs, m)
 	return nil
+}
+
+// Saved is how many messages the store has saved since it was made,
+// including those it has forgotten since.
+func (s *MemoryOutboxStore) Saved() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.saved
 }
 
 // List implements OutboxStore.

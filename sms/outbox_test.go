@@ -297,3 +297,141 @@ func TestOutboxHandler(t *testing.T) {
 		})
 	}
 }
+
+// countingStore is a BatchOutboxStore that records its calls and fails
+// SaveAll with err when set.
+type countingStore struct {
+	*MemoryOutboxStore
+	saves, saveAlls int
+	err             error
+}
+
+func (s *countingStore) Save(ctx context.Context, m OutboxMessage) error {
+	s.saves++
+	return s.MemoryOutboxStore.Save(ctx, m)
+}
+
+func (s *countingStore) SaveAll(ctx context.Context, ms []OutboxMessage) error {
+	s.saveAlls++
+	if s.err != nil {
+		return s.err
+	}
+	return s.MemoryOutboxStore.SaveAll(ctx, ms)
+}
+
+// TestOutboxSendBatch: the messages that pass are saved with one SaveAll and
+// logged; a bad one gets Send's refusal without holding back the others; a
+// failing SaveAll fails every message it held, and saves none.
+func TestOutboxSendBatch(t *testing.T) {
+	ctx := context.Background()
+	link := func(phone, contract string) Message {
+		return Message{Phone: phone, Template: TemplateSignLink,
+			Params: map[string]string{"sender": "张三", "contract": contract, "link": "https://sign.example.com/s/abc"}}
+	}
+	ms := []Message{
+		link("13800138001", "合同一"),
+		link("+8613800138002", "合同二"), // bad phone
+		link("13800138003", "合同三"),
+		{Phone: "13800138004", Template: TemplateSignLink, Params: map[string]string{"sender": "张三"}}, // missing parameters
+	}
+
+	store := &countingStore{MemoryOutboxStore: NewMemoryOutboxStore(10)}
+	var logs bytes.Buffer
+	got := NewOutbox(store, slog.New(slog.NewJSONHandler(&logs, nil))).SendBatch(ctx, ms)
+	if len(got) != len(ms) {
+		t.Fatalf("%d outcomes for %d messages", len(got), len(ms))
+	}
+	if got[0] != nil || got[2] != nil {
+		t.Errorf("good messages refused: %v, %v", got[0], got[2])
+	}
+	if errs.CodeOf(got[1]) != errs.Invalid || errs.MessageOf(got[1]) != "手机号码格式不正确" {
+		t.Errorf("bad phone: %v (%s)", got[1], errs.MessageOf(got[1]))
+	}
+	if errs.CodeOf(got[3]) != errs.Internal {
+		t.Errorf("missing parameters: %v", got[3])
+	}
+	if store.saveAlls != 1 || store.saves != 0 {
+		t.Errorf("SaveAll %d, Save %d times; want SaveAll once", store.saveAlls, store.saves)
+	}
+	kept, _ := store.List(ctx, "", 10)
+	if len(kept) != 2 || kept[1].Params["contract"] != "合同一" || kept[0].Params["contract"] != "合同三" ||
+		kept[0].Text != "【签网】张三邀请您签署《合同三》，请打开 https://sign.example.com/s/abc 查看并签署。" {
+		t.Errorf("kept %+v; want 合同一 then 合同三", kept)
+	}
+	if n := strings.Count(logs.String(), "kept in outbox"); n != 2 {
+		t.Errorf("%d messages logged as kept, want 2:\n%s", n, logs.String())
+	}
+
+	// The store fails: every message it was given fails, none is kept.
+	storeErr := errors.New("disk full")
+	failing := &countingStore{MemoryOutboxStore: NewMemoryOutboxStore(10), err: storeErr}
+	got = NewOutbox(failing, nil).SendBatch(ctx, ms)
+	for _, i := range []int{0, 2} {
+		if errs.CodeOf(got[i]) != errs.Internal || !errors.Is(got[i], storeErr) {
+			t.Errorf("message %d with a failing store: %v", i, got[i])
+		}
+	}
+	if errs.CodeOf(got[1]) != errs.Invalid {
+		t.Errorf("bad phone with a failing store: %v", got[1])
+	}
+	if kept, _ := failing.List(ctx, "", 10); len(kept) != 0 {
+		t.Errorf("kept %+v with a failing store", kept)
+	}
+
+	// A store without SaveAll saves one by one.
+	plain := failingStore{storeErr}
+	got = NewOutbox(plain, nil).SendBatch(ctx, ms[:1])
+	if !errors.Is(got[0], storeErr) {
+		t.Errorf("plain store: %v", got[0])
+	}
+}
+
+// plainProvider is a Provider without SendBatch.
+type plainProvider struct{ sent []Message }
+
+func (p *plainProvider) Send(_ context.Context, m Message) error {
+	if m.Phone == "" {
+		return errs.InvalidField("phone", "手机号码格式不正确")
+	}
+	p.sent = append(p.sent, m)
+	return nil
+}
+
+// TestSendAll: a BatchProvider gets one call; another provider one Send per
+// message, each outcome in its place.
+func TestSendAll(t *testing.T) {
+	ctx := context.Background()
+	ms := []Message{{Phone: "13800138001"}, {Phone: ""}, {Phone: "13800138003"}}
+	p := &plainProvider{}
+	got := SendAll(ctx, p, ms)
+	if got[0] != nil || got[2] != nil || errs.CodeOf(got[1]) != errs.Invalid || len(p.sent) != 2 {
+		t.Errorf("one by one: %v, sent %d", got, len(p.sent))
+	}
+
+	store := &countingStore{MemoryOutboxStore: NewMemoryOutboxStore(10)}
+	login := func(phone string) Message {
+		return Message{Phone: phone, Template: TemplateLogin, Params: map[string]string{"code": "123456"}}
+	}
+	got = SendAll(ctx, NewOutbox(store, nil), []Message{login("13800138001"), login("13800138002")})
+	if got[0] != nil || got[1] != nil || store.saveAlls != 1 || store.Saved() != 2 {
+		t.Errorf("batch: %v, SaveAll %d, saved %d", got, store.saveAlls, store.Saved())
+	}
+}
+
+// TestMemoryOutboxStoreSaved counts every message saved, also those the
+// store has forgotten.
+func TestMemoryOutboxStoreSaved(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryOutboxStore(2)
+	for i := range 3 {
+		if err := s.Save(ctx, OutboxMessage{ID: fmt.Sprint(i), Phone: "13800138000"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SaveAll(ctx, []OutboxMessage{{ID: "3"}, {ID: "4"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.List(ctx, "", 10); s.Saved() != 5 || len(got) != 2 || got[0].ID != "4" || got[1].ID != "3" {
+		t.Errorf("saved %d, kept %+v; want 5 saved, 4 and 3 kept", s.Saved(), got)
+	}
+}

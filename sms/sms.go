@@ -68,6 +68,28 @@ type Provider interface {
 	Send(ctx context.Context, m Message) error
 }
 
+// BatchProvider is a Provider that takes several messages in one call: the
+// outbox keeps them with one insert. SendBatch returns one outcome per
+// message, errs[i] being what Send would have returned for ms[i]; one
+// message's refusal does not hold back the others.
+type BatchProvider interface {
+	Provider
+	SendBatch(ctx context.Context, ms []Message) []error
+}
+
+// SendAll sends ms through p — in one call when p is a BatchProvider, one
+// by one otherwise — and returns each message's outcome as SendBatch does.
+func SendAll(ctx context.Context, p Provider, ms []Message) []error {
+	if b, ok := p.(BatchProvider); ok {
+		return b.SendBatch(ctx, ms)
+	}
+	errs := make([]error, len(ms))
+	for i, m := range ms {
+		errs[i] = p.Send(ctx, m)
+	}
+	return errs
+}
+
 // TemplateSpec describes one template: its purpose, its text without the
 // signature, and the parameters the text uses.
 type TemplateSpec struct {
