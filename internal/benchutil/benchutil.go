@@ -68,6 +68,22 @@ func WaitJobsIdle(t testing.TB, db *sql.DB) {
 	t.Fatal("the job queue did not drain in 30 s")
 }
 
+// WaitFor polls done every millisecond until it is true, at most 30 s.
+// The sustained harnesses stop their clock with it when the signatures'
+// jobs have done their work (the next signers' texts sent): River records
+// a finished job in batches, every 250 ms below 100 of them, so its table
+// says "running" for up to a quarter of a second after the work is done —
+// bookkeeping latency, which would charge a short run a fixed tail.
+func WaitFor(t testing.TB, what string, done func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if done() {
+			return
+		}
+	}
+	t.Fatalf("%s: not done in 30 s", what)
+}
+
 // EnvInt reads a positive integer setting, def when unset or invalid.
 func EnvInt(name string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
@@ -78,19 +94,22 @@ func EnvInt(name string, def int) int {
 
 // StartProfile starts a CPU profile of the process when SIGNET_BENCH_PROFILE
 // names a folder (name.cpu.pprof in it) and returns what stops it; without
-// the variable it does nothing. It also samples where goroutines block
-// (name.block.pprof). The workers of InParallel carry the pprof
-// label phase=timed, so `go tool pprof -tagfocus=phase=timed` keeps what
-// the timed part ran in them (jobs and other background work do not carry
-// it). name.allocs.pprof holds the allocations since the process started
-// (memory profiles carry no labels: focus on the timed part's functions).
+// the variable it does nothing. Stopping also writes name.allocs.pprof, the
+// allocations since the process started (memory profiles carry no labels:
+// focus on the timed part's functions). The workers of InParallel carry the
+// pprof label phase=timed, so `go tool pprof -tagfocus=phase=timed` keeps
+// what the timed part ran in them (jobs and other background work do not
+// carry it). With SIGNET_BENCH_TRACE=1 as well, it samples where goroutines
+// block (name.block.pprof) and writes an execution trace (name.trace), which
+// shows when the processors idle and why; the trace costs ≈ 15 % of the run.
 func StartProfile(t testing.TB, name string) (stop func()) {
 	t.Helper()
 	dir := os.Getenv("SIGNET_BENCH_PROFILE")
 	if dir == "" {
 		return func() {}
 	}
-	f, err := os.Create(filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".cpu.pprof"))
+	path := func(ext string) string { return filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+ext) }
+	f, err := os.Create(path(".cpu.pprof"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,41 +117,42 @@ func StartProfile(t testing.TB, name string) (stop func()) {
 		f.Close()
 		t.Fatal(err)
 	}
-	runtime.SetBlockProfileRate(10_000) // one blocking event in each 10 µs spent blocked
-	tf, err := os.Create(filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".trace"))
-	if err != nil {
-		t.Fatal(err)
+	var tf *os.File
+	if os.Getenv("SIGNET_BENCH_TRACE") != "" {
+		runtime.SetBlockProfileRate(10_000) // one blocking event in each 10 µs spent blocked
+		if tf, err = os.Create(path(".trace")); err != nil {
+			t.Fatal(err)
+		}
+		if err := trace.Start(tf); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := trace.Start(tf); err != nil {
-		t.Fatal(err)
-	}
-	return func() {
-		trace.Stop()
-		if err := tf.Close(); err != nil {
-			t.Error(err)
-		}
-		pprof.StopCPUProfile()
-		if err := f.Close(); err != nil {
-			t.Error(err)
-		}
-		runtime.SetBlockProfileRate(0)
-		if af, err := os.Create(filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".allocs.pprof")); err == nil {
-			// Since the process started: focus on the timed part's functions.
-			if err := pprof.Lookup("allocs").WriteTo(af, 0); err != nil {
-				t.Error(err)
-			}
-			af.Close()
-		}
-		bf, err := os.Create(filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".block.pprof"))
+	writeProfile := func(kind, ext string) {
+		pf, err := os.Create(path(ext))
 		if err == nil {
-			err = pprof.Lookup("block").WriteTo(bf, 0)
-			if cerr := bf.Close(); err == nil {
+			err = pprof.Lookup(kind).WriteTo(pf, 0)
+			if cerr := pf.Close(); err == nil {
 				err = cerr
 			}
 		}
 		if err != nil {
 			t.Error(err)
 		}
+	}
+	return func() {
+		if tf != nil {
+			trace.Stop()
+			if err := tf.Close(); err != nil {
+				t.Error(err)
+			}
+			runtime.SetBlockProfileRate(0)
+			writeProfile("block", ".block.pprof")
+		}
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+		writeProfile("allocs", ".allocs.pprof")
 	}
 }
 
@@ -184,9 +204,13 @@ type SustainedRun struct {
 	Sign func(w, k int) error
 	// Answered runs at the last answer, before Drain (the backlog read).
 	Answered func()
-	// Drain waits until the signatures' jobs have run: the clock stops
-	// after it.
+	// Drain waits until the signatures' jobs have done their work (the
+	// next signers texted): the clock stops after it.
 	Drain func()
+	// Settle, when set, runs after the clock has stopped: it waits until
+	// the job queue has recorded the jobs as done (RunSustained reports how
+	// long after the clock that was).
+	Settle func()
 	// Profile names the profile of the timed part (StartProfile).
 	Profile string
 }
@@ -196,8 +220,10 @@ type SustainedRun struct {
 // with its jobs done), and how busy the machine was in the pipeline's run.
 type Sustained struct {
 	Core, Answered, Full time.Duration
-	CoreCPU, FullCPU     time.Duration
-	Busy                 float64
+	// Settled is how long after Full the job queue had recorded the jobs.
+	Settled          time.Duration
+	CoreCPU, FullCPU time.Duration
+	Busy             float64
 }
 
 // RunSustained runs r: signingcore alone, then the pipeline, a garbage
@@ -238,6 +264,10 @@ func RunSustained(t testing.TB, r SustainedRun) Sustained {
 	busy1, total1 := MachineTicks()
 	m.FullCPU = ProcessCPU() - cpu0
 	stop()
+	if r.Settle != nil {
+		r.Settle()
+		m.Settled = time.Since(t0) - m.Full
+	}
 	m.Busy = Busy(busy0, total0, busy1, total1)
 	return m
 }
