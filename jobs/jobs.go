@@ -56,7 +56,7 @@ type Config struct {
 	// node (DefaultWorkers when 0).
 	Workers int
 	// PollInterval is how often the node looks for available and scheduled
-	// jobs (1 s when 0). Neither driver here uses LISTEN/NOTIFY for jobs.
+	// jobs (DefaultPollInterval when 0).
 	PollInterval time.Duration
 	// MaxAttempts is how often a failing job is tried before it is
 	// discarded (River's default, 25, when 0).
@@ -82,6 +82,17 @@ type Config struct {
 // it signs for. The jobs wait on the network (SMS, e-mail) more than they
 // compute; a slot is a goroutine while its job runs.
 const DefaultWorkers = 100
+
+// DefaultPollInterval is Config.PollInterval's default. A job inserted in
+// a transaction (every job Signet queues: the next signer's text with the
+// signature that activates them) wakes no worker by itself: River wakes
+// its producer on an insert outside a transaction, on a job finishing, and
+// on the poll. Under load the jobs finishing keep fetching, but the last
+// jobs of a burst waited for the poll — up to River's default second,
+// measured at 0.3–0.6 s for the next signer's text in the sustained
+// signing harness. A poll is one cheap statement; ten a second bound that
+// wait to a tenth of a second.
+const DefaultPollInterval = 100 * time.Millisecond
 
 // DefaultRescueAfter is Config.RescueAfter's default.
 const DefaultRescueAfter = 10 * time.Minute
@@ -193,7 +204,7 @@ func (q *Queue) clientLocked() (*river.Client[*sql.Tx], error) {
 		cfg.RescueStuckJobsAfter = DefaultRescueAfter
 	}
 	if cfg.FetchPollInterval == 0 {
-		cfg.FetchPollInterval = river.FetchPollIntervalDefault
+		cfg.FetchPollInterval = DefaultPollInterval
 	}
 	if cfg.FetchPollInterval < river.FetchCooldownDefault {
 		cfg.FetchCooldown = cfg.FetchPollInterval
