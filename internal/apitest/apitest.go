@@ -117,6 +117,11 @@ func Start(t testing.TB, b dbtest.Backend, opts Options) *Server {
 	s.HTTP = httptest.NewServer(a.Handler)
 	s.URL = s.HTTP.URL
 	s.client = s.HTTP.Client()
+	// Keep a connection per concurrent caller, as browsers keep theirs
+	// alive: Go's default keeps 2 idle per host, so tests and harnesses
+	// posting from many goroutines at once dialled a new connection for
+	// nearly every request (and the server set up a new one each time).
+	s.client.Transport.(*http.Transport).MaxIdleConnsPerHost = 256
 	t.Cleanup(func() {
 		s.HTTP.Close()
 		a.Close()
