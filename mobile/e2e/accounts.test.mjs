@@ -49,6 +49,13 @@ async function newPage(viewport) {
   return p
 }
 
+/**
+ * atPath matches a URL whose path is path. A pattern such as /\/user$/ also
+ * matched the login page it is waited from, /login?redirect=/user, so the
+ * wait returned before the login had finished.
+ */
+const atPath = (path) => (url) => url.pathname === path
+
 async function confirmDialog(page, button) {
   const dialog = page.locator('.van-dialog')
   await dialog.waitFor({ state: 'visible' })
@@ -174,13 +181,13 @@ describe('phone 360×640', () => {
 
     await reg.locator('input[name=code]').fill(code)
     await reg.getByRole('button', { name: '注册' }).click()
-    await page.waitForURL(/\/tasks$/)
+    await page.waitForURL(atPath('/tasks'))
     await waitText(page.getByTestId('pager'), '共 0 条')
     await shot(page, 'phone-03-tasks')
 
     // 用户中心 through the tab bar; the phone is masked.
     await page.locator('.van-tabbar').getByText('用户中心').click()
-    await page.waitForURL(/\/user$/)
+    await page.waitForURL(atPath('/user'))
     await waitText(page.getByTestId('masked-phone'), masked(phone))
     await shot(page, 'phone-04-user')
 
@@ -196,7 +203,7 @@ describe('phone 360×640', () => {
     await smsForm.locator('input[name=code]').fill(loginCode)
     await shot(page, 'phone-05-sms-login')
     await smsForm.getByRole('button', { name: '登录' }).click()
-    await page.waitForURL(/\/tasks$/)
+    await page.waitForURL(atPath('/tasks'))
 
     // 密码登录 in a second phone: the captcha renders, refreshes, and a wrong
     // answer is shown on its field with a new image.
@@ -217,7 +224,7 @@ describe('phone 360×640', () => {
 
     if (captchaHook) {
       await loginByPassword(b.page, phone, PASSWORD)
-      await b.page.waitForURL(/\/tasks$/)
+      await b.page.waitForURL(atPath('/tasks'))
     } else {
       t.diagnostic('SKIPPED password login success: the server lacks the SIGNET_DEV_CAPTCHA_TEXT hook')
     }
@@ -258,7 +265,7 @@ describe('phone 360×640', () => {
     await shot(page, 'phone-08-change-password-error')
     await cp.locator('input[name=oldPassword]').fill(PASSWORD)
     await cp.getByRole('button', { name: '确定' }).click()
-    await page.waitForURL(/\/user$/)
+    await page.waitForURL(atPath('/user'))
     await waitText(page.getByTestId('masked-phone'), masked(phone))
 
     if (captchaHook) {
@@ -267,7 +274,7 @@ describe('phone 360×640', () => {
       await loginByPassword(b.page, phone, PASSWORD)
       await waitText(fieldError(b.page.getByTestId('password-login'), 'password'), '手机号或密码错误')
       await loginByPassword(b.page, phone, NEW_PASSWORD)
-      await b.page.waitForURL(/\/user$/)
+      await b.page.waitForURL(atPath('/user'))
     } else {
       t.diagnostic('SKIPPED logging in with the new password: the server lacks the SIGNET_DEV_CAPTCHA_TEXT hook')
     }
@@ -293,7 +300,7 @@ describe('phone 360×640', () => {
     await page.waitForURL(/\/login\?redirect=(%2F|\/)user(%2F|\/)sessions$/)
     if (captchaHook) {
       await loginByPassword(b.page, phone, RESET_PASSWORD)
-      await b.page.waitForURL(/\/tasks$/)
+      await b.page.waitForURL(atPath('/tasks'))
     }
 
     // The agreements registration links to.
@@ -387,7 +394,7 @@ describe('PC 1440×900', () => {
     await step2.locator('input[name=code]').fill(newCode)
     await shot(page, 'pc-05-change-phone')
     await step2.getByRole('button', { name: '提交' }).click()
-    await page.waitForURL(/\/user$/)
+    await page.waitForURL(atPath('/user'))
     await waitText(page.getByTestId('masked-phone'), masked(newPhone))
     await waitText(page.getByTestId('user-menu'), masked(newPhone))
 
