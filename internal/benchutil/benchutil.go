@@ -94,9 +94,10 @@ func EnvInt(name string, def int) int {
 
 // StartProfile starts a CPU profile of the process when SIGNET_BENCH_PROFILE
 // names a folder (name.cpu.pprof in it) and returns what stops it; without
-// the variable it does nothing. Stopping also writes name.allocs.pprof, the
-// allocations since the process started (memory profiles carry no labels:
-// focus on the timed part's functions). The workers of InParallel carry the
+// the variable it does nothing. It writes the allocation profile at the
+// start (name.allocs0.pprof) and at the stop (name.allocs.pprof):
+// `go tool pprof -base name.allocs0.pprof name.allocs.pprof` is what the
+// timed part allocated. The workers of InParallel carry the
 // pprof label phase=timed, so `go tool pprof -tagfocus=phase=timed` keeps
 // what the timed part ran in them (jobs and other background work do not
 // carry it). With SIGNET_BENCH_TRACE=1 as well, it samples where goroutines
@@ -109,6 +110,20 @@ func StartProfile(t testing.TB, name string) (stop func()) {
 		return func() {}
 	}
 	path := func(ext string) string { return filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+ext) }
+	writeProfile := func(kind, ext string) {
+		pf, err := os.Create(path(ext))
+		if err == nil {
+			err = pprof.Lookup(kind).WriteTo(pf, 0)
+			if cerr := pf.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	runtime.GC() // the allocation profile as of now
+	writeProfile("allocs", ".allocs0.pprof")
 	f, err := os.Create(path(".cpu.pprof"))
 	if err != nil {
 		t.Fatal(err)
@@ -125,18 +140,6 @@ func StartProfile(t testing.TB, name string) (stop func()) {
 		}
 		if err := trace.Start(tf); err != nil {
 			t.Fatal(err)
-		}
-	}
-	writeProfile := func(kind, ext string) {
-		pf, err := os.Create(path(ext))
-		if err == nil {
-			err = pprof.Lookup(kind).WriteTo(pf, 0)
-			if cerr := pf.Close(); err == nil {
-				err = cerr
-			}
-		}
-		if err != nil {
-			t.Error(err)
 		}
 	}
 	return func() {
