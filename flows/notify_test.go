@@ -32,14 +32,23 @@ type flakySMS struct {
 
 func (f *flakySMS) Send(ctx context.Context, m sms.Message) error {
 	f.mu.Lock()
-	fail := !f.failed && m.Params["contract"] == f.contract
-	f.failed = f.failed || fail
 	f.sends++
 	f.mu.Unlock()
-	if fail {
-		return errs.Wrap(errors.New("gateway unavailable"), errs.Internal, "短信发送失败，请稍后再试")
+	if err := f.refuse(m); err != nil {
+		return err
 	}
 	return f.next.Send(ctx, m)
+}
+
+// refuse fails the first text to f.contract, once.
+func (f *flakySMS) refuse(m sms.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failed || m.Params["contract"] != f.contract {
+		return nil
+	}
+	f.failed = true
+	return errs.Wrap(errors.New("gateway unavailable"), errs.Internal, "短信发送失败，请稍后再试")
 }
 
 func (f *flakySMS) counts() (sends, batches int) {
@@ -60,12 +69,7 @@ func (f flakyBatchSMS) SendBatch(ctx context.Context, ms []sms.Message) []error 
 	var pass []sms.Message
 	var at []int
 	for i, m := range ms {
-		f.mu.Lock()
-		fail := !f.failed && m.Params["contract"] == f.contract
-		f.failed = f.failed || fail
-		f.mu.Unlock()
-		if fail {
-			out[i] = errs.Wrap(errors.New("gateway unavailable"), errs.Internal, "短信发送失败，请稍后再试")
+		if out[i] = f.refuse(m); out[i] != nil {
 			continue
 		}
 		pass, at = append(pass, m), append(at, i)
