@@ -87,7 +87,12 @@ func Open(ctx context.Context, databaseURL, sqlitePath string, opts ...ent.Optio
 
 // SQLiteDSN is the DSN Signet uses for an SQLite file: foreign keys on, WAL,
 // a busy timeout, and transactions that take the write lock at BEGIN so two
-// writers never deadlock upgrading read locks. Times are written in UTC in
+// writers never deadlock upgrading read locks. Temporary storage is in
+// memory: a statement that changes several rows inside a transaction (a
+// group commit's updates and inserts, flows/commit.go) keeps a copy of each
+// page it changes, to undo itself alone on failure, and SQLite wrote those
+// copies to a temporary file once they passed 64 KiB — a write system call
+// per page on the commit path. Times are written in UTC in
 // SQLite's own format ("2006-01-02 15:04:05.999999999+00:00"): SQLite
 // compares them as text, so a value kept in its own zone (the driver's
 // default, time.Time.String) made a filter from the pages at +08:00 miss or
@@ -95,7 +100,7 @@ func Open(ctx context.Context, databaseURL, sqlitePath string, opts ...ent.Optio
 // written on a server in UTC still compare right but for the very same
 // instant.
 func SQLiteDSN(path string) string {
-	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate" +
+	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_txlock=immediate" +
 		"&_time_format=sqlite&_timezone=UTC"
 }
 
