@@ -92,7 +92,9 @@ func Open(ctx context.Context, databaseURL, sqlitePath string, opts ...ent.Optio
 // group commit's updates and inserts, flows/commit.go) keeps a copy of each
 // page it changes, to undo itself alone on failure, and SQLite wrote those
 // copies to a temporary file once they passed 64 KiB — a write system call
-// per page on the commit path. Times are written in UTC in
+// per page on the commit path. (Sorts and temporary tables live in memory
+// too; they are bounded by the pages' LIMITs. A VACUUM would build its copy
+// of the whole database in memory: Signet runs none.) Times are written in UTC in
 // SQLite's own format ("2006-01-02 15:04:05.999999999+00:00"): SQLite
 // compares them as text, so a value kept in its own zone (the driver's
 // default, time.Time.String) made a filter from the pages at +08:00 miss or
