@@ -253,7 +253,11 @@ func TestSignMutationSustained(t *testing.T) {
 			},
 			Settle: func() { h.waitJobsIdle(t) },
 		}
+		pages := benchutil.CountPages(t, h.s.App.DB)
 		m := benchutil.RunSustained(t, run)
+		if p := pages.PerOp(t, workers*each); p != "" {
+			fmt.Printf("CONTRACTS-SIGN-MUTATION-SUSTAINED-PAGES %s: %s\n", b.Name, p)
+		}
 		coreOps, fullOps := run.Rate(m.Core), run.Rate(m.Full)
 		fmt.Printf("CONTRACTS-SIGN-MUTATION-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (%s CPU/op) | signFlow over HTTP %.0f/s with their jobs done (answered at %.0f/s; River recorded them %s after the last text; %s CPU/op with the client, machine %.0f%% busy) | ratio %.2f\n",
 			b.Name, workers, each, coreOps, run.PerOp(m.CoreCPU), fullOps, run.Rate(m.Answered), m.Settled.Round(time.Millisecond), run.PerOp(m.FullCPU), 100*m.Busy, fullOps/coreOps)

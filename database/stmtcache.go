@@ -5,6 +5,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"sync"
+
+	"modernc.org/sqlite"
 )
 
 // SQLite compiles every statement it runs, and the embedded SQLite (a Go
@@ -190,6 +192,16 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 	}
 	defer c.release(cs)
 	return cs.st.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
+// Status reads the driver's per-connection counters (sqlite.DBStatus;
+// pagestats.go).
+func (c *cachingConn) Status(op sqlite.DBStatusOp, reset bool) (current, high int, err error) {
+	st, ok := c.sqliteConn.(sqlite.DBStatus)
+	if !ok {
+		return 0, 0, errors.New("database: the SQLite driver's connection has no status counters")
+	}
+	return st.Status(op, reset)
 }
 
 // Close finalizes the kept statements and closes the connection.

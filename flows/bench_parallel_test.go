@@ -272,7 +272,11 @@ func TestSignThroughputSustained(t *testing.T) {
 			},
 			Settle: func() { e.waitJobsIdle(t) },
 		}
+		pages := benchutil.CountPages(t, e.database)
 		m := benchutil.RunSustained(t, run)
+		if p := pages.PerOp(t, workers*each); p != "" {
+			fmt.Printf("CONTRACTS-SIGN-SUSTAINED-PAGES %s: %s\n", b.Name, p)
+		}
 		coreOps, fullOps := run.Rate(m.Core), run.Rate(m.Full)
 		fmt.Printf("CONTRACTS-SIGN-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (%s CPU/op) | Sign end to end %.0f/s with their jobs done (answered at %.0f/s, %d jobs left then, River recorded them %s after the last text; %s CPU/op in this process, machine %.0f%% busy) | ratio %.2f\n",
 			b.Name, workers, each, coreOps, run.PerOp(m.CoreCPU), fullOps, run.Rate(m.Answered), backlog, m.Settled.Round(time.Millisecond), run.PerOp(m.FullCPU), 100*m.Busy, fullOps/coreOps)

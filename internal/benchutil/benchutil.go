@@ -7,6 +7,8 @@ package benchutil
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"signet/database"
 )
 
 // InParallel runs fn(0…n-1) at once and returns the wall clock it took; a
@@ -283,4 +287,54 @@ func (r SustainedRun) PerOp(d time.Duration) time.Duration {
 // Rate is the run's signatures per second in d.
 func (r SustainedRun) Rate(d time.Duration) float64 {
 	return float64(r.Workers*r.Each) / d.Seconds()
+}
+
+// PageCounter reads SQLite's page-cache counters (database.PageStats) over
+// a measured run; on PostgreSQL it reads nothing.
+type PageCounter struct {
+	db    *database.DB
+	start database.PageStats
+	ok    bool
+}
+
+// CountPages takes the first reading; call it while the pool is idle.
+func CountPages(t testing.TB, db *database.DB) *PageCounter {
+	t.Helper()
+	st, err := pageStats(db)
+	if errors.Is(err, database.ErrNoPageStats) {
+		return &PageCounter{}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &PageCounter{db: db, start: st, ok: true}
+}
+
+// PerOp takes the second reading and says how many pages each of ops
+// operations found in the connections' caches and how many it read (the
+// misses): "" on PostgreSQL. Unlike time, the counts do not drift with the
+// machine.
+func (c *PageCounter) PerOp(t testing.TB, ops int) string {
+	t.Helper()
+	if !c.ok {
+		return ""
+	}
+	st, err := pageStats(c.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := st.Sub(c.start)
+	return fmt.Sprintf("SQLite pages per op: %.1f read, %.1f cached", float64(d.Misses)/float64(ops), float64(d.Hits)/float64(ops))
+}
+
+// pageStats reads the counters, waiting at most 30 s for the pool's
+// connections (SQLitePageStats holds them all at once).
+func pageStats(db *database.DB) (database.PageStats, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := db.SQLitePageStats(ctx)
+	if err != nil && !errors.Is(err, database.ErrNoPageStats) {
+		return st, fmt.Errorf("SQLite page counters: %w", err)
+	}
+	return st, err
 }

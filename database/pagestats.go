@@ -1,0 +1,76 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"entgo.io/ent/dialect"
+	"modernc.org/sqlite"
+)
+
+// PageStats are SQLite's page-cache counters summed over the pool's
+// connections: a hit is a page found in the connection's cache, a miss a
+// page read from the file or the log. In WAL mode a connection drops its
+// whole cache whenever another one has committed, so misses count both the
+// pages read for the first time and those read again after someone's
+// commit. The signing harnesses report them per signature: unlike time,
+// they do not drift with the machine.
+type PageStats struct {
+	Hits, Misses int64
+}
+
+// Sub is s minus an earlier reading.
+func (s PageStats) Sub(earlier PageStats) PageStats {
+	return PageStats{Hits: s.Hits - earlier.Hits, Misses: s.Misses - earlier.Misses}
+}
+
+// ErrNoPageStats says that the database is not SQLite.
+var ErrNoPageStats = errors.New("database: page-cache counters are SQLite's")
+
+// SQLitePageStats reads the counters of every open connection of the pool.
+// It holds all of them at once while it reads, so it is meant for moments
+// when the pool is idle (before and after a measured run); a connection
+// opened or closed in between makes the difference meaningless.
+func (d *DB) SQLitePageStats(ctx context.Context) (PageStats, error) {
+	if d.Dialect != dialect.SQLite {
+		return PageStats{}, ErrNoPageStats
+	}
+	n := d.SQL.Stats().OpenConnections
+	conns := make([]*sql.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	var sum PageStats
+	for range n {
+		c, err := d.SQL.Conn(ctx)
+		if err != nil {
+			return PageStats{}, err
+		}
+		conns = append(conns, c)
+		err = c.Raw(func(dc any) error {
+			st, ok := dc.(sqlite.DBStatus)
+			if !ok {
+				return fmt.Errorf("database: the SQLite connection (%T) has no status counters", dc)
+			}
+			hit, _, err := st.Status(sqlite.DBStatusCacheHit, false)
+			if err != nil {
+				return err
+			}
+			miss, _, err := st.Status(sqlite.DBStatusCacheMiss, false)
+			if err != nil {
+				return err
+			}
+			sum.Hits += int64(hit)
+			sum.Misses += int64(miss)
+			return nil
+		})
+		if err != nil {
+			return PageStats{}, err
+		}
+	}
+	return sum, nil
+}
