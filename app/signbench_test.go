@@ -193,7 +193,8 @@ func (h *signBench) intent(t *testing.T, i int, id string) map[string]any {
 // all the codes live at once), then W signers each post their N signFlow
 // mutations back to back over HTTP, and the clock stops when the
 // signatures' jobs (the next signer's text) have run too. signingcore
-// alone runs the same way (W at a time, N each). The rounds of
+// alone runs the same way (W at a time, N each), before and after (the
+// mean of the two: the machine's speed drifts). The rounds of
 // TestSignMutationThroughput charge each round's slowest signature to
 // throughput; this is the rate a node sustains. The HTTP client runs in
 // this process and on this machine: its CPU is the server's loss. On
@@ -259,8 +260,8 @@ func TestSignMutationSustained(t *testing.T) {
 			fmt.Printf("CONTRACTS-SIGN-MUTATION-SUSTAINED-PAGES %s: %s\n", b.Name, p)
 		}
 		coreOps, fullOps := run.Rate(m.Core), run.Rate(m.Full)
-		fmt.Printf("CONTRACTS-SIGN-MUTATION-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (%s CPU/op) | signFlow over HTTP %.0f/s with their jobs done (answered at %.0f/s; River recorded them %s after the last text; %s CPU/op with the client, machine %.0f%% busy) | ratio %.2f\n",
-			b.Name, workers, each, coreOps, run.PerOp(m.CoreCPU), fullOps, run.Rate(m.Answered), m.Settled.Round(time.Millisecond), run.PerOp(m.FullCPU), 100*m.Busy, fullOps/coreOps)
+		fmt.Printf("CONTRACTS-SIGN-MUTATION-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (before %.0f/s, after %.0f/s; %s CPU/op, GC %s) | signFlow over HTTP %.0f/s with their jobs done (answered at %.0f/s; River recorded them %s after the last text; %s CPU/op with the client, GC %s, machine %.0f%% busy) | ratio %.2f\n",
+			b.Name, workers, each, coreOps, run.Rate(m.CoreBefore), run.Rate(m.CoreAfter), run.PerOp(m.CoreCPU), run.PerOp(m.CoreGC), fullOps, run.Rate(m.Answered), m.Settled.Round(time.Millisecond), run.PerOp(m.FullCPU), run.PerOp(m.FullGC), 100*m.Busy, fullOps/coreOps)
 	})
 }
 

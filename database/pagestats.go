@@ -12,18 +12,19 @@ import (
 
 // PageStats are SQLite's page-cache counters summed over the pool's
 // connections: a hit is a page found in the connection's cache, a miss a
-// page read from the file or the log. In WAL mode a connection drops its
+// page read from the file or the log, a write a changed page written to the
+// log when its transaction commits. In WAL mode a connection drops its
 // whole cache whenever another one has committed, so misses count both the
 // pages read for the first time and those read again after someone's
 // commit. The signing harnesses report them per signature: unlike time,
 // they do not drift with the machine.
 type PageStats struct {
-	Hits, Misses int64
+	Hits, Misses, Writes int64
 }
 
 // Sub is s minus an earlier reading.
 func (s PageStats) Sub(earlier PageStats) PageStats {
-	return PageStats{Hits: s.Hits - earlier.Hits, Misses: s.Misses - earlier.Misses}
+	return PageStats{Hits: s.Hits - earlier.Hits, Misses: s.Misses - earlier.Misses, Writes: s.Writes - earlier.Writes}
 }
 
 // ErrNoPageStats says that the database is not SQLite.
@@ -64,8 +65,13 @@ func (d *DB) SQLitePageStats(ctx context.Context) (PageStats, error) {
 			if err != nil {
 				return err
 			}
+			write, _, err := st.Status(sqlite.DBStatusCacheWrite, false)
+			if err != nil {
+				return err
+			}
 			sum.Hits += int64(hit)
 			sum.Misses += int64(miss)
+			sum.Writes += int64(write)
 			return nil
 		})
 		if err != nil {

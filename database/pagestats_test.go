@@ -13,9 +13,10 @@ import (
 )
 
 // TestSQLitePageStats: the pool's page-cache counters move as pages are
-// read. A page read for the first time is a miss; read again on the same
-// connection, a hit — until another connection commits, which empties the
-// cache (WAL mode), so the next read misses again. PostgreSQL has none.
+// read and written. A page read for the first time is a miss; read again on
+// the same connection, a hit — until another connection commits, which
+// empties the cache (WAL mode), so the next read misses again. A commit
+// counts the pages it wrote; a read counts none. PostgreSQL has none.
 func TestSQLitePageStats(t *testing.T) {
 	ctx := context.Background()
 	db, err := database.Open(ctx, "", filepath.Join(t.TempDir(), "signet.db"))
@@ -95,6 +96,31 @@ func TestSQLitePageStats(t *testing.T) {
 	}
 	if d := sum.Sub(sum); d != (database.PageStats{}) {
 		t.Fatalf("Sub: %+v", d)
+	}
+	// A commit writes the pages it changed to the log; a read writes none.
+	stats := func() database.PageStats {
+		t.Helper()
+		st, err := db.SQLitePageStats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	before := stats()
+	if _, err := db.SQL.ExecContext(ctx, "UPDATE t SET v = v || '!' WHERE id <= 100"); err != nil {
+		t.Fatal(err)
+	}
+	wrote := stats().Sub(before)
+	if wrote.Writes < 2 {
+		t.Fatalf("an update of 100 rows wrote %d pages", wrote.Writes)
+	}
+	before = stats()
+	var n int
+	if err := db.SQL.QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if d := stats().Sub(before); d.Writes != 0 || d.Hits+d.Misses == 0 {
+		t.Fatalf("a read: %+v, want pages read and none written", d)
 	}
 
 	if _, err := (&database.DB{Dialect: dialect.Postgres}).SQLitePageStats(ctx); !errors.Is(err, database.ErrNoPageStats) {

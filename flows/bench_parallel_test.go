@@ -194,7 +194,8 @@ func (e *signEnv) flowFor(t testing.TB, who, name string) flows.SignInput {
 // code policy is relaxed so that all the codes live at once), then W signers
 // each sign their N flows back to back, with no rounds: throughput is all
 // signatures over the wall clock of the whole run, next to signingcore alone
-// run the same way (W workers, N signatures each). The rounds of
+// run the same way (W workers, N signatures each) just before and just
+// after it (the mean of the two: the machine's speed drifts). The rounds of
 // TestSignThroughputParallel wait for a round's slowest signature before the
 // next starts, which charges each round's tail to throughput; this one
 // measures the rate a node sustains. It reports and asserts nothing about
@@ -278,7 +279,7 @@ func TestSignThroughputSustained(t *testing.T) {
 			fmt.Printf("CONTRACTS-SIGN-SUSTAINED-PAGES %s: %s\n", b.Name, p)
 		}
 		coreOps, fullOps := run.Rate(m.Core), run.Rate(m.Full)
-		fmt.Printf("CONTRACTS-SIGN-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (%s CPU/op) | Sign end to end %.0f/s with their jobs done (answered at %.0f/s, %d jobs left then, River recorded them %s after the last text; %s CPU/op in this process, machine %.0f%% busy) | ratio %.2f\n",
-			b.Name, workers, each, coreOps, run.PerOp(m.CoreCPU), fullOps, run.Rate(m.Answered), backlog, m.Settled.Round(time.Millisecond), run.PerOp(m.FullCPU), 100*m.Busy, fullOps/coreOps)
+		fmt.Printf("CONTRACTS-SIGN-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (before %.0f/s, after %.0f/s; %s CPU/op, GC %s) | Sign end to end %.0f/s with their jobs done (answered at %.0f/s, %d jobs left then, River recorded them %s after the last text; %s CPU/op in this process, GC %s, machine %.0f%% busy) | ratio %.2f\n",
+			b.Name, workers, each, coreOps, run.Rate(m.CoreBefore), run.Rate(m.CoreAfter), run.PerOp(m.CoreCPU), run.PerOp(m.CoreGC), fullOps, run.Rate(m.Answered), backlog, m.Settled.Round(time.Millisecond), run.PerOp(m.FullCPU), run.PerOp(m.FullGC), 100*m.Busy, fullOps/coreOps)
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"runtime/trace"
 	"strconv"
@@ -54,6 +55,18 @@ func ProcessCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// GCCPU is the CPU time the garbage collector has used in this process
+// (the runtime's estimate: its background and idle marking, the assists
+// charged to allocating goroutines and its pauses).
+func GCCPU() time.Duration {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration(s[0].Value.Float64() * float64(time.Second))
 }
 
 // WaitJobsIdle waits until River's queue in db has nothing to run now (jobs
@@ -201,8 +214,11 @@ func Busy(busy0, total0, busy1, total1 int64) float64 {
 
 // SustainedRun describes one run of a sustained signing harness (flows
 // TestSignThroughputSustained, app TestSignMutationSustained): signingcore
-// alone, then the pipeline, each by Workers workers doing Each signatures
-// back to back, with no rounds.
+// alone, the pipeline, then signingcore alone again, each by Workers
+// workers doing Each signatures back to back, with no rounds. signingcore
+// runs on both sides of the pipeline because the machine's speed drifts
+// (by a quarter within minutes on the shared VMs): the baseline is the
+// mean of the two, taken around the pipeline's run rather than before it.
 type SustainedRun struct {
 	Workers, Each int
 	// Core is one signature of signingcore alone.
@@ -226,33 +242,41 @@ type SustainedRun struct {
 // CPU of signingcore alone and of the pipeline (to its last answer, and
 // with its jobs done), and how busy the machine was in the pipeline's run.
 type Sustained struct {
-	Core, Answered, Full time.Duration
+	// Core is the mean of CoreBefore and CoreAfter (CoreCPU likewise).
+	Core, Answered, Full  time.Duration
+	CoreBefore, CoreAfter time.Duration
 	// Settled is how long after Full the job queue had recorded the jobs.
 	Settled          time.Duration
 	CoreCPU, FullCPU time.Duration
-	Busy             float64
+	// CoreGC and FullGC are the garbage collector's share of CoreCPU and
+	// FullCPU (GCCPU).
+	CoreGC, FullGC time.Duration
+	Busy           float64
 }
 
-// RunSustained runs r: signingcore alone, then the pipeline, a garbage
-// collection before each.
+// RunSustained runs r: signingcore alone, the pipeline, signingcore alone
+// again, a garbage collection before each.
 func RunSustained(t testing.TB, r SustainedRun) Sustained {
 	t.Helper()
 	var m Sustained
-	runtime.GC()
-	cpu0 := ProcessCPU()
-	m.Core = InParallel(t, r.Workers, func(int) error {
-		for range r.Each {
-			if err := r.Core(); err != nil {
-				return err
+	core := func() (wall, cpu, gc time.Duration) {
+		runtime.GC()
+		cpu0, gc0 := ProcessCPU(), GCCPU()
+		wall = InParallel(t, r.Workers, func(int) error {
+			for range r.Each {
+				if err := r.Core(); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
-	})
-	m.CoreCPU = ProcessCPU() - cpu0
+			return nil
+		})
+		return wall, ProcessCPU() - cpu0, GCCPU() - gc0
+	}
+	m.CoreBefore, m.CoreCPU, m.CoreGC = core()
 
 	runtime.GC()
 	stop := StartProfile(t, r.Profile)
-	cpu0 = ProcessCPU()
+	cpu0, gc0 := ProcessCPU(), GCCPU()
 	busy0, total0 := MachineTicks()
 	t0 := time.Now()
 	m.Answered = InParallel(t, r.Workers, func(w int) error {
@@ -269,13 +293,16 @@ func RunSustained(t testing.TB, r SustainedRun) Sustained {
 	r.Drain()
 	m.Full = time.Since(t0)
 	busy1, total1 := MachineTicks()
-	m.FullCPU = ProcessCPU() - cpu0
+	m.FullCPU, m.FullGC = ProcessCPU()-cpu0, GCCPU()-gc0
 	stop()
 	if r.Settle != nil {
 		r.Settle()
 		m.Settled = time.Since(t0) - m.Full
 	}
 	m.Busy = Busy(busy0, total0, busy1, total1)
+	after, cpuAfter, gcAfter := core()
+	m.CoreAfter = after
+	m.Core, m.CoreCPU, m.CoreGC = (m.CoreBefore+after)/2, (m.CoreCPU+cpuAfter)/2, (m.CoreGC+gcAfter)/2
 	return m
 }
 
@@ -310,8 +337,8 @@ func CountPages(t testing.TB, db *database.DB) *PageCounter {
 }
 
 // PerOp takes the second reading and says how many pages each of ops
-// operations found in the connections' caches and how many it read (the
-// misses): "" on PostgreSQL. Unlike time, the counts do not drift with the
+// operations found in the connections' caches, how many it read (the
+// misses) and how many it wrote to the log: "" on PostgreSQL. Unlike time, the counts do not drift with the
 // machine.
 func (c *PageCounter) PerOp(t testing.TB, ops int) string {
 	t.Helper()
@@ -323,7 +350,8 @@ func (c *PageCounter) PerOp(t testing.TB, ops int) string {
 		t.Fatal(err)
 	}
 	d := st.Sub(c.start)
-	return fmt.Sprintf("SQLite pages per op: %.1f read, %.1f cached", float64(d.Misses)/float64(ops), float64(d.Hits)/float64(ops))
+	per := func(n int64) float64 { return float64(n) / float64(ops) }
+	return fmt.Sprintf("SQLite pages per op: %.1f read, %.1f cached, %.1f written", per(d.Misses), per(d.Hits), per(d.Writes))
 }
 
 // pageStats reads the counters, waiting at most 30 s for the pool's
