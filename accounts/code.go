@@ -5,10 +5,14 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
+
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 
 	"signet/ent"
 	"signet/ent/smscode"
@@ -263,10 +267,8 @@ func (s *Service) CheckCode(ctx context.Context, field, phone string, purpose Pu
 	if len(code) != 6 {
 		return CodeClaim{}, errs.InvalidField(field, "请输入6位数字验证码")
 	}
-	row, err := s.db.SMSCode.Query().
-		Where(smscode.Phone(phone), smscode.Purpose(string(purpose)), smscode.Scope(scope)).
-		Order(ent.Desc(smscode.FieldCreatedAt)).First(sys)
-	if ent.IsNotFound(err) {
+	row, err := s.latestCode(sys, phone, purpose, scope)
+	if errors.Is(err, errNoCode) {
 		return CodeClaim{}, errs.InvalidField(field, "验证码无效，请先获取验证码")
 	}
 	if err != nil {
@@ -294,6 +296,68 @@ func (s *Service) CheckCode(ctx context.Context, field, phone string, purpose Pu
 		return CodeClaim{}, errs.InvalidField(field, fmt.Sprintf("验证码错误，还可尝试%d次", left))
 	}
 	return CodeClaim{id: row.ID, maxAttempts: s.policy.CodeMaxAttempts, field: field, at: now}, nil
+}
+
+// codeRow is what checking a code reads of it.
+type codeRow struct {
+	ID, Attempts int
+	CodeHash     []byte
+	ExpiresAt    time.Time
+	ConsumedAt   *time.Time
+}
+
+// errNoCode says that no code was sent for the phone, purpose and scope.
+var errNoCode = errors.New("accounts: no code")
+
+// latestCode reads the newest code sent to phone for purpose and scope
+// (errNoCode when there is none). Every signature and every SMS login
+// checks a code, so it is one statement written once per database, scanned
+// into plain variables, as Authenticate's session read is.
+func (s *Service) latestCode(ctx context.Context, phone string, purpose Purpose, scope string) (codeRow, error) {
+	var row codeRow
+	query, ok := latestCodeSQL[s.db.Dialect()]
+	if !ok {
+		return row, fmt.Errorf("unsupported database %q", s.db.Dialect())
+	}
+	rows, err := s.db.QueryContext(ctx, query, phone, string(purpose), scope)
+	if err != nil {
+		return row, err
+	}
+	found := rows.Next()
+	var consumed sql.NullTime
+	if found {
+		err = rows.Scan(&row.ID, &row.CodeHash, &row.Attempts, &row.ExpiresAt, &consumed)
+	}
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return row, err
+	}
+	if !found {
+		return row, errNoCode
+	}
+	if consumed.Valid {
+		row.ConsumedAt = &consumed.Time
+	}
+	return row, nil
+}
+
+var latestCodeSQL = map[string]string{
+	dialect.SQLite:   buildLatestCodeSQL(dialect.SQLite),
+	dialect.Postgres: buildLatestCodeSQL(dialect.Postgres),
+}
+
+func buildLatestCodeSQL(d string) string {
+	t := sql.Table(smscode.Table)
+	q, _ := sql.Dialect(d).Select(t.C(smscode.FieldID), t.C(smscode.FieldCodeHash), t.C(smscode.FieldAttempts),
+		t.C(smscode.FieldExpiresAt), t.C(smscode.FieldConsumedAt)).From(t).
+		Where(sql.And(sql.EQ(t.C(smscode.FieldPhone), ""), sql.EQ(t.C(smscode.FieldPurpose), ""), sql.EQ(t.C(smscode.FieldScope), ""))).
+		OrderBy(sql.Desc(t.C(smscode.FieldCreatedAt))).Limit(1).Query()
+	return q
 }
 
 // hashSecret returns salt || SHA-256(salt || secret).
