@@ -151,7 +151,10 @@ func (w *NotifyBatchWorker) Work(ctx context.Context, job *river.Job[NotifyBatch
 			need = append(need, n.ParticipantID)
 		}
 	}
-	fs, err := w.DB.Flow.Query().Where(flow.IDIn(flowIDs...)).All(sys)
+	// Only what message reads: a group's flows, whole, were most of the
+	// job's scanning.
+	fs, err := w.DB.Flow.Query().Where(flow.IDIn(flowIDs...)).
+		Select(flow.FieldStatus, flow.FieldName, flow.FieldInitiatorID, flow.FieldInitiatorName).All(sys)
 	if err != nil {
 		return fmt.Errorf("notify: flows: %w", err)
 	}
