@@ -18,8 +18,12 @@ import (
 // compiled statement. PostgreSQL needs none of this: pgx caches prepared
 // statements per connection itself.
 
-// stmtCacheSize bounds the statements kept per connection; the oldest is
-// dropped beyond it.
+// stmtCacheSize bounds the statements kept per connection; beyond it the
+// one used longest ago is dropped. Least recently used, not first in: a
+// group commit's statements have a text per group size (their IN lists
+// and CASE arms), and dropping the oldest text dropped the hottest ones —
+// the session's, the plan's, compiled first — so that every few groups
+// they were compiled again.
 const stmtCacheSize = 256
 
 // cachingDriver opens connections that keep their compiled statements and
@@ -66,7 +70,7 @@ type cachingConn struct {
 	sqliteConn
 	mu    sync.Mutex
 	stmts map[string]*cachedStmt
-	order []string // oldest first
+	tick  uint64 // counts the statements taken; cachedStmt.used is its value at the last
 	// writer is the process's SQLite write lock; inTx says that this
 	// connection is in a transaction (writelock.go).
 	writer writeLock
@@ -76,6 +80,7 @@ type cachingConn struct {
 type cachedStmt struct {
 	st   driver.Stmt
 	busy bool
+	used uint64
 }
 
 func newCachingConn(c driver.Conn, writer writeLock) (driver.Conn, error) {
@@ -92,30 +97,34 @@ func newCachingConn(c driver.Conn, writer writeLock) (driver.Conn, error) {
 func (c *cachingConn) take(ctx context.Context, query string) (*cachedStmt, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.tick++
 	if cs := c.stmts[query]; cs != nil {
 		if cs.busy {
 			return nil, nil
 		}
-		cs.busy = true
+		cs.busy, cs.used = true, c.tick
 		return cs, nil
 	}
 	st, err := c.sqliteConn.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	if len(c.order) >= stmtCacheSize {
-		for i, q := range c.order {
-			if old := c.stmts[q]; !old.busy {
-				old.st.Close()
-				delete(c.stmts, q)
-				c.order = append(c.order[:i], c.order[i+1:]...)
-				break
+	if len(c.stmts) >= stmtCacheSize {
+		// The scan is paid on a miss only, next to compiling a statement.
+		var lru string
+		var oldest *cachedStmt
+		for q, cs := range c.stmts {
+			if !cs.busy && (oldest == nil || cs.used < oldest.used) {
+				lru, oldest = q, cs
 			}
 		}
+		if oldest != nil {
+			oldest.st.Close()
+			delete(c.stmts, lru)
+		}
 	}
-	cs := &cachedStmt{st: st, busy: true}
+	cs := &cachedStmt{st: st, busy: true, used: c.tick}
 	c.stmts[query] = cs
-	c.order = append(c.order, query)
 	return cs, nil
 }
 
@@ -210,7 +219,7 @@ func (c *cachingConn) Close() error {
 	for _, cs := range c.stmts {
 		cs.st.Close()
 	}
-	c.stmts, c.order = nil, nil
+	c.stmts = nil
 	c.mu.Unlock()
 	return c.sqliteConn.Close()
 }

@@ -88,12 +88,44 @@ func TestStatementCache(t *testing.T) {
 		}
 	}
 
-	// More texts than the cache keeps: the oldest are dropped, all run.
+	// More texts than the cache keeps: the one used longest ago is dropped,
+	// all run, and a text run all along between the others stays compiled.
+	const hot = `SELECT count(*) FROM t WHERE id > ?`
+	runHot := func() {
+		t.Helper()
+		var n int
+		if err := db.SQL.QueryRowContext(ctx, hot, 0).Scan(&n); err != nil || n != 5 {
+			t.Fatalf("%s: %d %v", hot, n, err)
+		}
+	}
+	kept := func() (stmt *cachedStmt, size int) {
+		t.Helper()
+		conn, err := db.SQL.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.Raw(func(dc any) error {
+			c := dc.(*cachingConn)
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			stmt, size = c.stmts[hot], len(c.stmts)
+			return nil
+		})
+		return stmt, size
+	}
+	runHot()
+	first, _ := kept()
 	for i := range stmtCacheSize + 20 {
 		var got int
 		if err := db.SQL.QueryRowContext(ctx, fmt.Sprintf(`SELECT %d + ?`, i), 1).Scan(&got); err != nil || got != i+1 {
 			t.Fatalf("text %d: %d %v", i, got, err)
 		}
+		runHot()
+	}
+	if now, size := kept(); first == nil || now != first || size > stmtCacheSize {
+		t.Fatalf("after %d other texts: the hot statement %p, first compiled %p; %d kept (at most %d)",
+			stmtCacheSize+20, now, first, size, stmtCacheSize)
 	}
 
 	// A compiled statement survives a schema change (SQLite recompiles).
