@@ -319,21 +319,9 @@ func (s *Service) latestCode(ctx context.Context, phone string, purpose Purpose,
 	if !ok {
 		return row, fmt.Errorf("unsupported database %q", s.db.Dialect())
 	}
-	rows, err := s.db.QueryContext(ctx, query, phone, string(purpose), scope)
-	if err != nil {
-		return row, err
-	}
-	found := rows.Next()
 	var consumed sql.NullTime
-	if found {
-		err = rows.Scan(&row.ID, &row.CodeHash, &row.Attempts, &row.ExpiresAt, &consumed)
-	}
-	if cerr := rows.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = rows.Err()
-	}
+	found, err := s.queryRow(ctx, query, []any{phone, string(purpose), scope},
+		&row.ID, &row.CodeHash, &row.Attempts, &row.ExpiresAt, &consumed)
 	if err != nil {
 		return row, err
 	}

@@ -93,20 +93,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (viewer.Viewer
 		revoked           sql.NullTime
 		phone             string
 	)
-	rows, err := s.db.QueryContext(sys, query, sum[:])
-	if err != nil {
-		return viewer.Viewer{}, fmt.Errorf("authenticate: %w", err)
-	}
-	found := rows.Next()
-	if found {
-		err = rows.Scan(&id, &userID, &lastSeen, &expires, &revoked, &phone)
-	}
-	if cerr := rows.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = rows.Err()
-	}
+	found, err := s.queryRow(sys, query, []any{sum[:]}, &id, &userID, &lastSeen, &expires, &revoked, &phone)
 	if err != nil {
 		return viewer.Viewer{}, fmt.Errorf("authenticate: %w", err)
 	}
@@ -126,6 +113,25 @@ func (s *Service) Authenticate(ctx context.Context, token string) (viewer.Viewer
 		}
 	}
 	return viewer.Viewer{UserID: userID, SessionID: id, Phone: phone}, nil
+}
+
+// queryRow runs a statement written by hand and scans its first row into
+// dest; found is false when there is none.
+func (s *Service) queryRow(ctx context.Context, query string, args []any, dest ...any) (found bool, err error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return false, err
+	}
+	if found = rows.Next(); found {
+		err = rows.Scan(dest...)
+	}
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	return found, err
 }
 
 // sessionSQL reads a session by its token's hash, joined with its user's
