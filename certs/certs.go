@@ -266,9 +266,16 @@ func (s *Service) SignerWith(ctx context.Context, certID int, row *ent.Certifica
 	return s.Signer(ctx, certID)
 }
 
+// SignerColumns are the columns of a certificate row SignerOf reads: a
+// caller that reads the row for it (enterprises.SealForSigning) may select
+// only these.
+var SignerColumns = []string{certificate.FieldID, certificate.FieldStatus, certificate.FieldCustody,
+	certificate.FieldNotAfter, certificate.FieldDer, certificate.FieldKeyURI}
+
 // SignerOf is Signer for a certificate row the caller has just read (the
 // signing pipeline reads it with the seal bound to it, in one statement:
-// enterprises.SealForSigning). It checks the row as Signer does.
+// enterprises.SealForSigning), with SignerColumns at least. It checks the
+// row as Signer does.
 func (s *Service) SignerOf(ctx context.Context, c *ent.Certificate) (*Signer, error) {
 	if c.Status != certificate.StatusActive {
 		return nil, errs.New(errs.Conflict, "证书已失效，无法签署")

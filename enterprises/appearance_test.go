@@ -77,8 +77,8 @@ func TestEncodeSealAppearances(t *testing.T) {
 }
 
 // TestSealForSigning: the signing pipeline's one read of a seal gives its
-// certificate with it (the row as ent reads it, which certs.SignerOf
-// accepts), leaves the PNG out when the seal carries its encoding and
+// certificate with it (the columns certs.SignerOf reads, as ent reads
+// them, which SignerOf accepts), leaves the PNG out when the seal carries its encoding and
 // reads the PNG when it does not; a seal without a certificate has none;
 // no seal is NotFound. A revoked certificate read that way is refused.
 func TestSealForSigning(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"signet/certs"
 	"signet/database"
 	"signet/ent"
 	"signet/ent/certificate"
@@ -17,7 +18,7 @@ import (
 )
 
 // sealForSigningSQL reads a seal, without its PNG, with the certificate
-// bound to it: one statement where the signing pipeline sent two (the seal
+// bound to it (the columns certs.SignerOf reads): one statement where the signing pipeline sent two (the seal
 // checked here, then the certificate read by certs.Signer). Built once per
 // dialect; its one argument is the seal's ID.
 var sealForSigningSQL = map[string]string{
@@ -31,7 +32,7 @@ func buildSealForSigning(d string) string {
 	for _, col := range sealSigningFields() {
 		cols = append(cols, s.C(col))
 	}
-	for _, col := range certificate.Columns {
+	for _, col := range certs.SignerColumns {
 		cols = append(cols, c.C(col))
 	}
 	q, _ := entsql.Dialect(d).Select(cols...).From(s).
@@ -46,7 +47,7 @@ func sealSigningFields() []string {
 }
 
 // SealForSigning reads a seal for a signature: with its certificate in
-// Edges.Certificate (nil when it has none), and without its PNG when it
+// Edges.Certificate (nil when it has none; only certs.SignerColumns), and without its PNG when it
 // carries its encoding for signatures (pades.EncodeAppearance), which is
 // all a signature needs — the PNG is half the row. It checks nothing: a
 // caller checks the seal's use (CanUseSeal does) and the certificate
@@ -73,7 +74,7 @@ func SealForSigning(ctx context.Context, db *database.DB, sealID int) (*ent.Seal
 	if err != nil {
 		return nil, err
 	}
-	cv, err := db.Client.Certificate.ScanValues(certificate.Columns)
+	cv, err := db.Client.Certificate.ScanValues(certs.SignerColumns)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +89,7 @@ func SealForSigning(ctx context.Context, db *database.DB, sealID int) (*ent.Seal
 		return nil, err
 	}
 	if id, ok := cv[0].(*sql.NullInt64); ok && id.Valid {
-		if sl.Edges.Certificate, err = db.Client.Certificate.FromValues(certificate.Columns, cv); err != nil {
+		if sl.Edges.Certificate, err = db.Client.Certificate.FromValues(certs.SignerColumns, cv); err != nil {
 			return nil, err
 		}
 	}

@@ -460,7 +460,11 @@ func (s *Service) advance(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, fs []
 	for i, f := range fs {
 		ids[i] = f.ID
 	}
-	parts, err := tx.Participant.Query().Where(participant.FlowIDIn(ids...), participant.RoleEQ(participant.RoleSigner)).All(sys)
+	// Only what nextSigners and activateAll use: a group reads every
+	// signer of its flows, and each column costs per row.
+	parts, err := tx.Participant.Query().Where(participant.FlowIDIn(ids...), participant.RoleEQ(participant.RoleSigner)).
+		Select(participant.FieldID, participant.FieldFlowID, participant.FieldRole, participant.FieldStatus,
+			participant.FieldSignOrder, participant.FieldName, participant.FieldPhone).All(sys)
 	if err != nil {
 		return nil, nil, err
 	}

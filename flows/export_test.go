@@ -41,3 +41,16 @@ func ReadPlan(s *Service, ctx context.Context, flowID, partID int) (*ent.Flow, [
 	docs, fields, err := s.readDocsFields(ctx, flowID, partID)
 	return f, parts, docs, fields, err
 }
+
+// Plan runs the checks and reads of a signature (sign.go's plan) without
+// signing.
+func Plan(s *Service, ctx context.Context, in SignInput) error {
+	_, err := s.plan(ctx, in)
+	return err
+}
+
+// PlanColumns are the columns the plan reads of the parties, the documents
+// and the fields.
+func PlanColumns() (parties, docs, fields []string) {
+	return planPartyColumns, planDocColumns, planFieldColumns
+}

@@ -19,7 +19,9 @@ import (
 
 // TestPlanReadMatchesQueries: the signing plan's two joined reads
 // (planread.go) give exactly the entities the four ent queries they
-// replace give — every field, on both databases — for a flow with two
+// replace give, selecting the plan's columns — every field, on both
+// databases, the parties in ID order although their signing order is the
+// reverse (the index the join walks) — for a flow with two
 // documents, a passcode and a deadline, where the signer has fields on
 // both documents, a date field (left out), a field on the other party's
 // side and one already applied (left out). The flow read that way is still
@@ -45,8 +47,8 @@ func TestPlanReadMatchesQueries(t *testing.T) {
 		passcode, deadline := "8642", e.now.Add(72*time.Hour)
 		if _, err := e.svc.UpdateDraft(ctx, f.ID, flows.DraftInput{Name: "联合读取", Ordered: true, Passcode: &passcode, Deadline: &deadline,
 			Participants: []flows.ParticipantInput{
-				{Key: "b", Name: "王小明", Phone: "13800000002", Order: 1},
-				{Key: "c", Name: "李四", Phone: "13800000003", Order: 2},
+				{Key: "b", Name: "王小明", Phone: "13800000002", Order: 2},
+				{Key: "c", Name: "李四", Phone: "13800000003", Order: 1},
 			},
 			Fields: []flows.FieldInput{
 				{DocumentID: docs[0].ID, ParticipantKey: "b", Kind: signfield.KindPersonalSeal, Page: 2, X: 100, Y: 100, Width: 120, Height: 120},
@@ -83,16 +85,17 @@ func TestPlanReadMatchesQueries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantParts, err := e.db.Participant.Query().Where(participant.FlowID(f.ID)).Order(ent.Asc(participant.FieldID)).All(sys)
+		partyCols, docCols, fieldCols := flows.PlanColumns()
+		wantParts, err := e.db.Participant.Query().Where(participant.FlowID(f.ID)).Order(ent.Asc(participant.FieldID)).Select(partyCols...).All(sys)
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantDocs, err := e.db.FlowDocument.Query().Where(flowdocument.FlowID(f.ID)).Order(ent.Asc(flowdocument.FieldPosition)).All(sys)
+		wantDocs, err := e.db.FlowDocument.Query().Where(flowdocument.FlowID(f.ID)).Order(ent.Asc(flowdocument.FieldPosition)).Select(docCols...).All(sys)
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantFields, err := e.db.SignField.Query().Where(signfield.ParticipantID(bob.ID), signfield.AppliedRevisionIsNil(),
-			signfield.KindNEQ(signfield.KindDate)).Order(ent.Asc(signfield.FieldDocumentID), ent.Asc(signfield.FieldID)).All(sys)
+			signfield.KindNEQ(signfield.KindDate)).Order(ent.Asc(signfield.FieldDocumentID), ent.Asc(signfield.FieldID)).Select(fieldCols...).All(sys)
 		if err != nil {
 			t.Fatal(err)
 		}
