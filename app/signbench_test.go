@@ -196,9 +196,11 @@ func (h *signBench) intent(t *testing.T, i int, id string) map[string]any {
 // alone runs the same way (W at a time, N each), before and after (the
 // mean of the two: the machine's speed drifts). The rounds of
 // TestSignMutationThroughput charge each round's slowest signature to
-// throughput; this is the rate a node sustains. The HTTP client runs in
-// this process and on this machine: its CPU is the server's loss. On
-// demand:
+// throughput; this is the rate a node sustains. The client runs in this
+// process and on this machine, so its CPU is the server's loss; it is a
+// load generator's (apitest.Wire: the encoded request written on a
+// keep-alive connection, the answer read with net/http's parser), as a
+// tool like wrk would be, not net/http's client. On demand:
 //
 //	SIGNET_BENCH=1 scripts/with-postgres.sh go test -count=1 -run TestSignMutationSustained -v ./app/
 //
@@ -224,16 +226,28 @@ func TestSignMutationSustained(t *testing.T) {
 			}
 		}
 		h.waitJobsIdle(t) // the signing links texted, so the newest message is the intent code
-		ins := make([][]map[string]any, workers)
+		// Each signer's requests, encoded, and its own connection: the
+		// client is a load generator's (apitest.Wire), not net/http's.
+		bodies, wires := make([][][]byte, workers), make([]*apitest.Wire, workers)
 		for i := range workers {
 			for _, id := range ids[i] {
-				ins[i] = append(ins[i], h.intent(t, i, id))
+				body, err := apitest.Operation(signMutation, map[string]any{"in": h.intent(t, i, id)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				bodies[i] = append(bodies[i], body)
 			}
+			w, err := s.Wire()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { w.Close() })
+			wires[i] = w
 		}
 		// Warm up, untimed: each signer signs one flow, all at once.
 		benchutil.InParallel(t, workers, func(i int) error {
-			err := h.signFlow(i, ins[i][0])
-			ins[i] = ins[i][1:]
+			err := h.signWire(wires[i], h.signers[i].token, bodies[i][0])
+			bodies[i] = bodies[i][1:]
 			return err
 		})
 		h.waitJobsIdle(t)
@@ -245,7 +259,7 @@ func TestSignMutationSustained(t *testing.T) {
 		}
 		run := benchutil.SustainedRun{Workers: workers, Each: each, Profile: b.Name + "-signflow-sustained",
 			Core: sign,
-			Sign: func(w, k int) error { return h.signFlow(w, ins[w][k]) },
+			Sign: func(w, k int) error { return h.signWire(wires[w], h.signers[w].token, bodies[w][k]) },
 			// The next signers' texts are part of the work: the clock stops
 			// when the last is in the outbox (River records the jobs done
 			// later, in batches: Settle).
@@ -270,6 +284,19 @@ func (h *signBench) signFlow(i int, in map[string]any) error {
 	r := h.s.Do(h.signers[i].token, signMutation, map[string]any{"in": in})
 	if r.Code() != "" || !bytes.Contains(r.Data, []byte(`"signFlow"`)) {
 		return fmt.Errorf("signFlow: %s %s", r.Code(), r.Message())
+	}
+	return nil
+}
+
+// signWire posts one encoded signFlow mutation on a load generator's
+// connection.
+func (h *signBench) signWire(w *apitest.Wire, token string, body []byte) error {
+	status, raw, err := w.Post(token, body)
+	switch {
+	case err != nil:
+		return err
+	case status != http.StatusOK || bytes.Contains(raw, []byte(`"errors"`)) || !bytes.Contains(raw, []byte(`"signFlow"`)):
+		return fmt.Errorf("signFlow: %d %s", status, raw)
 	}
 	return nil
 }
