@@ -204,7 +204,8 @@ func (h *signBench) intent(t *testing.T, i int, id string) map[string]any {
 //
 //	SIGNET_BENCH=1 scripts/with-postgres.sh go test -count=1 -run TestSignMutationSustained -v ./app/
 //
-// SIGNET_BENCH_WORKERS (16) and SIGNET_BENCH_EACH (64) adjust it.
+// SIGNET_BENCH_WORKERS (16), SIGNET_BENCH_EACH (64) and SIGNET_BENCH_ROUNDS
+// (4: benchutil.SustainedRun) adjust it.
 func TestSignMutationSustained(t *testing.T) {
 	if os.Getenv("SIGNET_BENCH") == "" {
 		t.Skip("set SIGNET_BENCH=1 to run the signing harness")
@@ -258,13 +259,14 @@ func TestSignMutationSustained(t *testing.T) {
 			t.Fatal(err)
 		}
 		run := benchutil.SustainedRun{Workers: workers, Each: each, Profile: b.Name + "-signflow-sustained",
-			Core: sign,
-			Sign: func(w, k int) error { return h.signWire(wires[w], h.signers[w].token, bodies[w][k]) },
+			Rounds: benchutil.EnvInt("SIGNET_BENCH_ROUNDS", 4),
+			Core:   sign,
+			Sign:   func(w, k int) error { return h.signWire(wires[w], h.signers[w].token, bodies[w][k]) },
 			// The next signers' texts are part of the work: the clock stops
 			// when the last is in the outbox (River records the jobs done
 			// later, in batches: Settle).
-			Drain: func() {
-				benchutil.WaitFor(t, "the next signers' texts", func() bool { return h.nextTexts(t) >= texts+workers*each })
+			Drain: func(signed int) {
+				benchutil.WaitFor(t, "the next signers' texts", func() bool { return h.nextTexts(t) >= texts+signed })
 			},
 			Settle: func() { h.waitJobsIdle(t) },
 		}
@@ -273,9 +275,10 @@ func TestSignMutationSustained(t *testing.T) {
 		if p := pages.PerOp(t, workers*each); p != "" {
 			fmt.Printf("CONTRACTS-SIGN-MUTATION-SUSTAINED-PAGES %s: %s\n", b.Name, p)
 		}
+		fmt.Printf("CONTRACTS-SIGN-MUTATION-SUSTAINED-MEMORY %s: %s\n", b.Name, m.Memory(run))
 		coreOps, fullOps := run.Rate(m.Core), run.Rate(m.Full)
-		fmt.Printf("CONTRACTS-SIGN-MUTATION-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (before %.0f/s, after %.0f/s; %s CPU/op, GC %s) | signFlow over HTTP %.0f/s with their jobs done (answered at %.0f/s; River recorded them %s after the last text; %s CPU/op with the client, GC %s, machine %.0f%% busy) | ratio %.2f\n",
-			b.Name, workers, each, coreOps, run.Rate(m.CoreBefore), run.Rate(m.CoreAfter), run.PerOp(m.CoreCPU), run.PerOp(m.CoreGC), fullOps, run.Rate(m.Answered), m.Settled.Round(time.Millisecond), run.PerOp(m.FullCPU), run.PerOp(m.FullGC), 100*m.Busy, fullOps/coreOps)
+		fmt.Printf("CONTRACTS-SIGN-MUTATION-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (before %.0f/s, after %.0f/s; %s CPU/op, GC %s) | signFlow over HTTP %.0f/s with their jobs done (answered at %.0f/s; River recorded them %s after the last text; %s CPU/op with the client, GC %s, machine %.0f%% busy) | ratio %.2f %s\n",
+			b.Name, workers, each, coreOps, run.Rate(m.CoreBefore), run.Rate(m.CoreAfter), run.PerOp(m.CoreCPU), run.PerOp(m.CoreGC), fullOps, run.Rate(m.Answered), m.Settled.Round(time.Millisecond), run.PerOp(m.FullCPU), run.PerOp(m.FullGC), 100*m.Busy, fullOps/coreOps, m.Rounds())
 	})
 }
 

@@ -203,7 +203,8 @@ func (e *signEnv) flowFor(t testing.TB, who, name string) flows.SignInput {
 //
 //	SIGNET_BENCH=1 scripts/with-postgres.sh go test -count=1 -run TestSignThroughputSustained -v ./flows/
 //
-// SIGNET_BENCH_WORKERS (16) and SIGNET_BENCH_EACH (256) adjust it. The
+// SIGNET_BENCH_WORKERS (16), SIGNET_BENCH_EACH (256) and SIGNET_BENCH_ROUNDS
+// (4: benchutil.SustainedRun) adjust it. The
 // clock stops when the signatures' jobs have done their work too: the last
 // next signer texted, ≈ 20–50 ms after the last answer (River's fetch
 // cooldown). River records finished jobs in batches, every 250 ms below
@@ -255,7 +256,8 @@ func TestSignThroughputSustained(t *testing.T) {
 		texts := e.outbox.Saved()
 		var backlog int
 		run := benchutil.SustainedRun{Workers: workers, Each: each, Profile: b.Name + "-sustained",
-			Core: func() error { return coreSign(ctx) },
+			Rounds: benchutil.EnvInt("SIGNET_BENCH_ROUNDS", 4),
+			Core:   func() error { return coreSign(ctx) },
 			Sign: func(w, k int) error {
 				_, err := e.svc.Sign(e.as(signers[w]), ins[w][k])
 				return err
@@ -268,8 +270,8 @@ func TestSignThroughputSustained(t *testing.T) {
 			// The signatures' jobs (each texts the next signer) are part of
 			// the work: a rate the job queue cannot keep up with is not
 			// sustained. The clock stops when the last text is sent.
-			Drain: func() {
-				benchutil.WaitFor(t, "the next signers' texts", func() bool { return e.outbox.Saved() >= texts+workers*each })
+			Drain: func(signed int) {
+				benchutil.WaitFor(t, "the next signers' texts", func() bool { return e.outbox.Saved() >= texts+signed })
 			},
 			Settle: func() { e.waitJobsIdle(t) },
 		}
@@ -278,8 +280,9 @@ func TestSignThroughputSustained(t *testing.T) {
 		if p := pages.PerOp(t, workers*each); p != "" {
 			fmt.Printf("CONTRACTS-SIGN-SUSTAINED-PAGES %s: %s\n", b.Name, p)
 		}
+		fmt.Printf("CONTRACTS-SIGN-SUSTAINED-MEMORY %s: %s\n", b.Name, m.Memory(run))
 		coreOps, fullOps := run.Rate(m.Core), run.Rate(m.Full)
-		fmt.Printf("CONTRACTS-SIGN-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (before %.0f/s, after %.0f/s; %s CPU/op, GC %s) | Sign end to end %.0f/s with their jobs done (answered at %.0f/s, %d jobs left then, River recorded them %s after the last text; %s CPU/op in this process, GC %s, machine %.0f%% busy) | ratio %.2f\n",
-			b.Name, workers, each, coreOps, run.Rate(m.CoreBefore), run.Rate(m.CoreAfter), run.PerOp(m.CoreCPU), run.PerOp(m.CoreGC), fullOps, run.Rate(m.Answered), backlog, m.Settled.Round(time.Millisecond), run.PerOp(m.FullCPU), run.PerOp(m.FullGC), 100*m.Busy, fullOps/coreOps)
+		fmt.Printf("CONTRACTS-SIGN-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (before %.0f/s, after %.0f/s; %s CPU/op, GC %s) | Sign end to end %.0f/s with their jobs done (answered at %.0f/s, %d jobs left then, River recorded them %s after the last text; %s CPU/op in this process, GC %s, machine %.0f%% busy) | ratio %.2f %s\n",
+			b.Name, workers, each, coreOps, run.Rate(m.CoreBefore), run.Rate(m.CoreAfter), run.PerOp(m.CoreCPU), run.PerOp(m.CoreGC), fullOps, run.Rate(m.Answered), backlog, m.Settled.Round(time.Millisecond), run.PerOp(m.FullCPU), run.PerOp(m.FullGC), 100*m.Busy, fullOps/coreOps, m.Rounds())
 	})
 }

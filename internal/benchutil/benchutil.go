@@ -15,6 +15,7 @@ import (
 	"runtime/metrics"
 	"runtime/pprof"
 	"runtime/trace"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,6 +68,29 @@ func GCCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(s[0].Value.Float64() * float64(time.Second))
+}
+
+// heapState is what the runtime has allocated and marked so far.
+type heapState struct {
+	allocs   uint64        // bytes allocated on the heap
+	idleMark time.Duration // marking on processors that had nothing else to run
+}
+
+func readHeap() heapState {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/cpu/classes/gc/mark/idle:cpu-seconds"}}
+	metrics.Read(s)
+	var h heapState
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		h.allocs = s[0].Value.Uint64()
+	}
+	if s[1].Value.Kind() == metrics.KindFloat64 {
+		h.idleMark = time.Duration(s[1].Value.Float64() * float64(time.Second))
+	}
+	return h
+}
+
+func (h heapState) since(h0 heapState) heapState {
+	return heapState{allocs: h.allocs - h0.allocs, idleMark: h.idleMark - h0.idleMark}
 }
 
 // WaitJobsIdle waits until River's queue in db has nothing to run now (jobs
@@ -215,10 +239,12 @@ func Busy(busy0, total0, busy1, total1 int64) float64 {
 // SustainedRun describes one run of a sustained signing harness (flows
 // TestSignThroughputSustained, app TestSignMutationSustained): signingcore
 // alone, the pipeline, then signingcore alone again, each by Workers
-// workers doing Each signatures back to back, with no rounds. signingcore
-// runs on both sides of the pipeline because the machine's speed drifts
-// (by a quarter within minutes on the shared VMs): the baseline is the
-// mean of the two, taken around the pipeline's run rather than before it.
+// workers doing their signatures back to back — the pipeline split into
+// Rounds, with signingcore alone between them. signingcore runs on both
+// sides of each round because the machine's speed drifts (by a quarter
+// within minutes on the shared VMs, ±10 % from one second to the next):
+// the baseline is the mean of all its runs, taken around the pipeline's
+// rounds rather than before them.
 type SustainedRun struct {
 	Workers, Each int
 	// Core is one signature of signingcore alone.
@@ -227,15 +253,22 @@ type SustainedRun struct {
 	Sign func(w, k int) error
 	// Answered runs at the last answer, before Drain (the backlog read).
 	Answered func()
-	// Drain waits until the signatures' jobs have done their work (the
-	// next signers texted): the clock stops after it.
-	Drain func()
+	// Drain waits until the jobs of the first signed signatures have done
+	// their work (the next signers texted): the clock stops after it.
+	Drain func(signed int)
 	// Settle, when set, runs after the clock has stopped: it waits until
 	// the job queue has recorded the jobs as done (RunSustained reports how
 	// long after the clock that was).
 	Settle func()
-	// Profile names the profile of the timed part (StartProfile).
+	// Profile names the profile of the timed part (StartProfile; of its
+	// first round when there are several).
 	Profile string
+	// Rounds splits the pipeline's run into that many rounds, each of
+	// Each/Rounds signatures per worker with its jobs done, and runs
+	// signingcore alone before each and after the last, so that every
+	// round is compared with the machine's speed just before and after it:
+	// the machine drifts by ±10 % from one second to the next here. 0 is 1.
+	Rounds int
 }
 
 // Sustained is what RunSustained measured: wall clock and this process's
@@ -252,58 +285,124 @@ type Sustained struct {
 	// FullCPU (GCCPU).
 	CoreGC, FullGC time.Duration
 	Busy           float64
+	// RoundRatios are the rounds' own ratios: a round's rate against the
+	// mean of signingcore's just before and after it.
+	RoundRatios []float64
+	// The heap each side allocated, and the collector's marking on
+	// processors that were idle otherwise (part of CoreGC and FullGC that
+	// took no CPU from the work).
+	coreHeap, fullHeap heapState
 }
 
-// RunSustained runs r: signingcore alone, the pipeline, signingcore alone
-// again, a garbage collection before each.
+// Memory describes, per signature, what each side allocated and how much of
+// its collector's CPU used processors that would have idled.
+func (m Sustained) Memory(r SustainedRun) string {
+	n := uint64(r.Workers * r.Each)
+	return fmt.Sprintf("allocated per op: signingcore alone %.0f KB, the pipeline %.0f KB; GC marking on idle processors per op: %s and %s",
+		float64(m.coreHeap.allocs/n)/1024, float64(m.fullHeap.allocs/n)/1024, r.PerOp(m.coreHeap.idleMark), r.PerOp(m.fullHeap.idleMark))
+}
+
+// RunSustained runs r: signingcore alone, then each round of the pipeline
+// followed by signingcore alone again, a garbage collection before each.
 func RunSustained(t testing.TB, r SustainedRun) Sustained {
 	t.Helper()
+	rounds := max(r.Rounds, 1)
+	if r.Each%rounds != 0 {
+		t.Fatalf("%d signatures per worker do not split into %d rounds", r.Each, rounds)
+	}
+	per := r.Each / rounds
 	var m Sustained
-	core := func() (wall, cpu, gc time.Duration) {
+	core := func() (wall, cpu, gc time.Duration, heap heapState) {
 		runtime.GC()
-		cpu0, gc0 := ProcessCPU(), GCCPU()
+		cpu0, gc0, heap0 := ProcessCPU(), GCCPU(), readHeap()
 		wall = InParallel(t, r.Workers, func(int) error {
-			for range r.Each {
+			for range per {
 				if err := r.Core(); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
-		return wall, ProcessCPU() - cpu0, GCCPU() - gc0
+		return wall, ProcessCPU() - cpu0, GCCPU() - gc0, readHeap().since(heap0)
 	}
-	m.CoreBefore, m.CoreCPU, m.CoreGC = core()
-
-	runtime.GC()
-	stop := StartProfile(t, r.Profile)
-	cpu0, gc0 := ProcessCPU(), GCCPU()
-	busy0, total0 := MachineTicks()
-	t0 := time.Now()
-	m.Answered = InParallel(t, r.Workers, func(w int) error {
-		for k := range r.Each {
-			if err := r.Sign(w, k); err != nil {
-				return err
-			}
+	coreWall, coreCPU, coreGC, coreHeap := core()
+	m.CoreBefore, m.Core, m.CoreCPU, m.CoreGC, m.coreHeap = coreWall, coreWall, coreCPU, coreGC, coreHeap
+	var busy, total int64
+	for round := range rounds {
+		runtime.GC()
+		stop := func() {}
+		if round == 0 {
+			stop = StartProfile(t, r.Profile)
 		}
-		return nil
-	})
-	if r.Answered != nil {
-		r.Answered()
+		cpu0, gc0, heap0 := ProcessCPU(), GCCPU(), readHeap()
+		busy0, total0 := MachineTicks()
+		t0 := time.Now()
+		answered := InParallel(t, r.Workers, func(w int) error {
+			for k := round * per; k < (round+1)*per; k++ {
+				if err := r.Sign(w, k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if r.Answered != nil && round == rounds-1 {
+			r.Answered()
+		}
+		r.Drain((round + 1) * per * r.Workers)
+		full := time.Since(t0)
+		busy1, total1 := MachineTicks()
+		m.Answered += answered
+		m.Full += full
+		m.FullCPU += ProcessCPU() - cpu0
+		m.FullGC += GCCPU() - gc0
+		h := readHeap().since(heap0)
+		m.fullHeap.allocs += h.allocs
+		m.fullHeap.idleMark += h.idleMark
+		busy, total = busy+busy1-busy0, total+total1-total0
+		stop()
+		if r.Settle != nil {
+			s0 := time.Now()
+			r.Settle()
+			m.Settled += time.Since(s0)
+		}
+		prev := coreWall
+		coreWall, coreCPU, coreGC, coreHeap = core()
+		m.Core += coreWall
+		m.CoreCPU += coreCPU
+		m.CoreGC += coreGC
+		m.coreHeap.allocs += coreHeap.allocs
+		m.coreHeap.idleMark += coreHeap.idleMark
+		// Rates per signature: the round's against signingcore's around it.
+		m.RoundRatios = append(m.RoundRatios, (prev+coreWall).Seconds()/2/full.Seconds())
 	}
-	r.Drain()
-	m.Full = time.Since(t0)
-	busy1, total1 := MachineTicks()
-	m.FullCPU, m.FullGC = ProcessCPU()-cpu0, GCCPU()-gc0
-	stop()
-	if r.Settle != nil {
-		r.Settle()
-		m.Settled = time.Since(t0) - m.Full
+	m.CoreAfter = coreWall
+	// Core, CoreCPU, CoreGC and the core's heap are per a whole run of
+	// Workers × Each, as the pipeline's sums are: the core phases ran
+	// rounds+1 times Workers × per.
+	m.Core = m.Core * time.Duration(rounds) / time.Duration(rounds+1)
+	m.CoreCPU = m.CoreCPU * time.Duration(rounds) / time.Duration(rounds+1)
+	m.CoreGC = m.CoreGC * time.Duration(rounds) / time.Duration(rounds+1)
+	m.coreHeap.allocs = m.coreHeap.allocs * uint64(rounds) / uint64(rounds+1)
+	m.coreHeap.idleMark = m.coreHeap.idleMark * time.Duration(rounds) / time.Duration(rounds+1)
+	m.CoreBefore, m.CoreAfter = m.CoreBefore*time.Duration(rounds), m.CoreAfter*time.Duration(rounds)
+	if total > 0 {
+		m.Busy = float64(busy) / float64(total)
 	}
-	m.Busy = Busy(busy0, total0, busy1, total1)
-	after, cpuAfter, gcAfter := core()
-	m.CoreAfter = after
-	m.Core, m.CoreCPU, m.CoreGC = (m.CoreBefore+after)/2, (m.CoreCPU+cpuAfter)/2, (m.CoreGC+gcAfter)/2
 	return m
+}
+
+// Rounds describes the rounds' own ratios, when there were several.
+func (m Sustained) Rounds() string {
+	if len(m.RoundRatios) < 2 {
+		return ""
+	}
+	rs := slices.Clone(m.RoundRatios)
+	parts := make([]string, len(rs))
+	for i, x := range rs {
+		parts[i] = fmt.Sprintf("%.2f", x)
+	}
+	slices.Sort(rs)
+	return fmt.Sprintf("rounds %s (median %.2f)", strings.Join(parts, ", "), rs[len(rs)/2])
 }
 
 // PerOp is d per signature of the run.
