@@ -158,8 +158,9 @@ func AppendAll(ctx context.Context, tx *ent.Tx, evs ...Event) ([]*ent.AuditEvent
 // Writer appends to the chains whose heads its transaction holds locked
 // (Lock). It belongs to that transaction and is not safe for concurrent use.
 type Writer struct {
-	tx    *ent.Tx
-	heads map[string]*ent.AuditHead
+	tx      *ent.Tx
+	dialect string
+	heads   map[string]*ent.AuditHead
 }
 
 // Lock locks the heads of chains until tx ends and returns a Writer for
@@ -179,7 +180,7 @@ func Lock(ctx context.Context, tx *ent.Tx, chains ...string) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{tx: tx, heads: heads}, nil
+	return &Writer{tx: tx, dialect: tx.Client().Dialect(), heads: heads}, nil
 }
 
 // Append adds evs, in order, to the writer's chains (every event's Chain
@@ -196,7 +197,7 @@ func (w *Writer) Append(ctx context.Context, evs ...Event) ([]*ent.AuditEvent, e
 	}
 	tips := map[string]*tip{}
 	var moved []string // chains in the order first appended to
-	creates := make([]*ent.AuditEventCreate, len(evs))
+	recs, hashes := make([]Record, len(evs)), make([]string, len(evs))
 	for i, ev := range evs {
 		head := w.heads[ev.Chain]
 		if head == nil {
@@ -215,14 +216,9 @@ func (w *Writer) Append(ctx context.Context, evs ...Event) ([]*ent.AuditEvent, e
 		t.seq++
 		rec.Seq, rec.PrevHash = t.seq, t.hash
 		t.hash = rec.Hash()
-		creates[i] = w.tx.AuditEvent.Create().
-			SetChain(rec.Chain).SetSeq(rec.Seq).SetCreatedAt(rec.Time).
-			SetActorType(rec.ActorType).SetActorID(rec.ActorID).SetActorName(rec.ActorName).
-			SetAction(rec.Action).SetSubjectType(rec.SubjectType).SetSubjectID(rec.SubjectID).
-			SetPayload(rec.Payload).SetIP(rec.IP).SetUserAgent(rec.UserAgent).SetRequestID(rec.RequestID).
-			SetPrevHash(rec.PrevHash).SetHash(t.hash)
+		recs[i], hashes[i] = rec, t.hash
 	}
-	saved, err := w.tx.AuditEvent.CreateBulk(creates...).Save(sctx)
+	saved, err := insertEvents(sctx, w.tx, w.dialect, recs, hashes)
 	if err != nil {
 		return nil, fmt.Errorf("audit: append to %s: %w", strings.Join(moved, ", "), err)
 	}
