@@ -1,0 +1,197 @@
+// Command traceidle reads an execution trace of a signing harness
+// (SIGNET_BENCH_TRACE=1 with SIGNET_BENCH_PROFILE, internal/benchutil) and
+// says where the machine idled: the share of processor time no goroutine
+// ran, that idle time split between the goroutines then in a system call
+// (by the first Signet frame of their stack, or their first frame outside
+// the runtime), and how many goroutines on average waited for what while
+// the machine idled. It is a module of its own so that Signet does not
+// depend on golang.org/x/exp:
+//
+//	cd scripts/traceidle && go run . /tmp/prof/sqlite-signflow-sustained.trace
+//
+// The CPU profiler's reader (runtime/pprof.readProfile) sits in a system
+// call all along; it is left out of the split. Net/http's
+// server keeps a goroutine reading each connection while a request is
+// handled: "network: net.(*netFD).Read" counts those too.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"golang.org/x/exp/trace"
+)
+
+// procs is GOMAXPROCS of the traced run (this machine's two cores).
+const procs = 2
+
+// profiler is where the CPU profiler's reader waits.
+const profiler = "pprof.readProfile"
+
+type goroutine struct {
+	state trace.GoState
+	where string
+}
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: traceidle file.trace")
+		os.Exit(2)
+	}
+	f, err := os.Open(os.Args[1])
+	if err != nil {
+		fail(err)
+	}
+	defer f.Close()
+	r, err := trace.NewReader(f)
+	if err != nil {
+		fail(err)
+	}
+	var (
+		gs                = map[trace.GoID]*goroutine{}
+		running           int
+		first, prev, last trace.Time
+		idle, idleWall    float64                // ms of idle processors; ms of wall clock with one idle
+		inSyscall         = map[string]float64{} // idle ms, split between the goroutines in system calls
+		waiting           = map[string]float64{} // goroutine-ms waiting, while idle
+	)
+	for {
+		ev, err := r.ReadEvent()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			fail(err)
+		}
+		t := ev.Time()
+		if first == 0 {
+			first = t
+		}
+		if prev != 0 && t > prev && running < procs {
+			dt := float64(t-prev) / 1e6
+			id := dt * float64(procs-running)
+			idle += id
+			idleWall += dt
+			sys := map[string]bool{}
+			for _, g := range gs {
+				switch g.state {
+				case trace.GoWaiting:
+					waiting[g.where] += dt
+				case trace.GoSyscall:
+					if g.where != profiler {
+						sys[g.where] = true
+					}
+				}
+			}
+			for w := range sys {
+				inSyscall[w] += id / float64(len(sys))
+			}
+			if len(sys) == 0 {
+				inSyscall["(no goroutine in a system call)"] += id
+			}
+		}
+		prev, last = t, t
+		if ev.Kind() != trace.EventStateTransition {
+			continue
+		}
+		st := ev.StateTransition()
+		if st.Resource.Kind != trace.ResourceGoroutine {
+			continue
+		}
+		id := st.Resource.Goroutine()
+		from, to := st.Goroutine()
+		g := gs[id]
+		if g == nil {
+			g = &goroutine{}
+			gs[id] = g
+		}
+		if from == trace.GoRunning && running > 0 {
+			running--
+		}
+		if to == trace.GoRunning {
+			running++
+		}
+		g.state = to
+		switch to {
+		case trace.GoWaiting:
+			g.where = where(ev.Stack())
+			if st.Reason != "" {
+				g.where = st.Reason + ": " + g.where
+			}
+		case trace.GoSyscall:
+			g.where = where(ev.Stack())
+		case trace.GoNotExist:
+			delete(gs, id)
+		}
+	}
+	span := float64(last-first) / 1e6
+	fmt.Printf("span %.0f ms on %d processors: %.0f ms idle (%.1f %%)\n", span, procs, idle, 100*idle/(span*procs))
+	top("idle ms, split between the goroutines then in a system call:", inSyscall, 1)
+	if idleWall > 0 {
+		top("goroutines waiting while the machine idled (mean), by where:", waiting, idleWall)
+	}
+}
+
+// where names a stack by its first Signet frame (with the first frame
+// outside the runtime, for what it was doing), or by the latter alone.
+func where(st trace.Stack) string {
+	var frames []string
+	for f := range st.Frames() {
+		frames = append(frames, f.Func)
+	}
+	for _, fn := range frames {
+		if strings.HasPrefix(fn, "signet/") && !strings.Contains(fn, "benchutil") {
+			return short(fn) + " <" + outsideRuntime(frames) + ">"
+		}
+	}
+	return outsideRuntime(frames)
+}
+
+func outsideRuntime(frames []string) string {
+	for _, fn := range frames {
+		switch {
+		case strings.HasPrefix(fn, "runtime."), strings.HasPrefix(fn, "internal/"),
+			strings.HasPrefix(fn, "sync."), strings.HasPrefix(fn, "syscall."):
+		default:
+			return short(fn)
+		}
+	}
+	if len(frames) > 0 {
+		return short(frames[0])
+	}
+	return "?"
+}
+
+func short(fn string) string {
+	if i := strings.LastIndex(fn, "/"); i >= 0 {
+		return fn[i+1:]
+	}
+	return fn
+}
+
+func top(title string, m map[string]float64, div float64) {
+	type entry struct {
+		k string
+		v float64
+	}
+	var es []entry
+	for k, v := range m {
+		es = append(es, entry{k, v})
+	}
+	sort.Slice(es, func(i, j int) bool { return es[i].v > es[j].v })
+	fmt.Println(title)
+	for i, e := range es {
+		if i == 25 {
+			break
+		}
+		fmt.Printf("  %8.1f  %s\n", e.v/div, e.k)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "traceidle:", err)
+	os.Exit(1)
+}
