@@ -3,9 +3,12 @@
 // says where the machine idled: the share of processor time no goroutine
 // ran, that idle time split between the goroutines then in a system call
 // (by the first Signet frame of their stack, or their first frame outside
-// the runtime), and how many goroutines on average waited for what while
-// the machine idled. It is a module of its own so that Signet does not
-// depend on golang.org/x/exp:
+// the runtime), and how many goroutines on average waited for what — or
+// were ready to run, by what they had waited for — while the machine
+// idled. Idle time while goroutines were ready to run is time a processor
+// took to be woken (futex, and on a VM the host waking the virtual CPU).
+// It is a module of its own so that Signet does not depend on
+// golang.org/x/exp:
 //
 //	cd scripts/traceidle && go run . /tmp/prof/sqlite-signflow-sustained.trace
 //
@@ -55,8 +58,10 @@ func main() {
 		running           int
 		first, prev, last trace.Time
 		idle, idleWall    float64                // ms of idle processors; ms of wall clock with one idle
+		idleRunnable      float64                // idle ms while goroutines were ready to run
 		inSyscall         = map[string]float64{} // idle ms, split between the goroutines in system calls
 		waiting           = map[string]float64{} // goroutine-ms waiting, while idle
+		ready             = map[string]float64{} // goroutine-ms ready to run, while idle, by what they had waited for
 	)
 	for {
 		ev, err := r.ReadEvent()
@@ -76,8 +81,12 @@ func main() {
 			idle += id
 			idleWall += dt
 			sys := map[string]bool{}
+			runnable := 0
 			for _, g := range gs {
 				switch g.state {
+				case trace.GoRunnable:
+					runnable++
+					ready[g.where] += dt
 				case trace.GoWaiting:
 					waiting[g.where] += dt
 				case trace.GoSyscall:
@@ -92,6 +101,7 @@ func main() {
 			if len(sys) == 0 {
 				inSyscall["(no goroutine in a system call)"] += id
 			}
+			idleRunnable += min(id, dt*float64(runnable))
 		}
 		prev, last = t, t
 		if ev.Kind() != trace.EventStateTransition {
@@ -128,9 +138,11 @@ func main() {
 		}
 	}
 	span := float64(last-first) / 1e6
-	fmt.Printf("span %.0f ms on %d processors: %.0f ms idle (%.1f %%)\n", span, procs, idle, 100*idle/(span*procs))
+	fmt.Printf("span %.0f ms on %d processors: %.0f ms idle (%.1f %%), %.0f ms of it while goroutines were ready to run (a processor being woken)\n",
+		span, procs, idle, 100*idle/(span*procs), idleRunnable)
 	top("idle ms, split between the goroutines then in a system call:", inSyscall, 1)
 	if idleWall > 0 {
+		top("goroutines ready to run while the machine idled (mean), by what they had waited for:", ready, idleWall)
 		top("goroutines waiting while the machine idled (mean), by where:", waiting, idleWall)
 	}
 }
