@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 
 	"entgo.io/ent/dialect"
 
@@ -17,8 +16,9 @@ import (
 // by ent's CreateBulk: a signature appends two or more events, and ent
 // built a map of column values per row, a spec per field and the statement
 // anew each time — about 85 µs of CPU and 19 KB per signature under load,
-// for one statement. The columns and their order are fixed, so the
-// statement is text cached per dialect and row count. What ent's create
+// for one statement. The columns and their order are fixed; the text is
+// built per append (the SQLite statement cache keys compiled statements by
+// it, and PostgreSQL's driver caches them likewise). What ent's create
 // would check first, record already has (chain, action, actor, lengths);
 // the schema's hook only refuses updates and deletes, and the privacy
 // policy admits only the system, which Append writes as.
@@ -39,27 +39,12 @@ func insertArgs(args []any, r Record, hash string) []any {
 		r.SubjectType, r.SubjectID, r.Payload, r.IP, r.UserAgent, r.RequestID, r.PrevHash, hash)
 }
 
-type insertKey struct {
-	dialect string
-	rows    int
-}
-
-// insertCache holds the statements for up to maxCachedRows rows, by
-// dialect and row count.
-var insertCache sync.Map
-
-const maxCachedRows = 256
-
 // insertSQL is the INSERT of n events for dialect, returning each row's
 // ID with its chain and number (the order of RETURNING rows is not
 // promised).
 func insertSQL(d string, n int) (string, error) {
 	if d != dialect.SQLite && d != dialect.Postgres {
 		return "", fmt.Errorf("audit: unsupported database %q", d)
-	}
-	key := insertKey{d, n}
-	if q, ok := insertCache.Load(key); ok {
-		return q.(string), nil
 	}
 	var b strings.Builder
 	b.WriteString(`INSERT INTO "` + auditevent.Table + `" (`)
@@ -90,11 +75,7 @@ func insertSQL(d string, n int) (string, error) {
 		b.WriteByte(')')
 	}
 	b.WriteString(` RETURNING "` + auditevent.FieldID + `", "` + auditevent.FieldChain + `", "` + auditevent.FieldSeq + `"`)
-	q := b.String()
-	if n <= maxCachedRows {
-		insertCache.Store(key, q)
-	}
-	return q, nil
+	return b.String(), nil
 }
 
 // insertEvents writes recs, whose hashes are hashes, in tx on database d
