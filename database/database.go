@@ -35,6 +35,9 @@ type DB struct {
 	Client  *ent.Client
 	SQL     *sql.DB
 	Dialect string
+	// writer is the connection SQLite's writes run on (writelock.go); nil
+	// on PostgreSQL and for a pool New wrapped.
+	writer *writer
 }
 
 // New wraps an open pool of dialect drv (dialect.SQLite or
@@ -52,6 +55,7 @@ func Open(ctx context.Context, databaseURL, sqlitePath string, opts ...ent.Optio
 	var (
 		db  *sql.DB
 		drv string
+		w   *writer
 		err error
 	)
 	if databaseURL != "" {
@@ -69,9 +73,12 @@ func Open(ctx context.Context, databaseURL, sqlitePath string, opts ...ent.Optio
 		if err := os.MkdirAll(filepath.Dir(sqlitePath), 0o700); err != nil {
 			return nil, fmt.Errorf("create data folder: %w", err)
 		}
-		db = sql.OpenDB(cachingConnector{d: cachingDriver{inner: &sqlite.Driver{}, writer: make(writeLock, 1)}, dsn: SQLiteDSN(sqlitePath)})
+		inner, dsn := &sqlite.Driver{}, SQLiteDSN(sqlitePath)
+		w = newWriter(func() (sqliteConn, error) { return openSQLite(inner, dsn) })
+		db = sql.OpenDB(cachingConnector{d: cachingDriver{inner: inner, writer: w}, dsn: dsn})
 		// One writer at a time is SQLite's model; a small pool keeps readers
-		// concurrent under WAL while writes queue on the busy timeout.
+		// concurrent under WAL while writes queue for the writer's token and
+		// run on its own connection, a fifth (writelock.go).
 		db.SetMaxOpenConns(4)
 		// All four stay open: database/sql keeps 2 idle by default, so under
 		// load the others were closed and reopened, each reopening paying
@@ -82,7 +89,9 @@ func Open(ctx context.Context, databaseURL, sqlitePath string, opts ...ent.Optio
 		db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", drv, err)
 	}
-	return New(drv, db, opts...), nil
+	d := New(drv, db, opts...)
+	d.writer = w
+	return d, nil
 }
 
 // SQLiteDSN is the DSN Signet uses for an SQLite file: foreign keys on, WAL,

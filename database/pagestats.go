@@ -57,26 +57,50 @@ func (d *DB) SQLitePageStats(ctx context.Context) (PageStats, error) {
 			if !ok {
 				return fmt.Errorf("database: the SQLite connection (%T) has no status counters", dc)
 			}
-			hit, _, err := st.Status(sqlite.DBStatusCacheHit, false)
-			if err != nil {
-				return err
-			}
-			miss, _, err := st.Status(sqlite.DBStatusCacheMiss, false)
-			if err != nil {
-				return err
-			}
-			write, _, err := st.Status(sqlite.DBStatusCacheWrite, false)
-			if err != nil {
-				return err
-			}
-			sum.Hits += int64(hit)
-			sum.Misses += int64(miss)
-			sum.Writes += int64(write)
-			return nil
+			return sum.add(st)
 		})
 		if err != nil {
 			return PageStats{}, err
 		}
 	}
+	// The writer's connection, which the writes ran on (writelock.go).
+	if d.writer != nil {
+		e, err := d.writer.acquire(ctx)
+		if err != nil {
+			return PageStats{}, err
+		}
+		err = sum.add(statusOf(e.status))
+		d.writer.release()
+		if err != nil {
+			return PageStats{}, err
+		}
+	}
 	return sum, nil
+}
+
+// statusOf adapts a status function to sqlite.DBStatus.
+type statusOf func(op sqlite.DBStatusOp, reset bool) (current, high int, err error)
+
+func (f statusOf) Status(op sqlite.DBStatusOp, reset bool) (current, high int, err error) {
+	return f(op, reset)
+}
+
+// add adds a connection's counters to s.
+func (s *PageStats) add(st sqlite.DBStatus) error {
+	hit, _, err := st.Status(sqlite.DBStatusCacheHit, false)
+	if err != nil {
+		return err
+	}
+	miss, _, err := st.Status(sqlite.DBStatusCacheMiss, false)
+	if err != nil {
+		return err
+	}
+	write, _, err := st.Status(sqlite.DBStatusCacheWrite, false)
+	if err != nil {
+		return err
+	}
+	s.Hits += int64(hit)
+	s.Misses += int64(miss)
+	s.Writes += int64(write)
+	return nil
 }

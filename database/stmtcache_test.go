@@ -107,9 +107,9 @@ func TestStatementCache(t *testing.T) {
 		defer conn.Close()
 		conn.Raw(func(dc any) error {
 			c := dc.(*cachingConn)
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			stmt, size = c.stmts[hot], len(c.stmts)
+			c.own.mu.Lock()
+			defer c.own.mu.Unlock()
+			stmt, size = c.own.stmts[hot], len(c.own.stmts)
 			return nil
 		})
 		return stmt, size

@@ -25,3 +25,19 @@ func TestWrites(t *testing.T) {
 		}
 	}
 }
+
+func TestSetsPragma(t *testing.T) {
+	for q, want := range map[string]bool{
+		"PRAGMA foreign_keys = off": true,
+		"  pragma foreign_keys=ON":  true,
+		"PRAGMA cache_size(-4000)":  true,
+		"PRAGMA foreign_keys":       false,
+		"PRAGMA foreign_key_check":  false,
+		"SELECT 1 = 1":              false,
+		"UPDATE t SET v = 1":        false,
+	} {
+		if got := setsPragma(q); got != want {
+			t.Errorf("setsPragma(%q) = %v, want %v", q, got, want)
+		}
+	}
+}
