@@ -7,6 +7,9 @@
 // were ready to run, by what they had waited for — while the machine
 // idled. Idle time while goroutines were ready to run is time a processor
 // took to be woken (futex, and on a VM the host waking the virtual CPU).
+// Last, the group commit's path (flows' commitAll, which every signature
+// queues behind): how long its goroutines ran, waited for a processor, sat
+// in system calls or waited, and where they did the last two.
 // It is a module of its own so that Signet does not depend on
 // golang.org/x/exp:
 //
@@ -37,7 +40,16 @@ const profiler = "pprof.readProfile"
 type goroutine struct {
 	state trace.GoState
 	where string
+	// since is when the goroutine entered state; committing says that its
+	// stack then held the group commit (flows' commitAll).
+	since      trace.Time
+	committing bool
+	blockedAt  string
 }
+
+// commit is the group commit's function: the time its goroutine spends in
+// each state is the serial path's.
+const commit = "flows.(*Service).commitAll"
 
 func main() {
 	if len(os.Args) != 2 {
@@ -62,6 +74,8 @@ func main() {
 		inSyscall         = map[string]float64{} // idle ms, split between the goroutines in system calls
 		waiting           = map[string]float64{} // goroutine-ms waiting, while idle
 		ready             = map[string]float64{} // goroutine-ms ready to run, while idle, by what they had waited for
+		committing        = map[string]float64{} // ms the group commit's goroutines spent, by state
+		commitBlocked     = map[string]float64{} // of which in system calls or waiting, by where
 	)
 	for {
 		ev, err := r.ReadEvent()
@@ -118,6 +132,26 @@ func main() {
 			g = &goroutine{}
 			gs[id] = g
 		}
+		// The interval that ends: a running one is the commit's when the
+		// goroutine leaves it inside the commit; the others when it entered
+		// them inside it.
+		if g.since != 0 {
+			in := g.committing
+			if from == trace.GoRunning {
+				in = holds(st.Stack, commit)
+			}
+			if in {
+				committing[from.String()] += float64(t-g.since) / 1e6
+				if from == trace.GoSyscall || from == trace.GoWaiting {
+					commitBlocked[from.String()+": "+g.blockedAt] += float64(t-g.since) / 1e6
+				}
+			}
+		}
+		g.since = t
+		if to != trace.GoRunning {
+			g.committing = holds(st.Stack, commit)
+			g.blockedAt = blockedAt(st.Stack, st.Reason)
+		}
 		if from == trace.GoRunning && running > 0 {
 			running--
 		}
@@ -145,6 +179,37 @@ func main() {
 		top("goroutines ready to run while the machine idled (mean), by what they had waited for:", ready, idleWall)
 		top("goroutines waiting while the machine idled (mean), by where:", waiting, idleWall)
 	}
+	top("ms the group commit's goroutines spent (the serial path), by state:", committing, 1)
+	top("of which in system calls or waiting, by where:", commitBlocked, 1)
+}
+
+// blockedAt names where a goroutine stopped: its reason and its two first
+// frames outside the runtime.
+func blockedAt(st trace.Stack, reason string) string {
+	var out []string
+	for f := range st.Frames() {
+		fn := f.Func
+		if strings.HasPrefix(fn, "runtime.") || strings.HasPrefix(fn, "internal/") || strings.HasPrefix(fn, "syscall.") {
+			continue
+		}
+		if len(out) < 3 || (strings.HasPrefix(fn, "signet/") && len(out) < 5) {
+			out = append(out, short(fn))
+		}
+	}
+	if reason != "" {
+		return reason + " " + strings.Join(out, " < ")
+	}
+	return strings.Join(out, " < ")
+}
+
+// holds says whether st has a frame of function fn.
+func holds(st trace.Stack, fn string) bool {
+	for f := range st.Frames() {
+		if strings.HasSuffix(f.Func, fn) {
+			return true
+		}
+	}
+	return false
 }
 
 // where names a stack by its first Signet frame (with the first frame
