@@ -18,11 +18,7 @@ import (
 // failing; a read does not wait; a writer whose context ends gives up.
 func TestSQLiteWritersTakeTurns(t *testing.T) {
 	ctx := context.Background()
-	db, err := database.Open(ctx, "", filepath.Join(t.TempDir(), "signet.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSQLite(t)
 	if _, err := db.SQL.ExecContext(ctx, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)"); err != nil {
 		t.Fatal(err)
 	}
@@ -111,11 +107,7 @@ func TestSQLiteWritersTakeTurns(t *testing.T) {
 // every page again.
 func TestSQLiteWriterKeepsItsCache(t *testing.T) {
 	ctx := context.Background()
-	db, err := database.Open(ctx, "", filepath.Join(t.TempDir(), "signet.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSQLite(t)
 	for _, q := range []string{
 		"CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER, pad TEXT)",
 		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO t (v, pad) SELECT i, printf('%.100c', 'x') FROM n",
@@ -173,11 +165,7 @@ func TestSQLiteWriterKeepsItsCache(t *testing.T) {
 // around its transaction, which rebuilds tables.
 func TestSQLiteSettingReachesWriter(t *testing.T) {
 	ctx := context.Background()
-	db, err := database.Open(ctx, "", filepath.Join(t.TempDir(), "signet.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSQLite(t)
 	c, err := db.SQL.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -210,4 +198,16 @@ func TestSQLiteSettingReachesWriter(t *testing.T) {
 			t.Fatalf("foreign keys set to %d, then outside a transaction: %d %v", want, own, err)
 		}
 	}
+}
+
+// openSQLite opens a new SQLite database in a temporary folder, closed when
+// the test ends.
+func openSQLite(t *testing.T) *database.DB {
+	t.Helper()
+	db, err := database.Open(context.Background(), "", filepath.Join(t.TempDir(), "signet.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -3,7 +3,6 @@ package database_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"entgo.io/ent/dialect"
@@ -19,11 +18,7 @@ import (
 // counts the pages it wrote; a read counts none. PostgreSQL has none.
 func TestSQLitePageStats(t *testing.T) {
 	ctx := context.Background()
-	db, err := database.Open(ctx, "", filepath.Join(t.TempDir(), "signet.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSQLite(t)
 	db.SQL.SetMaxOpenConns(2)
 	if _, err := db.SQL.ExecContext(ctx, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"); err != nil {
 		t.Fatal(err)
