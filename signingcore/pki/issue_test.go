@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"strings"
 	"sync"
@@ -510,4 +511,31 @@ func TestSerialHex(t *testing.T) {
 	if got := SerialHex(big.NewInt(255)); got != "ff" {
 		t.Errorf("SerialHex(255) = %q, want ff", got)
 	}
+}
+
+// TestPseudonymousIDNeverLooksLikeIDNumber: among many ID numbers, some
+// HMACs' hex holds a run of digits that looks like an ID number; those
+// identifiers are grouped so that a certificate accepts them, and the others
+// keep the plain hex.
+func TestPseudonymousIDNeverLooksLikeIDNumber(t *testing.T) {
+	secret := []byte("0123456789abcdef-platform-secret")
+	grouped := 0
+	for i := range 200000 {
+		pid, err := PseudonymousID(secret, fmt.Sprintf("11010119900101%04d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if containsResidentID(pid) {
+			t.Fatalf("%q looks like an ID number", pid)
+		}
+		if strings.Count(pid, "-") > 1 {
+			grouped++
+		} else if len(pid) != len("ID-")+32 {
+			t.Fatalf("%q: want ID- and 32 hex digits", pid)
+		}
+	}
+	if grouped == 0 {
+		t.Fatal("no identifier needed grouping: the test no longer covers the case")
+	}
+	t.Logf("%d of 200000 identifiers grouped", grouped)
 }

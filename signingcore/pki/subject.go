@@ -39,7 +39,17 @@ func PseudonymousID(key []byte, idNumber string) (string, error) {
 	}
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(id))
-	return "ID-" + hex.EncodeToString(m.Sum(nil)[:16]), nil
+	h := hex.EncodeToString(m.Sum(nil)[:16])
+	if containsResidentID(h) {
+		// Hex digits sometimes line up as something an ID number could be
+		// (a run of 15 digits with a plausible birth date), which the
+		// subject's check refuses — for that person for ever, since the
+		// identifier is always the same. Theirs is grouped by dashes,
+		// which leaves no run longer than 8 digits; everyone else's stays
+		// the plain hex it always was.
+		h = h[:8] + "-" + h[8:16] + "-" + h[16:24] + "-" + h[24:]
+	}
+	return "ID-" + h, nil
 }
 
 // checkName validates a person's or enterprise's name for CN/O.
