@@ -54,3 +54,14 @@ func Plan(s *Service, ctx context.Context, in SignInput) error {
 func PlanColumns() (parties, docs, fields []string) {
 	return planPartyColumns, planDocColumns, planFieldColumns
 }
+
+// ForgetIntentPlans drops the plans SendIntentCode kept for Sign
+// (intentplan.go), as another node or a restart would not have them.
+func ForgetIntentPlans(s *Service) {
+	s.intents.mu.Lock()
+	defer s.intents.mu.Unlock()
+	s.intents.m, s.intents.order = nil, nil
+}
+
+// IntentPlansKept is how many plans SendIntentCode has kept for Sign.
+func IntentPlansKept(s *Service) int { return s.intents.len() }

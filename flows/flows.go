@@ -145,6 +145,8 @@ type Service struct {
 	staged     chan struct{}
 	// plansql: the signing plan's reads (planread.go).
 	plansql planSQL
+	// intents keeps SendIntentCode's plans for Sign (intentplan.go).
+	intents intentPlans
 }
 
 // New returns a Service.

@@ -73,13 +73,16 @@ type SignInput struct {
 
 // signPlan is what a signature will apply, checked and resolved.
 type signPlan struct {
-	flow    *ent.Flow
-	part    *ent.Participant
-	docs    []*ent.FlowDocument
-	fields  []*ent.SignField // existing fields plus placements (ID 0)
-	seals   map[signfield.Kind]*ent.Seal
-	scope   string
-	fingerp string
+	flow   *ent.Flow
+	part   *ent.Participant
+	docs   []*ent.FlowDocument
+	fields []*ent.SignField // existing fields plus placements (ID 0)
+	seals  map[signfield.Kind]*ent.Seal
+	// counterparties names the flow's other signers (a seal grant may be
+	// limited to some).
+	counterparties []string
+	scope          string
+	fingerp        string
 	// ukeys names the UKey certificates (fingerprints) that signed, for
 	// the trail (set by the UKey path, ukeysign.go); beforeCommit runs
 	// first in the committing transaction (it uses up the intent code, or
@@ -171,27 +174,14 @@ func (s *Service) plan(ctx context.Context, in SignInput) (*signPlan, error) {
 	if len(fields) > 50 {
 		return nil, errs.InvalidField("placements", "一次最多加盖50个印章")
 	}
-	plan := &signPlan{flow: f, part: p, docs: docs, fields: fields, seals: map[signfield.Kind]*ent.Seal{}}
-	var counterparties []string
+	plan := &signPlan{flow: f, part: p, docs: docs, fields: fields}
 	for _, x := range parts {
 		if x.ID != p.ID && x.Role == participant.RoleSigner {
-			counterparties = append(counterparties, partyName(x))
+			plan.counterparties = append(plan.counterparties, partyName(x))
 		}
 	}
-	sc := enterprises.Scope{Scene: string(f.Scene), Counterparties: counterparties, At: s.now()}
-	for _, fd := range fields {
-		if _, done := plan.seals[fd.Kind]; done {
-			continue
-		}
-		id := in.PersonalSealID
-		if fd.Kind == signfield.KindEnterpriseSeal {
-			id = in.EnterpriseSealID
-		}
-		sl, err := s.sealFor(ctx, v, p, fd.Kind, id, sc)
-		if err != nil {
-			return nil, err
-		}
-		plan.seals[fd.Kind] = sl
+	if err := s.planSeals(ctx, plan, in); err != nil {
+		return nil, err
 	}
 	// The intent code is bound to this participant, the content of every
 	// document as sent (frozen, hashed once) and exactly these fields and
@@ -212,6 +202,29 @@ func (s *Service) plan(ctx context.Context, in SignInput) (*signPlan, error) {
 	plan.fingerp = fp[:8]
 	plan.scope = fmt.Sprintf("f%d:p%d:%s:%s", f.ID, p.ID, fp[:16], hex.EncodeToString(fh[:8]))
 	return plan, nil
+}
+
+// planSeals checks, as the viewer, the seals in asks for the plan's fields
+// and puts them in the plan (the seal with its certificate, as read now).
+func (s *Service) planSeals(ctx context.Context, plan *signPlan, in SignInput) error {
+	v := viewer.FromContext(ctx)
+	plan.seals = map[signfield.Kind]*ent.Seal{}
+	sc := enterprises.Scope{Scene: string(plan.flow.Scene), Counterparties: plan.counterparties, At: s.now()}
+	for _, fd := range plan.fields {
+		if _, done := plan.seals[fd.Kind]; done {
+			continue
+		}
+		id := in.PersonalSealID
+		if fd.Kind == signfield.KindEnterpriseSeal {
+			id = in.EnterpriseSealID
+		}
+		sl, err := s.sealFor(ctx, v, plan.part, fd.Kind, id, sc)
+		if err != nil {
+			return err
+		}
+		plan.seals[fd.Kind] = sl
+	}
+	return nil
 }
 
 // signable says why participant p cannot sign flow f now, or nil.
@@ -298,7 +311,12 @@ func (s *Service) SendIntentCode(ctx context.Context, in SignInput) (accounts.Se
 	}
 	sent, err := s.acc.IssueCode(ctx, accounts.CodeRequest{Phone: plan.part.Phone, Purpose: PurposeIntent, Scope: plan.scope,
 		Template: sms.TemplateSignIntent, Params: map[string]string{"contract": plan.flow.Name, "fingerprint": plan.fingerp}})
-	return sent, plan.fingerp, err
+	if err != nil {
+		return sent, plan.fingerp, err
+	}
+	// Sign takes the plan back (intentplan.go).
+	s.intents.keep(viewer.FromContext(ctx), in, plan, s.now(), sent.ExpiresAt)
+	return sent, plan.fingerp, nil
 }
 
 // VerifyPasscode checks the flow's signing passcode (签署口令) for the
@@ -363,9 +381,16 @@ var errRevisionMoved = errors.New("document revision moved")
 // never break each other: each revision is committed only if the document
 // did not move meanwhile, and otherwise signed again on the new revision.
 func (s *Service) Sign(ctx context.Context, in SignInput) (*ent.Flow, error) {
-	plan, err := s.plan(ctx, in)
+	// The plan SendIntentCode made, its seals checked again; otherwise
+	// everything is read and checked now (intentplan.go).
+	plan, err := s.reusePlan(ctx, in)
 	if err != nil {
 		return nil, err
+	}
+	if plan == nil {
+		if plan, err = s.plan(ctx, in); err != nil {
+			return nil, err
+		}
 	}
 	// The intent code is checked now and used up in the commit: a request
 	// that fails before it leaves the code usable, and of two requests with
