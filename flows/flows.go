@@ -14,8 +14,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"time"
 
@@ -230,5 +232,38 @@ func (s *Service) getPDF(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	return io.ReadAll(rc)
+	return readSized(rc)
+}
+
+// readSized reads r whole. When r knows its size (a file, a member of a
+// pack) it reads into one slice of that size: io.ReadAll grows its buffer
+// from 512 bytes, allocating and copying about twice a document's size on
+// every signature.
+func readSized(r io.Reader) ([]byte, error) {
+	n := int64(-1)
+	switch x := r.(type) {
+	case interface{ Size() int64 }:
+		n = x.Size()
+	case interface{ Stat() (fs.FileInfo, error) }:
+		if st, err := x.Stat(); err == nil && st.Mode().IsRegular() {
+			n = st.Size()
+		}
+	}
+	if n < 0 || n > 1<<30 {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, n)
+	k, err := io.ReadFull(r, buf)
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF): // shorter than it said
+		return buf[:k], nil
+	case err != nil:
+		return nil, err
+	}
+	// Longer than it said: the rest too.
+	rest, err := io.ReadAll(r)
+	if len(rest) > 0 {
+		buf = append(buf, rest...)
+	}
+	return buf, err
 }
