@@ -289,35 +289,52 @@ func signInterrupted(t *testing.T, b dbtest.Backend, staged bool) {
 // signed — the initiator revokes it, another signer declines, or its
 // deadline passes — and the signature, checked before, is refused at its
 // commit: nothing of it is written, and the intent code stays unused.
+// flowEnding is one way a sent parallel flow of alice's (bob and carol
+// signing) ends while bob is about to sign: want is the refusal bob gets,
+// status the flow's afterwards. A flow given a deadline (deadline, before
+// bob asks for his code) ends by the clock passing it.
+type flowEnding struct {
+	name, want string
+	status     flow.Status
+	deadline   time.Duration
+	end        func(e *signEnv, f *ent.Flow) error
+}
+
+// flowEndings are the ways a flow ends; the deadline one's is deadline.
+func flowEndings(deadline time.Duration) []flowEnding {
+	return []flowEnding{
+		{"revoked", "合同已撤销", flow.StatusRevoked, 0, func(e *signEnv, f *ent.Flow) error {
+			_, err := e.svc.Revoke(e.as("alice"), f.ID, "条款有误")
+			return err
+		}},
+		{"declined", "合同已被拒签", flow.StatusDeclined, 0, func(e *signEnv, f *ent.Flow) error {
+			_, err := e.svc.Decline(e.as("carol"), f.ID, "不同意")
+			return err
+		}},
+		{"deadline", "合同已过签署截止时间", flow.StatusSigning, deadline, func(e *signEnv, f *ent.Flow) error {
+			e.now = e.now.Add(2 * deadline)
+			return nil
+		}},
+	}
+}
+
+// start gives the flow its deadline, if the ending has one.
+func (fe flowEnding) start(e *signEnv, f *ent.Flow) {
+	if fe.deadline > 0 {
+		e.db.Flow.UpdateOneID(f.ID).SetDeadline(e.now.Add(fe.deadline)).ExecX(viewer.System(context.Background()))
+	}
+}
+
 func TestSignRacesFlowEnd(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
-		for _, tc := range []struct {
-			name, want string
-			status     flow.Status
-			end        func(e *signEnv, f *ent.Flow) error
-		}{
-			{"revoked", "合同已撤销", flow.StatusRevoked, func(e *signEnv, f *ent.Flow) error {
-				_, err := e.svc.Revoke(e.as("alice"), f.ID, "条款有误")
-				return err
-			}},
-			{"declined", "合同已被拒签", flow.StatusDeclined, func(e *signEnv, f *ent.Flow) error {
-				_, err := e.svc.Decline(e.as("carol"), f.ID, "不同意")
-				return err
-			}},
-			{"deadline", "合同已过签署截止时间", flow.StatusSigning, func(e *signEnv, f *ent.Flow) error {
-				e.now = e.now.Add(2 * time.Hour)
-				return nil
-			}},
-		} {
+		for _, tc := range flowEndings(time.Hour) {
 			t.Run(tc.name, func(t *testing.T) {
 				e := setupSigning(t, dbtest.New(t, b.Name))
 				ft := &interruptTSA{Timestamper: e.ts.TSA}
 				e.rebuild(t, func(c *flows.Config) { c.TSA = ft })
 				f, doc := e.sendFlow(t, batchFlow{name: "竞态测试", parallel: true})
 				sys := viewer.System(context.Background())
-				if tc.name == "deadline" {
-					e.db.Flow.UpdateOneID(f.ID).SetDeadline(e.now.Add(time.Hour)).ExecX(sys)
-				}
+				tc.start(e, f)
 				d0 := e.db.FlowDocument.GetX(sys, doc.ID)
 				in := flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["bob"]}
 				in.Code = e.intentCode(t, "bob", in)

@@ -99,30 +99,12 @@ func TestSignReusesIntentPlan(t *testing.T) {
 		})
 
 		t.Run("flow ended in between", func(t *testing.T) {
-			for _, tc := range []struct {
-				name, want string
-				status     flow.Status
-				end        func(e *signEnv, f *ent.Flow) error
-			}{
-				{"revoked", "合同已撤销", flow.StatusRevoked, func(e *signEnv, f *ent.Flow) error {
-					_, err := e.svc.Revoke(e.as("alice"), f.ID, "条款有误")
-					return err
-				}},
-				{"declined", "合同已被拒签", flow.StatusDeclined, func(e *signEnv, f *ent.Flow) error {
-					_, err := e.svc.Decline(e.as("carol"), f.ID, "不同意")
-					return err
-				}},
-				{"deadline", "合同已过签署截止时间", flow.StatusSigning, func(e *signEnv, f *ent.Flow) error {
-					e.now = e.now.Add(3 * time.Minute)
-					return nil
-				}},
-			} {
+			// The deadline within the code's life, so the plan is kept.
+			for _, tc := range flowEndings(2 * time.Minute) {
 				t.Run(tc.name, func(t *testing.T) {
 					e := setupSigning(t, dbtest.New(t, b.Name))
 					f, _ := e.sendFlow(t, batchFlow{name: "计划复用", parallel: true})
-					if tc.name == "deadline" { // within the code's life
-						e.db.Flow.UpdateOneID(f.ID).SetDeadline(e.now.Add(2 * time.Minute)).ExecX(sys)
-					}
+					tc.start(e, f)
 					in := flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["bob"]}
 					in.Code = e.intentCode(t, "bob", in)
 					if err := tc.end(e, f); err != nil {
