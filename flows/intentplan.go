@@ -13,8 +13,9 @@ import (
 // A signature takes two requests: SendIntentCode, which checks everything
 // (plan) and texts a code bound to the plan's scope, then Sign with that
 // code, usually seconds later. Sign used to read and check it all again.
-// Now SendIntentCode leaves its plan here and Sign takes it back, so a
-// signature reads the flow, its parties, documents and fields once.
+// Now SendIntentCode leaves its plan here and Sign (or PrepareUKeySign, a
+// UKey signature's first step) takes it back, so a signature reads the
+// flow, its parties, documents and fields once.
 //
 // What a kept plan may no longer be right about is checked again, as it was:
 //   - the seals (an enterprise may have revoked the grant, or the seal):
@@ -168,4 +169,14 @@ func (s *Service) reusePlan(ctx context.Context, in SignInput) (*signPlan, error
 		return nil, err
 	}
 	return plan, nil
+}
+
+// planAgain is the plan for the signature SendIntentCode planned: the one
+// it kept, its seals checked again, or, when there is none, a new one.
+func (s *Service) planAgain(ctx context.Context, in SignInput) (*signPlan, error) {
+	plan, err := s.reusePlan(ctx, in)
+	if plan != nil || err != nil {
+		return plan, err
+	}
+	return s.plan(ctx, in)
 }

@@ -381,16 +381,9 @@ var errRevisionMoved = errors.New("document revision moved")
 // never break each other: each revision is committed only if the document
 // did not move meanwhile, and otherwise signed again on the new revision.
 func (s *Service) Sign(ctx context.Context, in SignInput) (*ent.Flow, error) {
-	// The plan SendIntentCode made, its seals checked again; otherwise
-	// everything is read and checked now (intentplan.go).
-	plan, err := s.reusePlan(ctx, in)
+	plan, err := s.planAgain(ctx, in)
 	if err != nil {
 		return nil, err
-	}
-	if plan == nil {
-		if plan, err = s.plan(ctx, in); err != nil {
-			return nil, err
-		}
 	}
 	// The intent code is checked now and used up in the commit: a request
 	// that fails before it leaves the code usable, and of two requests with

@@ -186,7 +186,7 @@ func (s *Service) PrepareUKeySign(ctx context.Context, in UKeySignInput) (*UKeyS
 	if s.ca == nil {
 		return nil, errs.New(errs.Internal, "签署服务未配置")
 	}
-	plan, err := s.plan(ctx, in.SignInput)
+	plan, err := s.planAgain(ctx, in.SignInput)
 	if err != nil {
 		return nil, err
 	}
