@@ -42,6 +42,11 @@ type Disk struct {
 	sweep sync.RWMutex
 	// pack is the pack file this process appends to (pack.go).
 	pack packWriter
+	// dirs holds open handles (*os.Root) of the folders blobs are read
+	// from (objects/sha256/ab, packs), so that a read opens one name: the
+	// store's root resolves a path one folder at a time, an open and a
+	// close for each, and a signature reads its document's revision.
+	dirs sync.Map
 }
 
 var _ Store = (*Disk)(nil)
@@ -287,16 +292,61 @@ func (d *Disk) Get(_ context.Context, key string) (io.ReadCloser, error) {
 		rc, _, err := d.openPacked(key)
 		return rc, err
 	}
-	f, err := d.root.Open(objectPath(key))
+	var (
+		f   *os.File
+		err error
+	)
+	if sum := contentSum(key); sum != "" { // 256 folders at most
+		f, err = d.openIn(objectsDir+"/sha256/"+sum[:2], sum)
+	} else {
+		f, err = d.root.Open(objectPath(key))
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, notFound(key, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("blob: %w", err)
 	}
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
 		f.Close()
 		return nil, notFound(key, fs.ErrNotExist)
+	}
+	return sizedFile{File: f, size: st.Size()}, nil
+}
+
+// sizedFile is a blob's open file with the size it had when opened, so a
+// reader sizing its buffer does not ask the system again.
+type sizedFile struct {
+	*os.File
+	size int64
+}
+
+// Size is the file's size when it was opened.
+func (f sizedFile) Size() int64 { return f.size }
+
+// openIn opens name in the store's folder dir through the folder's handle,
+// kept from the first read (for the few folders reads go through: the
+// content fan-out and the packs). A folder removed and made again since is found
+// by its path once more (the handle would still name the removed one).
+func (d *Disk) openIn(dir, name string) (*os.File, error) {
+	if v, ok := d.dirs.Load(dir); ok {
+		f, err := v.(*os.Root).Open(name)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return f, err
+		}
+		if d.dirs.CompareAndDelete(dir, v) {
+			v.(*os.Root).Close()
+		}
+	}
+	f, err := d.root.Open(dir + "/" + name)
+	if err != nil {
+		return nil, err
+	}
+	if sub, err := d.root.OpenRoot(dir); err == nil {
+		if _, kept := d.dirs.LoadOrStore(dir, sub); kept {
+			sub.Close()
+		}
 	}
 	return f, nil
 }

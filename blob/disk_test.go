@@ -341,3 +341,66 @@ func TestDiskPutContents(t *testing.T) {
 		t.Errorf("%d temporary files left", len(left))
 	}
 }
+
+// TestDiskReadsThroughKeptFolders reads blobs through the folder handles the
+// store keeps, and again after their folder was removed and made anew (the
+// handle then names the removed folder): the blob is found by its path.
+func TestDiskReadsThroughKeptFolders(t *testing.T) {
+	dir := t.TempDir()
+	d := openDisk(t, dir)
+	ctx := context.Background()
+	put := func(s string) blob.Info {
+		t.Helper()
+		info, err := d.PutContent(ctx, strings.NewReader(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info
+	}
+	read := func(key string) string {
+		t.Helper()
+		rc, err := d.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		if sz, ok := rc.(interface{ Size() int64 }); !ok {
+			t.Errorf("%s: the reader does not say its size", key)
+		} else if st, err := d.Stat(ctx, key); err != nil || st.Size != sz.Size() {
+			t.Errorf("%s: says %d bytes, Stat %d (%v)", key, sz.Size(), st.Size, err)
+		}
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	a := put("第一份合同")
+	for range 2 { // the second read goes through the kept folder
+		if got := read(a.Key); got != "第一份合同" {
+			t.Fatalf("read %q", got)
+		}
+	}
+	sum := strings.TrimPrefix(a.Key, blob.ContentPrefix)
+	if err := os.RemoveAll(filepath.Join(dir, "objects", "sha256", sum[:2])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Get(ctx, a.Key); !blobtest.IsNotFound(err) {
+		t.Errorf("a removed blob: %v, want not found", err)
+	}
+	a = put("第一份合同")
+	for range 2 {
+		if got := read(a.Key); got != "第一份合同" {
+			t.Fatalf("after the folder was made again: read %q", got)
+		}
+	}
+	packed, err := d.PutPacked(ctx, [][]byte{[]byte("甲"), []byte("乙方")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if got := read(packed[1].Key); got != "乙方" {
+			t.Fatalf("pack member: read %q", got)
+		}
+	}
+}

@@ -223,7 +223,7 @@ func (d *Disk) openPacked(key string) (io.ReadCloser, os.FileInfo, error) {
 	if !ok {
 		return nil, nil, invalidKey(key)
 	}
-	f, err := d.root.Open(packsDir + "/" + name)
+	f, err := d.openIn(packsDir, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, notFound(key, err)
 	}

@@ -260,10 +260,15 @@ func readSized(r io.Reader) ([]byte, error) {
 	case err != nil:
 		return nil, err
 	}
-	// Longer than it said: the rest too.
-	rest, err := io.ReadAll(r)
-	if len(rest) > 0 {
-		buf = append(buf, rest...)
+	// Longer than it said? One byte tells (io.ReadAll's probe took a
+	// buffer of 512); then the rest too.
+	var probe [1]byte
+	switch _, err := io.ReadFull(r, probe[:]); {
+	case errors.Is(err, io.EOF):
+		return buf, nil
+	case err != nil:
+		return nil, err
 	}
-	return buf, err
+	rest, err := io.ReadAll(r)
+	return append(append(buf, probe[0]), rest...), err
 }
