@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 
 	"signet/ent"
+	"signet/ent/predicate"
 	"signet/ent/smscode"
 	"signet/errs"
 	"signet/sms"
@@ -62,6 +63,17 @@ type SentCode struct {
 	Phone       string
 	ResendAfter time.Duration
 	ExpiresAt   time.Time
+	// Issued lets the issuer check the code later without reading it back
+	// (ClaimIssued).
+	Issued IssuedCode
+}
+
+// IssuedCode is what IssueCode knows of the code it stored: its row, hash
+// and end. The zero value is no code.
+type IssuedCode struct {
+	id      int
+	hash    []byte
+	expires time.Time
 }
 
 // SendCode sends an account code (registration, login, password reset,
@@ -186,7 +198,8 @@ func (s *Service) IssueCode(ctx context.Context, req CodeRequest) (SentCode, err
 		}
 		return SentCode{}, fmt.Errorf("issue code: send: %w", err)
 	}
-	return SentCode{Phone: req.Phone, ResendAfter: s.policy.CodeResendAfter, ExpiresAt: row.ExpiresAt}, nil
+	return SentCode{Phone: req.Phone, ResendAfter: s.policy.CodeResendAfter, ExpiresAt: row.ExpiresAt,
+		Issued: IssuedCode{id: row.ID, hash: hash, expires: row.ExpiresAt}}, nil
 }
 
 // ConsumeCode checks code against the newest code issued for phone, purpose
@@ -201,11 +214,64 @@ func (s *Service) ConsumeCode(ctx context.Context, field, phone string, purpose 
 	return c.Consume(ctx, s.db)
 }
 
-// CodeClaim is a code CheckCode found right, not yet used up.
+// CodeClaim is a code CheckCode (or ClaimIssued) found right, not yet used
+// up.
 type CodeClaim struct {
 	id, maxAttempts int
 	field           string
 	at              time.Time
+	// issued: checked against what its issuer kept, not read; only the
+	// statement that uses it up sees the row (see ClaimIssued).
+	issued bool
+}
+
+// ClaimIssued checks code against a code this process issued (IssueCode's
+// SentCode.Issued, kept by the caller with what the code was sent for) in
+// memory, without reading the row again: a signature's intent code is
+// asked for seconds before it is typed, on the same node. It says false
+// when it cannot tell — no code kept, a wrong or malformed code, past its
+// end — and the caller then checks with CheckCode, which reads the row,
+// counts a wrong try and says what is wrong.
+//
+// What the row may say that memory does not — used up, too many wrong
+// tries, or no longer the newest code of its phone, purpose and scope (one
+// issued on another node since) — the statement that uses the claim up
+// checks (Consume, ConsumeAll), and refuses it (验证码已失效).
+func (s *Service) ClaimIssued(field string, c IssuedCode, code string) (CodeClaim, bool) {
+	now := s.now()
+	if c.id == 0 || len(code) != 6 || !now.Before(c.expires) || !checkSecret(c.hash, code) {
+		return CodeClaim{}, false
+	}
+	return CodeClaim{id: c.id, maxAttempts: s.policy.CodeMaxAttempts, field: field, at: now, issued: true}, true
+}
+
+// usable is what the statement using codes up requires of each row beyond
+// its id: not used, not tried too often, not past its end at the claim's
+// time, and still the newest code of its phone, purpose and scope (newest
+// as latestCode orders them: by creation, then by id).
+func usable(at time.Time, maxAttempts int) []predicate.SMSCode {
+	return []predicate.SMSCode{smscode.ConsumedAtIsNil(), smscode.AttemptsLT(maxAttempts), smscode.ExpiresAtGT(at),
+		func(s *sql.Selector) {
+			n := sql.Table(smscode.Table).As("newer")
+			col := func(f string) (string, string) { return n.C(f), s.C(f) }
+			s.Where(sql.Not(sql.Exists(sql.Select(n.C(smscode.FieldID)).From(n).Where(sql.And(
+				sql.ColumnsEQ(col(smscode.FieldPhone)),
+				sql.ColumnsEQ(col(smscode.FieldPurpose)),
+				sql.ColumnsEQ(col(smscode.FieldScope)),
+				sql.Or(sql.ColumnsGT(col(smscode.FieldCreatedAt)),
+					sql.And(sql.ColumnsEQ(col(smscode.FieldCreatedAt)), sql.ColumnsGT(col(smscode.FieldID)))),
+			)))))
+		}}
+}
+
+// refused is the error of a claim its statement did not use up: another
+// request used it first, or — for an issued claim, whose row was not read
+// — it was also tried too often, superseded or past its end meanwhile.
+func (c CodeClaim) refused() error {
+	if c.issued {
+		return errs.InvalidField(c.field, "验证码已失效，请重新获取")
+	}
+	return errs.InvalidField(c.field, "验证码已使用，请重新获取")
 }
 
 // Consume uses the code up through db — the client of the transaction that
@@ -213,13 +279,13 @@ type CodeClaim struct {
 // is refused (Invalid, 验证码已使用) when another request used it first.
 func (c CodeClaim) Consume(ctx context.Context, db *ent.Client) error {
 	n, err := db.SMSCode.Update().
-		Where(smscode.ID(c.id), smscode.ConsumedAtIsNil(), smscode.AttemptsLT(c.maxAttempts)).
+		Where(append(usable(c.at, c.maxAttempts), smscode.ID(c.id))...).
 		SetConsumedAt(c.at).Save(viewer.System(ctx))
 	if err != nil {
 		return fmt.Errorf("consume code: %w", err)
 	}
 	if n == 0 {
-		return errs.InvalidField(c.field, "验证码已使用，请重新获取")
+		return c.refused()
 	}
 	return nil
 }
@@ -245,13 +311,13 @@ func ConsumeAll(ctx context.Context, db *ent.Client, claims ...CodeClaim) error 
 		most = min(most, c.maxAttempts)
 	}
 	n, err := db.SMSCode.Update().
-		Where(smscode.IDIn(ids...), smscode.ConsumedAtIsNil(), smscode.AttemptsLT(most)).
+		Where(append(usable(at, most), smscode.IDIn(ids...))...).
 		SetConsumedAt(at).Save(viewer.System(ctx))
 	if err != nil {
 		return fmt.Errorf("consume codes: %w", err)
 	}
 	if n != len(claims) {
-		return errs.InvalidField(claims[0].field, "验证码已使用，请重新获取")
+		return claims[0].refused()
 	}
 	return nil
 }
@@ -344,7 +410,7 @@ func buildLatestCodeSQL(d string) string {
 	q, _ := sql.Dialect(d).Select(t.C(smscode.FieldID), t.C(smscode.FieldCodeHash), t.C(smscode.FieldAttempts),
 		t.C(smscode.FieldExpiresAt), t.C(smscode.FieldConsumedAt)).From(t).
 		Where(sql.And(sql.EQ(t.C(smscode.FieldPhone), ""), sql.EQ(t.C(smscode.FieldPurpose), ""), sql.EQ(t.C(smscode.FieldScope), ""))).
-		OrderBy(sql.Desc(t.C(smscode.FieldCreatedAt))).Limit(1).Query()
+		OrderBy(sql.Desc(t.C(smscode.FieldCreatedAt)), sql.Desc(t.C(smscode.FieldID))).Limit(1).Query()
 	return q
 }
 

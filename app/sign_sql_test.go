@@ -14,14 +14,14 @@ import (
 
 // TestSignMutationStatementBudget counts the statements one signFlow
 // request sends, through the real handler: the session, flows'
-// TestSignStatementBudget (the signature itself, 15: the plan its intent
-// code request made is reused, flows/intentplan.go) and, after the
+// TestSignStatementBudget (the signature itself, 14: the plan its intent
+// code request made is reused with its code, flows/intentplan.go) and, after the
 // commit, the parties of the flow and their accounts (for the lists-changed
 // events) and on PostgreSQL the one NOTIFY that carries the live updates.
 // River's wake-up after inserting a job (PGNotifyMany on PostgreSQL,
 // NotificationInsertMany on SQLite) depends on timing and is not counted.
 func TestSignMutationStatementBudget(t *testing.T) {
-	const budget = 21
+	const budget = 20
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
 		s, counter := startCounting(t, b)
 		h := &signBench{s: s, alice: s.Register("13800000001", passA), pdf: testpdf.Make(2)}

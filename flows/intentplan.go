@@ -27,6 +27,12 @@ import (
 //     the commit refuses a revision that moved, and the documents are read
 //     again and signed on the new one.
 //
+// The plan keeps the intent code SendIntentCode issued for it: Sign
+// compares the code typed with it in memory instead of reading the code's
+// row, and the statement that uses the code up in the commit checks what
+// only the row knows (used, tried too often, superseded by a code asked on
+// another node; accounts.ClaimIssued).
+//
 // What the plan was bound to cannot change once the flow is sent: the
 // parties, the fields, the deadline, the documents as sent (the scope
 // hashes them) and, for the plan's own participant, a passcode once
@@ -84,7 +90,7 @@ func newIntentKey(v viewer.Viewer, in SignInput) intentKey {
 // them again.
 func (p *intentPlans) keep(v viewer.Viewer, in SignInput, plan *signPlan, now, expires time.Time) {
 	kept := &signPlan{flow: plan.flow, part: plan.part, docs: plan.docs, fields: plan.fields,
-		counterparties: plan.counterparties, scope: plan.scope, fingerp: plan.fingerp}
+		counterparties: plan.counterparties, scope: plan.scope, fingerp: plan.fingerp, issued: plan.issued}
 	k := newIntentKey(v, in)
 	p.mu.Lock()
 	defer p.mu.Unlock()

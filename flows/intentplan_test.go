@@ -141,6 +141,69 @@ func TestSignReusesIntentPlan(t *testing.T) {
 			}
 		})
 
+		// The kept code is checked in memory; what only its row knows, the
+		// statement that uses it up checks.
+		t.Run("code superseded or dead on another node", func(t *testing.T) {
+			for _, tc := range []struct {
+				name  string
+				other func(t *testing.T, e *signEnv, in flows.SignInput) (newer string)
+			}{
+				{"a newer code", func(t *testing.T, e *signEnv, in flows.SignInput) string {
+					e.now = e.now.Add(time.Minute) // past the resend interval, within the first code's life
+					return e.intentCode(t, "bob", in)
+				}},
+				{"too many wrong tries", func(t *testing.T, e *signEnv, in flows.SignInput) string {
+					wrong := in
+					wrong.Code = wrongCode(in.Code)
+					for range 5 {
+						if _, err := e.svc.Sign(e.as("bob"), wrong); errs.CodeOf(err) != errs.Invalid {
+							t.Fatalf("a wrong code: %v", err)
+						}
+					}
+					return ""
+				}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					e := setupSigning(t, dbtest.New(t, b.Name))
+					f, _ := e.sendFlow(t, batchFlow{name: "计划复用"})
+					in := flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["bob"]}
+					in.Code = e.intentCode(t, "bob", in)
+					nodeA := e.svc
+					e.rebuild(t, nil) // node B, on the same database
+					newer := tc.other(t, e, in)
+					e.svc = nodeA
+					if n := flows.IntentPlansKept(e.svc); n != 1 {
+						t.Fatalf("%d plans kept on node A, want bob's", n)
+					}
+					_, err := e.svc.Sign(e.as("bob"), in)
+					wantCode(t, err, errs.Invalid, "验证码已失效")
+					if newer == "" {
+						return
+					}
+					nothingSigned(t, e, f, flow.StatusSigning)
+					in.Code = newer
+					if _, err := e.svc.Sign(e.as("bob"), in); err != nil {
+						t.Fatal(err)
+					}
+				})
+			}
+		})
+
+		t.Run("wrong code, then the right one", func(t *testing.T) {
+			e := setupSigning(t, dbtest.New(t, b.Name))
+			f, _ := e.sendFlow(t, batchFlow{name: "计划复用"})
+			in := flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["bob"]}
+			right := e.intentCode(t, "bob", in)
+			in.Code = wrongCode(right)
+			_, err := e.svc.Sign(e.as("bob"), in)
+			wantCode(t, err, errs.Invalid, "验证码错误，还可尝试4次") // read and counted
+			nothingSigned(t, e, f, flow.StatusSigning)
+			in.Code = right
+			if _, err := e.svc.Sign(e.as("bob"), in); err != nil {
+				t.Fatal(err)
+			}
+		})
+
 		t.Run("code's life over", func(t *testing.T) {
 			e := setupSigning(t, dbtest.New(t, b.Name))
 			f, _ := e.sendFlow(t, batchFlow{name: "计划复用"})
@@ -152,4 +215,12 @@ func TestSignReusesIntentPlan(t *testing.T) {
 			nothingSigned(t, e, f, flow.StatusSigning)
 		})
 	})
+}
+
+// wrongCode is a six-digit code other than code.
+func wrongCode(code string) string {
+	if code == "000000" {
+		return "111111"
+	}
+	return "000000"
 }

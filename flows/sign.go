@@ -91,6 +91,10 @@ type signPlan struct {
 	beforeCommit func(ctx context.Context, tx *ent.Tx) error
 	// claim is the intent code checked by Sign, used up in the commit.
 	claim *accounts.CodeClaim
+	// issued is the intent code SendIntentCode issued for this plan, kept
+	// with it (intentplan.go): Sign checks the code typed against it in
+	// memory, and reads the code's row only when it cannot tell.
+	issued accounts.IssuedCode
 }
 
 // signedPayload is the participant.signed event's payload.
@@ -314,7 +318,8 @@ func (s *Service) SendIntentCode(ctx context.Context, in SignInput) (accounts.Se
 	if err != nil {
 		return sent, plan.fingerp, err
 	}
-	// Sign takes the plan back (intentplan.go).
+	// Sign takes the plan back, with its code (intentplan.go).
+	plan.issued = sent.Issued
 	s.intents.keep(viewer.FromContext(ctx), in, plan, s.now(), sent.ExpiresAt)
 	return sent, plan.fingerp, nil
 }
@@ -371,6 +376,18 @@ func (s *Service) VerifyPasscode(ctx context.Context, flowID int, passcode strin
 	})
 }
 
+// claimIntent checks the intent code typed for plan. A plan kept from
+// SendIntentCode holds the code it issued: checked in memory, and by the
+// statement that uses it up for what memory cannot know (a newer code,
+// too many wrong tries elsewhere; accounts.ClaimIssued). Otherwise, or when
+// memory cannot tell, the code's row is read (CheckCode counts a wrong try).
+func (s *Service) claimIntent(ctx context.Context, plan *signPlan, code string) (accounts.CodeClaim, error) {
+	if claim, ok := s.acc.ClaimIssued("code", plan.issued, code); ok {
+		return claim, nil
+	}
+	return s.acc.CheckCode(ctx, "code", plan.part.Phone, PurposeIntent, plan.scope, code)
+}
+
 // errRevisionMoved means another signer changed a document meanwhile.
 var errRevisionMoved = errors.New("document revision moved")
 
@@ -388,7 +405,7 @@ func (s *Service) Sign(ctx context.Context, in SignInput) (*ent.Flow, error) {
 	// The intent code is checked now and used up in the commit: a request
 	// that fails before it leaves the code usable, and of two requests with
 	// one code only one commits (commitSigned rolls the other back).
-	claim, err := s.acc.CheckCode(ctx, "code", plan.part.Phone, PurposeIntent, plan.scope, in.Code)
+	claim, err := s.claimIntent(ctx, plan, in.Code)
 	if err != nil {
 		return nil, err
 	}

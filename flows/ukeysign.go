@@ -199,7 +199,11 @@ func (s *Service) PrepareUKeySign(ctx context.Context, in UKeySignInput) (*UKeyS
 	if err := checkOnToken(keys, in.TokenCertificates); err != nil {
 		return nil, err
 	}
-	if err := s.acc.ConsumeCode(ctx, "code", plan.part.Phone, PurposeIntent, plan.scope, in.Code); err != nil {
+	claim, err := s.claimIntent(ctx, plan, in.Code)
+	if err != nil {
+		return nil, err
+	}
+	if err := claim.Consume(ctx, s.db); err != nil {
 		return nil, err
 	}
 	return s.startUKey(ctx, plan, keys, in.UKeyCertificate)
