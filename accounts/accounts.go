@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"signet/ent"
+	"signet/events"
 	"signet/sms"
 )
 
@@ -98,6 +99,10 @@ type Config struct {
 	// UKey enables certificate login and UKey binding (ukey.go); disabled
 	// when its CA is nil.
 	UKey UKeyConfig
+	// Events lets a node keep the sessions it read while WatchSessions
+	// listens to the other nodes' session changes; nil reads the session on
+	// every request.
+	Events events.Broker
 }
 
 // Service implements the account workflows.
@@ -112,6 +117,9 @@ type Service struct {
 
 	captchaText func() (string, error)
 	ukey        UKeyConfig
+
+	events   events.Broker
+	sessions sessionCache
 }
 
 // New returns a Service.
@@ -120,7 +128,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("accounts.New: DB, SMS and Hasher are required")
 	}
 	s := &Service{db: cfg.DB, sms: cfg.SMS, log: cfg.Logger, policy: cfg.Policy, hasher: cfg.Hasher, now: cfg.Now, rand: cfg.Rand,
-		captchaText: cfg.CaptchaText, ukey: cfg.UKey}
+		captchaText: cfg.CaptchaText, ukey: cfg.UKey, events: cfg.Events}
 	if err := cfg.UKey.check(); err != nil {
 		return nil, err
 	}

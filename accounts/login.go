@@ -348,6 +348,7 @@ func (s *Service) ChangePhone(ctx context.Context, in ChangePhoneInput) (*ent.Us
 		if err != nil {
 			return fmt.Errorf("change phone: %w", err)
 		}
+		s.sessionsChangeWith(ctx, tx, u.ID) // the sessions kept carry the phone
 		return nil
 	})
 	if err != nil {

@@ -83,36 +83,40 @@ func (s *Service) Authenticate(ctx context.Context, token string) (viewer.Viewer
 	}
 	sys := viewer.System(ctx)
 	sum := sha256.Sum256([]byte(token))
-	query, ok := sessionSQL[s.db.Dialect()]
-	if !ok {
-		return viewer.Viewer{}, fmt.Errorf("authenticate: unsupported database %q", s.db.Dialect())
-	}
-	var (
-		id, userID        int
-		lastSeen, expires time.Time
-		revoked           sql.NullTime
-		phone             string
-	)
-	found, err := s.queryRow(sys, query, []any{sum[:]}, &id, &userID, &lastSeen, &expires, &revoked, &phone)
-	if err != nil {
-		return viewer.Viewer{}, fmt.Errorf("authenticate: %w", err)
-	}
-	if !found {
-		return viewer.Viewer{}, errs.New(errs.Unauthenticated, "登录已失效，请重新登录")
-	}
 	now := s.now()
-	if revoked.Valid || !now.Before(expires) {
-		return viewer.Viewer{}, errs.New(errs.Unauthenticated, "登录已过期，请重新登录")
+	cs, kept := s.sessions.get(sum, now)
+	if !kept {
+		query, ok := sessionSQL[s.db.Dialect()]
+		if !ok {
+			return viewer.Viewer{}, fmt.Errorf("authenticate: unsupported database %q", s.db.Dialect())
+		}
+		gen := s.sessions.generation()
+		var revoked sql.NullTime
+		found, err := s.queryRow(sys, query, []any{sum[:]}, &cs.id, &cs.userID, &cs.lastSeen, &cs.expires, &revoked, &cs.phone)
+		if err != nil {
+			return viewer.Viewer{}, fmt.Errorf("authenticate: %w", err)
+		}
+		if !found {
+			return viewer.Viewer{}, errs.New(errs.Unauthenticated, "登录已失效，请重新登录")
+		}
+		if revoked.Valid || !now.Before(cs.expires) {
+			return viewer.Viewer{}, errs.New(errs.Unauthenticated, "登录已过期，请重新登录")
+		}
+		cs.until = now.Add(sessionCacheTTL)
+		s.sessions.put(sum, cs, gen)
 	}
-	if now.Sub(lastSeen) > time.Minute {
+	if now.Sub(cs.lastSeen) > time.Minute {
 		// One UPDATE statement (UpdateOne would add a transaction and a re-read).
-		err := s.db.Session.Update().Where(session.ID(id)).
-			SetLastSeenAt(now).SetExpiresAt(now.Add(s.policy.SessionTTL)).Exec(sys)
+		expires := now.Add(s.policy.SessionTTL)
+		err := s.db.Session.Update().Where(session.ID(cs.id)).
+			SetLastSeenAt(now).SetExpiresAt(expires).Exec(sys)
 		if err != nil {
 			s.log.WarnContext(ctx, "touch session", "err", err)
+		} else {
+			s.sessions.touched(sum, now, expires)
 		}
 	}
-	return viewer.Viewer{UserID: userID, SessionID: id, Phone: phone}, nil
+	return viewer.Viewer{UserID: cs.userID, SessionID: cs.id, Phone: cs.phone}, nil
 }
 
 // queryRow runs a statement written by hand and scans its first row into
@@ -186,6 +190,7 @@ func (s *Service) revoke(ctx context.Context, userID, sessionID int) error {
 	if n == 0 {
 		return errs.New(errs.NotFound, "会话不存在或已下线")
 	}
+	s.sessionsChanged(ctx, userID)
 	return nil
 }
 
@@ -198,6 +203,7 @@ func (s *Service) revokeAll(ctx context.Context, tx *ent.Tx, userID, keep int) e
 	if _, err := q.SetRevokedAt(s.now()).Save(viewer.System(ctx)); err != nil {
 		return fmt.Errorf("revoke sessions: %w", err)
 	}
+	s.sessionsChangeWith(ctx, tx, userID)
 	return nil
 }
 

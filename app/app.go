@@ -188,6 +188,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		Policy: policy,
 		Hasher: accounts.NewPasswordHasher(cfg.Argon2.MemoryKiB, cfg.Argon2.Iterations, cfg.Argon2.Parallelism),
 		UKey:   accounts.UKeyConfig{CA: ts.CA, Origin: origin},
+		Events: a.Events,
 	})
 	if err != nil {
 		return err

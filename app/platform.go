@@ -22,6 +22,9 @@ type platform struct {
 	blobs  *blob.Disk
 	// stopMover ends the staged-revision mover and waits for it.
 	stopMover func()
+	// stopSessions ends accounts' session watcher (the node's kept
+	// sessions) and waits for it.
+	stopSessions func()
 }
 
 // moverInterval is how often the mover looks for staged revisions that no
@@ -89,6 +92,15 @@ func (a *App) startPlatform(ctx context.Context) error {
 		}()
 		a.platform.stopMover = func() { cancel(); <-done }
 	}
+	if a.Accounts != nil {
+		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			a.Accounts.WatchSessions(wctx)
+		}()
+		a.platform.stopSessions = func() { cancel(); <-done }
+	}
 	if a.Jobs == nil {
 		return nil
 	}
@@ -112,6 +124,9 @@ func (a *App) closePlatform() error {
 	}
 	if a.platform.stopMover != nil {
 		a.platform.stopMover()
+	}
+	if a.platform.stopSessions != nil {
+		a.platform.stopSessions()
 	}
 	if a.platform.events != nil {
 		errList = append(errList, a.platform.events.Close())

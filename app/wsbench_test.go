@@ -321,13 +321,14 @@ func TestWebsocketFanout(t *testing.T) {
 		s.MustDo(token, `mutation { createFlow(input: {name: "广播测试"}) { id } }`, nil, &created)
 		fid, _ := strconv.Atoi(created.CreateFlow.ID)
 		broker := s.App.Events.(*events.Local)
+		before := broker.Subscribers() // the node's own (accounts' session watcher)
 		results = append(results, runFanout(t, "Signet flowUpdated (graphql-transport-ws)", fanoutTarget{
 			url: "ws" + strings.TrimPrefix(s.URL, "http") + "/graphql", origin: s.URL, token: token,
 			flowID: created.CreateFlow.ID, mode: "signet",
 			publish: func(k int) {
 				broker.Publish(context.Background(), events.Event{Topic: events.FlowTopic(fid), Kind: "participant.viewed", ID: k + 1})
 			},
-			active: broker.Subscribers,
+			active: func() int { return broker.Subscribers() - before },
 		}, n, rounds))
 	}
 
