@@ -84,13 +84,16 @@ func (s *Service) Authenticate(ctx context.Context, token string) (viewer.Viewer
 	sys := viewer.System(ctx)
 	sum := sha256.Sum256([]byte(token))
 	now := s.now()
-	cs, kept := s.sessions.get(sum, now)
-	if !kept {
+	cs, found := s.sessions.Get(sum, now)
+	if found && !now.Before(cs.expires) {
+		return viewer.Viewer{}, errs.New(errs.Unauthenticated, "登录已过期，请重新登录")
+	}
+	if !found {
 		query, ok := sessionSQL[s.db.Dialect()]
 		if !ok {
 			return viewer.Viewer{}, fmt.Errorf("authenticate: unsupported database %q", s.db.Dialect())
 		}
-		gen := s.sessions.generation()
+		gen := s.sessions.Generation()
 		var revoked sql.NullTime
 		found, err := s.queryRow(sys, query, []any{sum[:]}, &cs.id, &cs.userID, &cs.lastSeen, &cs.expires, &revoked, &cs.phone)
 		if err != nil {
@@ -102,8 +105,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (viewer.Viewer
 		if revoked.Valid || !now.Before(cs.expires) {
 			return viewer.Viewer{}, errs.New(errs.Unauthenticated, "登录已过期，请重新登录")
 		}
-		cs.until = now.Add(sessionCacheTTL)
-		s.sessions.put(sum, cs, gen)
+		s.sessions.Put(sum, cs, gen, now, now.Add(sessionCacheTTL))
 	}
 	if now.Sub(cs.lastSeen) > time.Minute {
 		// One UPDATE statement (UpdateOne would add a transaction and a re-read).
@@ -113,7 +115,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (viewer.Viewer
 		if err != nil {
 			s.log.WarnContext(ctx, "touch session", "err", err)
 		} else {
-			s.sessions.touched(sum, now, expires)
+			s.sessions.Update(sum, func(cs *cachedSession) { cs.lastSeen, cs.expires = now, expires })
 		}
 	}
 	return viewer.Viewer{UserID: cs.userID, SessionID: cs.id, Phone: cs.phone}, nil

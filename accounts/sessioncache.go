@@ -2,11 +2,11 @@ package accounts
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"signet/ent"
 	"signet/events"
+	"signet/internal/kept"
 )
 
 // Every request reads its session (Authenticate); a signer's requests come
@@ -29,27 +29,16 @@ import (
 // crashed between its commit and the publish — lasts at most
 // sessionCacheTTL. A session read while a change commits is not kept
 // (the generation below), so the change cannot be undone by a late read.
-type sessionCache struct {
-	mu   sync.Mutex
-	m    map[[32]byte]cachedSession
-	live bool   // WatchSessions is subscribed
-	gen  uint64 // bumped by every drop: a read that began before is not kept
-	max  int
-}
+type sessionCache = kept.Map[[32]byte, cachedSession]
 
 type cachedSession struct {
 	id, userID        int
 	phone             string
 	lastSeen, expires time.Time
-	// until is when the node reads the session again.
-	until time.Time
 }
 
 // sessionCacheTTL is how long a node keeps a session it read.
 const sessionCacheTTL = 30 * time.Second
-
-// maxCachedSessions bounds the sessions kept (about 200 bytes each).
-const maxCachedSessions = 16384
 
 // sessionsTopic carries, on every node, the users whose sessions changed
 // (Event.ID is the user).
@@ -58,95 +47,9 @@ const sessionsTopic = "accounts:sessions"
 // kindSessionsChanged is the event of a user whose sessions changed.
 const kindSessionsChanged = "sessions.changed"
 
-// get returns the session kept for the token's hash, if it may be used at
-// now.
-func (c *sessionCache) get(sum [32]byte, now time.Time) (cachedSession, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cs, ok := c.m[sum]
-	if !ok {
-		return cachedSession{}, false
-	}
-	if !now.Before(cs.until) || !now.Before(cs.expires) {
-		delete(c.m, sum)
-		return cachedSession{}, false
-	}
-	return cs, true
-}
-
-// generation is to be taken before reading a session, for put.
-func (c *sessionCache) generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
-}
-
-// put keeps a session read since generation gen, unless a drop came in
-// between or the node is not listening.
-func (c *sessionCache) put(sum [32]byte, cs cachedSession, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.live || c.gen != gen {
-		return
-	}
-	if c.m == nil {
-		c.m = map[[32]byte]cachedSession{}
-	}
-	if len(c.m) >= c.limit() {
-		// Full: the ones past their time go, or else any (a map's order).
-		now := cs.until.Add(-sessionCacheTTL)
-		for k, v := range c.m {
-			if !now.Before(v.until) {
-				delete(c.m, k)
-			}
-		}
-		for k := range c.m {
-			if len(c.m) < c.limit() {
-				break
-			}
-			delete(c.m, k)
-		}
-	}
-	c.m[sum] = cs
-}
-
-// touched records that Authenticate moved a kept session's last use.
-func (c *sessionCache) touched(sum [32]byte, lastSeen, expires time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cs, ok := c.m[sum]; ok {
-		cs.lastSeen, cs.expires = lastSeen, expires
-		c.m[sum] = cs
-	}
-}
-
-// dropUser forgets the user's sessions.
-func (c *sessionCache) dropUser(userID int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	for k, v := range c.m {
-		if v.userID == userID {
-			delete(c.m, k)
-		}
-	}
-}
-
-// setLive starts or stops keeping sessions; either way it forgets those
-// kept.
-func (c *sessionCache) setLive(live bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	c.live = live
-	clear(c.m)
-}
-
-func (c *sessionCache) limit() int {
-	if c.max > 0 {
-		return c.max
-	}
-	return maxCachedSessions
+// dropUser forgets the user's kept sessions.
+func (s *Service) dropUser(userID int) {
+	s.sessions.Drop(func(_ [32]byte, cs cachedSession) bool { return cs.userID == userID })
 }
 
 // WatchSessions lets this node keep the sessions it reads, for as long as
@@ -157,42 +60,17 @@ func (s *Service) WatchSessions(ctx context.Context) {
 	if s.events == nil {
 		return
 	}
-	defer s.sessions.setLive(false)
-	for ctx.Err() == nil {
-		ch, cancel := s.events.Subscribe(ctx, sessionsTopic)
-		// On PostgreSQL, once the listener is connected: a change
-		// published before would not reach this node.
-		if r, ok := s.events.(interface{ Ready() <-chan struct{} }); ok {
-			select {
-			case <-r.Ready():
-			case <-ctx.Done():
-				cancel()
-				return
-			}
+	events.Watch(ctx, s.events, sessionsTopic, s.sessions.Listening, func(ev events.Event) {
+		if ev.Kind == kindSessionsChanged {
+			s.dropUser(ev.ID)
 		}
-		s.sessions.setLive(true)
-		for ev := range ch {
-			switch ev.Kind {
-			case kindSessionsChanged:
-				s.sessions.dropUser(ev.ID)
-			case events.KindResync: // events may have been missed
-				s.sessions.setLive(true)
-			}
-		}
-		// The subscription ended (too slow, or the broker closed).
-		s.sessions.setLive(false)
-		cancel()
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
+	})
 }
 
 // sessionsChanged drops the user's kept sessions on this node and tells
 // the other nodes. Call it after the change has committed.
 func (s *Service) sessionsChanged(ctx context.Context, userID int) {
-	s.sessions.dropUser(userID)
+	s.dropUser(userID)
 	if s.events == nil {
 		return
 	}

@@ -27,7 +27,7 @@ func TestSessionCacheDropsAtOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.sessions.setLive(true) // as WatchSessions does once it listens
+		s.sessions.Listening(true) // as WatchSessions does once it listens
 		ctx := viewer.System(context.Background())
 		u := db.Client.User.Create().SetPhone("13800000001").SaveX(ctx)
 		open := func() (string, int) {
@@ -46,7 +46,7 @@ func TestSessionCacheDropsAtOnce(t *testing.T) {
 			return s.Authenticate(context.Background(), token)
 		}
 		kept := func(token string) bool {
-			_, ok := s.sessions.get(sha256.Sum256([]byte(token)), now)
+			_, ok := s.sessions.Get(sha256.Sum256([]byte(token)), now)
 			return ok
 		}
 		mine := func(sid int) context.Context {
@@ -105,15 +105,15 @@ func TestSessionCacheDropsAtOnce(t *testing.T) {
 		// A read that began before a change is not kept.
 		fresh, _ := open()
 		sum := sha256.Sum256([]byte(fresh))
-		gen := s.sessions.generation()
-		s.sessions.dropUser(u.ID + 1000) // someone's change meanwhile
-		s.sessions.put(sum, cachedSession{userID: u.ID, expires: now.Add(time.Hour), until: now.Add(time.Minute)}, gen)
+		gen := s.sessions.Generation()
+		s.dropUser(u.ID + 1000) // someone's change meanwhile
+		s.sessions.Put(sum, cachedSession{userID: u.ID, expires: now.Add(time.Hour)}, gen, now, now.Add(time.Minute))
 		if kept(fresh) {
 			t.Fatal("a read older than a change was kept")
 		}
 		// Not listening: nothing kept.
 		authenticate(fresh)
-		s.sessions.setLive(false)
+		s.sessions.Listening(false)
 		if kept(fresh) {
 			t.Fatal("kept after the watcher stopped")
 		}
@@ -122,13 +122,13 @@ func TestSessionCacheDropsAtOnce(t *testing.T) {
 		}
 
 		// The bound.
-		s.sessions.setLive(true)
-		s.sessions.max = 3
+		s.sessions.Listening(true)
+		s.sessions.Max = 3
 		for range 5 {
 			tk, _ := open()
 			authenticate(tk)
 		}
-		if n := len(s.sessions.m); n > 3 {
+		if n := s.sessions.Len(); n > 3 {
 			t.Fatalf("%d sessions kept, bound 3", n)
 		}
 	})
