@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -22,9 +23,9 @@ type platform struct {
 	blobs  *blob.Disk
 	// stopMover ends the staged-revision mover and waits for it.
 	stopMover func()
-	// stopSessions ends accounts' session watcher (the node's kept
-	// sessions) and waits for it.
-	stopSessions func()
+	// stopWatches ends the watchers of the rows the node keeps (sessions,
+	// seals) and waits for them.
+	stopWatches func()
 }
 
 // moverInterval is how often the mover looks for staged revisions that no
@@ -92,14 +93,22 @@ func (a *App) startPlatform(ctx context.Context) error {
 		}()
 		a.platform.stopMover = func() { cancel(); <-done }
 	}
+	// The rows a node keeps for a while, dropped when another node
+	// changes them: sessions, seals.
+	var watches []func(context.Context)
 	if a.Accounts != nil {
+		watches = append(watches, a.Accounts.WatchSessions)
+	}
+	if a.Enterprises != nil {
+		watches = append(watches, a.Enterprises.WatchSeals)
+	}
+	if len(watches) > 0 {
 		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			a.Accounts.WatchSessions(wctx)
-		}()
-		a.platform.stopSessions = func() { cancel(); <-done }
+		var wg sync.WaitGroup
+		for _, watch := range watches {
+			wg.Go(func() { watch(wctx) })
+		}
+		a.platform.stopWatches = func() { cancel(); wg.Wait() }
 	}
 	if a.Jobs == nil {
 		return nil
@@ -125,8 +134,8 @@ func (a *App) closePlatform() error {
 	if a.platform.stopMover != nil {
 		a.platform.stopMover()
 	}
-	if a.platform.stopSessions != nil {
-		a.platform.stopSessions()
+	if a.platform.stopWatches != nil {
+		a.platform.stopWatches()
 	}
 	if a.platform.events != nil {
 		errList = append(errList, a.platform.events.Close())

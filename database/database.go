@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -38,6 +39,33 @@ type DB struct {
 	// writer is the connection SQLite's writes run on (writelock.go); nil
 	// on PostgreSQL and for a pool New wrapped.
 	writer *writer
+	// uses are the hooks (Use) every client of this database gets.
+	uses atomic.Pointer[[]func(*ent.Client)]
+}
+
+// Use registers hooks on Client now and on every client made later over one
+// of the database's transactions (Configure; jobs.WithTx makes one for
+// each): a hook that must see every change to a table (enterprises' kept
+// seals) is registered here, not on Client alone. Call it while building
+// the services, before requests.
+func (d *DB) Use(register func(*ent.Client)) {
+	var uses []func(*ent.Client)
+	if p := d.uses.Load(); p != nil {
+		uses = append(uses, *p...)
+	}
+	uses = append(uses, register)
+	d.uses.Store(&uses)
+	register(d.Client)
+}
+
+// Configure gives a client made over one of the database's transactions
+// the hooks registered with Use.
+func (d *DB) Configure(c *ent.Client) {
+	if p := d.uses.Load(); p != nil {
+		for _, register := range *p {
+			register(c)
+		}
+	}
 }
 
 // New wraps an open pool of dialect drv (dialect.SQLite or

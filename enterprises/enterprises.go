@@ -97,6 +97,8 @@ type Service struct {
 	baseURL  string
 	log      *slog.Logger
 	now      func() time.Time
+
+	keptSeals sealCache // sealcache.go
 }
 
 // Config builds a Service. Every field but Logger, Now, BaseURL and
@@ -153,6 +155,11 @@ func New(cfg Config) (*Service, error) {
 		poll: cfg.ReviewPoll, accounts: cfg.Accounts, sms: cfg.SMS, certs: cfg.Certs, seals: cfg.Seals,
 		checker: cfg.Checker, bank: cfg.Bank, pay: cfg.Pay, ca: cfg.CA, fees: cfg.Fees,
 		baseURL: strings.TrimRight(cfg.BaseURL, "/"), log: cfg.Logger, now: cfg.Now}
+	// On every client of the database, jobs.WithTx's too (sealcache.go).
+	cfg.Database.Use(func(c *ent.Client) {
+		c.Seal.Use(s.dropSealsOnChange)
+		c.Certificate.Use(s.dropSealsOnChange)
+	})
 	if err := jobs.AddWorker(cfg.Jobs, &ReviewWorker{s: s}); err != nil {
 		return nil, err
 	}

@@ -482,7 +482,7 @@ func (s *Service) UsableSeal(ctx context.Context, userID, sealID int, sc Scope) 
 // checkSealUse is CanUseSeal returning the seal as SealForSigning reads it.
 func (s *Service) checkSealUse(ctx context.Context, userID, sealID int, sc Scope) (*ent.Seal, error) {
 	sys := viewer.System(ctx)
-	sl, err := SealForSigning(ctx, s.database, sealID)
+	sl, err := s.sealForSigning(ctx, sealID)
 	if err != nil {
 		return nil, notFound(err, "印章不存在")
 	}

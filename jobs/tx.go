@@ -52,6 +52,7 @@ func WithTx(ctx context.Context, db *database.DB, fn func(tx *ent.Tx, jtx JobTx)
 	}
 	sw := &switching{tx: stx, pool: db.SQL}
 	client := ent.NewClient(ent.Driver(&txDriver{Driver: entsql.NewDriver(db.Dialect, entsql.Conn{ExecQuerier: sw}), sw: sw}))
+	db.Configure(client)
 	tx, err := client.Tx(ctx)
 	if err != nil {
 		stx.Rollback()

@@ -1,0 +1,127 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"signet/config"
+	"signet/database"
+	"signet/ent"
+	entseal "signet/ent/seal"
+	et "signet/enterprises/enterprisestest"
+	"signet/events"
+	"signet/internal/apitest"
+	"signet/internal/benchutil"
+	"signet/internal/dbtest"
+	"signet/internal/sqlcount"
+	"signet/internal/testpdf"
+	"signet/jobs"
+	"signet/viewer"
+)
+
+// TestSealsKeptPerNode: a node keeps the seals it read for signing
+// (enterprises/sealcache.go); a seal changed — through any client of the
+// database, on this node or, on PostgreSQL, on another server — can no
+// longer sign: at once on the node that changed it, as soon as the NOTIFY
+// arrives on the other.
+func TestSealsKeptPerNode(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		counter := sqlcount.New()
+		dsn := b.DatabaseURL
+		if dsn == "" {
+			dsn = database.SQLiteDSN(b.SQLitePath)
+		}
+		a := apitest.Start(t, b, apitest.Options{WrapDB: func(db *database.DB) (*database.DB, error) { return counter.Reopen(db, dsn) }})
+		other := a
+		if b.DatabaseURL != "" {
+			other = apitest.Start(t, b, apitest.Options{Configure: func(c *config.Config) { c.DataDir = a.App.Config.DataDir }})
+			select {
+			case <-other.App.Events.(*events.Postgres).Ready():
+			case <-time.After(10 * time.Second):
+				t.Fatal("the second node never listened")
+			}
+		}
+		alice := a.Register("13800000001", passA)
+		verifyRealName(t, a, alice, "钱多多", et.IDNumber("19850505", 31), "13800000001")
+		sealID := personalSeal(t, a, alice)
+		// flow sends a contract alice signs herself.
+		flow := func(name string) string {
+			t.Helper()
+			var created struct{ CreateFlow struct{ ID string } }
+			a.MustDo(alice, `mutation($in: FlowDraftInput!) { createFlow(input: $in) { id } }`, map[string]any{"in": map[string]any{"name": name}}, &created)
+			fid := created.CreateFlow.ID
+			st, doc := upload(t, a, alice, fid, name, testpdf.Make(1))
+			if st != http.StatusCreated {
+				t.Fatalf("upload: %d %v", st, doc)
+			}
+			a.MustDo(alice, `mutation($id: ID!, $in: FlowDraftInput!) { updateFlowDraft(id: $id, input: $in) { id } }`, map[string]any{
+				"id": fid, "in": map[string]any{"name": name,
+					"participants": []map[string]any{{"key": "a", "name": "钱多多", "phone": "13800000001", "order": 1}},
+					"fields":       []map[string]any{{"documentID": doc["id"], "participantKey": "a", "kind": "personal_seal", "page": 1, "x": 350, "y": 80, "width": 120, "height": 60}},
+				}}, nil)
+			a.MustDo(alice, `mutation($id: ID!) { sendFlow(id: $id) { status } }`, map[string]any{"id": fid}, nil)
+			return fid
+		}
+		var seq atomic.Int64
+		// intent asks for the intent code on node s and returns the input
+		// to sign with, and whether node a read the seal for it.
+		intent := func(s *apitest.Server, fid string) (map[string]any, bool) {
+			t.Helper()
+			in := map[string]any{"flowID": fid, "personalSealID": sealID}
+			id := fmt.Sprintf("seal-%d", seq.Add(1))
+			counter.Watch(func(ctx context.Context) bool { return viewer.ClientFrom(ctx).RequestID == id })
+			r := s.DoWithHeaders(map[string]string{"Authorization": "Bearer " + alice, "X-Request-ID": id},
+				`mutation($in: SignFlowInput!) { sendIntentCode(input: $in) { fingerprint } }`, map[string]any{"in": in})
+			read := false
+			for _, q := range sqlcount.SQL(counter.Stop()) {
+				read = read || strings.Contains(q, "`appearance`") || strings.Contains(q, `"appearance"`)
+			}
+			if r.Code() != "" {
+				t.Fatalf("sendIntentCode: %s %s", r.Code(), r.Message())
+			}
+			in["code"] = a.LastCode("13800000001")
+			return in, read
+		}
+
+		// Each flow its own code (the resend interval is per flow), within
+		// the node's time to keep the seal.
+		f1, f2, f3 := flow("第一份"), flow("第二份"), flow("第三份")
+		if _, read := intent(a, f1); !read {
+			t.Fatal("the first use did not read the seal")
+		}
+		in, read := intent(a, f2)
+		if read {
+			t.Fatal("the seal was read again: not kept")
+		}
+		a.MustDo(alice, signMutation, map[string]any{"in": in}, nil)
+
+		// Kept on the other node too, then disabled on node a in a
+		// transaction of the job queue's (a client of its own, which
+		// database.DB.Use gives the hook too).
+		in, _ = intent(other, f3)
+		sys := viewer.System(context.Background())
+		id, _ := strconv.Atoi(sealID)
+		if err := jobs.WithTx(sys, a.App.DB, func(tx *ent.Tx, _ jobs.JobTx) error {
+			return tx.Seal.UpdateOneID(id).SetStatus(entseal.StatusDisabled).Exec(sys)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		refused := func(s *apitest.Server) bool {
+			r := s.Do(alice, signMutation, map[string]any{"in": in})
+			if r.Code() == "" {
+				t.Fatal("signed with a disabled seal")
+			}
+			return r.Code() == "FORBIDDEN" && strings.Contains(r.Message(), "印章已停用")
+		}
+		if !refused(a) {
+			t.Fatal("node a did not refuse the disabled seal at once")
+		}
+		benchutil.WaitFor(t, "the other node refusing the disabled seal", func() bool { return refused(other) })
+	})
+}
