@@ -81,13 +81,5 @@ func (s *Service) sessionsChanged(ctx context.Context, userID int) {
 
 // sessionsChangeWith calls sessionsChanged for the user once tx commits.
 func (s *Service) sessionsChangeWith(ctx context.Context, tx *ent.Tx, userID int) {
-	tx.OnCommit(func(next ent.Committer) ent.Committer {
-		return ent.CommitFunc(func(cctx context.Context, tx *ent.Tx) error {
-			if err := next.Commit(cctx, tx); err != nil {
-				return err
-			}
-			s.sessionsChanged(ctx, userID)
-			return nil
-		})
-	})
+	events.OnCommitted(tx, func(context.Context) { s.sessionsChanged(ctx, userID) })
 }

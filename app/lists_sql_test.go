@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"signet/config"
 	"signet/database"
 	"signet/ent/signfield"
 	"signet/ent/user"
+	"signet/events"
 	"signet/flows"
 	"signet/internal/apitest"
 	"signet/internal/dbtest"
@@ -205,12 +207,34 @@ func TestListStatementBudget(t *testing.T) {
 // startCounting starts a Signet whose database statements counter sees
 // (internal/sqlcount).
 func startCounting(t *testing.T, b dbtest.Backend) (*apitest.Server, *sqlcount.Counter) {
+	return startCountingWith(t, b, apitest.Options{})
+}
+
+// startCountingWith is startCounting with options (WrapDB is its own).
+func startCountingWith(t *testing.T, b dbtest.Backend, opts apitest.Options) (*apitest.Server, *sqlcount.Counter) {
 	t.Helper()
 	counter := sqlcount.New()
 	dsn := b.DatabaseURL
 	if dsn == "" {
 		dsn = database.SQLiteDSN(b.SQLitePath)
 	}
-	s := apitest.Start(t, b, apitest.Options{WrapDB: func(db *database.DB) (*database.DB, error) { return counter.Reopen(db, dsn) }})
-	return s, counter
+	opts.WrapDB = func(db *database.DB) (*database.DB, error) { return counter.Reopen(db, dsn) }
+	return apitest.Start(t, b, opts), counter
+}
+
+// otherNode is, on PostgreSQL, a second server on a's database, listening
+// for the events of a's; on SQLite a itself (one node).
+func otherNode(t *testing.T, b dbtest.Backend, a *apitest.Server, opts apitest.Options) *apitest.Server {
+	t.Helper()
+	if b.DatabaseURL == "" {
+		return a
+	}
+	opts.Configure = func(c *config.Config) { c.DataDir = a.App.Config.DataDir }
+	other := apitest.Start(t, b, opts)
+	select {
+	case <-other.App.Events.(*events.Postgres).Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second node never listened")
+	}
+	return other
 }

@@ -8,14 +8,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"signet/config"
-	"signet/database"
 	"signet/ent"
 	entseal "signet/ent/seal"
 	et "signet/enterprises/enterprisestest"
-	"signet/events"
 	"signet/internal/apitest"
 	"signet/internal/benchutil"
 	"signet/internal/dbtest"
@@ -32,21 +28,8 @@ import (
 // arrives on the other.
 func TestSealsKeptPerNode(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
-		counter := sqlcount.New()
-		dsn := b.DatabaseURL
-		if dsn == "" {
-			dsn = database.SQLiteDSN(b.SQLitePath)
-		}
-		a := apitest.Start(t, b, apitest.Options{WrapDB: func(db *database.DB) (*database.DB, error) { return counter.Reopen(db, dsn) }})
-		other := a
-		if b.DatabaseURL != "" {
-			other = apitest.Start(t, b, apitest.Options{Configure: func(c *config.Config) { c.DataDir = a.App.Config.DataDir }})
-			select {
-			case <-other.App.Events.(*events.Postgres).Ready():
-			case <-time.After(10 * time.Second):
-				t.Fatal("the second node never listened")
-			}
-		}
+		a, counter := startCountingWith(t, b, apitest.Options{})
+		other := otherNode(t, b, a, apitest.Options{})
 		alice := a.Register("13800000001", passA)
 		verifyRealName(t, a, alice, "钱多多", et.IDNumber("19850505", 31), "13800000001")
 		sealID := personalSeal(t, a, alice)

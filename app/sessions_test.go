@@ -9,9 +9,6 @@ import (
 	"time"
 
 	"signet/accounts"
-	"signet/config"
-	"signet/database"
-	"signet/events"
 	"signet/internal/apitest"
 	"signet/internal/benchutil"
 	"signet/internal/dbtest"
@@ -26,24 +23,10 @@ import (
 // its expiry is refused too.
 func TestSessionsKeptPerNode(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
-		counter := sqlcount.New()
-		dsn := b.DatabaseURL
-		if dsn == "" {
-			dsn = database.SQLiteDSN(b.SQLitePath)
-		}
 		// Shorter than the node keeps a session (30 s), for the expiry below.
-		policy := func(p *accounts.Policy) { p.SessionTTL = 20 * time.Second }
-		a := apitest.Start(t, b, apitest.Options{Policy: policy,
-			WrapDB: func(db *database.DB) (*database.DB, error) { return counter.Reopen(db, dsn) }})
-		other := a // the node that did not make the change
-		if b.DatabaseURL != "" {
-			other = apitest.Start(t, b, apitest.Options{Policy: policy, Configure: func(c *config.Config) { c.DataDir = a.App.Config.DataDir }})
-			select {
-			case <-other.App.Events.(*events.Postgres).Ready():
-			case <-time.After(10 * time.Second):
-				t.Fatal("the second node never listened")
-			}
-		}
+		opts := apitest.Options{Policy: func(p *accounts.Policy) { p.SessionTTL = 20 * time.Second }}
+		a, counter := startCountingWith(t, b, opts)
+		other := otherNode(t, b, a, opts) // the node that did not make the change
 		var seq atomic.Int64
 		// me asks for the viewer's phone as token on node s; it returns the
 		// answer's code and the statements on sessions node a sent.

@@ -128,15 +128,7 @@ func (s *Service) dropSealsOnChange(next ent.Mutator) ent.Mutator {
 			s.sealsChanged(ctx, id)
 			return v, nil
 		}
-		tx.OnCommit(func(next ent.Committer) ent.Committer {
-			return ent.CommitFunc(func(cctx context.Context, tx *ent.Tx) error {
-				if err := next.Commit(cctx, tx); err != nil {
-					return err
-				}
-				s.sealsChanged(ctx, id)
-				return nil
-			})
-		})
+		events.OnCommitted(tx, func(context.Context) { s.sealsChanged(ctx, id) })
 		return v, nil
 	})
 }

@@ -93,15 +93,23 @@ func (ev Event) validate() error {
 // that a crash between COMMIT and the publish loses the event, which
 // subscribers tolerate (they re-read on resync and on reconnect).
 func AfterCommit(tx *ent.Tx, b Broker, evs ...Event) {
+	OnCommitted(tx, func(ctx context.Context) {
+		pctx := context.WithoutCancel(ctx)
+		for _, ev := range evs {
+			_ = b.Publish(pctx, ev)
+		}
+	})
+}
+
+// OnCommitted calls f once tx has committed (with the commit's context),
+// never when it rolls back.
+func OnCommitted(tx *ent.Tx, f func(ctx context.Context)) {
 	tx.OnCommit(func(next ent.Committer) ent.Committer {
 		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
 			if err := next.Commit(ctx, tx); err != nil {
 				return err
 			}
-			pctx := context.WithoutCancel(ctx)
-			for _, ev := range evs {
-				_ = b.Publish(pctx, ev)
-			}
+			f(ctx)
 			return nil
 		})
 	})
