@@ -43,6 +43,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
+	"strings"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
@@ -266,7 +268,7 @@ func read(ctx context.Context, pdf []byte, conf *model.Configuration) (pctx *mod
 		// pdfcpu is a large parser fed untrusted bytes: a panic in it is a
 		// corrupt file for the user, and a bug we want to see in the log.
 		if p := recover(); p != nil {
-			pctx, err = nil, invalid(msgCorrupt, &panicError{value: p})
+			pctx, err = nil, invalid(msgCorrupt, recovered(p))
 		}
 	}()
 	pctx, err = pdfcpu.ReadWithContext(ctx, bytes.NewReader(pdf), conf)
@@ -296,16 +298,49 @@ func encryptionError(err error) bool {
 		errors.Is(err, pdfcpu.ErrUnsupportedEncryptionFeature)
 }
 
-// panicError carries a recovered panic value as an error cause.
-type panicError struct{ value any }
+// panicError carries a recovered panic value as an error cause, with the
+// function that panicked.
+type panicError struct {
+	value any
+	// origin is the fully qualified name of the function the panic started
+	// in, or "" when it could not be told.
+	origin string
+}
 
-func (p *panicError) Error() string { return fmt.Sprintf("pdfcpu panicked: %v", p.value) }
+func (p *panicError) Error() string {
+	return fmt.Sprintf("pdfcpu panicked in %s: %v", p.origin, p.value)
+}
+
+// inPdfcpu reports whether the panic started inside pdfcpu rather than in
+// this package: the former is a corrupt upload meeting a parser bug we
+// cannot fix here, the latter is our own bug.
+func (p *panicError) inPdfcpu() bool {
+	return strings.HasPrefix(p.origin, "github.com/pdfcpu/pdfcpu/")
+}
+
+// recovered wraps a value recovered in a deferred function of read or
+// rewrite, naming the function the panic started in: the first frame below
+// the runtime's panic machinery.
+func recovered(value any) *panicError {
+	pcs := make([]uintptr, 32)
+	// Skip runtime.Callers, recovered and the deferred function.
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, "runtime.") {
+			return &panicError{value: value, origin: f.Function}
+		}
+		if !more {
+			return &panicError{value: value}
+		}
+	}
+}
 
 // rewrite writes pctx as a single revision with a classic xref table.
 func rewrite(pctx *model.Context) (out []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			out, err = nil, invalid(msgCorrupt, &panicError{value: p})
+			out, err = nil, invalid(msgCorrupt, recovered(p))
 		}
 	}()
 	var buf bytes.Buffer

@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"signet/errs"
@@ -205,6 +207,40 @@ func TestNormalizeRefuses(t *testing.T) {
 				t.Errorf("error = %v (message %q), want errs.Invalid %q", err, errs.MessageOf(err), tt.wantMsg)
 			}
 		})
+	}
+}
+
+// TestNormalizeRecoversPanics checks that a panic inside pdfcpu is refused
+// as a corrupt file and named as pdfcpu's, and that a panic in this package
+// is named as ours, which is what FuzzNormalize fails on.
+func TestNormalizeRecoversPanics(t *testing.T) {
+	// Found by FuzzNormalize: an xref stream whose entry 0 has no generation
+	// makes pdfcpu v0.15.0 dereference nil in XRefTable.EnsureValidFreeList.
+	crasher := []byte("%PDF-1.0\n0bj <</Filter/Fl/Index[0 2 23 1]/Length 72/Root 0 0 R/Size 1/W[1 2 2]>>stream x\x9c$\xccI\n\x800\x14\x04\xd1\xfa\xd98\x1bG\xbc\x8c\x17\x14\xbcs\xa4L/x\xf4\xa621$2Bx22007071\x020i7x22\x0020\x04\"17100720$2200 18A0")
+	_, err := Normalize(context.Background(), bytes.NewReader(crasher), Limits{})
+	if !errs.Is(err, errs.Invalid) || errs.MessageOf(err) != msgCorrupt {
+		t.Fatalf("error = %v (message %q), want errs.Invalid %q", err, errs.MessageOf(err), msgCorrupt)
+	}
+	var p *panicError
+	if !errors.As(err, &p) {
+		t.Skipf("pdfcpu no longer panics on this file (%v): the recovery is untested here", err)
+	}
+	if !p.inPdfcpu() || !strings.Contains(p.origin, "EnsureValidFreeList") {
+		t.Errorf("origin = %q, want pdfcpu's EnsureValidFreeList", p.origin)
+	}
+
+	ours := func() (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				err = recovered(v)
+			}
+		}()
+		var m map[string]int
+		m["x"]++ // a nil map write: our own bug
+		return nil
+	}()
+	if !errors.As(ours, &p) || p.inPdfcpu() || !strings.Contains(p.origin, "TestNormalizeRecoversPanics") {
+		t.Errorf("our own panic = %v, want one named in this test, not pdfcpu", ours)
 	}
 }
 
