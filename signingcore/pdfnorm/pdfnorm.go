@@ -308,7 +308,7 @@ type panicError struct {
 }
 
 func (p *panicError) Error() string {
-	return fmt.Sprintf("pdfcpu panicked in %s: %v", p.origin, p.value)
+	return fmt.Sprintf("panic in %s: %v", p.origin, p.value)
 }
 
 // inPdfcpu reports whether the panic started inside pdfcpu rather than in

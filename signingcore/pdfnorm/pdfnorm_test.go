@@ -222,11 +222,12 @@ func TestNormalizeRecoversPanics(t *testing.T) {
 		t.Fatalf("error = %v (message %q), want errs.Invalid %q", err, errs.MessageOf(err), msgCorrupt)
 	}
 	var p *panicError
-	if !errors.As(err, &p) {
-		t.Skipf("pdfcpu no longer panics on this file (%v): the recovery is untested here", err)
-	}
-	if !p.inPdfcpu() || !strings.Contains(p.origin, "EnsureValidFreeList") {
-		t.Errorf("origin = %q, want pdfcpu's EnsureValidFreeList", p.origin)
+	if errors.As(err, &p) {
+		if !p.inPdfcpu() || !strings.Contains(p.origin, "EnsureValidFreeList") {
+			t.Errorf("origin = %q, want pdfcpu's EnsureValidFreeList", p.origin)
+		}
+	} else {
+		t.Logf("pdfcpu no longer panics on this file (%v)", err)
 	}
 
 	ours := func() (err error) {
