@@ -277,8 +277,8 @@ func TestSignMutationSustained(t *testing.T) {
 		}
 		fmt.Printf("CONTRACTS-SIGN-MUTATION-SUSTAINED-MEMORY %s: %s\n", b.Name, m.Memory(run))
 		coreOps, fullOps := run.Rate(m.Core), run.Rate(m.Full)
-		fmt.Printf("CONTRACTS-SIGN-MUTATION-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (before %.0f/s, after %.0f/s; %s CPU/op, GC %s) | signFlow over HTTP %.0f/s with their jobs done (answered at %.0f/s; River recorded them %s after the last text; %s CPU/op with the client, GC %s, machine %.0f%% busy) | ratio %.2f %s\n",
-			b.Name, workers, each, coreOps, run.Rate(m.CoreBefore), run.Rate(m.CoreAfter), run.PerOp(m.CoreCPU), run.PerOp(m.CoreGC), fullOps, run.Rate(m.Answered), m.Settled.Round(time.Millisecond), run.PerOp(m.FullCPU), run.PerOp(m.FullGC), 100*m.Busy, fullOps/coreOps, m.Rounds())
+		fmt.Printf("CONTRACTS-SIGN-MUTATION-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (before %.0f/s, after %.0f/s; %s CPU/op, GC %s) | signFlow over HTTP %.0f/s with their jobs done (answered at %.0f/s; River recorded them %s after the last text; %s CPU/op with the client, GC %s, machine %.0f%% busy, %.0f%% idle waiting for the disk) | ratio %.2f %s\n",
+			b.Name, workers, each, coreOps, run.Rate(m.CoreBefore), run.Rate(m.CoreAfter), run.PerOp(m.CoreCPU), run.PerOp(m.CoreGC), fullOps, run.Rate(m.Answered), m.Settled.Round(time.Millisecond), run.PerOp(m.FullCPU), run.PerOp(m.FullGC), 100*m.Busy, 100*m.IOWait, fullOps/coreOps, m.Rounds())
 	})
 }
 

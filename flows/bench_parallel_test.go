@@ -282,7 +282,7 @@ func TestSignThroughputSustained(t *testing.T) {
 		}
 		fmt.Printf("CONTRACTS-SIGN-SUSTAINED-MEMORY %s: %s\n", b.Name, m.Memory(run))
 		coreOps, fullOps := run.Rate(m.Core), run.Rate(m.Full)
-		fmt.Printf("CONTRACTS-SIGN-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (before %.0f/s, after %.0f/s; %s CPU/op, GC %s) | Sign end to end %.0f/s with their jobs done (answered at %.0f/s, %d jobs left then, River recorded them %s after the last text; %s CPU/op in this process, GC %s, machine %.0f%% busy) | ratio %.2f %s\n",
-			b.Name, workers, each, coreOps, run.Rate(m.CoreBefore), run.Rate(m.CoreAfter), run.PerOp(m.CoreCPU), run.PerOp(m.CoreGC), fullOps, run.Rate(m.Answered), backlog, m.Settled.Round(time.Millisecond), run.PerOp(m.FullCPU), run.PerOp(m.FullGC), 100*m.Busy, fullOps/coreOps, m.Rounds())
+		fmt.Printf("CONTRACTS-SIGN-SUSTAINED %s (%d workers × %d each): signingcore alone %.0f/s (before %.0f/s, after %.0f/s; %s CPU/op, GC %s) | Sign end to end %.0f/s with their jobs done (answered at %.0f/s, %d jobs left then, River recorded them %s after the last text; %s CPU/op in this process, GC %s, machine %.0f%% busy, %.0f%% idle waiting for the disk) | ratio %.2f %s\n",
+			b.Name, workers, each, coreOps, run.Rate(m.CoreBefore), run.Rate(m.CoreAfter), run.PerOp(m.CoreCPU), run.PerOp(m.CoreGC), fullOps, run.Rate(m.Answered), backlog, m.Settled.Round(time.Millisecond), run.PerOp(m.FullCPU), run.PerOp(m.FullGC), 100*m.Busy, 100*m.IOWait, fullOps/coreOps, m.Rounds())
 	})
 }

@@ -200,40 +200,49 @@ func StartProfile(t testing.TB, name string) (stop func()) {
 	}
 }
 
-// MachineTicks reads the whole machine's busy and total CPU ticks from
-// /proc/stat (iowait and idle count as not busy); zero where there is no
-// /proc. Busy(a, b) turns two readings into the share of the machine that
-// was busy between them.
-func MachineTicks() (busy, total int64) {
+// Ticks is a reading of the whole machine's CPU time from /proc/stat, in
+// clock ticks: Busy (idle and iowait count as not busy), IOWait (idle while
+// a disk read or write this machine waits for is outstanding — an fsync)
+// and Total; zero where there is no /proc.
+type Ticks struct{ Busy, IOWait, Total int64 }
+
+// MachineTicks reads the machine's Ticks now.
+func MachineTicks() Ticks {
+	var t Ticks
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, 0
+		return t
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	fields := strings.Fields(line)
 	if len(fields) < 5 || fields[0] != "cpu" {
-		return 0, 0
+		return t
 	}
 	for i, f := range fields[1:] {
 		n, _ := strconv.ParseInt(f, 10, 64)
 		if i >= 8 { // guest time is already in user time
 			break
 		}
-		total += n
-		if i != 3 && i != 4 { // idle, iowait
-			busy += n
+		t.Total += n
+		switch i {
+		case 3: // idle
+		case 4:
+			t.IOWait += n
+		default:
+			t.Busy += n
 		}
 	}
-	return busy, total
+	return t
 }
 
-// Busy is the share of the machine's CPU that was busy between two
-// MachineTicks readings, 0 when they cannot tell.
-func Busy(busy0, total0, busy1, total1 int64) float64 {
-	if total1 <= total0 {
-		return 0
-	}
-	return float64(busy1-busy0) / float64(total1-total0)
+// Sub is the ticks between an earlier reading u and t.
+func (t Ticks) Sub(u Ticks) Ticks {
+	return Ticks{Busy: t.Busy - u.Busy, IOWait: t.IOWait - u.IOWait, Total: t.Total - u.Total}
+}
+
+// Add sums two spans of ticks.
+func (t Ticks) Add(u Ticks) Ticks {
+	return Ticks{Busy: t.Busy + u.Busy, IOWait: t.IOWait + u.IOWait, Total: t.Total + u.Total}
 }
 
 // SustainedRun describes one run of a sustained signing harness (flows
@@ -284,7 +293,11 @@ type Sustained struct {
 	// CoreGC and FullGC are the garbage collector's share of CoreCPU and
 	// FullCPU (GCCPU).
 	CoreGC, FullGC time.Duration
-	Busy           float64
+	// Busy is the share of the machine's CPU that was busy in the
+	// pipeline's rounds; IOWait the share that idled while a disk write or
+	// read was outstanding (the commits' fsyncs: Signet's own work waits
+	// for them, the load's requests with it).
+	Busy, IOWait float64
 	// RoundRatios are the rounds' own ratios: a round's rate against the
 	// mean of signingcore's just before and after it.
 	RoundRatios []float64
@@ -327,7 +340,7 @@ func RunSustained(t testing.TB, r SustainedRun) Sustained {
 	}
 	coreWall, coreCPU, coreGC, coreHeap := core()
 	m.CoreBefore, m.Core, m.CoreCPU, m.CoreGC, m.coreHeap = coreWall, coreWall, coreCPU, coreGC, coreHeap
-	var busy, total int64
+	var ticks Ticks
 	for round := range rounds {
 		runtime.GC()
 		stop := func() {}
@@ -335,7 +348,7 @@ func RunSustained(t testing.TB, r SustainedRun) Sustained {
 			stop = StartProfile(t, r.Profile)
 		}
 		cpu0, gc0, heap0 := ProcessCPU(), GCCPU(), readHeap()
-		busy0, total0 := MachineTicks()
+		ticks0 := MachineTicks()
 		t0 := time.Now()
 		answered := InParallel(t, r.Workers, func(w int) error {
 			for k := round * per; k < (round+1)*per; k++ {
@@ -350,7 +363,7 @@ func RunSustained(t testing.TB, r SustainedRun) Sustained {
 		}
 		r.Drain((round + 1) * per * r.Workers)
 		full := time.Since(t0)
-		busy1, total1 := MachineTicks()
+		ticks = ticks.Add(MachineTicks().Sub(ticks0))
 		m.Answered += answered
 		m.Full += full
 		m.FullCPU += ProcessCPU() - cpu0
@@ -358,7 +371,6 @@ func RunSustained(t testing.TB, r SustainedRun) Sustained {
 		h := readHeap().since(heap0)
 		m.fullHeap.allocs += h.allocs
 		m.fullHeap.idleMark += h.idleMark
-		busy, total = busy+busy1-busy0, total+total1-total0
 		stop()
 		if r.Settle != nil {
 			s0 := time.Now()
@@ -385,8 +397,9 @@ func RunSustained(t testing.TB, r SustainedRun) Sustained {
 	m.coreHeap.allocs = m.coreHeap.allocs * uint64(rounds) / uint64(rounds+1)
 	m.coreHeap.idleMark = m.coreHeap.idleMark * time.Duration(rounds) / time.Duration(rounds+1)
 	m.CoreBefore, m.CoreAfter = m.CoreBefore*time.Duration(rounds), m.CoreAfter*time.Duration(rounds)
-	if total > 0 {
-		m.Busy = float64(busy) / float64(total)
+	if ticks.Total > 0 {
+		m.Busy = float64(ticks.Busy) / float64(ticks.Total)
+		m.IOWait = float64(ticks.IOWait) / float64(ticks.Total)
 	}
 	return m
 }
