@@ -25,8 +25,10 @@ import (
 // TestSealsKeptPerNode: a node keeps the seals it read for signing
 // (enterprises/sealcache.go); a seal changed — through any client of the
 // database, on this node or, on PostgreSQL, on another server — can no
-// longer sign: at once on the node that changed it, as soon as the NOTIFY
-// arrives on the other (until then a signature there still goes through).
+// longer sign: the commit of a signature checks the seals again from the
+// rows (enterprises.RecheckSeals), so at once on every node, even one that
+// never heard of the change; the node that changed it drops the seal at
+// once, the other when the NOTIFY arrives or when its commit refused it.
 func TestSealsKeptPerNode(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
 		a, counter := startCountingWith(t, b, apitest.Options{})
@@ -85,40 +87,61 @@ func TestSealsKeptPerNode(t *testing.T) {
 		}
 		a.MustDo(alice, signMutation, map[string]any{"in": in}, nil)
 
-		// Kept on the other node too, then disabled on node a in a
-		// transaction of the job queue's (a client of its own, which
-		// database.DB.Use gives the hook too).
+		// Kept on the other node too.
 		in, _ = intent(other, f3)
 		sys := viewer.System(context.Background())
 		id, _ := strconv.Atoi(sealID)
+		sl, err := a.App.DB.Client.Seal.Get(sys, id)
+		if err != nil || sl.UserID == nil {
+			t.Fatalf("seal %d: %v", id, err)
+		}
+		kept := func(s *apitest.Server) bool {
+			return s.App.Enterprises.CanUseSeal(sys, *sl.UserID, id, enterprises.Scope{}) == nil
+		}
+		refused := func(s *apitest.Server) {
+			t.Helper()
+			r := s.Do(alice, signMutation, map[string]any{"in": in})
+			if r.Code() == "" {
+				t.Fatal("signed with a disabled seal")
+			}
+			if r.Code() != "FORBIDDEN" || !strings.Contains(r.Message(), "印章已停用") {
+				t.Fatalf("refusal %s %s", r.Code(), r.Message())
+			}
+		}
+		// Disabled behind every node's back (SQL, no hook: as if the news
+		// were lost): the node still keeps the seal as it read it, and
+		// the commit, which checks the seals again from the rows, refuses
+		// the signature; the node then drops the seal.
+		if _, err := a.App.DB.SQL.Exec(fmt.Sprintf("UPDATE seals SET status = '%s' WHERE id = %d", entseal.StatusDisabled, id)); err != nil {
+			t.Fatal(err)
+		}
+		if !kept(other) {
+			t.Fatal("the node dropped a seal it was not told about")
+		}
+		refused(other)
+		if kept(other) {
+			t.Fatal("the node kept the seal its commit refused")
+		}
+		// (Its check just now read the disabled row and keeps that: enabled
+		// again through ent, which tells this node at once.)
+		if err := other.App.DB.Client.Seal.UpdateOneID(id).SetStatus(entseal.StatusEnabled).Exec(sys); err != nil {
+			t.Fatal(err)
+		}
+
+		// Disabled on node a in a transaction of the job queue's (a client
+		// of its own, which database.DB.Use gives the hook too): refused at
+		// once on both nodes, whether or not the NOTIFY has arrived.
+		if err := other.App.Enterprises.CanUseSeal(sys, *sl.UserID, id, enterprises.Scope{}); err != nil {
+			t.Fatalf("the seal enabled again is refused: %v", err)
+		}
 		if err := jobs.WithTx(sys, a.App.DB, func(tx *ent.Tx, _ jobs.JobTx) error {
 			return tx.Seal.UpdateOneID(id).SetStatus(entseal.StatusDisabled).Exec(sys)
 		}); err != nil {
 			t.Fatal(err)
 		}
-		refused := func(s *apitest.Server) bool {
-			r := s.Do(alice, signMutation, map[string]any{"in": in})
-			if r.Code() == "" {
-				t.Fatal("signed with a disabled seal")
-			}
-			return r.Code() == "FORBIDDEN" && strings.Contains(r.Message(), "印章已停用")
-		}
-		if !refused(a) {
-			t.Fatal("node a did not refuse the disabled seal at once")
-		}
-		// The other node drops it when the NOTIFY arrives, not before: until
-		// then it would still sign, so the test waits for the drop — seen
-		// through the check every signature makes, which signs nothing —
-		// and only then signs there.
-		sl, err := a.App.DB.Client.Seal.Get(sys, id)
-		if err != nil || sl.UserID == nil {
-			t.Fatalf("seal %d: %v", id, err)
-		}
-		benchutil.WaitFor(t, "the other node dropping the disabled seal", func() bool {
-			return other.App.Enterprises.CanUseSeal(sys, *sl.UserID, id, enterprises.Scope{}) != nil
-		})
-		if !refused(other) {
-			t.Fatal("the other node did not refuse the disabled seal once it had dropped it")
-		}
+		refused(other)
+		refused(a)
+		// And the other node drops it when the NOTIFY arrives.
+		benchutil.WaitFor(t, "the other node dropping the disabled seal", func() bool { return !kept(other) })
 	})
 }

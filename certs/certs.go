@@ -277,14 +277,11 @@ var SignerColumns = []string{certificate.FieldID, certificate.FieldStatus, certi
 // enterprises.SealForSigning), with SignerColumns at least. It checks the
 // row as Signer does.
 func (s *Service) SignerOf(ctx context.Context, c *ent.Certificate) (*Signer, error) {
-	if c.Status != certificate.StatusActive {
-		return nil, errs.New(errs.Conflict, "证书已失效，无法签署")
+	if err := Signs(c, s.now()); err != nil {
+		return nil, err
 	}
 	if c.Custody != certificate.CustodyHosted {
 		return nil, errs.New(errs.Conflict, "该证书为UKey证书，请使用UKey签署")
-	}
-	if c.NotAfter != nil && !s.now().Before(*c.NotAfter) {
-		return nil, errs.New(errs.Conflict, "证书已过期，请续期后再签署")
 	}
 	if sg := s.signers.get(c.ID, c.Der, c.KeyURI); sg != nil {
 		return sg, nil
@@ -304,6 +301,18 @@ func (s *Service) SignerOf(ctx context.Context, c *ent.Certificate) (*Signer, er
 	sg := &Signer{CertificateID: c.ID, Key: key, Certificate: cert, Chain: chain, keyURI: c.KeyURI}
 	s.signers.put(sg)
 	return sg, nil
+}
+
+// Signs says why certificate c (with its status and end, at least) cannot
+// sign at now, hosted or on a UKey, or nil.
+func Signs(c *ent.Certificate, now time.Time) error {
+	if c.Status != certificate.StatusActive {
+		return errs.New(errs.Conflict, "证书已失效，无法签署")
+	}
+	if c.NotAfter != nil && !now.Before(*c.NotAfter) {
+		return errs.New(errs.Conflict, "证书已过期，请续期后再签署")
+	}
+	return nil
 }
 
 // ActivePerson returns the user's active personal certificate, or NotFound.

@@ -490,39 +490,59 @@ func (s *Service) checkSealUse(ctx context.Context, userID, sealID int, sc Scope
 	if at.IsZero() {
 		at = s.now()
 	}
-	if sl.EnterpriseID == nil {
-		if sl.UserID == nil || *sl.UserID != userID {
-			return nil, errs.New(errs.NotFound, "印章不存在")
-		}
-	} else {
-		m, err := s.db.Membership.Query().Where(membership.EnterpriseID(*sl.EnterpriseID), membership.UserID(userID)).Only(sys)
-		if ent.IsNotFound(err) {
-			return nil, errs.New(errs.NotFound, "印章不存在")
-		}
-		if err != nil {
+	var (
+		m      *ent.Membership
+		grants []*ent.SealGrant
+	)
+	if sl.EnterpriseID != nil {
+		m, err = s.db.Membership.Query().Where(membership.EnterpriseID(*sl.EnterpriseID), membership.UserID(userID)).Only(sys)
+		switch {
+		case ent.IsNotFound(err):
+			m = nil
+		case err != nil:
 			return nil, err
 		}
-		if m.Role != membership.RoleAdmin {
-			grants, err := s.db.SealGrant.Query().Where(sealgrant.SealID(sl.ID), sealgrant.UserID(userID),
+		if m != nil && m.Role != membership.RoleAdmin {
+			grants, err = s.db.SealGrant.Query().Where(sealgrant.SealID(sl.ID), sealgrant.UserID(userID),
 				sealgrant.RevokedAtIsNil(), sealgrant.ValidFromLTE(at), sealgrant.ValidUntilGT(at)).All(sys)
 			if err != nil {
 				return nil, err
 			}
-			if !slices.ContainsFunc(grants, func(g *ent.SealGrant) bool { return grantCovers(g, sc) }) {
-				return nil, errs.New(errs.Forbidden, "您没有该印章的有效授权，请联系企业管理员授权")
-			}
+		}
+	}
+	if err := usableBy(sl, userID, m, grants, sc); err != nil {
+		return nil, err
+	}
+	return sl, nil
+}
+
+// usableBy is CanUseSeal's rule: whether the user may apply seal sl in the
+// scope, given the user's membership of the seal's enterprise (nil: none)
+// and their grants for the seal that are unrevoked and in their period at
+// the scope's time (read only for a member who is not an administrator).
+func usableBy(sl *ent.Seal, userID int, m *ent.Membership, grants []*ent.SealGrant, sc Scope) error {
+	if sl.EnterpriseID == nil {
+		if sl.UserID == nil || *sl.UserID != userID {
+			return errs.New(errs.NotFound, "印章不存在")
+		}
+	} else {
+		if m == nil {
+			return errs.New(errs.NotFound, "印章不存在")
+		}
+		if m.Role != membership.RoleAdmin && !slices.ContainsFunc(grants, func(g *ent.SealGrant) bool { return grantCovers(g, sc) }) {
+			return errs.New(errs.Forbidden, "您没有该印章的有效授权，请联系企业管理员授权")
 		}
 	}
 	switch sl.Status {
 	case entseal.StatusVoided:
-		return nil, errs.New(errs.Forbidden, "印章已作废，不能使用")
+		return errs.New(errs.Forbidden, "印章已作废，不能使用")
 	case entseal.StatusDisabled:
-		return nil, errs.New(errs.Forbidden, "印章已停用，不能使用")
+		return errs.New(errs.Forbidden, "印章已停用，不能使用")
 	}
 	if sl.CertificateID == nil {
-		return nil, errs.New(errs.Forbidden, "印章未绑定证书，不能使用")
+		return errs.New(errs.Forbidden, "印章未绑定证书，不能使用")
 	}
-	return sl, nil
+	return nil
 }
 
 func grantCovers(g *ent.SealGrant, sc Scope) bool {

@@ -21,6 +21,7 @@ import (
 	"signet/ent/participant"
 	"signet/ent/predicate"
 	"signet/ent/signfield"
+	"signet/enterprises"
 	"signet/errs"
 	"signet/jobs"
 	"signet/viewer"
@@ -350,6 +351,11 @@ func (s *Service) commitAll(ctx context.Context, items []*commitItem) error {
 			}
 			partIDs[i] = it.plan.part.ID
 		}
+		// The seals too: this node's kept seal may be older than a change
+		// made on another node, and for a UKey the user was at the token.
+		if err := s.recheckSeals(ctx, tx, items, now); err != nil {
+			return refuse(err)
+		}
 		n, err := tx.Participant.Update().Where(participant.IDIn(partIDs...), participant.StatusEQ(participant.StatusPending),
 			participant.HasFlowWith(flow.StatusEQ(flow.StatusSigning))).
 			SetStatus(participant.StatusSigned).SetSignedAt(now).Save(sys)
@@ -409,6 +415,30 @@ func (s *Service) commitAll(ctx context.Context, items []*commitItem) error {
 		s.kickMover()
 	}
 	return err
+}
+
+// recheckSeals checks the seals of items again at now
+// (enterprises.RecheckSeals): the first refusal, or nil.
+func (s *Service) recheckSeals(ctx context.Context, tx *ent.Tx, items []*commitItem, now time.Time) error {
+	var checks []enterprises.SealCheck
+	for _, it := range items {
+		plan := it.plan
+		sc := enterprises.Scope{Scene: string(plan.flow.Scene), Counterparties: plan.counterparties, At: now}
+		user := viewer.FromContext(it.ctx).UserID
+		for _, sl := range plan.seals {
+			checks = append(checks, enterprises.SealCheck{UserID: user, SealID: sl.ID, CertificateID: plan.signedWith[sl.ID], Scope: sc})
+		}
+	}
+	refused, err := s.seals.RecheckSeals(viewer.System(ctx), tx, now, checks)
+	if err != nil {
+		return err
+	}
+	for _, e := range refused {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
 }
 
 // packRevisions stores a group's new revisions, when the blob store packs

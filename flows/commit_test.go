@@ -14,6 +14,7 @@ import (
 	"signet/ent/auditevent"
 	"signet/ent/flow"
 	"signet/ent/participant"
+	entseal "signet/ent/seal"
 	"signet/ent/signfield"
 	"signet/ent/smscode"
 	"signet/errs"
@@ -117,7 +118,7 @@ func TestGroupCommit(t *testing.T) {
 		}
 		stmts := sqlcount.SQL(counter.Stop())
 		// Each signature's own reads (plan, code, certificate: 7) and the
-		// group's one commit. Three commits alone would send 3 × 13.
+		// group's one commit. Three commits alone would send 3 × 14.
 		var commit int
 		for i, s := range stmts {
 			if strings.HasPrefix(s, "BEGIN") {
@@ -276,5 +277,58 @@ func TestGroupCommitSameFlow(t *testing.T) {
 			t.Fatalf("revision %d, want 2", r)
 		}
 		e.checkSignatures(t, doc.ID, 2)
+	})
+}
+
+// TestGroupCommitRechecksSeals: the commit checks the signatures' seals
+// again (a node's kept seal may be older than the row, and a UKey signer
+// was at the token): a seal disabled while its signature was being signed
+// makes the group fall back, and that signature alone is refused, with
+// nothing written and its code unused; the other signs.
+func TestGroupCommitRechecksSeals(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		e := setupSigning(t, b)
+		sys := viewer.System(context.Background())
+		// Bob's second seal, bound to the same certificate.
+		sl := e.db.Seal.GetX(sys, e.seals["bob"])
+		other := e.db.Seal.Create().SetUserID(*sl.UserID).SetKind(sl.Kind).SetName("备用签名").SetImage(sl.Image).
+			SetAppearance(sl.Appearance).SetWidth(sl.Width).SetHeight(sl.Height).SetSource(sl.Source).
+			SetCertificateID(*sl.CertificateID).SaveX(sys)
+		ok, okDoc := e.sendFlow(t, batchFlow{name: "照常签署"})
+		disabled, disabledDoc := e.sendFlow(t, batchFlow{name: "签署时印章被停用"})
+		ins := []flows.SignInput{{FlowID: ok.ID, PersonalSealID: sl.ID}, {FlowID: disabled.ID, PersonalSealID: other.ID}}
+		for i := range ins {
+			e.now = e.now.Add(61 * time.Second)
+			ins[i].Code = e.intentCode(t, "bob", ins[i])
+		}
+		before := revision(t, e, disabledDoc.ID)
+		got := e.signHeld(t, ins, func() {
+			e.db.Seal.UpdateOneID(other.ID).SetStatus(entseal.StatusDisabled).ExecX(sys)
+		})
+		if got[0] != nil {
+			t.Fatalf("the signature with the enabled seal: %v", got[0])
+		}
+		wantCode(t, got[1], errs.Forbidden, "印章已停用，不能使用")
+		if r := revision(t, e, okDoc.ID); r != 1 {
+			t.Errorf("signed document at revision %d", r)
+		}
+		if r := revision(t, e, disabledDoc.ID); r != before {
+			t.Errorf("the refused signature's document moved to revision %d", r)
+		}
+		if p := e.db.Participant.Query().Where(participant.FlowID(disabled.ID), participant.Phone(e.users["bob"].Phone)).OnlyX(sys); p.Status != participant.StatusPending {
+			t.Errorf("bob is %s on the refused flow", p.Status)
+		}
+		if n := e.db.SMSCode.Query().Where(smscode.Phone(e.users["bob"].Phone), smscode.Purpose(string(flows.PurposeIntent)),
+			smscode.ConsumedAtIsNil()).CountX(sys); n != 1 {
+			t.Errorf("%d of bob's intent codes unused, want the refused one", n)
+		}
+		// Enabled again, the same code signs.
+		e.db.Seal.UpdateOneID(other.ID).SetStatus(entseal.StatusEnabled).ExecX(sys)
+		if _, err := e.svc.Sign(e.as("bob"), ins[1]); err != nil {
+			t.Fatal(err)
+		}
+		if r := revision(t, e, disabledDoc.ID); r != before+1 {
+			t.Errorf("document at revision %d after the signature", r)
+		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"signet/accounts"
 	"signet/audit"
@@ -44,6 +45,10 @@ type Seals interface {
 	// UsableSeal returns the seal when the user may apply it in the scope,
 	// as enterprises.SealForSigning reads it (its certificate with it).
 	UsableSeal(ctx context.Context, userID, sealID int, sc enterprises.Scope) (*ent.Seal, error)
+	// RecheckSeals checks the seals of signatures about to commit again, in
+	// their transaction tx at time at: nil or the refusal for each check
+	// (enterprises.RecheckSeals).
+	RecheckSeals(ctx context.Context, tx *ent.Tx, at time.Time, checks []enterprises.SealCheck) ([]error, error)
 }
 
 // PurposeIntent is the SMS code purpose of 意愿认证.
@@ -95,6 +100,19 @@ type signPlan struct {
 	// with it (intentplan.go): Sign checks the code typed against it in
 	// memory, and reads the code's row only when it cannot tell.
 	issued accounts.IssuedCode
+	// signedWith maps each seal to the certificate whose key signed with
+	// it, when that is the seal's own; the commit checks the seals and
+	// those certificates again (enterprises.RecheckSeals).
+	signedWith map[int]int
+}
+
+// signedBy records that the key of certificate certID signed with seal
+// sealID.
+func (p *signPlan) signedBy(sealID, certID int) {
+	if p.signedWith == nil {
+		p.signedWith = map[int]int{}
+	}
+	p.signedWith[sealID] = certID
 }
 
 // signedPayload is the participant.signed event's payload.
@@ -486,6 +504,7 @@ func (s *Service) signOnce(ctx context.Context, plan *signPlan, signers map[int]
 		for i, fd := range mine {
 			sl := plan.seals[fd.Kind]
 			sg := signers[sl.ID]
+			plan.signedBy(sl.ID, sg.CertificateID)
 			req := pades.Request{
 				FieldName:         fmt.Sprintf("Signet-P%d-R%d-%d", plan.part.ID, d.Revision, i+1),
 				Page:              fd.Page,

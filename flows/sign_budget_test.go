@@ -92,7 +92,8 @@ func checkSignBudget(t *testing.T, recorded []sqlcount.Statement, err error, bud
 	}
 }
 
-// signBudget is what one signature costs today (15 before the kept intent
+// signBudget is what one signature costs today (14 before the commit
+// checked the seals again, enterprises.RecheckSeals; 15 before the kept intent
 // code was checked in memory; 37 before the trail was
 // appended in one statement per transaction and the seal checked once; 20
 // before the plan read the flow with its parties, and the documents with
@@ -105,10 +106,11 @@ func checkSignBudget(t *testing.T, recorded []sqlcount.Statement, err error, bud
 //	    Sign takes back with the intent code it issued, checked in memory
 //	    (intentplan.go; three statements more, replanBudget, when it plans
 //	    again and reads the code)
-//	10  BEGIN, the intent code used up (in the commit that signs), the
+//	11  BEGIN, the intent code used up (in the commit that signs), the
 //	    flow's trail locked, the new revision staged (staged.go: in the
 //	    commit instead of a synced file before it), the document's revision,
-//	    the field, the participant, the other signers read, the next one
+//	    the field, the seals with their certificates, memberships and grants
+//	    read again, the participant, the other signers read, the next one
 //	    made pending, their SMS job …
 //	 3  … the audit events inserted, the chain head advanced, COMMIT
 //
@@ -116,7 +118,7 @@ func checkSignBudget(t *testing.T, recorded []sqlcount.Statement, err error, bud
 // was read back: one statement more). The next signer's link was read and
 // created in the commit (two more): sending makes every party's link now,
 // and the SMS job looks it up.
-const signBudget = 14
+const signBudget = 15
 
 // replanBudget is what a signature costs more when Sign plans again (on
 // another node than SendIntentCode, or after a restart): the flow with its

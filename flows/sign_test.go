@@ -44,6 +44,12 @@ func (o ownerSeals) UsableSeal(ctx context.Context, userID, sealID int, _ enterp
 	return sl, nil
 }
 
+// RecheckSeals is enterprises'. Its rules for a personal seal are
+// UsableSeal's above plus the seal's status and certificate.
+func (o ownerSeals) RecheckSeals(ctx context.Context, tx *ent.Tx, at time.Time, checks []enterprises.SealCheck) ([]error, error) {
+	return enterprises.RecheckSeals(ctx, tx, o.db.Dialect, at, checks)
+}
+
 type signEnv struct {
 	*env
 	ts    *trust.Services

@@ -132,9 +132,12 @@ var (
 // ukeyKey is how one seal signs: with a hosted key on the server, or on a
 // UKey whose certificate (and chain) is known.
 type ukeyKey struct {
-	hosted      *certs.Signer
-	chain       []*x509.Certificate // UKey: the certificate, then its issuers
-	fingerprint string              // UKey certificate's SHA-256, hex
+	hosted *certs.Signer
+	// certificateID is the seal's own certificate when it signs (hosted,
+	// or the seal's UKey); 0 for the signer's bound UKey.
+	certificateID int
+	chain         []*x509.Certificate // UKey: the certificate, then its issuers
+	fingerprint   string              // UKey certificate's SHA-256, hex
 }
 
 // ukeyState is the pending signature's state (PendingSignature.state).
@@ -263,6 +266,7 @@ func (s *Service) ukeyKeys(ctx context.Context, plan *signPlan, personalUKey str
 			if err != nil {
 				return nil, err
 			}
+			k.certificateID = c.ID
 			keys[sl.ID] = k
 		case personalUKey != "" && sl.EnterpriseID == nil:
 			if bound == nil {
@@ -276,7 +280,7 @@ func (s *Service) ukeyKeys(ctx context.Context, plan *signPlan, personalUKey str
 			if err != nil {
 				return nil, err
 			}
-			keys[sl.ID] = &ukeyKey{hosted: sg}
+			keys[sl.ID] = &ukeyKey{hosted: sg, certificateID: c.ID}
 		}
 	}
 	return keys, nil
@@ -568,6 +572,11 @@ func (s *Service) CompleteUKeySign(ctx context.Context, pendingID int, sigs []UK
 	if err != nil {
 		return nil, err
 	}
+	for id, k := range keys {
+		if k.certificateID != 0 {
+			plan.signedBy(id, k.certificateID)
+		}
+	}
 	// Every waiting digest needs its signature, and nothing else is taken.
 	byDoc := map[int][]byte{}
 	for i, sg := range sigs {
@@ -688,6 +697,16 @@ func (s *Service) replan(ctx context.Context, row *ent.PendingSignature, st *uke
 		return nil, errs.New(errs.Conflict, "当前不能签署该合同")
 	}
 	plan := &signPlan{flow: f, part: p, seals: map[signfield.Kind]*ent.Seal{}, scope: row.Scope, fingerp: row.Fingerprint}
+	// The other signers, for the grants' counterparties (the commit
+	// checks the seals again).
+	others, err := s.db.Participant.Query().Where(participant.FlowID(f.ID), participant.RoleEQ(participant.RoleSigner),
+		participant.IDNEQ(p.ID)).Order(ent.Asc(participant.FieldID)).All(sys)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range others {
+		plan.counterparties = append(plan.counterparties, partyName(x))
+	}
 	for kind, id := range st.Seals {
 		sl, err := s.db.Seal.Query().Where(entseal.ID(id)).Only(sys)
 		if err != nil {
