@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,7 +52,12 @@ import (
 // anySeals lets a user apply their own personal seals and any enterprise
 // seal: grants and roles are enterprises' rules (tested there and end to
 // end); these tests are about where the key is.
-type anySeals struct{ db *ent.Client }
+type anySeals struct {
+	db *ent.Client
+	// withdrawn, when set, makes the commit's check of the seals refuse
+	// them all, as for a grant revoked while the signer was at the token.
+	withdrawn *atomic.Bool
+}
 
 func (a anySeals) UsableSeal(ctx context.Context, userID, sealID int, _ enterprises.Scope) (*ent.Seal, error) {
 	sl, err := a.db.Seal.Get(viewer.System(ctx), sealID)
@@ -61,9 +67,16 @@ func (a anySeals) UsableSeal(ctx context.Context, userID, sealID int, _ enterpri
 	return sl, nil
 }
 
-// RecheckSeals finds every seal still usable, as UsableSeal does.
-func (anySeals) RecheckSeals(_ context.Context, _ *ent.Tx, _ time.Time, checks []enterprises.SealCheck) ([]error, error) {
-	return make([]error, len(checks)), nil
+// RecheckSeals finds every seal still usable, as UsableSeal does, unless
+// withdrawn.
+func (a anySeals) RecheckSeals(_ context.Context, _ *ent.Tx, _ time.Time, checks []enterprises.SealCheck) ([]error, error) {
+	out := make([]error, len(checks))
+	if a.withdrawn != nil && a.withdrawn.Load() {
+		for i := range out {
+			out[i] = errs.New(errs.Forbidden, "您没有该印章的有效授权，请联系企业管理员授权")
+		}
+	}
+	return out, nil
 }
 
 // ukeyEnv is the signing env with the platform CA wired in (UKey
@@ -74,17 +87,20 @@ type ukeyEnv struct {
 	*signEnv
 	certs *certs.Service
 	a, b  *ukeytest.Token
+	// withdrawn: anySeals' switch.
+	withdrawn *atomic.Bool
 }
 
 func setupUKey(t *testing.T, b dbtest.Backend) *ukeyEnv {
 	t.Helper()
 	se := setupSigning(t, b)
-	se.rebuild(t, func(c *flows.Config) { c.CA = se.ts.CA; c.Seals = anySeals{se.db} })
+	withdrawn := new(atomic.Bool)
+	se.rebuild(t, func(c *flows.Config) { c.CA = se.ts.CA; c.Seals = anySeals{db: se.db, withdrawn: withdrawn} })
 	cs, err := certs.New(certs.Config{DB: se.db, Keys: se.ts.Keys, CA: se.ts.CA, PseudonymKey: []byte("0123456789abcdef0123456789abcdef")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &ukeyEnv{signEnv: se, certs: cs}
+	e := &ukeyEnv{signEnv: se, certs: cs, withdrawn: withdrawn}
 	e.a = ukeytest.New(t, ukeytest.ECP256)
 	e.b, err = ukeytest.Create(t.TempDir(), ukeytest.RSA2048)
 	if err != nil {
@@ -487,6 +503,37 @@ func TestUKeySignEnterprise(t *testing.T) {
 				e.checkSignatures(t, doc.ID, 2)
 			})
 		}
+
+		t.Run("a grant withdrawn while at the token", func(t *testing.T) {
+			// The completion re-reads the seal's status; the grant is
+			// checked again by the commit (enterprises.RecheckSeals): its
+			// refusal changes nothing, and the same pending signature
+			// completes once the seal may be used again.
+			f, doc := e.ukeyFlow(t, ukeyFlowSpec{name: "签署中撤销授权", enterprise: "北京一章科技有限公司",
+				bobFields: []signfield.Kind{signfield.KindEnterpriseSeal}})
+			in := flows.UKeySignInput{SignInput: flows.SignInput{FlowID: f.ID, EnterpriseSealID: one[0]}, TokenCertificates: []string{oneFP[0]}}
+			in.Code = e.code(t, in.SignInput)
+			st, err := e.svc.PrepareUKeySign(e.as("bob"), in)
+			if err != nil || st.Done() || len(st.Digests) != 1 {
+				t.Fatalf("prepare: %v %+v", err, st)
+			}
+			sigs := signStep(t, e.a, st)
+			e.withdrawn.Store(true)
+			_, err = e.svc.CompleteUKeySign(e.as("bob"), st.PendingID, sigs)
+			e.withdrawn.Store(false)
+			wantCode(t, err, errs.Forbidden, "授权")
+			if revision(t, e.signEnv, doc.ID) != 0 || e.participantStatus(t, f.ID, "bob") != participant.StatusPending {
+				t.Fatal("the refused completion changed the flow")
+			}
+			done, err := e.svc.CompleteUKeySign(e.as("bob"), st.PendingID, sigs)
+			if err != nil || !done.Done() {
+				t.Fatalf("complete again: %v %+v", err, done)
+			}
+			if revision(t, e.signEnv, doc.ID) != 1 || e.participantStatus(t, f.ID, "bob") != participant.StatusSigned {
+				t.Fatal("bob's signature is not committed")
+			}
+			e.checkSignatures(t, doc.ID, 1)
+		})
 
 		t.Run("a custody record still waiting for its UKey cannot sign", func(t *testing.T) {
 			ctx := context.Background()
