@@ -229,15 +229,20 @@ func TestSignMutationSustained(t *testing.T) {
 		h.waitJobsIdle(t) // the signing links texted, so the newest message is the intent code
 		// Each signer's requests, encoded, and its own connection: the
 		// client is a load generator's (apitest.Wire), not net/http's.
+		// The codes are asked in the order the signatures come (a signer
+		// asks seconds before signing): each signer's k-th before anyone's
+		// (k+1)-th, as the flows were sent.
 		bodies, wires := make([][][]byte, workers), make([]*apitest.Wire, workers)
-		for i := range workers {
-			for _, id := range ids[i] {
-				body, err := apitest.Operation(signMutation, map[string]any{"in": h.intent(t, i, id)})
+		for k := range each + 1 {
+			for i := range workers {
+				body, err := apitest.Operation(signMutation, map[string]any{"in": h.intent(t, i, ids[i][k])})
 				if err != nil {
 					t.Fatal(err)
 				}
 				bodies[i] = append(bodies[i], body)
 			}
+		}
+		for i := range workers {
 			w, err := s.Wire()
 			if err != nil {
 				t.Fatal(err)

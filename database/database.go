@@ -148,12 +148,47 @@ var migrateOptions = []schema.MigrateOption{
 	migrate.WithDropIndex(false),
 }
 
+// retiredIndexes are indexes an earlier version made and this one drops:
+// ent's migration keeps every index it does not know (migrateOptions), so
+// Migrate drops these by name, and PlanMigration lists those still there.
+var retiredIndexes = []string{
+	// replaced by participant_unbound_phone_status (bound rows left out)
+	"participant_phone_status",
+	// on audit_events' subject, which no query read
+	"auditevent_subject_type_subject_id",
+}
+
 // Migrate applies the schema changes the code needs.
 func (d *DB) Migrate(ctx context.Context) error {
 	if err := d.Client.Schema.Create(ctx, migrateOptions...); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	for _, name := range retiredIndexes {
+		if _, err := d.SQL.ExecContext(ctx, "DROP INDEX IF EXISTS "+name); err != nil {
+			return fmt.Errorf("migrate: drop index %s: %w", name, err)
+		}
+	}
 	return nil
+}
+
+// retiredPresent returns the DROP statements of the retired indexes this
+// database still has.
+func (d *DB) retiredPresent(ctx context.Context) ([]string, error) {
+	query := "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?"
+	if d.Dialect == dialect.Postgres {
+		query = "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1"
+	}
+	var stmts []string
+	for _, name := range retiredIndexes {
+		var n int
+		if err := d.SQL.QueryRowContext(ctx, query, name).Scan(&n); err != nil {
+			return nil, fmt.Errorf("plan migration: index %s: %w", name, err)
+		}
+		if n > 0 {
+			stmts = append(stmts, "DROP INDEX IF EXISTS "+name+";")
+		}
+	}
+	return stmts, nil
 }
 
 // PlanMigration writes the SQL statements Migrate would run to w and reports
@@ -171,10 +206,19 @@ func (d *DB) PlanMigration(ctx context.Context, w io.Writer) (bool, error) {
 		}
 		stmts = append(stmts, line)
 	}
+	drops, err := d.retiredPresent(ctx)
+	if err != nil {
+		return false, err
+	}
 	if w != nil && len(stmts) > 0 {
 		if _, err := io.WriteString(w, buf.String()); err != nil {
 			return false, err
 		}
 	}
-	return len(stmts) > 0, nil
+	if w != nil && len(drops) > 0 {
+		if _, err := io.WriteString(w, "-- retired indexes\n"+strings.Join(drops, "\n")+"\n"); err != nil {
+			return false, err
+		}
+	}
+	return len(stmts)+len(drops) > 0, nil
 }

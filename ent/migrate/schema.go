@@ -63,11 +63,6 @@ var (
 				Unique:  true,
 				Columns: []*schema.Column{AuditEventsColumns[1], AuditEventsColumns[2]},
 			},
-			{
-				Name:    "auditevent_subject_type_subject_id",
-				Unique:  false,
-				Columns: []*schema.Column{AuditEventsColumns[8], AuditEventsColumns[9]},
-			},
 		},
 	}
 	// AuditHeadsColumns holds the columns for the "audit_heads" table.
@@ -762,9 +757,12 @@ var (
 				Columns: []*schema.Column{ParticipantsColumns[21], ParticipantsColumns[11]},
 			},
 			{
-				Name:    "participant_phone_status",
+				Name:    "participant_unbound_phone_status",
 				Unique:  false,
 				Columns: []*schema.Column{ParticipantsColumns[7], ParticipantsColumns[11]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "user_id IS NULL",
+				},
 			},
 			{
 				Name:    "participant_flow_id_sign_order",

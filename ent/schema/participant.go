@@ -3,6 +3,7 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
@@ -57,7 +58,11 @@ func (Participant) Edges() []ent.Edge {
 func (Participant) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("user_id", "status"),
-		index.Fields("phone", "status"),
+		// Unbound rows only (a party without an account yet, found by the
+		// phone the lists match, flows.mine): a bound party's signature
+		// changes its status without touching this index.
+		index.Fields("phone", "status").Annotations(entsql.IndexWhere("user_id IS NULL")).
+			StorageKey("participant_unbound_phone_status"),
 		index.Fields("flow_id", "sign_order"),
 	}
 }
