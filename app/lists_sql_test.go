@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -237,4 +238,91 @@ func otherNode(t *testing.T, b dbtest.Backend, a *apitest.Server, opts apitest.O
 		t.Fatal("the second node never listened")
 	}
 	return other
+}
+
+// TestListPlansStartFromParties checks, on SQLite, that no list request
+// (the seven lists, their counts) reads the flows by their status: each
+// list is found from the viewer's parties or the initiator's index, and the
+// flows by key (flows/lists.go, statusIn and flowIn). SQLite's plans do not
+// depend on the rows (Signet runs no ANALYZE), so a handful of flows shows
+// the plan a file of a million would run: the status index, with a third of
+// the flows in signing, made 待办 a walk over all of them.
+func TestListPlansStartFromParties(t *testing.T) {
+	b := dbtest.SQLite(t)
+	s, counter := startCounting(t, b)
+	s.Register("13800000001", passA)
+	bob := s.Register("13800000002", passA)
+	ctx := context.Background()
+	a, err := s.App.DB.Client.User.Query().Where(user.Phone("13800000001")).Only(viewer.System(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx := viewer.NewContext(ctx, viewer.Viewer{UserID: a.ID, Phone: a.Phone})
+	f, err := s.App.Flows.CreateDraft(actx, flows.DraftInput{Name: "采购合同", Ordered: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := s.App.Flows.AddDocument(actx, f.ID, "合同.pdf", bytes.NewReader(testpdf.Make(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.App.Flows.UpdateDraft(actx, f.ID, flows.DraftInput{Name: "采购合同", Ordered: true,
+		Participants: []flows.ParticipantInput{{Key: "b", Name: "王小明", Phone: "13800000002", Order: 1},
+			{Key: "c", Name: "李四", Phone: "13800000003", Role: "cc"}},
+		Fields: []flows.FieldInput{{DocumentID: doc.ID, ParticipantKey: "b", Kind: signfield.KindPersonalSeal, Page: 1, X: 100, Y: 100, Width: 100, Height: 100}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.App.Flows.Send(actx, f.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	explain, err := sql.Open("sqlite", database.SQLiteDSN(b.SQLitePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer explain.Close()
+	queries := map[string]string{"flowCounts": `{ flowCounts { todo drafts done initiated cc completed voided } }`}
+	for _, l := range []string{"TODO", "DRAFTS", "DONE", "INITIATED", "CC", "COMPLETED", "VOIDED"} {
+		queries[l] = fmt.Sprintf(`{ flows(list: %s, first: 10) { totalCount edges { node { id participants { name } } } } }`, l)
+	}
+	for name, q := range queries {
+		id := "plan-" + name
+		counter.Watch(func(ctx context.Context) bool { return viewer.ClientFrom(ctx).RequestID == id })
+		r := s.DoWithHeaders(map[string]string{"Authorization": "Bearer " + bob, "X-Request-ID": id}, q, nil)
+		stmts := counter.Stop()
+		if r.Code() != "" {
+			t.Fatalf("%s: %s %s", name, r.Code(), r.Message())
+		}
+		seen := false
+		for _, st := range stmts {
+			if !strings.Contains(st.SQL, "`flows`") {
+				continue
+			}
+			seen = true
+			rows, err := explain.Query("EXPLAIN QUERY PLAN "+st.SQL, st.Args...)
+			if err != nil {
+				t.Fatalf("%s: explain: %v\n%s", name, err, st.SQL)
+			}
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			rows.Close()
+			for _, line := range plan {
+				if strings.HasPrefix(line, "SCAN flows") || strings.Contains(line, "flows USING INDEX flow_status") ||
+					strings.Contains(line, "flows USING COVERING INDEX flow_status") {
+					t.Errorf("%s scans the flows or reads them by status (%q):\n%s\n  %s", name, line, st.SQL, strings.Join(plan, "\n  "))
+				}
+			}
+		}
+		if !seen {
+			t.Fatalf("%s: no statement on flows among %d", name, len(stmts))
+		}
+	}
 }
