@@ -278,8 +278,8 @@ func loadEnvInt(name string, def int) int {
 // so every user, the viewer (user number 0) included, has flows in each
 // list. User (g·7) mod users initiates flow g, user g mod users signs it
 // first and (13g+1) mod users second; one flow in 5 has a CC, user
-// (17(g/5)+3) mod users. The viewer has about 100 flows as first signer, 100 as
-// second, 100 initiated and 20 copied.
+// (17(g/5)+3) mod users. The viewer initiates the 100 flows they sign first,
+// signs 100 others second and is copied on 20.
 const (
 	loadSlot   = `((%s * 2654435761) %% 4294967296 %% 20)`
 	loadStatus = `CASE WHEN %[1]s < 6 THEN 'signing' WHEN %[1]s < 15 THEN 'completed' WHEN %[1]s < 17 THEN 'draft'
