@@ -236,16 +236,9 @@ func (b *bareRunner) plan(t *testing.T, st sqlcount.Statement) []string {
 		}
 		return plan
 	}
-	rows, err := b.lite.QueryContext(ctx, "EXPLAIN QUERY PLAN "+st.SQL, st.Args...)
+	plan, err := sqlcount.SQLitePlan(ctx, b.lite, st)
 	if err != nil {
 		return []string{err.Error()}
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		rows.Scan(&id, &parent, &unused, &detail)
-		plan = append(plan, fmt.Sprintf("%d<%d %s", id, parent, detail))
 	}
 	return plan
 }

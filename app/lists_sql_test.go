@@ -300,20 +300,10 @@ func TestListPlansStartFromParties(t *testing.T) {
 				continue
 			}
 			seen = true
-			rows, err := explain.Query("EXPLAIN QUERY PLAN "+st.SQL, st.Args...)
+			plan, err := sqlcount.SQLitePlan(ctx, explain, st)
 			if err != nil {
-				t.Fatalf("%s: explain: %v\n%s", name, err, st.SQL)
+				t.Fatalf("%s: %v", name, err)
 			}
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			rows.Close()
 			for _, line := range plan {
 				if strings.HasPrefix(line, "SCAN flows") || strings.Contains(line, "flows USING INDEX flow_status") ||
 					strings.Contains(line, "flows USING COVERING INDEX flow_status") {

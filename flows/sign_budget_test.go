@@ -151,20 +151,10 @@ func TestSignUsesIndexes(t *testing.T) {
 			default:
 				continue
 			}
-			rows, err := e.database.SQL.Query("EXPLAIN QUERY PLAN "+st.SQL, st.Args...)
+			plan, err := sqlcount.SQLitePlan(context.Background(), e.database.SQL, st)
 			if err != nil {
-				t.Fatalf("explain %s: %v", st.SQL, err)
+				t.Fatal(err)
 			}
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			rows.Close()
 			checked++
 			for _, line := range plan {
 				if strings.HasPrefix(line, "SCAN ") && !strings.Contains(line, "CONSTANT ROW") {

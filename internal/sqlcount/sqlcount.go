@@ -280,3 +280,29 @@ func values(args []driver.NamedValue) ([]driver.Value, error) {
 	}
 	return out, nil
 }
+
+// Queryer runs a query: a *sql.DB, *sql.Conn or *sql.Tx.
+type Queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// SQLitePlan returns SQLite's plan of st (EXPLAIN QUERY PLAN with st's
+// arguments), a step a line ("SEARCH flows USING INTEGER PRIMARY KEY
+// (rowid=?)"), run on q, a connection to the same SQLite file.
+func SQLitePlan(ctx context.Context, q Queryer, st Statement) ([]string, error) {
+	rows, err := q.QueryContext(ctx, "EXPLAIN QUERY PLAN "+st.SQL, st.Args...)
+	if err != nil {
+		return nil, fmt.Errorf("explain %s: %w", st.SQL, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return nil, err
+		}
+		plan = append(plan, detail)
+	}
+	return plan, rows.Err()
+}
