@@ -8,12 +8,12 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 
 	"signet/errs"
+	"signet/signingcore/internal/pdfcpuconf"
 )
 
 // xrefEntry locates one object of the newest revision.
@@ -106,8 +106,7 @@ func (r *reader) fallback() error {
 	if r.ctx != nil {
 		return nil
 	}
-	api.DisableConfigDir()
-	conf := model.NewDefaultConfiguration()
+	conf := pdfcpuconf.Default()
 	ctx, err := pdfcpu.Read(bytes.NewReader(r.data), conf)
 	if err != nil {
 		return fmt.Errorf("pdfcpu read: %w", err)

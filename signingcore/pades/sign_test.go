@@ -17,12 +17,12 @@ import (
 	"testing"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
-	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 
 	"signet/errs"
 	"signet/signingcore/cms"
 	"signet/signingcore/cms/cmstest"
+	"signet/signingcore/internal/pdfcpuconf"
 )
 
 // timestampToken returns the signature time-stamp token of a CMS signature
@@ -178,8 +178,7 @@ func itoa(n int) string {
 // holds the text field "Customer" with its value.
 func requireTextField(t testing.TB, pdf []byte) {
 	t.Helper()
-	api.DisableConfigDir()
-	ctx, err := api.ReadContext(bytes.NewReader(pdf), model.NewDefaultConfiguration())
+	ctx, err := api.ReadContext(bytes.NewReader(pdf), pdfcpuconf.Default())
 	if err != nil {
 		t.Fatalf("pdfcpu read: %v", err)
 	}

@@ -52,6 +52,7 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 
 	"signet/errs"
+	"signet/signingcore/internal/pdfcpuconf"
 )
 
 // Default limits, used where Limits leaves a field zero.
@@ -172,9 +173,9 @@ func Normalize(ctx context.Context, r io.Reader, lim Limits) (*Document, error) 
 	}
 
 	// pdfcpu keeps its configuration directory in a package variable; this
-	// only turns that off (under pdfcpu's own lock), every other setting
-	// comes from our Configuration.
-	api.DisableConfigDir()
+	// turns that off, once per process; every other setting comes from our
+	// Configuration.
+	pdfcpuconf.Ready()
 	conf := configuration(lim)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pdfnorm: %w", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 
 	"signet/errs"
+	"signet/signingcore/internal/pdfcpuconf"
 )
 
 // Limits on walking untrusted object graphs.
@@ -47,8 +48,7 @@ func readView(data []byte) (v *view, err error) {
 			v, err = nil, errs.Wrap(fmt.Errorf("verify: pdfcpu panic: %v", r), errs.Invalid, errCorrupt.Message)
 		}
 	}()
-	api.DisableConfigDir()
-	conf := model.NewDefaultConfiguration()
+	conf := pdfcpuconf.Default()
 	conf.ValidationMode = model.ValidationRelaxed
 	ctx, err := api.ReadContext(bytes.NewReader(data), conf)
 	if err != nil {
