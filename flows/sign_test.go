@@ -56,6 +56,8 @@ type signEnv struct {
 	seals map[string]int
 	certs *certs.Service
 	gen   *seal.Generator
+	// readied counts readyToSign's codes (bench_test.go).
+	readied int
 }
 
 func setupSigning(t *testing.T, b dbtest.Backend) *signEnv {
