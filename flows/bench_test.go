@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"signet/accounts"
 	"signet/certs"
 	"signet/flows"
 	"signet/internal/dbtest"
@@ -140,13 +141,14 @@ func (e *signEnv) readyToSign(t testing.TB, name string) flows.SignInput {
 	t.Helper()
 	f, _ := e.sendFlow(t, batchFlow{name: name})
 	// Past the resend gap, and a day on before bob's codes reach the daily
-	// cap (accounts' default, 10 per phone): a day each time made a long
-	// run outlive bob's one-year certificate ("证书已过期").
+	// cap: a day each time made a long run outlive bob's one-year
+	// certificate ("证书已过期").
+	p := accounts.DefaultPolicy()
 	e.readied++
-	if e.readied%9 == 0 {
+	if e.readied%(p.CodeDailyPerPhone-1) == 0 {
 		e.now = e.now.Add(25 * time.Hour)
 	} else {
-		e.now = e.now.Add(61 * time.Second)
+		e.now = e.now.Add(p.CodeResendAfter + time.Second)
 	}
 	in := flows.SignInput{FlowID: f.ID, PersonalSealID: e.seals["bob"]}
 	in.Code = e.intentCode(t, "bob", in)
