@@ -193,9 +193,6 @@ func (s *Service) notify(ctx context.Context, jtx jobs.JobTx, n Notification) er
 	return nil
 }
 
-// randomCode returns n characters from an alphabet without look-alikes.
-func (s *Service) randomCode(n int) (string, error) { return randomCode(s.rand, n) }
-
 // randomCode returns n characters of r from an alphabet without look-alikes.
 func randomCode(r io.Reader, n int) (string, error) {
 	const alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz"

@@ -3,7 +3,10 @@ package flows_test
 import (
 	"bytes"
 	"context"
+	cryptorand "crypto/rand"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"signet/ent/flow"
 	"signet/ent/participant"
 	"signet/ent/signfield"
+	"signet/ent/signinglink"
 	"signet/errs"
 	"signet/flows"
 	"signet/internal/dbtest"
@@ -377,3 +381,122 @@ func waitSMS(t *testing.T, store *sms.MemoryOutboxStore, phone string) sms.Outbo
 
 // smsOutbox is an SMS provider writing to the test outbox.
 func smsOutbox(e *env) sms.Provider { return sms.NewOutbox(e.outbox, nil) }
+
+// replayRand reads crypto/rand, except that while replay is positive a read
+// of the previous read's length gives that read's bytes again.
+// Before either, it gives the bytes of script.
+type replayRand struct {
+	mu     sync.Mutex
+	last   []byte
+	replay int
+	script []byte
+}
+
+func (r *replayRand) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.script) > 0 {
+		n := copy(p, r.script)
+		r.script = r.script[n:]
+		return n, nil
+	}
+	if r.replay > 0 && len(p) == len(r.last) {
+		r.replay--
+		return copy(p, r.last), nil
+	}
+	if _, err := cryptorand.Read(p); err != nil {
+		return 0, err
+	}
+	r.last = append(r.last[:0], p...)
+	return len(p), nil
+}
+
+// A task number already taken (the unique index refuses it) is replaced by
+// another: the draft is created, nothing of the failed attempt is left;
+// only when every attempt collides is the answer a typed refusal.
+func TestDraftNumberTaken(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		e := setup(t, b)
+		r := &replayRand{}
+		svc, err := flows.New(flows.Config{DB: e.database, Jobs: e.jobs, Blobs: e.blobs, Rand: r, Now: func() time.Time { return e.now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := e.as("alice")
+		first, err := svc.CreateDraft(ctx, flows.DraftInput{Name: "第一份"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`^QS\d{8}-[2-9A-HJ-NP-Z]{8}$`).MatchString(first.Number) {
+			t.Fatalf("number %q", first.Number)
+		}
+		r.replay = 1 // the next number is the first's again
+		second, err := svc.CreateDraft(ctx, flows.DraftInput{Name: "第二份"})
+		if err != nil {
+			t.Fatalf("a taken number failed the draft: %v", err)
+		}
+		if second.Number == first.Number || second.Name != "第二份" {
+			t.Fatalf("second = %q %q, first %q", second.Number, second.Name, first.Number)
+		}
+		r.replay = 1 << 10 // every number is the second's
+		_, err = svc.CreateDraft(ctx, flows.DraftInput{Name: "第三份"})
+		wantCode(t, err, errs.Conflict, "任务编号")
+		r.replay = 0
+		n, err := e.db.Flow.Query().Count(viewer.System(context.Background()))
+		if err != nil || n != 2 {
+			t.Fatalf("%d flows (%v), want 2", n, err)
+		}
+		events, err := e.db.AuditEvent.Query().Count(viewer.System(context.Background()))
+		if err != nil || events != 2 {
+			t.Fatalf("%d audit events (%v), want the two drafts' creation", events, err)
+		}
+	})
+}
+
+// A signing link code another link has is drawn again: the flow is sent,
+// its parties' links are new and distinct.
+func TestLinkCodeTaken(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, b dbtest.Backend) {
+		e := setup(t, b)
+		r := &replayRand{}
+		var err error
+		if e.svc, err = flows.New(flows.Config{DB: e.database, Jobs: e.jobs, Blobs: e.blobs, Rand: r, Now: func() time.Time { return e.now }}); err != nil {
+			t.Fatal(err)
+		}
+		sys := viewer.System(context.Background())
+		first, _ := e.draft(t, "第一份")
+		if _, err := e.svc.Send(e.as("alice"), first.ID); err != nil {
+			t.Fatal(err)
+		}
+		old, err := e.db.SigningLink.Query().Select(signinglink.FieldCode).Strings(sys)
+		if err != nil || len(old) < 2 {
+			t.Fatalf("links %v (%v)", old, err)
+		}
+		// The next draft's links are drawn as the first link's code, then
+		// as the second's, twice (taken, then a duplicate in the send).
+		const alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz"
+		second, _ := e.draft(t, "第二份")
+		for _, c := range []string{old[0], old[1], "zzzzzzzz", "zzzzzzzz"} {
+			for _, ch := range []byte(c) {
+				r.script = append(r.script, byte(strings.IndexByte(alphabet, ch)))
+			}
+		}
+		if _, err := e.svc.Send(e.as("alice"), second.ID); err != nil {
+			t.Fatalf("a taken link code failed the send: %v", err)
+		}
+		all, err := e.db.SigningLink.Query().Select(signinglink.FieldCode).Strings(sys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, c := range all {
+			if seen[c] || len(c) != 8 {
+				t.Fatalf("link codes %v", all)
+			}
+			seen[c] = true
+		}
+		if len(all) != 2*len(old) || !seen["zzzzzzzz"] {
+			t.Fatalf("link codes %v after the second send, %v before", all, old)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"time"
 
@@ -192,16 +193,16 @@ func (s *Service) activateAll(ctx context.Context, tx *ent.Tx, jtx jobs.JobTx, a
 // now on but are sent only when their turn comes; a link proves nothing by
 // itself (the phone is proven first).
 func (s *Service) createLinks(ctx context.Context, tx *ent.Tx, parts []*ent.Participant) (map[int]string, error) {
+	list, err := freeLinkCodes(ctx, tx.Client(), s.rand, len(parts))
+	if err != nil {
+		return nil, err
+	}
 	codes := make(map[int]string, len(parts))
 	creates := make([]*ent.SigningLinkCreate, 0, len(parts))
 	now := s.now()
-	for _, p := range parts {
-		code, err := s.randomCode(8)
-		if err != nil {
-			return nil, err
-		}
-		codes[p.ID] = code
-		creates = append(creates, tx.SigningLink.Create().SetCode(code).SetParticipantID(p.ID).SetCreatedAt(now))
+	for i, p := range parts {
+		codes[p.ID] = list[i]
+		creates = append(creates, tx.SigningLink.Create().SetCode(list[i]).SetParticipantID(p.ID).SetCreatedAt(now))
 	}
 	if err := tx.SigningLink.CreateBulk(creates...).Exec(viewer.System(ctx)); err != nil {
 		return nil, fmt.Errorf("signing links: %w", err)
@@ -226,14 +227,67 @@ func findOrMakeLink(ctx context.Context, db *ent.Client, r io.Reader, now time.T
 	if !ent.IsNotFound(err) {
 		return "", err
 	}
-	code, err := randomCode(r, 8)
+	list, err := freeLinkCodes(ctx, db, r, 1)
 	if err != nil {
 		return "", err
 	}
+	code := list[0]
 	if err := db.SigningLink.Create().SetCode(code).SetParticipantID(partID).SetCreatedAt(now).Exec(sys); err != nil {
 		return "", fmt.Errorf("signing link: %w", err)
 	}
 	return code, nil
+}
+
+// freeLinkCodes returns n new signing link codes (8 characters read from r,
+// one of 56⁸ ≈ 10¹⁴) that no link has: a code taken already is drawn again,
+// so that a send does not fail on the codes' unique index as links
+// accumulate. Two sends drawing one code at the same moment is left to
+// that index.
+func freeLinkCodes(ctx context.Context, db *ent.Client, r io.Reader, n int) ([]string, error) {
+	codes := make([]string, n)
+	todo := make([]int, n) // indexes of codes to draw
+	for i := range todo {
+		todo[i] = i
+	}
+	for attempt := 0; len(todo) > 0; attempt++ {
+		if attempt == 5 {
+			return nil, errs.New(errs.Conflict, "签署链接生成冲突，请重试")
+		}
+		drawn := make([]string, 0, len(todo))
+		for _, i := range todo {
+			code, err := randomCode(r, 8)
+			if err != nil {
+				return nil, err
+			}
+			codes[i] = code
+			drawn = append(drawn, code)
+		}
+		taken, err := db.SigningLink.Query().Where(signinglink.CodeIn(drawn...)).Select(signinglink.FieldCode).Strings(viewer.System(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("signing links: %w", err)
+		}
+		// Kept: the codes no link has, each once among the n.
+		redraw := make(map[int]bool, len(todo))
+		for _, i := range todo {
+			redraw[i] = true
+		}
+		kept := make(map[string]bool, n)
+		for i, c := range codes {
+			if !redraw[i] {
+				kept[c] = true
+			}
+		}
+		var again []int
+		for _, i := range todo {
+			if slices.Contains(taken, codes[i]) || kept[codes[i]] {
+				again = append(again, i)
+				continue
+			}
+			kept[codes[i]] = true
+		}
+		todo = again
+	}
+	return codes, nil
 }
 
 // RemindResult is the outcome of reminding one flow's signers.
