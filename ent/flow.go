@@ -22,7 +22,7 @@ type Flow struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
-	// Human-readable unique task number (任务编号), e.g. QS20261127A1B2C3
+	// Human-readable unique task number (任务编号), e.g. QS20261127-7K4M9PXA
 	Number string `json:"number,omitempty"`
 	// Task name (任务名称)
 	Name string `json:"name,omitempty"`

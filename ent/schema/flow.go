@@ -28,7 +28,7 @@ func (Flow) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 func (Flow) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("number").Unique().Immutable().NotEmpty().MaxLen(32).
-			Comment("Human-readable unique task number (任务编号), e.g. QS20261127A1B2C3"),
+			Comment("Human-readable unique task number (任务编号), e.g. QS20261127-7K4M9PXA"),
 		field.String("name").NotEmpty().MaxLen(100).
 			Annotations(entgql.OrderField("NAME")).Comment("Task name (任务名称)"),
 		field.Enum("scene").Values("general", "hr").Default("general"),
