@@ -453,9 +453,9 @@ func checkName(field, name, label string) error {
 
 // newNumber returns a task number like QS20261127-7K4M9PXA: the day in
 // China and eight characters of an alphabet without look-alikes (no 0, 1,
-// I or O), one of 32⁸ ≈ 1.1 × 10¹² a day. Two flows of a day share one with
-// a chance of n²/2.2 × 10¹² (about one in 2 000 at 10⁶ flows a day); the
-// unique index catches it and CreateDraft takes another.
+// I or O), one of 32⁸ ≈ 1.1 × 10¹² a day. Among n flows of a day about
+// n²/2.2 × 10¹² pairs share one (≈ 0.45 a day at 10⁶ flows a day, ≈ 5 × 10⁻⁵
+// at 10⁴); the unique index catches each and CreateDraft takes another.
 func (s *Service) newNumber() (string, error) {
 	const alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ" // 32: a byte modulo it is uniform
 	var b [8]byte
