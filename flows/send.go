@@ -244,48 +244,29 @@ func findOrMakeLink(ctx context.Context, db *ent.Client, r io.Reader, now time.T
 // accumulate. Two sends drawing one code at the same moment is left to
 // that index.
 func freeLinkCodes(ctx context.Context, db *ent.Client, r io.Reader, n int) ([]string, error) {
-	codes := make([]string, n)
-	todo := make([]int, n) // indexes of codes to draw
-	for i := range todo {
-		todo[i] = i
-	}
-	for attempt := 0; len(todo) > 0; attempt++ {
+	codes := make([]string, 0, n)
+	for attempt := 0; len(codes) < n; attempt++ {
 		if attempt == 5 {
 			return nil, errs.New(errs.Conflict, "签署链接生成冲突，请重试")
 		}
-		drawn := make([]string, 0, len(todo))
-		for _, i := range todo {
+		var drawn []string
+		for range n - len(codes) {
 			code, err := randomCode(r, 8)
 			if err != nil {
 				return nil, err
 			}
-			codes[i] = code
 			drawn = append(drawn, code)
 		}
 		taken, err := db.SigningLink.Query().Where(signinglink.CodeIn(drawn...)).Select(signinglink.FieldCode).Strings(viewer.System(ctx))
 		if err != nil {
 			return nil, fmt.Errorf("signing links: %w", err)
 		}
-		// Kept: the codes no link has, each once among the n.
-		redraw := make(map[int]bool, len(todo))
-		for _, i := range todo {
-			redraw[i] = true
-		}
-		kept := make(map[string]bool, n)
-		for i, c := range codes {
-			if !redraw[i] {
-				kept[c] = true
+		// Kept: the codes no link has, each once.
+		for _, c := range drawn {
+			if !slices.Contains(taken, c) && !slices.Contains(codes, c) {
+				codes = append(codes, c)
 			}
 		}
-		var again []int
-		for _, i := range todo {
-			if slices.Contains(taken, codes[i]) || kept[codes[i]] {
-				again = append(again, i)
-				continue
-			}
-			kept[codes[i]] = true
-		}
-		todo = again
 	}
 	return codes, nil
 }
